@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { ReferencePlatformStack } from '../lib';
+
+// Synthesises offline: no account or region is looked up, so no AWS credentials are needed.
+const app = new App();
+const gatewayConfig = JSON.parse(readFileSync(join(__dirname, '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+new ReferencePlatformStack(app, 'LlmFinOpsReferencePlatform', {
+  gatewayConfig,
+  description: 'cdk-llm-finops reference platform: cost-managed, OpenAI-compatible LLM gateway',
+});
+app.synth();

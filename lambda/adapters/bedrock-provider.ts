@@ -1,0 +1,236 @@
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  ConverseStreamCommand,
+  type ContentBlock,
+  type ConverseCommandInput,
+  type ConverseStreamOutput,
+  type Message,
+  type SystemContentBlock,
+  type TokenUsage as BedrockUsage,
+  type Tool,
+  type ToolChoice,
+} from '@aws-sdk/client-bedrock-runtime';
+import type { ChatCompletion, ChatCompletionChunk, ChatMessage, ContentPart } from '../core/openai/types';
+import { messageText } from '../core/openai/types';
+import { ProviderError, type ChatProvider, type ProviderCall, type ProviderErrorKind, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
+import type { TokenUsage } from '../core/pricing/prices';
+import { openWithTimeout, withTimeout } from './http-errors';
+
+const ERROR_KINDS: Record<string, ProviderErrorKind> = {
+  ThrottlingException: 'throttled',
+  ServiceQuotaExceededException: 'throttled',
+  ModelNotReadyException: 'throttled',
+  TooManyRequestsException: 'throttled',
+  ServiceUnavailableException: 'server',
+  InternalServerException: 'server',
+  ModelErrorException: 'server',
+  ModelStreamErrorException: 'server',
+  ModelTimeoutException: 'timeout',
+  AccessDeniedException: 'auth',
+  ResourceNotFoundException: 'auth',
+  UnrecognizedClientException: 'auth',
+  ExpiredTokenException: 'auth',
+  ValidationException: 'client',
+};
+
+function classify(err: unknown, what: string): unknown {
+  if (err instanceof ProviderError) return err;
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  if (e?.name === 'AbortError') return err;
+  const kind = (e?.name ? ERROR_KINDS[e.name] : undefined) ?? (e?.$metadata?.httpStatusCode && e.$metadata.httpStatusCode < 500 ? 'client' : 'server');
+  return new ProviderError(`${what}: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`, kind, e?.$metadata?.httpStatusCode, undefined, { cause: err });
+}
+
+const STOP_REASONS: Record<string, string> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  max_tokens: 'length',
+  tool_use: 'tool_calls',
+  guardrail_intervened: 'content_filter',
+  content_filtered: 'content_filter',
+  model_context_window_exceeded: 'length',
+};
+
+export function fromBedrockUsage(u: BedrockUsage | undefined): TokenUsage | undefined {
+  if (!u) return undefined;
+  return {
+    inputTokens: u.inputTokens ?? 0,
+    outputTokens: u.outputTokens ?? 0,
+    cacheReadTokens: u.cacheReadInputTokens ?? 0,
+    cacheWriteTokens: u.cacheWriteInputTokens ?? 0,
+  };
+}
+
+const DATA_URL = /^data:image\/(png|jpeg|jpg|gif|webp);base64,(.*)$/s;
+
+function partToBlock(part: ContentPart): ContentBlock {
+  if (part.type === 'text') return { text: (part as { text: string }).text };
+  if (part.type === 'image_url') {
+    const url = (part as { image_url: { url: string } }).image_url.url;
+    const m = DATA_URL.exec(url);
+    if (!m) throw new ProviderError('Bedrock accepts images only as base64 data URLs (data:image/png;base64,...)', 'client');
+    const format = (m[1] === 'jpg' ? 'jpeg' : m[1]) as 'png' | 'jpeg' | 'gif' | 'webp';
+    return { image: { format, source: { bytes: Uint8Array.from(Buffer.from(m[2], 'base64')) } } };
+  }
+  throw new ProviderError(`Bedrock Converse does not accept '${part.type}' content parts through this gateway`, 'client');
+}
+
+function contentBlocks(m: ChatMessage): ContentBlock[] {
+  if (m.content === null) return [];
+  if (typeof m.content === 'string') return m.content.length ? [{ text: m.content }] : [];
+  return m.content.map(partToBlock);
+}
+
+function parseArgs(args: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(args);
+    return typeof v === 'object' && v !== null ? v : { value: v };
+  } catch {
+    throw new ProviderError('tool_calls[].function.arguments must be a JSON object for Bedrock', 'client');
+  }
+}
+
+/** OpenAI chat request to a Converse input: system prompts lifted out, tool turns mapped, same-role turns merged. */
+export function toConverseInput(call: ProviderCall): ConverseCommandInput {
+  const system: SystemContentBlock[] = [];
+  const messages: Message[] = [];
+  const push = (role: 'user' | 'assistant', blocks: ContentBlock[]): void => {
+    if (!blocks.length) return;
+    const last = messages[messages.length - 1];
+    if (last && last.role === role) last.content!.push(...blocks);
+    else messages.push({ role, content: blocks });
+  };
+  for (const m of call.request.messages) {
+    switch (m.role) {
+      case 'system':
+      case 'developer':
+        system.push({ text: messageText(m.content) });
+        break;
+      case 'user':
+        push('user', contentBlocks(m));
+        break;
+      case 'assistant': {
+        const blocks = contentBlocks(m);
+        for (const tc of m.tool_calls ?? []) {
+          blocks.push({ toolUse: { toolUseId: tc.id, name: tc.function.name, input: parseArgs(tc.function.arguments) as never } });
+        }
+        push('assistant', blocks);
+        break;
+      }
+      case 'tool':
+        push('user', [{ toolResult: { toolUseId: m.tool_call_id!, content: [{ text: messageText(m.content) }] } }]);
+        break;
+    }
+  }
+  const input: ConverseCommandInput = { modelId: call.model.config.upstreamModel, messages };
+  if (system.length) input.system = system;
+  const inference: NonNullable<ConverseCommandInput['inferenceConfig']> = {};
+  if (call.maxTokens !== undefined) inference.maxTokens = call.maxTokens;
+  if (call.request.temperature !== undefined && call.request.temperature !== null) inference.temperature = call.request.temperature;
+  if (call.request.top_p !== undefined && call.request.top_p !== null) inference.topP = call.request.top_p;
+  const stop = call.request.stop;
+  if (stop !== undefined && stop !== null) inference.stopSequences = typeof stop === 'string' ? [stop] : [...stop];
+  if (Object.keys(inference).length) input.inferenceConfig = inference;
+  if (call.request.tools?.length && call.request.tool_choice !== 'none') {
+    const tools: Tool[] = (call.request.tools as { function: { name: string; description?: string; parameters?: unknown } }[]).map((t) => ({
+      toolSpec: {
+        name: t.function.name,
+        description: t.function.description,
+        inputSchema: { json: (t.function.parameters ?? { type: 'object', properties: {} }) as never },
+      },
+    }));
+    let toolChoice: ToolChoice | undefined;
+    const tc = call.request.tool_choice as string | { function?: { name?: string } } | undefined;
+    if (tc === 'required') toolChoice = { any: {} };
+    else if (tc === 'auto') toolChoice = { auto: {} };
+    else if (typeof tc === 'object' && tc?.function?.name) toolChoice = { tool: { name: tc.function.name } };
+    input.toolConfig = toolChoice ? { tools, toolChoice } : { tools };
+  }
+  return input;
+}
+
+/**
+ * Amazon Bedrock through Converse and ConverseStream. `upstreamModel` may be a foundation model id, a cross-region
+ * inference profile id (us./eu./global.) or an application inference profile ARN.
+ */
+export class BedrockProvider implements ChatProvider {
+  constructor(
+    private readonly client: BedrockRuntimeClient,
+    private readonly timeoutMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async complete(call: ProviderCall): Promise<ProviderResponse> {
+    const what = `bedrock/${call.model.id}`;
+    return withTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
+      let out;
+      try {
+        out = await this.client.send(new ConverseCommand(toConverseInput(call)), { abortSignal });
+      } catch (err) {
+        throw classify(err, what);
+      }
+      let text = '';
+      const toolCalls: { id: string; type: 'function'; function: { name: string; arguments: string } }[] = [];
+      for (const block of out.output?.message?.content ?? []) {
+        if (block.text !== undefined) text += block.text;
+        if (block.toolUse) {
+          toolCalls.push({ id: block.toolUse.toolUseId!, type: 'function', function: { name: block.toolUse.name!, arguments: JSON.stringify(block.toolUse.input ?? {}) } });
+        }
+      }
+      const completion: ChatCompletion = {
+        id: `chatcmpl-${out.$metadata.requestId ?? this.now().toString(36)}`,
+        object: 'chat.completion',
+        created: Math.floor(this.now() / 1000),
+        model: call.model.id,
+        choices: [{
+          index: 0,
+          message: { role: 'assistant', content: text || (toolCalls.length ? null : ''), ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
+          finish_reason: STOP_REASONS[out.stopReason ?? ''] ?? 'stop',
+        }],
+      };
+      return { completion, usage: fromBedrockUsage(out.usage) };
+    });
+  }
+
+  async *stream(call: ProviderCall): AsyncGenerator<ProviderStreamEvent> {
+    const what = `bedrock/${call.model.id}`;
+    const { value: out, close } = await openWithTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
+      try {
+        return await this.client.send(new ConverseStreamCommand(toConverseInput(call)), { abortSignal });
+      } catch (err) {
+        throw classify(err, what);
+      }
+    });
+    const base = { id: `chatcmpl-${out.$metadata.requestId ?? this.now().toString(36)}`, object: 'chat.completion.chunk' as const, created: Math.floor(this.now() / 1000), model: call.model.id };
+    const chunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish: string | null = null): ProviderStreamEvent => ({
+      type: 'chunk',
+      chunk: { ...base, choices: [{ index: 0, delta, finish_reason: finish }] },
+    });
+    const toolIndex = new Map<number, number>();
+    try {
+      for await (const ev of out.stream ?? ([] as ConverseStreamOutput[])) {
+        const failure = ev.internalServerException ?? ev.modelStreamErrorException ?? ev.validationException ?? ev.throttlingException ?? ev.serviceUnavailableException;
+        if (failure) throw classify(failure, what);
+        if (ev.messageStart) yield chunk({ role: 'assistant', content: '' });
+        else if (ev.contentBlockStart?.start?.toolUse) {
+          const idx = toolIndex.size;
+          toolIndex.set(ev.contentBlockStart.contentBlockIndex ?? 0, idx);
+          const tu = ev.contentBlockStart.start.toolUse;
+          yield chunk({ tool_calls: [{ index: idx, id: tu.toolUseId, type: 'function', function: { name: tu.name, arguments: '' } }] });
+        } else if (ev.contentBlockDelta?.delta) {
+          const d = ev.contentBlockDelta.delta;
+          if (d.text !== undefined) yield chunk({ content: d.text });
+          else if (d.toolUse) {
+            yield chunk({ tool_calls: [{ index: toolIndex.get(ev.contentBlockDelta.contentBlockIndex ?? 0) ?? 0, function: { arguments: d.toolUse.input ?? '' } }] });
+          }
+        } else if (ev.messageStop) yield chunk({}, STOP_REASONS[ev.messageStop.stopReason ?? ''] ?? 'stop');
+        else if (ev.metadata?.usage) yield { type: 'usage', usage: fromBedrockUsage(ev.metadata.usage)! };
+      }
+    } catch (err) {
+      throw classify(err, what);
+    } finally {
+      close();
+    }
+  }
+}

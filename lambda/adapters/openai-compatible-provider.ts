@@ -1,0 +1,89 @@
+import type { ProviderConfig } from '../core/config/schema';
+import type { ChatCompletion } from '../core/openai/types';
+import { ProviderError, type ChatProvider, type ProviderCall, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
+import { kindForStatus, openWithTimeout, parseRetryAfter, withTimeout } from './http-errors';
+import { fromOpenAiUsage, openAiChunkEvents, readSseData } from './sse-reader';
+
+type HttpProviderConfig = Extract<ProviderConfig, { type: 'openai-compatible' | 'azure-openai' }>;
+
+/**
+ * The upstream request body: the client's body with the upstream model, the clamped token cap and, for streams, a
+ * request for the final usage chunk. `model` undefined leaves it out (SageMaker endpoints take no model).
+ */
+export function openAiUpstreamBody(call: ProviderCall, stream: boolean, model: string | undefined): Record<string, unknown> {
+  const { max_tokens: _mt, max_completion_tokens: mct, stream: _s, stream_options: _so, model: _m, ...rest } = call.request;
+  const body: Record<string, unknown> = { ...rest };
+  if (model !== undefined) body.model = model;
+  if (call.maxTokens !== undefined) body[mct !== undefined ? 'max_completion_tokens' : 'max_tokens'] = call.maxTokens;
+  if (stream) {
+    body.stream = true;
+    body.stream_options = { include_usage: true };
+  }
+  return body;
+}
+
+/**
+ * Any server speaking OpenAI's chat-completions API: OpenAI, Azure OpenAI deployments (api-version, api-key header),
+ * Anthropic's OpenAI-compatible endpoint, vLLM, Ollama, llama.cpp. Streams always ask for the final usage chunk.
+ */
+export class OpenAiCompatibleProvider implements ChatProvider {
+  constructor(
+    private readonly config: HttpProviderConfig,
+    private readonly apiKey: string | undefined,
+    private readonly fetchImpl: typeof fetch = fetch,
+  ) {}
+
+  async complete(call: ProviderCall): Promise<ProviderResponse> {
+    return withTimeout(`${this.config.id}/${call.model.id}`, this.config.timeoutMs, call.signal, async (signal) => {
+      const res = await this.post(call, false, signal);
+      const completion = (await res.json()) as ChatCompletion;
+      if (!completion || !Array.isArray(completion.choices)) {
+        throw new ProviderError(`${this.config.id} returned a body without choices`, 'server', res.status);
+      }
+      return { completion, usage: fromOpenAiUsage(completion.usage) };
+    });
+  }
+
+  async *stream(call: ProviderCall): AsyncGenerator<ProviderStreamEvent> {
+    const what = `${this.config.id}/${call.model.id}`;
+    const { value: res, close } = await openWithTimeout(what, this.config.timeoutMs, call.signal, (signal) => this.post(call, true, signal));
+    try {
+      if (!res.body) throw new ProviderError(`${what} returned no stream body`, 'server', res.status);
+      yield* openAiChunkEvents(readSseData(res.body as unknown as AsyncIterable<Uint8Array>), what);
+    } catch (err) {
+      if (err instanceof ProviderError || call.signal.aborted) throw err;
+      throw new ProviderError(`${what} stream broke: ${(err as Error).message}`, 'network', undefined, undefined, { cause: err });
+    } finally {
+      close();
+    }
+  }
+
+  private url(call: ProviderCall): string {
+    if (this.config.type === 'azure-openai') {
+      const base = this.config.endpoint.replace(/\/+$/, '');
+      return `${base}/openai/deployments/${encodeURIComponent(call.model.config.upstreamModel)}/chat/completions?api-version=${encodeURIComponent(this.config.apiVersion)}`;
+    }
+    return `${this.config.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+  }
+
+  private async post(call: ProviderCall, stream: boolean, signal: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...(this.config.type === 'openai-compatible' ? this.config.headers : {}) };
+    if (this.apiKey) {
+      if (this.config.type === 'azure-openai') headers['api-key'] = this.apiKey;
+      else headers.authorization = `Bearer ${this.apiKey}`;
+    }
+    if (stream) headers.accept = 'text/event-stream';
+    const res = await this.fetchImpl(this.url(call), { method: 'POST', headers, body: JSON.stringify(openAiUpstreamBody(call, stream, call.model.config.upstreamModel)), signal });
+    if (!res.ok) {
+      const text = await res.text().catch(() => '');
+      let message = text.slice(0, 500);
+      try {
+        message = JSON.parse(text)?.error?.message ?? message;
+      } catch {
+        // Not JSON: keep the raw text.
+      }
+      throw new ProviderError(`${this.config.id} answered ${res.status}: ${message}`, kindForStatus(res.status), res.status, parseRetryAfter(res.headers.get('retry-after')));
+    }
+    return res;
+  }
+}

@@ -1,0 +1,100 @@
+import {
+  InvokeEndpointCommand,
+  InvokeEndpointWithResponseStreamCommand,
+  type SageMakerRuntimeClient,
+} from '@aws-sdk/client-sagemaker-runtime';
+import type { ChatCompletion } from '../core/openai/types';
+import { ProviderError, type ChatProvider, type ProviderCall, type ProviderErrorKind, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
+import { kindForStatus, openWithTimeout, withTimeout } from './http-errors';
+import { openAiUpstreamBody } from './openai-compatible-provider';
+import { fromOpenAiUsage, openAiChunkEvents, readSseData } from './sse-reader';
+
+const ERROR_KINDS: Record<string, ProviderErrorKind> = {
+  ThrottlingException: 'throttled',
+  // Scale-from-zero: no instance yet. Another model of the tier can answer meanwhile.
+  ModelNotReadyException: 'throttled',
+  ServiceUnavailable: 'server',
+  InternalFailure: 'server',
+  InternalDependencyException: 'server',
+  ModelStreamError: 'server',
+  InternalStreamFailure: 'server',
+  ValidationError: 'client',
+  AccessDeniedException: 'auth',
+};
+
+function classify(err: unknown, what: string): unknown {
+  if (err instanceof ProviderError) return err;
+  const e = err as { name?: string; message?: string; OriginalStatusCode?: number; $metadata?: { httpStatusCode?: number } };
+  if (e?.name === 'AbortError') return err;
+  let kind: ProviderErrorKind | undefined = e?.name ? ERROR_KINDS[e.name] : undefined;
+  // ModelError: the container answered with an error status; classify by that status.
+  if (e?.name === 'ModelError') kind = kindForStatus(e.OriginalStatusCode ?? 500);
+  kind ??= (e?.$metadata?.httpStatusCode ?? 500) < 500 ? 'client' : 'server';
+  return new ProviderError(`${what}: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`, kind, e?.OriginalStatusCode ?? e?.$metadata?.httpStatusCode, undefined, { cause: err });
+}
+
+/**
+ * SageMaker real-time endpoints serving an OpenAI messages API (LMI and TGI containers): InvokeEndpoint and
+ * InvokeEndpointWithResponseStream. `upstreamModel` is the endpoint name; `inferenceComponent` targets one component.
+ */
+export class SageMakerProvider implements ChatProvider {
+  constructor(
+    private readonly client: SageMakerRuntimeClient,
+    private readonly timeoutMs: number,
+  ) {}
+
+  private input(call: ProviderCall, stream: boolean) {
+    return {
+      EndpointName: call.model.config.upstreamModel,
+      ...(call.model.config.inferenceComponent ? { InferenceComponentName: call.model.config.inferenceComponent } : {}),
+      ContentType: 'application/json',
+      Accept: stream ? 'text/event-stream' : 'application/json',
+      Body: new TextEncoder().encode(JSON.stringify(openAiUpstreamBody(call, stream, undefined))),
+    };
+  }
+
+  async complete(call: ProviderCall): Promise<ProviderResponse> {
+    const what = `sagemaker/${call.model.id}`;
+    return withTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
+      let out;
+      try {
+        out = await this.client.send(new InvokeEndpointCommand(this.input(call, false)), { abortSignal });
+      } catch (err) {
+        throw classify(err, what);
+      }
+      let completion: ChatCompletion;
+      try {
+        completion = JSON.parse(new TextDecoder().decode(out.Body));
+      } catch {
+        throw new ProviderError(`${what}: the endpoint returned a body that is not JSON`, 'server');
+      }
+      if (!Array.isArray(completion?.choices)) throw new ProviderError(`${what}: the endpoint's response has no choices (is it a messages-API container?)`, 'server');
+      return { completion: { ...completion, model: call.model.id }, usage: fromOpenAiUsage(completion.usage) };
+    });
+  }
+
+  async *stream(call: ProviderCall): AsyncGenerator<ProviderStreamEvent> {
+    const what = `sagemaker/${call.model.id}`;
+    const { value: out, close } = await openWithTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
+      try {
+        return await this.client.send(new InvokeEndpointWithResponseStreamCommand(this.input(call, true)), { abortSignal });
+      } catch (err) {
+        throw classify(err, what);
+      }
+    });
+    async function* payloads(): AsyncGenerator<Uint8Array> {
+      for await (const ev of out.Body ?? []) {
+        const failure = ev.ModelStreamError ?? ev.InternalStreamFailure;
+        if (failure) throw classify(failure, what);
+        if (ev.PayloadPart?.Bytes) yield ev.PayloadPart.Bytes;
+      }
+    }
+    try {
+      yield* openAiChunkEvents(readSseData(payloads()), what);
+    } catch (err) {
+      throw classify(err, what);
+    } finally {
+      close();
+    }
+  }
+}

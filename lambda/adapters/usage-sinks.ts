@@ -1,0 +1,56 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { AlertSink, QuotaAlert, UsageSink } from '../core/ports';
+import type { UsageRecord } from '../core/usage';
+
+/** Appends one JSON line per record. Synchronous so a crash never loses an acknowledged request's record. */
+export class JsonlUsageSink implements UsageSink {
+  constructor(private readonly path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+  }
+
+  write(record: UsageRecord): void {
+    try {
+      appendFileSync(this.path, `${JSON.stringify(record)}\n`);
+    } catch (err) {
+      process.stderr.write(`usage sink: cannot append to ${this.path}: ${(err as Error).message}\n`);
+    }
+  }
+}
+
+/**
+ * One JSON line per record on stdout: in Lambda, CloudWatch Logs keeps it for Logs Insights and subscription
+ * delivery; `_type` lets queries pick usage lines out of other log output.
+ */
+export class StdoutUsageSink implements UsageSink {
+  write(record: UsageRecord): void {
+    process.stdout.write(`${JSON.stringify({ _type: 'llm_usage', ...record })}\n`);
+  }
+}
+
+export class MemoryUsageSink implements UsageSink {
+  readonly records: UsageRecord[] = [];
+
+  write(record: UsageRecord): void {
+    this.records.push(record);
+  }
+}
+
+export class NullUsageSink implements UsageSink {
+  write(): void {}
+}
+
+export class MemoryAlertSink implements AlertSink {
+  readonly alerts: QuotaAlert[] = [];
+
+  publish(alert: QuotaAlert): void {
+    this.alerts.push(alert);
+  }
+}
+
+/** Writes alerts as JSON lines on stderr (local) or to the log (Lambda); SNS delivery arrives with the quota issue. */
+export class LogAlertSink implements AlertSink {
+  publish(alert: QuotaAlert): void {
+    process.stderr.write(`${JSON.stringify({ _type: 'llm_alert', ...alert })}\n`);
+  }
+}

@@ -1,0 +1,190 @@
+import { findCatalogPrice, type PriceCatalog, PRICE_CATALOG } from '../pricing/catalog';
+import { toTokenPrice, type TokenPrice } from '../pricing/prices';
+import { GatewayConfigSchema, type GatewayConfig, type ModelConfig, type ProviderConfig, type TenantConfig } from './schema';
+
+/** Thrown once for an invalid config, listing every problem with the path of the field. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid gateway config:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DEFAULT_MAX_OUTPUT = 4096;
+
+export interface ResolvedModel {
+  readonly config: ModelConfig;
+  readonly id: string;
+  readonly provider: ProviderConfig;
+  /** Per-token price, or undefined for a model billed by the instance-hour (see `instanceType`). */
+  readonly price: TokenPrice | undefined;
+  readonly priceSource: string;
+  readonly maxOutputTokens: number;
+  /** Tiers listing this model, in config order. */
+  readonly tiers: readonly string[];
+}
+
+export interface ResolvedTier {
+  readonly name: string;
+  readonly models: readonly ResolvedModel[];
+}
+
+export interface ResolvedTenant {
+  readonly config: TenantConfig;
+  readonly id: string;
+  readonly allowedTiers: ReadonlySet<string>;
+  readonly allowedModels: ReadonlySet<string>;
+}
+
+export interface ResolvedConfig {
+  readonly raw: GatewayConfig;
+  readonly models: ReadonlyMap<string, ResolvedModel>;
+  readonly tiers: ReadonlyMap<string, ResolvedTier>;
+  readonly tenants: ReadonlyMap<string, ResolvedTenant>;
+  /** sha256(api key) -> tenant id */
+  readonly keyHashes: ReadonlyMap<string, string>;
+  readonly baseline: ResolvedModel & { readonly price: TokenPrice };
+  readonly thresholds: readonly { readonly tier: ResolvedTier; readonly upTo: number }[];
+}
+
+function duplicates(values: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const v of values) (seen.has(v) ? dup : seen).add(v);
+  return [...dup];
+}
+
+/** Validates a config document once, at start-up. Throws ConfigError naming every invalid field. */
+export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATALOG): ResolvedConfig {
+  const parsed = GatewayConfigSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`));
+  }
+  const cfg = parsed.data;
+  const problems: string[] = [];
+
+  for (const d of duplicates(cfg.providers.map((p) => p.id))) problems.push(`providers: duplicate id '${d}'`);
+  for (const d of duplicates(cfg.models.map((m) => m.id))) problems.push(`models: duplicate id '${d}'`);
+  for (const d of duplicates(cfg.tiers.map((t) => t.name))) problems.push(`tiers: duplicate name '${d}'`);
+  for (const d of duplicates(cfg.tenants.map((t) => t.id))) problems.push(`tenants: duplicate id '${d}'`);
+  const modelIds = new Set(cfg.models.map((m) => m.id));
+  const tierNames = new Set(cfg.tiers.map((t) => t.name));
+  for (const m of cfg.models) {
+    if (tierNames.has(m.id)) problems.push(`models: id '${m.id}' is also a tier name; \`model\` in a request would be ambiguous`);
+  }
+  if (tierNames.has('auto') || modelIds.has('auto')) problems.push(`'auto' is reserved for routing and cannot name a model or tier`);
+
+  const providers = new Map(cfg.providers.map((p) => [p.id, p]));
+  const tiersOf = new Map<string, string[]>();
+  cfg.tiers.forEach((t, ti) => {
+    t.models.forEach((m, mi) => {
+      if (!modelIds.has(m)) problems.push(`tiers[${ti}].models[${mi}]: unknown model '${m}'`);
+      tiersOf.set(m, [...(tiersOf.get(m) ?? []), t.name]);
+    });
+  });
+
+  const models = new Map<string, ResolvedModel>();
+  cfg.models.forEach((m, i) => {
+    const provider = providers.get(m.provider);
+    if (!provider) {
+      problems.push(`models[${i}].provider: unknown provider '${m.provider}' (known: ${[...providers.keys()].join(', ')})`);
+      return;
+    }
+    const priceId = m.priceId ?? m.upstreamModel;
+    const override = cfg.prices[priceId];
+    const entry = findCatalogPrice(priceId, catalog);
+    let price: TokenPrice | undefined;
+    let priceSource: string;
+    if (m.price) {
+      price = toTokenPrice(m.price);
+      priceSource = 'config:models.price';
+    } else if (override) {
+      price = toTokenPrice(override);
+      priceSource = `config:prices.${priceId}`;
+    } else if (entry) {
+      price = toTokenPrice(entry);
+      priceSource = `catalog:${entry.id}@${entry.asOf}`;
+    } else if (m.instanceType && provider.type === 'sagemaker') {
+      price = undefined;
+      priceSource = `instance-hour:${m.instanceType}`;
+      if (!catalog.instances.some((x) => x.id === m.instanceType)) {
+        problems.push(`models[${i}].instanceType: '${m.instanceType}' has no instance-hour price in the catalog; add models[${i}].price`);
+      }
+    } else {
+      problems.push(
+        `models[${i}]: no price for '${m.id}' (priceId '${priceId}' is not in the catalog); set models[${i}].price or prices['${priceId}'] — a model is never priced at $0 silently`,
+      );
+      return;
+    }
+    if (m.instanceType && provider.type !== 'sagemaker') {
+      problems.push(`models[${i}].instanceType: only sagemaker models are billed by the instance-hour`);
+    }
+    models.set(m.id, {
+      config: m,
+      id: m.id,
+      provider,
+      price,
+      priceSource,
+      maxOutputTokens: m.maxOutputTokens ?? entry?.maxOutputTokens ?? DEFAULT_MAX_OUTPUT,
+      tiers: tiersOf.get(m.id) ?? [],
+    });
+  });
+
+  const tiers = new Map<string, ResolvedTier>();
+  for (const t of cfg.tiers) {
+    tiers.set(t.name, { name: t.name, models: t.models.map((m) => models.get(m)).filter((m): m is ResolvedModel => !!m) });
+  }
+
+  const thresholds: { tier: ResolvedTier; upTo: number }[] = [];
+  cfg.routing.thresholds.forEach((th, i) => {
+    const tier = tiers.get(th.tier);
+    if (!tier) problems.push(`routing.thresholds[${i}].tier: unknown tier '${th.tier}'`);
+    else thresholds.push({ tier, upTo: th.upTo });
+    if (i > 0 && th.upTo <= cfg.routing.thresholds[i - 1].upTo) {
+      problems.push(`routing.thresholds[${i}].upTo: ${th.upTo} must be greater than the previous ${cfg.routing.thresholds[i - 1].upTo}`);
+    }
+  });
+  const last = cfg.routing.thresholds[cfg.routing.thresholds.length - 1];
+  if (last.upTo !== 1) problems.push(`routing.thresholds[${cfg.routing.thresholds.length - 1}].upTo: the last threshold must be 1 so every score has a tier`);
+
+  const baseline = models.get(cfg.routing.baselineModel);
+  if (!modelIds.has(cfg.routing.baselineModel)) {
+    problems.push(`routing.baselineModel: unknown model '${cfg.routing.baselineModel}'`);
+  } else if (baseline && !baseline.price) {
+    problems.push(`routing.baselineModel: '${baseline.id}' has no per-token price; choose a token-priced model`);
+  }
+
+  const tenants = new Map<string, ResolvedTenant>();
+  const keyHashes = new Map<string, string>();
+  cfg.tenants.forEach((t, i) => {
+    (t.allowedTiers ?? []).forEach((name, j) => {
+      if (!tierNames.has(name)) problems.push(`tenants[${i}].allowedTiers[${j}]: unknown tier '${name}'`);
+    });
+    (t.allowedModels ?? []).forEach((name, j) => {
+      if (!modelIds.has(name)) problems.push(`tenants[${i}].allowedModels[${j}]: unknown model '${name}'`);
+    });
+    t.apiKeys.forEach((k, j) => {
+      const other = keyHashes.get(k.sha256);
+      if (other !== undefined) problems.push(`tenants[${i}].apiKeys[${j}]: key hash already belongs to tenant '${other}'`);
+      keyHashes.set(k.sha256, t.id);
+    });
+    const allowedTiers = new Set(t.allowedTiers ?? tierNames);
+    const allowedModels = new Set(
+      t.allowedModels ?? cfg.tiers.filter((tier) => allowedTiers.has(tier.name)).flatMap((tier) => tier.models),
+    );
+    tenants.set(t.id, { config: t, id: t.id, allowedTiers, allowedModels });
+  });
+
+  if (cfg.usage.sink === 'jsonl' && !cfg.usage.path) problems.push(`usage.path: required when usage.sink is 'jsonl'`);
+
+  if (problems.length) throw new ConfigError(problems);
+  return {
+    raw: cfg,
+    models,
+    tiers,
+    tenants,
+    keyHashes,
+    baseline: baseline as ResolvedModel & { price: TokenPrice },
+    thresholds,
+  };
+}

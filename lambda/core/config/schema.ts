@@ -1,0 +1,156 @@
+import { z } from 'zod';
+
+/**
+ * GatewayConfig: the one JSON document the router Lambda and the local gateway read. `schema/gateway-config.schema.json`
+ * is generated from this file at build time for editors (`"$schema": "./node_modules/cdk-llm-finops/schema/..."`).
+ */
+
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'letters, digits and . _ : / - (max 128), starting with a letter or digit');
+const positiveInt = z.number().int().positive();
+const usd = z.number().finite().nonnegative();
+
+export const UsdTokenPriceSchema = z.strictObject({
+  inputPerMTok: usd.describe('USD per 1M input tokens'),
+  outputPerMTok: usd.describe('USD per 1M output tokens'),
+  cacheReadPerMTok: usd.optional().describe('USD per 1M cache-read input tokens; defaults to the input price'),
+  cacheWritePerMTok: usd.optional().describe('USD per 1M cache-write input tokens; defaults to the input price'),
+});
+
+const timeoutMs = positiveInt.max(900_000).default(60_000).describe('Per-attempt upstream timeout in ms');
+
+const secretRef = {
+  apiKeyEnv: z.string().min(1).optional().describe('Environment variable holding the API key; plaintext keys never appear in config'),
+};
+
+export const ProviderSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('openai-compatible'),
+    id,
+    baseUrl: z.url().describe('Base URL including /v1, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1'),
+    ...secretRef,
+    headers: z.record(z.string(), z.string()).optional().describe('Extra request headers (no secrets)'),
+    timeoutMs,
+  }),
+  z.strictObject({
+    type: z.literal('azure-openai'),
+    id,
+    endpoint: z.url().describe('Resource endpoint, e.g. https://my-resource.openai.azure.com'),
+    apiVersion: z.string().min(1).default('2024-10-21'),
+    ...secretRef,
+    timeoutMs,
+  }),
+  z.strictObject({
+    type: z.literal('bedrock'),
+    id,
+    region: z.string().min(1).optional().describe('Defaults to the runtime region'),
+    timeoutMs,
+  }),
+  z.strictObject({
+    type: z.literal('sagemaker'),
+    id,
+    region: z.string().min(1).optional(),
+    timeoutMs,
+  }),
+]);
+
+export const ModelSchema = z.strictObject({
+  id: id.describe('Public model id clients send in `model`'),
+  provider: id.describe('Id of a provider in `providers`'),
+  upstreamModel: z.string().min(1).describe('Model at the provider: OpenAI model name, Azure deployment, Bedrock model id / inference profile id / application inference profile ARN, SageMaker endpoint name'),
+  priceId: z.string().min(1).optional().describe('Catalog entry or `prices` key; defaults to upstreamModel'),
+  price: UsdTokenPriceSchema.optional().describe('Inline price; wins over the catalog'),
+  instanceType: z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/).optional().describe('SageMaker models billed by the instance-hour instead of per token'),
+  inferenceComponent: z.string().min(1).optional().describe('SageMaker inference component name'),
+  maxOutputTokens: positiveInt.max(1_000_000).optional().describe('Model maximum output tokens; defaults to the catalog value or 4096'),
+});
+
+export const LimitSetSchema = z.strictObject({
+  dailyUsd: usd.optional(),
+  monthlyUsd: usd.optional(),
+  dailyTokens: z.number().int().nonnegative().optional(),
+  monthlyTokens: z.number().int().nonnegative().optional(),
+});
+
+export const TenantSchema = z.strictObject({
+  id,
+  team: z.string().min(1).optional(),
+  apiKeys: z
+    .array(z.strictObject({
+      sha256: z.string().regex(/^[0-9a-f]{64}$/, 'lowercase hex SHA-256 of the key'),
+      label: z.string().optional(),
+    }))
+    .default([])
+    .describe('Hashes of the tenant\'s API keys; plaintext keys never appear in config'),
+  allowedTiers: z.array(z.string().min(1)).optional().describe('Default: every tier'),
+  allowedModels: z.array(z.string().min(1)).optional().describe('Models the tenant may name explicitly. Default: those in its allowed tiers'),
+  limits: LimitSetSchema.optional(),
+  features: z.record(z.string().min(1), LimitSetSchema).optional().describe('Limits per feature (x-llm-feature)'),
+});
+
+export const GatewayConfigSchema = z.strictObject({
+  $schema: z.string().optional(),
+  providers: z.array(ProviderSchema).min(1),
+  models: z.array(ModelSchema).min(1),
+  tiers: z.array(z.strictObject({ name: id, models: z.array(z.string().min(1)).min(1).describe('Fallback chain, first preferred') })).min(1),
+  routing: z.strictObject({
+    thresholds: z
+      .array(z.strictObject({ tier: z.string().min(1), upTo: z.number().min(0).max(1) }))
+      .min(1)
+      .describe('Ascending; a prompt with complexity score s goes to the first tier with s <= upTo; the last upTo must be 1'),
+    baselineModel: z.string().min(1).describe('Model whose price gives baseline_cost_usd (what you would pay without the gateway)'),
+    retry: z
+      .strictObject({
+        attemptsPerModel: positiveInt.max(5).default(2),
+        baseDelayMs: z.number().int().nonnegative().max(10_000).default(100),
+        maxDelayMs: z.number().int().nonnegative().max(60_000).default(2_000),
+      })
+      .prefault({}),
+  }),
+  tenants: z.array(TenantSchema).default([]),
+  quota: z
+    .strictObject({
+      defaults: LimitSetSchema.default({}).describe('Limits for tenants without their own'),
+      global: LimitSetSchema.default({}),
+      outputTokenCap: positiveInt.max(1_000_000).default(4096).describe('Output tokens reserved when the request sets no max_tokens'),
+      reservationTtlSeconds: positiveInt.max(86_400).default(900),
+      alertThreshold: z.number().gt(0).lt(1).default(0.8),
+    })
+    .prefault({}),
+  cache: z
+    .strictObject({
+      exact: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          ttlSeconds: positiveInt.default(3600),
+          maxTemperature: z.number().min(0).max(2).default(1).describe("Requests above this temperature are not cached; an unset temperature counts as 1"),
+          maxEntryBytes: positiveInt.default(262_144),
+        })
+        .prefault({}),
+      semantic: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          threshold: z.number().gt(0).max(1).default(0.9),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  prices: z.record(z.string().min(1), UsdTokenPriceSchema).default({}).describe('Price overrides keyed by priceId; win over the catalog'),
+  usage: z
+    .strictObject({
+      sink: z.enum(['stdout', 'jsonl', 'none']).default('stdout'),
+      path: z.string().min(1).optional().describe('JSONL file for sink=jsonl'),
+    })
+    .prefault({}),
+  server: z
+    .strictObject({
+      maxBodyBytes: positiveInt.max(20_000_000).default(1_048_576),
+    })
+    .prefault({}),
+});
+
+export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
+export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
+export type LimitSet = z.output<typeof LimitSetSchema>;
+export type ProviderConfig = z.output<typeof ProviderSchema>;
+export type ModelConfig = z.output<typeof ModelSchema>;
+export type TenantConfig = z.output<typeof TenantSchema>;

@@ -1,0 +1,620 @@
+import type { ResolvedConfig, ResolvedModel, ResolvedTenant } from './config/resolve';
+import { cacheability, exactCacheKey, lastUserText, semanticContextHash } from './cache/keys';
+import {
+  AuthenticationError,
+  GatewayError,
+  InvalidRequestError,
+  PermissionDeniedError,
+  QuotaExceededError,
+  toErrorBody,
+  UpstreamError,
+  UpstreamTimeoutError,
+} from './errors';
+import { completionToChunks, SSE_DONE, sseData, toOpenAiUsage } from './openai/sse';
+import { requestedMaxTokens, type ChatCompletion, type ChatRequest } from './openai/types';
+import { parseChatRequest } from './openai/validate';
+import type {
+  AlertSink,
+  CachedCompletion,
+  ChatProvider,
+  Clock,
+  Embedder,
+  ExactCache,
+  IdSource,
+  ProviderCall,
+  ProviderStreamEvent,
+  QuotaStore,
+  SemanticIndex,
+  Sha256,
+  UsageSink,
+} from './ports';
+import { ProviderError } from './ports';
+import { formatUsd, microsToUsd } from './pricing/money';
+import { costMicros, costMicrosCeil, totalTokens, ZERO_USAGE, type TokenUsage } from './pricing/prices';
+import { planCounters, remainingUsdMicros, windowsAt, type CounterPlan } from './quota/policy';
+import { route, type Route } from './routing/route';
+import { estimateInputTokens, estimateTextTokens } from './tokens';
+import type { UsageRecord } from './usage';
+
+export interface GatewayDeps {
+  readonly config: ResolvedConfig;
+  /** Adapters by provider id (config `providers[].id`). */
+  readonly providers: ReadonlyMap<string, ChatProvider>;
+  readonly quota: QuotaStore;
+  readonly exactCache?: ExactCache;
+  readonly semantic?: { readonly embedder: Embedder; readonly index: SemanticIndex };
+  readonly usage: UsageSink;
+  readonly alerts: AlertSink;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly sha256: Sha256;
+}
+
+export interface ChatInvocation {
+  /** Resolved by the caller: the authorizer context (Lambda) or `authenticate` (local). Never a client header. */
+  readonly tenantId: string;
+  readonly feature?: string;
+  readonly cacheBypass?: boolean;
+  readonly body: string;
+  readonly bodyBytes: number;
+  readonly requestId?: string;
+  /** Aborted when the client disconnects. */
+  readonly signal?: AbortSignal;
+}
+
+export type Headers = Record<string, string>;
+
+export interface JsonResult {
+  readonly kind: 'json';
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: unknown;
+}
+
+export interface StreamResult {
+  readonly kind: 'stream';
+  readonly status: 200;
+  readonly headers: Headers;
+  /** SSE frames. Abandoning the iteration (return()) settles the request as a client disconnect. */
+  readonly body: AsyncIterable<string>;
+}
+
+export type GatewayResult = JsonResult | StreamResult;
+
+const FEATURE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const DEFAULT_FEATURE = 'default';
+
+type CacheStatus = UsageRecord['cache'];
+
+/** Mutable facts gathered along the request, turned into exactly one UsageRecord. */
+interface Trace {
+  readonly requestId: string;
+  readonly startedAt: number;
+  readonly t0: number;
+  tenant: string;
+  feature: string;
+  team: string | null;
+  stream: boolean;
+  model: ResolvedModel | null;
+  provider: string | null;
+  tier: string | null;
+  routeReason: string | null;
+  cache: CacheStatus;
+  usage: TokenUsage;
+  costMicros: number;
+  baselineMicros: number;
+  usageEstimated: boolean;
+  attempts: number;
+  upstreamMs: number;
+}
+
+interface Reservation {
+  readonly id: string;
+  readonly plans: readonly CounterPlan[];
+  readonly before: ReadonlyMap<string, number>;
+  readonly estimateMicros: number;
+  readonly estimateTokens: number;
+  settled: boolean;
+}
+
+interface Attempted<T> {
+  readonly model: ResolvedModel;
+  readonly value: T;
+}
+
+class ClientClosedError extends GatewayError {
+  constructor() {
+    super('Client closed the request.', 499, 'invalid_request_error', 'client_closed');
+  }
+}
+
+/**
+ * The request pipeline of ARCHITECTURE section 1, on ports only. `chat` never throws: every outcome, errors included,
+ * becomes a response and exactly one usage record.
+ */
+export class Gateway {
+  constructor(private readonly deps: GatewayDeps) {}
+
+  get config(): ResolvedConfig {
+    return this.deps.config;
+  }
+
+  /** Maps `Authorization: Bearer <key>` to a tenant id through the configured key hashes. */
+  authenticate(authorization: string | undefined): string {
+    if (!authorization) throw new AuthenticationError('Missing API key: send Authorization: Bearer <key>.', 'missing_api_key');
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!m) throw new AuthenticationError('Malformed Authorization header: expected Bearer <key>.', 'invalid_api_key');
+    const tenant = this.deps.config.keyHashes.get(this.deps.sha256(m[1]));
+    if (!tenant) throw new AuthenticationError('Incorrect API key provided.', 'invalid_api_key');
+    return tenant;
+  }
+
+  async chat(inv: ChatInvocation): Promise<GatewayResult> {
+    const { clock } = this.deps;
+    const trace: Trace = {
+      requestId: inv.requestId ?? this.deps.ids.requestId(),
+      startedAt: clock.now(),
+      t0: clock.monotonic(),
+      tenant: inv.tenantId,
+      feature: DEFAULT_FEATURE,
+      team: null,
+      stream: false,
+      model: null,
+      provider: null,
+      tier: null,
+      routeReason: null,
+      cache: 'none',
+      usage: ZERO_USAGE,
+      costMicros: 0,
+      baselineMicros: 0,
+      usageEstimated: false,
+      attempts: 0,
+      upstreamMs: 0,
+    };
+    let reservation: Reservation | undefined;
+    try {
+      const tenant = this.tenantOf(inv.tenantId);
+      trace.team = tenant.config.team ?? null;
+      if (inv.feature !== undefined && inv.feature !== '') {
+        if (!FEATURE_RE.test(inv.feature)) {
+          throw new InvalidRequestError(
+            'Invalid x-llm-feature header: 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit.',
+            'x-llm-feature',
+          );
+        }
+        trace.feature = inv.feature;
+      }
+      const req = parseChatRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
+      trace.stream = req.stream === true;
+      const r = route(this.deps.config, tenant, req);
+      trace.tier = r.tier;
+      trace.routeReason = r.reason;
+      const maxTokens = requestedMaxTokens(req);
+      if (maxTokens !== undefined && r.reason === 'explicit-model' && maxTokens > r.chain[0].maxOutputTokens) {
+        throw new InvalidRequestError(
+          `max_tokens is too large: ${maxTokens}. Model '${r.chain[0].id}' supports at most ${r.chain[0].maxOutputTokens} completion tokens.`,
+          'max_tokens',
+          'out_of_range',
+        );
+      }
+
+      const cacheCfg = this.deps.config.raw.cache;
+      const decision = cacheability(req, cacheCfg.exact.maxTemperature);
+      const cacheOn = (cacheCfg.exact.enabled && !!this.deps.exactCache) || (cacheCfg.semantic.enabled && !!this.deps.semantic);
+      trace.cache = !cacheOn || !decision.cacheable ? 'none' : inv.cacheBypass ? 'bypass' : 'miss';
+      const target = req.model ?? 'auto';
+      const exactKey = trace.cache === 'miss' && cacheCfg.exact.enabled && this.deps.exactCache
+        ? exactCacheKey(this.deps.sha256, tenant.id, target, req, maxTokens)
+        : undefined;
+      if (exactKey) {
+        const hit = await this.deps.exactCache!.get(exactKey);
+        if (hit) return this.fromCache(trace, req, hit, 'hit-exact');
+      }
+      let semanticKey: { contextHash: string; vector: Float32Array } | undefined;
+      if (trace.cache === 'miss' && cacheCfg.semantic.enabled && this.deps.semantic) {
+        const contextHash = semanticContextHash(this.deps.sha256, target, req, maxTokens);
+        const [vector] = await this.deps.semantic.embedder.embed([lastUserText(req)]);
+        semanticKey = { contextHash, vector };
+        const hit = await this.deps.semantic.index.search(tenant.id, contextHash, vector, cacheCfg.semantic.threshold);
+        if (hit) return this.fromCache(trace, req, hit.value, 'hit-semantic');
+      }
+
+      reservation = await this.reserve(tenant, trace, req, r, maxTokens);
+      const store = async (model: ResolvedModel, completion: ChatCompletion, usage: TokenUsage): Promise<void> => {
+        if (trace.cache !== 'miss') return;
+        const entry: CachedCompletion = { completion, usage, modelId: model.id, tier: trace.tier ?? '', storedAtMs: clock.now() };
+        if (JSON.stringify(completion).length > cacheCfg.exact.maxEntryBytes) return;
+        const ttlMs = cacheCfg.exact.ttlSeconds * 1000;
+        if (exactKey) await this.deps.exactCache!.set(exactKey, entry, ttlMs);
+        if (semanticKey) await this.deps.semantic!.index.put(tenant.id, semanticKey.contextHash, semanticKey.vector, entry, ttlMs);
+      };
+
+      if (trace.stream) return await this.streamed(trace, req, r, maxTokens, reservation, inv.signal, store);
+
+      const signal = inv.signal ?? new AbortController().signal;
+      const done = await this.withFallback(trace, r, signal, (model) => this.provider(model).complete(this.call(model, req, maxTokens, signal)));
+      const usage = done.value.usage ?? {
+        ...ZERO_USAGE,
+        inputTokens: estimateInputTokens(req),
+        outputTokens: estimateTextTokens(done.value.completion.choices.map((c) => c.message?.content ?? '').join('')),
+      };
+      this.account(trace, done.model, usage, done.value.usage === undefined);
+      const remaining = await this.settle(reservation, trace);
+      if (done.value.usage) await store(done.model, done.value.completion, usage);
+      const body: ChatCompletion = { ...done.value.completion, model: done.model.id, usage: toOpenAiUsage(usage) };
+      const record = this.emit(trace, 200, null);
+      return { kind: 'json', status: 200, headers: this.headers(trace, record, remaining), body };
+    } catch (err) {
+      if (reservation && !reservation.settled) await this.settle(reservation, trace).catch(() => undefined);
+      return this.errorResult(trace, err);
+    }
+  }
+
+  /** OpenAI `GET /v1/models`: the tiers and models the tenant may name, plus `auto`. */
+  models(tenantId: string): JsonResult {
+    const tenant = this.tenantOf(tenantId);
+    const data = [
+      { id: 'auto', object: 'model', created: 0, owned_by: 'llm-finops-router' },
+      ...[...tenant.allowedTiers].map((t) => ({ id: t, object: 'model', created: 0, owned_by: 'llm-finops-tier' })),
+      ...[...tenant.allowedModels].map((m) => ({ id: m, object: 'model', created: 0, owned_by: this.deps.config.models.get(m)!.provider.id })),
+    ];
+    return { kind: 'json', status: 200, headers: {}, body: { object: 'list', data } };
+  }
+
+  /** `GET /v1/usage`: the tenant's own spend, tokens and limits for the current day and month (UTC). */
+  async usage(tenantId: string): Promise<JsonResult> {
+    const tenant = this.tenantOf(tenantId);
+    const now = this.deps.clock.now();
+    const plans = planCounters(this.deps.config, tenant, DEFAULT_FEATURE, now, { usdMicros: 0, tokens: 0 }).filter((p) => p.scope === 'tenant');
+    const committed = await this.deps.quota.read(plans.map((p) => p.key));
+    const windows = windowsAt(now).map((w) => {
+      const usd = plans.find((p) => p.window === w.window && p.unit === 'usd')!;
+      const tok = plans.find((p) => p.window === w.window && p.unit === 'tokens')!;
+      const spent = committed.get(usd.key) ?? 0;
+      return {
+        window: w.window,
+        period: w.label,
+        resets_at: new Date(w.endsAtMs).toISOString(),
+        spend_usd: microsToUsd(spent),
+        limit_usd: usd.limit === undefined ? null : microsToUsd(usd.limit),
+        remaining_usd: usd.limit === undefined ? null : microsToUsd(Math.max(0, usd.limit - spent)),
+        tokens: committed.get(tok.key) ?? 0,
+        limit_tokens: tok.limit ?? null,
+      };
+    });
+    return { kind: 'json', status: 200, headers: {}, body: { object: 'usage', tenant: tenant.id, team: tenant.config.team ?? null, windows } };
+  }
+
+  private tenantOf(id: string): ResolvedTenant {
+    const t = this.deps.config.tenants.get(id);
+    if (!t) throw new PermissionDeniedError(`Unknown tenant '${id}'.`, null, 'unknown_tenant');
+    return t;
+  }
+
+  private provider(model: ResolvedModel): ChatProvider {
+    const p = this.deps.providers.get(model.provider.id);
+    if (!p) throw new UpstreamError(`No adapter is wired for provider '${model.provider.id}'.`, 'provider_unavailable');
+    return p;
+  }
+
+  private call(model: ResolvedModel, request: ChatRequest, maxTokens: number | undefined, signal: AbortSignal): ProviderCall {
+    return { model, request, maxTokens: maxTokens === undefined ? undefined : Math.min(maxTokens, model.maxOutputTokens), signal };
+  }
+
+  private async reserve(tenant: ResolvedTenant, trace: Trace, req: ChatRequest, r: Route, maxTokens: number | undefined): Promise<Reservation> {
+    const { config, clock, quota } = this.deps;
+    const cap = config.raw.quota.outputTokenCap;
+    const inputTokens = estimateInputTokens(req);
+    let estimateMicros = 0;
+    let outTokens = 0;
+    for (const m of r.chain) {
+      const out = Math.min(maxTokens ?? cap, m.maxOutputTokens, cap);
+      outTokens = Math.max(outTokens, out);
+      if (m.price) estimateMicros = Math.max(estimateMicros, costMicrosCeil(inputTokens, out, m.price));
+    }
+    const now = clock.now();
+    const estimateTokens = inputTokens + outTokens;
+    const plans = planCounters(config, tenant, trace.feature, now, { usdMicros: estimateMicros, tokens: estimateTokens });
+    const outcome = await quota.reserve(trace.requestId, plans, now + config.raw.quota.reservationTtlSeconds * 1000);
+    if (!outcome.ok) {
+      const p = plans.find((x) => x.key === outcome.key)!;
+      const unit = p.unit === 'usd' ? `$${formatUsd(p.limit!)}` : `${p.limit} tokens`;
+      const left = p.unit === 'usd' ? `$${formatUsd(Math.max(0, p.limit! - outcome.committed))}` : `${Math.max(0, p.limit! - outcome.committed)} tokens`;
+      const need = p.unit === 'usd' ? `$${formatUsd(p.amount)}` : `${p.amount} tokens`;
+      throw new QuotaExceededError(
+        `Quota exceeded for ${p.scope} ${p.scope === 'global' ? '' : `'${p.scope === 'feature' ? `${tenant.id}/${trace.feature}` : tenant.id}' `}` +
+          `(${p.window} ${p.windowLabel}, limit ${unit}): ${left} left, this request may need up to ${need}. Lower max_tokens or retry after the window resets.`,
+        Math.max(1, Math.ceil((p.windowEndsAtMs - now) / 1000)),
+      );
+    }
+    const before = new Map(plans.map((p) => [p.key, (outcome.committed.get(p.key) ?? p.amount) - p.amount]));
+    return { id: trace.requestId, plans, before, estimateMicros, estimateTokens, settled: false };
+  }
+
+  /** Reconciles the reservation to the actual cost in the trace (zero on failure paths) and raises threshold alerts. */
+  private async settle(res: Reservation, trace: Trace): Promise<number | undefined> {
+    res.settled = true;
+    const tokens = totalTokens(trace.usage);
+    const entries = res.plans.map((p) => ({ key: p.key, reserved: p.amount, actual: p.unit === 'usd' ? trace.costMicros : tokens }));
+    const after = await this.deps.quota.settle(res.id, entries);
+    const threshold = this.deps.config.raw.quota.alertThreshold;
+    for (const p of res.plans) {
+      if (p.limit === undefined || p.limit === 0) continue;
+      const now = after.get(p.key) ?? 0;
+      const was = res.before.get(p.key) ?? 0;
+      if (was < threshold * p.limit && now >= threshold * p.limit) {
+        this.deps.alerts.publish({
+          type: 'quota_threshold', tenant: trace.tenant, counter: p.key, threshold, committed: now, limit: p.limit,
+          ts: new Date(this.deps.clock.now()).toISOString(),
+        });
+      }
+    }
+    return remainingUsdMicros(res.plans, after);
+  }
+
+  private account(trace: Trace, model: ResolvedModel, usage: TokenUsage, estimated: boolean): void {
+    trace.model = model;
+    trace.provider = model.provider.id;
+    trace.usage = usage;
+    trace.usageEstimated = estimated;
+    trace.costMicros = model.price ? costMicros(usage, model.price) : 0;
+    trace.baselineMicros = costMicros(usage, this.deps.config.baseline.price);
+  }
+
+  /**
+   * Runs `attempt` along the chain: up to `attemptsPerModel` tries per model with exponential backoff and jitter on
+   * 5xx, timeouts and network errors; throttling and auth failures move to the next model at once. A client error
+   * (4xx) stops the chain: another model would reject the same request.
+   */
+  private async withFallback<T>(trace: Trace, r: Route, signal: AbortSignal, attempt: (m: ResolvedModel) => Promise<T>): Promise<Attempted<T>> {
+    const { clock, ids, config } = this.deps;
+    const { attemptsPerModel, baseDelayMs, maxDelayMs } = config.raw.routing.retry;
+    let last: ProviderError | undefined;
+    const failures: string[] = [];
+    for (let mi = 0; mi < r.chain.length; mi++) {
+      const model = r.chain[mi];
+      const hasNext = mi < r.chain.length - 1;
+      for (let a = 0; a < attemptsPerModel; a++) {
+        if (signal.aborted) throw new ClientClosedError();
+        trace.attempts++;
+        trace.model = model;
+        trace.provider = model.provider.id;
+        const u0 = clock.monotonic();
+        try {
+          const value = await attempt(model);
+          trace.upstreamMs += clock.monotonic() - u0;
+          return { model, value };
+        } catch (err) {
+          trace.upstreamMs += clock.monotonic() - u0;
+          if (signal.aborted) throw new ClientClosedError();
+          const pe = err instanceof ProviderError ? err : new ProviderError(err instanceof Error ? err.message : String(err), 'server', undefined, undefined, { cause: err });
+          if (pe.kind === 'client') {
+            throw new InvalidRequestError(`Model '${model.id}' rejected the request: ${pe.message}`, null, 'upstream_rejected');
+          }
+          last = pe;
+          failures.push(`${model.id}: ${pe.kind}${pe.status ? ` ${pe.status}` : ''}`);
+          if ((pe.kind === 'throttled' || pe.kind === 'auth') && hasNext) break;
+          if (a < attemptsPerModel - 1) {
+            const exp = Math.min(maxDelayMs, baseDelayMs * 2 ** a);
+            const jittered = exp / 2 + ids.random() * (exp / 2);
+            await clock.sleep(Math.min(maxDelayMs, Math.max(jittered, pe.retryAfterMs ?? 0)), signal);
+          }
+        }
+      }
+    }
+    const msg = `All models failed after ${trace.attempts} attempts (${failures.join('; ')}).`;
+    if (last?.kind === 'timeout') throw new UpstreamTimeoutError(msg, { cause: last });
+    throw new UpstreamError(msg, last?.kind === 'throttled' ? 'upstream_throttled' : 'upstream_failed', { cause: last });
+  }
+
+  private async streamed(
+    trace: Trace,
+    req: ChatRequest,
+    r: Route,
+    maxTokens: number | undefined,
+    reservation: Reservation,
+    clientSignal: AbortSignal | undefined,
+    store: (m: ResolvedModel, c: ChatCompletion, u: TokenUsage) => Promise<void>,
+  ): Promise<StreamResult> {
+    // Our own controller, so a client that stops reading also stops the upstream call.
+    const ac = new AbortController();
+    clientSignal?.addEventListener('abort', () => ac.abort(), { once: true });
+    // Fallback is possible only until the first event: open the stream and wait for it inside the retry loop.
+    const opened = await this.withFallback(trace, r, ac.signal, async (model) => {
+      const it = this.provider(model).stream(this.call(model, req, maxTokens, ac.signal))[Symbol.asyncIterator]();
+      const first = await it.next();
+      return { it, first };
+    });
+    const model = opened.model;
+    const includeUsage = req.stream_options?.include_usage === true;
+    const inputEstimate = estimateInputTokens(req);
+    const overheadMs = Math.max(0, Math.round(this.deps.clock.monotonic() - trace.t0 - trace.upstreamMs));
+    const headers: Headers = {
+      'x-request-id': trace.requestId,
+      'x-llm-model': model.id,
+      'x-llm-tier': trace.tier ?? '',
+      'x-llm-cache': trace.cache === 'none' ? 'miss' : trace.cache,
+      'x-llm-route-reason': trace.routeReason ?? '',
+      'x-llm-overhead-ms': String(overheadMs),
+      'x-llm-quota-remaining-usd': this.remainingHeader(remainingUsdMicros(reservation.plans, new Map(reservation.plans.map((p) => [p.key, (reservation.before.get(p.key) ?? 0) + p.amount])))),
+    };
+    const self = this;
+    async function* body(): AsyncGenerator<string> {
+      let usage: TokenUsage | undefined;
+      let text = '';
+      let id = '';
+      let created = 0;
+      let finish: string | null = null;
+      let completed = false;
+      let failure: unknown;
+      let finished = false;
+      const streamStart = self.deps.clock.monotonic();
+      const finishOnce = async (): Promise<number | undefined> => {
+        if (finished) return undefined;
+        finished = true;
+        trace.upstreamMs += self.deps.clock.monotonic() - streamStart;
+        const estimated = usage === undefined;
+        self.account(trace, model, usage ?? { ...ZERO_USAGE, inputTokens: inputEstimate, outputTokens: estimateTextTokens(text) }, estimated);
+        const remaining = await self.settle(reservation, trace);
+        if (completed && !estimated) {
+          const completion: ChatCompletion = {
+            id, object: 'chat.completion', created, model: model.id,
+            choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }],
+          };
+          await store(model, completion, usage!).catch(() => undefined);
+        }
+        if (completed) self.emit(trace, 200, null);
+        else if (failure !== undefined) self.emit(trace, 502, 'upstream_error');
+        else self.emit(trace, 499, 'client_closed');
+        return remaining;
+      };
+      try {
+        let ev: IteratorResult<ProviderStreamEvent> = opened.value.first;
+        while (!ev.done) {
+          const e = ev.value;
+          if (e.type === 'usage') usage = e.usage;
+          else {
+            id ||= e.chunk.id;
+            created ||= e.chunk.created;
+            for (const c of e.chunk.choices) {
+              if (typeof c.delta.content === 'string') text += c.delta.content;
+              if (c.finish_reason) finish = c.finish_reason;
+            }
+            yield sseData({ ...e.chunk, model: model.id });
+          }
+          ev = await opened.value.it.next();
+        }
+        completed = true;
+      } catch (err) {
+        // An abort we caused (the client went away) is a disconnect, not an upstream failure.
+        if (!ac.signal.aborted) failure = err;
+      } finally {
+        if (!completed && failure === undefined) {
+          // The consumer stopped reading: the client went away.
+          ac.abort();
+          await opened.value.it.return?.().catch(() => undefined);
+          await finishOnce();
+        }
+      }
+      if (!completed && failure === undefined) return;
+      const remaining = await finishOnce();
+      if (failure !== undefined) {
+        yield sseData(toErrorBody(new UpstreamError(`Upstream stream failed: ${failure instanceof Error ? failure.message : String(failure)}`)).body);
+        return;
+      }
+      if (includeUsage) {
+        yield sseData({
+          id, object: 'chat.completion.chunk', created, model: model.id, choices: [],
+          usage: toOpenAiUsage(trace.usage),
+          llm_finops: self.finopsBlock(trace, remaining),
+        });
+      }
+      yield SSE_DONE;
+    }
+    return { kind: 'stream', status: 200, headers, body: body() };
+  }
+
+  private finopsBlock(trace: Trace, remaining: number | undefined): Record<string, unknown> {
+    return {
+      cost_usd: microsToUsd(trace.costMicros),
+      baseline_cost_usd: microsToUsd(trace.baselineMicros),
+      quota_remaining_usd: remaining === undefined ? null : microsToUsd(remaining),
+      model: trace.model?.id ?? null,
+      tier: trace.tier,
+      cache: trace.cache,
+      usage_estimated: trace.usageEstimated,
+    };
+  }
+
+  private fromCache(trace: Trace, req: ChatRequest, hit: CachedCompletion, kind: 'hit-exact' | 'hit-semantic'): GatewayResult {
+    trace.cache = kind;
+    trace.model = this.deps.config.models.get(hit.modelId) ?? null;
+    trace.provider = 'cache';
+    trace.tier = hit.tier || trace.tier;
+    trace.usage = hit.usage;
+    trace.costMicros = 0;
+    trace.baselineMicros = costMicros(hit.usage, this.deps.config.baseline.price);
+    const record = this.emit(trace, 200, null);
+    const headers = this.headers(trace, record, undefined);
+    const model = hit.modelId;
+    if (!trace.stream) {
+      return { kind: 'json', status: 200, headers, body: { ...hit.completion, model, usage: toOpenAiUsage(hit.usage) } };
+    }
+    const includeUsage = req.stream_options?.include_usage === true;
+    const frames = completionToChunks(hit.completion, model).map(sseData);
+    if (includeUsage) {
+      frames.push(sseData({
+        id: hit.completion.id, object: 'chat.completion.chunk', created: hit.completion.created, model, choices: [],
+        usage: toOpenAiUsage(hit.usage), llm_finops: this.finopsBlock(trace, undefined),
+      }));
+    }
+    frames.push(SSE_DONE);
+    return { kind: 'stream', status: 200, headers, body: (async function* () { yield* frames; })() };
+  }
+
+  private remainingHeader(micros: number | undefined): string {
+    return micros === undefined ? 'unlimited' : formatUsd(micros);
+  }
+
+  private headers(trace: Trace, record: UsageRecord, remaining: number | undefined): Headers {
+    return {
+      'x-request-id': trace.requestId,
+      'x-llm-cost-usd': formatUsd(trace.costMicros),
+      'x-llm-baseline-cost-usd': formatUsd(trace.baselineMicros),
+      'x-llm-model': trace.model?.id ?? '',
+      'x-llm-tier': trace.tier ?? '',
+      'x-llm-cache': trace.cache === 'none' ? 'miss' : trace.cache,
+      'x-llm-route-reason': trace.routeReason ?? '',
+      'x-llm-quota-remaining-usd': this.remainingHeader(remaining),
+      'x-llm-overhead-ms': String(record.overhead_ms),
+    };
+  }
+
+  private errorResult(trace: Trace, err: unknown): JsonResult {
+    const { status, body, retryAfterSeconds } = toErrorBody(err);
+    if (!(err instanceof GatewayError)) trace.routeReason ??= `internal: ${err instanceof Error ? err.message : String(err)}`;
+    this.emit(trace, status, body.error.type);
+    const headers: Headers = { 'x-request-id': trace.requestId, 'x-llm-cost-usd': formatUsd(trace.costMicros) };
+    if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
+    return { kind: 'json', status, headers, body };
+  }
+
+  private emit(trace: Trace, status: number, errorType: string | null): UsageRecord {
+    const latency = this.deps.clock.monotonic() - trace.t0;
+    const basis: UsageRecord['cost_basis'] = trace.cache.startsWith('hit') || !trace.model || trace.attempts === 0
+      ? 'none'
+      : trace.model.price ? 'tokens' : 'instance_hour';
+    const record: UsageRecord = {
+      ts: new Date(trace.startedAt).toISOString(),
+      request_id: trace.requestId,
+      tenant: trace.tenant,
+      feature: trace.feature,
+      team: trace.team,
+      provider: trace.provider,
+      model: trace.model?.id ?? null,
+      tier: trace.tier,
+      route_reason: trace.routeReason,
+      cache: trace.cache,
+      stream: trace.stream,
+      input_tokens: trace.usage.inputTokens,
+      output_tokens: trace.usage.outputTokens,
+      cache_read_tokens: trace.usage.cacheReadTokens,
+      cache_write_tokens: trace.usage.cacheWriteTokens,
+      cost_usd: microsToUsd(trace.costMicros),
+      cost_micros: trace.costMicros,
+      baseline_cost_usd: microsToUsd(trace.baselineMicros),
+      baseline_cost_micros: trace.baselineMicros,
+      cost_basis: basis,
+      usage_estimated: trace.usageEstimated,
+      attempts: trace.attempts,
+      latency_ms: Math.round(latency * 1000) / 1000,
+      upstream_ms: Math.round(trace.upstreamMs * 1000) / 1000,
+      overhead_ms: Math.max(0, Math.round((latency - trace.upstreamMs) * 1000) / 1000),
+      status,
+      error_type: errorType,
+    };
+    this.deps.usage.write(record);
+    return record;
+  }
+}
+

@@ -1,0 +1,152 @@
+/**
+ * Every outside thing the core needs, named as a port. Adapters in lambda/adapters implement them; handlers wire
+ * adapters into the core. Nothing here may import an SDK, the network or the file system.
+ */
+import type { ResolvedModel } from './config/resolve';
+import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from './openai/types';
+import type { TokenUsage } from './pricing/prices';
+import type { UsageRecord } from './usage';
+
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+  /** High-resolution monotonic milliseconds, for durations. */
+  monotonic(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export interface IdSource {
+  requestId(): string;
+  /** Uniform in [0, 1), for retry jitter. */
+  random(): number;
+}
+
+/** One attempt against one model. */
+export interface ProviderCall {
+  readonly model: ResolvedModel;
+  readonly request: ChatRequest;
+  /** Output-token cap to send upstream (the client's, else none). */
+  readonly maxTokens: number | undefined;
+  /** Aborted when the client goes away; the adapter adds its own per-attempt timeout. */
+  readonly signal: AbortSignal;
+}
+
+export interface ProviderResponse {
+  readonly completion: ChatCompletion;
+  /** Undefined when the upstream reported none (some self-hosted servers); the core then estimates and flags it. */
+  readonly usage: TokenUsage | undefined;
+}
+
+export type ProviderStreamEvent =
+  | { readonly type: 'chunk'; readonly chunk: ChatCompletionChunk }
+  | { readonly type: 'usage'; readonly usage: TokenUsage };
+
+export type ProviderErrorKind = 'throttled' | 'server' | 'timeout' | 'network' | 'auth' | 'client';
+
+/** An upstream failure classified for the fallback policy. */
+export class ProviderError extends Error {
+  constructor(
+    message: string,
+    readonly kind: ProviderErrorKind,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ProviderError';
+  }
+
+  /** Worth another attempt or the next model of the chain. */
+  get retryable(): boolean {
+    return this.kind !== 'client';
+  }
+}
+
+export interface ChatProvider {
+  complete(call: ProviderCall): Promise<ProviderResponse>;
+  /** Yields content chunks (without usage) and exactly one usage event when the upstream reports it. */
+  stream(call: ProviderCall): AsyncIterable<ProviderStreamEvent>;
+}
+
+/** A quota counter touched by one request. `limit` undefined means tracked but unlimited. */
+export interface QuotaCounterSpec {
+  readonly key: string;
+  readonly limit?: number;
+  readonly amount: number;
+  /** When the counter's window has ended and it may be deleted (DynamoDB TTL). */
+  readonly expiresAtMs: number;
+}
+
+export interface QuotaSettlement {
+  readonly key: string;
+  readonly reserved: number;
+  readonly actual: number;
+}
+
+export type ReserveOutcome =
+  | { readonly ok: true; readonly committed: ReadonlyMap<string, number> }
+  | { readonly ok: false; readonly key: string; readonly committed: number };
+
+export interface QuotaStore {
+  /** Adds every amount atomically per counter, all or nothing: refuses if any counter would pass its limit. */
+  reserve(reservationId: string, counters: readonly QuotaCounterSpec[], reservationExpiresAtMs: number): Promise<ReserveOutcome>;
+  /**
+   * Closes the reservation: each counter moves from `reserved` to `actual` (0 releases it). If the reservation had
+   * already expired and been released, only `actual` is added. Returns the committed values after the change.
+   */
+  settle(reservationId: string, entries: readonly QuotaSettlement[]): Promise<ReadonlyMap<string, number>>;
+  /** Current committed value (used + reserved) per key; absent keys read as 0. */
+  read(keys: readonly string[]): Promise<ReadonlyMap<string, number>>;
+}
+
+export interface CachedCompletion {
+  readonly completion: ChatCompletion;
+  readonly usage: TokenUsage;
+  readonly modelId: string;
+  readonly tier: string;
+  readonly storedAtMs: number;
+}
+
+export interface ExactCache {
+  get(key: string): Promise<CachedCompletion | undefined>;
+  set(key: string, value: CachedCompletion, ttlMs: number): Promise<void>;
+}
+
+export interface Embedder {
+  readonly id: string;
+  readonly dimensions: number;
+  embed(texts: readonly string[]): Promise<Float32Array[]>;
+}
+
+export interface SemanticHit {
+  readonly score: number;
+  readonly value: CachedCompletion;
+}
+
+/** A vector index that never returns entries of another tenant or another conversation context. */
+export interface SemanticIndex {
+  search(tenant: string, contextHash: string, vector: Float32Array, minScore: number): Promise<SemanticHit | undefined>;
+  put(tenant: string, contextHash: string, vector: Float32Array, value: CachedCompletion, ttlMs: number): Promise<void>;
+}
+
+export interface UsageSink {
+  /** Must not throw into the request path; adapters log their own failures. */
+  write(record: UsageRecord): void;
+}
+
+export interface QuotaAlert {
+  readonly type: 'quota_threshold';
+  readonly tenant: string;
+  readonly counter: string;
+  readonly threshold: number;
+  readonly committed: number;
+  readonly limit: number;
+  readonly ts: string;
+}
+
+export interface AlertSink {
+  publish(alert: QuotaAlert): void;
+}
+
+/** SHA-256 hex of a UTF-8 string; a port because hashing is the runtime's (node:crypto, WebCrypto). */
+export type Sha256 = (text: string) => string;

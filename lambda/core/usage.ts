@@ -1,0 +1,32 @@
+/** The one usage record per request (ARCHITECTURE section 3): the source for Athena, the dashboard and replay. */
+export interface UsageRecord {
+  readonly ts: string;
+  readonly request_id: string;
+  readonly tenant: string;
+  readonly feature: string;
+  readonly team: string | null;
+  readonly provider: string | null;
+  readonly model: string | null;
+  readonly tier: string | null;
+  readonly route_reason: string | null;
+  readonly cache: 'hit-exact' | 'hit-semantic' | 'miss' | 'bypass' | 'none';
+  readonly stream: boolean;
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly cache_read_tokens: number;
+  readonly cache_write_tokens: number;
+  readonly cost_usd: number;
+  readonly cost_micros: number;
+  readonly baseline_cost_usd: number;
+  readonly baseline_cost_micros: number;
+  /** tokens: priced per token; instance_hour: the SageMaker instance pays, attributed from CUR later. */
+  readonly cost_basis: 'tokens' | 'instance_hour' | 'none';
+  /** True when the upstream reported no usage (stream cut off) and tokens were estimated. */
+  readonly usage_estimated: boolean;
+  readonly attempts: number;
+  readonly latency_ms: number;
+  readonly upstream_ms: number;
+  readonly overhead_ms: number;
+  readonly status: number;
+  readonly error_type: string | null;
+}

@@ -1,0 +1,100 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { GatewayError, NotFoundError, toErrorBody } from '../core/errors';
+import type { Gateway, GatewayResult, JsonResult } from '../core/pipeline';
+
+/**
+ * Reads a body up to `limit` bytes. Past it, stops buffering and returns no text with the size seen, so the core
+ * answers 413 (and records the request) without holding the oversize body in memory.
+ */
+async function readBody(req: IncomingMessage, limit: number): Promise<{ text: string; bytes: number }> {
+  const declared = Number(req.headers['content-length']);
+  if (declared > limit) return { text: '', bytes: declared };
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    // Keep draining (a broken-off read would destroy the socket before we answer), but stop buffering.
+    if (bytes <= limit) chunks.push(chunk);
+  }
+  return bytes > limit ? { text: '', bytes } : { text: Buffer.concat(chunks, bytes).toString('utf8'), bytes };
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function sendJson(res: ServerResponse, r: JsonResult): void {
+  const body = JSON.stringify(r.body);
+  res.writeHead(r.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...r.headers });
+  res.end(body);
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  const { status, body, retryAfterSeconds } = toErrorBody(err);
+  const headers: Record<string, string> = {};
+  if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
+  sendJson(res, { kind: 'json', status, headers, body });
+}
+
+async function send(res: ServerResponse, r: GatewayResult, abort: AbortController): Promise<void> {
+  if (r.kind === 'json') return sendJson(res, r);
+  res.writeHead(r.status, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...r.headers });
+  const it = r.body[Symbol.asyncIterator]();
+  let done = false;
+  try {
+    while (!abort.signal.aborted) {
+      const next = await it.next();
+      if (next.done) {
+        done = true;
+        break;
+      }
+      if (!res.write(next.value)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+    }
+  } finally {
+    if (!done) await it.return?.(undefined);
+    res.end();
+  }
+}
+
+/**
+ * The local gateway: the same core as the Lambda behind node:http. Routes: POST /v1/chat/completions,
+ * GET /v1/models, GET /v1/usage, GET /health. The tenant comes from the Bearer key only.
+ */
+export function createGatewayServer(gateway: Gateway): Server {
+  const maxBody = gateway.config.raw.server.maxBodyBytes;
+  return createServer((req, res) => {
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
+    const handle = async (): Promise<void> => {
+      if (path === '/health' && req.method === 'GET') return sendJson(res, { kind: 'json', status: 200, headers: {}, body: { status: 'ok' } });
+      const routes: Record<string, string> = { '/v1/chat/completions': 'POST', '/v1/models': 'GET', '/v1/usage': 'GET' };
+      if (!routes[path]) throw new NotFoundError(`Unknown path ${path}.`, null, 'unknown_url');
+      if (req.method !== routes[path]) {
+        throw new GatewayError(`Method ${req.method} is not allowed on ${path}; use ${routes[path]}.`, 405, 'invalid_request_error', 'method_not_allowed');
+      }
+      const tenantId = gateway.authenticate(header(req, 'authorization'));
+      if (path === '/v1/models') return sendJson(res, gateway.models(tenantId));
+      if (path === '/v1/usage') return sendJson(res, await gateway.usage(tenantId));
+      const body = await readBody(req, maxBody);
+      if (body.bytes > maxBody) res.setHeader('connection', 'close');
+      const result = await gateway.chat({
+        tenantId,
+        feature: header(req, 'x-llm-feature'),
+        cacheBypass: header(req, 'x-llm-cache')?.toLowerCase() === 'bypass',
+        body: body.text,
+        bodyBytes: body.bytes,
+        signal: abort.signal,
+      });
+      await send(res, result, abort);
+    };
+    handle().catch((err) => {
+      if (res.headersSent) res.end();
+      else sendError(res, err);
+    });
+  });
+}

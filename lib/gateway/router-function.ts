@@ -1,0 +1,99 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { BUNDLES, ENV_CONFIG_JSON } from '../../lambda/contract';
+import { bundleDir } from '../bundles';
+
+export interface RouterFunctionProps {
+  /**
+   * The GatewayConfig document (see schema/gateway-config.schema.json) the router reads at cold start.
+   */
+  readonly config: { [key: string]: any };
+
+  /**
+   * Memory of the router function in MiB.
+   * @default 1024
+   */
+  readonly memorySize?: number;
+
+  /**
+   * Function timeout; it bounds a whole streamed completion, so leave room for long answers.
+   * @default Duration.minutes(5)
+   */
+  readonly timeout?: Duration;
+
+  /**
+   * Retention of the function's log group, which also holds the usage records.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+const PROFILE_PREFIX = /^(us|eu|apac|us-gov|jp|au|ca|global)\.(.+)$/;
+
+/**
+ * The router Lambda from the pre-built bundle (arm64, Node.js 22), allowed to invoke exactly the Bedrock models its
+ * config names. The full gateway (API, authorizer, quotas) composes this function.
+ */
+export class RouterFunction extends Construct {
+  readonly function: lambda.Function;
+
+  constructor(scope: Construct, id: string, props: RouterFunctionProps) {
+    super(scope, id);
+    const memorySize = props.memorySize ?? 1024;
+    const problems: string[] = [];
+    if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) problems.push(`memorySize: expected an integer 128-10240, got ${memorySize}`);
+    if (!Array.isArray(props.config.providers) || !Array.isArray(props.config.models)) problems.push('config: expected a GatewayConfig with providers[] and models[]');
+    if (problems.length) throw new Error(`Invalid RouterFunction props:\n  - ${problems.join('\n  - ')}`);
+
+    const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    this.function = new lambda.Function(this, 'Resource', {
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: lambda.Code.fromAsset(bundleDir(BUNDLES.router)),
+      memorySize,
+      timeout: props.timeout ?? Duration.minutes(5),
+      logGroup,
+      environment: {
+        [ENV_CONFIG_JSON]: JSON.stringify(props.config),
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      description: 'cdk-llm-finops router: OpenAI-compatible gateway with routing, caching, quotas and usage records',
+    });
+
+    const resources = this.bedrockResources(props.config);
+    if (resources.length) {
+      this.function.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
+        resources,
+      }));
+    }
+  }
+
+  /** ARNs for the Bedrock models in the config: models, cross-region profiles and their underlying models. */
+  private bedrockResources(config: { [key: string]: any }): string[] {
+    const stack = Stack.of(this);
+    const bedrockProviders = new Set((config.providers as { id: string; type: string }[]).filter((p) => p.type === 'bedrock').map((p) => p.id));
+    const arns = new Set<string>();
+    for (const m of config.models as { provider: string; upstreamModel: string }[]) {
+      if (!bedrockProviders.has(m.provider)) continue;
+      const id = m.upstreamModel;
+      if (id.startsWith('arn:')) {
+        arns.add(id);
+        continue;
+      }
+      const profile = PROFILE_PREFIX.exec(id);
+      if (profile) {
+        arns.add(`arn:${stack.partition}:bedrock:${stack.region}:${stack.account}:inference-profile/${id}`);
+        // A cross-region profile routes to the model in any region of its geography.
+        arns.add(`arn:${stack.partition}:bedrock:*::foundation-model/${profile[2]}`);
+      } else {
+        arns.add(`arn:${stack.partition}:bedrock:${stack.region}::foundation-model/${id}`);
+      }
+    }
+    return [...arns].sort();
+  }
+}

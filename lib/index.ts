@@ -1,0 +1,2 @@
+export * from './gateway/router-function';
+export * from './platform/reference-platform-stack';

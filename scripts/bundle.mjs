@@ -1,0 +1,32 @@
+// Bundles every Lambda entry in lambda/handlers into assets/lambda/<name>/index.js, at library build time, so
+// consumers synthesise with Code.fromAsset and need neither Docker nor esbuild.
+import { build } from 'esbuild';
+import { readdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const handlersDir = join(root, 'lambda', 'handlers');
+const outRoot = join(root, 'assets', 'lambda');
+rmSync(outRoot, { recursive: true, force: true });
+
+const entries = readdirSync(handlersDir).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
+for (const file of entries) {
+  const name = basename(file, '.ts');
+  const result = await build({
+    entryPoints: [join(handlersDir, file)],
+    outfile: join(outRoot, name, 'index.js'),
+    bundle: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'cjs',
+    minify: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    legalComments: 'none',
+    mainFields: ['module', 'main'],
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + (o.bytes ?? 0), 0);
+  process.stdout.write(`bundled lambda/handlers/${file} -> assets/lambda/${name}/index.js (${(bytes / 1024).toFixed(0)} KiB with map)\n`);
+}

@@ -1,0 +1,194 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { FakeUpstream } from '../support/upstream';
+import { KEYS, testConfig } from '../support/config';
+
+const ROOT = join(__dirname, '..', '..');
+
+/** Starts `llm-finops local` as a user would, on an ephemeral port; resolves with its base URL. */
+async function startLocal(configPath: string): Promise<{ proc: ChildProcess; baseUrl: string }> {
+  const proc = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'bin', 'llm-finops.ts'), 'local', '--config', configPath, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr += d));
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (http:\/\/\S+\/v1)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    proc.once('exit', (code) => reject(new Error(`llm-finops local exited ${code}: ${stderr}`)));
+  });
+  return { proc, baseUrl };
+}
+
+describe('llm-finops local (integration, real openai client over loopback)', () => {
+  const upstream = new FakeUpstream();
+  let proc: ChildProcess;
+  let baseUrl: string;
+  let usagePath: string;
+  const client = (key: string = KEYS.acme, feature?: string) =>
+    new OpenAI({ apiKey: key, baseURL: baseUrl, maxRetries: 0, defaultHeaders: feature ? { 'x-llm-feature': feature } : undefined });
+
+  beforeAll(async () => {
+    await upstream.start();
+    const dir = mkdtempSync(join(tmpdir(), 'llm-finops-it-'));
+    usagePath = join(dir, 'usage.jsonl');
+    const configPath = join(dir, 'gateway.json');
+    writeFileSync(configPath, JSON.stringify(testConfig(upstream.baseUrl, { usage: { sink: 'jsonl', path: 'usage.jsonl' } })));
+    ({ proc, baseUrl } = await startLocal(configPath));
+  });
+
+  afterAll(async () => {
+    proc?.kill('SIGTERM');
+    await upstream.stop();
+  });
+
+  beforeEach(() => upstream.reset());
+
+  const records = (): Record<string, unknown>[] =>
+    readFileSync(usagePath, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+  it('completes a non-streaming request with exact usage and cost headers', async () => {
+    upstream.setDefault('up-small-a', { kind: 'ok', content: 'Paris.', promptTokens: 1200, completionTokens: 300 });
+    const { data, response } = await client()
+      .chat.completions.create({ model: 'small-a', messages: [{ role: 'user', content: 'Capital of France?' }], temperature: 0 })
+      .withResponse();
+    expect(data.choices[0].message.content).toBe('Paris.');
+    expect(data.model).toBe('small-a');
+    expect(data.usage).toMatchObject({ prompt_tokens: 1200, completion_tokens: 300, total_tokens: 1500 });
+    // 1200 x $1/M + 300 x $2/M = $0.0012 + $0.0006
+    expect(response.headers.get('x-llm-cost-usd')).toBe('0.001800');
+    // baseline `big`: 1200 x $10/M + 300 x $30/M = $0.021
+    expect(response.headers.get('x-llm-baseline-cost-usd')).toBe('0.021000');
+    expect(response.headers.get('x-llm-model')).toBe('small-a');
+    expect(response.headers.get('x-llm-tier')).toBe('small');
+    expect(response.headers.get('x-llm-cache')).toBe('miss');
+    expect(Number(response.headers.get('x-llm-overhead-ms'))).toBeGreaterThanOrEqual(0);
+    expect(response.headers.get('x-llm-quota-remaining-usd')).toMatch(/^\d+\.\d{6}$/);
+    expect(upstream.received[0].body).toMatchObject({ model: 'up-small-a', temperature: 0 });
+  });
+
+  it('streams a completion and reports the final usage and cost', async () => {
+    upstream.setDefault('up-big', { kind: 'ok', content: 'one two three four', promptTokens: 1000, completionTokens: 100, cachedTokens: 400 });
+    const stream = await client().chat.completions.create({
+      model: 'big',
+      messages: [{ role: 'user', content: 'count' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = '';
+    let usage: OpenAI.CompletionUsage | undefined;
+    let finops: Record<string, unknown> | undefined;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta?.content ?? '';
+      if (chunk.usage) {
+        usage = chunk.usage;
+        finops = (chunk as unknown as { llm_finops: Record<string, unknown> }).llm_finops;
+      }
+    }
+    expect(text).toBe('one two three four');
+    expect(usage).toMatchObject({ prompt_tokens: 1000, completion_tokens: 100, prompt_tokens_details: { cached_tokens: 400 } });
+    // 600 input x $10/M + 400 cache-read x $1/M + 100 output x $30/M = 0.006 + 0.0004 + 0.003
+    expect(finops).toMatchObject({ cost_usd: 0.0094, model: 'big', usage_estimated: false });
+    expect(upstream.received[0].body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+  });
+
+  it('costs a stream from the upstream usage even when the client did not ask for usage', async () => {
+    upstream.setDefault('up-small-b', { kind: 'ok', content: 'a b', promptTokens: 500, completionTokens: 50 });
+    const before = records().length;
+    const stream = await client().chat.completions.create({ model: 'small-b', messages: [{ role: 'user', content: 'hi there friend' }], stream: true });
+    for await (const chunk of stream) expect(chunk.usage ?? undefined).toBeUndefined();
+    const rec = records().slice(before);
+    expect(rec).toHaveLength(1);
+    // 500 x $2/M + 50 x $4/M
+    expect(rec[0]).toMatchObject({ model: 'small-b', stream: true, input_tokens: 500, output_tokens: 50, cost_micros: 1200, usage_estimated: false });
+  });
+
+  it.each([429, 500])('falls back to the next model of the tier when the first answers %i', async (status) => {
+    upstream.setDefault('up-small-a', { kind: 'status', status });
+    upstream.setDefault('up-small-b', { kind: 'ok', content: 'from b', promptTokens: 10, completionTokens: 5 });
+    const messages = [{ role: 'user' as const, content: `fallback after ${status}` }];
+    const { data, response } = await client().chat.completions.create({ model: 'small', messages }).withResponse();
+    expect(data.choices[0].message.content).toBe('from b');
+    expect(response.headers.get('x-llm-model')).toBe('small-b');
+    const tried = upstream.received.map((r) => r.body.model);
+    // 429 moves on at once; 500 is retried once on the same model first.
+    expect(tried).toEqual(status === 429 ? ['up-small-a', 'up-small-b'] : ['up-small-a', 'up-small-a', 'up-small-b']);
+    const rec = records().at(-1)!;
+    expect(rec).toMatchObject({ model: 'small-b', attempts: tried.length, status: 200, cost_micros: 40 });
+  });
+
+  it('answers 502 with an OpenAI error when every model fails, charging nothing', async () => {
+    upstream.setDefault('up-small-a', { kind: 'status', status: 503 });
+    upstream.setDefault('up-small-b', { kind: 'status', status: 503 });
+    await expect(client().chat.completions.create({ model: 'small', messages: [{ role: 'user', content: 'all fail' }] })).rejects.toMatchObject({
+      status: 502,
+      error: { type: 'upstream_error' },
+    });
+    expect(records().at(-1)).toMatchObject({ status: 502, error_type: 'upstream_error', cost_micros: 0, attempts: 4 });
+  });
+
+  it('serves a repeated request from the exact cache at zero cost, per tenant only', async () => {
+    upstream.setDefault('up-small-a', { kind: 'ok', content: 'cached answer', promptTokens: 100, completionTokens: 10 });
+    const body = { model: 'small-a', messages: [{ role: 'user' as const, content: 'cache me please' }], temperature: 0 };
+    await client().chat.completions.create(body);
+    const { response } = await client().chat.completions.create(body).withResponse();
+    expect(response.headers.get('x-llm-cache')).toBe('hit-exact');
+    expect(response.headers.get('x-llm-cost-usd')).toBe('0.000000');
+    const other = await client(KEYS.globex).chat.completions.create(body).withResponse();
+    expect(other.response.headers.get('x-llm-cache')).toBe('miss');
+    expect(upstream.received).toHaveLength(2);
+  });
+
+  it('reflects calls in /v1/usage and writes exactly one record per request', async () => {
+    const before = records().length;
+    const usageBefore = (await (await fetch(`${baseUrl}/usage`, { headers: { authorization: `Bearer ${KEYS.acme}` } })).json()) as {
+      windows: { window: string; spend_usd: number; tokens: number }[];
+    };
+    upstream.setDefault('up-small-a', { kind: 'ok', promptTokens: 2000, completionTokens: 1000 });
+    await client(KEYS.acme, 'support-bot').chat.completions.create({ model: 'small-a', messages: [{ role: 'user', content: 'usage check' }] });
+    await expect(client().chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status: 404 });
+    const res = await fetch(`${baseUrl}/usage`, { headers: { authorization: `Bearer ${KEYS.acme}` } });
+    const usage = (await res.json()) as { tenant: string; windows: { window: string; spend_usd: number; tokens: number; limit_usd: number }[] };
+    expect(usage.tenant).toBe('acme');
+    const day = usage.windows.find((w) => w.window === 'day')!;
+    const dayBefore = usageBefore.windows.find((w) => w.window === 'day')!;
+    // 2000 x $1/M + 1000 x $2/M = $0.004; 3000 tokens
+    expect(Math.round((day.spend_usd - dayBefore.spend_usd) * 1e6)).toBe(4000);
+    expect(day.tokens - dayBefore.tokens).toBe(3000);
+    expect(day.limit_usd).toBe(10);
+    const rec = records().slice(before);
+    expect(rec).toHaveLength(2);
+    expect(rec[0]).toMatchObject({ tenant: 'acme', feature: 'support-bot', team: 'platform', cost_micros: 4000, status: 200 });
+    expect(rec[1]).toMatchObject({ tenant: 'acme', status: 404, error_type: 'not_found_error', cost_micros: 0 });
+    for (const r of rec) expect(typeof r.request_id).toBe('string');
+  });
+
+  it('lists the models and tiers a tenant may use', async () => {
+    const list = await client(KEYS.globex).models.list();
+    const ids = list.data.map((m) => m.id).sort();
+    expect(ids).toEqual(['auto', 'small', 'small-a', 'small-b']);
+  });
+
+  it('rejects a missing or wrong key with 401 and a tenant over quota with 429 and Retry-After', async () => {
+    await expect(client('sk-wrong').chat.completions.create({ model: 'small-a', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({
+      status: 401,
+      error: { type: 'authentication_error' },
+    });
+    const res = await fetch(`${baseUrl}/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEYS.initech}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'big', messages: [{ role: 'user', content: 'expensive question' }] }),
+    });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await res.json()).toMatchObject({ error: { type: 'insufficient_quota', code: 'quota_exceeded' } });
+    expect(upstream.received).toHaveLength(0);
+  });
+});

@@ -1,0 +1,118 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What the fake upstream does for one request to a model. */
+export type Behaviour =
+  | { readonly kind: 'ok'; readonly content?: string; readonly promptTokens?: number; readonly completionTokens?: number; readonly cachedTokens?: number }
+  | { readonly kind: 'status'; readonly status: number; readonly retryAfter?: string }
+  | { readonly kind: 'hang' }
+  /** Stream some chunks, then cut the connection without usage. */
+  | { readonly kind: 'cut'; readonly chunks: number };
+
+export interface ReceivedRequest {
+  readonly path: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: Record<string, unknown>;
+}
+
+/**
+ * A small OpenAI-compatible server on loopback for tests and benchmarks: POST /v1/chat/completions in JSON and SSE,
+ * with scripted behaviours per model and a record of every request it received.
+ */
+export class FakeUpstream {
+  readonly received: ReceivedRequest[] = [];
+  private readonly scripts = new Map<string, Behaviour[]>();
+  private readonly defaults = new Map<string, Behaviour>();
+  private server?: Server;
+
+  /** Behaviours consumed in order for the next requests to `model`; then the model's default applies. */
+  script(model: string, ...behaviours: Behaviour[]): void {
+    this.scripts.set(model, [...(this.scripts.get(model) ?? []), ...behaviours]);
+  }
+
+  setDefault(model: string, b: Behaviour): void {
+    this.defaults.set(model, b);
+  }
+
+  reset(): void {
+    this.received.length = 0;
+    this.scripts.clear();
+    this.defaults.clear();
+  }
+
+  get baseUrl(): string {
+    const addr = this.server!.address() as AddressInfo;
+    return `http://127.0.0.1:${addr.port}/v1`;
+  }
+
+  async start(): Promise<void> {
+    this.server = createServer(async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
+        res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found' } }));
+        return;
+      }
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      this.received.push({ path: req.url, headers: req.headers, body });
+      const model = String(body.model);
+      const queue = this.scripts.get(model);
+      const b: Behaviour = queue?.shift() ?? this.defaults.get(model) ?? { kind: 'ok' };
+      if (b.kind === 'status') {
+        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        if (b.retryAfter) headers['retry-after'] = b.retryAfter;
+        res.writeHead(b.status, headers).end(JSON.stringify({ error: { message: `scripted ${b.status}`, type: 'server_error' } }));
+        return;
+      }
+      if (b.kind === 'hang') return;
+      const content = b.kind === 'ok' ? b.content ?? `echo: ${lastUser(body)}` : 'partial answer that never ends';
+      const prompt = b.kind === 'ok' ? b.promptTokens ?? 20 : 20;
+      const completion = b.kind === 'ok' ? b.completionTokens ?? 10 : 10;
+      const cached = b.kind === 'ok' ? b.cachedTokens ?? 0 : 0;
+      const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cached } };
+      const id = `chatcmpl-fake-${this.received.length}`;
+      const created = 1_700_000_000;
+      if (!body.stream) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+          id, object: 'chat.completion', created, model,
+          choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+          usage,
+        }));
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const words = content.split(/(?<= )/);
+      const frame = (o: unknown): boolean => res.write(`data: ${JSON.stringify(o)}\n\n`);
+      frame({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
+      const n = b.kind === 'cut' ? Math.min(b.chunks, words.length) : words.length;
+      for (let i = 0; i < n; i++) {
+        frame({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { content: words[i] }, finish_reason: null }] });
+      }
+      if (b.kind === 'cut') {
+        res.socket?.destroy();
+        return;
+      }
+      frame({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
+      if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage) {
+        frame({ id, object: 'chat.completion.chunk', created, model, choices: [], usage });
+      }
+      res.end('data: [DONE]\n\n');
+    });
+    this.server.keepAliveTimeout = 60_000;
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server!.close(r));
+  }
+}
+
+function lastUser(body: Record<string, unknown>): string {
+  const msgs = body.messages as { role: string; content: unknown }[];
+  const m = [...msgs].reverse().find((x) => x.role === 'user');
+  return typeof m?.content === 'string' ? m.content : JSON.stringify(m?.content ?? '');
+}
