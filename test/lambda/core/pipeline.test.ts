@@ -1,0 +1,256 @@
+import { LexicalEmbedder } from '../../../lambda/adapters/lexical-embedder';
+import { MemoryExactCache } from '../../../lambda/adapters/memory-exact-cache';
+import { MemoryQuotaStore } from '../../../lambda/adapters/memory-quota-store';
+import { MemorySemanticIndex } from '../../../lambda/adapters/memory-semantic-index';
+import { MemoryAlertSink, MemoryUsageSink } from '../../../lambda/adapters/usage-sinks';
+import { resolveConfig } from '../../../lambda/core/config/resolve';
+import type { GatewayConfigInput } from '../../../lambda/core/config/schema';
+import { Gateway, type GatewayResult, type JsonResult, type StreamResult } from '../../../lambda/core/pipeline';
+import { FakeClock, ScriptedProvider, SeqIds, sha256, usage } from '../../support/fakes';
+import { testConfig } from '../../support/config';
+
+function setup(overrides: Partial<GatewayConfigInput> = {}, opts: { semantic?: boolean; extraProviders?: string[] } = {}) {
+  const clock = new FakeClock();
+  const provider = new ScriptedProvider();
+  const quota = new MemoryQuotaStore(() => clock.now());
+  const records = new MemoryUsageSink();
+  const alerts = new MemoryAlertSink();
+  const config = resolveConfig(testConfig('http://127.0.0.1:1/v1', overrides));
+  const gateway = new Gateway({
+    config,
+    providers: new Map([['up', provider], ...(opts.extraProviders ?? []).map((id) => [id, provider] as const)]),
+    quota,
+    exactCache: new MemoryExactCache(100, () => clock.now()),
+    semantic: opts.semantic ? { embedder: new LexicalEmbedder(), index: new MemorySemanticIndex(100, () => clock.now()) } : undefined,
+    usage: records,
+    alerts,
+    clock,
+    ids: new SeqIds(),
+    sha256,
+  });
+  const chat = (body: Record<string, unknown>, tenantId = 'acme', extra: { feature?: string; signal?: AbortSignal } = {}) => {
+    const text = JSON.stringify(body);
+    return gateway.chat({ tenantId, body: text, bodyBytes: Buffer.byteLength(text), ...extra });
+  };
+  const dayKey = (tenant = 'acme') => `tenant#${tenant}#usd#2026-11-29`;
+  return { clock, provider, quota, records, alerts, gateway, chat, dayKey };
+}
+
+const ask = (content: string, extra: Record<string, unknown> = {}) => ({ model: 'small-a', messages: [{ role: 'user', content }], ...extra });
+
+async function drain(r: GatewayResult): Promise<string[]> {
+  const frames: string[] = [];
+  for await (const f of (r as StreamResult).body) frames.push(f);
+  return frames;
+}
+
+describe('Gateway', () => {
+  describe('chat (JSON)', () => {
+    it('reconciles the reservation to the actual cost when the call succeeds', async () => {
+      const { provider, chat, quota, dayKey, records } = setup();
+      provider.script('up-small-a', { ok: 'hi', usage: usage(1000, 500) });
+      const r = (await chat(ask('hello'))) as JsonResult;
+      expect(r.status).toBe(200);
+      // 1000 x $1/M + 500 x $2/M = 2000 micros
+      expect((await quota.read([dayKey()])).get(dayKey())).toBe(2000);
+      expect(r.headers['x-llm-cost-usd']).toBe('0.002000');
+      expect(r.headers['x-llm-quota-remaining-usd']).toBe('9.998000');
+      expect(records.records).toHaveLength(1);
+      expect(records.records[0]).toMatchObject({ cost_micros: 2000, baseline_cost_micros: 25000, cost_basis: 'tokens', route_reason: 'explicit-model' });
+    });
+
+    it('releases the whole reservation when every model fails', async () => {
+      const { provider, chat, quota, dayKey, records } = setup();
+      provider.script('up-small-a', { fail: 'server', status: 500 }, { fail: 'server', status: 500 });
+      const r = (await chat(ask('hello'))) as JsonResult;
+      expect(r.status).toBe(502);
+      expect((await quota.read([dayKey()])).get(dayKey())).toBe(0);
+      expect(records.records[0]).toMatchObject({ status: 502, error_type: 'upstream_error', cost_micros: 0, attempts: 2 });
+    });
+
+    it('answers 504 when the chain ends on a timeout', async () => {
+      const { provider, chat } = setup();
+      provider.script('up-small-a', { fail: 'timeout' }, { fail: 'timeout' });
+      expect((await chat(ask('slow'))).status).toBe(504);
+    });
+
+    it('does not fall back on an upstream client error, and passes it on as 400', async () => {
+      const { provider, chat } = setup();
+      provider.script('up-small-a', { fail: 'client', status: 400 });
+      const r = (await chat({ ...ask('x'), model: 'small' })) as JsonResult;
+      expect(r.status).toBe(400);
+      expect(r.body).toMatchObject({ error: { code: 'upstream_rejected' } });
+      expect(provider.calls).toHaveLength(1);
+    });
+
+    it('backs off with jitter between attempts on the same model', async () => {
+      const { provider, chat, clock } = setup({ routing: { thresholds: [{ tier: 'small', upTo: 0.3 }, { tier: 'large', upTo: 1 }], baselineModel: 'big', retry: { attemptsPerModel: 3, baseDelayMs: 100, maxDelayMs: 1000 } } });
+      provider.script('up-small-a', { fail: 'server' }, { fail: 'server' }, { ok: 'third time' });
+      expect((await chat(ask('x'))).status).toBe(200);
+      // equal jitter with random() = 0.5: 75% of 100, then 75% of 200
+      expect(clock.sleeps).toEqual([75, 150]);
+    });
+
+    it('estimates and flags usage when the upstream reports none, never costing $0', async () => {
+      const { provider, chat, records } = setup();
+      provider.script('up-small-a', { ok: 'an answer of some length' });
+      await chat(ask('hello there'));
+      expect(records.records[0].usage_estimated).toBe(true);
+      expect(records.records[0].cost_micros).toBeGreaterThan(0);
+    });
+
+    it('records an instance-hour model with cost basis instance_hour and no per-token cost', async () => {
+      const { provider, chat, records } = setup({
+        providers: [{ type: 'openai-compatible', id: 'up', baseUrl: 'http://127.0.0.1:1/v1' }, { type: 'sagemaker', id: 'sm' }],
+        models: [
+          { id: 'small-a', provider: 'up', upstreamModel: 'up-small-a', price: { inputPerMTok: 1, outputPerMTok: 2 } },
+          { id: 'big', provider: 'up', upstreamModel: 'up-big', price: { inputPerMTok: 10, outputPerMTok: 30 } },
+          { id: 'llama-inf2', provider: 'sm', upstreamModel: 'llama-endpoint', instanceType: 'ml.inf2.xlarge' },
+        ],
+        tiers: [{ name: 'small', models: ['llama-inf2', 'small-a'] }, { name: 'large', models: ['big'] }],
+      }, { extraProviders: ['sm'] });
+      provider.script('llama-endpoint', { ok: 'self-hosted', usage: usage(100, 40) });
+      const r = (await chat({ ...ask('x'), model: 'llama-inf2' })) as JsonResult;
+      expect(r.status).toBe(200);
+      expect(r.headers['x-llm-cost-usd']).toBe('0.000000');
+      expect(records.records[0]).toMatchObject({ cost_basis: 'instance_hour', cost_micros: 0, provider: 'sm', input_tokens: 100, output_tokens: 40 });
+      // baseline `big`: 100 x $10/M + 40 x $30/M
+      expect(records.records[0].baseline_cost_micros).toBe(2200);
+    });
+  });
+
+  describe('quota', () => {
+    it('refuses with 429 and Retry-After until midnight UTC when the reservation would pass the limit', async () => {
+      const { chat, provider, records } = setup();
+      const r = (await chat({ ...ask('x'), model: 'big' }, 'initech')) as JsonResult;
+      expect(r.status).toBe(429);
+      // the fake clock is at 12:00 UTC
+      expect(r.headers['retry-after']).toBe(String(12 * 3600));
+      expect(r.body).toMatchObject({ error: { type: 'insufficient_quota' } });
+      expect(provider.calls).toHaveLength(0);
+      expect(records.records[0]).toMatchObject({ status: 429, cost_micros: 0 });
+    });
+
+    it('never lets concurrent requests overshoot the limit', async () => {
+      // Each request reserves 3 input-estimate tokens... bounded by max_tokens 100 x $2/M = 200 micros + input.
+      const { chat, provider, quota, dayKey } = setup({
+        tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.002 } }],
+      });
+      for (let i = 0; i < 40; i++) provider.script('up-small-a', { ok: 'x', usage: usage(20, 100) });
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => chat(ask(`q${i}`, { max_tokens: 100 }))));
+      const ok = results.filter((r) => r.status === 200).length;
+      const spent = (await quota.read([dayKey()])).get(dayKey())!;
+      expect(ok).toBeGreaterThan(0);
+      expect(results.filter((r) => r.status === 429).length).toBe(40 - ok);
+      expect(spent).toBeLessThanOrEqual(2000);
+      expect(spent).toBe(ok * 220);
+    });
+
+    it('publishes one alert when spend crosses 80% of a limit', async () => {
+      const { chat, provider, alerts } = setup({ tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.01 } }] });
+      provider.script('up-small-a', { ok: 'a', usage: usage(3000, 1000) }, { ok: 'b', usage: usage(3000, 1000) });
+      await chat(ask('one', { max_tokens: 1000 }));
+      expect(alerts.alerts).toHaveLength(0);
+      await chat(ask('two', { max_tokens: 1000 }));
+      expect(alerts.alerts).toHaveLength(1);
+      expect(alerts.alerts[0]).toMatchObject({ tenant: 'acme', counter: 'tenant#acme#usd#2026-11-29', threshold: 0.8, committed: 10000, limit: 10000 });
+    });
+  });
+
+  describe('routing', () => {
+    it('routes a trivial prompt to the small tier and a complex one to the large tier', async () => {
+      const { chat, records } = setup();
+      await chat({ model: 'auto', messages: [{ role: 'user', content: 'hi' }] });
+      await chat({
+        model: 'auto',
+        messages: [{ role: 'user', content: 'Explain step by step why this Python function is slow, then refactor it and compare the trade-offs:\n```python\ndef f(n):\n    return sum(i*i for i in range(n))\n```' }],
+      });
+      expect(records.records.map((r) => r.tier)).toEqual(['small', 'large']);
+      expect(records.records[1].route_reason).toMatch(/^heuristic:0\.\d+:.*code.*->large$/);
+    });
+
+    it('caps automatic routing at the tenant\'s highest allowed tier', async () => {
+      const { chat, records } = setup();
+      await chat({ messages: [{ role: 'user', content: 'Design and analyze a distributed architecture, step by step, with trade-offs and a plan. ```code```' }] }, 'globex');
+      expect(records.records[0]).toMatchObject({ tier: 'small' });
+      expect(records.records[0].route_reason).toContain('(capped by tenant)');
+    });
+  });
+
+  describe('streaming', () => {
+    it('settles a completed stream on the final usage and stores it in the cache', async () => {
+      const { provider, chat, records, quota, dayKey } = setup();
+      provider.script('up-small-a', { pieces: ['a', 'b'], then: 'usage', usage: usage(100, 50) });
+      const r = await chat(ask('s', { stream: true, stream_options: { include_usage: true }, temperature: 0 }));
+      const frames = await drain(r);
+      expect(frames.at(-1)).toBe('data: [DONE]\n\n');
+      const last = JSON.parse(frames.at(-2)!.slice(6));
+      expect(last.usage).toMatchObject({ prompt_tokens: 100, completion_tokens: 50 });
+      expect(last.llm_finops).toMatchObject({ cost_usd: 0.0002, usage_estimated: false });
+      expect((await quota.read([dayKey()])).get(dayKey())).toBe(200);
+      const again = await chat(ask('s', { stream: true, temperature: 0 }));
+      expect(again.headers['x-llm-cache']).toBe('hit-exact');
+      expect((await drain(again)).join('')).toContain('"content":"ab"');
+      expect(records.records.map((x) => x.cache)).toEqual(['miss', 'hit-exact']);
+    });
+
+    it('costs a stream that breaks mid-way from the text sent, and tells the client', async () => {
+      const { provider, chat, records } = setup();
+      provider.script('up-small-a', { pieces: ['partial ', 'answer'], then: 'fail' });
+      const frames = await drain(await chat(ask('s', { stream: true })));
+      expect(frames.at(-1)).toContain('"type":"upstream_error"');
+      expect(records.records).toHaveLength(1);
+      expect(records.records[0]).toMatchObject({ status: 502, usage_estimated: true });
+      expect(records.records[0].output_tokens).toBeGreaterThan(0);
+      expect(records.records[0].cost_micros).toBeGreaterThan(0);
+    });
+
+    it('settles as a client disconnect when the consumer stops reading, and closes the upstream stream', async () => {
+      const { provider, chat, records, quota, dayKey } = setup();
+      provider.script('up-small-a', { pieces: ['one ', 'two ', 'three ', 'four'], then: 'usage', usage: usage(10, 10) });
+      const r = (await chat(ask('s', { stream: true }))) as StreamResult;
+      const it = r.body[Symbol.asyncIterator]();
+      await it.next();
+      await it.return!(undefined);
+      expect(provider.closedEarly).toBe(1);
+      expect(records.records).toHaveLength(1);
+      expect(records.records[0]).toMatchObject({ status: 499, error_type: 'client_closed', usage_estimated: true });
+      const spent = (await quota.read([dayKey()])).get(dayKey())!;
+      expect(spent).toBe(records.records[0].cost_micros);
+    });
+
+    it('falls back before the first chunk when the first model refuses the stream', async () => {
+      const { provider, chat, records } = setup();
+      provider.script('up-small-a', { fail: 'throttled', status: 429 });
+      provider.script('up-small-b', { pieces: ['from b'], then: 'usage', usage: usage(10, 2) });
+      const r = await chat({ ...ask('s', { stream: true }), model: 'small' });
+      expect(r.headers['x-llm-model']).toBe('small-b');
+      await drain(r);
+      expect(records.records[0]).toMatchObject({ model: 'small-b', attempts: 2, status: 200 });
+    });
+  });
+
+  describe('cache', () => {
+    it('never serves one tenant\'s semantic-cache entry to another', async () => {
+      const { provider, chat, records } = setup({ cache: { exact: { enabled: false }, semantic: { enabled: true, threshold: 0.9 } } }, { semantic: true });
+      provider.script('up-small-a', { ok: 'acme answer', usage: usage(10, 5) }, { ok: 'globex answer', usage: usage(10, 5) });
+      await chat(ask('what is our refund policy', { temperature: 0 }));
+      const same = (await chat(ask('what is our refund policy?', { temperature: 0 }))) as JsonResult;
+      expect(same.headers['x-llm-cache']).toBe('hit-semantic');
+      const other = (await chat(ask('what is our refund policy', { temperature: 0 }), 'globex')) as JsonResult;
+      expect(other.headers['x-llm-cache']).toBe('miss');
+      expect((other.body as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe('globex answer');
+      expect(records.records.map((r) => r.cache)).toEqual(['miss', 'hit-semantic', 'miss']);
+    });
+
+    it('does not cache above the temperature limit or with tools', async () => {
+      const { chat, records } = setup({ cache: { exact: { enabled: true, maxTemperature: 0.5 } } });
+      await chat(ask('hot', { temperature: 0.9 }));
+      await chat(ask('hot', { temperature: 0.9 }));
+      const tools = [{ type: 'function', function: { name: 'f', parameters: { type: 'object' } } }];
+      await chat(ask('t', { tools }));
+      await chat(ask('t', { tools }));
+      expect(records.records.map((r) => r.cache)).toEqual(['none', 'none', 'none', 'none']);
+    });
+  });
+});
