@@ -42,20 +42,24 @@ export class FakeUpstream {
   }
 
   get baseUrl(): string {
-    const addr = this.server!.address() as AddressInfo;
-    return `http://127.0.0.1:${addr.port}/v1`;
+    return `${this.origin}/v1`;
+  }
+
+  get origin(): string {
+    return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
   }
 
   async start(): Promise<void> {
     this.server = createServer(async (req, res) => {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
-      if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
+      const path = (req.url ?? '').split('?')[0];
+      if (req.method !== 'POST' || !path.endsWith('/chat/completions')) {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found' } }));
         return;
       }
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      this.received.push({ path: req.url, headers: req.headers, body });
+      this.received.push({ path: req.url!, headers: req.headers, body });
       const model = String(body.model);
       const queue = this.scripts.get(model);
       const b: Behaviour = queue?.shift() ?? this.defaults.get(model) ?? { kind: 'ok' };
@@ -90,6 +94,8 @@ export class FakeUpstream {
         frame({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { content: words[i] }, finish_reason: null }] });
       }
       if (b.kind === 'cut') {
+        // Let the frames reach the client before the connection drops.
+        await new Promise((r) => setTimeout(r, 30));
         res.socket?.destroy();
         return;
       }

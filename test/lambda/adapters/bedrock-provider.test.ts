@@ -1,0 +1,207 @@
+import {
+  BedrockRuntimeClient,
+  ConverseCommand,
+  ConverseStreamCommand,
+  ThrottlingException,
+  ValidationException,
+  type ConverseStreamOutput,
+} from '@aws-sdk/client-bedrock-runtime';
+import { mockClient } from 'aws-sdk-client-mock';
+import { BedrockProvider } from '../../../lambda/adapters/bedrock-provider';
+import { resolveConfig } from '../../../lambda/core/config/resolve';
+import type { ChatRequest } from '../../../lambda/core/openai/types';
+import { ProviderError, type ProviderCall, type ProviderStreamEvent } from '../../../lambda/core/ports';
+import { costMicros } from '../../../lambda/core/pricing/prices';
+
+const config = resolveConfig({
+  providers: [{ type: 'bedrock', id: 'bedrock', region: 'us-east-1' }],
+  models: [
+    { id: 'sonnet', provider: 'bedrock', upstreamModel: 'us.anthropic.claude-sonnet-4-20250514-v1:0' },
+    { id: 'app-profile', provider: 'bedrock', upstreamModel: 'arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123', priceId: 'amazon.nova-lite-v1:0' },
+  ],
+  tiers: [{ name: 't', models: ['sonnet', 'app-profile'] }],
+  routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'sonnet' },
+});
+const sonnet = config.models.get('sonnet')!;
+
+const call = (request: Partial<ChatRequest>, maxTokens?: number, model = sonnet): ProviderCall => ({
+  model,
+  request: { model: model.id, messages: [{ role: 'user', content: 'hi' }], ...request } as ChatRequest,
+  maxTokens,
+  signal: new AbortController().signal,
+});
+
+describe('BedrockProvider', () => {
+  const mock = mockClient(BedrockRuntimeClient);
+  const provider = new BedrockProvider(new BedrockRuntimeClient({ region: 'us-east-1' }), 5000, () => 1_764_400_000_000);
+  beforeEach(() => mock.reset());
+
+  describe('complete', () => {
+    it('maps system prompts, turns, stop sequences and sampling to Converse, and costs all four token types', async () => {
+      mock.on(ConverseCommand).resolves({
+        $metadata: { httpStatusCode: 200, requestId: 'b1f0c3e2-0000-4000-8000-000000000001' },
+        output: { message: { role: 'assistant', content: [{ text: 'The answer is 42.' }] } },
+        stopReason: 'end_turn',
+        usage: { inputTokens: 1200, outputTokens: 350, totalTokens: 5550, cacheReadInputTokens: 3000, cacheWriteInputTokens: 1000 },
+        metrics: { latencyMs: 812 },
+      });
+      const out = await provider.complete(call({
+        messages: [
+          { role: 'system', content: 'You are terse.' },
+          { role: 'user', content: 'Question one' },
+          { role: 'assistant', content: 'Answer one' },
+          { role: 'user', content: [{ type: 'text', text: 'Question two' }] },
+          { role: 'user', content: 'and a follow-up' },
+        ],
+        temperature: 0.2,
+        top_p: 0.9,
+        stop: ['\n\nHuman:'],
+      }, 512));
+      expect(mock.commandCalls(ConverseCommand)[0].args[0].input).toEqual({
+        modelId: 'us.anthropic.claude-sonnet-4-20250514-v1:0',
+        system: [{ text: 'You are terse.' }],
+        messages: [
+          { role: 'user', content: [{ text: 'Question one' }] },
+          { role: 'assistant', content: [{ text: 'Answer one' }] },
+          { role: 'user', content: [{ text: 'Question two' }, { text: 'and a follow-up' }] },
+        ],
+        inferenceConfig: { maxTokens: 512, temperature: 0.2, topP: 0.9, stopSequences: ['\n\nHuman:'] },
+      });
+      expect(out.completion).toMatchObject({
+        id: 'chatcmpl-b1f0c3e2-0000-4000-8000-000000000001',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'The answer is 42.' }, finish_reason: 'stop' }],
+      });
+      expect(out.usage).toEqual({ inputTokens: 1200, outputTokens: 350, cacheReadTokens: 3000, cacheWriteTokens: 1000 });
+      // Sonnet 4: 1200 x 3 + 350 x 15 + 3000 x 0.30 + 1000 x 3.75 = 3600 + 5250 + 900 + 3750 micros
+      expect(costMicros(out.usage!, sonnet.price!)).toBe(13_500);
+    });
+
+    it('sends an application inference profile ARN as the model id', async () => {
+      mock.on(ConverseCommand).resolves({ $metadata: {}, output: { message: { role: 'assistant', content: [{ text: 'ok' }] } }, stopReason: 'max_tokens', usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 } });
+      const out = await provider.complete(call({}, undefined, config.models.get('app-profile')!));
+      expect(mock.commandCalls(ConverseCommand)[0].args[0].input.modelId).toBe('arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123');
+      expect(out.completion.choices[0].finish_reason).toBe('length');
+    });
+
+    it('maps tools, tool calls and tool results both ways', async () => {
+      mock.on(ConverseCommand).resolves({
+        $metadata: {},
+        output: { message: { role: 'assistant', content: [{ toolUse: { toolUseId: 'tu_2', name: 'get_weather', input: { city: 'Oslo' } } }] } },
+        stopReason: 'tool_use',
+        usage: { inputTokens: 50, outputTokens: 20, totalTokens: 70 },
+      });
+      const out = await provider.complete(call({
+        messages: [
+          { role: 'user', content: 'Weather in Paris then Oslo?' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'tu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+          { role: 'tool', tool_call_id: 'tu_1', content: '18C' },
+        ],
+        tools: [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }],
+        tool_choice: 'auto',
+      }));
+      const input = mock.commandCalls(ConverseCommand)[0].args[0].input;
+      expect(input.messages).toEqual([
+        { role: 'user', content: [{ text: 'Weather in Paris then Oslo?' }] },
+        { role: 'assistant', content: [{ toolUse: { toolUseId: 'tu_1', name: 'get_weather', input: { city: 'Paris' } } }] },
+        { role: 'user', content: [{ toolResult: { toolUseId: 'tu_1', content: [{ text: '18C' }] } }] },
+      ]);
+      expect(input.toolConfig).toEqual({
+        tools: [{ toolSpec: { name: 'get_weather', description: 'Weather', inputSchema: { json: { type: 'object', properties: { city: { type: 'string' } } } } } }],
+        toolChoice: { auto: {} },
+      });
+      expect(out.completion.choices[0]).toMatchObject({
+        finish_reason: 'tool_calls',
+        message: { content: null, tool_calls: [{ id: 'tu_2', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] },
+      });
+    });
+
+    it.each([
+      [new ThrottlingException({ message: 'Too many requests', $metadata: { httpStatusCode: 429 } }), 'throttled'],
+      [new ValidationException({ message: 'Input is too long', $metadata: { httpStatusCode: 400 } }), 'client'],
+      [Object.assign(new Error('model not ready'), { name: 'ModelNotReadyException' }), 'throttled'],
+      [Object.assign(new Error('internal'), { name: 'InternalServerException', $metadata: { httpStatusCode: 500 } }), 'server'],
+      [Object.assign(new Error('denied'), { name: 'AccessDeniedException', $metadata: { httpStatusCode: 403 } }), 'auth'],
+      [Object.assign(new Error('slow'), { name: 'ModelTimeoutException', $metadata: { httpStatusCode: 408 } }), 'timeout'],
+    ])('classifies %s as %s', async (err, kind) => {
+      mock.on(ConverseCommand).rejects(err);
+      await expect(provider.complete(call({}))).rejects.toMatchObject({ kind });
+      await expect(provider.complete(call({}))).rejects.toBeInstanceOf(ProviderError);
+    });
+
+    it('rejects image URLs that are not data URLs as a client error', async () => {
+      await expect(provider.complete(call({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x/y.png' } }] }] }))).rejects.toMatchObject({ kind: 'client' });
+      expect(mock.commandCalls(ConverseCommand)).toHaveLength(0);
+    });
+  });
+
+  describe('stream', () => {
+    async function* events(list: ConverseStreamOutput[]): AsyncGenerator<ConverseStreamOutput> {
+      for (const e of list) yield e;
+    }
+
+    it('turns ConverseStream events into OpenAI chunks and the metadata event into usage', async () => {
+      mock.on(ConverseStreamCommand).resolves({
+        $metadata: { requestId: 'req-stream-1' },
+        stream: events([
+          { messageStart: { role: 'assistant' } },
+          { contentBlockDelta: { contentBlockIndex: 0, delta: { text: 'Hel' } } },
+          { contentBlockDelta: { contentBlockIndex: 0, delta: { text: 'lo' } } },
+          { contentBlockStop: { contentBlockIndex: 0 } },
+          { messageStop: { stopReason: 'end_turn' } },
+          { metadata: { usage: { inputTokens: 25, outputTokens: 2, totalTokens: 127, cacheReadInputTokens: 100, cacheWriteInputTokens: 0 }, metrics: { latencyMs: 300 } } },
+        ]),
+      });
+      const out: ProviderStreamEvent[] = [];
+      for await (const e of provider.stream(call({ stream: true }, 100))) out.push(e);
+      expect(mock.commandCalls(ConverseStreamCommand)[0].args[0].input).toEqual({
+        modelId: 'us.anthropic.claude-sonnet-4-20250514-v1:0',
+        messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+        inferenceConfig: { maxTokens: 100 },
+      });
+      const chunks = out.filter((e) => e.type === 'chunk').map((e) => (e as { chunk: { choices: unknown[] } }).chunk.choices[0]);
+      expect(chunks).toEqual([
+        { index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null },
+        { index: 0, delta: { content: 'Hel' }, finish_reason: null },
+        { index: 0, delta: { content: 'lo' }, finish_reason: null },
+        { index: 0, delta: {}, finish_reason: 'stop' },
+      ]);
+      const usage = out.find((e) => e.type === 'usage') as { usage: Parameters<typeof costMicros>[0] };
+      expect(usage.usage).toEqual({ inputTokens: 25, outputTokens: 2, cacheReadTokens: 100, cacheWriteTokens: 0 });
+      // 25 x 3 + 2 x 15 + 100 x 0.30 = 75 + 30 + 30 micros
+      expect(costMicros(usage.usage, sonnet.price!)).toBe(135);
+    });
+
+    it('streams tool-use blocks as tool_call deltas', async () => {
+      mock.on(ConverseStreamCommand).resolves({
+        $metadata: {},
+        stream: events([
+          { messageStart: { role: 'assistant' } },
+          { contentBlockStart: { contentBlockIndex: 1, start: { toolUse: { toolUseId: 'tu_9', name: 'lookup' } } } },
+          { contentBlockDelta: { contentBlockIndex: 1, delta: { toolUse: { input: '{"q":' } } } },
+          { contentBlockDelta: { contentBlockIndex: 1, delta: { toolUse: { input: '"x"}' } } } },
+          { messageStop: { stopReason: 'tool_use' } },
+        ]),
+      });
+      const deltas: unknown[] = [];
+      for await (const e of provider.stream(call({ stream: true }))) if (e.type === 'chunk') deltas.push(e.chunk.choices[0].delta);
+      expect(deltas.slice(1, 4)).toEqual([
+        { tool_calls: [{ index: 0, id: 'tu_9', type: 'function', function: { name: 'lookup', arguments: '' } }] },
+        { tool_calls: [{ index: 0, function: { arguments: '{"q":' } }] },
+        { tool_calls: [{ index: 0, function: { arguments: '"x"}' } }] },
+      ]);
+    });
+
+    it('raises an in-stream exception event as a classified ProviderError', async () => {
+      mock.on(ConverseStreamCommand).resolves({
+        $metadata: {},
+        stream: events([
+          { messageStart: { role: 'assistant' } },
+          { throttlingException: Object.assign(new ThrottlingException({ message: 'slow down', $metadata: {} })) },
+        ]),
+      });
+      const seen: ProviderStreamEvent[] = [];
+      await expect((async () => { for await (const e of provider.stream(call({ stream: true }))) seen.push(e); })()).rejects.toMatchObject({ kind: 'throttled' });
+      expect(seen).toHaveLength(1);
+    });
+  });
+});

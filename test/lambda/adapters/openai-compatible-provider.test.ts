@@ -1,0 +1,121 @@
+import { OpenAiCompatibleProvider } from '../../../lambda/adapters/openai-compatible-provider';
+import { readSseData } from '../../../lambda/adapters/sse-reader';
+import { resolveConfig } from '../../../lambda/core/config/resolve';
+import type { ChatRequest } from '../../../lambda/core/openai/types';
+import type { ProviderCall, ProviderStreamEvent } from '../../../lambda/core/ports';
+import { FakeUpstream } from '../../support/upstream';
+
+describe('OpenAiCompatibleProvider', () => {
+  const upstream = new FakeUpstream();
+  beforeAll(() => upstream.start());
+  afterAll(() => upstream.stop());
+  beforeEach(() => upstream.reset());
+
+  const configFor = (providers: unknown[]) => resolveConfig({
+    providers,
+    models: [{ id: 'm', provider: 'p', upstreamModel: 'gpt-4o-mini' }],
+    tiers: [{ name: 't', models: ['m'] }],
+    routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'm' },
+  });
+  const call = (config: ReturnType<typeof configFor>, request: Partial<ChatRequest> = {}, maxTokens?: number, signal = new AbortController().signal): ProviderCall => ({
+    model: config.models.get('m')!,
+    request: { model: 'm', messages: [{ role: 'user', content: 'hi' }], ...request } as ChatRequest,
+    maxTokens,
+    signal,
+  });
+
+  it('posts the client body with the upstream model, the clamped cap under the client\'s own name, and a Bearer key', async () => {
+    const config = configFor([{ type: 'openai-compatible', id: 'p', baseUrl: upstream.baseUrl, apiKeyEnv: 'K', headers: { 'x-org': 'acme' } }]);
+    const p = new OpenAiCompatibleProvider(config.raw.providers[0] as never, 'sk-upstream');
+    upstream.setDefault('gpt-4o-mini', { kind: 'ok', content: 'yo', promptTokens: 100, completionTokens: 7, cachedTokens: 60 });
+    const out = await p.complete(call(config, { max_completion_tokens: 9000, seed: 7, user: 'u1', temperature: 0 }, 4096));
+    const got = upstream.received[0];
+    expect(got.path).toBe('/v1/chat/completions');
+    expect(got.headers.authorization).toBe('Bearer sk-upstream');
+    expect(got.headers['x-org']).toBe('acme');
+    expect(got.body).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 4096, seed: 7, user: 'u1', temperature: 0 });
+    expect(out.usage).toEqual({ inputTokens: 40, outputTokens: 7, cacheReadTokens: 60, cacheWriteTokens: 0 });
+  });
+
+  it('calls an Azure OpenAI deployment with api-version and the api-key header', async () => {
+    const config = configFor([{ type: 'azure-openai', id: 'p', endpoint: upstream.origin, apiVersion: '2024-10-21', apiKeyEnv: 'AZ' }]);
+    const p = new OpenAiCompatibleProvider(config.raw.providers[0] as never, 'az-key');
+    await p.complete(call(config));
+    const got = upstream.received[0];
+    expect(got.path).toBe('/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21');
+    expect(got.headers['api-key']).toBe('az-key');
+    expect(got.headers.authorization).toBeUndefined();
+  });
+
+  it('asks for the usage chunk on streams and yields it as a usage event', async () => {
+    const config = configFor([{ type: 'openai-compatible', id: 'p', baseUrl: upstream.baseUrl }]);
+    const p = new OpenAiCompatibleProvider(config.raw.providers[0] as never, undefined);
+    upstream.setDefault('gpt-4o-mini', { kind: 'ok', content: 'a b c', promptTokens: 5, completionTokens: 3 });
+    const events: ProviderStreamEvent[] = [];
+    for await (const e of p.stream(call(config, { stream: true }))) events.push(e);
+    expect(upstream.received[0].body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+    expect(events.filter((e) => e.type === 'usage')).toEqual([{ type: 'usage', usage: { inputTokens: 5, outputTokens: 3, cacheReadTokens: 0, cacheWriteTokens: 0 } }]);
+    expect(events.filter((e) => e.type === 'chunk').map((e) => (e as { chunk: { choices: { delta: { content?: string } }[] } }).chunk.choices[0].delta.content ?? '').join('')).toBe('a b c');
+  });
+
+  it.each([
+    [429, 'throttled'],
+    [500, 'server'],
+    [503, 'server'],
+    [401, 'auth'],
+    [404, 'auth'],
+    [400, 'client'],
+    [408, 'timeout'],
+  ])('classifies HTTP %i as %s', async (status, kind) => {
+    const config = configFor([{ type: 'openai-compatible', id: 'p', baseUrl: upstream.baseUrl }]);
+    upstream.setDefault('gpt-4o-mini', { kind: 'status', status, retryAfter: '2' });
+    const p = new OpenAiCompatibleProvider(config.raw.providers[0] as never, undefined);
+    await expect(p.complete(call(config))).rejects.toMatchObject({ kind, status, retryAfterMs: 2000 });
+  });
+
+  it('times out a hanging upstream with a timeout error', async () => {
+    const config = configFor([{ type: 'openai-compatible', id: 'p', baseUrl: upstream.baseUrl, timeoutMs: 100 }]);
+    upstream.setDefault('gpt-4o-mini', { kind: 'hang' });
+    const p = new OpenAiCompatibleProvider(config.raw.providers[0] as never, undefined);
+    await expect(p.complete(call(config))).rejects.toMatchObject({ kind: 'timeout' });
+  });
+
+  it('reports a connection refused as a network error', async () => {
+    const config = configFor([{ type: 'openai-compatible', id: 'p', baseUrl: 'http://127.0.0.1:1/v1' }]);
+    const p = new OpenAiCompatibleProvider(config.raw.providers[0] as never, undefined);
+    await expect(p.complete(call(config))).rejects.toMatchObject({ kind: 'network' });
+  });
+
+  it('raises a stream that is cut without [DONE] or usage as it happens, after the chunks already sent', async () => {
+    const config = configFor([{ type: 'openai-compatible', id: 'p', baseUrl: upstream.baseUrl }]);
+    upstream.setDefault('gpt-4o-mini', { kind: 'cut', chunks: 2 });
+    const p = new OpenAiCompatibleProvider(config.raw.providers[0] as never, undefined);
+    const seen: ProviderStreamEvent[] = [];
+    await expect((async () => { for await (const e of p.stream(call(config, { stream: true }))) seen.push(e); })()).rejects.toMatchObject({ kind: 'network' });
+    expect(seen.length).toBe(3);
+  });
+});
+
+describe('readSseData', () => {
+  async function* bytes(...parts: string[]): AsyncGenerator<Uint8Array> {
+    for (const p of parts) yield new TextEncoder().encode(p);
+  }
+  const collect = async (it: AsyncIterable<string>) => {
+    const out: string[] = [];
+    for await (const x of it) out.push(x);
+    return out;
+  };
+
+  it('joins events split across reads, CRLF line ends, multi-line data and ignores comments', async () => {
+    expect(await collect(readSseData(bytes('data: {"a"', ':1}\r\n\r\n: keep-alive\n\ndata: line1\ndata: line2\n\ndata:[DONE]\n\n')))).toEqual(['{"a":1}', 'line1\nline2', '[DONE]']);
+  });
+
+  it('decodes a multi-byte character split across reads', async () => {
+    const b = new TextEncoder().encode('data: 数\n\n');
+    async function* split(): AsyncGenerator<Uint8Array> {
+      yield b.slice(0, 7);
+      yield b.slice(7);
+    }
+    expect(await collect(readSseData(split()))).toEqual(['数']);
+  });
+});
