@@ -158,7 +158,7 @@ describe('BedrockProvider', () => {
         messages: [{ role: 'user', content: [{ text: 'hi' }] }],
         inferenceConfig: { maxTokens: 100 },
       });
-      const chunks = out.filter((e) => e.type === 'chunk').map((e) => (e as { chunk: { choices: unknown[] } }).chunk.choices[0]);
+      const chunks = out.flatMap((e) => (e.type === 'chunk' ? [e.chunk.choices[0]] : []));
       expect(chunks).toEqual([
         { index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null },
         { index: 0, delta: { content: 'Hel' }, finish_reason: null },

@@ -55,7 +55,7 @@ describe('OpenAiCompatibleProvider', () => {
     for await (const e of p.stream(call(config, { stream: true }))) events.push(e);
     expect(upstream.received[0].body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
     expect(events.filter((e) => e.type === 'usage')).toEqual([{ type: 'usage', usage: { inputTokens: 5, outputTokens: 3, cacheReadTokens: 0, cacheWriteTokens: 0 } }]);
-    expect(events.filter((e) => e.type === 'chunk').map((e) => (e as { chunk: { choices: { delta: { content?: string } }[] } }).chunk.choices[0].delta.content ?? '').join('')).toBe('a b c');
+    expect(events.map((e) => (e.type === 'chunk' ? e.chunk.choices[0].delta.content ?? '' : '')).join('')).toBe('a b c');
   });
 
   it.each([

@@ -1,0 +1,80 @@
+import type { Writable } from 'node:stream';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { GatewayError, NotFoundError, PermissionDeniedError, toErrorBody } from '../../core/errors';
+import type { Gateway, GatewayResult } from '../../core/pipeline';
+
+/** The response-streaming globals of the Lambda Node.js runtime. */
+export interface StreamingRuntime {
+  streamifyResponse(fn: (event: APIGatewayProxyEvent, stream: Writable, context: unknown) => Promise<void>): unknown;
+  HttpResponseStream: { from(stream: Writable, meta: { statusCode: number; headers: Record<string, string> }): Writable };
+}
+
+function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === name && v !== undefined) return v;
+  return undefined;
+}
+
+async function write(stream: Writable, chunk: string): Promise<void> {
+  if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', resolve));
+}
+
+/**
+ * API Gateway REST (proxy event, response transfer mode STREAM) to the core. The tenant comes only from the
+ * authorizer context (`tenant`), never from a client header.
+ */
+export function createRouterHandler(gateway: Gateway, runtime: Pick<StreamingRuntime, 'HttpResponseStream'>) {
+  return async (event: APIGatewayProxyEvent, responseStream: Writable): Promise<void> => {
+    const abort = new AbortController();
+    responseStream.on('close', () => abort.abort());
+    let result: GatewayResult;
+    try {
+      result = await dispatch(gateway, event, abort.signal);
+    } catch (err) {
+      const { status, body, retryAfterSeconds } = toErrorBody(err);
+      const headers: Record<string, string> = {};
+      if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
+      result = { kind: 'json', status, headers, body };
+    }
+    const isStream = result.kind === 'stream';
+    const out = runtime.HttpResponseStream.from(responseStream, {
+      statusCode: result.status,
+      headers: { 'content-type': isStream ? 'text/event-stream; charset=utf-8' : 'application/json', ...result.headers },
+    });
+    if (result.kind === 'json') {
+      await write(out, JSON.stringify(result.body));
+    } else {
+      for await (const frame of result.body) {
+        if (abort.signal.aborted) break;
+        await write(out, frame);
+      }
+    }
+    out.end();
+  };
+}
+
+async function dispatch(gateway: Gateway, event: APIGatewayProxyEvent, signal: AbortSignal): Promise<GatewayResult> {
+  const path = event.path.replace(/\/+$/, '') || '/';
+  if (path === '/health') return { kind: 'json', status: 200, headers: {}, body: { status: 'ok' } };
+  const tenantId = event.requestContext?.authorizer?.tenant;
+  if (typeof tenantId !== 'string' || !tenantId) {
+    throw new PermissionDeniedError('No tenant in the authorizer context: is the Lambda authorizer attached to this route?', null, 'no_tenant');
+  }
+  const routes: Record<string, string> = { '/v1/chat/completions': 'POST', '/v1/models': 'GET', '/v1/usage': 'GET' };
+  if (!routes[path]) throw new NotFoundError(`Unknown path ${path}.`, null, 'unknown_url');
+  if (event.httpMethod !== routes[path]) {
+    throw new GatewayError(`Method ${event.httpMethod} is not allowed on ${path}; use ${routes[path]}.`, 405, 'invalid_request_error', 'method_not_allowed');
+  }
+  if (path === '/v1/models') return gateway.models(tenantId);
+  if (path === '/v1/usage') return gateway.usage(tenantId);
+  const raw = event.body ?? '';
+  const body = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  return gateway.chat({
+    tenantId,
+    feature: header(event, 'x-llm-feature'),
+    cacheBypass: header(event, 'x-llm-cache')?.toLowerCase() === 'bypass',
+    body,
+    bodyBytes: Buffer.byteLength(body),
+    requestId: event.requestContext?.requestId,
+    signal,
+  });
+}

@@ -1,0 +1,95 @@
+import { PassThrough, type Writable } from 'node:stream';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { buildGateway } from '../../../lambda/adapters/wiring';
+import { MemoryUsageSink } from '../../../lambda/adapters/usage-sinks';
+import { resolveConfig } from '../../../lambda/core/config/resolve';
+import { createRouterHandler } from '../../../lambda/handlers/shared/router-handler';
+import { FakeUpstream } from '../../support/upstream';
+import { testConfig } from '../../support/config';
+
+/**
+ * The Lambda runtime's HttpResponseStream.from: a JSON prelude with status and headers, eight NUL bytes, then the
+ * body, as API Gateway's STREAM transfer mode reads it.
+ */
+const runtime = {
+  HttpResponseStream: {
+    from(stream: Writable, meta: { statusCode: number; headers: Record<string, string> }): Writable {
+      stream.write(JSON.stringify(meta));
+      stream.write(new Uint8Array(8));
+      return stream;
+    },
+  },
+};
+
+async function invoke(handler: ReturnType<typeof createRouterHandler>, event: Partial<APIGatewayProxyEvent>) {
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  await handler({ headers: {}, body: null, isBase64Encoded: false, ...event } as APIGatewayProxyEvent, out);
+  const all = Buffer.concat(chunks);
+  const sep = all.indexOf(Buffer.alloc(8));
+  return { meta: JSON.parse(all.subarray(0, sep).toString()), body: all.subarray(sep + 8).toString() };
+}
+
+const chatEvent = (body: unknown, tenant: string | null = 'acme', headers: Record<string, string> = {}): Partial<APIGatewayProxyEvent> => ({
+  httpMethod: 'POST',
+  path: '/v1/chat/completions',
+  headers: { 'Content-Type': 'application/json', ...headers },
+  body: JSON.stringify(body),
+  requestContext: { requestId: 'apigw-req-1', authorizer: tenant ? { tenant } : undefined } as never,
+});
+
+describe('router handler', () => {
+  const upstream = new FakeUpstream();
+  const usage = new MemoryUsageSink();
+  let handler: ReturnType<typeof createRouterHandler>;
+
+  beforeAll(async () => {
+    await upstream.start();
+    handler = createRouterHandler(buildGateway(resolveConfig(testConfig(upstream.baseUrl)), { env: {}, usage }), runtime);
+  });
+  afterAll(() => upstream.stop());
+
+  it('answers a buffered completion with status, x-llm headers and the API Gateway request id', async () => {
+    upstream.setDefault('up-small-a', { kind: 'ok', content: 'hello', promptTokens: 10, completionTokens: 5 });
+    const { meta, body } = await invoke(handler, chatEvent({ model: 'small-a', messages: [{ role: 'user', content: 'hi' }] }, 'acme', { 'X-LLM-Feature': 'search' }));
+    expect(meta.statusCode).toBe(200);
+    expect(meta.headers).toMatchObject({ 'content-type': 'application/json', 'x-llm-model': 'small-a', 'x-llm-cost-usd': '0.000020', 'x-request-id': 'apigw-req-1' });
+    expect(JSON.parse(body).choices[0].message.content).toBe('hello');
+    expect(usage.records.at(-1)).toMatchObject({ request_id: 'apigw-req-1', tenant: 'acme', feature: 'search' });
+  });
+
+  it('streams SSE frames after the prelude', async () => {
+    upstream.setDefault('up-small-a', { kind: 'ok', content: 'a b', promptTokens: 3, completionTokens: 2 });
+    const { meta, body } = await invoke(handler, chatEvent({ model: 'small-a', messages: [{ role: 'user', content: 'stream it' }], stream: true }));
+    expect(meta.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(body.endsWith('data: [DONE]\n\n')).toBe(true);
+    expect(body.split('\n\n').filter(Boolean).length).toBeGreaterThan(3);
+  });
+
+  it('takes the tenant from the authorizer context only, never from a client header', async () => {
+    const { meta, body } = await invoke(handler, chatEvent({ model: 'small-a', messages: [{ role: 'user', content: 'x' }] }, null, { 'x-tenant-id': 'acme' }));
+    expect(meta.statusCode).toBe(403);
+    expect(JSON.parse(body)).toMatchObject({ error: { type: 'permission_error', code: 'no_tenant' } });
+  });
+
+  it('decodes a base64 body', async () => {
+    const ev = chatEvent({ model: 'small-a', messages: [{ role: 'user', content: 'base64 body' }] });
+    const { meta } = await invoke(handler, { ...ev, body: Buffer.from(ev.body!).toString('base64'), isBase64Encoded: true });
+    expect(meta.statusCode).toBe(200);
+  });
+
+  it('serves /v1/models, /v1/usage and /health', async () => {
+    const models = await invoke(handler, { httpMethod: 'GET', path: '/v1/models', requestContext: { authorizer: { tenant: 'globex' } } as never });
+    expect(JSON.parse(models.body).data.map((m: { id: string }) => m.id)).toContain('small-a');
+    const u = await invoke(handler, { httpMethod: 'GET', path: '/v1/usage', requestContext: { authorizer: { tenant: 'acme' } } as never });
+    expect(JSON.parse(u.body)).toMatchObject({ tenant: 'acme', windows: [{ window: 'day' }, { window: 'month' }] });
+    expect((await invoke(handler, { httpMethod: 'GET', path: '/health' })).meta.statusCode).toBe(200);
+  });
+
+  it('answers 405 and 404 for wrong methods and paths', async () => {
+    const ctx = { requestContext: { authorizer: { tenant: 'acme' } } as never };
+    expect((await invoke(handler, { httpMethod: 'DELETE', path: '/v1/chat/completions', ...ctx })).meta.statusCode).toBe(405);
+    expect((await invoke(handler, { httpMethod: 'GET', path: '/v2/x', ...ctx })).meta.statusCode).toBe(404);
+  });
+});
