@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { RouterFunction } from '../../../lib';
+
+const platformConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+
+function synth(config: Record<string, unknown> = platformConfig, extra: Partial<ConstructorParameters<typeof RouterFunction>[2]> = {}) {
+  const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
+  const router = new RouterFunction(stack, 'Router', { config, ...extra });
+  return { stack, router, template: Template.fromStack(stack) };
+}
+
+describe('RouterFunction', () => {
+  it('deploys the pre-built bundle on arm64 Node.js 22 with the config in its environment', () => {
+    const { template } = synth();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      MemorySize: 1024,
+      Timeout: 300,
+      Environment: { Variables: { LLM_FINOPS_CONFIG: JSON.stringify(platformConfig), NODE_OPTIONS: '--enable-source-maps' } },
+    });
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  });
+
+  describe('grants', () => {
+    it('allows invoking exactly the configured Bedrock models, their profiles and the models behind them', () => {
+      const { template } = synth();
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: [{
+            Effect: 'Allow',
+            Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
+            Resource: Match.arrayWith([
+              { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:*::foundation-model/amazon.nova-micro-v1:0']] },
+              { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:eu-west-1:111122223333:inference-profile/us.amazon.nova-micro-v1:0']] },
+            ]),
+          }],
+        },
+      });
+    });
+
+    it('adds no Bedrock statement when no Bedrock provider is configured', () => {
+      const { template } = synth({ providers: [{ type: 'openai-compatible', id: 'x', baseUrl: 'https://example.invalid/v1' }], models: [] });
+      template.resourceCountIs('AWS::IAM::Policy', 0);
+    });
+  });
+
+  it('fails when memorySize is out of range, naming the prop', () => {
+    expect(() => synth(platformConfig, { memorySize: 64 })).toThrow(/memorySize: expected an integer 128-10240, got 64/);
+  });
+
+  it('fails when the config is not a GatewayConfig', () => {
+    expect(() => synth({ hello: 'world' })).toThrow(/config: expected a GatewayConfig/);
+  });
+});
