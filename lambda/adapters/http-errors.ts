@@ -20,33 +20,29 @@ export function parseRetryAfter(value: string | null | undefined, nowMs = Date.n
 
 /** Runs `fn` with a per-attempt timeout joined to the caller's signal; maps aborts and network failures. */
 export async function withTimeout<T>(what: string, timeoutMs: number, parent: AbortSignal, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  const signal = AbortSignal.any([parent, timeout]);
-  try {
-    return await fn(signal);
-  } catch (err) {
-    if (err instanceof ProviderError) throw err;
-    if (timeout.aborted && !parent.aborted) throw new ProviderError(`${what} timed out after ${timeoutMs} ms`, 'timeout', undefined, undefined, { cause: err });
-    if (parent.aborted) throw err;
-    throw new ProviderError(`${what} failed: ${(err as Error).message ?? String(err)}`, 'network', undefined, undefined, { cause: err });
-  }
+  const { value, detach } = await openWithTimeout(what, timeoutMs, parent, fn);
+  detach();
+  return value;
 }
 
 /**
- * Opens a stream: the timeout covers only `open` (until the response starts); the returned signal stays linked to the
- * caller's for the life of the stream. Call `close()` when done to detach and abort anything left.
+ * Runs `open` under a timeout; the timeout covers only `open` (for a stream: until the response starts). The signal
+ * given to `open` stays linked to the caller's until `detach()` or `close()`.
  */
 export async function openWithTimeout<T>(
   what: string,
   timeoutMs: number,
   parent: AbortSignal,
   open: (signal: AbortSignal) => Promise<T>,
-): Promise<{ value: T; close: () => void }> {
+): Promise<{ value: T; close: () => void; detach: () => void }> {
   const controller = new AbortController();
   const onAbort = (): void => controller.abort();
   parent.addEventListener('abort', onAbort, { once: true });
+  // detach: done with the caller's signal, the exchange completed (keeps a pooled socket alive).
+  const detach = (): void => parent.removeEventListener('abort', onAbort);
+  // close: detach and abort whatever is still open (a stream left early).
   const close = (): void => {
-    parent.removeEventListener('abort', onAbort);
+    detach();
     controller.abort();
   };
   let timedOut = false;
@@ -55,7 +51,7 @@ export async function openWithTimeout<T>(
     controller.abort();
   }, timeoutMs);
   try {
-    return { value: await open(controller.signal), close };
+    return { value: await open(controller.signal), close, detach };
   } catch (err) {
     close();
     if (err instanceof ProviderError || parent.aborted) throw err;

@@ -1,6 +1,7 @@
 import type { ProviderConfig } from '../core/config/schema';
 import type { ChatCompletion } from '../core/openai/types';
 import { ProviderError, type ChatProvider, type ProviderCall, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
+import { httpPost, readText, type HttpResponse } from './http-client';
 import { kindForStatus, openWithTimeout, parseRetryAfter, withTimeout } from './http-errors';
 import { fromOpenAiUsage, openAiChunkEvents, readSseData } from './sse-reader';
 
@@ -27,16 +28,24 @@ export function openAiUpstreamBody(call: ProviderCall, stream: boolean, model: s
  * Anthropic's OpenAI-compatible endpoint, vLLM, Ollama, llama.cpp. Streams always ask for the final usage chunk.
  */
 export class OpenAiCompatibleProvider implements ChatProvider {
+  private readonly baseUrl: string;
+
   constructor(
     private readonly config: HttpProviderConfig,
     private readonly apiKey: string | undefined,
-    private readonly fetchImpl: typeof fetch = fetch,
-  ) {}
+  ) {
+    this.baseUrl = (config.type === 'azure-openai' ? config.endpoint : config.baseUrl).replace(/\/+$/, '');
+  }
 
   async complete(call: ProviderCall): Promise<ProviderResponse> {
     return withTimeout(`${this.config.id}/${call.model.id}`, this.config.timeoutMs, call.signal, async (signal) => {
       const res = await this.post(call, false, signal);
-      const completion = (await res.json()) as ChatCompletion;
+      let completion: ChatCompletion;
+      try {
+        completion = JSON.parse(await readText(res));
+      } catch {
+        throw new ProviderError(`${this.config.id} returned a body that is not JSON`, 'server', res.status);
+      }
       if (!completion || !Array.isArray(completion.choices)) {
         throw new ProviderError(`${this.config.id} returned a body without choices`, 'server', res.status);
       }
@@ -48,8 +57,7 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     const what = `${this.config.id}/${call.model.id}`;
     const { value: res, close } = await openWithTimeout(what, this.config.timeoutMs, call.signal, (signal) => this.post(call, true, signal));
     try {
-      if (!res.body) throw new ProviderError(`${what} returned no stream body`, 'server', res.status);
-      yield* openAiChunkEvents(readSseData(res.body as unknown as AsyncIterable<Uint8Array>), what);
+      yield* openAiChunkEvents(readSseData(res.body), what);
     } catch (err) {
       if (err instanceof ProviderError || call.signal.aborted) throw err;
       throw new ProviderError(`${what} stream broke: ${(err as Error).message}`, 'network', undefined, undefined, { cause: err });
@@ -58,31 +66,31 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     }
   }
 
-  private url(call: ProviderCall): string {
+  private url(call: ProviderCall): URL {
     if (this.config.type === 'azure-openai') {
-      const base = this.config.endpoint.replace(/\/+$/, '');
-      return `${base}/openai/deployments/${encodeURIComponent(call.model.config.upstreamModel)}/chat/completions?api-version=${encodeURIComponent(this.config.apiVersion)}`;
+      return new URL(`${this.baseUrl}/openai/deployments/${encodeURIComponent(call.model.config.upstreamModel)}/chat/completions?api-version=${encodeURIComponent(this.config.apiVersion)}`);
     }
-    return `${this.config.baseUrl.replace(/\/+$/, '')}/chat/completions`;
+    return new URL(`${this.baseUrl}/chat/completions`);
   }
 
-  private async post(call: ProviderCall, stream: boolean, signal: AbortSignal): Promise<Response> {
+  private async post(call: ProviderCall, stream: boolean, signal: AbortSignal): Promise<HttpResponse> {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...(this.config.type === 'openai-compatible' ? this.config.headers : {}) };
     if (this.apiKey) {
       if (this.config.type === 'azure-openai') headers['api-key'] = this.apiKey;
       else headers.authorization = `Bearer ${this.apiKey}`;
     }
     if (stream) headers.accept = 'text/event-stream';
-    const res = await this.fetchImpl(this.url(call), { method: 'POST', headers, body: JSON.stringify(openAiUpstreamBody(call, stream, call.model.config.upstreamModel)), signal });
-    if (!res.ok) {
-      const text = await res.text().catch(() => '');
+    const res = await httpPost(this.url(call), headers, JSON.stringify(openAiUpstreamBody(call, stream, call.model.config.upstreamModel)), signal);
+    if (res.status < 200 || res.status > 299) {
+      const text = await readText(res).catch(() => '');
       let message = text.slice(0, 500);
       try {
         message = JSON.parse(text)?.error?.message ?? message;
       } catch {
         // Not JSON: keep the raw text.
       }
-      throw new ProviderError(`${this.config.id} answered ${res.status}: ${message}`, kindForStatus(res.status), res.status, parseRetryAfter(res.headers.get('retry-after')));
+      const retryAfter = res.headers['retry-after'];
+      throw new ProviderError(`${this.config.id} answered ${res.status}: ${message}`, kindForStatus(res.status), res.status, parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter));
     }
     return res;
   }

@@ -19,7 +19,6 @@ export interface WiringOptions {
   readonly usage?: UsageSink;
   readonly alerts?: AlertSink;
   readonly quota?: QuotaStore;
-  readonly fetchImpl?: typeof fetch;
   /** Called for problems that do not stop start-up, such as a provider whose API key variable is unset. */
   readonly warn?: (message: string) => void;
 }
@@ -41,7 +40,7 @@ export function buildProviders(config: ResolvedConfig, opts: WiringOptions): Map
           key = opts.env[p.apiKeyEnv];
           if (!key) opts.warn?.(`provider '${p.id}': environment variable ${p.apiKeyEnv} is not set; its calls will fail and fall back`);
         }
-        providers.set(p.id, new OpenAiCompatibleProvider(p, key, opts.fetchImpl));
+        providers.set(p.id, new OpenAiCompatibleProvider(p, key));
         break;
       }
       case 'bedrock': {
