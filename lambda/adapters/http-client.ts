@@ -39,8 +39,12 @@ export function httpPost(url: URL, headers: Record<string, string>, body: string
   });
 }
 
-export async function readText(res: HttpResponse): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of res.body) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+/** Reads a whole body; plain listeners, as stream async iterators cost noticeably more per request. */
+export function readText(res: HttpResponse): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.body.on('data', (c: Buffer) => chunks.push(c));
+    res.body.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.body.once('error', reject);
+  });
 }

@@ -29,12 +29,15 @@ export function openAiUpstreamBody(call: ProviderCall, stream: boolean, model: s
  */
 export class OpenAiCompatibleProvider implements ChatProvider {
   private readonly baseUrl: string;
+  /** Parsed once: every call of a plain OpenAI-compatible provider posts to the same URL. */
+  private readonly chatUrl: URL | undefined;
 
   constructor(
     private readonly config: HttpProviderConfig,
     private readonly apiKey: string | undefined,
   ) {
     this.baseUrl = (config.type === 'azure-openai' ? config.endpoint : config.baseUrl).replace(/\/+$/, '');
+    this.chatUrl = config.type === 'azure-openai' ? undefined : new URL(`${this.baseUrl}/chat/completions`);
   }
 
   async complete(call: ProviderCall): Promise<ProviderResponse> {
@@ -70,7 +73,7 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     if (this.config.type === 'azure-openai') {
       return new URL(`${this.baseUrl}/openai/deployments/${encodeURIComponent(call.model.config.upstreamModel)}/chat/completions?api-version=${encodeURIComponent(this.config.apiVersion)}`);
     }
-    return new URL(`${this.baseUrl}/chat/completions`);
+    return this.chatUrl!;
   }
 
   private async post(call: ProviderCall, stream: boolean, signal: AbortSignal): Promise<HttpResponse> {

@@ -133,6 +133,9 @@ class ClientClosedError extends GatewayError {
  * becomes a response and exactly one usage record.
  */
 export class Gateway {
+  /** API key -> tenant, so a warm gateway hashes each key once. Bounded; only keys that matched are kept. */
+  private readonly keyCache = new Map<string, string>();
+
   constructor(private readonly deps: GatewayDeps) {}
 
   get config(): ResolvedConfig {
@@ -144,8 +147,12 @@ export class Gateway {
     if (!authorization) throw new AuthenticationError('Missing API key: send Authorization: Bearer <key>.', 'missing_api_key');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!m) throw new AuthenticationError('Malformed Authorization header: expected Bearer <key>.', 'invalid_api_key');
+    const cached = this.keyCache.get(m[1]);
+    if (cached) return cached;
     const tenant = this.deps.config.keyHashes.get(this.deps.sha256(m[1]));
     if (!tenant) throw new AuthenticationError('Incorrect API key provided.', 'invalid_api_key');
+    if (this.keyCache.size >= 10_000) this.keyCache.clear();
+    this.keyCache.set(m[1], tenant);
     return tenant;
   }
 

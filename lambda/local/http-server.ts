@@ -7,17 +7,20 @@ import type { Gateway, GatewayResult, JsonResult } from '../core/pipeline';
  * Reads a body up to `limit` bytes. Past it, stops buffering and returns no text with the size seen, so the core
  * answers 413 (and records the request) without holding the oversize body in memory.
  */
-async function readBody(req: IncomingMessage, limit: number): Promise<{ text: string; bytes: number }> {
+function readBody(req: IncomingMessage, limit: number): Promise<{ text: string; bytes: number }> {
   const declared = Number(req.headers['content-length']);
-  if (declared > limit) return { text: '', bytes: declared };
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    // Keep draining (a broken-off read would destroy the socket before we answer), but stop buffering.
-    if (bytes <= limit) chunks.push(chunk);
-  }
-  return bytes > limit ? { text: '', bytes } : { text: Buffer.concat(chunks, bytes).toString('utf8'), bytes };
+  if (declared > limit) return Promise.resolve({ text: '', bytes: declared });
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    // Keep draining past the limit (cutting the read short would drop the socket before we answer), but stop buffering.
+    req.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes <= limit) chunks.push(chunk);
+    });
+    req.once('end', () => resolve(bytes > limit ? { text: '', bytes } : { text: Buffer.concat(chunks, bytes).toString('utf8'), bytes }));
+    req.once('error', reject);
+  });
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
