@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { resolveConfig } from '../../lambda/core/config/resolve';
+import { GatewayConfigSchema } from '../../lambda/core/config/schema';
+import { loadConfigFile } from '../../bin/llm-finops';
+
+const ROOT = join(__dirname, '..', '..');
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'bin', 'llm-finops.ts'), ...args], { encoding: 'utf8' });
+
+describe('llm-finops CLI', () => {
+  it('hashes a key as SHA-256 hex', () => {
+    const r = cli('hash-key', 'sk-local-acme-demo');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('validates the shipped example config', () => {
+    const r = cli('config', 'validate', '--config', join(ROOT, 'examples', 'local', 'gateway.json'));
+    expect(r.stdout).toContain('ok: 3 models, 3 tiers, 2 tenants');
+    expect(r.status).toBe(0);
+  });
+
+  it('prints every invalid field and exits 1 for a bad config', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llm-finops-cli-'));
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({
+      providers: [{ type: 'openai-compatible', id: 'p', baseUrl: 'http://127.0.0.1:1/v1' }],
+      models: [{ id: 'm', provider: 'p', upstreamModel: 'no-such-model' }],
+      tiers: [{ name: 't', models: ['m'] }],
+      routing: { thresholds: [{ tier: 't', upTo: 0.5 }], baselineModel: 'm' },
+    }));
+    const r = cli('config', 'validate', '--config', file);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("models[0]: no price for 'm'");
+    expect(r.stderr).toContain('routing.thresholds[0].upTo: the last threshold must be 1');
+  });
+
+  it('exits 2 with usage on an unknown command or a missing flag', () => {
+    expect(cli('frobnicate').status).toBe(2);
+    const r = cli('local');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--config FILE is required');
+  });
+
+  it('resolves a relative usage path against the config file', () => {
+    const cfg = loadConfigFile(join(ROOT, 'examples', 'local', 'gateway.json'));
+    expect(cfg.raw.usage.path).toBe(join(ROOT, '.usage', 'local-usage.jsonl'));
+  });
+});
+
+describe('GatewayConfig JSON Schema', () => {
+  const schema = z.toJSONSchema(GatewayConfigSchema, { io: 'input' }) as { required: string[]; properties: Record<string, unknown> };
+
+  it('requires the core sections and documents every top-level key', () => {
+    expect(schema.required.sort()).toEqual(['models', 'providers', 'routing', 'tiers']);
+    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'cache', 'models', 'prices', 'providers', 'quota', 'routing', 'server', 'tenants', 'tiers', 'usage']);
+  });
+
+  it('accepts the example configs', () => {
+    for (const f of ['local', 'platform']) {
+      expect(() => resolveConfig(require(join(ROOT, 'examples', f, 'gateway.json')))).not.toThrow();
+    }
+  });
+});
