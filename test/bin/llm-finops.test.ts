@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -62,7 +62,7 @@ describe('GatewayConfig JSON Schema', () => {
 
   it('accepts the example configs', () => {
     for (const f of ['local', 'platform']) {
-      expect(() => resolveConfig(require(join(ROOT, 'examples', f, 'gateway.json')))).not.toThrow();
+      expect(() => resolveConfig(JSON.parse(readFileSync(join(ROOT, 'examples', f, 'gateway.json'), 'utf8')))).not.toThrow();
     }
   });
 });
