@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { buildGateway } from '../adapters/wiring';
 import { ENV_CONFIG_FILE, ENV_CONFIG_JSON } from '../contract';
 import { resolveConfig } from '../core/config/resolve';
-import { createRouterHandler, type StreamingRuntime } from './shared/router-handler';
+import { createBufferedRouterHandler, createRouterHandler, type StreamingRuntime } from './shared/router-handler';
 
 function loadConfigFromEnv(): unknown {
   const inline = process.env[ENV_CONFIG_JSON];
@@ -16,6 +16,10 @@ const runtime = (globalThis as { awslambda?: StreamingRuntime }).awslambda;
 if (!runtime) throw new Error('This is the Lambda entry point (it needs the response-streaming runtime); run `llm-finops local` for a local gateway.');
 
 /** Built once per execution environment; a bad config fails the cold start loudly, naming every field. */
-export const handler = runtime.streamifyResponse(
-  createRouterHandler(buildGateway(resolveConfig(loadConfigFromEnv()), { env: process.env }), runtime),
-);
+const gateway = buildGateway(resolveConfig(loadConfigFromEnv()), { env: process.env });
+
+/** For API Gateway response transfer mode STREAM (the default of the constructs). */
+export const handler = runtime.streamifyResponse(createRouterHandler(gateway, runtime));
+
+/** For a BUFFERED proxy integration (`index.bufferedHandler`). */
+export const bufferedHandler = createBufferedRouterHandler(gateway);

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { GatewayError, NotFoundError, PermissionDeniedError, toErrorBody } from '../../core/errors';
 import type { Gateway, GatewayResult } from '../../core/pipeline';
 
@@ -18,6 +18,22 @@ async function write(stream: Writable, chunk: string): Promise<void> {
   if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', resolve));
 }
 
+/** Dispatches an event and maps a thrown error to its OpenAI-shaped response; never throws. */
+async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: AbortSignal): Promise<GatewayResult> {
+  try {
+    return await dispatch(gateway, event, signal);
+  } catch (err) {
+    const { status, body, retryAfterSeconds } = toErrorBody(err);
+    const headers: Record<string, string> = {};
+    if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
+    return { kind: 'json', status, headers, body };
+  }
+}
+
+function contentType(result: GatewayResult): string {
+  return result.kind === 'stream' ? 'text/event-stream; charset=utf-8' : 'application/json';
+}
+
 /**
  * API Gateway REST (proxy event, response transfer mode STREAM) to the core. The tenant comes only from the
  * authorizer context (`tenant`), never from a client header.
@@ -26,19 +42,10 @@ export function createRouterHandler(gateway: Gateway, runtime: Pick<StreamingRun
   return async (event: APIGatewayProxyEvent, responseStream: Writable): Promise<void> => {
     const abort = new AbortController();
     responseStream.on('close', () => abort.abort());
-    let result: GatewayResult;
-    try {
-      result = await dispatch(gateway, event, abort.signal);
-    } catch (err) {
-      const { status, body, retryAfterSeconds } = toErrorBody(err);
-      const headers: Record<string, string> = {};
-      if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
-      result = { kind: 'json', status, headers, body };
-    }
-    const isStream = result.kind === 'stream';
+    const result = await resultOf(gateway, event, abort.signal);
     const out = runtime.HttpResponseStream.from(responseStream, {
       statusCode: result.status,
-      headers: { 'content-type': isStream ? 'text/event-stream; charset=utf-8' : 'application/json', ...result.headers },
+      headers: { 'content-type': contentType(result), ...result.headers },
     });
     if (result.kind === 'json') {
       await write(out, JSON.stringify(result.body));
@@ -49,6 +56,23 @@ export function createRouterHandler(gateway: Gateway, runtime: Pick<StreamingRun
       }
     }
     out.end();
+  };
+}
+
+/**
+ * The same for a BUFFERED (classic proxy) integration: a stream is collected into one SSE body, so clients that ask
+ * for `stream: true` still get valid frames, only all at once.
+ */
+export function createBufferedRouterHandler(gateway: Gateway) {
+  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    const result = await resultOf(gateway, event, new AbortController().signal);
+    let body: string;
+    if (result.kind === 'json') body = JSON.stringify(result.body);
+    else {
+      body = '';
+      for await (const frame of result.body) body += frame;
+    }
+    return { statusCode: result.status, headers: { 'content-type': contentType(result), ...result.headers }, body };
   };
 }
 

@@ -3,7 +3,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { buildGateway } from '../../../lambda/adapters/wiring';
 import { MemoryUsageSink } from '../../../lambda/adapters/usage-sinks';
 import { resolveConfig } from '../../../lambda/core/config/resolve';
-import { createRouterHandler } from '../../../lambda/handlers/shared/router-handler';
+import { createBufferedRouterHandler, createRouterHandler } from '../../../lambda/handlers/shared/router-handler';
 import { FakeUpstream } from '../../support/upstream';
 import { testConfig } from '../../support/config';
 
@@ -91,5 +91,20 @@ describe('router handler', () => {
     const ctx = { requestContext: { authorizer: { tenant: 'acme' } } as never };
     expect((await invoke(handler, { httpMethod: 'DELETE', path: '/v1/chat/completions', ...ctx })).meta.statusCode).toBe(405);
     expect((await invoke(handler, { httpMethod: 'GET', path: '/v2/x', ...ctx })).meta.statusCode).toBe(404);
+  });
+
+  describe('buffered integration', () => {
+    it('returns a classic proxy result, with a stream collected into one SSE body', async () => {
+      const buffered = createBufferedRouterHandler(buildGateway(resolveConfig(testConfig(upstream.baseUrl)), { env: {}, usage }));
+      upstream.setDefault('up-small-a', { kind: 'ok', content: 'x y', promptTokens: 3, completionTokens: 2 });
+      const json = await buffered(chatEvent({ model: 'small-a', messages: [{ role: 'user', content: 'buffered' }] }) as APIGatewayProxyEvent);
+      expect(json.statusCode).toBe(200);
+      expect(JSON.parse(json.body).choices[0].message.content).toBe('x y');
+      const sse = await buffered(chatEvent({ model: 'small-a', messages: [{ role: 'user', content: 'buffered stream' }], stream: true }) as APIGatewayProxyEvent);
+      expect(sse.headers!['content-type']).toBe('text/event-stream; charset=utf-8');
+      expect(sse.body.endsWith('data: [DONE]\n\n')).toBe(true);
+      const denied = await buffered(chatEvent({ model: 'small-a', messages: [] }, null) as APIGatewayProxyEvent);
+      expect(denied.statusCode).toBe(403);
+    });
   });
 });
