@@ -106,6 +106,8 @@ interface Trace {
   usageEstimated: boolean;
   attempts: number;
   upstreamMs: number;
+  /** A cache backend failure; the request went on as a miss. */
+  cacheError: string | null;
 }
 
 interface Reservation {
@@ -177,6 +179,7 @@ export class Gateway {
       usageEstimated: false,
       attempts: 0,
       upstreamMs: 0,
+      cacheError: null,
     };
     let reservation: Reservation | undefined;
     try {
@@ -213,16 +216,29 @@ export class Gateway {
       const exactKey = trace.cache === 'miss' && cacheCfg.exact.enabled && this.deps.exactCache
         ? exactCacheKey(this.deps.sha256, tenant.id, target, req, maxTokens)
         : undefined;
+      // A cache that fails must not fail the request: note the error and go on as a miss.
+      const guarded = async <T>(what: string, op: () => Promise<T>): Promise<T | undefined> => {
+        try {
+          return await op();
+        } catch (err) {
+          const msg = `${what}: ${err instanceof Error ? err.message : String(err)}`;
+          trace.cacheError = trace.cacheError ? `${trace.cacheError}; ${msg}` : msg;
+          return undefined;
+        }
+      };
       if (exactKey) {
-        const hit = await this.deps.exactCache!.get(exactKey);
+        const hit = await guarded('exact get', () => this.deps.exactCache!.get(exactKey));
         if (hit) return this.fromCache(trace, req, hit, 'hit-exact');
       }
       let semanticKey: { contextHash: string; vector: Float32Array } | undefined;
       if (trace.cache === 'miss' && cacheCfg.semantic.enabled && this.deps.semantic) {
         const contextHash = semanticContextHash(this.deps.sha256, target, req, maxTokens);
-        const [vector] = await this.deps.semantic.embedder.embed([lastUserText(req)]);
-        semanticKey = { contextHash, vector };
-        const hit = await this.deps.semantic.index.search(tenant.id, contextHash, vector, cacheCfg.semantic.threshold);
+        const semantic = this.deps.semantic;
+        const hit = await guarded('semantic search', async () => {
+          const [vector] = await semantic.embedder.embed([lastUserText(req)]);
+          semanticKey = { contextHash, vector };
+          return semantic.index.search(tenant.id, contextHash, vector, cacheCfg.semantic.threshold);
+        });
         if (hit) return this.fromCache(trace, req, hit.value, 'hit-semantic');
       }
 
@@ -232,8 +248,9 @@ export class Gateway {
         const entry: CachedCompletion = { completion, usage, modelId: model.id, tier: trace.tier ?? '', storedAtMs: clock.now() };
         if (JSON.stringify(completion).length > cacheCfg.exact.maxEntryBytes) return;
         const ttlMs = cacheCfg.exact.ttlSeconds * 1000;
-        if (exactKey) await this.deps.exactCache!.set(exactKey, entry, ttlMs);
-        if (semanticKey) await this.deps.semantic!.index.put(tenant.id, semanticKey.contextHash, semanticKey.vector, entry, ttlMs);
+        const key = semanticKey;
+        if (exactKey) await guarded('exact set', () => this.deps.exactCache!.set(exactKey, entry, ttlMs));
+        if (key) await guarded('semantic put', () => this.deps.semantic!.index.put(tenant.id, key.contextHash, key.vector, entry, ttlMs));
       };
 
       if (trace.stream) return await this.streamed(trace, req, r, maxTokens, reservation, inv.signal, store);
@@ -468,7 +485,7 @@ export class Gateway {
             id, object: 'chat.completion', created, model: model.id,
             choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }],
           };
-          await store(model, completion, usage!).catch(() => undefined);
+          await store(model, completion, usage!);
         }
         if (completed) self.emit(trace, 200, null);
         else if (failure !== undefined) self.emit(trace, 502, 'upstream_error');
@@ -619,6 +636,7 @@ export class Gateway {
       overhead_ms: Math.max(0, Math.round((latency - trace.upstreamMs) * 1000) / 1000),
       status,
       error_type: errorType,
+      cache_error: trace.cacheError,
     };
     this.deps.usage.write(record);
     return record;

@@ -29,4 +29,6 @@ export interface UsageRecord {
   readonly overhead_ms: number;
   readonly status: number;
   readonly error_type: string | null;
+  /** A cache backend failure the request survived as a miss. */
+  readonly cache_error: string | null;
 }

@@ -6,10 +6,11 @@ import { MemoryAlertSink, MemoryUsageSink } from '../../../lambda/adapters/usage
 import { resolveConfig } from '../../../lambda/core/config/resolve';
 import type { GatewayConfigInput } from '../../../lambda/core/config/schema';
 import { Gateway, type GatewayResult, type JsonResult, type StreamResult } from '../../../lambda/core/pipeline';
+import type { ExactCache } from '../../../lambda/core/ports';
 import { FakeClock, ScriptedProvider, SeqIds, sha256, usage } from '../../support/fakes';
 import { testConfig } from '../../support/config';
 
-function setup(overrides: Partial<GatewayConfigInput> = {}, opts: { semantic?: boolean; extraProviders?: string[] } = {}) {
+function setup(overrides: Partial<GatewayConfigInput> = {}, opts: { semantic?: boolean; extraProviders?: string[]; exactCache?: ExactCache } = {}) {
   const clock = new FakeClock();
   const provider = new ScriptedProvider();
   const quota = new MemoryQuotaStore(() => clock.now());
@@ -20,7 +21,7 @@ function setup(overrides: Partial<GatewayConfigInput> = {}, opts: { semantic?: b
     config,
     providers: new Map([['up', provider], ...(opts.extraProviders ?? []).map((id) => [id, provider] as const)]),
     quota,
-    exactCache: new MemoryExactCache(100, () => clock.now()),
+    exactCache: opts.exactCache ?? new MemoryExactCache(100, () => clock.now()),
     semantic: opts.semantic ? { embedder: new LexicalEmbedder(), index: new MemorySemanticIndex(100, () => clock.now()) } : undefined,
     usage: records,
     alerts,
@@ -241,6 +242,17 @@ describe('Gateway', () => {
       expect(other.headers['x-llm-cache']).toBe('miss');
       expect((other.body as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe('globex answer');
       expect(records.records.map((r) => r.cache)).toEqual(['miss', 'hit-semantic', 'miss']);
+    });
+
+    it('survives a failing cache backend as a miss and records the failure', async () => {
+      const broken: ExactCache = {
+        get: async () => { throw new Error('connection reset'); },
+        set: async () => { throw new Error('throttled'); },
+      };
+      const { chat, records } = setup({}, { exactCache: broken });
+      const r = await chat(ask('still answered', { temperature: 0 }));
+      expect(r.status).toBe(200);
+      expect(records.records[0]).toMatchObject({ cache: 'miss', status: 200, cache_error: 'exact get: connection reset; exact set: throttled' });
     });
 
     it('does not cache above the temperature limit or with tools', async () => {
