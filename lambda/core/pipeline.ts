@@ -457,7 +457,7 @@ export class Gateway {
       'x-request-id': trace.requestId,
       'x-llm-model': model.id,
       'x-llm-tier': trace.tier ?? '',
-      'x-llm-cache': trace.cache === 'none' ? 'miss' : trace.cache,
+      'x-llm-cache': trace.cache === 'none' ? 'bypass' : trace.cache,
       'x-llm-route-reason': trace.routeReason ?? '',
       'x-llm-overhead-ms': String(overheadMs),
       'x-llm-quota-remaining-usd': this.remainingHeader(remainingUsdMicros(reservation.plans, new Map(reservation.plans.map((p) => [p.key, (reservation.before.get(p.key) ?? 0) + p.amount])))),
@@ -466,6 +466,8 @@ export class Gateway {
     async function* body(): AsyncGenerator<string> {
       let usage: TokenUsage | undefined;
       let text = '';
+      /** Streamed tool-call JSON, counted only for an estimate when the upstream reports no usage. */
+      let toolText = '';
       let id = '';
       let created = 0;
       let finish: string | null = null;
@@ -478,7 +480,7 @@ export class Gateway {
         finished = true;
         trace.upstreamMs += self.deps.clock.monotonic() - streamStart;
         const estimated = usage === undefined;
-        self.account(trace, model, usage ?? { ...ZERO_USAGE, inputTokens: inputEstimate, outputTokens: estimateTextTokens(text) }, estimated);
+        self.account(trace, model, usage ?? { ...ZERO_USAGE, inputTokens: inputEstimate, outputTokens: estimateTextTokens(text + toolText) }, estimated);
         const remaining = await self.settle(reservation, trace);
         if (completed && !estimated) {
           const completion: ChatCompletion = {
@@ -502,6 +504,7 @@ export class Gateway {
             created ||= e.chunk.created;
             for (const c of e.chunk.choices) {
               if (typeof c.delta.content === 'string') text += c.delta.content;
+              if (c.delta.tool_calls) toolText += JSON.stringify(c.delta.tool_calls);
               if (c.finish_reason) finish = c.finish_reason;
             }
             yield sseData({ ...e.chunk, model: model.id });
@@ -587,7 +590,7 @@ export class Gateway {
       'x-llm-baseline-cost-usd': formatUsd(trace.baselineMicros),
       'x-llm-model': trace.model?.id ?? '',
       'x-llm-tier': trace.tier ?? '',
-      'x-llm-cache': trace.cache === 'none' ? 'miss' : trace.cache,
+      'x-llm-cache': trace.cache === 'none' ? 'bypass' : trace.cache,
       'x-llm-route-reason': trace.routeReason ?? '',
       'x-llm-quota-remaining-usd': this.remainingHeader(remaining),
       'x-llm-overhead-ms': String(record.overhead_ms),
