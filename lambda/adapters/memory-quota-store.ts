@@ -1,31 +1,49 @@
-import type { QuotaCounterSpec, QuotaSettlement, QuotaStore, ReserveOutcome } from '../core/ports';
+import type {
+  CounterState,
+  KillSwitch,
+  QuotaControls,
+  QuotaCounterSpec,
+  QuotaScope,
+  QuotaSettlement,
+  QuotaStore,
+  ReserveOutcome,
+  StoredLimits,
+} from '../core/ports';
 
 interface OpenReservation {
   readonly amounts: ReadonlyMap<string, number>;
   readonly expiresAtMs: number;
 }
 
+interface Counter {
+  committed: number;
+  reserved: number;
+}
+
+const scopeKey = (s: QuotaScope): string => (s.tenant === undefined ? 'global' : s.feature === undefined ? `tenant#${s.tenant}` : `feature#${s.tenant}#${s.feature}`);
+
 /**
- * In-process quota store for the local gateway and tests. Single-threaded JavaScript makes each reserve atomic;
- * reservations that are never settled (a crashed request) are released by `sweepExpired`, which reserve also runs.
+ * In-process quota store for the local gateway and tests. Each method runs without awaiting in between, so on
+ * JavaScript's single thread every reserve is atomic. Counters are not shared between processes.
  */
 export class MemoryQuotaStore implements QuotaStore {
-  private readonly counters = new Map<string, number>();
+  private readonly counters = new Map<string, Counter>();
   private readonly open = new Map<string, OpenReservation>();
-
-  constructor(private readonly now: () => number = Date.now) {}
+  private readonly alerts = new Set<string>();
+  private readonly limits = new Map<string, StoredLimits>();
+  private readonly switches = new Map<string, KillSwitch>();
 
   async reserve(reservationId: string, counters: readonly QuotaCounterSpec[], reservationExpiresAtMs: number): Promise<ReserveOutcome> {
-    this.sweepExpired();
     for (const c of counters) {
-      const committed = this.counters.get(c.key) ?? 0;
+      const committed = this.counters.get(c.key)?.committed ?? 0;
       if (c.limit !== undefined && committed > c.limit - c.amount) return { ok: false, key: c.key, committed };
     }
     const after = new Map<string, number>();
     for (const c of counters) {
-      const v = (this.counters.get(c.key) ?? 0) + c.amount;
-      this.counters.set(c.key, v);
-      after.set(c.key, v);
+      const ctr = this.counter(c.key);
+      ctr.committed += c.amount;
+      ctr.reserved += c.amount;
+      after.set(c.key, ctr.committed);
     }
     this.open.set(reservationId, { amounts: new Map(counters.map((c) => [c.key, c.amount])), expiresAtMs: reservationExpiresAtMs });
     return { ok: true, committed: after };
@@ -36,28 +54,75 @@ export class MemoryQuotaStore implements QuotaStore {
     // A reservation already swept as expired was released in full: add the actual amount only.
     const open = this.open.delete(reservationId);
     for (const e of entries) {
-      const change = open ? e.actual - e.reserved : e.actual;
-      const v = Math.max(0, (this.counters.get(e.key) ?? 0) + change);
-      this.counters.set(e.key, v);
-      after.set(e.key, v);
+      const ctr = this.counter(e.key);
+      ctr.committed += open ? e.actual - e.reserved : e.actual;
+      if (open) ctr.reserved -= e.reserved;
+      after.set(e.key, ctr.committed);
     }
     return after;
   }
 
-  async read(keys: readonly string[]): Promise<ReadonlyMap<string, number>> {
-    return new Map(keys.map((k) => [k, this.counters.get(k) ?? 0]));
+  async read(keys: readonly string[]): Promise<ReadonlyMap<string, CounterState>> {
+    return new Map(keys.map((k) => {
+      const c = this.counters.get(k);
+      return [k, { committed: c?.committed ?? 0, reserved: c?.reserved ?? 0 }];
+    }));
   }
 
-  /** Releases reservations past their expiry; returns how many were freed. */
-  sweepExpired(): number {
-    const now = this.now();
+  async sweepExpired(nowMs: number): Promise<number> {
     let n = 0;
     for (const [id, res] of this.open) {
-      if (res.expiresAtMs > now) continue;
-      for (const [key, amount] of res.amounts) this.counters.set(key, Math.max(0, (this.counters.get(key) ?? 0) - amount));
+      if (res.expiresAtMs > nowMs) continue;
+      for (const [key, amount] of res.amounts) {
+        const ctr = this.counter(key);
+        ctr.committed -= amount;
+        ctr.reserved -= amount;
+      }
       this.open.delete(id);
       n++;
     }
     return n;
+  }
+
+  async claimAlert(counterKey: string, threshold: number): Promise<boolean> {
+    const id = `${counterKey}@${threshold}`;
+    if (this.alerts.has(id)) return false;
+    this.alerts.add(id);
+    return true;
+  }
+
+  async getControls(tenant: string, feature: string): Promise<QuotaControls> {
+    return {
+      globalLimits: this.limits.get('global'),
+      tenantLimits: this.limits.get(scopeKey({ tenant })),
+      featureLimits: this.limits.get(scopeKey({ tenant, feature })),
+      globalKillSwitch: this.switches.get('global'),
+      tenantKillSwitch: this.switches.get(scopeKey({ tenant })),
+    };
+  }
+
+  async putLimits(scope: QuotaScope, limits: StoredLimits | null): Promise<void> {
+    if (limits === null) this.limits.delete(scopeKey(scope));
+    else this.limits.set(scopeKey(scope), { ...limits });
+  }
+
+  async setKillSwitch(scope: QuotaScope, state: KillSwitch | null): Promise<void> {
+    if (scope.feature !== undefined) throw new Error('A kill switch is global or per tenant, not per feature.');
+    if (state === null) this.switches.delete(scopeKey(scope));
+    else this.switches.set(scopeKey(scope), { ...state });
+  }
+
+  /** Open reservations, for tests and the local gateway's diagnostics. */
+  get openReservations(): number {
+    return this.open.size;
+  }
+
+  private counter(key: string): Counter {
+    let c = this.counters.get(key);
+    if (!c) {
+      c = { committed: 0, reserved: 0 };
+      this.counters.set(key, c);
+    }
+    return c;
   }
 }

@@ -5,7 +5,6 @@ import {
   GatewayError,
   InvalidRequestError,
   PermissionDeniedError,
-  QuotaExceededError,
   toErrorBody,
   UpstreamError,
   UpstreamTimeoutError,
@@ -30,8 +29,9 @@ import type {
 } from './ports';
 import { ProviderError } from './ports';
 import { formatUsd, microsToUsd } from './pricing/money';
-import { costMicros, costMicrosCeil, totalTokens, ZERO_USAGE, type TokenUsage } from './pricing/prices';
-import { planCounters, remainingUsdMicros, windowsAt, type CounterPlan } from './quota/policy';
+import { costMicros, totalTokens, ZERO_USAGE, type TokenUsage } from './pricing/prices';
+import { QuotaGuard, type QuotaAction, type Reservation } from './quota/guard';
+import { remainingUsdMicros } from './quota/policy';
 import { route, type Route } from './routing/route';
 import { estimateInputTokens, estimateTextTokens } from './tokens';
 import type { UsageRecord } from './usage';
@@ -108,15 +108,7 @@ interface Trace {
   upstreamMs: number;
   /** A cache backend failure; the request went on as a miss. */
   cacheError: string | null;
-}
-
-interface Reservation {
-  readonly id: string;
-  readonly plans: readonly CounterPlan[];
-  readonly before: ReadonlyMap<string, number>;
-  readonly estimateMicros: number;
-  readonly estimateTokens: number;
-  settled: boolean;
+  quotaAction: QuotaAction;
 }
 
 interface Attempted<T> {
@@ -138,7 +130,11 @@ export class Gateway {
   /** API key -> tenant, so a warm gateway hashes each key once. Bounded; only keys that matched are kept. */
   private readonly keyCache = new Map<string, string>();
 
-  constructor(private readonly deps: GatewayDeps) {}
+  private readonly quota: QuotaGuard;
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.quota = new QuotaGuard(deps.config, deps.quota, deps.alerts, deps.clock);
+  }
 
   get config(): ResolvedConfig {
     return this.deps.config;
@@ -180,6 +176,7 @@ export class Gateway {
       attempts: 0,
       upstreamMs: 0,
       cacheError: null,
+      quotaAction: 'none',
     };
     let reservation: Reservation | undefined;
     try {
@@ -196,7 +193,7 @@ export class Gateway {
       }
       const req = parseChatRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
       trace.stream = req.stream === true;
-      const r = route(this.deps.config, tenant, req);
+      let r = route(this.deps.config, tenant, req);
       trace.tier = r.tier;
       trace.routeReason = r.reason;
       const maxTokens = requestedMaxTokens(req);
@@ -242,7 +239,14 @@ export class Gateway {
         if (hit) return this.fromCache(trace, req, hit.value, 'hit-semantic');
       }
 
-      reservation = await this.reserve(tenant, trace, req, r, maxTokens);
+      const admission = await this.quota.admit({
+        requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens: estimateInputTokens(req), maxTokens,
+      });
+      reservation = admission.reservation;
+      trace.quotaAction = admission.action;
+      r = admission.route;
+      trace.tier = r.tier;
+      trace.routeReason = r.reason;
       const store = async (model: ResolvedModel, completion: ChatCompletion, usage: TokenUsage): Promise<void> => {
         if (trace.cache !== 'miss') return;
         const entry: CachedCompletion = { completion, usage, modelId: model.id, tier: trace.tier ?? '', storedAtMs: clock.now() };
@@ -269,7 +273,7 @@ export class Gateway {
       const record = this.emit(trace, 200, null);
       return { kind: 'json', status: 200, headers: this.headers(trace, record, remaining), body };
     } catch (err) {
-      if (reservation && !reservation.settled) await this.settle(reservation, trace).catch(() => undefined);
+      if (reservation && !reservation.settled) await this.settle(reservation, trace);
       return this.errorResult(trace, err);
     }
   }
@@ -285,27 +289,10 @@ export class Gateway {
     return { kind: 'json', status: 200, headers: {}, body: { object: 'list', data } };
   }
 
-  /** `GET /v1/usage`: the tenant's own spend, tokens and limits for the current day and month (UTC). */
+  /** `GET /v1/usage`: the tenant's own used, reserved and limit per window (UTC minute, day and month). */
   async usage(tenantId: string): Promise<JsonResult> {
     const tenant = this.tenantOf(tenantId);
-    const now = this.deps.clock.now();
-    const plans = planCounters(this.deps.config, tenant, DEFAULT_FEATURE, now, { usdMicros: 0, tokens: 0 }).filter((p) => p.scope === 'tenant');
-    const committed = await this.deps.quota.read(plans.map((p) => p.key));
-    const windows = windowsAt(now).map((w) => {
-      const usd = plans.find((p) => p.window === w.window && p.unit === 'usd')!;
-      const tok = plans.find((p) => p.window === w.window && p.unit === 'tokens')!;
-      const spent = committed.get(usd.key) ?? 0;
-      return {
-        window: w.window,
-        period: w.label,
-        resets_at: new Date(w.endsAtMs).toISOString(),
-        spend_usd: microsToUsd(spent),
-        limit_usd: usd.limit === undefined ? null : microsToUsd(usd.limit),
-        remaining_usd: usd.limit === undefined ? null : microsToUsd(Math.max(0, usd.limit - spent)),
-        tokens: committed.get(tok.key) ?? 0,
-        limit_tokens: tok.limit ?? null,
-      };
-    });
+    const windows = await this.quota.usage(tenant);
     return { kind: 'json', status: 200, headers: {}, body: { object: 'usage', tenant: tenant.id, team: tenant.config.team ?? null, windows } };
   }
 
@@ -325,55 +312,12 @@ export class Gateway {
     return { model, request, maxTokens: maxTokens === undefined ? undefined : Math.min(maxTokens, model.maxOutputTokens), signal };
   }
 
-  private async reserve(tenant: ResolvedTenant, trace: Trace, req: ChatRequest, r: Route, maxTokens: number | undefined): Promise<Reservation> {
-    const { config, clock, quota } = this.deps;
-    const cap = config.raw.quota.outputTokenCap;
-    const inputTokens = estimateInputTokens(req);
-    let estimateMicros = 0;
-    let outTokens = 0;
-    for (const m of r.chain) {
-      const out = Math.min(maxTokens ?? cap, m.maxOutputTokens, cap);
-      outTokens = Math.max(outTokens, out);
-      if (m.price) estimateMicros = Math.max(estimateMicros, costMicrosCeil(inputTokens, out, m.price));
-    }
-    const now = clock.now();
-    const estimateTokens = inputTokens + outTokens;
-    const plans = planCounters(config, tenant, trace.feature, now, { usdMicros: estimateMicros, tokens: estimateTokens });
-    const outcome = await quota.reserve(trace.requestId, plans, now + config.raw.quota.reservationTtlSeconds * 1000);
-    if (!outcome.ok) {
-      const p = plans.find((x) => x.key === outcome.key)!;
-      const unit = p.unit === 'usd' ? `$${formatUsd(p.limit!)}` : `${p.limit} tokens`;
-      const left = p.unit === 'usd' ? `$${formatUsd(Math.max(0, p.limit! - outcome.committed))}` : `${Math.max(0, p.limit! - outcome.committed)} tokens`;
-      const need = p.unit === 'usd' ? `$${formatUsd(p.amount)}` : `${p.amount} tokens`;
-      throw new QuotaExceededError(
-        `Quota exceeded for ${p.scope} ${p.scope === 'global' ? '' : `'${p.scope === 'feature' ? `${tenant.id}/${trace.feature}` : tenant.id}' `}` +
-          `(${p.window} ${p.windowLabel}, limit ${unit}): ${left} left, this request may need up to ${need}. Lower max_tokens or retry after the window resets.`,
-        Math.max(1, Math.ceil((p.windowEndsAtMs - now) / 1000)),
-      );
-    }
-    const before = new Map(plans.map((p) => [p.key, (outcome.committed.get(p.key) ?? p.amount) - p.amount]));
-    return { id: trace.requestId, plans, before, estimateMicros, estimateTokens, settled: false };
-  }
-
-  /** Reconciles the reservation to the actual cost in the trace (zero on failure paths) and raises threshold alerts. */
-  private async settle(res: Reservation, trace: Trace): Promise<number | undefined> {
-    res.settled = true;
-    const tokens = totalTokens(trace.usage);
-    const entries = res.plans.map((p) => ({ key: p.key, reserved: p.amount, actual: p.unit === 'usd' ? trace.costMicros : tokens }));
-    const after = await this.deps.quota.settle(res.id, entries);
-    const threshold = this.deps.config.raw.quota.alertThreshold;
-    for (const p of res.plans) {
-      if (p.limit === undefined || p.limit === 0) continue;
-      const now = after.get(p.key) ?? 0;
-      const was = res.before.get(p.key) ?? 0;
-      if (was < threshold * p.limit && now >= threshold * p.limit) {
-        this.deps.alerts.publish({
-          type: 'quota_threshold', tenant: trace.tenant, counter: p.key, threshold, committed: now, limit: p.limit,
-          ts: new Date(this.deps.clock.now()).toISOString(),
-        });
-      }
-    }
-    return remainingUsdMicros(res.plans, after);
+  /** Reconciles the reservation to the actual cost in the trace (zero on failure paths). */
+  private async settle(res: Reservation | undefined, trace: Trace): Promise<number | undefined> {
+    if (!res) return undefined;
+    const out = await this.quota.settle(res, trace.tenant, trace.feature, { micros: trace.costMicros, tokens: totalTokens(trace.usage) });
+    if (out.failed) trace.quotaAction = 'settle_failed';
+    return out.remainingMicros;
   }
 
   private account(trace: Trace, model: ResolvedModel, usage: TokenUsage, estimated: boolean): void {
@@ -436,7 +380,7 @@ export class Gateway {
     req: ChatRequest,
     r: Route,
     maxTokens: number | undefined,
-    reservation: Reservation,
+    reservation: Reservation | undefined,
     clientSignal: AbortSignal | undefined,
     store: (m: ResolvedModel, c: ChatCompletion, u: TokenUsage) => Promise<void>,
   ): Promise<StreamResult> {
@@ -460,7 +404,7 @@ export class Gateway {
       'x-llm-cache': trace.cache === 'none' ? 'bypass' : trace.cache,
       'x-llm-route-reason': trace.routeReason ?? '',
       'x-llm-overhead-ms': String(overheadMs),
-      'x-llm-quota-remaining-usd': this.remainingHeader(remainingUsdMicros(reservation.plans, new Map(reservation.plans.map((p) => [p.key, (reservation.before.get(p.key) ?? 0) + p.amount])))),
+      'x-llm-quota-remaining-usd': reservation ? this.remainingHeader(remainingUsdMicros(reservation.plans, reservation.committed)) : 'unknown',
     };
     const self = this;
     async function* body(): AsyncGenerator<string> {
@@ -640,6 +584,7 @@ export class Gateway {
       status,
       error_type: errorType,
       cache_error: trace.cacheError,
+      quota_action: trace.quotaAction,
     };
     this.deps.usage.write(record);
     return record;

@@ -83,20 +83,73 @@ export interface QuotaSettlement {
   readonly actual: number;
 }
 
+/** A counter's state: `committed` = used + reserved; `reserved` = held by open reservations. */
+export interface CounterState {
+  readonly committed: number;
+  readonly reserved: number;
+}
+
 export type ReserveOutcome =
   | { readonly ok: true; readonly committed: ReadonlyMap<string, number> }
   | { readonly ok: false; readonly key: string; readonly committed: number };
 
+/** Limits as stored: a field set to null removes the config's limit, an absent field keeps it. */
+export interface StoredLimits {
+  readonly dailyUsd?: number | null;
+  readonly monthlyUsd?: number | null;
+  readonly dailyTokens?: number | null;
+  readonly monthlyTokens?: number | null;
+  readonly requestsPerMinute?: number | null;
+}
+
+export interface KillSwitch {
+  /** block: premium tiers answer 429; downgrade: premium requests go to the best non-premium tier. */
+  readonly mode: 'block' | 'downgrade';
+  readonly reason?: string;
+  readonly setAt: string;
+}
+
+/** Run-time controls kept in the store, so operators change them without a redeploy. */
+export interface QuotaControls {
+  readonly globalLimits?: StoredLimits;
+  readonly tenantLimits?: StoredLimits;
+  readonly featureLimits?: StoredLimits;
+  readonly globalKillSwitch?: KillSwitch;
+  readonly tenantKillSwitch?: KillSwitch;
+}
+
+/** Whose limits or kill switch: global (no tenant), a tenant, or a tenant's feature. */
+export interface QuotaScope {
+  readonly tenant?: string;
+  readonly feature?: string;
+}
+
+/**
+ * Quota counters, reservations and controls. One contract suite (test/lambda/adapters/quota-store.contract.ts)
+ * holds every adapter to the same behaviour.
+ */
 export interface QuotaStore {
-  /** Adds every amount atomically per counter, all or nothing: refuses if any counter would pass its limit. */
+  /**
+   * Adds every amount to its counter, all or nothing: refuses if any limited counter would pass its limit, rolling
+   * back the counters already raised. Records the reservation so that an unsettled one can expire.
+   */
   reserve(reservationId: string, counters: readonly QuotaCounterSpec[], reservationExpiresAtMs: number): Promise<ReserveOutcome>;
   /**
    * Closes the reservation: each counter moves from `reserved` to `actual` (0 releases it). If the reservation had
-   * already expired and been released, only `actual` is added. Returns the committed values after the change.
+   * already expired and been swept, only `actual` is added. Returns the committed values after the change.
    */
   settle(reservationId: string, entries: readonly QuotaSettlement[]): Promise<ReadonlyMap<string, number>>;
-  /** Current committed value (used + reserved) per key; absent keys read as 0. */
-  read(keys: readonly string[]): Promise<ReadonlyMap<string, number>>;
+  /** Current state per key; absent keys read as zero. */
+  read(keys: readonly string[]): Promise<ReadonlyMap<string, CounterState>>;
+  /** Releases reservations that expired before `nowMs` (a crashed or timed-out request); returns how many. */
+  sweepExpired(nowMs: number): Promise<number>;
+  /** True exactly once per counter and threshold, however many callers race. */
+  claimAlert(counterKey: string, threshold: number, expiresAtMs: number): Promise<boolean>;
+  getControls(tenant: string, feature: string): Promise<QuotaControls>;
+  /** Stores limits for a scope; null deletes them (back to config). */
+  putLimits(scope: QuotaScope, limits: StoredLimits | null): Promise<void>;
+  /** Sets (or with null clears) the kill switch, global or for one tenant. */
+  setKillSwitch(scope: QuotaScope, state: KillSwitch | null): Promise<void>;
 }
 
 export interface CachedCompletion {
@@ -137,8 +190,14 @@ export interface UsageSink {
 export interface QuotaAlert {
   readonly type: 'quota_threshold';
   readonly tenant: string;
+  readonly feature: string | null;
+  readonly scope: 'tenant' | 'feature' | 'global';
+  readonly unit: 'usd' | 'tokens';
+  readonly window: 'day' | 'month';
+  readonly period: string;
   readonly counter: string;
   readonly threshold: number;
+  /** In the counter's unit: micro-dollars or tokens. */
   readonly committed: number;
   readonly limit: number;
   readonly ts: string;

@@ -31,4 +31,6 @@ export interface UsageRecord {
   readonly error_type: string | null;
   /** A cache backend failure the request survived as a miss. */
   readonly cache_error: string | null;
+  /** What the quota step did: none, downgraded, shadow_exceeded, kill_switch_downgraded, store_unavailable, settle_failed. */
+  readonly quota_action: string;
 }

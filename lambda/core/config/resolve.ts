@@ -176,6 +176,12 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
   });
 
   if (cfg.usage.sink === 'jsonl' && !cfg.usage.path) problems.push(`usage.path: required when usage.sink is 'jsonl'`);
+  cfg.quota.premiumTiers.forEach((t, i) => {
+    if (!tierNames.has(t)) problems.push(`quota.premiumTiers[${i}]: unknown tier '${t}'`);
+  });
+  if (cfg.quota.premiumTiers.length && cfg.tiers.every((t) => cfg.quota.premiumTiers.includes(t.name))) {
+    problems.push('quota.premiumTiers: at least one tier must stay non-premium for the kill switch to downgrade to');
+  }
 
   if (problems.length) throw new ConfigError(problems);
   return {

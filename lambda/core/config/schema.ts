@@ -69,6 +69,7 @@ export const LimitSetSchema = z.strictObject({
   monthlyUsd: usd.optional(),
   dailyTokens: z.number().int().nonnegative().optional(),
   monthlyTokens: z.number().int().nonnegative().optional(),
+  requestsPerMinute: z.number().int().nonnegative().optional(),
 });
 
 export const TenantSchema = z.strictObject({
@@ -112,8 +113,13 @@ export const GatewayConfigSchema = z.strictObject({
       defaults: LimitSetSchema.default({}).describe('Limits for tenants without their own'),
       global: LimitSetSchema.default({}),
       outputTokenCap: positiveInt.max(1_000_000).default(4096).describe('Output tokens reserved when the request sets no max_tokens'),
-      reservationTtlSeconds: positiveInt.max(86_400).default(900),
-      alertThreshold: z.number().gt(0).lt(1).default(0.8),
+      reservationTtlSeconds: positiveInt.max(86_400).default(900).describe('After this an unsettled reservation (a crashed request) is released'),
+      alertThresholds: z.array(z.number().gt(0).max(1)).default([0.8]).describe('Shares of a limit that raise one alert per counter and window'),
+      mode: z.enum(['enforce', 'shadow']).default('enforce').describe('shadow: record would-be rejections, block nothing'),
+      onExhausted: z.enum(['reject', 'downgrade']).default('reject').describe('downgrade: move to a cheaper tier that fits before refusing'),
+      premiumTiers: z.array(z.string().min(1)).default([]).describe('Tiers the kill switch blocks or downgrades'),
+      onStoreError: z.enum(['fail-closed', 'fail-open']).default('fail-closed').describe('When the quota store cannot be reached'),
+      controlsCacheSeconds: z.number().int().nonnegative().max(300).default(5).describe('How long limits and kill switches read from the store are reused'),
     })
     .prefault({}),
   cache: z

@@ -1,76 +1,122 @@
-import type { ResolvedConfig, ResolvedTenant } from '../config/resolve';
 import type { LimitSet } from '../config/schema';
-import type { QuotaCounterSpec } from '../ports';
+import type { QuotaCounterSpec, QuotaControls, StoredLimits } from '../ports';
 import { usdToMicros } from '../pricing/money';
 
-export type Window = 'day' | 'month';
-export type Unit = 'usd' | 'tokens';
+export type Window = 'minute' | 'day' | 'month';
+export type Unit = 'usd' | 'tokens' | 'requests';
+export type Scope = 'tenant' | 'feature' | 'global';
 
 export interface WindowInfo {
   readonly window: Window;
-  /** yyyy-mm-dd or yyyy-mm, UTC. */
+  /** yyyy-mm-ddThh:mm, yyyy-mm-dd or yyyy-mm, UTC. */
   readonly label: string;
   readonly endsAtMs: number;
 }
 
-export function windowsAt(nowMs: number): readonly WindowInfo[] {
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+export function windowsAt(nowMs: number): { readonly minute: WindowInfo; readonly day: WindowInfo; readonly month: WindowInfo } {
   const d = new Date(nowMs);
   const y = d.getUTCFullYear();
   const m = d.getUTCMonth();
   const day = d.getUTCDate();
-  const mm = String(m + 1).padStart(2, '0');
-  return [
-    { window: 'day', label: `${y}-${mm}-${String(day).padStart(2, '0')}`, endsAtMs: Date.UTC(y, m, day + 1) },
-    { window: 'month', label: `${y}-${mm}`, endsAtMs: Date.UTC(y, m + 1, 1) },
-  ];
+  const date = `${y}-${pad(m + 1)}-${pad(day)}`;
+  return {
+    minute: { window: 'minute', label: `${date}T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`, endsAtMs: Math.floor(nowMs / 60_000) * 60_000 + 60_000 },
+    day: { window: 'day', label: date, endsAtMs: Date.UTC(y, m, day + 1) },
+    month: { window: 'month', label: `${y}-${pad(m + 1)}`, endsAtMs: Date.UTC(y, m + 1, 1) },
+  };
 }
 
-/** Limit for a unit and window in store units: micro-dollars or tokens. */
-function limitOf(set: LimitSet | undefined, unit: Unit, window: Window): number | undefined {
-  if (!set) return undefined;
-  const v = unit === 'usd' ? (window === 'day' ? set.dailyUsd : set.monthlyUsd) : window === 'day' ? set.dailyTokens : set.monthlyTokens;
+/** Limits in force for one request, after store overrides. Values in store units: micro-dollars, tokens, requests. */
+export interface EffectiveLimits {
+  readonly tenant: LimitSet;
+  readonly feature: LimitSet;
+  readonly global: LimitSet;
+}
+
+/** Config limits overlaid with stored ones: a stored field wins; a stored null removes the limit. */
+export function mergeLimits(base: LimitSet | undefined, stored: StoredLimits | undefined): LimitSet {
+  const out: Record<string, number | undefined> = { ...(base ?? {}) };
+  for (const [k, v] of Object.entries(stored ?? {})) out[k] = v === null ? undefined : v;
+  return out as LimitSet;
+}
+
+export function effectiveLimits(
+  config: { tenant?: LimitSet; defaults: LimitSet; feature?: LimitSet; global: LimitSet },
+  controls: QuotaControls,
+): EffectiveLimits {
+  return {
+    tenant: mergeLimits(config.tenant ?? config.defaults, controls.tenantLimits),
+    feature: mergeLimits(config.feature, controls.featureLimits),
+    global: mergeLimits(config.global, controls.globalLimits),
+  };
+}
+
+function limitOf(set: LimitSet, unit: Unit, window: Window): number | undefined {
+  let v: number | undefined;
+  if (unit === 'requests') v = window === 'minute' ? set.requestsPerMinute : undefined;
+  else if (unit === 'usd') v = window === 'day' ? set.dailyUsd : window === 'month' ? set.monthlyUsd : undefined;
+  else v = window === 'day' ? set.dailyTokens : window === 'month' ? set.monthlyTokens : undefined;
   if (v === undefined) return undefined;
   return unit === 'usd' ? usdToMicros(v) : v;
 }
 
 export interface CounterPlan extends QuotaCounterSpec {
-  readonly scope: 'tenant' | 'feature' | 'global';
+  readonly scope: Scope;
   readonly unit: Unit;
   readonly window: Window;
   readonly windowLabel: string;
   readonly windowEndsAtMs: number;
 }
 
-/** Keeps counters a day past their window for reporting, then lets the store expire them. */
+/** Counters outlive their window by a month for reporting, then the store may expire them. */
 const COUNTER_RETENTION_MS = 35 * 86_400_000;
 
 /**
- * The counters a request touches. Tenant counters always exist (they feed /v1/usage); feature and global counters
- * only where a limit is set. Amounts are micro-dollars for usd counters and tokens for token counters.
+ * The counters a request touches. Tenant day and month counters always exist (they feed /v1/usage and attribution);
+ * feature, global and per-minute counters only where a limit is set. Limited counters come first, so a refusal
+ * usually happens before anything needs rolling back.
  */
 export function planCounters(
-  config: ResolvedConfig,
-  tenant: ResolvedTenant,
+  limits: EffectiveLimits,
+  tenant: string,
   feature: string,
   nowMs: number,
   amounts: { readonly usdMicros: number; readonly tokens: number },
 ): CounterPlan[] {
   const out: CounterPlan[] = [];
-  const tenantLimits = tenant.config.limits ?? config.raw.quota.defaults;
-  const featureLimits = tenant.config.features?.[feature];
-  const globalLimits = config.raw.quota.global;
-  for (const w of windowsAt(nowMs)) {
-    for (const unit of ['usd', 'tokens'] as const) {
-      const amount = unit === 'usd' ? amounts.usdMicros : amounts.tokens;
-      const base = { unit, window: w.window, windowLabel: w.label, windowEndsAtMs: w.endsAtMs, amount, expiresAtMs: w.endsAtMs + COUNTER_RETENTION_MS };
-      out.push({ ...base, scope: 'tenant', key: `tenant#${tenant.id}#${unit}#${w.label}`, limit: limitOf(tenantLimits, unit, w.window) });
-      const fl = limitOf(featureLimits, unit, w.window);
-      if (fl !== undefined) out.push({ ...base, scope: 'feature', key: `feature#${tenant.id}#${feature}#${unit}#${w.label}`, limit: fl });
-      const gl = limitOf(globalLimits, unit, w.window);
-      if (gl !== undefined) out.push({ ...base, scope: 'global', key: `global#${unit}#${w.label}`, limit: gl });
+  const w = windowsAt(nowMs);
+  const scopes: { scope: Scope; set: LimitSet; prefix: string; always: boolean }[] = [
+    { scope: 'tenant', set: limits.tenant, prefix: `tenant#${tenant}`, always: true },
+    { scope: 'feature', set: limits.feature, prefix: `feature#${tenant}#${feature}`, always: false },
+    { scope: 'global', set: limits.global, prefix: 'global', always: false },
+  ];
+  const combos: { unit: Unit; win: WindowInfo; amount: number; tracked: boolean }[] = [
+    { unit: 'usd', win: w.day, amount: amounts.usdMicros, tracked: true },
+    { unit: 'tokens', win: w.day, amount: amounts.tokens, tracked: true },
+    { unit: 'usd', win: w.month, amount: amounts.usdMicros, tracked: true },
+    { unit: 'tokens', win: w.month, amount: amounts.tokens, tracked: true },
+    { unit: 'requests', win: w.minute, amount: 1, tracked: false },
+  ];
+  for (const s of scopes) {
+    for (const c of combos) {
+      const limit = limitOf(s.set, c.unit, c.win.window);
+      if (limit === undefined && !(s.always && c.tracked)) continue;
+      out.push({
+        key: `${s.prefix}#${c.unit}#${c.win.label}`,
+        limit,
+        amount: c.amount,
+        expiresAtMs: c.win.endsAtMs + (c.win.window === 'minute' ? 3_600_000 : COUNTER_RETENTION_MS),
+        scope: s.scope,
+        unit: c.unit,
+        window: c.win.window,
+        windowLabel: c.win.label,
+        windowEndsAtMs: c.win.endsAtMs,
+      });
     }
   }
-  return out;
+  return out.sort((a, b) => Number(a.limit === undefined) - Number(b.limit === undefined));
 }
 
 /** Smallest remaining USD (micros) over the limited usd counters, or undefined when none is limited. */
@@ -82,4 +128,9 @@ export function remainingUsdMicros(plans: readonly CounterPlan[], committed: Rea
     min = min === undefined ? left : Math.min(min, left);
   }
   return min;
+}
+
+/** A kill switch applies to a tenant when set for it or globally; the tenant's own setting wins. */
+export function killSwitchFor(controls: QuotaControls): QuotaControls['globalKillSwitch'] {
+  return controls.tenantKillSwitch ?? controls.globalKillSwitch;
 }

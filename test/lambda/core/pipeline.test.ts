@@ -13,7 +13,7 @@ import { testConfig } from '../../support/config';
 function setup(overrides: Partial<GatewayConfigInput> = {}, opts: { semantic?: boolean; extraProviders?: string[]; exactCache?: ExactCache } = {}) {
   const clock = new FakeClock();
   const provider = new ScriptedProvider();
-  const quota = new MemoryQuotaStore(() => clock.now());
+  const quota = new MemoryQuotaStore();
   const records = new MemoryUsageSink();
   const alerts = new MemoryAlertSink();
   const config = resolveConfig(testConfig('http://127.0.0.1:1/v1', overrides));
@@ -53,7 +53,7 @@ describe('Gateway', () => {
       const r = (await chat(ask('hello'))) as JsonResult;
       expect(r.status).toBe(200);
       // 1000 x $1/M + 500 x $2/M = 2000 micros
-      expect((await quota.read([dayKey()])).get(dayKey())).toBe(2000);
+      expect((await quota.read([dayKey()])).get(dayKey())).toEqual({ committed: 2000, reserved: 0 });
       expect(r.headers['x-llm-cost-usd']).toBe('0.002000');
       expect(r.headers['x-llm-quota-remaining-usd']).toBe('9.998000');
       expect(records.records).toHaveLength(1);
@@ -65,7 +65,7 @@ describe('Gateway', () => {
       provider.script('up-small-a', { fail: 'server', status: 500 }, { fail: 'server', status: 500 });
       const r = (await chat(ask('hello'))) as JsonResult;
       expect(r.status).toBe(502);
-      expect((await quota.read([dayKey()])).get(dayKey())).toBe(0);
+      expect((await quota.read([dayKey()])).get(dayKey())).toEqual({ committed: 0, reserved: 0 });
       expect(records.records[0]).toMatchObject({ status: 502, error_type: 'upstream_error', cost_micros: 0, attempts: 2 });
     });
 
@@ -140,7 +140,7 @@ describe('Gateway', () => {
       for (let i = 0; i < 40; i++) provider.script('up-small-a', { ok: 'x', usage: usage(20, 100) });
       const results = await Promise.all(Array.from({ length: 40 }, (_, i) => chat(ask(`q${i}`, { max_tokens: 100 }))));
       const ok = results.filter((r) => r.status === 200).length;
-      const spent = (await quota.read([dayKey()])).get(dayKey())!;
+      const spent = (await quota.read([dayKey()])).get(dayKey())!.committed;
       expect(ok).toBeGreaterThan(0);
       expect(results.filter((r) => r.status === 429).length).toBe(40 - ok);
       expect(spent).toBeLessThanOrEqual(2000);
@@ -154,7 +154,7 @@ describe('Gateway', () => {
       expect(alerts.alerts).toHaveLength(0);
       await chat(ask('two', { max_tokens: 1000 }));
       expect(alerts.alerts).toHaveLength(1);
-      expect(alerts.alerts[0]).toMatchObject({ tenant: 'acme', counter: 'tenant#acme#usd#2026-11-29', threshold: 0.8, committed: 10000, limit: 10000 });
+      expect(alerts.alerts[0]).toMatchObject({ tenant: 'acme', scope: 'tenant', unit: 'usd', window: 'day', period: '2026-11-29', counter: 'tenant#acme#usd#2026-11-29', threshold: 0.8, committed: 10000, limit: 10000 });
     });
   });
 
@@ -188,7 +188,7 @@ describe('Gateway', () => {
       const last = JSON.parse(frames.at(-2)!.slice(6));
       expect(last.usage).toMatchObject({ prompt_tokens: 100, completion_tokens: 50 });
       expect(last.llm_finops).toMatchObject({ cost_usd: 0.0002, usage_estimated: false });
-      expect((await quota.read([dayKey()])).get(dayKey())).toBe(200);
+      expect((await quota.read([dayKey()])).get(dayKey())).toEqual({ committed: 200, reserved: 0 });
       const again = await chat(ask('s', { stream: true, temperature: 0 }));
       expect(again.headers['x-llm-cache']).toBe('hit-exact');
       expect((await drain(again)).join('')).toContain('"content":"ab"');
@@ -217,7 +217,7 @@ describe('Gateway', () => {
       expect(records.records).toHaveLength(1);
       expect(records.records[0]).toMatchObject({ status: 499, error_type: 'client_closed', usage_estimated: true });
       const spent = (await quota.read([dayKey()])).get(dayKey())!;
-      expect(spent).toBe(records.records[0].cost_micros);
+      expect(spent).toEqual({ committed: records.records[0].cost_micros, reserved: 0 });
     });
 
     it('falls back before the first chunk when the first model refuses the stream', async () => {

@@ -1,0 +1,280 @@
+import type { ResolvedConfig, ResolvedModel, ResolvedTenant, ResolvedTier } from '../config/resolve';
+import { GatewayError, QuotaExceededError } from '../errors';
+import type { AlertSink, Clock, QuotaControls, QuotaStore } from '../ports';
+import { formatUsd, microsToUsd } from '../pricing/money';
+import { costMicrosCeil } from '../pricing/prices';
+import type { Route } from '../routing/route';
+import { effectiveLimits, killSwitchFor, planCounters, remainingUsdMicros, windowsAt, type CounterPlan, type EffectiveLimits } from './policy';
+
+/** What the quota step did to a request; recorded as `quota_action`. */
+export type QuotaAction =
+  | 'none'
+  | 'downgraded'
+  | 'shadow_exceeded'
+  | 'kill_switch_downgraded'
+  | 'store_unavailable'
+  | 'settle_failed';
+
+export class QuotaStoreUnavailableError extends GatewayError {
+  constructor(options?: { cause?: unknown }) {
+    super('The quota store is unavailable; requests are refused until it recovers (quota.onStoreError = fail-closed).', 503, 'server_error', 'quota_store_unavailable', null, options);
+  }
+}
+
+export class KillSwitchError extends GatewayError {
+  constructor(tier: string, reason: string | undefined) {
+    super(`The budget kill switch blocks premium tier '${tier}'${reason ? ` (${reason})` : ''}. Use a non-premium tier or model.`, 429, 'insufficient_quota', 'budget_kill_switch', 'model');
+  }
+}
+
+export interface Reservation {
+  readonly id: string;
+  readonly plans: readonly CounterPlan[];
+  /** Counter values right after the reservation, for the remaining-quota header of a stream. */
+  readonly committed: ReadonlyMap<string, number>;
+  settled: boolean;
+}
+
+export interface Admission {
+  /** The route to call: the requested one, or a cheaper tier after a downgrade. */
+  readonly route: Route;
+  /** Undefined only when the store was unreachable and the policy is fail-open. */
+  readonly reservation: Reservation | undefined;
+  readonly action: QuotaAction;
+}
+
+export interface AdmitRequest {
+  readonly requestId: string;
+  readonly tenant: ResolvedTenant;
+  readonly feature: string;
+  readonly route: Route;
+  readonly inputTokens: number;
+  readonly maxTokens: number | undefined;
+}
+
+export interface SettleResult {
+  /** Smallest USD left over the limited counters, micro-dollars; undefined when no USD limit applies. */
+  readonly remainingMicros: number | undefined;
+  readonly failed: boolean;
+}
+
+/**
+ * The quota step: reserve a bounded estimate before the call, reconcile after it, alert at thresholds, and apply
+ * the kill switch, downgrade and shadow policies. Pure policy on the QuotaStore port.
+ */
+export class QuotaGuard {
+  private readonly controlsCache = new Map<string, { value: QuotaControls; expiresAtMs: number }>();
+  /** Alerts already claimed by this process, to skip the store's conditional write on every later request. */
+  private readonly claimed = new Set<string>();
+  private lastSweepMs = 0;
+
+  constructor(
+    private readonly config: ResolvedConfig,
+    private readonly store: QuotaStore,
+    private readonly alerts: AlertSink,
+    private readonly clock: Clock,
+  ) {}
+
+  async admit(a: AdmitRequest): Promise<Admission> {
+    const q = this.config.raw.quota;
+    this.maybeSweep();
+    let controls: QuotaControls;
+    try {
+      controls = await this.controls(a.tenant.id, a.feature);
+    } catch (err) {
+      if (q.onStoreError === 'fail-open') return { route: a.route, reservation: undefined, action: 'store_unavailable' };
+      throw new QuotaStoreUnavailableError({ cause: err });
+    }
+    let route = a.route;
+    let action: QuotaAction = 'none';
+    const ks = killSwitchFor(controls);
+    if (ks && this.isPremium(route)) {
+      if (ks.mode === 'block') throw new KillSwitchError(route.tier ?? route.chain[0].id, ks.reason);
+      const tier = this.bestNonPremiumTier(a.tenant);
+      if (!tier) throw new KillSwitchError(route.tier ?? route.chain[0].id, ks.reason);
+      route = { chain: tier.models, tier: tier.name, reason: `${route.reason} (kill switch: ${tier.name})` };
+      action = 'kill_switch_downgraded';
+    }
+    const limits = effectiveLimits(
+      { tenant: a.tenant.config.limits, defaults: q.defaults, feature: a.tenant.config.features?.[a.feature], global: q.global },
+      controls,
+    );
+    const now = this.clock.now();
+    const expires = now + q.reservationTtlSeconds * 1000;
+    try {
+      const first = this.plan(limits, a, route, now);
+      const outcome = await this.store.reserve(a.requestId, first, expires);
+      if (outcome.ok) return { route, reservation: { id: a.requestId, plans: first, committed: outcome.committed, settled: false }, action };
+      if (q.mode === 'shadow') {
+        // Record what enforcement would have refused, then admit with the limits lifted.
+        const unlimited = first.map((p) => ({ ...p, limit: undefined }));
+        const again = await this.store.reserve(a.requestId, unlimited, expires);
+        if (!again.ok) throw new Error('an unlimited reservation was refused');
+        return { route, reservation: { id: a.requestId, plans: unlimited, committed: again.committed, settled: false }, action: 'shadow_exceeded' };
+      }
+      if (q.onExhausted === 'downgrade') {
+        for (const tier of this.cheaperTiers(a.tenant, route)) {
+          const candidate: Route = { chain: tier.models, tier: tier.name, reason: `${route.reason} (quota: downgraded to ${tier.name})` };
+          const plans = this.plan(limits, a, candidate, now);
+          const out = await this.store.reserve(a.requestId, plans, expires);
+          if (out.ok) return { route: candidate, reservation: { id: a.requestId, plans, committed: out.committed, settled: false }, action: 'downgraded' };
+        }
+      }
+      throw this.exceeded(first, outcome.key, outcome.committed, a, now);
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      if (q.onStoreError === 'fail-open') return { route, reservation: undefined, action: 'store_unavailable' };
+      throw new QuotaStoreUnavailableError({ cause: err });
+    }
+  }
+
+  /** Moves the reservation to the actual cost (zero on failure paths) and raises threshold alerts. Never throws. */
+  async settle(res: Reservation, tenant: string, feature: string, actual: { readonly micros: number; readonly tokens: number }): Promise<SettleResult> {
+    if (res.settled) return { remainingMicros: undefined, failed: false };
+    res.settled = true;
+    const entries = res.plans.map((p) => ({
+      key: p.key,
+      reserved: p.amount,
+      actual: p.unit === 'usd' ? actual.micros : p.unit === 'tokens' ? actual.tokens : 1,
+    }));
+    let after: ReadonlyMap<string, number>;
+    try {
+      after = await this.store.settle(res.id, entries);
+    } catch {
+      // The reservation expires and the sweeper releases it; the request's actual cost is then missing from the
+      // counters, which the usage record (quota_action = settle_failed) lets a reconciliation find.
+      return { remainingMicros: undefined, failed: true };
+    }
+    await this.raiseAlerts(res.plans, after, tenant, feature).catch(() => undefined);
+    return { remainingMicros: remainingUsdMicros(res.plans, after), failed: false };
+  }
+
+  /** The tenant's own usage per window: used, reserved and limit, for `GET /v1/usage`. */
+  async usage(tenant: ResolvedTenant): Promise<Record<string, unknown>[]> {
+    const q = this.config.raw.quota;
+    const controls = await this.controls(tenant.id, 'default');
+    const limits = effectiveLimits({ tenant: tenant.config.limits, defaults: q.defaults, global: q.global }, controls);
+    const now = this.clock.now();
+    const plans = planCounters(limits, tenant.id, 'default', now, { usdMicros: 0, tokens: 0 }).filter((p) => p.scope === 'tenant');
+    const state = await this.store.read(plans.map((p) => p.key));
+    const w = windowsAt(now);
+    return [w.minute, w.day, w.month].flatMap((win) => {
+      const mine = plans.filter((p) => p.window === win.window);
+      if (!mine.length) return [];
+      const row: Record<string, unknown> = { window: win.window, period: win.label, resets_at: new Date(win.endsAtMs).toISOString() };
+      for (const p of mine) {
+        const s = state.get(p.key) ?? { committed: 0, reserved: 0 };
+        const used = Math.max(0, s.committed - s.reserved);
+        if (p.unit === 'usd') {
+          Object.assign(row, {
+            spend_usd: microsToUsd(used),
+            reserved_usd: microsToUsd(s.reserved),
+            limit_usd: p.limit === undefined ? null : microsToUsd(p.limit),
+            remaining_usd: p.limit === undefined ? null : microsToUsd(Math.max(0, p.limit - s.committed)),
+          });
+        } else if (p.unit === 'tokens') {
+          Object.assign(row, { tokens: used, reserved_tokens: s.reserved, limit_tokens: p.limit ?? null });
+        } else {
+          Object.assign(row, { requests: s.committed, limit_requests: p.limit ?? null });
+        }
+      }
+      return [row];
+    });
+  }
+
+  /**
+   * Frees expired reservations lazily: at most once a minute per process, off the request path. Crashed or timed-out
+   * requests thus stop holding quota within `reservationTtlSeconds` plus a minute, with no scheduler needed.
+   */
+  private maybeSweep(): void {
+    const now = this.clock.now();
+    if (now - this.lastSweepMs < 60_000) return;
+    this.lastSweepMs = now;
+    this.store.sweepExpired(now).catch(() => undefined);
+  }
+
+  private async controls(tenant: string, feature: string): Promise<QuotaControls> {
+    const key = `${tenant}\u0000${feature}`;
+    const now = this.clock.now();
+    const hit = this.controlsCache.get(key);
+    if (hit && hit.expiresAtMs > now) return hit.value;
+    const value = await this.store.getControls(tenant, feature);
+    if (this.controlsCache.size > 10_000) this.controlsCache.clear();
+    this.controlsCache.set(key, { value, expiresAtMs: now + this.config.raw.quota.controlsCacheSeconds * 1000 });
+    return value;
+  }
+
+  private plan(limits: EffectiveLimits, a: AdmitRequest, route: Route, now: number): CounterPlan[] {
+    const cap = this.config.raw.quota.outputTokenCap;
+    let micros = 0;
+    let outTokens = 0;
+    for (const m of route.chain) {
+      const out = Math.min(a.maxTokens ?? cap, m.maxOutputTokens, cap);
+      outTokens = Math.max(outTokens, out);
+      if (m.price) micros = Math.max(micros, costMicrosCeil(a.inputTokens, out, m.price));
+    }
+    return planCounters(limits, a.tenant.id, a.feature, now, { usdMicros: micros, tokens: a.inputTokens + outTokens });
+  }
+
+  private exceeded(plans: readonly CounterPlan[], key: string, committed: number, a: AdmitRequest, now: number): GatewayError {
+    const p = plans.find((x) => x.key === key)!;
+    const fmt = (n: number): string => (p.unit === 'usd' ? `$${formatUsd(n)}` : `${n} ${p.unit}`);
+    const who = p.scope === 'global' ? 'the gateway' : p.scope === 'feature' ? `'${a.tenant.id}/${a.feature}'` : `'${a.tenant.id}'`;
+    const hint = p.unit === 'requests' ? 'Slow down.' : 'Lower max_tokens or retry after the window resets.';
+    return new QuotaExceededError(
+      `Quota exceeded for ${who} (${p.window} ${p.windowLabel}, limit ${fmt(p.limit!)}): ${fmt(Math.max(0, p.limit! - committed))} left, ` +
+        `this request may need up to ${fmt(p.amount)}. ${hint}`,
+      Math.max(1, Math.ceil((p.windowEndsAtMs - now) / 1000)),
+      p.unit === 'requests' ? 'rate_limit_exceeded' : 'quota_exceeded',
+    );
+  }
+
+  private async raiseAlerts(plans: readonly CounterPlan[], after: ReadonlyMap<string, number>, tenant: string, feature: string): Promise<void> {
+    for (const p of plans) {
+      if (p.limit === undefined || p.limit === 0 || p.unit === 'requests') continue;
+      const committed = after.get(p.key) ?? 0;
+      for (const th of this.config.raw.quota.alertThresholds) {
+        if (committed < th * p.limit) continue;
+        const id = `${p.key}@${th}`;
+        if (this.claimed.has(id)) continue;
+        this.claimed.add(id);
+        if (!(await this.store.claimAlert(p.key, th, p.expiresAtMs))) continue;
+        this.alerts.publish({
+          type: 'quota_threshold', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope, unit: p.unit as 'usd' | 'tokens',
+          window: p.window as 'day' | 'month', period: p.windowLabel, counter: p.key, threshold: th, committed, limit: p.limit,
+          ts: new Date(this.clock.now()).toISOString(),
+        });
+      }
+    }
+  }
+
+  private isPremium(route: Route): boolean {
+    const premium = new Set(this.config.raw.quota.premiumTiers);
+    if (!premium.size) return false;
+    if (route.reason === 'explicit-model') {
+      const m = route.chain[0];
+      return m.tiers.length > 0 && m.tiers.every((t) => premium.has(t));
+    }
+    return route.tier !== null && premium.has(route.tier);
+  }
+
+  /** Routing order, cheapest first. */
+  private tierOrder(): ResolvedTier[] {
+    return this.config.thresholds.map((t) => t.tier);
+  }
+
+  private bestNonPremiumTier(tenant: ResolvedTenant): ResolvedTier | undefined {
+    const premium = new Set(this.config.raw.quota.premiumTiers);
+    return this.tierOrder().filter((t) => !premium.has(t.name) && tenant.allowedTiers.has(t.name)).pop();
+  }
+
+  /** Allowed tiers below the route's, most capable first. */
+  private cheaperTiers(tenant: ResolvedTenant, route: Route): ResolvedTier[] {
+    const order = this.tierOrder();
+    const from: ResolvedModel | undefined = route.reason === 'explicit-model' ? route.chain[0] : undefined;
+    const current = route.tier ?? from?.tiers[0];
+    const idx = order.findIndex((t) => t.name === current);
+    if (idx <= 0) return [];
+    return order.slice(0, idx).filter((t) => tenant.allowedTiers.has(t.name)).reverse();
+  }
+}
