@@ -1,0 +1,161 @@
+import { MemoryQuotaStore } from '../../../../lambda/adapters/memory-quota-store';
+import { MemoryAlertSink, MemoryUsageSink } from '../../../../lambda/adapters/usage-sinks';
+import { resolveConfig } from '../../../../lambda/core/config/resolve';
+import type { GatewayConfigInput } from '../../../../lambda/core/config/schema';
+import { Gateway, type JsonResult } from '../../../../lambda/core/pipeline';
+import type { QuotaStore } from '../../../../lambda/core/ports';
+import { FakeClock, ScriptedProvider, SeqIds, sha256, usage } from '../../../support/fakes';
+import { testConfig } from '../../../support/config';
+
+function setup(quota: Partial<NonNullable<GatewayConfigInput['quota']>> = {}, opts: { store?: QuotaStore; tenants?: GatewayConfigInput['tenants'] } = {}) {
+  const clock = new FakeClock();
+  const provider = new ScriptedProvider();
+  const store = opts.store ?? new MemoryQuotaStore();
+  const records = new MemoryUsageSink();
+  const alerts = new MemoryAlertSink();
+  const config = resolveConfig(testConfig('http://127.0.0.1:1/v1', {
+    quota: { controlsCacheSeconds: 0, ...quota },
+    tenants: opts.tenants ?? [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.01 } }],
+  }));
+  const gateway = new Gateway({ config, providers: new Map([['up', provider]]), quota: store, usage: records, alerts, clock, ids: new SeqIds(), sha256 });
+  const chat = async (body: Record<string, unknown>, extra: { feature?: string } = {}) => {
+    const text = JSON.stringify(body);
+    return (await gateway.chat({ tenantId: 'acme', body: text, bodyBytes: text.length, ...extra })) as JsonResult;
+  };
+  return { clock, provider, store, records, alerts, gateway, chat };
+}
+
+const ask = (model: string, content = 'q', extra: Record<string, unknown> = {}) => ({ model, messages: [{ role: 'user', content }], ...extra });
+
+describe('QuotaGuard (through the pipeline)', () => {
+  describe('kill switch', () => {
+    it('blocks a premium tier with a 429 when set to block', async () => {
+      const { store, chat, provider, records } = setup({ premiumTiers: ['large'] });
+      await store.setKillSwitch({}, { mode: 'block', reason: 'monthly budget reached', setAt: '2026-11-29T00:00:00Z' });
+      const r = await chat(ask('large'));
+      expect(r.status).toBe(429);
+      expect(r.body).toMatchObject({ error: { code: 'budget_kill_switch', type: 'insufficient_quota' } });
+      expect(provider.calls).toHaveLength(0);
+      expect(records.records[0]).toMatchObject({ status: 429, cost_micros: 0 });
+      expect((await chat(ask('small'))).status).toBe(200);
+    });
+
+    it('downgrades premium requests, explicit premium-only models included, when set to downgrade', async () => {
+      const { store, chat, records } = setup({ premiumTiers: ['large'] });
+      await store.setKillSwitch({ tenant: 'acme' }, { mode: 'downgrade', setAt: '2026-11-29T00:00:00Z' });
+      const r = await chat(ask('big'));
+      expect(r.status).toBe(200);
+      expect(r.headers['x-llm-tier']).toBe('small');
+      expect(records.records[0]).toMatchObject({ quota_action: 'kill_switch_downgraded', tier: 'small', model: 'small-a' });
+      expect(records.records[0].route_reason).toBe('explicit-model (kill switch: small)');
+    });
+
+    it('takes effect without a redeploy and is lifted the same way', async () => {
+      const { store, chat } = setup({ premiumTiers: ['large'] });
+      const cheap = { max_tokens: 50 };
+      expect((await chat(ask('large', 'a', cheap))).status).toBe(200);
+      await store.setKillSwitch({}, { mode: 'block', setAt: 'x' });
+      expect((await chat(ask('large', 'b', cheap))).status).toBe(429);
+      await store.setKillSwitch({}, null);
+      expect((await chat(ask('large', 'c', cheap))).status).toBe(200);
+    });
+  });
+
+  describe('limits', () => {
+    it('refuses past the limit with Retry-After, then admits again when an operator raises the stored limit', async () => {
+      const { store, chat } = setup();
+      // big: 4000 output tokens x $30/M = $0.12 > $0.01
+      const r = await chat(ask('big'));
+      expect(r.status).toBe(429);
+      expect(r.headers['retry-after']).toBe(String(12 * 3600));
+      await store.putLimits({ tenant: 'acme' }, { dailyUsd: 1 });
+      expect((await chat(ask('big'))).status).toBe(200);
+    });
+
+    it('downgrades to a cheaper tier that fits when onExhausted is downgrade', async () => {
+      const { chat, records } = setup({ onExhausted: 'downgrade' });
+      const r = await chat(ask('large', 'long question', { max_tokens: 1000 }));
+      expect(r.status).toBe(200);
+      expect(records.records[0]).toMatchObject({ quota_action: 'downgraded', tier: 'small' });
+      expect(records.records[0].route_reason).toContain('(quota: downgraded to small)');
+    });
+
+    it('records would-be rejections without blocking in shadow mode', async () => {
+      const { chat, records, store } = setup({ mode: 'shadow' });
+      const r = await chat(ask('big'));
+      expect(r.status).toBe(200);
+      expect(records.records[0].quota_action).toBe('shadow_exceeded');
+      const day = (await store.read(['tenant#acme#usd#2026-11-29'])).get('tenant#acme#usd#2026-11-29')!;
+      expect(day).toEqual({ committed: records.records[0].cost_micros, reserved: 0 });
+    });
+
+    it('limits requests per minute with rate_limit_exceeded and a Retry-After to the next minute', async () => {
+      const { chat, clock } = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { requestsPerMinute: 2 } }] });
+      clock.advance(15_000);
+      expect((await chat(ask('small-a', '1'))).status).toBe(200);
+      expect((await chat(ask('small-a', '2'))).status).toBe(200);
+      const r = await chat(ask('small-a', '3'));
+      expect(r.status).toBe(429);
+      expect(r.body).toMatchObject({ error: { code: 'rate_limit_exceeded' } });
+      expect(r.headers['retry-after']).toBe('45');
+      clock.advance(45_000);
+      expect((await chat(ask('small-a', '4'))).status).toBe(200);
+    });
+
+    it('counts a failed request against requests per minute but not against spend', async () => {
+      const { chat, provider, store } = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { requestsPerMinute: 5, dailyUsd: 1 } }] });
+      provider.script('up-small-a', { fail: 'server' }, { fail: 'server' });
+      expect((await chat(ask('small-a'))).status).toBe(502);
+      const s = await store.read(['tenant#acme#requests#2026-11-29T12:00', 'tenant#acme#usd#2026-11-29']);
+      expect(s.get('tenant#acme#requests#2026-11-29T12:00')).toEqual({ committed: 1, reserved: 0 });
+      expect(s.get('tenant#acme#usd#2026-11-29')).toEqual({ committed: 0, reserved: 0 });
+    });
+  });
+
+  describe('store failures', () => {
+    const broken = (): QuotaStore => {
+      const base = new MemoryQuotaStore();
+      return Object.assign(Object.create(MemoryQuotaStore.prototype), base, {
+        getControls: async () => { throw new Error('ECONNREFUSED'); },
+      });
+    };
+
+    it('refuses with 503 when the store is down and the policy is fail-closed (the default)', async () => {
+      const { chat, provider, records } = setup({}, { store: broken() });
+      const r = await chat(ask('small-a'));
+      expect(r.status).toBe(503);
+      expect(r.body).toMatchObject({ error: { code: 'quota_store_unavailable' } });
+      expect(provider.calls).toHaveLength(0);
+      expect(records.records[0]).toMatchObject({ status: 503, error_type: 'server_error' });
+    });
+
+    it('serves and records store_unavailable when the policy is fail-open', async () => {
+      const { chat, records } = setup({ onStoreError: 'fail-open' }, { store: broken() });
+      expect((await chat(ask('small-a'))).status).toBe(200);
+      expect(records.records[0].quota_action).toBe('store_unavailable');
+    });
+  });
+
+  describe('alerts', () => {
+    it('raises one alert per configured threshold as spend crosses them', async () => {
+      const { chat, provider, alerts } = setup({ alertThresholds: [0.5, 0.8] }, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.01 } }] });
+      for (let i = 0; i < 5; i++) provider.script('up-small-a', { ok: 'x', usage: usage(2000, 0) });
+      for (let i = 0; i < 5; i++) await chat(ask('small-a', `q${i}`, { max_tokens: 10 }));
+      expect(alerts.alerts.map((a) => [a.threshold, a.committed])).toEqual([[0.5, 6000], [0.8, 8000]]);
+    });
+  });
+
+  describe('/v1/usage', () => {
+    it('reports used, reserved and limit per window', async () => {
+      const { gateway, chat, provider } = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 2, requestsPerMinute: 10 } }] });
+      provider.script('up-small-a', { ok: 'x', usage: usage(1000, 500) });
+      await chat(ask('small-a'));
+      const body = (await gateway.usage('acme')).body as { windows: Record<string, unknown>[] };
+      expect(body.windows).toEqual([
+        expect.objectContaining({ window: 'minute', requests: 1, limit_requests: 10 }),
+        expect.objectContaining({ window: 'day', spend_usd: 0.002, reserved_usd: 0, limit_usd: 2, remaining_usd: 1.998, tokens: 1500, reserved_tokens: 0 }),
+        expect.objectContaining({ window: 'month', spend_usd: 0.002, limit_usd: null }),
+      ]);
+    });
+  });
+});
