@@ -4,6 +4,10 @@
  */
 export const ENV_CONFIG_JSON = 'LLM_FINOPS_CONFIG';
 export const ENV_CONFIG_FILE = 'LLM_FINOPS_CONFIG_FILE';
+/** DynamoDB table of quota counters; unset means in-process counters (one Lambda instance only: not for AWS). */
+export const ENV_QUOTA_TABLE = 'LLM_FINOPS_QUOTA_TABLE';
+/** SNS topic for quota threshold alerts; unset means alerts go to the log. */
+export const ENV_ALERT_TOPIC_ARN = 'LLM_FINOPS_ALERT_TOPIC_ARN';
 
 /** Pre-built bundles under assets/lambda/<name>/index.js, written by `npm run build`. */
 export const BUNDLES = {

@@ -278,6 +278,11 @@ export class Gateway {
     }
   }
 
+  /** Waits for side effects still in flight (alert publishes); a Lambda handler calls it before returning. */
+  async flush(): Promise<void> {
+    await this.deps.alerts.flush?.();
+  }
+
   /** OpenAI `GET /v1/models`: the tiers and models the tenant may name, plus `auto`. */
   models(tenantId: string): JsonResult {
     const tenant = this.tenantOf(tenantId);

@@ -204,7 +204,10 @@ export interface QuotaAlert {
 }
 
 export interface AlertSink {
+  /** Must not throw or block the request. */
   publish(alert: QuotaAlert): void;
+  /** Waits for publishes still in flight (a Lambda handler calls it before it returns). */
+  flush?(): Promise<void>;
 }
 
 /** SHA-256 hex of a UTF-8 string; a port because hashing is the runtime's (node:crypto, WebCrypto). */

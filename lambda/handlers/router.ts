@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDbQuotaStore } from '../adapters/dynamodb-quota-store';
+import { SnsAlertSink } from '../adapters/sns-alert-sink';
 import { buildGateway } from '../adapters/wiring';
-import { ENV_CONFIG_FILE, ENV_CONFIG_JSON } from '../contract';
+import { ENV_ALERT_TOPIC_ARN, ENV_CONFIG_FILE, ENV_CONFIG_JSON, ENV_QUOTA_TABLE } from '../contract';
 import { resolveConfig } from '../core/config/resolve';
 import { createBufferedRouterHandler, createRouterHandler, type StreamingRuntime } from './shared/router-handler';
 
@@ -16,7 +20,13 @@ const runtime = (globalThis as { awslambda?: StreamingRuntime }).awslambda;
 if (!runtime) throw new Error('This is the Lambda entry point (it needs the response-streaming runtime); run `llm-finops local` for a local gateway.');
 
 /** Built once per execution environment; a bad config fails the cold start loudly, naming every field. */
-const gateway = buildGateway(resolveConfig(loadConfigFromEnv()), { env: process.env });
+const quotaTable = process.env[ENV_QUOTA_TABLE];
+const alertTopic = process.env[ENV_ALERT_TOPIC_ARN];
+const gateway = buildGateway(resolveConfig(loadConfigFromEnv()), {
+  env: process.env,
+  quota: quotaTable ? new DynamoDbQuotaStore(new DynamoDBClient({}), quotaTable) : undefined,
+  alerts: alertTopic ? new SnsAlertSink(new SNSClient({}), alertTopic) : undefined,
+});
 
 /** For API Gateway response transfer mode STREAM (the default of the constructs). */
 export const handler = runtime.streamifyResponse(createRouterHandler(gateway, runtime));

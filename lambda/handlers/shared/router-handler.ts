@@ -56,6 +56,7 @@ export function createRouterHandler(gateway: Gateway, runtime: Pick<StreamingRun
       }
     }
     out.end();
+    await gateway.flush();
   };
 }
 
@@ -72,6 +73,7 @@ export function createBufferedRouterHandler(gateway: Gateway) {
       body = '';
       for await (const frame of result.body) body += frame;
     }
+    await gateway.flush();
     return { statusCode: result.status, headers: { 'content-type': contentType(result), ...result.headers }, body };
   };
 }

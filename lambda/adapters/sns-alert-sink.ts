@@ -1,0 +1,46 @@
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { AlertSink, QuotaAlert } from '../core/ports';
+
+/**
+ * Publishes quota alerts to an SNS topic (fanned out to email, Slack through AWS Chatbot, PagerDuty, ...).
+ * Message attributes carry the type and tenant so subscriptions can filter. Publishing never blocks or fails the
+ * request; a failure is written to the log, where a metric filter can count it.
+ */
+export class SnsAlertSink implements AlertSink {
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly client: SNSClient,
+    private readonly topicArn: string,
+    private readonly onError: (err: unknown, alert: QuotaAlert) => void = (err, alert) =>
+      process.stderr.write(`${JSON.stringify({ _type: 'llm_alert_publish_failed', error: String(err), alert })}\n`),
+  ) {}
+
+  publish(alert: QuotaAlert): void {
+    const pct = Math.round(alert.threshold * 100);
+    const fmt = (v: number): string => (alert.unit === 'usd' ? `$${(v / 1_000_000).toFixed(2)}` : `${v} tokens`);
+    const subject = `LLM quota ${pct}%: ${alert.scope === 'global' ? 'gateway' : alert.tenant} ${alert.window} ${alert.unit}`.slice(0, 100);
+    const sent = this.client
+      .send(new PublishCommand({
+        TopicArn: this.topicArn,
+        Subject: subject,
+        Message: JSON.stringify({
+          ...alert,
+          summary: `${alert.scope === 'feature' ? `${alert.tenant}/${alert.feature}` : alert.scope === 'global' ? 'The gateway' : alert.tenant} has committed ` +
+            `${fmt(alert.committed)} of its ${alert.window} limit of ${fmt(alert.limit)} (${alert.period}): past ${pct}%.`,
+        }),
+        MessageAttributes: {
+          type: { DataType: 'String', StringValue: alert.type },
+          tenant: { DataType: 'String', StringValue: alert.tenant },
+          scope: { DataType: 'String', StringValue: alert.scope },
+        },
+      }))
+      .catch((err) => this.onError(err, alert))
+      .finally(() => this.pending.delete(sent));
+    this.pending.add(sent);
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all([...this.pending]);
+  }
+}

@@ -1,0 +1,131 @@
+import { DynamoDbQuotaStore, ensureQuotaTable } from '../../lambda/adapters/dynamodb-quota-store';
+import { MemoryAlertSink, MemoryUsageSink } from '../../lambda/adapters/usage-sinks';
+import { resolveConfig } from '../../lambda/core/config/resolve';
+import type { GatewayConfigInput } from '../../lambda/core/config/schema';
+import { Gateway, type StreamResult } from '../../lambda/core/pipeline';
+import { systemClock } from '../../lambda/adapters/system-runtime';
+import { ScriptedProvider, SeqIds, sha256, usage, type Step } from '../support/fakes';
+import { LocalDynamo } from '../support/dynalite';
+import { testConfig } from '../support/config';
+
+/** A deterministic PRNG (mulberry32) so the fault mix is the same on every run. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const today = () => new Date().toISOString().slice(0, 10);
+
+describe('quota on DynamoDB (dynalite), through the pipeline', () => {
+  const dynamo = new LocalDynamo();
+  let table = 0;
+  beforeAll(() => dynamo.start());
+  afterAll(() => dynamo.stop());
+
+  async function fleet(instances: number, quota: Partial<NonNullable<GatewayConfigInput['quota']>>, dailyUsd: number) {
+    const name = `race-${++table}`;
+    await ensureQuotaTable(dynamo.client, name);
+    const store = new DynamoDbQuotaStore(dynamo.client, name);
+    const provider = new ScriptedProvider();
+    const records = new MemoryUsageSink();
+    const config = resolveConfig(testConfig('http://127.0.0.1:1/v1', {
+      tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd } }],
+      quota: { controlsCacheSeconds: 60, ...quota },
+      cache: { exact: { enabled: false } },
+    }));
+    // Several gateways on one table stand for several warm Lambda instances.
+    const sinks = Array.from({ length: instances }, () => new MemoryAlertSink());
+    const ids = new SeqIds();
+    const gateways = sinks.map((alerts) => new Gateway({ config, providers: new Map([['up', provider]]), quota: store, usage: records, alerts, clock: systemClock, ids, sha256 }));
+    return { store, provider, records, sinks, gateways };
+  }
+
+  const send = (gw: Gateway, body: Record<string, unknown>) => {
+    const text = JSON.stringify(body);
+    return gw.chat({ tenantId: 'acme', body: text, bodyBytes: text.length });
+  };
+
+  it('holds a $0.50 daily limit under 500 concurrent requests, reconciles every one, and alerts once', async () => {
+    const { store, provider, records, sinks, gateways } = await fleet(4, { alertThresholds: [0.8] }, 0.5);
+    // Estimate per request: ~20 input + 1000 output tokens on small-a ($1/$2 per M) ~ $0.00202; actual $0.00160.
+    for (let i = 0; i < 500; i++) provider.script('up-small-a', { ok: 'x', usage: usage(600, 500) });
+    const key = `tenant#acme#usd#${today()}`;
+    let maxCommitted = 0;
+    let running = true;
+    const watcher = (async () => {
+      while (running) {
+        maxCommitted = Math.max(maxCommitted, (await store.read([key])).get(key)!.committed);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const results = await Promise.all(Array.from({ length: 500 }, (_, i) => send(gateways[i % 4], { model: 'small-a', messages: [{ role: 'user', content: `q${i}` }], max_tokens: 1000 })));
+    running = false;
+    await watcher;
+    const ok = results.filter((r) => r.status === 200).length;
+    const refused = results.filter((r) => r.status === 429).length;
+    expect(ok + refused).toBe(500);
+    expect(ok).toBeGreaterThan(240);
+    const final = (await store.read([key])).get(key)!;
+    const recorded = records.records.reduce((sum, r) => sum + r.cost_micros, 0);
+    expect(final.reserved).toBe(0);
+    expect(final.committed).toBe(recorded);
+    expect(recorded).toBe(ok * 1600);
+    expect(final.committed).toBeLessThanOrEqual(500_000);
+    expect(maxCommitted).toBeLessThanOrEqual(500_000);
+    expect(records.records).toHaveLength(500);
+    expect(sinks.flatMap((s) => s.alerts)).toHaveLength(1);
+  });
+
+  it('leaves no reserved micro-dollar after 1,000 requests that fail, time out, break or are abandoned at random', async () => {
+    const { store, provider, records, gateways } = await fleet(2, { reservationTtlSeconds: 1 }, 1000);
+    const random = rng(42);
+    // One shared queue of upstream behaviours (two per request: a retry may take a second one).
+    for (let i = 0; i < 2000; i++) {
+      const x = random();
+      const step: Step =
+        x < 0.2 ? { fail: 'server', status: 500 }
+          : x < 0.35 ? { fail: 'timeout' }
+            : x < 0.45 ? { fail: 'throttled', status: 429 }
+              : x < 0.6 ? { pieces: ['half ', 'an ', 'answer'], then: 'fail' }
+                : { pieces: ['fine'], then: 'usage', usage: usage(30, 4) };
+      provider.script('up-small-a', step);
+    }
+    const consume = Array.from({ length: 1000 }, () => {
+      const y = random();
+      return y < 0.1 ? 'one' : y < 0.13 ? 'none' : 'all';
+    });
+    let abandoned = 0;
+    const run = async (i: number) => {
+      const r = await send(gateways[i % 2], { model: 'small-a', messages: [{ role: 'user', content: `r${i}` }], stream: i % 2 === 0, max_tokens: 100 });
+      if (r.kind !== 'stream') return;
+      const it = (r as StreamResult).body[Symbol.asyncIterator]();
+      if (consume[i] === 'none') {
+        abandoned++; // a handler that died before reading: the reservation is never settled
+        return;
+      }
+      if (consume[i] === 'one') {
+        await it.next();
+        await it.return!(undefined);
+        return;
+      }
+      while (!(await it.next()).done);
+    };
+    for (let i = 0; i < 1000; i += 100) await Promise.all(Array.from({ length: 100 }, (_, j) => run(i + j)));
+    const key = `tenant#acme#usd#${today()}`;
+    expect(abandoned).toBeGreaterThan(0);
+    expect((await store.read([key])).get(key)!.reserved).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await store.sweepExpired(Date.now())).toBe(abandoned);
+    const after = (await store.read([key])).get(key)!;
+    expect(after.reserved).toBe(0);
+    expect(records.records).toHaveLength(1000 - abandoned);
+    expect(after.committed).toBe(records.records.reduce((sum, r) => sum + r.cost_micros, 0));
+    expect([...new Set(records.records.map((r) => r.status))].sort()).toEqual([200, 499, 502, 504]);
+    // No phantom 429: with everything released, the next request is admitted.
+    expect((await send(gateways[0], { model: 'small-b', messages: [{ role: 'user', content: 'after' }] })).status).toBe(200);
+  });
+});

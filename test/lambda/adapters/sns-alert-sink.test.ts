@@ -1,0 +1,40 @@
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { mockClient } from 'aws-sdk-client-mock';
+import { SnsAlertSink } from '../../../lambda/adapters/sns-alert-sink';
+import type { QuotaAlert } from '../../../lambda/core/ports';
+
+const alert: QuotaAlert = {
+  type: 'quota_threshold', tenant: 'acme', feature: null, scope: 'tenant', unit: 'usd', window: 'day', period: '2026-11-29',
+  counter: 'tenant#acme#usd#2026-11-29', threshold: 0.8, committed: 8_200_000, limit: 10_000_000, ts: '2026-11-29T12:00:00.000Z',
+};
+
+describe('SnsAlertSink', () => {
+  const sns = mockClient(SNSClient);
+  beforeEach(() => sns.reset());
+
+  it('publishes the alert with a readable summary and filterable attributes', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111' });
+    new SnsAlertSink(new SNSClient({ region: 'us-east-1' }), 'arn:aws:sns:us-east-1:111122223333:llm-alerts').publish(alert);
+    await new Promise((r) => setImmediate(r));
+    const input = sns.commandCalls(PublishCommand)[0].args[0].input;
+    expect(input).toMatchObject({
+      TopicArn: 'arn:aws:sns:us-east-1:111122223333:llm-alerts',
+      Subject: 'LLM quota 80%: acme day usd',
+      MessageAttributes: {
+        type: { DataType: 'String', StringValue: 'quota_threshold' },
+        tenant: { DataType: 'String', StringValue: 'acme' },
+        scope: { DataType: 'String', StringValue: 'tenant' },
+      },
+    });
+    expect(JSON.parse(input.Message!)).toEqual({ ...alert, summary: 'acme has committed $8.20 of its day limit of $10.00 (2026-11-29): past 80%.' });
+  });
+
+  it('reports a failed publish without throwing into the request', async () => {
+    sns.on(PublishCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException' }));
+    const errors: unknown[] = [];
+    const sink = new SnsAlertSink(new SNSClient({ region: 'us-east-1' }), 'arn:aws:sns:us-east-1:111122223333:t', (e) => errors.push(e));
+    expect(() => sink.publish(alert)).not.toThrow();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(errors).toHaveLength(1);
+  });
+});
