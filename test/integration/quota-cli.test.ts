@@ -1,0 +1,89 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { LocalDynamo } from '../support/dynalite';
+import { FakeUpstream } from '../support/upstream';
+import { KEYS, testConfig } from '../support/config';
+
+const ROOT = join(__dirname, '..', '..');
+const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+const CLI = join(ROOT, 'bin', 'llm-finops.ts');
+
+describe('llm-finops local --store dynamodb, operated with llm-finops quota (integration)', () => {
+  const dynamo = new LocalDynamo();
+  const upstream = new FakeUpstream();
+  let proc: ChildProcess;
+  let client: OpenAI;
+  const store = () => ['--store', 'dynamodb', '--dynamodb-endpoint', dynamo.endpoint, '--dynamodb-table', 'cli-quota'];
+  // Asynchronous on purpose: dynalite runs in this process, so a blocking spawnSync would deadlock it.
+  const run = (args: string[]) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, [TSX, CLI, ...args], { env: { ...process.env, AWS_ACCESS_KEY_ID: '' } });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d) => (stdout += d));
+      p.stderr.on('data', (d) => (stderr += d));
+      p.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+  const quota = (...args: string[]) => run(['quota', ...args, ...store()]);
+
+  beforeAll(async () => {
+    await dynamo.start();
+    await upstream.start();
+    const dir = mkdtempSync(join(tmpdir(), 'llm-finops-quota-cli-'));
+    const configPath = join(dir, 'gateway.json');
+    writeFileSync(configPath, JSON.stringify(testConfig(upstream.baseUrl, {
+      quota: { premiumTiers: ['large'], controlsCacheSeconds: 0 },
+      cache: { exact: { enabled: false } },
+    })));
+    proc = spawn(process.execPath, [TSX, CLI, 'local', '--config', configPath, '--port', '0', ...store()], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, AWS_ACCESS_KEY_ID: '' } });
+    const baseURL = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      let err = '';
+      proc.stderr!.on('data', (d) => (err += d));
+      proc.stdout!.on('data', (d) => {
+        out += d;
+        const m = /listening on (http:\/\/\S+\/v1)/.exec(out);
+        if (m) resolve(m[1]);
+      });
+      proc.once('exit', (code) => reject(new Error(`local exited ${code}: ${err}`)));
+    });
+    client = new OpenAI({ apiKey: KEYS.acme, baseURL, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    proc?.kill('SIGTERM');
+    await upstream.stop();
+    await dynamo.stop();
+  });
+
+  const ask = (model: string) => client.chat.completions.create({ model, messages: [{ role: 'user', content: `hello ${Math.random()}` }], max_tokens: 50 }).withResponse();
+
+  it('blocks premium tiers when an operator turns the kill switch on, and serves them again when it is off', async () => {
+    expect((await ask('large')).response.status).toBe(200);
+    const on = await quota('kill-switch', '--on', 'block', '--reason', 'November budget spent');
+    expect(on.stdout).toContain('kill switch for global: block');
+    await expect(ask('large')).rejects.toMatchObject({ status: 429, error: { code: 'budget_kill_switch' } });
+    expect((await ask('small')).response.status).toBe(200);
+    await quota('kill-switch', '--off');
+    expect((await ask('large')).response.status).toBe(200);
+  });
+
+  it('applies stored limits at once and reports them in /v1/usage', async () => {
+    const set = await quota('limits', '--tenant', 'acme', '--set', 'dailyUsd=0.000001');
+    expect(set.status).toBe(0);
+    await expect(ask('small-a')).rejects.toMatchObject({ status: 429, error: { code: 'quota_exceeded' } });
+    const usage = (await client.get('/usage')) as { windows: { window: string; limit_usd: number; spend_usd: number }[] };
+    expect(usage.windows.find((w) => w.window === 'day')).toMatchObject({ limit_usd: 0.000001 });
+    await quota('limits', '--tenant', 'acme', '--clear');
+    expect((await ask('small-a')).response.status).toBe(200);
+  });
+
+  it('rejects bad quota commands with usage errors', async () => {
+    expect((await quota('limits', '--set', 'dailyDollars=5')).stderr).toContain("unknown limit 'dailyDollars'");
+    expect((await quota('kill-switch', '--on', 'explode')).status).toBe(2);
+    expect((await run(['quota', 'sweep'])).stderr).toContain('use --store dynamodb');
+  });
+});
