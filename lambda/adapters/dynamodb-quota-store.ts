@@ -55,8 +55,8 @@ const isConditionFailure = (err: unknown): boolean =>
  * Quota counters in one DynamoDB table, without transactions (dynalite, the test engine, has none):
  *
  * - counter `c#<key>`: `committed` (used + reserved) and `reserved`. A reservation is one conditional UpdateItem
- *   per counter, `ADD committed :a, reserved :a` if `committed <= limit - a`; when a later counter refuses, the
- *   earlier ones are rolled back with the opposite ADD.
+ *   per counter, `ADD committed :a, reserved :a` if `committed <= limit - a`, all sent at once; when one refuses,
+ *   the others are rolled back with the opposite ADD.
  * - reservation `r#<id>`: the amounts per counter and the expiry, written before the counters so an abandoned one
  *   can always be found; indexed by expiry (sharded) for the sweeper. Settling deletes it conditionally, so a settle
  *   and a sweep racing for the same reservation release it exactly once.
@@ -84,41 +84,49 @@ export class DynamoDbQuotaStore implements QuotaStore {
         [QUOTA_TABLE.expiryIndexSortKey]: n(reservationExpiresAtMs),
       },
     }));
-    const done: QuotaCounterSpec[] = [];
-    const committed = new Map<string, number>();
-    try {
-      for (const c of counters) {
-        if (c.limit !== undefined && c.amount > c.limit) {
-          await this.undo(reservationId, done);
-          return { ok: false, key: c.key, committed: (await this.readOne(c.key)).committed };
-        }
-        try {
-          const out = await this.client.send(new UpdateItemCommand({
-            TableName: this.tableName,
-            Key: { pk: s(`c#${c.key}`) },
-            UpdateExpression: 'ADD committed :a, reserved :a SET #ttl = if_not_exists(#ttl, :ttl)',
-            ConditionExpression: c.limit === undefined ? undefined : 'attribute_not_exists(committed) OR committed <= :max',
-            ExpressionAttributeNames: { '#ttl': QUOTA_TABLE.ttlAttribute },
-            ExpressionAttributeValues: {
-              ':a': n(c.amount),
-              ':ttl': n(Math.ceil(c.expiresAtMs / 1000)),
-              ...(c.limit === undefined ? {} : { ':max': n(c.limit - c.amount) }),
-            },
-            ReturnValues: 'UPDATED_NEW',
-          }));
-          done.push(c);
-          committed.set(c.key, Number(out.Attributes?.committed?.N ?? c.amount));
-        } catch (err) {
-          if (!isConditionFailure(err)) throw err;
-          await this.undo(reservationId, done);
-          return { ok: false, key: c.key, committed: (await this.readOne(c.key)).committed };
-        }
-      }
-    } catch (err) {
-      await this.undo(reservationId, done).catch(() => undefined);
-      throw err;
+    const tooBig = counters.find((c) => c.limit !== undefined && c.amount > c.limit);
+    if (tooBig) {
+      await this.undo(reservationId, []);
+      return { ok: false, key: tooBig.key, committed: (await this.readOne(tooBig.key)).committed };
     }
-    return { ok: true, committed };
+    // All counters at once: one round trip instead of one per counter. Any refusal rolls back the others, so the
+    // outcome stays all or nothing; near a limit two racing requests may both be refused where one could have fit.
+    const outcomes = await Promise.allSettled(counters.map((c) => this.raise(c)));
+    const done = counters.filter((_, i) => outcomes[i].status === 'fulfilled');
+    const failedAt = outcomes.findIndex((o) => o.status === 'rejected');
+    if (failedAt >= 0) {
+      const reason = (outcomes[failedAt] as PromiseRejectedResult).reason;
+      const refusal = outcomes.findIndex((o) => o.status === 'rejected' && isConditionFailure(o.reason));
+      await this.undo(reservationId, done).catch((err) => {
+        if (refusal < 0) throw reason;
+        throw err;
+      });
+      if (refusal < 0) throw reason;
+      const key = counters[refusal].key;
+      return { ok: false, key, committed: (await this.readOne(key)).committed };
+    }
+    return {
+      ok: true,
+      committed: new Map(counters.map((c, i) => [c.key, (outcomes[i] as PromiseFulfilledResult<number>).value])),
+    };
+  }
+
+  /** One counter's conditional raise; resolves with the committed value after it. */
+  private async raise(c: QuotaCounterSpec): Promise<number> {
+    const out = await this.client.send(new UpdateItemCommand({
+      TableName: this.tableName,
+      Key: { pk: s(`c#${c.key}`) },
+      UpdateExpression: 'ADD committed :a, reserved :a SET #ttl = if_not_exists(#ttl, :ttl)',
+      ConditionExpression: c.limit === undefined ? undefined : 'attribute_not_exists(committed) OR committed <= :max',
+      ExpressionAttributeNames: { '#ttl': QUOTA_TABLE.ttlAttribute },
+      ExpressionAttributeValues: {
+        ':a': n(c.amount),
+        ':ttl': n(Math.ceil(c.expiresAtMs / 1000)),
+        ...(c.limit === undefined ? {} : { ':max': n(c.limit - c.amount) }),
+      },
+      ReturnValues: 'UPDATED_NEW',
+    }));
+    return Number(out.Attributes?.committed?.N ?? c.amount);
   }
 
   async settle(reservationId: string, entries: readonly QuotaSettlement[]): Promise<ReadonlyMap<string, number>> {
@@ -134,8 +142,7 @@ export class DynamoDbQuotaStore implements QuotaStore {
       // Already swept as expired: its amounts were released, so only the actual amounts are added.
       open = false;
     }
-    const after = new Map<string, number>();
-    for (const e of entries) {
+    const values = await Promise.all(entries.map(async (e) => {
       const out = await this.client.send(new UpdateItemCommand({
         TableName: this.tableName,
         Key: { pk: s(`c#${e.key}`) },
@@ -143,9 +150,9 @@ export class DynamoDbQuotaStore implements QuotaStore {
         ExpressionAttributeValues: { ':c': n(open ? e.actual - e.reserved : e.actual), ':r': n(open ? -e.reserved : 0) },
         ReturnValues: 'UPDATED_NEW',
       }));
-      after.set(e.key, Number(out.Attributes?.committed?.N ?? 0));
-    }
-    return after;
+      return [e.key, Number(out.Attributes?.committed?.N ?? 0)] as const;
+    }));
+    return new Map(values);
   }
 
   async read(keys: readonly string[]): Promise<ReadonlyMap<string, CounterState>> {
@@ -183,9 +190,7 @@ export class DynamoDbQuotaStore implements QuotaStore {
             if (isConditionFailure(err)) continue; // settled meanwhile
             throw err;
           }
-          for (const [key, amount] of Object.entries(old?.amounts?.M ?? {})) {
-            await this.addBack(key, -Number(amount.N));
-          }
+          await Promise.all(Object.entries(old?.amounts?.M ?? {}).map(([key, amount]) => this.addBack(key, -Number(amount.N))));
           released++;
         }
         start = page.LastEvaluatedKey;
@@ -241,7 +246,7 @@ export class DynamoDbQuotaStore implements QuotaStore {
 
   /** Rolls back counters raised by a refused reservation, then drops the reservation record. */
   private async undo(reservationId: string, done: readonly QuotaCounterSpec[]): Promise<void> {
-    for (const c of done) await this.addBack(c.key, -c.amount);
+    await Promise.all(done.map((c) => this.addBack(c.key, -c.amount)));
     await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: { pk: s(`r#${reservationId}`) } }));
   }
 

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { Agent, type Server } from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 // dynalite ships no types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -18,6 +18,8 @@ export class LocalDynamo {
       region: 'us-east-1',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
       maxAttempts: 1,
+      // Race tests hold hundreds of requests in flight at once.
+      requestHandler: { httpAgent: new Agent({ keepAlive: true, maxSockets: 512 }) },
     });
   }
 
