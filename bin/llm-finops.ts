@@ -4,6 +4,9 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbQuotaStore, ensureQuotaTable } from '../lambda/adapters/dynamodb-quota-store';
+import { LexicalEmbedder } from '../lambda/adapters/lexical-embedder';
+import { GatewayConfigSchema } from '../lambda/core/config/schema';
+import { evaluateContext, type ContextEvalRow } from '../lambda/core/context/evaluate';
 import { buildGateway } from '../lambda/adapters/wiring';
 import { sha256 } from '../lambda/adapters/system-runtime';
 import { ConfigError, resolveConfig, type ResolvedConfig } from '../lambda/core/config/resolve';
@@ -24,6 +27,9 @@ Usage:
       Release reservations that expired unsettled (crashed or timed-out requests).
   llm-finops config validate --config FILE
       Validate a gateway config; prints every invalid field.
+  llm-finops context eval --data FILE.jsonl [--budget SHARE] [--embedder lexical|none] [--json]
+      Run the context step's re-ranking on rows {question, chunks, answer_chunk_ids}: the share of chunk tokens
+      removed and the shares of rows keeping at least one / every answer-bearing chunk. SHARE: kept share (0.4).
   llm-finops hash-key KEY
       Print the SHA-256 of an API key, for tenants[].apiKeys[].sha256.
 
@@ -157,6 +163,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'quota') return quotaCommand(rest);
+  if (cmd === 'context' && rest[0] === 'eval') return contextEval(rest.slice(1));
   if (cmd === 'local') {
     const { values } = parseArgs({
       args: rest,
@@ -188,6 +195,35 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+async function contextEval(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { data: { type: 'string' }, budget: { type: 'string' }, embedder: { type: 'string', default: 'lexical' }, json: { type: 'boolean' } },
+  });
+  if (!values.data) throw new UsageError('--data FILE.jsonl is required');
+  const defaults = GatewayConfigSchema.shape.context.parse({ policies: [{}] }).policies[0];
+  const budget = values.budget === undefined ? defaults.rerankBudget : Number(values.budget);
+  if (!(budget > 0 && budget <= 1)) throw new UsageError(`--budget must be a share in (0, 1], got ${values.budget}`);
+  if (values.embedder !== 'lexical' && values.embedder !== 'none') throw new UsageError(`--embedder must be lexical or none, got ${values.embedder}`);
+  const rows: ContextEvalRow[] = readFileSync(values.data, 'utf8').split('\n').filter((l) => l.trim()).map((line, i) => {
+    const r = JSON.parse(line);
+    if (typeof r.question !== 'string' || !Array.isArray(r.chunks) || !Array.isArray(r.answer_chunk_ids)) {
+      throw new UsageError(`${values.data}:${i + 1}: expected {question, chunks: [...], answer_chunk_ids: [...]}`);
+    }
+    return r;
+  });
+  const embedder = values.embedder === 'lexical' ? new LexicalEmbedder() : undefined;
+  const result = await evaluateContext(rows, { ...defaults, rerankBudget: budget }, embedder ? (t) => embedder.embed(t) : undefined);
+  if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else {
+    process.stdout.write(
+      `${result.rows} rows, budget ${budget}: ${(result.token_reduction * 100).toFixed(1)}% of chunk tokens removed; ` +
+        `answer kept in ${(result.answer_kept_any * 100).toFixed(1)}% of rows (all answer chunks in ${(result.answer_kept_all * 100).toFixed(1)}%)\n`,
+    );
+  }
+  return 0;
+}
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(

@@ -74,12 +74,14 @@ export function buildUsageSink(config: ResolvedConfig): UsageSink {
 /** A gateway on in-process stores: the local gateway, and the Lambda until the DynamoDB / OpenSearch adapters land. */
 export function buildGateway(config: ResolvedConfig, opts: WiringOptions): Gateway {
   const semanticOn = config.raw.cache.semantic.enabled;
+  const embedder = semanticOn || config.raw.context.policies.length ? new LexicalEmbedder() : undefined;
   return new Gateway({
     config,
     providers: buildProviders(config, opts),
     quota: opts.quota ?? new MemoryQuotaStore(),
     exactCache: config.raw.cache.exact.enabled ? new MemoryExactCache() : undefined,
-    semantic: semanticOn ? { embedder: new LexicalEmbedder(), index: new MemorySemanticIndex() } : undefined,
+    semantic: semanticOn ? { embedder: embedder!, index: new MemorySemanticIndex() } : undefined,
+    embedder,
     usage: opts.usage ?? buildUsageSink(config),
     alerts: opts.alerts ?? new LogAlertSink(),
     clock: systemClock,

@@ -30,10 +30,12 @@ import type {
 import { ProviderError } from './ports';
 import { formatUsd, microsToUsd } from './pricing/money';
 import { costMicros, totalTokens, ZERO_USAGE, type TokenUsage } from './pricing/prices';
+import { optimiseContext } from './context/optimize';
+import { contextPolicyFor } from './context/policy';
 import { QuotaGuard, type QuotaAction, type Reservation } from './quota/guard';
 import { remainingUsdMicros } from './quota/policy';
 import { route, type Route } from './routing/route';
-import { estimateInputTokens, estimateTextTokens } from './tokens';
+import { estimateInputTokens, estimateTextTokens, estimateTokensFromBytes } from './tokens';
 import type { UsageRecord } from './usage';
 
 export interface GatewayDeps {
@@ -43,6 +45,8 @@ export interface GatewayDeps {
   readonly quota: QuotaStore;
   readonly exactCache?: ExactCache;
   readonly semantic?: { readonly embedder: Embedder; readonly index: SemanticIndex };
+  /** Embeds documents and questions for context re-ranking; without it re-ranking uses BM25 alone. */
+  readonly embedder?: Embedder;
   readonly usage: UsageSink;
   readonly alerts: AlertSink;
   readonly clock: Clock;
@@ -109,6 +113,9 @@ interface Trace {
   /** A cache backend failure; the request went on as a miss. */
   cacheError: string | null;
   quotaAction: QuotaAction;
+  /** Bytes of prompt text the context step removed, and the bytes it left. */
+  contextSavedBytes: number;
+  contextKeptBytes: number;
 }
 
 interface Attempted<T> {
@@ -177,6 +184,8 @@ export class Gateway {
       upstreamMs: 0,
       cacheError: null,
       quotaAction: 'none',
+      contextSavedBytes: 0,
+      contextKeptBytes: 0,
     };
     let reservation: Reservation | undefined;
     try {
@@ -239,8 +248,10 @@ export class Gateway {
         if (hit) return this.fromCache(trace, req, hit.value, 'hit-semantic');
       }
 
+      // Context optimisation changes what is sent, never the cache key (taken from the request as received).
+      const callReq = await this.optimiseContext(req, tenant.id, trace);
       const admission = await this.quota.admit({
-        requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens: estimateInputTokens(req), maxTokens,
+        requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens: estimateInputTokens(callReq), maxTokens,
       });
       reservation = admission.reservation;
       trace.quotaAction = admission.action;
@@ -257,13 +268,13 @@ export class Gateway {
         if (key) await guarded('semantic put', () => this.deps.semantic!.index.put(tenant.id, key.contextHash, key.vector, entry, ttlMs));
       };
 
-      if (trace.stream) return await this.streamed(trace, req, r, maxTokens, reservation, inv.signal, store);
+      if (trace.stream) return await this.streamed(trace, callReq, r, maxTokens, reservation, inv.signal, store);
 
       const signal = inv.signal ?? new AbortController().signal;
-      const done = await this.withFallback(trace, r, signal, (model) => this.provider(model).complete(this.call(model, req, maxTokens, signal)));
+      const done = await this.withFallback(trace, r, signal, (model) => this.provider(model).complete(this.call(model, callReq, maxTokens, signal)));
       const usage = done.value.usage ?? {
         ...ZERO_USAGE,
-        inputTokens: estimateInputTokens(req),
+        inputTokens: estimateInputTokens(callReq),
         outputTokens: estimateTextTokens(done.value.completion.choices.map((c) => c.message?.content ?? '').join('')),
       };
       this.account(trace, done.model, usage, done.value.usage === undefined);
@@ -315,6 +326,35 @@ export class Gateway {
 
   private call(model: ResolvedModel, request: ChatRequest, maxTokens: number | undefined, signal: AbortSignal): ProviderCall {
     return { model, request, maxTokens: maxTokens === undefined ? undefined : Math.min(maxTokens, model.maxOutputTokens), signal };
+  }
+
+  /** The context step when a policy applies to the tenant and feature; a failure leaves the request as it was. */
+  private async optimiseContext(req: ChatRequest, tenant: string, trace: Trace): Promise<ChatRequest> {
+    const policy = contextPolicyFor(this.deps.config.raw.context.policies, tenant, trace.feature);
+    if (!policy) return req;
+    const embedder = this.deps.embedder;
+    try {
+      const out = await optimiseContext(req, policy, embedder ? (texts) => embedder.embed(texts) : undefined);
+      trace.contextSavedBytes = Math.max(0, out.stats.bytesIn - out.stats.bytesOut);
+      trace.contextKeptBytes = out.stats.bytesOut;
+      return out.request;
+    } catch {
+      return req;
+    }
+  }
+
+  /**
+   * Tokens the context step saved: the removed share of the prompt scaled by the provider's real input count when
+   * there is one, else the byte estimate; priced at the model's input price.
+   */
+  private contextSavings(trace: Trace): { tokens: number; micros: number } {
+    if (!trace.contextSavedBytes) return { tokens: 0, micros: 0 };
+    const input = trace.usage.inputTokens + trace.usage.cacheReadTokens + trace.usage.cacheWriteTokens;
+    const tokens = input > 0 && !trace.usageEstimated && trace.contextKeptBytes > 0
+      ? Math.round((input * trace.contextSavedBytes) / trace.contextKeptBytes)
+      : estimateTokensFromBytes(trace.contextSavedBytes);
+    const price = trace.model?.price ?? this.deps.config.baseline.price;
+    return { tokens, micros: Math.round((tokens * price.inputPerMTok) / 1_000_000) };
   }
 
   /** Reconciles the reservation to the actual cost in the trace (zero on failure paths). */
@@ -560,6 +600,7 @@ export class Gateway {
     const basis: UsageRecord['cost_basis'] = trace.cache.startsWith('hit') || !trace.model || trace.attempts === 0
       ? 'none'
       : trace.model.price ? 'tokens' : 'instance_hour';
+    const saved = this.contextSavings(trace);
     const record: UsageRecord = {
       ts: new Date(trace.startedAt).toISOString(),
       request_id: trace.requestId,
@@ -590,6 +631,8 @@ export class Gateway {
       error_type: errorType,
       cache_error: trace.cacheError,
       quota_action: trace.quotaAction,
+      context_tokens_saved: saved.tokens,
+      context_saved_usd: microsToUsd(saved.micros),
     };
     this.deps.usage.write(record);
     return record;

@@ -26,8 +26,12 @@ export function utf8Length(s: string): number {
   return bytes;
 }
 
+export function estimateTokensFromBytes(bytes: number): number {
+  return Math.ceil(bytes / BYTES_PER_TOKEN);
+}
+
 export function estimateTextTokens(s: string): number {
-  return Math.ceil(utf8Length(s) / BYTES_PER_TOKEN);
+  return estimateTokensFromBytes(utf8Length(s));
 }
 
 function estimateMessage(m: ChatMessage): number {

@@ -33,4 +33,7 @@ export interface UsageRecord {
   readonly cache_error: string | null;
   /** What the quota step did: none, downgraded, shadow_exceeded, kill_switch_downgraded, store_unavailable, settle_failed. */
   readonly quota_action: string;
+  /** Input tokens the context step removed (see README), and their price at the model's input rate. */
+  readonly context_tokens_saved: number;
+  readonly context_saved_usd: number;
 }

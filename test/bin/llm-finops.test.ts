@@ -46,6 +46,21 @@ describe('llm-finops CLI', () => {
     expect(r.stderr).toContain('--config FILE is required');
   });
 
+  it('evaluates context re-ranking on a JSONL file and prints the metrics as JSON', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llm-finops-ctx-'));
+    const file = join(dir, 'rows.jsonl');
+    writeFileSync(file, [
+      { question: 'Who painted the Mona Lisa?', chunks: ['Leonardo da Vinci painted the Mona Lisa in Florence.', 'Stocks fell on Monday.', 'Rain is expected tomorrow across the north.'], answer_chunk_ids: [0] },
+      { question: 'When was the Eiffel Tower finished?', chunks: ['Cats sleep for most of the day.', 'The Eiffel Tower was finished in 1889.', 'Tea is popular in Britain.'], answer_chunk_ids: [1] },
+    ].map((r) => JSON.stringify(r)).join('\n'));
+    const r = cli('context', 'eval', '--data', file, '--budget', '0.5', '--json');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out).toMatchObject({ answer_kept_any: 1, answer_kept_all: 1, rows: 2 });
+    expect(out.token_reduction).toBeGreaterThan(0.5);
+    expect(cli('context', 'eval', '--data', file, '--budget', '2').status).toBe(2);
+  });
+
   it('resolves a relative usage path against the config file', () => {
     const cfg = loadConfigFile(join(ROOT, 'examples', 'local', 'gateway.json'));
     expect(cfg.raw.usage.path).toBe(join(ROOT, '.usage', 'local-usage.jsonl'));
@@ -57,7 +72,7 @@ describe('GatewayConfig JSON Schema', () => {
 
   it('requires the core sections and documents every top-level key', () => {
     expect(schema.required.sort()).toEqual(['models', 'providers', 'routing', 'tiers']);
-    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'cache', 'models', 'prices', 'providers', 'quota', 'routing', 'server', 'tenants', 'tiers', 'usage']);
+    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'cache', 'context', 'models', 'prices', 'providers', 'quota', 'routing', 'server', 'tenants', 'tiers', 'usage']);
   });
 
   it('accepts the example configs', () => {

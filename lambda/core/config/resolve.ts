@@ -176,6 +176,13 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
   });
 
   if (cfg.usage.sink === 'jsonl' && !cfg.usage.path) problems.push(`usage.path: required when usage.sink is 'jsonl'`);
+  const policyKeys = new Set<string>();
+  cfg.context.policies.forEach((pol, i) => {
+    if (pol.tenant !== undefined && !cfg.tenants.some((t) => t.id === pol.tenant)) problems.push(`context.policies[${i}].tenant: unknown tenant '${pol.tenant}'`);
+    const key = `${pol.tenant ?? '*'}/${pol.feature ?? '*'}`;
+    if (policyKeys.has(key)) problems.push(`context.policies[${i}]: a second policy for tenant ${pol.tenant ?? '(any)'} and feature ${pol.feature ?? '(any)'}`);
+    policyKeys.add(key);
+  });
   cfg.quota.premiumTiers.forEach((t, i) => {
     if (!tierNames.has(t)) problems.push(`quota.premiumTiers[${i}]: unknown tier '${t}'`);
   });

@@ -140,6 +140,23 @@ export const GatewayConfigSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  context: z
+    .strictObject({
+      policies: z
+        .array(z.strictObject({
+          tenant: z.string().min(1).optional().describe('Applies to this tenant only; omit for every tenant'),
+          feature: z.string().min(1).optional().describe('Applies to this feature (x-llm-feature) only'),
+          rerankBudget: z.number().gt(0).max(1).default(0.4).describe('Share of document tokens kept by re-ranking; 1 keeps all'),
+          minChunks: z.number().int().nonnegative().default(1),
+          historyMaxTokens: z.number().int().positive().optional().describe('Drop the oldest turns beyond this many tokens'),
+          cleanup: z.boolean().default(true).describe('Trailing whitespace, blank-line runs, duplicate documents, boilerplate lines'),
+          includeSystem: z.boolean().default(false).describe('Also optimise system prompts'),
+          includeToolResults: z.boolean().default(false).describe('Also optimise tool results'),
+        }))
+        .default([])
+        .describe('Opt-in context optimisation; the most specific policy (tenant+feature, tenant, feature, global) applies'),
+    })
+    .prefault({}),
   prices: z.record(z.string().min(1), UsdTokenPriceSchema).default({}).describe('Price overrides keyed by priceId; win over the catalog'),
   usage: z
     .strictObject({
@@ -160,3 +177,4 @@ export type LimitSet = z.output<typeof LimitSetSchema>;
 export type ProviderConfig = z.output<typeof ProviderSchema>;
 export type ModelConfig = z.output<typeof ModelSchema>;
 export type TenantConfig = z.output<typeof TenantSchema>;
+export type ContextPolicyConfig = z.output<typeof GatewayConfigSchema>['context']['policies'][number];

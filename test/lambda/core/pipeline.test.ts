@@ -265,4 +265,33 @@ describe('Gateway', () => {
       expect(records.records.map((r) => r.cache)).toEqual(['none', 'none', 'none', 'none']);
     });
   });
+
+  describe('context optimisation', () => {
+    const docs = ['The Louvre in Paris is the most visited museum in the world.', 'Bananas grow in tropical climates and are rich in potassium.',
+      'Quarterly revenue rose by four percent year on year.', 'The Eiffel Tower was finished in 1889.'];
+    const prompt = `Which museum in Paris is the most visited?\n${docs.map((d, i) => `<document id="${i}">${d}</document>`).join('\n')}`;
+
+    it('is off by default: the provider gets the prompt as sent', async () => {
+      const { chat, provider, records } = setup();
+      await chat(ask(prompt));
+      expect(provider.calls[0].request.messages[0].content).toBe(prompt);
+      expect(records.records[0]).toMatchObject({ context_tokens_saved: 0, context_saved_usd: 0 });
+    });
+
+    it('sends the re-ranked prompt when a policy applies, and prices the tokens it saved', async () => {
+      const { chat, provider, records } = setup({ context: { policies: [{ tenant: 'acme', feature: 'rag', rerankBudget: 0.3 }] } });
+      provider.script('up-small-a', { ok: 'The Louvre.', usage: usage(60, 3) });
+      await chat(ask(prompt), 'acme', { feature: 'rag' });
+      const sent = String(provider.calls[0].request.messages[0].content);
+      expect(sent).toContain('Louvre');
+      expect(sent).not.toContain('Bananas');
+      const rec = records.records[0];
+      // Saved tokens are the removed share of the prompt scaled by the provider's 60 input tokens.
+      const removed = Buffer.byteLength(prompt) - Buffer.byteLength(sent);
+      expect(rec.context_tokens_saved).toBe(Math.round((60 * removed) / Buffer.byteLength(sent)));
+      expect(rec.context_saved_usd).toBe(Math.round(rec.context_tokens_saved * 1) / 1e6);
+      await chat(ask(prompt, { temperature: 1.5 }), 'acme', { feature: 'chat' });
+      expect(provider.calls[1].request.messages[0].content).toBe(prompt);
+    });
+  });
 });
