@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -7,6 +7,8 @@ import { DynamoDbQuotaStore, ensureQuotaTable } from '../lambda/adapters/dynamod
 import { LexicalEmbedder } from '../lambda/adapters/lexical-embedder';
 import { GatewayConfigSchema } from '../lambda/core/config/schema';
 import { evaluateContext, type ContextEvalRow } from '../lambda/core/context/evaluate';
+import { apiCost, crossover, crossoverSvg, instancesFor, selfHostedCost, type CrossoverInput } from '../lambda/core/finops/crossover';
+import { findCatalogPrice, PRICE_CATALOG } from '../lambda/core/pricing/catalog';
 import { buildGateway } from '../lambda/adapters/wiring';
 import { sha256 } from '../lambda/adapters/system-runtime';
 import { ConfigError, resolveConfig, type ResolvedConfig } from '../lambda/core/config/resolve';
@@ -30,6 +32,10 @@ Usage:
   llm-finops context eval --data FILE.jsonl [--budget SHARE] [--embedder lexical|none] [--json]
       Run the context step's re-ranking on rows {question, chunks, answer_chunk_ids}: the share of chunk tokens
       removed and the shares of rows keeping at least one / every answer-bearing chunk. SHARE: kept share (0.4).
+  llm-finops crossover (--tokens-per-month N | --usage FILE) --model M --instance TYPE [--instances K]
+      [--throughput TOKENS_PER_SEC] [--utilisation U] [--commitment none|1yr|3yr] [--ops-usd-per-month X]
+      [--input-share S] [--svg FILE] [--json]
+      API cost against self-hosting as monthly tokens grow: the break-even volume and where you stand.
   llm-finops hash-key KEY
       Print the SHA-256 of an API key, for tenants[].apiKeys[].sha256.
 
@@ -163,6 +169,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === 'quota') return quotaCommand(rest);
+  if (cmd === 'crossover') return crossoverCommand(rest);
   if (cmd === 'context' && rest[0] === 'eval') return contextEval(rest.slice(1));
   if (cmd === 'local') {
     const { values } = parseArgs({
@@ -195,6 +202,108 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+/** Savings-plan discounts assumed for SageMaker commitments (public "up to" figures are higher; these are typical). */
+const COMMITMENT_DISCOUNT = { none: 0, '1yr': 0.3, '3yr': 0.5 } as const;
+
+/** Monthly token rate of a usage log: all tokens over the days it spans (at least one), scaled to 30.42 days. */
+function monthlyTokensFromUsage(file: string): number {
+  let tokens = 0;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const r = JSON.parse(line);
+    tokens += (r.input_tokens ?? 0) + (r.output_tokens ?? 0) + (r.cache_read_tokens ?? 0) + (r.cache_write_tokens ?? 0);
+    const t = Date.parse(r.ts);
+    if (!Number.isNaN(t)) {
+      first = Math.min(first, t);
+      last = Math.max(last, t);
+    }
+  }
+  const days = Math.max(1, (last - first) / 86_400_000);
+  return Math.round((tokens / days) * 30.42);
+}
+
+function num(name: string, v: string | undefined, fallback?: number): number {
+  if (v === undefined) {
+    if (fallback === undefined) throw new UsageError(`--${name} is required`);
+    return fallback;
+  }
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${name} must be a number >= 0, got '${v}'`);
+  return n;
+}
+
+async function crossoverCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'tokens-per-month': { type: 'string' }, usage: { type: 'string' }, model: { type: 'string' }, instance: { type: 'string' },
+      instances: { type: 'string' }, throughput: { type: 'string' }, utilisation: { type: 'string' }, commitment: { type: 'string', default: 'none' },
+      'ops-usd-per-month': { type: 'string' }, 'input-share': { type: 'string' }, svg: { type: 'string' }, json: { type: 'boolean' },
+    },
+  });
+  if (!!values['tokens-per-month'] === !!values.usage) throw new UsageError('give exactly one of --tokens-per-month N or --usage FILE');
+  if (!values.model) throw new UsageError('--model is required (a price-catalog model id, e.g. gpt-4o-mini)');
+  if (!values.instance) throw new UsageError('--instance is required (e.g. ml.inf2.xlarge)');
+  const price = findCatalogPrice(values.model);
+  if (!price) throw new UsageError(`no catalog price for model '${values.model}'`);
+  const inst = PRICE_CATALOG.instances.find((i) => i.id === values.instance);
+  if (!inst) throw new UsageError(`no catalog price for instance '${values.instance}' (known: ${PRICE_CATALOG.instances.map((i) => i.id).join(', ')})`);
+  const commitment = values.commitment as keyof typeof COMMITMENT_DISCOUNT;
+  if (!(commitment in COMMITMENT_DISCOUNT)) throw new UsageError(`--commitment must be none, 1yr or 3yr, got ${values.commitment}`);
+  const inputShare = num('input-share', values['input-share'], 0.75);
+  if (inputShare > 1) throw new UsageError('--input-share must be in [0, 1]');
+  const user = values.usage ? monthlyTokensFromUsage(values.usage) : num('tokens-per-month', values['tokens-per-month']);
+  const input: CrossoverInput = {
+    apiUsdPerMTok: inputShare * price.inputPerMTok + (1 - inputShare) * price.outputPerMTok,
+    instanceUsdPerHour: inst.usdPerHour,
+    minInstances: num('instances', values.instances, 1),
+    tokensPerSecond: num('throughput', values.throughput, 500),
+    utilisation: num('utilisation', values.utilisation, 0.5),
+    commitmentDiscount: COMMITMENT_DISCOUNT[commitment],
+    opsUsdPerMonth: num('ops-usd-per-month', values['ops-usd-per-month'], 0),
+  };
+  let result;
+  try {
+    result = crossover(input);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const api = apiCost(input, user);
+  const self = selfHostedCost(input, user);
+  if (values.svg) writeFileSync(values.svg, crossoverSvg(input, result, { userTokensPerMonth: user, apiLabel: values.model, selfLabel: `${instancesFor(input, user)} x ${inst.id}` }));
+  const out = {
+    model: values.model,
+    instance: inst.id,
+    assumptions: { ...input, inputShare, instancePriceSource: `${inst.source}@${inst.asOf}${inst.verified ? '' : ' (unverified)'}` },
+    tokens_per_month: user,
+    api_usd_per_month: Math.round(api * 100) / 100,
+    self_hosted_usd_per_month: Math.round(self * 100) / 100,
+    instances_needed: instancesFor(input, user),
+    tokens_per_instance_month: Math.round(result.tokensPerInstanceMonth),
+    break_even_tokens_per_month: result.breakEvenTokensPerMonth,
+    self_hosted_floor_usd_per_mtok: Math.round(result.selfHostedFloorUsdPerMTok * 10000) / 10000,
+    cheaper: api <= self ? 'api' : 'self-hosted',
+  };
+  if (values.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+  else {
+    const be = out.break_even_tokens_per_month === null
+      ? `never: self-hosting costs at least $${out.self_hosted_floor_usd_per_mtok}/1M tokens, the API $${input.apiUsdPerMTok.toFixed(4)}/1M`
+      : `${out.break_even_tokens_per_month.toLocaleString('en-US')} tokens/month`;
+    process.stdout.write(
+      `${values.model} API vs ${inst.id} (${input.tokensPerSecond} tok/s at ${input.utilisation * 100}% utilisation, commitment ${commitment})\n` +
+        `  break-even:          ${be}\n` +
+        `  your volume:         ${user.toLocaleString('en-US')} tokens/month\n` +
+        `  API:                 $${out.api_usd_per_month.toLocaleString('en-US')} per month\n` +
+        `  self-hosted:         $${out.self_hosted_usd_per_month.toLocaleString('en-US')} per month on ${out.instances_needed} instance(s)\n` +
+        `  cheaper for you:     ${out.cheaper}\n` +
+        (values.svg ? `  chart:               ${values.svg}\n` : ''),
+    );
+  }
+  return 0;
+}
 
 async function contextEval(args: string[]): Promise<number> {
   const { values } = parseArgs({
