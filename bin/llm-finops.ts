@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbQuotaStore, ensureQuotaTable } from '../lambda/adapters/dynamodb-quota-store';
 import { LexicalEmbedder } from '../lambda/adapters/lexical-embedder';
+import { MemoryExactCache } from '../lambda/adapters/memory-exact-cache';
+import { MemoryQuotaStore } from '../lambda/adapters/memory-quota-store';
+import { LogAlertSink } from '../lambda/adapters/usage-sinks';
+import { replay, type TraceRow } from '../lambda/core/finops/replay';
 import { GatewayConfigSchema } from '../lambda/core/config/schema';
 import { evaluateContext, type ContextEvalRow } from '../lambda/core/context/evaluate';
 import { apiCost, crossover, crossoverSvg, instancesFor, selfHostedCost, type CrossoverInput } from '../lambda/core/finops/crossover';
 import { findCatalogPrice, PRICE_CATALOG } from '../lambda/core/pricing/catalog';
 import { buildGateway } from '../lambda/adapters/wiring';
-import { sha256 } from '../lambda/adapters/system-runtime';
+import { sha256, systemClock, systemIds } from '../lambda/adapters/system-runtime';
 import { ConfigError, resolveConfig, type ResolvedConfig } from '../lambda/core/config/resolve';
 import type { QuotaScope, QuotaStore, StoredLimits } from '../lambda/core/ports';
 import { createGatewayServer } from '../lambda/local/http-server';
@@ -36,6 +40,9 @@ Usage:
       [--throughput TOKENS_PER_SEC] [--utilisation U] [--commitment none|1yr|3yr] [--ops-usd-per-month X]
       [--input-share S] [--svg FILE] [--json]
       API cost against self-hosting as monthly tokens grow: the break-even volume and where you stand.
+  llm-finops replay --trace FILE.jsonl [--config FILE] [--json]
+      Run a trace through the real pipeline with a simulated provider under each lever (baseline model only,
+      caching, routing, context optimisation, all): cost, saving and a quality proxy, per tenant and feature.
   llm-finops hash-key KEY
       Print the SHA-256 of an API key, for tenants[].apiKeys[].sha256.
 
@@ -170,6 +177,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'quota') return quotaCommand(rest);
   if (cmd === 'crossover') return crossoverCommand(rest);
+  if (cmd === 'replay') return replayCommand(rest);
   if (cmd === 'context' && rest[0] === 'eval') return contextEval(rest.slice(1));
   if (cmd === 'local') {
     const { values } = parseArgs({
@@ -202,6 +210,45 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+const PACKAGE_ROOT = resolve(__dirname, __dirname.includes(`${'dist'}`) ? '../..' : '..');
+
+async function replayCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { trace: { type: 'string' }, config: { type: 'string' }, json: { type: 'boolean' } } });
+  if (!values.trace) throw new UsageError('--trace FILE.jsonl is required');
+  const configFile = values.config ?? join(PACKAGE_ROOT, 'examples', 'replay', 'gateway.json');
+  const base = JSON.parse(readFileSync(configFile, 'utf8'));
+  const rows: TraceRow[] = readFileSync(values.trace, 'utf8').split('\n').filter((l) => l.trim()).map((line, i) => {
+    const r = JSON.parse(line);
+    if (!Array.isArray(r.messages)) throw new UsageError(`${values.trace}:${i + 1}: a trace row needs messages: [...]`);
+    return r;
+  });
+  let lastShown = 0;
+  const report = await replay(
+    base,
+    rows,
+    () => ({ quota: new MemoryQuotaStore(), exactCache: new MemoryExactCache(100_000), embedder: new LexicalEmbedder(), alerts: new LogAlertSink(), clock: systemClock, ids: systemIds, sha256 }),
+    (scenario, done) => {
+      if (done === rows.length || Date.now() - lastShown > 500) {
+        lastShown = Date.now();
+        process.stderr.write(`\rreplay ${scenario}: ${done}/${rows.length}${done === rows.length ? '\n' : ''}`);
+      }
+    },
+  );
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return 0;
+  }
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  process.stdout.write(`${report.requests} requests (${report.rows_with_estimated_tokens} with estimated tokens), config ${configFile}\n`);
+  process.stdout.write(`  scenario   cost USD      saving   cache hits  quality\n`);
+  for (const [name, r] of Object.entries(report.scenarios)) {
+    process.stdout.write(`  ${name.padEnd(9)}  ${r.cost_usd.toFixed(6).padStart(11)}  ${pct(r.saving).padStart(7)}  ${String(r.cache_hits).padStart(10)}  ${r.quality === null ? '   -' : `${pct(r.quality)} of ${r.quality_rows}`}\n`);
+  }
+  process.stdout.write('  by tenant and feature (baseline -> all levers):\n');
+  for (const t of report.by_tenant_feature) process.stdout.write(`    ${t.tenant}/${t.feature}: ${t.requests} requests, $${t.baseline_usd.toFixed(6)} -> $${t.all_usd.toFixed(6)}\n`);
+  return 0;
+}
 
 /** Savings-plan discounts assumed for SageMaker commitments (public "up to" figures are higher; these are typical). */
 const COMMITMENT_DISCOUNT = { none: 0, '1yr': 0.3, '3yr': 0.5 } as const;

@@ -61,6 +61,27 @@ describe('llm-finops CLI', () => {
     expect(cli('context', 'eval', '--data', file, '--budget', '2').status).toBe(2);
   });
 
+  it('replays the shipped GSM8K trace under every lever with a quality proxy', () => {
+    const r = cli('replay', '--trace', join(ROOT, 'examples', 'traces', 'gsm8k-200.jsonl'), '--json');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out.scenarios)).toEqual(['baseline', 'caching', 'routing', 'context', 'all']);
+    expect(out.requests).toBe(200);
+    expect(out.scenarios.baseline.quality_rows).toBe(200);
+    expect(out.scenarios.routing.cost_usd).toBeLessThan(out.scenarios.baseline.cost_usd);
+    expect(r.stderr).toContain('replay all: 200/200');
+  });
+
+  it('prints the crossover as JSON and writes the chart', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llm-finops-cross-'));
+    const svg = join(dir, 'c.svg');
+    const r = cli('crossover', '--tokens-per-month', '2000000000', '--model', 'anthropic.claude-3-5-haiku-20241022-v1:0', '--instance', 'ml.g5.xlarge', '--ops-usd-per-month', '500', '--svg', svg, '--json');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ instance: 'ml.g5.xlarge', tokens_per_month: 2_000_000_000, cheaper: expect.any(String) });
+    expect(readFileSync(svg, 'utf8')).toContain('class="api-curve"');
+    expect(cli('crossover', '--model', 'gpt-4o-mini', '--instance', 'ml.nope', '--tokens-per-month', '1').status).toBe(2);
+  });
+
   it('resolves a relative usage path against the config file', () => {
     const cfg = loadConfigFile(join(ROOT, 'examples', 'local', 'gateway.json'));
     expect(cfg.raw.usage.path).toBe(join(ROOT, '.usage', 'local-usage.jsonl'));

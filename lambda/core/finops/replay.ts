@@ -1,0 +1,160 @@
+import { resolveConfig, type ResolvedConfig } from '../config/resolve';
+import type { GatewayConfigInput } from '../config/schema';
+import type { ChatMessage } from '../openai/types';
+import { Gateway, type GatewayDeps } from '../pipeline';
+import type { ChatProvider, ProviderCall, ProviderResponse, ProviderStreamEvent, UsageSink } from '../ports';
+import { microsToUsd } from '../pricing/money';
+import { estimateInputTokens } from '../tokens';
+import type { UsageRecord } from '../usage';
+
+/** One request of a trace. Recorded token counts and per-model outcome scores are optional. */
+export interface TraceRow {
+  readonly tenant?: string;
+  readonly feature?: string;
+  readonly model?: string;
+  readonly messages: readonly ChatMessage[];
+  readonly max_tokens?: number;
+  readonly temperature?: number;
+  /** Tokens the original request used; input is scaled when the context step shortens the prompt. */
+  readonly input_tokens?: number;
+  readonly output_tokens?: number;
+  /** Quality of each model's answer in [0, 1], keyed by config model id. */
+  readonly outcomes?: Readonly<Record<string, number>>;
+}
+
+export type Scenario = 'baseline' | 'caching' | 'routing' | 'context' | 'all';
+export const SCENARIOS: readonly Scenario[] = ['baseline', 'caching', 'routing', 'context', 'all'];
+
+export interface ScenarioResult {
+  readonly cost_usd: number;
+  /** Saving against the baseline scenario, as a share. */
+  readonly saving: number;
+  readonly cache_hits: number;
+  /** Mean outcome score of the model that answered, over requests whose trace row scores that model. */
+  readonly quality: number | null;
+  readonly quality_rows: number;
+  readonly by_model: Readonly<Record<string, number>>;
+}
+
+export interface ReplayReport {
+  readonly requests: number;
+  readonly rows_with_estimated_tokens: number;
+  readonly scenarios: Readonly<Record<Scenario, ScenarioResult>>;
+  readonly by_tenant_feature: readonly { tenant: string; feature: string; requests: number; baseline_usd: number; all_usd: number }[];
+}
+
+/** Output tokens assumed when a row records none: a typical chat answer, capped by max_tokens. */
+export const DEFAULT_OUTPUT_TOKENS = 300;
+
+/**
+ * Answers every call from the trace row it belongs to: recorded tokens where the row has them (input scaled by how
+ * much the context step shortened the prompt), the gateway's estimates otherwise. No network.
+ */
+class TraceProvider implements ChatProvider {
+  constructor(private readonly rowOf: (call: ProviderCall) => { row: TraceRow; originalInput: number }) {}
+
+  async complete(call: ProviderCall): Promise<ProviderResponse> {
+    const { row, originalInput } = this.rowOf(call);
+    const sent = estimateInputTokens(call.request);
+    const input = row.input_tokens !== undefined ? Math.round((row.input_tokens * sent) / Math.max(1, originalInput)) : sent;
+    const output = Math.min(row.output_tokens ?? DEFAULT_OUTPUT_TOKENS, call.maxTokens ?? Infinity);
+    return {
+      completion: {
+        id: 'replay', object: 'chat.completion', created: 0, model: call.model.id,
+        choices: [{ index: 0, message: { role: 'assistant', content: `replayed answer from ${call.model.id}` }, finish_reason: 'stop' }],
+      },
+      usage: { inputTokens: input, outputTokens: output, cacheReadTokens: 0, cacheWriteTokens: 0 },
+    };
+  }
+
+  async *stream(): AsyncGenerator<ProviderStreamEvent> {
+    throw new Error('replay sends no streams');
+  }
+}
+
+/** The config a scenario runs on: the user's config with limits lifted, trace tenants added and levers switched. */
+export function scenarioConfig(base: GatewayConfigInput, scenario: Scenario, tenants: readonly string[]): GatewayConfigInput {
+  const caching = scenario === 'caching' || scenario === 'all';
+  const context = scenario === 'context' || scenario === 'all';
+  return {
+    ...base,
+    tenants: tenants.map((id) => ({ id, apiKeys: [] })),
+    quota: { ...(base.quota ?? {}), defaults: {}, global: {}, mode: 'enforce', premiumTiers: [] },
+    cache: {
+      exact: { ...(base.cache?.exact ?? {}), enabled: caching },
+      semantic: { ...(base.cache?.semantic ?? {}), enabled: caching && (base.cache?.semantic?.enabled ?? false) },
+    },
+    context: { policies: context ? (base.context?.policies?.length ? base.context.policies : [{}]) : [] },
+    usage: { sink: 'none' },
+  };
+}
+
+/**
+ * Runs a trace through the real pipeline once per scenario: baseline (everything on the baseline model), caching,
+ * routing, context optimisation, and all of them. `deps` supplies the runtime pieces (clock, ids, hashing, stores).
+ */
+export async function replay(
+  base: GatewayConfigInput,
+  rows: readonly TraceRow[],
+  deps: (config: ResolvedConfig) => Omit<GatewayDeps, 'config' | 'providers' | 'usage'>,
+  progress?: (scenario: Scenario, done: number) => void,
+): Promise<ReplayReport> {
+  const tenants = [...new Set(rows.map((r) => r.tenant ?? 'replay'))];
+  const results = {} as Record<Scenario, ScenarioResult>;
+  const perKey = new Map<string, { tenant: string; feature: string; requests: number; baseline: number; all: number }>();
+  let estimatedTokens = 0;
+  for (const scenario of SCENARIOS) {
+    const config = resolveConfig(scenarioConfig(base, scenario, tenants));
+    const records: UsageRecord[] = [];
+    const sink: UsageSink = { write: (r) => records.push(r) };
+    let current: { row: TraceRow; originalInput: number } | undefined;
+    const provider = new TraceProvider(() => current!);
+    const gateway = new Gateway({ ...deps(config), config, providers: new Map(config.raw.providers.map((p) => [p.id, provider])), usage: sink });
+    let quality = 0;
+    let qualityRows = 0;
+    let hits = 0;
+    const byModel: Record<string, number> = {};
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      const model = scenario === 'baseline' || scenario === 'caching' || scenario === 'context' ? config.baseline.id : row.model ?? 'auto';
+      const body = JSON.stringify({ model, messages: row.messages, max_tokens: row.max_tokens, temperature: row.temperature });
+      current = { row, originalInput: estimateInputTokens({ model, messages: row.messages }) };
+      const res = await gateway.chat({ tenantId: row.tenant ?? 'replay', feature: row.feature, body, bodyBytes: body.length });
+      if (res.status !== 200) throw new Error(`trace row ${i + 1}: the gateway answered ${res.status}: ${JSON.stringify(res.kind === 'json' ? res.body : '')}`);
+      const rec = records[records.length - 1];
+      if (rec.cache.startsWith('hit')) hits++;
+      if (rec.model) byModel[rec.model] = (byModel[rec.model] ?? 0) + rec.cost_micros;
+      const score = rec.model ? row.outcomes?.[rec.model] : undefined;
+      if (score !== undefined) {
+        quality += score;
+        qualityRows++;
+      }
+      if (scenario === 'baseline') estimatedTokens += row.input_tokens === undefined || row.output_tokens === undefined ? 1 : 0;
+      const key = `${rec.tenant}\u0000${rec.feature}`;
+      const agg = perKey.get(key) ?? { tenant: rec.tenant, feature: rec.feature, requests: 0, baseline: 0, all: 0 };
+      if (scenario === 'baseline') {
+        agg.requests++;
+        agg.baseline += rec.cost_micros;
+      }
+      if (scenario === 'all') agg.all += rec.cost_micros;
+      perKey.set(key, agg);
+      progress?.(scenario, i + 1);
+    }
+    const total = records.reduce((s, r) => s + r.cost_micros, 0);
+    const baselineTotal = scenario === 'baseline' ? total : Math.round(results.baseline.cost_usd * 1e6);
+    results[scenario] = {
+      cost_usd: microsToUsd(total),
+      saving: baselineTotal ? Math.round((1 - total / baselineTotal) * 10_000) / 10_000 : 0,
+      cache_hits: hits,
+      quality: qualityRows ? Math.round((quality / qualityRows) * 10_000) / 10_000 : null,
+      quality_rows: qualityRows,
+      by_model: Object.fromEntries(Object.entries(byModel).map(([k, v]) => [k, microsToUsd(v)])),
+    };
+  }
+  return {
+    requests: rows.length,
+    rows_with_estimated_tokens: estimatedTokens,
+    scenarios: results,
+    by_tenant_feature: [...perKey.values()].map((a) => ({ tenant: a.tenant, feature: a.feature, requests: a.requests, baseline_usd: microsToUsd(a.baseline), all_usd: microsToUsd(a.all) })),
+  };
+}
