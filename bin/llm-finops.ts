@@ -9,6 +9,7 @@ import { MemoryExactCache } from '../lambda/adapters/memory-exact-cache';
 import { MemoryQuotaStore } from '../lambda/adapters/memory-quota-store';
 import { LogAlertSink } from '../lambda/adapters/usage-sinks';
 import { replay, type TraceRow } from '../lambda/core/finops/replay';
+import { renderReport, type ReportRecord } from '../lambda/core/finops/report';
 import { GatewayConfigSchema } from '../lambda/core/config/schema';
 import { evaluateContext, type ContextEvalRow } from '../lambda/core/context/evaluate';
 import { apiCost, crossover, crossoverSvg, instancesFor, selfHostedCost, type CrossoverInput } from '../lambda/core/finops/crossover';
@@ -43,6 +44,9 @@ Usage:
   llm-finops replay --trace FILE.jsonl [--config FILE] [--json]
       Run a trace through the real pipeline with a simulated provider under each lever (baseline model only,
       caching, routing, context optimisation, all): cost, saving and a quality proxy, per tenant and feature.
+  llm-finops report --usage FILE.jsonl --html OUT.html [--title TEXT]
+      A self-contained HTML report from a usage log: spend over time, by tenant, feature and model, savings,
+      the costliest requests.
   llm-finops hash-key KEY
       Print the SHA-256 of an API key, for tenants[].apiKeys[].sha256.
 
@@ -178,6 +182,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'quota') return quotaCommand(rest);
   if (cmd === 'crossover') return crossoverCommand(rest);
   if (cmd === 'replay') return replayCommand(rest);
+  if (cmd === 'report') return reportCommand(rest);
   if (cmd === 'context' && rest[0] === 'eval') return contextEval(rest.slice(1));
   if (cmd === 'local') {
     const { values } = parseArgs({
@@ -210,6 +215,23 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+async function reportCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { usage: { type: 'string' }, html: { type: 'string' }, title: { type: 'string' } } });
+  if (!values.usage || !values.html) throw new UsageError('report needs --usage FILE.jsonl and --html OUT.html');
+  const records: ReportRecord[] = [];
+  readFileSync(values.usage, 'utf8').split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    const r = JSON.parse(line);
+    if (typeof r.tenant !== 'string' || typeof r.cost_micros !== 'number' || typeof r.ts !== 'string') {
+      throw new UsageError(`${values.usage}:${i + 1}: not a usage record (needs ts, tenant, cost_micros)`);
+    }
+    records.push(r);
+  });
+  writeFileSync(values.html, renderReport(records, { title: values.title, generatedAt: new Date().toISOString() }));
+  process.stdout.write(`wrote ${values.html} (${records.length} requests)\n`);
+  return 0;
+}
 
 const PACKAGE_ROOT = resolve(__dirname, __dirname.includes(`${'dist'}`) ? '../..' : '..');
 

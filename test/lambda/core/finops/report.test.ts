@@ -1,0 +1,33 @@
+import { renderReport, summarise, type ReportRecord } from '../../../../lambda/core/finops/report';
+
+const rec = (ts: string, tenant: string, feature: string, model: string, cost: number, baseline: number, extra: Partial<ReportRecord> = {}): ReportRecord => ({
+  ts, request_id: `r-${ts}-${cost}`, tenant, feature, model, status: 200, cost_micros: cost, baseline_cost_micros: baseline, ...extra,
+});
+
+const records = [
+  rec('2026-11-27T10:00:00Z', 'acme', 'chat', 'small', 1000, 5000),
+  rec('2026-11-27T11:00:00Z', 'acme', 'rag', 'big', 9000, 9000, { context_saved_usd: 0.002 }),
+  rec('2026-11-28T09:00:00Z', 'globex', 'chat', 'small', 0, 4000, { cache: 'hit-exact' }),
+  rec('2026-11-28T09:30:00Z', 'globex', 'chat', 'small', 0, 0, { status: 502 }),
+];
+
+describe('summarise', () => {
+  it('totals spend, baseline, savings and groups them (hand-computed)', () => {
+    const s = summarise(records);
+    expect(s).toMatchObject({ requests: 4, errors: 1, spendMicros: 10_000, baselineMicros: 18_000, cacheHits: 1, contextSavedMicros: 2000 });
+    expect(s.byDay).toEqual([['2026-11-27', 10_000], ['2026-11-28', 0]]);
+    expect(s.byTenant).toEqual([['acme', 10_000], ['globex', 0]]);
+    expect(s.byModel).toEqual([['big', 9000], ['small', 1000]]);
+    expect(s.costliest[0].cost_micros).toBe(9000);
+  });
+});
+
+describe('renderReport', () => {
+  it('renders a self-contained page: inline SVG charts, no scripts, no external assets, escaped text', () => {
+    const html = renderReport([...records, rec('2026-11-28T10:00:00Z', '<script>x</script>', 'f', 'm', 1, 1)], { generatedAt: '2026-11-29T00:00:00Z' });
+    for (const id of ['spend-by-day', 'spend-by-tenant', 'spend-by-feature', 'spend-by-model', 'costliest']) expect(html).toContain(`id="${id}"`);
+    expect(html).toContain('$0.008000'); // saved: baseline 18,001 - spend 10,001 micros
+    expect(html).not.toMatch(/<script|src=|href=|@import|url\(/);
+    expect(html).toContain('&lt;script&gt;x&lt;/script&gt;');
+  });
+});
