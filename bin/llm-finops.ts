@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -10,6 +10,7 @@ import { MemoryQuotaStore } from '../lambda/adapters/memory-quota-store';
 import { LogAlertSink } from '../lambda/adapters/usage-sinks';
 import { replay, type TraceRow } from '../lambda/core/finops/replay';
 import { renderReport, type ReportRecord } from '../lambda/core/finops/report';
+import { estimate, UNIT_PRICES, type UsageProfile } from '../lambda/core/finops/estimate';
 import { GatewayConfigSchema } from '../lambda/core/config/schema';
 import { evaluateContext, type ContextEvalRow } from '../lambda/core/context/evaluate';
 import { apiCost, crossover, crossoverSvg, instancesFor, selfHostedCost, type CrossoverInput } from '../lambda/core/finops/crossover';
@@ -47,6 +48,9 @@ Usage:
   llm-finops report --usage FILE.jsonl --html OUT.html [--title TEXT]
       A self-contained HTML report from a usage log: spend over time, by tenant, feature and model, savings,
       the costliest requests.
+  llm-finops estimate [--app cdk.out] [--usage FILE.jsonl] [--json]
+      The fixed monthly cost of the synthesised stacks (itemised) and the variable cost per request; with a usage
+      log, the monthly total at its request rate and mean duration.
   llm-finops hash-key KEY
       Print the SHA-256 of an API key, for tenants[].apiKeys[].sha256.
 
@@ -183,6 +187,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'crossover') return crossoverCommand(rest);
   if (cmd === 'replay') return replayCommand(rest);
   if (cmd === 'report') return reportCommand(rest);
+  if (cmd === 'estimate') return estimateCommand(rest);
   if (cmd === 'context' && rest[0] === 'eval') return contextEval(rest.slice(1));
   if (cmd === 'local') {
     const { values } = parseArgs({
@@ -215,6 +220,54 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+async function estimateCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { app: { type: 'string', default: 'cdk.out' }, usage: { type: 'string' }, json: { type: 'boolean' } } });
+  const dir = values.app!;
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.template.json'));
+  } catch {
+    throw new UsageError(`cannot read ${dir}: synthesise first (npm start) or pass --app DIR`);
+  }
+  if (!files.length) throw new UsageError(`${dir} holds no *.template.json: synthesise first (npm start)`);
+  const stacks = Object.fromEntries(files.map((f) => [f.replace(/\.template\.json$/, ''), JSON.parse(readFileSync(join(dir, f), 'utf8'))]));
+  let profile: UsageProfile | undefined;
+  if (values.usage) {
+    let n = 0;
+    let latency = 0;
+    let first = Infinity;
+    let last = -Infinity;
+    for (const line of readFileSync(values.usage, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      const r = JSON.parse(line);
+      n++;
+      latency += r.latency_ms ?? 0;
+      const t = Date.parse(r.ts);
+      if (!Number.isNaN(t)) {
+        first = Math.min(first, t);
+        last = Math.max(last, t);
+      }
+    }
+    const days = Math.max(1, (last - first) / 86_400_000);
+    profile = { requestsPerMonth: Math.round((n / days) * 30.42), meanDurationSeconds: n ? Math.round(latency / n) / 1000 : 3 };
+  }
+  const e = estimate(stacks, profile);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(e)}\n`);
+    return 0;
+  }
+  process.stdout.write(`Fixed monthly cost of ${files.length} stack(s) in ${dir} (unit prices of ${UNIT_PRICES.asOf}, us-east-1):\n`);
+  for (const f of e.fixed) process.stdout.write(`  ${(f.usdPerMonth === null ? 'unpriced' : `$${f.usdPerMonth.toFixed(2)}`).padStart(10)}  ${f.type}  ${f.stack}/${f.resource}  (${f.basis})\n`);
+  process.stdout.write(`  ${`$${e.fixedUsdPerMonth.toFixed(2)}`.padStart(10)}  total fixed${e.unpriced.length ? ` (excluding ${e.unpriced.length} unpriced)` : ''}\n`);
+  process.stdout.write('Variable cost per 1M requests (model tokens excluded):\n');
+  for (const [k, v] of Object.entries(e.variablePerMillionRequests)) process.stdout.write(`  ${`$${v.toFixed(2)}`.padStart(10)}  ${k}\n`);
+  process.stdout.write(`  ${`$${e.variableUsdPerMillionRequests.toFixed(2)}`.padStart(10)}  total per 1M requests\n`);
+  if (e.usage) {
+    process.stdout.write(`At ${e.usage.requestsPerMonth.toLocaleString('en-US')} requests/month (mean ${e.usage.meanDurationSeconds} s): $${e.usage.variableUsdPerMonth.toFixed(2)} variable + $${e.fixedUsdPerMonth.toFixed(2)} fixed = $${e.usage.totalUsdPerMonth.toFixed(2)} per month\n`);
+  }
+  return 0;
+}
 
 async function reportCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { usage: { type: 'string' }, html: { type: 'string' }, title: { type: 'string' } } });

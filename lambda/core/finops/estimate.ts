@@ -1,0 +1,166 @@
+import { PRICE_CATALOG } from '../pricing/catalog';
+
+/**
+ * Dated unit prices (USD, us-east-1 list, read 2026-11-29 from the AWS pricing pages; see ../shared/PRICES.md) for
+ * the stack's own cost. Figures marked verified: false disagree between sources.
+ */
+export const UNIT_PRICES = {
+  asOf: '2026-11-29',
+  natGatewayPerHour: { usd: 0.045, verified: true },
+  openSearchInstancePerHour: { usd: { 't3.small.search': 0.036, 't3.medium.search': 0.073, 'r7g.large.search': 0.178, 'm7g.large.search': 0.139 } as Record<string, number>, verified: false },
+  openSearchGp3PerGbMonth: { usd: 0.122, verified: false },
+  openSearchServerlessOcuPerHour: { usd: 0.24, verified: true },
+  dashboardPerMonth: { usd: 3, verified: true },
+  alarmPerMonth: { usd: 0.1, verified: true },
+  secretPerMonth: { usd: 0.4, verified: true },
+  kmsKeyPerMonth: { usd: 1, verified: true },
+  wafWebAclPerMonth: { usd: 5, verified: true },
+  apiGatewayRestPerMillion: { usd: 3.5, verified: true },
+  lambdaRequestsPerMillion: { usd: 0.2, verified: true },
+  lambdaArmPerGbSecond: { usd: 0.0000133334, verified: true },
+  lambdaX86PerGbSecond: { usd: 0.0000166667, verified: true },
+  dynamoDbWritePerMillion: { usd: 0.625, verified: true },
+  dynamoDbReadPerMillion: { usd: 0.125, verified: true },
+} as const;
+
+const HOURS = 730;
+
+export interface CfnTemplate {
+  readonly Resources?: Record<string, { readonly Type: string; readonly Properties?: Record<string, unknown> }>;
+}
+
+export interface FixedItem {
+  readonly stack: string;
+  readonly resource: string;
+  readonly type: string;
+  readonly usdPerMonth: number | null;
+  readonly basis: string;
+}
+
+export interface UsageProfile {
+  /** Requests per month. */
+  readonly requestsPerMonth: number;
+  /** Mean router Lambda duration per request, seconds (it waits for the model). */
+  readonly meanDurationSeconds: number;
+}
+
+export interface Estimate {
+  readonly fixed: readonly FixedItem[];
+  readonly fixedUsdPerMonth: number;
+  /** Items whose price is unknown: the total excludes them. */
+  readonly unpriced: readonly string[];
+  readonly variablePerMillionRequests: Readonly<Record<string, number>>;
+  readonly variableUsdPerMillionRequests: number;
+  readonly usage?: UsageProfile & { readonly variableUsdPerMonth: number; readonly totalUsdPerMonth: number };
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
+
+/** Fixed monthly cost of one resource at its minimum capacity; null when the type is priced but this one is not. */
+function fixedCost(type: string, props: Record<string, unknown>, all: NonNullable<CfnTemplate['Resources']>): { usd: number | null; basis: string } | undefined {
+  const p = UNIT_PRICES;
+  switch (type) {
+    case 'AWS::EC2::NatGateway':
+      return { usd: p.natGatewayPerHour.usd * HOURS, basis: `${HOURS} h x $${p.natGatewayPerHour.usd}` };
+    case 'AWS::OpenSearchService::Domain': {
+      const cluster = (props.ClusterConfig ?? {}) as Record<string, unknown>;
+      const inst = str(cluster.InstanceType) ?? 'r7g.large.search';
+      const count = num(cluster.InstanceCount) ?? 1;
+      const hourly = p.openSearchInstancePerHour.usd[inst];
+      const ebs = (props.EBSOptions ?? {}) as Record<string, unknown>;
+      const gb = ebs.EBSEnabled === false ? 0 : num(ebs.VolumeSize) ?? 10;
+      if (hourly === undefined) return { usd: null, basis: `no price for ${inst}` };
+      return { usd: count * hourly * HOURS + count * gb * p.openSearchGp3PerGbMonth.usd, basis: `${count} x ${inst} x ${HOURS} h + ${count} x ${gb} GB gp3` };
+    }
+    case 'AWS::OpenSearchServerless::Collection': {
+      // The floor: 2 OCU (indexing + search) with standby replicas, 1 without.
+      const ocu = props.StandbyReplicas === 'DISABLED' ? 1 : 2;
+      return { usd: ocu * p.openSearchServerlessOcuPerHour.usd * HOURS, basis: `minimum ${ocu} OCU x ${HOURS} h` };
+    }
+    case 'AWS::SageMaker::Endpoint': {
+      const configRef = (props.EndpointConfigName as { 'Fn::GetAtt'?: string[]; Ref?: string } | undefined);
+      const logical = configRef?.['Fn::GetAtt']?.[0] ?? configRef?.Ref;
+      const cfg = logical ? all[logical]?.Properties : undefined;
+      const variants = (cfg?.ProductionVariants ?? []) as Record<string, unknown>[];
+      let usd = 0;
+      const parts: string[] = [];
+      for (const v of variants) {
+        const inst = str(v.InstanceType);
+        if (!inst) continue;
+        // Endpoints serving inference components may scale to zero; their floor is ManagedInstanceScaling.MinInstanceCount.
+        const scaling = v.ManagedInstanceScaling as Record<string, unknown> | undefined;
+        const count = num(scaling?.MinInstanceCount) ?? num(v.InitialInstanceCount) ?? 1;
+        const price = PRICE_CATALOG.instances.find((i) => i.id === inst)?.usdPerHour;
+        if (price === undefined) return { usd: null, basis: `no catalog price for ${inst}` };
+        usd += count * price * HOURS;
+        parts.push(`${count} x ${inst} x ${HOURS} h`);
+      }
+      return { usd, basis: parts.join(' + ') || 'no instance variants (serverless)' };
+    }
+    case 'AWS::CloudWatch::Dashboard':
+      return { usd: p.dashboardPerMonth.usd, basis: 'per dashboard (3 free per account)' };
+    case 'AWS::CloudWatch::Alarm':
+      return { usd: p.alarmPerMonth.usd, basis: 'standard-resolution alarm' };
+    case 'AWS::SecretsManager::Secret':
+      return { usd: p.secretPerMonth.usd, basis: 'per secret' };
+    case 'AWS::KMS::Key':
+      return { usd: p.kmsKeyPerMonth.usd, basis: 'per customer-managed key' };
+    case 'AWS::WAFv2::WebACL': {
+      const rules = Array.isArray(props.Rules) ? props.Rules.length : 0;
+      return { usd: p.wafWebAclPerMonth.usd + rules, basis: `web ACL + ${rules} rules x $1` };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The fixed monthly cost of synthesised stacks and the variable cost per request, from their templates. Per-request
+ * items: API Gateway REST requests, router Lambda requests and GB-seconds (it waits for the model), and about ten
+ * DynamoDB writes and five reads per request when a quota table is present. Model tokens are not included: they are
+ * what the gateway routes and records.
+ */
+export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: UsageProfile): Estimate {
+  const fixed: FixedItem[] = [];
+  const unpriced: string[] = [];
+  let hasRestApi = false;
+  let hasQuotaTable = false;
+  let routerGb = 0;
+  let routerX86 = false;
+  for (const [stack, template] of Object.entries(stacks)) {
+    const all = template.Resources ?? {};
+    for (const [logical, res] of Object.entries(all)) {
+      const props = res.Properties ?? {};
+      if (res.Type === 'AWS::ApiGateway::RestApi') hasRestApi = true;
+      if (res.Type === 'AWS::DynamoDB::Table') hasQuotaTable = true;
+      if (res.Type === 'AWS::Lambda::Function') {
+        const env = ((props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}) as Record<string, unknown>;
+        if ('LLM_FINOPS_CONFIG' in env || 'LLM_FINOPS_CONFIG_FILE' in env) {
+          routerGb = Math.max(routerGb, (num(props.MemorySize) ?? 128) / 1024);
+          routerX86 = !(Array.isArray(props.Architectures) && props.Architectures.includes('arm64'));
+        }
+      }
+      const c = fixedCost(res.Type, props, all);
+      if (!c) continue;
+      fixed.push({ stack, resource: logical, type: res.Type, usdPerMonth: c.usd === null ? null : round2(c.usd), basis: c.basis });
+      if (c.usd === null) unpriced.push(`${stack}/${logical} (${c.basis})`);
+    }
+  }
+  const p = UNIT_PRICES;
+  const duration = usage?.meanDurationSeconds ?? 3;
+  const variable: Record<string, number> = {};
+  if (hasRestApi) variable['API Gateway REST requests'] = p.apiGatewayRestPerMillion.usd;
+  if (routerGb > 0) {
+    variable['Lambda requests'] = p.lambdaRequestsPerMillion.usd;
+    variable[`Lambda compute (${routerGb} GB x ${duration} s)`] = round2(routerGb * duration * 1e6 * (routerX86 ? p.lambdaX86PerGbSecond.usd : p.lambdaArmPerGbSecond.usd));
+  }
+  if (hasQuotaTable) variable['DynamoDB quota writes (10) and reads (5)'] = round2(10 * p.dynamoDbWritePerMillion.usd + 5 * p.dynamoDbReadPerMillion.usd);
+  const perMillion = round2(Object.values(variable).reduce((a, b) => a + b, 0));
+  const fixedTotal = round2(fixed.reduce((a, f) => a + (f.usdPerMonth ?? 0), 0));
+  const out: Estimate = { fixed, fixedUsdPerMonth: fixedTotal, unpriced, variablePerMillionRequests: variable, variableUsdPerMillionRequests: perMillion };
+  if (!usage) return out;
+  const variableMonth = round2((perMillion * usage.requestsPerMonth) / 1e6);
+  return { ...out, usage: { ...usage, variableUsdPerMonth: variableMonth, totalUsdPerMonth: round2(fixedTotal + variableMonth) } };
+}

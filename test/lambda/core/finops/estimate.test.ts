@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { estimate, type CfnTemplate } from '../../../../lambda/core/finops/estimate';
+import { ReferencePlatformStack } from '../../../../lib';
+
+describe('estimate', () => {
+  it('prices the reference platform: no fixed cost, Lambda per request (hand-computed)', () => {
+    const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+    const stack = new ReferencePlatformStack(new App(), 'Ref', { gatewayConfig: config });
+    const e = estimate({ Ref: Template.fromStack(stack).toJSON() as CfnTemplate });
+    expect(e.fixedUsdPerMonth).toBe(0);
+    // 1 GB x 3 s x 1M x $0.0000133334 (arm64) = $40.00, plus $0.20 of requests
+    expect(e.variablePerMillionRequests).toEqual({ 'Lambda requests': 0.2, 'Lambda compute (1 GB x 3 s)': 40 });
+    expect(e.variableUsdPerMillionRequests).toBe(40.2);
+  });
+
+  it('itemises a fuller platform and totals it (hand-computed)', () => {
+    const t: CfnTemplate = {
+      Resources: {
+        Nat: { Type: 'AWS::EC2::NatGateway' },
+        Vectors: { Type: 'AWS::OpenSearchServerless::Collection', Properties: { Type: 'VECTORSEARCH' } },
+        Domain: { Type: 'AWS::OpenSearchService::Domain', Properties: { ClusterConfig: { InstanceType: 't3.small.search', InstanceCount: 1 }, EBSOptions: { EBSEnabled: true, VolumeSize: 10 } } },
+        Odd: { Type: 'AWS::OpenSearchService::Domain', Properties: { ClusterConfig: { InstanceType: 'x9.large.search' } } },
+        EpConfig: { Type: 'AWS::SageMaker::EndpointConfig', Properties: { ProductionVariants: [{ InstanceType: 'ml.inf2.xlarge', InitialInstanceCount: 1 }] } },
+        Ep: { Type: 'AWS::SageMaker::Endpoint', Properties: { EndpointConfigName: { 'Fn::GetAtt': ['EpConfig', 'EndpointConfigName'] } } },
+        Dash: { Type: 'AWS::CloudWatch::Dashboard' },
+        A1: { Type: 'AWS::CloudWatch::Alarm' },
+        A2: { Type: 'AWS::CloudWatch::Alarm' },
+        Api: { Type: 'AWS::ApiGateway::RestApi' },
+        Quota: { Type: 'AWS::DynamoDB::Table' },
+        Router: { Type: 'AWS::Lambda::Function', Properties: { MemorySize: 1024, Architectures: ['arm64'], Environment: { Variables: { LLM_FINOPS_CONFIG: '{}' } } } },
+      },
+    };
+    const e = estimate({ Platform: t }, { requestsPerMonth: 2_000_000, meanDurationSeconds: 3 });
+    const cost = Object.fromEntries(e.fixed.map((f) => [f.resource, f.usdPerMonth]));
+    expect(cost).toEqual({
+      Nat: 32.85, // 730 h x $0.045
+      Vectors: 350.4, // 2 OCU x 730 h x $0.24
+      Domain: 27.5, // 730 h x $0.036 + 10 GB x $0.122
+      Odd: null,
+      Ep: 722.7, // 730 h x $0.99 (ml.inf2.xlarge, catalog)
+      Dash: 3,
+      A1: 0.1,
+      A2: 0.1,
+    });
+    expect(e.unpriced).toEqual(['Platform/Odd (no price for x9.large.search)']);
+    expect(e.fixedUsdPerMonth).toBe(1136.65);
+    // 3.50 API + 0.20 + 40.00 Lambda + 10 x 0.625 + 5 x 0.125 DynamoDB (6.875 -> 6.88)
+    expect(e.variableUsdPerMillionRequests).toBe(50.58);
+    expect(e.usage).toMatchObject({ variableUsdPerMonth: 101.16, totalUsdPerMonth: 1237.81 });
+  });
+
+  it('uses an endpoint\'s managed minimum instance count (scale to zero)', () => {
+    const e = estimate({ S: { Resources: {
+      C: { Type: 'AWS::SageMaker::EndpointConfig', Properties: { ProductionVariants: [{ InstanceType: 'ml.g5.xlarge', InitialInstanceCount: 1, ManagedInstanceScaling: { MinInstanceCount: 0 } }] } },
+      E: { Type: 'AWS::SageMaker::Endpoint', Properties: { EndpointConfigName: { 'Fn::GetAtt': ['C', 'EndpointConfigName'] } } },
+    } } });
+    expect(e.fixedUsdPerMonth).toBe(0);
+  });
+});
