@@ -395,7 +395,7 @@ async function crossoverCommand(args: string[]): Promise<number> {
   }
   const api = apiCost(input, user);
   const self = selfHostedCost(input, user);
-  if (values.svg) writeFileSync(values.svg, crossoverSvg(input, result, { userTokensPerMonth: user, apiLabel: values.model, selfLabel: `${instancesFor(input, user)} x ${inst.id}` }));
+  if (values.svg) writeFileSync(values.svg, crossoverSvg(input, result, { userTokensPerMonth: user, apiLabel: values.model, selfLabel: `${inst.id} instances` }));
   const out = {
     model: values.model,
     instance: inst.id,
