@@ -234,23 +234,12 @@ async function estimateCommand(args: string[]): Promise<number> {
   const stacks = Object.fromEntries(files.map((f) => [f.replace(/\.template\.json$/, ''), JSON.parse(readFileSync(join(dir, f), 'utf8'))]));
   let profile: UsageProfile | undefined;
   if (values.usage) {
-    let n = 0;
-    let latency = 0;
-    let first = Infinity;
-    let last = -Infinity;
-    for (const line of readFileSync(values.usage, 'utf8').split('\n')) {
-      if (!line.trim()) continue;
-      const r = JSON.parse(line);
-      n++;
-      latency += r.latency_ms ?? 0;
-      const t = Date.parse(r.ts);
-      if (!Number.isNaN(t)) {
-        first = Math.min(first, t);
-        last = Math.max(last, t);
-      }
-    }
-    const days = Math.max(1, (last - first) / 86_400_000);
-    profile = { requestsPerMonth: Math.round((n / days) * 30.42), meanDurationSeconds: n ? Math.round(latency / n) / 1000 : 3 };
+    const { records, days } = readUsageLog(values.usage);
+    const latency = records.reduce((sum, r) => sum + (typeof r.latency_ms === 'number' ? r.latency_ms : 0), 0);
+    profile = {
+      requestsPerMonth: Math.round((records.length / days) * DAYS_PER_MONTH),
+      meanDurationSeconds: records.length ? Math.round(latency / records.length) / 1000 : 3,
+    };
   }
   const e = estimate(stacks, profile);
   if (values.json) {
@@ -328,23 +317,37 @@ async function replayCommand(args: string[]): Promise<number> {
 /** Savings-plan discounts assumed for SageMaker commitments (public "up to" figures are higher; these are typical). */
 const COMMITMENT_DISCOUNT = { none: 0, '1yr': 0.3, '3yr': 0.5 } as const;
 
-/** Monthly token rate of a usage log: all tokens over the days it spans (at least one), scaled to 30.42 days. */
-function monthlyTokensFromUsage(file: string): number {
-  let tokens = 0;
+/** Usage records of a log file and the days they span (at least one), to turn totals into monthly rates. */
+function readUsageLog(file: string): { records: Record<string, unknown>[]; days: number } {
+  const records: Record<string, unknown>[] = [];
   let first = Infinity;
   let last = -Infinity;
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    const r = JSON.parse(line);
-    tokens += (r.input_tokens ?? 0) + (r.output_tokens ?? 0) + (r.cache_read_tokens ?? 0) + (r.cache_write_tokens ?? 0);
-    const t = Date.parse(r.ts);
+  readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let r: Record<string, unknown>;
+    try {
+      r = JSON.parse(line);
+    } catch {
+      throw new UsageError(`${file}:${i + 1}: not JSON`);
+    }
+    records.push(r);
+    const t = Date.parse(String(r.ts));
     if (!Number.isNaN(t)) {
       first = Math.min(first, t);
       last = Math.max(last, t);
     }
-  }
-  const days = Math.max(1, (last - first) / 86_400_000);
-  return Math.round((tokens / days) * 30.42);
+  });
+  return { records, days: Math.max(1, (last - first) / 86_400_000) };
+}
+
+const DAYS_PER_MONTH = 30.42;
+
+/** Monthly token rate of a usage log: every token it records, over the days it spans. */
+function monthlyTokensFromUsage(file: string): number {
+  const { records, days } = readUsageLog(file);
+  const n = (v: unknown): number => (typeof v === 'number' ? v : 0);
+  const tokens = records.reduce((sum, r) => sum + n(r.input_tokens) + n(r.output_tokens) + n(r.cache_read_tokens) + n(r.cache_write_tokens), 0);
+  return Math.round((tokens / days) * DAYS_PER_MONTH);
 }
 
 function num(name: string, v: string | undefined, fallback?: number): number {

@@ -23,6 +23,7 @@ import type {
   ReserveOutcome,
   StoredLimits,
 } from '../core/ports';
+import { controlScopeKey } from '../core/quota/policy';
 
 /** Attribute and index names of the quota table; the TokenQuotaTable construct creates the same. */
 export const QUOTA_TABLE = {
@@ -40,7 +41,6 @@ type Item = Record<string, AttributeValue>;
 
 const n = (v: number): AttributeValue => ({ N: String(v) });
 const s = (v: string): AttributeValue => ({ S: v });
-const scopeKey = (sc: QuotaScope): string => (sc.tenant === undefined ? 'global' : sc.feature === undefined ? `tenant#${sc.tenant}` : `feature#${sc.tenant}#${sc.feature}`);
 
 function shardOf(id: string): number {
   let h = 2166136261;
@@ -216,10 +216,10 @@ export class DynamoDbQuotaStore implements QuotaStore {
   async getControls(tenant: string, feature: string): Promise<QuotaControls> {
     const keys = {
       globalLimits: `l#global`,
-      tenantLimits: `l#${scopeKey({ tenant })}`,
-      featureLimits: `l#${scopeKey({ tenant, feature })}`,
+      tenantLimits: `l#${controlScopeKey({ tenant })}`,
+      featureLimits: `l#${controlScopeKey({ tenant, feature })}`,
       globalKillSwitch: `k#global`,
-      tenantKillSwitch: `k#${scopeKey({ tenant })}`,
+      tenantKillSwitch: `k#${controlScopeKey({ tenant })}`,
     };
     const items = await this.batchGet(Object.values(keys));
     const out: Record<string, unknown> = {};
@@ -231,12 +231,12 @@ export class DynamoDbQuotaStore implements QuotaStore {
   }
 
   async putLimits(scope: QuotaScope, limits: StoredLimits | null): Promise<void> {
-    await this.putOrDelete(`l#${scopeKey(scope)}`, limits);
+    await this.putOrDelete(`l#${controlScopeKey(scope)}`, limits);
   }
 
   async setKillSwitch(scope: QuotaScope, state: KillSwitch | null): Promise<void> {
     if (scope.feature !== undefined) throw new Error('A kill switch is global or per tenant, not per feature.');
-    await this.putOrDelete(`k#${scopeKey(scope)}`, state);
+    await this.putOrDelete(`k#${controlScopeKey(scope)}`, state);
   }
 
   private async putOrDelete(pk: string, value: object | null): Promise<void> {

@@ -9,6 +9,7 @@ import type {
   ReserveOutcome,
   StoredLimits,
 } from '../core/ports';
+import { controlScopeKey } from '../core/quota/policy';
 
 interface OpenReservation {
   readonly amounts: ReadonlyMap<string, number>;
@@ -20,7 +21,6 @@ interface Counter {
   reserved: number;
 }
 
-const scopeKey = (s: QuotaScope): string => (s.tenant === undefined ? 'global' : s.feature === undefined ? `tenant#${s.tenant}` : `feature#${s.tenant}#${s.feature}`);
 
 /**
  * In-process quota store for the local gateway and tests. Each method runs without awaiting in between, so on
@@ -94,22 +94,22 @@ export class MemoryQuotaStore implements QuotaStore {
   async getControls(tenant: string, feature: string): Promise<QuotaControls> {
     return {
       globalLimits: this.limits.get('global'),
-      tenantLimits: this.limits.get(scopeKey({ tenant })),
-      featureLimits: this.limits.get(scopeKey({ tenant, feature })),
+      tenantLimits: this.limits.get(controlScopeKey({ tenant })),
+      featureLimits: this.limits.get(controlScopeKey({ tenant, feature })),
       globalKillSwitch: this.switches.get('global'),
-      tenantKillSwitch: this.switches.get(scopeKey({ tenant })),
+      tenantKillSwitch: this.switches.get(controlScopeKey({ tenant })),
     };
   }
 
   async putLimits(scope: QuotaScope, limits: StoredLimits | null): Promise<void> {
-    if (limits === null) this.limits.delete(scopeKey(scope));
-    else this.limits.set(scopeKey(scope), { ...limits });
+    if (limits === null) this.limits.delete(controlScopeKey(scope));
+    else this.limits.set(controlScopeKey(scope), { ...limits });
   }
 
   async setKillSwitch(scope: QuotaScope, state: KillSwitch | null): Promise<void> {
     if (scope.feature !== undefined) throw new Error('A kill switch is global or per tenant, not per feature.');
-    if (state === null) this.switches.delete(scopeKey(scope));
-    else this.switches.set(scopeKey(scope), { ...state });
+    if (state === null) this.switches.delete(controlScopeKey(scope));
+    else this.switches.set(controlScopeKey(scope), { ...state });
   }
 
   /** Open reservations, for tests and the local gateway's diagnostics. */

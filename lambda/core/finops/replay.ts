@@ -67,8 +67,14 @@ class TraceProvider implements ChatProvider {
     };
   }
 
-  async *stream(): AsyncGenerator<ProviderStreamEvent> {
-    throw new Error('replay sends no streams');
+  async *stream(call: ProviderCall): AsyncGenerator<ProviderStreamEvent> {
+    const { completion, usage } = await this.complete(call);
+    const choice = completion.choices[0];
+    yield {
+      type: 'chunk',
+      chunk: { id: completion.id, object: 'chat.completion.chunk', created: 0, model: completion.model, choices: [{ index: 0, delta: { role: 'assistant', content: choice.message.content }, finish_reason: choice.finish_reason }] },
+    };
+    if (usage) yield { type: 'usage', usage };
   }
 }
 

@@ -1,5 +1,5 @@
 import type { LimitSet } from '../config/schema';
-import type { QuotaCounterSpec, QuotaControls, StoredLimits } from '../ports';
+import type { QuotaControls, QuotaCounterSpec, QuotaScope, StoredLimits } from '../ports';
 import { usdToMicros } from '../pricing/money';
 
 export type Window = 'minute' | 'day' | 'month';
@@ -133,4 +133,10 @@ export function remainingUsdMicros(plans: readonly CounterPlan[], committed: Rea
 /** A kill switch applies to a tenant when set for it or globally; the tenant's own setting wins. */
 export function killSwitchFor(controls: QuotaControls): QuotaControls['globalKillSwitch'] {
   return controls.tenantKillSwitch ?? controls.globalKillSwitch;
+}
+
+/** The key under which a store keeps a scope's limits or kill switch: global, tenant#T or feature#T#F. */
+export function controlScopeKey(scope: QuotaScope): string {
+  if (scope.tenant === undefined) return 'global';
+  return scope.feature === undefined ? `tenant#${scope.tenant}` : `feature#${scope.tenant}#${scope.feature}`;
 }
