@@ -13,3 +13,12 @@ export const ENV_ALERT_TOPIC_ARN = 'LLM_FINOPS_ALERT_TOPIC_ARN';
 export const BUNDLES = {
   router: 'router',
 } as const;
+
+/** Schema of the quota table: the TokenQuotaTable construct creates it, the DynamoDB quota store reads it. */
+export const QUOTA_TABLE = {
+  partitionKey: 'pk',
+  ttlAttribute: 'ttl',
+  expiryIndex: 'reservations-by-expiry',
+  expiryIndexPartitionKey: 'gsi1pk',
+  expiryIndexSortKey: 'gsi1sk',
+} as const;

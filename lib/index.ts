@@ -1,2 +1,3 @@
 export * from './gateway/router-function';
 export * from './platform/reference-platform-stack';
+export * from './quota/token-quota-table';

@@ -23,16 +23,10 @@ import type {
   ReserveOutcome,
   StoredLimits,
 } from '../core/ports';
+import { QUOTA_TABLE } from '../contract';
 import { controlScopeKey } from '../core/quota/policy';
 
-/** Attribute and index names of the quota table; the TokenQuotaTable construct creates the same. */
-export const QUOTA_TABLE = {
-  partitionKey: 'pk',
-  ttlAttribute: 'ttl',
-  expiryIndex: 'reservations-by-expiry',
-  expiryIndexPartitionKey: 'gsi1pk',
-  expiryIndexSortKey: 'gsi1sk',
-} as const;
+export { QUOTA_TABLE };
 
 /** Reservations spread over this many index partitions, so their writes never make one hot partition. */
 const EXPIRY_SHARDS = 16;

@@ -6,14 +6,14 @@ import { estimate, type CfnTemplate } from '../../../../lambda/core/finops/estim
 import { ReferencePlatformStack } from '../../../../lib';
 
 describe('estimate', () => {
-  it('prices the reference platform: no fixed cost, Lambda per request (hand-computed)', () => {
+  it('prices the reference platform: no fixed cost; Lambda and quota-table I/O per request (hand-computed)', () => {
     const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
     const stack = new ReferencePlatformStack(new App(), 'Ref', { gatewayConfig: config });
     const e = estimate({ Ref: Template.fromStack(stack).toJSON() as CfnTemplate });
     expect(e.fixedUsdPerMonth).toBe(0);
-    // 1 GB x 3 s x 1M x $0.0000133334 (arm64) = $40.00, plus $0.20 of requests
-    expect(e.variablePerMillionRequests).toEqual({ 'Lambda requests': 0.2, 'Lambda compute (1 GB x 3 s)': 40 });
-    expect(e.variableUsdPerMillionRequests).toBe(40.2);
+    // 1 GB x 3 s x 1M x $0.0000133334 (arm64) = $40.00, $0.20 of requests, 10 x $0.625 + 5 x $0.125 of DynamoDB
+    expect(e.variablePerMillionRequests).toEqual({ 'Lambda requests': 0.2, 'Lambda compute (1 GB x 3 s)': 40, 'DynamoDB quota writes (10) and reads (5)': 6.88 });
+    expect(e.variableUsdPerMillionRequests).toBe(47.08);
   });
 
   it('itemises a fuller platform and totals it (hand-computed)', () => {
