@@ -12,7 +12,19 @@ export const ENV_ALERT_TOPIC_ARN = 'LLM_FINOPS_ALERT_TOPIC_ARN';
 /** Pre-built bundles under assets/lambda/<name>/index.js, written by `npm run build`. */
 export const BUNDLES = {
   router: 'router',
+  authorizer: 'authorizer',
 } as const;
+
+/** Authorizer context key carrying the tenant id to the router (event.requestContext.authorizer.tenant). */
+export const AUTHORIZER_TENANT_KEY = 'tenant';
+
+/**
+ * The API Gateway API key value that identifies a tenant to its usage plan (API key source AUTHORIZER). It only
+ * meters and throttles: clients never send it, the authorizer returns it after checking the tenant's real key.
+ */
+export function usageIdentifierFor(tenant: string): string {
+  return `llm-finops-usage-${tenant}`;
+}
 
 /** Schema of the quota table: the TokenQuotaTable construct creates it, the DynamoDB quota store reads it. */
 export const QUOTA_TABLE = {

@@ -1,3 +1,4 @@
+export * from './gateway/llm-gateway';
 export * from './gateway/router-function';
 export * from './platform/reference-platform-stack';
 export * from './quota/token-quota-table';

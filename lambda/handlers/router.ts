@@ -1,20 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDbQuotaStore } from '../adapters/dynamodb-quota-store';
 import { SnsAlertSink } from '../adapters/sns-alert-sink';
 import { buildGateway } from '../adapters/wiring';
-import { ENV_ALERT_TOPIC_ARN, ENV_CONFIG_FILE, ENV_CONFIG_JSON, ENV_QUOTA_TABLE } from '../contract';
+import { ENV_ALERT_TOPIC_ARN, ENV_QUOTA_TABLE } from '../contract';
 import { resolveConfig } from '../core/config/resolve';
+import { configFromEnv } from './shared/config-from-env';
 import { createBufferedRouterHandler, createRouterHandler, type StreamingRuntime } from './shared/router-handler';
 
-function loadConfigFromEnv(): unknown {
-  const inline = process.env[ENV_CONFIG_JSON];
-  if (inline) return JSON.parse(inline);
-  const file = process.env[ENV_CONFIG_FILE];
-  if (file) return JSON.parse(readFileSync(file, 'utf8'));
-  throw new Error(`Set ${ENV_CONFIG_JSON} (JSON) or ${ENV_CONFIG_FILE} (path) to the gateway config.`);
-}
 
 const runtime = (globalThis as { awslambda?: StreamingRuntime }).awslambda;
 if (!runtime) throw new Error('This is the Lambda entry point (it needs the response-streaming runtime); run `llm-finops local` for a local gateway.');
@@ -22,7 +15,7 @@ if (!runtime) throw new Error('This is the Lambda entry point (it needs the resp
 /** Built once per execution environment; a bad config fails the cold start loudly, naming every field. */
 const quotaTable = process.env[ENV_QUOTA_TABLE];
 const alertTopic = process.env[ENV_ALERT_TOPIC_ARN];
-const gateway = buildGateway(resolveConfig(loadConfigFromEnv()), {
+const gateway = buildGateway(resolveConfig(configFromEnv()), {
   env: process.env,
   quota: quotaTable ? new DynamoDbQuotaStore(new DynamoDBClient({}), quotaTable) : undefined,
   alerts: alertTopic ? new SnsAlertSink(new SNSClient({}), alertTopic) : undefined,

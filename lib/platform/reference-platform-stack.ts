@@ -1,6 +1,6 @@
 import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { RouterFunction } from '../gateway/router-function';
+import { LlmGateway } from '../gateway/llm-gateway';
 import { TokenQuotaTable } from '../quota/token-quota-table';
 
 export interface ReferencePlatformStackProps extends StackProps {
@@ -9,18 +9,18 @@ export interface ReferencePlatformStackProps extends StackProps {
 }
 
 /**
- * The reference platform `npm start` synthesises. Today: the router Lambda on Bedrock tiers with its quota table and
- * alert topic. Later issues add the API, authorizer, cache, attribution, budgets and dashboard.
+ * The reference platform `npm start` synthesises. Today: the streaming REST API, key authorizer and router on
+ * Bedrock tiers, with the quota table and alert topic. Later issues add the cache, attribution, budgets, inference
+ * endpoints and the dashboard.
  */
 export class ReferencePlatformStack extends Stack {
-  readonly router: RouterFunction;
+  readonly gateway: LlmGateway;
   readonly quota: TokenQuotaTable;
 
   constructor(scope: Construct, id: string, props: ReferencePlatformStackProps) {
     super(scope, id, props);
-    this.router = new RouterFunction(this, 'Router', { config: props.gatewayConfig });
     // Quotas must be shared by every router instance: DynamoDB, never the in-process store.
     this.quota = new TokenQuotaTable(this, 'Quota');
-    this.quota.bindRouter(this.router.function);
+    this.gateway = new LlmGateway(this, 'Gateway', { config: props.gatewayConfig, quotaTable: this.quota });
   }
 }

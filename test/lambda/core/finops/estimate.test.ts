@@ -6,14 +6,17 @@ import { estimate, type CfnTemplate } from '../../../../lambda/core/finops/estim
 import { ReferencePlatformStack } from '../../../../lib';
 
 describe('estimate', () => {
-  it('prices the reference platform: no fixed cost; Lambda and quota-table I/O per request (hand-computed)', () => {
+  it('prices the reference platform: no fixed cost; API, Lambda and quota-table I/O per request (hand-computed)', () => {
     const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
     const stack = new ReferencePlatformStack(new App(), 'Ref', { gatewayConfig: config });
     const e = estimate({ Ref: Template.fromStack(stack).toJSON() as CfnTemplate });
     expect(e.fixedUsdPerMonth).toBe(0);
-    // 1 GB x 3 s x 1M x $0.0000133334 (arm64) = $40.00, $0.20 of requests, 10 x $0.625 + 5 x $0.125 of DynamoDB
-    expect(e.variablePerMillionRequests).toEqual({ 'Lambda requests': 0.2, 'Lambda compute (1 GB x 3 s)': 40, 'DynamoDB quota writes (10) and reads (5)': 6.88 });
-    expect(e.variableUsdPerMillionRequests).toBe(47.08);
+    // $3.50 REST API, 1 GB x 3 s x 1M x $0.0000133334 (arm64) = $40.00, $0.20 of Lambda requests,
+    // 10 x $0.625 + 5 x $0.125 of DynamoDB
+    expect(e.variablePerMillionRequests).toEqual({
+      'API Gateway REST requests': 3.5, 'Lambda requests': 0.2, 'Lambda compute (1 GB x 3 s)': 40, 'DynamoDB quota writes (10) and reads (5)': 6.88,
+    });
+    expect(e.variableUsdPerMillionRequests).toBe(50.58);
   });
 
   it('itemises a fuller platform and totals it (hand-computed)', () => {

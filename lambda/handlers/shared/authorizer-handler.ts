@@ -1,0 +1,32 @@
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { AUTHORIZER_TENANT_KEY, usageIdentifierFor } from '../../contract';
+import type { ResolvedConfig } from '../../core/config/resolve';
+import type { Sha256 } from '../../core/ports';
+
+/** Every method of the stage: API Gateway caches one decision per key, so it must cover all routes. */
+function stageWildcard(methodArn: string): string {
+  // arn:aws:execute-api:region:account:apiId/stage/METHOD/path...
+  const [apiArn, stage] = methodArn.split('/');
+  return `${apiArn}/${stage}/*/*`;
+}
+
+/**
+ * Lambda REQUEST authorizer: `Authorization: Bearer <key>` -> tenant, by the SHA-256 hashes in the config (plain keys
+ * are never stored). Returns the tenant in the context for the router and the tenant's usage identifier for its
+ * usage plan. An unknown or missing key is refused with API Gateway's 401 ("Unauthorized").
+ */
+export function createAuthorizerHandler(config: ResolvedConfig, sha256: Sha256) {
+  return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+    let header: string | undefined;
+    for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === 'authorization') header = v ?? undefined;
+    const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    const tenant = m ? config.keyHashes.get(sha256(m[1])) : undefined;
+    if (!tenant) throw new Error('Unauthorized');
+    return {
+      principalId: tenant,
+      policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: stageWildcard(event.methodArn) }] },
+      context: { [AUTHORIZER_TENANT_KEY]: tenant },
+      usageIdentifierKey: usageIdentifierFor(tenant),
+    };
+  };
+}

@@ -1,0 +1,27 @@
+import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { createAuthorizerHandler } from '../../../lambda/handlers/shared/authorizer-handler';
+import { resolveConfig } from '../../../lambda/core/config/resolve';
+import { sha256 } from '../../support/fakes';
+import { KEYS, testConfig } from '../../support/config';
+
+const handler = createAuthorizerHandler(resolveConfig(testConfig('http://127.0.0.1:1/v1')), sha256);
+const event = (authorization?: string): APIGatewayRequestAuthorizerEvent => ({
+  type: 'REQUEST',
+  methodArn: 'arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/POST/v1/chat/completions',
+  headers: authorization ? { Authorization: authorization } : {},
+} as unknown as APIGatewayRequestAuthorizerEvent);
+
+describe('authorizer handler', () => {
+  it('maps a known Bearer key to its tenant, for every route of the stage, with the usage identifier', async () => {
+    expect(await handler(event(`Bearer ${KEYS.acme}`))).toEqual({
+      principalId: 'acme',
+      policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: 'arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/*/*' }] },
+      context: { tenant: 'acme' },
+      usageIdentifierKey: 'llm-finops-usage-acme',
+    });
+  });
+
+  it.each([undefined, 'Bearer sk-unknown', 'Basic Zm9vOmJhcg==', `bearer  ${KEYS.globex}x`])('refuses %s with Unauthorized', async (auth) => {
+    await expect(handler(event(auth))).rejects.toThrow('Unauthorized');
+  });
+});

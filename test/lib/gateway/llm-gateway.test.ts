@@ -1,0 +1,88 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { LlmGateway, TokenQuotaTable } from '../../../lib';
+
+const config = {
+  providers: [{ type: 'bedrock', id: 'bedrock' }],
+  models: [{ id: 'nova-lite', provider: 'bedrock', upstreamModel: 'us.amazon.nova-lite-v1:0' }],
+  tiers: [{ name: 'small', models: ['nova-lite'] }],
+  routing: { thresholds: [{ tier: 'small', upTo: 1 }], baselineModel: 'nova-lite' },
+  tenants: [{ id: 'acme', apiKeys: [{ sha256: 'a'.repeat(64) }] }],
+};
+
+function build(extra: Partial<ConstructorParameters<typeof LlmGateway>[2]> = {}, withQuota = true) {
+  const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
+  const quotaTable = withQuota ? new TokenQuotaTable(stack, 'Quota') : undefined;
+  const gateway = new LlmGateway(stack, 'Gateway', { config, quotaTable, ...extra });
+  return { stack, gateway };
+}
+
+function synth(extra: Partial<ConstructorParameters<typeof LlmGateway>[2]> = {}, withQuota = true) {
+  const built = build(extra, withQuota);
+  return { ...built, template: Template.fromStack(built.stack) };
+}
+
+describe('LlmGateway', () => {
+  it('streams every route from the router through AWS_PROXY integrations behind the key authorizer', () => {
+    const { template } = synth();
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { ApiKeySourceType: 'AUTHORIZER', EndpointConfiguration: { Types: ['REGIONAL'] } });
+    template.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'POST',
+      AuthorizationType: 'CUSTOM',
+      ApiKeyRequired: true,
+      Integration: { Type: 'AWS_PROXY', ResponseTransferMode: 'STREAM', TimeoutInMillis: 300000, Uri: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('response-streaming-invocations')])] }) },
+    });
+    template.resourceCountIs('AWS::ApiGateway::Method', 4);
+    template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'GET', AuthorizationType: 'NONE' });
+    template.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.Authorization', AuthorizerResultTtlInSeconds: 300 });
+    template.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: 'prod', AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue() }) });
+    template.hasOutput('*', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }), Description: 'OpenAI-compatible base URL' });
+  });
+
+  it('deploys the authorizer and the router from their pre-built bundles on arm64 with the config', () => {
+    const { template } = synth();
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Architectures: ['arm64'], Runtime: 'nodejs22.x', Environment: { Variables: Match.objectLike({ LLM_FINOPS_CONFIG: JSON.stringify(config) }) } }, 2);
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LLM_FINOPS_QUOTA_TABLE: Match.anyValue(), LLM_FINOPS_ALERT_TOPIC_ARN: Match.anyValue() }) } });
+  });
+
+  it('gives each configured tenant a usage plan and the API key that identifies it to the plan', () => {
+    const { gateway, stack } = build();
+    gateway.addTenant('globex', { rateLimit: 5, burstLimit: 10 });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::ApiGateway::ApiKey', { Value: 'llm-finops-usage-acme', Enabled: true });
+    t.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 } });
+    t.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 5, BurstLimit: 10 } });
+    t.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 2);
+  });
+
+  it('warns when no quota table is given', () => {
+    const { stack } = synth({}, false);
+    Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('no quotaTable'));
+  });
+
+  describe('grants', () => {
+    it('grants execute-api:Invoke on every route of the stage', () => {
+      const { stack, gateway } = build();
+      const role = new iam.Role(stack, 'Caller', { assumedBy: new iam.AccountRootPrincipal() });
+      gateway.grantInvoke(role);
+      Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: { Statement: [Match.objectLike({ Action: 'execute-api:Invoke', Resource: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([':execute-api:eu-west-1:111122223333:', '/*/*'])] }) })] },
+      });
+    });
+  });
+
+  it('fails when the timeout is out of range, naming the prop', () => {
+    expect(() => synth({ timeout: Duration.minutes(20) })).toThrow(/timeout: expected 50 ms to 15 minutes/);
+  });
+
+  it('fails when a tenant limit is not a whole number', () => {
+    expect(() => synth({ tenantRateLimit: 0.5 })).toThrow(/tenantRateLimit: expected a whole number >= 1, got 0.5/);
+  });
+
+  it('fails when a tenant is added twice or has an invalid id', () => {
+    const { gateway } = build();
+    expect(() => gateway.addTenant('acme')).toThrow(/already added/);
+    expect(() => gateway.addTenant('bad tenant!')).toThrow(/not a valid tenant id/);
+  });
+});
