@@ -1,10 +1,11 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { BUNDLES, ENV_CONFIG_JSON } from '../../lambda/contract';
 import { bundleDir } from '../bundles';
+import { acknowledgeBasicExecutionRole } from '../nag';
 
 export interface RouterFunctionProps {
   /**
@@ -50,7 +51,7 @@ export class RouterFunction extends Construct {
 
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     this.function = new lambda.Function(this, 'Resource', {
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
       code: lambda.Code.fromAsset(bundleDir(BUNDLES.router)),
@@ -70,7 +71,23 @@ export class RouterFunction extends Construct {
         actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
         resources,
       }));
+      for (const model of this.crossRegionModels(props.config)) {
+        Validations.of(this.function).acknowledge({
+          id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/${model}]`,
+          reason: 'Region wildcard only on the foundation-model ARN of a configured model: its cross-region inference profile may serve a request in any region of its geography, and each needs InvokeModel on the model there.',
+        });
+      }
     }
+    acknowledgeBasicExecutionRole(this.function);
+  }
+
+  /** Base model ids behind the cross-region inference profiles in the config. */
+  private crossRegionModels(config: { [key: string]: any }): string[] {
+    const bedrock = new Set((config.providers as { id: string; type: string }[]).filter((p) => p.type === 'bedrock').map((p) => p.id));
+    return [...new Set((config.models as { provider: string; upstreamModel: string }[])
+      .filter((m) => bedrock.has(m.provider))
+      .map((m) => PROFILE_PREFIX.exec(m.upstreamModel)?.[2])
+      .filter((id): id is string => !!id))];
   }
 
   /** ARNs for the Bedrock models in the config: models, cross-region profiles and their underlying models. */
@@ -97,3 +114,4 @@ export class RouterFunction extends Construct {
     return [...arns].sort();
   }
 }
+

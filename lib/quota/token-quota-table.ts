@@ -75,10 +75,15 @@ export class TokenQuotaTable extends Construct {
     this.alertTopic.grantPublish(fn.grantPrincipal);
   }
 
-  /** Grants the item operations the quota store uses, on the table and its index (and the key, if any). */
+  /** Grants the item operations the quota store uses, on the table and its one index (and the key, if any). */
   grantQuotaAccess(grantee: iam.IGrantable): iam.Grant {
     this.encryptionKey?.grantEncryptDecrypt(grantee);
-    return this.table.grant(grantee, 'dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:DescribeTable');
+    return iam.Grant.addToPrincipalOrResource({
+      grantee,
+      actions: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:DescribeTable'],
+      resourceArns: [this.table.tableArn, `${this.table.tableArn}/index/${QUOTA_TABLE.expiryIndex}`],
+      resource: this.table,
+    });
   }
 
   /** Requests DynamoDB throttled on the table (a quota store under pressure answers 503 when fail-closed). */

@@ -42,7 +42,7 @@ describe('LlmGateway', () => {
 
   it('deploys the authorizer and the router from their pre-built bundles on arm64 with the config', () => {
     const { template } = synth();
-    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Architectures: ['arm64'], Runtime: 'nodejs22.x', Environment: { Variables: Match.objectLike({ LLM_FINOPS_CONFIG: JSON.stringify(config) }) } }, 2);
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Architectures: ['arm64'], Runtime: 'nodejs24.x', Environment: { Variables: Match.objectLike({ LLM_FINOPS_CONFIG: JSON.stringify(config) }) } }, 2);
     template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LLM_FINOPS_QUOTA_TABLE: Match.anyValue(), LLM_FINOPS_ALERT_TOPIC_ARN: Match.anyValue() }) } });
   });
 

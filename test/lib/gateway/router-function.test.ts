@@ -16,7 +16,7 @@ describe('RouterFunction', () => {
   it('deploys the pre-built bundle on arm64 Node.js 22 with the config in its environment', () => {
     const { template } = synth();
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
       MemorySize: 1024,

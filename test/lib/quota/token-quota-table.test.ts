@@ -61,7 +61,7 @@ describe('TokenQuotaTable', () => {
           Statement: Match.arrayWith([
             Match.objectLike({
               Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:DescribeTable'],
-              Resource: [{ 'Fn::GetAtt': [tableLogical, 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableLogical, 'Arn'] }, '/index/*']] }],
+              Resource: [{ 'Fn::GetAtt': [tableLogical, 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [tableLogical, 'Arn'] }, '/index/reservations-by-expiry']] }],
             }),
             Match.objectLike({ Action: 'sns:Publish', Resource: { Ref: topicLogical } }),
           ]),
