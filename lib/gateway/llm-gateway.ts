@@ -75,6 +75,27 @@ export interface TenantOptions {
 
 const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,110}$/;
 
+/** cdk-nag AwsSolutions findings on the API that are choices, each with its reason. */
+const API_NAG_ACKNOWLEDGEMENTS = [
+  {
+    id: 'AwsSolutions-APIG2',
+    reason: 'The router validates every body against the OpenAI request schema and answers OpenAI-shaped 400s; an API Gateway validator would answer in another shape.',
+  },
+  {
+    id: 'AwsSolutions-COG4',
+    reason: 'Tenants authenticate with API keys (OpenAI SDKs send Bearer keys) checked by the Lambda REQUEST authorizer; /health is a public liveness probe.',
+  },
+  { id: 'AwsSolutions-APIG4', reason: 'Only GET /health is unauthenticated: a liveness probe that returns no data and calls no model.' },
+  {
+    id: 'AwsSolutions-APIG3',
+    reason: 'A WAF web ACL costs at least $5/month; the authorizer and per-tenant usage plans bound abuse. Attach a web ACL to the stage for internet-facing production.',
+  },
+  {
+    id: 'AwsSolutions-APIG6',
+    reason: 'Access logs are on (JSON, per request); execution logging needs the account-wide API Gateway CloudWatch role, which a library must not change.',
+  },
+];
+
 /**
  * The OpenAI-compatible gateway: an API Gateway REST API whose routes stream from the router Lambda
  * (ResponseTransferMode.STREAM), behind a Lambda REQUEST authorizer that maps `Authorization: Bearer <key>` to a
@@ -159,26 +180,7 @@ export class LlmGateway extends Construct {
     this.api.root.addResource('health').addMethod('GET', integration);
 
     acknowledgeBasicExecutionRole(this.authorizerFunction);
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-APIG2',
-      reason: 'The router validates every body against the OpenAI request schema and answers OpenAI-shaped 400s; an API Gateway validator would answer in another shape.',
-    });
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-COG4',
-      reason: 'Tenants authenticate with API keys (OpenAI SDKs send Bearer keys) checked by the Lambda REQUEST authorizer; /health is a public liveness probe.',
-    });
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-APIG4',
-      reason: 'Only GET /health is unauthenticated: a liveness probe that returns no data and calls no model.',
-    });
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-APIG3',
-      reason: 'A WAF web ACL costs at least $5/month; the authorizer and per-tenant usage plans bound abuse. Attach a web ACL to the stage for internet-facing production.',
-    });
-    Validations.of(this.api).acknowledge({
-      id: 'AwsSolutions-APIG6',
-      reason: 'Access logs are on (JSON, per request); execution logging needs the account-wide API Gateway CloudWatch role, which a library must not change.',
-    });
+    for (const ack of API_NAG_ACKNOWLEDGEMENTS) Validations.of(this.api).acknowledge(ack);
 
     this.baseUrl = `${this.api.url}v1`;
     new CfnOutput(this, 'BaseUrl', { value: this.baseUrl, description: 'OpenAI-compatible base URL' });
