@@ -1,22 +1,41 @@
+import { spawn } from 'node:child_process';
 import { PassThrough, type Writable } from 'node:stream';
 import { join } from 'node:path';
+import type { APIGatewayProxyResult } from 'aws-lambda';
+import { DynamoDbQuotaStore, ensureQuotaTable } from '../../../lambda/adapters/dynamodb-quota-store';
+import { LocalDynamo } from '../../support/dynalite';
 import { FakeUpstream } from '../../support/upstream';
 import { testConfig } from '../../support/config';
 
+type Bundle = {
+  handler: (event: unknown, stream: Writable) => Promise<void>;
+  bufferedHandler: (event: unknown) => Promise<APIGatewayProxyResult>;
+};
+
+const ENV_KEYS = ['LLM_FINOPS_CONFIG'];
+
+const event = (body: unknown) => ({
+  httpMethod: 'POST',
+  path: '/v1/chat/completions',
+  headers: {},
+  body: JSON.stringify(body),
+  isBase64Encoded: false,
+  requestContext: { requestId: `r-${Math.random()}`, authorizer: { tenant: 'acme' } },
+});
+
 /**
  * Loads the esbuild bundle that the construct deploys (assets/lambda/router/index.js, built by `npm ci`) the way
- * the Lambda Node.js runtime does: with the `awslambda` global and the config in the environment.
+ * the Lambda Node.js runtime does: the `awslambda` global and the config in the environment.
  */
 describe('router bundle', () => {
   const upstream = new FakeUpstream();
-  beforeAll(() => upstream.start());
-  afterAll(() => {
-    delete (globalThis as Record<string, unknown>).awslambda;
-    delete process.env.LLM_FINOPS_CONFIG;
-    return upstream.stop();
-  });
+  const saved: Record<string, string | undefined> = {};
+  let bundle: Bundle;
 
-  it('starts from its environment and answers a streamed request through the runtime globals', async () => {
+  beforeAll(async () => {
+    await upstream.start();
+    for (const k of ENV_KEYS) saved[k] = process.env[k];
+    process.env.LLM_FINOPS_CONFIG = JSON.stringify(testConfig(upstream.baseUrl, { usage: { sink: 'none' }, cache: { exact: { enabled: false } } }));
     (globalThis as Record<string, unknown>).awslambda = {
       streamifyResponse: (fn: unknown) => fn,
       HttpResponseStream: {
@@ -27,29 +46,74 @@ describe('router bundle', () => {
         },
       },
     };
-    process.env.LLM_FINOPS_CONFIG = JSON.stringify(testConfig(upstream.baseUrl, { usage: { sink: 'none' } }));
-    let mod: { handler: (e: unknown, s: Writable) => Promise<void>; bufferedHandler: unknown } | undefined;
     jest.isolateModules(() => {
       // The deployed artefact is plain CommonJS; require it exactly as the runtime does.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      mod = require(join(__dirname, '..', '..', '..', 'assets', 'lambda', 'router', 'index.js'));
+      bundle = require(join(__dirname, '..', '..', '..', 'assets', 'lambda', 'router', 'index.js'));
     });
-    expect(typeof mod!.bufferedHandler).toBe('function');
+  });
+
+  afterAll(async () => {
+    delete (globalThis as Record<string, unknown>).awslambda;
+    for (const k of ENV_KEYS) {
+      if (saved[k] === undefined) delete process.env[k];
+      else process.env[k] = saved[k];
+    }
+    await upstream.stop();
+  });
+
+  it('answers a streamed request through the runtime globals', async () => {
     upstream.setDefault('up-small-a', { kind: 'ok', content: 'from the bundle', promptTokens: 4, completionTokens: 3 });
     const out = new PassThrough();
     const chunks: Buffer[] = [];
     out.on('data', (c: Buffer) => chunks.push(c));
-    await mod!.handler({
-      httpMethod: 'POST',
-      path: '/v1/chat/completions',
-      headers: {},
-      body: JSON.stringify({ model: 'small-a', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } }),
-      isBase64Encoded: false,
-      requestContext: { requestId: 'r1', authorizer: { tenant: 'acme' } },
-    }, out);
+    await bundle.handler(event({ model: 'small-a', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } }), out);
     const text = Buffer.concat(chunks).toString();
     expect(text.startsWith('{"statusCode":200')).toBe(true);
     expect(text).toContain('"llm_finops":{"cost_usd":0.00001');
     expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+  });
+
+  it('answers a buffered request with its cost header', async () => {
+    upstream.setDefault('up-small-a', { kind: 'ok', content: 'buffered', promptTokens: 1000, completionTokens: 500 });
+    const res = await bundle.bufferedHandler(event({ model: 'small-a', messages: [{ role: 'user', content: 'buffered please' }] }));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body).choices[0].message.content).toBe('buffered');
+    // 1000 x $1/M + 500 x $2/M
+    expect(res.headers!['x-llm-cost-usd']).toBe('0.002000');
+  });
+
+  it('keeps quotas in the DynamoDB table named in its environment (child process, SDK pointed at dynalite)', async () => {
+    const dynamo = new LocalDynamo();
+    await dynamo.start();
+    try {
+      await ensureQuotaTable(dynamo.client, 'bundle-quota');
+      upstream.setDefault('up-small-b', { kind: 'ok', content: 'from dynamo run', promptTokens: 1000, completionTokens: 500 });
+      const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-bundle.js'), JSON.stringify(event({ model: 'small-b', messages: [{ role: 'user', content: 'dynamo' }] }))], {
+          env: {
+            ...process.env,
+            LLM_FINOPS_QUOTA_TABLE: 'bundle-quota',
+            AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+            AWS_REGION: 'us-east-1',
+            AWS_ACCESS_KEY_ID: 'local',
+            AWS_SECRET_ACCESS_KEY: 'local',
+          },
+        });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d) => (stdout += d));
+        p.stderr.on('data', (d) => (stderr += d));
+        p.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+      expect(result.status).toBe(0);
+      const res = JSON.parse(result.stdout) as APIGatewayProxyResult;
+      expect(res.statusCode).toBe(200);
+      const key = `tenant#acme#usd#${new Date().toISOString().slice(0, 10)}`;
+      // 1000 x $2/M + 500 x $4/M on small-b
+      expect((await new DynamoDbQuotaStore(dynamo.client, 'bundle-quota').read([key])).get(key)).toEqual({ committed: 4000, reserved: 0 });
+    } finally {
+      await dynamo.stop();
+    }
   });
 });
