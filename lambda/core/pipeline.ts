@@ -442,15 +442,12 @@ export class Gateway {
     const includeUsage = req.stream_options?.include_usage === true;
     const inputEstimate = estimateInputTokens(req);
     const overheadMs = Math.max(0, Math.round(this.deps.clock.monotonic() - trace.t0 - trace.upstreamMs));
-    const headers: Headers = {
-      'x-request-id': trace.requestId,
-      'x-llm-model': model.id,
-      'x-llm-tier': trace.tier ?? '',
-      'x-llm-cache': trace.cache === 'none' ? 'bypass' : trace.cache,
-      'x-llm-route-reason': trace.routeReason ?? '',
-      'x-llm-overhead-ms': String(overheadMs),
-      'x-llm-quota-remaining-usd': reservation ? this.remainingHeader(remainingUsdMicros(reservation.plans, reservation.committed)) : 'unknown',
-    };
+    // A stream's headers leave before its cost is known; the cost travels in the final usage chunk.
+    const headers = this.routeHeaders(
+      trace,
+      overheadMs,
+      reservation ? this.remainingHeader(remainingUsdMicros(reservation.plans, reservation.committed)) : 'unknown',
+    );
     const self = this;
     async function* body(): AsyncGenerator<string> {
       let usage: TokenUsage | undefined;
@@ -572,17 +569,25 @@ export class Gateway {
     return micros === undefined ? 'unlimited' : formatUsd(micros);
   }
 
-  private headers(trace: Trace, record: UsageRecord, remaining: number | undefined): Headers {
+  /** The x-llm-* headers every answer carries (ARCHITECTURE section 3). */
+  private routeHeaders(trace: Trace, overheadMs: number, quotaRemaining: string): Headers {
     return {
       'x-request-id': trace.requestId,
-      'x-llm-cost-usd': formatUsd(trace.costMicros),
-      'x-llm-baseline-cost-usd': formatUsd(trace.baselineMicros),
       'x-llm-model': trace.model?.id ?? '',
       'x-llm-tier': trace.tier ?? '',
       'x-llm-cache': trace.cache === 'none' ? 'bypass' : trace.cache,
       'x-llm-route-reason': trace.routeReason ?? '',
-      'x-llm-quota-remaining-usd': this.remainingHeader(remaining),
-      'x-llm-overhead-ms': String(record.overhead_ms),
+      'x-llm-quota-remaining-usd': quotaRemaining,
+      'x-llm-overhead-ms': String(overheadMs),
+    };
+  }
+
+  /** Headers of a complete (non-streamed) answer: the route headers plus its cost. */
+  private headers(trace: Trace, record: UsageRecord, remaining: number | undefined): Headers {
+    return {
+      ...this.routeHeaders(trace, record.overhead_ms, this.remainingHeader(remaining)),
+      'x-llm-cost-usd': formatUsd(trace.costMicros),
+      'x-llm-baseline-cost-usd': formatUsd(trace.baselineMicros),
     };
   }
 

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { GatewayError, NotFoundError, toErrorBody } from '../core/errors';
+import { toErrorBody } from '../core/errors';
+import { HEALTH_BODY, matchRoute } from '../core/routes';
 import type { Gateway, GatewayResult, JsonResult } from '../core/pipeline';
 
 /**
@@ -72,17 +73,12 @@ export function createGatewayServer(gateway: Gateway): Server {
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
-    const path = (req.url ?? '/').split('?')[0].replace(/\/+$/, '') || '/';
     const handle = async (): Promise<void> => {
-      if (path === '/health' && req.method === 'GET') return sendJson(res, { kind: 'json', status: 200, headers: {}, body: { status: 'ok' } });
-      const routes: Record<string, string> = { '/v1/chat/completions': 'POST', '/v1/models': 'GET', '/v1/usage': 'GET' };
-      if (!routes[path]) throw new NotFoundError(`Unknown path ${path}.`, null, 'unknown_url');
-      if (req.method !== routes[path]) {
-        throw new GatewayError(`Method ${req.method} is not allowed on ${path}; use ${routes[path]}.`, 405, 'invalid_request_error', 'method_not_allowed');
-      }
+      const route = matchRoute(req.method, req.url ?? '/');
+      if (route === 'health') return sendJson(res, { kind: 'json', status: 200, headers: {}, body: HEALTH_BODY });
       const tenantId = gateway.authenticate(header(req, 'authorization'));
-      if (path === '/v1/models') return sendJson(res, gateway.models(tenantId));
-      if (path === '/v1/usage') return sendJson(res, await gateway.usage(tenantId));
+      if (route === 'models') return sendJson(res, gateway.models(tenantId));
+      if (route === 'usage') return sendJson(res, await gateway.usage(tenantId));
       const body = await readBody(req, maxBody);
       if (body.bytes > maxBody) res.setHeader('connection', 'close');
       const result = await gateway.chat({

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { GatewayError, NotFoundError, PermissionDeniedError, toErrorBody } from '../../core/errors';
+import { PermissionDeniedError, toErrorBody } from '../../core/errors';
+import { HEALTH_BODY, matchRoute } from '../../core/routes';
 import type { Gateway, GatewayResult } from '../../core/pipeline';
 
 /** The response-streaming globals of the Lambda Node.js runtime. */
@@ -79,19 +80,14 @@ export function createBufferedRouterHandler(gateway: Gateway) {
 }
 
 async function dispatch(gateway: Gateway, event: APIGatewayProxyEvent, signal: AbortSignal): Promise<GatewayResult> {
-  const path = event.path.replace(/\/+$/, '') || '/';
-  if (path === '/health') return { kind: 'json', status: 200, headers: {}, body: { status: 'ok' } };
+  const route = matchRoute(event.httpMethod, event.path);
+  if (route === 'health') return { kind: 'json', status: 200, headers: {}, body: HEALTH_BODY };
   const tenantId = event.requestContext?.authorizer?.tenant;
   if (typeof tenantId !== 'string' || !tenantId) {
     throw new PermissionDeniedError('No tenant in the authorizer context: is the Lambda authorizer attached to this route?', null, 'no_tenant');
   }
-  const routes: Record<string, string> = { '/v1/chat/completions': 'POST', '/v1/models': 'GET', '/v1/usage': 'GET' };
-  if (!routes[path]) throw new NotFoundError(`Unknown path ${path}.`, null, 'unknown_url');
-  if (event.httpMethod !== routes[path]) {
-    throw new GatewayError(`Method ${event.httpMethod} is not allowed on ${path}; use ${routes[path]}.`, 405, 'invalid_request_error', 'method_not_allowed');
-  }
-  if (path === '/v1/models') return gateway.models(tenantId);
-  if (path === '/v1/usage') return gateway.usage(tenantId);
+  if (route === 'models') return gateway.models(tenantId);
+  if (route === 'usage') return gateway.usage(tenantId);
   const raw = event.body ?? '';
   const body = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
   return gateway.chat({
