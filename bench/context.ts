@@ -22,7 +22,7 @@ async function main() {
   const runs = [];
   for (const budget of [0.3, 0.4, 0.5]) {
     for (const emb of ['lexical', 'none'] as const) {
-      const r = await evaluateContext(rows, { ...defaults, rerankBudget: budget }, emb === 'lexical' ? (t) => embedder.embed(t) : undefined);
+      const r = await evaluateContext(rows, { ...defaults, rerankBudget: budget }, emb === 'lexical' ? async (t) => (await embedder.embed(t)).vectors : undefined);
       runs.push({ budget, embedder: emb, ...r });
       process.stdout.write(`context budget ${budget} ${emb}: -${(r.token_reduction * 100).toFixed(1)}% tokens, answer kept ${(r.answer_kept_any * 100).toFixed(1)}%\n`);
     }

@@ -448,7 +448,7 @@ async function contextEval(args: string[]): Promise<number> {
     return r;
   });
   const embedder = values.embedder === 'lexical' ? new LexicalEmbedder() : undefined;
-  const result = await evaluateContext(rows, { ...defaults, rerankBudget: budget }, embedder ? (t) => embedder.embed(t) : undefined);
+  const result = await evaluateContext(rows, { ...defaults, rerankBudget: budget }, embedder ? async (t) => (await embedder.embed(t)).vectors : undefined);
   if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else {
     process.stdout.write(

@@ -27,6 +27,12 @@ export function usageIdentifierFor(tenant: string): string {
 }
 
 /** Schema of the quota table: the TokenQuotaTable construct creates it, the DynamoDB quota store reads it. */
+/** The exact-cache table: one item per cached answer, deleted by DynamoDB TTL after it expires. */
+export const CACHE_TABLE = {
+  partitionKey: 'pk',
+  ttlAttribute: 'expiresAt',
+} as const;
+
 export const QUOTA_TABLE = {
   partitionKey: 'pk',
   ttlAttribute: 'ttl',

@@ -1,4 +1,4 @@
-import type { Embedder } from '../core/ports';
+import type { Embedder, Embeddings } from '../core/ports';
 
 /**
  * A built-in embedder that needs no model download: hashed word unigrams, bigrams and character trigrams, L2
@@ -13,11 +13,12 @@ export class LexicalEmbedder implements Embedder {
     this.id = `lexical-hash-${dimensions}`;
   }
 
-  async embed(texts: readonly string[]): Promise<Float32Array[]> {
-    return texts.map((t) => this.embedOne(t));
+  async embed(texts: readonly string[]): Promise<Embeddings> {
+    return { vectors: texts.map((t) => this.embedOne(t)), inputTokens: 0 };
   }
 
-  private embedOne(text: string): Float32Array {
+  /** Synchronous form for batch evaluation. */
+  embedOne(text: string): Float32Array {
     const v = new Float32Array(this.dimensions);
     const words = text.toLowerCase().normalize('NFKC').match(/[\p{L}\p{N}]+/gu) ?? [];
     const add = (feature: string, weight: number): void => {

@@ -1,5 +1,7 @@
 import type { ResolvedConfig, ResolvedModel, ResolvedTenant } from './config/resolve';
 import { cacheability, exactCacheKey, lastUserText, semanticContextHash } from './cache/keys';
+import { chooseSemanticHit } from './cache/semantic';
+import type { Verifier } from './cache/verifier';
 import {
   AuthenticationError,
   GatewayError,
@@ -44,7 +46,12 @@ export interface GatewayDeps {
   readonly providers: ReadonlyMap<string, ChatProvider>;
   readonly quota: QuotaStore;
   readonly exactCache?: ExactCache;
-  readonly semantic?: { readonly embedder: Embedder; readonly index: SemanticIndex };
+  readonly semantic?: {
+    readonly embedder: Embedder;
+    readonly index: SemanticIndex;
+    /** When set, a semantic hit is served only if the verifier accepts it. */
+    readonly verifier?: Verifier;
+  };
   /** Embeds documents and questions for context re-ranking; without it re-ranking uses BM25 alone. */
   readonly embedder?: Embedder;
   readonly usage: UsageSink;
@@ -112,6 +119,10 @@ interface Trace {
   upstreamMs: number;
   /** A cache backend failure; the request went on as a miss. */
   cacheError: string | null;
+  /** The semantic tier's embedding call: billed tokens and their cost, included in costMicros. */
+  embeddingTokens: number;
+  embeddingMicros: number;
+  cacheScore: number | null;
   quotaAction: QuotaAction;
   /** Bytes of prompt text the context step removed, and the bytes it left. */
   contextSavedBytes: number;
@@ -183,6 +194,9 @@ export class Gateway {
       attempts: 0,
       upstreamMs: 0,
       cacheError: null,
+      embeddingTokens: 0,
+      embeddingMicros: 0,
+      cacheScore: null,
       quotaAction: 'none',
       contextSavedBytes: 0,
       contextKeptBytes: 0,
@@ -236,16 +250,24 @@ export class Gateway {
         const hit = await guarded('exact get', () => this.deps.exactCache!.get(exactKey));
         if (hit) return this.fromCache(trace, req, hit, 'hit-exact');
       }
-      let semanticKey: { contextHash: string; vector: Float32Array } | undefined;
+      let semanticKey: { contextHash: string; vector: Float32Array; prompt: string } | undefined;
       if (trace.cache === 'miss' && cacheCfg.semantic.enabled && this.deps.semantic) {
         const contextHash = semanticContextHash(this.deps.sha256, target, req, maxTokens);
         const semantic = this.deps.semantic;
+        const prompt = lastUserText(req);
         const hit = await guarded('semantic search', async () => {
-          const [vector] = await semantic.embedder.embed([lastUserText(req)]);
-          semanticKey = { contextHash, vector };
-          return semantic.index.search(tenant.id, contextHash, vector, cacheCfg.semantic.threshold);
+          const embedded = await semantic.embedder.embed([prompt]);
+          trace.embeddingTokens = embedded.inputTokens;
+          trace.embeddingMicros = costMicros({ ...ZERO_USAGE, inputTokens: embedded.inputTokens }, this.deps.config.semanticCache.embeddingPrice);
+          const vector = embedded.vectors[0];
+          semanticKey = { contextHash, vector, prompt };
+          const candidates = await semantic.index.search(tenant.id, contextHash, vector, this.deps.config.semanticCache.threshold, cacheCfg.semantic.maxCandidates);
+          return chooseSemanticHit(prompt, candidates, cacheCfg.semantic.guards, semantic.verifier).hit;
         });
-        if (hit) return this.fromCache(trace, req, hit.value, 'hit-semantic');
+        if (hit) {
+          trace.cacheScore = Math.round(hit.score * 10_000) / 10_000;
+          return this.fromCache(trace, req, hit.value, 'hit-semantic');
+        }
       }
 
       // Context optimisation changes what is sent, never the cache key (taken from the request as received).
@@ -262,10 +284,12 @@ export class Gateway {
         if (trace.cache !== 'miss') return;
         const entry: CachedCompletion = { completion, usage, modelId: model.id, tier: trace.tier ?? '', storedAtMs: clock.now() };
         if (JSON.stringify(completion).length > cacheCfg.exact.maxEntryBytes) return;
-        const ttlMs = cacheCfg.exact.ttlSeconds * 1000;
+        // Only a complete answer is worth replaying: not one cut by max_tokens or a content filter.
+        if (completion.choices.some((c) => c.finish_reason !== 'stop')) return;
+        const ttlMs = (cacheCfg.ttlByFeature[trace.feature] ?? cacheCfg.exact.ttlSeconds) * 1000;
         const key = semanticKey;
         if (exactKey) await guarded('exact set', () => this.deps.exactCache!.set(exactKey, entry, ttlMs));
-        if (key) await guarded('semantic put', () => this.deps.semantic!.index.put(tenant.id, key.contextHash, key.vector, entry, ttlMs));
+        if (key) await guarded('semantic put', () => this.deps.semantic!.index.put(tenant.id, key.contextHash, key.vector, { prompt: key.prompt, value: entry }, ttlMs));
       };
 
       if (trace.stream) return await this.streamed(trace, callReq, r, maxTokens, reservation, inv.signal, store);
@@ -334,7 +358,7 @@ export class Gateway {
     if (!policy) return req;
     const embedder = this.deps.embedder;
     try {
-      const out = await optimiseContext(req, policy, embedder ? (texts) => embedder.embed(texts) : undefined);
+      const out = await optimiseContext(req, policy, embedder ? async (texts) => (await embedder.embed(texts)).vectors : undefined);
       trace.contextSavedBytes = Math.max(0, out.stats.bytesIn - out.stats.bytesOut);
       trace.contextKeptBytes = out.stats.bytesOut;
       return out.request;
@@ -370,7 +394,7 @@ export class Gateway {
     trace.provider = model.provider.id;
     trace.usage = usage;
     trace.usageEstimated = estimated;
-    trace.costMicros = model.price ? costMicros(usage, model.price) : 0;
+    trace.costMicros = (model.price ? costMicros(usage, model.price) : 0) + trace.embeddingMicros;
     trace.baselineMicros = costMicros(usage, this.deps.config.baseline.price);
   }
 
@@ -545,7 +569,8 @@ export class Gateway {
     trace.provider = 'cache';
     trace.tier = hit.tier || trace.tier;
     trace.usage = hit.usage;
-    trace.costMicros = 0;
+    // A hit costs only its embedding call (zero for the exact tier and the local embedder).
+    trace.costMicros = trace.embeddingMicros;
     trace.baselineMicros = costMicros(hit.usage, this.deps.config.baseline.price);
     const record = this.emit(trace, 200, null);
     const headers = this.headers(trace, record, undefined);
@@ -638,6 +663,8 @@ export class Gateway {
       quota_action: trace.quotaAction,
       context_tokens_saved: saved.tokens,
       context_saved_usd: microsToUsd(saved.micros),
+      embedding_tokens: trace.embeddingTokens,
+      cache_score: trace.cacheScore,
     };
     this.deps.usage.write(record);
     return record;

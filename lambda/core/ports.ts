@@ -165,21 +165,39 @@ export interface ExactCache {
   set(key: string, value: CachedCompletion, ttlMs: number): Promise<void>;
 }
 
+export interface Embeddings {
+  /** One L2-normalised vector per input text, in order. */
+  readonly vectors: Float32Array[];
+  /** Input tokens the embedding provider billed (0 for the local embedder). */
+  readonly inputTokens: number;
+}
+
 export interface Embedder {
   readonly id: string;
   readonly dimensions: number;
-  embed(texts: readonly string[]): Promise<Float32Array[]>;
+  embed(texts: readonly string[]): Promise<Embeddings>;
 }
 
-export interface SemanticHit {
-  readonly score: number;
+/** What the semantic tier stores: the prompt it embedded (for the false-hit guards) and the answer. */
+export interface SemanticEntry {
+  readonly prompt: string;
   readonly value: CachedCompletion;
 }
 
-/** A vector index that never returns entries of another tenant or another conversation context. */
+export interface SemanticCandidate extends SemanticEntry {
+  /** Cosine similarity in [-1, 1] (an adapter whose engine scores differently converts). */
+  readonly score: number;
+}
+
+/**
+ * A vector index partitioned by tenant and conversation context: a search never returns another tenant's entry or
+ * an entry stored under another system prompt and earlier turns. One contract suite holds every adapter to this
+ * (test/lambda/adapters/semantic-index.contract.ts).
+ */
 export interface SemanticIndex {
-  search(tenant: string, contextHash: string, vector: Float32Array, minScore: number): Promise<SemanticHit | undefined>;
-  put(tenant: string, contextHash: string, vector: Float32Array, value: CachedCompletion, ttlMs: number): Promise<void>;
+  /** Up to `limit` unexpired entries with score >= minScore, best first. */
+  search(tenant: string, contextHash: string, vector: Float32Array, minScore: number, limit: number): Promise<SemanticCandidate[]>;
+  put(tenant: string, contextHash: string, vector: Float32Array, entry: SemanticEntry, ttlMs: number): Promise<void>;
 }
 
 export interface UsageSink {

@@ -36,4 +36,8 @@ export interface UsageRecord {
   /** Input tokens the context step removed (see README), and their price at the model's input rate. */
   readonly context_tokens_saved: number;
   readonly context_saved_usd: number;
+  /** Input tokens of the semantic tier's embedding call; its cost is part of cost_usd (on a hit, all of it). */
+  readonly embedding_tokens: number;
+  /** Cosine similarity of a semantic hit; null otherwise. */
+  readonly cache_score: number | null;
 }

@@ -40,6 +40,7 @@ export type CacheDecision = { readonly cacheable: true } | { readonly cacheable:
 export function cacheability(req: ChatRequest, maxTemperature: number): CacheDecision {
   // Unset temperature means the provider default (1.0 on OpenAI-style APIs).
   if ((req.temperature ?? 1) > maxTemperature) return { cacheable: false, reason: 'temperature' };
+  if ((req.n ?? 1) > 1) return { cacheable: false, reason: 'n' };
   if (req.tools && req.tools.length > 0) return { cacheable: false, reason: 'tools' };
   if (req.messages.some((m) => m.role === 'tool' || (m.tool_calls && m.tool_calls.length > 0))) return { cacheable: false, reason: 'tool-calls' };
   return { cacheable: true };

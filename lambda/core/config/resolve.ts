@@ -45,7 +45,19 @@ export interface ResolvedConfig {
   readonly keyHashes: ReadonlyMap<string, string>;
   readonly baseline: ResolvedModel & { readonly price: TokenPrice };
   readonly thresholds: readonly { readonly tier: ResolvedTier; readonly upTo: number }[];
+  readonly semanticCache: ResolvedSemanticCache;
 }
+
+export interface ResolvedSemanticCache {
+  /** Minimum cosine similarity, the configured one or the embedder's default. */
+  readonly threshold: number;
+  /** Per-token price of the embedder's input tokens (zero for the local embedder). */
+  readonly embeddingPrice: TokenPrice;
+  readonly embeddingPriceSource: string;
+}
+
+/** Default similarity thresholds per embedder type: the local one chosen from the QQP sweep (README, "Semantic cache"). */
+export const DEFAULT_SEMANTIC_THRESHOLD = { local: 0.7, bedrock: 0.95, 'openai-compatible': 0.95 } as const;
 
 function duplicates(values: readonly string[]): string[] {
   const seen = new Set<string>();
@@ -190,6 +202,8 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
     problems.push('quota.premiumTiers: at least one tier must stay non-premium for the kill switch to downgrade to');
   }
 
+  const semanticCache = resolveSemanticCache(cfg, catalog, problems);
+
   if (problems.length) throw new ConfigError(problems);
   return {
     raw: cfg,
@@ -199,5 +213,22 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
     keyHashes,
     baseline: baseline as ResolvedModel & { price: TokenPrice },
     thresholds,
+    semanticCache,
   };
+}
+
+function resolveSemanticCache(cfg: GatewayConfig, catalog: PriceCatalog, problems: string[]): ResolvedSemanticCache {
+  const sem = cfg.cache.semantic;
+  const e = sem.embedder;
+  const threshold = sem.threshold ?? DEFAULT_SEMANTIC_THRESHOLD[e.type];
+  if (e.type === 'local') return { threshold, embeddingPrice: toTokenPrice({ inputPerMTok: 0, outputPerMTok: 0 }), embeddingPriceSource: 'local' };
+  const entry = findCatalogPrice(e.model, catalog);
+  if (e.pricePerMTok !== undefined) {
+    return { threshold, embeddingPrice: toTokenPrice({ inputPerMTok: e.pricePerMTok, outputPerMTok: 0 }), embeddingPriceSource: 'config:cache.semantic.embedder.pricePerMTok' };
+  }
+  if (entry) return { threshold, embeddingPrice: toTokenPrice({ inputPerMTok: entry.inputPerMTok, outputPerMTok: 0 }), embeddingPriceSource: `catalog:${entry.id}@${entry.asOf}` };
+  if (sem.enabled) {
+    problems.push(`cache.semantic.embedder.pricePerMTok: no price for embedding model '${e.model}' in the catalog; set it (0 for a local server) — embeddings are never priced at $0 silently`);
+  }
+  return { threshold, embeddingPrice: toTokenPrice({ inputPerMTok: 0, outputPerMTok: 0 }), embeddingPriceSource: 'none' };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { GUARD_NAMES, type GuardName } from '../cache/guards';
 
 /**
  * GatewayConfig: the one JSON document the router Lambda and the local gateway read. `schema/gateway-config.schema.json`
@@ -128,14 +129,77 @@ export const GatewayConfigSchema = z.strictObject({
         .strictObject({
           enabled: z.boolean().default(true),
           ttlSeconds: positiveInt.default(3600),
-          maxTemperature: z.number().min(0).max(2).default(1).describe("Requests above this temperature are not cached; an unset temperature counts as 1"),
-          maxEntryBytes: positiveInt.default(262_144),
+          maxTemperature: z.number().min(0).max(2).default(1).describe("Requests above this temperature are cached by neither tier; an unset temperature counts as 1"),
+          maxEntryBytes: positiveInt.default(262_144).describe('Answers larger than this (JSON bytes) are not cached by either tier'),
+          store: z
+            .discriminatedUnion('type', [
+              z.strictObject({ type: z.literal('memory'), maxEntries: positiveInt.default(10_000) }),
+              z.strictObject({
+                type: z.literal('dynamodb'),
+                tableName: z.string().min(3).max(255).describe('Table with string partition key "pk" and TTL attribute "expiresAt"'),
+                region: z.string().min(1).optional(),
+              }),
+            ])
+            .default({ type: 'memory', maxEntries: 10_000 }),
         })
         .prefault({}),
+      ttlByFeature: z
+        .record(z.string().min(1), positiveInt)
+        .default({})
+        .describe('Entry lifetime in seconds per feature (x-llm-feature), for both tiers; others use exact.ttlSeconds'),
       semantic: z
         .strictObject({
           enabled: z.boolean().default(false),
-          threshold: z.number().gt(0).max(1).default(0.9),
+          threshold: z
+            .number().gt(-1).max(1).optional()
+            .describe('Minimum cosine similarity; default 0.7 for the local embedder (chosen on QQP, see README), 0.95 for the others'),
+          maxCandidates: positiveInt.max(50).default(5).describe('Nearest entries over the threshold that the guards and the verifier look at'),
+          guards: z
+            .strictObject(Object.fromEntries(GUARD_NAMES.map((g) => [g, z.boolean().default(true)])) as Record<GuardName, z.ZodDefault<z.ZodBoolean>>)
+            .prefault({})
+            .describe('False-hit guards: each detail must agree between the query and the cached prompt'),
+          verifier: z
+            .strictObject({ path: z.string().min(1).describe('JSON from `llm-finops cache train-verifier`') })
+            .optional()
+            .describe('Serve a semantic hit only when this learned pair verifier accepts it'),
+          embedder: z
+            .discriminatedUnion('type', [
+              z.strictObject({ type: z.literal('local'), dimensions: positiveInt.min(64).max(8192).default(1024) }),
+              z.strictObject({
+                type: z.literal('bedrock'),
+                model: z.string().min(1).default('amazon.titan-embed-text-v2:0'),
+                dimensions: z.union([z.literal(256), z.literal(512), z.literal(1024)]).default(1024).describe('Titan Text Embeddings V2 sizes'),
+                region: z.string().min(1).optional(),
+                pricePerMTok: usd.optional().describe('USD per 1M input tokens; default from the price catalog'),
+              }),
+              z.strictObject({
+                type: z.literal('openai-compatible'),
+                baseUrl: z.url(),
+                model: z.string().min(1),
+                apiKeyEnv: z.string().min(1).optional(),
+                dimensions: positiveInt.optional().describe('Sent as `dimensions` when set (text-embedding-3 models)'),
+                pricePerMTok: usd.optional().describe('USD per 1M input tokens; required unless the model is in the price catalog (0 for a local server)'),
+                timeoutMs: positiveInt.max(120_000).default(10_000),
+              }),
+            ])
+            .default({ type: 'local', dimensions: 1024 }),
+          index: z
+            .discriminatedUnion('type', [
+              z.strictObject({ type: z.literal('memory'), maxEntriesPerPartition: positiveInt.default(5_000) }),
+              z.strictObject({
+                type: z.literal('embedded'),
+                path: z.string().min(1).describe('Directory the index persists to'),
+                maxEntries: positiveInt.default(200_000),
+              }),
+              z.strictObject({
+                type: z.literal('opensearch'),
+                endpoint: z.url().describe('Domain endpoint or Serverless collection endpoint, https://...'),
+                service: z.enum(['es', 'aoss']).default('es').describe('es: managed domain; aoss: Serverless collection (SigV4 service name)'),
+                region: z.string().min(1).optional(),
+                indexName: z.string().min(1).max(255).regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower case letters, digits, _ and -').default('llm-finops-semantic-cache'),
+              }),
+            ])
+            .default({ type: 'memory', maxEntriesPerPartition: 5_000 }),
         })
         .prefault({}),
     })

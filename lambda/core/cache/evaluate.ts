@@ -1,0 +1,103 @@
+/**
+ * Cache evaluation on labelled pairs `{a, b, duplicate}`: would a query `b` be served the entry stored for `a`?
+ * Pure: the caller supplies each pair's similarity from the real embedder.
+ */
+import { failedGuards, type GuardSettings } from './guards';
+import { prepareText, type PreparedText, type Verifier } from './verifier';
+
+export interface LabelledPair {
+  readonly a: string;
+  readonly b: string;
+  readonly duplicate: boolean;
+}
+
+export interface ScoredPair extends LabelledPair {
+  readonly similarity: number;
+}
+
+export interface EvalPoint {
+  readonly threshold: number;
+  /** Duplicate pairs that hit / duplicate pairs. */
+  readonly recall: number;
+  /** Non-duplicate pairs that hit / non-duplicate pairs. */
+  readonly false_hit_rate: number;
+  /** Non-duplicate hits / all hits (0 when nothing hits). */
+  readonly wrong_hit_share: number;
+  readonly hits: number;
+}
+
+export interface EvalOptions {
+  readonly thresholds: readonly number[];
+  readonly guards: GuardSettings;
+  readonly verifier?: Verifier;
+}
+
+/** Parses and checks JSONL rows `{a, b, duplicate}`; throws naming the first bad line. */
+export function parsePairs(jsonl: string, source = 'pairs'): LabelledPair[] {
+  const out: LabelledPair[] = [];
+  jsonl.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch {
+      throw new Error(`${source}:${i + 1}: not JSON`);
+    }
+    const r = row as { a?: unknown; b?: unknown; duplicate?: unknown };
+    const dup = r.duplicate === true || r.duplicate === 1 ? true : r.duplicate === false || r.duplicate === 0 ? false : undefined;
+    if (typeof r.a !== 'string' || typeof r.b !== 'string' || dup === undefined) {
+      throw new Error(`${source}:${i + 1}: expected {"a": string, "b": string, "duplicate": 0|1|true|false}`);
+    }
+    out.push({ a: r.a, b: r.b, duplicate: dup });
+  });
+  if (out.length === 0) throw new Error(`${source}: no pairs`);
+  return out;
+}
+
+/** Deterministic halves: even rows and odd rows of the file, so both keep the file's label mix. */
+export function splitHalves<T>(rows: readonly T[]): { readonly even: T[]; readonly odd: T[] } {
+  return { even: rows.filter((_, i) => i % 2 === 0), odd: rows.filter((_, i) => i % 2 === 1) };
+}
+
+export function evaluatePairs(pairs: readonly ScoredPair[], opts: EvalOptions): EvalPoint[] {
+  const prepared = new Map<string, PreparedText>();
+  const prep = (t: string): PreparedText => {
+    let p = prepared.get(t);
+    if (!p) prepared.set(t, (p = prepareText(t)));
+    return p;
+  };
+  // What does not depend on the threshold is decided once per pair.
+  const admissible = pairs.map((p) => {
+    const query = prep(p.b);
+    const cached = prep(p.a);
+    if (failedGuards(query.signals, cached.signals, opts.guards).length > 0) return false;
+    return opts.verifier ? opts.verifier.accepts(query, cached, p.similarity) : true;
+  });
+  const duplicates = pairs.filter((p) => p.duplicate).length;
+  const others = pairs.length - duplicates;
+  return opts.thresholds.map((threshold) => {
+    let tp = 0;
+    let fp = 0;
+    pairs.forEach((p, i) => {
+      if (!admissible[i] || p.similarity < threshold) return;
+      if (p.duplicate) tp++;
+      else fp++;
+    });
+    const round = (x: number): number => Math.round(x * 10_000) / 10_000;
+    return {
+      threshold,
+      recall: round(duplicates ? tp / duplicates : 0),
+      false_hit_rate: round(others ? fp / others : 0),
+      wrong_hit_share: round(tp + fp ? fp / (tp + fp) : 0),
+      hits: tp + fp,
+    };
+  });
+}
+
+/** Thresholds 0.50, 0.55, ... 0.95, 0.96 ... 0.99 for a sweep. */
+export function sweepThresholds(): number[] {
+  const out: number[] = [];
+  for (let t = 50; t < 95; t += 5) out.push(t / 100);
+  for (let t = 95; t <= 99; t++) out.push(t / 100);
+  return out;
+}
