@@ -20,6 +20,7 @@ import { sha256, systemClock, systemIds } from '../lambda/adapters/system-runtim
 import { ConfigError, resolveConfig, type ResolvedConfig } from '../lambda/core/config/resolve';
 import type { QuotaScope, QuotaStore, StoredLimits } from '../lambda/core/ports';
 import { createGatewayServer } from '../lambda/local/http-server';
+import { CACHE_USAGE, cacheCommand, UsageError } from './cache-commands';
 
 const USAGE = `llm-finops — cost controls for LLM traffic
 
@@ -53,7 +54,7 @@ Usage:
       log, the monthly total at its request rate and mean duration.
   llm-finops hash-key KEY
       Print the SHA-256 of an API key, for tenants[].apiKeys[].sha256.
-
+${CACHE_USAGE}
 STORE (quota counters and controls):
   --store memory|dynamodb        memory: in this process only (default for local)
   --dynamodb-table NAME          default llm-finops-quota
@@ -189,6 +190,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'report') return reportCommand(rest);
   if (cmd === 'estimate') return estimateCommand(rest);
   if (cmd === 'context' && rest[0] === 'eval') return contextEval(rest.slice(1));
+  if (cmd === 'cache') return cacheCommand(rest);
   if (cmd === 'local') {
     const { values } = parseArgs({
       args: rest,
@@ -199,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got ${values.port}`);
     const config = loadConfigFile(values.config);
     const quota = await storeFromFlags(values);
-    const gateway = buildGateway(config, { env: process.env, quota, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+    const gateway = buildGateway(config, { env: process.env, quota, baseDir: dirname(resolve(values.config)), warn: (m) => process.stderr.write(`warning: ${m}\n`) });
     const server = createGatewayServer(gateway);
     await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, values.host, ok));
     const addr = server.address();
@@ -218,8 +220,6 @@ async function main(argv: string[]): Promise<number> {
   }
   throw new UsageError(`unknown command '${cmd}'`);
 }
-
-class UsageError extends Error {}
 
 async function estimateCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { app: { type: 'string', default: 'cdk.out' }, usage: { type: 'string' }, json: { type: 'boolean' } } });

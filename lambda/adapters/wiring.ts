@@ -1,14 +1,23 @@
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { ResolvedConfig } from '../core/config/resolve';
 import { Gateway } from '../core/pipeline';
-import type { AlertSink, ChatProvider, QuotaStore, UsageSink } from '../core/ports';
+import { Verifier } from '../core/cache/verifier';
+import type { AlertSink, ChatProvider, Embedder, ExactCache, QuotaStore, SemanticIndex, UsageSink } from '../core/ports';
+import { BedrockEmbedder } from './bedrock-embedder';
 import { BedrockProvider } from './bedrock-provider';
+import { DynamoDbExactCache } from './dynamodb-exact-cache';
+import { EmbeddedSemanticIndex } from './embedded-semantic-index';
 import { LexicalEmbedder } from './lexical-embedder';
 import { MemoryExactCache } from './memory-exact-cache';
 import { MemoryQuotaStore } from './memory-quota-store';
 import { MemorySemanticIndex } from './memory-semantic-index';
+import { OpenAiCompatibleEmbedder } from './openai-compatible-embedder';
 import { OpenAiCompatibleProvider } from './openai-compatible-provider';
+import { OpenSearchSemanticIndex } from './opensearch-semantic-index';
 import { SageMakerProvider } from './sagemaker-provider';
 import { sha256, systemClock, systemIds } from './system-runtime';
 import { JsonlUsageSink, LogAlertSink, NullUsageSink, StdoutUsageSink } from './usage-sinks';
@@ -21,6 +30,68 @@ export interface WiringOptions {
   readonly quota?: QuotaStore;
   /** Called for problems that do not stop start-up, such as a provider whose API key variable is unset. */
   readonly warn?: (message: string) => void;
+  /** Relative paths in the config (verifier, embedded index) resolve against this; default the working directory. */
+  readonly baseDir?: string;
+  /** Replaces the exact tier's store from config (tests, or the CLI's --dynamodb-endpoint). */
+  readonly exactCache?: ExactCache;
+}
+
+type CacheConfig = ResolvedConfig['raw']['cache'];
+
+export function buildEmbedder(e: CacheConfig['semantic']['embedder'], env: WiringOptions['env']): Embedder {
+  switch (e.type) {
+    case 'local':
+      return new LexicalEmbedder(e.dimensions);
+    case 'bedrock':
+      return new BedrockEmbedder(new BedrockRuntimeClient(e.region ? { region: e.region } : {}), { modelId: e.model, dimensions: e.dimensions });
+    case 'openai-compatible': {
+      const apiKey = e.apiKeyEnv ? env[e.apiKeyEnv] : undefined;
+      if (e.apiKeyEnv && !apiKey) throw new Error(`cache.semantic.embedder.apiKeyEnv: environment variable ${e.apiKeyEnv} is not set`);
+      return new OpenAiCompatibleEmbedder({ baseUrl: e.baseUrl, model: e.model, apiKey, dimensions: e.dimensions, timeoutMs: e.timeoutMs });
+    }
+  }
+}
+
+function buildIndex(sem: CacheConfig['semantic'], embedder: Embedder, baseDir: string): SemanticIndex {
+  const ix = sem.index;
+  switch (ix.type) {
+    case 'memory':
+      return new MemorySemanticIndex(ix.maxEntriesPerPartition);
+    case 'embedded':
+      return new EmbeddedSemanticIndex({ path: resolvePath(baseDir, ix.path), maxEntries: ix.maxEntries });
+    case 'opensearch': {
+      if (!embedder.dimensions) throw new Error('cache.semantic.index: OpenSearch needs the vector size; set cache.semantic.embedder.dimensions');
+      const region = ix.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
+      if (!region) throw new Error('cache.semantic.index.region: required for OpenSearch SigV4 outside Lambda (or set AWS_REGION)');
+      return new OpenSearchSemanticIndex({ endpoint: ix.endpoint, indexName: ix.indexName, dimensions: embedder.dimensions, auth: { type: 'sigv4', region, service: ix.service } });
+    }
+  }
+}
+
+/** The cache tiers the config asks for; a verifier file that cannot be read stops start-up with its path. */
+export function buildCache(config: ResolvedConfig, opts: WiringOptions): { exactCache?: ExactCache; semantic?: { embedder: Embedder; index: SemanticIndex; verifier?: Verifier } } {
+  const cache = config.raw.cache;
+  const baseDir = opts.baseDir ?? process.cwd();
+  let exactCache: ExactCache | undefined;
+  if (cache.exact.enabled) {
+    const store = cache.exact.store;
+    exactCache = opts.exactCache ?? (store.type === 'dynamodb'
+      ? new DynamoDbExactCache(new DynamoDBClient(store.region ? { region: store.region } : {}), store.tableName)
+      : new MemoryExactCache(store.maxEntries));
+  }
+  if (!cache.semantic.enabled) return { exactCache };
+  const embedder = buildEmbedder(cache.semantic.embedder, opts.env);
+  let verifier: Verifier | undefined;
+  const vpath = cache.semantic.verifier?.path;
+  if (vpath) {
+    const file = isAbsolute(vpath) ? vpath : resolvePath(baseDir, vpath);
+    try {
+      verifier = Verifier.parse(JSON.parse(readFileSync(file, 'utf8')));
+    } catch (err) {
+      throw new Error(`cache.semantic.verifier.path: cannot load ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return { exactCache, semantic: { embedder, index: buildIndex(cache.semantic, embedder, baseDir), verifier } };
 }
 
 /**
@@ -71,17 +142,18 @@ export function buildUsageSink(config: ResolvedConfig): UsageSink {
   }
 }
 
-/** A gateway on in-process stores: the local gateway, and the Lambda until the DynamoDB / OpenSearch adapters land. */
+/** A gateway with the stores the config names (quota from `opts.quota`, else in process). */
 export function buildGateway(config: ResolvedConfig, opts: WiringOptions): Gateway {
-  const semanticOn = config.raw.cache.semantic.enabled;
-  const embedder = semanticOn || config.raw.context.policies.length ? new LexicalEmbedder() : undefined;
+  const { exactCache, semantic } = buildCache(config, opts);
+  // Context re-ranking runs in process, so it always uses the local embedder, never a billed one.
+  const contextEmbedder = config.raw.context.policies.length ? new LexicalEmbedder() : undefined;
   return new Gateway({
     config,
     providers: buildProviders(config, opts),
     quota: opts.quota ?? new MemoryQuotaStore(),
-    exactCache: config.raw.cache.exact.enabled ? new MemoryExactCache() : undefined,
-    semantic: semanticOn ? { embedder: embedder!, index: new MemorySemanticIndex() } : undefined,
-    embedder,
+    exactCache,
+    semantic,
+    embedder: contextEmbedder,
     usage: opts.usage ?? buildUsageSink(config),
     alerts: opts.alerts ?? new LogAlertSink(),
     clock: systemClock,

@@ -52,7 +52,7 @@ export class SeqIds implements IdSource {
 export const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 export type Step =
-  | { readonly ok: string; readonly usage?: TokenUsage }
+  | { readonly ok: string; readonly usage?: TokenUsage; readonly finish?: 'stop' | 'length' }
   | { readonly fail: ProviderErrorKind; readonly status?: number }
   /** Stream: yield these text pieces, then fail (or, with `end`, finish without usage). */
   | { readonly pieces: readonly string[]; readonly then: 'fail' | 'end' | 'usage'; readonly usage?: TokenUsage };
@@ -92,7 +92,7 @@ export class ScriptedProvider implements ChatProvider {
       object: 'chat.completion',
       created: 1,
       model: call.model.config.upstreamModel,
-      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+      choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'ok' in step ? step.finish ?? 'stop' : 'stop' }],
     };
     return { completion, usage: step.usage };
   }

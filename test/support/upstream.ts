@@ -54,6 +54,16 @@ export class FakeUpstream {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
       const path = (req.url ?? '').split('?')[0];
+      if (req.method === 'POST' && path === '/v1/embeddings') {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        this.received.push({ path: req.url!, headers: req.headers, body });
+        const inputs: string[] = Array.isArray(body.input) ? body.input : [body.input];
+        // Deterministic, deliberately unnormalised vectors (x3), listed in reverse order with their index.
+        const data = inputs.map((t, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(t, body.dimensions ?? 8).map((x) => x * 3) })).reverse();
+        const tokens = inputs.reduce((n, t) => n + Math.ceil(t.length / 4), 0);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } }));
+        return;
+      }
       if (req.method !== 'POST' || !path.endsWith('/chat/completions')) {
         res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'not found' } }));
         return;
@@ -121,4 +131,12 @@ function lastUser(body: Record<string, unknown>): string {
   const msgs = body.messages as { role: string; content: unknown }[];
   const m = [...msgs].reverse().find((x) => x.role === 'user');
   return typeof m?.content === 'string' ? m.content : JSON.stringify(m?.content ?? '');
+}
+
+/** Letter-frequency vector of a text, L2-normalised: equal texts embed equally, different ones differently. */
+export function fakeEmbedding(text: string, dims: number): number[] {
+  const v = new Array<number>(dims).fill(0);
+  for (const ch of text.toLowerCase()) v[ch.charCodeAt(0) % dims] += 1;
+  const norm = Math.hypot(...v) || 1;
+  return v.map((x) => x / norm);
 }

@@ -35,7 +35,7 @@ export interface TextSignals {
   readonly question: string;
   /** Grammatical persons present: 1 (I, my), 2 (you, your), 3 (we, our) as a 3-character mask such as '100'. */
   readonly person: string;
-  /** Content words: stop words out, lightly stemmed (the context module's tokenizer). */
+  /** Content words in order of first use: stop words and numbers out, lightly stemmed (the context module's tokenizer). */
   readonly content: ReadonlySet<string>;
 }
 
@@ -176,6 +176,7 @@ export function failedGuards(query: TextSignals, cached: TextSignals, settings: 
   if (settings.language && query.language !== cached.language && query.language !== 'unknown' && cached.language !== 'unknown') failed.push('language');
   if (settings.question && query.question !== cached.question) failed.push('question');
   if (settings.person && query.person !== cached.person) failed.push('person');
-  if (settings.content && !sameSet(query.content, cached.content)) failed.push('content');
+  // Same content words in the same order of first use: "convert benzene into toluene" is not "toluene into benzene".
+  if (settings.content && [...query.content].join(' ') !== [...cached.content].join(' ')) failed.push('content');
   return failed;
 }

@@ -57,7 +57,7 @@ export interface ResolvedSemanticCache {
 }
 
 /** Default similarity thresholds per embedder type: the local one chosen from the QQP sweep (README, "Semantic cache"). */
-export const DEFAULT_SEMANTIC_THRESHOLD = { local: 0.7, bedrock: 0.95, 'openai-compatible': 0.95 } as const;
+export const DEFAULT_SEMANTIC_THRESHOLD = { local: 0.65, bedrock: 0.95, 'openai-compatible': 0.95 } as const;
 
 function duplicates(values: readonly string[]): string[] {
   const seen = new Set<string>();

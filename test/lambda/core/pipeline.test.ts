@@ -6,11 +6,22 @@ import { MemoryAlertSink, MemoryUsageSink } from '../../../lambda/adapters/usage
 import { resolveConfig } from '../../../lambda/core/config/resolve';
 import type { GatewayConfigInput } from '../../../lambda/core/config/schema';
 import { Gateway, type GatewayResult, type JsonResult, type StreamResult } from '../../../lambda/core/pipeline';
-import type { ExactCache } from '../../../lambda/core/ports';
+import type { Embedder, ExactCache } from '../../../lambda/core/ports';
 import { FakeClock, ScriptedProvider, SeqIds, sha256, usage } from '../../support/fakes';
 import { testConfig } from '../../support/config';
 
-function setup(overrides: Partial<GatewayConfigInput> = {}, opts: { semantic?: boolean; extraProviders?: string[]; exactCache?: ExactCache } = {}) {
+/** The local embedder, billing a fixed number of tokens per text as a remote embedder would. */
+class BillingEmbedder implements Embedder {
+  private readonly inner = new LexicalEmbedder();
+  readonly id = 'billing';
+  readonly dimensions = this.inner.dimensions;
+  constructor(private readonly tokensPerText: number) {}
+  async embed(texts: readonly string[]) {
+    return { vectors: (await this.inner.embed(texts)).vectors, inputTokens: texts.length * this.tokensPerText };
+  }
+}
+
+function setup(overrides: Partial<GatewayConfigInput> = {}, opts: { semantic?: boolean; embedder?: Embedder; extraProviders?: string[]; exactCache?: ExactCache } = {}) {
   const clock = new FakeClock();
   const provider = new ScriptedProvider();
   const quota = new MemoryQuotaStore();
@@ -22,7 +33,7 @@ function setup(overrides: Partial<GatewayConfigInput> = {}, opts: { semantic?: b
     providers: new Map([['up', provider], ...(opts.extraProviders ?? []).map((id) => [id, provider] as const)]),
     quota,
     exactCache: opts.exactCache ?? new MemoryExactCache(100, () => clock.now()),
-    semantic: opts.semantic ? { embedder: new LexicalEmbedder(), index: new MemorySemanticIndex(100, () => clock.now()) } : undefined,
+    semantic: opts.semantic ? { embedder: opts.embedder ?? new LexicalEmbedder(), index: new MemorySemanticIndex(100, () => clock.now()) } : undefined,
     usage: records,
     alerts,
     clock,
@@ -242,6 +253,61 @@ describe('Gateway', () => {
       expect(other.headers['x-llm-cache']).toBe('miss');
       expect((other.body as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe('globex answer');
       expect(records.records.map((r) => r.cache)).toEqual(['miss', 'hit-semantic', 'miss']);
+    });
+
+    const semanticOnly = (extra: Record<string, unknown> = {}) => ({ cache: { exact: { enabled: false }, semantic: { enabled: true, threshold: 0.5, ...extra } } });
+    const content = (r: GatewayResult) => ((r as JsonResult).body as { choices: { message: { content: string } }[] }).choices[0].message.content;
+
+    it('refuses a close semantic neighbour whose numbers differ, and calls the model', async () => {
+      const { provider, chat, records } = setup(semanticOnly(), { semantic: true });
+      provider.script('up-small-a', { ok: '3 mg is a usual dose', usage: usage(10, 5) }, { ok: '30 mg is far too much', usage: usage(10, 5) });
+      await chat(ask('Is 3 mg of melatonin too much?', { temperature: 0 }));
+      const r = await chat(ask('Is 30 mg of melatonin too much?', { temperature: 0 }));
+      expect(content(r)).toBe('30 mg is far too much');
+      const hit = await chat(ask('is 3 mg of melatonin too much', { temperature: 0 }));
+      expect(content(hit)).toBe('3 mg is a usual dose');
+      expect(records.records.map((x) => x.cache)).toEqual(['miss', 'miss', 'hit-semantic']);
+      expect(records.records[2].cache_score).toBeGreaterThan(0.5);
+    });
+
+    it('lets a switched-off guard through', async () => {
+      const { provider, chat, records } = setup(semanticOnly({ guards: { numbers: false, content: false } }), { semantic: true });
+      provider.script('up-small-a', { ok: '3 mg is a usual dose', usage: usage(10, 5) });
+      await chat(ask('Is 3 mg of melatonin too much?', { temperature: 0 }));
+      await chat(ask('Is 30 mg of melatonin too much?', { temperature: 0 }));
+      expect(records.records.map((x) => x.cache)).toEqual(['miss', 'hit-semantic']);
+    });
+
+    it('charges a semantic hit its embedding call only and records the cost it avoided', async () => {
+      const embedder = { type: 'openai-compatible', baseUrl: 'http://127.0.0.1:1/v1', model: 'emb', pricePerMTok: 0.5 };
+      const { provider, chat, records } = setup(semanticOnly({ embedder }), { semantic: true, embedder: new BillingEmbedder(40_000) });
+      provider.script('up-small-a', { ok: 'answer', usage: usage(1000, 500) });
+      await chat(ask('how do I rotate my api key', { temperature: 0 }));
+      const hit = (await chat(ask('how do I rotate my API key?', { temperature: 0 }))) as JsonResult;
+      // miss: 1000 x $1/M + 500 x $2/M = 2000 micros, plus 40,000 embedding tokens x $0.5/M = 20,000 micros.
+      expect(records.records[0]).toMatchObject({ cache: 'miss', cost_micros: 22_000, embedding_tokens: 40_000 });
+      // hit: the embedding only; baseline: the same usage at the baseline model's price.
+      expect(records.records[1]).toMatchObject({ cache: 'hit-semantic', cost_micros: 20_000, embedding_tokens: 40_000, baseline_cost_micros: 25_000 });
+      expect(hit.headers['x-llm-cost-usd']).toBe('0.020000');
+    });
+
+    it('does not store an answer cut off by max_tokens', async () => {
+      const { provider, chat, records } = setup();
+      provider.script('up-small-a', { ok: 'partial', usage: usage(10, 5), finish: 'length' });
+      await chat(ask('long story', { temperature: 0, max_tokens: 5 }));
+      await chat(ask('long story', { temperature: 0, max_tokens: 5 }));
+      expect(records.records.map((x) => x.cache)).toEqual(['miss', 'miss']);
+    });
+
+    it('keeps entries for the feature\'s own TTL', async () => {
+      const { provider, chat, records, clock } = setup({ cache: { exact: { enabled: true, ttlSeconds: 3600 }, ttlByFeature: { news: 60 } } });
+      provider.script('up-small-a', { ok: 'a', usage: usage(10, 5) }, { ok: 'b', usage: usage(10, 5) }, { ok: 'c', usage: usage(10, 5) });
+      await chat(ask('headlines', { temperature: 0 }), 'acme', { feature: 'news' });
+      await chat(ask('faq', { temperature: 0 }), 'acme', { feature: 'help' });
+      clock.advance(61_000);
+      await chat(ask('headlines', { temperature: 0 }), 'acme', { feature: 'news' });
+      await chat(ask('faq', { temperature: 0 }), 'acme', { feature: 'help' });
+      expect(records.records.map((x) => x.cache)).toEqual(['miss', 'miss', 'miss', 'hit-exact']);
     });
 
     it('survives a failing cache backend as a miss and records the failure', async () => {

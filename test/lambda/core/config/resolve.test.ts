@@ -72,6 +72,34 @@ describe('resolveConfig', () => {
     expect(problems({ ...base(), ...patch })).toEqual(expect.arrayContaining([expect.stringMatching(pattern)]));
   });
 
+  describe('cache.semantic', () => {
+    const withSemantic = (semantic: Record<string, unknown>) => ({ ...base(), cache: { semantic: { enabled: true, ...semantic } } });
+
+    it('defaults the threshold per embedder and prices Titan from the catalog', () => {
+      expect(resolveConfig(withSemantic({})).semanticCache).toMatchObject({ threshold: 0.65, embeddingPriceSource: 'local' });
+      const titan = resolveConfig(withSemantic({ embedder: { type: 'bedrock' } })).semanticCache;
+      expect(titan).toMatchObject({ threshold: 0.95, embeddingPrice: { inputPerMTok: 20_000 } });
+      expect(titan.embeddingPriceSource).toMatch(/^catalog:amazon.titan-embed-text-v2:0@/);
+      expect(resolveConfig(withSemantic({ threshold: 0.8, embedder: { type: 'bedrock' } })).semanticCache.threshold).toBe(0.8);
+    });
+
+    it('fails when an OpenAI-compatible embedding model has no price: never a silent $0', () => {
+      expect(problems(withSemantic({ embedder: { type: 'openai-compatible', baseUrl: 'http://localhost:11434/v1', model: 'nomic-embed-text' } }))).toEqual([
+        "cache.semantic.embedder.pricePerMTok: no price for embedding model 'nomic-embed-text' in the catalog; set it (0 for a local server) — embeddings are never priced at $0 silently",
+      ]);
+      expect(resolveConfig(withSemantic({ embedder: { type: 'openai-compatible', baseUrl: 'http://localhost:11434/v1', model: 'nomic-embed-text', pricePerMTok: 0 } })).semanticCache.embeddingPriceSource)
+        .toBe('config:cache.semantic.embedder.pricePerMTok');
+    });
+
+    it('fails on an unknown guard, a Titan size it does not make, and an index name OpenSearch refuses', () => {
+      expect(problems(withSemantic({ guards: { colour: true } }))).toEqual([expect.stringContaining('cache.semantic.guards')]);
+      expect(problems(withSemantic({ embedder: { type: 'bedrock', dimensions: 768 } }))).toEqual([expect.stringContaining('cache.semantic.embedder.dimensions')]);
+      expect(problems(withSemantic({ index: { type: 'opensearch', endpoint: 'https://x.aoss.amazonaws.com', indexName: 'Upper' } }))).toEqual([
+        expect.stringContaining('cache.semantic.index.indexName'),
+      ]);
+    });
+  });
+
   it('fails when two tenants share a key', () => {
     const cfg = base();
     cfg.tenants = [{ id: 'a', apiKeys: [{ sha256: 'a'.repeat(64) }] }, { id: 'b', apiKeys: [{ sha256: 'a'.repeat(64) }] }];
