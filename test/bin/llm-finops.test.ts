@@ -61,6 +61,41 @@ describe('llm-finops CLI', () => {
     expect(cli('context', 'eval', '--data', file, '--budget', '2').status).toBe(2);
   });
 
+  it('evaluates cache pairs, trains a verifier on them, and evaluates with it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llm-finops-cache-'));
+    const file = join(dir, 'pairs.jsonl');
+    const topics = ['python', 'java', 'rust', 'golang', 'kotlin', 'swift', 'ruby', 'perl', 'scala', 'haskell'];
+    const rows = topics.flatMap((t, i) => [
+      { a: `How do I learn ${t} fast?`, b: `how can I learn ${t} fast`, duplicate: 1 },
+      { a: `How do I learn ${t} fast?`, b: `How do I learn ${topics[(i + 1) % topics.length]} fast?`, duplicate: 0 },
+      { a: `Is ${t} good for 3 projects?`, b: `Is ${t} good for 30 projects?`, duplicate: 0 },
+    ]);
+    writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n'));
+    const none = JSON.parse(cli('cache', 'eval', '--data', file, '--threshold', '0.5', '--guards', 'none', '--json').stdout);
+    expect(none).toMatchObject({ default_threshold: 0.65, embedder: 'lexical-hash-1024', guards: [], pairs: 30, duplicates: 10 });
+    expect(none.results[0].recall).toBe(1);
+    expect(none.results[0].wrong_hit_share).toBeGreaterThan(0.5);
+    // The guards refuse every swapped topic (entities and content) and every changed number.
+    const guarded = JSON.parse(cli('cache', 'eval', '--data', file, '--threshold', '0.5', '--json').stdout);
+    expect(guarded.results[0]).toEqual({ threshold: 0.5, recall: 1, false_hit_rate: 0, wrong_hit_share: 0, hits: 10 });
+    const sweep = JSON.parse(cli('cache', 'eval', '--data', file, '--sweep', '--json').stdout);
+    expect(sweep.results.map((r: { threshold: number }) => r.threshold)).toEqual([0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99]);
+
+    const out = join(dir, 'verifier.json');
+    const trained = cli('cache', 'train-verifier', '--data', file, '--out', out, '--seed', '3');
+    expect(trained.status).toBe(0);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ format: 'llm-finops-cache-verifier', trainedOn: { pairs: 30, positives: 10, seed: 3 } });
+    const withVerifier = cli('cache', 'eval', '--data', file, '--verifier', out, '--guards', 'none', '--threshold', '0.5', '--json');
+    expect(withVerifier.status).toBe(0);
+    expect(JSON.parse(withVerifier.stdout).verifier).toBe(out);
+
+    expect(cli('cache', 'eval', '--data', file, '--guards', 'colour').stderr).toContain("unknown guard 'colour'");
+    expect(cli('cache', 'eval', '--data', file, '--sweep', '--threshold', '0.5').status).toBe(2);
+    expect(cli('cache', 'eval', '--data', join(dir, 'missing.jsonl')).stderr).toContain('cannot read');
+    expect(cli('cache', 'eval', '--data', file, '--embedder', 'openai-compatible').stderr).toContain('embedder flags:');
+    expect(cli('cache', 'train-verifier', '--data', file).stderr).toContain('--out VERIFIER.json is required');
+  });
+
   it('replays the shipped GSM8K trace under every lever with a quality proxy', () => {
     const r = cli('replay', '--trace', join(ROOT, 'examples', 'traces', 'gsm8k-200.jsonl'), '--json');
     expect(r.status).toBe(0);
