@@ -4,7 +4,6 @@ import type { SemanticCandidate, SemanticEntry, SemanticIndex } from '../core/po
 import { pushTop } from './memory-semantic-index';
 
 interface Entry {
-  readonly seq: number;
   readonly partition: string;
   readonly tenant: string;
   readonly contextHash: string;
@@ -13,6 +12,119 @@ interface Entry {
   readonly scale: number;
   readonly entry: SemanticEntry;
   readonly expiresAtMs: number;
+  /** Slot in its partition; -1 once evicted. */
+  slot: number;
+}
+
+/** A growable posting list: the slots holding a non-zero in one dimension, and their int8 values. */
+class Postings {
+  slots = new Int32Array(8);
+  vals = new Int8Array(8);
+  length = 0;
+
+  push(slot: number, val: number): void {
+    if (this.length === this.slots.length) {
+      const slots = new Int32Array(this.slots.length * 2);
+      slots.set(this.slots);
+      this.slots = slots;
+      const vals = new Int8Array(this.vals.length * 2);
+      vals.set(this.vals);
+      this.vals = vals;
+    }
+    this.slots[this.length] = slot;
+    this.vals[this.length++] = val;
+  }
+}
+
+/**
+ * One tenant and context. Sparse vectors (the local lexical embedder sets ~6% of its dimensions) go to an
+ * inverted index, so a search touches only the dimensions the query uses; dense ones (Titan, OpenAI, Ollama) are
+ * scanned row by row. Evicted slots stay as holes until the partition is rebuilt.
+ */
+class Partition {
+  readonly entries: (Entry | undefined)[] = [];
+  private readonly postings = new Map<number, Postings>();
+  private readonly dense: number[] = [];
+  live = 0;
+
+  add(e: Entry): void {
+    e.slot = this.entries.length;
+    this.entries.push(e);
+    this.live++;
+    let nonZero = 0;
+    for (let i = 0; i < e.q.length; i++) if (e.q[i] !== 0) nonZero++;
+    if (nonZero * 8 <= e.q.length) {
+      for (let i = 0; i < e.q.length; i++) {
+        if (e.q[i] === 0) continue;
+        let p = this.postings.get(i);
+        if (!p) this.postings.set(i, (p = new Postings()));
+        p.push(e.slot, e.q[i]);
+      }
+    } else {
+      this.dense.push(e.slot);
+    }
+  }
+
+  remove(e: Entry): void {
+    if (e.slot < 0 || this.entries[e.slot] !== e) return;
+    this.entries[e.slot] = undefined;
+    e.slot = -1;
+    this.live--;
+  }
+
+  get holes(): number {
+    return this.entries.length - this.live;
+  }
+
+  search(v: Float32Array, minScore: number, limit: number, now: number): SemanticCandidate[] {
+    const top: SemanticCandidate[] = [];
+    const consider = (e: Entry | undefined, score: number): void => {
+      if (!e || e.expiresAtMs <= now || e.q.length !== v.length || score < minScore) return;
+      pushTop(top, { score, prompt: e.entry.prompt, value: e.entry.value }, limit);
+    };
+    if (this.postings.size) {
+      const acc = new Float32Array(this.entries.length);
+      const seen = new Uint8Array(this.entries.length);
+      const touched: number[] = [];
+      for (let i = 0; i < v.length; i++) {
+        const qi = v[i];
+        if (qi === 0) continue;
+        const p = this.postings.get(i);
+        if (!p) continue;
+        for (let k = 0; k < p.length; k++) {
+          const slot = p.slots[k];
+          if (!seen[slot]) {
+            seen[slot] = 1;
+            touched.push(slot);
+          }
+          acc[slot] += qi * p.vals[k];
+        }
+      }
+      for (const slot of touched) {
+        const e = this.entries[slot];
+        if (e) consider(e, acc[slot] * e.scale);
+      }
+    }
+    for (const slot of this.dense) {
+      const e = this.entries[slot];
+      if (!e || e.q.length !== v.length) continue;
+      const q = e.q;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let i = 0;
+      for (; i + 3 < q.length; i += 4) {
+        s0 += v[i] * q[i];
+        s1 += v[i + 1] * q[i + 1];
+        s2 += v[i + 2] * q[i + 2];
+        s3 += v[i + 3] * q[i + 3];
+      }
+      for (; i < q.length; i++) s0 += v[i] * q[i];
+      consider(e, (s0 + s1 + s2 + s3) * e.scale);
+    }
+    return top;
+  }
 }
 
 export interface EmbeddedSemanticIndexOptions {
@@ -28,19 +140,19 @@ const LOCK = 'index.lock';
 
 /**
  * A semantic index for the local gateway that survives restarts: entries live in memory, partitioned by tenant and
- * context (a search scans only the caller's partition), vectors quantised to int8 with a per-vector scale (4x less
- * memory than float32; cosine error below 1e-3 on normalised vectors), and every put appended to a log file that is
+ * context (a search reads only the caller's partition), vectors quantised to int8 with a per-vector scale (4x less
+ * memory than float32; cosine error about 1e-3 on normalised vectors), sparse ones in an inverted index (see
+ * Partition), and every put appended to a log file that is
  * replayed on open and compacted when it holds more dead records than live ones. One process per directory: a lock
  * file refuses a second one.
  *
  * Record layout: u32 header length, header JSON {t, c, e, s, p, v}, u32 dimensions, int8 components.
  */
 export class EmbeddedSemanticIndex implements SemanticIndex {
-  private readonly partitions = new Map<string, Entry[]>();
+  private readonly partitions = new Map<string, Partition>();
   private readonly order: Entry[] = [];
   private orderHead = 0;
   private fd: number;
-  private seq = 0;
   private deadRecords = 0;
   private readonly maxEntries: number;
   private readonly now: () => number;
@@ -78,18 +190,7 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
 
   async search(tenant: string, contextHash: string, vector: Float32Array, minScore: number, limit: number): Promise<SemanticCandidate[]> {
     const part = this.partitions.get(partitionKey(tenant, contextHash));
-    const top: SemanticCandidate[] = [];
-    if (!part) return top;
-    const now = this.now();
-    const { q, scale } = quantise(vector);
-    for (const e of part) {
-      if (e.expiresAtMs <= now || e.q.length !== q.length) continue;
-      let dot = 0;
-      for (let i = 0; i < q.length; i++) dot += q[i] * e.q[i];
-      const score = dot * scale * e.scale;
-      if (score >= minScore) pushTop(top, { score, prompt: e.entry.prompt, value: e.entry.value }, limit);
-    }
-    return top;
+    return part ? part.search(vector, minScore, limit, this.now()) : [];
   }
 
   async put(tenant: string, contextHash: string, vector: Float32Array, entry: SemanticEntry, ttlMs: number): Promise<void> {
@@ -108,10 +209,10 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
 
   private add(tenant: string, contextHash: string, q: Int8Array, scale: number, entry: SemanticEntry, expiresAtMs: number): void {
     const partition = partitionKey(tenant, contextHash);
-    const e: Entry = { seq: this.seq++, partition, tenant, contextHash, q, scale, entry, expiresAtMs };
+    const e: Entry = { partition, tenant, contextHash, q, scale, entry, expiresAtMs, slot: -1 };
     let part = this.partitions.get(partition);
-    if (!part) this.partitions.set(partition, (part = []));
-    part.push(e);
+    if (!part) this.partitions.set(partition, (part = new Partition()));
+    part.add(e);
     this.order.push(e);
     while (this.size > this.maxEntries) this.evict(this.order[this.orderHead++]);
     if (this.orderHead > 4096 && this.orderHead * 2 > this.order.length) {
@@ -123,11 +224,18 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
   private evict(e: Entry): void {
     const part = this.partitions.get(e.partition);
     if (part) {
-      const i = part.indexOf(e);
-      if (i >= 0) part.splice(i, 1);
-      if (part.length === 0) this.partitions.delete(e.partition);
+      part.remove(e);
+      if (part.live === 0) this.partitions.delete(e.partition);
+      else if (part.holes > 1024 && part.holes > part.live) this.rebuild(e.partition, part);
     }
     this.deadRecords++;
+  }
+
+  /** Re-adds a partition's live entries without the holes eviction left. */
+  private rebuild(key: string, part: Partition): void {
+    const fresh = new Partition();
+    for (const e of part.entries) if (e) fresh.add(e);
+    this.partitions.set(key, fresh);
   }
 
   /** Loads the live records; returns the byte length of the whole records read. */
@@ -166,8 +274,8 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
     this.partitions.clear();
     for (const e of live) {
       let part = this.partitions.get(e.partition);
-      if (!part) this.partitions.set(e.partition, (part = []));
-      part.push(e);
+      if (!part) this.partitions.set(e.partition, (part = new Partition()));
+      part.add(e);
       this.order.push(e);
     }
     const tmp = join(this.dir, `${LOG}.tmp`);

@@ -252,8 +252,8 @@ export class Gateway {
       }
       let semanticKey: { contextHash: string; vector: Float32Array; prompt: string } | undefined;
       if (trace.cache === 'miss' && cacheCfg.semantic.enabled && this.deps.semantic) {
-        const contextHash = semanticContextHash(this.deps.sha256, target, req, maxTokens);
         const semantic = this.deps.semantic;
+        const contextHash = semanticContextHash(this.deps.sha256, semantic.embedder.id, target, req, maxTokens);
         const prompt = lastUserText(req);
         const hit = await guarded('semantic search', async () => {
           const embedded = await semantic.embedder.embed([prompt]);

@@ -22,10 +22,13 @@ export function exactCacheKey(sha256: Sha256, tenant: string, routeTarget: strin
   return `exact:${tenant}:${sha256(material)}`;
 }
 
-/** Semantic-cache partition within a tenant: system prompt, earlier turns and parameters, hashed. */
-export function semanticContextHash(sha256: Sha256, routeTarget: string, req: ChatRequest, maxTokens: number | undefined): string {
+/**
+ * Semantic-cache partition within a tenant: system prompt, earlier turns, parameters and the embedder, hashed. The
+ * embedder is part of it so that vectors of two embedders (after a config change) are never compared.
+ */
+export function semanticContextHash(sha256: Sha256, embedderId: string, routeTarget: string, req: ChatRequest, maxTokens: number | undefined): string {
   const lastUser = req.messages.map((m) => m.role).lastIndexOf('user');
-  return sha256(JSON.stringify([routeTarget, req.messages.slice(0, lastUser), req.temperature ?? null, maxTokens ?? null, req.stop ?? null]));
+  return sha256(JSON.stringify([embedderId, routeTarget, req.messages.slice(0, lastUser), req.temperature ?? null, maxTokens ?? null, req.stop ?? null, req.response_format ?? null, req.seed ?? null]));
 }
 
 export function lastUserText(req: ChatRequest): string {
