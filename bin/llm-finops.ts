@@ -21,6 +21,7 @@ import { ConfigError, resolveConfig, type ResolvedConfig } from '../lambda/core/
 import type { QuotaScope, QuotaStore, StoredLimits } from '../lambda/core/ports';
 import { createGatewayServer } from '../lambda/local/http-server';
 import { CACHE_USAGE, cacheCommand, UsageError } from './cache-commands';
+import { ROUTER_USAGE, routerCommand } from './router-commands';
 
 const USAGE = `llm-finops — cost controls for LLM traffic
 
@@ -54,7 +55,7 @@ Usage:
       log, the monthly total at its request rate and mean duration.
   llm-finops hash-key KEY
       Print the SHA-256 of an API key, for tenants[].apiKeys[].sha256.
-${CACHE_USAGE}
+${CACHE_USAGE}${ROUTER_USAGE}
 STORE (quota counters and controls):
   --store memory|dynamodb        memory: in this process only (default for local)
   --dynamodb-table NAME          default llm-finops-quota
@@ -191,6 +192,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'estimate') return estimateCommand(rest);
   if (cmd === 'context' && rest[0] === 'eval') return contextEval(rest.slice(1));
   if (cmd === 'cache') return cacheCommand(rest);
+  if (cmd === 'router') return routerCommand(rest);
   if (cmd === 'local') {
     const { values } = parseArgs({
       args: rest,

@@ -1,0 +1,128 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { seededRandom } from '../lambda/core/cache/verifier';
+import { evaluateRouter, parseOutcomes, thinPoints, type OutcomeRow } from '../lambda/core/routing/evaluate';
+import { scoreComplexity } from '../lambda/core/routing/heuristic';
+import { LearnedRouter, trainRouter } from '../lambda/core/routing/learned';
+import { splitHalves } from '../lambda/core/cache/evaluate';
+import { estimateTextTokens } from '../lambda/core/tokens';
+import { UsageError } from './cache-commands';
+
+export const ROUTER_USAGE = `  llm-finops router train --data OUTCOMES.jsonl --strong MODEL --weak MODEL --out ROUTER.json [--seed N]
+      [--half all|even|odd]
+      Fit the learned router on rows {prompt, outcomes: {model: score in [0, 1]}}; routing.learned.path serves it.
+  llm-finops router eval --router ROUTER.json|heuristic|random --data OUTCOMES.jsonl --strong MODEL --weak MODEL
+      [--half all|even|odd] [--seed N] [--strong-price IN/OUT --weak-price IN/OUT [--output-tokens N]] [--json]
+      Sweep the routing threshold: {"apgr", "cpt50", "cpt80", "points": [{strong_share, quality, threshold}]}
+      (RouteLLM's PGR / APGR / CPT); with prices (USD per 1M input/output tokens) also the cost saved against
+      always-strong at PGR 50%, 80% and 100%.
+`;
+
+function readRows(file: string | undefined, strong: string | undefined, weak: string | undefined, half: string | undefined): OutcomeRow[] {
+  if (!file) throw new UsageError('--data OUTCOMES.jsonl is required');
+  if (!strong || !weak) throw new UsageError('--strong MODEL and --weak MODEL are required');
+  if (strong === weak) throw new UsageError('--strong and --weak must name different models');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  let rows: OutcomeRow[];
+  try {
+    rows = parseOutcomes(text, strong, weak, file);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const h = half ?? 'all';
+  if (h === 'all') return rows;
+  if (h !== 'even' && h !== 'odd') throw new UsageError(`--half must be all, even or odd, got ${h}`);
+  return splitHalves(rows)[h];
+}
+
+function intFlag(name: string, v: string | undefined, fallback: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a whole number, got ${v}`);
+  return n;
+}
+
+function priceFlag(name: string, v: string): { input: number; output: number } {
+  const m = /^(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(v);
+  if (!m) throw new UsageError(`--${name} must be IN/OUT in USD per 1M tokens, e.g. 2.5/10, got ${v}`);
+  return { input: Number(m[1]), output: Number(m[2]) };
+}
+
+export async function routerCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'train') return train(rest);
+  if (sub === 'eval') return evaluate(rest);
+  throw new UsageError(`unknown router command '${sub ?? ''}'; expected train or eval`);
+}
+
+function train(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: { data: { type: 'string' }, strong: { type: 'string' }, weak: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, half: { type: 'string' } },
+  });
+  if (!values.out) throw new UsageError('--out ROUTER.json is required');
+  const rows = readRows(values.data, values.strong, values.weak, values.half);
+  let model;
+  try {
+    model = trainRouter(rows, values.strong!, values.weak!, { seed: intFlag('seed', values.seed, 1) });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const json = JSON.stringify(model);
+  writeFileSync(values.out, `${json}\n`);
+  process.stdout.write(`router: ${rows.length} rows, ${values.out} (${json.length} bytes)\n`);
+  return 0;
+}
+
+function evaluate(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: {
+      router: { type: 'string' }, data: { type: 'string' }, strong: { type: 'string' }, weak: { type: 'string' }, half: { type: 'string' },
+      seed: { type: 'string' }, 'strong-price': { type: 'string' }, 'weak-price': { type: 'string' }, 'output-tokens': { type: 'string' }, json: { type: 'boolean' },
+    },
+  });
+  if (!values.router) throw new UsageError('--router ROUTER.json|heuristic|random is required');
+  const rows = readRows(values.data, values.strong, values.weak, values.half);
+  let score: (prompt: string) => number;
+  if (values.router === 'heuristic') score = (p) => scoreComplexity({ model: 'auto', messages: [{ role: 'user', content: p }] }).score;
+  else if (values.router === 'random') {
+    const rand = seededRandom(intFlag('seed', values.seed, 1));
+    score = () => rand();
+  } else {
+    let router: LearnedRouter;
+    try {
+      router = LearnedRouter.parse(JSON.parse(readFileSync(values.router, 'utf8')));
+    } catch (err) {
+      throw new UsageError(`--router ${values.router}: ${(err as Error).message}`);
+    }
+    score = (p) => router.score(p);
+  }
+  let costs;
+  if (values['strong-price'] || values['weak-price']) {
+    if (!values['strong-price'] || !values['weak-price']) throw new UsageError('give both --strong-price and --weak-price');
+    const [sp, wp] = [priceFlag('strong-price', values['strong-price']), priceFlag('weak-price', values['weak-price'])];
+    const out = intFlag('output-tokens', values['output-tokens'], 256);
+    const cost = (p: { input: number; output: number }, prompt: string): number => estimateTextTokens(prompt) * p.input + out * p.output;
+    costs = { strong: rows.map((r) => cost(sp, r.prompt)), weak: rows.map((r) => cost(wp, r.prompt)) };
+  }
+  const ev = evaluateRouter(rows, rows.map((r) => score(r.prompt)), values.strong!, values.weak!, costs);
+  const out = { router: values.router, ...ev, points: thinPoints(ev.points) };
+  if (values.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+  else {
+    const pct = (x: number | null): string => (x === null ? 'never' : `${(x * 100).toFixed(1)}%`);
+    process.stdout.write(
+      `${values.router} on ${ev.rows} rows: APGR ${ev.apgr.toFixed(3)}; strong calls for 50% of the gap ${pct(ev.cpt50)}, 80% ${pct(ev.cpt80)}, ` +
+        `all of it ${pct(ev.cpt100)} (weak ${ev.weak_quality}, strong ${ev.strong_quality})\n`,
+    );
+    if (ev.savings) {
+      for (const [k, s] of Object.entries(ev.savings)) if (s) process.stdout.write(`  at ${k}: ${pct(s.strong_share)} strong calls, ${(s.cost_saved * 100).toFixed(1)}% cheaper than always-strong\n`);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,170 @@
+/**
+ * A learned router: logistic regression that predicts how much the strong model adds over the weak one for a
+ * prompt, from hashed word and bigram features and numeric signals (length, numbers, the heuristic's cues). Trained
+ * on outcome rows (`llm-finops router train`); its score in [0, 1] replaces the heuristic complexity score for
+ * `model: auto`, mapped to tiers by `routing.thresholds`. Pure and deterministic for a seed.
+ */
+import { seededRandom } from '../cache/verifier';
+import { estimateTextTokens } from '../tokens';
+import type { OutcomeRow } from './evaluate';
+import { scoreComplexity } from './heuristic';
+
+export const ROUTER_FORMAT = 'llm-finops-router';
+
+export interface RouterModel {
+  readonly format: typeof ROUTER_FORMAT;
+  readonly version: 1;
+  readonly strong: string;
+  readonly weak: string;
+  readonly buckets: number;
+  readonly dense: readonly string[];
+  readonly mean: readonly number[];
+  readonly scale: readonly number[];
+  readonly weights: readonly number[];
+  readonly hashedWeights: readonly number[];
+  readonly bias: number;
+  readonly trainedOn: { readonly rows: number; readonly seed: number; readonly target: string; readonly meanLabel: number };
+}
+
+const DENSE = [
+  'log_tokens', 'numbers', 'distinct_numbers', 'max_number_digits', 'decimals', 'fractions_percent', 'money', 'sentences',
+  'questions', 'heuristic_score', 'code', 'math', 'reasoning', 'structured', 'long', 'words_per_sentence', 'unit_words',
+] as const;
+
+const UNIT = /\b(hours?|minutes?|days?|weeks?|months?|years?|miles?|meters?|km|kg|pounds?|dollars?|cents?|percent|times|each|per|every|total|twice|half|third|quarter|dozen)\b/gi;
+
+interface Features {
+  readonly dense: number[];
+  readonly hashed: number[];
+}
+
+function hash(s: string, buckets: number): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return (h >>> 0) % buckets;
+}
+
+export function promptFeatures(prompt: string, buckets: number): Features {
+  const numbers = prompt.match(/\d[\d,]*(?:\.\d+)?/g) ?? [];
+  const words = (prompt.toLowerCase().match(/[\p{L}]+|\d[\d,.]*|[%$/]/gu) ?? []).map((w) => (/^\d/.test(w) ? `<n${Math.min(w.replace(/\D/g, '').length, 5)}>` : w));
+  const hashed = new Set<number>();
+  words.forEach((w, i) => {
+    hashed.add(hash(`u:${w}`, buckets));
+    if (i > 0) hashed.add(hash(`b:${words[i - 1]} ${w}`, buckets));
+  });
+  const sentences = Math.max(1, (prompt.match(/[.!?](\s|$)/g) ?? []).length);
+  const h = scoreComplexity({ model: 'auto', messages: [{ role: 'user', content: prompt }] });
+  const has = (f: string): number => (h.features.includes(f) ? 1 : 0);
+  return {
+    dense: [
+      Math.log1p(estimateTextTokens(prompt)),
+      Math.log1p(numbers.length),
+      Math.log1p(new Set(numbers).size),
+      Math.max(0, ...numbers.map((n) => n.replace(/\D/g, '').length)),
+      (prompt.match(/\d\.\d/g) ?? []).length,
+      (prompt.match(/%|\d\/\d|percent|fraction/gi) ?? []).length,
+      (prompt.match(/\$/g) ?? []).length,
+      Math.log1p(sentences),
+      (prompt.match(/\?/g) ?? []).length,
+      h.score,
+      has('code'), has('math'), has('reasoning'), has('structured'), has('long') + has('very-long'),
+      words.length / sentences,
+      Math.log1p((prompt.match(UNIT) ?? []).length),
+    ],
+    hashed: [...hashed],
+  };
+}
+
+function sigmoid(z: number): number {
+  return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
+}
+
+function linear(f: Features, m: Pick<RouterModel, 'mean' | 'scale' | 'weights' | 'hashedWeights' | 'bias'>): number {
+  let z = m.bias;
+  for (let i = 0; i < f.dense.length; i++) z += m.weights[i] * ((f.dense[i] - m.mean[i]) / m.scale[i]);
+  const norm = f.hashed.length ? 1 / Math.sqrt(f.hashed.length) : 0;
+  for (const b of f.hashed) z += m.hashedWeights[b] * norm;
+  return z;
+}
+
+export class LearnedRouter {
+  constructor(readonly model: RouterModel) {}
+
+  static parse(json: unknown): LearnedRouter {
+    const m = json as Partial<RouterModel> | null;
+    if (!m || typeof m !== 'object' || m.format !== ROUTER_FORMAT || m.version !== 1) {
+      throw new Error(`not a trained router: expected {"format": "${ROUTER_FORMAT}", "version": 1, ...}`);
+    }
+    const n = DENSE.length;
+    const ok = Array.isArray(m.weights) && m.weights.length === n && Array.isArray(m.mean) && m.mean.length === n &&
+      Array.isArray(m.scale) && m.scale.length === n && Array.isArray(m.hashedWeights) && m.hashedWeights.length === m.buckets &&
+      typeof m.bias === 'number' && typeof m.strong === 'string' && typeof m.weak === 'string';
+    if (!ok) throw new Error(`trained router is malformed: it needs ${n} dense weights and hashedWeights of length buckets`);
+    return new LearnedRouter(m as RouterModel);
+  }
+
+  /** Predicted benefit of the strong model for this prompt, in [0, 1]: higher means route up. */
+  score(prompt: string): number {
+    return sigmoid(linear(promptFeatures(prompt, this.model.buckets), this.model));
+  }
+}
+
+export interface RouterTrainOptions {
+  readonly seed?: number;
+  readonly buckets?: number;
+  readonly epochs?: number;
+  readonly learningRate?: number;
+  readonly l2?: number;
+  /**
+   * win-rate (default): (strong - weak + 1) / 2, RouteLLM's preference label (ties are 0.5); gain: max(0, strong -
+   * weak); weak-fails: 1 - weak. On GSM8K win-rate ranks best (README, "Learned routing").
+   */
+  readonly target?: 'gain' | 'weak-fails' | 'win-rate';
+}
+
+/** Fits the router on rows scoring both models (see `target`); SGD on the log loss with L2, seeded shuffles. */
+export function trainRouter(rows: readonly OutcomeRow[], strong: string, weak: string, opts: RouterTrainOptions = {}): RouterModel {
+  if (rows.length < 20) throw new Error(`need at least 20 outcome rows to train, got ${rows.length}`);
+  const seed = opts.seed ?? 1;
+  const buckets = opts.buckets ?? 16_384;
+  const epochs = opts.epochs ?? 20;
+  const lr = opts.learningRate ?? 0.05;
+  const l2 = opts.l2 ?? 1e-4;
+  const rand = seededRandom(seed);
+  const target = opts.target ?? 'win-rate';
+  const label = (r: OutcomeRow): number => {
+    const [s, w] = [r.outcomes[strong], r.outcomes[weak]];
+    return target === 'weak-fails' ? 1 - w : target === 'win-rate' ? (s - w + 1) / 2 : Math.max(0, s - w);
+  };
+  const data = rows.map((r) => ({ f: promptFeatures(r.prompt, buckets), y: label(r) }));
+  const n = DENSE.length;
+  const mean = new Array<number>(n).fill(0);
+  const scale = new Array<number>(n).fill(0);
+  for (const { f } of data) f.dense.forEach((x, i) => (mean[i] += x / data.length));
+  for (const { f } of data) f.dense.forEach((x, i) => (scale[i] += (x - mean[i]) ** 2 / data.length));
+  for (let i = 0; i < n; i++) scale[i] = Math.sqrt(scale[i]) > 1e-6 ? Math.sqrt(scale[i]) : 1;
+  const positives = data.reduce((s, d) => s + d.y, 0) / data.length;
+  const model = { mean, scale, weights: new Array<number>(n).fill(0), hashedWeights: new Array<number>(buckets).fill(0), bias: Math.log((positives + 1e-6) / (1 - positives + 1e-6)) };
+  const order = data.map((_, i) => i);
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    const rate = lr / (1 + epoch * 0.2);
+    for (const idx of order) {
+      const { f, y } = data[idx];
+      const g = sigmoid(linear(f, model)) - y;
+      model.bias -= rate * g;
+      for (let i = 0; i < n; i++) model.weights[i] -= rate * (g * ((f.dense[i] - mean[i]) / scale[i]) + l2 * model.weights[i]);
+      const norm = f.hashed.length ? 1 / Math.sqrt(f.hashed.length) : 0;
+      for (const b of f.hashed) model.hashedWeights[b] -= rate * (g * norm + l2 * model.hashedWeights[b]);
+    }
+  }
+  const r6 = (x: number): number => Math.round(x * 1e6) / 1e6;
+  return {
+    format: ROUTER_FORMAT, version: 1, strong, weak, buckets, dense: [...DENSE],
+    mean: mean.map(r6), scale: scale.map(r6), weights: model.weights.map(r6), hashedWeights: model.hashedWeights.map(r6), bias: r6(model.bias),
+    trainedOn: { rows: rows.length, seed, target, meanLabel: r6(positives) },
+  };
+}

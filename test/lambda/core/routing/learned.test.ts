@@ -1,0 +1,93 @@
+import { evaluateRouter, parseOutcomes, thinPoints, type OutcomeRow } from '../../../../lambda/core/routing/evaluate';
+import { LearnedRouter, ROUTER_FORMAT, trainRouter } from '../../../../lambda/core/routing/learned';
+
+const S = 'strong';
+const W = 'weak';
+const row = (w: number, s: number, prompt = 'p'): OutcomeRow => ({ prompt, outcomes: { [W]: w, [S]: s } });
+
+describe('evaluateRouter', () => {
+  // Hand-computed. weak 2/4 = 0.5, strong 3/4 = 0.75, gap 0.25. In score order the curve is
+  // (0, 0.5) (0.25, 0.75) (0.5, 0.75) (0.75, 1.0) (1, 0.75): PGR 0, 1, 1, 2, 1.
+  // APGR = 0.25 x [(0+1)/2 + (1+1)/2 + (1+2)/2 + (2+1)/2] = 0.25 x 4.5 = 1.125.
+  const rows = [row(0, 1), row(1, 1), row(0, 1), row(1, 0)];
+  const scores = [0.9, 0.7, 0.4, 0.1];
+
+  it('computes PGR, APGR and CPT on a hand-made dataset', () => {
+    const ev = evaluateRouter(rows, scores, S, W);
+    expect(ev).toMatchObject({ rows: 4, weak_quality: 0.5, strong_quality: 0.75, apgr: 1.125, cpt50: 0.125, cpt80: 0.2, cpt100: 0.25 });
+    expect(ev.points.map((p) => [p.strong_share, p.quality, p.threshold])).toEqual([
+      [0, 0.5, null], [0.25, 0.75, 0.9], [0.5, 0.75, 0.7], [0.75, 1, 0.4], [1, 0.75, 0.1],
+    ]);
+  });
+
+  it('prices the mix against always-strong when per-row costs are given', () => {
+    // strong 10, weak 1 a row: all-strong 40; all-weak 4 (0.1); after the first row 13 (0.325).
+    // PGR 50% at share 0.125: cost 0.1 + 0.5 x 0.225 = 0.2125 -> saved 0.7875; PGR 100% at 0.25 -> saved 0.675.
+    const ev = evaluateRouter(rows, scores, S, W, { strong: [10, 10, 10, 10], weak: [1, 1, 1, 1] });
+    expect(ev.savings).toEqual({
+      pgr50: { strong_share: 0.125, cost_saved: 0.7875 },
+      pgr80: { strong_share: 0.2, cost_saved: 0.72 },
+      pgr100: { strong_share: 0.25, cost_saved: 0.675 },
+    });
+    expect(ev.points[1].cost_share).toBe(0.325);
+  });
+
+  it('gives 0.5 to a router that cannot tell prompts apart (ties cut together)', () => {
+    expect(evaluateRouter(rows, [0.3, 0.3, 0.3, 0.3], S, W)).toMatchObject({ apgr: 0.5, points: [{ strong_share: 0 }, { strong_share: 1 }] });
+  });
+
+  it('gives the oracle the best area and an inverted oracle the worst', () => {
+    const oracle = evaluateRouter(rows, rows.map((r) => r.outcomes[S] - r.outcomes[W]), S, W).apgr;
+    const inverse = evaluateRouter(rows, rows.map((r) => r.outcomes[W] - r.outcomes[S]), S, W).apgr;
+    expect(oracle).toBeGreaterThan(1);
+    expect(inverse).toBeLessThan(0.5);
+  });
+
+  it('needs every call on the strong model when the router ranks the only gain last', () => {
+    // (0, 0.5) (0.5, 0.5) (1, 1): PGR 0, 0, 1.
+    expect(evaluateRouter([row(0, 1), row(1, 1)], [0.1, 0.9], S, W)).toMatchObject({ apgr: 0.25, cpt50: 0.75, cpt100: 1 });
+  });
+
+  it('thins the curve for printing, keeping both ends', () => {
+    const many = Array.from({ length: 100 }, (_, i) => row(i % 2, 1));
+    const pts = thinPoints(evaluateRouter(many, many.map((_, i) => i), S, W).points, 11);
+    expect(pts).toHaveLength(11);
+    expect(pts[0].strong_share).toBe(0);
+    expect(pts.at(-1)!.strong_share).toBe(1);
+  });
+});
+
+describe('parseOutcomes', () => {
+  it('names the line and the missing model', () => {
+    expect(parseOutcomes('{"prompt":"a","outcomes":{"strong":1,"weak":0}}', S, W)).toHaveLength(1);
+    expect(() => parseOutcomes('{"prompt":"a","outcomes":{"gpt":1}}', S, W, 'f.jsonl')).toThrow('f.jsonl:1: outcomes["strong"] must be a score in [0, 1] (models here: gpt)');
+    expect(() => parseOutcomes('{"prompt":"a","outcomes":{"strong":2,"weak":0}}', S, W, 'f.jsonl')).toThrow('got 2');
+    expect(() => parseOutcomes('{"prompt":1}', S, W, 'f.jsonl')).toThrow('f.jsonl:1: expected');
+  });
+});
+
+describe('trainRouter', () => {
+  // Long multi-number word problems need the strong model; one-line lookups do not.
+  const data: OutcomeRow[] = Array.from({ length: 120 }, (_, i) =>
+    i % 2
+      ? row(0, 1, `A farm has ${i} cows and ${i + 7} goats. Each cow gives ${i % 9 + 2} litres a day. After ${i % 5 + 2} weeks half are sold. How many litres in total?`)
+      : row(1, 1, `What is the capital of country number ${i}?`));
+
+  it('is deterministic for a seed and ranks the hard prompts above the easy ones', () => {
+    const a = trainRouter(data, S, W, { seed: 4 });
+    expect(trainRouter(data, S, W, { seed: 4 })).toEqual(a);
+    expect(a).toMatchObject({ format: ROUTER_FORMAT, strong: S, weak: W, trainedOn: { rows: 120, seed: 4, target: 'win-rate' } });
+    const r = LearnedRouter.parse(JSON.parse(JSON.stringify(a)));
+    const hard = r.score('A shop sells 14 apples and 23 pears. Each apple costs 3 dollars. After 2 days half are sold. How much money in total?');
+    const easy = r.score('What is the capital of France?');
+    expect(hard).toBeGreaterThan(easy);
+    // Half the rows gain 1, half 0: a perfect ranking reaches PGR 1 at share 0.5, so APGR = 0.25 + 0.5 = 0.75.
+    expect(evaluateRouter(data, data.map((d) => r.score(d.prompt)), S, W).apgr).toBe(0.75);
+  });
+
+  it('refuses too little data and a file that is not a router', () => {
+    expect(() => trainRouter(data.slice(0, 5), S, W)).toThrow('need at least 20 outcome rows');
+    expect(() => LearnedRouter.parse({ format: 'x' })).toThrow('not a trained router');
+    expect(() => LearnedRouter.parse({ ...trainRouter(data, S, W), weights: [] })).toThrow('malformed');
+  });
+});
