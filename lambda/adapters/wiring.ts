@@ -6,6 +6,7 @@ import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { ResolvedConfig } from '../core/config/resolve';
 import { Gateway } from '../core/pipeline';
 import { Verifier } from '../core/cache/verifier';
+import { LearnedRouter } from '../core/routing/learned';
 import type { AlertSink, ChatProvider, Embedder, ExactCache, QuotaStore, SemanticIndex, UsageSink } from '../core/ports';
 import { BedrockEmbedder } from './bedrock-embedder';
 import { BedrockProvider } from './bedrock-provider';
@@ -142,6 +143,18 @@ export function buildUsageSink(config: ResolvedConfig): UsageSink {
   }
 }
 
+/** The trained router named by routing.learned; a file that cannot be read stops start-up with its path. */
+export function loadRouter(config: ResolvedConfig, opts: WiringOptions): LearnedRouter | undefined {
+  const path = config.raw.routing.learned?.path;
+  if (!path) return undefined;
+  const file = isAbsolute(path) ? path : resolvePath(opts.baseDir ?? process.cwd(), path);
+  try {
+    return LearnedRouter.parse(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (err) {
+    throw new Error(`routing.learned.path: cannot load ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** A gateway with the stores the config names (quota from `opts.quota`, else in process). */
 export function buildGateway(config: ResolvedConfig, opts: WiringOptions): Gateway {
   const { exactCache, semantic } = buildCache(config, opts);
@@ -153,6 +166,7 @@ export function buildGateway(config: ResolvedConfig, opts: WiringOptions): Gatew
     quota: opts.quota ?? new MemoryQuotaStore(),
     exactCache,
     semantic,
+    router: loadRouter(config, opts),
     embedder: contextEmbedder,
     usage: opts.usage ?? buildUsageSink(config),
     alerts: opts.alerts ?? new LogAlertSink(),

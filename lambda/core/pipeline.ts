@@ -1,7 +1,8 @@
-import type { ResolvedConfig, ResolvedModel, ResolvedTenant } from './config/resolve';
+import type { ResolvedConfig, ResolvedModel, ResolvedTenant, ResolvedTier } from './config/resolve';
 import { cacheability, exactCacheKey, lastUserText, semanticContextHash } from './cache/keys';
 import { chooseSemanticHit } from './cache/semantic';
 import type { Verifier } from './cache/verifier';
+import type { LearnedRouter } from './routing/learned';
 import {
   AuthenticationError,
   GatewayError,
@@ -31,14 +32,15 @@ import type {
 } from './ports';
 import { ProviderError } from './ports';
 import { formatUsd, microsToUsd } from './pricing/money';
-import { costMicros, totalTokens, ZERO_USAGE, type TokenUsage } from './pricing/prices';
+import { addUsage, costMicros, totalTokens, ZERO_USAGE, type TokenUsage } from './pricing/prices';
+import { checkAnswer } from './routing/cascade';
 import { optimiseContext } from './context/optimize';
 import { contextPolicyFor } from './context/policy';
 import { QuotaGuard, type QuotaAction, type Reservation } from './quota/guard';
 import { remainingUsdMicros } from './quota/policy';
-import { route, type Route } from './routing/route';
+import { cascadeTierOf, route, type Route } from './routing/route';
 import { estimateInputTokens, estimateTextTokens, estimateTokensFromBytes } from './tokens';
-import type { UsageRecord } from './usage';
+import type { CascadeStep, UsageRecord } from './usage';
 
 export interface GatewayDeps {
   readonly config: ResolvedConfig;
@@ -52,6 +54,8 @@ export interface GatewayDeps {
     /** When set, a semantic hit is served only if the verifier accepts it. */
     readonly verifier?: Verifier;
   };
+  /** A trained router (routing.learned) for model auto; without it the heuristic scores prompts. */
+  readonly router?: LearnedRouter;
   /** Embeds documents and questions for context re-ranking; without it re-ranking uses BM25 alone. */
   readonly embedder?: Embedder;
   readonly usage: UsageSink;
@@ -123,6 +127,8 @@ interface Trace {
   embeddingTokens: number;
   embeddingMicros: number;
   cacheScore: number | null;
+  /** A cascade tier's calls, in order; null otherwise. */
+  cascade: CascadeStep[] | null;
   quotaAction: QuotaAction;
   /** Bytes of prompt text the context step removed, and the bytes it left. */
   contextSavedBytes: number;
@@ -197,6 +203,7 @@ export class Gateway {
       embeddingTokens: 0,
       embeddingMicros: 0,
       cacheScore: null,
+      cascade: null,
       quotaAction: 'none',
       contextSavedBytes: 0,
       contextKeptBytes: 0,
@@ -216,7 +223,7 @@ export class Gateway {
       }
       const req = parseChatRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
       trace.stream = req.stream === true;
-      let r = route(this.deps.config, tenant, req);
+      let r = route(this.deps.config, tenant, req, this.deps.router);
       trace.tier = r.tier;
       trace.routeReason = r.reason;
       const maxTokens = requestedMaxTokens(req);
@@ -292,6 +299,8 @@ export class Gateway {
         if (key) await guarded('semantic put', () => this.deps.semantic!.index.put(tenant.id, key.contextHash, key.vector, { prompt: key.prompt, value: entry }, ttlMs));
       };
 
+      const cascadeTier = cascadeTierOf(this.deps.config, r);
+      if (cascadeTier) return await this.cascaded(trace, req, callReq, r, cascadeTier, maxTokens, reservation, inv.signal, store);
       if (trace.stream) return await this.streamed(trace, callReq, r, maxTokens, reservation, inv.signal, store);
 
       const signal = inv.signal ?? new AbortController().signal;
@@ -346,6 +355,82 @@ export class Gateway {
     const p = this.deps.providers.get(model.provider.id);
     if (!p) throw new UpstreamError(`No adapter is wired for provider '${model.provider.id}'.`, 'provider_unavailable');
     return p;
+  }
+
+  /**
+   * A cascade tier: call the chain's first model, judge its answer with the tier's checks, and escalate to the next
+   * model when a check rejects it (the last model's answer is taken as it is). Provider failures still fall back as
+   * in a fallback tier. The record holds every call's cost in `cascade` and their sum in `cost_usd`. A streamed
+   * request is answered as SSE once the accepted answer is known: a rejected answer must never reach the client.
+   */
+  private async cascaded(
+    trace: Trace, req: ChatRequest, callReq: ChatRequest, r: Route, tier: ResolvedTier, maxTokens: number | undefined,
+    reservation: Reservation | undefined, clientSignal: AbortSignal | undefined,
+    store: (model: ResolvedModel, completion: ChatCompletion, usage: TokenUsage) => Promise<void>,
+  ): Promise<GatewayResult> {
+    const signal = clientSignal ?? new AbortController().signal;
+    const last = r.chain[r.chain.length - 1];
+    const askLogprobs = tier.cascade.checks.includes('logprob') && req.logprobs !== true;
+    const steps: CascadeStep[] = [];
+    let total: TokenUsage = ZERO_USAGE;
+    let micros = 0;
+    let estimated = false;
+    let from = 0;
+    for (;;) {
+      const done = await this.withFallback(trace, { ...r, chain: r.chain.slice(from) }, signal, (model) => {
+        const http = model.provider.type === 'openai-compatible' || model.provider.type === 'azure-openai';
+        const request = askLogprobs && http && model !== last ? { ...callReq, logprobs: true } : callReq;
+        return this.provider(model).complete(this.call(model, request, maxTokens, signal));
+      });
+      const usage = done.value.usage ?? {
+        ...ZERO_USAGE,
+        inputTokens: estimateInputTokens(callReq),
+        outputTokens: estimateTextTokens(done.value.completion.choices.map((c) => c.message?.content ?? '').join('')),
+      };
+      estimated ||= done.value.usage === undefined;
+      const cost = done.model.price ? costMicros(usage, done.model.price) : 0;
+      total = addUsage(total, usage);
+      micros += cost;
+      const index = r.chain.indexOf(done.model);
+      const verdict = done.model === last ? ({ ok: true } as const) : checkAnswer(req, done.value.completion, tier.cascade);
+      steps.push({
+        model: done.model.id, input_tokens: usage.inputTokens, output_tokens: usage.outputTokens, cost_micros: cost,
+        accepted: verdict.ok, reason: verdict.ok ? null : `${verdict.reason}: ${verdict.detail}`,
+      });
+      if (!verdict.ok) {
+        from = index + 1;
+        continue;
+      }
+      this.account(trace, done.model, total, estimated);
+      trace.costMicros = micros + trace.embeddingMicros;
+      trace.baselineMicros = costMicros(usage, this.deps.config.baseline.price);
+      trace.cascade = steps;
+      if (steps.length > 1) trace.routeReason = `${trace.routeReason} (cascade: ${steps.slice(0, -1).map((x) => `${x.model} ${x.reason?.split(':')[0]}`).join(', ')} -> ${done.model.id})`;
+      const remaining = await this.settle(reservation, trace);
+      if (done.value.usage) await store(done.model, done.value.completion, usage);
+      // Log-probabilities the gateway asked for on its own account are not the client's to receive.
+      const choices = askLogprobs ? done.value.completion.choices.map(({ logprobs: _l, ...c }: { logprobs?: unknown } & ChatCompletion['choices'][number]) => c) : done.value.completion.choices;
+      const completion: ChatCompletion = { ...done.value.completion, choices, model: done.model.id, usage: toOpenAiUsage(usage) };
+      const record = this.emit(trace, 200, null);
+      const headers = this.headers(trace, record, remaining);
+      if (!trace.stream) return { kind: 'json', status: 200, headers, body: completion };
+      return { kind: 'stream', status: 200, headers, body: this.replay(req, completion, usage, trace, remaining) };
+    }
+  }
+
+  /** A complete answer as SSE frames, with the usage chunk when the client asked for it. */
+  private replay(req: ChatRequest, completion: ChatCompletion, usage: TokenUsage, trace: Trace, remaining: number | undefined): AsyncIterable<string> {
+    const frames = completionToChunks(completion, completion.model).map(sseData);
+    if (req.stream_options?.include_usage === true) {
+      frames.push(sseData({
+        id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model, choices: [],
+        usage: toOpenAiUsage(usage), llm_finops: this.finopsBlock(trace, remaining),
+      }));
+    }
+    frames.push(SSE_DONE);
+    return (async function* () {
+      yield* frames;
+    })();
   }
 
   private call(model: ResolvedModel, request: ChatRequest, maxTokens: number | undefined, signal: AbortSignal): ProviderCall {
@@ -578,16 +663,7 @@ export class Gateway {
     if (!trace.stream) {
       return { kind: 'json', status: 200, headers, body: { ...hit.completion, model, usage: toOpenAiUsage(hit.usage) } };
     }
-    const includeUsage = req.stream_options?.include_usage === true;
-    const frames = completionToChunks(hit.completion, model).map(sseData);
-    if (includeUsage) {
-      frames.push(sseData({
-        id: hit.completion.id, object: 'chat.completion.chunk', created: hit.completion.created, model, choices: [],
-        usage: toOpenAiUsage(hit.usage), llm_finops: this.finopsBlock(trace, undefined),
-      }));
-    }
-    frames.push(SSE_DONE);
-    return { kind: 'stream', status: 200, headers, body: (async function* () { yield* frames; })() };
+    return { kind: 'stream', status: 200, headers, body: this.replay(req, { ...hit.completion, model }, hit.usage, trace, undefined) };
   }
 
   private remainingHeader(micros: number | undefined): string {
@@ -665,6 +741,7 @@ export class Gateway {
       context_saved_usd: microsToUsd(saved.micros),
       embedding_tokens: trace.embeddingTokens,
       cache_score: trace.cacheScore,
+      cascade: trace.cascade,
     };
     this.deps.usage.write(record);
     return record;

@@ -40,4 +40,16 @@ export interface UsageRecord {
   readonly embedding_tokens: number;
   /** Cosine similarity of a semantic hit; null otherwise. */
   readonly cache_score: number | null;
+  /** A cascade tier's calls in order, each with its cost (their sum is cost_usd); null for other tiers. */
+  readonly cascade: readonly CascadeStep[] | null;
+}
+
+export interface CascadeStep {
+  readonly model: string;
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly cost_micros: number;
+  readonly accepted: boolean;
+  /** Why the answer was rejected (the failing check), null when accepted. */
+  readonly reason: string | null;
 }

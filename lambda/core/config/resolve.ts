@@ -27,6 +27,8 @@ export interface ResolvedModel {
 export interface ResolvedTier {
   readonly name: string;
   readonly models: readonly ResolvedModel[];
+  readonly mode: 'fallback' | 'cascade';
+  readonly cascade: GatewayConfig['tiers'][number]['cascade'];
 }
 
 export interface ResolvedTenant {
@@ -144,7 +146,8 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
 
   const tiers = new Map<string, ResolvedTier>();
   for (const t of cfg.tiers) {
-    tiers.set(t.name, { name: t.name, models: t.models.map((m) => models.get(m)).filter((m): m is ResolvedModel => !!m) });
+    tiers.set(t.name, { name: t.name, models: t.models.map((m) => models.get(m)).filter((m): m is ResolvedModel => !!m), mode: t.mode, cascade: t.cascade });
+    if (t.mode === 'cascade' && t.models.length < 2) problems.push(`tiers[${cfg.tiers.indexOf(t)}].mode: a cascade needs at least two models to escalate between`);
   }
 
   const thresholds: { tier: ResolvedTier; upTo: number }[] = [];

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { GUARD_NAMES, type GuardName } from '../cache/guards';
+import { CASCADE_CHECKS, type CascadeCheck } from '../routing/cascade';
 
 /**
  * GatewayConfig: the one JSON document the router Lambda and the local gateway read. `schema/gateway-config.schema.json`
@@ -93,13 +94,27 @@ export const GatewayConfigSchema = z.strictObject({
   $schema: z.string().optional(),
   providers: z.array(ProviderSchema).min(1),
   models: z.array(ModelSchema).min(1),
-  tiers: z.array(z.strictObject({ name: id, models: z.array(z.string().min(1)).min(1).describe('Fallback chain, first preferred') })).min(1),
+  tiers: z.array(z.strictObject({
+    name: id,
+    models: z.array(z.string().min(1)).min(1).describe('Fallback chain, first preferred; in cascade mode, cheapest first'),
+    mode: z.enum(['fallback', 'cascade']).default('fallback').describe('cascade: call the first model, escalate to the next when a check rejects its answer'),
+    cascade: z
+      .strictObject({
+        checks: z.array(z.enum(CASCADE_CHECKS as [CascadeCheck, ...CascadeCheck[]])).default(['empty', 'refusal', 'truncated', 'json', 'logprob']),
+        minMeanLogprob: z.number().max(0).default(-1).describe('logprob check: escalate below this mean token log-probability (providers returning logprobs only)'),
+      })
+      .prefault({}),
+  })).min(1),
   routing: z.strictObject({
     thresholds: z
       .array(z.strictObject({ tier: z.string().min(1), upTo: z.number().min(0).max(1) }))
       .min(1)
       .describe('Ascending; a prompt with complexity score s goes to the first tier with s <= upTo; the last upTo must be 1'),
     baselineModel: z.string().min(1).describe('Model whose price gives baseline_cost_usd (what you would pay without the gateway)'),
+    learned: z
+      .strictObject({ path: z.string().min(1).describe('JSON from `llm-finops router train`, bundled with the function or local') })
+      .optional()
+      .describe("A trained router: its score in [0, 1] replaces the heuristic's for model auto, mapped by thresholds"),
     retry: z
       .strictObject({
         attemptsPerModel: positiveInt.max(5).default(2),

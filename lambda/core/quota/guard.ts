@@ -3,7 +3,7 @@ import { GatewayError, QuotaExceededError } from '../errors';
 import type { AlertSink, Clock, QuotaControls, QuotaStore } from '../ports';
 import { formatUsd, microsToUsd } from '../pricing/money';
 import { costMicrosCeil } from '../pricing/prices';
-import type { Route } from '../routing/route';
+import { cascadeTierOf, type Route } from '../routing/route';
 import { effectiveLimits, killSwitchFor, planCounters, remainingUsdMicros, windowsAt, type CounterPlan, type EffectiveLimits } from './policy';
 
 /** What the quota step did to a request; recorded as `quota_action`. */
@@ -208,10 +208,13 @@ export class QuotaGuard {
     const cap = this.config.raw.quota.outputTokenCap;
     let micros = 0;
     let outTokens = 0;
+    // A fallback chain answers with one model (reserve the dearest); a cascade may pay every model it climbs.
+    const cascade = cascadeTierOf(this.config, route) !== undefined;
     for (const m of route.chain) {
       const out = Math.min(a.maxTokens ?? cap, m.maxOutputTokens, cap);
-      outTokens = Math.max(outTokens, out);
-      if (m.price) micros = Math.max(micros, costMicrosCeil(a.inputTokens, out, m.price));
+      const cost = m.price ? costMicrosCeil(a.inputTokens, out, m.price) : 0;
+      outTokens = cascade ? outTokens + out : Math.max(outTokens, out);
+      micros = cascade ? micros + cost : Math.max(micros, cost);
     }
     return planCounters(limits, a.tenant.id, a.feature, now, { usdMicros: micros, tokens: a.inputTokens + outTokens });
   }

@@ -1,7 +1,9 @@
 import type { ResolvedConfig, ResolvedModel, ResolvedTenant, ResolvedTier } from '../config/resolve';
 import { NotFoundError, PermissionDeniedError } from '../errors';
 import type { ChatRequest } from '../openai/types';
+import { lastUserText } from '../cache/keys';
 import { scoreComplexity } from './heuristic';
+import type { LearnedRouter } from './learned';
 
 export interface Route {
   /** Models to try in order (the fallback chain). */
@@ -23,7 +25,7 @@ function pickAllowedTier(config: ResolvedConfig, tenant: ResolvedTenant, wanted:
  * Chooses the fallback chain for a request. An explicit model or tier wins when the tenant may use it (403 when not,
  * 404 when unknown); `auto` (or no model) scores the prompt and maps the score to a tier through the thresholds.
  */
-export function route(config: ResolvedConfig, tenant: ResolvedTenant, req: ChatRequest): Route {
+export function route(config: ResolvedConfig, tenant: ResolvedTenant, req: ChatRequest, learned?: LearnedRouter): Route {
   const requested = req.model ?? 'auto';
   if (requested !== 'auto') {
     const model = config.models.get(requested);
@@ -42,10 +44,25 @@ export function route(config: ResolvedConfig, tenant: ResolvedTenant, req: ChatR
     }
     throw new NotFoundError(`The model '${requested}' does not exist or you do not have access to it.`, 'model');
   }
-  const { score, features } = scoreComplexity(req);
+  let score: number;
+  let reason: string;
+  if (learned) {
+    score = learned.score(lastUserText(req));
+    reason = `learned:${score.toFixed(3)}`;
+  } else {
+    const h = scoreComplexity(req);
+    score = h.score;
+    reason = `heuristic:${score.toFixed(3)}:${h.features.length ? h.features.join('+') : 'plain'}`;
+  }
   const wanted = config.thresholds.find((t) => score <= t.upTo)!.tier;
   const picked = pickAllowedTier(config, tenant, wanted);
   if (!picked) throw new PermissionDeniedError(`Tenant '${tenant.id}' has no allowed tier for automatic routing.`, 'model', 'tier_not_allowed');
-  const why = features.length ? features.join('+') : 'plain';
-  return { chain: picked.tier.models, tier: picked.tier.name, reason: `heuristic:${score.toFixed(3)}:${why}->${picked.tier.name}${picked.note}` };
+  return { chain: picked.tier.models, tier: picked.tier.name, reason: `${reason}->${picked.tier.name}${picked.note}` };
+}
+
+/** The tier when a route runs as a cascade: an automatic or explicit tier route on a tier in cascade mode. */
+export function cascadeTierOf(config: ResolvedConfig, r: Route): ResolvedTier | undefined {
+  if (!r.tier || r.reason === 'explicit-model' || r.chain.length < 2) return undefined;
+  const tier = config.tiers.get(r.tier);
+  return tier?.mode === 'cascade' && tier.models === r.chain ? tier : undefined;
 }

@@ -7,6 +7,7 @@ import { resolveConfig } from '../../../lambda/core/config/resolve';
 import type { GatewayConfigInput } from '../../../lambda/core/config/schema';
 import { Gateway, type GatewayResult, type JsonResult, type StreamResult } from '../../../lambda/core/pipeline';
 import type { Embedder, ExactCache } from '../../../lambda/core/ports';
+import { LearnedRouter, trainRouter } from '../../../lambda/core/routing/learned';
 import { FakeClock, ScriptedProvider, SeqIds, sha256, usage } from '../../support/fakes';
 import { testConfig } from '../../support/config';
 
@@ -21,7 +22,10 @@ class BillingEmbedder implements Embedder {
   }
 }
 
-function setup(overrides: Partial<GatewayConfigInput> = {}, opts: { semantic?: boolean; embedder?: Embedder; extraProviders?: string[]; exactCache?: ExactCache } = {}) {
+function setup(
+  overrides: Partial<GatewayConfigInput> = {},
+  opts: { semantic?: boolean; embedder?: Embedder; extraProviders?: string[]; exactCache?: ExactCache; router?: LearnedRouter } = {},
+) {
   const clock = new FakeClock();
   const provider = new ScriptedProvider();
   const quota = new MemoryQuotaStore();
@@ -34,6 +38,7 @@ function setup(overrides: Partial<GatewayConfigInput> = {}, opts: { semantic?: b
     quota,
     exactCache: opts.exactCache ?? new MemoryExactCache(100, () => clock.now()),
     semantic: opts.semantic ? { embedder: opts.embedder ?? new LexicalEmbedder(), index: new MemorySemanticIndex(100, () => clock.now()) } : undefined,
+    router: opts.router,
     usage: records,
     alerts,
     clock,
@@ -179,6 +184,19 @@ describe('Gateway', () => {
       });
       expect(records.records.map((r) => r.tier)).toEqual(['small', 'large']);
       expect(records.records[1].route_reason).toMatch(/^heuristic:0\.\d+:.*code.*->large$/);
+    });
+
+    it('routes model auto by a trained router\'s score when one is configured', async () => {
+      // Word problems needed the strong model in the outcomes; greetings did not.
+      const rows = Array.from({ length: 80 }, (_, i) => (i % 2
+        ? { prompt: `A tank holds ${i} litres and loses ${i % 7 + 1} litres an hour for ${i % 5 + 2} days. How many litres remain?`, outcomes: { s: 1, w: 0 } }
+        : { prompt: `hello there number ${i}`, outcomes: { s: 1, w: 1 } }));
+      const router = new LearnedRouter(trainRouter(rows, 's', 'w', { seed: 1 }));
+      const { chat, records } = setup({}, { router });
+      await chat({ model: 'auto', messages: [{ role: 'user', content: 'hello there' }] });
+      await chat({ model: 'auto', messages: [{ role: 'user', content: 'A pool holds 900 litres and loses 12 litres an hour for 3 days. How many litres remain?' }] });
+      expect(records.records.map((r) => r.tier)).toEqual(['small', 'large']);
+      expect(records.records[0].route_reason).toMatch(/^learned:0\.\d{3}->small$/);
     });
 
     it('caps automatic routing at the tenant\'s highest allowed tier', async () => {
@@ -329,6 +347,74 @@ describe('Gateway', () => {
       await chat(ask('t', { tools }));
       await chat(ask('t', { tools }));
       expect(records.records.map((r) => r.cache)).toEqual(['none', 'none', 'none', 'none']);
+    });
+  });
+
+  describe('cascade tiers', () => {
+    const cascadeConfig = (extra: Record<string, unknown> = {}): Partial<GatewayConfigInput> => ({
+      tiers: [
+        { name: 'small', models: ['small-a', 'small-b'] },
+        { name: 'large', models: ['big', 'small-b'] },
+        { name: 'casc', models: ['small-a', 'big'], mode: 'cascade', ...extra },
+      ],
+    });
+
+    it('escalates a refusal to the next model and records both calls and their costs', async () => {
+      const { provider, chat, records } = setup(cascadeConfig());
+      provider.script('up-small-a', { ok: "I'm sorry, but I can't help with that.", usage: usage(100, 10) });
+      provider.script('up-big', { ok: 'Here is the answer.', usage: usage(100, 50) });
+      const r = (await chat({ model: 'casc', messages: [{ role: 'user', content: 'q' }] })) as JsonResult;
+      expect((r.body as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe('Here is the answer.');
+      // small-a: 100 x $1/M + 10 x $2/M = 120; big: 100 x $10/M + 50 x $30/M = 2500.
+      expect(records.records[0]).toMatchObject({
+        model: 'big', tier: 'casc', cost_micros: 2620, input_tokens: 200, output_tokens: 60,
+        cascade: [
+          { model: 'small-a', cost_micros: 120, accepted: false, reason: expect.stringMatching(/^refusal: /) },
+          { model: 'big', cost_micros: 2500, accepted: true, reason: null },
+        ],
+      });
+      expect(r.headers['x-llm-route-reason']).toContain('(cascade: small-a refusal -> big)');
+      expect(r.headers['x-llm-cost-usd']).toBe('0.002620');
+    });
+
+    it('keeps the cheap answer when every check passes', async () => {
+      const { provider, chat, records } = setup(cascadeConfig());
+      provider.script('up-small-a', { ok: 'Fine answer.', usage: usage(100, 10) });
+      await chat({ model: 'casc', messages: [{ role: 'user', content: 'q' }] });
+      expect(provider.calls.map((c) => c.model.id)).toEqual(['small-a']);
+      expect(records.records[0]).toMatchObject({ model: 'small-a', cost_micros: 120, cascade: [{ model: 'small-a', accepted: true }] });
+    });
+
+    it('escalates an answer that breaks the requested JSON schema, and a truncated one', async () => {
+      const { provider, chat, records } = setup(cascadeConfig());
+      const response_format = { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', required: ['city'], properties: { city: { type: 'string' } } } } };
+      provider.script('up-small-a', { ok: '{"town": "Paris"}', usage: usage(10, 5) }, { ok: 'Once upon a', usage: usage(10, 5), finish: 'length' });
+      provider.script('up-big', { ok: '{"city": "Paris"}', usage: usage(10, 5) }, { ok: 'Once upon a time.', usage: usage(10, 5) });
+      await chat({ model: 'casc', messages: [{ role: 'user', content: 'capital of France as JSON' }], response_format });
+      await chat({ model: 'casc', messages: [{ role: 'user', content: 'a story' }] });
+      expect(records.records.map((x) => x.cascade?.[0].reason)).toEqual(['json: $.city: required', 'truncated: finish_reason length']);
+      expect(records.records.map((x) => x.model)).toEqual(['big', 'big']);
+    });
+
+    it('answers a streamed request with the accepted answer only, as SSE', async () => {
+      const { provider, chat } = setup(cascadeConfig());
+      provider.script('up-small-a', { ok: '', usage: usage(10, 0) });
+      provider.script('up-big', { ok: 'Escalated.', usage: usage(10, 3) });
+      const r = await chat({ model: 'casc', messages: [{ role: 'user', content: 'q' }], stream: true, stream_options: { include_usage: true } });
+      const frames = await drain(r);
+      const text = frames.filter((f) => f.startsWith('data: {')).map((f) => JSON.parse(f.slice(6))).map((c) => c.choices[0]?.delta?.content ?? '').join('');
+      expect(text).toBe('Escalated.');
+      expect(frames.at(-1)).toBe('data: [DONE]\n\n');
+    });
+
+    it('reserves the quota for every model a cascade may climb', async () => {
+      const { chat, quota, dayKey } = setup({ ...cascadeConfig(), tenants: [{ id: 'acme', apiKeys: [{ sha256: 'a'.repeat(64) }], limits: { dailyUsd: 0.05 } }] });
+      // max_tokens 1000: small-a ~0.002 + big ~0.030 = ~0.032 fits $0.05; two in flight would not.
+      const first = chat({ model: 'casc', messages: [{ role: 'user', content: 'q' }], max_tokens: 1000 });
+      const second = chat({ model: 'casc', messages: [{ role: 'user', content: 'q' }], max_tokens: 1000 });
+      const statuses = (await Promise.all([first, second])).map((x) => x.status).sort();
+      expect(statuses).toEqual([200, 429]);
+      expect((await quota.read([dayKey()])).get(dayKey())?.reserved).toBe(0);
     });
   });
 
