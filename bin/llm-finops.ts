@@ -21,7 +21,7 @@ import { ConfigError, resolveConfig, type ResolvedConfig } from '../lambda/core/
 import type { QuotaScope, QuotaStore, StoredLimits } from '../lambda/core/ports';
 import { createGatewayServer } from '../lambda/local/http-server';
 import { CACHE_USAGE, cacheCommand, UsageError } from './cache-commands';
-import { ROUTER_USAGE, routerCommand } from './router-commands';
+import { feedbackCommand, ROUTER_USAGE, routerCommand } from './router-commands';
 
 const USAGE = `llm-finops — cost controls for LLM traffic
 
@@ -193,6 +193,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'context' && rest[0] === 'eval') return contextEval(rest.slice(1));
   if (cmd === 'cache') return cacheCommand(rest);
   if (cmd === 'router') return routerCommand(rest);
+  if (cmd === 'feedback') return feedbackCommand(rest);
   if (cmd === 'local') {
     const { values } = parseArgs({
       args: rest,
@@ -267,6 +268,7 @@ async function reportCommand(args: string[]): Promise<number> {
   readFileSync(values.usage, 'utf8').split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     const r = JSON.parse(line);
+    if (r.type === 'feedback') return;
     if (typeof r.tenant !== 'string' || typeof r.cost_micros !== 'number' || typeof r.ts !== 'string') {
       throw new UsageError(`${values.usage}:${i + 1}: not a usage record (needs ts, tenant, cost_micros)`);
     }
@@ -332,6 +334,8 @@ function readUsageLog(file: string): { records: Record<string, unknown>[]; days:
     } catch {
       throw new UsageError(`${file}:${i + 1}: not JSON`);
     }
+    // Feedback lines (type: feedback) share the log; they are outcomes, not requests.
+    if (r.type === 'feedback') return;
     records.push(r);
     const t = Date.parse(String(r.ts));
     if (!Number.isNaN(t)) {

@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseFeedback } from '../lambda/core/feedback';
 import { parseArgs } from 'node:util';
 import { seededRandom } from '../lambda/core/cache/verifier';
 import { evaluateRouter, parseOutcomes, thinPoints, type OutcomeRow } from '../lambda/core/routing/evaluate';
@@ -11,6 +12,11 @@ import { UsageError } from './cache-commands';
 export const ROUTER_USAGE = `  llm-finops router train --data OUTCOMES.jsonl --strong MODEL --weak MODEL --out ROUTER.json [--seed N]
       [--half all|even|odd]
       Fit the learned router on rows {prompt, outcomes: {model: score in [0, 1]}}; routing.learned.path serves it.
+      Rows may score one of the two models only (production feedback); the other model's mean stands in.
+  llm-finops router outcomes --usage LOG.jsonl [--usage LOG2.jsonl ...] --out OUTCOMES.jsonl
+      Turn feedback in usage logs (POST /v1/feedback, llm-finops feedback) into outcome rows for training.
+  llm-finops feedback --usage LOG.jsonl --tenant T --request-id ID --score S [--model M] [--prompt TEXT]
+      Append an outcome for an earlier request to a usage log (what POST /v1/feedback does for the gateway).
   llm-finops router eval --router ROUTER.json|heuristic|random --data OUTCOMES.jsonl --strong MODEL --weak MODEL
       [--half all|even|odd] [--seed N] [--strong-price IN/OUT --weak-price IN/OUT [--output-tokens N]] [--json]
       Sweep the routing threshold: {"apgr", "cpt50", "cpt80", "points": [{strong_share, quality, threshold}]}
@@ -18,7 +24,7 @@ export const ROUTER_USAGE = `  llm-finops router train --data OUTCOMES.jsonl --s
       always-strong at PGR 50%, 80% and 100%.
 `;
 
-function readRows(file: string | undefined, strong: string | undefined, weak: string | undefined, half: string | undefined): OutcomeRow[] {
+function readRows(file: string | undefined, strong: string | undefined, weak: string | undefined, half: string | undefined, partial = false): OutcomeRow[] {
   if (!file) throw new UsageError('--data OUTCOMES.jsonl is required');
   if (!strong || !weak) throw new UsageError('--strong MODEL and --weak MODEL are required');
   if (strong === weak) throw new UsageError('--strong and --weak must name different models');
@@ -30,7 +36,7 @@ function readRows(file: string | undefined, strong: string | undefined, weak: st
   }
   let rows: OutcomeRow[];
   try {
-    rows = parseOutcomes(text, strong, weak, file);
+    rows = parseOutcomes(text, strong, weak, file, partial);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -57,6 +63,7 @@ export async function routerCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'train') return train(rest);
   if (sub === 'eval') return evaluate(rest);
+  if (sub === 'outcomes') return outcomes(rest);
   throw new UsageError(`unknown router command '${sub ?? ''}'; expected train or eval`);
 }
 
@@ -66,7 +73,7 @@ function train(args: string[]): number {
     options: { data: { type: 'string' }, strong: { type: 'string' }, weak: { type: 'string' }, out: { type: 'string' }, seed: { type: 'string' }, half: { type: 'string' } },
   });
   if (!values.out) throw new UsageError('--out ROUTER.json is required');
-  const rows = readRows(values.data, values.strong, values.weak, values.half);
+  const rows = readRows(values.data, values.strong, values.weak, values.half, true);
   let model;
   try {
     model = trainRouter(rows, values.strong!, values.weak!, { seed: intFlag('seed', values.seed, 1) });
@@ -76,6 +83,45 @@ function train(args: string[]): number {
   const json = JSON.stringify(model);
   writeFileSync(values.out, `${json}\n`);
   process.stdout.write(`router: ${rows.length} rows, ${values.out} (${json.length} bytes)\n`);
+  return 0;
+}
+
+function outcomes(args: string[]): number {
+  const { values } = parseArgs({ args, options: { usage: { type: 'string', multiple: true }, out: { type: 'string' } } });
+  if (!values.usage?.length) throw new UsageError('--usage LOG.jsonl is required (repeat it for several logs)');
+  if (!values.out) throw new UsageError('--out OUTCOMES.jsonl is required');
+  const lines: string[] = [];
+  for (const f of values.usage) {
+    try {
+      lines.push(...readFileSync(f, 'utf8').split('\n'));
+    } catch (err) {
+      throw new UsageError(`cannot read ${f}: ${(err as Error).message}`);
+    }
+  }
+  const { rows, skipped } = outcomesFromLogs(lines);
+  writeFileSync(values.out, rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
+  process.stdout.write(`${rows.length} outcome rows -> ${values.out}; skipped ${skipped.no_prompt} without a prompt, ${skipped.unknown_request} not matching a successful request of the same tenant\n`);
+  return 0;
+}
+
+/** `llm-finops feedback`: one feedback line appended to a usage log, validated as the endpoint validates it. */
+export function feedbackCommand(args: string[]): number {
+  const { values } = parseArgs({
+    args,
+    options: { usage: { type: 'string' }, tenant: { type: 'string' }, 'request-id': { type: 'string' }, score: { type: 'string' }, model: { type: 'string' }, prompt: { type: 'string' } },
+  });
+  if (!values.usage || !values.tenant || !values['request-id'] || values.score === undefined) {
+    throw new UsageError('feedback needs --usage LOG.jsonl --tenant T --request-id ID --score S');
+  }
+  const body = JSON.stringify({ request_id: values['request-id'], score: Number(values.score), model: values.model, prompt: values.prompt });
+  let f;
+  try {
+    f = parseFeedback(body, Buffer.byteLength(body));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  appendFileSync(values.usage, `${JSON.stringify({ type: 'feedback', ts: new Date().toISOString(), tenant: values.tenant, ...f })}\n`);
+  process.stdout.write(`feedback for ${f.request_id} (${f.score}) appended to ${values.usage}\n`);
   return 0;
 }
 
@@ -125,4 +171,45 @@ function evaluate(args: string[]): number {
     }
   }
   return 0;
+}
+
+/**
+ * Training rows from production: feedback lines joined to their usage record (same request id and tenant) for the
+ * model, grouped by prompt; scores of one model for one prompt are averaged.
+ */
+export function outcomesFromLogs(lines: readonly string[]): { rows: { prompt: string; outcomes: Record<string, number> }[]; skipped: Record<string, number> } {
+  const answeredBy = new Map<string, string>();
+  const feedback: { tenant: string; request_id: string; score: number; model: string | null; prompt: string | null }[] = [];
+  for (const line of lines) {
+    if (!line.trim()) continue;
+    let r: Record<string, unknown>;
+    try {
+      r = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (r.type === 'feedback') feedback.push(r as never);
+    else if (typeof r.request_id === 'string' && typeof r.model === 'string' && r.status === 200) answeredBy.set(`${r.tenant}\u0000${r.request_id}`, r.model);
+  }
+  const skipped = { no_prompt: 0, unknown_request: 0 };
+  const byPrompt = new Map<string, Map<string, number[]>>();
+  for (const f of feedback) {
+    if (!f.prompt) {
+      skipped.no_prompt++;
+      continue;
+    }
+    const model = f.model ?? answeredBy.get(`${f.tenant}\u0000${f.request_id}`);
+    if (!model || !answeredBy.has(`${f.tenant}\u0000${f.request_id}`)) {
+      skipped.unknown_request++;
+      continue;
+    }
+    const models = byPrompt.get(f.prompt) ?? new Map<string, number[]>();
+    models.set(model, [...(models.get(model) ?? []), f.score]);
+    byPrompt.set(f.prompt, models);
+  }
+  const rows = [...byPrompt].map(([prompt, models]) => ({
+    prompt,
+    outcomes: Object.fromEntries([...models].map(([m, s]) => [m, Math.round((s.reduce((a, b) => a + b, 0) / s.length) * 1e4) / 1e4])),
+  }));
+  return { rows, skipped };
 }

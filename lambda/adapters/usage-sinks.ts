@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AlertSink, QuotaAlert, UsageSink } from '../core/ports';
-import type { UsageRecord } from '../core/usage';
+import type { FeedbackRecord, UsageRecord } from '../core/usage';
 
 /** Appends one JSON line per record. Synchronous so a crash never loses an acknowledged request's record. */
 export class JsonlUsageSink implements UsageSink {
@@ -10,6 +10,14 @@ export class JsonlUsageSink implements UsageSink {
   }
 
   write(record: UsageRecord): void {
+    this.append(record);
+  }
+
+  feedback(record: FeedbackRecord): void {
+    this.append(record);
+  }
+
+  private append(record: UsageRecord | FeedbackRecord): void {
     try {
       appendFileSync(this.path, `${JSON.stringify(record)}\n`);
     } catch (err) {
@@ -26,18 +34,28 @@ export class StdoutUsageSink implements UsageSink {
   write(record: UsageRecord): void {
     process.stdout.write(`${JSON.stringify({ _type: 'llm_usage', ...record })}\n`);
   }
+
+  feedback(record: FeedbackRecord): void {
+    process.stdout.write(`${JSON.stringify({ _type: 'llm_feedback', ...record })}\n`);
+  }
 }
 
 export class MemoryUsageSink implements UsageSink {
   readonly records: UsageRecord[] = [];
+  readonly feedbacks: FeedbackRecord[] = [];
 
   write(record: UsageRecord): void {
     this.records.push(record);
+  }
+
+  feedback(record: FeedbackRecord): void {
+    this.feedbacks.push(record);
   }
 }
 
 export class NullUsageSink implements UsageSink {
   write(): void {}
+  feedback(): void {}
 }
 
 export class MemoryAlertSink implements AlertSink {

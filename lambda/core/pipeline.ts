@@ -15,6 +15,7 @@ import {
 import { completionToChunks, SSE_DONE, sseData, toOpenAiUsage } from './openai/sse';
 import { requestedMaxTokens, type ChatCompletion, type ChatRequest } from './openai/types';
 import { parseChatRequest } from './openai/validate';
+import { parseFeedback } from './feedback';
 import type {
   AlertSink,
   CachedCompletion,
@@ -336,6 +337,18 @@ export class Gateway {
       ...[...tenant.allowedModels].map((m) => ({ id: m, object: 'model', created: 0, owned_by: this.deps.config.models.get(m)!.provider.id })),
     ];
     return { kind: 'json', status: 200, headers: {}, body: { object: 'list', data } };
+  }
+
+  /**
+   * `POST /v1/feedback`: an outcome for an earlier answer, appended to the usage log with the caller's tenant (a
+   * tenant cannot file outcomes under another's name: training joins on request id and tenant).
+   */
+  feedback(tenantId: string, body: string, bodyBytes: number): JsonResult {
+    const tenant = this.tenantOf(tenantId);
+    const f = parseFeedback(body, bodyBytes);
+    if (f.model !== null && !this.deps.config.models.has(f.model)) throw new InvalidRequestError(`Unknown model '${f.model}'.`, 'model', 'model_not_found');
+    this.deps.usage.feedback({ type: 'feedback', ts: new Date(this.deps.clock.now()).toISOString(), tenant: tenant.id, ...f });
+    return { kind: 'json', status: 200, headers: {}, body: { object: 'feedback', request_id: f.request_id, score: f.score, recorded: true } };
   }
 
   /** `GET /v1/usage`: the tenant's own used, reserved and limit per window (UTC minute, day and month). */

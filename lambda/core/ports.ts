@@ -5,7 +5,7 @@
 import type { ResolvedModel } from './config/resolve';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from './openai/types';
 import type { TokenUsage } from './pricing/prices';
-import type { UsageRecord } from './usage';
+import type { FeedbackRecord, UsageRecord } from './usage';
 
 export interface Clock {
   /** Epoch milliseconds. */
@@ -203,6 +203,8 @@ export interface SemanticIndex {
 export interface UsageSink {
   /** Must not throw into the request path; adapters log their own failures. */
   write(record: UsageRecord): void;
+  /** Appends an outcome for an earlier request to the same log. */
+  feedback(record: FeedbackRecord): void;
 }
 
 export interface QuotaAlert {

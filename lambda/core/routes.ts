@@ -1,12 +1,13 @@
 import { GatewayError, NotFoundError } from './errors';
 
-export type RouteName = 'chat' | 'models' | 'usage' | 'health';
+export type RouteName = 'chat' | 'models' | 'usage' | 'feedback' | 'health';
 
 /** The gateway's HTTP surface, shared by the Lambda handler and the local server. */
 const ROUTES: Readonly<Record<string, { readonly method: string; readonly name: RouteName }>> = {
   '/v1/chat/completions': { method: 'POST', name: 'chat' },
   '/v1/models': { method: 'GET', name: 'models' },
   '/v1/usage': { method: 'GET', name: 'usage' },
+  '/v1/feedback': { method: 'POST', name: 'feedback' },
   '/health': { method: 'GET', name: 'health' },
 };
 

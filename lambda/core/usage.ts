@@ -44,6 +44,24 @@ export interface UsageRecord {
   readonly cascade: readonly CascadeStep[] | null;
 }
 
+/**
+ * An outcome for a request, sent by the application (`POST /v1/feedback`) or an operator (`llm-finops feedback`),
+ * written to the same usage log. `llm-finops router outcomes` joins it with its usage record (same request id and
+ * tenant) into training rows for the learned router.
+ */
+export interface FeedbackRecord {
+  readonly type: 'feedback';
+  readonly ts: string;
+  readonly request_id: string;
+  readonly tenant: string;
+  /** Quality of the answer in [0, 1] (thumbs up 1, down 0, or a graded score). */
+  readonly score: number;
+  /** The model that answered, when the client knows it (x-llm-model); else taken from the usage record. */
+  readonly model: string | null;
+  /** The prompt, when the client sends it: needed for training rows, never stored by the gateway otherwise. */
+  readonly prompt: string | null;
+}
+
 export interface CascadeStep {
   readonly model: string;
   readonly input_tokens: number;

@@ -81,6 +81,7 @@ export function createGatewayServer(gateway: Gateway): Server {
       if (route === 'usage') return sendJson(res, await gateway.usage(tenantId));
       const body = await readBody(req, maxBody);
       if (body.bytes > maxBody) res.setHeader('connection', 'close');
+      if (route === 'feedback') return sendJson(res, gateway.feedback(tenantId, body.text, body.bytes));
       const result = await gateway.chat({
         tenantId,
         feature: header(req, 'x-llm-feature'),

@@ -96,6 +96,39 @@ describe('llm-finops CLI', () => {
     expect(cli('cache', 'train-verifier', '--data', file).stderr).toContain('--out VERIFIER.json is required');
   });
 
+  it('trains a router, evaluates it against heuristic and random, and builds outcome rows from feedback', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llm-finops-router-'));
+    const data = join(dir, 'outcomes.jsonl');
+    const rows = Array.from({ length: 60 }, (_, i) => (i % 3 === 0
+      ? { prompt: `A bus carries ${i} people and ${i + 3} get off at each of ${i % 4 + 2} stops. How many are left?`, outcomes: { big: 1, small: 0 } }
+      : { prompt: `Say hello to person ${i}.`, outcomes: { big: 1, small: 1 } }));
+    writeFileSync(data, rows.map((r) => JSON.stringify(r)).join('\n'));
+    const out = join(dir, 'router.json');
+    const trained = cli('router', 'train', '--data', data, '--strong', 'big', '--weak', 'small', '--out', out, '--seed', '2');
+    expect(trained.status).toBe(0);
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ format: 'llm-finops-router', strong: 'big', weak: 'small', trainedOn: { rows: 60, seed: 2 } });
+    const evalOf = (router: string) => JSON.parse(cli('router', 'eval', '--router', router, '--data', data, '--strong', 'big', '--weak', 'small', '--strong-price', '10/30', '--weak-price', '0.5/1', '--json').stdout);
+    const learned = evalOf(out);
+    expect(learned).toMatchObject({ rows: 60, weak_quality: 0.6667, strong_quality: 1, cpt50: expect.any(Number), cpt80: expect.any(Number) });
+    expect(learned.apgr).toBeGreaterThan(0.8);
+    expect(learned.savings.pgr100.cost_saved).toBeGreaterThan(0.5);
+    expect(learned.points[0]).toEqual({ strong_share: 0, quality: 0.6667, threshold: null, cost_share: expect.any(Number) });
+    expect(evalOf('random').apgr).toBeLessThan(learned.apgr);
+    expect(evalOf('heuristic')).toHaveProperty('apgr');
+
+    expect(cli('router', 'eval', '--router', out, '--data', data, '--strong', 'big', '--weak', 'nope').stderr).toContain('outcomes["nope"] must be a score');
+    expect(cli('router', 'eval', '--router', out, '--data', data, '--strong', 'big', '--weak', 'small', '--strong-price', 'cheap', '--weak-price', '1/1').status).toBe(2);
+    expect(cli('router', 'train', '--data', data, '--strong', 'big', '--weak', 'big', '--out', out).stderr).toContain('must name different models');
+
+    const log = join(dir, 'usage.jsonl');
+    writeFileSync(log, `${JSON.stringify({ ts: '2026-11-29T00:00:00Z', request_id: 'r1', tenant: 'acme', model: 'small', status: 200, cost_micros: 1 })}\n`);
+    expect(cli('feedback', '--usage', log, '--tenant', 'acme', '--request-id', 'r1', '--score', '0', '--prompt', 'Hard sum?').status).toBe(0);
+    expect(cli('feedback', '--usage', log, '--tenant', 'acme', '--request-id', 'r1', '--score', '3').stderr).toContain("'score' must be a number in [0, 1]");
+    const outcomes = join(dir, 'from-feedback.jsonl');
+    expect(cli('router', 'outcomes', '--usage', log, '--out', outcomes).stdout).toContain('1 outcome rows');
+    expect(readFileSync(outcomes, 'utf8').trim()).toBe(JSON.stringify({ prompt: 'Hard sum?', outcomes: { small: 0 } }));
+  });
+
   it('replays the shipped GSM8K trace under every lever with a quality proxy', () => {
     const r = cli('replay', '--trace', join(ROOT, 'examples', 'traces', 'gsm8k-200.jsonl'), '--json');
     expect(r.status).toBe(0);

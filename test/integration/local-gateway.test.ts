@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { FakeUpstream } from '../support/upstream';
 import { KEYS, testConfig } from '../support/config';
+import { outcomesFromLogs } from '../../bin/router-commands';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -144,6 +145,34 @@ describe('llm-finops local (integration, real openai client over loopback)', () 
     const other = await client(KEYS.globex).chat.completions.create(body).withResponse();
     expect(other.response.headers.get('x-llm-cache')).toBe('miss');
     expect(upstream.received).toHaveLength(2);
+  });
+
+  it('records feedback for an answer, and turns it into outcome rows for router training', async () => {
+    upstream.setDefault('up-small-a', { kind: 'ok', content: '42', promptTokens: 20, completionTokens: 2 });
+    const prompt = 'What is six times seven?';
+    const { response } = await client().chat.completions.create({ model: 'small-a', messages: [{ role: 'user', content: prompt }] }).withResponse();
+    const requestId = response.headers.get('x-request-id')!;
+    const post = (key: string, body: unknown) => fetch(`${baseUrl}/feedback`, {
+      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    });
+    const ok = await post(KEYS.acme, { request_id: requestId, score: 1, prompt });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ object: 'feedback', request_id: requestId, score: 1, recorded: true });
+    // Another tenant may file feedback, but it is recorded under its own name and never joins acme's request.
+    expect((await post(KEYS.globex, { request_id: requestId, score: 0, prompt })).status).toBe(200);
+    const bad = await post(KEYS.acme, { request_id: requestId, score: 7 });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: { param: 'score', code: 'invalid_value' } });
+    expect((await post('sk-wrong', { request_id: requestId, score: 1 })).status).toBe(401);
+
+    const feedback = records().filter((r) => r.type === 'feedback');
+    expect(feedback.slice(-2)).toEqual([
+      { type: 'feedback', ts: expect.any(String), tenant: 'acme', request_id: requestId, score: 1, model: null, prompt },
+      { type: 'feedback', ts: expect.any(String), tenant: 'globex', request_id: requestId, score: 0, model: null, prompt },
+    ]);
+    const out = outcomesFromLogs(readFileSync(usagePath, 'utf8').split('\n'));
+    expect(out.rows.find((r) => r.prompt === prompt)).toEqual({ prompt, outcomes: { 'small-a': 1 } });
+    expect(out.skipped.unknown_request).toBeGreaterThanOrEqual(1);
   });
 
   it('reflects calls in /v1/usage and writes exactly one record per request', async () => {

@@ -112,7 +112,7 @@ export async function replay(
   for (const scenario of SCENARIOS) {
     const config = resolveConfig(scenarioConfig(base, scenario, tenants));
     const records: UsageRecord[] = [];
-    const sink: UsageSink = { write: (r) => records.push(r) };
+    const sink: UsageSink = { write: (r) => records.push(r), feedback: () => undefined };
     let current: { row: TraceRow; originalInput: number } | undefined;
     const provider = new TraceProvider(() => current!);
     const gateway = new Gateway({ ...deps(config), config, providers: new Map(config.raw.providers.map((p) => [p.id, provider])), usage: sink });

@@ -48,8 +48,11 @@ export interface RowCosts {
   readonly weak: readonly number[];
 }
 
-/** Parses JSONL outcome rows; every row must score both models. Throws naming the first bad line. */
-export function parseOutcomes(jsonl: string, strong: string, weak: string, source = 'data'): OutcomeRow[] {
+/**
+ * Parses JSONL outcome rows. Every row must score both models, or with `partial` at least one of them (production
+ * feedback scores the model that answered). Throws naming the first bad line.
+ */
+export function parseOutcomes(jsonl: string, strong: string, weak: string, source = 'data', partial = false): OutcomeRow[] {
   const rows: OutcomeRow[] = [];
   jsonl.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
@@ -62,8 +65,10 @@ export function parseOutcomes(jsonl: string, strong: string, weak: string, sourc
     if (typeof r.prompt !== 'string' || !r.outcomes || typeof r.outcomes !== 'object') {
       throw new Error(`${source}:${i + 1}: expected {"prompt": string, "outcomes": {"<model>": score, ...}}`);
     }
+    if (partial && r.outcomes[strong] === undefined && r.outcomes[weak] === undefined) return;
     for (const m of [strong, weak]) {
       const v = r.outcomes[m];
+      if (partial && v === undefined) continue;
       if (typeof v !== 'number' || !(v >= 0 && v <= 1)) {
         throw new Error(`${source}:${i + 1}: outcomes["${m}"] must be a score in [0, 1]${v === undefined ? ` (models here: ${Object.keys(r.outcomes).join(', ')})` : `, got ${JSON.stringify(v)}`}`);
       }

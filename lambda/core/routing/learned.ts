@@ -132,8 +132,14 @@ export function trainRouter(rows: readonly OutcomeRow[], strong: string, weak: s
   const l2 = opts.l2 ?? 1e-4;
   const rand = seededRandom(seed);
   const target = opts.target ?? 'win-rate';
+  // A row scoring one model only (production feedback) takes the other model's mean score over the rows that have it.
+  const meanOf = (m: string): number => {
+    const known = rows.map((r) => r.outcomes[m]).filter((v): v is number => typeof v === 'number');
+    return known.length ? known.reduce((a, b) => a + b, 0) / known.length : 0.5;
+  };
+  const [meanStrong, meanWeak] = [meanOf(strong), meanOf(weak)];
   const label = (r: OutcomeRow): number => {
-    const [s, w] = [r.outcomes[strong], r.outcomes[weak]];
+    const [s, w] = [r.outcomes[strong] ?? meanStrong, r.outcomes[weak] ?? meanWeak];
     return target === 'weak-fails' ? 1 - w : target === 'win-rate' ? (s - w + 1) / 2 : Math.max(0, s - w);
   };
   const data = rows.map((r) => ({ f: promptFeatures(r.prompt, buckets), y: label(r) }));

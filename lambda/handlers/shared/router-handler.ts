@@ -90,6 +90,7 @@ async function dispatch(gateway: Gateway, event: APIGatewayProxyEvent, signal: A
   if (route === 'usage') return gateway.usage(tenantId);
   const raw = event.body ?? '';
   const body = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (route === 'feedback') return gateway.feedback(tenantId, body, Buffer.byteLength(body));
   return gateway.chat({
     tenantId,
     feature: header(event, 'x-llm-feature'),
