@@ -16,6 +16,7 @@ import { evaluateContext, type ContextEvalRow } from '../lambda/core/context/eva
 import { apiCost, crossover, crossoverSvg, instancesFor, selfHostedCost, type CrossoverInput } from '../lambda/core/finops/crossover';
 import { findCatalogPrice, PRICE_CATALOG } from '../lambda/core/pricing/catalog';
 import { buildGateway } from '../lambda/adapters/wiring';
+import { loadArtefacts } from '../lambda/adapters/artefacts';
 import { sha256, systemClock, systemIds } from '../lambda/adapters/system-runtime';
 import { ConfigError, resolveConfig, type ResolvedConfig } from '../lambda/core/config/resolve';
 import type { QuotaScope, QuotaStore, StoredLimits } from '../lambda/core/ports';
@@ -204,7 +205,9 @@ async function main(argv: string[]): Promise<number> {
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got ${values.port}`);
     const config = loadConfigFile(values.config);
     const quota = await storeFromFlags(values);
-    const gateway = buildGateway(config, { env: process.env, quota, baseDir: dirname(resolve(values.config)), warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+    const baseDir = dirname(resolve(values.config));
+    const artefacts = await loadArtefacts(config, { baseDir });
+    const gateway = buildGateway(config, { env: process.env, quota, baseDir, artefacts, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
     const server = createGatewayServer(gateway);
     await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, values.host, ok));
     const addr = server.address();

@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
-import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { resolve as resolvePath } from 'node:path';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { ResolvedConfig } from '../core/config/resolve';
 import { Gateway } from '../core/pipeline';
-import { Verifier } from '../core/cache/verifier';
-import { LearnedRouter } from '../core/routing/learned';
+import type { Verifier } from '../core/cache/verifier';
+import { type Artefacts, loadFileArtefacts } from './artefacts';
 import type { AlertSink, ChatProvider, Embedder, ExactCache, QuotaStore, SemanticIndex, UsageSink } from '../core/ports';
 import { BedrockEmbedder } from './bedrock-embedder';
 import { BedrockProvider } from './bedrock-provider';
@@ -35,6 +34,8 @@ export interface WiringOptions {
   readonly baseDir?: string;
   /** Replaces the exact tier's store from config (tests, or the CLI's --dynamodb-endpoint). */
   readonly exactCache?: ExactCache;
+  /** The trained router and verifier, loaded beforehand (loadArtefacts); else read from their files. */
+  readonly artefacts?: Artefacts;
 }
 
 type CacheConfig = ResolvedConfig['raw']['cache'];
@@ -69,8 +70,10 @@ function buildIndex(sem: CacheConfig['semantic'], embedder: Embedder, baseDir: s
   }
 }
 
-/** The cache tiers the config asks for; a verifier file that cannot be read stops start-up with its path. */
-export function buildCache(config: ResolvedConfig, opts: WiringOptions): { exactCache?: ExactCache; semantic?: { embedder: Embedder; index: SemanticIndex; verifier?: Verifier } } {
+/** The cache tiers the config asks for, with the verifier from the loaded artefacts. */
+export function buildCache(
+  config: ResolvedConfig, opts: WiringOptions, artefacts: Artefacts,
+): { exactCache?: ExactCache; semantic?: { embedder: Embedder; index: SemanticIndex; verifier?: Verifier } } {
   const cache = config.raw.cache;
   const baseDir = opts.baseDir ?? process.cwd();
   let exactCache: ExactCache | undefined;
@@ -82,17 +85,7 @@ export function buildCache(config: ResolvedConfig, opts: WiringOptions): { exact
   }
   if (!cache.semantic.enabled) return { exactCache };
   const embedder = buildEmbedder(cache.semantic.embedder, opts.env);
-  let verifier: Verifier | undefined;
-  const vpath = cache.semantic.verifier?.path;
-  if (vpath) {
-    const file = isAbsolute(vpath) ? vpath : resolvePath(baseDir, vpath);
-    try {
-      verifier = Verifier.parse(JSON.parse(readFileSync(file, 'utf8')));
-    } catch (err) {
-      throw new Error(`cache.semantic.verifier.path: cannot load ${file}: ${(err as Error).message}`, { cause: err });
-    }
-  }
-  return { exactCache, semantic: { embedder, index: buildIndex(cache.semantic, embedder, baseDir), verifier } };
+  return { exactCache, semantic: { embedder, index: buildIndex(cache.semantic, embedder, baseDir), verifier: artefacts.verifier } };
 }
 
 /**
@@ -143,21 +136,13 @@ export function buildUsageSink(config: ResolvedConfig): UsageSink {
   }
 }
 
-/** The trained router named by routing.learned; a file that cannot be read stops start-up with its path. */
-export function loadRouter(config: ResolvedConfig, opts: WiringOptions): LearnedRouter | undefined {
-  const path = config.raw.routing.learned?.path;
-  if (!path) return undefined;
-  const file = isAbsolute(path) ? path : resolvePath(opts.baseDir ?? process.cwd(), path);
-  try {
-    return LearnedRouter.parse(JSON.parse(readFileSync(file, 'utf8')));
-  } catch (err) {
-    throw new Error(`routing.learned.path: cannot load ${file}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-/** A gateway with the stores the config names (quota from `opts.quota`, else in process). */
+/**
+ * A gateway with the stores the config names (quota from `opts.quota`, else in process). Artefacts come from
+ * `opts.artefacts` (see loadArtefacts, which also reads S3), else from files.
+ */
 export function buildGateway(config: ResolvedConfig, opts: WiringOptions): Gateway {
-  const { exactCache, semantic } = buildCache(config, opts);
+  const artefacts = opts.artefacts ?? loadFileArtefacts(config, opts.baseDir);
+  const { exactCache, semantic } = buildCache(config, opts, artefacts);
   // Context re-ranking runs in process, so it always uses the local embedder, never a billed one.
   const contextEmbedder = config.raw.context.policies.length ? new LexicalEmbedder() : undefined;
   return new Gateway({
@@ -166,7 +151,7 @@ export function buildGateway(config: ResolvedConfig, opts: WiringOptions): Gatew
     quota: opts.quota ?? new MemoryQuotaStore(),
     exactCache,
     semantic,
-    router: loadRouter(config, opts),
+    router: artefacts.router,
     embedder: contextEmbedder,
     usage: opts.usage ?? buildUsageSink(config),
     alerts: opts.alerts ?? new LogAlertSink(),

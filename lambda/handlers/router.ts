@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDbQuotaStore } from '../adapters/dynamodb-quota-store';
 import { SnsAlertSink } from '../adapters/sns-alert-sink';
+import { loadArtefacts } from '../adapters/artefacts';
 import { buildGateway } from '../adapters/wiring';
 import { ENV_ALERT_TOPIC_ARN, ENV_QUOTA_TABLE } from '../contract';
 import { resolveConfig } from '../core/config/resolve';
@@ -12,14 +13,22 @@ import { createBufferedRouterHandler, createRouterHandler, type StreamingRuntime
 const runtime = (globalThis as { awslambda?: StreamingRuntime }).awslambda;
 if (!runtime) throw new Error('This is the Lambda entry point (it needs the response-streaming runtime); run `llm-finops local` for a local gateway.');
 
-/** Built once per execution environment; a bad config fails the cold start loudly, naming every field. */
+/**
+ * Built once per execution environment; a bad config fails the cold start loudly, naming every field. Trained
+ * artefacts (router, verifier) are read during the cold start, from the function's directory or S3.
+ */
 const quotaTable = process.env[ENV_QUOTA_TABLE];
 const alertTopic = process.env[ENV_ALERT_TOPIC_ARN];
-const gateway = buildGateway(resolveConfig(configFromEnv()), {
+const config = resolveConfig(configFromEnv());
+const gateway = loadArtefacts(config, { baseDir: __dirname }).then((artefacts) => buildGateway(config, {
   env: process.env,
+  baseDir: __dirname,
+  artefacts,
   quota: quotaTable ? new DynamoDbQuotaStore(new DynamoDBClient({}), quotaTable) : undefined,
   alerts: alertTopic ? new SnsAlertSink(new SNSClient({}), alertTopic) : undefined,
-});
+}));
+// Surfaces a start-up failure in the log at once rather than only with the first request.
+gateway.catch((err: unknown) => process.stderr.write(`router start-up failed: ${err instanceof Error ? err.message : String(err)}\n`));
 
 /** For API Gateway response transfer mode STREAM (the default of the constructs). */
 export const handler = runtime.streamifyResponse(createRouterHandler(gateway, runtime));

@@ -78,7 +78,21 @@ export class RouterFunction extends Construct {
         });
       }
     }
+    const artefacts = this.s3Artefacts(props.config);
+    if (artefacts.length) {
+      const stack = Stack.of(this);
+      this.function.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['s3:GetObject'],
+        resources: artefacts.map((u) => `arn:${stack.partition}:s3:::${u.slice('s3://'.length)}`),
+      }));
+    }
     acknowledgeBasicExecutionRole(this.function);
+  }
+
+  /** S3 objects the router reads at cold start: the trained router and the cache verifier. */
+  private s3Artefacts(config: { [key: string]: any }): string[] {
+    const uris = [config.routing?.learned?.s3Uri, config.cache?.semantic?.enabled ? config.cache.semantic.verifier?.s3Uri : undefined];
+    return uris.filter((u): u is string => typeof u === 'string' && u.startsWith('s3://'));
   }
 
   /** Base model ids behind the cross-region inference profiles in the config. */

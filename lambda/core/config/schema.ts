@@ -10,6 +10,12 @@ import { CASCADE_CHECKS, type CascadeCheck } from '../routing/cascade';
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, 'letters, digits and . _ : / - (max 128), starting with a letter or digit');
 const positiveInt = z.number().int().positive();
 const usd = z.number().finite().nonnegative();
+/** A JSON artefact (trained router, cache verifier): a file, or an S3 object read once at cold start. */
+const artefact = (what: string) =>
+  z.union([
+    z.strictObject({ path: z.string().min(1).describe(`${what}: a file, relative to the config file (local) or the function directory (Lambda)`) }),
+    z.strictObject({ s3Uri: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/, 'expected s3://bucket/key (bucket: 3-63 lower-case letters, digits, dots and hyphens)').describe(`${what}: an S3 object the router function may read`) }),
+  ]);
 
 export const UsdTokenPriceSchema = z.strictObject({
   inputPerMTok: usd.describe('USD per 1M input tokens'),
@@ -111,8 +117,7 @@ export const GatewayConfigSchema = z.strictObject({
       .min(1)
       .describe('Ascending; a prompt with complexity score s goes to the first tier with s <= upTo; the last upTo must be 1'),
     baselineModel: z.string().min(1).describe('Model whose price gives baseline_cost_usd (what you would pay without the gateway)'),
-    learned: z
-      .strictObject({ path: z.string().min(1).describe('JSON from `llm-finops router train`, bundled with the function or local') })
+    learned: artefact('JSON from `llm-finops router train`')
       .optional()
       .describe("A trained router: its score in [0, 1] replaces the heuristic's for model auto, mapped by thresholds"),
     retry: z
@@ -173,8 +178,7 @@ export const GatewayConfigSchema = z.strictObject({
             .strictObject(Object.fromEntries(GUARD_NAMES.map((g) => [g, z.boolean().default(true)])) as Record<GuardName, z.ZodDefault<z.ZodBoolean>>)
             .prefault({})
             .describe('False-hit guards: each detail must agree between the query and the cached prompt'),
-          verifier: z
-            .strictObject({ path: z.string().min(1).describe('JSON from `llm-finops cache train-verifier`') })
+          verifier: artefact('JSON from `llm-finops cache train-verifier`')
             .optional()
             .describe('Serve a semantic hit only when this learned pair verifier accepts it'),
           embedder: z

@@ -39,8 +39,10 @@ function contentType(result: GatewayResult): string {
  * API Gateway REST (proxy event, response transfer mode STREAM) to the core. The tenant comes only from the
  * authorizer context (`tenant`), never from a client header.
  */
-export function createRouterHandler(gateway: Gateway, runtime: Pick<StreamingRuntime, 'HttpResponseStream'>) {
+export function createRouterHandler(ready: Gateway | Promise<Gateway>, runtime: Pick<StreamingRuntime, 'HttpResponseStream'>) {
   return async (event: APIGatewayProxyEvent, responseStream: Writable): Promise<void> => {
+    // Built once per execution environment; a start-up failure (bad artefact) fails every invocation loudly.
+    const gateway = await ready;
     const abort = new AbortController();
     responseStream.on('close', () => abort.abort());
     const result = await resultOf(gateway, event, abort.signal);
@@ -65,8 +67,9 @@ export function createRouterHandler(gateway: Gateway, runtime: Pick<StreamingRun
  * The same for a BUFFERED (classic proxy) integration: a stream is collected into one SSE body, so clients that ask
  * for `stream: true` still get valid frames, only all at once.
  */
-export function createBufferedRouterHandler(gateway: Gateway) {
+export function createBufferedRouterHandler(ready: Gateway | Promise<Gateway>) {
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    const gateway = await ready;
     const result = await resultOf(gateway, event, new AbortController().signal);
     let body: string;
     if (result.kind === 'json') body = JSON.stringify(result.body);

@@ -43,6 +43,26 @@ describe('RouterFunction', () => {
       });
     });
 
+    it('may read exactly the trained router and verifier objects the config names in S3', () => {
+      const config = {
+        providers: [{ type: 'openai-compatible', id: 'x', baseUrl: 'https://example.invalid/v1' }], models: [],
+        routing: { learned: { s3Uri: 's3://acme-ml/routers/gsm8k.json' } },
+        cache: { semantic: { enabled: true, verifier: { s3Uri: 's3://acme-ml/verifiers/v1.json' } } },
+      };
+      synth(config).template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: [{
+            Effect: 'Allow',
+            Action: 's3:GetObject',
+            Resource: [
+              { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-ml/routers/gsm8k.json']] },
+              { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':s3:::acme-ml/verifiers/v1.json']] },
+            ],
+          }],
+        },
+      });
+    });
+
     it('adds no Bedrock statement when no Bedrock provider is configured', () => {
       const { template } = synth({ providers: [{ type: 'openai-compatible', id: 'x', baseUrl: 'https://example.invalid/v1' }], models: [] });
       template.resourceCountIs('AWS::IAM::Policy', 0);
