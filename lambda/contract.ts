@@ -9,6 +9,14 @@ export const ENV_QUOTA_TABLE = 'LLM_FINOPS_QUOTA_TABLE';
 /** SNS topic for quota threshold alerts; unset means alerts go to the log. */
 export const ENV_ALERT_TOPIC_ARN = 'LLM_FINOPS_ALERT_TOPIC_ARN';
 
+/**
+ * Set by the SemanticCache construct on the router: they switch the semantic tier on against the deployed index,
+ * with the embedder the index was sized for, and the exact tier onto the deployed table (over the config's values).
+ */
+export const ENV_SEMANTIC_INDEX = 'LLM_FINOPS_SEMANTIC_INDEX';
+export const ENV_SEMANTIC_EMBEDDER = 'LLM_FINOPS_SEMANTIC_EMBEDDER';
+export const ENV_EXACT_CACHE_TABLE = 'LLM_FINOPS_EXACT_CACHE_TABLE';
+
 /** Pre-built bundles under assets/lambda/<name>/index.js, written by `npm run build`. */
 export const BUNDLES = {
   router: 'router',

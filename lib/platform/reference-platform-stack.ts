@@ -1,7 +1,8 @@
 import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { LlmGateway } from '../gateway/llm-gateway';
-import { TokenQuotaTable } from '../quota/token-quota-table';
+import type { LlmGateway } from '../gateway/llm-gateway';
+import type { TokenQuotaTable } from '../quota/token-quota-table';
+import { CostManagedAiPlatform } from './cost-managed-ai-platform';
 
 export interface ReferencePlatformStackProps extends StackProps {
   /** GatewayConfig for the router. */
@@ -9,18 +10,18 @@ export interface ReferencePlatformStackProps extends StackProps {
 }
 
 /**
- * The reference platform `npm start` synthesises. Today: the streaming REST API, key authorizer and router on
- * Bedrock tiers, with the quota table and alert topic. Later issues add the cache, attribution, budgets, inference
- * endpoints and the dashboard.
+ * The reference platform `npm start` synthesises: a CostManagedAiPlatform with its defaults (streaming REST API, key
+ * authorizer and router on Bedrock tiers, quota table and alert topic, semantic cache on the development domain).
  */
 export class ReferencePlatformStack extends Stack {
+  readonly platform: CostManagedAiPlatform;
   readonly gateway: LlmGateway;
   readonly quota: TokenQuotaTable;
 
   constructor(scope: Construct, id: string, props: ReferencePlatformStackProps) {
     super(scope, id, props);
-    // Quotas must be shared by every router instance: DynamoDB, never the in-process store.
-    this.quota = new TokenQuotaTable(this, 'Quota');
-    this.gateway = new LlmGateway(this, 'Gateway', { config: props.gatewayConfig, quotaTable: this.quota });
+    this.platform = new CostManagedAiPlatform(this, 'Platform', { gatewayConfig: props.gatewayConfig });
+    this.gateway = this.platform.gateway;
+    this.quota = this.platform.quota;
   }
 }

@@ -72,7 +72,16 @@ function fixedCost(type: string, props: Record<string, unknown>, all: NonNullabl
       const ebs = (props.EBSOptions ?? {}) as Record<string, unknown>;
       const gb = ebs.EBSEnabled === false ? 0 : num(ebs.VolumeSize) ?? 10;
       if (hourly === undefined) return { usd: null, basis: `no price for ${inst}` };
-      return { usd: count * hourly * HOURS + count * gb * p.openSearchGp3PerGbMonth.usd, basis: `${count} x ${inst} x ${HOURS} h + ${count} x ${gb} GB gp3` };
+      const data = count * hourly * HOURS + count * gb * p.openSearchGp3PerGbMonth.usd;
+      if (cluster.DedicatedMasterEnabled !== true) return { usd: data, basis: `${count} x ${inst} x ${HOURS} h + ${count} x ${gb} GB gp3` };
+      const master = str(cluster.DedicatedMasterType) ?? inst;
+      const masters = num(cluster.DedicatedMasterCount) ?? 3;
+      const masterHourly = p.openSearchInstancePerHour.usd[master];
+      if (masterHourly === undefined) return { usd: null, basis: `no price for dedicated master ${master}` };
+      return {
+        usd: data + masters * masterHourly * HOURS,
+        basis: `${count} x ${inst} x ${HOURS} h + ${count} x ${gb} GB gp3 + ${masters} x ${master} masters x ${HOURS} h`,
+      };
     }
     case 'AWS::OpenSearchServerless::Collection': {
       // The floor: 2 OCU (indexing + search) with standby replicas, 1 without.

@@ -33,7 +33,9 @@ describe('LlmGateway', () => {
       ApiKeyRequired: true,
       Integration: { Type: 'AWS_PROXY', ResponseTransferMode: 'STREAM', TimeoutInMillis: 300000, Uri: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('response-streaming-invocations')])] }) },
     });
-    template.resourceCountIs('AWS::ApiGateway::Method', 4);
+    // POST chat/completions, GET models, GET usage, POST feedback behind the authorizer; GET health without.
+    template.resourceCountIs('AWS::ApiGateway::Method', 5);
+    template.resourcePropertiesCountIs('AWS::ApiGateway::Method', { HttpMethod: 'POST', AuthorizationType: 'CUSTOM' }, 2);
     template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'GET', AuthorizationType: 'NONE' });
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.Authorization', AuthorizerResultTtlInSeconds: 300 });
     template.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: 'prod', AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue() }) });

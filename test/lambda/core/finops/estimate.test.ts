@@ -6,11 +6,12 @@ import { estimate, type CfnTemplate } from '../../../../lambda/core/finops/estim
 import { ReferencePlatformStack } from '../../../../lib';
 
 describe('estimate', () => {
-  it('prices the reference platform: no fixed cost; API, Lambda and quota-table I/O per request (hand-computed)', () => {
+  it('prices the reference platform: the cache domain fixed; API, Lambda and quota-table I/O per request (hand-computed)', () => {
     const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
     const stack = new ReferencePlatformStack(new App(), 'Ref', { gatewayConfig: config });
     const e = estimate({ Ref: Template.fromStack(stack).toJSON() as CfnTemplate });
-    expect(e.fixedUsdPerMonth).toBe(0);
+    // The development cache domain: 730 h x $0.073 (t3.medium.search) + 10 GB x $0.122 = 53.29 + 1.22
+    expect(e.fixedUsdPerMonth).toBe(54.51);
     // $3.50 REST API, 1 GB x 3 s x 1M x $0.0000133334 (arm64) = $40.00, $0.20 of Lambda requests,
     // 10 x $0.625 + 5 x $0.125 of DynamoDB
     expect(e.variablePerMillionRequests).toEqual({
@@ -53,6 +54,15 @@ describe('estimate', () => {
     // 3.50 API + 0.20 + 40.00 Lambda + 10 x 0.625 + 5 x 0.125 DynamoDB (6.875 -> 6.88)
     expect(e.variableUsdPerMillionRequests).toBe(50.58);
     expect(e.usage).toMatchObject({ variableUsdPerMonth: 101.16, totalUsdPerMonth: 1237.81 });
+  });
+
+  it('adds the dedicated masters of a production domain', () => {
+    const e = estimate({ S: { Resources: { D: { Type: 'AWS::OpenSearchService::Domain', Properties: {
+      ClusterConfig: { InstanceType: 'r7g.large.search', InstanceCount: 3, DedicatedMasterEnabled: true, DedicatedMasterType: 'm7g.large.search', DedicatedMasterCount: 3 },
+      EBSOptions: { EBSEnabled: true, VolumeSize: 100 },
+    } } } } });
+    // 3 x 730 x 0.178 = 389.82; 3 x 100 x 0.122 = 36.60; 3 x 730 x 0.139 = 304.41
+    expect(e.fixed[0]).toMatchObject({ usdPerMonth: 730.83, basis: '3 x r7g.large.search x 730 h + 3 x 100 GB gp3 + 3 x m7g.large.search masters x 730 h' });
   });
 
   it('uses an endpoint\'s managed minimum instance count (scale to zero)', () => {

@@ -1,0 +1,355 @@
+import { Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
+import * as aoss from 'aws-cdk-lib/aws-opensearchserverless';
+import { Construct } from 'constructs';
+import { CACHE_TABLE, ENV_EXACT_CACHE_TABLE, ENV_SEMANTIC_EMBEDDER, ENV_SEMANTIC_INDEX } from '../../lambda/contract';
+
+/** Where the vectors live. */
+export type SemanticCacheEngine = 'managed-domain' | 'serverless';
+
+/**
+ * Managed-domain sizes. development: one t3.medium.search data node, 10 GB gp3, one AZ (~$54.51 a month in us-east-1
+ * at ~$0.073/h). production: three r7g.large.search data nodes across three AZs with three m7g.large.search dedicated
+ * masters and 100 GB gp3 each (~$730.83 a month). Prices: README "SemanticCache"; verify for your region.
+ */
+export type SemanticCachePreset = 'development' | 'production';
+
+export interface SemanticCacheProps {
+  /**
+   * managed-domain: an OpenSearch Service domain (pay per instance-hour; the development preset is the cheapest
+   * secure single node). serverless: an OpenSearch Serverless vector collection (pay per OCU-hour, at least ~$175 a
+   * month without standby replicas, ~$350 with).
+   * @default 'managed-domain'
+   */
+  readonly engine?: SemanticCacheEngine;
+
+  /**
+   * Managed-domain size (ignored for serverless).
+   * @default 'development'
+   */
+  readonly preset?: SemanticCachePreset;
+
+  /**
+   * Data-node instance type, overriding the preset's (managed domain only).
+   * @default - the preset's: t3.medium.search (development), r7g.large.search (production)
+   */
+  readonly instanceType?: string;
+
+  /**
+   * Bedrock embedding model the router embeds prompts with (its vectors fill the index).
+   * @default 'amazon.titan-embed-text-v2:0'
+   */
+  readonly embeddingModel?: string;
+
+  /**
+   * Vector size: Titan Text Embeddings V2 makes 256, 512 or 1024. Smaller is cheaper to store and search and a
+   * little less precise.
+   * @default 1024
+   */
+  readonly embeddingDimensions?: 256 | 512 | 1024;
+
+  /**
+   * Name of the k-NN index.
+   * @default 'llm-finops-semantic-cache'
+   */
+  readonly indexName?: string;
+
+  /**
+   * Serverless only: standby replicas in a second AZ (doubles the minimum OCUs).
+   * @default false
+   */
+  readonly standbyReplicas?: boolean;
+
+  /**
+   * What happens to the domain or collection and the exact-cache table when removed from the stack. Everything held
+   * is a regenerable cache, so the default destroys it.
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Retention of the domain's slow logs and error logs.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+interface Preset {
+  readonly instanceType: string;
+  readonly instanceCount: number;
+  readonly zones: number;
+  readonly masterType?: string;
+  readonly volumeGb: number;
+}
+
+const PRESETS: Record<SemanticCachePreset, Preset> = {
+  development: { instanceType: 't3.medium.search', instanceCount: 1, zones: 1, volumeGb: 10 },
+  production: { instanceType: 'r7g.large.search', instanceCount: 3, zones: 3, masterType: 'm7g.large.search', volumeGb: 100 },
+};
+
+const INDEX_NAME = /^[a-z0-9][a-z0-9_-]{0,254}$/;
+
+/** A function the cache serves: the router (it needs variables, not just permissions). */
+export interface ICacheClient extends iam.IGrantable {
+  addEnvironment(key: string, value: string): unknown;
+}
+
+/**
+ * The semantic cache's storage: an OpenSearch k-NN index (managed domain or Serverless vector collection) for the
+ * semantic tier and a DynamoDB table with a TTL attribute for the exact tier. Access is IAM only: the domain runs
+ * fine-grained access control with the router's role as its IAM master user (no internal users, no passwords), the
+ * collection admits the router's role in its data-access policy; TLS 1.2 enforced, encryption at rest and between
+ * nodes, slow logs to CloudWatch. `bindRouter` wires a router function to it.
+ */
+export class SemanticCache extends Construct {
+  readonly engine: SemanticCacheEngine;
+  /** https endpoint of the domain or collection. */
+  readonly endpoint: string;
+  /** SigV4 service name: es (domain) or aoss (collection). */
+  readonly service: 'es' | 'aoss';
+  readonly indexName: string;
+  readonly embeddingModel: string;
+  readonly embeddingDimensions: number;
+  readonly domain?: opensearch.CfnDomain;
+  readonly collection?: aoss.CfnCollection;
+  readonly index?: aoss.CfnIndex;
+  readonly exactCacheTable: dynamodb.Table;
+  private readonly principals: string[] = [];
+  private readonly resourceArn: string;
+
+  constructor(scope: Construct, id: string, props: SemanticCacheProps = {}) {
+    super(scope, id);
+    this.engine = props.engine ?? 'managed-domain';
+    this.indexName = props.indexName ?? 'llm-finops-semantic-cache';
+    this.embeddingModel = props.embeddingModel ?? 'amazon.titan-embed-text-v2:0';
+    this.embeddingDimensions = props.embeddingDimensions ?? 1024;
+    const problems: string[] = [];
+    if (!['managed-domain', 'serverless'].includes(this.engine)) problems.push(`engine: expected managed-domain or serverless, got ${this.engine}`);
+    if (props.preset !== undefined && !(props.preset in PRESETS)) problems.push(`preset: expected development or production, got ${props.preset}`);
+    if (this.engine === 'serverless' && (props.preset !== undefined || props.instanceType !== undefined)) {
+      problems.push('preset / instanceType: only for engine managed-domain; a serverless collection scales in OCUs');
+    }
+    if (this.engine === 'managed-domain' && props.standbyReplicas !== undefined) problems.push('standbyReplicas: only for engine serverless');
+    if (![256, 512, 1024].includes(this.embeddingDimensions)) problems.push(`embeddingDimensions: Titan Text Embeddings V2 makes 256, 512 or 1024, got ${this.embeddingDimensions}`);
+    if (!INDEX_NAME.test(this.indexName)) problems.push(`indexName: expected lower-case letters, digits, _ and -, got '${this.indexName}'`);
+    if (props.instanceType !== undefined && !/^[a-z0-9]+\.[a-z0-9]+\.search$/.test(props.instanceType)) {
+      problems.push(`instanceType: expected an OpenSearch instance type such as t3.medium.search, got '${props.instanceType}'`);
+    }
+    if (problems.length) throw new Error(`Invalid SemanticCache props:\n  - ${problems.join('\n  - ')}`);
+    const removal = props.removalPolicy ?? RemovalPolicy.DESTROY;
+    const stack = Stack.of(this);
+    // The access policies name their principals: an index nobody may read is a mistake, not a default.
+    this.node.addValidation({
+      validate: () => (this.principals.length ? [] : ['SemanticCache: no role may use the index; call bindRouter(fn) or grantReadWrite(role)']),
+    });
+
+    this.exactCacheTable = new dynamodb.Table(this, 'ExactCache', {
+      partitionKey: { name: CACHE_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: CACHE_TABLE.ttlAttribute,
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: removal,
+    });
+    Validations.of(this.exactCacheTable).acknowledge({
+      id: 'AwsSolutions-DDB3',
+      reason: 'The exact-cache table holds only regenerable cached answers that expire by TTL; point-in-time recovery would bill for backups of nothing worth restoring.',
+    });
+
+    if (this.engine === 'managed-domain') {
+      const preset = PRESETS[props.preset ?? 'development'];
+      const instanceType = props.instanceType ?? preset.instanceType;
+      const logGroup = new logs.LogGroup(this, 'DomainLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: removal });
+      new logs.ResourcePolicy(this, 'DomainLogsPolicy', {
+        policyStatements: [new iam.PolicyStatement({
+          principals: [new iam.ServicePrincipal('es.amazonaws.com')],
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [logGroup.logGroupArn],
+          conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+        })],
+      });
+      const logTarget = { cloudWatchLogsLogGroupArn: logGroup.logGroupArn, enabled: true };
+      this.domain = new opensearch.CfnDomain(this, 'Domain', {
+        engineVersion: opensearch.EngineVersion.OPENSEARCH_2_19.version,
+        clusterConfig: {
+          instanceType,
+          instanceCount: preset.instanceCount,
+          zoneAwarenessEnabled: preset.zones > 1,
+          zoneAwarenessConfig: preset.zones > 1 ? { availabilityZoneCount: preset.zones } : undefined,
+          dedicatedMasterEnabled: preset.masterType !== undefined,
+          dedicatedMasterType: preset.masterType,
+          dedicatedMasterCount: preset.masterType ? 3 : undefined,
+        },
+        ebsOptions: { ebsEnabled: true, volumeType: 'gp3', volumeSize: preset.volumeGb },
+        encryptionAtRestOptions: { enabled: true },
+        nodeToNodeEncryptionOptions: { enabled: true },
+        domainEndpointOptions: { enforceHttps: true, tlsSecurityPolicy: 'Policy-Min-TLS-1-2-PFS-2023-10' },
+        advancedSecurityOptions: {
+          enabled: true,
+          internalUserDatabaseEnabled: false,
+          // The first bound router is the IAM master user: it creates the index on first use. Resolved at synth.
+          masterUserOptions: { masterUserArn: Lazy.string({ produce: () => this.principals[0] }) },
+        },
+        accessPolicies: Lazy.any({ produce: () => this.domainAccessPolicy() }),
+        logPublishingOptions: { SEARCH_SLOW_LOGS: logTarget, INDEX_SLOW_LOGS: logTarget, ES_APPLICATION_LOGS: logTarget },
+      });
+      this.domain.applyRemovalPolicy(removal);
+      this.domain.node.addDependency(logGroup);
+      this.endpoint = `https://${this.domain.attrDomainEndpoint}`;
+      this.service = 'es';
+      this.resourceArn = this.domain.attrArn;
+      const acks: [string, string][] = [
+        ['AwsSolutions-OS1', 'The cache serves a Lambda outside any VPC; every request is SigV4-signed and the access policy admits only the bound router roles. Put domain and router in a VPC if your policy requires it.'],
+        ['AwsSolutions-OS3', 'Access is by IAM principal (signed requests), not by source IP: Lambda egress addresses are not fixed.'],
+      ];
+      if (preset.zones === 1) {
+        acks.push(['AwsSolutions-OS4', 'The development preset is one node for cost (~$55/month); the production preset has three dedicated masters.']);
+        acks.push(['AwsSolutions-OS7', 'The development preset is one node in one AZ for cost; the production preset spreads over three AZs. A lost cache is a slower, not a wrong, gateway.']);
+      }
+      for (const [ackId, reason] of acks) Validations.of(this.domain).acknowledge({ id: ackId, reason });
+    } else {
+      const name = `llmcache-${stack.node.addr.slice(0, 8)}${this.node.addr.slice(0, 6)}`.toLowerCase().slice(0, 32);
+      const encryption = new aoss.CfnSecurityPolicy(this, 'EncryptionPolicy', {
+        name: `${name}-enc`.slice(0, 32),
+        type: 'encryption',
+        policy: JSON.stringify({ Rules: [{ ResourceType: 'collection', Resource: [`collection/${name}`] }], AWSOwnedKey: true }),
+      });
+      const network = new aoss.CfnSecurityPolicy(this, 'NetworkPolicy', {
+        name: `${name}-net`.slice(0, 32),
+        type: 'network',
+        policy: JSON.stringify([{ Rules: [{ ResourceType: 'collection', Resource: [`collection/${name}`] }], AllowFromPublic: true }]),
+      });
+      this.collection = new aoss.CfnCollection(this, 'Collection', {
+        name,
+        type: 'VECTORSEARCH',
+        standbyReplicas: props.standbyReplicas ? 'ENABLED' : 'DISABLED',
+        description: 'cdk-llm-finops semantic cache',
+      });
+      this.collection.addResourceDependency(encryption);
+      this.collection.addResourceDependency(network);
+      this.collection.applyRemovalPolicy(removal);
+      new aoss.CfnAccessPolicy(this, 'DataAccessPolicy', {
+        name: `${name}-data`.slice(0, 32),
+        type: 'data',
+        policy: Lazy.string({ produce: () => this.collectionDataPolicy(name) }),
+      });
+      this.index = new aoss.CfnIndex(this, 'Index', {
+        collectionEndpoint: this.collection.attrCollectionEndpoint,
+        indexName: this.indexName,
+        settings: { index: { knn: true } },
+        mappings: {
+          properties: {
+            tenant: { type: 'keyword' },
+            context: { type: 'keyword' },
+            expires_at: { type: 'date' },
+            prompt: { type: 'text', index: false },
+            value: { type: 'object' },
+            vector: { type: 'knn_vector', dimension: this.embeddingDimensions, method: { name: 'hnsw', engine: 'faiss', spaceType: 'cosinesimil' } },
+          },
+        },
+      });
+      this.endpoint = this.collection.attrCollectionEndpoint;
+      this.service = 'aoss';
+      this.resourceArn = this.collection.attrArn;
+    }
+  }
+
+  /**
+   * Connects a router function: sets the variables that switch its semantic tier onto this index (with the Titan
+   * embedder sized for it) and its exact tier onto the table, and grants it the index, the table and the model.
+   */
+  bindRouter(fn: ICacheClient): void {
+    fn.addEnvironment(ENV_SEMANTIC_INDEX, Stack.of(this).toJsonString({
+      type: 'opensearch', endpoint: this.endpoint, service: this.service, indexName: this.indexName, region: Stack.of(this).region,
+    }));
+    fn.addEnvironment(ENV_SEMANTIC_EMBEDDER, JSON.stringify({ type: 'bedrock', model: this.embeddingModel, dimensions: this.embeddingDimensions }));
+    fn.addEnvironment(ENV_EXACT_CACHE_TABLE, this.exactCacheTable.tableName);
+    this.grantReadWrite(fn);
+    this.grantEmbedding(fn);
+    this.grantExactCache(fn);
+  }
+
+  /**
+   * Grants reading and writing the index: es:ESHttpGet/Head/Post/Put on the domain (and admission in its access
+   * policy), or aoss:APIAccessAll on the collection (and admission in its data-access policy). A role is admitted by
+   * ARN; the first role bound to a domain becomes its fine-grained-access master user.
+   */
+  grantReadWrite(grantee: iam.IGrantable): iam.Grant {
+    const principal = grantee.grantPrincipal;
+    const arn = (principal as Partial<iam.IRole>).roleArn;
+    if (arn && !this.principals.includes(arn)) this.principals.push(arn);
+    if (this.service === 'aoss') return iam.Grant.addToPrincipal({ grantee, actions: ['aoss:APIAccessAll'], resourceArns: [this.resourceArn] });
+    if (Construct.isConstruct(grantee)) {
+      Validations.of(grantee).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).resolve(this.domain!.logicalId)}.Arn>/*]`,
+        reason: 'HTTP paths under the cache domain (the k-NN index, its _search, _doc and _mapping endpoints): ES HTTP permissions name paths, and the domain holds nothing else.',
+      });
+    }
+    return iam.Grant.addToPrincipal({ grantee, actions: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut'], resourceArns: [`${this.resourceArn}/*`] });
+  }
+
+  /** Grants bedrock:InvokeModel on the embedding model, in this stack's region. */
+  grantEmbedding(grantee: iam.IGrantable): iam.Grant {
+    const stack = Stack.of(this);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['bedrock:InvokeModel'],
+      resourceArns: [`arn:${stack.partition}:bedrock:${stack.region}::foundation-model/${this.embeddingModel}`],
+    });
+  }
+
+  /** Grants the item reads and writes of the exact tier (GetItem, PutItem) on the table. */
+  grantExactCache(grantee: iam.IGrantable): iam.Grant {
+    return this.exactCacheTable.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem');
+  }
+
+  /** Search latency of the domain (managed domain only). */
+  metricSearchLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    if (!this.domain) throw new Error('metricSearchLatency: only for engine managed-domain');
+    return new cloudwatch.Metric({
+      namespace: 'AWS/ES', metricName: 'SearchLatency', statistic: 'p99',
+      dimensionsMap: { DomainName: Token.asString(this.domain.ref), ClientId: Stack.of(this).account }, ...props,
+    });
+  }
+
+  /** JVM memory pressure of the domain: above ~80% k-NN graphs start to be evicted (managed domain only). */
+  metricJvmMemoryPressure(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    if (!this.domain) throw new Error('metricJvmMemoryPressure: only for engine managed-domain');
+    return new cloudwatch.Metric({
+      namespace: 'AWS/ES', metricName: 'JVMMemoryPressure', statistic: 'Maximum',
+      dimensionsMap: { DomainName: Token.asString(this.domain.ref), ClientId: Stack.of(this).account }, ...props,
+    });
+  }
+
+  private domainAccessPolicy(): unknown {
+    const stack = Stack.of(this);
+    return {
+      Version: '2012-10-17',
+      Statement: [{
+        Effect: 'Allow',
+        Principal: { AWS: [...this.principals] },
+        Action: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut'],
+        // The domain's own ARN would reference the domain from its own policy (a cycle); its generated name is not
+        // known before deployment, so the statement names every domain of the account and region, on this domain.
+        Resource: stack.formatArn({ service: 'es', resource: 'domain', resourceName: '*' }),
+      }],
+    };
+  }
+
+  private collectionDataPolicy(name: string): string {
+    const stack = Stack.of(this);
+    return stack.toJsonString([{
+      Rules: [
+        { ResourceType: 'collection', Resource: [`collection/${name}`], Permission: ['aoss:DescribeCollectionItems'] },
+        {
+          ResourceType: 'index', Resource: [`index/${name}/*`],
+          Permission: ['aoss:CreateIndex', 'aoss:DescribeIndex', 'aoss:UpdateIndex', 'aoss:ReadDocument', 'aoss:WriteDocument'],
+        },
+      ],
+      Principal: [...this.principals],
+    }]);
+  }
+}

@@ -1,0 +1,30 @@
+import { configFromEnv } from '../../../lambda/handlers/shared/config-from-env';
+
+describe('configFromEnv', () => {
+  const base = { providers: [], cache: { exact: { ttlSeconds: 60 }, semantic: { threshold: 0.9 } } };
+
+  it('returns the inline config unchanged without cache variables', () => {
+    expect(configFromEnv({ LLM_FINOPS_CONFIG: JSON.stringify(base) })).toEqual(base);
+  });
+
+  it('lays the deployed cache resources over the config, keeping its other cache settings', () => {
+    const index = { type: 'opensearch', endpoint: 'https://search-x.eu-west-1.es.amazonaws.com', service: 'es', indexName: 'c', region: 'eu-west-1' };
+    const embedder = { type: 'bedrock', model: 'amazon.titan-embed-text-v2:0', dimensions: 512 };
+    expect(configFromEnv({
+      LLM_FINOPS_CONFIG: JSON.stringify(base),
+      LLM_FINOPS_SEMANTIC_INDEX: JSON.stringify(index),
+      LLM_FINOPS_SEMANTIC_EMBEDDER: JSON.stringify(embedder),
+      LLM_FINOPS_EXACT_CACHE_TABLE: 'cache-table',
+    })).toEqual({
+      providers: [],
+      cache: {
+        exact: { ttlSeconds: 60, store: { type: 'dynamodb', tableName: 'cache-table' } },
+        semantic: { threshold: 0.9, enabled: true, index, embedder },
+      },
+    });
+  });
+
+  it('names both variables when neither is set', () => {
+    expect(() => configFromEnv({})).toThrow('Set LLM_FINOPS_CONFIG (JSON) or LLM_FINOPS_CONFIG_FILE (path)');
+  });
+});

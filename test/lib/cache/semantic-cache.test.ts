@@ -1,0 +1,144 @@
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { SemanticCache, type SemanticCacheProps } from '../../../lib';
+
+function synth(props: SemanticCacheProps = {}, bind = true) {
+  const app = new App();
+  const stack = new Stack(app, 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
+  const fn = new lambda.Function(stack, 'Router', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}') });
+  const cache = new SemanticCache(stack, 'Cache', props);
+  if (bind) cache.bindRouter(fn);
+  return { app, stack, fn, cache, template: () => Template.fromStack(stack) };
+}
+
+const roleArn = { 'Fn::GetAtt': [Match.stringLikeRegexp('^RouterServiceRole'), 'Arn'] };
+
+describe('SemanticCache', () => {
+  describe('managed domain', () => {
+    it('defaults to one encrypted, HTTPS-only t3.medium node with IAM fine-grained access and slow logs', () => {
+      const t = synth().template();
+      t.hasResourceProperties('AWS::OpenSearchService::Domain', {
+        EngineVersion: 'OpenSearch_2.19',
+        ClusterConfig: { InstanceType: 't3.medium.search', InstanceCount: 1, ZoneAwarenessEnabled: false, DedicatedMasterEnabled: false },
+        EBSOptions: { EBSEnabled: true, VolumeType: 'gp3', VolumeSize: 10 },
+        EncryptionAtRestOptions: { Enabled: true },
+        NodeToNodeEncryptionOptions: { Enabled: true },
+        DomainEndpointOptions: { EnforceHTTPS: true, TLSSecurityPolicy: 'Policy-Min-TLS-1-2-PFS-2023-10' },
+        AdvancedSecurityOptions: { Enabled: true, InternalUserDatabaseEnabled: false, MasterUserOptions: { MasterUserARN: roleArn } },
+        AccessPolicies: { Statement: [{ Effect: 'Allow', Principal: { AWS: [roleArn] }, Action: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut'] }] },
+        LogPublishingOptions: {
+          SEARCH_SLOW_LOGS: { Enabled: true, CloudWatchLogsLogGroupArn: Match.anyValue() },
+          INDEX_SLOW_LOGS: { Enabled: true, CloudWatchLogsLogGroupArn: Match.anyValue() },
+          ES_APPLICATION_LOGS: { Enabled: true, CloudWatchLogsLogGroupArn: Match.anyValue() },
+        },
+      });
+      t.hasResourceProperties('AWS::Logs::ResourcePolicy', { PolicyDocument: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('"Service":"es.amazonaws.com"')])] } });
+    });
+
+    it('spreads the production preset over three AZs with dedicated masters', () => {
+      synth({ preset: 'production' }).template().hasResourceProperties('AWS::OpenSearchService::Domain', {
+        ClusterConfig: {
+          InstanceType: 'r7g.large.search', InstanceCount: 3, ZoneAwarenessEnabled: true, ZoneAwarenessConfig: { AvailabilityZoneCount: 3 },
+          DedicatedMasterEnabled: true, DedicatedMasterType: 'm7g.large.search', DedicatedMasterCount: 3,
+        },
+        EBSOptions: { VolumeSize: 100 },
+      });
+    });
+  });
+
+  describe('serverless', () => {
+    it('creates a vector collection with encryption, network and data-access policies and the k-NN index', () => {
+      const t = synth({ engine: 'serverless', embeddingDimensions: 512 }).template();
+      t.hasResourceProperties('AWS::OpenSearchServerless::Collection', { Type: 'VECTORSEARCH', StandbyReplicas: 'DISABLED' });
+      t.hasResourceProperties('AWS::OpenSearchServerless::SecurityPolicy', { Type: 'encryption', Policy: Match.stringLikeRegexp('"AWSOwnedKey":true') });
+      t.hasResourceProperties('AWS::OpenSearchServerless::SecurityPolicy', { Type: 'network' });
+      t.hasResourceProperties('AWS::OpenSearchServerless::AccessPolicy', {
+        Type: 'data',
+        Policy: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('aoss:CreateIndex.*aoss:ReadDocument.*aoss:WriteDocument')])] },
+      });
+      t.hasResourceProperties('AWS::OpenSearchServerless::Index', {
+        IndexName: 'llm-finops-semantic-cache',
+        Settings: { Index: { Knn: true } },
+        Mappings: { Properties: Match.objectLike({ tenant: { Type: 'keyword' }, vector: { Type: 'knn_vector', Dimension: 512, Method: { Name: 'hnsw', Engine: 'faiss', SpaceType: 'cosinesimil' } } }) },
+      });
+      t.resourceCountIs('AWS::OpenSearchService::Domain', 0);
+    });
+  });
+
+  it('keeps the exact tier in an on-demand table with the TTL attribute the adapter writes', () => {
+    synth().template().hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+  });
+
+  describe('grants', () => {
+    it('bindRouter points the router at the index, the embedder and the table, and grants each', () => {
+      const t = synth({ embeddingDimensions: 256 }).template();
+      t.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: {
+            LLM_FINOPS_SEMANTIC_INDEX: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+            LLM_FINOPS_SEMANTIC_EMBEDDER: JSON.stringify({ type: 'bedrock', model: 'amazon.titan-embed-text-v2:0', dimensions: 256 }),
+            LLM_FINOPS_EXACT_CACHE_TABLE: { Ref: Match.stringLikeRegexp('^CacheExactCache') },
+          },
+        },
+      });
+      t.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            { Effect: 'Allow', Action: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut'], Resource: { 'Fn::Join': ['', [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^CacheDomain'), 'Arn'] }, '/*']] } },
+            { Effect: 'Allow', Action: 'bedrock:InvokeModel', Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:eu-west-1::foundation-model/amazon.titan-embed-text-v2:0']] } },
+            { Effect: 'Allow', Action: ['dynamodb:GetItem', 'dynamodb:PutItem'], Resource: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^CacheExactCache'), 'Arn'] }] },
+          ]),
+        },
+      });
+    });
+
+    it('grants a serverless collection through aoss:APIAccessAll', () => {
+      synth({ engine: 'serverless' }).template().hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: { Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'aoss:APIAccessAll', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^CacheCollection'), 'Arn'] } }]) },
+      });
+    });
+  });
+
+  describe('validation', () => {
+    it.each([
+      ['the engine is unknown', { engine: 'redis' as never }, 'engine: expected managed-domain or serverless, got redis'],
+      ['the preset is unknown', { preset: 'huge' as never }, 'preset: expected development or production, got huge'],
+      ['a preset is given for serverless', { engine: 'serverless' as const, preset: 'production' as const }, 'preset / instanceType: only for engine managed-domain'],
+      ['standby replicas are asked of a domain', { standbyReplicas: true }, 'standbyReplicas: only for engine serverless'],
+      ['the dimensions are not a Titan V2 size', { embeddingDimensions: 768 as never }, 'embeddingDimensions: Titan Text Embeddings V2 makes 256, 512 or 1024, got 768'],
+      ['the index name is not lower case', { indexName: 'Cache' }, "indexName: expected lower-case letters, digits, _ and -, got 'Cache'"],
+      ['the instance type is not a search type', { instanceType: 't3.medium' }, "instanceType: expected an OpenSearch instance type such as t3.medium.search, got 't3.medium'"],
+    ])('fails when %s', (_, props, message) => {
+      expect(() => synth(props)).toThrow(message);
+    });
+
+    it('fails at synth when no role may use the index', () => {
+      const { app } = synth({}, false);
+      expect(() => app.synth()).toThrow('SemanticCache: no role may use the index; call bindRouter(fn) or grantReadWrite(role)');
+    });
+  });
+
+  it.each(['managed-domain', 'serverless'] as const)('has no unacknowledged cdk-nag AwsSolutions findings (%s)', (engine) => {
+    const { app, stack } = synth({ engine });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    // The inline test function is not ours; acknowledge what belongs to it, keep the cache's findings.
+    Validations.of(stack.node.findChild('Router')).acknowledge(
+      { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'test function' },
+      { id: 'AwsSolutions-L1', reason: 'test function' },
+    );
+    let report = '';
+    try {
+      app.synth();
+    } catch (err) {
+      report = (err as Error).message;
+    }
+    expect(report).toBe('');
+  });
+});
