@@ -1,14 +1,40 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { Verifier } from '../core/cache/verifier';
 import type { ResolvedConfig } from '../core/config/resolve';
 import { LearnedRouter } from '../core/routing/learned';
 
-/** Trained files the config names: the learned router and the semantic cache's pair verifier. */
+/**
+ * What the gateway reads once at start-up besides its config: the learned router, the semantic cache's pair
+ * verifier, and provider API keys held in Secrets Manager (by provider id).
+ */
 export interface Artefacts {
   readonly router?: LearnedRouter;
   readonly verifier?: Verifier;
+  readonly providerKeys?: ReadonlyMap<string, string>;
+}
+
+function secretProviders(config: ResolvedConfig): { id: string; secret: string }[] {
+  return config.raw.providers.flatMap((p) => ('apiKeySecret' in p && p.apiKeySecret ? [{ id: p.id, secret: p.apiKeySecret }] : []));
+}
+
+/** A secret holds the key as plain text or as JSON {"apiKey": "..."} (the shape of a console key/value secret). */
+export function keyFromSecret(value: string): string {
+  const trimmed = value.trim();
+  if (trimmed.startsWith('{')) {
+    let parsed: { apiKey?: unknown };
+    try {
+      parsed = JSON.parse(trimmed);
+    } catch {
+      throw new Error('secret is neither a plain key nor JSON');
+    }
+    if (typeof parsed.apiKey !== 'string' || !parsed.apiKey) throw new Error('secret JSON has no "apiKey" string');
+    return parsed.apiKey;
+  }
+  if (!trimmed) throw new Error('secret is empty');
+  return trimmed;
 }
 
 type Ref = { readonly path: string } | { readonly s3Uri: string };
@@ -51,7 +77,7 @@ async function readS3(what: string, uri: string, s3: S3Client): Promise<string> 
  * local`). A missing or malformed artefact stops start-up with its field and location: a gateway must not quietly
  * route or cache without the model it was configured with.
  */
-export async function loadArtefacts(config: ResolvedConfig, opts: { baseDir?: string; s3?: S3Client } = {}): Promise<Artefacts> {
+export async function loadArtefacts(config: ResolvedConfig, opts: { baseDir?: string; s3?: S3Client; secrets?: SecretsManagerClient } = {}): Promise<Artefacts> {
   const r = refs(config);
   const baseDir = opts.baseDir ?? process.cwd();
   let s3 = opts.s3;
@@ -60,16 +86,30 @@ export async function loadArtefacts(config: ResolvedConfig, opts: { baseDir?: st
     s3 ??= new S3Client({});
     return readS3(what, ref.s3Uri, s3);
   };
-  const [router, verifier] = await Promise.all([
+  const secrets = secretProviders(config);
+  const sm = secrets.length ? opts.secrets ?? new SecretsManagerClient({}) : undefined;
+  const keys = Promise.all(secrets.map(async ({ id, secret }) => {
+    try {
+      const out = await sm!.send(new GetSecretValueCommand({ SecretId: secret }));
+      if (out.SecretString === undefined) throw new Error('the secret has no string value');
+      return [id, keyFromSecret(out.SecretString)] as const;
+    } catch (err) {
+      throw new Error(`providers '${id}'.apiKeySecret: cannot read ${secret}: ${(err as Error).message}`, { cause: err });
+    }
+  }));
+  const [router, verifier, providerKeys] = await Promise.all([
     r.router ? read('routing.learned', r.router).then((t) => parseAs('routing.learned', where(r.router!), t, LearnedRouter.parse)) : undefined,
     r.verifier ? read('cache.semantic.verifier', r.verifier).then((t) => parseAs('cache.semantic.verifier', where(r.verifier!), t, Verifier.parse)) : undefined,
+    keys,
   ]);
-  return { router, verifier };
+  return { router, verifier, providerKeys: new Map(providerKeys) };
 }
 
 /** The same for file artefacts only, synchronously (tests and tools that build a gateway in one step). */
 export function loadFileArtefacts(config: ResolvedConfig, baseDir = process.cwd()): Artefacts {
   const r = refs(config);
+  const secret = secretProviders(config)[0];
+  if (secret) throw new Error(`providers '${secret.id}'.apiKeySecret: Secrets Manager keys are read by loadArtefacts() before building the gateway`);
   const read = (what: string, ref: Ref): string => {
     if ('s3Uri' in ref) throw new Error(`${what}: ${ref.s3Uri} is an S3 object; load it with loadArtefacts() before building the gateway`);
     return readLocal(what, ref, baseDir);

@@ -100,7 +100,8 @@ export function buildProviders(config: ResolvedConfig, opts: WiringOptions): Map
     switch (p.type) {
       case 'openai-compatible':
       case 'azure-openai': {
-        let key: string | undefined;
+        let key: string | undefined = p.apiKeySecret ? opts.artefacts?.providerKeys?.get(p.id) : undefined;
+        if (p.apiKeySecret && !key) throw new Error(`provider '${p.id}': its apiKeySecret was not loaded (build the gateway with loadArtefacts())`);
         if (p.apiKeyEnv) {
           key = opts.env[p.apiKeyEnv];
           if (!key) opts.warn?.(`provider '${p.id}': environment variable ${p.apiKeyEnv} is not set; its calls will fail and fall back`);

@@ -86,7 +86,19 @@ export class RouterFunction extends Construct {
         resources: artefacts.map((u) => `arn:${stack.partition}:s3:::${u.slice('s3://'.length)}`),
       }));
     }
+    const secrets = this.secretArns(props.config);
+    if (secrets.length) this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets }));
     acknowledgeBasicExecutionRole(this.function);
+  }
+
+  /**
+   * Secrets holding provider API keys. A name becomes the ARN pattern Secrets Manager gives it (name plus a dash and
+   * six random characters), so the grant covers that secret only.
+   */
+  private secretArns(config: { [key: string]: any }): string[] {
+    const stack = Stack.of(this);
+    const names = (config.providers as { apiKeySecret?: unknown }[]).map((p) => p.apiKeySecret).filter((s): s is string => typeof s === 'string');
+    return [...new Set(names)].map((s) => (s.startsWith('arn:') ? s : `arn:${stack.partition}:secretsmanager:${stack.region}:${stack.account}:secret:${s}-??????`));
   }
 
   /** S3 objects the router reads at cold start: the trained router and the cache verifier. */

@@ -78,6 +78,9 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
   const problems: string[] = [];
 
   for (const d of duplicates(cfg.providers.map((p) => p.id))) problems.push(`providers: duplicate id '${d}'`);
+  cfg.providers.forEach((p, i) => {
+    if ('apiKeyEnv' in p && p.apiKeyEnv && p.apiKeySecret) problems.push(`providers[${i}]: give apiKeyEnv or apiKeySecret, not both`);
+  });
   for (const d of duplicates(cfg.models.map((m) => m.id))) problems.push(`models: duplicate id '${d}'`);
   for (const d of duplicates(cfg.tiers.map((t) => t.name))) problems.push(`tiers: duplicate name '${d}'`);
   for (const d of duplicates(cfg.tenants.map((t) => t.id))) problems.push(`tenants: duplicate id '${d}'`);

@@ -28,6 +28,11 @@ const timeoutMs = positiveInt.max(900_000).default(60_000).describe('Per-attempt
 
 const secretRef = {
   apiKeyEnv: z.string().min(1).optional().describe('Environment variable holding the API key; plaintext keys never appear in config'),
+  apiKeySecret: z
+    .string()
+    .regex(/^(arn:aws[\w-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+|[\w/+=.@-]{1,512})$/, 'a Secrets Manager secret ARN or name')
+    .optional()
+    .describe('Secrets Manager secret (ARN or name) holding the API key, as plain text or JSON {"apiKey": "..."}; read once at start-up'),
 };
 
 export const ProviderSchema = z.discriminatedUnion('type', [

@@ -63,6 +63,26 @@ describe('RouterFunction', () => {
       });
     });
 
+    it('may read exactly the Secrets Manager secrets holding provider keys', () => {
+      const arn = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:openai-key-AbCdEf';
+      const config = {
+        providers: [
+          { type: 'openai-compatible', id: 'openai', baseUrl: 'https://api.openai.com/v1', apiKeySecret: arn },
+          { type: 'azure-openai', id: 'azure', endpoint: 'https://x.openai.azure.com', apiKeySecret: 'llm/azure-key' },
+        ],
+        models: [],
+      };
+      synth(config).template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: [{
+            Effect: 'Allow',
+            Action: 'secretsmanager:GetSecretValue',
+            Resource: [arn, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:eu-west-1:111122223333:secret:llm/azure-key-??????']] }],
+          }],
+        },
+      });
+    });
+
     it('adds no Bedrock statement when no Bedrock provider is configured', () => {
       const { template } = synth({ providers: [{ type: 'openai-compatible', id: 'x', baseUrl: 'https://example.invalid/v1' }], models: [] });
       template.resourceCountIs('AWS::IAM::Policy', 0);
