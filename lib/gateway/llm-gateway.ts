@@ -1,5 +1,9 @@
-import { Annotations, CfnOutput, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
+import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
+import * as route53 from 'aws-cdk-lib/aws-route53';
+import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
+import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -57,6 +61,38 @@ export interface LlmGatewayProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly accessLogRetention?: logs.RetentionDays;
+
+  /**
+   * A WAF web ACL on the stage. true: one made here (AWS managed common and known-bad-inputs rule sets, the common
+   * set's body-size rule only counted since prompts are large, and a per-IP rate limit; ~$5 + $1 per rule a month plus
+   * $0.60 per 1M requests). A string: the ARN of your own regional web ACL to associate.
+   * @default - none (the key authorizer and per-tenant usage plans bound abuse)
+   */
+  readonly webAcl?: boolean | string;
+
+  /**
+   * Requests per 5 minutes from one IP address before the web ACL made here blocks it.
+   * @default 2000
+   */
+  readonly webAclRateLimit?: number;
+
+  /**
+   * A custom domain for the API (regional endpoint, TLS 1.2): the base URL becomes https://<name>/v1.
+   * @default - the execute-api URL
+   */
+  readonly domain?: GatewayDomainOptions;
+}
+
+export interface GatewayDomainOptions {
+  /** Fully qualified name, e.g. llm.example.com. */
+  readonly name: string;
+  /** An ACM certificate for the name, in the stack's region. */
+  readonly certificate: acm.ICertificate;
+  /**
+   * Creates an alias A record for the name in this zone; without it, point your DNS at the `DomainTarget` output.
+   * @default - no record
+   */
+  readonly hostedZone?: route53.IHostedZone;
 }
 
 export interface TenantOptions {
@@ -122,6 +158,16 @@ export class LlmGateway extends Construct {
     for (const [name, v] of [['tenantRateLimit', props.tenantRateLimit], ['tenantBurstLimit', props.tenantBurstLimit]] as const) {
       if (v !== undefined && (!Number.isInteger(v) || v < 1)) problems.push(`${name}: expected a whole number >= 1, got ${v}`);
     }
+    if (props.webAclRateLimit !== undefined && (!Number.isInteger(props.webAclRateLimit) || props.webAclRateLimit < 10 || props.webAclRateLimit > 2_000_000_000)) {
+      problems.push(`webAclRateLimit: expected a whole number from 10 to 2,000,000,000 (WAF's range), got ${props.webAclRateLimit}`);
+    }
+    if (props.webAclRateLimit !== undefined && props.webAcl !== true) problems.push('webAclRateLimit: only with webAcl: true (a web ACL made here)');
+    if (typeof props.webAcl === 'string' && !Token.isUnresolved(props.webAcl) && !/^arn:aws[\w-]*:wafv2:[a-z0-9-]+:\d{12}:regional\/webacl\/.+$/.test(props.webAcl)) {
+      problems.push(`webAcl: expected true or the ARN of a REGIONAL WAFv2 web ACL, got '${props.webAcl}'`);
+    }
+    if (props.domain && !Token.isUnresolved(props.domain.name) && !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(props.domain.name)) {
+      problems.push(`domain.name: expected a fully qualified lower-case domain name, got '${props.domain.name}'`);
+    }
     if (problems.length) throw new Error(`Invalid LlmGateway props:\n  - ${problems.join('\n  - ')}`);
 
     const tracing = props.tracing ?? false;
@@ -181,12 +227,62 @@ export class LlmGateway extends Construct {
     this.api.root.addResource('health').addMethod('GET', integration);
 
     acknowledgeBasicExecutionRole(this.authorizerFunction);
-    for (const ack of API_NAG_ACKNOWLEDGEMENTS) Validations.of(this.api).acknowledge(ack);
+    const webAclArn = props.webAcl === true ? this.makeWebAcl(props.webAclRateLimit ?? 2000).attrArn : typeof props.webAcl === 'string' ? props.webAcl : undefined;
+    if (webAclArn) {
+      new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.api.deploymentStage.stageArn, webAclArn });
+    }
+    for (const ack of API_NAG_ACKNOWLEDGEMENTS) {
+      if (!(webAclArn && ack.id === 'AwsSolutions-APIG3')) Validations.of(this.api).acknowledge(ack);
+    }
 
-    this.baseUrl = `${this.api.url}v1`;
+    if (props.domain) {
+      const domain = this.api.addDomainName('Domain', {
+        domainName: props.domain.name,
+        certificate: props.domain.certificate,
+        endpointType: apigw.EndpointType.REGIONAL,
+        securityPolicy: apigw.SecurityPolicy.TLS_1_2,
+      });
+      if (props.domain.hostedZone) {
+        new route53.ARecord(this, 'DomainRecord', {
+          zone: props.domain.hostedZone,
+          recordName: props.domain.name,
+          target: route53.RecordTarget.fromAlias(new route53Targets.ApiGatewayDomain(domain)),
+        });
+      }
+      new CfnOutput(this, 'DomainTarget', { value: domain.domainNameAliasDomainName, description: 'Regional target for a CNAME or alias record of the custom domain' });
+    }
+    this.baseUrl = props.domain ? `https://${props.domain.name}/v1` : `${this.api.url}v1`;
     new CfnOutput(this, 'BaseUrl', { value: this.baseUrl, description: 'OpenAI-compatible base URL' });
     const configured = Array.isArray(props.config.tenants) ? (props.config.tenants as { id: string }[]) : [];
     for (const t of configured) this.addTenant(t.id);
+  }
+
+  /** A regional web ACL: AWS managed common and known-bad-inputs rules and a per-IP rate limit. */
+  private makeWebAcl(rateLimit: number): wafv2.CfnWebACL {
+    const visibility = (metricName: string): wafv2.CfnWebACL.VisibilityConfigProperty => ({ cloudWatchMetricsEnabled: true, metricName, sampledRequestsEnabled: true });
+    const managed = (name: string, priority: number, countOnly: string[] = []): wafv2.CfnWebACL.RuleProperty => ({
+      name, priority, overrideAction: { none: {} }, visibilityConfig: visibility(name),
+      statement: {
+        managedRuleGroupStatement: {
+          vendorName: 'AWS', name,
+          ruleActionOverrides: countOnly.length ? countOnly.map((r) => ({ name: r, actionToUse: { count: {} } })) : undefined,
+        },
+      },
+    });
+    return new wafv2.CfnWebACL(this, 'WebAcl', {
+      scope: 'REGIONAL',
+      defaultAction: { allow: {} },
+      visibilityConfig: visibility('llm-finops-gateway'),
+      rules: [
+        // Prompts routinely exceed the common set's 8 KB body limit: count those, do not block them.
+        managed('AWSManagedRulesCommonRuleSet', 0, ['SizeRestrictions_BODY']),
+        managed('AWSManagedRulesKnownBadInputsRuleSet', 1),
+        {
+          name: 'RatePerIp', priority: 2, action: { block: {} }, visibilityConfig: visibility('RatePerIp'),
+          statement: { rateBasedStatement: { limit: rateLimit, aggregateKeyType: 'IP' } },
+        },
+      ],
+    });
   }
 
   /**

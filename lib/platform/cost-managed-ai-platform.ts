@@ -1,7 +1,7 @@
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { SemanticCache, type SemanticCacheProps } from '../cache/semantic-cache';
-import { LlmGateway } from '../gateway/llm-gateway';
+import { type GatewayDomainOptions, LlmGateway } from '../gateway/llm-gateway';
 import { TokenQuotaTable } from '../quota/token-quota-table';
 
 export interface CostManagedAiPlatformProps {
@@ -25,6 +25,18 @@ export interface CostManagedAiPlatformProps {
    * @default false
    */
   readonly tracing?: boolean;
+
+  /**
+   * A WAF web ACL on the API: true for one made here, or your regional web ACL's ARN (see LlmGatewayProps.webAcl).
+   * @default - none
+   */
+  readonly webAcl?: boolean | string;
+
+  /**
+   * A custom domain for the API.
+   * @default - the execute-api URL
+   */
+  readonly domain?: GatewayDomainOptions;
 }
 
 /**
@@ -41,7 +53,9 @@ export class CostManagedAiPlatform extends Construct {
     super(scope, id);
     // Quotas must be shared by every router instance: DynamoDB, never the in-process store.
     this.quota = new TokenQuotaTable(this, 'Quota');
-    this.gateway = new LlmGateway(this, 'Gateway', { config: props.gatewayConfig, quotaTable: this.quota, timeout: props.timeout, tracing: props.tracing });
+    this.gateway = new LlmGateway(this, 'Gateway', {
+      config: props.gatewayConfig, quotaTable: this.quota, timeout: props.timeout, tracing: props.tracing, webAcl: props.webAcl, domain: props.domain,
+    });
     if (props.semanticCache !== false) {
       this.cache = new SemanticCache(this, 'Cache', props.semanticCache ?? {});
       this.cache.bindRouter(this.gateway.router.function);

@@ -1,6 +1,9 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import { HostedZone } from 'aws-cdk-lib/aws-route53';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { LlmGateway, TokenQuotaTable } from '../../../lib';
 
 const config = {
@@ -71,6 +74,69 @@ describe('LlmGateway', () => {
       Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: { Statement: [Match.objectLike({ Action: 'execute-api:Invoke', Resource: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([':execute-api:eu-west-1:111122223333:', '/*/*'])] }) })] },
       });
+    });
+  });
+
+  describe('web ACL and custom domain', () => {
+    it('makes a regional web ACL with managed rules and a per-IP rate limit, and associates it with the stage', () => {
+      const { template } = synth({ webAcl: true, webAclRateLimit: 500 });
+      template.hasResourceProperties('AWS::WAFv2::WebACL', {
+        Scope: 'REGIONAL',
+        DefaultAction: { Allow: {} },
+        Rules: [
+          Match.objectLike({
+            Name: 'AWSManagedRulesCommonRuleSet',
+            Statement: { ManagedRuleGroupStatement: { VendorName: 'AWS', Name: 'AWSManagedRulesCommonRuleSet', RuleActionOverrides: [{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }] } },
+          }),
+          Match.objectLike({ Name: 'AWSManagedRulesKnownBadInputsRuleSet' }),
+          Match.objectLike({ Name: 'RatePerIp', Action: { Block: {} }, Statement: { RateBasedStatement: { Limit: 500, AggregateKeyType: 'IP' } } }),
+        ],
+      });
+      template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+        ResourceArn: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+        WebACLArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('WebAcl'), 'Arn'] },
+      });
+    });
+
+    it('has no unacknowledged cdk-nag findings with its own web ACL (APIG3 then needs no acknowledgement)', () => {
+      const { stack } = build({ webAcl: true });
+      Validations.of(stack).addPlugins(new AwsSolutionsChecks(stack));
+      let report = '';
+      try {
+        (stack.node.root as App).synth();
+      } catch (err) {
+        report = (err as Error).message;
+      }
+      expect(report).toBe('');
+    });
+
+    it('associates an existing web ACL by ARN without making one', () => {
+      const arn = 'arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/shared/abc-123';
+      const { template } = synth({ webAcl: arn });
+      template.resourceCountIs('AWS::WAFv2::WebACL', 0);
+      template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', { WebACLArn: arn });
+    });
+
+    it('serves a custom domain over TLS 1.2 with an alias record, and moves the base URL there', () => {
+      const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
+      const certificate = Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:eu-west-1:111122223333:certificate/abc');
+      const hostedZone = HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z123', zoneName: 'example.com' });
+      const gateway = new LlmGateway(stack, 'Gateway', { config, quotaTable: new TokenQuotaTable(stack, 'Quota'), domain: { name: 'llm.example.com', certificate, hostedZone } });
+      const template = Template.fromStack(stack);
+      template.hasResourceProperties('AWS::ApiGateway::DomainName', {
+        DomainName: 'llm.example.com', RegionalCertificateArn: 'arn:aws:acm:eu-west-1:111122223333:certificate/abc', SecurityPolicy: 'TLS_1_2', EndpointConfiguration: { Types: ['REGIONAL'] },
+      });
+      template.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'llm.example.com.', Type: 'A', HostedZoneId: 'Z123' });
+      expect(gateway.baseUrl).toBe('https://llm.example.com/v1');
+    });
+
+    it.each([
+      ['the web ACL is not a regional WAFv2 ARN', { webAcl: 'arn:aws:wafv2:us-east-1:111122223333:global/webacl/x/1' }, "webAcl: expected true or the ARN of a REGIONAL WAFv2 web ACL"],
+      ['a rate limit is given without a web ACL made here', { webAclRateLimit: 100 }, 'webAclRateLimit: only with webAcl: true'],
+      ['the rate limit is below WAF\'s minimum', { webAcl: true, webAclRateLimit: 5 }, 'webAclRateLimit: expected a whole number from 10'],
+      ['the domain name is not a fully qualified name', { domain: { name: 'LLM', certificate: {} } }, "domain.name: expected a fully qualified lower-case domain name, got 'LLM'"],
+    ])('fails when %s', (_, extra, message) => {
+      expect(() => build(extra as never)).toThrow(message);
     });
   });
 
