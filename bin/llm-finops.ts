@@ -2,8 +2,6 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDbQuotaStore, ensureQuotaTable } from '../lambda/adapters/dynamodb-quota-store';
 import { LexicalEmbedder } from '../lambda/adapters/lexical-embedder';
 import { MemoryExactCache } from '../lambda/adapters/memory-exact-cache';
 import { MemoryQuotaStore } from '../lambda/adapters/memory-quota-store';
@@ -19,9 +17,12 @@ import { buildGateway } from '../lambda/adapters/wiring';
 import { loadArtefacts } from '../lambda/adapters/artefacts';
 import { sha256, systemClock, systemIds } from '../lambda/adapters/system-runtime';
 import { ConfigError, resolveConfig, type ResolvedConfig } from '../lambda/core/config/resolve';
-import type { QuotaScope, QuotaStore, StoredLimits } from '../lambda/core/ports';
+import type { QuotaScope } from '../lambda/core/ports';
 import { createGatewayServer } from '../lambda/local/http-server';
 import { CACHE_USAGE, cacheCommand, UsageError } from './cache-commands';
+import { dynamoFromFlags, STORE_OPTIONS, storeFromFlags } from './store-flags';
+import { DynamoDbTenantDirectory } from '../lambda/adapters/dynamodb-tenant-directory';
+import { parseLimitSpec, TENANTS_USAGE, tenantsCommand } from './tenant-commands';
 import { feedbackCommand, ROUTER_USAGE, routerCommand } from './router-commands';
 
 const USAGE = `llm-finops — cost controls for LLM traffic
@@ -56,7 +57,7 @@ Usage:
       log, the monthly total at its request rate and mean duration.
   llm-finops hash-key KEY
       Print the SHA-256 of an API key, for tenants[].apiKeys[].sha256.
-${CACHE_USAGE}${ROUTER_USAGE}
+${TENANTS_USAGE}${CACHE_USAGE}${ROUTER_USAGE}
 STORE (quota counters and controls):
   --store memory|dynamodb        memory: in this process only (default for local)
   --dynamodb-table NAME          default llm-finops-quota
@@ -65,54 +66,7 @@ STORE (quota counters and controls):
   --region REGION
 `;
 
-const STORE_OPTIONS = {
-  store: { type: 'string', default: 'memory' },
-  'dynamodb-table': { type: 'string', default: 'llm-finops-quota' },
-  'dynamodb-endpoint': { type: 'string' },
-  region: { type: 'string' },
-} as const;
 
-const LIMIT_KEYS = ['dailyUsd', 'monthlyUsd', 'dailyTokens', 'monthlyTokens', 'requestsPerMinute'] as const;
-
-/** The quota store the flags name; undefined for memory (the gateway then keeps its own counters). */
-async function storeFromFlags(values: { store?: string; 'dynamodb-table'?: string; 'dynamodb-endpoint'?: string; region?: string }): Promise<QuotaStore | undefined> {
-  if (values.store === 'memory') return undefined;
-  if (values.store !== 'dynamodb') throw new UsageError(`--store must be memory or dynamodb, got ${values.store}`);
-  const endpoint = values['dynamodb-endpoint'];
-  let loopback = false;
-  if (endpoint) {
-    try {
-      loopback = ['127.0.0.1', 'localhost', '[::1]', '::1'].includes(new URL(endpoint).hostname);
-    } catch {
-      throw new UsageError(`--dynamodb-endpoint is not a URL: ${endpoint}`);
-    }
-  }
-  const client = new DynamoDBClient({
-    endpoint,
-    region: values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
-    ...(loopback && !process.env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
-  });
-  const table = values['dynamodb-table']!;
-  if (loopback) await ensureQuotaTable(client, table);
-  return new DynamoDbQuotaStore(client, table);
-}
-
-function parseLimits(spec: string): StoredLimits {
-  const out: Record<string, number | null> = {};
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const [k, v] = part.split('=');
-    if (!(LIMIT_KEYS as readonly string[]).includes(k)) throw new UsageError(`unknown limit '${k}'; expected one of ${LIMIT_KEYS.join(', ')}`);
-    if (v === 'none') out[k] = null;
-    else {
-      const num = Number(v);
-      if (v === undefined || v === '' || !Number.isFinite(num) || num < 0) throw new UsageError(`limit ${k} needs a number >= 0 or none, got '${v ?? ''}'`);
-      if (k !== 'dailyUsd' && k !== 'monthlyUsd' && !Number.isInteger(num)) throw new UsageError(`limit ${k} must be a whole number, got ${v}`);
-      out[k] = num;
-    }
-  }
-  if (!Object.keys(out).length) throw new UsageError('--set needs at least one KEY=VALUE');
-  return out;
-}
 
 async function quotaCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
@@ -136,7 +90,7 @@ async function quotaCommand(args: string[]): Promise<number> {
   const who = values.tenant === undefined ? 'global' : values.feature === undefined ? `tenant ${values.tenant}` : `${values.tenant}/${values.feature}`;
   if (sub === 'limits') {
     if (!!values.set === !!values.clear) throw new UsageError('quota limits needs exactly one of --set or --clear');
-    const limits = values.set ? parseLimits(values.set) : null;
+    const limits = values.set ? parseLimitSpec(values.set) : null;
     await store.putLimits(scope, limits);
     process.stdout.write(limits ? `limits for ${who}: ${JSON.stringify(limits)}
 ` : `limits for ${who} cleared (config applies)
@@ -194,6 +148,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === 'context' && rest[0] === 'eval') return contextEval(rest.slice(1));
   if (cmd === 'cache') return cacheCommand(rest);
   if (cmd === 'router') return routerCommand(rest);
+  if (cmd === 'tenants') return tenantsCommand(rest);
   if (cmd === 'feedback') return feedbackCommand(rest);
   if (cmd === 'local') {
     const { values } = parseArgs({
@@ -204,10 +159,12 @@ async function main(argv: string[]): Promise<number> {
     const port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got ${values.port}`);
     const config = loadConfigFile(values.config);
+    const dynamo = await dynamoFromFlags(values);
     const quota = await storeFromFlags(values);
+    const tenants = dynamo ? new DynamoDbTenantDirectory(dynamo.client, dynamo.table) : undefined;
     const baseDir = dirname(resolve(values.config));
     const artefacts = await loadArtefacts(config, { baseDir });
-    const gateway = buildGateway(config, { env: process.env, quota, baseDir, artefacts, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+    const gateway = buildGateway(config, { env: process.env, quota, tenants, baseDir, artefacts, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
     const server = createGatewayServer(gateway);
     await new Promise<void>((ok, fail) => server.once('error', fail).listen(port, values.host, ok));
     const addr = server.address();

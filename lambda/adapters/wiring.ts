@@ -6,7 +6,7 @@ import type { ResolvedConfig } from '../core/config/resolve';
 import { Gateway } from '../core/pipeline';
 import type { Verifier } from '../core/cache/verifier';
 import { type Artefacts, loadFileArtefacts } from './artefacts';
-import type { AlertSink, ChatProvider, Embedder, ExactCache, QuotaStore, SemanticIndex, UsageSink } from '../core/ports';
+import type { AlertSink, ChatProvider, Embedder, ExactCache, QuotaStore, SemanticIndex, TenantDirectory, UsageSink } from '../core/ports';
 import { BedrockEmbedder } from './bedrock-embedder';
 import { BedrockProvider } from './bedrock-provider';
 import { DynamoDbExactCache } from './dynamodb-exact-cache';
@@ -28,6 +28,8 @@ export interface WiringOptions {
   readonly usage?: UsageSink;
   readonly alerts?: AlertSink;
   readonly quota?: QuotaStore;
+  /** Run-time tenants (`llm-finops tenants`); without it only the config's tenants exist. */
+  readonly tenants?: TenantDirectory;
   /** Called for problems that do not stop start-up, such as a provider whose API key variable is unset. */
   readonly warn?: (message: string) => void;
   /** Relative paths in the config (verifier, embedded index) resolve against this; default the working directory. */
@@ -153,6 +155,7 @@ export function buildGateway(config: ResolvedConfig, opts: WiringOptions): Gatew
     exactCache,
     semantic,
     router: artefacts.router,
+    tenants: opts.tenants,
     embedder: contextEmbedder,
     usage: opts.usage ?? buildUsageSink(config),
     alerts: opts.alerts ?? new LogAlertSink(),

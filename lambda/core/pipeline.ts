@@ -1,4 +1,4 @@
-import type { ResolvedConfig, ResolvedModel, ResolvedTenant, ResolvedTier } from './config/resolve';
+import { resolveStoredTenant, type ResolvedConfig, type ResolvedModel, type ResolvedTenant, type ResolvedTier } from './config/resolve';
 import { cacheability, exactCacheKey, lastUserText, semanticContextHash } from './cache/keys';
 import { chooseSemanticHit } from './cache/semantic';
 import type { Verifier } from './cache/verifier';
@@ -29,6 +29,7 @@ import type {
   QuotaStore,
   SemanticIndex,
   Sha256,
+  TenantDirectory,
   UsageSink,
 } from './ports';
 import { ProviderError } from './ports';
@@ -55,6 +56,8 @@ export interface GatewayDeps {
     /** When set, a semantic hit is served only if the verifier accepts it. */
     readonly verifier?: Verifier;
   };
+  /** Run-time tenants (`llm-finops tenants`), looked up when an id or key is not in the config. */
+  readonly tenants?: TenantDirectory;
   /** A trained router (routing.learned) for model auto; without it the heuristic scores prompts. */
   readonly router?: LearnedRouter;
   /** Embeds documents and questions for context re-ranking; without it re-ranking uses BM25 alone. */
@@ -152,10 +155,15 @@ class ClientClosedError extends GatewayError {
  * becomes a response and exactly one usage record.
  */
 export class Gateway {
-  /** API key -> tenant, so a warm gateway hashes each key once. Bounded; only keys that matched are kept. */
-  private readonly keyCache = new Map<string, string>();
+  /**
+   * API key -> tenant, so a warm gateway hashes each key once. Bounded; only keys that matched are kept. Config keys
+   * never expire (the config is fixed for the process); directory keys expire like the other stored controls, so a
+   * revoked key stops within quota.controlsCacheSeconds.
+   */
+  private readonly keyCache = new Map<string, { tenant: string; expiresAtMs: number }>();
 
   private readonly quota: QuotaGuard;
+  private readonly tenantCache = new Map<string, { tenant: ResolvedTenant; expiresAtMs: number }>();
 
   constructor(private readonly deps: GatewayDeps) {
     this.quota = new QuotaGuard(deps.config, deps.quota, deps.alerts, deps.clock);
@@ -165,17 +173,20 @@ export class Gateway {
     return this.deps.config;
   }
 
-  /** Maps `Authorization: Bearer <key>` to a tenant id through the configured key hashes. */
-  authenticate(authorization: string | undefined): string {
+  /** Maps `Authorization: Bearer <key>` to a tenant id through the configured key hashes, then the tenant directory. */
+  async authenticate(authorization: string | undefined): Promise<string> {
     if (!authorization) throw new AuthenticationError('Missing API key: send Authorization: Bearer <key>.', 'missing_api_key');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!m) throw new AuthenticationError('Malformed Authorization header: expected Bearer <key>.', 'invalid_api_key');
+    const now = this.deps.clock.now();
     const cached = this.keyCache.get(m[1]);
-    if (cached) return cached;
-    const tenant = this.deps.config.keyHashes.get(this.deps.sha256(m[1]));
+    if (cached && cached.expiresAtMs > now) return cached.tenant;
+    const hash = this.deps.sha256(m[1]);
+    const fromConfig = this.deps.config.keyHashes.get(hash);
+    const tenant = fromConfig ?? (await this.deps.tenants?.tenantForKey(hash));
     if (!tenant) throw new AuthenticationError('Incorrect API key provided.', 'invalid_api_key');
     if (this.keyCache.size >= 10_000) this.keyCache.clear();
-    this.keyCache.set(m[1], tenant);
+    this.keyCache.set(m[1], { tenant, expiresAtMs: fromConfig ? Infinity : now + this.storedTtlMs() });
     return tenant;
   }
 
@@ -211,7 +222,7 @@ export class Gateway {
     };
     let reservation: Reservation | undefined;
     try {
-      const tenant = this.tenantOf(inv.tenantId);
+      const tenant = await this.tenantOf(inv.tenantId);
       trace.team = tenant.config.team ?? null;
       if (inv.feature !== undefined && inv.feature !== '') {
         if (!FEATURE_RE.test(inv.feature)) {
@@ -329,8 +340,8 @@ export class Gateway {
   }
 
   /** OpenAI `GET /v1/models`: the tiers and models the tenant may name, plus `auto`. */
-  models(tenantId: string): JsonResult {
-    const tenant = this.tenantOf(tenantId);
+  async models(tenantId: string): Promise<JsonResult> {
+    const tenant = await this.tenantOf(tenantId);
     const data = [
       { id: 'auto', object: 'model', created: 0, owned_by: 'llm-finops-router' },
       ...[...tenant.allowedTiers].map((t) => ({ id: t, object: 'model', created: 0, owned_by: 'llm-finops-tier' })),
@@ -343,8 +354,8 @@ export class Gateway {
    * `POST /v1/feedback`: an outcome for an earlier answer, appended to the usage log with the caller's tenant (a
    * tenant cannot file outcomes under another's name: training joins on request id and tenant).
    */
-  feedback(tenantId: string, body: string, bodyBytes: number): JsonResult {
-    const tenant = this.tenantOf(tenantId);
+  async feedback(tenantId: string, body: string, bodyBytes: number): Promise<JsonResult> {
+    const tenant = await this.tenantOf(tenantId);
     const f = parseFeedback(body, bodyBytes);
     if (f.model !== null && !this.deps.config.models.has(f.model)) throw new InvalidRequestError(`Unknown model '${f.model}'.`, 'model', 'model_not_found');
     this.deps.usage.feedback({ type: 'feedback', ts: new Date(this.deps.clock.now()).toISOString(), tenant: tenant.id, ...f });
@@ -353,15 +364,29 @@ export class Gateway {
 
   /** `GET /v1/usage`: the tenant's own used, reserved and limit per window (UTC minute, day and month). */
   async usage(tenantId: string): Promise<JsonResult> {
-    const tenant = this.tenantOf(tenantId);
+    const tenant = await this.tenantOf(tenantId);
     const windows = await this.quota.usage(tenant);
     return { kind: 'json', status: 200, headers: {}, body: { object: 'usage', tenant: tenant.id, team: tenant.config.team ?? null, windows } };
   }
 
-  private tenantOf(id: string): ResolvedTenant {
+  /** How long run-time tenants and keys read from the directory are reused (quota.controlsCacheSeconds). */
+  private storedTtlMs(): number {
+    return this.deps.config.raw.quota.controlsCacheSeconds * 1000;
+  }
+
+  /** The config's tenant, else the directory's (reused for quota.controlsCacheSeconds; changes apply within that). */
+  private async tenantOf(id: string): Promise<ResolvedTenant> {
     const t = this.deps.config.tenants.get(id);
-    if (!t) throw new PermissionDeniedError(`Unknown tenant '${id}'.`, null, 'unknown_tenant');
-    return t;
+    if (t) return t;
+    const now = this.deps.clock.now();
+    const hit = this.tenantCache.get(id);
+    if (hit && hit.expiresAtMs > now) return hit.tenant;
+    const stored = await this.deps.tenants?.getTenant(id);
+    if (!stored) throw new PermissionDeniedError(`Unknown tenant '${id}'.`, null, 'unknown_tenant');
+    const tenant = resolveStoredTenant(this.deps.config, stored);
+    if (this.tenantCache.size >= 10_000) this.tenantCache.clear();
+    this.tenantCache.set(id, { tenant, expiresAtMs: now + this.storedTtlMs() });
+    return tenant;
   }
 
   private provider(model: ResolvedModel): ChatProvider {

@@ -152,6 +152,37 @@ export interface QuotaStore {
   setKillSwitch(scope: QuotaScope, state: KillSwitch | null): Promise<void>;
 }
 
+/** A tenant created at run time (`llm-finops tenants create`), beside the config's. Keys are kept as SHA-256 hashes. */
+export interface StoredTenant {
+  readonly id: string;
+  readonly team: string | null;
+  /** null: every tier (or model) of the config, as for a config tenant without the field. */
+  readonly allowedTiers: readonly string[] | null;
+  readonly allowedModels: readonly string[] | null;
+  readonly keyHashes: readonly string[];
+  readonly createdAt: string;
+}
+
+/** Run-time tenants and their key hashes. One contract suite holds every adapter (tenant-directory.contract.ts). */
+export interface TenantDirectory {
+  /** The tenant a key hash belongs to, if the key is live. */
+  tenantForKey(keyHash: string): Promise<string | undefined>;
+  getTenant(id: string): Promise<StoredTenant | undefined>;
+  /** Creates the tenant with its first key; refuses (TenantExistsError) an id that exists. */
+  createTenant(tenant: StoredTenant): Promise<void>;
+  listTenants(): Promise<StoredTenant[]>;
+  addKey(id: string, keyHash: string): Promise<void>;
+  /** The key stops working at once (authorizer caches aside). */
+  revokeKey(id: string, keyHash: string): Promise<void>;
+}
+
+export class TenantExistsError extends Error {
+  constructor(readonly tenantId: string) {
+    super(`tenant '${tenantId}' already exists`);
+    this.name = 'TenantExistsError';
+  }
+}
+
 export interface CachedCompletion {
   readonly completion: ChatCompletion;
   readonly usage: TokenUsage;

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDbQuotaStore } from '../adapters/dynamodb-quota-store';
+import { DynamoDbTenantDirectory } from '../adapters/dynamodb-tenant-directory';
 import { SnsAlertSink } from '../adapters/sns-alert-sink';
 import { loadArtefacts } from '../adapters/artefacts';
 import { buildGateway } from '../adapters/wiring';
@@ -20,11 +21,14 @@ if (!runtime) throw new Error('This is the Lambda entry point (it needs the resp
 const quotaTable = process.env[ENV_QUOTA_TABLE];
 const alertTopic = process.env[ENV_ALERT_TOPIC_ARN];
 const config = resolveConfig(configFromEnv());
+const dynamo = quotaTable ? new DynamoDBClient({}) : undefined;
 const gateway = loadArtefacts(config, { baseDir: __dirname }).then((artefacts) => buildGateway(config, {
   env: process.env,
   baseDir: __dirname,
   artefacts,
-  quota: quotaTable ? new DynamoDbQuotaStore(new DynamoDBClient({}), quotaTable) : undefined,
+  quota: quotaTable ? new DynamoDbQuotaStore(dynamo!, quotaTable) : undefined,
+  // Run-time tenants live in the quota table beside the counters.
+  tenants: quotaTable ? new DynamoDbTenantDirectory(dynamo!, quotaTable) : undefined,
   alerts: alertTopic ? new SnsAlertSink(new SNSClient({}), alertTopic) : undefined,
 }));
 // Surfaces a start-up failure in the log at once rather than only with the first request.

@@ -76,12 +76,12 @@ export function createGatewayServer(gateway: Gateway): Server {
     const handle = async (): Promise<void> => {
       const route = matchRoute(req.method, req.url ?? '/');
       if (route === 'health') return sendJson(res, { kind: 'json', status: 200, headers: {}, body: HEALTH_BODY });
-      const tenantId = gateway.authenticate(header(req, 'authorization'));
-      if (route === 'models') return sendJson(res, gateway.models(tenantId));
+      const tenantId = await gateway.authenticate(header(req, 'authorization'));
+      if (route === 'models') return sendJson(res, await gateway.models(tenantId));
       if (route === 'usage') return sendJson(res, await gateway.usage(tenantId));
       const body = await readBody(req, maxBody);
       if (body.bytes > maxBody) res.setHeader('connection', 'close');
-      if (route === 'feedback') return sendJson(res, gateway.feedback(tenantId, body.text, body.bytes));
+      if (route === 'feedback') return sendJson(res, await gateway.feedback(tenantId, body.text, body.bytes));
       const result = await gateway.chat({
         tenantId,
         feature: header(req, 'x-llm-feature'),

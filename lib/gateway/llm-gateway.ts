@@ -144,6 +144,8 @@ export class LlmGateway extends Construct {
   readonly authorizerFunction: lambda.Function;
   /** Base URL for OpenAI SDKs, ending in /v1. */
   readonly baseUrl: string;
+  /** The usage plan run-time tenants join (only with a quota table, where they are stored). */
+  readonly runtimeTenantsPlan?: apigw.UsagePlan;
   private readonly props: LlmGatewayProps;
   private readonly tenants = new Set<string>();
 
@@ -193,6 +195,7 @@ export class LlmGateway extends Construct {
       environment: { [ENV_CONFIG_JSON]: JSON.stringify(props.config) },
       description: 'cdk-llm-finops authorizer: Bearer key -> tenant',
     });
+    props.quotaTable?.bindAuthorizer(this.authorizerFunction);
     const authorizer = new apigw.RequestAuthorizer(this, 'KeyAuthorizer', {
       handler: this.authorizerFunction,
       identitySources: [apigw.IdentitySource.header('Authorization')],
@@ -253,6 +256,15 @@ export class LlmGateway extends Construct {
     }
     this.baseUrl = props.domain ? `https://${props.domain.name}/v1` : `${this.api.url}v1`;
     new CfnOutput(this, 'BaseUrl', { value: this.baseUrl, description: 'OpenAI-compatible base URL' });
+    if (props.quotaTable) {
+      // Run-time tenants (llm-finops tenants create --usage-plan-id) join this plan: API Gateway needs one per key.
+      this.runtimeTenantsPlan = this.api.addUsagePlan('RuntimeTenantsPlan', {
+        description: 'run-time tenants (llm-finops tenants)',
+        throttle: { rateLimit: props.tenantRateLimit ?? 50, burstLimit: props.tenantBurstLimit ?? 100 },
+        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+      });
+      new CfnOutput(this, 'RuntimeTenantsUsagePlanId', { value: this.runtimeTenantsPlan.usagePlanId, description: 'For llm-finops tenants create --usage-plan-id' });
+    }
     const configured = Array.isArray(props.config.tenants) ? (props.config.tenants as { id: string }[]) : [];
     for (const t of configured) this.addTenant(t.id);
   }

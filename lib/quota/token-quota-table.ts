@@ -75,6 +75,16 @@ export class TokenQuotaTable extends Construct {
     this.alertTopic.grantPublish(fn.grantPrincipal);
   }
 
+  /**
+   * Lets the key authorizer resolve run-time tenants (`llm-finops tenants`): sets the table variable and grants
+   * dynamodb:GetItem on the table (the `key#<sha256>` items).
+   */
+  bindAuthorizer(fn: { addEnvironment(key: string, value: string): unknown; readonly grantPrincipal: iam.IPrincipal }): void {
+    fn.addEnvironment(ENV_QUOTA_TABLE, this.table.tableName);
+    this.encryptionKey?.grantDecrypt(fn);
+    iam.Grant.addToPrincipalOrResource({ grantee: fn, actions: ['dynamodb:GetItem'], resourceArns: [this.table.tableArn], resource: this.table });
+  }
+
   /** Grants the item operations the quota store uses, on the table and its one index (and the key, if any). */
   grantQuotaAccess(grantee: iam.IGrantable): iam.Grant {
     this.encryptionKey?.grantEncryptDecrypt(grantee);

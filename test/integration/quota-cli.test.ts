@@ -81,6 +81,34 @@ describe('llm-finops local --store dynamodb, operated with llm-finops quota (int
     expect((await ask('small-a')).response.status).toBe(200);
   });
 
+  it('onboards a run-time tenant with llm-finops tenants: its key works at once, rotates, and takes limits', async () => {
+    const tenants = (...args: string[]) => run(['tenants', ...args, ...store()]);
+    const created = await tenants('create', '--tenant', 'hooli', '--team', 'search', '--tiers', 'small');
+    expect(created.status).toBe(0);
+    const key = /\n(sk-llmf-[\w-]{43})\n/.exec(created.stdout)?.[1];
+    expect(key).toBeDefined();
+    const hooli = new OpenAI({ apiKey: key!, baseURL: client.baseURL, maxRetries: 0 });
+    const chat = (c: OpenAI, model = 'small-a') => c.chat.completions.create({ model, messages: [{ role: 'user', content: `hi ${Math.random()}` }], max_tokens: 20 }).withResponse();
+    expect((await chat(hooli)).response.headers.get('x-llm-model')).toBe('small-a');
+    await expect(chat(hooli, 'big')).rejects.toMatchObject({ status: 403 });
+    expect((await tenants('create', '--tenant', 'hooli')).stderr).toContain("tenant 'hooli' already exists; use rotate-key");
+
+    const listed = JSON.parse((await tenants('list', '--json')).stdout);
+    expect(listed).toEqual([expect.objectContaining({ id: 'hooli', team: 'search', allowedTiers: ['small'], allowedModels: null, keys: 1 })]);
+
+    const rotated = await tenants('rotate-key', '--tenant', 'hooli');
+    const newKey = /\n(sk-llmf-[\w-]{43})\n/.exec(rotated.stdout)?.[1];
+    expect(rotated.stdout).toContain('1 old key(s) revoked');
+    await expect(chat(hooli)).rejects.toMatchObject({ status: 401 });
+    const rotatedClient = new OpenAI({ apiKey: newKey!, baseURL: client.baseURL, maxRetries: 0 });
+    expect((await chat(rotatedClient)).response.status).toBe(200);
+
+    expect((await tenants('set-limits', '--tenant', 'hooli', '--set', 'dailyUsd=0.000001')).status).toBe(0);
+    await expect(chat(rotatedClient)).rejects.toMatchObject({ status: 429, error: { code: 'quota_exceeded' } });
+    expect((await run(['tenants', 'list'])).stderr).toContain('use --store dynamodb');
+    expect((await tenants('create', '--tenant', 'bad id')).status).toBe(2);
+  });
+
   it('rejects bad quota commands with usage errors', async () => {
     expect((await quota('limits', '--set', 'dailyDollars=5')).stderr).toContain("unknown limit 'dailyDollars'");
     expect((await quota('kill-switch', '--on', 'explode')).status).toBe(2);

@@ -1,5 +1,6 @@
 import { findCatalogPrice, type PriceCatalog, PRICE_CATALOG } from '../pricing/catalog';
 import { toTokenPrice, type TokenPrice } from '../pricing/prices';
+import type { StoredTenant } from '../ports';
 import { GatewayConfigSchema, type GatewayConfig, type ModelConfig, type ProviderConfig, type TenantConfig } from './schema';
 
 /** Thrown once for an invalid config, listing every problem with the path of the field. */
@@ -66,6 +67,20 @@ function duplicates(values: readonly string[]): string[] {
   const dup = new Set<string>();
   for (const v of values) (seen.has(v) ? dup : seen).add(v);
   return [...dup];
+}
+
+/**
+ * A run-time tenant (TenantDirectory) resolved against the config like a config tenant. Tiers or models the config
+ * no longer has are dropped rather than failing the tenant: the config may change after the tenant was created.
+ */
+export function resolveStoredTenant(config: ResolvedConfig, t: StoredTenant): ResolvedTenant {
+  const tierNames = [...config.tiers.keys()];
+  const allowedTiers = new Set((t.allowedTiers ?? tierNames).filter((n) => config.tiers.has(n)));
+  const allowedModels = new Set(
+    (t.allowedModels ?? [...allowedTiers].flatMap((n) => config.tiers.get(n)!.models.map((m) => m.id))).filter((m) => config.models.has(m)),
+  );
+  const tenantConfig = { id: t.id, team: t.team ?? undefined, apiKeys: t.keyHashes.map((sha256) => ({ sha256 })) } as TenantConfig;
+  return { config: tenantConfig, id: t.id, allowedTiers, allowedModels };
 }
 
 /** Validates a config document once, at start-up. Throws ConfigError naming every invalid field. */

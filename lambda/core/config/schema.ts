@@ -145,7 +145,7 @@ export const GatewayConfigSchema = z.strictObject({
       onExhausted: z.enum(['reject', 'downgrade']).default('reject').describe('downgrade: move to a cheaper tier that fits before refusing'),
       premiumTiers: z.array(z.string().min(1)).default([]).describe('Tiers the kill switch blocks or downgrades'),
       onStoreError: z.enum(['fail-closed', 'fail-open']).default('fail-closed').describe('When the quota store cannot be reached'),
-      controlsCacheSeconds: z.number().int().nonnegative().max(300).default(5).describe('How long limits and kill switches read from the store are reused'),
+      controlsCacheSeconds: z.number().int().nonnegative().max(300).default(5).describe('How long limits, kill switches and run-time tenants and keys read from the store are reused'),
     })
     .prefault({}),
   cache: z

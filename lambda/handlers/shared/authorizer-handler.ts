@@ -1,7 +1,7 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { AUTHORIZER_TENANT_KEY, usageIdentifierFor } from '../../contract';
 import type { ResolvedConfig } from '../../core/config/resolve';
-import type { Sha256 } from '../../core/ports';
+import type { Sha256, TenantDirectory } from '../../core/ports';
 
 /** Every method of the stage: API Gateway caches one decision per key, so it must cover all routes. */
 function stageWildcard(methodArn: string): string {
@@ -11,16 +11,18 @@ function stageWildcard(methodArn: string): string {
 }
 
 /**
- * Lambda REQUEST authorizer: `Authorization: Bearer <key>` -> tenant, by the SHA-256 hashes in the config (plain keys
- * are never stored). Returns the tenant in the context for the router and the tenant's usage identifier for its
+ * Lambda REQUEST authorizer: `Authorization: Bearer <key>` -> tenant, by the SHA-256 hashes in the config or in the
+ * tenant directory (plain keys are never stored). Returns the tenant in the context for the router and the tenant's usage identifier for its
  * usage plan. An unknown or missing key is refused with API Gateway's 401 ("Unauthorized").
  */
-export function createAuthorizerHandler(config: ResolvedConfig, sha256: Sha256) {
+export function createAuthorizerHandler(config: ResolvedConfig, sha256: Sha256, tenants?: TenantDirectory) {
   return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
     let header: string | undefined;
     for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === 'authorization') header = v ?? undefined;
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    const tenant = m ? config.keyHashes.get(sha256(m[1])) : undefined;
+    const hash = m ? sha256(m[1]) : undefined;
+    // Config keys first (no I/O); then run-time tenants (one GetItem; API Gateway caches the decision per key).
+    const tenant = hash ? config.keyHashes.get(hash) ?? (await tenants?.tenantForKey(hash)) : undefined;
     if (!tenant) throw new Error('Unauthorized');
     return {
       principalId: tenant,

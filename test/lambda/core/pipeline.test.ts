@@ -6,7 +6,8 @@ import { MemoryAlertSink, MemoryUsageSink } from '../../../lambda/adapters/usage
 import { resolveConfig } from '../../../lambda/core/config/resolve';
 import type { GatewayConfigInput } from '../../../lambda/core/config/schema';
 import { Gateway, type GatewayResult, type JsonResult, type StreamResult } from '../../../lambda/core/pipeline';
-import type { Embedder, ExactCache } from '../../../lambda/core/ports';
+import type { Embedder, ExactCache, TenantDirectory } from '../../../lambda/core/ports';
+import { MemoryTenantDirectory } from '../../../lambda/adapters/memory-tenant-directory';
 import { LearnedRouter, trainRouter } from '../../../lambda/core/routing/learned';
 import { FakeClock, ScriptedProvider, SeqIds, sha256, usage } from '../../support/fakes';
 import { testConfig } from '../../support/config';
@@ -24,7 +25,7 @@ class BillingEmbedder implements Embedder {
 
 function setup(
   overrides: Partial<GatewayConfigInput> = {},
-  opts: { semantic?: boolean; embedder?: Embedder; extraProviders?: string[]; exactCache?: ExactCache; router?: LearnedRouter } = {},
+  opts: { semantic?: boolean; embedder?: Embedder; extraProviders?: string[]; exactCache?: ExactCache; router?: LearnedRouter; tenants?: TenantDirectory } = {},
 ) {
   const clock = new FakeClock();
   const provider = new ScriptedProvider();
@@ -39,6 +40,7 @@ function setup(
     exactCache: opts.exactCache ?? new MemoryExactCache(100, () => clock.now()),
     semantic: opts.semantic ? { embedder: opts.embedder ?? new LexicalEmbedder(), index: new MemorySemanticIndex(100, () => clock.now()) } : undefined,
     router: opts.router,
+    tenants: opts.tenants,
     usage: records,
     alerts,
     clock,
@@ -347,6 +349,22 @@ describe('Gateway', () => {
       await chat(ask('t', { tools }));
       await chat(ask('t', { tools }));
       expect(records.records.map((r) => r.cache)).toEqual(['none', 'none', 'none', 'none']);
+    });
+  });
+
+  describe('run-time tenants', () => {
+    it('authenticates a directory key and serves its tenant within its allowed tiers', async () => {
+      const tenants = new MemoryTenantDirectory();
+      await tenants.createTenant({ id: 'hooli', team: 'search', allowedTiers: ['small'], allowedModels: null, keyHashes: [sha256('sk-hooli')], createdAt: 'now' });
+      const { gateway, chat, records } = setup({}, { tenants });
+      expect(await gateway.authenticate('Bearer sk-hooli')).toBe('hooli');
+      await expect(gateway.authenticate('Bearer sk-nobody')).rejects.toMatchObject({ status: 401 });
+      expect((await chat(ask('hi'), 'hooli')).status).toBe(200);
+      expect((await chat({ model: 'big', messages: [{ role: 'user', content: 'hi' }] }, 'hooli')).status).toBe(403);
+      expect(records.records[0]).toMatchObject({ tenant: 'hooli', team: 'search', status: 200 });
+      const models = (await gateway.models('hooli')).body as { data: { id: string }[] };
+      expect(models.data.map((m) => m.id)).toEqual(['auto', 'small', 'small-a', 'small-b']);
+      expect((await chat(ask('hi'), 'nobody')).status).toBe(403);
     });
   });
 

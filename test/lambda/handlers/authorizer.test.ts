@@ -3,6 +3,7 @@ import { createAuthorizerHandler } from '../../../lambda/handlers/shared/authori
 import { resolveConfig } from '../../../lambda/core/config/resolve';
 import { sha256 } from '../../support/fakes';
 import { KEYS, testConfig } from '../../support/config';
+import { MemoryTenantDirectory } from '../../../lambda/adapters/memory-tenant-directory';
 
 const handler = createAuthorizerHandler(resolveConfig(testConfig('http://127.0.0.1:1/v1')), sha256);
 const event = (authorization?: string): APIGatewayRequestAuthorizerEvent => ({
@@ -23,5 +24,15 @@ describe('authorizer handler', () => {
 
   it.each([undefined, 'Bearer sk-unknown', 'Basic Zm9vOmJhcg==', `bearer  ${KEYS.globex}x`])('refuses %s with Unauthorized', async (auth) => {
     await expect(handler(event(auth))).rejects.toThrow('Unauthorized');
+  });
+
+  it('falls back to the tenant directory for run-time tenants, and stops a revoked key', async () => {
+    const tenants = new MemoryTenantDirectory();
+    await tenants.createTenant({ id: 'hooli', team: null, allowedTiers: null, allowedModels: null, keyHashes: [sha256('sk-llmf-h')], createdAt: 'now' });
+    const withDir = createAuthorizerHandler(resolveConfig(testConfig('http://127.0.0.1:1/v1')), sha256, tenants);
+    expect(await withDir(event('Bearer sk-llmf-h'))).toMatchObject({ principalId: 'hooli', usageIdentifierKey: 'llm-finops-usage-hooli' });
+    expect(await withDir(event(`Bearer ${KEYS.acme}`))).toMatchObject({ principalId: 'acme' });
+    await tenants.revokeKey('hooli', sha256('sk-llmf-h'));
+    await expect(withDir(event('Bearer sk-llmf-h'))).rejects.toThrow('Unauthorized');
   });
 });

@@ -77,6 +77,22 @@ describe('LlmGateway', () => {
     });
   });
 
+  describe('run-time tenants', () => {
+    it('lets the authorizer read key items from the quota table and offers a usage plan to join', () => {
+      const { template } = synth();
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Description: Match.stringLikeRegexp('authorizer'),
+        Environment: { Variables: Match.objectLike({ LLM_FINOPS_QUOTA_TABLE: { Ref: Match.stringLikeRegexp('^Quota') } }) },
+      });
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        Roles: [{ Ref: Match.stringLikeRegexp('^GatewayAuthorizerServiceRole') }],
+        PolicyDocument: { Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'dynamodb:GetItem', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^Quota'), 'Arn'] } }]) },
+      });
+      template.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Description: 'run-time tenants (llm-finops tenants)' });
+      template.hasOutput('*', { Description: 'For llm-finops tenants create --usage-plan-id' });
+    });
+  });
+
   describe('web ACL and custom domain', () => {
     it('makes a regional web ACL with managed rules and a per-IP rate limit, and associates it with the stage', () => {
       const { template } = synth({ webAcl: true, webAclRateLimit: 500 });

@@ -1,0 +1,41 @@
+import { APIGatewayClient, ConflictException, CreateApiKeyCommand, CreateUsagePlanKeyCommand, GetApiKeysCommand } from '@aws-sdk/client-api-gateway';
+import { mockClient } from 'aws-sdk-client-mock';
+import { tenantsCommand } from '../../bin/tenant-commands';
+import { usageIdentifierFor } from '../../lambda/contract';
+import { LocalDynamo } from '../support/dynalite';
+
+describe('llm-finops tenants create --usage-plan-id', () => {
+  const dynamo = new LocalDynamo();
+  const apigw = mockClient(APIGatewayClient);
+  let out = '';
+  beforeAll(() => dynamo.start());
+  afterAll(() => dynamo.stop());
+  beforeEach(() => {
+    apigw.reset();
+    out = '';
+    jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+    jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  });
+  afterEach(() => jest.restoreAllMocks());
+  const store = () => ['--store', 'dynamodb', '--dynamodb-endpoint', dynamo.endpoint, '--dynamodb-table', 'tenants-cli'];
+
+  it('registers the tenant\'s meter key in the usage plan and prints the secret key once', async () => {
+    apigw.on(GetApiKeysCommand).resolves({ items: [] });
+    apigw.on(CreateApiKeyCommand).resolves({ id: 'k-123' });
+    apigw.on(CreateUsagePlanKeyCommand).resolves({});
+    expect(await tenantsCommand(['create', '--tenant', 'initrode', '--usage-plan-id', 'plan-9', ...store()], new APIGatewayClient({ region: 'us-east-1' }))).toBe(0);
+    expect(apigw.commandCalls(CreateApiKeyCommand)[0].args[0].input).toEqual({
+      name: 'llm-finops-initrode', value: usageIdentifierFor('initrode'), enabled: true, description: 'usage identifier of run-time tenant initrode',
+    });
+    expect(apigw.commandCalls(CreateUsagePlanKeyCommand)[0].args[0].input).toEqual({ usagePlanId: 'plan-9', keyId: 'k-123', keyType: 'API_KEY' });
+    expect(out).toMatch(/added to usage plan plan-9[\s\S]*\nsk-llmf-[\w-]{43}\n/);
+  });
+
+  it('reuses an existing meter key and tolerates it already being in the plan', async () => {
+    apigw.on(GetApiKeysCommand).resolves({ items: [{ id: 'k-old', value: usageIdentifierFor('umbrella') }] });
+    apigw.on(CreateUsagePlanKeyCommand).rejects(new ConflictException({ message: 'already', $metadata: {} }));
+    expect(await tenantsCommand(['create', '--tenant', 'umbrella', '--usage-plan-id', 'plan-9', ...store()], new APIGatewayClient({ region: 'us-east-1' }))).toBe(0);
+    expect(apigw.commandCalls(CreateApiKeyCommand)).toHaveLength(0);
+    expect(apigw.commandCalls(CreateUsagePlanKeyCommand)[0].args[0].input.keyId).toBe('k-old');
+  });
+});
