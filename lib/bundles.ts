@@ -14,3 +14,15 @@ export function bundleDir(name: string): string {
   }
   throw new Error(`The Lambda bundle '${name}' is missing (assets/lambda/${name}/index.js). Run \`npm run build\` in cdk-llm-finops.`);
 }
+
+/** The bundled config validator (assets/config-validator): the router's own checks, run at synth. */
+export function validateGatewayConfig(config: unknown): string[] {
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    const file = join(dir, 'assets', 'config-validator', 'index.js');
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    if (existsSync(file)) return (require(file) as { validateGatewayConfig(c: unknown): string[] }).validateGatewayConfig(config);
+    dir = dirname(dir);
+  }
+  throw new Error('The config validator is missing (assets/config-validator/index.js). Run `npm run build` in cdk-llm-finops.');
+}

@@ -30,3 +30,19 @@ for (const file of entries) {
   const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + (o.bytes ?? 0), 0);
   process.stdout.write(`bundled lambda/handlers/${file} -> assets/lambda/${name}/index.js (${(bytes / 1024).toFixed(0)} KiB with map)\n`);
 }
+
+// The config validator for the constructs (not a Lambda): the same checks at synth as at cold start.
+const validator = join(root, 'assets', 'config-validator');
+rmSync(validator, { recursive: true, force: true });
+await build({
+  entryPoints: [join(root, 'lambda', 'tools', 'validate-config.ts')],
+  outfile: join(validator, 'index.js'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  minify: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+process.stdout.write('bundled lambda/tools/validate-config.ts -> assets/config-validator/index.js\n');

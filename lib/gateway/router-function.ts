@@ -1,10 +1,10 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { BUNDLES, ENV_CONFIG_JSON } from '../../lambda/contract';
-import { bundleDir } from '../bundles';
+import { bundleDir, validateGatewayConfig } from '../bundles';
 import { acknowledgeBasicExecutionRole } from '../nag';
 
 export interface RouterFunctionProps {
@@ -47,6 +47,12 @@ export class RouterFunction extends Construct {
     const problems: string[] = [];
     if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) problems.push(`memorySize: expected an integer 128-10240, got ${memorySize}`);
     if (!Array.isArray(props.config.providers) || !Array.isArray(props.config.models)) problems.push('config: expected a GatewayConfig with providers[] and models[]');
+    else if (JSON.stringify(props.config).includes('${Token[')) {
+      Annotations.of(this).addWarningV2('cdk-llm-finops:configTokens', 'The gateway config holds deploy-time values (tokens): it is validated at cold start, not at synth.');
+    } else {
+      // The router's own validation, so a config it would refuse at cold start fails here, field by field.
+      for (const p of validateGatewayConfig(props.config)) problems.push(`config.${p}`);
+    }
     if (problems.length) throw new Error(`Invalid RouterFunction props:\n  - ${problems.join('\n  - ')}`);
 
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });

@@ -12,6 +12,18 @@ function synth(config: Record<string, unknown> = platformConfig, extra: Partial<
   return { stack, router, template: Template.fromStack(stack) };
 }
 
+/** A valid config on external providers only: one priced model in one tier. */
+function external(providers: Record<string, unknown>[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const { routing, ...rest } = extra as { routing?: Record<string, unknown> };
+  return {
+    providers,
+    models: [{ id: 'm', provider: providers[0].id, upstreamModel: 'gpt-4o-mini' }],
+    tiers: [{ name: 't', models: ['m'] }],
+    routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'm', ...routing },
+    ...rest,
+  };
+}
+
 describe('RouterFunction', () => {
   it('deploys the pre-built bundle on arm64 Node.js 22 with the config in its environment', () => {
     const { template } = synth();
@@ -44,11 +56,10 @@ describe('RouterFunction', () => {
     });
 
     it('may read exactly the trained router and verifier objects the config names in S3', () => {
-      const config = {
-        providers: [{ type: 'openai-compatible', id: 'x', baseUrl: 'https://example.invalid/v1' }], models: [],
+      const config = external([{ type: 'openai-compatible', id: 'x', baseUrl: 'https://example.invalid/v1' }], {
         routing: { learned: { s3Uri: 's3://acme-ml/routers/gsm8k.json' } },
         cache: { semantic: { enabled: true, verifier: { s3Uri: 's3://acme-ml/verifiers/v1.json' } } },
-      };
+      });
       synth(config).template.hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: {
           Statement: [{
@@ -65,13 +76,10 @@ describe('RouterFunction', () => {
 
     it('may read exactly the Secrets Manager secrets holding provider keys', () => {
       const arn = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:openai-key-AbCdEf';
-      const config = {
-        providers: [
-          { type: 'openai-compatible', id: 'openai', baseUrl: 'https://api.openai.com/v1', apiKeySecret: arn },
-          { type: 'azure-openai', id: 'azure', endpoint: 'https://x.openai.azure.com', apiKeySecret: 'llm/azure-key' },
-        ],
-        models: [],
-      };
+      const config = external([
+        { type: 'openai-compatible', id: 'openai', baseUrl: 'https://api.openai.com/v1', apiKeySecret: arn },
+        { type: 'azure-openai', id: 'azure', endpoint: 'https://x.openai.azure.com', apiKeySecret: 'llm/azure-key' },
+      ]);
       synth(config).template.hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: {
           Statement: [{
@@ -84,7 +92,7 @@ describe('RouterFunction', () => {
     });
 
     it('adds no Bedrock statement when no Bedrock provider is configured', () => {
-      const { template } = synth({ providers: [{ type: 'openai-compatible', id: 'x', baseUrl: 'https://example.invalid/v1' }], models: [] });
+      const { template } = synth(external([{ type: 'openai-compatible', id: 'x', baseUrl: 'https://example.invalid/v1' }]));
       template.resourceCountIs('AWS::IAM::Policy', 0);
     });
   });
@@ -95,5 +103,12 @@ describe('RouterFunction', () => {
 
   it('fails when the config is not a GatewayConfig', () => {
     expect(() => synth({ hello: 'world' })).toThrow(/config: expected a GatewayConfig/);
+  });
+
+  it('fails at synth on a config the router would refuse at cold start, naming every field', () => {
+    const bad = external([{ type: 'openai-compatible', id: 'x', baseUrl: 'https://example.invalid/v1' }], { routing: { baselineModel: 'nope' } });
+    (bad.models as Record<string, unknown>[]).push({ id: 'free', provider: 'x', upstreamModel: 'my-own-model' });
+    expect(() => synth(bad)).toThrow("config.models[1]: no price for 'free'");
+    expect(() => synth(bad)).toThrow("config.routing.baselineModel: unknown model 'nope'");
   });
 });
