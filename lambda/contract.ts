@@ -17,6 +17,11 @@ export const ENV_SEMANTIC_INDEX = 'LLM_FINOPS_SEMANTIC_INDEX';
 export const ENV_SEMANTIC_EMBEDDER = 'LLM_FINOPS_SEMANTIC_EMBEDDER';
 export const ENV_EXACT_CACHE_TABLE = 'LLM_FINOPS_EXACT_CACHE_TABLE';
 
+/** CloudWatch namespace of the router's EMF metrics (dimensions Tier and Model; never tenant). */
+export const METRICS_NAMESPACE = 'LlmFinOps';
+/** Powertools service name of the router's logs and metrics. */
+export const ROUTER_SERVICE = 'llm-finops-router';
+
 /** Pre-built bundles under assets/lambda/<name>/index.js, written by `npm run build`. */
 export const BUNDLES = {
   router: 'router',

@@ -1,3 +1,5 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDbQuotaStore } from '../adapters/dynamodb-quota-store';
@@ -5,7 +7,8 @@ import { DynamoDbTenantDirectory } from '../adapters/dynamodb-tenant-directory';
 import { SnsAlertSink } from '../adapters/sns-alert-sink';
 import { loadArtefacts } from '../adapters/artefacts';
 import { buildGateway } from '../adapters/wiring';
-import { ENV_ALERT_TOPIC_ARN, ENV_QUOTA_TABLE } from '../contract';
+import { PowertoolsUsageSink } from '../adapters/powertools-usage-sink';
+import { ENV_ALERT_TOPIC_ARN, ENV_QUOTA_TABLE, METRICS_NAMESPACE, ROUTER_SERVICE } from '../contract';
 import { resolveConfig } from '../core/config/resolve';
 import { configFromEnv } from './shared/config-from-env';
 import { createBufferedRouterHandler, createRouterHandler, type StreamingRuntime } from './shared/router-handler';
@@ -26,6 +29,9 @@ const gateway = loadArtefacts(config, { baseDir: __dirname }).then((artefacts) =
   env: process.env,
   baseDir: __dirname,
   artefacts,
+  usage: config.raw.usage.sink === 'none'
+    ? undefined
+    : new PowertoolsUsageSink(new Logger({ serviceName: ROUTER_SERVICE }), new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ROUTER_SERVICE })),
   quota: quotaTable ? new DynamoDbQuotaStore(dynamo!, quotaTable) : undefined,
   // Run-time tenants live in the quota table beside the counters.
   tenants: quotaTable ? new DynamoDbTenantDirectory(dynamo!, quotaTable) : undefined,
