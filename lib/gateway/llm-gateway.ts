@@ -9,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { BUNDLES, ENV_CONFIG_JSON, usageIdentifierFor } from '../../lambda/contract';
+import { BUNDLES, ENV_CONFIG_JSON, type GatewayConfigDocument, usageIdentifierFor } from '../../lambda/contract';
 import { bundleDir } from '../bundles';
 import type { TokenQuotaTable } from '../quota/token-quota-table';
 import { acknowledgeBasicExecutionRole } from '../nag';
@@ -17,7 +17,7 @@ import { RouterFunction } from './router-function';
 
 export interface LlmGatewayProps {
   /** The GatewayConfig document (see schema/gateway-config.schema.json), read by the router and the authorizer. */
-  readonly config: { [key: string]: any };
+  readonly config: GatewayConfigDocument;
 
   /**
    * Where quotas are kept. Without one every router instance counts on its own, which only suits a demo.

@@ -3,7 +3,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { BUNDLES, ENV_CONFIG_JSON } from '../../lambda/contract';
+import { BUNDLES, ENV_CONFIG_JSON, type GatewayConfigDocument } from '../../lambda/contract';
 import { bundleDir, validateGatewayConfig } from '../bundles';
 import { acknowledgeBasicExecutionRole } from '../nag';
 
@@ -11,7 +11,7 @@ export interface RouterFunctionProps {
   /**
    * The GatewayConfig document (see schema/gateway-config.schema.json) the router reads at cold start.
    */
-  readonly config: { [key: string]: any };
+  readonly config: GatewayConfigDocument;
 
   /**
    * Memory of the router function in MiB.

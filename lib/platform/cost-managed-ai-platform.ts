@@ -1,12 +1,13 @@
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
+import type { GatewayConfigDocument } from '../../lambda/contract';
 import { SemanticCache, type SemanticCacheProps } from '../cache/semantic-cache';
 import { type GatewayDomainOptions, LlmGateway } from '../gateway/llm-gateway';
 import { TokenQuotaTable } from '../quota/token-quota-table';
 
 export interface CostManagedAiPlatformProps {
   /** The GatewayConfig document (schema/gateway-config.schema.json): providers, models, tiers, routing, tenants. */
-  readonly gatewayConfig: { [key: string]: any };
+  readonly gatewayConfig: GatewayConfigDocument;
 
   /**
    * The semantic and exact cache storage, or false for none (the router then caches in process only).

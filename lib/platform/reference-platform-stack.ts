@@ -1,12 +1,13 @@
 import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import type { GatewayConfigDocument } from '../../lambda/contract';
 import type { LlmGateway } from '../gateway/llm-gateway';
 import type { TokenQuotaTable } from '../quota/token-quota-table';
 import { CostManagedAiPlatform } from './cost-managed-ai-platform';
 
 export interface ReferencePlatformStackProps extends StackProps {
   /** GatewayConfig for the router. */
-  readonly gatewayConfig: { [key: string]: any };
+  readonly gatewayConfig: GatewayConfigDocument;
 }
 
 /**

@@ -5,8 +5,9 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { HostedZone } from 'aws-cdk-lib/aws-route53';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { LlmGateway, TokenQuotaTable } from '../../../lib';
+import type { GatewayConfigDocument } from '../../../lambda/contract';
 
-const config = {
+const config: GatewayConfigDocument = {
   providers: [{ type: 'bedrock', id: 'bedrock' }],
   models: [{ id: 'nova-lite', provider: 'bedrock', upstreamModel: 'us.amazon.nova-lite-v1:0' }],
   tiers: [{ name: 'small', models: ['nova-lite'] }],

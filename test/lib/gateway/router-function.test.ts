@@ -3,12 +3,13 @@ import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { RouterFunction } from '../../../lib';
+import type { GatewayConfigDocument } from '../../../lambda/contract';
 
 const platformConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
 
 function synth(config: Record<string, unknown> = platformConfig, extra: Partial<ConstructorParameters<typeof RouterFunction>[2]> = {}) {
   const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
-  const router = new RouterFunction(stack, 'Router', { config, ...extra });
+  const router = new RouterFunction(stack, 'Router', { config: config as GatewayConfigDocument, ...extra });
   return { stack, router, template: Template.fromStack(stack) };
 }
 
