@@ -8,7 +8,6 @@
  *  3. The QQP sweep's headline rows (the same as `llm-finops cache eval`), so the report and the code agree.
  * Machine-dependent: compare ratios and orders of magnitude, not absolute times, across machines.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,10 +19,10 @@ import { evaluatePairs, parsePairs, sweepThresholds } from '../lambda/core/cache
 import { ALL_GUARDS, NO_GUARDS } from '../lambda/core/cache/guards';
 import type { CachedCompletion } from '../lambda/core/ports';
 import { KEYS, testConfig } from '../test/support/config';
+import { startLocal } from '../test/support/local';
 import { FakeUpstream } from '../test/support/upstream';
 
 const ROOT = join(__dirname, '..');
-const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 const QQP = join(ROOT, '..', 'shared', 'data', 'cache-dev-qqp.jsonl');
 
 const pct = (xs: number[], p: number): number => {
@@ -66,19 +65,6 @@ async function indexLookups(entries: number) {
   };
 }
 
-async function startLocal(configPath: string): Promise<{ proc: ChildProcess; baseUrl: string }> {
-  const proc = spawn(process.execPath, [TSX, join(ROOT, 'bin', 'llm-finops.ts'), 'local', '--config', configPath, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+\/v1)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    proc.once('exit', (code) => reject(new Error(`llm-finops local exited ${code}`)));
-  });
-  return { proc, baseUrl };
-}
 
 async function endToEnd(n: number) {
   const upstream = new FakeUpstream();

@@ -11,7 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { seededRandom } from '../lambda/core/cache/verifier';
+import { seededRandom } from '../lambda/core/numeric';
 import { splitHalves } from '../lambda/core/cache/evaluate';
 import { evaluateRouter, parseOutcomes, type OutcomeRow } from '../lambda/core/routing/evaluate';
 import { scoreComplexity } from '../lambda/core/routing/heuristic';

@@ -1,7 +1,7 @@
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseFeedback } from '../lambda/core/feedback';
 import { parseArgs } from 'node:util';
-import { seededRandom } from '../lambda/core/cache/verifier';
+import { seededRandom } from '../lambda/core/numeric';
 import { evaluateRouter, parseOutcomes, thinPoints, type OutcomeRow } from '../lambda/core/routing/evaluate';
 import { scoreComplexity } from '../lambda/core/routing/heuristic';
 import { LearnedRouter, trainRouter } from '../lambda/core/routing/learned';

@@ -1,13 +1,11 @@
 import {
-  CreateTableCommand,
-  DescribeTableCommand,
   GetItemCommand,
   PutItemCommand,
-  ResourceNotFoundException,
   UpdateTimeToLiveCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { CACHE_TABLE } from '../contract';
+import { ensureTable } from './dynamodb-tables';
 import type { CachedCompletion, ExactCache } from '../core/ports';
 
 /** DynamoDB's item limit is 400 KB; the answer is stored as one string attribute beside the key and expiry. */
@@ -53,23 +51,13 @@ function tenantOf(key: string): string {
 
 /** Creates the table with its TTL attribute when missing (the local gateway and tests; CDK creates it in AWS). */
 export async function ensureCacheTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return;
-  } catch (err) {
-    if (!(err instanceof ResourceNotFoundException) && (err as { name?: string })?.name !== 'ResourceNotFoundException') throw err;
-  }
-  await client.send(new CreateTableCommand({
+  const created = await ensureTable(client, {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
     AttributeDefinitions: [{ AttributeName: CACHE_TABLE.partitionKey, AttributeType: 'S' }],
     KeySchema: [{ AttributeName: CACHE_TABLE.partitionKey, KeyType: 'HASH' }],
-  }));
-  for (let i = 0; i < 50; i++) {
-    const d = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (d.Table?.TableStatus === 'ACTIVE') break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  });
+  if (!created) return;
   try {
     await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: CACHE_TABLE.ttlAttribute, Enabled: true } }));
   } catch (err) {

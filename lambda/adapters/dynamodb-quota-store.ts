@@ -1,13 +1,10 @@
 import {
   BatchGetItemCommand,
   ConditionalCheckFailedException,
-  CreateTableCommand,
   DeleteItemCommand,
-  DescribeTableCommand,
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
-  ResourceNotFoundException,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
@@ -24,6 +21,7 @@ import type {
   StoredLimits,
 } from '../core/ports';
 import { QUOTA_TABLE } from '../contract';
+import { ensureTable } from './dynamodb-tables';
 import { controlScopeKey } from '../core/quota/policy';
 
 export { QUOTA_TABLE };
@@ -282,13 +280,7 @@ export class DynamoDbQuotaStore implements QuotaStore {
  * In AWS the TokenQuotaTable construct owns the table.
  */
 export async function ensureQuotaTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return;
-  } catch (err) {
-    if (!(err instanceof ResourceNotFoundException) && (err as { name?: string })?.name !== 'ResourceNotFoundException') throw err;
-  }
-  await client.send(new CreateTableCommand({
+  await ensureTable(client, {
     TableName: tableName,
     BillingMode: 'PAY_PER_REQUEST',
     AttributeDefinitions: [
@@ -305,11 +297,5 @@ export async function ensureQuotaTable(client: DynamoDBClient, tableName: string
       ],
       Projection: { ProjectionType: 'KEYS_ONLY' },
     }],
-  }));
-  for (let i = 0; i < 50; i++) {
-    const d = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    if (d.Table?.TableStatus === 'ACTIVE') return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`Table ${tableName} did not become ACTIVE`);
+  });
 }

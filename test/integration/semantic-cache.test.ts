@@ -1,30 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
+import { startLocal } from '../support/local';
 import { FakeUpstream } from '../support/upstream';
 import { KEYS, testConfig } from '../support/config';
 
-const ROOT = join(__dirname, '..', '..');
 
-async function startLocal(configPath: string): Promise<{ proc: ChildProcess; baseUrl: string }> {
-  const proc = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'bin', 'llm-finops.ts'), 'local', '--config', configPath, '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  proc.stderr!.on('data', (d) => (stderr += d));
-  const baseUrl = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (http:\/\/\S+\/v1)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    proc.once('exit', (code) => reject(new Error(`llm-finops local exited ${code}: ${stderr}`)));
-  });
-  return { proc, baseUrl };
-}
 
 async function stop(proc: ChildProcess): Promise<void> {
   const exited = new Promise((r) => proc.once('exit', r));

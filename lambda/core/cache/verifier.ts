@@ -4,6 +4,7 @@
  * question-word agreement. Users fit it on their own labelled pairs (`llm-finops cache train-verifier`); the
  * semantic tier then serves a hit only when the verifier accepts it. Pure and deterministic for a seed.
  */
+import { hashBucket, seededRandom, sigmoid } from '../numeric';
 import { failedGuards, GUARD_NAMES, type TextSignals, textSignals, ALL_GUARDS } from './guards';
 
 export const VERIFIER_FORMAT = 'llm-finops-cache-verifier';
@@ -49,11 +50,6 @@ export function prepareText(text: string): PreparedText {
   return { signals, stems: signals.content, trigrams, bigrams, firstWord: signals.words[0] ?? '' };
 }
 
-function hash(s: string, buckets: number): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return (h >>> 0) % buckets;
-}
 
 function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
   if (a.size === 0 && b.size === 0) return 1;
@@ -87,7 +83,7 @@ function pairFeatures(a: PreparedText, b: PreparedText, similarity: number, df: 
   const sideMax = [0, 0];
   const sideCount = [0, 0];
   const visit = (x: string, inOther: boolean, side = 0): void => {
-    const bucket = hash(x, buckets);
+    const bucket = hashBucket(x, buckets);
     const w = idf(df, documents, bucket);
     union += w;
     if (inOther) {
@@ -103,8 +99,8 @@ function pairFeatures(a: PreparedText, b: PreparedText, similarity: number, df: 
   for (const x of a.stems) visit(x, b.stems.has(x));
   for (const x of b.stems) if (!a.stems.has(x)) visit(x, false, 1);
   // Function words that differ (what/who, I/you, will/did) change the question too; a separate hash namespace.
-  for (const x of a.signals.wordSet) if (!b.signals.wordSet.has(x)) diff.push(hash(`w:${x}`, buckets));
-  for (const x of b.signals.wordSet) if (!a.signals.wordSet.has(x)) diff.push(hash(`w:${x}`, buckets));
+  for (const x of a.signals.wordSet) if (!b.signals.wordSet.has(x)) diff.push(hashBucket(`w:${x}`, buckets));
+  for (const x of b.signals.wordSet) if (!a.signals.wordSet.has(x)) diff.push(hashBucket(`w:${x}`, buckets));
   const failed = new Set(failedGuards(a.signals, b.signals, ALL_GUARDS));
   const la = a.signals.words.length;
   const lb = b.signals.words.length;
@@ -129,9 +125,6 @@ function pairFeatures(a: PreparedText, b: PreparedText, similarity: number, df: 
   };
 }
 
-function sigmoid(z: number): number {
-  return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-}
 
 /** Scores pairs with a trained model. */
 export class Verifier {
@@ -187,16 +180,6 @@ export interface TrainOptions {
   readonly targetWrongShare?: number;
 }
 
-/** Mulberry32: a small seeded generator, so training is repeatable. */
-export function seededRandom(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function shuffled<T>(xs: readonly T[], rand: () => number): T[] {
   const out = [...xs];
@@ -235,7 +218,7 @@ export function trainVerifier(pairs: readonly TrainingPair[], opts: TrainOptions
     if (!p) {
       p = prepareText(t);
       prepared.set(t, p);
-      for (const s of p.stems) df[hash(s, buckets)]++;
+      for (const s of p.stems) df[hashBucket(s, buckets)]++;
     }
     return p;
   };

@@ -4,7 +4,7 @@
  * on outcome rows (`llm-finops router train`); its score in [0, 1] replaces the heuristic complexity score for
  * `model: auto`, mapped to tiers by `routing.thresholds`. Pure and deterministic for a seed.
  */
-import { seededRandom } from '../cache/verifier';
+import { hashBucket, seededRandom, sigmoid } from '../numeric';
 import { estimateTextTokens } from '../tokens';
 import type { OutcomeRow } from './evaluate';
 import { scoreComplexity } from './heuristic';
@@ -38,19 +38,14 @@ interface Features {
   readonly hashed: number[];
 }
 
-function hash(s: string, buckets: number): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return (h >>> 0) % buckets;
-}
 
 export function promptFeatures(prompt: string, buckets: number): Features {
   const numbers = prompt.match(/\d[\d,]*(?:\.\d+)?/g) ?? [];
   const words = (prompt.toLowerCase().match(/[\p{L}]+|\d[\d,.]*|[%$/]/gu) ?? []).map((w) => (/^\d/.test(w) ? `<n${Math.min(w.replace(/\D/g, '').length, 5)}>` : w));
   const hashed = new Set<number>();
   words.forEach((w, i) => {
-    hashed.add(hash(`u:${w}`, buckets));
-    if (i > 0) hashed.add(hash(`b:${words[i - 1]} ${w}`, buckets));
+    hashed.add(hashBucket(`u:${w}`, buckets));
+    if (i > 0) hashed.add(hashBucket(`b:${words[i - 1]} ${w}`, buckets));
   });
   const sentences = Math.max(1, (prompt.match(/[.!?](\s|$)/g) ?? []).length);
   const h = scoreComplexity({ model: 'auto', messages: [{ role: 'user', content: prompt }] });
@@ -75,9 +70,6 @@ export function promptFeatures(prompt: string, buckets: number): Features {
   };
 }
 
-function sigmoid(z: number): number {
-  return z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z));
-}
 
 function linear(f: Features, m: Pick<RouterModel, 'mean' | 'scale' | 'weights' | 'hashedWeights' | 'bias'>): number {
   let z = m.bias;
