@@ -63,15 +63,7 @@ export class DynamoDbTenantDirectory implements TenantDirectory {
   }
 
   async addKey(id: string, keyHash: string): Promise<void> {
-    await this.client.send(new UpdateItemCommand({
-      TableName: this.tableName,
-      Key: { pk: { S: `${TENANT}${id}` } },
-      UpdateExpression: 'ADD keyHashes :k',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeValues: { ':k': { SS: [keyHash] } },
-    })).catch((err) => {
-      throw (err as { name?: string }).name === 'ConditionalCheckFailedException' ? new Error(`unknown tenant '${id}'`) : err;
-    });
+    await this.updateKeySet(id, 'ADD', keyHash);
     await this.putKey(id, keyHash);
   }
 
@@ -82,15 +74,22 @@ export class DynamoDbTenantDirectory implements TenantDirectory {
       ConditionExpression: 'attribute_not_exists(pk) OR tenant = :t',
       ExpressionAttributeValues: { ':t': { S: id } },
     }));
-    await this.client.send(new UpdateItemCommand({
-      TableName: this.tableName,
-      Key: { pk: { S: `${TENANT}${id}` } },
-      UpdateExpression: 'DELETE keyHashes :k',
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeValues: { ':k': { SS: [keyHash] } },
-    })).catch((err) => {
+    await this.updateKeySet(id, 'DELETE', keyHash);
+  }
+
+  /** Adds a hash to, or deletes it from, the tenant's key set; an unknown tenant is an error. */
+  private async updateKeySet(id: string, op: 'ADD' | 'DELETE', keyHash: string): Promise<void> {
+    try {
+      await this.client.send(new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { pk: { S: `${TENANT}${id}` } },
+        UpdateExpression: `${op} keyHashes :k`,
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':k': { SS: [keyHash] } },
+      }));
+    } catch (err) {
       throw (err as { name?: string }).name === 'ConditionalCheckFailedException' ? new Error(`unknown tenant '${id}'`) : err;
-    });
+    }
   }
 
   private async putKey(id: string, keyHash: string): Promise<void> {

@@ -303,8 +303,9 @@ export class Gateway {
         if (trace.cache !== 'miss') return;
         const entry: CachedCompletion = { completion, usage, modelId: model.id, tier: trace.tier ?? '', storedAtMs: clock.now() };
         if (JSON.stringify(completion).length > cacheCfg.exact.maxEntryBytes) return;
-        // Only a complete answer is worth replaying: not one cut by max_tokens or a content filter.
-        if (completion.choices.some((c) => c.finish_reason !== 'stop')) return;
+        // Only a complete answer is worth replaying: not one cut by max_tokens or a content filter. (Some self-hosted
+        // containers report no finish reason at all; those answers are cached.)
+        if (completion.choices.some((c) => c.finish_reason === 'length' || c.finish_reason === 'content_filter')) return;
         const ttlMs = (cacheCfg.ttlByFeature[trace.feature] ?? cacheCfg.exact.ttlSeconds) * 1000;
         const key = semanticKey;
         if (exactKey) await guarded('exact set', () => this.deps.exactCache!.set(exactKey, entry, ttlMs));
