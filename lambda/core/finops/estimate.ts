@@ -1,4 +1,4 @@
-import { PRICE_CATALOG } from '../pricing/catalog';
+import { findCatalogPrice, PRICE_CATALOG } from '../pricing/catalog';
 
 /**
  * Dated unit prices (USD, us-east-1 list, read 2026-11-29 from the AWS pricing pages; see ../shared/PRICES.md) for
@@ -131,6 +131,9 @@ function fixedCost(type: string, props: Record<string, unknown>, all: NonNullabl
  * DynamoDB writes and five reads per request when a quota table is present. Model tokens are not included: they are
  * what the gateway routes and records.
  */
+/** A typical last user turn embedded by the semantic tier. */
+const EMBEDDING_TOKENS_PER_REQUEST = 50;
+
 export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: UsageProfile): Estimate {
   const fixed: FixedItem[] = [];
   const unpriced: string[] = [];
@@ -138,6 +141,8 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
   let hasQuotaTable = false;
   let routerGb = 0;
   let routerX86 = false;
+  let hasExactCache = false;
+  let embeddingPerMTok: number | undefined;
   for (const [stack, template] of Object.entries(stacks)) {
     const all = template.Resources ?? {};
     for (const [logical, res] of Object.entries(all)) {
@@ -149,6 +154,12 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
         if ('LLM_FINOPS_CONFIG' in env || 'LLM_FINOPS_CONFIG_FILE' in env) {
           routerGb = Math.max(routerGb, (num(props.MemorySize) ?? 128) / 1024);
           routerX86 = !(Array.isArray(props.Architectures) && props.Architectures.includes('arm64'));
+        }
+        if ('LLM_FINOPS_EXACT_CACHE_TABLE' in env) hasExactCache = true;
+        const embedder = env.LLM_FINOPS_SEMANTIC_EMBEDDER;
+        if (typeof embedder === 'string') {
+          const model = (JSON.parse(embedder) as { model?: string }).model;
+          embeddingPerMTok = model ? findCatalogPrice(model)?.inputPerMTok : undefined;
         }
       }
       const c = fixedCost(res.Type, props, all);
@@ -166,6 +177,9 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
     variable[`Lambda compute (${routerGb} GB x ${duration} s)`] = round2(routerGb * duration * 1e6 * (routerX86 ? p.lambdaX86PerGbSecond.usd : p.lambdaArmPerGbSecond.usd));
   }
   if (hasQuotaTable) variable['DynamoDB quota writes (10) and reads (5)'] = round2(10 * p.dynamoDbWritePerMillion.usd + 5 * p.dynamoDbReadPerMillion.usd);
+  // A lookup per request, and at most one 2 KB answer stored (2 write units) on a miss.
+  if (hasExactCache) variable['DynamoDB exact cache read (1) and write (2)'] = round2(p.dynamoDbReadPerMillion.usd + 2 * p.dynamoDbWritePerMillion.usd);
+  if (embeddingPerMTok !== undefined) variable[`Embeddings (${EMBEDDING_TOKENS_PER_REQUEST} tokens)`] = round2(EMBEDDING_TOKENS_PER_REQUEST * embeddingPerMTok);
   const perMillion = round2(Object.values(variable).reduce((a, b) => a + b, 0));
   const fixedTotal = round2(fixed.reduce((a, f) => a + (f.usdPerMonth ?? 0), 0));
   const out: Estimate = { fixed, fixedUsdPerMonth: fixedTotal, unpriced, variablePerMillionRequests: variable, variableUsdPerMillionRequests: perMillion };

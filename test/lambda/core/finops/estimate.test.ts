@@ -6,7 +6,7 @@ import { estimate, type CfnTemplate } from '../../../../lambda/core/finops/estim
 import { ReferencePlatformStack } from '../../../../lib';
 
 describe('estimate', () => {
-  it('prices the reference platform: the cache domain fixed; API, Lambda and quota-table I/O per request (hand-computed)', () => {
+  it('prices the reference platform: the cache domain fixed; API, Lambda, quota and cache I/O, embeddings per request (hand-computed)', () => {
     const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
     const stack = new ReferencePlatformStack(new App(), 'Ref', { gatewayConfig: config });
     const e = estimate({ Ref: Template.fromStack(stack).toJSON() as CfnTemplate });
@@ -14,10 +14,12 @@ describe('estimate', () => {
     expect(e.fixedUsdPerMonth).toBe(54.51);
     // $3.50 REST API, 1 GB x 3 s x 1M x $0.0000133334 (arm64) = $40.00, $0.20 of Lambda requests,
     // 10 x $0.625 + 5 x $0.125 of DynamoDB
+    // and the cache: 1 x $0.125 + 2 x $0.625 of DynamoDB (1.375 -> 1.38), 50 Titan tokens x $0.02 / 1M per request.
     expect(e.variablePerMillionRequests).toEqual({
       'API Gateway REST requests': 3.5, 'Lambda requests': 0.2, 'Lambda compute (1 GB x 3 s)': 40, 'DynamoDB quota writes (10) and reads (5)': 6.88,
+      'DynamoDB exact cache read (1) and write (2)': 1.38, 'Embeddings (50 tokens)': 1,
     });
-    expect(e.variableUsdPerMillionRequests).toBe(50.58);
+    expect(e.variableUsdPerMillionRequests).toBe(52.96);
   });
 
   it('itemises a fuller platform and totals it (hand-computed)', () => {
