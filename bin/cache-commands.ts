@@ -1,15 +1,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { buildEmbedder } from '../lambda/adapters/wiring';
-import { evaluatePairs, parsePairs, splitHalves, sweepThresholds, type LabelledPair, type ScoredPair } from '../lambda/core/cache/evaluate';
+import { evaluatePairs, parsePairs, sweepThresholds, type LabelledPair, type ScoredPair } from '../lambda/core/cache/evaluate';
 import { ALL_GUARDS, GUARD_NAMES, NO_GUARDS, type GuardName, type GuardSettings } from '../lambda/core/cache/guards';
 import { trainVerifier, Verifier } from '../lambda/core/cache/verifier';
 import { DEFAULT_SEMANTIC_THRESHOLD } from '../lambda/core/config/resolve';
 import { GatewayConfigSchema } from '../lambda/core/config/schema';
 import type { Embedder } from '../lambda/core/ports';
-
-/** A wrong flag or argument: the CLI prints it with the usage text and exits 2. */
-export class UsageError extends Error {}
+import { readDataFile, UsageError } from './cli-support';
 
 export const CACHE_USAGE = `  llm-finops cache eval --data PAIRS.jsonl [--threshold T | --sweep] [--guards all|none|LIST] [--verifier FILE]
       [--half all|even|odd] [EMBEDDER] --json
@@ -65,25 +63,6 @@ function parseGuards(spec: string): GuardSettings {
   return out;
 }
 
-function readPairs(file: string | undefined, half: string | undefined): LabelledPair[] {
-  if (!file) throw new UsageError('--data PAIRS.jsonl is required');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  let pairs: LabelledPair[];
-  try {
-    pairs = parsePairs(text, file);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const h = half ?? 'all';
-  if (h === 'all') return pairs;
-  if (h !== 'even' && h !== 'odd') throw new UsageError(`--half must be all, even or odd, got ${h}`);
-  return splitHalves(pairs)[h];
-}
 
 /** Similarity of each pair through the embedder, in batches (a remote embedder bills each call). */
 async function score(pairs: readonly LabelledPair[], embedder: Embedder): Promise<ScoredPair[]> {
@@ -136,7 +115,7 @@ async function cacheEval(args: string[]): Promise<number> {
       throw new UsageError(`--verifier ${values.verifier}: ${(err as Error).message}`);
     }
   }
-  const pairs = await score(readPairs(values.data, values.half), embedder);
+  const pairs = await score(readDataFile(values.data, 'PAIRS.jsonl', parsePairs, values.half), embedder);
   const results = evaluatePairs(pairs, { thresholds, guards, verifier });
   const out = {
     default_threshold: defaultThreshold,
@@ -169,7 +148,7 @@ async function trainVerifierCommand(args: string[]): Promise<number> {
   const target = Number(values['target-wrong-share']);
   if (!(target > 0 && target < 1)) throw new UsageError(`--target-wrong-share must be in (0, 1), got ${values['target-wrong-share']}`);
   const { embedder } = embedderFromFlags(values);
-  const pairs = await score(readPairs(values.data, values.half), embedder);
+  const pairs = await score(readDataFile(values.data, 'PAIRS.jsonl', parsePairs, values.half), embedder);
   let model;
   try {
     model = trainVerifier(pairs, { seed, targetWrongShare: target });

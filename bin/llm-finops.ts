@@ -19,7 +19,8 @@ import { sha256, systemClock, systemIds } from '../lambda/adapters/system-runtim
 import { ConfigError, resolveConfig, type ResolvedConfig } from '../lambda/core/config/resolve';
 import type { QuotaScope } from '../lambda/core/ports';
 import { createGatewayServer } from '../lambda/local/http-server';
-import { CACHE_USAGE, cacheCommand, UsageError } from './cache-commands';
+import { CACHE_USAGE, cacheCommand } from './cache-commands';
+import { UsageError } from './cli-support';
 import { dynamoFromFlags, STORE_OPTIONS, storeFromFlags } from './store-flags';
 import { DynamoDbTenantDirectory } from '../lambda/adapters/dynamodb-tenant-directory';
 import { parseLimitSpec, TENANTS_USAGE, tenantsCommand } from './tenant-commands';

@@ -5,9 +5,8 @@ import { seededRandom } from '../lambda/core/numeric';
 import { evaluateRouter, parseOutcomes, thinPoints, type OutcomeRow } from '../lambda/core/routing/evaluate';
 import { scoreComplexity } from '../lambda/core/routing/heuristic';
 import { LearnedRouter, trainRouter } from '../lambda/core/routing/learned';
-import { splitHalves } from '../lambda/core/cache/evaluate';
 import { estimateTextTokens } from '../lambda/core/tokens';
-import { UsageError } from './cache-commands';
+import { readDataFile, UsageError } from './cli-support';
 
 export const ROUTER_USAGE = `  llm-finops router train --data OUTCOMES.jsonl --strong MODEL --weak MODEL --out ROUTER.json [--seed N]
       [--half all|even|odd]
@@ -28,22 +27,7 @@ function readRows(file: string | undefined, strong: string | undefined, weak: st
   if (!file) throw new UsageError('--data OUTCOMES.jsonl is required');
   if (!strong || !weak) throw new UsageError('--strong MODEL and --weak MODEL are required');
   if (strong === weak) throw new UsageError('--strong and --weak must name different models');
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  let rows: OutcomeRow[];
-  try {
-    rows = parseOutcomes(text, strong, weak, file, partial);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const h = half ?? 'all';
-  if (h === 'all') return rows;
-  if (h !== 'even' && h !== 'odd') throw new UsageError(`--half must be all, even or odd, got ${h}`);
-  return splitHalves(rows)[h];
+  return readDataFile(file, 'OUTCOMES.jsonl', (text, source) => parseOutcomes(text, strong, weak, source, partial), half);
 }
 
 function intFlag(name: string, v: string | undefined, fallback: number): number {

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbQuotaStore, ensureQuotaTable } from '../lambda/adapters/dynamodb-quota-store';
 import type { QuotaStore } from '../lambda/core/ports';
-import { UsageError } from './cache-commands';
+import { UsageError } from './cli-support';
 
 export type StoreFlags = { store?: string; 'dynamodb-table'?: string; 'dynamodb-endpoint'?: string; region?: string };
 

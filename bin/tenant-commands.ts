@@ -6,7 +6,7 @@ import { DynamoDbTenantDirectory } from '../lambda/adapters/dynamodb-tenant-dire
 import { sha256 } from '../lambda/adapters/system-runtime';
 import { usageIdentifierFor } from '../lambda/contract';
 import { TenantExistsError, type StoredLimits } from '../lambda/core/ports';
-import { UsageError } from './cache-commands';
+import { UsageError } from './cli-support';
 import { dynamoFromFlags, STORE_OPTIONS } from './store-flags';
 
 export const TENANTS_USAGE = `  llm-finops tenants create --tenant ID [--team T] [--tiers a,b] [--models x,y] [--usage-plan-id ID] STORE

@@ -5,7 +5,7 @@ interface Entry extends SemanticEntry {
   readonly expiresAtMs: number;
 }
 
-export function dot(a: Float32Array, b: Float32Array): number {
+function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;

@@ -2,8 +2,10 @@
  * Cache evaluation on labelled pairs `{a, b, duplicate}`: would a query `b` be served the entry stored for `a`?
  * Pure: the caller supplies each pair's similarity from the real embedder.
  */
-import { failedGuards, type GuardSettings } from './guards';
-import { prepareText, type PreparedText, type Verifier } from './verifier';
+import type { CachedCompletion } from '../ports';
+import type { GuardSettings } from './guards';
+import { chooseSemanticHit } from './semantic';
+import type { Verifier } from './verifier';
 
 export interface LabelledPair {
   readonly a: string;
@@ -60,18 +62,10 @@ export function splitHalves<T>(rows: readonly T[]): { readonly even: T[]; readon
 }
 
 export function evaluatePairs(pairs: readonly ScoredPair[], opts: EvalOptions): EvalPoint[] {
-  const prepared = new Map<string, PreparedText>();
-  const prep = (t: string): PreparedText => {
-    let p = prepared.get(t);
-    if (!p) prepared.set(t, (p = prepareText(t)));
-    return p;
-  };
-  // What does not depend on the threshold is decided once per pair.
+  // What does not depend on the threshold is decided once per pair, by the function the gateway serves hits with.
   const admissible = pairs.map((p) => {
-    const query = prep(p.b);
-    const cached = prep(p.a);
-    if (failedGuards(query.signals, cached.signals, opts.guards).length > 0) return false;
-    return opts.verifier ? opts.verifier.accepts(query, cached, p.similarity) : true;
+    const candidate = { score: p.similarity, prompt: p.a, value: undefined as unknown as CachedCompletion };
+    return chooseSemanticHit(p.b, [candidate], opts.guards, opts.verifier).hit !== undefined;
   });
   const duplicates = pairs.filter((p) => p.duplicate).length;
   const others = pairs.length - duplicates;

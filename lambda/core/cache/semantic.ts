@@ -1,6 +1,6 @@
 import type { SemanticCandidate } from '../ports';
-import { failedGuards, type GuardName, type GuardSettings } from './guards';
-import { prepareText, type Verifier } from './verifier';
+import { failedGuards, textSignals, type GuardName, type GuardSettings } from './guards';
+import { prepareText, type PreparedText, type Verifier } from './verifier';
 
 export interface SemanticChoice {
   /** The best candidate every enabled guard and the verifier accept; undefined when none does. */
@@ -17,12 +17,16 @@ export function chooseSemanticHit(
   verifier: Verifier | undefined,
 ): SemanticChoice {
   if (candidates.length === 0) return { hit: undefined, refused: [] };
-  const q = prepareText(query);
+  // Guards need text signals only; the verifier's pair features are built just for candidates the guards pass.
+  const qs = textSignals(query);
+  let qp: PreparedText | undefined;
   const refused: (GuardName | 'verifier')[][] = [];
   for (const c of candidates) {
-    const cached = prepareText(c.prompt);
-    const failed: (GuardName | 'verifier')[] = failedGuards(q.signals, cached.signals, guards);
-    if (failed.length === 0 && verifier && !verifier.accepts(q, cached, c.score)) failed.push('verifier');
+    const failed: (GuardName | 'verifier')[] = failedGuards(qs, textSignals(c.prompt), guards);
+    if (failed.length === 0 && verifier) {
+      qp ??= prepareText(query);
+      if (!verifier.accepts(qp, prepareText(c.prompt), c.score)) failed.push('verifier');
+    }
     if (failed.length === 0) return { hit: c, refused };
     refused.push(failed);
   }
