@@ -8,6 +8,8 @@ export const ENV_CONFIG_FILE = 'LLM_FINOPS_CONFIG_FILE';
 export const ENV_QUOTA_TABLE = 'LLM_FINOPS_QUOTA_TABLE';
 /** SNS topic for quota threshold alerts; unset means alerts go to the log. */
 export const ENV_ALERT_TOPIC_ARN = 'LLM_FINOPS_ALERT_TOPIC_ARN';
+/** The kill-switch Lambda's rules: JSON array of {budgetName, tenant?, mode} (BudgetGuard renders it). */
+export const ENV_KILL_SWITCH_RULES = 'LLM_FINOPS_KILL_SWITCH_RULES';
 
 /**
  * Set by the SemanticCache construct on the router: they switch the semantic tier on against the deployed index,
@@ -19,6 +21,26 @@ export const ENV_EXACT_CACHE_TABLE = 'LLM_FINOPS_EXACT_CACHE_TABLE';
 
 /** CloudWatch namespace of the router's EMF metrics (dimensions Tier and Model; never tenant). */
 export const METRICS_NAMESPACE = 'LlmFinOps';
+/**
+ * The router's EMF metric names. Each is published twice per request: with the dimension `service` only
+ * (gateway-wide totals, for alarms and percentiles) and with `service`, `Tier`, `Model`. InputTokens and OutputTokens
+ * exist only by tier and model; QuotaDowngrades and LatencyMs only as totals.
+ */
+export const GATEWAY_METRICS = {
+  requests: 'Requests',
+  costUsd: 'CostUsd',
+  baselineCostUsd: 'BaselineCostUsd',
+  cacheHits: 'CacheHits',
+  cacheErrors: 'CacheErrors',
+  quotaRejections: 'QuotaRejections',
+  quotaDowngrades: 'QuotaDowngrades',
+  upstreamErrors: 'UpstreamErrors',
+  overheadMs: 'OverheadMs',
+  latencyMs: 'LatencyMs',
+  inputTokens: 'InputTokens',
+  outputTokens: 'OutputTokens',
+} as const;
+
 /** Powertools service name of the router's logs and metrics. */
 export const ROUTER_SERVICE = 'llm-finops-router';
 
@@ -26,6 +48,7 @@ export const ROUTER_SERVICE = 'llm-finops-router';
 export const BUNDLES = {
   router: 'router',
   authorizer: 'authorizer',
+  budgetAction: 'budget-action',
 } as const;
 
 /** Authorizer context key carrying the tenant id to the router (event.requestContext.authorizer.tenant). */

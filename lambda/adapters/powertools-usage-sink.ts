@@ -1,11 +1,13 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { GATEWAY_METRICS as M } from '../contract';
 import type { UsageSink } from '../core/ports';
 import type { FeedbackRecord, UsageRecord } from '../core/usage';
 
 /**
  * The Lambda's usage sink: each record as one structured Powertools log line (`_type: llm_usage`, for Logs
- * Insights and subscriptions) and one EMF line of CloudWatch metrics by tier and model. Never a tenant or feature
+ * Insights and subscriptions) and two EMF lines of CloudWatch metrics: gateway-wide totals (dimension `service`
+ * only; see GATEWAY_METRICS) and the same counts by tier and model. Never a tenant or feature
  * as a dimension: each combination would be a billed custom metric; per-tenant views come from the log lines.
  */
 export class PowertoolsUsageSink implements UsageSink {
@@ -14,21 +16,31 @@ export class PowertoolsUsageSink implements UsageSink {
   write(r: UsageRecord): void {
     try {
       this.logger.info('llm_usage', { _type: 'llm_usage', ...r });
+      // Gateway-wide totals (only the service dimension): what alarms and percentiles need, since a p99 cannot be
+      // recombined from per-model p99s. Then the same counts by tier and model for the dashboard's breakdowns.
+      this.addCounts(r);
+      this.metrics.addMetric(M.quotaDowngrades, MetricUnit.Count, r.quota_action.includes('downgraded') ? 1 : 0);
+      this.metrics.addMetric(M.latencyMs, MetricUnit.Milliseconds, r.latency_ms);
+      this.metrics.publishStoredMetrics();
       this.metrics.addDimensions({ Tier: r.tier ?? 'none', Model: r.model ?? 'none' });
-      this.metrics.addMetric('Requests', MetricUnit.Count, 1);
-      this.metrics.addMetric('CostUsd', MetricUnit.NoUnit, r.cost_usd);
-      this.metrics.addMetric('BaselineCostUsd', MetricUnit.NoUnit, r.baseline_cost_usd);
-      this.metrics.addMetric('InputTokens', MetricUnit.Count, r.input_tokens + r.cache_read_tokens + r.cache_write_tokens);
-      this.metrics.addMetric('OutputTokens', MetricUnit.Count, r.output_tokens);
-      this.metrics.addMetric('CacheHits', MetricUnit.Count, r.cache.startsWith('hit') ? 1 : 0);
-      this.metrics.addMetric('CacheErrors', MetricUnit.Count, r.cache_error ? 1 : 0);
-      this.metrics.addMetric('QuotaRejections', MetricUnit.Count, r.status === 429 ? 1 : 0);
-      this.metrics.addMetric('UpstreamErrors', MetricUnit.Count, r.status >= 500 ? 1 : 0);
-      this.metrics.addMetric('OverheadMs', MetricUnit.Milliseconds, r.overhead_ms);
+      this.addCounts(r);
+      this.metrics.addMetric(M.inputTokens, MetricUnit.Count, r.input_tokens + r.cache_read_tokens + r.cache_write_tokens);
+      this.metrics.addMetric(M.outputTokens, MetricUnit.Count, r.output_tokens);
       this.metrics.publishStoredMetrics();
     } catch (err) {
       process.stderr.write(`usage sink: ${(err as Error).message}\n`);
     }
+  }
+
+  private addCounts(r: UsageRecord): void {
+    this.metrics.addMetric(M.requests, MetricUnit.Count, 1);
+    this.metrics.addMetric(M.costUsd, MetricUnit.NoUnit, r.cost_usd);
+    this.metrics.addMetric(M.baselineCostUsd, MetricUnit.NoUnit, r.baseline_cost_usd);
+    this.metrics.addMetric(M.cacheHits, MetricUnit.Count, r.cache.startsWith('hit') ? 1 : 0);
+    this.metrics.addMetric(M.cacheErrors, MetricUnit.Count, r.cache_error ? 1 : 0);
+    this.metrics.addMetric(M.quotaRejections, MetricUnit.Count, r.status === 429 ? 1 : 0);
+    this.metrics.addMetric(M.upstreamErrors, MetricUnit.Count, r.status >= 500 ? 1 : 0);
+    this.metrics.addMetric(M.overheadMs, MetricUnit.Milliseconds, r.overhead_ms);
   }
 
   feedback(record: FeedbackRecord): void {

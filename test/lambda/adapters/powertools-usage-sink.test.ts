@@ -22,13 +22,17 @@ describe('PowertoolsUsageSink', () => {
   });
   afterEach(() => jest.restoreAllMocks());
 
-  it('writes one structured usage line and one EMF line by tier and model, never by tenant', () => {
+  it('writes one structured usage line, one EMF line of gateway totals and one by tier and model, never by tenant', () => {
     const sink = new PowertoolsUsageSink(new Logger({ serviceName: 'llm-finops-router' }), new Metrics({ namespace: 'LlmFinOps', serviceName: 'llm-finops-router' }));
     sink.write(record);
     const json = lines.join('\n').split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l));
     const usage = json.find((j) => j._type === 'llm_usage');
     expect(usage).toMatchObject({ message: 'llm_usage', tenant: 'acme', cost_micros: 20, cache: 'hit-semantic', service: 'llm-finops-router' });
-    const emf = json.find((j) => j._aws);
+    const [totals, emf, ...rest] = json.filter((j) => j._aws);
+    expect(rest).toHaveLength(0);
+    expect(totals._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'LlmFinOps', Dimensions: [['service']] });
+    expect(totals).toMatchObject({ service: 'llm-finops-router', Requests: 1, CostUsd: 0.00002, CacheHits: 1, QuotaDowngrades: 0, LatencyMs: 3, OverheadMs: 3 });
+    expect(totals.Tier).toBeUndefined();
     expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'LlmFinOps', Dimensions: [expect.arrayContaining(['Tier', 'Model'])] });
     expect(emf._aws.CloudWatchMetrics[0].Dimensions[0]).not.toContain('tenant');
     expect(emf).toMatchObject({ Tier: 'small', Model: 'nova-lite', Requests: 1, CostUsd: 0.00002, CacheHits: 1, InputTokens: 105, QuotaRejections: 0 });

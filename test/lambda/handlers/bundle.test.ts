@@ -117,3 +117,43 @@ describe('router bundle', () => {
     }
   });
 });
+
+/** The kill-switch bundle the BudgetGuard deploys, in a child process with the SDK pointed at dynalite. */
+describe('budget-action bundle', () => {
+  const run = (env: Record<string, string>, event: unknown) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-budget-action.js'), JSON.stringify(event)], {
+      env: { ...process.env, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+  const sns = (message: string) => ({ Records: [{ EventSource: 'aws:sns', Sns: { MessageId: 'm1', Message: message } }] });
+
+  it('sets the kill switch in the table its environment names', async () => {
+    const dynamo = new LocalDynamo();
+    await dynamo.start();
+    try {
+      await ensureQuotaTable(dynamo.client, 'bundle-kill');
+      const result = await run({
+        LLM_FINOPS_QUOTA_TABLE: 'bundle-kill',
+        LLM_FINOPS_KILL_SWITCH_RULES: JSON.stringify([{ budgetName: 'p-tenant-acme', tenant: 'acme', mode: 'block' }]),
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      }, sns('Budget Name: p-tenant-acme\nAlert Type: ACTUAL\nAlert Threshold: > $50.00\nACTUAL Amount: $50.20'));
+      expect(result.stderr).not.toContain('Error');
+      expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!)).toEqual({ set: 1, ignored: 0 });
+      const controls = await new DynamoDbQuotaStore(dynamo.client, 'bundle-kill').getControls('acme', 'default');
+      expect(controls.tenantKillSwitch).toMatchObject({ mode: 'block', reason: 'AWS Budgets: p-tenant-acme passed > $50.00, spent $50.20' });
+    } finally {
+      await dynamo.stop();
+    }
+  });
+
+  it('fails its cold start naming the missing setting', async () => {
+    const result = await run({ LLM_FINOPS_QUOTA_TABLE: 't' }, sns('x'));
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('LLM_FINOPS_KILL_SWITCH_RULES is not set');
+  });
+});
