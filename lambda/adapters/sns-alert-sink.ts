@@ -1,9 +1,11 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { AlertSink, QuotaAlert } from '../core/ports';
+import { chatNotification } from './chat-notification';
 
 /**
- * Publishes quota alerts to an SNS topic (fanned out to email, Slack through AWS Chatbot, PagerDuty, ...).
- * Message attributes carry the type and tenant so subscriptions can filter. Publishing never blocks or fails the
+ * Publishes quota alerts to an SNS topic (fanned out to email, Slack through AWS Chatbot, PagerDuty, ...) in the
+ * chat custom-notification shape (see chatNotification). Message attributes carry the type, tenant and scope so
+ * subscriptions can filter. Publishing never blocks or fails the
  * request; a failure is written to the log, where a metric filter can count it.
  */
 export class SnsAlertSink implements AlertSink {
@@ -24,10 +26,14 @@ export class SnsAlertSink implements AlertSink {
       .send(new PublishCommand({
         TopicArn: this.topicArn,
         Subject: subject,
-        Message: JSON.stringify({
-          ...alert,
-          summary: `${alert.scope === 'feature' ? `${alert.tenant}/${alert.feature}` : alert.scope === 'global' ? 'The gateway' : alert.tenant} has committed ` +
+        Message: chatNotification({
+          title: subject,
+          description: `${alert.scope === 'feature' ? `${alert.tenant}/${alert.feature}` : alert.scope === 'global' ? 'The gateway' : alert.tenant} has committed ` +
             `${fmt(alert.committed)} of its ${alert.window} limit of ${fmt(alert.limit)} (${alert.period}): past ${pct}%.`,
+          eventType: alert.type,
+          threadId: alert.counter,
+          context: { ...alert },
+          nextSteps: ['Raise the limit without a redeploy: llm-finops quota limits ... --set KEY=VALUE --store dynamodb'],
         }),
         MessageAttributes: {
           type: { DataType: 'String', StringValue: alert.type },

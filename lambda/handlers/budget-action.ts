@@ -15,12 +15,12 @@ export const handler = createBudgetActionHandler({
   store: new DynamoDbQuotaStore(new DynamoDBClient({}), table),
   rules: parseKillSwitchRules(process.env[ENV_KILL_SWITCH_RULES]),
   tableName: table,
-  notify: sns ? async (subject, message) => {
+  notify: sns ? async (subject, message, eventType) => {
     await sns.send(new PublishCommand({
       TopicArn: topic,
       Subject: subject,
       Message: message,
-      MessageAttributes: { type: { DataType: 'String', StringValue: 'kill_switch_set' } },
+      MessageAttributes: { type: { DataType: 'String', StringValue: eventType } },
     }));
   } : undefined,
 });

@@ -1,4 +1,5 @@
 import type { SNSEvent } from 'aws-lambda';
+import { type AlertNotice, chatNotification } from '../../adapters/chat-notification';
 import { decideKillSwitch, type KillSwitchRule } from '../../core/budgets/kill-switch';
 import type { QuotaStore } from '../../core/ports';
 
@@ -8,7 +9,7 @@ export interface BudgetActionDeps {
   /** The quota table's name, for the reset command the alert quotes. */
   readonly tableName: string;
   /** Tells people what the switch did (the alerts topic); undefined: the log only. */
-  readonly notify?: (subject: string, message: string) => Promise<void>;
+  readonly notify?: (subject: string, message: string, eventType: string) => Promise<void>;
   readonly now?: () => Date;
   readonly log?: (line: Record<string, unknown>) => void;
 }
@@ -39,25 +40,29 @@ export function createBudgetActionHandler(deps: BudgetActionDeps): (event: SNSEv
       }
       await deps.store.setKillSwitch(decision.scope, decision.state);
       set++;
-      const who = decision.rule.tenant === undefined ? 'the gateway' : `tenant ${decision.rule.tenant}`;
+      const who = decision.rule.tenant === undefined ? 'all tenants' : `tenant ${decision.rule.tenant}`;
       const reset = `llm-finops quota kill-switch${decision.rule.tenant === undefined ? '' : ` --tenant ${decision.rule.tenant}`} --off --store dynamodb --dynamodb-table ${deps.tableName}`;
       log({ _type: 'llm_kill_switch_set', scope: decision.scope, state: decision.state, budget: decision.rule.budgetName, reset });
       if (deps.notify) {
         const verb = decision.rule.mode === 'block' ? 'blocks' : 'downgrades';
-        await deps.notify(
-          `LLM kill switch ON for ${who}: ${decision.rule.mode}`.slice(0, 100),
-          JSON.stringify({
+        const notice: AlertNotice = {
+          title: `LLM kill switch ON for ${who}: ${decision.rule.mode}`.slice(0, 100),
+          description: `${decision.state.reason}. The gateway now ${verb} premium tiers for ${who}.`,
+          eventType: 'kill_switch_set',
+          threadId: `kill-switch#${decision.rule.tenant ?? 'global'}`,
+          context: {
             type: 'kill_switch_set',
-            tenant: decision.rule.tenant ?? null,
             scope: decision.rule.tenant === undefined ? 'global' : 'tenant',
+            tenant: decision.rule.tenant ?? null,
             mode: decision.rule.mode,
             budget: decision.rule.budgetName,
             reason: decision.state.reason,
             setAt: decision.state.setAt,
-            summary: `${decision.state.reason}. The gateway now ${verb} premium tiers for ${who}. Reset with: ${reset}`,
             reset,
-          }),
-        );
+          },
+          nextSteps: [`Reset when the spend is understood: ${reset}`],
+        };
+        await deps.notify(notice.title, chatNotification(notice), notice.eventType);
       }
     }
     return { set, ignored };

@@ -26,7 +26,26 @@ describe('SnsAlertSink', () => {
         scope: { DataType: 'String', StringValue: 'tenant' },
       },
     });
-    expect(JSON.parse(input.Message!)).toEqual({ ...alert, summary: 'acme has committed $8.20 of its day limit of $10.00 (2026-11-29): past 80%.' });
+    // AWS Chatbot's custom notification shape, so Slack renders it; the alert's fields travel as strings.
+    expect(JSON.parse(input.Message!)).toEqual({
+      version: '1.0',
+      source: 'custom',
+      content: {
+        textType: 'client-markdown',
+        title: 'LLM quota 80%: acme day usd',
+        description: 'acme has committed $8.20 of its day limit of $10.00 (2026-11-29): past 80%.',
+        nextSteps: ['Raise the limit without a redeploy: llm-finops quota limits ... --set KEY=VALUE --store dynamodb'],
+      },
+      metadata: {
+        threadId: 'tenant#acme#usd#2026-11-29',
+        summary: 'LLM quota 80%: acme day usd',
+        eventType: 'quota_threshold',
+        additionalContext: {
+          type: 'quota_threshold', tenant: 'acme', feature: '', scope: 'tenant', unit: 'usd', window: 'day', period: '2026-11-29',
+          counter: 'tenant#acme#usd#2026-11-29', threshold: '0.8', committed: '8200000', limit: '10000000', ts: '2026-11-29T12:00:00.000Z',
+        },
+      },
+    });
   });
 
   it('reports a failed publish without throwing into the request', async () => {

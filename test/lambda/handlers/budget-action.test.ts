@@ -50,10 +50,15 @@ describe('budget action (kill switch) handler', () => {
     expect(controls.globalKillSwitch).toEqual({ mode: 'downgrade', reason: 'AWS Budgets: llmfinops-total passed > $100.00, spent $100.51', setAt: '2026-11-29T10:00:00.000Z' });
     expect(controls.tenantKillSwitch).toBeUndefined();
     expect(sent).toHaveLength(1);
-    expect(sent[0].subject).toBe('LLM kill switch ON for the gateway: downgrade');
+    expect(sent[0].subject).toBe('LLM kill switch ON for all tenants: downgrade');
     expect(JSON.parse(sent[0].message)).toMatchObject({
-      type: 'kill_switch_set', scope: 'global', mode: 'downgrade', budget: 'llmfinops-total',
-      reset: `llm-finops quota kill-switch --off --store dynamodb --dynamodb-table ${table}`,
+      version: '1.0',
+      source: 'custom',
+      content: { title: 'LLM kill switch ON for all tenants: downgrade', description: 'AWS Budgets: llmfinops-total passed > $100.00, spent $100.51. The gateway now downgrades premium tiers for all tenants.' },
+      metadata: {
+        eventType: 'kill_switch_set',
+        additionalContext: { scope: 'global', mode: 'downgrade', budget: 'llmfinops-total', reset: `llm-finops quota kill-switch --off --store dynamodb --dynamodb-table ${table}` },
+      },
     });
     expect(logs.find((l) => l._type === 'llm_kill_switch_ignored')).toMatchObject({ level: 'ERROR', notice: { budgetName: 'not-ours' } });
 
