@@ -1,4 +1,7 @@
+export * from './budgets/alert-topic';
+export * from './budgets/budget-guard';
 export * from './cache/semantic-cache';
+export * from './dashboard/cost-dashboard';
 export * from './gateway/llm-gateway';
 export * from './gateway/router-function';
 export * from './platform/reference-platform-stack';

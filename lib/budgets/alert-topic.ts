@@ -63,6 +63,7 @@ export interface AlertTopicProps {
 }
 
 const PUBLISHERS = ['budgets.amazonaws.com', 'costalerts.amazonaws.com', 'cloudwatch.amazonaws.com'] as const;
+const admitted = new WeakSet<sns.ITopic>();
 
 /**
  * The one SNS topic every cost alert goes to: AWS Budgets thresholds, Cost Anomaly Detection, the gateway's 80% quota
@@ -86,6 +87,30 @@ export class AlertTopic extends Construct {
         resources: ['*'],
         conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnLike: { 'aws:SourceArn': AlertTopic.sourceArnPattern(stack, service) } },
       }));
+    }
+  }
+
+  /**
+   * Adds the topic-policy statements that let AWS Budgets and Cost Anomaly Detection of this account (only) publish
+   * to a topic made in this app. An imported topic's policy cannot be changed here: add the same statements to it
+   * yourself (a synth warning says so). Safe to call more than once for the same topic.
+   */
+  static admitBillingPublishers(topic: sns.ITopic): void {
+    if (admitted.has(topic)) return;
+    admitted.add(topic);
+    const stack = Stack.of(topic);
+    let added = true;
+    for (const service of ['budgets.amazonaws.com', 'costalerts.amazonaws.com'] as const) {
+      added = topic.addToResourcePolicy(new iam.PolicyStatement({
+        sid: `Allow${service.split('.')[0]}Publish`,
+        principals: [new iam.ServicePrincipal(service)],
+        actions: ['SNS:Publish'],
+        resources: [topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnLike: { 'aws:SourceArn': AlertTopic.sourceArnPattern(stack, service) } },
+      })).statementAdded && added;
+    }
+    if (!added) {
+      Annotations.of(topic).addWarningV2('cdk-llm-finops:importedAlertTopic', 'This topic was imported: allow budgets.amazonaws.com and costalerts.amazonaws.com to SNS:Publish in its policy (with aws:SourceAccount), or budget and anomaly alerts will not arrive.');
     }
   }
 
@@ -126,7 +151,6 @@ export class AlertTopic extends Construct {
     }
     if (problems.length) throw new Error(`Invalid AlertTopic props:\n  - ${problems.join('\n  - ')}`);
 
-    const stack = Stack.of(this);
     if (props.encryptionKey) {
       this.encryptionKey = props.encryptionKey;
     } else if (props.encryption) {
@@ -140,15 +164,7 @@ export class AlertTopic extends Construct {
       enforceSSL: true,
       masterKey: this.encryptionKey,
     });
-    for (const service of ['budgets.amazonaws.com', 'costalerts.amazonaws.com'] as const) {
-      this.topic.addToResourcePolicy(new iam.PolicyStatement({
-        sid: `Allow${service.split('.')[0]}Publish`,
-        principals: [new iam.ServicePrincipal(service)],
-        actions: ['SNS:Publish'],
-        resources: [this.topic.topicArn],
-        conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnLike: { 'aws:SourceArn': AlertTopic.sourceArnPattern(stack, service) } },
-      }));
-    }
+    AlertTopic.admitBillingPublishers(this.topic);
 
     for (const email of props.emails ?? []) this.topic.addSubscription(new subs.EmailSubscription(email));
     if (pd !== undefined) this.topic.addSubscription(new subs.UrlSubscription(pd, { protocol: sns.SubscriptionProtocol.HTTPS }));

@@ -40,9 +40,13 @@ const PROFILE_PREFIX = /^(us|eu|apac|us-gov|jp|au|ca|global)\.(.+)$/;
  */
 export class RouterFunction extends Construct {
   readonly function: lambda.Function;
+  /** The function's log group: it also holds the usage records (`_type: llm_usage`) for Logs Insights. */
+  readonly logGroup: logs.LogGroup;
+  private readonly config: GatewayConfigDocument;
 
   constructor(scope: Construct, id: string, props: RouterFunctionProps) {
     super(scope, id);
+    this.config = props.config;
     const memorySize = props.memorySize ?? 1024;
     const problems: string[] = [];
     if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) problems.push(`memorySize: expected an integer 128-10240, got ${memorySize}`);
@@ -56,6 +60,7 @@ export class RouterFunction extends Construct {
     if (problems.length) throw new Error(`Invalid RouterFunction props:\n  - ${problems.join('\n  - ')}`);
 
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
+    this.logGroup = logGroup;
     this.function = new lambda.Function(this, 'Resource', {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
@@ -122,13 +127,28 @@ export class RouterFunction extends Construct {
       .filter((id): id is string => !!id))];
   }
 
+  /**
+   * ARNs of the Bedrock models behind the config's premium tiers (quota.premiumTiers), for a deny policy such as
+   * BudgetGuard's premiumDeny. A model that also serves a non-premium tier is left out: denying it would break that
+   * tier too. Empty when there are no premium tiers or they hold no Bedrock model.
+   */
+  premiumModelResources(): string[] {
+    const config = this.config as { [key: string]: any };
+    const premium = new Set<string>(config.quota?.premiumTiers ?? []);
+    const tiers = (config.tiers ?? []) as { name: string; models: string[] }[];
+    const inPremium = new Set(tiers.filter((t) => premium.has(t.name)).flatMap((t) => t.models));
+    const inOther = new Set(tiers.filter((t) => !premium.has(t.name)).flatMap((t) => t.models));
+    const ids = new Set([...inPremium].filter((m) => !inOther.has(m)));
+    return ids.size ? this.bedrockResources(config, ids) : [];
+  }
+
   /** ARNs for the Bedrock models in the config: models, cross-region profiles and their underlying models. */
-  private bedrockResources(config: { [key: string]: any }): string[] {
+  private bedrockResources(config: { [key: string]: any }, only?: ReadonlySet<string>): string[] {
     const stack = Stack.of(this);
     const bedrockProviders = new Set((config.providers as { id: string; type: string }[]).filter((p) => p.type === 'bedrock').map((p) => p.id));
     const arns = new Set<string>();
-    for (const m of config.models as { provider: string; upstreamModel: string }[]) {
-      if (!bedrockProviders.has(m.provider)) continue;
+    for (const m of config.models as { id: string; provider: string; upstreamModel: string }[]) {
+      if (!bedrockProviders.has(m.provider) || (only && !only.has(m.id))) continue;
       const id = m.upstreamModel;
       if (id.startsWith('arn:')) {
         arns.add(id);

@@ -1,9 +1,47 @@
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { GatewayConfigDocument } from '../../lambda/contract';
+import { AlertTopic, type AlertTopicProps } from '../budgets/alert-topic';
+import { BudgetGuard, KillSwitchMode, type TenantBudget } from '../budgets/budget-guard';
 import { SemanticCache, type SemanticCacheProps } from '../cache/semantic-cache';
+import { CostDashboard, type GatewayAlarmThresholds } from '../dashboard/cost-dashboard';
 import { type GatewayDomainOptions, LlmGateway } from '../gateway/llm-gateway';
 import { TokenQuotaTable } from '../quota/token-quota-table';
+
+/** The platform's budgets (see BudgetGuardProps for each field). */
+export interface PlatformBudgetOptions {
+  /** Monthly limit of the total budget in USD. */
+  readonly monthlyLimitUsd: number;
+  /** @default - every service in the account */
+  readonly totalServices?: string[];
+  /** @default - no Bedrock budget */
+  readonly bedrockMonthlyLimitUsd?: number;
+  /** @default - no SageMaker budget */
+  readonly sageMakerMonthlyLimitUsd?: number;
+  /** @default - none */
+  readonly tenantBudgets?: TenantBudget[];
+  /** @default 'llm-finops:tenant' */
+  readonly tenantTagKey?: string;
+  /** @default [50, 80, 100] */
+  readonly actualThresholds?: number[];
+  /** @default [100] */
+  readonly forecastedThresholds?: number[];
+  /**
+   * What the kill switch does to the config's premium tiers when a budget passes 100%.
+   * @default KillSwitchMode.DOWNGRADE
+   */
+  readonly killSwitchMode?: KillSwitchMode;
+  /**
+   * Also attach an IAM deny on premium Bedrock models to the router role at 100% of the total budget (a Budget
+   * Action). Needs quota.premiumTiers in the config with a Bedrock model that serves no other tier.
+   * @default true when the config has such models
+   */
+  readonly premiumDeny?: boolean;
+  /** @default true */
+  readonly anomalyDetection?: boolean;
+  /** @default 100 */
+  readonly anomalyImpactThresholdUsd?: number;
+}
 
 export interface CostManagedAiPlatformProps {
   /** The GatewayConfig document (schema/gateway-config.schema.json): providers, models, tiers, routing, tenants. */
@@ -38,22 +76,52 @@ export interface CostManagedAiPlatformProps {
    * @default - the execute-api URL
    */
   readonly domain?: GatewayDomainOptions;
+
+  /**
+   * Who hears about spend: email, Slack through AWS Chatbot, PagerDuty, encryption of the alert topic. Budget,
+   * anomaly, 80% quota, kill-switch and alarm notices all go to this one topic.
+   * @default - a TLS-only topic without subscribers
+   */
+  readonly notifications?: AlertTopicProps;
+
+  /**
+   * AWS Budgets with the kill switch and anomaly detection.
+   * @default - none
+   */
+  readonly budgets?: PlatformBudgetOptions;
+
+  /**
+   * The CloudWatch dashboard and gateway alarms.
+   * @default true
+   */
+  readonly dashboard?: boolean;
+
+  /**
+   * Alarm thresholds.
+   * @default - GatewayAlarmThresholds defaults; with budgets, a spend-rate alarm at 4x the budget's average hourly rate
+   */
+  readonly alarms?: GatewayAlarmThresholds;
 }
 
 /**
  * The cost-managed AI stack in one construct: the OpenAI-compatible streaming gateway with its key authorizer and
- * router, DynamoDB quotas with the 80% alert topic, and the semantic cache, wired together. Later issues add
- * attribution, budgets, inference endpoints and the dashboard here.
+ * router, DynamoDB quotas, the semantic cache, one alert topic for every notice, AWS Budgets with the kill switch,
+ * and the cost dashboard with its alarms, wired together.
  */
 export class CostManagedAiPlatform extends Construct {
+  readonly alerts: AlertTopic;
   readonly quota: TokenQuotaTable;
   readonly gateway: LlmGateway;
   readonly cache?: SemanticCache;
+  readonly budgetGuard?: BudgetGuard;
+  readonly dashboard?: CostDashboard;
 
   constructor(scope: Construct, id: string, props: CostManagedAiPlatformProps) {
     super(scope, id);
     // Quotas must be shared by every router instance: DynamoDB, never the in-process store.
-    this.quota = new TokenQuotaTable(this, 'Quota');
+    this.alerts = new AlertTopic(this, 'Alerts', props.notifications);
+    this.quota = new TokenQuotaTable(this, 'Quota', { alertTopic: this.alerts.topic });
+    new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn, description: 'Every cost alert: subscribe a queue, a Lambda or another endpoint here' });
     this.gateway = new LlmGateway(this, 'Gateway', {
       config: props.gatewayConfig, quotaTable: this.quota, timeout: props.timeout, tracing: props.tracing, webAcl: props.webAcl, domain: props.domain,
     });
@@ -61,6 +129,38 @@ export class CostManagedAiPlatform extends Construct {
       this.cache = new SemanticCache(this, 'Cache', props.semanticCache ?? {});
       this.cache.bindRouter(this.gateway.router.function);
       new CfnOutput(this, 'CacheEndpoint', { value: this.cache.endpoint, description: 'OpenSearch endpoint of the semantic cache' });
+    }
+    const b = props.budgets;
+    if (b) {
+      const premium = this.gateway.router.premiumModelResources();
+      if (b.premiumDeny === true && !premium.length) {
+        throw new Error('Invalid CostManagedAiPlatform props:\n  - budgets.premiumDeny: the config has no premium Bedrock model to deny (set quota.premiumTiers to tiers with Bedrock models that serve no other tier)');
+      }
+      const role = this.gateway.router.function.role!;
+      this.budgetGuard = new BudgetGuard(this, 'Budgets', {
+        monthlyLimitUsd: b.monthlyLimitUsd,
+        totalServices: b.totalServices,
+        bedrockMonthlyLimitUsd: b.bedrockMonthlyLimitUsd,
+        sageMakerMonthlyLimitUsd: b.sageMakerMonthlyLimitUsd,
+        tenantBudgets: b.tenantBudgets,
+        tenantTagKey: b.tenantTagKey,
+        actualThresholds: b.actualThresholds,
+        forecastedThresholds: b.forecastedThresholds,
+        anomalyDetection: b.anomalyDetection,
+        anomalyImpactThresholdUsd: b.anomalyImpactThresholdUsd,
+        alertTopic: this.alerts.topic,
+        killSwitch: { quotaTable: this.quota, mode: b.killSwitchMode ?? KillSwitchMode.DOWNGRADE },
+        premiumDeny: b.premiumDeny !== false && premium.length ? { role, resources: premium } : undefined,
+      });
+    }
+    if (props.dashboard ?? true) {
+      // With a budget: alarm when an hour costs 4x the budget's average hour (730 hours a month).
+      const spendPerHourUsd = props.alarms?.spendPerHourUsd ?? (b ? Math.round((b.monthlyLimitUsd / 730) * 4 * 100) / 100 : undefined);
+      this.dashboard = new CostDashboard(this, 'Dashboard', {
+        gateway: this.gateway,
+        alarmTopic: this.alerts.topic,
+        alarms: { ...props.alarms, spendPerHourUsd },
+      });
     }
   }
 }

@@ -96,6 +96,20 @@ export class TokenQuotaTable extends Construct {
     });
   }
 
+  /**
+   * Lets the kill-switch Lambda set and clear kill switches: PutItem and DeleteItem on the table, limited by
+   * dynamodb:LeadingKeys to the `k#` items (it can touch no counter, limit or key).
+   */
+  grantKillSwitch(grantee: iam.IGrantable): iam.Grant {
+    this.encryptionKey?.grantEncryptDecrypt(grantee);
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+      resourceArns: [this.table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['k#*'] } },
+    });
+  }
+
   /** Requests DynamoDB throttled on the table (a quota store under pressure answers 503 when fail-closed). */
   metricThrottledRequests(props?: cloudwatch.MetricOptions): cloudwatch.IMetric {
     return this.table.metricThrottledRequestsForOperations({ ...props });

@@ -1,0 +1,233 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { GATEWAY_METRICS as M, METRICS_NAMESPACE, ROUTER_SERVICE } from '../../lambda/contract';
+import type { LlmGateway } from '../gateway/llm-gateway';
+
+/** Thresholds of the gateway alarms; leave one out to keep its default, set it to 0 to drop that alarm. */
+export interface GatewayAlarmThresholds {
+  /**
+   * Gateway spend in USD per hour (sum of the usage records' cost) above which the spend-rate alarm fires.
+   * @default - no spend-rate alarm (BudgetGuard's platform wiring sets 4x the budget's average hourly rate)
+   */
+  readonly spendPerHourUsd?: number;
+
+  /**
+   * Requests refused by quotas (429) in 5 minutes.
+   * @default 25
+   */
+  readonly quotaRejectionsPer5Min?: number;
+
+  /**
+   * Share of requests that failed upstream (5xx after fallbacks), percent over 5 minutes, 3 periods in a row.
+   * @default 5
+   */
+  readonly upstreamErrorPercent?: number;
+
+  /**
+   * Cache backend errors (the cache failed open) in 5 minutes, 3 periods in a row.
+   * @default 1
+   */
+  readonly cacheErrorsPer5Min?: number;
+
+  /**
+   * p99 of the gateway's own overhead (latency minus upstream time), milliseconds, 3 periods of 5 minutes.
+   * @default 250
+   */
+  readonly overheadP99Ms?: number;
+}
+
+export interface CostDashboardProps {
+  /** The gateway to watch: its router's EMF metrics and usage log, and its API's latency. */
+  readonly gateway: LlmGateway;
+
+  /**
+   * Topic the alarms notify (ALARM and OK).
+   * @default - alarms without actions
+   */
+  readonly alarmTopic?: sns.ITopic;
+
+  /** @default - see GatewayAlarmThresholds */
+  readonly alarms?: GatewayAlarmThresholds;
+
+  /**
+   * SageMaker endpoint names whose utilisation and invocations get widgets.
+   * @default - none
+   */
+  readonly sageMakerEndpointNames?: string[];
+
+  /**
+   * Name of the dashboard.
+   * @default - generated
+   */
+  readonly dashboardName?: string;
+
+  /**
+   * Default time range of the dashboard, e.g. '-PT24H' or '-P7D'.
+   * @default '-P7D'
+   */
+  readonly start?: string;
+}
+
+const HOUR = Duration.hours(1);
+const FIVE_MIN = Duration.minutes(5);
+
+/**
+ * The FinOps view of the gateway on one CloudWatch dashboard, plus its alarms. Per-tenant and per-feature views come
+ * from the usage records through Logs Insights widgets (tenant ids are never metric dimensions: every combination
+ * would be a billed custom metric); per tier and model from the router's EMF metrics; Bedrock and SageMaker from
+ * their own namespaces.
+ */
+export class CostDashboard extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+  /** The alarms by name: spendRate, quotaRejections, upstreamErrors, cacheErrors, overheadP99. */
+  readonly alarms: Record<string, cloudwatch.Alarm> = {};
+
+  constructor(scope: Construct, id: string, props: CostDashboardProps) {
+    super(scope, id);
+    const t = props.alarms ?? {};
+    const problems: string[] = [];
+    for (const [k, v] of Object.entries(t)) if (v !== undefined && !(Number.isFinite(v) && v >= 0)) problems.push(`alarms.${k}: expected a number >= 0, got ${v}`);
+    if (t.upstreamErrorPercent !== undefined && t.upstreamErrorPercent > 100) problems.push(`alarms.upstreamErrorPercent: a percent, got ${t.upstreamErrorPercent}`);
+    if (problems.length) throw new Error(`Invalid CostDashboard props:\n  - ${problems.join('\n  - ')}`);
+
+    const region = Stack.of(this).region;
+    const total = (name: string, statistic: string, period: Duration = HOUR, label?: string): cloudwatch.Metric =>
+      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { service: ROUTER_SERVICE }, statistic, period, label });
+    const byTierModel = (name: string, statistic: string, label: string): cloudwatch.MathExpression => new cloudwatch.MathExpression({
+      expression: `SEARCH('{${METRICS_NAMESPACE},Model,Tier,service} MetricName="${name}"', '${statistic}', 3600)`,
+      label,
+      period: HOUR,
+      usingMetrics: {},
+    });
+    const logGroup: logs.ILogGroup = props.gateway.router.logGroup;
+    const insights = (title: string, query: string[], width = 12): cloudwatch.LogQueryWidget =>
+      new cloudwatch.LogQueryWidget({ title, logGroupNames: [logGroup.logGroupName], queryLines: query, width, height: 6, view: cloudwatch.LogQueryVisualizationType.TABLE });
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Resource', {
+      dashboardName: props.dashboardName,
+      start: props.start ?? '-P7D',
+    });
+
+    this.dashboard.addWidgets(new cloudwatch.TextWidget({
+      markdown: '# LLM spend\nGateway spend per hour by tier and model (EMF, dimension-free totals for alarms), what cache and routing saved against always calling the baseline model, and who spent it (usage records, Logs Insights). External providers\' spend is only here and in the usage log: AWS Budgets and CUR see AWS spend only.',
+      width: 24,
+      height: 2,
+    }));
+    const cost = total(M.costUsd, 'Sum', HOUR, 'spend');
+    const baseline = total(M.baselineCostUsd, 'Sum', HOUR, 'baseline');
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Spend per hour by tier and model (USD)', left: [byTierModel(M.costUsd, 'Sum', '')], stacked: true, width: 12, height: 6, period: HOUR }),
+      new cloudwatch.GraphWidget({
+        title: 'Cost saved by cache and routing (USD per hour)',
+        left: [cost, new cloudwatch.MathExpression({ expression: 'baseline - spend', usingMetrics: { baseline, spend: cost }, label: 'saved vs baseline model', period: HOUR })],
+        width: 12,
+        height: 6,
+      }),
+    );
+    const requests5 = total(M.requests, 'Sum', FIVE_MIN, 'requests');
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Cache hit ratio (%)',
+        left: [new cloudwatch.MathExpression({ expression: '100 * hits / IF(requests > 0, requests, 1)', usingMetrics: { hits: total(M.cacheHits, 'Sum', FIVE_MIN), requests: requests5 }, label: 'hit ratio', period: FIVE_MIN })],
+        leftYAxis: { min: 0, max: 100 },
+        width: 8,
+        height: 6,
+      }),
+      new cloudwatch.GraphWidget({ title: 'Routing mix: requests by tier and model', left: [byTierModel(M.requests, 'Sum', '')], stacked: true, width: 8, height: 6, period: HOUR }),
+      new cloudwatch.GraphWidget({
+        title: 'Quota rejections and downgrades',
+        left: [total(M.quotaRejections, 'Sum', FIVE_MIN, 'rejected (429)'), total(M.quotaDowngrades, 'Sum', FIVE_MIN, 'downgraded (incl. kill switch)')],
+        width: 8,
+        height: 6,
+      }),
+    );
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Latency and gateway overhead (ms)',
+        left: [
+          total(M.latencyMs, 'p50', FIVE_MIN, 'latency p50'), total(M.latencyMs, 'p99', FIVE_MIN, 'latency p99'),
+          total(M.overheadMs, 'p50', FIVE_MIN, 'overhead p50'), total(M.overheadMs, 'p99', FIVE_MIN, 'overhead p99'),
+        ],
+        right: [props.gateway.metricLatency({ statistic: 'p99', period: FIVE_MIN, label: 'API Gateway p99' })],
+        width: 12,
+        height: 6,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Errors: upstream 5xx, cache backend, API 5xx',
+        left: [total(M.upstreamErrors, 'Sum', FIVE_MIN, 'upstream errors'), total(M.cacheErrors, 'Sum', FIVE_MIN, 'cache errors (failed open)'), props.gateway.metricServerErrors({ period: FIVE_MIN, statistic: 'Sum', label: 'API 5xx' })],
+        width: 12,
+        height: 6,
+      }),
+    );
+    this.dashboard.addWidgets(
+      insights('Top tenants by spend', [
+        'filter _type = "llm_usage"',
+        'stats sum(cost_usd) as spend_usd, sum(baseline_cost_usd) - sum(cost_usd) as saved_usd, count(*) as requests by tenant',
+        'sort spend_usd desc',
+        'limit 20',
+      ]),
+      insights('Top features by spend', [
+        'filter _type = "llm_usage"',
+        'stats sum(cost_usd) as spend_usd, count(*) as requests, sum(input_tokens + output_tokens) as tokens by tenant, feature',
+        'sort spend_usd desc',
+        'limit 20',
+      ]),
+    );
+    const bedrock = (metric: string, statistic: string): cloudwatch.MathExpression => new cloudwatch.MathExpression({
+      expression: `SEARCH('{AWS/Bedrock,ModelId} MetricName="${metric}"', '${statistic}', 3600)`,
+      label: '',
+      period: HOUR,
+      usingMetrics: {},
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({ title: 'Bedrock tokens per hour by model (AWS/Bedrock)', left: [bedrock('InputTokenCount', 'Sum'), bedrock('OutputTokenCount', 'Sum')], width: 12, height: 6, period: HOUR }),
+      new cloudwatch.GraphWidget({ title: 'Bedrock invocations, throttles and latency by model', left: [bedrock('Invocations', 'Sum'), bedrock('InvocationThrottles', 'Sum')], right: [bedrock('InvocationLatency', 'Average')], width: 12, height: 6, period: HOUR }),
+    );
+    for (const name of props.sageMakerEndpointNames ?? []) {
+      const sm = (namespace: string, metric: string, statistic: string): cloudwatch.MathExpression => new cloudwatch.MathExpression({
+        expression: `SEARCH('{${namespace},EndpointName,VariantName} EndpointName="${name}" MetricName="${metric}"', '${statistic}', 300)`,
+        label: '',
+        period: FIVE_MIN,
+        usingMetrics: {},
+      });
+      this.dashboard.addWidgets(
+        new cloudwatch.GraphWidget({ title: `SageMaker ${name}: utilisation (%)`, left: [sm('/aws/sagemaker/Endpoints', 'CPUUtilization', 'Average'), sm('/aws/sagemaker/Endpoints', 'GPUUtilization', 'Average'), sm('/aws/sagemaker/Endpoints', 'GPUMemoryUtilization', 'Average')], width: 12, height: 6 }),
+        new cloudwatch.GraphWidget({ title: `SageMaker ${name}: invocations and instances`, left: [sm('AWS/SageMaker', 'Invocations', 'Sum'), sm('AWS/SageMaker', 'Invocation5XXErrors', 'Sum')], right: [sm('/aws/sagemaker/Endpoints', 'CPUUtilization', 'SampleCount')], width: 12, height: 6 }),
+      );
+    }
+
+    // Alarms on the dimension-free totals (a percentile cannot be recombined from per-model series).
+    const alarm = (key: string, description: string, metric: cloudwatch.IMetric, threshold: number, evaluationPeriods: number, atLeast = false): void => {
+      if (threshold === 0) return;
+      const a = new cloudwatch.Alarm(this, `${key[0].toUpperCase()}${key.slice(1)}Alarm`, {
+        alarmDescription: `${description} (region ${region})`,
+        metric,
+        threshold,
+        evaluationPeriods,
+        comparisonOperator: atLeast ? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD : cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      if (props.alarmTopic) {
+        a.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
+        a.addOkAction(new cwActions.SnsAction(props.alarmTopic));
+      }
+      this.alarms[key] = a;
+    };
+    if (t.spendPerHourUsd !== undefined) alarm('spendRate', `Gateway spend above $${t.spendPerHourUsd}/hour`, total(M.costUsd, 'Sum', HOUR), t.spendPerHourUsd, 1);
+    alarm('quotaRejections', 'Many requests refused by quotas: a tenant at its limit or a runaway client', total(M.quotaRejections, 'Sum', FIVE_MIN), t.quotaRejectionsPer5Min ?? 25, 1);
+    alarm('upstreamErrors', 'Upstream errors after fallbacks above the threshold share of requests', new cloudwatch.MathExpression({
+      expression: '100 * errors / IF(requests > 0, requests, 1)',
+      usingMetrics: { errors: total(M.upstreamErrors, 'Sum', FIVE_MIN), requests: requests5 },
+      label: 'upstream error %',
+      period: FIVE_MIN,
+    }), t.upstreamErrorPercent ?? 5, 3);
+    alarm('cacheErrors', 'The cache backend is failing (the gateway fails open: answers cost full price)', total(M.cacheErrors, 'Sum', FIVE_MIN), t.cacheErrorsPer5Min ?? 1, 3, true);
+    alarm('overheadP99', 'Gateway overhead p99 above the threshold', total(M.overheadMs, 'p99', FIVE_MIN), t.overheadP99Ms ?? 250, 3);
+    if (!Object.keys(this.alarms).length) return;
+    this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(this.alarms), width: 24, height: 3 }));
+  }
+}
