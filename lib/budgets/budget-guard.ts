@@ -11,7 +11,7 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { BUNDLES, ENV_ALERT_TOPIC_ARN, ENV_KILL_SWITCH_RULES, ENV_QUOTA_TABLE } from '../../lambda/contract';
 import { bundleDir } from '../bundles';
-import { acknowledgeBasicExecutionRole } from '../nag';
+import { acknowledgeBasicExecutionRole, acknowledgeTopicKeyGrant } from '../nag';
 import type { TokenQuotaTable } from '../quota/token-quota-table';
 import { AlertTopic, type AlertTopicProps } from './alert-topic';
 
@@ -329,6 +329,7 @@ export class BudgetGuard extends Construct {
       });
       props.killSwitch.quotaTable.grantKillSwitch(fn);
       this.alertTopic.grantPublish(fn);
+      if (this.alertTopic.masterKey) acknowledgeTopicKeyGrant(fn);
       this.killSwitchTopic.addSubscription(new subs.LambdaSubscription(fn));
       acknowledgeBasicExecutionRole(fn);
       this.killSwitchFunction = fn;

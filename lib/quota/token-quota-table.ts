@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { acknowledgeTopicKeyGrant } from '../nag';
 import { ENV_ALERT_TOPIC_ARN, ENV_QUOTA_TABLE, QUOTA_TABLE } from '../../lambda/contract';
 
 export interface TokenQuotaTableProps {
@@ -73,6 +74,7 @@ export class TokenQuotaTable extends Construct {
     fn.addEnvironment(ENV_ALERT_TOPIC_ARN, this.alertTopic.topicArn);
     this.grantQuotaAccess(fn.grantPrincipal);
     this.alertTopic.grantPublish(fn.grantPrincipal);
+    if (this.alertTopic.masterKey && fn instanceof Construct) acknowledgeTopicKeyGrant(fn);
   }
 
   /**

@@ -110,8 +110,13 @@ function fixedCost(type: string, props: Record<string, unknown>, all: NonNullabl
     }
     case 'AWS::CloudWatch::Dashboard':
       return { usd: p.dashboardPerMonth.usd, basis: 'per dashboard (3 free per account)' };
-    case 'AWS::CloudWatch::Alarm':
-      return { usd: p.alarmPerMonth.usd, basis: 'standard-resolution alarm' };
+    case 'AWS::CloudWatch::Alarm': {
+      // A metric-math alarm is billed per metric it reads.
+      const metrics = Array.isArray(props.Metrics) ? props.Metrics.filter((m) => (m as Record<string, unknown>).MetricStat).length : 0;
+      return metrics > 1
+        ? { usd: metrics * p.alarmPerMonth.usd, basis: `standard-resolution alarm on ${metrics} metrics` }
+        : { usd: p.alarmPerMonth.usd, basis: 'standard-resolution alarm' };
+    }
     case 'AWS::SecretsManager::Secret':
       return { usd: p.secretPerMonth.usd, basis: 'per secret' };
     case 'AWS::KMS::Key':

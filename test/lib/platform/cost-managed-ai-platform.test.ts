@@ -31,4 +31,53 @@ describe('CostManagedAiPlatform', () => {
     none.template.resourceCountIs('AWS::OpenSearchService::Domain', 0);
     none.template.resourcePropertiesCountIs('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LLM_FINOPS_SEMANTIC_INDEX: Match.anyValue() }) } }, 0);
   });
+
+  it('sends quota alerts, budgets, anomalies and alarms to one alert topic, with the dashboard on by default', () => {
+    const { template, platform } = synth({ notifications: { emails: ['finops@example.com'] } });
+    expect(platform.budgetGuard).toBeUndefined();
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'finops@example.com' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('router'),
+      Environment: { Variables: Match.objectLike({ LLM_FINOPS_ALERT_TOPIC_ARN: { Ref: Match.stringLikeRegexp('PlatformAlerts') } }) },
+    });
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    // No budget: no spend-rate alarm; the four operational alarms notify the topic.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: Match.stringLikeRegexp('PlatformAlerts') }] });
+    template.hasOutput('*', { Description: Match.stringLikeRegexp('Every cost alert') });
+    synth({ dashboard: false }).template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+  });
+
+  it('with budgets: the kill switch on the quota table, the IAM deny on the premium-only Bedrock model, a spend-rate alarm from the budget', () => {
+    const { template, platform } = synth({ budgets: { monthlyLimitUsd: 730, tenantBudgets: [{ tenant: 'acme', monthlyLimitUsd: 50 }] } });
+    expect(platform.budgetGuard?.killSwitchFunction).toBeDefined();
+    template.resourceCountIs('AWS::Budgets::Budget', 2);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ LLM_FINOPS_KILL_SWITCH_RULES: Match.stringLikeRegexp('"mode":"downgrade"'), LLM_FINOPS_QUOTA_TABLE: Match.anyValue() }) },
+    });
+    // quota.premiumTiers = [large]: Sonnet serves only the premium tier; Haiku also serves medium, so it stays allowed.
+    template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+      PolicyDocument: {
+        Statement: [Match.objectLike({
+          Effect: 'Deny',
+          Resource: [
+            { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0']] },
+            { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:us-east-1:111122223333:inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0']] },
+          ],
+        })],
+      },
+    });
+    template.hasResourceProperties('AWS::Budgets::BudgetsAction', { Definition: { IamActionDefinition: { Roles: [{ Ref: Match.stringLikeRegexp('PlatformGatewayRouterServiceRole') }] } } });
+    // $730/month = $1/hour on average: the alarm fires above 4x.
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CostUsd', Threshold: 4, Period: 3600, Statistic: 'Sum' });
+    synth({ budgets: { monthlyLimitUsd: 10, premiumDeny: false } }).template.resourceCountIs('AWS::Budgets::BudgetsAction', 0);
+  });
+
+  it('refuses premiumDeny when the config has no premium-only Bedrock model', () => {
+    const config = { ...gatewayConfig, quota: { defaults: gatewayConfig.quota.defaults } };
+    expect(() => synth({ gatewayConfig: config, budgets: { monthlyLimitUsd: 10, premiumDeny: true } })).toThrow('budgets.premiumDeny: the config has no premium Bedrock model to deny');
+    // Left to its default, it is simply off.
+    synth({ gatewayConfig: config, budgets: { monthlyLimitUsd: 10 } }).template.resourceCountIs('AWS::Budgets::BudgetsAction', 0);
+  });
 });

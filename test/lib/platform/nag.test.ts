@@ -11,4 +11,19 @@ describe('ReferencePlatformStack', () => {
     new ReferencePlatformStack(app, 'Ref', { gatewayConfig });
     expect(unacknowledgedNagFindings(app)).toBe('');
   });
+
+  it('stays clean with every alert target, an encrypted topic and tenant budgets', () => {
+    const app = new App();
+    const gatewayConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+    new ReferencePlatformStack(app, 'Full', {
+      gatewayConfig,
+      notifications: {
+        encryption: true,
+        emails: ['finops@example.com'],
+        slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCDE' },
+        pagerDutyEventsUrl: 'https://events.pagerduty.com/integration/0123456789abcdef/enqueue',
+      },
+    });
+    expect(unacknowledgedNagFindings(app)).toBe('');
+  });
 });

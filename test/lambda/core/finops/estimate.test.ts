@@ -10,8 +10,9 @@ describe('estimate', () => {
     const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
     const stack = new ReferencePlatformStack(new App(), 'Ref', { gatewayConfig: config });
     const e = estimate({ Ref: Template.fromStack(stack).toJSON() as CfnTemplate });
-    // The development cache domain: 730 h x $0.073 (t3.medium.search) + 10 GB x $0.122 = 53.29 + 1.22
-    expect(e.fixedUsdPerMonth).toBe(54.51);
+    // The development cache domain: 730 h x $0.073 (t3.medium.search) + 10 GB x $0.122 = 53.29 + 1.22; the dashboard
+    // $3; six alarms, one reading two metrics: 7 x $0.10.
+    expect(e.fixedUsdPerMonth).toBe(58.21);
     // $3.50 REST API, 1 GB x 3 s x 1M x $0.0000133334 (arm64) = $40.00, $0.20 of Lambda requests,
     // 10 x $0.625 + 5 x $0.125 of DynamoDB
     // and the cache: 1 x $0.125 + 2 x $0.625 of DynamoDB (1.375 -> 1.38), 50 Titan tokens x $0.02 / 1M per request.
@@ -34,6 +35,7 @@ describe('estimate', () => {
         Dash: { Type: 'AWS::CloudWatch::Dashboard' },
         A1: { Type: 'AWS::CloudWatch::Alarm' },
         A2: { Type: 'AWS::CloudWatch::Alarm' },
+        Ratio: { Type: 'AWS::CloudWatch::Alarm', Properties: { Metrics: [{ Id: 'e', Expression: '100 * a / b' }, { Id: 'a', MetricStat: {} }, { Id: 'b', MetricStat: {} }] } },
         Api: { Type: 'AWS::ApiGateway::RestApi' },
         Quota: { Type: 'AWS::DynamoDB::Table' },
         Router: { Type: 'AWS::Lambda::Function', Properties: { MemorySize: 1024, Architectures: ['arm64'], Environment: { Variables: { LLM_FINOPS_CONFIG: '{}' } } } },
@@ -50,12 +52,13 @@ describe('estimate', () => {
       Dash: 3,
       A1: 0.1,
       A2: 0.1,
+      Ratio: 0.2, // metric math on two metrics
     });
     expect(e.unpriced).toEqual(['Platform/Odd (no price for x9.large.search)']);
-    expect(e.fixedUsdPerMonth).toBe(1136.65);
+    expect(e.fixedUsdPerMonth).toBe(1136.85);
     // 3.50 API + 0.20 + 40.00 Lambda + 10 x 0.625 + 5 x 0.125 DynamoDB (6.875 -> 6.88)
     expect(e.variableUsdPerMillionRequests).toBe(50.58);
-    expect(e.usage).toMatchObject({ variableUsdPerMonth: 101.16, totalUsdPerMonth: 1237.81 });
+    expect(e.usage).toMatchObject({ variableUsdPerMonth: 101.16, totalUsdPerMonth: 1238.01 });
   });
 
   it('adds the dedicated masters of a production domain', () => {
