@@ -2,6 +2,7 @@ export * from './budgets/alert-topic';
 export * from './budgets/budget-guard';
 export * from './cache/semantic-cache';
 export * from './dashboard/cost-dashboard';
+export * from './inference/inference-endpoint';
 export * from './gateway/llm-gateway';
 export * from './gateway/router-function';
 export * from './platform/reference-platform-stack';

@@ -2,7 +2,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const out = join(new URL('..', import.meta.url).pathname, 'cdk.out');
+const out = join(new URL('..', import.meta.url).pathname, process.argv[2] ?? 'cdk.out');
 const templates = readdirSync(out).filter((f) => f.endsWith('.template.json'));
 if (!templates.length) {
   process.stderr.write('cdk.out holds no templates: synthesis failed\n');

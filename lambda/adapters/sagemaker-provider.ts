@@ -22,6 +22,8 @@ const ERROR_KINDS: Record<string, ProviderErrorKind> = {
   AccessDeniedException: 'auth',
 };
 
+const NO_CAPACITY = /no capacity|insufficient capacity|scaled to zero|scale.{0,20}from zero/i;
+
 function classify(err: unknown, what: string): unknown {
   if (err instanceof ProviderError) return err;
   const e = err as { name?: string; message?: string; OriginalStatusCode?: number; $metadata?: { httpStatusCode?: number } };
@@ -29,6 +31,9 @@ function classify(err: unknown, what: string): unknown {
   let kind: ProviderErrorKind | undefined = e?.name ? ERROR_KINDS[e.name] : undefined;
   // ModelError: the container answered with an error status; classify by that status.
   if (e?.name === 'ModelError') kind = kindForStatus(e.OriginalStatusCode ?? 500);
+  // An inference component scaled to zero answers ValidationError "... has no capacity to process this request ...":
+  // capacity is on its way (the NoCapacityInvocationFailures alarm scales it out), so the next model answers meanwhile.
+  if (e?.name === 'ValidationError' && NO_CAPACITY.test(e.message ?? '')) kind = 'throttled';
   kind ??= (e?.$metadata?.httpStatusCode ?? 500) < 500 ? 'client' : 'server';
   return new ProviderError(`${what}: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`, kind, e?.OriginalStatusCode ?? e?.$metadata?.httpStatusCode, undefined, { cause: err });
 }

@@ -3,6 +3,7 @@
  * a config the router would refuse at cold start, with the same messages, without lib/ importing the runtime.
  */
 import { ConfigError, resolveConfig } from '../core/config/resolve';
+import { PRICE_CATALOG } from '../core/pricing/catalog';
 
 /** Every problem of a GatewayConfig document, each with its path; empty when it is valid. */
 export function validateGatewayConfig(input: unknown): string[] {
@@ -13,4 +14,10 @@ export function validateGatewayConfig(input: unknown): string[] {
     if (err instanceof ConfigError) return [...err.problems];
     throw err;
   }
+}
+
+/** The catalog's instance-hour price of a SageMaker instance type, for the InferenceEndpoint's cost at minimum capacity. */
+export function catalogInstancePrice(instanceType: string): { usdPerHour: number; asOf: string; verified: boolean } | undefined {
+  const entry = PRICE_CATALOG.instances.find((i) => i.id === instanceType);
+  return entry ? { usdPerHour: entry.usdPerHour, asOf: entry.asOf, verified: entry.verified } : undefined;
 }

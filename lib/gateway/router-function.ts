@@ -89,6 +89,10 @@ export class RouterFunction extends Construct {
         });
       }
     }
+    const endpoints = this.sageMakerResources(props.config);
+    if (endpoints.length) {
+      this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'], resources: endpoints }));
+    }
     const artefacts = this.s3Artefacts(props.config);
     if (artefacts.length) {
       const stack = Stack.of(this);
@@ -110,6 +114,21 @@ export class RouterFunction extends Construct {
     const stack = Stack.of(this);
     const names = (config.providers as { apiKeySecret?: unknown }[]).map((p) => p.apiKeySecret).filter((s): s is string => typeof s === 'string');
     return [...new Set(names)].map((s) => (s.startsWith('arn:') ? s : `arn:${stack.partition}:secretsmanager:${stack.region}:${stack.account}:secret:${s}-??????`));
+  }
+
+  /** The SageMaker endpoints (and inference components) the config's sagemaker models name; ARNs lower-case the names. */
+  private sageMakerResources(config: { [key: string]: any }): string[] {
+    const providers = new Map((config.providers as { id: string; type: string; region?: string }[]).filter((p) => p.type === 'sagemaker').map((p) => [p.id, p]));
+    const stack = Stack.of(this);
+    const arns = new Set<string>();
+    for (const m of config.models as { provider: string; upstreamModel: string; inferenceComponent?: string }[]) {
+      const p = providers.get(m.provider);
+      if (!p) continue;
+      const region = p.region ?? stack.region;
+      arns.add(`arn:${stack.partition}:sagemaker:${region}:${stack.account}:endpoint/${m.upstreamModel.toLowerCase()}`);
+      if (m.inferenceComponent) arns.add(`arn:${stack.partition}:sagemaker:${region}:${stack.account}:inference-component/${m.inferenceComponent.toLowerCase()}`);
+    }
+    return [...arns].sort();
   }
 
   /** S3 objects the router reads at cold start: the trained router and the cache verifier. */

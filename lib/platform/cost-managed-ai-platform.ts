@@ -5,6 +5,7 @@ import { AlertTopic, type AlertTopicProps } from '../budgets/alert-topic';
 import { BudgetGuard, KillSwitchMode, type TenantBudget } from '../budgets/budget-guard';
 import { SemanticCache, type SemanticCacheProps } from '../cache/semantic-cache';
 import { CostDashboard, type GatewayAlarmThresholds } from '../dashboard/cost-dashboard';
+import type { InferenceEndpoint } from '../inference/inference-endpoint';
 import { type GatewayDomainOptions, LlmGateway } from '../gateway/llm-gateway';
 import { TokenQuotaTable } from '../quota/token-quota-table';
 
@@ -97,6 +98,13 @@ export interface CostManagedAiPlatformProps {
   readonly dashboard?: boolean;
 
   /**
+   * Self-hosted endpoints the config's sagemaker models name (`endpoint.gatewayModel(...)`): the dashboard shows their
+   * utilisation. The router's invoke permission comes from the config itself.
+   * @default - none
+   */
+  readonly inferenceEndpoints?: InferenceEndpoint[];
+
+  /**
    * Alarm thresholds.
    * @default - GatewayAlarmThresholds defaults; with budgets, a spend-rate alarm at 4x the budget's average hourly rate
    */
@@ -160,6 +168,7 @@ export class CostManagedAiPlatform extends Construct {
         gateway: this.gateway,
         alarmTopic: this.alerts.topic,
         alarms: { ...props.alarms, spendPerHourUsd },
+        sageMakerEndpointNames: props.inferenceEndpoints?.map((e) => e.endpointName),
       });
     }
   }

@@ -7,6 +7,9 @@ import {
 } from '@aws-sdk/client-sagemaker-runtime';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SageMakerProvider } from '../../../lambda/adapters/sagemaker-provider';
+import { MemoryUsageSink } from '../../../lambda/adapters/usage-sinks';
+import { buildGateway } from '../../../lambda/adapters/wiring';
+import { FakeUpstream } from '../../support/upstream';
 import { resolveConfig } from '../../../lambda/core/config/resolve';
 import type { ChatRequest } from '../../../lambda/core/openai/types';
 import type { ProviderCall, ProviderStreamEvent } from '../../../lambda/core/ports';
@@ -98,6 +101,8 @@ describe('SageMakerProvider', () => {
     [Object.assign(new Error('no capacity'), { name: 'ModelNotReadyException', $metadata: { httpStatusCode: 429 } }), 'throttled'],
     [Object.assign(new Error('rate'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }), 'throttled'],
     [Object.assign(new Error('bad'), { name: 'ValidationError', $metadata: { httpStatusCode: 400 } }), 'client'],
+    // An inference component at zero copies (scale to zero): the tier's next model answers while capacity arrives.
+    [Object.assign(new Error('Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress (if configured) or try to increase the capacity by invoking UpdateInferenceComponentRuntimeConfig API.'), { name: 'ValidationError', $metadata: { httpStatusCode: 400 } }), 'throttled'],
   ])('classifies %s', async (err, kind) => {
     mock.on(InvokeEndpointCommand).rejects(err);
     await expect(provider.complete(call('mistral'))).rejects.toMatchObject({ kind });
@@ -106,5 +111,33 @@ describe('SageMakerProvider', () => {
   it('fails clearly when the container does not speak the messages API', async () => {
     mock.on(InvokeEndpointCommand).resolves({ $metadata: {}, Body: enc([{ generated_text: 'raw TGI output' }]) as never });
     await expect(provider.complete(call('mistral'))).rejects.toMatchObject({ kind: 'server', message: expect.stringContaining('messages-API') });
+  });
+
+  it('through the gateway: an endpoint scaled to zero hands the request to the tier\'s next model, and the record says so', async () => {
+    const upstream = new FakeUpstream();
+    await upstream.start();
+    try {
+      upstream.setDefault('up-nova', { kind: 'ok', content: 'from the fallback', promptTokens: 12, completionTokens: 4 });
+      mock.on(InvokeEndpointCommand).rejects(Object.assign(new Error('Inference Component has no capacity to process this request. ApplicationAutoScaling may be in-progress (if configured) or try to increase the capacity by invoking UpdateInferenceComponentRuntimeConfig API.'), { name: 'ValidationError', $metadata: { httpStatusCode: 400 } }));
+      const usage = new MemoryUsageSink();
+      const gateway = buildGateway(resolveConfig({
+        providers: [{ type: 'sagemaker', id: 'sm', region: 'us-east-1' }, { type: 'openai-compatible', id: 'up', baseUrl: upstream.baseUrl }],
+        models: [
+          { id: 'qwen-inf2', provider: 'sm', upstreamModel: 'llm-finops-qwen-inf2', inferenceComponent: 'llm-finops-qwen-inf2-model', instanceType: 'ml.inf2.xlarge' },
+          { id: 'nova-lite', provider: 'up', upstreamModel: 'up-nova', price: { inputPerMTok: 0.06, outputPerMTok: 0.24 } },
+        ],
+        tiers: [{ name: 'small', models: ['qwen-inf2', 'nova-lite'] }],
+        routing: { thresholds: [{ tier: 'small', upTo: 1 }], baselineModel: 'nova-lite', retry: { attemptsPerModel: 1, baseDelayMs: 1, maxDelayMs: 2 } },
+        tenants: [{ id: 'acme', apiKeys: [] }],
+        usage: { sink: 'none' },
+      }), { env: {}, usage });
+      const body = JSON.stringify({ model: 'small', messages: [{ role: 'user', content: 'hi' }] });
+      const res = await gateway.chat({ tenantId: 'acme', body, bodyBytes: body.length });
+      expect(res.status).toBe(200);
+      expect(mock.commandCalls(InvokeEndpointCommand)[0].args[0].input).toMatchObject({ EndpointName: 'llm-finops-qwen-inf2', InferenceComponentName: 'llm-finops-qwen-inf2-model' });
+      expect(usage.records.at(-1)).toMatchObject({ model: 'nova-lite', status: 200, cost_basis: 'tokens' });
+    } finally {
+      await upstream.stop();
+    }
   });
 });
