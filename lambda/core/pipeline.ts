@@ -113,6 +113,8 @@ interface Trace {
   tenant: string;
   feature: string;
   team: string | null;
+  /** Pseudonymous end user: a hash of the request's `user`, never the value itself. */
+  endUser: string | null;
   stream: boolean;
   model: ResolvedModel | null;
   provider: string | null;
@@ -199,6 +201,7 @@ export class Gateway {
       tenant: inv.tenantId,
       feature: DEFAULT_FEATURE,
       team: null,
+      endUser: null,
       stream: false,
       model: null,
       provider: null,
@@ -235,6 +238,8 @@ export class Gateway {
       }
       const req = parseChatRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
       trace.stream = req.stream === true;
+      // Scoped to the tenant, so the same user id at two tenants counts as two users and cannot be joined across them.
+      if (req.user) trace.endUser = this.deps.sha256(`${tenant.id}\u0000${req.user}`).slice(0, 16);
       let r = route(this.deps.config, tenant, req, this.deps.router);
       trace.tier = r.tier;
       trace.routeReason = r.reason;
@@ -752,8 +757,11 @@ export class Gateway {
       tenant: trace.tenant,
       feature: trace.feature,
       team: trace.team,
+      end_user: trace.endUser,
       provider: trace.provider,
+      provider_type: trace.provider === 'cache' ? null : trace.model?.provider.type ?? null,
       model: trace.model?.id ?? null,
+      upstream_model: trace.provider === 'cache' ? null : trace.model?.config.upstreamModel ?? null,
       tier: trace.tier,
       route_reason: trace.routeReason,
       cache: trace.cache,

@@ -5,8 +5,14 @@ export interface UsageRecord {
   readonly tenant: string;
   readonly feature: string;
   readonly team: string | null;
+  /** The request's OpenAI `user`, hashed with the tenant (16 hex characters): counts active users, reveals none. */
+  readonly end_user: string | null;
   readonly provider: string | null;
+  /** bedrock, sagemaker, openai-compatible, azure-openai: what attribution needs to tell AWS spend from external. */
+  readonly provider_type: string | null;
   readonly model: string | null;
+  /** The provider's model id: Bedrock model / profile id, SageMaker endpoint name, external model name. */
+  readonly upstream_model: string | null;
   readonly tier: string | null;
   readonly route_reason: string | null;
   readonly cache: 'hit-exact' | 'hit-semantic' | 'miss' | 'bypass' | 'none';

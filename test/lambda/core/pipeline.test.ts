@@ -78,6 +78,21 @@ describe('Gateway', () => {
       expect(records.records[0]).toMatchObject({ cost_micros: 2000, baseline_cost_micros: 25000, cost_basis: 'tokens', route_reason: 'explicit-model' });
     });
 
+    it('records the provider type, the upstream model and a tenant-scoped hash of the end user, never the user id', async () => {
+      const { provider, chat, records } = setup();
+      provider.script('up-small-a', { ok: 'hi', usage: usage(10, 5) }, { ok: 'hi', usage: usage(10, 5) }, { ok: 'hi', usage: usage(10, 5) });
+      await chat(ask('one', { user: 'user-42' }));
+      await chat(ask('two', { user: 'user-42' }), 'globex');
+      await chat(ask('three'));
+      const [a, b, c] = records.records;
+      expect(a).toMatchObject({ provider: 'up', provider_type: 'openai-compatible', model: 'small-a', upstream_model: 'up-small-a' });
+      expect(a.end_user).toBe(sha256('acme\u0000user-42').slice(0, 16));
+      expect(b.end_user).toMatch(/^[0-9a-f]{16}$/);
+      expect(b.end_user).not.toBe(a.end_user);
+      expect(JSON.stringify(records.records)).not.toContain('user-42');
+      expect(c.end_user).toBeNull();
+    });
+
     it('releases the whole reservation when every model fails', async () => {
       const { provider, chat, quota, dayKey, records } = setup();
       provider.script('up-small-a', { fail: 'server', status: 500 }, { fail: 'server', status: 500 });
