@@ -8,6 +8,7 @@ import { MemoryQuotaStore } from '../lambda/adapters/memory-quota-store';
 import { LogAlertSink } from '../lambda/adapters/usage-sinks';
 import { replay, type TraceRow } from '../lambda/core/finops/replay';
 import { renderReport, type ReportRecord } from '../lambda/core/finops/report';
+import { sqlReportCommand } from './report-commands';
 import { estimate, UNIT_PRICES, type UsageProfile } from '../lambda/core/finops/estimate';
 import { GatewayConfigSchema } from '../lambda/core/config/schema';
 import { evaluateContext, type ContextEvalRow } from '../lambda/core/context/evaluate';
@@ -50,6 +51,13 @@ Usage:
   llm-finops replay --trace FILE.jsonl [--config FILE] [--json]
       Run a trace through the real pipeline with a simulated provider under each lever (baseline model only,
       caching, routing, context optimisation, all): cost, saving and a quality proxy, per tenant and feature.
+  llm-finops report --usage FILE.jsonl|DIR [--cur DIR] [--focus DIR] [--by DIM,...] [--query NAME]
+                    [--format table|json|csv] [--tenant-tag KEY]
+      The attribution SQL (the same text as the Athena named queries) on DuckDB, over a usage log (JSONL, or the
+      Parquet Firehose delivers) and local copies of the CUR 2.0 / FOCUS exports. --by groups spend by day, month,
+      tenant, feature, team, model, provider, tier, cache; --query runs one of spend-by-dimension, unit-economics,
+      savings, bedrock-spend, sagemaker-hosting, reconciliation, focus, focus-gateway. Default: spend by tenant and
+      feature, savings, and with --cur the bill allocated to tenants.
   llm-finops report --usage FILE.jsonl --html OUT.html [--title TEXT]
       A self-contained HTML report from a usage log: spend over time, by tenant, feature and model, savings,
       the costliest requests.
@@ -223,6 +231,7 @@ async function estimateCommand(args: string[]): Promise<number> {
 }
 
 async function reportCommand(args: string[]): Promise<number> {
+  if (!args.includes('--html')) return sqlReportCommand(args, (s) => process.stdout.write(s));
   const { values } = parseArgs({ args, options: { usage: { type: 'string' }, html: { type: 'string' }, title: { type: 'string' } } });
   if (!values.usage || !values.html) throw new UsageError('report needs --usage FILE.jsonl and --html OUT.html');
   const records: ReportRecord[] = [];

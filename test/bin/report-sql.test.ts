@@ -1,0 +1,72 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatCsv, formatTable } from '../../bin/report-commands';
+import { usageRecord, writeCur, writeUsage } from '../support/attribution-data';
+
+const ROOT = join(__dirname, '..', '..');
+const cli = (...args: string[]) =>
+  spawnSync(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'bin', 'llm-finops.ts'), ...args], { encoding: 'utf8' });
+
+/** `llm-finops report` on DuckDB, as a user runs it against a usage log and a synced CUR export. */
+describe('llm-finops report (SQL on DuckDB)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'report-sql-'));
+    writeUsage(join(dir, 'usage.jsonl'), [
+      usageRecord({ tenant: 'acme', feature: 'chat', cost_micros: 1_500_000, baseline_cost_micros: 4_000_000 }),
+      usageRecord({ tenant: 'acme', feature: 'search', cost_micros: 500_000 }),
+      usageRecord({ tenant: 'globex', feature: 'chat', cost_micros: 2_000_000 }),
+    ]);
+    await writeCur(join(dir, 'cur'), { '2026-11': [{ line_item_product_code: 'AmazonBedrock', line_item_usage_type: 'USE1-NovaLite-input-tokens', line_item_usage_amount: 1, line_item_unblended_cost: 5 }] });
+  });
+
+  it('groups spend --by the given dimensions as a table, JSON or CSV', () => {
+    const table = cli('report', '--usage', join(dir, 'usage.jsonl'), '--by', 'tenant');
+    expect(table.status).toBe(0);
+    expect(table.stdout).toMatch(/spend by tenant\ntenant\s+requests\s+tokens\s+cost_usd\s+saved_usd\n/);
+    expect(table.stdout).toMatch(/acme\s+2\s+0\s+2\s+2\n/);
+    const json = JSON.parse(cli('report', '--usage', join(dir, 'usage.jsonl'), '--by', 'tenant,feature', '--format', 'json').stdout);
+    expect(json).toEqual([
+      { tenant: 'globex', feature: 'chat', requests: 1, tokens: 0, cost_usd: 2, saved_usd: -2 },
+      { tenant: 'acme', feature: 'chat', requests: 1, tokens: 0, cost_usd: 1.5, saved_usd: 2.5 },
+      { tenant: 'acme', feature: 'search', requests: 1, tokens: 0, cost_usd: 0.5, saved_usd: -0.5 },
+    ]);
+    expect(cli('report', '--usage', join(dir, 'usage.jsonl'), '--by', 'tenant', '--format', 'csv').stdout).toBe('tenant,requests,tokens,cost_usd,saved_usd\nacme,2,0,2,2\nglobex,1,0,2,-2\n');
+  });
+
+  it('allocates the CUR bill to tenants with --cur (default sections) and runs a named --query', () => {
+    const r = cli('report', '--usage', join(dir, 'usage.jsonl'), '--cur', join(dir, 'cur'), '--format', 'json');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out)).toEqual(['spend by tenant, feature', 'savings', 'reconciliation']);
+    // $5 of Bedrock on the bill, $4 seen by the gateway: acme 2, globex 2, $1 unattributed.
+    expect(out.reconciliation.map((x: Record<string, unknown>) => [x.tenant, x.allocated_usd])).toEqual([['(unattributed)', 1], ['acme', 2], ['globex', 2]]);
+    const q = cli('report', '--cur', join(dir, 'cur'), '--query', 'bedrock-spend', '--format', 'json');
+    expect(JSON.parse(q.stdout)).toEqual([{ billing_period: '2026-11', model: 'NovaLite', token_type: 'input', tenant_tag: '', tokens: 1, cost_usd: 5, model_total_usd: 5 }]);
+  });
+
+  it('names what is wrong and exits 2', () => {
+    const cases: [string[], string][] = [
+      [[], 'report needs --usage FILE.jsonl|DIR (and/or --cur DIR)'],
+      [['--usage', join(dir, 'usage.jsonl'), '--by', 'planet'], '--by: unknown dimension(s) planet'],
+      [['--usage', join(dir, 'usage.jsonl'), '--query', 'everything'], "--query: unknown query 'everything'"],
+      [['--usage', join(dir, 'usage.jsonl'), '--query', 'reconciliation'], "query 'reconciliation' needs --cur"],
+      [['--usage', join(dir, 'nope.jsonl')], 'no such file or directory'],
+      [['--usage', join(dir, 'usage.jsonl'), '--format', 'xml'], '--format must be table, json or csv'],
+      [['--usage', join(dir, 'usage.jsonl'), '--cur', join(dir, 'cur'), '--format', 'csv'], '--format csv writes one table'],
+      [['--cur', mkdtempSync(join(tmpdir(), 'empty-cur-'))], 'no Parquet files'],
+    ];
+    for (const [args, message] of cases) {
+      const r = cli('report', ...args);
+      expect({ args, status: r.status, stderr: r.stderr.includes(message) }).toEqual({ args, status: 2, stderr: true });
+    }
+  });
+
+  it('formats tables and CSV', () => {
+    expect(formatTable([{ a: 'x', n: 1.25 }, { a: 'long', n: 10 }])).toBe('a        n\n----  ----\nx     1.25\nlong    10\n');
+    expect(formatCsv([{ a: 'x,y', b: 'q"' }])).toBe('a,b\n"x,y","q"""\n');
+    expect(formatTable([])).toBe('(no rows)\n');
+  });
+});
