@@ -53,6 +53,23 @@ export class MemoryUsageSink implements UsageSink {
   }
 }
 
+/** Every record to each sink (the Lambda: its log line and metrics, and Firehose for S3 / Athena). */
+export class TeeUsageSink implements UsageSink {
+  constructor(private readonly sinks: readonly UsageSink[]) {}
+
+  write(record: UsageRecord): void {
+    for (const s of this.sinks) s.write(record);
+  }
+
+  feedback(record: FeedbackRecord): void {
+    for (const s of this.sinks) s.feedback(record);
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.flush?.()));
+  }
+}
+
 export class NullUsageSink implements UsageSink {
   write(): void {}
   feedback(): void {}

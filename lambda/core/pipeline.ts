@@ -340,9 +340,9 @@ export class Gateway {
     }
   }
 
-  /** Waits for side effects still in flight (alert publishes); a Lambda handler calls it before returning. */
+  /** Waits for side effects still in flight (alert publishes, buffered usage delivery); a Lambda handler calls it before returning. */
   async flush(): Promise<void> {
-    await this.deps.alerts.flush?.();
+    await Promise.all([this.deps.alerts.flush?.(), this.deps.usage.flush?.()]);
   }
 
   /** OpenAI `GET /v1/models`: the tiers and models the tenant may name, plus `auto`. */

@@ -236,6 +236,8 @@ export interface UsageSink {
   write(record: UsageRecord): void;
   /** Appends an outcome for an earlier request to the same log. */
   feedback(record: FeedbackRecord): void;
+  /** Delivers what is buffered (a Lambda handler calls it after the response has ended, before it returns). */
+  flush?(): Promise<void>;
 }
 
 export interface QuotaAlert {

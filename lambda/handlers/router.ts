@@ -1,14 +1,17 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDbQuotaStore } from '../adapters/dynamodb-quota-store';
 import { DynamoDbTenantDirectory } from '../adapters/dynamodb-tenant-directory';
 import { SnsAlertSink } from '../adapters/sns-alert-sink';
 import { loadArtefacts } from '../adapters/artefacts';
 import { buildGateway } from '../adapters/wiring';
+import { FirehoseUsageSink } from '../adapters/firehose-usage-sink';
 import { PowertoolsUsageSink } from '../adapters/powertools-usage-sink';
-import { ENV_ALERT_TOPIC_ARN, ENV_QUOTA_TABLE, METRICS_NAMESPACE, ROUTER_SERVICE } from '../contract';
+import { TeeUsageSink } from '../adapters/usage-sinks';
+import { ENV_ALERT_TOPIC_ARN, ENV_QUOTA_TABLE, ENV_USAGE_STREAM, METRICS_NAMESPACE, ROUTER_SERVICE } from '../contract';
 import { resolveConfig } from '../core/config/resolve';
 import { configFromEnv } from './shared/config-from-env';
 import { createBufferedRouterHandler, createRouterHandler, type StreamingRuntime } from './shared/router-handler';
@@ -23,15 +26,22 @@ if (!runtime) throw new Error('This is the Lambda entry point (it needs the resp
  */
 const quotaTable = process.env[ENV_QUOTA_TABLE];
 const alertTopic = process.env[ENV_ALERT_TOPIC_ARN];
+const usageStream = process.env[ENV_USAGE_STREAM];
 const config = resolveConfig(configFromEnv());
 const dynamo = quotaTable ? new DynamoDBClient({}) : undefined;
+function powertoolsSink(): PowertoolsUsageSink {
+  return new PowertoolsUsageSink(new Logger({ serviceName: ROUTER_SERVICE }), new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ROUTER_SERVICE }));
+}
 const gateway = loadArtefacts(config, { baseDir: __dirname }).then((artefacts) => buildGateway(config, {
   env: process.env,
   baseDir: __dirname,
   artefacts,
   usage: config.raw.usage.sink === 'none'
     ? undefined
-    : new PowertoolsUsageSink(new Logger({ serviceName: ROUTER_SERVICE }), new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ROUTER_SERVICE })),
+    : usageStream
+      // The log line and metrics at once; Firehose (S3 -> Athena) after the response has ended.
+      ? new TeeUsageSink([powertoolsSink(), new FirehoseUsageSink(new FirehoseClient({}), usageStream)])
+      : powertoolsSink(),
   quota: quotaTable ? new DynamoDbQuotaStore(dynamo!, quotaTable) : undefined,
   // Run-time tenants live in the quota table beside the counters.
   tenants: quotaTable ? new DynamoDbTenantDirectory(dynamo!, quotaTable) : undefined,
