@@ -8,6 +8,8 @@ export const ENV_CONFIG_FILE = 'LLM_FINOPS_CONFIG_FILE';
 export const ENV_QUOTA_TABLE = 'LLM_FINOPS_QUOTA_TABLE';
 /** SNS topic for quota threshold alerts; unset means alerts go to the log. */
 export const ENV_ALERT_TOPIC_ARN = 'LLM_FINOPS_ALERT_TOPIC_ARN';
+/** {tenant: {modelId: upstream id}}: per-tenant Bedrock application inference profiles (TenantInferenceProfiles). */
+export const ENV_TENANT_UPSTREAMS = 'LLM_FINOPS_TENANT_UPSTREAMS';
 /** Firehose delivery stream for usage records (CostAttribution.bindRouter); unset: the log only. */
 export const ENV_USAGE_STREAM = 'LLM_FINOPS_USAGE_STREAM';
 /** The kill-switch Lambda's rules: JSON array of {budgetName, tenant?, mode} (BudgetGuard renders it). */

@@ -322,7 +322,7 @@ export class Gateway {
       if (trace.stream) return await this.streamed(trace, callReq, r, maxTokens, reservation, inv.signal, store);
 
       const signal = inv.signal ?? new AbortController().signal;
-      const done = await this.withFallback(trace, r, signal, (model) => this.provider(model).complete(this.call(model, callReq, maxTokens, signal)));
+      const done = await this.withFallback(trace, r, signal, (model) => this.provider(model).complete(this.call(model, callReq, maxTokens, signal, trace.tenant)));
       const usage = done.value.usage ?? {
         ...ZERO_USAGE,
         inputTokens: estimateInputTokens(callReq),
@@ -424,7 +424,7 @@ export class Gateway {
       const done = await this.withFallback(trace, { ...r, chain: r.chain.slice(from) }, signal, (model) => {
         const http = model.provider.type === 'openai-compatible' || model.provider.type === 'azure-openai';
         const request = askLogprobs && http && model !== last ? { ...callReq, logprobs: true } : callReq;
-        return this.provider(model).complete(this.call(model, request, maxTokens, signal));
+        return this.provider(model).complete(this.call(model, request, maxTokens, signal, trace.tenant));
       });
       const usage = done.value.usage ?? {
         ...ZERO_USAGE,
@@ -477,8 +477,15 @@ export class Gateway {
     })();
   }
 
-  private call(model: ResolvedModel, request: ChatRequest, maxTokens: number | undefined, signal: AbortSignal): ProviderCall {
-    return { model, request, maxTokens: maxTokens === undefined ? undefined : Math.min(maxTokens, model.maxOutputTokens), signal };
+  private call(model: ResolvedModel, request: ChatRequest, maxTokens: number | undefined, signal: AbortSignal, tenant: string): ProviderCall {
+    const upstream = this.upstreamFor(model, tenant);
+    const m = upstream === model.config.upstreamModel ? model : { ...model, config: { ...model.config, upstreamModel: upstream } };
+    return { model: m, request, maxTokens: maxTokens === undefined ? undefined : Math.min(maxTokens, model.maxOutputTokens), signal };
+  }
+
+  /** The tenant's own upstream id for a model (tenants[].upstreamModels: e.g. its tagged Bedrock inference profile), else the model's. */
+  private upstreamFor(model: ResolvedModel, tenant: string): string {
+    return this.deps.config.tenants.get(tenant)?.config.upstreamModels?.[model.id] ?? model.config.upstreamModel;
   }
 
   /** The context step when a policy applies to the tenant and feature; a failure leaves the request as it was. */
@@ -587,7 +594,7 @@ export class Gateway {
     clientSignal?.addEventListener('abort', () => ac.abort(), { once: true });
     // Fallback is possible only until the first event: open the stream and wait for it inside the retry loop.
     const opened = await this.withFallback(trace, r, ac.signal, async (model) => {
-      const it = this.provider(model).stream(this.call(model, req, maxTokens, ac.signal))[Symbol.asyncIterator]();
+      const it = this.provider(model).stream(this.call(model, req, maxTokens, ac.signal, trace.tenant))[Symbol.asyncIterator]();
       const first = await it.next();
       return { it, first };
     });
@@ -761,7 +768,7 @@ export class Gateway {
       provider: trace.provider,
       provider_type: trace.provider === 'cache' ? null : trace.model?.provider.type ?? null,
       model: trace.model?.id ?? null,
-      upstream_model: trace.provider === 'cache' ? null : trace.model?.config.upstreamModel ?? null,
+      upstream_model: trace.provider === 'cache' || !trace.model ? null : this.upstreamFor(trace.model, trace.tenant),
       tier: trace.tier,
       route_reason: trace.routeReason,
       cache: trace.cache,

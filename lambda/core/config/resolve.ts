@@ -196,6 +196,9 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
     (t.allowedModels ?? []).forEach((name, j) => {
       if (!modelIds.has(name)) problems.push(`tenants[${i}].allowedModels[${j}]: unknown model '${name}'`);
     });
+    for (const name of Object.keys(t.upstreamModels ?? {})) {
+      if (!modelIds.has(name)) problems.push(`tenants[${i}].upstreamModels.${name}: unknown model '${name}'`);
+    }
     t.apiKeys.forEach((k, j) => {
       const other = keyHashes.get(k.sha256);
       if (other !== undefined) problems.push(`tenants[${i}].apiKeys[${j}]: key hash already belongs to tenant '${other}'`);

@@ -99,6 +99,8 @@ export const TenantSchema = z.strictObject({
   allowedModels: z.array(z.string().min(1)).optional().describe('Models the tenant may name explicitly. Default: those in its allowed tiers'),
   limits: LimitSetSchema.optional(),
   features: z.record(z.string().min(1), LimitSetSchema).optional().describe('Limits per feature (x-llm-feature)'),
+  upstreamModels: z.record(z.string().min(1), z.string().min(1)).optional()
+    .describe("This tenant's upstream id per model id, e.g. a Bedrock application inference profile ARN carrying the tenant's cost allocation tags (TenantInferenceProfiles sets these)"),
 });
 
 export const GatewayConfigSchema = z.strictObject({

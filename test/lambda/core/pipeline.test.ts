@@ -93,6 +93,22 @@ describe('Gateway', () => {
       expect(c.end_user).toBeNull();
     });
 
+    it("calls a tenant's own upstream id (its tagged inference profile) and records it; other tenants keep the model's", async () => {
+      const { provider, chat, records } = setup({
+        tenants: [
+          { id: 'acme', apiKeys: [], upstreamModels: { 'small-a': 'acme-profile-small-a' } },
+          { id: 'globex', apiKeys: [] },
+        ],
+      });
+      provider.script('acme-profile-small-a', { ok: 'via profile', usage: usage(10, 5) });
+      provider.script('up-small-a', { ok: 'plain', usage: usage(10, 5) });
+      expect((await chat(ask('one'))).status).toBe(200);
+      expect((await chat(ask('two'), 'globex')).status).toBe(200);
+      expect(provider.calls.map((c) => c.model.config.upstreamModel)).toEqual(['acme-profile-small-a', 'up-small-a']);
+      expect(records.records.map((r) => [r.tenant, r.model, r.upstream_model, r.cost_micros])).toEqual([['acme', 'small-a', 'acme-profile-small-a', 20], ['globex', 'small-a', 'up-small-a', 20]]);
+      expect(() => resolveConfig(testConfig('http://x/v1', { tenants: [{ id: 'acme', apiKeys: [], upstreamModels: { nope: 'x' } }] }))).toThrow("tenants[0].upstreamModels.nope: unknown model 'nope'");
+    });
+
     it('releases the whole reservation when every model fails', async () => {
       const { provider, chat, quota, dayKey, records } = setup();
       provider.script('up-small-a', { fail: 'server', status: 500 }, { fail: 'server', status: 500 });

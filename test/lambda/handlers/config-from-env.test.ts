@@ -27,4 +27,13 @@ describe('configFromEnv', () => {
   it('names both variables when neither is set', () => {
     expect(() => configFromEnv({})).toThrow('Set LLM_FINOPS_CONFIG (JSON) or LLM_FINOPS_CONFIG_FILE (path)');
   });
+
+  it("lays each tenant's inference profiles over its upstreamModels, refusing tenants the config lacks", () => {
+    const config = { tenants: [{ id: 'acme', upstreamModels: { a: 'x' } }, { id: 'globex' }] };
+    const profile = 'arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/abc123';
+    const out = configFromEnv({ LLM_FINOPS_CONFIG: JSON.stringify(config), LLM_FINOPS_TENANT_UPSTREAMS: JSON.stringify({ acme: { nova: profile } }) }) as typeof config;
+    expect(out.tenants).toEqual([{ id: 'acme', upstreamModels: { a: 'x', nova: profile } }, { id: 'globex' }]);
+    expect(() => configFromEnv({ LLM_FINOPS_CONFIG: JSON.stringify(config), LLM_FINOPS_TENANT_UPSTREAMS: JSON.stringify({ initech: {} }) })).toThrow('LLM_FINOPS_TENANT_UPSTREAMS: tenants not in the config: initech');
+    expect(() => configFromEnv({ LLM_FINOPS_CONFIG: JSON.stringify(config), LLM_FINOPS_TENANT_UPSTREAMS: '{' })).toThrow('LLM_FINOPS_TENANT_UPSTREAMS is not JSON');
+  });
 });
