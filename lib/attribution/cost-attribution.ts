@@ -1,4 +1,4 @@
-import { Annotations, Aws, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as athena from 'aws-cdk-lib/aws-athena';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -242,9 +242,6 @@ export class CostAttribution extends Construct {
       });
       nq.node.addDependency(this.database);
       this.namedQueries[q.name] = nq;
-    }
-    if (!props.cur) {
-      Annotations.of(this).addInfoV2('cdk-llm-finops:noCur', 'CostAttribution without cur: only the usage-log queries are saved. Add a CurExport (us-east-1) and pass its location to reconcile with the bill.');
     }
 
     const bucketId = stack.getLogicalId(this.usageBucket.node.defaultChild as s3.CfnBucket);

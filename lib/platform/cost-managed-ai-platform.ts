@@ -1,6 +1,8 @@
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { GatewayConfigDocument } from '../../lambda/contract';
+import { CostAttribution, type CostAttributionProps } from '../attribution/cost-attribution';
+import { TenantInferenceProfiles, type TenantProfileSpec } from '../attribution/tenant-inference-profiles';
 import { AlertTopic, type AlertTopicProps } from '../budgets/alert-topic';
 import { BudgetGuard, KillSwitchMode, type TenantBudget } from '../budgets/budget-guard';
 import { SemanticCache, type SemanticCacheProps } from '../cache/semantic-cache';
@@ -98,6 +100,20 @@ export interface CostManagedAiPlatformProps {
   readonly dashboard?: boolean;
 
   /**
+   * Usage records to S3 (Firehose, Parquet), Glue tables and the Athena attribution queries; pass `cur` (a
+   * CurExport's location) to reconcile with the bill. false for none (usage records stay in the router's log).
+   * @default - CostAttribution with its defaults
+   */
+  readonly costAttribution?: CostAttributionProps | false;
+
+  /**
+   * Tenants that get their own tagged Bedrock application inference profiles (their Bedrock spend reaches CUR with
+   * the tenant tag; the router calls the profiles).
+   * @default - none: every tenant uses the shared model ids
+   */
+  readonly tenantInferenceProfiles?: TenantProfileSpec[];
+
+  /**
    * Self-hosted endpoints the config's sagemaker models name (`endpoint.gatewayModel(...)`): the dashboard shows their
    * utilisation. The router's invoke permission comes from the config itself.
    * @default - none
@@ -114,7 +130,7 @@ export interface CostManagedAiPlatformProps {
 /**
  * The cost-managed AI stack in one construct: the OpenAI-compatible streaming gateway with its key authorizer and
  * router, DynamoDB quotas, the semantic cache, one alert topic for every notice, AWS Budgets with the kill switch,
- * and the cost dashboard with its alarms, wired together.
+ * the cost dashboard with its alarms, and cost attribution (usage to S3 and Athena), wired together.
  */
 export class CostManagedAiPlatform extends Construct {
   readonly alerts: AlertTopic;
@@ -123,6 +139,8 @@ export class CostManagedAiPlatform extends Construct {
   readonly cache?: SemanticCache;
   readonly budgetGuard?: BudgetGuard;
   readonly dashboard?: CostDashboard;
+  readonly attribution?: CostAttribution;
+  readonly profiles?: TenantInferenceProfiles;
 
   constructor(scope: Construct, id: string, props: CostManagedAiPlatformProps) {
     super(scope, id);
@@ -137,6 +155,16 @@ export class CostManagedAiPlatform extends Construct {
       this.cache = new SemanticCache(this, 'Cache', props.semanticCache ?? {});
       this.cache.bindRouter(this.gateway.router.function);
       new CfnOutput(this, 'CacheEndpoint', { value: this.cache.endpoint, description: 'OpenSearch endpoint of the semantic cache' });
+    }
+    if (props.costAttribution !== false) {
+      this.attribution = new CostAttribution(this, 'Attribution', props.costAttribution ?? {});
+      this.attribution.bindRouter(this.gateway.router.function);
+      new CfnOutput(this, 'AttributionWorkGroup', { value: this.attribution.workGroup.ref, description: 'Athena workgroup with the llm-finops attribution queries' });
+      new CfnOutput(this, 'UsageBucket', { value: this.attribution.usageBucket.bucketName, description: 'Usage records as Parquet (usage/dt=yyyy-MM-dd/); `aws s3 sync` it for llm-finops report' });
+    }
+    if (props.tenantInferenceProfiles?.length) {
+      this.profiles = new TenantInferenceProfiles(this, 'TenantProfiles', { gatewayConfig: props.gatewayConfig, tenants: props.tenantInferenceProfiles, tenantTagKey: (props.costAttribution || undefined)?.tenantTagKey, teamTagKey: (props.costAttribution || undefined)?.teamTagKey });
+      this.profiles.bindRouter(this.gateway.router.function);
     }
     const b = props.budgets;
     if (b) {

@@ -21,7 +21,13 @@ export const UNIT_PRICES = {
   lambdaX86PerGbSecond: { usd: 0.0000166667, verified: true },
   dynamoDbWritePerMillion: { usd: 0.625, verified: true },
   dynamoDbReadPerMillion: { usd: 0.125, verified: true },
+  /** Direct PUT ingestion per GB, each record billed in 5 KB increments; Parquet conversion per GB on top. */
+  firehoseIngestPerGb: { usd: 0.029, verified: false },
+  firehoseFormatConversionPerGb: { usd: 0.018, verified: false },
 } as const;
+
+/** Firehose bills each record as at least 5 KB: a usage record (~1.5 KB) costs 5 KB. */
+const FIREHOSE_BILLED_GB_PER_MILLION = (5 * 1e6) / (1024 * 1024);
 
 const HOURS = 730;
 
@@ -148,12 +154,17 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
   let routerX86 = false;
   let hasExactCache = false;
   let embeddingPerMTok: number | undefined;
+  let usageStream: 'plain' | 'parquet' | undefined;
   for (const [stack, template] of Object.entries(stacks)) {
     const all = template.Resources ?? {};
     for (const [logical, res] of Object.entries(all)) {
       const props = res.Properties ?? {};
       if (res.Type === 'AWS::ApiGateway::RestApi') hasRestApi = true;
       if (res.Type === 'AWS::DynamoDB::Table') hasQuotaTable = true;
+      if (res.Type === 'AWS::KinesisFirehose::DeliveryStream') {
+        const conversion = (props.ExtendedS3DestinationConfiguration as { DataFormatConversionConfiguration?: { Enabled?: boolean } } | undefined)?.DataFormatConversionConfiguration;
+        usageStream = conversion?.Enabled ? 'parquet' : usageStream ?? 'plain';
+      }
       if (res.Type === 'AWS::Lambda::Function') {
         const env = ((props.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {}) as Record<string, unknown>;
         if ('LLM_FINOPS_CONFIG' in env || 'LLM_FINOPS_CONFIG_FILE' in env) {
@@ -184,6 +195,10 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
   if (hasQuotaTable) variable['DynamoDB quota writes (10) and reads (5)'] = round2(10 * p.dynamoDbWritePerMillion.usd + 5 * p.dynamoDbReadPerMillion.usd);
   // A lookup per request, and at most one 2 KB answer stored (2 write units) on a miss.
   if (hasExactCache) variable['DynamoDB exact cache read (1) and write (2)'] = round2(p.dynamoDbReadPerMillion.usd + 2 * p.dynamoDbWritePerMillion.usd);
+  if (usageStream) {
+    const perGb = p.firehoseIngestPerGb.usd + (usageStream === 'parquet' ? p.firehoseFormatConversionPerGb.usd : 0);
+    variable[`Firehose usage delivery (5 KB billed per record${usageStream === 'parquet' ? ', Parquet conversion' : ''})`] = round2(FIREHOSE_BILLED_GB_PER_MILLION * perGb);
+  }
   if (embeddingPerMTok !== undefined) variable[`Embeddings (${EMBEDDING_TOKENS_PER_REQUEST} tokens)`] = round2(EMBEDDING_TOKENS_PER_REQUEST * embeddingPerMTok);
   const perMillion = round2(Object.values(variable).reduce((a, b) => a + b, 0));
   const fixedTotal = round2(fixed.reduce((a, f) => a + (f.usdPerMonth ?? 0), 0));

@@ -80,4 +80,28 @@ describe('CostManagedAiPlatform', () => {
     // Left to its default, it is simply off.
     synth({ gatewayConfig: config, budgets: { monthlyLimitUsd: 10 } }).template.resourceCountIs('AWS::Budgets::BudgetsAction', 0);
   });
+
+  it('delivers usage records to Firehose by default (Athena queries saved), none with costAttribution: false', () => {
+    const { template, platform } = synth();
+    expect(platform.attribution).toBeDefined();
+    template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('router'),
+      Environment: { Variables: Match.objectLike({ LLM_FINOPS_USAGE_STREAM: { Ref: Match.stringLikeRegexp('AttributionDelivery') } }) },
+    });
+    template.hasOutput('*', { Description: Match.stringLikeRegexp('Athena workgroup') });
+    const none = synth({ costAttribution: false });
+    none.template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 0);
+    expect(none.platform.attribution).toBeUndefined();
+  });
+
+  it("routes a tenant's Bedrock calls through its tagged inference profiles when asked", () => {
+    const config = { ...gatewayConfig, tenants: [{ id: 'acme', apiKeys: [] }] };
+    const { template } = synth({ gatewayConfig: config, tenantInferenceProfiles: [{ tenant: 'acme', models: ['claude-sonnet-4.5'] }] });
+    template.hasResourceProperties('AWS::Bedrock::ApplicationInferenceProfile', { InferenceProfileName: 'acme-claude-sonnet-4.5', Tags: [{ Key: 'llm-finops:tenant', Value: 'acme' }] });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('router'),
+      Environment: { Variables: Match.objectLike({ LLM_FINOPS_TENANT_UPSTREAMS: Match.anyValue() }) },
+    });
+  });
 });

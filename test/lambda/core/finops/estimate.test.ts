@@ -15,12 +15,13 @@ describe('estimate', () => {
     expect(e.fixedUsdPerMonth).toBe(58.21);
     // $3.50 REST API, 1 GB x 3 s x 1M x $0.0000133334 (arm64) = $40.00, $0.20 of Lambda requests,
     // 10 x $0.625 + 5 x $0.125 of DynamoDB
-    // and the cache: 1 x $0.125 + 2 x $0.625 of DynamoDB (1.375 -> 1.38), 50 Titan tokens x $0.02 / 1M per request.
+    // and the cache: 1 x $0.125 + 2 x $0.625 of DynamoDB (1.375 -> 1.38), 50 Titan tokens x $0.02 / 1M per request;
+    // usage records to Firehose: 1M x 5 KB billed = 4.77 GB x ($0.029 ingest + $0.018 Parquet) = $0.22.
     expect(e.variablePerMillionRequests).toEqual({
       'API Gateway REST requests': 3.5, 'Lambda requests': 0.2, 'Lambda compute (1 GB x 3 s)': 40, 'DynamoDB quota writes (10) and reads (5)': 6.88,
-      'DynamoDB exact cache read (1) and write (2)': 1.38, 'Embeddings (50 tokens)': 1,
+      'DynamoDB exact cache read (1) and write (2)': 1.38, 'Firehose usage delivery (5 KB billed per record, Parquet conversion)': 0.22, 'Embeddings (50 tokens)': 1,
     });
-    expect(e.variableUsdPerMillionRequests).toBe(52.96);
+    expect(e.variableUsdPerMillionRequests).toBe(53.18);
   });
 
   it('itemises a fuller platform and totals it (hand-computed)', () => {
