@@ -1,0 +1,82 @@
+/**
+ * The AWS resources a gateway config names, as ARN strings: what the router may invoke or read. Pure (no CDK
+ * import), so the CDK constructs and the cdktf flavour grant exactly the same things.
+ */
+export interface ArnContext {
+  readonly partition: string;
+  readonly region: string;
+  readonly account: string;
+}
+
+type Config = { [key: string]: any };
+
+const PROFILE_PREFIX = /^(us|eu|apac|us-gov|jp|au|ca|global)\.(.+)$/;
+
+/** ARNs for the Bedrock models in the config: models, cross-region profiles and the models behind them (any region of the geography). */
+export function bedrockModelArns(config: Config, ctx: ArnContext, only?: ReadonlySet<string>): string[] {
+  const bedrockProviders = new Set((config.providers as { id: string; type: string }[]).filter((p) => p.type === 'bedrock').map((p) => p.id));
+  const arns = new Set<string>();
+  for (const m of config.models as { id: string; provider: string; upstreamModel: string }[]) {
+    if (!bedrockProviders.has(m.provider) || (only && !only.has(m.id))) continue;
+    const id = m.upstreamModel;
+    if (id.startsWith('arn:')) {
+      arns.add(id);
+      continue;
+    }
+    const profile = PROFILE_PREFIX.exec(id);
+    if (profile) {
+      arns.add(`arn:${ctx.partition}:bedrock:${ctx.region}:${ctx.account}:inference-profile/${id}`);
+      arns.add(`arn:${ctx.partition}:bedrock:*::foundation-model/${profile[2]}`);
+    } else {
+      arns.add(`arn:${ctx.partition}:bedrock:${ctx.region}::foundation-model/${id}`);
+    }
+  }
+  return [...arns].sort();
+}
+
+/** Base model ids behind the cross-region inference profiles in the config. */
+export function crossRegionModelIds(config: Config): string[] {
+  const bedrock = new Set((config.providers as { id: string; type: string }[]).filter((p) => p.type === 'bedrock').map((p) => p.id));
+  return [...new Set((config.models as { provider: string; upstreamModel: string }[])
+    .filter((m) => bedrock.has(m.provider))
+    .map((m) => PROFILE_PREFIX.exec(m.upstreamModel)?.[2])
+    .filter((id): id is string => !!id))];
+}
+
+/** Model ids that serve only premium tiers (quota.premiumTiers): a model also in another tier is left out. */
+export function premiumOnlyModelIds(config: Config): Set<string> {
+  const premium = new Set<string>(config.quota?.premiumTiers ?? []);
+  const tiers = (config.tiers ?? []) as { name: string; models: string[] }[];
+  const inPremium = new Set(tiers.filter((t) => premium.has(t.name)).flatMap((t) => t.models));
+  const inOther = new Set(tiers.filter((t) => !premium.has(t.name)).flatMap((t) => t.models));
+  return new Set([...inPremium].filter((m) => !inOther.has(m)));
+}
+
+/** The SageMaker endpoints (and inference components) the config's sagemaker models name; ARNs lower-case names. */
+export function sageMakerArns(config: Config, ctx: ArnContext): string[] {
+  const providers = new Map((config.providers as { id: string; type: string; region?: string }[]).filter((p) => p.type === 'sagemaker').map((p) => [p.id, p]));
+  const arns = new Set<string>();
+  for (const m of config.models as { provider: string; upstreamModel: string; inferenceComponent?: string }[]) {
+    const p = providers.get(m.provider);
+    if (!p) continue;
+    const region = p.region ?? ctx.region;
+    arns.add(`arn:${ctx.partition}:sagemaker:${region}:${ctx.account}:endpoint/${m.upstreamModel.toLowerCase()}`);
+    if (m.inferenceComponent) arns.add(`arn:${ctx.partition}:sagemaker:${region}:${ctx.account}:inference-component/${m.inferenceComponent.toLowerCase()}`);
+  }
+  return [...arns].sort();
+}
+
+/**
+ * Secrets holding provider API keys. A name becomes the ARN pattern Secrets Manager gives it (name plus a dash and
+ * six random characters), so the grant covers that secret only.
+ */
+export function providerSecretArns(config: Config, ctx: ArnContext): string[] {
+  const names = (config.providers as { apiKeySecret?: unknown }[]).map((p) => p.apiKeySecret).filter((s): s is string => typeof s === 'string');
+  return [...new Set(names)].map((s) => (s.startsWith('arn:') ? s : `arn:${ctx.partition}:secretsmanager:${ctx.region}:${ctx.account}:secret:${s}-??????`));
+}
+
+/** S3 objects the router reads at cold start (trained router, cache verifier) as object ARNs. */
+export function artefactObjectArns(config: Config, partition: string): string[] {
+  const uris = [config.routing?.learned?.s3Uri, config.cache?.semantic?.enabled ? config.cache.semantic.verifier?.s3Uri : undefined];
+  return uris.filter((u): u is string => typeof u === 'string' && u.startsWith('s3://')).map((u) => `arn:${partition}:s3:::${u.slice('s3://'.length)}`);
+}
