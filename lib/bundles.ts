@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 
 /**
  * Directory of a pre-built Lambda bundle (assets/lambda/<name>), found from this file whether it runs from the
@@ -39,4 +40,34 @@ export function validateGatewayConfig(config: unknown): string[] {
 /** The price catalog's instance-hour price (from the same bundle), or undefined when the catalog has none. */
 export function catalogInstancePrice(instanceType: string): { usdPerHour: number; asOf: string; verified: boolean } | undefined {
   return configValidator().catalogInstancePrice(instanceType);
+}
+
+/**
+ * SHA-256 of a bundle's files (relative path and content, in path order): the custom asset hash of the CDK Lambda
+ * code, from which both flavours' asset hash derives (bundleAssetHash), so they provably deploy the same bytes.
+ */
+export function bundleHash(name: string): string {
+  const dir = bundleDir(name);
+  const files: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else files.push(p);
+    }
+  };
+  walk(dir);
+  const h = createHash('sha256');
+  for (const f of files.map((p) => relative(dir, p).split('\\').join('/')).sort()) {
+    h.update(f).update('\u0000').update(readFileSync(join(dir, f))).update('\u0000');
+  }
+  return h.digest('hex');
+}
+
+/**
+ * The asset hash of a bundle in both flavours: CDK turns a custom asset hash into sha256(custom) (the S3 key of the
+ * Lambda code), so the cdktf flavour uses that same value for its TerraformAsset.
+ */
+export function bundleAssetHash(name: string): string {
+  return createHash('sha256').update(bundleHash(name)).digest('hex');
 }

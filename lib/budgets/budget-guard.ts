@@ -10,7 +10,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
 import { BUNDLES, ENV_ALERT_TOPIC_ARN, ENV_KILL_SWITCH_RULES, ENV_QUOTA_TABLE } from '../../lambda/contract';
-import { bundleDir } from '../bundles';
+import { bundleCode } from '../bundle-code';
 import { acknowledgeBasicExecutionRole, acknowledgeTopicKeyGrant } from '../nag';
 import type { TokenQuotaTable } from '../quota/token-quota-table';
 import { AlertTopic, type AlertTopicProps } from './alert-topic';
@@ -316,7 +316,7 @@ export class BudgetGuard extends Construct {
         runtime: lambda.Runtime.NODEJS_24_X,
         architecture: lambda.Architecture.ARM_64,
         handler: 'index.handler',
-        code: lambda.Code.fromAsset(bundleDir(BUNDLES.budgetAction)),
+        code: bundleCode(BUNDLES.budgetAction),
         memorySize: 256,
         timeout: Duration.seconds(30),
         logGroup: new logs.LogGroup(this, 'KillSwitchLogs', { retention: logs.RetentionDays.ONE_YEAR }),

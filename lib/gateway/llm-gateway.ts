@@ -10,7 +10,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { BUNDLES, ENV_CONFIG_JSON, type GatewayConfigDocument, usageIdentifierFor } from '../../lambda/contract';
-import { bundleDir } from '../bundles';
+import { bundleCode } from '../bundle-code';
 import type { TokenQuotaTable } from '../quota/token-quota-table';
 import { acknowledgeBasicExecutionRole } from '../nag';
 import { RouterFunction } from './router-function';
@@ -187,7 +187,7 @@ export class LlmGateway extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(bundleDir(BUNDLES.authorizer)),
+      code: bundleCode(BUNDLES.authorizer),
       memorySize: 256,
       timeout: Duration.seconds(10),
       tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,

@@ -4,7 +4,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { BUNDLES, ENV_CONFIG_JSON, type GatewayConfigDocument } from '../../lambda/contract';
-import { bundleDir, validateGatewayConfig } from '../bundles';
+import { bundleCode } from '../bundle-code';
+import { validateGatewayConfig } from '../bundles';
 import { acknowledgeBasicExecutionRole } from '../nag';
 import { type ArnContext, artefactObjectArns, bedrockModelArns, crossRegionModelIds, premiumOnlyModelIds, providerSecretArns, sageMakerArns } from './config-resources';
 
@@ -64,7 +65,7 @@ export class RouterFunction extends Construct {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      code: lambda.Code.fromAsset(bundleDir(BUNDLES.router)),
+      code: bundleCode(BUNDLES.router),
       memorySize,
       timeout: props.timeout ?? Duration.minutes(5),
       logGroup,
