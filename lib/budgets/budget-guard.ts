@@ -66,7 +66,8 @@ export interface PremiumDenyOptions {
   readonly thresholdPercent?: number;
 }
 
-export interface BudgetGuardProps {
+/** The budgets and alert thresholds, shared by BudgetGuard and the platform's `budgets` option. */
+export interface BudgetLimits {
   /** Monthly limit of the total budget in USD. */
   readonly monthlyLimitUsd: number;
 
@@ -116,19 +117,6 @@ export interface BudgetGuardProps {
   readonly forecastedThresholds?: number[];
 
   /**
-   * The topic alerts go to. Pass the topic of an AlertTopic (or any topic made in this app; an imported topic needs
-   * the Budgets and Cost Anomaly Detection statements in its policy).
-   * @default - a new AlertTopic with `notifications`
-   */
-  readonly alertTopic?: sns.ITopic;
-
-  /**
-   * Subscribers and encryption of the alert topic made here (ignored when `alertTopic` is given).
-   * @default - a TLS-only topic without subscribers
-   */
-  readonly notifications?: AlertTopicProps;
-
-  /**
    * A Cost Anomaly Detection monitor with an IMMEDIATE subscription to the alert topic. An account can have only one
    * AWS-services monitor: set `anomalyMonitorArn` to reuse yours, or false here if another stack owns it.
    * @default true
@@ -140,6 +128,21 @@ export interface BudgetGuardProps {
    * @default 100
    */
   readonly anomalyImpactThresholdUsd?: number;
+}
+
+export interface BudgetGuardProps extends BudgetLimits {
+  /**
+   * The topic alerts go to. Pass the topic of an AlertTopic (or any topic made in this app; an imported topic needs
+   * the Budgets and Cost Anomaly Detection statements in its policy).
+   * @default - a new AlertTopic with `notifications`
+   */
+  readonly alertTopic?: sns.ITopic;
+
+  /**
+   * Subscribers and encryption of the alert topic made here (ignored when `alertTopic` is given).
+   * @default - a TLS-only topic without subscribers
+   */
+  readonly notifications?: AlertTopicProps;
 
   /**
    * An existing anomaly monitor to subscribe to instead of making one.

@@ -4,31 +4,15 @@ import type { GatewayConfigDocument } from '../../lambda/contract';
 import { CostAttribution, type CostAttributionProps } from '../attribution/cost-attribution';
 import { TenantInferenceProfiles, type TenantProfileSpec } from '../attribution/tenant-inference-profiles';
 import { AlertTopic, type AlertTopicProps } from '../budgets/alert-topic';
-import { BudgetGuard, KillSwitchMode, type TenantBudget } from '../budgets/budget-guard';
+import { BudgetGuard, type BudgetLimits, KillSwitchMode } from '../budgets/budget-guard';
 import { SemanticCache, type SemanticCacheProps } from '../cache/semantic-cache';
 import { CostDashboard, type GatewayAlarmThresholds } from '../dashboard/cost-dashboard';
 import type { InferenceEndpoint } from '../inference/inference-endpoint';
 import { type GatewayDomainOptions, LlmGateway } from '../gateway/llm-gateway';
 import { TokenQuotaTable } from '../quota/token-quota-table';
 
-/** The platform's budgets (see BudgetGuardProps for each field). */
-export interface PlatformBudgetOptions {
-  /** Monthly limit of the total budget in USD. */
-  readonly monthlyLimitUsd: number;
-  /** @default - every service in the account */
-  readonly totalServices?: string[];
-  /** @default - no Bedrock budget */
-  readonly bedrockMonthlyLimitUsd?: number;
-  /** @default - no SageMaker budget */
-  readonly sageMakerMonthlyLimitUsd?: number;
-  /** @default - none */
-  readonly tenantBudgets?: TenantBudget[];
-  /** @default 'llm-finops:tenant' */
-  readonly tenantTagKey?: string;
-  /** @default [50, 80, 100] */
-  readonly actualThresholds?: number[];
-  /** @default [100] */
-  readonly forecastedThresholds?: number[];
+/** The platform's budgets: BudgetLimits (see BudgetGuardProps) plus what the platform wires for you. */
+export interface PlatformBudgetOptions extends BudgetLimits {
   /**
    * What the kill switch does to the config's premium tiers when a budget passes 100%.
    * @default KillSwitchMode.DOWNGRADE
@@ -40,10 +24,6 @@ export interface PlatformBudgetOptions {
    * @default true when the config has such models
    */
   readonly premiumDeny?: boolean;
-  /** @default true */
-  readonly anomalyDetection?: boolean;
-  /** @default 100 */
-  readonly anomalyImpactThresholdUsd?: number;
 }
 
 export interface CostManagedAiPlatformProps {
@@ -173,20 +153,12 @@ export class CostManagedAiPlatform extends Construct {
         throw new Error('Invalid CostManagedAiPlatform props:\n  - budgets.premiumDeny: the config has no premium Bedrock model to deny (set quota.premiumTiers to tiers with Bedrock models that serve no other tier)');
       }
       const role = this.gateway.router.function.role!;
+      const { killSwitchMode, premiumDeny, ...limits } = b;
       this.budgetGuard = new BudgetGuard(this, 'Budgets', {
-        monthlyLimitUsd: b.monthlyLimitUsd,
-        totalServices: b.totalServices,
-        bedrockMonthlyLimitUsd: b.bedrockMonthlyLimitUsd,
-        sageMakerMonthlyLimitUsd: b.sageMakerMonthlyLimitUsd,
-        tenantBudgets: b.tenantBudgets,
-        tenantTagKey: b.tenantTagKey,
-        actualThresholds: b.actualThresholds,
-        forecastedThresholds: b.forecastedThresholds,
-        anomalyDetection: b.anomalyDetection,
-        anomalyImpactThresholdUsd: b.anomalyImpactThresholdUsd,
+        ...limits,
         alertTopic: this.alerts.topic,
-        killSwitch: { quotaTable: this.quota, mode: b.killSwitchMode ?? KillSwitchMode.DOWNGRADE },
-        premiumDeny: b.premiumDeny !== false && premium.length ? { role, resources: premium } : undefined,
+        killSwitch: { quotaTable: this.quota, mode: killSwitchMode ?? KillSwitchMode.DOWNGRADE },
+        premiumDeny: premiumDeny !== false && premium.length ? { role, resources: premium } : undefined,
       });
     }
     if (props.dashboard ?? true) {

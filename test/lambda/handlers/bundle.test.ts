@@ -90,7 +90,7 @@ describe('router bundle', () => {
       await ensureQuotaTable(dynamo.client, 'bundle-quota');
       upstream.setDefault('up-small-b', { kind: 'ok', content: 'from dynamo run', promptTokens: 1000, completionTokens: 500 });
       const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-bundle.js'), JSON.stringify(event({ model: 'small-b', messages: [{ role: 'user', content: 'dynamo' }] }))], {
+        const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-bundle.js'), 'router', 'bufferedHandler', JSON.stringify(event({ model: 'small-b', messages: [{ role: 'user', content: 'dynamo' }] }))], {
           env: {
             ...process.env,
             LLM_FINOPS_QUOTA_TABLE: 'bundle-quota',
@@ -121,7 +121,7 @@ describe('router bundle', () => {
 /** The kill-switch bundle the BudgetGuard deploys, in a child process with the SDK pointed at dynalite. */
 describe('budget-action bundle', () => {
   const run = (env: Record<string, string>, event: unknown) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-budget-action.js'), JSON.stringify(event)], {
+    const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-bundle.js'), 'budget-action', 'handler', JSON.stringify(event)], {
       env: { ...process.env, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', ...env },
     });
     let stdout = '';
