@@ -132,7 +132,7 @@ export class CostAttribution extends Construct {
       encryption: s3.BucketEncryption.S3_MANAGED, enforceSSL: true, blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       serverAccessLogsBucket: this.accessLogsBucket, serverAccessLogsPrefix: 'athena-results/',
       lifecycleRules: [{ expiration: props.queryResultsRetention ?? Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
-      removalPolicy: RemovalPolicy.DESTROY, autoDeleteObjects: false,
+      removalPolicy,
     });
 
     // Glue: the database and the usage table (partition projection on the delivery day: no crawler, no MSCK).
