@@ -7,6 +7,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { ENV_USAGE_STREAM } from '../../lambda/contract';
+import { accessLogsBucket, privateBucket } from './buckets';
 import { ATTRIBUTION_QUERIES, renderQuery } from './queries';
 import { CUR_COLUMNS, CUR_PARTITION, curResourceTagKey, FOCUS_COLUMNS, USAGE_COLUMNS, USAGE_PARTITION } from './schema';
 
@@ -115,21 +116,16 @@ export class CostAttribution extends Construct {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
 
     // Buckets: TLS only, no public access, S3-managed encryption, access logs to a bucket of their own.
-    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
-      encryption: s3.BucketEncryption.S3_MANAGED, enforceSSL: true, blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED, lifecycleRules: [{ expiration: Duration.days(365) }], removalPolicy,
-    });
-    Validations.of(this.accessLogsBucket).acknowledge({ id: 'AwsSolutions-S1', reason: 'This is the access-log bucket of the attribution buckets; logging it into itself would loop.' });
-    this.usageBucket = new s3.Bucket(this, 'Usage', {
-      encryption: s3.BucketEncryption.S3_MANAGED, enforceSSL: true, blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL, versioned: false,
+    this.accessLogsBucket = accessLogsBucket(this, 'AccessLogs', { lifecycleRules: [{ expiration: Duration.days(365) }], removalPolicy });
+    this.usageBucket = privateBucket(this, 'Usage', {
+      versioned: false,
       serverAccessLogsBucket: this.accessLogsBucket, serverAccessLogsPrefix: 'usage/', removalPolicy,
       lifecycleRules: [{
         transitions: [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(90) }],
         ...(props.usageRetention ? { expiration: props.usageRetention } : {}),
       }],
     });
-    this.resultsBucket = new s3.Bucket(this, 'QueryResults', {
-      encryption: s3.BucketEncryption.S3_MANAGED, enforceSSL: true, blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+    this.resultsBucket = privateBucket(this, 'QueryResults', {
       serverAccessLogsBucket: this.accessLogsBucket, serverAccessLogsPrefix: 'athena-results/',
       lifecycleRules: [{ expiration: props.queryResultsRetention ?? Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
       removalPolicy,

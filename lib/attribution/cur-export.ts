@@ -1,8 +1,9 @@
-import { Annotations, CfnRule, Fn, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnRule, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as bcm from 'aws-cdk-lib/aws-bcmdataexports';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { accessLogsBucket, privateBucket } from './buckets';
 import { CUR_COLUMNS, FOCUS_COLUMNS } from './schema';
 import type { ExportLocation } from './cost-attribution';
 
@@ -96,14 +97,12 @@ export class CurExport extends Construct {
       const added = CurExport.bucketPolicyStatements(props.bucket.bucketArn, stack.account, stack.partition).every((st) => props.bucket!.addToResourcePolicy(st).statementAdded);
       if (!added) Annotations.of(this).addWarningV2('cdk-llm-finops:importedCurBucket', 'The export bucket was imported: add CurExport.bucketPolicyStatements(...) to its policy where it is defined, or Data Exports cannot write.');
     } else {
-      const logs = new s3.Bucket(this, 'AccessLogs', { encryption: s3.BucketEncryption.S3_MANAGED, enforceSSL: true, blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL, objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED, removalPolicy: RemovalPolicy.RETAIN });
-      const bucket = new s3.Bucket(this, 'Bucket', {
-        encryption: s3.BucketEncryption.S3_MANAGED, enforceSSL: true, blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      const logs = accessLogsBucket(this, 'AccessLogs', { removalPolicy: RemovalPolicy.RETAIN });
+      const bucket = privateBucket(this, 'Bucket', {
         versioned: true, serverAccessLogsBucket: logs, serverAccessLogsPrefix: 'exports/', removalPolicy: RemovalPolicy.RETAIN,
       });
       for (const st of CurExport.bucketPolicyStatements(bucket.bucketArn, stack.account, stack.partition)) bucket.addToResourcePolicy(st);
       this.bucket = bucket;
-      Validations.of(logs).acknowledge({ id: 'AwsSolutions-S1', reason: 'The access-log bucket of the export bucket; logging it into itself would loop.' });
     }
     const bucketRegion = this.bucket.env.region;
     const destination: bcm.CfnExport.DestinationConfigurationsProperty = {

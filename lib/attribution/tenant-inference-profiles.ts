@@ -4,6 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { ENV_TENANT_UPSTREAMS, type GatewayConfigDocument } from '../../lambda/contract';
+import { bedrockModelSourceArn } from '../gateway/config-resources';
 
 /** One tenant's profiles. */
 export interface TenantProfileSpec {
@@ -35,7 +36,6 @@ export interface TenantInferenceProfilesProps {
 
 /** The id CDK gives AwsCustomResource's singleton provider function in a stack. */
 const AWS_CUSTOM_RESOURCE_PROVIDER = 'AWS679f53fac002430cb0da5b7982bd2287';
-const PROFILE_PREFIX = /^(us|eu|apac|us-gov|jp|au|ca|global)\./;
 
 /**
  * A Bedrock application inference profile per tenant and model, tagged with the tenant (and team), so Bedrock spend
@@ -72,11 +72,7 @@ export class TenantInferenceProfiles extends Construct {
       this.arns[t.tenant] = {};
       for (const modelId of t.models ?? [...models.keys()]) {
         const upstream = models.get(modelId)!;
-        const copyFrom = upstream.startsWith('arn:')
-          ? upstream
-          : PROFILE_PREFIX.test(upstream)
-            ? `arn:${stack.partition}:bedrock:${stack.region}:${stack.account}:inference-profile/${upstream}`
-            : `arn:${stack.partition}:bedrock:${stack.region}::foundation-model/${upstream}`;
+        const copyFrom = bedrockModelSourceArn(upstream, { partition: stack.partition, region: stack.region, account: stack.account });
         const name = `${t.tenant}-${modelId}`.replace(/[^0-9a-zA-Z:.\s_-]/g, '-').slice(0, 64);
         const profile = new bedrock.CfnApplicationInferenceProfile(this, `Profile-${t.tenant}-${modelId}`, {
           inferenceProfileName: name,

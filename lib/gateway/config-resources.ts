@@ -12,24 +12,33 @@ type Config = { [key: string]: any };
 
 const PROFILE_PREFIX = /^(us|eu|apac|us-gov|jp|au|ca|global)\.(.+)$/;
 
+/**
+ * The ARN a Bedrock model id names: itself when it is an ARN, a cross-region inference profile (`us.`, `eu.`, ...)
+ * in this account and region, else the foundation model in this region.
+ */
+export function bedrockModelSourceArn(upstreamModel: string, ctx: ArnContext): string {
+  if (upstreamModel.startsWith('arn:')) return upstreamModel;
+  return PROFILE_PREFIX.test(upstreamModel)
+    ? `arn:${ctx.partition}:bedrock:${ctx.region}:${ctx.account}:inference-profile/${upstreamModel}`
+    : `arn:${ctx.partition}:bedrock:${ctx.region}::foundation-model/${upstreamModel}`;
+}
+
+/** ARNs of a SageMaker endpoint and, when given, its inference component (ARNs lower-case the names). */
+export function sageMakerEndpointArns(endpoint: string, inferenceComponent: string | undefined, ctx: ArnContext): string[] {
+  const base = `arn:${ctx.partition}:sagemaker:${ctx.region}:${ctx.account}`;
+  return [`${base}:endpoint/${endpoint.toLowerCase()}`, ...(inferenceComponent ? [`${base}:inference-component/${inferenceComponent.toLowerCase()}`] : [])];
+}
+
 /** ARNs for the Bedrock models in the config: models, cross-region profiles and the models behind them (any region of the geography). */
 export function bedrockModelArns(config: Config, ctx: ArnContext, only?: ReadonlySet<string>): string[] {
   const bedrockProviders = new Set((config.providers as { id: string; type: string }[]).filter((p) => p.type === 'bedrock').map((p) => p.id));
   const arns = new Set<string>();
   for (const m of config.models as { id: string; provider: string; upstreamModel: string }[]) {
     if (!bedrockProviders.has(m.provider) || (only && !only.has(m.id))) continue;
-    const id = m.upstreamModel;
-    if (id.startsWith('arn:')) {
-      arns.add(id);
-      continue;
-    }
-    const profile = PROFILE_PREFIX.exec(id);
-    if (profile) {
-      arns.add(`arn:${ctx.partition}:bedrock:${ctx.region}:${ctx.account}:inference-profile/${id}`);
-      arns.add(`arn:${ctx.partition}:bedrock:*::foundation-model/${profile[2]}`);
-    } else {
-      arns.add(`arn:${ctx.partition}:bedrock:${ctx.region}::foundation-model/${id}`);
-    }
+    arns.add(bedrockModelSourceArn(m.upstreamModel, ctx));
+    // A cross-region profile routes to the model in any region of its geography.
+    const profile = m.upstreamModel.startsWith('arn:') ? null : PROFILE_PREFIX.exec(m.upstreamModel);
+    if (profile) arns.add(`arn:${ctx.partition}:bedrock:*::foundation-model/${profile[2]}`);
   }
   return [...arns].sort();
 }
@@ -59,9 +68,7 @@ export function sageMakerArns(config: Config, ctx: ArnContext): string[] {
   for (const m of config.models as { provider: string; upstreamModel: string; inferenceComponent?: string }[]) {
     const p = providers.get(m.provider);
     if (!p) continue;
-    const region = p.region ?? ctx.region;
-    arns.add(`arn:${ctx.partition}:sagemaker:${region}:${ctx.account}:endpoint/${m.upstreamModel.toLowerCase()}`);
-    if (m.inferenceComponent) arns.add(`arn:${ctx.partition}:sagemaker:${region}:${ctx.account}:inference-component/${m.inferenceComponent.toLowerCase()}`);
+    for (const arn of sageMakerEndpointArns(m.upstreamModel, m.inferenceComponent, { ...ctx, region: p.region ?? ctx.region })) arns.add(arn);
   }
   return [...arns].sort();
 }

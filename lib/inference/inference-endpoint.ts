@@ -10,6 +10,7 @@ import * as sagemaker from 'aws-cdk-lib/aws-sagemaker';
 import { FactName } from 'aws-cdk-lib/region-info';
 import { Construct } from 'constructs';
 import { catalogInstancePrice } from '../bundles';
+import { sageMakerEndpointArns } from '../gateway/config-resources';
 
 /** What an instance computes with. */
 export enum AcceleratorKind {
@@ -622,16 +623,17 @@ export class InferenceEndpoint extends Construct {
 
   /** The endpoint's ARN (SageMaker lower-cases names in ARNs). */
   get endpointArn(): string {
-    const stack = Stack.of(this);
-    return `arn:${stack.partition}:sagemaker:${stack.region}:${stack.account}:endpoint/${this.endpointName.toLowerCase()}`;
+    return this.arns()[0];
   }
 
   /** sagemaker:InvokeEndpoint and InvokeEndpointWithResponseStream on this endpoint (and its inference component). */
   grantInvoke(grantee: iam.IGrantable): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'], resourceArns: this.arns() });
+  }
+
+  private arns(): string[] {
     const stack = Stack.of(this);
-    const resources = [this.endpointArn];
-    if (this.inferenceComponentName) resources.push(`arn:${stack.partition}:sagemaker:${stack.region}:${stack.account}:inference-component/${this.inferenceComponentName.toLowerCase()}`);
-    return iam.Grant.addToPrincipal({ grantee, actions: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'], resourceArns: resources });
+    return sageMakerEndpointArns(this.endpointName, this.inferenceComponentName, { partition: stack.partition, region: stack.region, account: stack.account });
   }
 
   /**
