@@ -34,6 +34,14 @@ export interface TenantInferenceProfilesProps {
   readonly activateCostAllocationTags?: boolean;
 }
 
+/**
+ * A profile name Bedrock accepts (`^([0-9a-zA-Z][ _-]?)+$`, 64 characters): other characters (e.g. the dot of
+ * `claude-sonnet-4.5`) become '-', and no two separators follow each other.
+ */
+export function profileName(tenant: string, modelId: string): string {
+  return `${tenant}-${modelId}`.replace(/[^0-9a-zA-Z _-]/g, '-').replace(/[ _-]{2,}/g, (m) => m[0]).replace(/^[ _-]+/, '').slice(0, 64);
+}
+
 /** The id CDK gives AwsCustomResource's singleton provider function in a stack. */
 const AWS_CUSTOM_RESOURCE_PROVIDER = 'AWS679f53fac002430cb0da5b7982bd2287';
 
@@ -73,7 +81,7 @@ export class TenantInferenceProfiles extends Construct {
       for (const modelId of t.models ?? [...models.keys()]) {
         const upstream = models.get(modelId)!;
         const copyFrom = bedrockModelSourceArn(upstream, { partition: stack.partition, region: stack.region, account: stack.account });
-        const name = `${t.tenant}-${modelId}`.replace(/[^0-9a-zA-Z:.\s_-]/g, '-').slice(0, 64);
+        const name = profileName(t.tenant, modelId);
         const profile = new bedrock.CfnApplicationInferenceProfile(this, `Profile-${t.tenant}-${modelId}`, {
           inferenceProfileName: name,
           description: `cdk-llm-finops: ${modelId} for tenant ${t.tenant}`,

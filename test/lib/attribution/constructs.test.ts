@@ -3,6 +3,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { CostAttribution, CurExport, TenantInferenceProfiles } from '../../../lib';
+import { profileName } from '../../../lib/attribution/tenant-inference-profiles';
 import { CUR_COLUMNS, USAGE_COLUMNS } from '../../../lib/attribution/schema';
 import { acknowledgeBasicExecutionRole } from '../../../lib/nag';
 import { unacknowledgedNagFindings } from '../../support/nag';
@@ -258,6 +259,13 @@ describe('TenantInferenceProfiles', () => {
     const s = new Stack(app, 'P', { env: env('us-east-1') });
     new TenantInferenceProfiles(s, 'Profiles', { gatewayConfig, tenants: [{ tenant: 'acme' }] }).bindRouter(fn(s));
     expect(unacknowledgedNagFindings(app)).toBe('');
+  });
+
+  it('names profiles the way Bedrock accepts (letters and digits, single separators)', () => {
+    const re = /^([0-9a-zA-Z][ _-]?)+$/;
+    expect(profileName('acme', 'claude-sonnet-4.5')).toBe('acme-claude-sonnet-4-5');
+    expect(profileName('team.a', 'x:y--z')).toBe('team-a-x-y-z');
+    for (const n of ['acme-nova-lite', profileName('acme', 'claude-sonnet-4.5'), profileName('a_b', 'm..n')]) expect(n).toMatch(re);
   });
 
   it('refuses tenants and models the config does not have', () => {
