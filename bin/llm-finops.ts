@@ -17,7 +17,7 @@ import { findCatalogPrice, PRICE_CATALOG } from '../lambda/core/pricing/catalog'
 import { buildGateway } from '../lambda/adapters/wiring';
 import { loadArtefacts } from '../lambda/adapters/artefacts';
 import { sha256, systemClock, systemIds } from '../lambda/adapters/system-runtime';
-import { ConfigError, resolveConfig, type ResolvedConfig } from '../lambda/core/config/resolve';
+import { ConfigError, lifecycleWarnings, resolveConfig, type ResolvedConfig } from '../lambda/core/config/resolve';
 import type { QuotaScope } from '../lambda/core/ports';
 import { createGatewayServer } from '../lambda/local/http-server';
 import { CACHE_USAGE, cacheCommand } from './cache-commands';
@@ -146,6 +146,7 @@ async function main(argv: string[]): Promise<number> {
     const { values } = parseArgs({ args: rest.slice(1), options: { config: { type: 'string' } } });
     if (!values.config) throw new UsageError('--config FILE is required');
     const cfg = loadConfigFile(values.config);
+    for (const w of lifecycleWarnings(cfg, Date.now())) process.stderr.write(`warning: ${w}\n`);
     process.stdout.write(`ok: ${cfg.models.size} models, ${cfg.tiers.size} tiers, ${cfg.tenants.size} tenants\n`);
     return 0;
   }
@@ -346,7 +347,7 @@ async function crossoverCommand(args: string[]): Promise<number> {
     },
   });
   if (!!values['tokens-per-month'] === !!values.usage) throw new UsageError('give exactly one of --tokens-per-month N or --usage FILE');
-  if (!values.model) throw new UsageError('--model is required (a price-catalog model id, e.g. gpt-4o-mini)');
+  if (!values.model) throw new UsageError('--model is required (a price-catalog model id, e.g. gpt-5.4-mini)');
   if (!values.instance) throw new UsageError('--instance is required (e.g. ml.inf2.xlarge)');
   const price = findCatalogPrice(values.model);
   if (!price) throw new UsageError(`no catalog price for model '${values.model}'`);

@@ -18,6 +18,7 @@ export function bundleDir(name: string): string {
 
 interface ConfigValidator {
   validateGatewayConfig(c: unknown): string[];
+  gatewayConfigWarnings(c: unknown, nowMs: number): string[];
   catalogInstancePrice(instanceType: string): { usdPerHour: number; asOf: string; verified: boolean } | undefined;
 }
 
@@ -35,6 +36,11 @@ function configValidator(): ConfigValidator {
 /** The bundled config validator (assets/config-validator): the router's own checks, run at synth. */
 export function validateGatewayConfig(config: unknown): string[] {
   return configValidator().validateGatewayConfig(config);
+}
+
+/** Warnings for a valid config (models retired or retiring within 60 days), from the same bundle. */
+export function gatewayConfigWarnings(config: unknown, nowMs: number): string[] {
+  return configValidator().gatewayConfigWarnings(config, nowMs);
 }
 
 /** The price catalog's instance-hour price (from the same bundle), or undefined when the catalog has none. */

@@ -14,7 +14,7 @@ import {
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage, ContentPart } from '../core/openai/types';
 import { messageText } from '../core/openai/types';
 import { ProviderError, type ChatProvider, type ProviderCall, type ProviderErrorKind, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
-import type { TokenUsage } from '../core/pricing/prices';
+import { checkedUsage, type UsageReading } from '../core/openai/usage';
 import { openWithTimeout, withTimeout } from './http-errors';
 
 const ERROR_KINDS: Record<string, ProviderErrorKind> = {
@@ -52,14 +52,20 @@ const STOP_REASONS: Record<string, string> = {
   model_context_window_exceeded: 'length',
 };
 
-export function fromBedrockUsage(u: BedrockUsage | undefined): TokenUsage | undefined {
-  if (!u) return undefined;
-  return {
+/**
+ * Bedrock's camelCase usage to ours, checked as untrusted input. 1-hour cache writes come from `cacheDetails` (the
+ * TTL split of cacheWriteInputTokens) and are priced at their own rate.
+ */
+export function fromBedrockUsage(u: BedrockUsage | undefined): UsageReading {
+  if (!u) return {};
+  const oneHour = (u.cacheDetails ?? []).filter((d) => d.ttl === '1h').reduce((n, d) => n + (d.inputTokens ?? 0), 0);
+  return checkedUsage({
     inputTokens: u.inputTokens ?? 0,
     outputTokens: u.outputTokens ?? 0,
     cacheReadTokens: u.cacheReadInputTokens ?? 0,
     cacheWriteTokens: u.cacheWriteInputTokens ?? 0,
-  };
+    ...(oneHour ? { cacheWrite1hTokens: oneHour } : {}),
+  });
 }
 
 const DATA_URL = /^data:image\/(png|jpeg|jpg|gif|webp);base64,(.*)$/s;
@@ -126,7 +132,7 @@ export function toConverseInput(call: ProviderCall): ConverseCommandInput {
   const input: ConverseCommandInput = { modelId: call.model.config.upstreamModel, messages };
   if (system.length) input.system = system;
   const inference: NonNullable<ConverseCommandInput['inferenceConfig']> = {};
-  if (call.maxTokens !== undefined) inference.maxTokens = call.maxTokens;
+  inference.maxTokens = call.maxTokens;
   if (call.request.temperature !== undefined && call.request.temperature !== null) inference.temperature = call.request.temperature;
   if (call.request.top_p !== undefined && call.request.top_p !== null) inference.topP = call.request.top_p;
   const stop = call.request.stop;
@@ -189,7 +195,8 @@ export class BedrockProvider implements ChatProvider {
           finish_reason: STOP_REASONS[out.stopReason ?? ''] ?? 'stop',
         }],
       };
-      return { completion, usage: fromBedrockUsage(out.usage) };
+      const reading = fromBedrockUsage(out.usage);
+      return { completion, usage: reading.usage, usageProblem: reading.problem };
     });
   }
 
@@ -225,7 +232,7 @@ export class BedrockProvider implements ChatProvider {
             yield chunk({ tool_calls: [{ index: toolIndex.get(ev.contentBlockDelta.contentBlockIndex ?? 0) ?? 0, function: { arguments: d.toolUse.input ?? '' } }] });
           }
         } else if (ev.messageStop) yield chunk({}, STOP_REASONS[ev.messageStop.stopReason ?? ''] ?? 'stop');
-        else if (ev.metadata?.usage) yield { type: 'usage', usage: fromBedrockUsage(ev.metadata.usage)! };
+        else if (ev.metadata?.usage) yield { type: 'usage', ...fromBedrockUsage(ev.metadata.usage) };
       }
     } catch (err) {
       throw classify(err, what);

@@ -3,19 +3,35 @@ import type { ChatCompletion } from '../core/openai/types';
 import { ProviderError, type ChatProvider, type ProviderCall, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
 import { httpPost, readText, type HttpResponse } from './http-client';
 import { kindForStatus, openWithTimeout, parseRetryAfter, withTimeout } from './http-errors';
-import { fromOpenAiUsage, openAiChunkEvents, readSseData } from './sse-reader';
+import { openAiChunkEvents, readSseData } from './sse-reader';
+import { readOpenAiUsage } from '../core/openai/usage';
 
 type HttpProviderConfig = Extract<ProviderConfig, { type: 'openai-compatible' | 'azure-openai' }>;
 
 /**
- * The upstream request body: the client's body with the upstream model, the clamped token cap and, for streams, a
- * request for the final usage chunk. `model` undefined leaves it out (SageMaker endpoints take no model).
+ * The field a server reads the output cap from when the client named none: OpenAI's own API and Azure OpenAI take
+ * `max_completion_tokens` (reasoning models refuse `max_tokens`); other OpenAI-compatible servers are safest with
+ * `max_tokens`. A provider's `outputCapParam` overrides it.
  */
-export function openAiUpstreamBody(call: ProviderCall, stream: boolean, model: string | undefined): Record<string, unknown> {
-  const { max_tokens: _mt, max_completion_tokens: mct, stream: _s, stream_options: _so, model: _m, ...rest } = call.request;
+export function defaultOutputCapParam(config: ProviderConfig): OutputCapParam {
+  if (config.type === 'azure-openai') return config.outputCapParam ?? 'max_completion_tokens';
+  if (config.type !== 'openai-compatible') return 'max_tokens';
+  return config.outputCapParam ?? (new URL(config.baseUrl).hostname === 'api.openai.com' ? 'max_completion_tokens' : 'max_tokens');
+}
+
+export type OutputCapParam = 'max_tokens' | 'max_completion_tokens';
+
+/**
+ * The upstream request body: the client's body with the upstream model, the output cap (always: the client's clamped
+ * to the model, else the reservation's, in the field the client used or the provider's default) and, for streams,
+ * a request for the final usage chunk. `model` undefined leaves it out (SageMaker endpoints take no model).
+ */
+export function openAiUpstreamBody(call: ProviderCall, stream: boolean, model: string | undefined, capParam: OutputCapParam = 'max_tokens'): Record<string, unknown> {
+  const { max_tokens: mt, max_completion_tokens: mct, stream: _s, stream_options: _so, model: _m, ...rest } = call.request;
   const body: Record<string, unknown> = { ...rest };
   if (model !== undefined) body.model = model;
-  if (call.maxTokens !== undefined) body[mct !== undefined ? 'max_completion_tokens' : 'max_tokens'] = call.maxTokens;
+  const field: OutputCapParam = mct !== undefined ? 'max_completion_tokens' : mt !== undefined ? 'max_tokens' : capParam;
+  body[field] = call.maxTokens;
   if (stream) {
     body.stream = true;
     body.stream_options = { include_usage: true };
@@ -31,6 +47,7 @@ export class OpenAiCompatibleProvider implements ChatProvider {
   private readonly baseUrl: string;
   /** Parsed once: every call of a plain OpenAI-compatible provider posts to the same URL. */
   private readonly chatUrl: URL | undefined;
+  private readonly capParam: OutputCapParam;
 
   constructor(
     private readonly config: HttpProviderConfig,
@@ -38,6 +55,7 @@ export class OpenAiCompatibleProvider implements ChatProvider {
   ) {
     this.baseUrl = (config.type === 'azure-openai' ? config.endpoint : config.baseUrl).replace(/\/+$/, '');
     this.chatUrl = config.type === 'azure-openai' ? undefined : new URL(`${this.baseUrl}/chat/completions`);
+    this.capParam = defaultOutputCapParam(config);
   }
 
   async complete(call: ProviderCall): Promise<ProviderResponse> {
@@ -52,7 +70,13 @@ export class OpenAiCompatibleProvider implements ChatProvider {
       if (!completion || !Array.isArray(completion.choices)) {
         throw new ProviderError(`${this.config.id} returned a body without choices`, 'server', res.status);
       }
-      return { completion, usage: fromOpenAiUsage(completion.usage) };
+      const reading = readOpenAiUsage(completion.usage);
+      return {
+        completion,
+        usage: reading.usage,
+        usageProblem: reading.problem,
+        ...(typeof completion.service_tier === 'string' ? { serviceTier: completion.service_tier } : {}),
+      };
     });
   }
 
@@ -83,7 +107,7 @@ export class OpenAiCompatibleProvider implements ChatProvider {
       else headers.authorization = `Bearer ${this.apiKey}`;
     }
     if (stream) headers.accept = 'text/event-stream';
-    const res = await httpPost(this.url(call), headers, JSON.stringify(openAiUpstreamBody(call, stream, call.model.config.upstreamModel)), signal);
+    const res = await httpPost(this.url(call), headers, JSON.stringify(openAiUpstreamBody(call, stream, call.model.config.upstreamModel, this.capParam)), signal);
     if (res.status < 200 || res.status > 299) {
       const text = await readText(res).catch(() => '');
       let message = text.slice(0, 500);

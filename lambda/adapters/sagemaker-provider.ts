@@ -7,7 +7,8 @@ import type { ChatCompletion } from '../core/openai/types';
 import { ProviderError, type ChatProvider, type ProviderCall, type ProviderErrorKind, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
 import { kindForStatus, openWithTimeout, withTimeout } from './http-errors';
 import { openAiUpstreamBody } from './openai-compatible-provider';
-import { fromOpenAiUsage, openAiChunkEvents, readSseData } from './sse-reader';
+import { openAiChunkEvents, readSseData } from './sse-reader';
+import { readOpenAiUsage } from '../core/openai/usage';
 
 const ERROR_KINDS: Record<string, ProviderErrorKind> = {
   ThrottlingException: 'throttled',
@@ -74,7 +75,8 @@ export class SageMakerProvider implements ChatProvider {
         throw new ProviderError(`${what}: the endpoint returned a body that is not JSON`, 'server');
       }
       if (!Array.isArray(completion?.choices)) throw new ProviderError(`${what}: the endpoint's response has no choices (is it a messages-API container?)`, 'server');
-      return { completion: { ...completion, model: call.model.id }, usage: fromOpenAiUsage(completion.usage) };
+      const reading = readOpenAiUsage(completion.usage);
+      return { completion: { ...completion, model: call.model.id }, usage: reading.usage, usageProblem: reading.problem };
     });
   }
 

@@ -1,6 +1,6 @@
-import type { ChatCompletionChunk, Usage } from '../core/openai/types';
+import type { ChatCompletionChunk } from '../core/openai/types';
+import { readOpenAiUsage } from '../core/openai/usage';
 import { ProviderError, type ProviderStreamEvent } from '../core/ports';
-import type { TokenUsage } from '../core/pricing/prices';
 
 /** Yields the `data:` payloads of a server-sent-events byte stream, joined per event as the SSE spec says. */
 export async function* readSseData(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
@@ -27,8 +27,12 @@ export async function* readSseData(body: AsyncIterable<Uint8Array>): AsyncGenera
   if (data.length) yield data.join('\n');
 }
 
-/** OpenAI-style chunk payloads (until [DONE]) to provider events: content chunks, and the usage chunk as usage. */
+/**
+ * OpenAI-style chunk payloads (until [DONE]) to provider events: content chunks, and every usage report as a usage
+ * event (checked: a bad report arrives as a problem). The service tier the upstream reports travels with it.
+ */
 export async function* openAiChunkEvents(payloads: AsyncIterable<string>, what: string): AsyncGenerator<ProviderStreamEvent> {
+  let serviceTier: string | undefined;
   for await (const data of payloads) {
     if (data === '[DONE]') return;
     let chunk: ChatCompletionChunk & { error?: { message?: string } };
@@ -37,24 +41,15 @@ export async function* openAiChunkEvents(payloads: AsyncIterable<string>, what: 
     } catch {
       throw new ProviderError(`${what} sent a malformed stream event`, 'server');
     }
+    if (chunk === null || typeof chunk !== 'object') throw new ProviderError(`${what} sent a malformed stream event`, 'server');
     if (chunk.error) throw new ProviderError(`${what} stream error: ${chunk.error.message ?? 'unknown'}`, 'server');
-    const usage = fromOpenAiUsage(chunk.usage);
-    if (usage) yield { type: 'usage', usage };
+    if (typeof chunk.service_tier === 'string') serviceTier = chunk.service_tier;
     if (Array.isArray(chunk.choices) && chunk.choices.length > 0) {
       const { usage: _drop, ...rest } = chunk;
       yield { type: 'chunk', chunk: rest as ChatCompletionChunk };
     }
+    // After the chunk it came with: a server that reports running usage on every chunk counts that chunk's text.
+    const reading = readOpenAiUsage(chunk.usage);
+    if (reading.usage || reading.problem) yield { type: 'usage', ...reading, ...(serviceTier ? { serviceTier } : {}) };
   }
-}
-
-/** OpenAI usage to ours: cached prompt tokens are split out and priced as cache reads. */
-export function fromOpenAiUsage(u: Usage | undefined | null): TokenUsage | undefined {
-  if (!u || typeof u.prompt_tokens !== 'number') return undefined;
-  const cached = u.prompt_tokens_details?.cached_tokens ?? 0;
-  return {
-    inputTokens: Math.max(0, u.prompt_tokens - cached),
-    outputTokens: u.completion_tokens ?? 0,
-    cacheReadTokens: cached,
-    cacheWriteTokens: 0,
-  };
 }

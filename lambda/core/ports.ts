@@ -25,21 +25,37 @@ export interface IdSource {
 export interface ProviderCall {
   readonly model: ResolvedModel;
   readonly request: ChatRequest;
-  /** Output-token cap to send upstream (the client's, else none). */
-  readonly maxTokens: number | undefined;
+  /**
+   * Output-token cap to send upstream: the client's, else the reservation's (quota.outputTokenCap), never above the
+   * model's maximum, so no answer can cost more than was reserved.
+   */
+  readonly maxTokens: number;
   /** Aborted when the client goes away; the adapter adds its own per-attempt timeout. */
   readonly signal: AbortSignal;
 }
 
 export interface ProviderResponse {
   readonly completion: ChatCompletion;
-  /** Undefined when the upstream reported none (some self-hosted servers); the core then estimates and flags it. */
+  /** Undefined when the upstream reported none (some self-hosted servers) or a bad one; the core then estimates and flags it. */
   readonly usage: TokenUsage | undefined;
+  /** What was wrong with the upstream's usage report (a negative, non-integer or inconsistent count). */
+  readonly usageProblem?: string;
+  /** The service tier the upstream says it processed the request at (OpenAI `service_tier`). */
+  readonly serviceTier?: string;
 }
 
-export type ProviderStreamEvent =
-  | { readonly type: 'chunk'; readonly chunk: ChatCompletionChunk }
-  | { readonly type: 'usage'; readonly usage: TokenUsage };
+/**
+ * A usage report inside a stream: `usage` when it passed the checks, else `problem`. A stream may report more than
+ * once (some servers send usage on the first chunk, others on every chunk): the last report wins.
+ */
+export interface ProviderUsageEvent {
+  readonly type: 'usage';
+  readonly usage?: TokenUsage;
+  readonly problem?: string;
+  readonly serviceTier?: string;
+}
+
+export type ProviderStreamEvent = { readonly type: 'chunk'; readonly chunk: ChatCompletionChunk } | ProviderUsageEvent;
 
 export type ProviderErrorKind = 'throttled' | 'server' | 'timeout' | 'network' | 'auth' | 'client';
 

@@ -50,9 +50,18 @@ function estimateMessage(m: ChatMessage): number {
   return n;
 }
 
+/**
+ * Request fields besides messages that providers bill as input: tool schemas, structured-output schemas
+ * (response_format), predicted outputs (prediction), forced tool choices, audio settings and web-search options.
+ */
+const BILLED_INPUT_FIELDS = ['tools', 'response_format', 'prediction', 'tool_choice', 'audio', 'web_search_options'] as const;
+
 export function estimateInputTokens(req: ChatRequest): number {
   let n = PER_REQUEST_OVERHEAD;
   for (const m of req.messages) n += estimateMessage(m);
-  if (req.tools) n += estimateTextTokens(JSON.stringify(req.tools));
+  for (const field of BILLED_INPUT_FIELDS) {
+    const v = req[field];
+    if (v !== undefined && v !== null) n += estimateTextTokens(typeof v === 'string' ? v : JSON.stringify(v));
+  }
   return n;
 }

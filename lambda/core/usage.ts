@@ -27,8 +27,18 @@ export interface UsageRecord {
   readonly baseline_cost_micros: number;
   /** tokens: priced per token; instance_hour: the SageMaker instance pays, attributed from CUR later. */
   readonly cost_basis: 'tokens' | 'instance_hour' | 'none';
-  /** True when the upstream reported no usage (stream cut off) and tokens were estimated. */
+  /** True when some tokens were estimated (no usage reported, a bad report, a timeout, text past the last report). */
   readonly usage_estimated: boolean;
+  /**
+   * Why the cost needs a second look, sorted: usage_missing, usage_invalid, output_estimated, timeout_estimated,
+   * over_reservation, service_tier_stripped, service_tier_unpriced, cache_read_unpriced, cache_write_1h_derived,
+   * long_context. Empty for a request priced from a clean report at standard rates.
+   */
+  readonly usage_flags: readonly string[];
+  /** The first bad usage report an upstream sent, verbatim (e.g. "completion_tokens is negative (-50)"); null otherwise. */
+  readonly usage_problem: string | null;
+  /** The service tier the answer was priced at (OpenAI priority/flex); null when the client asked for none. */
+  readonly service_tier: string | null;
   readonly attempts: number;
   readonly latency_ms: number;
   readonly upstream_ms: number;

@@ -2,7 +2,7 @@
  * The gateway config validation, bundled for the constructs (assets/config-validator/index.js) so `cdk synth` refuses
  * a config the router would refuse at cold start, with the same messages, without lib/ importing the runtime.
  */
-import { ConfigError, resolveConfig } from '../core/config/resolve';
+import { ConfigError, lifecycleWarnings, resolveConfig } from '../core/config/resolve';
 import { PRICE_CATALOG } from '../core/pricing/catalog';
 
 /** Every problem of a GatewayConfig document, each with its path; empty when it is valid. */
@@ -12,6 +12,16 @@ export function validateGatewayConfig(input: unknown): string[] {
     return [];
   } catch (err) {
     if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+}
+
+/** Warnings for a valid config: models retired or retiring within 60 days of `nowMs`. Empty for an invalid one. */
+export function gatewayConfigWarnings(input: unknown, nowMs: number): string[] {
+  try {
+    return lifecycleWarnings(resolveConfig(input), nowMs);
+  } catch (err) {
+    if (err instanceof ConfigError) return [];
     throw err;
   }
 }

@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { BUNDLES, ENV_CONFIG_JSON, type GatewayConfigDocument } from '../../lambda/contract';
 import { bundleCode } from '../bundle-code';
-import { validateGatewayConfig } from '../bundles';
+import { gatewayConfigWarnings, validateGatewayConfig } from '../bundles';
 import { acknowledgeBasicExecutionRole } from '../nag';
 import { type ArnContext, artefactObjectArns, bedrockModelArns, crossRegionModelIds, premiumOnlyModelIds, providerSecretArns, sageMakerArns } from './config-resources';
 
@@ -56,6 +56,10 @@ export class RouterFunction extends Construct {
     } else {
       // The router's own validation, so a config it would refuse at cold start fails here, field by field.
       for (const p of validateGatewayConfig(props.config)) problems.push(`config.${p}`);
+      // Retirement dates are relative to the day of synth: a warning, never a failure (a pinned model may be intended).
+      if (!problems.length) {
+        for (const w of gatewayConfigWarnings(props.config, Date.now())) Annotations.of(this).addWarningV2('cdk-llm-finops:modelLifecycle', w);
+      }
     }
     if (problems.length) throw new Error(`Invalid RouterFunction props:\n  - ${problems.join('\n  - ')}`);
 

@@ -6,6 +6,8 @@ import { Gateway, type StreamResult } from '../../lambda/core/pipeline';
 import { systemClock } from '../../lambda/adapters/system-runtime';
 import { ScriptedProvider, SeqIds, sha256, usage, type Step } from '../support/fakes';
 import { LocalDynamo } from '../support/dynalite';
+import { FakeUpstream } from '../support/upstream';
+import { OpenAiCompatibleProvider } from '../../lambda/adapters/openai-compatible-provider';
 import { testConfig } from '../support/config';
 
 /** A deterministic PRNG (mulberry32) so the fault mix is the same on every run. */
@@ -129,4 +131,43 @@ describe('quota on DynamoDB (dynalite), through the pipeline', () => {
     expect((await send(gateways[0], { model: 'small-b', messages: [{ role: 'user', content: 'after' }] })).status).toBe(200);
   // 1,000 requests against in-process dynalite take ~20 s on a quiet 2-core machine; a busy one needs more room.
   }, 120_000);
+
+  it('commits no more than the limit for 200 concurrent requests without max_tokens from 4 gateways to a model that writes until its cap', async () => {
+    const upstream = new FakeUpstream();
+    await upstream.start();
+    try {
+      // Left uncapped, this model writes 8,000 tokens ($0.016 on small-a): the reservation (1,000 output tokens,
+      // small-a's maximum) held only if the gateway sends its cap. Prompts report 8 tokens, within the estimate.
+      upstream.setDefault('up-small-a', { kind: 'ok', content: 'long answer', promptTokens: 8, untilCap: 8000 });
+      const name = `overshoot-${++table}`;
+      await ensureQuotaTable(dynamo.client, name);
+      const records = new MemoryUsageSink();
+      const config = resolveConfig(testConfig(upstream.baseUrl, {
+        tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.09 } }],
+        cache: { exact: { enabled: false } },
+      }));
+      const ids = new SeqIds();
+      // Each gateway with its own DynamoDB store and provider, as four Lambda instances would have.
+      const gateways = Array.from({ length: 4 }, () => new Gateway({
+        config, providers: new Map([['up', new OpenAiCompatibleProvider(config.raw.providers[0] as never, undefined)]]),
+        quota: new DynamoDbQuotaStore(dynamo.client, name), usage: records, alerts: new MemoryAlertSink(), clock: systemClock, ids, sha256,
+      }));
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+        send(gateways[i % 4], { model: 'small-a', messages: [{ role: 'user', content: `q${i % 10}` }] })));
+      const key = `tenant#acme#usd#${today()}`;
+      const final = (await new DynamoDbQuotaStore(dynamo.client, name).read([key])).get(key)!;
+      const ok = results.filter((r) => r.status === 200).length;
+      expect(ok + results.filter((r) => r.status === 429).length).toBe(200);
+      // Each answer: 8 x $1/M + 1,000 x $2/M = 2,008 micro-dollars; 44 fit in $0.09 (44 x 2,008 = 88,352).
+      expect(upstream.received.every((r) => r.body.max_tokens === 1000)).toBe(true);
+      expect(records.records.filter((r) => r.status === 200).every((r) => r.cost_micros === 2008)).toBe(true);
+      expect(final.reserved).toBe(0);
+      expect(final.committed).toBe(ok * 2008);
+      expect(final.committed).toBeLessThanOrEqual(90_000);
+      expect(ok).toBeGreaterThanOrEqual(30);
+      expect(records.records.some((r) => r.usage_flags.includes('over_reservation'))).toBe(false);
+    } finally {
+      await upstream.stop();
+    }
+  });
 });

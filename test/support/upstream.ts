@@ -4,7 +4,26 @@ import type { AddressInfo } from 'node:net';
 
 /** What the fake upstream does for one request to a model. */
 export type Behaviour =
-  | { readonly kind: 'ok'; readonly content?: string; readonly promptTokens?: number; readonly completionTokens?: number; readonly cachedTokens?: number }
+  | {
+      readonly kind: 'ok';
+      readonly content?: string;
+      readonly promptTokens?: number;
+      readonly completionTokens?: number;
+      readonly cachedTokens?: number;
+      /** Sent verbatim as `usage` instead of the computed one: hostile or odd reports. */
+      readonly rawUsage?: unknown;
+      /** Stream only: send the usage on the first chunk (as some servers do) instead of after the last. */
+      readonly usageOn?: 'first' | 'last';
+      /** `service_tier` the answer reports (OpenAI does, in the body and on every chunk). */
+      readonly serviceTier?: string;
+      /** Answer only after this many ms (a request the gateway times out after the upstream did the work). */
+      readonly delayMs?: number;
+      /**
+       * A model that writes until its cap: completion_tokens = the max_tokens / max_completion_tokens it was sent,
+       * or this many when it was sent none.
+       */
+      readonly untilCap?: number;
+    }
   | { readonly kind: 'status'; readonly status: number; readonly retryAfter?: string }
   | { readonly kind: 'hang' }
   /** Stream some chunks, then cut the connection without usage. */
@@ -80,11 +99,16 @@ export class FakeUpstream {
         return;
       }
       if (b.kind === 'hang') return;
+      if (b.kind === 'ok' && b.delayMs) await new Promise((r) => setTimeout(r, b.delayMs));
       const content = b.kind === 'ok' ? b.content ?? `echo: ${lastUser(body)}` : 'partial answer that never ends';
       const prompt = b.kind === 'ok' ? b.promptTokens ?? 20 : 20;
-      const completion = b.kind === 'ok' ? b.completionTokens ?? 10 : 10;
+      const cap = (body.max_completion_tokens ?? body.max_tokens) as number | undefined;
+      const completion = b.kind === 'ok' ? (b.untilCap !== undefined ? cap ?? b.untilCap : b.completionTokens ?? 10) : 10;
       const cached = b.kind === 'ok' ? b.cachedTokens ?? 0 : 0;
-      const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cached } };
+      const computed = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: cached } };
+      const usage = b.kind === 'ok' && 'rawUsage' in b ? b.rawUsage : computed;
+      const tier = b.kind === 'ok' && b.serviceTier ? { service_tier: b.serviceTier } : {};
+      const usageFirst = b.kind === 'ok' && b.usageOn === 'first';
       const id = `chatcmpl-fake-${this.received.length}`;
       const created = 1_700_000_000;
       if (!body.stream) {
@@ -92,13 +116,14 @@ export class FakeUpstream {
           id, object: 'chat.completion', created, model,
           choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
           usage,
+          ...tier,
         }));
         return;
       }
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const words = content.split(/(?<= )/);
       const frame = (o: unknown): boolean => res.write(`data: ${JSON.stringify(o)}\n\n`);
-      frame({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
+      frame({ id, object: 'chat.completion.chunk', created, model, ...tier, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }], ...(usageFirst ? { usage } : {}) });
       const n = b.kind === 'cut' ? Math.min(b.chunks, words.length) : words.length;
       for (let i = 0; i < n; i++) {
         frame({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { content: words[i] }, finish_reason: null }] });
@@ -110,8 +135,8 @@ export class FakeUpstream {
         return;
       }
       frame({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] });
-      if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage) {
-        frame({ id, object: 'chat.completion.chunk', created, model, choices: [], usage });
+      if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage && !usageFirst) {
+        frame({ id, object: 'chat.completion.chunk', created, model, ...tier, choices: [], usage });
       }
       res.end('data: [DONE]\n\n');
     });

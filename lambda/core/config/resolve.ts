@@ -1,4 +1,4 @@
-import { findCatalogPrice, type PriceCatalog, PRICE_CATALOG } from '../pricing/catalog';
+import { daysUntil, findCatalogPrice, type ModelLifecycle, type PriceCatalog, PRICE_CATALOG } from '../pricing/catalog';
 import { toTokenPrice, type TokenPrice } from '../pricing/prices';
 import type { StoredTenant } from '../ports';
 import { GatewayConfigSchema, type GatewayConfig, type ModelConfig, type ProviderConfig, type TenantConfig } from './schema';
@@ -23,6 +23,8 @@ export interface ResolvedModel {
   readonly maxOutputTokens: number;
   /** Tiers listing this model, in config order. */
   readonly tiers: readonly string[];
+  /** The provider's retirement date for this model, from the catalog entry it is priced or named by. */
+  readonly lifecycle?: ModelLifecycle;
 }
 
 export interface ResolvedTier {
@@ -159,6 +161,7 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
       priceSource,
       maxOutputTokens: m.maxOutputTokens ?? entry?.maxOutputTokens ?? DEFAULT_MAX_OUTPUT,
       tiers: tiersOf.get(m.id) ?? [],
+      lifecycle: (entry ?? findCatalogPrice(m.upstreamModel, catalog))?.lifecycle,
     });
   });
 
@@ -255,4 +258,25 @@ function resolveSemanticCache(cfg: GatewayConfig, catalog: PriceCatalog, problem
     problems.push(`cache.semantic.embedder.pricePerMTok: no price for embedding model '${e.model}' in the catalog; set it (0 for a local server) — embeddings are never priced at $0 silently`);
   }
   return { threshold, embeddingPrice: toTokenPrice({ inputPerMTok: 0, outputPerMTok: 0 }), embeddingPriceSource: 'none' };
+}
+
+/** How far ahead a retirement is worth a warning: the providers' shortest notice for specialised variants is 3 months. */
+export const LIFECYCLE_WARNING_DAYS = 60;
+
+/**
+ * Models the config routes to that are retired, or retire within LIFECYCLE_WARNING_DAYS of `nowMs`, each with the
+ * provider's recommended replacement. `config validate`, `llm-finops local` and `cdk synth` print them; none fails.
+ */
+export function lifecycleWarnings(config: ResolvedConfig, nowMs: number): string[] {
+  const out: string[] = [];
+  for (const m of config.models.values()) {
+    const l = m.lifecycle;
+    if (!l) continue;
+    const days = daysUntil(l.shutdownOn, nowMs);
+    if (days > LIFECYCLE_WARNING_DAYS) continue;
+    const when = days <= 0 ? `was retired on ${l.shutdownOn}` : `retires on ${l.shutdownOn} (in ${days} days)`;
+    const instead = l.replacement ? `; the provider recommends '${l.replacement}'` : '';
+    out.push(`model '${m.id}' (${m.config.upstreamModel}) ${when}${instead} (${l.source.split(' ')[0]})`);
+  }
+  return out;
 }

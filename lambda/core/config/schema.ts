@@ -17,14 +17,36 @@ const artefact = (what: string) =>
     z.strictObject({ s3Uri: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/.+$/, 'expected s3://bucket/key (bucket: 3-63 lower-case letters, digits, dots and hyphens)').describe(`${what}: an S3 object the router function may read`) }),
   ]);
 
-export const UsdTokenPriceSchema = z.strictObject({
+const usdTokenRates = {
   inputPerMTok: usd.describe('USD per 1M input tokens'),
   outputPerMTok: usd.describe('USD per 1M output tokens'),
-  cacheReadPerMTok: usd.optional().describe('USD per 1M cache-read input tokens; defaults to the input price'),
-  cacheWritePerMTok: usd.optional().describe('USD per 1M cache-write input tokens; defaults to the input price'),
+  cacheReadPerMTok: usd.optional().describe('USD per 1M cache-read input tokens; unset: billed at the input price and flagged cache_read_unpriced'),
+  cacheWritePerMTok: usd.optional().describe('USD per 1M 5-minute cache-write input tokens; defaults to the input price'),
+  cacheWrite1hPerMTok: usd.optional().describe('USD per 1M 1-hour cache-write input tokens; defaults to twice the input price (Anthropic)'),
+};
+const UsdTokenRatesSchema = z.strictObject(usdTokenRates);
+
+export const UsdTokenPriceSchema = z.strictObject({
+  ...usdTokenRates,
+  longContext: z
+    .strictObject({ aboveInputTokens: positiveInt.describe('The row applies to the whole request once its input tokens pass this'), ...usdTokenRates })
+    .optional()
+    .describe('Long-context row, e.g. Claude Sonnet 4.5 above 200k input tokens'),
+  serviceTiers: z
+    .record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), UsdTokenRatesSchema)
+    .optional()
+    .describe('Rows per service tier (OpenAI priority, flex); a request asking for an unpriced tier is refused'),
 });
 
 const timeoutMs = positiveInt.max(900_000).default(60_000).describe('Per-attempt upstream timeout in ms');
+
+const outputCapParam = z
+  .enum(['max_tokens', 'max_completion_tokens'])
+  .optional()
+  .describe(
+    'Body field carrying the output cap the gateway sends when the client gives none (so no answer costs more than was reserved). ' +
+      'Default: max_completion_tokens for api.openai.com and Azure OpenAI, max_tokens for other servers (vLLM, Ollama, llama.cpp)',
+  );
 
 const secretRef = {
   apiKeyEnv: z.string().min(1).optional().describe('Environment variable holding the API key; plaintext keys never appear in config'),
@@ -42,6 +64,7 @@ export const ProviderSchema = z.discriminatedUnion('type', [
     baseUrl: z.url().describe('Base URL including /v1, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1'),
     ...secretRef,
     headers: z.record(z.string(), z.string()).optional().describe('Extra request headers (no secrets)'),
+    outputCapParam,
     timeoutMs,
   }),
   z.strictObject({
@@ -50,6 +73,7 @@ export const ProviderSchema = z.discriminatedUnion('type', [
     endpoint: z.url().describe('Resource endpoint, e.g. https://my-resource.openai.azure.com'),
     apiVersion: z.string().min(1).default('2024-10-21'),
     ...secretRef,
+    outputCapParam,
     timeoutMs,
   }),
   z.strictObject({

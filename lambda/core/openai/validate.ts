@@ -212,6 +212,12 @@ export function validateChatRequest(body: unknown): ChatRequest {
     }
   }
   if (body.user !== undefined) checkString(body.user, 'user');
+  if (body.service_tier !== undefined && body.service_tier !== null) {
+    checkString(body.service_tier, 'service_tier', { nonEmpty: true });
+    if (!/^[a-z][a-z0-9_-]{0,31}$/.test(body.service_tier as string)) {
+      throw new InvalidRequestError(`Invalid 'service_tier': expected a tier name such as 'auto', 'default', 'flex' or 'priority'.`, 'service_tier', 'invalid_value');
+    }
+  }
   if (body.tools !== undefined && body.tools !== null) {
     if (!Array.isArray(body.tools)) {
       throw new InvalidRequestError(`Invalid type for 'tools': expected an array, but got ${typeName(body.tools)}.`, 'tools', 'invalid_type');

@@ -30,6 +30,8 @@ export class KillSwitchError extends GatewayError {
 export interface Reservation {
   readonly id: string;
   readonly plans: readonly CounterPlan[];
+  /** The USD the reservation holds (the bound every answer must stay within), micro-dollars. */
+  readonly usdMicros: number;
   /** Counter values right after the reservation, for the remaining-quota header of a stream. */
   readonly committed: ReadonlyMap<string, number>;
   settled: boolean;
@@ -50,6 +52,17 @@ export interface AdmitRequest {
   readonly route: Route;
   readonly inputTokens: number;
   readonly maxTokens: number | undefined;
+  /** A non-standard service tier the request asks for (priced on its own row). */
+  readonly serviceTier?: string;
+}
+
+/**
+ * The output cap of one call: the client's max_tokens, else quota.outputTokenCap, never above the model's maximum or
+ * the cap. The reservation prices exactly this and the gateway sends exactly this upstream, so an upstream that
+ * honours its cap cannot cost more than was reserved.
+ */
+export function outputCapFor(model: ResolvedModel, maxTokens: number | undefined, cap: number): number {
+  return Math.min(maxTokens ?? cap, model.maxOutputTokens, cap);
 }
 
 export interface SettleResult {
@@ -104,20 +117,20 @@ export class QuotaGuard {
     try {
       const first = this.plan(limits, a, route, now);
       const outcome = await this.store.reserve(a.requestId, first, expires);
-      if (outcome.ok) return { route, reservation: { id: a.requestId, plans: first, committed: outcome.committed, settled: false }, action };
+      if (outcome.ok) return { route, reservation: reservationOf(a.requestId, first, outcome.committed), action };
       if (q.mode === 'shadow') {
         // Record what enforcement would have refused, then admit with the limits lifted.
         const unlimited = first.map((p) => ({ ...p, limit: undefined }));
         const again = await this.store.reserve(a.requestId, unlimited, expires);
         if (!again.ok) throw new Error('an unlimited reservation was refused');
-        return { route, reservation: { id: a.requestId, plans: unlimited, committed: again.committed, settled: false }, action: 'shadow_exceeded' };
+        return { route, reservation: reservationOf(a.requestId, unlimited, again.committed), action: 'shadow_exceeded' };
       }
       if (q.onExhausted === 'downgrade') {
         for (const tier of this.cheaperTiers(a.tenant, route)) {
           const candidate: Route = { chain: tier.models, tier: tier.name, reason: `${route.reason} (quota: downgraded to ${tier.name})` };
           const plans = this.plan(limits, a, candidate, now);
           const out = await this.store.reserve(a.requestId, plans, expires);
-          if (out.ok) return { route: candidate, reservation: { id: a.requestId, plans, committed: out.committed, settled: false }, action: 'downgraded' };
+          if (out.ok) return { route: candidate, reservation: reservationOf(a.requestId, plans, out.committed), action: 'downgraded' };
         }
       }
       throw this.exceeded(first, outcome.key, outcome.committed, a, now);
@@ -147,6 +160,29 @@ export class QuotaGuard {
     }
     await this.raiseAlerts(res.plans, after, tenant, feature).catch(() => undefined);
     return { remainingMicros: remainingUsdMicros(res.plans, after), failed: false };
+  }
+
+  /**
+   * A request that reserved nothing (a cache hit): its cost, if any (a priced embedding call), is added to the
+   * counters, and the USD left is read back for the x-llm-quota-remaining-usd header. Never throws: undefined when
+   * the store cannot tell or no USD limit applies.
+   */
+  async chargeUnreserved(id: string, tenant: ResolvedTenant, feature: string, actual: { readonly micros: number; readonly tokens: number }): Promise<number | undefined> {
+    const q = this.config.raw.quota;
+    try {
+      const controls = await this.controls(tenant.id, feature);
+      const limits = effectiveLimits({ tenant: tenant.config.limits, defaults: q.defaults, feature: tenant.config.features?.[feature], global: q.global }, controls);
+      const plans = planCounters(limits, tenant.id, feature, this.clock.now(), { usdMicros: 0, tokens: 0 }).filter((p) => p.unit === 'usd');
+      if (!plans.some((p) => p.limit !== undefined) && actual.micros === 0) return undefined;
+      if (actual.micros > 0) {
+        const after = await this.store.settle(id, plans.map((p) => ({ key: p.key, reserved: 0, actual: actual.micros })));
+        return remainingUsdMicros(plans, after);
+      }
+      const state = await this.store.read(plans.map((p) => p.key));
+      return remainingUsdMicros(plans, new Map([...state].map(([k, v]) => [k, v.committed])));
+    } catch {
+      return undefined;
+    }
   }
 
   /** The tenant's own usage per window: used, reserved and limit, for `GET /v1/usage`. */
@@ -211,8 +247,8 @@ export class QuotaGuard {
     // A fallback chain answers with one model (reserve the dearest); a cascade may pay every model it climbs.
     const cascade = cascadeTierOf(this.config, route) !== undefined;
     for (const m of route.chain) {
-      const out = Math.min(a.maxTokens ?? cap, m.maxOutputTokens, cap);
-      const cost = m.price ? costMicrosCeil(a.inputTokens, out, m.price) : 0;
+      const out = outputCapFor(m, a.maxTokens, cap);
+      const cost = m.price ? costMicrosCeil(a.inputTokens, out, m.price, { serviceTier: a.serviceTier }) : 0;
       outTokens = cascade ? outTokens + out : Math.max(outTokens, out);
       micros = cascade ? micros + cost : Math.max(micros, cost);
     }
@@ -280,4 +316,9 @@ export class QuotaGuard {
     if (idx <= 0) return [];
     return order.slice(0, idx).filter((t) => tenant.allowedTiers.has(t.name)).reverse();
   }
+}
+
+function reservationOf(id: string, plans: readonly CounterPlan[], committed: ReadonlyMap<string, number>): Reservation {
+  const usd = plans.find((p) => p.unit === 'usd');
+  return { id, plans, committed, usdMicros: usd?.amount ?? 0, settled: false };
 }

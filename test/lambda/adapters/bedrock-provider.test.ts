@@ -24,7 +24,7 @@ const config = resolveConfig({
 });
 const sonnet = config.models.get('sonnet')!;
 
-const call = (request: Partial<ChatRequest>, maxTokens?: number, model = sonnet): ProviderCall => ({
+const call = (request: Partial<ChatRequest>, maxTokens = 4096, model = sonnet): ProviderCall => ({
   model,
   request: { model: model.id, messages: [{ role: 'user', content: 'hi' }], ...request } as ChatRequest,
   maxTokens,

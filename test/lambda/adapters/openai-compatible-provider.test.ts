@@ -17,7 +17,7 @@ describe('OpenAiCompatibleProvider', () => {
     tiers: [{ name: 't', models: ['m'] }],
     routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'm' },
   });
-  const call = (config: ReturnType<typeof configFor>, request: Partial<ChatRequest> = {}, maxTokens?: number, signal = new AbortController().signal): ProviderCall => ({
+  const call = (config: ReturnType<typeof configFor>, request: Partial<ChatRequest> = {}, maxTokens = 4096, signal = new AbortController().signal): ProviderCall => ({
     model: config.models.get('m')!,
     request: { model: 'm', messages: [{ role: 'user', content: 'hi' }], ...request } as ChatRequest,
     maxTokens,

@@ -25,7 +25,7 @@ const config = resolveConfig({
   routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'mistral' },
 });
 
-const call = (modelId: string, request: Partial<ChatRequest> = {}, maxTokens?: number): ProviderCall => ({
+const call = (modelId: string, request: Partial<ChatRequest> = {}, maxTokens = 4096): ProviderCall => ({
   model: config.models.get(modelId)!,
   request: { model: modelId, messages: [{ role: 'user', content: 'What is Inferentia?' }], ...request } as ChatRequest,
   maxTokens,
@@ -86,6 +86,8 @@ describe('SageMakerProvider', () => {
     const input = mock.commandCalls(InvokeEndpointWithResponseStreamCommand)[0].args[0].input;
     expect(JSON.parse(new TextDecoder().decode(input.Body as Uint8Array))).toEqual({
       messages: [{ role: 'user', content: 'What is Inferentia?' }],
+      // The output cap always travels, so no answer costs more than its reservation.
+      max_tokens: 4096,
       stream: true,
       stream_options: { include_usage: true },
     });

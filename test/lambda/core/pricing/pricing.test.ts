@@ -1,6 +1,6 @@
 import { findCatalogPrice, PRICE_CATALOG } from '../../../../lambda/core/pricing/catalog';
 import { formatUsd, usdToMicros } from '../../../../lambda/core/pricing/money';
-import { costMicros, costMicrosCeil, toTokenPrice } from '../../../../lambda/core/pricing/prices';
+import { costMicros, costMicrosCeil, priceUsage, toTokenPrice, usageProblem } from '../../../../lambda/core/pricing/prices';
 
 describe('costMicros', () => {
   const sonnet = toTokenPrice({ inputPerMTok: 3, outputPerMTok: 15, cacheWritePerMTok: 3.75, cacheReadPerMTok: 0.3 });
@@ -63,5 +63,79 @@ describe('price catalog', () => {
   it('prices cross-region inference profiles as their base model', () => {
     expect(findCatalogPrice('global.anthropic.claude-haiku-4-5-20251001-v1:0')?.id).toBe('anthropic.claude-haiku-4-5-20251001-v1:0');
     expect(findCatalogPrice('eu.amazon.nova-lite-v1:0')?.inputPerMTok).toBe(0.06);
+  });
+});
+
+describe('price rules', () => {
+  const sonnet45 = (id: string) => toTokenPrice(findCatalogPrice(id)!);
+  const u = (inputTokens: number, outputTokens: number, cacheReadTokens = 0, cacheWriteTokens = 0, cacheWrite1hTokens?: number) =>
+    ({ inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens, ...(cacheWrite1hTokens ? { cacheWrite1hTokens } : {}) });
+
+  it('prices Bedrock ids by profile class: global below geographic and in-Region', () => {
+    const usage = u(1000, 1000);
+    // global: 1000 x 3 + 1000 x 15 = 18,000; us./eu./in-Region: 1000 x 3.30 + 1000 x 16.50 = 19,800.
+    expect(costMicros(usage, sonnet45('global.anthropic.claude-sonnet-4-5-20250929-v1:0'))).toBe(18_000);
+    expect(costMicros(usage, sonnet45('us.anthropic.claude-sonnet-4-5-20250929-v1:0'))).toBe(19_800);
+    expect(costMicros(usage, sonnet45('eu.anthropic.claude-sonnet-4-5-20250929-v1:0'))).toBe(19_800);
+    expect(costMicros(usage, sonnet45('anthropic.claude-sonnet-4-5-20250929-v1:0'))).toBe(19_800);
+    expect(findCatalogPrice('global.amazon.nova-2-lite-v1:0')).toMatchObject({ profileClass: 'global', inputPerMTok: 0.3, outputPerMTok: 2.5, cacheReadPerMTok: 0.075 });
+    expect(findCatalogPrice('us.amazon.nova-2-lite-v1:0')).toMatchObject({ profileClass: 'geo', inputPerMTok: 0.33, outputPerMTok: 2.75 });
+    expect(findCatalogPrice('gpt-4o')?.profileClass).toBe('none');
+  });
+
+  it('bills a request past the long-context threshold wholly at the long-context row', () => {
+    const p = sonnet45('global.anthropic.claude-sonnet-4-5-20250929-v1:0');
+    // 200,000 input tokens is not above the threshold: 200,000 x 3 + 1,000 x 15 = 615,000.
+    expect(priceUsage(u(200_000, 1000), p)).toMatchObject({ micros: 615_000, row: 'standard', flags: [] });
+    // 200,001: every token at 6 / 22.50 = 1,200,006 + 22,500.
+    expect(priceUsage(u(200_001, 1000), p)).toMatchObject({ micros: 1_222_506, row: 'long_context', flags: ['long_context'] });
+    // Cache reads count toward the threshold: 1,000 input + 250,000 read x 0.60 + 1,000 x 6 input.
+    expect(priceUsage(u(1000, 0, 250_000), p).micros).toBe(1000 * 6 + 250_000 * 0.6);
+  });
+
+  it('prices 1-hour cache writes apart from 5-minute ones', () => {
+    const p = sonnet45('global.anthropic.claude-sonnet-4-5-20250929-v1:0');
+    // 1,000 writes of which 400 at 1 h: 600 x 3.75 + 400 x 6 = 2,250 + 2,400.
+    expect(priceUsage(u(0, 0, 0, 1000, 400), p)).toMatchObject({ micros: 4650, flags: [] });
+    // Without a 1-hour price: twice the input price, flagged.
+    const plain = toTokenPrice({ inputPerMTok: 1, outputPerMTok: 2, cacheWritePerMTok: 1.25, cacheReadPerMTok: 0.1 });
+    expect(priceUsage(u(0, 0, 0, 1000, 400), plain)).toMatchObject({ micros: 600 * 1.25 + 400 * 2, flags: ['cache_write_1h_derived'] });
+  });
+
+  it('flags cache reads billed at the input price because the entry has no cache-read price', () => {
+    const p = toTokenPrice({ inputPerMTok: 1, outputPerMTok: 2 });
+    expect(priceUsage(u(0, 0, 1000), p)).toMatchObject({ micros: 1000, flags: ['cache_read_unpriced'] });
+  });
+
+  it('prices service tiers on their own rows and flags a tier without one', () => {
+    const p = toTokenPrice(findCatalogPrice('gpt-5.4')!);
+    // priority 5 / 30: 1000 x 5 + 1000 x 30; flex 1.25 / 7.50; standard 2.50 / 15.
+    expect(priceUsage(u(1000, 1000), p, { serviceTier: 'priority' })).toMatchObject({ micros: 35_000, row: 'tier:priority' });
+    expect(priceUsage(u(1000, 1000), p, { serviceTier: 'flex' })).toMatchObject({ micros: 8750, row: 'tier:flex' });
+    expect(priceUsage(u(1000, 1000), p, { serviceTier: 'default' })).toMatchObject({ micros: 17_500, row: 'standard' });
+    expect(priceUsage(u(1000, 1000), p, { serviceTier: 'scale' })).toMatchObject({ micros: 17_500, flags: ['service_tier_unpriced'] });
+    // A reservation for priority covers the priority row.
+    expect(costMicrosCeil(1000, 1000, p, { serviceTier: 'priority' })).toBe(35_000);
+  });
+
+  it.each([
+    [{ inputTokens: -1, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, 'inputTokens is negative (-1)'],
+    [{ inputTokens: 1.5, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, 'inputTokens is 1.5, not an integer'],
+    [{ inputTokens: '5' as unknown as number, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, 'inputTokens is "5", not an integer'],
+    [{ inputTokens: NaN, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, 'inputTokens is NaN, not an integer'],
+    [{ inputTokens: 0, outputTokens: 20_000_000, cacheReadTokens: 0, cacheWriteTokens: 0 }, 'outputTokens is 20000000, above 10000000'],
+    [{ inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 5, cacheWrite1hTokens: 9 }, 'cacheWrite1hTokens (9) exceeds cacheWriteTokens (5)'],
+  ])('refuses the usage %j', (usage, problem) => expect(usageProblem(usage)).toBe(problem));
+});
+
+describe('model lifecycle in the catalog', () => {
+  it('carries the shutdown dates OpenAI publishes, with a replacement in the catalog', () => {
+    const ids = new Set(PRICE_CATALOG.models.map((m) => m.id));
+    expect(findCatalogPrice('gpt-5')?.lifecycle).toMatchObject({ shutdownOn: '2026-12-11', replacement: 'gpt-5.5' });
+    expect(findCatalogPrice('gpt-4.1-nano')?.lifecycle?.shutdownOn).toBe('2026-10-23');
+    expect(findCatalogPrice('gpt-4o')?.lifecycle?.shutdownOn).toBe('2027-01-14');
+    for (const m of PRICE_CATALOG.models) {
+      if (m.lifecycle?.replacement) expect(ids).toContain(m.lifecycle.replacement);
+    }
   });
 });

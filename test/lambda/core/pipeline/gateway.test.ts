@@ -1,16 +1,16 @@
-import { LexicalEmbedder } from '../../../lambda/adapters/lexical-embedder';
-import { MemoryExactCache } from '../../../lambda/adapters/memory-exact-cache';
-import { MemoryQuotaStore } from '../../../lambda/adapters/memory-quota-store';
-import { MemorySemanticIndex } from '../../../lambda/adapters/memory-semantic-index';
-import { MemoryAlertSink, MemoryUsageSink } from '../../../lambda/adapters/usage-sinks';
-import { resolveConfig } from '../../../lambda/core/config/resolve';
-import type { GatewayConfigInput } from '../../../lambda/core/config/schema';
-import { Gateway, type GatewayResult, type JsonResult, type StreamResult } from '../../../lambda/core/pipeline';
-import type { Embedder, ExactCache, TenantDirectory } from '../../../lambda/core/ports';
-import { MemoryTenantDirectory } from '../../../lambda/adapters/memory-tenant-directory';
-import { LearnedRouter, trainRouter } from '../../../lambda/core/routing/learned';
-import { FakeClock, ScriptedProvider, SeqIds, sha256, usage } from '../../support/fakes';
-import { testConfig } from '../../support/config';
+import { LexicalEmbedder } from '../../../../lambda/adapters/lexical-embedder';
+import { MemoryExactCache } from '../../../../lambda/adapters/memory-exact-cache';
+import { MemoryQuotaStore } from '../../../../lambda/adapters/memory-quota-store';
+import { MemorySemanticIndex } from '../../../../lambda/adapters/memory-semantic-index';
+import { MemoryAlertSink, MemoryUsageSink } from '../../../../lambda/adapters/usage-sinks';
+import { resolveConfig } from '../../../../lambda/core/config/resolve';
+import type { GatewayConfigInput } from '../../../../lambda/core/config/schema';
+import { Gateway, type GatewayResult, type JsonResult, type StreamResult } from '../../../../lambda/core/pipeline';
+import type { Embedder, ExactCache, TenantDirectory } from '../../../../lambda/core/ports';
+import { MemoryTenantDirectory } from '../../../../lambda/adapters/memory-tenant-directory';
+import { LearnedRouter, trainRouter } from '../../../../lambda/core/routing/learned';
+import { FakeClock, ScriptedProvider, SeqIds, sha256, usage } from '../../../support/fakes';
+import { testConfig } from '../../../support/config';
 
 /** The local embedder, billing a fixed number of tokens per text as a remote embedder would. */
 class BillingEmbedder implements Embedder {
@@ -454,6 +454,21 @@ describe('Gateway', () => {
       const text = frames.filter((f) => f.startsWith('data: {')).map((f) => JSON.parse(f.slice(6))).map((c) => c.choices[0]?.delta?.content ?? '').join('');
       expect(text).toBe('Escalated.');
       expect(frames.at(-1)).toBe('data: [DONE]\n\n');
+    });
+
+    it('records and settles the rejected cheap call when the escalation target fails', async () => {
+      const { provider, chat, records, quota, dayKey } = setup(cascadeConfig());
+      provider.script('up-small-a', { ok: "I'm sorry, but I can't help with that.", usage: usage(100, 10) });
+      provider.script('up-big', { fail: 'server', status: 500 }, { fail: 'server', status: 500 });
+      const r = (await chat({ model: 'casc', messages: [{ role: 'user', content: 'q' }] })) as JsonResult;
+      expect(r.status).toBe(502);
+      // small-a answered and was billed: 100 x $1/M + 10 x $2/M = 120 micro-dollars (once recorded as $0).
+      expect(r.headers['x-llm-cost-usd']).toBe('0.000120');
+      expect(records.records[0]).toMatchObject({
+        status: 502, cost_micros: 120, input_tokens: 100, output_tokens: 10,
+        cascade: [{ model: 'small-a', cost_micros: 120, accepted: false }],
+      });
+      expect((await quota.read([dayKey()])).get(dayKey())).toEqual({ committed: 120, reserved: 0 });
     });
 
     it('reserves the quota for every model a cascade may climb', async () => {

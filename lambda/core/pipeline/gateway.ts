@@ -1,0 +1,234 @@
+import type { ResolvedTenant } from '../config/resolve';
+import { InvalidRequestError } from '../errors';
+import { parseFeedback } from '../feedback';
+import { toOpenAiUsage } from '../openai/sse';
+import { requestedMaxTokens, type ChatCompletion, type ChatRequest } from '../openai/types';
+import { parseChatRequest } from '../openai/validate';
+import { optimiseContext } from '../context/optimize';
+import { contextPolicyFor } from '../context/policy';
+import { QuotaGuard, type Reservation } from '../quota/guard';
+import { cascadeTierOf, route, type Route } from '../routing/route';
+import { estimateInputTokens } from '../tokens';
+import { CacheStep, type CacheHit } from './cache-step';
+import { cascaded } from './cascade';
+import { withFallback } from './fallback';
+import { Receipt } from './receipt';
+import { requestedServiceTier, Steps } from './steps';
+import { streamed } from './stream';
+import { Tenants } from './tenants';
+import type { ChatInvocation, GatewayDeps, GatewayResult, JsonResult, Trace } from './types';
+
+const FEATURE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const DEFAULT_FEATURE = 'default';
+
+/**
+ * The request pipeline of ARCHITECTURE section 1, on ports only. `chat` never throws: every outcome, errors included,
+ * becomes a response and exactly one usage record, priced by the request's one Receipt.
+ */
+export class Gateway {
+  private readonly tenants: Tenants;
+  private readonly cache: CacheStep;
+  private readonly quota: QuotaGuard;
+  private readonly steps: Steps;
+
+  constructor(private readonly deps: GatewayDeps) {
+    this.tenants = new Tenants(deps);
+    this.cache = new CacheStep(deps);
+    this.quota = new QuotaGuard(deps.config, deps.quota, deps.alerts, deps.clock);
+    this.steps = new Steps(deps, this.quota);
+  }
+
+  get config(): GatewayDeps['config'] {
+    return this.deps.config;
+  }
+
+  /** Maps `Authorization: Bearer <key>` to a tenant id through the configured key hashes, then the tenant directory. */
+  authenticate(authorization: string | undefined): Promise<string> {
+    return this.tenants.authenticate(authorization);
+  }
+
+  async chat(inv: ChatInvocation): Promise<GatewayResult> {
+    const { clock } = this.deps;
+    const steps = this.steps;
+    const trace: Trace = {
+      requestId: inv.requestId ?? this.deps.ids.requestId(),
+      startedAt: clock.now(),
+      t0: clock.monotonic(),
+      receipt: new Receipt(this.deps.config.baseline.price),
+      tenant: inv.tenantId,
+      feature: DEFAULT_FEATURE,
+      team: null,
+      endUser: null,
+      stream: false,
+      model: null,
+      provider: null,
+      tier: null,
+      routeReason: null,
+      cache: 'none',
+      serviceTier: null,
+      attempts: 0,
+      upstreamMs: 0,
+      cacheError: null,
+      cacheScore: null,
+      cascade: null,
+      quotaAction: 'none',
+      contextSavedBytes: 0,
+      contextKeptBytes: 0,
+      remainingMicros: undefined,
+    };
+    let reservation: Reservation | undefined;
+    try {
+      const tenant = await this.tenants.tenantOf(inv.tenantId);
+      trace.team = tenant.config.team ?? null;
+      if (inv.feature !== undefined && inv.feature !== '') {
+        if (!FEATURE_RE.test(inv.feature)) {
+          throw new InvalidRequestError(
+            'Invalid x-llm-feature header: 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit.',
+            'x-llm-feature',
+          );
+        }
+        trace.feature = inv.feature;
+      }
+      const req = parseChatRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
+      trace.stream = req.stream === true;
+      // Scoped to the tenant, so the same user id at two tenants counts as two users and cannot be joined across them.
+      if (req.user) trace.endUser = this.deps.sha256(`${tenant.id}\u0000${req.user}`).slice(0, 16);
+      let r = route(this.deps.config, tenant, req, this.deps.router);
+      trace.tier = r.tier;
+      trace.routeReason = r.reason;
+      const maxTokens = requestedMaxTokens(req);
+      if (maxTokens !== undefined && r.reason === 'explicit-model' && maxTokens > r.chain[0].maxOutputTokens) {
+        throw new InvalidRequestError(
+          `max_tokens is too large: ${maxTokens}. Model '${r.chain[0].id}' supports at most ${r.chain[0].maxOutputTokens} completion tokens.`,
+          'max_tokens',
+          'out_of_range',
+        );
+      }
+      checkServiceTier(req, r);
+
+      const lookup = await this.cache.lookup(trace, req, tenant.id, maxTokens, inv.cacheBypass === true);
+      if (lookup.hit) return await this.fromCache(trace, req, tenant, lookup.hit);
+
+      // Context optimisation changes what is sent, never the cache key (taken from the request as received).
+      const callReq = await this.optimiseContext(req, tenant.id, trace);
+      const admission = await this.quota.admit({
+        requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens: estimateInputTokens(callReq), maxTokens,
+        serviceTier: requestedServiceTier(callReq),
+      });
+      reservation = admission.reservation;
+      trace.quotaAction = admission.action;
+      if (admission.route !== r) checkServiceTier(req, admission.route);
+      r = admission.route;
+      trace.tier = r.tier;
+      trace.routeReason = r.reason;
+
+      const cascadeTier = cascadeTierOf(this.deps.config, r);
+      if (cascadeTier) return await cascaded(steps, trace, req, callReq, r, cascadeTier, maxTokens, reservation, inv.signal, lookup.store);
+      if (trace.stream) return await streamed(steps, trace, callReq, r, maxTokens, reservation, inv.signal, lookup.store);
+
+      const signal = inv.signal ?? new AbortController().signal;
+      const done = await withFallback(
+        this.deps, trace, r, signal,
+        (model) => steps.provider(model).complete(steps.call(model, callReq, maxTokens, signal, trace.tenant)),
+        (model) => steps.chargeTimeout(trace, model, callReq, maxTokens),
+      );
+      const tierUsed = steps.serviceTierOf(trace, done.model, callReq, done.value.serviceTier);
+      const line = steps.charge(trace, 'answer', done.model, callReq, { usage: done.value.usage, problem: done.value.usageProblem }, done.value.completion, tierUsed);
+      trace.receipt.answered(line.usage);
+      await steps.settle(reservation, trace);
+      if (!line.estimated) await lookup.store(done.model, done.value.completion, line.usage);
+      const body: ChatCompletion = { ...done.value.completion, model: done.model.id, usage: toOpenAiUsage(line.usage) };
+      const record = steps.results.emit(trace, 200, null);
+      return { kind: 'json', status: 200, headers: steps.results.headers(trace, record), body };
+    } catch (err) {
+      if (reservation && !reservation.settled) await steps.settle(reservation, trace);
+      return steps.results.errorResult(trace, err);
+    }
+  }
+
+  /** Waits for side effects still in flight (alert publishes, buffered usage delivery); a Lambda handler calls it before returning. */
+  async flush(): Promise<void> {
+    await Promise.all([this.deps.alerts.flush?.(), this.deps.usage.flush?.()]);
+  }
+
+  /** OpenAI `GET /v1/models`: the tiers and models the tenant may name, plus `auto`. */
+  async models(tenantId: string): Promise<JsonResult> {
+    const tenant = await this.tenants.tenantOf(tenantId);
+    const data = [
+      { id: 'auto', object: 'model', created: 0, owned_by: 'llm-finops-router' },
+      ...[...tenant.allowedTiers].map((t) => ({ id: t, object: 'model', created: 0, owned_by: 'llm-finops-tier' })),
+      ...[...tenant.allowedModels].map((m) => ({ id: m, object: 'model', created: 0, owned_by: this.deps.config.models.get(m)!.provider.id })),
+    ];
+    return { kind: 'json', status: 200, headers: {}, body: { object: 'list', data } };
+  }
+
+  /**
+   * `POST /v1/feedback`: an outcome for an earlier answer, appended to the usage log with the caller's tenant (a
+   * tenant cannot file outcomes under another's name: training joins on request id and tenant).
+   */
+  async feedback(tenantId: string, body: string, bodyBytes: number): Promise<JsonResult> {
+    const tenant = await this.tenants.tenantOf(tenantId);
+    const f = parseFeedback(body, bodyBytes);
+    if (f.model !== null && !this.deps.config.models.has(f.model)) throw new InvalidRequestError(`Unknown model '${f.model}'.`, 'model', 'model_not_found');
+    this.deps.usage.feedback({ type: 'feedback', ts: new Date(this.deps.clock.now()).toISOString(), tenant: tenant.id, ...f });
+    return { kind: 'json', status: 200, headers: {}, body: { object: 'feedback', request_id: f.request_id, score: f.score, recorded: true } };
+  }
+
+  /** `GET /v1/usage`: the tenant's own used, reserved and limit per window (UTC minute, day and month). */
+  async usage(tenantId: string): Promise<JsonResult> {
+    const tenant = await this.tenants.tenantOf(tenantId);
+    const windows = await this.quota.usage(tenant);
+    return { kind: 'json', status: 200, headers: {}, body: { object: 'usage', tenant: tenant.id, team: tenant.config.team ?? null, windows } };
+  }
+
+  /** A cache hit: costs only its embedding call (zero for the exact tier and the local embedder), charged to the quota. */
+  private async fromCache(trace: Trace, req: ChatRequest, tenant: ResolvedTenant, hit: CacheHit): Promise<GatewayResult> {
+    const { entry } = hit;
+    trace.cache = hit.kind;
+    if (hit.score !== undefined) trace.cacheScore = Math.round(hit.score * 10_000) / 10_000;
+    trace.model = this.deps.config.models.get(entry.modelId) ?? null;
+    trace.provider = 'cache';
+    trace.tier = entry.tier || trace.tier;
+    trace.receipt.answered(entry.usage);
+    trace.remainingMicros = await this.quota.chargeUnreserved(`${trace.requestId}#hit`, tenant, trace.feature, { micros: trace.receipt.micros, tokens: 0 });
+    const record = this.steps.results.emit(trace, 200, null);
+    const headers = this.steps.results.headers(trace, record);
+    const model = entry.modelId;
+    if (!trace.stream) {
+      return { kind: 'json', status: 200, headers, body: { ...entry.completion, model, usage: toOpenAiUsage(entry.usage) } };
+    }
+    return { kind: 'stream', status: 200, headers, body: this.steps.results.replay(req, { ...entry.completion, model }, trace) };
+  }
+
+  /** The context step when a policy applies to the tenant and feature; a failure leaves the request as it was. */
+  private async optimiseContext(req: ChatRequest, tenant: string, trace: Trace): Promise<ChatRequest> {
+    const policy = contextPolicyFor(this.deps.config.raw.context.policies, tenant, trace.feature);
+    if (!policy) return req;
+    const embedder = this.deps.embedder;
+    try {
+      const out = await optimiseContext(req, policy, embedder ? async (texts) => (await embedder.embed(texts)).vectors : undefined);
+      trace.contextSavedBytes = Math.max(0, out.stats.bytesIn - out.stats.bytesOut);
+      trace.contextKeptBytes = out.stats.bytesOut;
+      return out.request;
+    } catch {
+      return req;
+    }
+  }
+}
+
+/**
+ * A non-standard service tier (priority, flex) must be priced for every model of the route that forwards it, else
+ * the gateway would bill one rate and record another: refused with the models that lack a price.
+ */
+function checkServiceTier(req: ChatRequest, r: Route): void {
+  const tier = requestedServiceTier(req);
+  if (tier === undefined) return;
+  const unpriced = r.chain.filter((m) => (m.provider.type === 'openai-compatible' || m.provider.type === 'azure-openai') && m.price && !m.price.serviceTiers?.[tier]);
+  if (!unpriced.length) return;
+  throw new InvalidRequestError(
+    `service_tier '${tier}' has no price for ${unpriced.map((m) => `'${m.id}'`).join(', ')}; the gateway refuses what it cannot cost. ` +
+      `Remove service_tier, or add a '${tier}' row to the model's price (prices.<id>.serviceTiers.${tier}).`,
+    'service_tier',
+    'unsupported_service_tier',
+  );
+}

@@ -1,0 +1,160 @@
+import { GatewayError, toErrorBody } from '../errors';
+import { completionToChunks, SSE_DONE, sseData, toOpenAiUsage } from '../openai/sse';
+import type { ChatCompletion, ChatRequest } from '../openai/types';
+import { formatUsd, microsToUsd } from '../pricing/money';
+import { estimateTokensFromBytes } from '../tokens';
+import type { UsageRecord } from '../usage';
+import type { GatewayDeps, Headers, JsonResult, Trace } from './types';
+
+/**
+ * What leaves the gateway: the usage record, the x-llm-* headers, the stream's final block and error bodies. Every
+ * figure is read from the trace's receipt, so the four can never disagree.
+ */
+export class Results {
+  constructor(private readonly deps: GatewayDeps) {}
+
+  remainingHeader(micros: number | undefined): string {
+    return micros === undefined ? 'unlimited' : formatUsd(micros);
+  }
+
+  /** The x-llm-* headers every answer carries (ARCHITECTURE section 3). */
+  routeHeaders(trace: Trace, overheadMs: number, quotaRemaining: string): Headers {
+    const h: Headers = {
+      'x-request-id': trace.requestId,
+      'x-llm-model': trace.model?.id ?? '',
+      'x-llm-tier': trace.tier ?? '',
+      'x-llm-cache': trace.cache === 'none' ? 'bypass' : trace.cache,
+      'x-llm-route-reason': trace.routeReason ?? '',
+      'x-llm-quota-remaining-usd': quotaRemaining,
+      'x-llm-overhead-ms': String(overheadMs),
+    };
+    if (trace.serviceTier !== null) h['x-llm-service-tier'] = trace.serviceTier;
+    return h;
+  }
+
+  /** Headers of a complete (non-streamed) answer: the route headers plus its cost. */
+  headers(trace: Trace, record: UsageRecord): Headers {
+    const h: Headers = {
+      ...this.routeHeaders(trace, record.overhead_ms, this.remainingHeader(trace.remainingMicros)),
+      'x-llm-cost-usd': formatUsd(trace.receipt.micros),
+      'x-llm-baseline-cost-usd': formatUsd(trace.receipt.baselineMicros),
+    };
+    if (record.usage_flags.length) h['x-llm-usage-flags'] = record.usage_flags.join(',');
+    return h;
+  }
+
+  finopsBlock(trace: Trace): Record<string, unknown> {
+    const r = trace.receipt;
+    return {
+      cost_usd: microsToUsd(r.micros),
+      baseline_cost_usd: microsToUsd(r.baselineMicros),
+      quota_remaining_usd: trace.remainingMicros === undefined ? null : microsToUsd(trace.remainingMicros),
+      model: trace.model?.id ?? null,
+      tier: trace.tier,
+      cache: trace.cache,
+      usage_estimated: r.estimatedAny,
+      usage_flags: r.flags,
+    };
+  }
+
+  /** A complete answer as SSE frames, with the usage chunk when the client asked for it. */
+  replay(req: ChatRequest, completion: ChatCompletion, trace: Trace): AsyncIterable<string> {
+    const frames = completionToChunks(completion, completion.model).map(sseData);
+    if (req.stream_options?.include_usage === true) {
+      frames.push(sseData({
+        id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model, choices: [],
+        usage: toOpenAiUsage(trace.receipt.answerTokens), llm_finops: this.finopsBlock(trace),
+      }));
+    }
+    frames.push(SSE_DONE);
+    return (async function* () {
+      yield* frames;
+    })();
+  }
+
+  errorResult(trace: Trace, err: unknown): JsonResult {
+    const { status, body, retryAfterSeconds } = toErrorBody(err);
+    if (!(err instanceof GatewayError)) trace.routeReason ??= `internal: ${err instanceof Error ? err.message : String(err)}`;
+    const record = this.emit(trace, status, body.error.type);
+    const headers: Headers = { 'x-request-id': trace.requestId, 'x-llm-cost-usd': formatUsd(trace.receipt.micros) };
+    if (record.usage_flags.length) headers['x-llm-usage-flags'] = record.usage_flags.join(',');
+    if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
+    return { kind: 'json', status, headers, body };
+  }
+
+  /** The tenant's own upstream id for a model (tenants[].upstreamModels: e.g. its tagged Bedrock inference profile), else the model's. */
+  upstreamFor(model: { readonly id: string; readonly config: { readonly upstreamModel: string } }, tenant: string): string {
+    return this.deps.config.tenants.get(tenant)?.config.upstreamModels?.[model.id] ?? model.config.upstreamModel;
+  }
+
+  /** Writes the request's one usage record. */
+  emit(trace: Trace, status: number, errorType: string | null): UsageRecord {
+    const latency = this.deps.clock.monotonic() - trace.t0;
+    const r = trace.receipt;
+    const basis: UsageRecord['cost_basis'] = trace.cache.startsWith('hit') || !trace.model || trace.attempts === 0
+      ? 'none'
+      : trace.model.price ? 'tokens' : 'instance_hour';
+    const saved = this.contextSavings(trace);
+    // A hit bills nothing upstream; its record carries the tokens the cached answer stands for (what it saved).
+    const usage = trace.cache.startsWith('hit') ? r.answerTokens : r.usage;
+    const record: UsageRecord = {
+      ts: new Date(trace.startedAt).toISOString(),
+      request_id: trace.requestId,
+      tenant: trace.tenant,
+      feature: trace.feature,
+      team: trace.team,
+      end_user: trace.endUser,
+      provider: trace.provider,
+      provider_type: trace.provider === 'cache' ? null : trace.model?.provider.type ?? null,
+      model: trace.model?.id ?? null,
+      upstream_model: trace.provider === 'cache' || !trace.model ? null : this.upstreamFor(trace.model, trace.tenant),
+      tier: trace.tier,
+      route_reason: trace.routeReason,
+      cache: trace.cache,
+      stream: trace.stream,
+      input_tokens: usage.inputTokens,
+      output_tokens: usage.outputTokens,
+      cache_read_tokens: usage.cacheReadTokens,
+      cache_write_tokens: usage.cacheWriteTokens,
+      cost_usd: microsToUsd(r.micros),
+      cost_micros: r.micros,
+      baseline_cost_usd: microsToUsd(r.baselineMicros),
+      baseline_cost_micros: r.baselineMicros,
+      cost_basis: basis,
+      usage_estimated: r.estimatedAny,
+      usage_flags: r.flags,
+      usage_problem: r.problem,
+      service_tier: trace.serviceTier,
+      attempts: trace.attempts,
+      latency_ms: Math.round(latency * 1000) / 1000,
+      upstream_ms: Math.round(trace.upstreamMs * 1000) / 1000,
+      overhead_ms: Math.max(0, Math.round((latency - trace.upstreamMs) * 1000) / 1000),
+      status,
+      error_type: errorType,
+      cache_error: trace.cacheError,
+      quota_action: trace.quotaAction,
+      context_tokens_saved: saved.tokens,
+      context_saved_usd: microsToUsd(saved.micros),
+      embedding_tokens: r.embeddingTokens,
+      cache_score: trace.cacheScore,
+      cascade: trace.cascade,
+    };
+    this.deps.usage.write(record);
+    return record;
+  }
+
+  /**
+   * Tokens the context step saved: the removed share of the prompt scaled by the provider's real input count when
+   * there is one, else the byte estimate; priced at the model's input price.
+   */
+  private contextSavings(trace: Trace): { tokens: number; micros: number } {
+    if (!trace.contextSavedBytes) return { tokens: 0, micros: 0 };
+    const u = trace.receipt.usage;
+    const input = u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens;
+    const tokens = input > 0 && !trace.receipt.estimatedAny && trace.contextKeptBytes > 0
+      ? Math.round((input * trace.contextSavedBytes) / trace.contextKeptBytes)
+      : estimateTokensFromBytes(trace.contextSavedBytes);
+    const price = trace.model?.price ?? this.deps.config.baseline.price;
+    return { tokens, micros: Math.round((tokens * price.inputPerMTok) / 1_000_000) };
+  }
+}

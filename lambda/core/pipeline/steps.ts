@@ -1,0 +1,113 @@
+import type { ResolvedModel } from '../config/resolve';
+import { UpstreamError } from '../errors';
+import type { ChatCompletion, ChatRequest } from '../openai/types';
+import type { UsageReading } from '../openai/usage';
+import type { ChatProvider, ProviderCall } from '../ports';
+import { STANDARD_SERVICE_TIERS, ZERO_USAGE, type TokenUsage } from '../pricing/prices';
+import { outputCapFor, type QuotaGuard, type Reservation } from '../quota/guard';
+import { estimateInputTokens, estimateTextTokens } from '../tokens';
+import type { ReceiptLine, ReceiptLineKind } from './receipt';
+import { Results } from './results';
+import type { GatewayDeps, Trace } from './types';
+
+/** Providers that forward the client's `service_tier` upstream (the body passes through); others run at standard. */
+const TIER_FORWARDING = new Set(['openai-compatible', 'azure-openai']);
+
+/** The request's service tier, when it is not a standard one. */
+export function requestedServiceTier(req: ChatRequest): string | undefined {
+  const t = req.service_tier;
+  return typeof t === 'string' && !STANDARD_SERVICE_TIERS.has(t) ? t : undefined;
+}
+
+/** What every step of a request needs beside its own logic: providers, the call shape, pricing on the receipt, settlement. */
+export class Steps {
+  readonly results: Results;
+
+  constructor(
+    readonly deps: GatewayDeps,
+    readonly quota: QuotaGuard,
+  ) {
+    this.results = new Results(deps);
+  }
+
+  provider(model: ResolvedModel): ChatProvider {
+    const p = this.deps.providers.get(model.provider.id);
+    if (!p) throw new UpstreamError(`No adapter is wired for provider '${model.provider.id}'.`, 'provider_unavailable');
+    return p;
+  }
+
+  /** The output cap sent upstream: the same bound the reservation priced. */
+  cap(model: ResolvedModel, maxTokens: number | undefined): number {
+    return outputCapFor(model, maxTokens, this.deps.config.raw.quota.outputTokenCap);
+  }
+
+  /** One attempt's call: the tenant's upstream id, the output cap, and the request without a tier the provider cannot price. */
+  call(model: ResolvedModel, request: ChatRequest, maxTokens: number | undefined, signal: AbortSignal, tenant: string): ProviderCall {
+    const upstream = this.results.upstreamFor(model, tenant);
+    const m = upstream === model.config.upstreamModel ? model : { ...model, config: { ...model.config, upstreamModel: upstream } };
+    let req = request;
+    if (requestedServiceTier(request) !== undefined && !TIER_FORWARDING.has(model.provider.type)) {
+      const { service_tier: _t, ...rest } = request;
+      req = rest as ChatRequest;
+    }
+    return { model: m, request: req, maxTokens: this.cap(model, maxTokens), signal };
+  }
+
+  /**
+   * The tier an answer is priced at: the one the upstream reports, else the one asked for where the provider
+   * receives it. A tier asked of a provider that does not receive it is stripped and flagged.
+   */
+  serviceTierOf(trace: Trace, model: ResolvedModel, req: ChatRequest, reported: string | undefined): string | undefined {
+    const asked = requestedServiceTier(req);
+    if (!TIER_FORWARDING.has(model.provider.type)) {
+      if (asked !== undefined) {
+        trace.receipt.flag('service_tier_stripped');
+        trace.serviceTier = 'standard';
+      }
+      return undefined;
+    }
+    const tier = reported ?? asked;
+    if (tier !== undefined || asked !== undefined) trace.serviceTier = tier ?? 'standard';
+    return tier;
+  }
+
+  /** Prices an answered call on the receipt: the upstream's checked report, else an estimate from the prompt and answer. */
+  charge(trace: Trace, kind: Exclude<ReceiptLineKind, 'embedding'>, model: ResolvedModel, req: ChatRequest, reading: UsageReading, completion: ChatCompletion | undefined, serviceTier: string | undefined): ReceiptLine {
+    return trace.receipt.call({
+      kind,
+      model,
+      reading,
+      serviceTier,
+      estimate: () => ({
+        ...ZERO_USAGE,
+        inputTokens: estimateInputTokens(req),
+        outputTokens: completion ? estimateTextTokens(answerText(completion)) : 0,
+      }),
+    });
+  }
+
+  /**
+   * An attempt that timed out: the provider may have finished and billed it, so the receipt carries its bound (the
+   * input estimate and the output cap sent), flagged timeout_estimated. An upper bound, so budgets stay safe;
+   * reconciliation with the provider's bill shows the truth.
+   */
+  chargeTimeout(trace: Trace, model: ResolvedModel, req: ChatRequest, maxTokens: number | undefined): void {
+    const usage: TokenUsage = { ...ZERO_USAGE, inputTokens: estimateInputTokens(req), outputTokens: this.cap(model, maxTokens) };
+    trace.receipt.estimated('timed_out', model, usage, 'timeout_estimated');
+  }
+
+  /** Reconciles the reservation with the receipt (zero on paths that called nothing) and notes the quota left. */
+  async settle(res: Reservation | undefined, trace: Trace): Promise<void> {
+    if (!res || res.settled) return;
+    const r = trace.receipt;
+    if (r.micros > res.usdMicros) r.flag('over_reservation');
+    const out = await this.quota.settle(res, trace.tenant, trace.feature, { micros: r.micros, tokens: r.tokens });
+    if (out.failed) trace.quotaAction = 'settle_failed';
+    trace.remainingMicros = out.remainingMicros;
+  }
+}
+
+/** The text of an answer's first choice plus any tool-call arguments: what an output estimate counts. */
+export function answerText(c: ChatCompletion): string {
+  return c.choices.map((ch) => (ch.message?.content ?? '') + (ch.message?.tool_calls ? JSON.stringify(ch.message.tool_calls) : '')).join('');
+}

@@ -1,0 +1,139 @@
+import { toErrorBody, UpstreamError } from '../errors';
+import { SSE_DONE, sseData, toOpenAiUsage } from '../openai/sse';
+import type { ChatCompletion, ChatRequest } from '../openai/types';
+import type { ProviderStreamEvent, ProviderUsageEvent } from '../ports';
+import { ZERO_USAGE } from '../pricing/prices';
+import type { Reservation } from '../quota/guard';
+import { remainingUsdMicros } from '../quota/policy';
+import type { Route } from '../routing/route';
+import { estimateInputTokens, estimateTextTokens } from '../tokens';
+import { withFallback } from './fallback';
+import type { Steps } from './steps';
+import type { StoreAnswer, StreamResult, Trace } from './types';
+
+/**
+ * A streamed answer. Fallback is possible only until the first event, so the stream is opened and its first event
+ * awaited inside the retry loop. The cost is known only at the end: it travels in the final usage chunk, and the
+ * receipt is priced from the last usage report the upstream sent. Text streamed after that report (a server that
+ * reports usage on its first chunk only) is estimated and added, flagged output_estimated.
+ */
+export async function streamed(
+  s: Steps, trace: Trace, req: ChatRequest, r: Route, maxTokens: number | undefined,
+  reservation: Reservation | undefined, clientSignal: AbortSignal | undefined, store: StoreAnswer,
+): Promise<StreamResult> {
+  const { clock } = s.deps;
+  // Our own controller, so a client that stops reading also stops the upstream call.
+  const ac = new AbortController();
+  clientSignal?.addEventListener('abort', () => ac.abort(), { once: true });
+  const opened = await withFallback(s.deps, trace, r, ac.signal, async (model) => {
+    const it = s.provider(model).stream(s.call(model, req, maxTokens, ac.signal, trace.tenant))[Symbol.asyncIterator]();
+    const first = await it.next();
+    return { it, first };
+  }, (model) => s.chargeTimeout(trace, model, req, maxTokens));
+  const model = opened.model;
+  const includeUsage = req.stream_options?.include_usage === true;
+  const overheadMs = Math.max(0, Math.round(clock.monotonic() - trace.t0 - trace.upstreamMs));
+  s.serviceTierOf(trace, model, req, undefined);
+  // A stream's headers leave before its cost is known; the cost travels in the final usage chunk.
+  const headers = s.results.routeHeaders(
+    trace,
+    overheadMs,
+    reservation ? s.results.remainingHeader(remainingUsdMicros(reservation.plans, reservation.committed)) : 'unknown',
+  );
+
+  async function* body(): AsyncGenerator<string> {
+    let report: ProviderUsageEvent | undefined;
+    let text = '';
+    /** Answer text (content and streamed tool-call JSON) since the last usage report. */
+    let sinceReport = '';
+    /** Streamed tool-call JSON, counted only for an estimate. */
+    let toolText = '';
+    let id = '';
+    let created = 0;
+    let finish: string | null = null;
+    let completed = false;
+    let failure: unknown;
+    let finished = false;
+    const streamStart = clock.monotonic();
+    const finishOnce = async (): Promise<void> => {
+      if (finished) return;
+      finished = true;
+      trace.upstreamMs += clock.monotonic() - streamStart;
+      const tier = s.serviceTierOf(trace, model, req, report?.serviceTier);
+      const line = trace.receipt.call({
+        kind: completed ? 'answer' : 'partial',
+        model,
+        reading: report ?? {},
+        serviceTier: tier,
+        estimate: () => ({ ...ZERO_USAGE, inputTokens: estimateInputTokens(req), outputTokens: estimateTextTokens(text + toolText) }),
+        // Output past the last report was streamed and billed: estimated rather than dropped.
+        outputAfterReport: report?.usage && sinceReport ? estimateTextTokens(sinceReport) : 0,
+      });
+      trace.receipt.answered(line.usage);
+      await s.settle(reservation, trace);
+      if (completed && report?.usage && !sinceReport) {
+        const completion: ChatCompletion = {
+          id, object: 'chat.completion', created, model: model.id,
+          choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }],
+        };
+        await store(model, completion, report.usage);
+      }
+      if (completed) s.results.emit(trace, 200, null);
+      else if (failure !== undefined) s.results.emit(trace, 502, 'upstream_error');
+      else s.results.emit(trace, 499, 'client_closed');
+    };
+    try {
+      let ev: IteratorResult<ProviderStreamEvent> = opened.value.first;
+      while (!ev.done) {
+        const e = ev.value;
+        if (e.type === 'usage') {
+          report = e;
+          sinceReport = '';
+        } else {
+          id ||= e.chunk.id;
+          created ||= e.chunk.created;
+          for (const c of e.chunk.choices) {
+            if (typeof c.delta.content === 'string') {
+              text += c.delta.content;
+              sinceReport += c.delta.content;
+            }
+            if (c.delta.tool_calls) {
+              const json = JSON.stringify(c.delta.tool_calls);
+              toolText += json;
+              sinceReport += json;
+            }
+            if (c.finish_reason) finish = c.finish_reason;
+          }
+          yield sseData({ ...e.chunk, model: model.id });
+        }
+        ev = await opened.value.it.next();
+      }
+      completed = true;
+    } catch (err) {
+      // An abort we caused (the client went away) is a disconnect, not an upstream failure.
+      if (!ac.signal.aborted) failure = err;
+    } finally {
+      if (!completed && failure === undefined) {
+        // The consumer stopped reading: the client went away.
+        ac.abort();
+        await opened.value.it.return?.().catch(() => undefined);
+        await finishOnce();
+      }
+    }
+    if (!completed && failure === undefined) return;
+    await finishOnce();
+    if (failure !== undefined) {
+      yield sseData(toErrorBody(new UpstreamError(`Upstream stream failed: ${failure instanceof Error ? failure.message : String(failure)}`)).body);
+      return;
+    }
+    if (includeUsage) {
+      yield sseData({
+        id, object: 'chat.completion.chunk', created, model: model.id, choices: [],
+        usage: toOpenAiUsage(trace.receipt.answerTokens),
+        llm_finops: s.results.finopsBlock(trace),
+      });
+    }
+    yield SSE_DONE;
+  }
+  return { kind: 'stream', status: 200, headers, body: body() };
+}

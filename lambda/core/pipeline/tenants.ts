@@ -1,0 +1,51 @@
+import { resolveStoredTenant, type ResolvedTenant } from '../config/resolve';
+import { AuthenticationError, PermissionDeniedError } from '../errors';
+import type { GatewayDeps } from './types';
+
+/**
+ * API keys and tenants: the config's first, then the run-time directory's. A warm gateway hashes each key once; keys
+ * and tenants read from the directory are reused for quota.controlsCacheSeconds, so a revoked key stops within it.
+ */
+export class Tenants {
+  /** API key -> tenant. Bounded; only keys that matched are kept. Config keys never expire (the config is fixed). */
+  private readonly keyCache = new Map<string, { tenant: string; expiresAtMs: number }>();
+  private readonly tenantCache = new Map<string, { tenant: ResolvedTenant; expiresAtMs: number }>();
+
+  constructor(private readonly deps: GatewayDeps) {}
+
+  /** Maps `Authorization: Bearer <key>` to a tenant id through the configured key hashes, then the tenant directory. */
+  async authenticate(authorization: string | undefined): Promise<string> {
+    if (!authorization) throw new AuthenticationError('Missing API key: send Authorization: Bearer <key>.', 'missing_api_key');
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+    if (!m) throw new AuthenticationError('Malformed Authorization header: expected Bearer <key>.', 'invalid_api_key');
+    const now = this.deps.clock.now();
+    const cached = this.keyCache.get(m[1]);
+    if (cached && cached.expiresAtMs > now) return cached.tenant;
+    const hash = this.deps.sha256(m[1]);
+    const fromConfig = this.deps.config.keyHashes.get(hash);
+    const tenant = fromConfig ?? (await this.deps.tenants?.tenantForKey(hash));
+    if (!tenant) throw new AuthenticationError('Incorrect API key provided.', 'invalid_api_key');
+    if (this.keyCache.size >= 10_000) this.keyCache.clear();
+    this.keyCache.set(m[1], { tenant, expiresAtMs: fromConfig ? Infinity : now + this.storedTtlMs() });
+    return tenant;
+  }
+
+  /** The config's tenant, else the directory's (reused for quota.controlsCacheSeconds; changes apply within that). */
+  async tenantOf(id: string): Promise<ResolvedTenant> {
+    const t = this.deps.config.tenants.get(id);
+    if (t) return t;
+    const now = this.deps.clock.now();
+    const hit = this.tenantCache.get(id);
+    if (hit && hit.expiresAtMs > now) return hit.tenant;
+    const stored = await this.deps.tenants?.getTenant(id);
+    if (!stored) throw new PermissionDeniedError(`Unknown tenant '${id}'.`, null, 'unknown_tenant');
+    const tenant = resolveStoredTenant(this.deps.config, stored);
+    if (this.tenantCache.size >= 10_000) this.tenantCache.clear();
+    this.tenantCache.set(id, { tenant, expiresAtMs: now + this.storedTtlMs() });
+    return tenant;
+  }
+
+  private storedTtlMs(): number {
+    return this.deps.config.raw.quota.controlsCacheSeconds * 1000;
+  }
+}

@@ -1,0 +1,123 @@
+import type { ResolvedConfig, ResolvedModel } from '../config/resolve';
+import type { Verifier } from '../cache/verifier';
+import { GatewayError } from '../errors';
+import type { ChatCompletion } from '../openai/types';
+import type {
+  AlertSink,
+  ChatProvider,
+  Clock,
+  Embedder,
+  ExactCache,
+  IdSource,
+  QuotaStore,
+  SemanticIndex,
+  Sha256,
+  TenantDirectory,
+  UsageSink,
+} from '../ports';
+import type { TokenUsage } from '../pricing/prices';
+import type { QuotaAction } from '../quota/guard';
+import type { LearnedRouter } from '../routing/learned';
+import type { CascadeStep, UsageRecord } from '../usage';
+import type { Receipt } from './receipt';
+
+export interface GatewayDeps {
+  readonly config: ResolvedConfig;
+  /** Adapters by provider id (config `providers[].id`). */
+  readonly providers: ReadonlyMap<string, ChatProvider>;
+  readonly quota: QuotaStore;
+  readonly exactCache?: ExactCache;
+  readonly semantic?: {
+    readonly embedder: Embedder;
+    readonly index: SemanticIndex;
+    /** When set, a semantic hit is served only if the verifier accepts it. */
+    readonly verifier?: Verifier;
+  };
+  /** Run-time tenants (`llm-finops tenants`), looked up when an id or key is not in the config. */
+  readonly tenants?: TenantDirectory;
+  /** A trained router (routing.learned) for model auto; without it the heuristic scores prompts. */
+  readonly router?: LearnedRouter;
+  /** Embeds documents and questions for context re-ranking; without it re-ranking uses BM25 alone. */
+  readonly embedder?: Embedder;
+  readonly usage: UsageSink;
+  readonly alerts: AlertSink;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly sha256: Sha256;
+}
+
+export interface ChatInvocation {
+  /** Resolved by the caller: the authorizer context (Lambda) or `authenticate` (local). Never a client header. */
+  readonly tenantId: string;
+  readonly feature?: string;
+  readonly cacheBypass?: boolean;
+  readonly body: string;
+  readonly bodyBytes: number;
+  readonly requestId?: string;
+  /** Aborted when the client disconnects. */
+  readonly signal?: AbortSignal;
+}
+
+export type Headers = Record<string, string>;
+
+export interface JsonResult {
+  readonly kind: 'json';
+  readonly status: number;
+  readonly headers: Headers;
+  readonly body: unknown;
+}
+
+export interface StreamResult {
+  readonly kind: 'stream';
+  readonly status: 200;
+  readonly headers: Headers;
+  /** SSE frames. Abandoning the iteration (return()) settles the request as a client disconnect. */
+  readonly body: AsyncIterable<string>;
+}
+
+export type GatewayResult = JsonResult | StreamResult;
+
+export type CacheStatus = UsageRecord['cache'];
+
+/** Mutable facts gathered along the request, turned into exactly one UsageRecord. Money lives on the receipt. */
+export interface Trace {
+  readonly requestId: string;
+  readonly startedAt: number;
+  readonly t0: number;
+  readonly receipt: Receipt;
+  tenant: string;
+  feature: string;
+  team: string | null;
+  /** Pseudonymous end user: a hash of the request's `user`, never the value itself. */
+  endUser: string | null;
+  stream: boolean;
+  model: ResolvedModel | null;
+  provider: string | null;
+  tier: string | null;
+  routeReason: string | null;
+  cache: CacheStatus;
+  /** The service tier the answer was priced at, when the client asked for one. */
+  serviceTier: string | null;
+  attempts: number;
+  upstreamMs: number;
+  /** A cache backend failure; the request went on as a miss. */
+  cacheError: string | null;
+  cacheScore: number | null;
+  /** A cascade tier's calls, in order; null otherwise. */
+  cascade: CascadeStep[] | null;
+  quotaAction: QuotaAction;
+  /** Bytes of prompt text the context step removed, and the bytes it left. */
+  contextSavedBytes: number;
+  contextKeptBytes: number;
+  /** Remaining USD after settlement (undefined: no USD limit, or unknown). */
+  remainingMicros: number | undefined;
+}
+
+/** Stores a complete answer in the caches the request was looked up in (a no-op unless it was a miss). */
+export type StoreAnswer = (model: ResolvedModel, completion: ChatCompletion, usage: TokenUsage) => Promise<void>;
+
+export class ClientClosedError extends GatewayError {
+  constructor() {
+    super('Client closed the request.', 499, 'invalid_request_error', 'client_closed');
+  }
+}
