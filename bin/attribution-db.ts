@@ -72,7 +72,13 @@ export class AttributionDb {
         const columns = [...USAGE_COLUMNS.map((c) => `${sqlString(c.name)}: ${sqlString(duckType(c.type))}`), "'type': 'VARCHAR'"].join(', ');
         parts.push(`SELECT ${names} FROM read_json([${jsonl.map(sqlString).join(', ')}], format = 'newline_delimited', columns = {${columns}}) WHERE type IS NULL AND tenant IS NOT NULL`);
       }
-      if (parquet.length) parts.push(`SELECT ${names} FROM read_parquet([${parquet.map(sqlString).join(', ')}], union_by_name = true)`);
+      if (parquet.length) {
+        // Files written before a column existed lack it: read it as NULL rather than fail the whole report.
+        const source = `read_parquet([${parquet.map(sqlString).join(', ')}], union_by_name = true)`;
+        const present = new Set((await (await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjects()).map((r) => String(r.column_name)));
+        const select = USAGE_COLUMNS.map((c) => (present.has(c.name) ? c.name : `NULL::${duckType(c.type)} AS ${c.name}`)).join(', ');
+        parts.push(`SELECT ${select} FROM ${source}`);
+      }
       await conn.run(`CREATE VIEW usage_log AS ${parts.join(' UNION ALL ')}`);
       tables.add('usage');
     }

@@ -42,6 +42,9 @@ export const USAGE_COLUMNS: ReadonlyArray<{ readonly name: string; readonly type
   { name: 'embedding_tokens', type: 'bigint' },
   { name: 'cache_score', type: 'double' },
   { name: 'cascade', type: 'array<struct<model:string,input_tokens:bigint,output_tokens:bigint,cost_micros:bigint,accepted:boolean,reason:string>>' },
+  { name: 'usage_flags', type: 'array<string>' },
+  { name: 'usage_problem', type: 'string' },
+  { name: 'service_tier', type: 'string' },
 ];
 
 /** The usage table's partition column: the UTC day Firehose delivered the record (yyyy-MM-dd). */

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatCsv, formatTable } from '../../bin/report-commands';
-import { usageRecord, writeCur, writeUsage } from '../support/attribution-data';
+import { usageRecord, writeCur, writeParquet, writeUsage } from '../support/attribution-data';
 
 const ROOT = join(__dirname, '..', '..');
 const cli = (...args: string[]) =>
@@ -45,6 +45,15 @@ describe('llm-finops report (SQL on DuckDB)', () => {
     expect(out.reconciliation.map((x: Record<string, unknown>) => [x.tenant, x.allocated_usd])).toEqual([['(unattributed)', 1], ['acme', 2], ['globex', 2]]);
     const q = cli('report', '--cur', join(dir, 'cur'), '--query', 'bedrock-spend', '--format', 'json');
     expect(JSON.parse(q.stdout)).toEqual([{ billing_period: '2026-11', model: 'NovaLite', token_type: 'input', tenant_tag: '', tokens: 1, cost_usd: 5, model_total_usd: 5 }]);
+  });
+
+  it('reads usage Parquet written before a column existed, the missing columns as NULL', async () => {
+    const older = [{ name: 'ts', type: 'string' }, { name: 'request_id', type: 'string' }, { name: 'tenant', type: 'string' }, { name: 'feature', type: 'string' }, { name: 'cost_usd', type: 'double' }, { name: 'cost_micros', type: 'double' }];
+    const file = join(dir, 'old-usage', 'part-0.parquet');
+    await writeParquet(file, older, [{ ts: '2026-11-20T08:00:00.000Z', request_id: 'r1', tenant: 'acme', feature: 'chat', cost_usd: 1.25, cost_micros: 1_250_000 }]);
+    const r = cli('report', '--usage', join(dir, 'old-usage'), '--by', 'tenant', '--format', 'json');
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject([{ tenant: 'acme', requests: 1, cost_usd: 1.25 }]);
   });
 
   it('names what is wrong and exits 2', () => {

@@ -17,7 +17,7 @@ const lit = (v: unknown, type: string): string => {
 };
 
 /** Writes rows as Parquet with the given schema (MAP columns as real Parquet maps), as Data Exports does. */
-async function writeParquet(file: string, columns: ReadonlyArray<{ name: string; type: string }>, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+export async function writeParquet(file: string, columns: ReadonlyArray<{ name: string; type: string }>, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
   const instance = await DuckDBInstance.create(':memory:');
   const conn = await instance.connect();
   await conn.run(`CREATE TABLE t (${columns.map((c) => `"${c.name}" ${duck(c.type)}`).join(', ')})`);

@@ -76,6 +76,28 @@ describe('BedrockProvider', () => {
       expect(costMicros(out.usage!, sonnet.price!)).toBe(13_500);
     });
 
+    it('splits 1-hour cache writes out of cacheDetails and prices them at their own rate', async () => {
+      mock.on(ConverseCommand).resolves({
+        $metadata: {}, output: { message: { role: 'assistant', content: [{ text: 'ok' }] } }, stopReason: 'end_turn',
+        usage: { inputTokens: 100, outputTokens: 10, totalTokens: 1110, cacheWriteInputTokens: 1000, cacheDetails: [{ ttl: '1h', inputTokens: 600 }, { ttl: '5m', inputTokens: 400 }] },
+      });
+      const out = await provider.complete(call({}, 500));
+      expect(mock.commandCalls(ConverseCommand)[0].args[0].input.inferenceConfig).toEqual({ maxTokens: 500 });
+      expect(out.usage).toEqual({ inputTokens: 100, outputTokens: 10, cacheReadTokens: 0, cacheWriteTokens: 1000, cacheWrite1hTokens: 600 });
+      // us. Sonnet 4: 100 x 3 + 10 x 15 + 400 x 3.75 + 600 x 6 (1 h) = 300 + 150 + 1,500 + 3,600.
+      expect(costMicros(out.usage!, sonnet.price!)).toBe(5550);
+    });
+
+    it('reports a usage Bedrock sent with a negative count as a problem, not a figure', async () => {
+      mock.on(ConverseCommand).resolves({
+        $metadata: {}, output: { message: { role: 'assistant', content: [{ text: 'ok' }] } }, stopReason: 'end_turn',
+        usage: { inputTokens: 100, outputTokens: -7, totalTokens: 93 },
+      });
+      const out = await provider.complete(call({}));
+      expect(out.usage).toBeUndefined();
+      expect(out.usageProblem).toBe('outputTokens is negative (-7)');
+    });
+
     it('sends an application inference profile ARN as the model id', async () => {
       mock.on(ConverseCommand).resolves({ $metadata: {}, output: { message: { role: 'assistant', content: [{ text: 'ok' }] } }, stopReason: 'max_tokens', usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 } });
       const out = await provider.complete(call({}, undefined, config.models.get('app-profile')!));
