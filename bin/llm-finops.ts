@@ -26,6 +26,7 @@ import { dynamoFromFlags, STORE_OPTIONS, storeFromFlags } from './store-flags';
 import { DynamoDbTenantDirectory } from '../lambda/adapters/dynamodb-tenant-directory';
 import { parseLimitSpec, TENANTS_USAGE, tenantsCommand } from './tenant-commands';
 import { feedbackCommand, ROUTER_USAGE, routerCommand } from './router-commands';
+import { PRICES_USAGE, pricesCommand } from './prices-commands';
 
 const USAGE = `llm-finops — cost controls for LLM traffic
 
@@ -66,7 +67,7 @@ Usage:
       log, the monthly total at its request rate and mean duration.
   llm-finops hash-key KEY
       Print the SHA-256 of an API key, for tenants[].apiKeys[].sha256.
-${TENANTS_USAGE}${CACHE_USAGE}${ROUTER_USAGE}
+${TENANTS_USAGE}${CACHE_USAGE}${ROUTER_USAGE}${PRICES_USAGE}
 STORE (quota counters and controls):
   --store memory|dynamodb        memory: in this process only (default for local)
   --dynamodb-table NAME          default llm-finops-quota
@@ -152,6 +153,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'quota') return quotaCommand(rest);
   if (cmd === 'crossover') return crossoverCommand(rest);
+  if (cmd === 'prices') return pricesCommand(rest);
   if (cmd === 'replay') return replayCommand(rest);
   if (cmd === 'report') return reportCommand(rest);
   if (cmd === 'estimate') return estimateCommand(rest);

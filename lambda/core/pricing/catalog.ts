@@ -22,6 +22,11 @@ export interface CatalogModelEntry extends UsdTokenPrice {
    */
   readonly globalProfile?: UsdTokenPrice;
   readonly lifecycle?: ModelLifecycle;
+  /**
+   * How the AWS Price List names this model (`model` attribute of AmazonBedrock products), for `llm-finops prices
+   * check`. Display names are not model ids; set only where the name is known.
+   */
+  readonly priceList?: { readonly model: string };
   readonly source: string;
   /** Date the price was read, ISO yyyy-mm-dd. */
   readonly asOf: string;
