@@ -171,6 +171,7 @@ async function main(argv: string[]): Promise<number> {
     const port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be 0-65535, got ${values.port}`);
     const config = loadConfigFile(values.config);
+    for (const w of lifecycleWarnings(config, Date.now())) process.stderr.write(`warning: ${w}\n`);
     const dynamo = await dynamoFromFlags(values);
     const quota = await storeFromFlags(values);
     const tenants = dynamo ? new DynamoDbTenantDirectory(dynamo.client, dynamo.table) : undefined;

@@ -24,6 +24,25 @@ describe('llm-finops CLI', () => {
     expect(r.status).toBe(0);
   });
 
+  it('validates the shipped example config without lifecycle warnings', () => {
+    const r = cli('config', 'validate', '--config', join(ROOT, 'examples', 'local', 'gateway.json'));
+    expect(r.stderr).toBe('');
+  });
+
+  it('warns, without failing, when a configured model is retired, naming the replacement', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llm-finops-cli-'));
+    const file = join(dir, 'retired.json');
+    writeFileSync(file, JSON.stringify({
+      providers: [{ type: 'openai-compatible', id: 'openai', baseUrl: 'https://api.openai.com/v1' }],
+      models: [{ id: 'nano', provider: 'openai', upstreamModel: 'gpt-4.1-nano' }],
+      tiers: [{ name: 't', models: ['nano'] }],
+      routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'nano' },
+    }));
+    const r = cli('config', 'validate', '--config', file);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain("warning: model 'nano' (gpt-4.1-nano) was retired on 2026-10-23; the provider recommends 'gpt-5.4-nano'");
+  });
+
   it('prints every invalid field and exits 1 for a bad config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'llm-finops-cli-'));
     const file = join(dir, 'bad.json');

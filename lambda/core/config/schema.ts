@@ -164,7 +164,7 @@ export const GatewayConfigSchema = z.strictObject({
     .strictObject({
       defaults: LimitSetSchema.default({}).describe('Limits for tenants without their own'),
       global: LimitSetSchema.default({}),
-      outputTokenCap: positiveInt.max(1_000_000).default(4096).describe('Output tokens reserved when the request sets no max_tokens'),
+      outputTokenCap: positiveInt.max(1_000_000).default(4096).describe('Output tokens reserved and sent upstream when the request sets no max_tokens; also the ceiling of any request\'s max_tokens, so no answer costs more than was reserved'),
       reservationTtlSeconds: positiveInt.max(86_400).default(900).describe('After this an unsettled reservation (a crashed request) is released'),
       alertThresholds: z.array(z.number().gt(0).max(1)).default([0.8]).describe('Shares of a limit that raise one alert per counter and window'),
       mode: z.enum(['enforce', 'shadow']).default('enforce').describe('shadow: record would-be rejections, block nothing'),

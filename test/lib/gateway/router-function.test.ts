@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { RouterFunction } from '../../../lib';
 import type { GatewayConfigDocument } from '../../../lambda/contract';
 
@@ -111,5 +111,18 @@ describe('RouterFunction', () => {
     (bad.models as Record<string, unknown>[]).push({ id: 'free', provider: 'x', upstreamModel: 'my-own-model' });
     expect(() => synth(bad)).toThrow("config.models[1]: no price for 'free'");
     expect(() => synth(bad)).toThrow("config.routing.baselineModel: unknown model 'nope'");
+  });
+
+  describe('model lifecycle', () => {
+    it('warns at synth when a configured model is retired or retires within 60 days, and not otherwise', () => {
+      const retired = synth(external([{ type: 'openai-compatible', id: 'oa', baseUrl: 'https://api.openai.com/v1' }], {
+        models: [{ id: 'm', provider: 'oa', upstreamModel: 'gpt-4.1-nano' }],
+      }));
+      Annotations.fromStack(retired.stack).hasWarning('/Test/Router', Match.stringLikeRegexp("model 'm' \\(gpt-4.1-nano\\) was retired on 2026-10-23; the provider recommends 'gpt-5.4-nano'"));
+      const current = synth(external([{ type: 'openai-compatible', id: 'oa', baseUrl: 'https://api.openai.com/v1' }], {
+        models: [{ id: 'm', provider: 'oa', upstreamModel: 'gpt-5.4-mini' }],
+      }));
+      Annotations.fromStack(current.stack).hasNoWarning('*', Match.stringLikeRegexp('retire'));
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { ConfigError, resolveConfig } from '../../../../lambda/core/config/resolve';
+import { ConfigError, lifecycleWarnings, resolveConfig } from '../../../../lambda/core/config/resolve';
 import { testConfig } from '../../../support/config';
 
 function problems(input: unknown): string[] {
@@ -104,5 +104,24 @@ describe('resolveConfig', () => {
     const cfg = base();
     cfg.tenants = [{ id: 'a', apiKeys: [{ sha256: 'a'.repeat(64) }] }, { id: 'b', apiKeys: [{ sha256: 'a'.repeat(64) }] }];
     expect(problems(cfg)).toEqual(["tenants[1].apiKeys[0]: key hash already belongs to tenant 'a'"]);
+  });
+});
+
+describe('lifecycleWarnings', () => {
+  const cfg = (upstreamModel: string) => resolveConfig({
+    providers: [{ type: 'openai-compatible', id: 'openai', baseUrl: 'https://api.openai.com/v1' }],
+    models: [{ id: 'm', provider: 'openai', upstreamModel }],
+    tiers: [{ name: 't', models: ['m'] }],
+    routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'm' },
+  });
+  const at = (iso: string) => Date.parse(`${iso}T12:00:00Z`);
+
+  it('warns 60 days ahead of a shutdown, and after it, never earlier', () => {
+    expect(lifecycleWarnings(cfg('gpt-5'), at('2026-10-10'))).toEqual([]);
+    expect(lifecycleWarnings(cfg('gpt-5'), at('2026-10-11'))).toEqual([
+      "model 'm' (gpt-5) retires on 2026-12-11 (in 60 days); the provider recommends 'gpt-5.5' (https://platform.openai.com/docs/deprecations)",
+    ]);
+    expect(lifecycleWarnings(cfg('gpt-5'), at('2026-12-11'))[0]).toContain('was retired on 2026-12-11');
+    expect(lifecycleWarnings(cfg('gpt-5.4'), at('2026-12-01'))).toEqual([]);
   });
 });
