@@ -20,7 +20,9 @@ import type {
   ReserveOutcome,
   StoredLimits,
 } from '../core/ports';
+import { createHash } from 'node:crypto';
 import { QUOTA_TABLE } from '../contract';
+import { SettleDeferredError } from '../core/ports';
 import { ensureTable } from './dynamodb-tables';
 import { controlScopeKey } from '../core/quota/policy';
 
@@ -40,22 +42,43 @@ function shardOf(id: string): number {
   return (h >>> 0) % EXPIRY_SHARDS;
 }
 
+/** The reservation's tag on the counters it holds: 16 characters of its id's SHA-256, so a counter's set stays small. */
+function tagOf(reservationId: string): string {
+  return createHash('sha256').update(reservationId).digest('base64url').slice(0, 16);
+}
+
+/** A counter refused a raise: its limit would be passed. */
+class LimitRefusal extends Error {
+  constructor(readonly committed: number) {
+    super('quota limit');
+  }
+}
+
 const isConditionFailure = (err: unknown): boolean =>
   err instanceof ConditionalCheckFailedException || (err as { name?: string })?.name === 'ConditionalCheckFailedException';
 
 /**
- * Quota counters in one DynamoDB table, without transactions (dynalite, the test engine, has none):
+ * Quota counters in one DynamoDB table, without transactions (dynalite, the test engine, has none), designed so that
+ * any crash or failed write, at any point, ends after a sweep with nothing reserved and exactly the recorded actual
+ * amounts committed:
  *
- * - counter `c#<key>`: `committed` (used + reserved) and `reserved`. A reservation is one conditional UpdateItem
- *   per counter, `ADD committed :a, reserved :a` if `committed <= limit - a`, all sent at once; when one refuses,
- *   the others are rolled back with the opposite ADD.
- * - reservation `r#<id>`: the amounts per counter and the expiry, written before the counters so an abandoned one
- *   can always be found; indexed by expiry (sharded) for the sweeper. Settling deletes it conditionally, so a settle
- *   and a sweep racing for the same reservation release it exactly once.
+ * - counter `c#<key>`: `committed` (used + reserved), `reserved`, and `holds`, the set of reservation tags holding
+ *   an amount on it. Every change a reservation makes to a counter is conditional on its tag: a raise requires the
+ *   tag absent and adds it (`ADD committed :a, reserved :a, holds :tag` if `committed <= limit - a`), a release or a
+ *   settle requires it present and removes it. Each is therefore applied at most once, whoever sends it (the
+ *   request, its retry, a rollback or the sweeper) and whatever response was lost: the counter itself says whether
+ *   the reservation's amount is on it.
+ * - reservation `r#<id>`: the amounts per counter and the expiry, written before any counter is raised and deleted
+ *   last, so an abandoned reservation can always be found; indexed by expiry (sharded) for the sweeper. Settling
+ *   first writes the actual amounts onto it (`actuals`) and brings its expiry forward: from then on the outcome is
+ *   durable, and if the request dies before every counter is settled, the sweep finishes the settlement with those
+ *   actual amounts instead of releasing.
+ * - `z#<id>`: the claim of a late settlement (the reservation was already swept), so its actual amount is added once.
  * - alert claim `a#<key>@<threshold>`, limits `l#<scope>`, kill switch `k#<scope>`.
  *
- * Writes per request: one Put and one Delete for the reservation plus two UpdateItems per counter (four tenant
- * counters are always tracked). Counter items carry a TTL a month past their window.
+ * Writes per request: the reservation's put, update and delete plus two UpdateItems per counter (four tenant
+ * counters are always tracked). Counter items carry a TTL a month past their window. A counter's `holds` lists the
+ * reservations in flight on it (16 bytes each), so one counter holds at most ~20,000 concurrent requests.
  */
 export class DynamoDbQuotaStore implements QuotaStore {
   constructor(
@@ -78,24 +101,24 @@ export class DynamoDbQuotaStore implements QuotaStore {
     }));
     const tooBig = counters.find((c) => c.limit !== undefined && c.amount > c.limit);
     if (tooBig) {
-      await this.undo(reservationId, []);
+      await this.rollback(reservationId, []);
       return { ok: false, key: tooBig.key, committed: (await this.readOne(tooBig.key)).committed };
     }
     // All counters at once: one round trip instead of one per counter. Any refusal rolls back the others, so the
     // outcome stays all or nothing; near a limit two racing requests may both be refused where one could have fit.
-    const outcomes = await Promise.allSettled(counters.map((c) => this.raise(c)));
-    const done = counters.filter((_, i) => outcomes[i].status === 'fulfilled');
+    const tag = tagOf(reservationId);
+    const outcomes = await Promise.allSettled(counters.map((c) => this.raise(c, tag)));
     const failedAt = outcomes.findIndex((o) => o.status === 'rejected');
     if (failedAt >= 0) {
       const reason = (outcomes[failedAt] as PromiseRejectedResult).reason;
-      const refusal = outcomes.findIndex((o) => o.status === 'rejected' && isConditionFailure(o.reason));
-      await this.undo(reservationId, done).catch((err) => {
-        if (refusal < 0) throw reason;
-        throw err;
-      });
+      const refusal = outcomes.findIndex((o) => o.status === 'rejected' && o.reason instanceof LimitRefusal);
+      // Every counter, not only those that answered: a raise whose response was lost may have been applied. The
+      // release is conditional on the tag, so a counter never raised is left alone. If the rollback fails, the
+      // reservation item stays and the sweep releases whatever is still held.
+      await this.rollback(reservationId, counters);
       if (refusal < 0) throw reason;
-      const key = counters[refusal].key;
-      return { ok: false, key, committed: (await this.readOne(key)).committed };
+      const r = (outcomes[refusal] as PromiseRejectedResult).reason as LimitRefusal;
+      return { ok: false, key: counters[refusal].key, committed: r.committed };
     }
     return {
       ok: true,
@@ -103,48 +126,128 @@ export class DynamoDbQuotaStore implements QuotaStore {
     };
   }
 
-  /** One counter's conditional raise; resolves with the committed value after it. */
-  private async raise(c: QuotaCounterSpec): Promise<number> {
-    const out = await this.client.send(new UpdateItemCommand({
-      TableName: this.tableName,
-      Key: { pk: s(`c#${c.key}`) },
-      UpdateExpression: 'ADD committed :a, reserved :a SET #ttl = if_not_exists(#ttl, :ttl)',
-      ConditionExpression: c.limit === undefined ? undefined : 'attribute_not_exists(committed) OR committed <= :max',
-      ExpressionAttributeNames: { '#ttl': QUOTA_TABLE.ttlAttribute },
-      ExpressionAttributeValues: {
-        ':a': n(c.amount),
-        ':ttl': n(Math.ceil(c.expiresAtMs / 1000)),
-        ...(c.limit === undefined ? {} : { ':max': n(c.limit - c.amount) }),
-      },
-      ReturnValues: 'UPDATED_NEW',
-    }));
-    return Number(out.Attributes?.committed?.N ?? c.amount);
+  /**
+   * One counter's conditional raise; resolves with the committed value after it. A condition failure is either the
+   * limit (LimitRefusal) or this very raise already applied (a retried request whose first response was lost).
+   */
+  private async raise(c: QuotaCounterSpec, tag: string): Promise<number> {
+    try {
+      const out = await this.client.send(new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { pk: s(`c#${c.key}`) },
+        UpdateExpression: 'ADD committed :a, reserved :a, holds :tags SET #ttl = if_not_exists(#ttl, :ttl)',
+        ConditionExpression: c.limit === undefined
+          ? 'NOT contains(holds, :tag)'
+          : '(attribute_not_exists(committed) OR committed <= :max) AND NOT contains(holds, :tag)',
+        ExpressionAttributeNames: { '#ttl': QUOTA_TABLE.ttlAttribute },
+        ExpressionAttributeValues: {
+          ':a': n(c.amount),
+          ':tags': { SS: [tag] },
+          ':tag': s(tag),
+          ':ttl': n(Math.ceil(c.expiresAtMs / 1000)),
+          ...(c.limit === undefined ? {} : { ':max': n(c.limit - c.amount) }),
+        },
+        ReturnValues: 'UPDATED_NEW',
+      }));
+      return Number(out.Attributes?.committed?.N ?? c.amount);
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const item = await this.readItem(c.key);
+      if (item.holds.has(tag)) return item.committed;
+      throw new LimitRefusal(item.committed);
+    }
   }
 
+  /**
+   * Closes the reservation. The actual amounts are first written onto the reservation item (the durable decision),
+   * then each counter is settled under its tag, then the item is deleted. A failure after the first write throws
+   * SettleDeferredError: the sweep completes the settlement with the recorded actual amounts.
+   */
   async settle(reservationId: string, entries: readonly QuotaSettlement[]): Promise<ReadonlyMap<string, number>> {
+    const pk = s(`r#${reservationId}`);
+    const actuals: Record<string, AttributeValue> = {};
+    for (const e of entries) actuals[e.key] = n(e.actual);
     let open = true;
     try {
-      await this.client.send(new DeleteItemCommand({
+      await this.client.send(new UpdateItemCommand({
         TableName: this.tableName,
-        Key: { pk: s(`r#${reservationId}`) },
+        Key: { pk },
+        // Due now: if this request dies before finishing, the next sweep (at most a minute away) completes it.
+        UpdateExpression: 'SET actuals = :act, expiresAt = :due, #sk = :due',
         ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: { '#sk': QUOTA_TABLE.expiryIndexSortKey },
+        ExpressionAttributeValues: { ':act': { M: actuals }, ':due': n(0) },
+      }));
+    } catch (err) {
+      if (!isConditionFailure(err)) {
+        // The response may have been lost after the write: the item says whether the decision was recorded.
+        if (!(await this.actualsRecorded(reservationId, entries).catch(() => false))) throw err;
+      } else {
+        open = false;
+      }
+    }
+    if (!open) return this.settleLate(reservationId, entries);
+    const tag = tagOf(reservationId);
+    try {
+      const values = await Promise.all(entries.map((e) => this.settleCounter(e.key, tag, e.actual - e.reserved, -e.reserved)));
+      await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: { pk } }));
+      return new Map(entries.map((e, i) => [e.key, values[i]]));
+    } catch (err) {
+      throw new SettleDeferredError({ cause: err });
+    }
+  }
+
+  /**
+   * A settlement whose reservation was already swept (it outlived reservationTtlSeconds): the amounts were released,
+   * so only the actual amounts are added, once, under a claim item.
+   */
+  private async settleLate(reservationId: string, entries: readonly QuotaSettlement[]): Promise<ReadonlyMap<string, number>> {
+    try {
+      await this.client.send(new PutItemCommand({
+        TableName: this.tableName,
+        Item: { pk: s(`z#${reservationId}`), [QUOTA_TABLE.ttlAttribute]: n(Math.ceil(Date.now() / 1000) + 86_400) },
+        ConditionExpression: 'attribute_not_exists(pk)',
       }));
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
-      // Already swept as expired: its amounts were released, so only the actual amounts are added.
-      open = false;
+      return new Map(await Promise.all(entries.map(async (e) => [e.key, (await this.readOne(e.key)).committed] as const)));
     }
     const values = await Promise.all(entries.map(async (e) => {
       const out = await this.client.send(new UpdateItemCommand({
         TableName: this.tableName,
         Key: { pk: s(`c#${e.key}`) },
-        UpdateExpression: 'ADD committed :c, reserved :r',
-        ExpressionAttributeValues: { ':c': n(open ? e.actual - e.reserved : e.actual), ':r': n(open ? -e.reserved : 0) },
+        UpdateExpression: 'ADD committed :c',
+        ExpressionAttributeValues: { ':c': n(e.actual) },
         ReturnValues: 'UPDATED_NEW',
       }));
       return [e.key, Number(out.Attributes?.committed?.N ?? 0)] as const;
     }));
     return new Map(values);
+  }
+
+  /** Moves one counter by (committed, reserved) under the reservation's tag; a counter no longer holding it is left as it is. */
+  private async settleCounter(key: string, tag: string, committedDelta: number, reservedDelta: number): Promise<number> {
+    try {
+      const out = await this.client.send(new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { pk: s(`c#${key}`) },
+        UpdateExpression: 'ADD committed :c, reserved :r DELETE holds :tags',
+        ConditionExpression: 'contains(holds, :tag)',
+        ExpressionAttributeValues: { ':c': n(committedDelta), ':r': n(reservedDelta), ':tags': { SS: [tag] }, ':tag': s(tag) },
+        ReturnValues: 'UPDATED_NEW',
+      }));
+      return Number(out.Attributes?.committed?.N ?? 0);
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      // Settled or released already (a retry, the sweeper, or a raise that never happened).
+      return (await this.readOne(key)).committed;
+    }
+  }
+
+  private async actualsRecorded(reservationId: string, entries: readonly QuotaSettlement[]): Promise<boolean> {
+    const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { pk: s(`r#${reservationId}`) }, ConsistentRead: true }));
+    const act = out.Item?.actuals?.M;
+    return !!act && entries.every((e) => act[e.key]?.N === String(e.actual));
   }
 
   async read(keys: readonly string[]): Promise<ReadonlyMap<string, CounterState>> {
@@ -169,26 +272,41 @@ export class DynamoDbQuotaStore implements QuotaStore {
           ExclusiveStartKey: start,
         }));
         for (const item of page.Items ?? []) {
-          let old: Item | undefined;
-          try {
-            old = (await this.client.send(new DeleteItemCommand({
-              TableName: this.tableName,
-              Key: { pk: item.pk },
-              ConditionExpression: 'attribute_exists(pk) AND expiresAt < :now',
-              ExpressionAttributeValues: { ':now': n(nowMs) },
-              ReturnValues: 'ALL_OLD',
-            }))).Attributes;
-          } catch (err) {
-            if (isConditionFailure(err)) continue; // settled meanwhile
-            throw err;
-          }
-          await Promise.all(Object.entries(old?.amounts?.M ?? {}).map(([key, amount]) => this.addBack(key, -Number(amount.N))));
-          released++;
+          if (await this.finish(item.pk.S!.slice(2), nowMs)) released++;
         }
         start = page.LastEvaluatedKey;
       } while (start);
     }
     return released;
+  }
+
+  /**
+   * Completes an expired reservation: each counter still holding its tag is settled to the recorded actual amount
+   * (when the request recorded one) or released, then the item is deleted. Safe to run twice or beside the request.
+   */
+  private async finish(reservationId: string, nowMs: number): Promise<boolean> {
+    const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { pk: s(`r#${reservationId}`) }, ConsistentRead: true }));
+    const item = out.Item;
+    if (!item || Number(item.expiresAt?.N ?? Infinity) >= nowMs) return false;
+    const tag = tagOf(reservationId);
+    const actuals = item.actuals?.M;
+    await Promise.all(Object.entries(item.amounts?.M ?? {}).map(([key, amount]) => {
+      const reserved = Number(amount.N);
+      const actual = actuals?.[key] !== undefined ? Number(actuals[key].N) : 0;
+      return this.settleCounter(key, tag, actual - reserved, -reserved);
+    }));
+    try {
+      await this.client.send(new DeleteItemCommand({
+        TableName: this.tableName,
+        Key: { pk: item.pk },
+        ConditionExpression: 'attribute_exists(pk) AND expiresAt < :now',
+        ExpressionAttributeValues: { ':now': n(nowMs) },
+      }));
+    } catch (err) {
+      if (isConditionFailure(err)) return false;
+      throw err;
+    }
+    return true;
   }
 
   async claimAlert(counterKey: string, threshold: number, expiresAtMs: number): Promise<boolean> {
@@ -236,19 +354,23 @@ export class DynamoDbQuotaStore implements QuotaStore {
     else await this.client.send(new PutItemCommand({ TableName: this.tableName, Item: { pk: s(pk), value: s(JSON.stringify(value)) } }));
   }
 
-  /** Rolls back counters raised by a refused reservation, then drops the reservation record. */
-  private async undo(reservationId: string, done: readonly QuotaCounterSpec[]): Promise<void> {
-    await Promise.all(done.map((c) => this.addBack(c.key, -c.amount)));
+  /**
+   * Rolls back a reservation that did not complete: every counter still holding its tag is released, then the
+   * reservation item is dropped. A failure leaves the item for the sweep.
+   */
+  private async rollback(reservationId: string, counters: readonly QuotaCounterSpec[]): Promise<void> {
+    const tag = tagOf(reservationId);
+    await Promise.all(counters.map((c) => this.settleCounter(c.key, tag, -c.amount, -c.amount)));
     await this.client.send(new DeleteItemCommand({ TableName: this.tableName, Key: { pk: s(`r#${reservationId}`) } }));
   }
 
-  private async addBack(key: string, amount: number): Promise<void> {
-    await this.client.send(new UpdateItemCommand({
-      TableName: this.tableName,
-      Key: { pk: s(`c#${key}`) },
-      UpdateExpression: 'ADD committed :a, reserved :a',
-      ExpressionAttributeValues: { ':a': n(amount) },
-    }));
+  private async readItem(key: string): Promise<CounterState & { holds: ReadonlySet<string> }> {
+    const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { pk: s(`c#${key}`) }, ConsistentRead: true }));
+    return {
+      committed: Number(out.Item?.committed?.N ?? 0),
+      reserved: Number(out.Item?.reserved?.N ?? 0),
+      holds: new Set(out.Item?.holds?.SS ?? []),
+    };
   }
 
   private async readOne(key: string): Promise<CounterState> {

@@ -84,6 +84,17 @@ export interface ChatProvider {
   stream(call: ProviderCall): AsyncIterable<ProviderStreamEvent>;
 }
 
+/**
+ * A settlement whose actual amounts are durably recorded but not yet applied to every counter (a write failed or the
+ * process is dying): the store's sweep completes it. Not a loss: the record says `quota_action: settle_deferred`.
+ */
+export class SettleDeferredError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('settlement recorded; counters complete at the next sweep', options);
+    this.name = 'SettleDeferredError';
+  }
+}
+
 /** A quota counter touched by one request. `limit` undefined means tracked but unlimited. */
 export interface QuotaCounterSpec {
   readonly key: string;

@@ -102,7 +102,8 @@ export class Steps {
     const r = trace.receipt;
     if (r.micros > res.usdMicros) r.flag('over_reservation');
     const out = await this.quota.settle(res, trace.tenant, trace.feature, { micros: r.micros, tokens: r.tokens });
-    if (out.failed) trace.quotaAction = 'settle_failed';
+    if (out.outcome === 'failed') trace.quotaAction = 'settle_failed';
+    else if (out.outcome === 'deferred') trace.quotaAction = 'settle_deferred';
     trace.remainingMicros = out.remainingMicros;
   }
 }

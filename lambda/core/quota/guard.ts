@@ -1,6 +1,6 @@
 import type { ResolvedConfig, ResolvedModel, ResolvedTenant, ResolvedTier } from '../config/resolve';
 import { GatewayError, QuotaExceededError } from '../errors';
-import type { AlertSink, Clock, QuotaControls, QuotaStore } from '../ports';
+import { SettleDeferredError, type AlertSink, type Clock, type QuotaControls, type QuotaStore } from '../ports';
 import { formatUsd, microsToUsd } from '../pricing/money';
 import { costMicrosCeil } from '../pricing/prices';
 import { cascadeTierOf, type Route } from '../routing/route';
@@ -13,6 +13,7 @@ export type QuotaAction =
   | 'shadow_exceeded'
   | 'kill_switch_downgraded'
   | 'store_unavailable'
+  | 'settle_deferred'
   | 'settle_failed';
 
 export class QuotaStoreUnavailableError extends GatewayError {
@@ -68,7 +69,8 @@ export function outputCapFor(model: ResolvedModel, maxTokens: number | undefined
 export interface SettleResult {
   /** Smallest USD left over the limited counters, micro-dollars; undefined when no USD limit applies. */
   readonly remainingMicros: number | undefined;
-  readonly failed: boolean;
+  /** failed: the actual amounts never reached the store; deferred: recorded, the sweep applies them. */
+  readonly outcome: 'settled' | 'deferred' | 'failed';
 }
 
 /**
@@ -143,7 +145,7 @@ export class QuotaGuard {
 
   /** Moves the reservation to the actual cost (zero on failure paths) and raises threshold alerts. Never throws. */
   async settle(res: Reservation, tenant: string, feature: string, actual: { readonly micros: number; readonly tokens: number }): Promise<SettleResult> {
-    if (res.settled) return { remainingMicros: undefined, failed: false };
+    if (res.settled) return { remainingMicros: undefined, outcome: 'settled' };
     res.settled = true;
     const entries = res.plans.map((p) => ({
       key: p.key,
@@ -153,13 +155,14 @@ export class QuotaGuard {
     let after: ReadonlyMap<string, number>;
     try {
       after = await this.store.settle(res.id, entries);
-    } catch {
-      // The reservation expires and the sweeper releases it; the request's actual cost is then missing from the
-      // counters, which the usage record (quota_action = settle_failed) lets a reconciliation find.
-      return { remainingMicros: undefined, failed: true };
+    } catch (err) {
+      // Deferred: the sweep applies the recorded actual amounts. Failed: the reservation expires and the sweep
+      // releases it; the request's actual cost is then missing from the counters, which the usage record
+      // (quota_action = settle_failed) lets a reconciliation find.
+      return { remainingMicros: undefined, outcome: err instanceof SettleDeferredError ? 'deferred' : 'failed' };
     }
     await this.raiseAlerts(res.plans, after, tenant, feature).catch(() => undefined);
-    return { remainingMicros: remainingUsdMicros(res.plans, after), failed: false };
+    return { remainingMicros: remainingUsdMicros(res.plans, after), outcome: 'settled' };
   }
 
   /**

@@ -109,6 +109,18 @@ describe('Gateway', () => {
       expect(() => resolveConfig(testConfig('http://x/v1', { tenants: [{ id: 'acme', apiKeys: [], upstreamModels: { nope: 'x' } }] }))).toThrow("tenants[0].upstreamModels.nope: unknown model 'nope'");
     });
 
+    it('reserves every billed input byte: a 900 KB response_format against a $0.01 limit is refused before the call', async () => {
+      const { provider, chat, records } = setup({ tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.01 } }] });
+      const schema = { type: 'object', properties: Object.fromEntries(Array.from({ length: 13_500 }, (_, i) => [`field_${i}`, { type: 'string', description: 'x'.repeat(20) }])) };
+      const response_format = { type: 'json_schema', json_schema: { name: 'big', schema } };
+      expect(JSON.stringify(response_format).length).toBeGreaterThan(900_000);
+      const r = (await chat(ask('hi', { response_format }))) as JsonResult;
+      // ~300k input tokens x $1/M = ~$0.30 reserved: over the limit, so nothing is sent (it once spent $0.225).
+      expect(r.status).toBe(429);
+      expect(provider.calls).toHaveLength(0);
+      expect(records.records[0]).toMatchObject({ status: 429, cost_micros: 0 });
+    });
+
     it('releases the whole reservation when every model fails', async () => {
       const { provider, chat, quota, dayKey, records } = setup();
       provider.script('up-small-a', { fail: 'server', status: 500 }, { fail: 'server', status: 500 });
