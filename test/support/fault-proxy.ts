@@ -49,12 +49,7 @@ export class FaultProxy {
       for await (const c of req) chunks.push(c as Buffer);
       const body = Buffer.concat(chunks);
       const op = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
-      let pk: string | null = null;
-      try {
-        pk = JSON.parse(body.toString('utf8'))?.Key?.pk?.S ?? JSON.parse(body.toString('utf8'))?.Item?.pk?.S ?? null;
-      } catch {
-        pk = null;
-      }
+      const pk = keyOf(body);
       const fault = this.policy(op, pk, WRITES.has(op) ? this.writes++ : -1);
       this.calls.push({ op, pk, fault });
       if (fault === 'fail') {
@@ -83,5 +78,15 @@ export class FaultProxy {
   async stop(): Promise<void> {
     this.server?.closeAllConnections();
     await new Promise((r) => this.server?.close(r));
+  }
+}
+
+/** The `pk` a DynamoDB request names (Key or Item), or null. */
+function keyOf(body: Buffer): string | null {
+  try {
+    const json = JSON.parse(body.toString('utf8'));
+    return json?.Key?.pk?.S ?? json?.Item?.pk?.S ?? null;
+  } catch {
+    return null;
   }
 }
