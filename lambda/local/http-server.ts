@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { writeChunk } from '../adapters/backpressure';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { toErrorBody } from '../core/errors';
 import { HEALTH_BODY, matchRoute } from '../core/routes';
@@ -54,7 +54,7 @@ async function send(res: ServerResponse, r: GatewayResult, abort: AbortControlle
         done = true;
         break;
       }
-      if (!res.write(next.value)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      if (!(await writeChunk(res, next.value))) break;
     }
   } finally {
     if (!done) await it.return?.(undefined);

@@ -26,7 +26,20 @@ interface Case {
 const user = (content: unknown) => ({ model: 'small-a', messages: [{ role: 'user', content }] });
 const MAX_BODY = 65_536;
 
+/** `{"a":{"a":...}}` nested `depth` levels, as text (JSON.stringify of it would itself overflow the stack). */
+const nested = (depth: number, leaf = '1'): string => '{"a":'.repeat(depth) + leaf + '}'.repeat(depth);
+const deepBody = (param: string, depth: number): string =>
+  `{"model":"small-a","messages":[{"role":"user","content":"hi"}],"${param}":${nested(depth)}}`;
+
 const CASES: Case[] = [
+  { name: 'response_format nested 10,000 levels', body: deepBody('response_format', 10_000), status: 400, type: 'invalid_request_error', code: 'nesting_too_deep' },
+  { name: 'metadata nested 10,000 levels', body: deepBody('metadata', 10_000), status: 400, type: 'invalid_request_error', code: 'nesting_too_deep' },
+  { name: 'logit_bias nested 10,000 levels', body: deepBody('logit_bias', 10_000), status: 400, type: 'invalid_request_error', code: 'nesting_too_deep' },
+  {
+    name: 'tool parameters nested 10,000 levels',
+    body: `{"model":"small-a","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":${nested(10_000)}}}]}`,
+    status: 400, type: 'invalid_request_error', code: 'nesting_too_deep',
+  },
   { name: 'malformed JSON', body: '{"model": "small-a", "messages": [', status: 400, type: 'invalid_request_error', code: 'invalid_json' },
   { name: 'empty body', body: '', status: 400, type: 'invalid_request_error', code: 'invalid_json' },
   { name: 'body is an array', body: '[]', status: 400, type: 'invalid_request_error', code: 'invalid_type' },

@@ -156,9 +156,34 @@ export function parseChatRequest(raw: string, byteLength: number, maxBodyBytes: 
   return validateChatRequest(body);
 }
 
+/**
+ * Deepest nesting a request may have. Real schemas and tool parameters stay far below it; 10,000 levels in
+ * `response_format` or `metadata` would otherwise overflow the stack in every recursive step after validation
+ * (cache keys, token estimates, upstream serialisation) and surface as a 500 or a 502 blamed on the upstream.
+ */
+export const MAX_JSON_DEPTH = 64;
+
+/** The path of the first value nested deeper than `max` (iterative, so the check itself cannot overflow), or null. */
+export function tooDeep(value: unknown, max: number): string | null {
+  const stack: { v: unknown; depth: number; path: string }[] = [{ v: value, depth: 0, path: '' }];
+  while (stack.length) {
+    const { v, depth, path } = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= max) return path || '(root)';
+    if (Array.isArray(v)) v.forEach((x, i) => stack.push({ v: x, depth: depth + 1, path: `${path}[${i}]` }));
+    else for (const [k, x] of Object.entries(v)) stack.push({ v: x, depth: depth + 1, path: path ? `${path}.${k}` : k });
+  }
+  return null;
+}
+
 export function validateChatRequest(body: unknown): ChatRequest {
   if (!isObject(body)) {
     throw new InvalidRequestError(`The request body must be a JSON object, but got ${typeName(body)}.`, null, 'invalid_type');
+  }
+  const deep = tooDeep(body, MAX_JSON_DEPTH);
+  if (deep !== null) {
+    const param = deep.split(/[.[]/)[0];
+    throw new InvalidRequestError(`Invalid '${param}': JSON nested deeper than ${MAX_JSON_DEPTH} levels (at ${deep.slice(0, 200)}).`, param, 'nesting_too_deep');
   }
   for (const key of Object.keys(body)) {
     if (!KNOWN.has(key) && !PASSTHROUGH.has(key)) {

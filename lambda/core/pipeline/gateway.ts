@@ -6,7 +6,7 @@ import { requestedMaxTokens, type ChatCompletion, type ChatRequest } from '../op
 import { parseChatRequest } from '../openai/validate';
 import { optimiseContext } from '../context/optimize';
 import { contextPolicyFor } from '../context/policy';
-import { QuotaGuard, type Reservation } from '../quota/guard';
+import { QuotaGuard, QuotaStoreUnavailableError, type Reservation } from '../quota/guard';
 import { cascadeTierOf, route, type Route } from '../routing/route';
 import { estimateInputTokens } from '../tokens';
 import { CacheStep, type CacheHit } from './cache-step';
@@ -177,7 +177,13 @@ export class Gateway {
   /** `GET /v1/usage`: the tenant's own used, reserved and limit per window (UTC minute, day and month). */
   async usage(tenantId: string): Promise<JsonResult> {
     const tenant = await this.tenants.tenantOf(tenantId);
-    const windows = await this.quota.usage(tenant);
+    let windows: Record<string, unknown>[];
+    try {
+      windows = await this.quota.usage(tenant);
+    } catch (err) {
+      // The same answer chat gives while the store is down: 503, not a 500.
+      throw new QuotaStoreUnavailableError({ cause: err });
+    }
     return { kind: 'json', status: 200, headers: {}, body: { object: 'usage', tenant: tenant.id, team: tenant.config.team ?? null, windows } };
   }
 

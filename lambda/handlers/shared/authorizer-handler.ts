@@ -17,8 +17,11 @@ function stageWildcard(methodArn: string): string {
  */
 export function createAuthorizerHandler(config: ResolvedConfig, sha256: Sha256, tenants?: TenantDirectory) {
   return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+    // A malformed event is refused the way API Gateway refuses a bad key: a plain Unauthorized, never a 500.
+    if (typeof event !== 'object' || event === null || typeof event.methodArn !== 'string' || event.methodArn.split('/').length < 2) throw new Error('Unauthorized');
+    const headers = typeof event.headers === 'object' && event.headers !== null && !Array.isArray(event.headers) ? event.headers : {};
     let header: string | undefined;
-    for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === 'authorization') header = v ?? undefined;
+    for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === 'authorization' && typeof v === 'string') header = v;
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     const hash = m ? sha256(m[1]) : undefined;
     // Config keys first (no I/O); then run-time tenants (one GetItem; API Gateway caches the decision per key).

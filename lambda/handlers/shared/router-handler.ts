@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { PermissionDeniedError, toErrorBody } from '../../core/errors';
+import { InvalidRequestError, PermissionDeniedError, toErrorBody } from '../../core/errors';
+import { writeChunk } from '../../adapters/backpressure';
 import { HEALTH_BODY, matchRoute } from '../../core/routes';
 import type { Gateway, GatewayResult } from '../../core/pipeline';
 
@@ -15,9 +16,6 @@ function header(event: APIGatewayProxyEvent, name: string): string | undefined {
   return undefined;
 }
 
-async function write(stream: Writable, chunk: string): Promise<void> {
-  if (!stream.write(chunk)) await new Promise<void>((resolve) => stream.once('drain', resolve));
-}
 
 /** Dispatches an event and maps a thrown error to its OpenAI-shaped response; never throws. */
 async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: AbortSignal): Promise<GatewayResult> {
@@ -44,21 +42,24 @@ export function createRouterHandler(ready: Gateway | Promise<Gateway>, runtime: 
     // Built once per execution environment; a start-up failure (bad artefact) fails every invocation loudly.
     const gateway = await ready;
     const abort = new AbortController();
-    responseStream.on('close', () => abort.abort());
+    responseStream.once('close', () => abort.abort());
     const result = await resultOf(gateway, event, abort.signal);
     const out = runtime.HttpResponseStream.from(responseStream, {
       statusCode: result.status,
       headers: { 'content-type': contentType(result), ...result.headers },
     });
     if (result.kind === 'json') {
-      await write(out, JSON.stringify(result.body));
+      await writeChunk(out, JSON.stringify(result.body));
     } else {
       for await (const frame of result.body) {
-        if (abort.signal.aborted) break;
-        await write(out, frame);
+        // A client gone under back-pressure ends the loop (and so settles the request as a disconnect).
+        if (abort.signal.aborted || !(await writeChunk(out, frame))) {
+          abort.abort();
+          break;
+        }
       }
     }
-    out.end();
+    if (!out.destroyed) out.end();
     await gateway.flush();
   };
 }
@@ -82,7 +83,22 @@ export function createBufferedRouterHandler(ready: Gateway | Promise<Gateway>) {
   };
 }
 
+/** A proxy event the handler can read: API Gateway always sends these shapes; anything else is refused with 400. */
+function checkEvent(event: unknown): asserts event is APIGatewayProxyEvent {
+  const e = event as Partial<Record<keyof APIGatewayProxyEvent, unknown>> | null;
+  const problem =
+    typeof e !== 'object' || e === null ? 'the event is not an object'
+      : typeof e.httpMethod !== 'string' ? 'httpMethod is missing'
+        : typeof e.path !== 'string' ? 'path is missing'
+          : e.headers !== undefined && e.headers !== null && (typeof e.headers !== 'object' || Array.isArray(e.headers)) ? 'headers is not an object'
+            : e.body !== undefined && e.body !== null && typeof e.body !== 'string' ? 'body is not a string'
+              : e.requestContext !== undefined && e.requestContext !== null && typeof e.requestContext !== 'object' ? 'requestContext is not an object'
+                : null;
+  if (problem) throw new InvalidRequestError(`Malformed API Gateway proxy event: ${problem}.`, null, 'malformed_event');
+}
+
 async function dispatch(gateway: Gateway, event: APIGatewayProxyEvent, signal: AbortSignal): Promise<GatewayResult> {
+  checkEvent(event);
   const route = matchRoute(event.httpMethod, event.path);
   if (route === 'health') return { kind: 'json', status: 200, headers: {}, body: HEALTH_BODY };
   const tenantId = event.requestContext?.authorizer?.tenant;

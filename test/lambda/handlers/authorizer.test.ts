@@ -26,6 +26,16 @@ describe('authorizer handler', () => {
     await expect(handler(event(auth))).rejects.toThrow('Unauthorized');
   });
 
+  it.each([
+    ['no methodArn', { type: 'REQUEST', headers: { Authorization: `Bearer ${KEYS.acme}` } }],
+    ['a methodArn without a stage', { type: 'REQUEST', methodArn: 'arn:aws:execute-api', headers: { Authorization: `Bearer ${KEYS.acme}` } }],
+    ['headers as an array', { type: 'REQUEST', methodArn: 'arn:aws:execute-api:eu-west-1:1:abc/prod/GET/x', headers: ['Authorization'] }],
+    ['a non-string header', { type: 'REQUEST', methodArn: 'arn:aws:execute-api:eu-west-1:1:abc/prod/GET/x', headers: { Authorization: 42 } }],
+    ['null', null],
+  ])('refuses a malformed event (%s) with a plain Unauthorized, never a 500', async (_what, e) => {
+    await expect(handler(e as unknown as APIGatewayRequestAuthorizerEvent)).rejects.toThrow(/^Unauthorized$/);
+  });
+
   it('falls back to the tenant directory for run-time tenants, and stops a revoked key', async () => {
     const tenants = new MemoryTenantDirectory();
     await tenants.createTenant({ id: 'hooli', team: null, allowedTiers: null, allowedModels: null, keyHashes: [sha256('sk-llmf-h')], createdAt: 'now' });

@@ -87,6 +87,31 @@ describe('router handler', () => {
     expect((await invoke(handler, { httpMethod: 'GET', path: '/health' })).meta.statusCode).toBe(200);
   });
 
+  it.each([
+    ['no httpMethod', { path: '/v1/chat/completions' }],
+    ['no path', { httpMethod: 'POST' }],
+    ['headers as a string', { httpMethod: 'POST', path: '/v1/chat/completions', headers: 'x' }],
+    ['a body that is an object', { httpMethod: 'POST', path: '/v1/chat/completions', body: { model: 'x' }, requestContext: { authorizer: { tenant: 'acme' } } }],
+    ['requestContext as a number', { httpMethod: 'POST', path: '/v1/chat/completions', requestContext: 7 }],
+  ])('answers 400 malformed_event for an event with %s', async (_what, e) => {
+    const { meta, body } = await invoke(handler, e as never);
+    expect(meta.statusCode).toBe(400);
+    expect(JSON.parse(body).error.code).toBe('malformed_event');
+  });
+
+  it('ends the response and settles the request when a slow client disconnects under back-pressure', async () => {
+    upstream.setDefault('up-small-a', { kind: 'ok', content: 'word '.repeat(2000), promptTokens: 10, completionTokens: 2000 });
+    // A stream that takes one small chunk, then never drains, then goes away: the client stopped reading and left.
+    const out = new PassThrough({ highWaterMark: 16 });
+    const before = usage.records.length;
+    const done = handler(chatEvent({ model: 'small-a', messages: [{ role: 'user', content: 'long' }], stream: true }) as APIGatewayProxyEvent, out);
+    await new Promise((r) => setTimeout(r, 50));
+    out.destroy();
+    await done;
+    expect(usage.records.length).toBe(before + 1);
+    expect(usage.records.at(-1)).toMatchObject({ status: 499, error_type: 'client_closed' });
+  });
+
   it('answers 405 and 404 for wrong methods and paths', async () => {
     const ctx = { requestContext: { authorizer: { tenant: 'acme' } } as never };
     expect((await invoke(handler, { httpMethod: 'DELETE', path: '/v1/chat/completions', ...ctx })).meta.statusCode).toBe(405);

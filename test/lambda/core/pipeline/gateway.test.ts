@@ -411,6 +411,16 @@ describe('Gateway', () => {
     });
   });
 
+  describe('usage', () => {
+    it('answers 503 quota_store_unavailable, like chat, while the quota store is down', async () => {
+      const { gateway, quota } = setup();
+      jest.spyOn(quota, 'read').mockRejectedValue(new Error('connect ECONNREFUSED'));
+      jest.spyOn(quota, 'getControls').mockRejectedValue(new Error('connect ECONNREFUSED'));
+      const err = await gateway.usage('acme').catch((e) => e);
+      expect(err).toMatchObject({ status: 503, code: 'quota_store_unavailable' });
+    });
+  });
+
   describe('cascade tiers', () => {
     const cascadeConfig = (extra: Record<string, unknown> = {}): Partial<GatewayConfigInput> => ({
       tiers: [
