@@ -16,6 +16,7 @@ import { messageText } from '../core/openai/types';
 import { ProviderError, type ChatProvider, type ProviderCall, type ProviderErrorKind, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
 import { checkedUsage, type UsageReading } from '../core/openai/usage';
 import { openWithTimeout, withTimeout } from './http-errors';
+import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
 
 const ERROR_KINDS: Record<string, ProviderErrorKind> = {
   ThrottlingException: 'throttled',
@@ -66,6 +67,12 @@ export function fromBedrockUsage(u: BedrockUsage | undefined): UsageReading {
     cacheWriteTokens: u.cacheWriteInputTokens ?? 0,
     ...(oneHour ? { cacheWrite1hTokens: oneHour } : {}),
   });
+}
+
+/** The text and tool input an event carries, counted toward the answer size limit. */
+function eventBytes(ev: ConverseStreamOutput): number {
+  const d = ev.contentBlockDelta?.delta;
+  return (d?.text?.length ?? 0) + (d?.toolUse?.input?.length ?? 0) + (d?.reasoningContent?.text?.length ?? 0);
 }
 
 const DATA_URL = /^data:image\/(png|jpeg|jpg|gif|webp);base64,(.*)$/s;
@@ -165,6 +172,7 @@ export class BedrockProvider implements ChatProvider {
     private readonly client: BedrockRuntimeClient,
     private readonly timeoutMs: number,
     private readonly now: () => number = Date.now,
+    private readonly limits: AnswerLimits = answerLimits({ timeoutMs }),
   ) {}
 
   async complete(call: ProviderCall): Promise<ProviderResponse> {
@@ -216,7 +224,8 @@ export class BedrockProvider implements ChatProvider {
     });
     const toolIndex = new Map<number, number>();
     try {
-      for await (const ev of out.stream ?? ([] as ConverseStreamOutput[])) {
+      const events = boundedStream(out.stream ?? emptyStream<ConverseStreamOutput>(), this.limits, what, close, eventBytes);
+      for await (const ev of events) {
         const failure = ev.internalServerException ?? ev.modelStreamErrorException ?? ev.validationException ?? ev.throttlingException ?? ev.serviceUnavailableException;
         if (failure) throw classify(failure, what);
         if (ev.messageStart) yield chunk({ role: 'assistant', content: '' });
@@ -241,3 +250,5 @@ export class BedrockProvider implements ChatProvider {
     }
   }
 }
+
+async function* emptyStream<T>(): AsyncGenerator<T> {}

@@ -10,6 +10,8 @@ const agents = {
   'https:': new HttpsAgent({ keepAlive: true, maxSockets: 256, keepAliveMsecs: 30_000 }),
 };
 
+const ignore = (): void => undefined;
+
 export interface HttpResponse {
   readonly status: number;
   readonly headers: IncomingHttpHeaders;
@@ -20,6 +22,7 @@ export interface HttpResponse {
 export function httpPost(url: URL, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<HttpResponse> {
   const isHttps = url.protocol === 'https:';
   if (!isHttps && url.protocol !== 'http:') return Promise.reject(new Error(`unsupported protocol ${url.protocol}`));
+  if (signal.aborted) return Promise.reject(signal.reason ?? new Error('aborted'));
   return new Promise((resolve, reject) => {
     const req = (isHttps ? httpsRequest : httpRequest)(
       {
@@ -30,21 +33,54 @@ export function httpPost(url: URL, headers: Record<string, string>, body: string
         method: 'POST',
         headers: { ...headers, 'content-length': Buffer.byteLength(body) },
         agent: agents[url.protocol as 'http:' | 'https:'],
-        signal,
       },
       (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }),
     );
-    req.once('error', reject);
+    // The signal is wired by hand, not through request({ signal }): that one also fires after the exchange has
+    // finished and its socket went back to the pool, destroying a pooled socket nobody listens to (an unhandled
+    // 'error' that ends the process). Here an abort only cuts an exchange still under way.
+    const onAbort = (): void => {
+      // The socket is destroyed with the error and never reused: the error is ours, already reported by the reader.
+      req.socket?.on('error', ignore);
+      req.destroy(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.once('close', () => signal.removeEventListener('abort', onAbort));
+    // on, not once: a cut after the response began errors the request again; the promise has settled by then.
+    req.on('error', reject);
     req.end(body);
   });
 }
 
-/** Reads a whole body; plain listeners, as stream async iterators cost noticeably more per request. */
-export function readText(res: HttpResponse): Promise<string> {
+/** A body past the size limit: the read stops and the socket is dropped. */
+export class BodyTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`body larger than ${maxBytes} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+/**
+ * Reads a whole body, at most `maxBytes` of it; plain listeners, as stream async iterators cost noticeably more per
+ * request. A body that ends early (the request was aborted, the connection dropped) rejects, never hangs.
+ */
+export function readText(res: HttpResponse, maxBytes = Infinity): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    res.body.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    res.body.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > maxBytes) {
+        res.body.destroy();
+        reject(new BodyTooLargeError(maxBytes));
+        return;
+      }
+      chunks.push(c);
+    });
     res.body.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     res.body.once('error', reject);
+    res.body.once('close', () => {
+      if (!res.body.complete) reject(new Error('the connection closed before the body ended'));
+    });
   });
 }

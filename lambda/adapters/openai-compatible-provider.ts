@@ -1,7 +1,8 @@
 import type { ProviderConfig } from '../core/config/schema';
 import type { ChatCompletion } from '../core/openai/types';
 import { ProviderError, type ChatProvider, type ProviderCall, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
-import { httpPost, readText, type HttpResponse } from './http-client';
+import { BodyTooLargeError, httpPost, readText, type HttpResponse } from './http-client';
+import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
 import { kindForStatus, openWithTimeout, parseRetryAfter, withTimeout } from './http-errors';
 import { openAiChunkEvents, readSseData } from './sse-reader';
 import { readOpenAiUsage } from '../core/openai/usage';
@@ -49,10 +50,14 @@ export class OpenAiCompatibleProvider implements ChatProvider {
   private readonly chatUrl: URL | undefined;
   private readonly capParam: OutputCapParam;
 
+  private readonly limits: AnswerLimits;
+
   constructor(
     private readonly config: HttpProviderConfig,
     private readonly apiKey: string | undefined,
+    maxAnswerBytes?: number,
   ) {
+    this.limits = answerLimits(config, maxAnswerBytes);
     this.baseUrl = (config.type === 'azure-openai' ? config.endpoint : config.baseUrl).replace(/\/+$/, '');
     this.chatUrl = config.type === 'azure-openai' ? undefined : new URL(`${this.baseUrl}/chat/completions`);
     this.capParam = defaultOutputCapParam(config);
@@ -61,9 +66,17 @@ export class OpenAiCompatibleProvider implements ChatProvider {
   async complete(call: ProviderCall): Promise<ProviderResponse> {
     return withTimeout(`${this.config.id}/${call.model.id}`, this.config.timeoutMs, call.signal, async (signal) => {
       const res = await this.post(call, false, signal);
+      let text: string;
+      try {
+        text = await readText(res, this.limits.maxBytes);
+      } catch (err) {
+        if (err instanceof BodyTooLargeError) throw new ProviderError(`${this.config.id} answer is larger than ${err.maxBytes} bytes`, 'server', res.status);
+        // A body cut by the attempt's timer is a timeout (withTimeout says so); anything else a broken connection.
+        throw err;
+      }
       let completion: ChatCompletion;
       try {
-        completion = JSON.parse(await readText(res));
+        completion = JSON.parse(text);
       } catch {
         throw new ProviderError(`${this.config.id} returned a body that is not JSON`, 'server', res.status);
       }
@@ -82,9 +95,20 @@ export class OpenAiCompatibleProvider implements ChatProvider {
 
   async *stream(call: ProviderCall): AsyncGenerator<ProviderStreamEvent> {
     const what = `${this.config.id}/${call.model.id}`;
-    const { value: res, close } = await openWithTimeout(what, this.config.timeoutMs, call.signal, (signal) => this.post(call, true, signal));
+    const { value: res, close } = await openWithTimeout(what, this.config.timeoutMs, call.signal, async (signal) => {
+      const r = await this.post(call, true, signal);
+      const type = String(r.headers['content-type'] ?? '');
+      // A 200 that is not an event stream (an HTML error page from a proxy, a JSON body) fails before any byte
+      // reaches the client, so the next model can answer.
+      if (type && !/^text\/event-stream\b/i.test(type)) {
+        const snippet = (await readText(r, 4096).catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
+        throw new ProviderError(`${this.config.id} answered a stream request with ${type.split(';')[0]}: ${snippet}`, 'server', r.status);
+      }
+      return r;
+    });
     try {
-      yield* openAiChunkEvents(readSseData(res.body), what);
+      const bytes = boundedStream(res.body as AsyncIterable<Buffer>, this.limits, what, close, (b) => b.length);
+      yield* openAiChunkEvents(readSseData(bytes), what);
     } catch (err) {
       if (err instanceof ProviderError || call.signal.aborted) throw err;
       throw new ProviderError(`${what} stream broke: ${(err as Error).message}`, 'network', undefined, undefined, { cause: err });

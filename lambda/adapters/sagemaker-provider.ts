@@ -1,11 +1,13 @@
 import {
   InvokeEndpointCommand,
   InvokeEndpointWithResponseStreamCommand,
+  type ResponseStream,
   type SageMakerRuntimeClient,
 } from '@aws-sdk/client-sagemaker-runtime';
 import type { ChatCompletion } from '../core/openai/types';
 import { ProviderError, type ChatProvider, type ProviderCall, type ProviderErrorKind, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
 import { kindForStatus, openWithTimeout, withTimeout } from './http-errors';
+import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
 import { openAiUpstreamBody } from './openai-compatible-provider';
 import { openAiChunkEvents, readSseData } from './sse-reader';
 import { readOpenAiUsage } from '../core/openai/usage';
@@ -47,6 +49,7 @@ export class SageMakerProvider implements ChatProvider {
   constructor(
     private readonly client: SageMakerRuntimeClient,
     private readonly timeoutMs: number,
+    private readonly limits: AnswerLimits = answerLimits({ timeoutMs }),
   ) {}
 
   private input(call: ProviderCall, stream: boolean) {
@@ -89,8 +92,9 @@ export class SageMakerProvider implements ChatProvider {
         throw classify(err, what);
       }
     });
+    const limits = this.limits;
     async function* payloads(): AsyncGenerator<Uint8Array> {
-      for await (const ev of out.Body ?? []) {
+      for await (const ev of boundedStream(out.Body ?? emptyStream<ResponseStream>(), limits, what, close, (e: ResponseStream) => e.PayloadPart?.Bytes?.length ?? 0)) {
         const failure = ev.ModelStreamError ?? ev.InternalStreamFailure;
         if (failure) throw classify(failure, what);
         if (ev.PayloadPart?.Bytes) yield ev.PayloadPart.Bytes;
@@ -105,3 +109,5 @@ export class SageMakerProvider implements ChatProvider {
     }
   }
 }
+
+async function* emptyStream<T>(): AsyncGenerator<T> {}

@@ -2,13 +2,18 @@ import type { ChatCompletionChunk } from '../core/openai/types';
 import { readOpenAiUsage } from '../core/openai/usage';
 import { ProviderError, type ProviderStreamEvent } from '../core/ports';
 
+/** The longest SSE line or event the reader buffers (1 MiB): a stream without line breaks cannot grow memory without bound. */
+export const MAX_SSE_EVENT_CHARS = 1024 * 1024;
+
 /** Yields the `data:` payloads of a server-sent-events byte stream, joined per event as the SSE spec says. */
-export async function* readSseData(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+export async function* readSseData(body: AsyncIterable<Uint8Array>, maxEventChars = MAX_SSE_EVENT_CHARS): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let buf = '';
   let data: string[] = [];
+  let dataChars = 0;
   for await (const bytes of body) {
     buf += decoder.decode(bytes, { stream: true });
+    if (buf.length > maxEventChars && buf.indexOf('\n') < 0) throw new ProviderError(`stream line longer than ${maxEventChars} characters`, 'server');
     let nl: number;
     while ((nl = buf.indexOf('\n')) >= 0) {
       let line = buf.slice(0, nl);
@@ -17,8 +22,12 @@ export async function* readSseData(body: AsyncIterable<Uint8Array>): AsyncGenera
       if (line === '') {
         if (data.length) yield data.join('\n');
         data = [];
+        dataChars = 0;
       } else if (line.startsWith('data:')) {
-        data.push(line.slice(line[5] === ' ' ? 6 : 5));
+        const piece = line.slice(line[5] === ' ' ? 6 : 5);
+        dataChars += piece.length;
+        if (dataChars > maxEventChars) throw new ProviderError(`stream event longer than ${maxEventChars} characters`, 'server');
+        data.push(piece);
       }
     }
   }
@@ -33,8 +42,10 @@ export async function* readSseData(body: AsyncIterable<Uint8Array>): AsyncGenera
  */
 export async function* openAiChunkEvents(payloads: AsyncIterable<string>, what: string): AsyncGenerator<ProviderStreamEvent> {
   let serviceTier: string | undefined;
+  let events = 0;
   for await (const data of payloads) {
     if (data === '[DONE]') return;
+    events++;
     let chunk: ChatCompletionChunk & { error?: { message?: string } };
     try {
       chunk = JSON.parse(data);
@@ -52,4 +63,6 @@ export async function* openAiChunkEvents(payloads: AsyncIterable<string>, what: 
     const reading = readOpenAiUsage(chunk.usage);
     if (reading.usage || reading.problem) yield { type: 'usage', ...reading, ...(serviceTier ? { serviceTier } : {}) };
   }
+  // A 200 whose body held no event at all (an HTML page, garbage, nothing) is a failure, never an empty answer.
+  if (events === 0) throw new ProviderError(`${what} answered 200 but sent no stream event`, 'server');
 }

@@ -19,6 +19,7 @@ import { OpenAiCompatibleEmbedder } from './openai-compatible-embedder';
 import { OpenAiCompatibleProvider } from './openai-compatible-provider';
 import { OpenSearchSemanticIndex } from './opensearch-semantic-index';
 import { SageMakerProvider } from './sagemaker-provider';
+import { answerLimits } from './stream-limits';
 import { sha256, systemClock, systemIds } from './system-runtime';
 import { JsonlUsageSink, LogAlertSink, NullUsageSink, StdoutUsageSink } from './usage-sinks';
 
@@ -108,19 +109,19 @@ export function buildProviders(config: ResolvedConfig, opts: WiringOptions): Map
           key = opts.env[p.apiKeyEnv];
           if (!key) opts.warn?.(`provider '${p.id}': environment variable ${p.apiKeyEnv} is not set; its calls will fail and fall back`);
         }
-        providers.set(p.id, new OpenAiCompatibleProvider(p, key));
+        providers.set(p.id, new OpenAiCompatibleProvider(p, key, config.raw.server.maxUpstreamResponseBytes));
         break;
       }
       case 'bedrock': {
         const region = p.region ?? '';
         if (!bedrock.has(region)) bedrock.set(region, new BedrockRuntimeClient(p.region ? { region: p.region } : {}));
-        providers.set(p.id, new BedrockProvider(bedrock.get(region)!, p.timeoutMs));
+        providers.set(p.id, new BedrockProvider(bedrock.get(region)!, p.timeoutMs, Date.now, answerLimits(p, config.raw.server.maxUpstreamResponseBytes)));
         break;
       }
       case 'sagemaker': {
         const region = p.region ?? '';
         if (!sagemaker.has(region)) sagemaker.set(region, new SageMakerRuntimeClient(p.region ? { region: p.region } : {}));
-        providers.set(p.id, new SageMakerProvider(sagemaker.get(region)!, p.timeoutMs));
+        providers.set(p.id, new SageMakerProvider(sagemaker.get(region)!, p.timeoutMs, answerLimits(p, config.raw.server.maxUpstreamResponseBytes)));
         break;
       }
     }

@@ -79,6 +79,16 @@ export class UpstreamError extends GatewayError {
   }
 }
 
+/**
+ * Every model is rate-limited and the upstream asked for more time than the gateway waits in a request
+ * (routing.retry.maxDelayMs): 503 with the upstream's Retry-After, so the client's SDK backs off as long as asked.
+ */
+export class UpstreamBusyError extends GatewayError {
+  constructor(message: string, readonly retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super(message, 503, 'upstream_error', 'upstream_throttled', null, options);
+  }
+}
+
 export class UpstreamTimeoutError extends GatewayError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, 504, 'timeout_error', 'upstream_timeout', null, options);
@@ -95,7 +105,7 @@ export function toErrorBody(err: unknown): { status: number; body: OpenAiErrorBo
     return {
       status: err.status,
       body: { error: { message: err.message, type: err.type, code: err.code, param: err.param } },
-      retryAfterSeconds: err instanceof QuotaExceededError ? err.retryAfterSeconds : undefined,
+      retryAfterSeconds: err instanceof QuotaExceededError || err instanceof UpstreamBusyError ? err.retryAfterSeconds : undefined,
     };
   }
   return {

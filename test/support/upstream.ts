@@ -27,7 +27,15 @@ export type Behaviour =
   | { readonly kind: 'status'; readonly status: number; readonly retryAfter?: string }
   | { readonly kind: 'hang' }
   /** Stream some chunks, then cut the connection without usage. */
-  | { readonly kind: 'cut'; readonly chunks: number };
+  | { readonly kind: 'cut'; readonly chunks: number }
+  /** 200 and its headers (and, for a stream, one content chunk; for JSON, the first bytes), then silence. */
+  | { readonly kind: 'hang-after-headers' }
+  /** A stream whose chunks come every `everyMs`, for ever: each gap is short, the whole never ends. */
+  | { readonly kind: 'drip'; readonly everyMs: number }
+  /** 200 with this content type and body, verbatim: an HTML page from a proxy, garbage, nothing. */
+  | { readonly kind: 'raw'; readonly contentType: string; readonly body: string }
+  /** An answer of about `bytes` bytes (JSON, or as many stream chunks). */
+  | { readonly kind: 'huge'; readonly bytes: number };
 
 export interface ReceivedRequest {
   readonly path: string;
@@ -99,6 +107,39 @@ export class FakeUpstream {
         return;
       }
       if (b.kind === 'hang') return;
+      const chunkOf = (content: string) => `data: ${JSON.stringify({ id: 'chatcmpl-chaos', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+      if (b.kind === 'raw') {
+        res.writeHead(200, { 'content-type': b.contentType }).end(b.body);
+        return;
+      }
+      if (b.kind === 'hang-after-headers') {
+        res.writeHead(200, { 'content-type': body.stream ? 'text/event-stream' : 'application/json' });
+        res.write(body.stream ? chunkOf('first ') : '{"id": "chatcmpl-slow", "choices": [');
+        return;
+      }
+      if (b.kind === 'drip') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const timer = setInterval(() => res.write(chunkOf('drop ')), b.everyMs);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
+      if (b.kind === 'huge') {
+        if (!body.stream) {
+          const content = 'x'.repeat(b.bytes);
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
+            id: 'chatcmpl-huge', object: 'chat.completion', created: 1_700_000_000, model,
+            choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
+          }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const piece = chunkOf('y'.repeat(16_384));
+        for (let sent = 0; sent < b.bytes && !res.destroyed; sent += piece.length) {
+          if (!res.write(piece)) await new Promise((r) => res.once('drain', r));
+        }
+        res.end('data: [DONE]\n\n');
+        return;
+      }
       if (b.kind === 'ok' && b.delayMs) await new Promise((r) => setTimeout(r, b.delayMs));
       const content = b.kind === 'ok' ? b.content ?? `echo: ${lastUser(body)}` : 'partial answer that never ends';
       const prompt = b.kind === 'ok' ? b.promptTokens ?? 20 : 20;

@@ -38,7 +38,11 @@ export const UsdTokenPriceSchema = z.strictObject({
     .describe('Rows per service tier (OpenAI priority, flex); a request asking for an unpriced tier is refused'),
 });
 
-const timeoutMs = positiveInt.max(900_000).default(60_000).describe('Per-attempt upstream timeout in ms');
+const timeoutMs = positiveInt.max(900_000).default(60_000).describe('Per-attempt upstream timeout in ms (a stream: until its first event)');
+const streamTimeouts = {
+  streamIdleTimeoutMs: positiveInt.max(900_000).optional().describe('Longest silence inside a started stream before the attempt fails as a timeout; default timeoutMs'),
+  streamTimeoutMs: positiveInt.max(900_000).optional().describe('Longest a started stream may take in total (a slow drip); default 900000'),
+};
 
 const outputCapParam = z
   .enum(['max_tokens', 'max_completion_tokens'])
@@ -66,6 +70,7 @@ export const ProviderSchema = z.discriminatedUnion('type', [
     headers: z.record(z.string(), z.string()).optional().describe('Extra request headers (no secrets)'),
     outputCapParam,
     timeoutMs,
+    ...streamTimeouts,
   }),
   z.strictObject({
     type: z.literal('azure-openai'),
@@ -75,18 +80,21 @@ export const ProviderSchema = z.discriminatedUnion('type', [
     ...secretRef,
     outputCapParam,
     timeoutMs,
+    ...streamTimeouts,
   }),
   z.strictObject({
     type: z.literal('bedrock'),
     id,
     region: z.string().min(1).optional().describe('Defaults to the runtime region'),
     timeoutMs,
+    ...streamTimeouts,
   }),
   z.strictObject({
     type: z.literal('sagemaker'),
     id,
     region: z.string().min(1).optional(),
     timeoutMs,
+    ...streamTimeouts,
   }),
 ]);
 
@@ -281,6 +289,8 @@ export const GatewayConfigSchema = z.strictObject({
   server: z
     .strictObject({
       maxBodyBytes: positiveInt.max(20_000_000).default(1_048_576),
+      maxUpstreamResponseBytes: positiveInt.max(1_073_741_824).default(16_777_216)
+        .describe('Largest answer an upstream may send (JSON or a whole stream); past it the attempt fails and falls back'),
     })
     .prefault({}),
 });

@@ -1,5 +1,5 @@
 import type { ResolvedModel } from '../config/resolve';
-import { InvalidRequestError, UpstreamError, UpstreamTimeoutError } from '../errors';
+import { InvalidRequestError, UpstreamBusyError, UpstreamError, UpstreamTimeoutError } from '../errors';
 import { ProviderError } from '../ports';
 import type { Route } from '../routing/route';
 import type { GatewayDeps, Trace } from './types';
@@ -52,6 +52,9 @@ export async function withFallback<T>(
         last = pe;
         failures.push(`${model.id}: ${pe.kind}${pe.status ? ` ${pe.status}` : ''}`);
         if ((pe.kind === 'throttled' || pe.kind === 'auth') && hasNext) break;
+        // A Retry-After longer than the gateway waits inside a request is honoured by not retrying this model now:
+        // the next model answers, or the client is told to come back after it (503 + Retry-After).
+        if (pe.retryAfterMs !== undefined && pe.retryAfterMs > maxDelayMs) break;
         if (a < attemptsPerModel - 1) {
           const exp = Math.min(maxDelayMs, baseDelayMs * 2 ** a);
           const jittered = exp / 2 + ids.random() * (exp / 2);
@@ -62,5 +65,8 @@ export async function withFallback<T>(
   }
   const msg = `All models failed after ${trace.attempts} attempts (${failures.join('; ')}).`;
   if (last?.kind === 'timeout') throw new UpstreamTimeoutError(msg, { cause: last });
+  if (last?.retryAfterMs !== undefined && last.retryAfterMs > maxDelayMs && (last.kind === 'throttled' || last.kind === 'server')) {
+    throw new UpstreamBusyError(msg, Math.ceil(last.retryAfterMs / 1000), { cause: last });
+  }
   throw new UpstreamError(msg, last?.kind === 'throttled' ? 'upstream_throttled' : 'upstream_failed', { cause: last });
 }

@@ -1,7 +1,7 @@
-import { toErrorBody, UpstreamError } from '../errors';
+import { toErrorBody, UpstreamError, UpstreamTimeoutError } from '../errors';
 import { SSE_DONE, sseData, toOpenAiUsage } from '../openai/sse';
 import type { ChatCompletion, ChatRequest } from '../openai/types';
-import type { ProviderStreamEvent, ProviderUsageEvent } from '../ports';
+import { ProviderError, type ProviderStreamEvent, type ProviderUsageEvent } from '../ports';
 import { ZERO_USAGE } from '../pricing/prices';
 import type { Reservation } from '../quota/guard';
 import { remainingUsdMicros } from '../quota/policy';
@@ -28,6 +28,8 @@ export async function streamed(
   const opened = await withFallback(s.deps, trace, r, ac.signal, async (model) => {
     const it = s.provider(model).stream(s.call(model, req, maxTokens, ac.signal, trace.tenant))[Symbol.asyncIterator]();
     const first = await it.next();
+    // A stream that ends before its first event answered nothing: a failure the next attempt or model can mend.
+    if (first.done) throw new ProviderError(`${model.id} ended its stream before any event`, 'server');
     return { it, first };
   }, (model) => s.chargeTimeout(trace, model, req, maxTokens));
   const model = opened.model;
@@ -79,7 +81,7 @@ export async function streamed(
         await store(model, completion, report.usage);
       }
       if (completed) s.results.emit(trace, 200, null);
-      else if (failure !== undefined) s.results.emit(trace, 502, 'upstream_error');
+      else if (failure !== undefined) s.results.emit(trace, timedOut(failure) ? 504 : 502, timedOut(failure) ? 'timeout_error' : 'upstream_error');
       else s.results.emit(trace, 499, 'client_closed');
     };
     try {
@@ -123,7 +125,8 @@ export async function streamed(
     if (!completed && failure === undefined) return;
     await finishOnce();
     if (failure !== undefined) {
-      yield sseData(toErrorBody(new UpstreamError(`Upstream stream failed: ${failure instanceof Error ? failure.message : String(failure)}`)).body);
+      const message = `Upstream stream failed: ${failure instanceof Error ? failure.message : String(failure)}`;
+      yield sseData(toErrorBody(timedOut(failure) ? new UpstreamTimeoutError(message) : new UpstreamError(message)).body);
       return;
     }
     if (includeUsage) {
@@ -136,4 +139,9 @@ export async function streamed(
     yield SSE_DONE;
   }
   return { kind: 'stream', status: 200, headers, body: body() };
+}
+
+/** A stream that went silent or dripped past its deadline: a 504 in the record and the error frame. */
+function timedOut(err: unknown): boolean {
+  return err instanceof ProviderError && err.kind === 'timeout';
 }
