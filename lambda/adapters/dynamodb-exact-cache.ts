@@ -7,6 +7,7 @@ import {
 import { CACHE_TABLE } from '../contract';
 import { ensureTable } from './dynamodb-tables';
 import type { CachedCompletion, ExactCache } from '../core/ports';
+import { tenantOfExactKey } from '../core/cache/keys';
 
 /** DynamoDB's item limit is 400 KB; the answer is stored as one string attribute beside the key and expiry. */
 export const MAX_ITEM_VALUE_BYTES = 390_000;
@@ -25,7 +26,7 @@ export class DynamoDbExactCache implements ExactCache {
     if (!item) return undefined;
     const expires = Number(item[CACHE_TABLE.ttlAttribute]?.N ?? 0) * 1000;
     if (expires <= this.now()) return undefined;
-    if (item.tenant?.S !== tenantOf(key)) return undefined;
+    if (item.tenant?.S !== tenantOfExactKey(key)) return undefined;
     return JSON.parse(item.value?.S ?? 'null') ?? undefined;
   }
 
@@ -36,7 +37,7 @@ export class DynamoDbExactCache implements ExactCache {
       TableName: this.tableName,
       Item: {
         [CACHE_TABLE.partitionKey]: { S: key },
-        tenant: { S: tenantOf(key) },
+        tenant: { S: tenantOfExactKey(key) },
         value: { S: body },
         [CACHE_TABLE.ttlAttribute]: { N: String(Math.ceil((this.now() + ttlMs) / 1000)) },
       },
@@ -44,10 +45,6 @@ export class DynamoDbExactCache implements ExactCache {
   }
 }
 
-/** `exact:<tenant>:<sha256 hex>`; tenant ids may hold ':', the hash never does. */
-function tenantOf(key: string): string {
-  return key.startsWith('exact:') ? key.slice(6, key.lastIndexOf(':')) : '';
-}
 
 /** Creates the table with its TTL attribute when missing (the local gateway and tests; CDK creates it in AWS). */
 export async function ensureCacheTable(client: DynamoDBClient, tableName: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import type { SemanticCandidate, SemanticEntry, SemanticIndex } from '../core/ports';
 import { pushTop } from './memory-semantic-index';
 
@@ -164,14 +165,13 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
     this.now = opts.now ?? Date.now;
     mkdirSync(this.dir, { recursive: true });
     const lock = join(this.dir, LOCK);
+    const me = JSON.stringify(processIdentity(process.pid));
     try {
-      writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      writeFileSync(lock, me, { flag: 'wx' });
     } catch {
-      const owner = Number(readFileSync(lock, 'utf8'));
-      if (owner && owner !== process.pid && isAlive(owner)) {
-        throw new Error(`semantic index ${this.dir} is in use by process ${owner}; one gateway per index directory`);
-      }
-      writeFileSync(lock, String(process.pid));
+      const holder = lockHolder(readFileSync(lock, 'utf8'));
+      if (holder) throw new Error(`semantic index ${this.dir} is in use by ${holder}; one gateway per index directory`);
+      writeFileSync(lock, me);
     }
     const file = join(this.dir, LOG);
     if (existsSync(file)) {
@@ -313,6 +313,55 @@ function quantise(v: Float32Array): { q: Int8Array; scale: number } {
   const k = 127 / max;
   for (let i = 0; i < v.length; i++) q[i] = Math.round(v[i] * k);
   return { q, scale: max / 127 };
+}
+
+/**
+ * Who a process is: its PID, host and start time (Linux: /proc/<pid>/stat field 22, clock ticks since boot). A PID
+ * alone is not an identity: after a crash the PID can be reused by an unrelated process, which a bare-PID lock would
+ * take for the gateway and refuse every restart.
+ */
+export interface ProcessIdentity {
+  readonly pid: number;
+  readonly host: string;
+  readonly start: string | null;
+}
+
+function startTimeOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing parenthesis.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function processIdentity(pid: number): ProcessIdentity {
+  return { pid, host: hostname(), start: startTimeOf(pid) };
+}
+
+/**
+ * The live process a lock names, described for an error, or null when the lock is stale: its process is gone, or
+ * its PID now belongs to a process that started at another time. A lock from another host cannot be checked and is
+ * respected. Locks written before identities (a bare PID) are checked by PID alone.
+ */
+export function lockHolder(content: string): string | null {
+  let id: Partial<ProcessIdentity>;
+  try {
+    const parsed = JSON.parse(content);
+    id = typeof parsed === 'number' ? { pid: parsed } : parsed;
+  } catch {
+    return null;
+  }
+  const pid = Number(id.pid);
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  if (id.host !== undefined && id.host !== hostname()) return `process ${pid} on host ${id.host}`;
+  if (pid === process.pid || !isAlive(pid)) return null;
+  if (id.start !== undefined && id.start !== null) {
+    const now = startTimeOf(pid);
+    if (now !== null && now !== id.start) return null;
+  }
+  return `process ${pid}`;
 }
 
 function isAlive(pid: number): boolean {

@@ -20,22 +20,61 @@ export function pushTop(top: SemanticCandidate[], c: SemanticCandidate, limit: n
   if (top.length > limit) top.pop();
 }
 
+export interface MemorySemanticIndexLimits {
+  /** Entries across every tenant; past it the least recently written partition loses its oldest entry. */
+  readonly maxEntries?: number;
+  /** Entries one tenant may hold; past it the tenant's own oldest entry goes, never another tenant's. */
+  readonly maxEntriesPerTenant?: number;
+}
+
+interface Partition {
+  readonly tenant: string;
+  readonly entries: Entry[];
+}
+
+/** How often (puts) expired entries are swept from every partition, so expiry does not wait for a write to each. */
+const SWEEP_EVERY_PUTS = 1_000;
+
 /**
  * Brute-force cosine index partitioned by tenant and conversation context: a search only ever scans the caller's
  * own partition, so a cross-tenant hit is impossible by construction. Vectors are expected L2-normalised. In
- * process and not persisted: a warm Lambda or one local gateway; `EmbeddedSemanticIndex` persists to disk.
+ * process and not persisted: a warm Lambda or one local gateway; `EmbeddedSemanticIndex` persists to disk. Bounded
+ * per partition, per tenant and in total, and expired entries are swept every 1,000 puts: memory stays flat however
+ * many conversations (system prompts) pass through.
  */
 export class MemorySemanticIndex implements SemanticIndex {
-  private readonly partitions = new Map<string, Entry[]>();
+  /** Partitions, least recently written first. */
+  private readonly partitions = new Map<string, Partition>();
+  private readonly tenantCounts = new Map<string, number>();
+  private total = 0;
+  private puts = 0;
+  private readonly maxEntries: number;
+  private readonly maxEntriesPerTenant: number;
 
-  constructor(private readonly maxEntriesPerPartition = 5_000, private readonly now: () => number = Date.now) {}
+  constructor(private readonly maxEntriesPerPartition = 5_000, private readonly now: () => number = Date.now, limits: MemorySemanticIndexLimits = {}) {
+    this.maxEntries = limits.maxEntries ?? 50_000;
+    this.maxEntriesPerTenant = Math.min(this.maxEntries, limits.maxEntriesPerTenant ?? Math.floor(this.maxEntries / 4));
+  }
+
+  /** Entries held, in total or for one tenant. */
+  get size(): number {
+    return this.total;
+  }
+
+  sizeOf(tenant: string): number {
+    return this.tenantCounts.get(tenant) ?? 0;
+  }
+
+  get partitionCount(): number {
+    return this.partitions.size;
+  }
 
   async search(tenant: string, contextHash: string, vector: Float32Array, minScore: number, limit: number): Promise<SemanticCandidate[]> {
     const part = this.partitions.get(`${tenant}\u0000${contextHash}`);
     const top: SemanticCandidate[] = [];
     if (!part) return top;
     const now = this.now();
-    for (const e of part) {
+    for (const e of part.entries) {
       if (e.expiresAtMs <= now) continue;
       const score = dot(vector, e.vector);
       if (score >= minScore) pushTop(top, { score, prompt: e.prompt, value: e.value }, limit);
@@ -46,9 +85,61 @@ export class MemorySemanticIndex implements SemanticIndex {
   async put(tenant: string, contextHash: string, vector: Float32Array, entry: SemanticEntry, ttlMs: number): Promise<void> {
     const key = `${tenant}\u0000${contextHash}`;
     const now = this.now();
-    const part = (this.partitions.get(key) ?? []).filter((e) => e.expiresAtMs > now);
-    part.push({ vector, prompt: entry.prompt, value: entry.value, expiresAtMs: now + ttlMs });
-    if (part.length > this.maxEntriesPerPartition) part.splice(0, part.length - this.maxEntriesPerPartition);
+    let part = this.partitions.get(key);
+    if (part) this.partitions.delete(key);
+    else part = { tenant, entries: [] };
     this.partitions.set(key, part);
+    this.prune(key, part, now, false);
+    part.entries.push({ vector, prompt: entry.prompt, value: entry.value, expiresAtMs: now + ttlMs });
+    this.count(tenant, 1);
+    if (part.entries.length > this.maxEntriesPerPartition) this.evictFrom(key, part);
+    while (this.sizeOf(tenant) > this.maxEntriesPerTenant) this.evictOldestOf(tenant);
+    while (this.total > this.maxEntries) {
+      const [k, p] = this.partitions.entries().next().value!;
+      this.evictFrom(k, p);
+    }
+    if (++this.puts % SWEEP_EVERY_PUTS === 0) this.sweep(now);
+  }
+
+  /** Drops expired entries everywhere and the partitions they leave empty. */
+  sweep(now = this.now()): void {
+    for (const [k, p] of this.partitions) this.prune(k, p, now);
+  }
+
+  private prune(key: string, part: Partition, now: number, drop = true): void {
+    const before = part.entries.length;
+    const kept = part.entries.filter((e) => e.expiresAtMs > now);
+    if (kept.length === before) return;
+    part.entries.splice(0, before, ...kept);
+    this.count(part.tenant, kept.length - before);
+    if (drop) this.dropIfEmpty(key, part);
+  }
+
+  private evictFrom(key: string, part: Partition): void {
+    part.entries.shift();
+    this.count(part.tenant, -1);
+    this.dropIfEmpty(key, part);
+  }
+
+  /** The tenant's least recently written partition loses its oldest entry. */
+  private evictOldestOf(tenant: string): void {
+    for (const [k, p] of this.partitions) {
+      if (p.tenant === tenant && p.entries.length) {
+        this.evictFrom(k, p);
+        return;
+      }
+    }
+  }
+
+  private dropIfEmpty(key: string, part: Partition): void {
+    if (!part.entries.length) this.partitions.delete(key);
+  }
+
+  private count(tenant: string, delta: number): void {
+    if (!delta) return;
+    this.total += delta;
+    const n = (this.tenantCounts.get(tenant) ?? 0) + delta;
+    if (n > 0) this.tenantCounts.set(tenant, n);
+    else this.tenantCounts.delete(tenant);
   }
 }

@@ -61,7 +61,7 @@ function buildIndex(sem: CacheConfig['semantic'], embedder: Embedder, baseDir: s
   const ix = sem.index;
   switch (ix.type) {
     case 'memory':
-      return new MemorySemanticIndex(ix.maxEntriesPerPartition);
+      return new MemorySemanticIndex(ix.maxEntriesPerPartition, Date.now, { maxEntries: ix.maxEntries, maxEntriesPerTenant: ix.maxEntriesPerTenant });
     case 'embedded':
       return new EmbeddedSemanticIndex({ path: resolvePath(baseDir, ix.path), maxEntries: ix.maxEntries });
     case 'opensearch': {
@@ -84,7 +84,7 @@ export function buildCache(
     const store = cache.exact.store;
     exactCache = opts.exactCache ?? (store.type === 'dynamodb'
       ? new DynamoDbExactCache(new DynamoDBClient(store.region ? { region: store.region } : {}), store.tableName)
-      : new MemoryExactCache(store.maxEntries));
+      : new MemoryExactCache(store.maxEntries, Date.now, store.maxEntriesPerTenant));
   }
   if (!cache.semantic.enabled) return { exactCache };
   const embedder = buildEmbedder(cache.semantic.embedder, opts.env);

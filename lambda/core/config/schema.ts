@@ -192,7 +192,11 @@ export const GatewayConfigSchema = z.strictObject({
           maxEntryBytes: positiveInt.default(262_144).describe('Answers larger than this (JSON bytes) are not cached by either tier'),
           store: z
             .discriminatedUnion('type', [
-              z.strictObject({ type: z.literal('memory'), maxEntries: positiveInt.default(10_000) }),
+              z.strictObject({
+                type: z.literal('memory'),
+                maxEntries: positiveInt.default(10_000),
+                maxEntriesPerTenant: positiveInt.optional().describe('Entries one tenant may hold (its own LRU evicts first); default a quarter of maxEntries'),
+              }),
               z.strictObject({
                 type: z.literal('dynamodb'),
                 tableName: z.string().min(3).max(255).describe('Table with string partition key "pk" and TTL attribute "expiresAt"'),
@@ -243,7 +247,12 @@ export const GatewayConfigSchema = z.strictObject({
             .default({ type: 'local', dimensions: 1024 }),
           index: z
             .discriminatedUnion('type', [
-              z.strictObject({ type: z.literal('memory'), maxEntriesPerPartition: positiveInt.default(5_000) }),
+              z.strictObject({
+                type: z.literal('memory'),
+                maxEntriesPerPartition: positiveInt.default(5_000),
+                maxEntries: positiveInt.default(50_000).describe('Entries in total; the least recently written conversation loses its oldest first'),
+                maxEntriesPerTenant: positiveInt.optional().describe('Entries one tenant may hold; default a quarter of maxEntries'),
+              }),
               z.strictObject({
                 type: z.literal('embedded'),
                 path: z.string().min(1).describe('Directory the index persists to'),
@@ -257,7 +266,7 @@ export const GatewayConfigSchema = z.strictObject({
                 indexName: z.string().min(1).max(255).regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower case letters, digits, _ and -').default('llm-finops-semantic-cache'),
               }),
             ])
-            .default({ type: 'memory', maxEntriesPerPartition: 5_000 }),
+            .default({ type: 'memory', maxEntriesPerPartition: 5_000, maxEntries: 50_000 }),
         })
         .prefault({}),
     })

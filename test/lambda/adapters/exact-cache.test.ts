@@ -38,12 +38,23 @@ describe('DynamoDbExactCache', () => {
 
 describe('MemoryExactCache', () => {
   it('evicts the least recently used entry beyond its size', async () => {
-    const cache = new MemoryExactCache(2);
+    const cache = new MemoryExactCache(2, Date.now, 2);
     await cache.set('exact:a:1', cachedAnswer('1'), 60_000);
     await cache.set('exact:a:2', cachedAnswer('2'), 60_000);
     await cache.get('exact:a:1');
     await cache.set('exact:a:3', cachedAnswer('3'), 60_000);
     expect(await cache.get('exact:a:2')).toBeUndefined();
     expect(await cache.get('exact:a:1')).toBeDefined();
+  });
+
+  it("bounds each tenant: one tenant filling the cache evicts its own entries, never another's", async () => {
+    const cache = new MemoryExactCache(100, Date.now, 25);
+    for (let i = 0; i < 10; i++) await cache.set(`exact:quiet:${i}`, cachedAnswer(`q${i}`), 60_000);
+    for (let i = 0; i < 1000; i++) await cache.set(`exact:noisy:${i}`, cachedAnswer(`n${i}`), 60_000);
+    expect(cache.sizeOf('noisy')).toBe(25);
+    expect(cache.sizeOf('quiet')).toBe(10);
+    for (let i = 0; i < 10; i++) expect(await cache.get(`exact:quiet:${i}`)).toBeDefined();
+    expect(await cache.get('exact:noisy:999')).toBeDefined();
+    expect(await cache.get('exact:noisy:0')).toBeUndefined();
   });
 });

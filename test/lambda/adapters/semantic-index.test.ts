@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EmbeddedSemanticIndex } from '../../../lambda/adapters/embedded-semantic-index';
+import { EmbeddedSemanticIndex, lockHolder, processIdentity } from '../../../lambda/adapters/embedded-semantic-index';
 import { MemorySemanticIndex } from '../../../lambda/adapters/memory-semantic-index';
 import { cachedAnswer } from './exact-cache.contract';
 import { semanticIndexContract, unit } from './semantic-index.contract';
@@ -25,11 +25,42 @@ function embedded(path: string, now?: () => number, maxEntries?: number): Embedd
   return i;
 }
 
+const entry = (p: string) => ({ prompt: p, value: cachedAnswer(p) });
+
 semanticIndexContract('memory', async (now) => new MemorySemanticIndex(100, now));
 semanticIndexContract('embedded', async (now) => embedded(tempDir(), now));
 
+describe('MemorySemanticIndex bounds', () => {
+  it('stays within its total bound however many conversations pass (it once grew without limit)', async () => {
+    const index = new MemorySemanticIndex(100, Date.now, { maxEntries: 1000, maxEntriesPerTenant: 1000 });
+    for (let i = 0; i < 20_000; i++) await index.put('acme', `system-prompt-${i}`, unit(8, i % 8), entry(`p${i}`), 60_000);
+    expect(index.size).toBe(1000);
+    expect(index.partitionCount).toBe(1000);
+    // The newest conversations are kept, the oldest went first.
+    expect((await index.search('acme', 'system-prompt-19999', unit(8, 19999 % 8), 0.9, 1))[0]?.prompt).toBe('p19999');
+    expect(await index.search('acme', 'system-prompt-0', unit(8, 0), 0.9, 1)).toEqual([]);
+  });
+
+  it("bounds each tenant: a noisy tenant evicts its own entries, never another's", async () => {
+    const index = new MemorySemanticIndex(100, Date.now, { maxEntries: 1000, maxEntriesPerTenant: 200 });
+    for (let i = 0; i < 50; i++) await index.put('quiet', 'ctx', unit(8, i % 8), entry(`q${i}`), 60_000);
+    for (let i = 0; i < 5000; i++) await index.put('noisy', `ctx-${i % 40}`, unit(8, i % 8), entry(`n${i}`), 60_000);
+    expect(index.sizeOf('noisy')).toBe(200);
+    expect(index.sizeOf('quiet')).toBe(50);
+  });
+
+  it('sweeps expired entries and their empty partitions without waiting for a write to each', async () => {
+    let now = 0;
+    const index = new MemorySemanticIndex(100, () => now, { maxEntries: 100_000 });
+    for (let i = 0; i < 999; i++) await index.put('acme', `ctx-${i}`, unit(8, 0), entry('old'), 1_000);
+    now = 5_000;
+    // The 1,000th put triggers the sweep: every expired partition goes.
+    await index.put('acme', 'fresh', unit(8, 0), entry('new'), 1_000);
+    expect({ size: index.size, partitions: index.partitionCount }).toEqual({ size: 1, partitions: 1 });
+  });
+});
+
 describe('EmbeddedSemanticIndex', () => {
-  const entry = (p: string) => ({ prompt: p, value: cachedAnswer(p) });
 
   it('persists entries across a restart', async () => {
     const dir = tempDir();
@@ -47,6 +78,22 @@ describe('EmbeddedSemanticIndex', () => {
     expect(() => new EmbeddedSemanticIndex({ path: dir })).toThrow('is in use by process 1');
     writeFileSync(join(dir, 'index.lock'), '99999999');
     expect(() => embedded(dir)).not.toThrow();
+  });
+
+  it('refuses a lock held by a live gateway, and takes over one whose PID a later process reused after a crash', () => {
+    const dir = tempDir();
+    // The live holder: process 1 with its real start time.
+    writeFileSync(join(dir, 'index.lock'), JSON.stringify(processIdentity(1)));
+    expect(() => new EmbeddedSemanticIndex({ path: dir })).toThrow('is in use by process 1');
+    // A crashed gateway once had PID 1 (now an unrelated, live process that started at another time): stale.
+    writeFileSync(join(dir, 'index.lock'), JSON.stringify({ ...processIdentity(1), start: '1' }));
+    expect(() => embedded(dir)).not.toThrow();
+    expect(JSON.parse(readFileSync(join(dir, 'index.lock'), 'utf8'))).toEqual(processIdentity(process.pid));
+  });
+
+  it('respects a lock from another host (shared storage), which it cannot check', () => {
+    expect(lockHolder(JSON.stringify({ pid: 1234, host: 'other-host.example', start: '5' }))).toBe('process 1234 on host other-host.example');
+    expect(lockHolder('not json')).toBeNull();
   });
 
   it('recovers from a torn last record and keeps the complete ones', async () => {
