@@ -3,11 +3,32 @@ import type { SemanticCandidate, SemanticEntry, SemanticIndex } from '../core/po
 interface Entry extends SemanticEntry {
   readonly vector: Float32Array;
   readonly expiresAtMs: number;
+  /** Approximate memory the entry holds: the vector, the prompt and the stored answer. */
+  readonly bytes: number;
 }
 
 function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/** The indices of a vector's non-zero components when they are under a quarter of them, else null (dense). */
+function nonZero(v: Float32Array): Uint32Array | null {
+  const idx: number[] = [];
+  const max = v.length >> 2;
+  for (let i = 0; i < v.length; i++) {
+    if (v[i] !== 0) {
+      idx.push(i);
+      if (idx.length > max) return null;
+    }
+  }
+  return Uint32Array.from(idx);
+}
+
+function sparseDot(idx: Uint32Array, q: Float32Array, e: Float32Array): number {
+  let s = 0;
+  for (let k = 0; k < idx.length; k++) s += q[idx[k]] * e[idx[k]];
   return s;
 }
 
@@ -25,6 +46,8 @@ export interface MemorySemanticIndexLimits {
   readonly maxEntries?: number;
   /** Entries one tenant may hold; past it the tenant's own oldest entry goes, never another tenant's. */
   readonly maxEntriesPerTenant?: number;
+  /** Approximate memory the entries may hold (vectors, prompts, answers); default 128 MiB, a quarter of a 512 MB Lambda. */
+  readonly maxBytes?: number;
 }
 
 interface Partition {
@@ -40,19 +63,22 @@ const SWEEP_EVERY_PUTS = 1_000;
  * own partition, so a cross-tenant hit is impossible by construction. Vectors are expected L2-normalised. In
  * process and not persisted: a warm Lambda or one local gateway; `EmbeddedSemanticIndex` persists to disk. Bounded
  * per partition, per tenant and in total, and expired entries are swept every 1,000 puts: memory stays flat however
- * many conversations (system prompts) pass through.
+ * many conversations (system prompts) pass through: at most maxEntries entries and about maxBytes of memory.
  */
 export class MemorySemanticIndex implements SemanticIndex {
   /** Partitions, least recently written first. */
   private readonly partitions = new Map<string, Partition>();
   private readonly tenantCounts = new Map<string, number>();
   private total = 0;
+  private bytes = 0;
   private puts = 0;
   private readonly maxEntries: number;
+  private readonly maxBytes: number;
   private readonly maxEntriesPerTenant: number;
 
   constructor(private readonly maxEntriesPerPartition = 5_000, private readonly now: () => number = Date.now, limits: MemorySemanticIndexLimits = {}) {
     this.maxEntries = limits.maxEntries ?? 50_000;
+    this.maxBytes = limits.maxBytes ?? 128 * 1024 * 1024;
     this.maxEntriesPerTenant = Math.min(this.maxEntries, limits.maxEntriesPerTenant ?? Math.floor(this.maxEntries / 4));
   }
 
@@ -65,6 +91,11 @@ export class MemorySemanticIndex implements SemanticIndex {
     return this.tenantCounts.get(tenant) ?? 0;
   }
 
+  /** Approximate bytes the entries hold. */
+  get byteSize(): number {
+    return this.bytes;
+  }
+
   get partitionCount(): number {
     return this.partitions.size;
   }
@@ -74,9 +105,12 @@ export class MemorySemanticIndex implements SemanticIndex {
     const top: SemanticCandidate[] = [];
     if (!part) return top;
     const now = this.now();
+    // A sparse query (the lexical embedder hashes a few dozen words into 1,024 dimensions) needs only its non-zero
+    // components: the dot product then costs a few dozen multiplications per entry instead of one per dimension.
+    const nz = nonZero(vector);
     for (const e of part.entries) {
       if (e.expiresAtMs <= now) continue;
-      const score = dot(vector, e.vector);
+      const score = nz ? sparseDot(nz, vector, e.vector) : dot(vector, e.vector);
       if (score >= minScore) pushTop(top, { score, prompt: e.prompt, value: e.value }, limit);
     }
     return top;
@@ -90,11 +124,12 @@ export class MemorySemanticIndex implements SemanticIndex {
     else part = { tenant, entries: [] };
     this.partitions.set(key, part);
     this.prune(key, part, now, false);
-    part.entries.push({ vector, prompt: entry.prompt, value: entry.value, expiresAtMs: now + ttlMs });
-    this.count(tenant, 1);
+    const bytes = vector.byteLength + 2 * entry.prompt.length + 2 * JSON.stringify(entry.value.completion).length + 256;
+    part.entries.push({ vector, prompt: entry.prompt, value: entry.value, expiresAtMs: now + ttlMs, bytes });
+    this.count(tenant, 1, bytes);
     if (part.entries.length > this.maxEntriesPerPartition) this.evictFrom(key, part);
     while (this.sizeOf(tenant) > this.maxEntriesPerTenant) this.evictOldestOf(tenant);
-    while (this.total > this.maxEntries) {
+    while (this.total > this.maxEntries || this.bytes > this.maxBytes) {
       const [k, p] = this.partitions.entries().next().value!;
       this.evictFrom(k, p);
     }
@@ -108,16 +143,18 @@ export class MemorySemanticIndex implements SemanticIndex {
 
   private prune(key: string, part: Partition, now: number, drop = true): void {
     const before = part.entries.length;
+    // Most puts find nothing expired: check without allocating before rebuilding the list.
+    if (!part.entries.some((e) => e.expiresAtMs <= now)) return;
     const kept = part.entries.filter((e) => e.expiresAtMs > now);
-    if (kept.length === before) return;
+    const freed = part.entries.reduce((n, e) => n + (e.expiresAtMs > now ? 0 : e.bytes), 0);
     part.entries.splice(0, before, ...kept);
-    this.count(part.tenant, kept.length - before);
+    this.count(part.tenant, kept.length - before, -freed);
     if (drop) this.dropIfEmpty(key, part);
   }
 
   private evictFrom(key: string, part: Partition): void {
-    part.entries.shift();
-    this.count(part.tenant, -1);
+    const gone = part.entries.shift();
+    this.count(part.tenant, -1, -(gone?.bytes ?? 0));
     this.dropIfEmpty(key, part);
   }
 
@@ -135,7 +172,8 @@ export class MemorySemanticIndex implements SemanticIndex {
     if (!part.entries.length) this.partitions.delete(key);
   }
 
-  private count(tenant: string, delta: number): void {
+  private count(tenant: string, delta: number, bytes: number): void {
+    this.bytes += bytes;
     if (!delta) return;
     this.total += delta;
     const n = (this.tenantCounts.get(tenant) ?? 0) + delta;

@@ -61,7 +61,7 @@ function buildIndex(sem: CacheConfig['semantic'], embedder: Embedder, baseDir: s
   const ix = sem.index;
   switch (ix.type) {
     case 'memory':
-      return new MemorySemanticIndex(ix.maxEntriesPerPartition, Date.now, { maxEntries: ix.maxEntries, maxEntriesPerTenant: ix.maxEntriesPerTenant });
+      return new MemorySemanticIndex(ix.maxEntriesPerPartition, Date.now, { maxEntries: ix.maxEntries, maxEntriesPerTenant: ix.maxEntriesPerTenant, maxBytes: ix.maxMegabytes * 1024 * 1024 });
     case 'embedded':
       return new EmbeddedSemanticIndex({ path: resolvePath(baseDir, ix.path), maxEntries: ix.maxEntries });
     case 'opensearch': {

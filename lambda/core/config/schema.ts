@@ -252,6 +252,7 @@ export const GatewayConfigSchema = z.strictObject({
                 maxEntriesPerPartition: positiveInt.default(5_000),
                 maxEntries: positiveInt.default(50_000).describe('Entries in total; the least recently written conversation loses its oldest first'),
                 maxEntriesPerTenant: positiveInt.optional().describe('Entries one tenant may hold; default a quarter of maxEntries'),
+                maxMegabytes: positiveInt.default(128).describe('Approximate memory the entries may hold (vectors, prompts, answers), MiB'),
               }),
               z.strictObject({
                 type: z.literal('embedded'),
@@ -266,7 +267,7 @@ export const GatewayConfigSchema = z.strictObject({
                 indexName: z.string().min(1).max(255).regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower case letters, digits, _ and -').default('llm-finops-semantic-cache'),
               }),
             ])
-            .default({ type: 'memory', maxEntriesPerPartition: 5_000, maxEntries: 50_000 }),
+            .default({ type: 'memory', maxEntriesPerPartition: 5_000, maxEntries: 50_000, maxMegabytes: 128 }),
         })
         .prefault({}),
     })
