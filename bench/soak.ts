@@ -35,8 +35,8 @@ class InstantProvider implements ChatProvider {
     };
   }
 
-  async *stream(): AsyncGenerator<ProviderStreamEvent> {
-    throw new Error('not used');
+  stream(): AsyncIterable<ProviderStreamEvent> {
+    throw new Error('the soak sends no streamed requests');
   }
 }
 
