@@ -116,7 +116,6 @@ export class SemanticCache extends Construct {
   readonly embeddingDimensions: number;
   readonly domain?: opensearch.CfnDomain;
   readonly collection?: aoss.CfnCollection;
-  readonly index?: aoss.CfnIndex;
   readonly exactCacheTable: dynamodb.Table;
   private readonly principals: string[] = [];
   private readonly resourceArn: string;
@@ -163,10 +162,13 @@ export class SemanticCache extends Construct {
       const preset = PRESETS[props.preset ?? 'development'];
       const instanceType = props.instanceType ?? preset.instanceType;
       const logGroup = new logs.LogGroup(this, 'DomainLogs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: removal });
-      new logs.ResourcePolicy(this, 'DomainLogsPolicy', {
+      // One of the 10 CloudWatch Logs resource policies a Region allows (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html).
+      const logsPolicy = new logs.ResourcePolicy(this, 'DomainLogsPolicy', {
         policyStatements: [new iam.PolicyStatement({
           principals: [new iam.ServicePrincipal('es.amazonaws.com')],
-          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          // PutLogEventsBatch: OpenSearch Service publishes with it besides PutLogEvents
+          // (https://docs.aws.amazon.com/opensearch-service/latest/developerguide/createdomain-configure-slow-logs.html).
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:PutLogEventsBatch'],
           resources: [logGroup.logGroupArn],
           conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
         })],
@@ -198,6 +200,8 @@ export class SemanticCache extends Construct {
       });
       this.domain.applyRemovalPolicy(removal);
       this.domain.node.addDependency(logGroup);
+      // The domain validates its log publishing at creation: the policy must exist first.
+      this.domain.node.addDependency(logsPolicy);
       this.endpoint = `https://${this.domain.attrDomainEndpoint}`;
       this.service = 'es';
       this.resourceArn = this.domain.attrArn;
@@ -236,21 +240,10 @@ export class SemanticCache extends Construct {
         type: 'data',
         policy: Lazy.string({ produce: () => this.collectionDataPolicy(name) }),
       });
-      this.index = new aoss.CfnIndex(this, 'Index', {
-        collectionEndpoint: this.collection.attrCollectionEndpoint,
-        indexName: this.indexName,
-        settings: { index: { knn: true } },
-        mappings: {
-          properties: {
-            tenant: { type: 'keyword' },
-            context: { type: 'keyword' },
-            expires_at: { type: 'date' },
-            prompt: { type: 'text', index: false },
-            value: { type: 'object' },
-            vector: { type: 'knn_vector', dimension: this.embeddingDimensions, method: { name: 'hnsw', engine: 'faiss', spaceType: 'cosinesimil' } },
-          },
-        },
-      });
+      // No AWS::OpenSearchServerless::Index: the router creates the index it needs on first use, with the mapping
+      // its adapter queries (one owner of the mapping). A CloudFormation index would be created by the deploying
+      // identity, which the data-access policy does not admit (403), and CloudFormation accepts only text, keyword,
+      // integer and knn_vector field types, not the date and object fields the cache stores.
       this.endpoint = this.collection.attrCollectionEndpoint;
       this.service = 'aoss';
       this.resourceArn = this.collection.attrArn;

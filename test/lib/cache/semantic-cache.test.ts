@@ -37,6 +37,15 @@ describe('SemanticCache', () => {
       t.hasResourceProperties('AWS::Logs::ResourcePolicy', { PolicyDocument: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('"Service":"es.amazonaws.com"')])] } });
     });
 
+    it('creates the domain after the CloudWatch Logs resource policy its log publishing needs, with PutLogEventsBatch', () => {
+      const json = synth().template().toJSON();
+      const [policyId, policy] = Object.entries(json.Resources as Record<string, { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] }>).find(([, r]) => r.Type === 'AWS::Logs::ResourcePolicy')!;
+      // The document is an Fn::Join around the log group ARN: its text lists the actions.
+      expect(JSON.stringify(policy.Properties.PolicyDocument)).toContain('\\"Action\\":[\\"logs:CreateLogStream\\",\\"logs:PutLogEvents\\",\\"logs:PutLogEventsBatch\\"]');
+      const domain = Object.values(json.Resources as Record<string, { Type: string; DependsOn?: string[] }>).find((r) => r.Type === 'AWS::OpenSearchService::Domain')!;
+      expect(domain.DependsOn).toContain(policyId);
+    });
+
     it('spreads the production preset over three AZs with dedicated masters', () => {
       synth({ preset: 'production' }).template().hasResourceProperties('AWS::OpenSearchService::Domain', {
         ClusterConfig: {
@@ -49,7 +58,7 @@ describe('SemanticCache', () => {
   });
 
   describe('serverless', () => {
-    it('creates a vector collection with encryption, network and data-access policies and the k-NN index', () => {
+    it('creates a vector collection with encryption, network and data-access policies, leaving the index to the router', () => {
       const t = synth({ engine: 'serverless', embeddingDimensions: 512 }).template();
       t.hasResourceProperties('AWS::OpenSearchServerless::Collection', { Type: 'VECTORSEARCH', StandbyReplicas: 'DISABLED' });
       t.hasResourceProperties('AWS::OpenSearchServerless::SecurityPolicy', { Type: 'encryption', Policy: Match.stringLikeRegexp('"AWSOwnedKey":true') });
@@ -58,11 +67,8 @@ describe('SemanticCache', () => {
         Type: 'data',
         Policy: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('aoss:CreateIndex.*aoss:ReadDocument.*aoss:WriteDocument')])] },
       });
-      t.hasResourceProperties('AWS::OpenSearchServerless::Index', {
-        IndexName: 'llm-finops-semantic-cache',
-        Settings: { Index: { Knn: true } },
-        Mappings: { Properties: Match.objectLike({ tenant: { Type: 'keyword' }, vector: { Type: 'knn_vector', Dimension: 512, Method: { Name: 'hnsw', Engine: 'faiss', SpaceType: 'cosinesimil' } } }) },
-      });
+      // The router owns the index and its mapping (created on first use): CloudFormation does not create it.
+      t.resourceCountIs('AWS::OpenSearchServerless::Index', 0);
       t.resourceCountIs('AWS::OpenSearchService::Domain', 0);
     });
   });
