@@ -117,11 +117,19 @@ export interface BudgetLimits {
   readonly forecastedThresholds?: number[];
 
   /**
-   * A Cost Anomaly Detection monitor with an IMMEDIATE subscription to the alert topic. An account can have only one
-   * AWS-services monitor: set `anomalyMonitorArn` to reuse yours, or false here if another stack owns it.
+   * A Cost Anomaly Detection monitor with an IMMEDIATE subscription to the alert topic.
    * @default true
    */
   readonly anomalyDetection?: boolean;
+
+  /**
+   * Make the account's AWS-services monitor (DIMENSIONAL / SERVICE: each service's spend judged on its own) instead
+   * of a customer-managed monitor of this account's total. An account may have only one AWS-services monitor
+   * (https://docs.aws.amazon.com/cost-management/latest/userguide/management-limits.html): many already have one, and
+   * a second platform in the account would fail to deploy. Reuse an existing one with `anomalyMonitorArn`.
+   * @default false
+   */
+  readonly anomalyMonitorAwsServices?: boolean;
 
   /**
    * Total impact in USD from which an anomaly is sent.
@@ -145,8 +153,9 @@ export interface BudgetGuardProps extends BudgetLimits {
   readonly notifications?: AlertTopicProps;
 
   /**
-   * An existing anomaly monitor to subscribe to instead of making one.
-   * @default - a new DIMENSIONAL / SERVICE monitor
+   * An existing anomaly monitor to subscribe to instead of making one (`aws ce get-anomaly-monitors` lists yours).
+   * @default - a new customer-managed monitor of this account's spend (CUSTOM, LINKED_ACCOUNT = this account): an
+   * account may hold 500 of them, so every platform in the account gets its own
    */
   readonly anomalyMonitorArn?: string;
 
@@ -292,11 +301,17 @@ export class BudgetGuard extends Construct {
     if (props.anomalyDetection ?? true) {
       let monitorArn = props.anomalyMonitorArn;
       if (!monitorArn) {
-        const monitor = new ce.CfnAnomalyMonitor(this, 'AnomalyMonitor', {
-          monitorName: `${prefix}-services`.slice(0, 1024),
-          monitorType: 'DIMENSIONAL',
-          monitorDimension: 'SERVICE',
-        });
+        const monitor = props.anomalyMonitorAwsServices
+          ? new ce.CfnAnomalyMonitor(this, 'AnomalyMonitor', { monitorName: `${prefix}-services`.slice(0, 1024), monitorType: 'DIMENSIONAL', monitorDimension: 'SERVICE' })
+          : new ce.CfnAnomalyMonitor(this, 'AnomalyMonitor', {
+            monitorName: `${prefix}-account`.slice(0, 1024),
+            monitorType: 'CUSTOM',
+            monitorSpecification: Stack.of(this).toJsonString({ Dimensions: { Key: 'LINKED_ACCOUNT', Values: [Stack.of(this).account] } }),
+          });
+        if (props.anomalyMonitorAwsServices) {
+          Annotations.of(this).addWarningV2('cdk-llm-finops:anomalyMonitorAwsServices',
+            'anomalyMonitorAwsServices makes the account\'s one AWS-services anomaly monitor: the deploy fails if the account already has one (`aws ce get-anomaly-monitors` lists them); reuse it with anomalyMonitorArn.');
+        }
         monitorArn = monitor.attrMonitorArn;
       }
       this.anomalyMonitorArn = monitorArn;

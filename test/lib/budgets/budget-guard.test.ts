@@ -54,7 +54,10 @@ describe('BudgetGuard', () => {
     const s = stack();
     new BudgetGuard(s, 'Guard', { monthlyLimitUsd: 100, anomalyImpactThresholdUsd: 25 });
     const t = Template.fromStack(s);
-    t.hasResourceProperties('AWS::CE::AnomalyMonitor', { MonitorType: 'DIMENSIONAL', MonitorDimension: 'SERVICE' });
+    // A customer-managed monitor of this account's spend: an account may hold 500, so a second platform deploys too
+    // (the AWS-services monitor is one per account).
+    t.hasResourceProperties('AWS::CE::AnomalyMonitor', { MonitorType: 'CUSTOM', MonitorSpecification: JSON.stringify({ Dimensions: { Key: 'LINKED_ACCOUNT', Values: ['111122223333'] } }) });
+    expect(JSON.stringify(t.findResources('AWS::CE::AnomalyMonitor'))).not.toContain('MonitorDimension');
     t.hasResourceProperties('AWS::CE::AnomalySubscription', {
       Frequency: 'IMMEDIATE',
       MonitorArnList: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('AnomalyMonitor'), 'MonitorArn'] }],
@@ -67,6 +70,24 @@ describe('BudgetGuard', () => {
     const t2 = Template.fromStack(s2);
     t2.resourceCountIs('AWS::CE::AnomalyMonitor', 0);
     t2.hasResourceProperties('AWS::CE::AnomalySubscription', { MonitorArnList: ['arn:aws:ce::111122223333:anomalymonitor/0123abcd-0000-0000-0000-000000000000'] });
+
+    const s3 = stack();
+    new BudgetGuard(s3, 'Guard', { monthlyLimitUsd: 100, anomalyMonitorAwsServices: true });
+    Template.fromStack(s3).hasResourceProperties('AWS::CE::AnomalyMonitor', { MonitorType: 'DIMENSIONAL', MonitorDimension: 'SERVICE' });
+    Annotations.fromStack(s3).hasWarning('*', Match.stringLikeRegexp('one AWS-services anomaly monitor'));
+  });
+
+  it('lets two platforms in one account each have their own anomaly monitor', () => {
+    const app = new App();
+    const env = { account: '111122223333', region: 'us-east-1' };
+    const stacks = ['Staging', 'Prod'].map((n) => {
+      const s = new Stack(app, n, { env });
+      new BudgetGuard(s, 'Guard', { monthlyLimitUsd: 100 });
+      return s;
+    });
+    const names = stacks.map((s) => Object.values(Template.fromStack(s).findResources('AWS::CE::AnomalyMonitor')).map((r) => r.Properties.MonitorName));
+    expect(names[0]).toHaveLength(1);
+    expect(names[0][0]).not.toBe(names[1][0]);
   });
 
   it('wires the kill switch: a machine topic gets the kill-threshold notification, the Lambda sets only k# items and tells the alert topic', () => {
