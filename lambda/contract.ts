@@ -58,12 +58,28 @@ export const BUNDLES = {
 /** Authorizer context key carrying the tenant id to the router (event.requestContext.authorizer.tenant). */
 export const AUTHORIZER_TENANT_KEY = 'tenant';
 
+/** The gateway's scope of usage identifiers (unique per LlmGateway), set on the authorizer by the construct. */
+export const ENV_USAGE_SCOPE = 'LLM_FINOPS_USAGE_SCOPE';
+
 /**
  * The API Gateway API key value that identifies a tenant to its usage plan (API key source AUTHORIZER). It only
  * meters and throttles: clients never send it, the authorizer returns it after checking the tenant's real key.
+ * API key values must be 20-128 characters and unique per account and Region
+ * (https://docs.aws.amazon.com/apigateway/latest/api/API_CreateApiKey.html): the gateway's scope keeps two
+ * gateways (staging and prod) with the same tenant apart, and a long tenant id is replaced by its hash.
  */
-export function usageIdentifierFor(tenant: string): string {
-  return `llm-finops-usage-${tenant}`;
+export function usageIdentifierFor(tenant: string, scope = ''): string {
+  const prefix = scope ? `llm-finops-usage-${scope}-` : 'llm-finops-usage-';
+  const value = `${prefix}${tenant}`;
+  if (value.length >= 20 && value.length <= 128) return value;
+  if (value.length < 20) return `${value}${'-'.repeat(20 - value.length)}`;
+  // FNV-1a, twice with different seeds: 16 hex characters, no imports (this module has none).
+  const fnv = (seed: number): string => {
+    let h = seed;
+    for (let i = 0; i < tenant.length; i++) h = Math.imul(h ^ tenant.charCodeAt(i), 16777619);
+    return (h >>> 0).toString(16).padStart(8, '0');
+  };
+  return `${prefix}${fnv(2166136261)}${fnv(3735928559)}`;
 }
 
 /** Schema of the quota table: the TokenQuotaTable construct creates it, the DynamoDB quota store reads it. */

@@ -9,7 +9,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { BUNDLES, ENV_CONFIG_JSON, type GatewayConfigDocument, usageIdentifierFor } from '../../lambda/contract';
+import { BUNDLES, ENV_CONFIG_JSON, ENV_USAGE_SCOPE, type GatewayConfigDocument, usageIdentifierFor } from '../../lambda/contract';
 import { bundleCode } from '../bundle-code';
 import type { TokenQuotaTable } from '../quota/token-quota-table';
 import { acknowledgeBasicExecutionRole } from '../nag';
@@ -142,6 +142,11 @@ export class LlmGateway extends Construct {
   readonly api: apigw.RestApi;
   readonly router: RouterFunction;
   readonly authorizerFunction: lambda.Function;
+  /**
+   * Scope of this gateway's usage-plan API key values (unique per gateway in the app, so two gateways in one account and
+   * Region, such as staging and prod, never collide; API key values are unique per account and Region).
+   */
+  readonly usageScope: string;
   /** Base URL for OpenAI SDKs, ending in /v1. */
   readonly baseUrl: string;
   /** The usage plan run-time tenants join (only with a quota table, where they are stored). */
@@ -152,6 +157,7 @@ export class LlmGateway extends Construct {
   constructor(scope: Construct, id: string, props: LlmGatewayProps) {
     super(scope, id);
     this.props = props;
+    this.usageScope = this.node.addr.slice(0, 10);
     const problems: string[] = [];
     const timeout = props.timeout ?? Duration.minutes(5);
     if (!timeout.isUnresolved() && (timeout.toMilliseconds() < 50 || timeout.toMilliseconds() > 900_000)) {
@@ -192,7 +198,7 @@ export class LlmGateway extends Construct {
       timeout: Duration.seconds(10),
       tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       logGroup: new logs.LogGroup(this, 'AuthorizerLogs', { retention: logs.RetentionDays.ONE_MONTH }),
-      environment: { [ENV_CONFIG_JSON]: JSON.stringify(props.config) },
+      environment: { [ENV_CONFIG_JSON]: JSON.stringify(props.config), [ENV_USAGE_SCOPE]: this.usageScope },
       description: 'cdk-llm-finops authorizer: Bearer key -> tenant',
     });
     props.quotaTable?.bindAuthorizer(this.authorizerFunction);
@@ -307,7 +313,7 @@ export class LlmGateway extends Construct {
     if (this.tenants.has(tenantId)) throw new Error(`addTenant: tenant '${tenantId}' was already added`);
     this.tenants.add(tenantId);
     const safe = tenantId.replace(/[^A-Za-z0-9]/g, '');
-    const key = this.api.addApiKey(`Key${safe}${this.tenants.size}`, { value: usageIdentifierFor(tenantId), description: `usage identifier of tenant ${tenantId}` });
+    const key = this.api.addApiKey(`Key${safe}${this.tenants.size}`, { value: usageIdentifierFor(tenantId, this.usageScope), description: `usage identifier of tenant ${tenantId}` });
     const plan = this.api.addUsagePlan(`Plan${safe}${this.tenants.size}`, {
       description: `tenant ${tenantId}`,
       throttle: { rateLimit: options.rateLimit ?? this.props.tenantRateLimit ?? 50, burstLimit: options.burstLimit ?? this.props.tenantBurstLimit ?? 100 },

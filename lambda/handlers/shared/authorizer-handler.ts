@@ -15,7 +15,7 @@ function stageWildcard(methodArn: string): string {
  * tenant directory (plain keys are never stored). Returns the tenant in the context for the router and the tenant's usage identifier for its
  * usage plan. An unknown or missing key is refused with API Gateway's 401 ("Unauthorized").
  */
-export function createAuthorizerHandler(config: ResolvedConfig, sha256: Sha256, tenants?: TenantDirectory) {
+export function createAuthorizerHandler(config: ResolvedConfig, sha256: Sha256, tenants?: TenantDirectory, usageScope = '') {
   return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
     // A malformed event is refused the way API Gateway refuses a bad key: a plain Unauthorized, never a 500.
     if (typeof event !== 'object' || event === null || typeof event.methodArn !== 'string' || event.methodArn.split('/').length < 2) throw new Error('Unauthorized');
@@ -31,7 +31,7 @@ export function createAuthorizerHandler(config: ResolvedConfig, sha256: Sha256, 
       principalId: tenant,
       policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: stageWildcard(event.methodArn) }] },
       context: { [AUTHORIZER_TENANT_KEY]: tenant },
-      usageIdentifierKey: usageIdentifierFor(tenant),
+      usageIdentifierKey: usageIdentifierFor(tenant, usageScope),
     };
   };
 }

@@ -36,6 +36,11 @@ describe('authorizer handler', () => {
     await expect(handler(e as unknown as APIGatewayRequestAuthorizerEvent)).rejects.toThrow(/^Unauthorized$/);
   });
 
+  it("returns the usage identifier in the gateway's scope when the construct sets one", async () => {
+    const scoped = createAuthorizerHandler(resolveConfig(testConfig('http://127.0.0.1:1/v1')), sha256, undefined, 'a1b2c3d4e5');
+    expect((await scoped(event(`Bearer ${KEYS.acme}`))).usageIdentifierKey).toBe('llm-finops-usage-a1b2c3d4e5-acme');
+  });
+
   it('falls back to the tenant directory for run-time tenants, and stops a revoked key', async () => {
     const tenants = new MemoryTenantDirectory();
     await tenants.createTenant({ id: 'hooli', team: null, allowedTiers: null, allowedModels: null, keyHashes: [sha256('sk-llmf-h')], createdAt: 'now' });

@@ -56,7 +56,7 @@ describe('LlmGateway', () => {
     const { gateway, stack } = build();
     gateway.addTenant('globex', { rateLimit: 5, burstLimit: 10 });
     const t = Template.fromStack(stack);
-    t.hasResourceProperties('AWS::ApiGateway::ApiKey', { Value: 'llm-finops-usage-acme', Enabled: true });
+    t.hasResourceProperties('AWS::ApiGateway::ApiKey', { Value: Match.stringLikeRegexp('^llm-finops-usage-[0-9a-f]{10}-acme$'), Enabled: true });
     t.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 } });
     t.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 5, BurstLimit: 10 } });
     t.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 2);
@@ -162,5 +162,28 @@ describe('LlmGateway', () => {
     const { gateway } = build();
     expect(() => gateway.addTenant('acme')).toThrow(/already added/);
     expect(() => gateway.addTenant('bad tenant!')).toThrow(/not a valid tenant id/);
+  });
+
+  describe('usage identifiers (API key values)', () => {
+    it('are 20-128 characters and differ between two gateways with the same tenant in one account', () => {
+      const app = new App();
+      const env = { account: '111122223333', region: 'eu-west-1' };
+      const stacks = ['Staging', 'Prod'].map((n) => {
+        const stack = new Stack(app, n, { env });
+        new LlmGateway(stack, 'Gateway', { config: { ...config, tenants: [{ id: 'a', apiKeys: [] }, { id: 'x'.repeat(111), apiKeys: [] }] } });
+        return stack;
+      });
+      const values = stacks.flatMap((st) => Object.values(Template.fromStack(st).findResources('AWS::ApiGateway::ApiKey')).map((r) => r.Properties.Value as string));
+      expect(values).toHaveLength(4);
+      for (const v of values) expect(v.length).toBeGreaterThanOrEqual(20);
+      for (const v of values) expect(v.length).toBeLessThanOrEqual(128);
+      expect(new Set(values).size).toBe(4);
+    });
+
+    it('tells the authorizer its scope, so it returns the same value the usage plan holds', () => {
+      const { template, gateway } = synth();
+      template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LLM_FINOPS_USAGE_SCOPE: gateway.usageScope }) } });
+      template.hasResourceProperties('AWS::ApiGateway::ApiKey', { Value: `llm-finops-usage-${gateway.usageScope}-acme` });
+    });
   });
 });
