@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Stack, Validations } from 'aws-cdk-lib';
 import * as bedrock from 'aws-cdk-lib/aws-bedrock';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -36,10 +37,16 @@ export interface TenantInferenceProfilesProps {
 
 /**
  * A profile name Bedrock accepts (`^([0-9a-zA-Z][ _-]?)+$`, 64 characters): other characters (e.g. the dot of
- * `claude-sonnet-4.5`) become '-', and no two separators follow each other.
+ * `claude-sonnet-4.5`) become '-', and no two separators follow each other. Names are unique per account and Region,
+ * so a `scope` (unique per construct in the app) keeps two platforms (staging, prod) with the same tenant apart; a
+ * name past 64 characters keeps its start and ends in a hash of the whole, so two long names never collide.
  */
-export function profileName(tenant: string, modelId: string): string {
-  return `${tenant}-${modelId}`.replace(/[^0-9a-zA-Z _-]/g, '-').replace(/[ _-]{2,}/g, (m) => m[0]).replace(/^[ _-]+/, '').slice(0, 64);
+export function profileName(tenant: string, modelId: string, scope = ''): string {
+  const clean = (x: string): string => x.replace(/[^0-9a-zA-Z _-]/g, '-').replace(/[ _-]{2,}/g, (m) => m[0]).replace(/^[ _-]+|[ _-]+$/g, '');
+  const full = clean(`${scope ? `${scope}-` : ''}${tenant}-${modelId}`);
+  if (full.length <= 64) return full;
+  const hash = createHash('sha256').update(full).digest('hex').slice(0, 12);
+  return `${clean(full.slice(0, 51))}-${hash}`;
 }
 
 /** The id CDK gives AwsCustomResource's singleton provider function in a stack. */
@@ -81,7 +88,7 @@ export class TenantInferenceProfiles extends Construct {
       for (const modelId of t.models ?? [...models.keys()]) {
         const upstream = models.get(modelId)!;
         const copyFrom = bedrockModelSourceArn(upstream, { partition: stack.partition, region: stack.region, account: stack.account });
-        const name = profileName(t.tenant, modelId);
+        const name = profileName(t.tenant, modelId, this.node.addr.slice(0, 8));
         const profile = new bedrock.CfnApplicationInferenceProfile(this, `Profile-${t.tenant}-${modelId}`, {
           inferenceProfileName: name,
           description: `cdk-llm-finops: ${modelId} for tenant ${t.tenant}`,

@@ -233,15 +233,15 @@ describe('TenantInferenceProfiles', () => {
     const t = Template.fromStack(s);
     t.resourceCountIs('AWS::Bedrock::ApplicationInferenceProfile', 3);
     t.hasResourceProperties('AWS::Bedrock::ApplicationInferenceProfile', {
-      InferenceProfileName: 'acme-nova-lite',
+      InferenceProfileName: Match.stringLikeRegexp('^[0-9a-f]{8}-acme-nova-lite$'),
       ModelSource: { CopyFrom: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:us-east-1:111122223333:inference-profile/us.amazon.nova-lite-v1:0']] } },
       Tags: [{ Key: 'llm-finops:team', Value: 'platform' }, { Key: 'llm-finops:tenant', Value: 'acme' }],
     });
     t.hasResourceProperties('AWS::Bedrock::ApplicationInferenceProfile', {
-      InferenceProfileName: 'acme-titan',
+      InferenceProfileName: Match.stringLikeRegexp('^[0-9a-f]{8}-acme-titan$'),
       ModelSource: { CopyFrom: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:us-east-1::foundation-model/amazon.titan-text-express-v1']] } },
     });
-    t.hasResourceProperties('AWS::Bedrock::ApplicationInferenceProfile', { InferenceProfileName: 'globex-nova-lite', Tags: [{ Key: 'llm-finops:tenant', Value: 'globex' }] });
+    t.hasResourceProperties('AWS::Bedrock::ApplicationInferenceProfile', { InferenceProfileName: Match.stringLikeRegexp('^[0-9a-f]{8}-globex-nova-lite$'), Tags: [{ Key: 'llm-finops:tenant', Value: 'globex' }] });
     t.hasResourceProperties('Custom::AWS', {
       Create: Match.serializedJson(Match.objectLike({ service: 'CostExplorer', action: 'updateCostAllocationTagsStatus', region: 'us-east-1', parameters: { CostAllocationTagsStatus: [{ TagKey: 'llm-finops:tenant', Status: 'Active' }, { TagKey: 'llm-finops:team', Status: 'Active' }] } })),
     });
@@ -264,6 +264,11 @@ describe('TenantInferenceProfiles', () => {
   it('names profiles the way Bedrock accepts (letters and digits, single separators)', () => {
     const re = /^([0-9a-zA-Z][ _-]?)+$/;
     expect(profileName('acme', 'claude-sonnet-4.5')).toBe('acme-claude-sonnet-4-5');
+    expect(profileName('acme', 'claude-sonnet-4.5', 'c8a1b2c3')).toBe('c8a1b2c3-acme-claude-sonnet-4-5');
+    // Two long names that share their first 64 characters stay distinct and within 64.
+    const long = (m: string) => profileName('t'.repeat(60), m, 'c8a1b2c3');
+    expect(long('model-a')).not.toBe(long('model-b'));
+    for (const n of [long('model-a'), long('model-b')]) expect(n.length).toBeLessThanOrEqual(64);
     expect(profileName('team.a', 'x:y--z')).toBe('team-a-x-y-z');
     for (const n of ['acme-nova-lite', profileName('acme', 'claude-sonnet-4.5'), profileName('a_b', 'm..n')]) expect(n).toMatch(re);
   });
