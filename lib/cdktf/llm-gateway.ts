@@ -32,7 +32,7 @@ export interface TfLlmGatewayProps {
   readonly alertTopicArn?: string;
   /** Router memory in MiB. @default 1024 */
   readonly memorySize?: number;
-  /** Longest streamed completion, seconds. @default 300 */
+  /** Longest streamed completion, seconds: at most 300, the Terraform AWS provider's limit. @default 300 */
   readonly timeoutSeconds?: number;
   /** @default 30 */
   readonly logRetentionDays?: number;
@@ -65,7 +65,9 @@ export class TfLlmGateway extends Construct {
     const timeout = props.timeoutSeconds ?? 300;
     if (!/^[A-Za-z0-9-]{1,40}$/.test(props.name)) problems.push(`name: letters, digits and '-', 40 at most, got '${props.name}'`);
     if (!Number.isInteger(memory) || memory < 128 || memory > 10240) problems.push(`memorySize: expected an integer 128-10240, got ${memory}`);
-    if (!Number.isInteger(timeout) || timeout < 1 || timeout > 900) problems.push(`timeoutSeconds: expected 1-900, got ${timeout}`);
+    // The Terraform AWS provider validates aws_api_gateway_integration.timeout_milliseconds as 50-300000, streaming
+    // or not, so a longer timeout would pass synth and fail at apply. The CDK flavour allows 900 s for streams.
+    if (!Number.isInteger(timeout) || timeout < 1 || timeout > 300) problems.push(`timeoutSeconds: expected 1-300 (the Terraform AWS provider refuses integration timeouts above 300,000 ms), got ${timeout}`);
     for (const p of validateGatewayConfig(props.config)) problems.push(`config.${p}`);
     // Terraform would read these as interpolations inside the environment variable.
     if (/[$%]\{/.test(JSON.stringify(props.config))) problems.push('config: contains "${" or "%{", which Terraform reads as a template; escape them as "$${" / "%%{"');

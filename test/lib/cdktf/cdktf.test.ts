@@ -138,6 +138,10 @@ describe('cdktf flavour (cdk-llm-finops/cdktf)', () => {
     expect(() => Testing.synthScope((scope) => {
       new TfLlmGateway(scope, 'gw', { config: { ...config, models: config.models.map((m: { id: string }) => ({ ...m, id: m.id === 'nova-lite' ? 'nova-lite' : m.id })), tenants: [{ id: 'x${y}', apiKeys: [] }] }, name: 'n', quotaTableName: 't', quotaTableArn: 'a' });
     })).toThrow('which Terraform reads as a template');
+    // The Terraform AWS provider refuses integration timeouts above 300,000 ms: caught at synth, not at apply.
+    expect(() => Testing.synthScope((scope) => {
+      new TfLlmGateway(scope, 'gw', { config, name: 'n', quotaTableName: 't', quotaTableArn: 'a', timeoutSeconds: 600 });
+    })).toThrow('timeoutSeconds: expected 1-300 (the Terraform AWS provider refuses integration timeouts above 300,000 ms), got 600');
   });
 
   it('synthesises the examples/terraform app', () => {
