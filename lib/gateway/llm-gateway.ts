@@ -9,8 +9,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { BUNDLES, ENV_CONFIG_JSON, ENV_USAGE_SCOPE, type GatewayConfigDocument, usageIdentifierFor } from '../../lambda/contract';
-import { bundleCode } from '../bundle-code';
+import { BUNDLES, ENV_USAGE_SCOPE, type GatewayConfigDocument, usageIdentifierFor } from '../../lambda/contract';
+import { checkEnvironmentSize, configDelivery } from './config-delivery';
 import type { TokenQuotaTable } from '../quota/token-quota-table';
 import { acknowledgeBasicExecutionRole } from '../nag';
 import { RouterFunction } from './router-function';
@@ -189,18 +189,20 @@ export class LlmGateway extends Construct {
       );
     }
 
+    const authorizerDelivery = configDelivery(BUNDLES.authorizer, props.config);
     this.authorizerFunction = new lambda.Function(this, 'Authorizer', {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      code: bundleCode(BUNDLES.authorizer),
+      code: authorizerDelivery.code,
       memorySize: 256,
       timeout: Duration.seconds(10),
       tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       logGroup: new logs.LogGroup(this, 'AuthorizerLogs', { retention: logs.RetentionDays.ONE_MONTH }),
-      environment: { [ENV_CONFIG_JSON]: JSON.stringify(props.config), [ENV_USAGE_SCOPE]: this.usageScope },
+      environment: { ...authorizerDelivery.environment, [ENV_USAGE_SCOPE]: this.usageScope },
       description: 'cdk-llm-finops authorizer: Bearer key -> tenant',
     });
+    checkEnvironmentSize(this.authorizerFunction, 'LlmGateway authorizer');
     props.quotaTable?.bindAuthorizer(this.authorizerFunction);
     const authorizer = new apigw.RequestAuthorizer(this, 'KeyAuthorizer', {
       handler: this.authorizerFunction,

@@ -3,8 +3,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { BUNDLES, ENV_CONFIG_JSON, type GatewayConfigDocument } from '../../lambda/contract';
-import { bundleCode } from '../bundle-code';
+import { BUNDLES, type GatewayConfigDocument } from '../../lambda/contract';
+import { checkEnvironmentSize, configDelivery } from './config-delivery';
 import { gatewayConfigWarnings, validateGatewayConfig } from '../bundles';
 import { acknowledgeBasicExecutionRole } from '../nag';
 import { type ArnContext, artefactObjectArns, bedrockModelArns, crossRegionModelIds, premiumOnlyModelIds, providerSecretArns, sageMakerArns } from './config-resources';
@@ -65,20 +65,22 @@ export class RouterFunction extends Construct {
 
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     this.logGroup = logGroup;
+    const delivery = configDelivery(BUNDLES.router, props.config);
     this.function = new lambda.Function(this, 'Resource', {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
-      code: bundleCode(BUNDLES.router),
+      code: delivery.code,
       memorySize,
       timeout: props.timeout ?? Duration.minutes(5),
       logGroup,
       environment: {
-        [ENV_CONFIG_JSON]: JSON.stringify(props.config),
+        ...delivery.environment,
         NODE_OPTIONS: '--enable-source-maps',
       },
       description: 'cdk-llm-finops router: OpenAI-compatible gateway with routing, caching, quotas and usage records',
     });
+    checkEnvironmentSize(this.function, 'RouterFunction');
 
     const ctx = this.arnContext();
     const resources = bedrockModelArns(props.config, ctx);

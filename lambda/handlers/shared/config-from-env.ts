@@ -11,7 +11,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): unknown {
   const file = env[ENV_CONFIG_FILE];
   if (!inline && !file) throw new Error(`Set ${ENV_CONFIG_JSON} (JSON) or ${ENV_CONFIG_FILE} (path) to the gateway config.`);
   const config = withTenantUpstreams(
-    JSON.parse(inline ?? readFileSync(file!, 'utf8')) as { cache?: Record<string, Record<string, unknown>>; tenants?: { id: string; upstreamModels?: Record<string, string> }[] },
+    JSON.parse(inline ? inline : readFileSync(file!, 'utf8')) as { cache?: Record<string, Record<string, unknown>>; tenants?: { id: string; upstreamModels?: Record<string, string> }[] },
     env[ENV_TENANT_UPSTREAMS],
   );
   const index = env[ENV_SEMANTIC_INDEX];
