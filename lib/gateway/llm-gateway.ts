@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -61,6 +61,16 @@ export interface LlmGatewayProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly accessLogRetention?: logs.RetentionDays;
+
+  /**
+   * The stage writes access logs, which API Gateway allows only once the account has a CloudWatch Logs role for it
+   * in this Region (AWS::ApiGateway::Account, https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html);
+   * in a fresh account or Region the stage fails to deploy without it. true: set it up here (the role and the account
+   * setting, retained on delete: one stack per account and Region should own it). false: it exists already (set by
+   * you, the console, or another stack).
+   * @default - not set up here, and synth warns until you choose
+   */
+  readonly setUpApiGatewayAccountLogging?: boolean;
 
   /**
    * A WAF web ACL on the stage. true: one made here (AWS managed common and known-bad-inputs rule sets, the common
@@ -211,11 +221,19 @@ export class LlmGateway extends Construct {
     });
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH });
+    if (props.setUpApiGatewayAccountLogging === undefined) {
+      Annotations.of(this).addWarningV2('cdk-llm-finops:apiGatewayAccountLogging',
+        'The API stage writes access logs, which needs the account\'s API Gateway CloudWatch Logs role in this Region (AWS::ApiGateway::Account); ' +
+        'in a fresh account or Region the deploy fails without it. Set setUpApiGatewayAccountLogging: true in one stack per account and Region, ' +
+        'or false if it is set already (`aws apigateway get-account` shows cloudwatchRoleArn).');
+    }
     this.api = new apigw.RestApi(this, 'Resource', {
       description: 'cdk-llm-finops OpenAI-compatible gateway',
       apiKeySourceType: apigw.ApiKeySourceType.AUTHORIZER,
       endpointTypes: [apigw.EndpointType.REGIONAL],
-      cloudWatchRole: false,
+      // The account-level role, only when asked (one per account and Region); kept on delete, as other APIs rely on it.
+      cloudWatchRole: props.setUpApiGatewayAccountLogging === true,
+      cloudWatchRoleRemovalPolicy: props.setUpApiGatewayAccountLogging === true ? RemovalPolicy.RETAIN : undefined,
       deployOptions: {
         stageName: 'prod',
         tracingEnabled: tracing,

@@ -49,6 +49,13 @@ export interface CostManagedAiPlatformProps {
   readonly tracing?: boolean;
 
   /**
+   * Set up the account's API Gateway CloudWatch Logs role in this Region (see LlmGatewayProps.setUpApiGatewayAccountLogging):
+   * true in one stack per account and Region, false where it exists.
+   * @default - not set up here, and synth warns until you choose
+   */
+  readonly setUpApiGatewayAccountLogging?: boolean;
+
+  /**
    * A WAF web ACL on the API: true for one made here, or your regional web ACL's ARN (see LlmGatewayProps.webAcl).
    * @default - none
    */
@@ -130,6 +137,7 @@ export class CostManagedAiPlatform extends Construct {
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn, description: 'Every cost alert: subscribe a queue, a Lambda or another endpoint here' });
     this.gateway = new LlmGateway(this, 'Gateway', {
       config: props.gatewayConfig, quotaTable: this.quota, timeout: props.timeout, tracing: props.tracing, webAcl: props.webAcl, domain: props.domain,
+      setUpApiGatewayAccountLogging: props.setUpApiGatewayAccountLogging,
     });
     if (props.semanticCache !== false) {
       this.cache = new SemanticCache(this, 'Cache', props.semanticCache ?? {});

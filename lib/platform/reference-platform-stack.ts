@@ -21,6 +21,12 @@ export interface ReferencePlatformStackProps extends StackProps {
    * @default - none: subscribe to the AlertTopicArn output
    */
   readonly notifications?: AlertTopicProps;
+
+  /**
+   * Set up the account's API Gateway CloudWatch Logs role in this Region (see LlmGatewayProps.setUpApiGatewayAccountLogging).
+   * @default - not set up here, and synth warns until you choose
+   */
+  readonly setUpApiGatewayAccountLogging?: boolean;
 }
 
 /**
@@ -40,6 +46,7 @@ export class ReferencePlatformStack extends Stack {
       // A modest example budget: the kill switch downgrades the premium tier past 100%, IAM denies it as a backstop.
       budgets: props.monthlyBudgetUsd === 0 ? undefined : { monthlyLimitUsd: props.monthlyBudgetUsd ?? 1000, bedrockMonthlyLimitUsd: props.monthlyBudgetUsd ?? 1000 },
       notifications: props.notifications,
+      setUpApiGatewayAccountLogging: props.setUpApiGatewayAccountLogging,
     });
     this.gateway = this.platform.gateway;
     this.quota = this.platform.quota;

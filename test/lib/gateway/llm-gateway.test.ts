@@ -186,4 +186,19 @@ describe('LlmGateway', () => {
       template.hasResourceProperties('AWS::ApiGateway::ApiKey', { Value: `llm-finops-usage-${gateway.usageScope}-acme` });
     });
   });
+
+  describe('API Gateway account logging role', () => {
+    it('warns at synth until the user chooses, and sets up the account role (retained) when asked', () => {
+      const unset = synth();
+      Annotations.fromStack(unset.stack).hasWarning('*', Match.stringLikeRegexp('needs the account.s API Gateway CloudWatch Logs role'));
+      unset.template.resourceCountIs('AWS::ApiGateway::Account', 0);
+      const own = synth({ setUpApiGatewayAccountLogging: true });
+      own.template.resourceCountIs('AWS::ApiGateway::Account', 1);
+      expect(Object.values(own.template.findResources('AWS::ApiGateway::Account'))[0].DeletionPolicy).toBe('Retain');
+      Annotations.fromStack(own.stack).hasNoWarning('*', Match.stringLikeRegexp('CloudWatch Logs role'));
+      const exists = synth({ setUpApiGatewayAccountLogging: false });
+      exists.template.resourceCountIs('AWS::ApiGateway::Account', 0);
+      Annotations.fromStack(exists.stack).hasNoWarning('*', Match.stringLikeRegexp('CloudWatch Logs role'));
+    });
+  });
 });

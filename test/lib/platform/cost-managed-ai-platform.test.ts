@@ -98,7 +98,7 @@ describe('CostManagedAiPlatform', () => {
   it("routes a tenant's Bedrock calls through its tagged inference profiles when asked", () => {
     const config = { ...gatewayConfig, tenants: [{ id: 'acme', apiKeys: [] }] };
     const { template } = synth({ gatewayConfig: config, tenantInferenceProfiles: [{ tenant: 'acme', models: ['claude-sonnet-4.5'] }] });
-    template.hasResourceProperties('AWS::Bedrock::ApplicationInferenceProfile', { InferenceProfileName: 'acme-claude-sonnet-4-5', Tags: [{ Key: 'llm-finops:tenant', Value: 'acme' }] });
+    template.hasResourceProperties('AWS::Bedrock::ApplicationInferenceProfile', { InferenceProfileName: Match.stringLikeRegexp('^[0-9a-f]{8}-acme-claude-sonnet-4-5$'), Tags: [{ Key: 'llm-finops:tenant', Value: 'acme' }] });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('router'),
       Environment: { Variables: Match.objectLike({ LLM_FINOPS_TENANT_UPSTREAMS: Match.anyValue() }) },
