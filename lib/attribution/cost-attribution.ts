@@ -167,8 +167,13 @@ export class CostAttribution extends Construct {
       assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', { conditions: { StringEquals: { 'sts:ExternalId': stack.account } } }),
       description: 'Firehose: write usage records to the usage bucket as Parquet, reading the schema from Glue',
     });
-    this.usageBucket.grantWrite(role, 'usage/*');
-    this.usageBucket.grantWrite(role, 'usage-errors/*');
+    // Put-only on the usage prefixes: the actions Firehose's S3 destination needs
+    // (https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html#using-iam-s3), never DeleteObject, so
+    // the delivery role cannot erase the usage audit trail.
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['s3:PutObject', 's3:AbortMultipartUpload', 's3:GetObject'],
+      resources: [this.usageBucket.arnForObjects('usage/*'), this.usageBucket.arnForObjects('usage-errors/*')],
+    }));
     role.addToPolicy(new iam.PolicyStatement({ actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'], resources: [this.usageBucket.bucketArn] }));
     role.addToPolicy(new iam.PolicyStatement({
       actions: ['glue:GetTable', 'glue:GetTableVersion', 'glue:GetTableVersions'],
@@ -242,8 +247,6 @@ export class CostAttribution extends Construct {
 
     const bucketId = stack.getLogicalId(this.usageBucket.node.defaultChild as s3.CfnBucket);
     Validations.of(role).acknowledge(
-      { id: 'AwsSolutions-IAM5[Action::s3:Abort*]', reason: 'CDK grantWrite on the usage prefixes only: multipart uploads Firehose may abort.' },
-      { id: 'AwsSolutions-IAM5[Action::s3:DeleteObject*]', reason: 'CDK grantWrite on the usage prefixes only.' },
       { id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/usage/*]`, reason: 'Objects under the usage/ prefix, one per Firehose delivery.' },
       { id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/usage-errors/*]`, reason: 'Records Firehose could not convert, kept for inspection.' },
     );

@@ -142,6 +142,14 @@ describe('CostAttribution', () => {
     expect(() => new CostAttribution(new Stack(), 'B', { databaseName: 'Bad-Name', bytesScannedCutoffPerQuery: 5 })).toThrow(/databaseName: lower-case[\s\S]*bytesScannedCutoffPerQuery: at least 10,000,000/);
   });
 
+  it('lets Firehose only put usage records, never delete them (the audit trail)', () => {
+    const s = new Stack(new App(), 'S', { env: env('us-east-1') });
+    new CostAttribution(s, 'Attribution', { databaseName: 'llm_finops' });
+    const policies = JSON.stringify(Template.fromStack(s).findResources('AWS::IAM::Policy'));
+    expect(policies).toContain('s3:PutObject');
+    expect(policies).not.toMatch(/s3:DeleteObject/);
+  });
+
   it('has no unacknowledged cdk-nag findings', () => {
     const app = new App();
     const s = new Stack(app, 'Nag', { env: env('eu-west-1') });
@@ -197,6 +205,15 @@ describe('CurExport', () => {
     const rules = Template.fromStack(s).toJSON().Rules;
     expect(JSON.stringify(rules)).toContain('us-east-1');
     expect(() => new CurExport(new Stack(new App(), 'X', { env: env('us-east-1') }), 'Cur', { exportName: 'bad name', timeGranularity: 'WEEKLY' })).toThrow(/exportName[\s\S]*timeGranularity: HOURLY or DAILY/);
+  });
+
+  it('expires the daily-overwritten copies of its export bucket (noncurrent versions after 30 days)', () => {
+    const s = new Stack(new App(), 'Own', { env: env('us-east-1') });
+    new CurExport(s, 'Cur');
+    Template.fromStack(s).hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' })]) },
+    });
   });
 
   it('writes to a bucket in the attribution region and has no unacknowledged cdk-nag findings', () => {
