@@ -253,7 +253,12 @@ export class LlmGateway extends Construct {
     v1.addResource('models').addMethod('GET', integration, authorized);
     v1.addResource('usage').addMethod('GET', integration, authorized);
     v1.addResource('feedback').addMethod('POST', integration, authorized);
-    this.api.root.addResource('health').addMethod('GET', integration);
+    // Unauthenticated, so answered by API Gateway itself: a flood of /health probes costs no Lambda invocation.
+    const health = new apigw.MockIntegration({
+      requestTemplates: { 'application/json': '{"statusCode": 200}' },
+      integrationResponses: [{ statusCode: '200', responseTemplates: { 'application/json': '{"status":"ok"}' } }],
+    });
+    this.api.root.addResource('health').addMethod('GET', health, { methodResponses: [{ statusCode: '200' }] });
 
     acknowledgeBasicExecutionRole(this.authorizerFunction);
     const webAclArn = props.webAcl === true ? this.makeWebAcl(props.webAclRateLimit ?? 2000).attrArn : typeof props.webAcl === 'string' ? props.webAcl : undefined;
