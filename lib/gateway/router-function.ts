@@ -1,4 +1,4 @@
-import { Annotations, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -61,6 +61,7 @@ export class RouterFunction extends Construct {
         for (const w of gatewayConfigWarnings(props.config, Date.now())) Annotations.of(this).addWarningV2('cdk-llm-finops:modelLifecycle', w);
       }
     }
+    problems.push(...profileGeography(this, props.config));
     if (problems.length) throw new Error(`Invalid RouterFunction props:\n  - ${problems.join('\n  - ')}`);
 
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
@@ -123,3 +124,38 @@ export class RouterFunction extends Construct {
   }
 }
 
+
+/** The Region prefixes a geographic Bedrock inference profile can be called from (its source Regions). */
+const PROFILE_GEOGRAPHY: Readonly<Record<string, RegExp>> = {
+  us: /^us-(east|west)-\d$/,
+  'us-gov': /^us-gov-/,
+  eu: /^eu-/,
+  apac: /^ap-/,
+  jp: /^ap-northeast-[13]$/,
+  au: /^ap-southeast-[24]$/,
+  ca: /^ca-/,
+};
+
+/**
+ * A geographic inference profile (`us.`, `eu.`, `apac.`, ...) is callable only from its own geography's Regions
+ * (https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html): a `us.` model in an
+ * eu-west-1 stack fails every call. Refused at synth when the stack's Region is known; for a Region-agnostic stack,
+ * a warning names the models bound to one geography (`global.` profiles work from any commercial Region).
+ */
+function profileGeography(scope: Construct, config: GatewayConfigDocument): string[] {
+  const region = Stack.of(scope).region;
+  const bedrockProviders = new Set((config.providers ?? []).filter((p) => p.type === 'bedrock' && !('region' in p && p.region)).map((p) => p.id));
+  const bound = (config.models ?? [])
+    .filter((m) => bedrockProviders.has(m.provider))
+    .map((m) => ({ id: m.id, upstream: m.upstreamModel, geo: /^([a-z-]+)\./.exec(m.upstreamModel)?.[1] }))
+    .filter((m) => m.geo !== undefined && PROFILE_GEOGRAPHY[m.geo] !== undefined);
+  if (!bound.length) return [];
+  if (Token.isUnresolved(region)) {
+    Annotations.of(scope).addWarningV2('cdk-llm-finops:profileGeography',
+      `This stack's Region is decided at deploy, but models use geographic inference profiles callable only from their geography: ${bound.map((m) => `${m.id} (${m.upstream})`).join(', ')}. ` +
+      'Deploy in that geography, set the stack env, or use global. profiles.');
+    return [];
+  }
+  return bound.filter((m) => !PROFILE_GEOGRAPHY[m.geo!].test(region)).map((m) =>
+    `config.models: '${m.id}' calls ${m.upstream}, a ${m.geo}. inference profile, which cannot be called from ${region}; use the profile of this Region's geography or a global. profile`);
+}

@@ -8,7 +8,7 @@ import { CostDashboard, type CostDashboardProps, LlmGateway } from '../../../lib
 const gatewayConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
 
 function synth(extra: Partial<CostDashboardProps> = {}) {
-  const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
+  const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });
   const gateway = new LlmGateway(stack, 'Gateway', { config: gatewayConfig });
   const topic = new sns.Topic(stack, 'Topic');
   const dashboard = new CostDashboard(stack, 'Dashboard', { gateway, alarmTopic: topic, ...extra });

@@ -16,7 +16,7 @@ const config: GatewayConfigDocument = {
 };
 
 function build(extra: Partial<ConstructorParameters<typeof LlmGateway>[2]> = {}, withQuota = true) {
-  const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
+  const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });
   const quotaTable = withQuota ? new TokenQuotaTable(stack, 'Quota') : undefined;
   const gateway = new LlmGateway(stack, 'Gateway', { config, quotaTable, ...extra });
   return { stack, gateway };
@@ -74,7 +74,7 @@ describe('LlmGateway', () => {
       const role = new iam.Role(stack, 'Caller', { assumedBy: new iam.AccountRootPrincipal() });
       gateway.grantInvoke(role);
       Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
-        PolicyDocument: { Statement: [Match.objectLike({ Action: 'execute-api:Invoke', Resource: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([':execute-api:eu-west-1:111122223333:', '/*/*'])] }) })] },
+        PolicyDocument: { Statement: [Match.objectLike({ Action: 'execute-api:Invoke', Resource: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([':execute-api:us-east-1:111122223333:', '/*/*'])] }) })] },
       });
     });
   });
@@ -122,20 +122,20 @@ describe('LlmGateway', () => {
     });
 
     it('associates an existing web ACL by ARN without making one', () => {
-      const arn = 'arn:aws:wafv2:eu-west-1:111122223333:regional/webacl/shared/abc-123';
+      const arn = 'arn:aws:wafv2:us-east-1:111122223333:regional/webacl/shared/abc-123';
       const { template } = synth({ webAcl: arn });
       template.resourceCountIs('AWS::WAFv2::WebACL', 0);
       template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', { WebACLArn: arn });
     });
 
     it('serves a custom domain over TLS 1.2 with an alias record, and moves the base URL there', () => {
-      const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
-      const certificate = Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:eu-west-1:111122223333:certificate/abc');
+      const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });
+      const certificate = Certificate.fromCertificateArn(stack, 'Cert', 'arn:aws:acm:us-east-1:111122223333:certificate/abc');
       const hostedZone = HostedZone.fromHostedZoneAttributes(stack, 'Zone', { hostedZoneId: 'Z123', zoneName: 'example.com' });
       const gateway = new LlmGateway(stack, 'Gateway', { config, quotaTable: new TokenQuotaTable(stack, 'Quota'), domain: { name: 'llm.example.com', certificate, hostedZone } });
       const template = Template.fromStack(stack);
       template.hasResourceProperties('AWS::ApiGateway::DomainName', {
-        DomainName: 'llm.example.com', RegionalCertificateArn: 'arn:aws:acm:eu-west-1:111122223333:certificate/abc', SecurityPolicy: 'TLS_1_2', EndpointConfiguration: { Types: ['REGIONAL'] },
+        DomainName: 'llm.example.com', RegionalCertificateArn: 'arn:aws:acm:us-east-1:111122223333:certificate/abc', SecurityPolicy: 'TLS_1_2', EndpointConfiguration: { Types: ['REGIONAL'] },
       });
       template.hasResourceProperties('AWS::Route53::RecordSet', { Name: 'llm.example.com.', Type: 'A', HostedZoneId: 'Z123' });
       expect(gateway.baseUrl).toBe('https://llm.example.com/v1');
@@ -168,7 +168,7 @@ describe('LlmGateway', () => {
   describe('usage identifiers (API key values)', () => {
     it('are 20-128 characters and differ between two gateways with the same tenant in one account', () => {
       const app = new App();
-      const env = { account: '111122223333', region: 'eu-west-1' };
+      const env = { account: '111122223333', region: 'us-east-1' };
       const stacks = ['Staging', 'Prod'].map((n) => {
         const stack = new Stack(app, n, { env });
         new LlmGateway(stack, 'Gateway', { config: { ...config, tenants: [{ id: 'a', apiKeys: [] }, { id: 'x'.repeat(111), apiKeys: [] }] } });

@@ -8,7 +8,7 @@ import type { GatewayConfigDocument } from '../../../lambda/contract';
 const platformConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
 
 function synth(config: Record<string, unknown> = platformConfig, extra: Partial<ConstructorParameters<typeof RouterFunction>[2]> = {}) {
-  const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
+  const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });
   const router = new RouterFunction(stack, 'Router', { config: config as GatewayConfigDocument, ...extra });
   return { stack, router, template: Template.fromStack(stack) };
 }
@@ -49,7 +49,7 @@ describe('RouterFunction', () => {
             Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
             Resource: Match.arrayWith([
               { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:*::foundation-model/amazon.nova-micro-v1:0']] },
-              { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:eu-west-1:111122223333:inference-profile/us.amazon.nova-micro-v1:0']] },
+              { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:us-east-1:111122223333:inference-profile/us.amazon.nova-micro-v1:0']] },
             ]),
           }],
         },
@@ -76,7 +76,7 @@ describe('RouterFunction', () => {
     });
 
     it('may read exactly the Secrets Manager secrets holding provider keys', () => {
-      const arn = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:openai-key-AbCdEf';
+      const arn = 'arn:aws:secretsmanager:us-east-1:111122223333:secret:openai-key-AbCdEf';
       const config = external([
         { type: 'openai-compatible', id: 'openai', baseUrl: 'https://api.openai.com/v1', apiKeySecret: arn },
         { type: 'azure-openai', id: 'azure', endpoint: 'https://x.openai.azure.com', apiKeySecret: 'llm/azure-key' },
@@ -86,7 +86,7 @@ describe('RouterFunction', () => {
           Statement: [{
             Effect: 'Allow',
             Action: 'secretsmanager:GetSecretValue',
-            Resource: [arn, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:eu-west-1:111122223333:secret:llm/azure-key-??????']] }],
+            Resource: [arn, { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:us-east-1:111122223333:secret:llm/azure-key-??????']] }],
           }],
         },
       });
@@ -123,6 +123,37 @@ describe('RouterFunction', () => {
         models: [{ id: 'm', provider: 'oa', upstreamModel: 'gpt-5.4-mini' }],
       }));
       Annotations.fromStack(current.stack).hasNoWarning('*', Match.stringLikeRegexp('retire'));
+    });
+  });
+
+  describe('inference profile geography', () => {
+    const bedrockModel = (upstreamModel: string) => ({
+      providers: [{ type: 'bedrock', id: 'bedrock' }],
+      models: [{ id: 'm', provider: 'bedrock', upstreamModel }],
+      tiers: [{ name: 't', models: ['m'] }],
+      routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'm' },
+    });
+    const inRegion = (region: string | undefined, upstream: string) => () => {
+      const stack = new Stack(new App(), 'Geo', region ? { env: { account: '111122223333', region } } : {});
+      new RouterFunction(stack, 'Router', { config: bedrockModel(upstream) as GatewayConfigDocument });
+      return stack;
+    };
+
+    it('refuses a geographic profile called from another geography (every call would fail)', () => {
+      expect(inRegion('eu-west-1', 'us.amazon.nova-lite-v1:0')).toThrow("config.models: 'm' calls us.amazon.nova-lite-v1:0, a us. inference profile, which cannot be called from eu-west-1");
+      expect(inRegion('us-east-1', 'eu.amazon.nova-lite-v1:0')).toThrow('cannot be called from us-east-1');
+    });
+
+    it('accepts a profile of the stack geography, a global profile, and an in-Region model id', () => {
+      expect(inRegion('eu-west-1', 'eu.amazon.nova-lite-v1:0')).not.toThrow();
+      expect(inRegion('ap-northeast-1', 'apac.amazon.nova-lite-v1:0')).not.toThrow();
+      expect(inRegion('eu-west-1', 'global.anthropic.claude-haiku-4-5-20251001-v1:0')).not.toThrow();
+      expect(inRegion('eu-west-1', 'amazon.nova-lite-v1:0')).not.toThrow();
+    });
+
+    it('warns for a Region-agnostic stack with geographic profiles', () => {
+      const stack = inRegion(undefined, 'us.amazon.nova-lite-v1:0')();
+      Annotations.fromStack(stack).hasWarning('*', Match.stringLikeRegexp('callable only from their geography: m \\(us.amazon.nova-lite-v1:0\\)'));
     });
   });
 });
