@@ -75,7 +75,8 @@ export class Results {
   errorResult(trace: Trace, err: unknown): JsonResult {
     const { status, body, retryAfterSeconds } = toErrorBody(err);
     if (!(err instanceof GatewayError)) trace.routeReason ??= `internal: ${err instanceof Error ? err.message : String(err)}`;
-    const record = this.emit(trace, status, body.error.type);
+    // A client gone before the answer began is recorded as one gone during a stream: client_closed, whichever step noticed.
+    const record = this.emit(trace, status, err instanceof GatewayError && err.code === 'client_closed' ? 'client_closed' : body.error.type);
     const headers: Headers = { 'x-request-id': trace.requestId, 'x-llm-cost-usd': formatUsd(trace.receipt.micros) };
     if (record.usage_flags.length) headers['x-llm-usage-flags'] = record.usage_flags.join(',');
     if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
