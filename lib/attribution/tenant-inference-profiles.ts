@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Stack, Validations } from 'aws-cdk-lib';
 import * as bedrock from 'aws-cdk-lib/aws-bedrock';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
@@ -108,6 +108,10 @@ export class TenantInferenceProfiles extends Construct {
         region: 'us-east-1',
         parameters: { CostAllocationTagsStatus: keys.map((k) => ({ TagKey: k, Status: 'Active' })) },
         physicalResourceId: cr.PhysicalResourceId.of(`cost-allocation-tags-${keys.join(',')}`),
+        // Only an Organizations management account (or a standalone one) may activate tags: in a member account the
+        // call is refused, and that must not roll back the whole stack. The tags then need activating from the
+        // management account (Billing console or `aws ce update-cost-allocation-tags-status`).
+        ignoreErrorCodesMatching: 'AccessDenied.*|UnauthorizedOperation|Unauthorized.*',
       };
       this.tagActivation = new cr.AwsCustomResource(this, 'ActivateTags', {
         onCreate: call,
@@ -117,6 +121,10 @@ export class TenantInferenceProfiles extends Construct {
         installLatestAwsSdk: false,
       });
       for (const p of this.profiles) this.tagActivation.node.addDependency(p);
+      Annotations.of(this).addInfoV2('cdk-llm-finops:tagActivation',
+        `Cost allocation tags ${keys.join(', ')} are activated by this stack where the account may (a management or standalone account); ` +
+        'in an Organizations member account activate them from the management account. New tags become activatable up to 24 hours after first use: ' +
+        'until then, and until activated, tenant budgets and CUR tags track $0 (redeploy, or activate in the Billing console).');
       Validations.of(this.tagActivation).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ce:UpdateCostAllocationTagsStatus takes no resource ARN.' });
       // The stack-wide provider function of AwsCustomResource: only the basic execution role (its own logs).
       const provider = stack.node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER);
