@@ -1,4 +1,4 @@
-import { Annotations, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as chatbot from 'aws-cdk-lib/aws-chatbot';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -154,7 +154,10 @@ export class AlertTopic extends Construct {
     if (props.encryptionKey) {
       this.encryptionKey = props.encryptionKey;
     } else if (props.encryption) {
-      const key = new kms.Key(this, 'Key', { enableKeyRotation: true, description: 'cdk-llm-finops cost alerts topic' });
+      // Scheduled for deletion with the stack (after the shortest waiting period) rather than kept, and billed, forever.
+      const key = new kms.Key(this, 'Key', {
+        enableKeyRotation: true, description: 'cdk-llm-finops cost alerts topic', removalPolicy: RemovalPolicy.DESTROY, pendingWindow: Duration.days(7),
+      });
       AlertTopic.allowPublishersOnKey(this, key);
       this.encryptionKey = key;
     }

@@ -33,7 +33,9 @@ describe('AlertTopic', () => {
     const s = stack();
     new AlertTopic(s, 'Alerts', { encryption: true });
     const t = Template.fromStack(s);
-    t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, PendingWindowInDays: 7 });
+    // Scheduled for deletion with the stack, not retained (and billed) for ever.
+    expect(Object.values(t.findResources('AWS::KMS::Key'))[0].DeletionPolicy).toBe('Delete');
     t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('AlertsKey'), 'Arn'] } });
     const statement = (service: string, sourceArn: string) => ({
       Sid: `Allow${service}Publish`,

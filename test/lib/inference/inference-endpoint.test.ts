@@ -23,6 +23,8 @@ describe('InferenceEndpoint', () => {
   describe('container families', () => {
     it('LMI Neuron on inf2: the region\'s DLC image, sharded over both Neuron cores, compiled batch and sequence length', () => {
       const { t, endpoint } = synth({ instanceType: InferenceInstanceType.INF2_XLARGE, container: InferenceContainer.lmiNeuron(), maxBatchSize: 8, maxSequenceLength: 8192 });
+      // The endpoint's log group exists before the endpoint, with a retention (SageMaker's own would keep logs for ever).
+      t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: `/aws/sagemaker/Endpoints/${endpoint.endpointName}`, RetentionInDays: 30 });
       t.hasResourceProperties('AWS::SageMaker::Model', {
         EnableNetworkIsolation: false,
         PrimaryContainer: {
