@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Annotations, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as bedrock from 'aws-cdk-lib/aws-bedrock';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as cr from 'aws-cdk-lib/custom-resources';
@@ -119,6 +120,8 @@ export class TenantInferenceProfiles extends Construct {
         // ce:UpdateCostAllocationTagsStatus takes no resource ARN.
         policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['ce:UpdateCostAllocationTagsStatus'], resources: ['*'] })]),
         installLatestAwsSdk: false,
+        // The provider function's logs, with a retention (its default group keeps them for ever).
+        logGroup: new logs.LogGroup(this, 'ActivateTagsLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
       });
       for (const p of this.profiles) this.tagActivation.node.addDependency(p);
       Annotations.of(this).addInfoV2('cdk-llm-finops:tagActivation',

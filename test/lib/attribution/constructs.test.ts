@@ -263,6 +263,9 @@ describe('TenantInferenceProfiles', () => {
       Create: Match.serializedJson(Match.objectLike({ service: 'CostExplorer', action: 'updateCostAllocationTagsStatus', region: 'us-east-1', ignoreErrorCodesMatching: 'AccessDenied.*|UnauthorizedOperation|Unauthorized.*', parameters: { CostAllocationTagsStatus: [{ TagKey: 'llm-finops:tenant', Status: 'Active' }, { TagKey: 'llm-finops:team', Status: 'Active' }] } })),
     });
     t.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'ce:UpdateCostAllocationTagsStatus', Resource: '*' }]) } });
+    // The custom resource's provider logs to a group with a retention.
+    t.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('ActivateTagsLogs') } } });
+    t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     const vars = Object.values(t.findResources('AWS::Lambda::Function')).find((f) => f.Properties.Environment?.Variables?.LLM_FINOPS_TENANT_UPSTREAMS)!.Properties.Environment.Variables;
     expect(JSON.stringify(vars.LLM_FINOPS_TENANT_UPSTREAMS)).toContain('InferenceProfileArn');
     t.hasResourceProperties('AWS::IAM::Policy', {
