@@ -1,4 +1,4 @@
-import { Annotations, CfnRule, Duration, Fn, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, CfnRule, Duration, Fn, PhysicalName, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as bcm from 'aws-cdk-lib/aws-bcmdataexports';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
@@ -100,6 +100,9 @@ export class CurExport extends Construct {
       const logs = accessLogsBucket(this, 'AccessLogs', { removalPolicy: RemovalPolicy.RETAIN });
       const bucket = privateBucket(this, 'Bucket', {
         versioned: true, serverAccessLogsBucket: logs, serverAccessLogsPrefix: 'exports/', removalPolicy: RemovalPolicy.RETAIN,
+        // A name fixed at synth when another environment refers to it: CostAttribution in another Region reads this
+        // bucket (Data Exports runs in us-east-1 only), which a CloudFormation export cannot carry across Regions.
+        bucketName: PhysicalName.GENERATE_IF_NEEDED,
         // Data Exports overwrites each billing period's files daily (OVERWRITE_REPORT): without this every old copy
         // stays forever as a noncurrent version.
         lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],

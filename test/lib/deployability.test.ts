@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { LlmGateway, ReferencePlatformStack, RouterFunction, TokenQuotaTable } from '../../lib';
+import { CostAttribution, CurExport, LlmGateway, ReferencePlatformStack, RouterFunction, TokenQuotaTable } from '../../lib';
 import { specProblems } from '../support/cfn-spec';
 
 const ROOT = join(__dirname, '..', '..');
@@ -57,5 +57,22 @@ describe('size limits checked at synth', () => {
     const router = new RouterFunction(stack, 'Router', { config: platformConfig });
     router.function.addEnvironment('EXTRA_PROFILE_MAP', 'x'.repeat(5000));
     expect(() => app.synth()).toThrow(/RouterFunction: its environment variables take about \d+ bytes; Lambda allows 4096 in total \(EXTRA_PROFILE_MAP 5017/);
+  });
+});
+
+describe('cross-Region composition', () => {
+  it('feeds CostAttribution in eu-west-1 from a CurExport in us-east-1 (Data Exports runs there only)', () => {
+    const app = new App();
+    const account = '111122223333';
+    const billing = new Stack(app, 'Billing', { env: { account, region: 'us-east-1' } });
+    const cur = new CurExport(billing, 'Cur', { focus: true });
+    const platform = new Stack(app, 'PlatformEu', { env: { account, region: 'eu-west-1' } });
+    new CostAttribution(platform, 'Attribution', { databaseName: 'llm_finops', cur: { bucket: cur.bucket, prefix: 'cur', exportName: 'llm-finops-cur2' } });
+    const assembly = app.synth();
+    const glue = JSON.stringify(assembly.getStackArtifact(platform.artifactId).template);
+    const bucketName = (assembly.getStackArtifact(billing.artifactId).template as { Resources: Record<string, { Type: string; Properties: { BucketName?: string } }> }).Resources;
+    const name = Object.values(bucketName).find((r) => r.Type === 'AWS::S3::Bucket' && r.Properties.BucketName && !String(r.Properties.BucketName).includes('accesslogs'))?.Properties.BucketName;
+    expect(typeof name).toBe('string');
+    expect(glue).toContain(String(name));
   });
 });
