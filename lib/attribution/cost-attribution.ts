@@ -17,8 +17,17 @@ export interface ExportLocation {
   readonly bucket: s3.IBucket;
   /** The export's S3 prefix. */
   readonly prefix: string;
-  /** The export's name: Data Exports writes under `<prefix>/<name>/data/BILLING_PERIOD=yyyy-MM/`. */
+  /** The export's name: Data Exports writes under `<prefix>/<name>/data/<partition folder>=yyyy-MM/`. */
   readonly exportName: string;
+
+  /**
+   * The name of the export's partition folder under `data/`. The Data Exports guide documents `BILLING_PERIOD=YYYY-MM`
+   * for CUR 2.0 (https://docs.aws.amazon.com/cur/latest/userguide/dataexports-export-delivery.html) and says the
+   * partition "corresponds to the table that is being queried": check a FOCUS export's first delivery and set it
+   * here if it differs.
+   * @default 'BILLING_PERIOD'
+   */
+  readonly partitionFolder?: string;
 }
 
 export interface CostAttributionProps {
@@ -147,6 +156,9 @@ export class CostAttribution extends Construct {
     }, 'One usage record per gateway request (lambda/core/usage.ts), delivered by Firehose');
     for (const [key, loc, columns, table] of [['cur', props.cur, CUR_COLUMNS, 'cur'], ['focus', props.focus, FOCUS_COLUMNS, 'focus']] as const) {
       if (!loc) continue;
+      if (loc.partitionFolder !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(loc.partitionFolder)) {
+        throw new Error(`Invalid CostAttribution props:\n  - ${key}.partitionFolder: letters, digits and _ (as the export's folder is named), got '${loc.partitionFolder}'`);
+      }
       const base = `s3://${loc.bucket.bucketName}/${loc.prefix.replace(/^\/+|\/+$/g, '')}/${loc.exportName}/data/`;
       const t = this.parquetTable(key === 'cur' ? 'CurTable' : 'FocusTable', table, base, columns, CUR_PARTITION, {
         [`projection.${CUR_PARTITION}.type`]: 'date',
@@ -154,7 +166,7 @@ export class CostAttribution extends Construct {
         [`projection.${CUR_PARTITION}.range`]: '2025-01,NOW',
         [`projection.${CUR_PARTITION}.interval`]: '1',
         [`projection.${CUR_PARTITION}.interval.unit`]: 'MONTHS',
-        'storage.location.template': `${base}BILLING_PERIOD=\${${CUR_PARTITION}}/`,
+        'storage.location.template': `${base}${loc.partitionFolder ?? 'BILLING_PERIOD'}=\${${CUR_PARTITION}}/`,
       }, key === 'cur' ? 'CUR 2.0 (AWS Data Exports), one folder per billing period' : 'FOCUS 1.2 (AWS Data Exports), one folder per billing period');
       if (key === 'cur') this.curTable = t;
       else this.focusTable = t;

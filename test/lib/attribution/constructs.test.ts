@@ -142,6 +142,21 @@ describe('CostAttribution', () => {
     expect(() => new CostAttribution(new Stack(), 'B', { databaseName: 'Bad-Name', bytesScannedCutoffPerQuery: 5 })).toThrow(/databaseName: lower-case[\s\S]*bytesScannedCutoffPerQuery: at least 10,000,000/);
   });
 
+  it("reads each export's partition folder, BILLING_PERIOD unless told otherwise", () => {
+    const s = new Stack(new App(), 'S', { env: env('us-east-1') });
+    const bucket = s3.Bucket.fromBucketName(s, 'E', 'exports');
+    new CostAttribution(s, 'Attribution', {
+      databaseName: 'llm_finops',
+      cur: { bucket, prefix: 'cur', exportName: 'llm-finops-cur2' },
+      focus: { bucket, prefix: 'cur', exportName: 'llm-finops-focus', partitionFolder: 'billing_period' },
+    });
+    const templates = JSON.stringify(Template.fromStack(s).findResources('AWS::Glue::Table'));
+    expect(templates).toContain('llm-finops-cur2/data/BILLING_PERIOD=${billing_period}/');
+    expect(templates).toContain('llm-finops-focus/data/billing_period=${billing_period}/');
+    expect(() => new CostAttribution(new Stack(), 'B', { focus: { bucket: s3.Bucket.fromBucketName(new Stack(), 'X', 'exports'), prefix: 'p', exportName: 'e', partitionFolder: 'bad folder' } }))
+      .toThrow("focus.partitionFolder: letters, digits and _ (as the export's folder is named), got 'bad folder'");
+  });
+
   it('lets Firehose only put usage records, never delete them (the audit trail)', () => {
     const s = new Stack(new App(), 'S', { env: env('us-east-1') });
     new CostAttribution(s, 'Attribution', { databaseName: 'llm_finops' });
