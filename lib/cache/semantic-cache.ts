@@ -65,6 +65,13 @@ export interface SemanticCacheProps {
   readonly standbyReplicas?: boolean;
 
   /**
+   * Serverless only: OpenSearch Serverless VPC endpoints (`vpce-...`, AWS::OpenSearchServerless::VpcEndpoint) the
+   * collection is reached through instead of the public internet. The router function must then run in that VPC.
+   * @default - public network access (every request still SigV4-signed and admitted by the data-access policy)
+   */
+  readonly vpcEndpointIds?: string[];
+
+  /**
    * What happens to the domain or collection and the exact-cache table when removed from the stack. Everything held
    * is a regenerable cache, so the default destroys it.
    * @default RemovalPolicy.DESTROY
@@ -133,6 +140,10 @@ export class SemanticCache extends Construct {
       problems.push('preset / instanceType: only for engine managed-domain; a serverless collection scales in OCUs');
     }
     if (this.engine === 'managed-domain' && props.standbyReplicas !== undefined) problems.push('standbyReplicas: only for engine serverless');
+    if (this.engine === 'managed-domain' && props.vpcEndpointIds !== undefined) problems.push('vpcEndpointIds: only for engine serverless');
+    for (const v of props.vpcEndpointIds ?? []) {
+      if (!Token.isUnresolved(v) && !/^vpce-[0-9a-z]{1,32}$/.test(v)) problems.push(`vpcEndpointIds: expected OpenSearch Serverless VPC endpoint ids (vpce-...), got '${v}'`);
+    }
     if (![256, 512, 1024].includes(this.embeddingDimensions)) problems.push(`embeddingDimensions: Titan Text Embeddings V2 makes 256, 512 or 1024, got ${this.embeddingDimensions}`);
     if (!INDEX_NAME.test(this.indexName)) problems.push(`indexName: expected lower-case letters, digits, _ and -, got '${this.indexName}'`);
     if (props.instanceType !== undefined && !/^[a-z0-9]+\.[a-z0-9]+\.search$/.test(props.instanceType)) {
@@ -224,7 +235,9 @@ export class SemanticCache extends Construct {
       const network = new aoss.CfnSecurityPolicy(this, 'NetworkPolicy', {
         name: `${name}-net`.slice(0, 32),
         type: 'network',
-        policy: JSON.stringify([{ Rules: [{ ResourceType: 'collection', Resource: [`collection/${name}`] }], AllowFromPublic: true }]),
+        policy: Stack.of(this).toJsonString([props.vpcEndpointIds?.length
+          ? { Rules: [{ ResourceType: 'collection', Resource: [`collection/${name}`] }], AllowFromPublic: false, SourceVPCEs: props.vpcEndpointIds }
+          : { Rules: [{ ResourceType: 'collection', Resource: [`collection/${name}`] }], AllowFromPublic: true }]),
       });
       this.collection = new aoss.CfnCollection(this, 'Collection', {
         name,

@@ -73,6 +73,16 @@ describe('SemanticCache', () => {
     });
   });
 
+  it('reaches a serverless collection only through the given VPC endpoints when asked', () => {
+    const t = synth({ engine: 'serverless', vpcEndpointIds: ['vpce-0123456789abcdef0'] }).template();
+    t.hasResourceProperties('AWS::OpenSearchServerless::SecurityPolicy', {
+      Type: 'network',
+      Policy: Match.stringLikeRegexp('"AllowFromPublic":false,"SourceVPCEs":\\["vpce-0123456789abcdef0"\\]'),
+    });
+    expect(() => synth({ engine: 'serverless', vpcEndpointIds: ['sg-123'] })).toThrow("vpcEndpointIds: expected OpenSearch Serverless VPC endpoint ids (vpce-...), got 'sg-123'");
+    expect(() => synth({ vpcEndpointIds: ['vpce-0123456789abcdef0'] })).toThrow('vpcEndpointIds: only for engine serverless');
+  });
+
   it('keeps the exact tier in an on-demand table with the TTL attribute the adapter writes', () => {
     synth().template().hasResourceProperties('AWS::DynamoDB::Table', {
       BillingMode: 'PAY_PER_REQUEST',
