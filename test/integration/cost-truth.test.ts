@@ -1,9 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import OpenAI from 'openai';
-import { startLocal } from '../support/local';
+import { startLocalGateway } from '../support/local';
 import { FakeUpstream } from '../support/upstream';
 import { KEYS, testConfig } from '../support/config';
 
@@ -17,16 +14,13 @@ describe('cost truth (integration, real openai client over loopback)', () => {
   const upstream = new FakeUpstream();
   let proc: ChildProcess;
   let baseUrl: string;
-  let usagePath: string;
+  let records: () => Record<string, unknown>[];
   const client = () => new OpenAI({ apiKey: KEYS.acme, baseURL: baseUrl, maxRetries: 0 });
 
   beforeAll(async () => {
     await upstream.start();
-    const dir = mkdtempSync(join(tmpdir(), 'llm-finops-cost-'));
-    usagePath = join(dir, 'usage.jsonl');
     const base = testConfig(upstream.baseUrl);
-    const configPath = join(dir, 'gateway.json');
-    writeFileSync(configPath, JSON.stringify(testConfig(upstream.baseUrl, {
+    ({ proc, baseUrl, records } = await startLocalGateway(upstream.baseUrl, {
       providers: [...base.providers, { type: 'openai-compatible', id: 'slow', baseUrl: upstream.baseUrl, timeoutMs: 300 }],
       models: [
         ...base.models,
@@ -34,9 +28,7 @@ describe('cost truth (integration, real openai client over loopback)', () => {
         { id: 'slow-a', provider: 'slow', upstreamModel: 'up-slow-a', maxOutputTokens: 1000, price: { inputPerMTok: 1, outputPerMTok: 2 } },
       ],
       tiers: [...base.tiers, { name: 'extra', models: ['tiered', 'slow-a'] }],
-      usage: { sink: 'jsonl', path: 'usage.jsonl' },
-    })));
-    ({ proc, baseUrl } = await startLocal(configPath));
+    }, 'llm-finops-cost-'));
   });
 
   afterAll(async () => {
@@ -46,8 +38,6 @@ describe('cost truth (integration, real openai client over loopback)', () => {
 
   beforeEach(() => upstream.reset());
 
-  const records = (): Record<string, unknown>[] =>
-    readFileSync(usagePath, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.request_id);
   const last = () => records().at(-1)!;
   const hi = (model = 'small-a', extra: Record<string, unknown> = {}) =>
     ({ model, messages: [{ role: 'user' as const, content: 'hi' }], ...extra });

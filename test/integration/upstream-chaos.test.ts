@@ -1,9 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import OpenAI from 'openai';
-import { startLocal } from '../support/local';
+import { startLocalGateway } from '../support/local';
 import { FakeUpstream } from '../support/upstream';
 import { KEYS, testConfig } from '../support/config';
 
@@ -17,21 +14,17 @@ describe('upstream chaos (integration)', () => {
   const upstream = new FakeUpstream();
   let proc: ChildProcess;
   let baseUrl: string;
-  let usagePath: string;
+  let records: () => Record<string, unknown>[];
   const client = () => new OpenAI({ apiKey: KEYS.acme, baseURL: baseUrl, maxRetries: 0, timeout: 20_000 });
 
   beforeAll(async () => {
     await upstream.start();
-    const dir = mkdtempSync(join(tmpdir(), 'llm-finops-chaos-'));
-    usagePath = join(dir, 'usage.jsonl');
     const base = testConfig(upstream.baseUrl);
-    writeFileSync(join(dir, 'gateway.json'), JSON.stringify(testConfig(upstream.baseUrl, {
+    ({ proc, baseUrl, records } = await startLocalGateway(upstream.baseUrl, {
       providers: [{ ...base.providers[0], timeoutMs: 400, streamIdleTimeoutMs: 400, streamTimeoutMs: 1500 } as never],
       routing: { ...base.routing!, retry: { attemptsPerModel: 1, baseDelayMs: 1, maxDelayMs: 50 } },
       server: { maxUpstreamResponseBytes: 1_048_576 },
-      usage: { sink: 'jsonl', path: 'usage.jsonl' },
-    })));
-    ({ proc, baseUrl } = await startLocal(join(dir, 'gateway.json')));
+    }, 'llm-finops-chaos-'));
     proc.stderr!.on('data', (d) => process.stderr.write(`[local] ${d}`));
   });
   afterAll(async () => {
@@ -40,7 +33,7 @@ describe('upstream chaos (integration)', () => {
   });
   beforeEach(() => upstream.reset());
 
-  const last = (): Record<string, unknown> => JSON.parse(readFileSync(usagePath, 'utf8').trim().split('\n').filter((l) => l.includes('request_id')).at(-1)!);
+  const last = (): Record<string, unknown> => records().at(-1)!;
   const reserved = async (): Promise<number> => {
     const res = await fetch(`${baseUrl}/usage`, { headers: { authorization: `Bearer ${KEYS.acme}` } });
     return ((await res.json()) as { windows: { window: string; reserved_usd: number }[] }).windows.find((w) => w.window === 'day')!.reserved_usd;

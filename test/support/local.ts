@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { GatewayConfigInput } from '../../lambda/core/config/schema';
+import { testConfig } from './config';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -21,4 +25,19 @@ export async function startLocal(configPath: string, extraArgs: readonly string[
     proc.once('exit', (code) => reject(new Error(`llm-finops local exited ${code}: ${stderr}`)));
   });
   return { proc, baseUrl };
+}
+
+/**
+ * `llm-finops local` on a test config (test/support/config.ts with `overrides`) whose usage log is a JSONL file in a
+ * fresh folder: the process, its base URL, and the request records written so far (feedback lines left out).
+ */
+export async function startLocalGateway(upstreamBaseUrl: string, overrides: Partial<GatewayConfigInput> = {}, prefix = 'llm-finops-it-') {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const usagePath = join(dir, 'usage.jsonl');
+  const configPath = join(dir, 'gateway.json');
+  writeFileSync(configPath, JSON.stringify(testConfig(upstreamBaseUrl, { usage: { sink: 'jsonl', path: 'usage.jsonl' }, ...overrides })));
+  const { proc, baseUrl } = await startLocal(configPath);
+  const records = (): Record<string, unknown>[] =>
+    readFileSync(usagePath, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((r) => r.request_id);
+  return { proc, baseUrl, usagePath, records };
 }
