@@ -102,7 +102,7 @@ export class DynamoDbQuotaStore implements QuotaStore {
     const tooBig = counters.find((c) => c.limit !== undefined && c.amount > c.limit);
     if (tooBig) {
       await this.rollback(reservationId, []);
-      return { ok: false, key: tooBig.key, committed: (await this.readOne(tooBig.key)).committed };
+      return { ok: false, key: tooBig.key, committed: (await this.readItem(tooBig.key)).committed };
     }
     // All counters at once: one round trip instead of one per counter. Any refusal rolls back the others, so the
     // outcome stays all or nothing; near a limit two racing requests may both be refused where one could have fit.
@@ -167,7 +167,6 @@ export class DynamoDbQuotaStore implements QuotaStore {
     const pk = s(`r#${reservationId}`);
     const actuals: Record<string, AttributeValue> = {};
     for (const e of entries) actuals[e.key] = n(e.actual);
-    let open = true;
     try {
       await this.client.send(new UpdateItemCommand({
         TableName: this.tableName,
@@ -179,14 +178,11 @@ export class DynamoDbQuotaStore implements QuotaStore {
         ExpressionAttributeValues: { ':act': { M: actuals }, ':due': n(0) },
       }));
     } catch (err) {
-      if (!isConditionFailure(err)) {
-        // The response may have been lost after the write: the item says whether the decision was recorded.
-        if (!(await this.actualsRecorded(reservationId, entries).catch(() => false))) throw err;
-      } else {
-        open = false;
-      }
+      // No reservation item: it was swept as expired.
+      if (isConditionFailure(err)) return this.settleLate(reservationId, entries);
+      // The response may have been lost after the write: the item says whether the decision was recorded.
+      if (!(await this.actualsRecorded(reservationId, entries).catch(() => false))) throw err;
     }
-    if (!open) return this.settleLate(reservationId, entries);
     const tag = tagOf(reservationId);
     try {
       const values = await Promise.all(entries.map((e) => this.settleCounter(e.key, tag, e.actual - e.reserved, -e.reserved)));
@@ -210,7 +206,7 @@ export class DynamoDbQuotaStore implements QuotaStore {
       }));
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
-      return new Map(await Promise.all(entries.map(async (e) => [e.key, (await this.readOne(e.key)).committed] as const)));
+      return new Map(await Promise.all(entries.map(async (e) => [e.key, (await this.readItem(e.key)).committed] as const)));
     }
     const values = await Promise.all(entries.map(async (e) => {
       const out = await this.client.send(new UpdateItemCommand({
@@ -240,7 +236,7 @@ export class DynamoDbQuotaStore implements QuotaStore {
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       // Settled or released already (a retry, the sweeper, or a raise that never happened).
-      return (await this.readOne(key)).committed;
+      return (await this.readItem(key)).committed;
     }
   }
 
@@ -373,10 +369,7 @@ export class DynamoDbQuotaStore implements QuotaStore {
     };
   }
 
-  private async readOne(key: string): Promise<CounterState> {
-    const out = await this.client.send(new GetItemCommand({ TableName: this.tableName, Key: { pk: s(`c#${key}`) }, ConsistentRead: true }));
-    return { committed: Number(out.Item?.committed?.N ?? 0), reserved: Number(out.Item?.reserved?.N ?? 0) };
-  }
+
 
   /** Strongly consistent BatchGetItem, 100 keys a call, retrying unprocessed keys. */
   private async batchGet(pks: readonly string[]): Promise<Map<string, Item>> {

@@ -33,7 +33,8 @@ export async function* boundedStream<T>(source: AsyncIterable<T>, limits: Answer
   try {
     for (;;) {
       const left = deadline - Date.now();
-      const idle = left < limits.idleMs;
+      // Whichever comes first: the silence limit, or the whole stream's deadline.
+      const deadlineFirst = left < limits.idleMs;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), Math.max(0, Math.min(limits.idleMs, left)));
@@ -42,7 +43,7 @@ export async function* boundedStream<T>(source: AsyncIterable<T>, limits: Answer
       clearTimeout(timer);
       if (next === 'timeout') {
         throw new ProviderError(
-          idle ? `${what} stream exceeded ${limits.totalMs} ms in total` : `${what} stream was silent for ${limits.idleMs} ms`,
+          deadlineFirst ? `${what} stream exceeded ${limits.totalMs} ms in total` : `${what} stream was silent for ${limits.idleMs} ms`,
           'timeout',
         );
       }

@@ -2,7 +2,6 @@ import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileSystem, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import type { IConstruct } from 'constructs';
 import { ENV_CONFIG_FILE, ENV_CONFIG_JSON, type GatewayConfigDocument } from '../../lambda/contract';
 import { bundleCode } from '../bundle-code';
 import { bundleDir } from '../bundles';
@@ -51,8 +50,7 @@ function renderedLength(v: unknown): number {
  * here rather than as a CreateFunction error half-way through a deploy. Unresolved values count 128 characters.
  */
 export function checkEnvironmentSize(fn: lambda.Function, what: string): void {
-  const scope: IConstruct = fn;
-  scope.node.addValidation({
+  fn.node.addValidation({
     validate: () => {
       const cfn = fn.node.defaultChild as lambda.CfnFunction;
       const env = (Stack.of(fn).resolve(cfn.environment) as { variables?: Record<string, unknown>; Variables?: Record<string, unknown> } | undefined);

@@ -108,22 +108,19 @@ export function checkPrices(catalog: PriceCatalog, items: readonly PriceListItem
       notFound.push(entry.id);
       continue;
     }
-    const ours: [string, number | undefined][] = [
+    const ours = new Map<string, number | undefined>([
       ['inputPerMTok', entry.inputPerMTok], ['outputPerMTok', entry.outputPerMTok],
       ['cacheReadPerMTok', entry.cacheReadPerMTok], ['cacheWritePerMTok', entry.cacheWritePerMTok],
-    ];
-    if (entry.globalProfile) {
-      const g = entry.globalProfile;
-      ours.push(['global.inputPerMTok', g.inputPerMTok], ['global.outputPerMTok', g.outputPerMTok], ['global.cacheReadPerMTok', g.cacheReadPerMTok], ['global.cacheWritePerMTok', g.cacheWritePerMTok]);
-    }
-    const fields = new Set([...ours.map(([f]) => f), ...rows.keys()]);
-    for (const field of fields) {
-      const mine = ours.find(([f]) => f === field)?.[1];
+    ]);
+    // A global row is compared with the entry's global rates, or with its own when it has none.
+    const g = entry.globalProfile ?? entry;
+    for (const f of ['inputPerMTok', 'outputPerMTok', 'cacheReadPerMTok', 'cacheWritePerMTok'] as const) ours.set(`global.${f}`, g[f]);
+    for (const field of new Set([...ours.keys(), ...rows.keys()])) {
+      const expected = ours.get(field);
       const row = rows.get(field);
-      // A global row the catalog prices at the entry's own rates: compare against those.
-      const expected = mine ?? (field.startsWith('global.') && !entry.globalProfile ? ours.find(([f]) => f === field.slice(7))?.[1] : undefined);
       if (row === undefined) {
-        if (mine !== undefined && !field.startsWith('global.')) differences.push({ id: entry.id, field, catalog: mine, priceList: null, sku: null });
+        // A missing in-Region row is a difference; a missing global row only means no global profile is sold.
+        if (expected !== undefined && !field.startsWith('global.')) differences.push({ id: entry.id, field, catalog: expected, priceList: null, sku: null });
         continue;
       }
       if (expected === undefined || Number.isNaN(row.value) || round6(expected) !== row.value) {
