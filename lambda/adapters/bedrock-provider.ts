@@ -14,7 +14,7 @@ import {
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage, ContentPart } from '../core/openai/types';
 import { messageText } from '../core/openai/types';
 import { ProviderError, type ChatProvider, type ProviderCall, type ProviderErrorKind, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
-import { checkedUsage, type UsageReading } from '../core/openai/usage';
+import { checkedUsage, type UsageReading } from '../core/pricing/prices';
 import { openWithTimeout, withTimeout } from './http-errors';
 import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
 

@@ -1,13 +1,4 @@
-import { usageProblem, type TokenUsage } from '../pricing/prices';
-
-/**
- * An upstream's usage report, read as untrusted input: a usage that passed every check, or what was wrong with it
- * (the receipt then estimates the tokens and flags the record), or neither when the upstream reported none.
- */
-export interface UsageReading {
-  readonly usage?: TokenUsage;
-  readonly problem?: string;
-}
+import { checkedUsage, type TokenUsage, type UsageReading } from '../pricing/prices';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -31,13 +22,5 @@ export function readOpenAiUsage(raw: unknown): UsageReading {
   if (c > prompt) return { problem: `cached_tokens (${c}) exceeds prompt_tokens (${prompt})` };
   const completion = (raw.completion_tokens ?? 0) as number;
   const usage: TokenUsage = { inputTokens: prompt - c, outputTokens: completion, cacheReadTokens: c, cacheWriteTokens: 0 };
-  const problem = usageProblem(usage);
-  return problem ? { problem } : { usage };
-}
-
-/** A usage built by an adapter from a typed SDK response (Bedrock): checked like any other report. */
-export function checkedUsage(usage: TokenUsage | undefined): UsageReading {
-  if (!usage) return {};
-  const problem = usageProblem(usage);
-  return problem ? { problem } : { usage };
+  return checkedUsage(usage);
 }

@@ -13,7 +13,7 @@ import { CacheStep, type CacheHit } from './cache-step';
 import { cascaded } from './cascade';
 import { withFallback } from './fallback';
 import { Receipt } from './receipt';
-import { requestedServiceTier, Steps } from './steps';
+import { forwardsServiceTier, requestedServiceTier, Steps } from './steps';
 import { streamed } from './stream';
 import { Tenants } from './tenants';
 import type { ChatInvocation, GatewayDeps, GatewayResult, JsonResult, Trace } from './types';
@@ -196,7 +196,7 @@ export class Gateway {
     trace.provider = 'cache';
     trace.tier = entry.tier || trace.tier;
     trace.receipt.answered(entry.usage);
-    trace.remainingMicros = await this.quota.chargeUnreserved(`${trace.requestId}#hit`, tenant, trace.feature, { micros: trace.receipt.micros, tokens: 0 });
+    trace.remainingMicros = await this.quota.chargeUnreserved(`${trace.requestId}#hit`, tenant, trace.feature, trace.receipt.micros);
     const record = this.steps.results.emit(trace, 200, null);
     const headers = this.steps.results.headers(trace, record);
     const model = entry.modelId;
@@ -229,7 +229,7 @@ export class Gateway {
 function checkServiceTier(req: ChatRequest, r: Route): void {
   const tier = requestedServiceTier(req);
   if (tier === undefined) return;
-  const unpriced = r.chain.filter((m) => (m.provider.type === 'openai-compatible' || m.provider.type === 'azure-openai') && m.price && !m.price.serviceTiers?.[tier]);
+  const unpriced = r.chain.filter((m) => forwardsServiceTier(m) && m.price && !m.price.serviceTiers?.[tier]);
   if (!unpriced.length) return;
   throw new InvalidRequestError(
     `service_tier '${tier}' has no price for ${unpriced.map((m) => `'${m.id}'`).join(', ')}; the gateway refuses what it cannot cost. ` +

@@ -1,7 +1,6 @@
 import type { ResolvedModel } from '../config/resolve';
-import type { UsageReading } from '../openai/usage';
 import type { Micros } from '../pricing/money';
-import { addUsage, priceUsage, totalTokens, ZERO_USAGE, type PriceFlag, type TokenPrice, type TokenUsage } from '../pricing/prices';
+import { addUsage, priceUsage, totalTokens, ZERO_USAGE, type PriceFlag, type TokenPrice, type TokenUsage, type UsageReading } from '../pricing/prices';
 
 /**
  * Why a figure on the receipt needs a second look; the usage record carries them as `usage_flags`.
@@ -30,8 +29,6 @@ export interface ReceiptLine {
   readonly usage: TokenUsage;
   readonly micros: Micros;
   readonly estimated: boolean;
-  /** The price row used: standard, long_context or tier:<name>. */
-  readonly row: string;
 }
 
 export interface CallCharge {
@@ -57,17 +54,13 @@ export class Receipt {
   private problemText: string | null = null;
   /** The usage of the answer the client received (a call's or a cache entry's): what the baseline is priced on. */
   private answerUsage: TokenUsage | undefined;
-  private callUsage: TokenUsage = ZERO_USAGE;
-  private embeddingTokenCount = 0;
-  private total: Micros = 0;
 
   constructor(private readonly baselinePrice: TokenPrice) {}
 
   /** The semantic tier's (or context step's) embedding call. */
   embedding(tokens: number, price: TokenPrice): void {
-    this.embeddingTokenCount += tokens;
-    const micros = priceUsage({ ...ZERO_USAGE, inputTokens: tokens }, price).micros;
-    this.push({ kind: 'embedding', model: null, usage: { ...ZERO_USAGE, inputTokens: tokens }, micros, estimated: false, row: 'standard' });
+    const usage = { ...ZERO_USAGE, inputTokens: tokens };
+    this.items.push({ kind: 'embedding', model: null, usage, micros: priceUsage(usage, price).micros, estimated: false });
   }
 
   /** An upstream call, priced from its report or, when there is none or it failed the checks, from the estimate. */
@@ -89,10 +82,10 @@ export class Receipt {
     return this.charge(c.kind, c.model, usage, estimated, c.serviceTier);
   }
 
-  /** A call the client never saw answered but the provider may have billed (a timeout): charged at its bound. */
-  estimated(kind: 'timed_out' | 'partial', model: ResolvedModel, usage: TokenUsage, flag: UsageFlag): ReceiptLine {
-    this.flag(flag);
-    return this.charge(kind, model, usage, true, undefined);
+  /** An attempt that timed out: the provider may have billed it, so it is charged at its bound, flagged. */
+  timedOut(model: ResolvedModel, bound: TokenUsage): void {
+    this.flag('timeout_estimated');
+    this.charge('timed_out', model, bound, true, undefined);
   }
 
   /** Marks the usage the client's answer carries (a call's line or a cache entry's): the baseline is priced on it. */
@@ -106,7 +99,7 @@ export class Receipt {
 
   /** Cost of everything on the receipt, micro-dollars. */
   get micros(): Micros {
-    return this.total;
+    return this.items.reduce((n, l) => n + l.micros, 0);
   }
 
   /** What the answer would have cost on the baseline model. */
@@ -116,20 +109,20 @@ export class Receipt {
 
   /** Tokens of every upstream call (embeddings excluded), for the record and the token quota. */
   get usage(): TokenUsage {
-    return this.callUsage;
+    return this.items.reduce((sum, l) => (l.kind === 'embedding' ? sum : addUsage(sum, l.usage)), ZERO_USAGE);
   }
 
   /** The answer's usage for the client's `usage` field; the sum of calls when none was marked. */
   get answerTokens(): TokenUsage {
-    return this.answerUsage ?? this.callUsage;
+    return this.answerUsage ?? this.usage;
   }
 
   get tokens(): number {
-    return totalTokens(this.callUsage);
+    return totalTokens(this.usage);
   }
 
   get embeddingTokens(): number {
-    return this.embeddingTokenCount;
+    return this.items.reduce((n, l) => n + (l.kind === 'embedding' ? l.usage.inputTokens : 0), 0);
   }
 
   get estimatedAny(): boolean {
@@ -145,27 +138,15 @@ export class Receipt {
     return this.problemText;
   }
 
-  get lines(): readonly ReceiptLine[] {
-    return this.items;
-  }
-
   private charge(kind: ReceiptLineKind, model: ResolvedModel, usage: TokenUsage, estimated: boolean, serviceTier: string | undefined): ReceiptLine {
     let micros = 0;
-    let row = 'instance_hour';
     if (model.price) {
       const priced = priceUsage(usage, model.price, { serviceTier });
       micros = priced.micros;
-      row = priced.row;
       for (const f of priced.flags) this.flag(f);
     }
-    const line: ReceiptLine = { kind, model: model.id, usage, micros, estimated, row };
-    this.callUsage = addUsage(this.callUsage, usage);
-    this.push(line);
-    return line;
-  }
-
-  private push(line: ReceiptLine): void {
+    const line: ReceiptLine = { kind, model: model.id, usage, micros, estimated };
     this.items.push(line);
-    this.total += line.micros;
+    return line;
   }
 }

@@ -1,9 +1,8 @@
 import type { ResolvedModel } from '../config/resolve';
 import { UpstreamError } from '../errors';
 import type { ChatCompletion, ChatRequest } from '../openai/types';
-import type { UsageReading } from '../openai/usage';
 import type { ChatProvider, ProviderCall } from '../ports';
-import { STANDARD_SERVICE_TIERS, ZERO_USAGE, type TokenUsage } from '../pricing/prices';
+import { STANDARD_SERVICE_TIERS, ZERO_USAGE, type TokenUsage, type UsageReading } from '../pricing/prices';
 import { outputCapFor, type QuotaGuard, type Reservation } from '../quota/guard';
 import { estimateInputTokens, estimateTextTokens } from '../tokens';
 import type { ReceiptLine, ReceiptLineKind } from './receipt';
@@ -12,6 +11,10 @@ import type { GatewayDeps, Trace } from './types';
 
 /** Providers that forward the client's `service_tier` upstream (the body passes through); others run at standard. */
 const TIER_FORWARDING = new Set(['openai-compatible', 'azure-openai']);
+
+export function forwardsServiceTier(model: ResolvedModel): boolean {
+  return TIER_FORWARDING.has(model.provider.type);
+}
 
 /** The request's service tier, when it is not a standard one. */
 export function requestedServiceTier(req: ChatRequest): string | undefined {
@@ -46,7 +49,7 @@ export class Steps {
     const upstream = this.results.upstreamFor(model, tenant);
     const m = upstream === model.config.upstreamModel ? model : { ...model, config: { ...model.config, upstreamModel: upstream } };
     let req = request;
-    if (requestedServiceTier(request) !== undefined && !TIER_FORWARDING.has(model.provider.type)) {
+    if (requestedServiceTier(request) !== undefined && !forwardsServiceTier(model)) {
       const { service_tier: _t, ...rest } = request;
       req = rest as ChatRequest;
     }
@@ -59,7 +62,7 @@ export class Steps {
    */
   serviceTierOf(trace: Trace, model: ResolvedModel, req: ChatRequest, reported: string | undefined): string | undefined {
     const asked = requestedServiceTier(req);
-    if (!TIER_FORWARDING.has(model.provider.type)) {
+    if (!forwardsServiceTier(model)) {
       if (asked !== undefined) {
         trace.receipt.flag('service_tier_stripped');
         trace.serviceTier = 'standard';
@@ -93,7 +96,7 @@ export class Steps {
    */
   chargeTimeout(trace: Trace, model: ResolvedModel, req: ChatRequest, maxTokens: number | undefined): void {
     const usage: TokenUsage = { ...ZERO_USAGE, inputTokens: estimateInputTokens(req), outputTokens: this.cap(model, maxTokens) };
-    trace.receipt.estimated('timed_out', model, usage, 'timeout_estimated');
+    trace.receipt.timedOut(model, usage);
   }
 
   /** Reconciles the reservation with the receipt (zero on paths that called nothing) and notes the quota left. */

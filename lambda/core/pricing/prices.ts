@@ -174,3 +174,19 @@ export function usageProblem(u: TokenUsage): string | null {
   if ((u.cacheWrite1hTokens ?? 0) > u.cacheWriteTokens) return `cacheWrite1hTokens (${u.cacheWrite1hTokens}) exceeds cacheWriteTokens (${u.cacheWriteTokens})`;
   return null;
 }
+
+/**
+ * An upstream's usage report, read as untrusted input: a usage that passed every check, or what was wrong with it
+ * (the receipt then estimates the tokens and flags the record), or neither when the upstream reported none.
+ */
+export interface UsageReading {
+  readonly usage?: TokenUsage;
+  readonly problem?: string;
+}
+
+/** A usage built by an adapter from a typed SDK response (Bedrock): checked like any other report. */
+export function checkedUsage(usage: TokenUsage | undefined): UsageReading {
+  if (!usage) return {};
+  const problem = usageProblem(usage);
+  return problem ? { problem } : { usage };
+}

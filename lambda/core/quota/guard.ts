@@ -110,10 +110,7 @@ export class QuotaGuard {
       route = { chain: tier.models, tier: tier.name, reason: `${route.reason} (kill switch: ${tier.name})` };
       action = 'kill_switch_downgraded';
     }
-    const limits = effectiveLimits(
-      { tenant: a.tenant.config.limits, defaults: q.defaults, feature: a.tenant.config.features?.[a.feature], global: q.global },
-      controls,
-    );
+    const limits = this.limitsFor(a.tenant, a.feature, controls);
     const now = this.clock.now();
     const expires = now + q.reservationTtlSeconds * 1000;
     try {
@@ -170,15 +167,13 @@ export class QuotaGuard {
    * counters, and the USD left is read back for the x-llm-quota-remaining-usd header. Never throws: undefined when
    * the store cannot tell or no USD limit applies.
    */
-  async chargeUnreserved(id: string, tenant: ResolvedTenant, feature: string, actual: { readonly micros: number; readonly tokens: number }): Promise<number | undefined> {
-    const q = this.config.raw.quota;
+  async chargeUnreserved(id: string, tenant: ResolvedTenant, feature: string, micros: number): Promise<number | undefined> {
     try {
-      const controls = await this.controls(tenant.id, feature);
-      const limits = effectiveLimits({ tenant: tenant.config.limits, defaults: q.defaults, feature: tenant.config.features?.[feature], global: q.global }, controls);
+      const limits = this.limitsFor(tenant, feature, await this.controls(tenant.id, feature));
       const plans = planCounters(limits, tenant.id, feature, this.clock.now(), { usdMicros: 0, tokens: 0 }).filter((p) => p.unit === 'usd');
-      if (!plans.some((p) => p.limit !== undefined) && actual.micros === 0) return undefined;
-      if (actual.micros > 0) {
-        const after = await this.store.settle(id, plans.map((p) => ({ key: p.key, reserved: 0, actual: actual.micros })));
+      if (!plans.some((p) => p.limit !== undefined) && micros === 0) return undefined;
+      if (micros > 0) {
+        const after = await this.store.settle(id, plans.map((p) => ({ key: p.key, reserved: 0, actual: micros })));
         return remainingUsdMicros(plans, after);
       }
       const state = await this.store.read(plans.map((p) => p.key));
@@ -190,9 +185,8 @@ export class QuotaGuard {
 
   /** The tenant's own usage per window: used, reserved and limit, for `GET /v1/usage`. */
   async usage(tenant: ResolvedTenant): Promise<Record<string, unknown>[]> {
-    const q = this.config.raw.quota;
     const controls = await this.controls(tenant.id, 'default');
-    const limits = effectiveLimits({ tenant: tenant.config.limits, defaults: q.defaults, global: q.global }, controls);
+    const limits = this.limitsFor(tenant, undefined, controls);
     const now = this.clock.now();
     const plans = planCounters(limits, tenant.id, 'default', now, { usdMicros: 0, tokens: 0 }).filter((p) => p.scope === 'tenant');
     const state = await this.store.read(plans.map((p) => p.key));
@@ -241,6 +235,15 @@ export class QuotaGuard {
     if (this.controlsCache.size > 10_000) this.controlsCache.clear();
     this.controlsCache.set(key, { value, expiresAtMs: now + this.config.raw.quota.controlsCacheSeconds * 1000 });
     return value;
+  }
+
+  /** The limits in force for a tenant (and feature): config overlaid with the stored controls. */
+  private limitsFor(tenant: ResolvedTenant, feature: string | undefined, controls: QuotaControls): EffectiveLimits {
+    const q = this.config.raw.quota;
+    return effectiveLimits(
+      { tenant: tenant.config.limits, defaults: q.defaults, feature: feature === undefined ? undefined : tenant.config.features?.[feature], global: q.global },
+      controls,
+    );
   }
 
   private plan(limits: EffectiveLimits, a: AdmitRequest, route: Route, now: number): CounterPlan[] {
