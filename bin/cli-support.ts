@@ -1,15 +1,16 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
 import { splitHalves } from '../lambda/core/cache/evaluate';
 
-/** A wrong flag or argument: the CLI prints it with the usage text and exits 2. */
+/** A wrong flag or argument found by a command: the CLI prints it with that command's usage and exits 2. */
 export class UsageError extends Error {}
 
 /**
  * Reads a JSONL data file for an eval or training command, parses it (a parse error names the line and becomes a
  * usage error), and keeps the requested half: all, even rows or odd rows (the fixed, documented split).
  */
-export function readDataFile<T>(file: string | undefined, flag: string, parse: (text: string, source: string) => T[], half: string | undefined): T[] {
-  if (!file) throw new UsageError(`--data ${flag} is required`);
+export function readDataFile<T>(file: string, parse: (text: string, source: string) => T[], half: Half = 'all'): T[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -22,8 +23,81 @@ export function readDataFile<T>(file: string | undefined, flag: string, parse: (
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const h = half ?? 'all';
-  if (h === 'all') return rows;
-  if (h !== 'even' && h !== 'odd') throw new UsageError(`--half must be all, even or odd, got ${h}`);
-  return splitHalves(rows)[h];
+  return half === 'all' ? rows : splitHalves(rows)[half];
+}
+
+export const HALVES = ['all', 'even', 'odd'] as const;
+export type Half = (typeof HALVES)[number];
+
+// Option-argument parsers: commander calls them while parsing, and an InvalidArgumentError becomes
+// "error: option '--x <n>' argument 'v' is invalid. <message>" with the command's usage, exit 2.
+
+/** A finite number within [min, max] (bounds inclusive unless `open` says which end is open). */
+export function numberIn(min: number, max: number, open: { min?: boolean; max?: boolean } = {}) {
+  return (v: string): number => {
+    const n = Number(v);
+    const ok = v.trim() !== '' && Number.isFinite(n) && (open.min ? n > min : n >= min) && (open.max ? n < max : n <= max);
+    if (!ok) throw new InvalidArgumentError(`expected a number in ${open.min ? '(' : '['}${min}, ${max === Infinity ? '∞' : max}${open.max || max === Infinity ? ')' : ']'}.`);
+    return n;
+  };
+}
+
+/** A whole number within [min, max]. */
+export function integerIn(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^-?\d+$/.test(v.trim()) || n < min || n > max) throw new InvalidArgumentError(`expected a whole number${max === Number.MAX_SAFE_INTEGER ? ` >= ${min}` : ` in [${min}, ${max}]`}.`);
+    return n;
+  };
+}
+
+/** A comma-separated list, trimmed, without empty items (an empty list is an error). */
+export function commaList(v: string): string[] {
+  const items = v.split(',').map((x) => x.trim()).filter(Boolean);
+  if (!items.length) throw new InvalidArgumentError('expected a comma-separated list.');
+  return items;
+}
+
+/** For a repeatable option: each occurrence appends. */
+export function collect(v: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), v];
+}
+
+let exitCode = 0;
+
+/** The exit code the last action asked for (0 if none), reset for the next run. */
+export function takeExitCode(): number {
+  const code = exitCode;
+  exitCode = 0;
+  return code;
+}
+
+/**
+ * Wraps a command's action: it receives the parsed options (and positional arguments), may return an exit code, and
+ * a UsageError it throws is reported like commander's own parse errors (message, the command's usage, exit 2).
+ */
+export function action<O>(run: (opts: O, args: string[], cmd: Command) => Promise<number | void> | number | void) {
+  return async (...params: unknown[]): Promise<void> => {
+    const cmd = params[params.length - 1] as Command;
+    const args = params.slice(0, -2).flat().filter((a): a is string => typeof a === 'string');
+    try {
+      const code = await run(cmd.opts() as O, args, cmd);
+      if (typeof code === 'number') exitCode = code;
+    } catch (err) {
+      if (err instanceof UsageError) cmd.error(`error: ${err.message}`, { exitCode: 2, code: 'llm-finops.usage' });
+      throw err;
+    }
+  };
+}
+
+/** The version in the package.json nearest above this file (the repository's, or the installed package's). */
+export function packageVersion(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
+      if (pkg.version && pkg.name?.includes('llm-finops')) return pkg.version;
+    }
+    if (dirname(dir) === dir) return 'unknown';
+  }
 }

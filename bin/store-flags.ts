@@ -1,22 +1,27 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Option, type Command } from 'commander';
 import { DynamoDbQuotaStore, ensureQuotaTable } from '../lambda/adapters/dynamodb-quota-store';
 import type { QuotaStore } from '../lambda/core/ports';
 import { UsageError } from './cli-support';
 
-export type StoreFlags = { store?: string; 'dynamodb-table'?: string; 'dynamodb-endpoint'?: string; region?: string };
+export type StoreFlags = { store: 'memory' | 'dynamodb'; dynamodbTable: string; dynamodbEndpoint?: string; region?: string };
 
-export const STORE_OPTIONS = {
-  store: { type: 'string', default: 'memory' },
-  'dynamodb-table': { type: 'string', default: 'llm-finops-quota' },
-  'dynamodb-endpoint': { type: 'string' },
-  region: { type: 'string' },
-} as const;
+/** The STORE options (quota counters, controls and run-time tenants), shown under their own heading in --help. */
+export function withStoreOptions(cmd: Command, defaultStore: 'memory' | 'dynamodb' = 'memory'): Command {
+  const heading = 'Store (quota counters, controls, run-time tenants):';
+  return cmd
+    .addOption(new Option('--store <kind>', 'memory: this process only; dynamodb: the deployed quota table').choices(['memory', 'dynamodb']).default(defaultStore).helpGroup(heading))
+    .addOption(new Option('--dynamodb-table <name>', 'the quota table').default('llm-finops-quota').helpGroup(heading))
+    .addOption(
+      new Option('--dynamodb-endpoint <url>', 'e.g. http://127.0.0.1:8000 (dynalite, DynamoDB Local); on loopback the table is created if missing and dummy credentials are used when none are set').helpGroup(heading),
+    )
+    .addOption(new Option('--region <region>', 'AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, us-east-1)').helpGroup(heading));
+}
 
 /** The DynamoDB client and table the flags name; undefined for --store memory. */
 export async function dynamoFromFlags(values: StoreFlags): Promise<{ client: DynamoDBClient; table: string } | undefined> {
   if (values.store === 'memory') return undefined;
-  if (values.store !== 'dynamodb') throw new UsageError(`--store must be memory or dynamodb, got ${values.store}`);
-  const endpoint = values['dynamodb-endpoint'];
+  const endpoint = values.dynamodbEndpoint;
   let loopback = false;
   if (endpoint) {
     try {
@@ -30,7 +35,7 @@ export async function dynamoFromFlags(values: StoreFlags): Promise<{ client: Dyn
     region: values.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
     ...(loopback && !process.env.AWS_ACCESS_KEY_ID ? { credentials: { accessKeyId: 'local', secretAccessKey: 'local' } } : {}),
   });
-  const table = values['dynamodb-table']!;
+  const table = values.dynamodbTable;
   if (loopback) await ensureQuotaTable(client, table);
   return { client, table };
 }

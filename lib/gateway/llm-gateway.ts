@@ -295,6 +295,7 @@ export class LlmGateway extends Construct {
         apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
       });
       new CfnOutput(this, 'RuntimeTenantsUsagePlanId', { value: this.runtimeTenantsPlan.usagePlanId, description: 'For llm-finops tenants create --usage-plan-id' });
+      new CfnOutput(this, 'UsageScope', { value: this.usageScope, description: 'For llm-finops tenants create --usage-scope (the prefix of this gateway\'s meter keys)' });
     }
     const configured = Array.isArray(props.config.tenants) ? (props.config.tenants as { id: string }[]) : [];
     for (const t of configured) this.addTenant(t.id);

@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetProductsCommand, PricingClient } from '@aws-sdk/client-pricing';
 import { mockClient } from 'aws-sdk-client-mock';
-import { pricesCommand } from '../../bin/prices-commands';
-import { UsageError } from '../../bin/cli-support';
+import { runCli } from '../../bin/llm-finops';
 
 /** A price list product as pricing:GetProducts returns it (one JSON string per item), with one on-demand rate. */
 function product(sku: string, attributes: Record<string, string>, usd: string, unit: string, effectiveDate = '2026-11-01T00:00:00Z'): string {
@@ -47,10 +46,13 @@ const ROWS: Record<string, string[]> = {
 describe('llm-finops prices check', () => {
   const mock = mockClient(PricingClient);
   let out = '';
+  let err = '';
   beforeEach(() => {
     mock.reset();
     out = '';
+    err = '';
     jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+    jest.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
   });
   afterEach(() => jest.restoreAllMocks());
 
@@ -62,7 +64,7 @@ describe('llm-finops prices check', () => {
       if (key === 'Nova Lite') return input.NextToken ? { PriceList: rows.slice(2) } : { PriceList: rows.slice(0, 2), NextToken: 'page-2' };
       return { PriceList: rows };
     });
-    const code = await pricesCommand(['check', '--json'], new PricingClient({ region: 'us-east-1' }));
+    const code = await runCli(['prices', 'check', '--json']);
     const calls = mock.commandCalls(GetProductsCommand).map((c) => c.args[0].input);
     expect(calls[0]).toEqual({
       ServiceCode: 'AmazonBedrock', FormatVersion: 'aws_v1', MaxResults: 100, NextToken: undefined,
@@ -92,7 +94,7 @@ describe('llm-finops prices check', () => {
       products: Object.fromEntries(items.map((i) => [i.product.sku, i.product])),
       terms: { OnDemand: Object.fromEntries(items.map((i) => [i.product.sku, i.terms.OnDemand])) },
     }));
-    const code = await pricesCommand(['check', '--offer-file', file]);
+    const code = await runCli(['prices', 'check', '--offer-file', file]);
     expect(mock.commandCalls(GetProductsCommand)).toHaveLength(0);
     expect(out).toMatch(/^price catalog vs AWS Price List \(us-east-1\): \d+ entries checked, 0 difference\(s\)\n/);
     expect(out).toContain('not in the price list for us-east-1: anthropic.claude-3-haiku-20240307-v1:0');
@@ -100,10 +102,17 @@ describe('llm-finops prices check', () => {
   });
 
   it('refuses a bad Region, sub-command or offer file as a usage error', async () => {
-    await expect(pricesCommand(['check', '--region', 'moon-1'])).rejects.toThrow(new UsageError("--region: 'moon-1' is not an AWS Region code"));
-    await expect(pricesCommand(['list'])).rejects.toThrow("prices: unknown sub-command 'list' (expected check)");
+    expect(await runCli(['prices', 'check', '--region', 'moon-1'])).toBe(2);
+    expect(err).toContain("error: option '--region <region>' argument 'moon-1' is invalid. not an AWS Region code (e.g. us-east-1).");
+    expect(err).toContain('Usage: llm-finops prices check [options]');
+    err = '';
+    expect(await runCli(['prices', 'list'])).toBe(2);
+    expect(err).toContain("error: unknown command 'list'");
+    err = '';
     const dir = mkdtempSync(join(tmpdir(), 'offer-'));
     writeFileSync(join(dir, 'x.json'), '{"nope": 1}');
-    await expect(pricesCommand(['check', '--offer-file', join(dir, 'x.json')])).rejects.toThrow('not a Price List offer file');
+    expect(await runCli(['prices', 'check', '--offer-file', join(dir, 'x.json')])).toBe(2);
+    expect(err).toContain('not a Price List offer file');
+    expect(mock.commandCalls(GetProductsCommand)).toHaveLength(0);
   });
 });

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatCsv, formatTable } from '../../bin/report-commands';
+import { formatCsv, formatTable } from '../../bin/commands/report';
 import { usageRecord, writeCur, writeParquet, writeUsage } from '../support/attribution-data';
 
 const ROOT = join(__dirname, '..', '..');
@@ -60,10 +60,10 @@ describe('llm-finops report (SQL on DuckDB)', () => {
     const cases: [string[], string][] = [
       [[], 'report needs --usage FILE.jsonl|DIR (and/or --cur DIR)'],
       [['--usage', join(dir, 'usage.jsonl'), '--by', 'planet'], '--by: unknown dimension(s) planet'],
-      [['--usage', join(dir, 'usage.jsonl'), '--query', 'everything'], "--query: unknown query 'everything'"],
+      [['--usage', join(dir, 'usage.jsonl'), '--query', 'everything'], "option '--query <name>' argument 'everything' is invalid. Allowed choices are spend-by-dimension"],
       [['--usage', join(dir, 'usage.jsonl'), '--query', 'reconciliation'], "query 'reconciliation' needs --cur"],
       [['--usage', join(dir, 'nope.jsonl')], 'no such file or directory'],
-      [['--usage', join(dir, 'usage.jsonl'), '--format', 'xml'], '--format must be table, json or csv'],
+      [['--usage', join(dir, 'usage.jsonl'), '--format', 'xml'], "option '--format <format>' argument 'xml' is invalid. Allowed choices are table, json, csv."],
       [['--usage', join(dir, 'usage.jsonl'), '--cur', join(dir, 'cur'), '--format', 'csv'], '--format csv writes one table'],
       [['--cur', mkdtempSync(join(tmpdir(), 'empty-cur-'))], 'no Parquet files'],
     ];

@@ -1,6 +1,6 @@
 import { APIGatewayClient, ConflictException, CreateApiKeyCommand, CreateUsagePlanKeyCommand, GetApiKeysCommand } from '@aws-sdk/client-api-gateway';
 import { mockClient } from 'aws-sdk-client-mock';
-import { tenantsCommand } from '../../bin/tenant-commands';
+import { runCli } from '../../bin/llm-finops';
 import { usageIdentifierFor } from '../../lambda/contract';
 import { LocalDynamo } from '../support/dynalite';
 
@@ -23,19 +23,29 @@ describe('llm-finops tenants create --usage-plan-id', () => {
     apigw.on(GetApiKeysCommand).resolves({ items: [] });
     apigw.on(CreateApiKeyCommand).resolves({ id: 'k-123' });
     apigw.on(CreateUsagePlanKeyCommand).resolves({});
-    expect(await tenantsCommand(['create', '--tenant', 'initrode', '--usage-plan-id', 'plan-9', ...store()], new APIGatewayClient({ region: 'us-east-1' }))).toBe(0);
+    expect(await runCli(['tenants', 'create', '--tenant', 'initrode', '--usage-plan-id', 'plan-9', '--usage-scope', 'c8a1f0d2e4', ...store()])).toBe(0);
     expect(apigw.commandCalls(CreateApiKeyCommand)[0].args[0].input).toEqual({
-      name: 'llm-finops-initrode', value: usageIdentifierFor('initrode'), enabled: true, description: 'usage identifier of run-time tenant initrode',
+      name: 'llm-finops-initrode', value: 'llm-finops-usage-c8a1f0d2e4-initrode', enabled: true, description: 'usage identifier of run-time tenant initrode',
     });
     expect(apigw.commandCalls(CreateUsagePlanKeyCommand)[0].args[0].input).toEqual({ usagePlanId: 'plan-9', keyId: 'k-123', keyType: 'API_KEY' });
     expect(out).toMatch(/added to usage plan plan-9[\s\S]*\nsk-llmf-[\w-]{43}\n/);
   });
 
   it('reuses an existing meter key and tolerates it already being in the plan', async () => {
-    apigw.on(GetApiKeysCommand).resolves({ items: [{ id: 'k-old', value: usageIdentifierFor('umbrella') }] });
+    apigw.on(GetApiKeysCommand).resolves({ items: [{ id: 'k-old', value: usageIdentifierFor('umbrella', 'c8a1f0d2e4') }] });
     apigw.on(CreateUsagePlanKeyCommand).rejects(new ConflictException({ message: 'already', $metadata: {} }));
-    expect(await tenantsCommand(['create', '--tenant', 'umbrella', '--usage-plan-id', 'plan-9', ...store()], new APIGatewayClient({ region: 'us-east-1' }))).toBe(0);
+    expect(await runCli(['tenants', 'create', '--tenant', 'umbrella', '--usage-plan-id', 'plan-9', '--usage-scope', 'c8a1f0d2e4', ...store()])).toBe(0);
     expect(apigw.commandCalls(CreateApiKeyCommand)).toHaveLength(0);
     expect(apigw.commandCalls(CreateUsagePlanKeyCommand)[0].args[0].input.keyId).toBe('k-old');
+  });
+
+  it('refuses --usage-plan-id without --usage-scope before creating anything (the meter key would not match the gateway\'s)', async () => {
+    let err = '';
+    jest.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+    expect(await runCli(['tenants', 'create', '--tenant', 'globex', '--usage-plan-id', 'plan-9', ...store()])).toBe(2);
+    expect(err).toContain("error: --usage-plan-id needs --usage-scope (the gateway's UsageScope output)");
+    expect(apigw.commandCalls(CreateApiKeyCommand)).toHaveLength(0);
+    expect(await runCli(['tenants', 'list', '--json', ...store()])).toBe(0);
+    expect(JSON.parse(out).map((t: { id: string }) => t.id)).not.toContain('globex');
   });
 });

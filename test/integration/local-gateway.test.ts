@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import { startLocal } from '../support/local';
 import { FakeUpstream } from '../support/upstream';
 import { KEYS, testConfig } from '../support/config';
-import { outcomesFromLogs } from '../../bin/router-commands';
+import { outcomesFromLogs } from '../../bin/commands/router';
 
 
 

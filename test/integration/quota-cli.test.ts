@@ -105,13 +105,13 @@ describe('llm-finops local --store dynamodb, operated with llm-finops quota (int
 
     expect((await tenants('set-limits', '--tenant', 'hooli', '--set', 'dailyUsd=0.000001')).status).toBe(0);
     await expect(chat(rotatedClient)).rejects.toMatchObject({ status: 429, error: { code: 'quota_exceeded' } });
-    expect((await run(['tenants', 'list'])).stderr).toContain('use --store dynamodb');
+    expect((await run(['tenants', 'list', '--store', 'memory'])).stderr).toContain('use --store dynamodb');
     expect((await tenants('create', '--tenant', 'bad id')).status).toBe(2);
   });
 
   it('rejects bad quota commands with usage errors', async () => {
     expect((await quota('limits', '--set', 'dailyDollars=5')).stderr).toContain("unknown limit 'dailyDollars'");
     expect((await quota('kill-switch', '--on', 'explode')).status).toBe(2);
-    expect((await run(['quota', 'sweep'])).stderr).toContain('use --store dynamodb');
+    expect((await run(['quota', 'sweep', '--store', 'memory'])).stderr).toContain('use --store dynamodb');
   });
 });

@@ -178,6 +178,8 @@ export interface TrainOptions {
   readonly l2?: number;
   /** The acceptance cutoff is set so that, on a held-out fifth of the pairs, at most this share of accepted are wrong. */
   readonly targetWrongShare?: number;
+  /** Called after each epoch (a CLI progress bar). */
+  readonly onProgress?: (epochsDone: number, epochs: number) => void;
 }
 
 
@@ -246,6 +248,7 @@ export function trainVerifier(pairs: readonly TrainingPair[], opts: TrainOptions
       for (let i = 0; i < n; i++) w[i] -= rate * (g * ((f.dense[i] - mean[i]) / scale[i]) + l2 * w[i]);
       for (const b of f.diff) dw[b] -= rate * (g + l2 * dw[b]);
     }
+    opts.onProgress?.(epoch + 1, epochs);
   }
 
   const probe = new Verifier({

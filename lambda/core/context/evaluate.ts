@@ -28,11 +28,13 @@ export async function evaluateContext(
   rows: readonly ContextEvalRow[],
   policy: ContextPolicy,
   embed?: (texts: readonly string[]) => Promise<Float32Array[]>,
+  onProgress?: (rowsDone: number, rows: number) => void,
 ): Promise<ContextEvalResult> {
   let before = 0;
   let after = 0;
   let any = 0;
   let all = 0;
+  let done = 0;
   for (const row of rows) {
     const prompt = `${row.question}\n\n${row.chunks.map((c, i) => `<document id="${i}">${c}</document>`).join('\n')}`;
     const out = await optimiseContext({ model: 'auto', messages: [{ role: 'user', content: prompt }] }, policy, embed);
@@ -44,6 +46,7 @@ export async function evaluateContext(
     });
     if (row.answer_chunk_ids.some((i) => kept.has(i))) any++;
     if (row.answer_chunk_ids.every((i) => kept.has(i))) all++;
+    onProgress?.(++done, rows.length);
   }
   const share = (n: number): number => Math.round((n / Math.max(1, rows.length)) * 1000) / 1000;
   return {

@@ -112,6 +112,8 @@ export interface RouterTrainOptions {
    * weak); weak-fails: 1 - weak. On GSM8K win-rate ranks best (README, "Learned routing").
    */
   readonly target?: 'gain' | 'weak-fails' | 'win-rate';
+  /** Called after each epoch (a CLI progress bar). */
+  readonly onProgress?: (epochsDone: number, epochs: number) => void;
 }
 
 /** Fits the router on rows scoring both models (see `target`); SGD on the log loss with L2, seeded shuffles. */
@@ -158,6 +160,7 @@ export function trainRouter(rows: readonly OutcomeRow[], strong: string, weak: s
       const norm = f.hashed.length ? 1 / Math.sqrt(f.hashed.length) : 0;
       for (const b of f.hashed) model.hashedWeights[b] -= rate * (g * norm + l2 * model.hashedWeights[b]);
     }
+    opts.onProgress?.(epoch + 1, epochs);
   }
   const r6 = (x: number): number => Math.round(x * 1e6) / 1e6;
   return {

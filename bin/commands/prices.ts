@@ -1,15 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { InvalidArgumentError, type Command } from 'commander';
 import { GetProductsCommand, PricingClient, type Filter } from '@aws-sdk/client-pricing';
-import { PRICE_CATALOG, type PriceCatalog } from '../lambda/core/pricing/catalog';
-import { checkPrices, itemsFromOfferFile, type PriceCheck, type PriceListItem } from '../lambda/core/pricing/price-list';
-import { UsageError } from './cli-support';
-
-export const PRICES_USAGE = `  llm-finops prices check [--region R] [--offer-file FILE ...] [--json]
-      Compare the price catalog with the AWS Price List (pricing:GetProducts for AmazonBedrock and AmazonSageMaker,
-      credentials from the usual AWS chain; or offer files you downloaded) for Region R (us-east-1) and print every
-      difference. Exit 0 when they agree, 1 when they differ.
-`;
+import { PRICE_CATALOG, type PriceCatalog } from '../../lambda/core/pricing/catalog';
+import { checkPrices, itemsFromOfferFile, type PriceCheck, type PriceListItem } from '../../lambda/core/pricing/price-list';
+import { action, collect, UsageError } from '../cli-support';
 
 /**
  * Fetches the price list products the catalog can be checked against: per Bedrock entry that names its product
@@ -47,33 +41,40 @@ export function formatPriceCheck(check: PriceCheck, region: string): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function pricesCommand(args: readonly string[], client: PricingClient = new PricingClient({ region: 'us-east-1' })): Promise<number> {
-  if (args[0] !== 'check') throw new UsageError(`prices: unknown sub-command '${args[0] ?? ''}' (expected check)`);
-  const { values } = parseArgs({
-    args: args.slice(1),
-    options: { region: { type: 'string' }, 'offer-file': { type: 'string', multiple: true }, json: { type: 'boolean' } },
-  });
-  const region = values.region ?? 'us-east-1';
-  if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(region)) throw new UsageError(`--region: '${region}' is not an AWS Region code`);
-  let items: PriceListItem[];
-  if (values['offer-file']?.length) {
-    items = values['offer-file'].flatMap((f) => {
-      let offer: unknown;
-      try {
-        offer = JSON.parse(readFileSync(f, 'utf8'));
-      } catch (err) {
-        throw new UsageError(`--offer-file ${f}: ${(err as Error).message}`);
-      }
-      try {
-        return itemsFromOfferFile(offer);
-      } catch (err) {
-        throw new UsageError(`--offer-file ${f}: ${(err as Error).message}`);
-      }
-    });
-  } else {
-    items = await fetchPriceList(client, PRICE_CATALOG, region);
+function regionCode(v: string): string {
+  if (!/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(v)) throw new InvalidArgumentError('not an AWS Region code (e.g. us-east-1).');
+  return v;
+}
+
+function offerItems(file: string): PriceListItem[] {
+  let offer: unknown;
+  try {
+    offer = JSON.parse(readFileSync(file, 'utf8'));
+    return itemsFromOfferFile(offer);
+  } catch (err) {
+    throw new UsageError(`--offer-file ${file}: ${(err as Error).message}`);
   }
-  const check = checkPrices(PRICE_CATALOG, items, region, Date.now());
-  process.stdout.write(values.json ? `${JSON.stringify({ region, ...check }, null, 2)}\n` : formatPriceCheck(check, region));
-  return check.differences.length ? 1 : 0;
+}
+
+/** `prices check`: the catalog against the AWS Price List. */
+export function registerPricesCommands(program: Command): void {
+  program
+    .command('prices')
+    .summary('check the price catalog against the AWS Price List')
+    .command('check')
+    .description(
+      'Compare the price catalog with the AWS Price List (pricing:GetProducts for AmazonBedrock and AmazonSageMaker, credentials from the ' +
+        'usual AWS chain; or offer files you downloaded) for one Region and print every difference. Exit 0 when they agree, 1 when they differ.',
+    )
+    .option('--region <region>', 'the Region whose prices to check', regionCode, 'us-east-1')
+    .option('--offer-file <file>', 'a downloaded Price List offer file instead of the API (repeatable)', collect)
+    .option('--json', 'print JSON')
+    .action(
+      action<{ region: string; offerFile?: string[]; json?: boolean }>(async (o) => {
+        const items = o.offerFile?.length ? o.offerFile.flatMap(offerItems) : await fetchPriceList(new PricingClient({ region: 'us-east-1' }), PRICE_CATALOG, o.region);
+        const check = checkPrices(PRICE_CATALOG, items, o.region, Date.now());
+        process.stdout.write(o.json ? `${JSON.stringify({ region: o.region, ...check }, null, 2)}\n` : formatPriceCheck(check, o.region));
+        return check.differences.length ? 1 : 0;
+      }),
+    );
 }

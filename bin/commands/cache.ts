@@ -1,0 +1,162 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { buildEmbedder } from '../../lambda/adapters/wiring';
+import { evaluatePairs, parsePairs, sweepThresholds, type LabelledPair, type ScoredPair } from '../../lambda/core/cache/evaluate';
+import { ALL_GUARDS, GUARD_NAMES, NO_GUARDS, type GuardName, type GuardSettings } from '../../lambda/core/cache/guards';
+import { trainVerifier, Verifier } from '../../lambda/core/cache/verifier';
+import { DEFAULT_SEMANTIC_THRESHOLD } from '../../lambda/core/config/resolve';
+import { GatewayConfigSchema } from '../../lambda/core/config/schema';
+import type { Embedder } from '../../lambda/core/ports';
+import { action, HALVES, integerIn, numberIn, readDataFile, UsageError, type Half } from '../cli-support';
+import { progressBar, type Progress } from '../progress';
+
+const EMBEDDER_HEADING = 'Embedder (the similarities must come from the embedder you deploy):';
+
+function withEmbedderOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--embedder <type>', 'local: hashed lexical features, no download').choices(['local', 'bedrock', 'openai-compatible']).default('local').helpGroup(EMBEDDER_HEADING))
+    .addOption(new Option('--dimensions <n>', 'local: 1024; bedrock: 256, 512 or 1024').argParser(integerIn(1)).helpGroup(EMBEDDER_HEADING))
+    .addOption(new Option('--region <region>', 'bedrock').helpGroup(EMBEDDER_HEADING))
+    .addOption(new Option('--base-url <url>', 'openai-compatible, e.g. http://localhost:11434/v1 for Ollama').helpGroup(EMBEDDER_HEADING))
+    .addOption(new Option('--model <model>', 'openai-compatible').helpGroup(EMBEDDER_HEADING))
+    .addOption(new Option('--api-key-env <var>', 'openai-compatible: environment variable holding the API key').helpGroup(EMBEDDER_HEADING));
+}
+
+type EmbedderFlags = { embedder: string; dimensions?: number; region?: string; baseUrl?: string; model?: string; apiKeyEnv?: string };
+
+function embedderFromFlags(v: EmbedderFlags): { embedder: Embedder; type: keyof typeof DEFAULT_SEMANTIC_THRESHOLD } {
+  const type = v.embedder;
+  const spec: Record<string, unknown> = { type };
+  if (v.dimensions !== undefined) spec.dimensions = v.dimensions;
+  if (type === 'bedrock' && v.region) spec.region = v.region;
+  if (type === 'openai-compatible') {
+    spec.baseUrl = v.baseUrl;
+    spec.model = v.model;
+    if (v.apiKeyEnv) spec.apiKeyEnv = v.apiKeyEnv;
+  }
+  const parsed = GatewayConfigSchema.shape.cache.unwrap().shape.semantic.unwrap().shape.embedder.safeParse(spec);
+  if (!parsed.success) {
+    throw new UsageError(`embedder flags: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'embedder'}: ${i.message}`).join('; ')}`);
+  }
+  return { embedder: buildEmbedder(parsed.data, process.env), type: parsed.data.type };
+}
+
+function parseGuards(spec: string): GuardSettings {
+  if (spec === 'all') return ALL_GUARDS;
+  if (spec === 'none') return NO_GUARDS;
+  const out: Record<GuardName, boolean> = { ...NO_GUARDS };
+  for (const g of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    if (!(GUARD_NAMES as readonly string[]).includes(g)) throw new UsageError(`unknown guard '${g}'; expected all, none or a list of ${GUARD_NAMES.join(', ')}`);
+    out[g as GuardName] = true;
+  }
+  return out;
+}
+
+
+/** Similarity of each pair through the embedder, in batches (a remote embedder bills each call). */
+async function score(pairs: readonly LabelledPair[], embedder: Embedder, progress: Progress): Promise<ScoredPair[]> {
+  const out: ScoredPair[] = [];
+  const batch = 64;
+  for (let i = 0; i < pairs.length; i += batch) {
+    const chunk = pairs.slice(i, i + batch);
+    const { vectors } = await embedder.embed(chunk.flatMap((p) => [p.a, p.b]));
+    chunk.forEach((p, j) => {
+      const [va, vb] = [vectors[2 * j], vectors[2 * j + 1]];
+      let dot = 0;
+      for (let k = 0; k < va.length; k++) dot += va[k] * vb[k];
+      out.push({ ...p, similarity: dot });
+    });
+    progress.update(out.length);
+  }
+  progress.stop();
+  return out;
+}
+
+type CommonFlags = EmbedderFlags & { data: string; half: Half };
+
+async function scoredPairs(o: CommonFlags, embedder: Embedder, json: boolean | undefined): Promise<ScoredPair[]> {
+  const pairs = readDataFile(o.data, parsePairs, o.half);
+  return score(pairs, embedder, progressBar(`embedding pairs (${embedder.id})`, pairs.length, { json }));
+}
+
+/** `cache eval`, `cache train-verifier`: measure and tune the semantic cache on labelled pairs. */
+export function registerCacheCommands(program: Command): void {
+  const cache = program.command('cache').summary('measure and tune the semantic cache on labelled pairs');
+
+  withEmbedderOptions(
+    cache
+      .command('eval')
+      .description(
+        'For each pair {a, b, duplicate}: would b be served a\'s entry through the real embedder, guards and verifier? ' +
+          'Prints recall, false-hit rate and wrong-hit share per threshold (--json: {"default_threshold", "results": [...]}).',
+      )
+      .requiredOption('--data <pairs.jsonl>', 'labelled pairs {a, b, duplicate}')
+      .addOption(new Option('--threshold <t>', 'one cosine threshold (default: the embedder\'s default)').argParser(numberIn(-1, 1, { min: true })).conflicts('sweep'))
+      .addOption(new Option('--sweep', 'every threshold from 0.50 to 0.99').conflicts('threshold'))
+      .option('--guards <spec>', `all, none or a list of ${GUARD_NAMES.join(', ')}`, 'all')
+      .option('--verifier <file>', 'a learned pair verifier (cache train-verifier)')
+      .addOption(new Option('--half <half>', 'rows to use: the fixed even/odd split').choices(HALVES).default('all'))
+      .option('--json', 'print JSON'),
+  ).action(
+    action<CommonFlags & { threshold?: number; sweep?: boolean; guards: string; verifier?: string; json?: boolean }>(async (o) => {
+      const guards = parseGuards(o.guards);
+      const { embedder, type } = embedderFromFlags(o);
+      const defaultThreshold: number = DEFAULT_SEMANTIC_THRESHOLD[type];
+      const thresholds = o.sweep ? sweepThresholds() : [o.threshold ?? defaultThreshold];
+      let verifier: Verifier | undefined;
+      if (o.verifier) {
+        try {
+          verifier = Verifier.parse(JSON.parse(readFileSync(o.verifier, 'utf8')));
+        } catch (err) {
+          throw new UsageError(`--verifier ${o.verifier}: ${(err as Error).message}`);
+        }
+      }
+      const pairs = await scoredPairs(o, embedder, o.json);
+      const results = evaluatePairs(pairs, { thresholds, guards, verifier });
+      const out = {
+        default_threshold: defaultThreshold,
+        embedder: embedder.id,
+        guards: GUARD_NAMES.filter((g) => guards[g]),
+        verifier: o.verifier ?? null,
+        pairs: pairs.length,
+        duplicates: pairs.filter((p) => p.duplicate).length,
+        results,
+      };
+      if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+      else {
+        process.stdout.write(`${out.pairs} pairs (${out.duplicates} duplicates), ${out.embedder}, guards: ${out.guards.join(',') || 'none'}${verifier ? ', verifier' : ''}\n`);
+        process.stdout.write('threshold  recall  false-hit-rate  wrong-hit-share  hits\n');
+        for (const r of results) {
+          process.stdout.write(`${r.threshold.toFixed(2).padStart(9)}  ${(r.recall * 100).toFixed(1).padStart(5)}%  ${(r.false_hit_rate * 100).toFixed(1).padStart(13)}%  ${(r.wrong_hit_share * 100).toFixed(1).padStart(14)}%  ${r.hits}\n`);
+        }
+      }
+    }),
+  );
+
+  withEmbedderOptions(
+    cache
+      .command('train-verifier')
+      .description('Fit the learned pair verifier on labelled pairs (cache.semantic.verifier.path serves it).')
+      .requiredOption('--data <pairs.jsonl>', 'labelled pairs {a, b, duplicate}')
+      .requiredOption('--out <verifier.json>', 'where to write the verifier')
+      .addOption(new Option('--half <half>', 'rows to use: the fixed even/odd split').choices(HALVES).default('all'))
+      .option('--seed <n>', 'random seed', integerIn(0), 1)
+      .option('--target-wrong-share <share>', 'the wrong-hit share the acceptance threshold aims at', numberIn(0, 1, { min: true, max: true }), 0.1),
+  ).action(
+    action<CommonFlags & { out: string; seed: number; targetWrongShare: number }>(async (o) => {
+      const { embedder } = embedderFromFlags(o);
+      const pairs = await scoredPairs(o, embedder, false);
+      let model;
+      const bar = progressBar('training verifier (epochs)', 1);
+      try {
+        model = trainVerifier(pairs, { seed: o.seed, targetWrongShare: o.targetWrongShare, onProgress: (done, total) => bar.update(done, total) });
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      } finally {
+        bar.stop();
+      }
+      writeFileSync(o.out, `${JSON.stringify(model)}\n`);
+      process.stdout.write(`verifier: ${pairs.length} pairs, accept at p >= ${model.threshold}, ${o.out} (${JSON.stringify(model).length} bytes)\n`);
+    }),
+  );
+}

@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { Option, type Command } from 'commander';
+import { LexicalEmbedder } from '../../lambda/adapters/lexical-embedder';
+import { GatewayConfigSchema } from '../../lambda/core/config/schema';
+import { evaluateContext, type ContextEvalRow } from '../../lambda/core/context/evaluate';
+import { action, numberIn, UsageError } from '../cli-support';
+import { progressBar } from '../progress';
+
+/** `context eval`: how much the context step removes and whether the answer survives. */
+export function registerContextCommands(program: Command): void {
+  const defaults = GatewayConfigSchema.shape.context.parse({ policies: [{}] }).policies[0];
+  program
+    .command('context')
+    .summary('measure the context optimisation step')
+    .command('eval')
+    .description(
+      'Run the context step\'s re-ranking on rows {question, chunks, answer_chunk_ids}: the share of chunk tokens removed and the shares of ' +
+        'rows keeping at least one / every answer-bearing chunk.',
+    )
+    .requiredOption('--data <file.jsonl>', 'rows {question, chunks: [...], answer_chunk_ids: [...]}')
+    .option('--budget <share>', 'share of chunk tokens kept', numberIn(0, 1, { min: true }), defaults.rerankBudget)
+    .addOption(new Option('--embedder <type>', 'lexical: hashed vectors with BM25; none: BM25 only').choices(['lexical', 'none']).default('lexical'))
+    .option('--json', 'print JSON')
+    .action(
+      action<{ data: string; budget: number; embedder: 'lexical' | 'none'; json?: boolean }>(async (o) => {
+        let text: string;
+        try {
+          text = readFileSync(o.data, 'utf8');
+        } catch (err) {
+          throw new UsageError(`cannot read ${o.data}: ${(err as Error).message}`);
+        }
+        const rows: ContextEvalRow[] = text.split('\n').filter((l) => l.trim()).map((line, i) => {
+          let r;
+          try {
+            r = JSON.parse(line);
+          } catch {
+            throw new UsageError(`${o.data}:${i + 1}: not JSON`);
+          }
+          if (typeof r.question !== 'string' || !Array.isArray(r.chunks) || !Array.isArray(r.answer_chunk_ids)) {
+            throw new UsageError(`${o.data}:${i + 1}: expected {question, chunks: [...], answer_chunk_ids: [...]}`);
+          }
+          return r;
+        });
+        const embedder = o.embedder === 'lexical' ? new LexicalEmbedder() : undefined;
+        const bar = progressBar('context eval', rows.length, { json: o.json });
+        const result = await evaluateContext(
+          rows,
+          { ...defaults, rerankBudget: o.budget },
+          embedder ? async (t) => (await embedder.embed(t)).vectors : undefined,
+          (done) => bar.update(done),
+        );
+        bar.stop();
+        if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        else {
+          process.stdout.write(
+            `${result.rows} rows, budget ${o.budget}: ${(result.token_reduction * 100).toFixed(1)}% of chunk tokens removed; ` +
+              `answer kept in ${(result.answer_kept_any * 100).toFixed(1)}% of rows (all answer chunks in ${(result.answer_kept_all * 100).toFixed(1)}%)\n`,
+          );
+        }
+      }),
+    );
+}

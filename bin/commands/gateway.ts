@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadArtefacts } from '../../lambda/adapters/artefacts';
+import { DynamoDbTenantDirectory } from '../../lambda/adapters/dynamodb-tenant-directory';
+import { sha256 } from '../../lambda/adapters/system-runtime';
+import { buildGateway } from '../../lambda/adapters/wiring';
+import { lifecycleWarnings, resolveConfig, type ResolvedConfig } from '../../lambda/core/config/resolve';
+import { createGatewayServer } from '../../lambda/local/http-server';
+import { action, integerIn, UsageError } from '../cli-support';
+import { dynamoFromFlags, storeFromFlags, withStoreOptions, type StoreFlags } from '../store-flags';
+
+/** Reads and validates a config file; a relative usage.path is taken relative to the file. */
+export function loadConfigFile(file: string): ResolvedConfig {
+  let raw;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--config ${file}: ${(err as Error).message}`);
+  }
+  if (raw?.usage?.path && !isAbsolute(raw.usage.path)) raw.usage.path = resolve(dirname(file), raw.usage.path);
+  return resolveConfig(raw);
+}
+
+/** `local`, `config validate`, `hash-key`: running and configuring the gateway. */
+export function registerGatewayCommands(program: Command): void {
+  withStoreOptions(
+    program
+      .command('local')
+      .summary('serve the OpenAI-compatible gateway locally')
+      .description('Serve the OpenAI-compatible gateway locally: POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models, /v1/usage, /health. Stops on SIGINT/SIGTERM.')
+      .requiredOption('--config <file>', 'gateway config (JSON; see schema/gateway-config.schema.json)')
+      .option('--port <n>', 'port (0: any free port)', integerIn(0, 65535), 8787)
+      .option('--host <host>', 'address to listen on', '127.0.0.1'),
+  ).action(
+    action<{ config: string; port: number; host: string } & StoreFlags>(async (o) => {
+      const config = loadConfigFile(o.config);
+      for (const w of lifecycleWarnings(config, Date.now())) process.stderr.write(`warning: ${w}\n`);
+      const dynamo = await dynamoFromFlags(o);
+      const quota = await storeFromFlags(o);
+      const tenants = dynamo ? new DynamoDbTenantDirectory(dynamo.client, dynamo.table) : undefined;
+      const baseDir = dirname(resolve(o.config));
+      const artefacts = await loadArtefacts(config, { baseDir });
+      const gateway = buildGateway(config, { env: process.env, quota, tenants, baseDir, artefacts, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+      const server = createGatewayServer(gateway);
+      await new Promise<void>((ok, fail) => server.once('error', fail).listen(o.port, o.host, ok));
+      const addr = server.address();
+      const actual = typeof addr === 'object' && addr ? addr.port : o.port;
+      process.stdout.write(
+        `llm-finops gateway listening on http://${o.host}:${actual}/v1 (${config.tenants.size} tenants, quota store: ${o.store}, ` +
+          `usage sink: ${config.raw.usage.sink}${config.raw.usage.path ? ` ${config.raw.usage.path}` : ''})\n`,
+      );
+      const stop = (): void => {
+        server.close(() => process.exit(0));
+        server.closeAllConnections();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await new Promise<never>(() => undefined);
+    }),
+  );
+
+  program
+    .command('config')
+    .summary('check a gateway config')
+    .command('validate')
+    .description('Validate a gateway config: prints every invalid field (exit 1), and warnings for retired or retiring models.')
+    .requiredOption('--config <file>', 'gateway config (JSON)')
+    .action(
+      action<{ config: string }>((o) => {
+        const cfg = loadConfigFile(o.config);
+        for (const w of lifecycleWarnings(cfg, Date.now())) process.stderr.write(`warning: ${w}\n`);
+        process.stdout.write(`ok: ${cfg.models.size} models, ${cfg.tiers.size} tiers, ${cfg.tenants.size} tenants\n`);
+      }),
+    );
+
+  program
+    .command('hash-key')
+    .summary('print the SHA-256 of an API key')
+    .description('Print the SHA-256 of an API key, for tenants[].apiKeys[].sha256 in the config.')
+    .argument('<key>', 'the API key')
+    .action(
+      action<object>((_o, [key]) => {
+        process.stdout.write(`${sha256(key)}\n`);
+      }),
+    );
+}

@@ -1,0 +1,246 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
+import { LexicalEmbedder } from '../../lambda/adapters/lexical-embedder';
+import { MemoryExactCache } from '../../lambda/adapters/memory-exact-cache';
+import { MemoryQuotaStore } from '../../lambda/adapters/memory-quota-store';
+import { sha256, systemClock, systemIds } from '../../lambda/adapters/system-runtime';
+import { LogAlertSink } from '../../lambda/adapters/usage-sinks';
+import { apiCost, crossover, crossoverSvg, instancesFor, selfHostedCost, type CrossoverInput } from '../../lambda/core/finops/crossover';
+import { estimate, UNIT_PRICES, type UsageProfile } from '../../lambda/core/finops/estimate';
+import { replay, type TraceRow } from '../../lambda/core/finops/replay';
+import { findCatalogPrice, PRICE_CATALOG } from '../../lambda/core/pricing/catalog';
+import { action, integerIn, numberIn, UsageError } from '../cli-support';
+import { progressBar } from '../progress';
+
+/** Where the package's examples are: the repository root in development, the installed package's root when built. */
+export const PACKAGE_ROOT = resolve(__dirname, __dirname.includes(`${'dist'}`) ? '../../..' : '../..');
+
+/** Savings-plan discounts assumed for SageMaker commitments (public "up to" figures are higher; these are typical). */
+const COMMITMENT_DISCOUNT = { none: 0, '1yr': 0.3, '3yr': 0.5 } as const;
+const DAYS_PER_MONTH = 30.42;
+
+/** Usage records of a log file and the days they span (at least one), to turn totals into monthly rates. */
+function readUsageLog(file: string): { records: Record<string, unknown>[]; days: number } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const records: Record<string, unknown>[] = [];
+  let first = Infinity;
+  let last = -Infinity;
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let r: Record<string, unknown>;
+    try {
+      r = JSON.parse(line);
+    } catch {
+      throw new UsageError(`${file}:${i + 1}: not JSON`);
+    }
+    // Feedback lines (type: feedback) share the log; they are outcomes, not requests.
+    if (r.type === 'feedback') return;
+    records.push(r);
+    const t = Date.parse(String(r.ts));
+    if (!Number.isNaN(t)) {
+      first = Math.min(first, t);
+      last = Math.max(last, t);
+    }
+  });
+  return { records, days: Math.max(1, (last - first) / 86_400_000) };
+}
+
+/** Monthly token rate of a usage log: every token it records, over the days it spans. */
+function monthlyTokensFromUsage(file: string): number {
+  const { records, days } = readUsageLog(file);
+  const n = (v: unknown): number => (typeof v === 'number' ? v : 0);
+  const tokens = records.reduce((sum, r) => sum + n(r.input_tokens) + n(r.output_tokens) + n(r.cache_read_tokens) + n(r.cache_write_tokens), 0);
+  return Math.round((tokens / days) * DAYS_PER_MONTH);
+}
+
+/** `estimate`, `crossover`, `replay`: what the platform, self-hosting and each lever would cost. */
+export function registerPlanningCommands(program: Command): void {
+  program
+    .command('estimate')
+    .summary('the monthly cost of the synthesised stacks')
+    .description(
+      'The fixed monthly cost of the synthesised stacks (itemised) and the variable cost per request; with a usage log, the monthly total ' +
+        'at its request rate and mean duration.',
+    )
+    .option('--app <dir>', 'the cloud assembly (cdk synth output)', 'cdk.out')
+    .option('--usage <log.jsonl>', 'a usage log for the request rate and mean duration')
+    .option('--json', 'print JSON')
+    .action(action<{ app: string; usage?: string; json?: boolean }>((o) => estimateCommand(o)));
+
+  program
+    .command('crossover')
+    .summary('API cost against self-hosting: the break-even volume')
+    .description('API cost against self-hosting as monthly tokens grow: the break-even volume and where you stand.')
+    .addOption(new Option('--tokens-per-month <n>', 'your monthly token volume').argParser(numberIn(0, Infinity)).conflicts('usage'))
+    .addOption(new Option('--usage <log.jsonl>', 'take the monthly token volume from a usage log').conflicts('tokensPerMonth'))
+    .requiredOption('--model <id>', 'a price-catalog model id, e.g. gpt-5.4-mini')
+    .requiredOption('--instance <type>', `a catalog instance type: ${PRICE_CATALOG.instances.map((i) => i.id).join(', ')}`)
+    .option('--instances <k>', 'minimum instances kept up', integerIn(0), 1)
+    .option('--throughput <tokens-per-sec>', 'tokens per second one instance serves', numberIn(0, Infinity, { min: true }), 500)
+    .option('--utilisation <u>', 'share of that throughput used on average', numberIn(0, 1, { min: true }), 0.5)
+    .addOption(new Option('--commitment <term>', 'savings-plan commitment (assumed discounts: 1yr 30%, 3yr 50%)').choices(['none', '1yr', '3yr']).default('none'))
+    .option('--ops-usd-per-month <x>', 'MLOps overhead of self-hosting', numberIn(0, Infinity), 0)
+    .option('--input-share <s>', 'share of tokens that are input', numberIn(0, 1), 0.75)
+    .option('--svg <file>', 'write the chart')
+    .option('--json', 'print JSON')
+    .action(action<CrossoverFlags>((o) => crossoverCommand(o)));
+
+  program
+    .command('replay')
+    .summary('what each lever would have saved on a trace')
+    .description(
+      'Run a trace through the real pipeline with a simulated provider under each lever (baseline model only, caching, routing, context ' +
+        'optimisation, all): cost, saving and a quality proxy, per tenant and feature.',
+    )
+    .requiredOption('--trace <file.jsonl>', 'rows {messages, tenant?, feature?, ...}')
+    .option('--config <file>', 'gateway config (default: the package\'s examples/replay/gateway.json)')
+    .option('--json', 'print JSON')
+    .action(action<{ trace: string; config?: string; json?: boolean }>((o) => replayCommand(o)));
+}
+
+function estimateCommand(o: { app: string; usage?: string; json?: boolean }): number {
+  let files: string[];
+  try {
+    files = readdirSync(o.app).filter((f) => f.endsWith('.template.json'));
+  } catch {
+    throw new UsageError(`cannot read ${o.app}: synthesise first (npm start) or pass --app DIR`);
+  }
+  if (!files.length) throw new UsageError(`${o.app} holds no *.template.json: synthesise first (npm start)`);
+  const stacks = Object.fromEntries(files.map((f) => [f.replace(/\.template\.json$/, ''), JSON.parse(readFileSync(join(o.app, f), 'utf8'))]));
+  let profile: UsageProfile | undefined;
+  if (o.usage) {
+    const { records, days } = readUsageLog(o.usage);
+    const latency = records.reduce((sum, r) => sum + (typeof r.latency_ms === 'number' ? r.latency_ms : 0), 0);
+    profile = {
+      requestsPerMonth: Math.round((records.length / days) * DAYS_PER_MONTH),
+      meanDurationSeconds: records.length ? Math.round(latency / records.length) / 1000 : 3,
+    };
+  }
+  const e = estimate(stacks, profile);
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(e)}\n`);
+    return 0;
+  }
+  const w = (s: string) => process.stdout.write(s);
+  w(`Fixed monthly cost of ${files.length} stack(s) in ${o.app} (unit prices of ${UNIT_PRICES.asOf}, us-east-1):\n`);
+  for (const f of e.fixed) w(`  ${(f.usdPerMonth === null ? 'unpriced' : `$${f.usdPerMonth.toFixed(2)}`).padStart(10)}  ${f.type}  ${f.stack}/${f.resource}  (${f.basis})\n`);
+  w(`  ${`$${e.fixedUsdPerMonth.toFixed(2)}`.padStart(10)}  total fixed${e.unpriced.length ? ` (excluding ${e.unpriced.length} unpriced)` : ''}\n`);
+  w('Variable cost per 1M requests (model tokens excluded):\n');
+  for (const [k, v] of Object.entries(e.variablePerMillionRequests)) w(`  ${`$${v.toFixed(2)}`.padStart(10)}  ${k}\n`);
+  w(`  ${`$${e.variableUsdPerMillionRequests.toFixed(2)}`.padStart(10)}  total per 1M requests\n`);
+  if (e.usage) {
+    w(`At ${e.usage.requestsPerMonth.toLocaleString('en-US')} requests/month (mean ${e.usage.meanDurationSeconds} s): $${e.usage.variableUsdPerMonth.toFixed(2)} variable + $${e.fixedUsdPerMonth.toFixed(2)} fixed = $${e.usage.totalUsdPerMonth.toFixed(2)} per month\n`);
+  }
+  return 0;
+}
+
+type CrossoverFlags = {
+  tokensPerMonth?: number; usage?: string; model: string; instance: string; instances: number; throughput: number; utilisation: number;
+  commitment: keyof typeof COMMITMENT_DISCOUNT; opsUsdPerMonth: number; inputShare: number; svg?: string; json?: boolean;
+};
+
+function crossoverCommand(o: CrossoverFlags): number {
+  if (o.tokensPerMonth === undefined && !o.usage) throw new UsageError('give one of --tokens-per-month N or --usage FILE');
+  const price = findCatalogPrice(o.model);
+  if (!price) throw new UsageError(`no catalog price for model '${o.model}'`);
+  const inst = PRICE_CATALOG.instances.find((i) => i.id === o.instance);
+  if (!inst) throw new UsageError(`no catalog price for instance '${o.instance}' (known: ${PRICE_CATALOG.instances.map((i) => i.id).join(', ')})`);
+  const user = o.usage ? monthlyTokensFromUsage(o.usage) : o.tokensPerMonth!;
+  const input: CrossoverInput = {
+    apiUsdPerMTok: o.inputShare * price.inputPerMTok + (1 - o.inputShare) * price.outputPerMTok,
+    instanceUsdPerHour: inst.usdPerHour,
+    minInstances: o.instances,
+    tokensPerSecond: o.throughput,
+    utilisation: o.utilisation,
+    commitmentDiscount: COMMITMENT_DISCOUNT[o.commitment],
+    opsUsdPerMonth: o.opsUsdPerMonth,
+  };
+  let result;
+  try {
+    result = crossover(input);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const api = apiCost(input, user);
+  const self = selfHostedCost(input, user);
+  if (o.svg) writeFileSync(o.svg, crossoverSvg(input, result, { userTokensPerMonth: user, apiLabel: o.model, selfLabel: `${inst.id} instances` }));
+  const out = {
+    model: o.model,
+    instance: inst.id,
+    assumptions: { ...input, inputShare: o.inputShare, instancePriceSource: `${inst.source}@${inst.asOf}${inst.verified ? '' : ' (unverified)'}` },
+    tokens_per_month: user,
+    api_usd_per_month: Math.round(api * 100) / 100,
+    self_hosted_usd_per_month: Math.round(self * 100) / 100,
+    instances_needed: instancesFor(input, user),
+    tokens_per_instance_month: Math.round(result.tokensPerInstanceMonth),
+    break_even_tokens_per_month: result.breakEvenTokensPerMonth,
+    self_hosted_floor_usd_per_mtok: Math.round(result.selfHostedFloorUsdPerMTok * 10000) / 10000,
+    cheaper: api <= self ? 'api' : 'self-hosted',
+  };
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    return 0;
+  }
+  const be = out.break_even_tokens_per_month === null
+    ? `never: self-hosting costs at least $${out.self_hosted_floor_usd_per_mtok}/1M tokens, the API $${input.apiUsdPerMTok.toFixed(4)}/1M`
+    : `${out.break_even_tokens_per_month.toLocaleString('en-US')} tokens/month`;
+  process.stdout.write(
+    `${o.model} API vs ${inst.id} (${input.tokensPerSecond} tok/s at ${input.utilisation * 100}% utilisation, commitment ${o.commitment})\n` +
+      `  break-even:          ${be}\n` +
+      `  your volume:         ${user.toLocaleString('en-US')} tokens/month\n` +
+      `  API:                 $${out.api_usd_per_month.toLocaleString('en-US')} per month\n` +
+      `  self-hosted:         $${out.self_hosted_usd_per_month.toLocaleString('en-US')} per month on ${out.instances_needed} instance(s)\n` +
+      `  cheaper for you:     ${out.cheaper}\n` +
+      (o.svg ? `  chart:               ${o.svg}\n` : ''),
+  );
+  return 0;
+}
+
+async function replayCommand(o: { trace: string; config?: string; json?: boolean }): Promise<number> {
+  const configFile = o.config ?? join(PACKAGE_ROOT, 'examples', 'replay', 'gateway.json');
+  let base;
+  let text: string;
+  try {
+    base = JSON.parse(readFileSync(configFile, 'utf8'));
+    text = readFileSync(o.trace, 'utf8');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const rows: TraceRow[] = text.split('\n').filter((l) => l.trim()).map((line, i) => {
+    let r;
+    try {
+      r = JSON.parse(line);
+    } catch {
+      throw new UsageError(`${o.trace}:${i + 1}: not JSON`);
+    }
+    if (!Array.isArray(r.messages)) throw new UsageError(`${o.trace}:${i + 1}: a trace row needs messages: [...]`);
+    return r;
+  });
+  const bar = progressBar('replay', rows.length, { json: o.json });
+  const report = await replay(
+    base,
+    rows,
+    () => ({ quota: new MemoryQuotaStore(), exactCache: new MemoryExactCache(100_000), embedder: new LexicalEmbedder(), alerts: new LogAlertSink(), clock: systemClock, ids: systemIds, sha256 }),
+    (scenario, done) => bar.update(done, rows.length, `replay ${scenario}`),
+  );
+  bar.stop();
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return 0;
+  }
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  process.stdout.write(`${report.requests} requests (${report.rows_with_estimated_tokens} with estimated tokens), config ${configFile}\n`);
+  process.stdout.write(`  scenario   cost USD      saving   cache hits  quality\n`);
+  for (const [name, r] of Object.entries(report.scenarios)) {
+    process.stdout.write(`  ${name.padEnd(9)}  ${r.cost_usd.toFixed(6).padStart(11)}  ${pct(r.saving).padStart(7)}  ${String(r.cache_hits).padStart(10)}  ${r.quality === null ? '   -' : `${pct(r.quality)} of ${r.quality_rows}`}\n`);
+  }
+  process.stdout.write('  by tenant and feature (baseline -> all levers):\n');
+  for (const t of report.by_tenant_feature) process.stdout.write(`    ${t.tenant}/${t.feature}: ${t.requests} requests, $${t.baseline_usd.toFixed(6)} -> $${t.all_usd.toFixed(6)}\n`);
+  return 0;
+}
