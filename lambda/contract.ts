@@ -101,4 +101,4 @@ export const QUOTA_TABLE = {
  * The gateway config document as a TypeScript type, for construct props (schema/gateway-config.schema.json is the
  * same for editors). A type-only export: erased at build, so this module stays free of runtime imports.
  */
-export type { GatewayConfigInput as GatewayConfigDocument } from './core/config/schema';
+export type { GatewayConfigDocument } from './config-document';

@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { Option, type Command } from 'commander';
 import { LexicalEmbedder } from '../../lambda/adapters/lexical-embedder';
 import { MemoryExactCache } from '../../lambda/adapters/memory-exact-cache';
@@ -13,8 +13,17 @@ import { findCatalogPrice, PRICE_CATALOG } from '../../lambda/core/pricing/catal
 import { action, integerIn, numberIn, UsageError } from '../cli-support';
 import { progressBar } from '../progress';
 
-/** Where the package's examples are: the repository root in development, the installed package's root when built. */
-export const PACKAGE_ROOT = resolve(__dirname, __dirname.includes(`${'dist'}`) ? '../../..' : '../..');
+/**
+ * replay's default config: examples/replay/gateway.json in the nearest folder above this file that has it (the
+ * repository in development, the installed CLI package when bundled).
+ */
+function defaultReplayConfig(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const file = join(dir, 'examples', 'replay', 'gateway.json');
+    if (existsSync(file)) return file;
+    if (dirname(dir) === dir) throw new UsageError('no examples/replay/gateway.json next to the CLI: pass --config FILE');
+  }
+}
 
 /** Savings-plan discounts assumed for SageMaker commitments (public "up to" figures are higher; these are typical). */
 const COMMITMENT_DISCOUNT = { none: 0, '1yr': 0.3, '3yr': 0.5 } as const;
@@ -203,7 +212,7 @@ function crossoverCommand(o: CrossoverFlags): number {
 }
 
 async function replayCommand(o: { trace: string; config?: string; json?: boolean }): Promise<number> {
-  const configFile = o.config ?? join(PACKAGE_ROOT, 'examples', 'replay', 'gateway.json');
+  const configFile = o.config ?? defaultReplayConfig();
   let base;
   let text: string;
   try {
@@ -235,7 +244,8 @@ async function replayCommand(o: { trace: string; config?: string; json?: boolean
     return 0;
   }
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-  process.stdout.write(`${report.requests} requests (${report.rows_with_estimated_tokens} with estimated tokens), config ${configFile}\n`);
+  const shown = relative(process.cwd(), configFile);
+  process.stdout.write(`${report.requests} requests (${report.rows_with_estimated_tokens} with estimated tokens), config ${shown.startsWith('..') ? configFile : shown}\n`);
   process.stdout.write(`  scenario   cost USD      saving   cache hits  quality\n`);
   for (const [name, r] of Object.entries(report.scenarios)) {
     process.stdout.write(`  ${name.padEnd(9)}  ${r.cost_usd.toFixed(6).padStart(11)}  ${pct(r.saving).padStart(7)}  ${String(r.cache_hits).padStart(10)}  ${r.quality === null ? '   -' : `${pct(r.quality)} of ${r.quality_rows}`}\n`);
