@@ -60,21 +60,23 @@ function bars(id: string, title: string, entries: readonly [string, number][], l
   return `<section><h2>${esc(title)}</h2><svg id="${id}" class="chart" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${Math.max(h, rows.length * h)}" font-size="12" font-family="sans-serif">${body}</svg></section>`;
 }
 
-/** Spend per day as columns, as inline SVG. */
+/** Spend per day as columns across the chart's full width, scaled to the dearest day, as inline SVG. */
 function columns(id: string, title: string, entries: readonly [string, number][]): string {
   const W = 720;
   const H = 220;
-  const max = Math.max(1, ...entries.map(([, v]) => v));
-  const cw = Math.max(4, Math.min(40, Math.floor((W - 60) / Math.max(1, entries.length))));
+  const left = 50;
+  const max = Math.max(0, ...entries.map(([, v]) => v));
+  const cw = (W - left) / Math.max(1, entries.length);
+  const gap = cw > 6 ? 2 : 0;
   const body = entries
     .map(([day, v], i) => {
-      const h = Math.max(1, Math.round((v / max) * (H - 50)));
-      return `<g class="column"><rect x="${50 + i * cw}" y="${H - 30 - h}" width="${cw - 2}" height="${h}" fill="#ff7f0e"><title>${esc(day)}: ${usd(v)}</title></rect></g>`;
+      const h = max > 0 ? Math.max(1, Math.round((v / max) * (H - 50))) : 1;
+      return `<g class="column"><rect x="${(left + i * cw).toFixed(2)}" y="${H - 30 - h}" width="${Math.max(0.5, cw - gap).toFixed(2)}" height="${h}" fill="#ff7f0e"><title>${esc(day)}: ${usd(v)}</title></rect></g>`;
     })
     .join('');
   const first = entries[0]?.[0] ?? '';
   const last = entries[entries.length - 1]?.[0] ?? '';
-  return `<section><h2>${esc(title)}</h2><svg id="${id}" class="chart" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-size="12" font-family="sans-serif"><text x="0" y="14">${usd(max)}</text><line x1="48" x2="${W}" y1="${H - 30}" y2="${H - 30}" stroke="#333"/>${body}<text x="50" y="${H - 12}">${esc(first)}</text><text x="${W - 80}" y="${H - 12}">${esc(last)}</text></svg></section>`;
+  return `<section><h2>${esc(title)}</h2><svg id="${id}" class="chart" xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-size="12" font-family="sans-serif"><text x="0" y="14">${usd(max)}</text><line x1="48" x2="${W}" y1="${H - 30}" y2="${H - 30}" stroke="#333"/>${body}<text x="${left}" y="${H - 12}">${esc(first)}</text><text x="${W}" y="${H - 12}" text-anchor="end">${esc(last)}</text></svg></section>`;
 }
 
 /** A self-contained HTML report: no scripts, no external assets; charts are inline SVG. */

@@ -23,6 +23,16 @@ describe('summarise', () => {
 });
 
 describe('renderReport', () => {
+  it('spreads the daily columns over the chart\'s full width, however few the days', () => {
+    const html = renderReport(records, { generatedAt: '2026-11-29T00:00:00Z' });
+    const chart = /<svg id="spend-by-day"[\s\S]*?<\/svg>/.exec(html)![0];
+    const rects = [...chart.matchAll(/<rect x="([\d.]+)" y="\d+" width="([\d.]+)" height="(\d+)"/g)].map((m) => ({ x: Number(m[1]), w: Number(m[2]), h: Number(m[3]) }));
+    expect(rects).toHaveLength(2);
+    expect(rects[0].x).toBe(50);
+    expect(rects[1].x + rects[1].w).toBeCloseTo(718, 0); // 720 wide, a 2 px gap after each column
+    expect(rects[0].h).toBe(170); // the dearest day fills the plot height (220 - 50)
+  });
+
   it('renders a self-contained page: inline SVG charts, no scripts, no external assets, escaped text', () => {
     const html = renderReport([...records, rec('2026-11-28T10:00:00Z', '<script>x</script>', 'f', 'm', 1, 1)], { generatedAt: '2026-11-29T00:00:00Z' });
     for (const id of ['spend-by-day', 'spend-by-tenant', 'spend-by-feature', 'spend-by-model', 'costliest']) expect(html).toContain(`id="${id}"`);
