@@ -1,4 +1,4 @@
-import { Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -72,6 +72,17 @@ export interface SemanticCacheProps {
   readonly vpcEndpointIds?: string[];
 
   /**
+   * Managed domain only: turn on OpenSearch fine-grained access control with this IAM principal (role or user ARN) as
+   * its master user. FGAC maps only the master user to a role by itself: every other principal, bound routers
+   * included, is refused (403) until you map it in the security plugin (`PUT _plugins/_security/api/rolesmapping/...`,
+   * https://docs.aws.amazon.com/opensearch-service/latest/developerguide/fgac.html#fgac-mapping), so synthesis warns
+   * about each bound role that is not the master. Without it the domain's IAM access policy alone admits exactly the
+   * bound roles (every request SigV4-signed), which is what the router needs.
+   * @default - no fine-grained access control; IAM access policy only
+   */
+  readonly fineGrainedAccessMasterUserArn?: string;
+
+  /**
    * What happens to the domain or collection and the exact-cache table when removed from the stack. Everything held
    * is a regenerable cache, so the default destroys it.
    * @default RemovalPolicy.DESTROY
@@ -125,6 +136,7 @@ export class SemanticCache extends Construct {
   readonly collection?: aoss.CfnCollection;
   readonly exactCacheTable: dynamodb.Table;
   private readonly principals: string[] = [];
+  private readonly fgacMaster?: string;
   private readonly resourceArn: string;
 
   constructor(scope: Construct, id: string, props: SemanticCacheProps = {}) {
@@ -141,6 +153,14 @@ export class SemanticCache extends Construct {
     }
     if (this.engine === 'managed-domain' && props.standbyReplicas !== undefined) problems.push('standbyReplicas: only for engine serverless');
     if (this.engine === 'managed-domain' && props.vpcEndpointIds !== undefined) problems.push('vpcEndpointIds: only for engine serverless');
+    if (this.engine === 'serverless' && props.fineGrainedAccessMasterUserArn !== undefined) {
+      problems.push('fineGrainedAccessMasterUserArn: only for engine managed-domain; a serverless collection uses its data-access policy');
+    }
+    const master = props.fineGrainedAccessMasterUserArn;
+    if (master !== undefined && !Token.isUnresolved(master) && !/^arn:aws[a-z-]*:iam::\d{12}:(role|user)\/.+/.test(master)) {
+      problems.push(`fineGrainedAccessMasterUserArn: expected an IAM role or user ARN, got '${master}'`);
+    }
+    this.fgacMaster = master;
     for (const v of props.vpcEndpointIds ?? []) {
       if (!Token.isUnresolved(v) && !/^vpce-[0-9a-z]{1,32}$/.test(v)) problems.push(`vpcEndpointIds: expected OpenSearch Serverless VPC endpoint ids (vpce-...), got '${v}'`);
     }
@@ -200,12 +220,12 @@ export class SemanticCache extends Construct {
         encryptionAtRestOptions: { enabled: true },
         nodeToNodeEncryptionOptions: { enabled: true },
         domainEndpointOptions: { enforceHttps: true, tlsSecurityPolicy: 'Policy-Min-TLS-1-2-PFS-2023-10' },
-        advancedSecurityOptions: {
-          enabled: true,
-          internalUserDatabaseEnabled: false,
-          // The first bound router is the IAM master user: it creates the index on first use. Resolved at synth.
-          masterUserOptions: { masterUserArn: Lazy.string({ produce: () => this.principals[0] }) },
-        },
+        // Fine-grained access control is opt-in: with it, FGAC admits only its master user until other roles are
+        // mapped inside OpenSearch, so a second bound router (or a grantReadWrite role) would get 403 although the
+        // access policy lets it in. Without it the IAM access policy below is the whole gate.
+        advancedSecurityOptions: props.fineGrainedAccessMasterUserArn
+          ? { enabled: true, internalUserDatabaseEnabled: false, masterUserOptions: { masterUserArn: props.fineGrainedAccessMasterUserArn } }
+          : undefined,
         accessPolicies: Lazy.any({ produce: () => this.domainAccessPolicy() }),
         logPublishingOptions: { SEARCH_SLOW_LOGS: logTarget, INDEX_SLOW_LOGS: logTarget, ES_APPLICATION_LOGS: logTarget },
       });
@@ -286,7 +306,18 @@ export class SemanticCache extends Construct {
   grantReadWrite(grantee: iam.IGrantable): iam.Grant {
     const principal = grantee.grantPrincipal;
     const arn = (principal as Partial<iam.IRole>).roleArn;
-    if (arn && !this.principals.includes(arn)) this.principals.push(arn);
+    if (arn && !this.principals.includes(arn)) {
+      this.principals.push(arn);
+      if (this.fgacMaster !== undefined && arn !== this.fgacMaster) {
+        const who = Construct.isConstruct(principal) ? principal.node.path : arn;
+        Annotations.of(this).addWarningV2(
+          'cdk-llm-finops:cache-fgac-mapping',
+          `SemanticCache: fine-grained access control refuses ${who} (403) until it is mapped to an OpenSearch role; map it with ` +
+            'PUT _plugins/_security/api/rolesmapping/all_access (or a narrower role) as the master user, see ' +
+            'https://docs.aws.amazon.com/opensearch-service/latest/developerguide/fgac.html#fgac-mapping',
+        );
+      }
+    }
     if (this.service === 'aoss') return iam.Grant.addToPrincipal({ grantee, actions: ['aoss:APIAccessAll'], resourceArns: [this.resourceArn] });
     if (Construct.isConstruct(grantee)) {
       Validations.of(grantee).acknowledge({

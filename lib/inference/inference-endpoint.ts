@@ -540,8 +540,11 @@ export class InferenceEndpoint extends Construct {
             : { numberOfCpuCoresRequired: 1, minMemoryRequiredInMb: 1024 },
           startupParameters: { containerStartupHealthCheckTimeoutInSeconds: startup, modelDataDownloadTimeoutInSeconds: startup },
         },
-        // One copy at deploy, so the deployment proves the model loads; target tracking takes it to zero when idle.
-        runtimeConfig: { copyCount: Math.max(1, minInstances) },
+        // CloudFormation applies CopyCount on every update of this resource, over what autoscaling set: it is the
+        // scaling floor, so an update never leaves more copies than autoscaling would keep. With scale to zero that
+        // is 0 (SageMaker accepts 0, API_InferenceComponentRuntimeConfig): a deploy no longer wakes an idle model
+        // (one copy for ten minutes at least, an instance-hour or more), and the first request scales it out.
+        runtimeConfig: { copyCount: minInstances },
       });
     }
 

@@ -17,7 +17,7 @@ const roleArn = { 'Fn::GetAtt': [Match.stringLikeRegexp('^RouterServiceRole'), '
 
 describe('SemanticCache', () => {
   describe('managed domain', () => {
-    it('defaults to one encrypted, HTTPS-only t3.medium node with IAM fine-grained access and slow logs', () => {
+    it('defaults to one encrypted, HTTPS-only t3.medium node admitting the bound roles by IAM policy, with slow logs', () => {
       const t = synth().template();
       t.hasResourceProperties('AWS::OpenSearchService::Domain', {
         EngineVersion: 'OpenSearch_2.19',
@@ -26,7 +26,7 @@ describe('SemanticCache', () => {
         EncryptionAtRestOptions: { Enabled: true },
         NodeToNodeEncryptionOptions: { Enabled: true },
         DomainEndpointOptions: { EnforceHTTPS: true, TLSSecurityPolicy: 'Policy-Min-TLS-1-2-PFS-2023-10' },
-        AdvancedSecurityOptions: { Enabled: true, InternalUserDatabaseEnabled: false, MasterUserOptions: { MasterUserARN: roleArn } },
+        AdvancedSecurityOptions: Match.absent(),
         AccessPolicies: { Statement: [{ Effect: 'Allow', Principal: { AWS: [roleArn] }, Action: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut'] }] },
         LogPublishingOptions: {
           SEARCH_SLOW_LOGS: { Enabled: true, CloudWatchLogsLogGroupArn: Match.anyValue() },
@@ -35,6 +35,29 @@ describe('SemanticCache', () => {
         },
       });
       t.hasResourceProperties('AWS::Logs::ResourcePolicy', { PolicyDocument: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('"Service":"es.amazonaws.com"')])] } });
+    });
+
+    it('admits every bound router, not only the first (no fine-grained access control mapping only a master user)', () => {
+      const { stack, cache } = synth();
+      const second = new lambda.Function(stack, 'Staging', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}') });
+      cache.bindRouter(second);
+      const t = Template.fromStack(stack);
+      t.hasResourceProperties('AWS::OpenSearchService::Domain', {
+        AdvancedSecurityOptions: Match.absent(),
+        AccessPolicies: { Statement: [{ Principal: { AWS: [roleArn, { 'Fn::GetAtt': [Match.stringLikeRegexp('^StagingServiceRole'), 'Arn'] }] } }] },
+      });
+    });
+
+    it('turns fine-grained access control on only with an explicit master user, and warns for each role FGAC will refuse until mapped', () => {
+      const master = 'arn:aws:iam::111122223333:role/search-admin';
+      const { app, template } = synth({ fineGrainedAccessMasterUserArn: master });
+      template().hasResourceProperties('AWS::OpenSearchService::Domain', {
+        AdvancedSecurityOptions: { Enabled: true, InternalUserDatabaseEnabled: false, MasterUserOptions: { MasterUserARN: master } },
+      });
+      const warnings = app.synth().getStackByName('Test').messages.filter((m) => m.level === 'warning').map((m) => String(m.entry.data));
+      expect(warnings).toEqual(expect.arrayContaining([expect.stringContaining('SemanticCache: fine-grained access control refuses Test/Router/ServiceRole (403) until it is mapped')]));
+      expect(() => synth({ fineGrainedAccessMasterUserArn: 'admin' })).toThrow("fineGrainedAccessMasterUserArn: expected an IAM role or user ARN, got 'admin'");
+      expect(() => synth({ engine: 'serverless', fineGrainedAccessMasterUserArn: master })).toThrow('fineGrainedAccessMasterUserArn: only for engine managed-domain');
     });
 
     it('creates the domain after the CloudWatch Logs resource policy its log publishing needs, with PutLogEventsBatch', () => {

@@ -151,7 +151,8 @@ describe('InferenceEndpoint', () => {
         EndpointName: { 'Fn::GetAtt': [Match.stringLikeRegexp('Llm'), 'EndpointName'] },
         VariantName: 'AllTraffic',
         Specification: { ModelName: { 'Fn::GetAtt': [Match.stringLikeRegexp('LlmModel'), 'ModelName'] }, ComputeResourceRequirements: { NumberOfAcceleratorDevicesRequired: 2, MinMemoryRequiredInMb: 1024 } },
-        RuntimeConfig: { CopyCount: 1 },
+        // The scaling floor: an update of the component does not wake a model scaled to zero.
+        RuntimeConfig: { CopyCount: 0 },
       });
       t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
         ResourceId: 'inference-component/small-llm-model', ScalableDimension: 'sagemaker:inference-component:DesiredCopyCount', MinCapacity: 0, MaxCapacity: 2,
