@@ -53,7 +53,11 @@ export const BUNDLES = {
   router: 'router',
   authorizer: 'authorizer',
   budgetAction: 'budget-action',
+  tagActivator: 'tag-activator',
 } as const;
+
+/** The tag activator's keys: a JSON array of cost allocation tag keys (TenantInferenceProfiles renders it). */
+export const ENV_COST_ALLOCATION_TAGS = 'LLM_FINOPS_COST_ALLOCATION_TAGS';
 
 /** Authorizer context key carrying the tenant id to the router (event.requestContext.authorizer.tenant). */
 export const AUTHORIZER_TENANT_KEY = 'tenant';

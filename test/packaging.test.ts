@@ -45,7 +45,7 @@ describe('the construct package (cdk-llm-finops)', () => {
     const files = packed();
     expect(files).toEqual(expect.arrayContaining([
       'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/lambda/contract.js', 'dist/lambda/config-document.d.ts',
-      'assets/lambda/router/index.js', 'assets/lambda/authorizer/index.js', 'assets/lambda/budget-action/index.js', 'assets/config-validator/index.js',
+      'assets/lambda/router/index.js', 'assets/lambda/authorizer/index.js', 'assets/lambda/budget-action/index.js', 'assets/lambda/tag-activator/index.js', 'assets/config-validator/index.js',
       'schema/gateway-config.schema.json', 'LICENSE', 'README.md', 'package.json',
     ]));
     expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);

@@ -1,11 +1,18 @@
 import { createHash } from 'node:crypto';
-import { Annotations, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as bedrock from 'aws-cdk-lib/aws-bedrock';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as cr from 'aws-cdk-lib/custom-resources';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
-import { ENV_TENANT_UPSTREAMS, type GatewayConfigDocument } from '../../lambda/contract';
+import { BUNDLES, ENV_COST_ALLOCATION_TAGS, ENV_TENANT_UPSTREAMS, METRICS_NAMESPACE, type GatewayConfigDocument } from '../../lambda/contract';
+import { bundleCode } from '../bundle-code';
 import { bedrockModelSourceArn } from '../gateway/config-resources';
 
 /** One tenant's profiles. */
@@ -27,13 +34,15 @@ export interface TenantInferenceProfilesProps {
   /** @default 'llm-finops:team' */
   readonly teamTagKey?: string;
   /**
-   * Activate the tag keys as cost allocation tags (a custom resource calling ce:UpdateCostAllocationTagsStatus in
-   * us-east-1). AWS only accepts keys it has seen on a resource, which can take up to 24 hours after the first
-   * profile is tagged: a key refused then is reported in the custom resource's response; redeploy (or activate it in
-   * the Billing console) later. Activation is not retroactive.
+   * Activate the tag keys as cost allocation tags: a function calling ce:UpdateCostAllocationTagsStatus (us-east-1)
+   * at deploy and every 6 hours until they are active. AWS only accepts keys it has seen on a resource (up to 24 hours
+   * after the first profile is tagged) and only from a management or standalone account; an alarm fires when they are
+   * still inactive after 30 hours. Activation is not retroactive.
    * @default true
    */
   readonly activateCostAllocationTags?: boolean;
+  /** Where the inactive-tags alarm notifies (the platform passes its alert topic). */
+  readonly alarmTopic?: sns.ITopic;
 }
 
 /**
@@ -50,8 +59,6 @@ export function profileName(tenant: string, modelId: string, scope = ''): string
   return `${clean(full.slice(0, 51))}-${hash}`;
 }
 
-/** The id CDK gives AwsCustomResource's singleton provider function in a stack. */
-const AWS_CUSTOM_RESOURCE_PROVIDER = 'AWS679f53fac002430cb0da5b7982bd2287';
 
 /**
  * A Bedrock application inference profile per tenant and model, tagged with the tenant (and team), so Bedrock spend
@@ -63,7 +70,10 @@ export class TenantInferenceProfiles extends Construct {
   /** Profile ARNs: tenant -> model id -> ARN. */
   readonly arns: Record<string, Record<string, string>> = {};
   readonly profiles: bedrock.CfnApplicationInferenceProfile[] = [];
-  readonly tagActivation?: cr.AwsCustomResource;
+  /** The scheduled cost-allocation tag activator (with activateCostAllocationTags). */
+  readonly tagActivator?: lambda.Function;
+  /** Fires when the tag keys are still inactive after 30 hours (with activateCostAllocationTags). */
+  readonly inactiveTagsAlarm?: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: TenantInferenceProfilesProps) {
     super(scope, id);
@@ -103,39 +113,56 @@ export class TenantInferenceProfiles extends Construct {
 
     if (props.activateCostAllocationTags ?? true) {
       const keys = [tenantTag, teamTag];
-      const call: cr.AwsSdkCall = {
-        service: 'CostExplorer',
-        action: 'updateCostAllocationTagsStatus',
-        region: 'us-east-1',
-        parameters: { CostAllocationTagsStatus: keys.map((k) => ({ TagKey: k, Status: 'Active' })) },
-        physicalResourceId: cr.PhysicalResourceId.of(`cost-allocation-tags-${keys.join(',')}`),
-        // Only an Organizations management account (or a standalone one) may activate tags: in a member account the
-        // call is refused, and that must not roll back the whole stack. The tags then need activating from the
-        // management account (Billing console or `aws ce update-cost-allocation-tags-status`).
-        ignoreErrorCodesMatching: 'AccessDenied.*|UnauthorizedOperation|Unauthorized.*',
-      };
-      this.tagActivation = new cr.AwsCustomResource(this, 'ActivateTags', {
-        onCreate: call,
-        onUpdate: call,
-        // ce:UpdateCostAllocationTagsStatus takes no resource ARN.
-        policy: cr.AwsCustomResourcePolicy.fromStatements([new iam.PolicyStatement({ actions: ['ce:UpdateCostAllocationTagsStatus'], resources: ['*'] })]),
-        installLatestAwsSdk: false,
-        // The provider function's logs, with a retention (its default group keeps them for ever).
-        logGroup: new logs.LogGroup(this, 'ActivateTagsLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+      // A scheduled activator, not a one-shot custom resource: AWS accepts a key only once it has seen it on a
+      // resource (up to 24 hours after the profiles are tagged), and only from a management or standalone account.
+      // It runs at deploy (asynchronously: it can never fail or roll back the deployment) and every 6 hours, and
+      // publishes InactiveCostAllocationTags, so keys still inactive after 30 hours raise an alarm instead of tenant
+      // budgets silently tracking $0. https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/activating-tags.html
+      const fn = new lambda.Function(this, 'TagActivator', {
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        handler: 'index.handler',
+        code: bundleCode(BUNDLES.tagActivator),
+        memorySize: 256,
+        timeout: Duration.seconds(60),
+        logGroup: new logs.LogGroup(this, 'TagActivatorLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+        environment: { [ENV_COST_ALLOCATION_TAGS]: JSON.stringify(keys) },
+        description: 'cdk-llm-finops: activates the tenant and team cost allocation tags until they are active',
       });
-      for (const p of this.profiles) this.tagActivation.node.addDependency(p);
+      // Neither call takes a resource ARN.
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ce:ListCostAllocationTags', 'ce:UpdateCostAllocationTagsStatus'], resources: ['*'] }));
+      new events.Rule(this, 'TagActivatorSchedule', {
+        schedule: events.Schedule.rate(Duration.hours(6)),
+        targets: [new targets.LambdaFunction(fn, { retryAttempts: 2 })],
+        description: 'cdk-llm-finops: retry cost allocation tag activation',
+      });
+      const now = new triggers.Trigger(this, 'TagActivatorAtDeploy', { handler: fn, invocationType: triggers.InvocationType.EVENT, executeOnHandlerChange: true });
+      for (const p of this.profiles) now.executeAfter(p);
+      this.tagActivator = fn;
+      this.inactiveTagsAlarm = new cloudwatch.Alarm(this, 'InactiveTagsAlarm', {
+        alarmDescription:
+          `Cost allocation tags ${keys.join(', ')} are still not active: tenant and team spend is not tagged in the CUR and tag-filtered budgets track $0. ` +
+          'See the TagActivator logs (llm_finops_tag_activation) for each key and what to do: in an Organizations member account, activate them from the management account.',
+        metric: new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: 'InactiveCostAllocationTags', statistic: 'Minimum', period: Duration.hours(6) }),
+        threshold: 1,
+        // Five 6-hour runs: past the 24 hours AWS may take to make a new key activatable.
+        evaluationPeriods: 5,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: cloudwatch.TreatMissingData.MISSING,
+      });
+      if (props.alarmTopic) this.inactiveTagsAlarm.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
       Annotations.of(this).addInfoV2('cdk-llm-finops:tagActivation',
-        `Cost allocation tags ${keys.join(', ')} are activated by this stack where the account may (a management or standalone account); ` +
-        'in an Organizations member account activate them from the management account. New tags become activatable up to 24 hours after first use: ' +
-        'until then, and until activated, tenant budgets and CUR tags track $0 (redeploy, or activate in the Billing console).');
-      Validations.of(this.tagActivation).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ce:UpdateCostAllocationTagsStatus takes no resource ARN.' });
-      // The stack-wide provider function of AwsCustomResource: only the basic execution role (its own logs).
-      const provider = stack.node.tryFindChild(AWS_CUSTOM_RESOURCE_PROVIDER);
+        `Cost allocation tags ${keys.join(', ')} are activated by a scheduled function (at deploy and every 6 hours) where the account may ` +
+        '(a management or standalone account); new keys become activatable up to 24 hours after first use. An alarm (InactiveTagsAlarm) fires ' +
+        'when they are still inactive after 30 hours; in an Organizations member account activate them from the management account.');
+      Validations.of(fn).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ce:ListCostAllocationTags and ce:UpdateCostAllocationTagsStatus take no resource ARN.' });
+      Validations.of(fn).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        reason: 'Only its own CloudWatch Logs.',
+      });
+      const provider = stack.node.tryFindChild('AWSCDK.TriggerCustomResourceProviderCustomResourceProvider');
       if (provider) {
-        Validations.of(provider).acknowledge({
-          id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-          reason: "AwsCustomResource's provider function writes only its own CloudWatch Logs.",
-        });
+        Validations.of(provider).acknowledge({ id: 'AwsSolutions-IAM4', reason: 'The CDK Trigger provider (CDK-managed) uses the basic execution role.' });
       }
     }
   }

@@ -151,7 +151,7 @@ export class CostManagedAiPlatform extends Construct {
       new CfnOutput(this, 'UsageBucket', { value: this.attribution.usageBucket.bucketName, description: 'Usage records as Parquet (usage/dt=yyyy-MM-dd/); `aws s3 sync` it for llm-finops report' });
     }
     if (props.tenantInferenceProfiles?.length) {
-      this.profiles = new TenantInferenceProfiles(this, 'TenantProfiles', { gatewayConfig: props.gatewayConfig, tenants: props.tenantInferenceProfiles, tenantTagKey: (props.costAttribution || undefined)?.tenantTagKey, teamTagKey: (props.costAttribution || undefined)?.teamTagKey });
+      this.profiles = new TenantInferenceProfiles(this, 'TenantProfiles', { gatewayConfig: props.gatewayConfig, tenants: props.tenantInferenceProfiles, tenantTagKey: (props.costAttribution || undefined)?.tenantTagKey, teamTagKey: (props.costAttribution || undefined)?.teamTagKey, alarmTopic: this.alerts.topic });
       this.profiles.bindRouter(this.gateway.router.function);
     }
     const b = props.budgets;

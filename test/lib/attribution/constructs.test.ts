@@ -274,12 +274,21 @@ describe('TenantInferenceProfiles', () => {
       ModelSource: { CopyFrom: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:us-east-1::foundation-model/amazon.titan-text-express-v1']] } },
     });
     t.hasResourceProperties('AWS::Bedrock::ApplicationInferenceProfile', { InferenceProfileName: Match.stringLikeRegexp('^[0-9a-f]{8}-globex-nova-lite$'), Tags: [{ Key: 'llm-finops:tenant', Value: 'globex' }] });
-    t.hasResourceProperties('Custom::AWS', {
-      Create: Match.serializedJson(Match.objectLike({ service: 'CostExplorer', action: 'updateCostAllocationTagsStatus', region: 'us-east-1', ignoreErrorCodesMatching: 'AccessDenied.*|UnauthorizedOperation|Unauthorized.*', parameters: { CostAllocationTagsStatus: [{ TagKey: 'llm-finops:tenant', Status: 'Active' }, { TagKey: 'llm-finops:team', Status: 'Active' }] } })),
+    // Tag activation: a scheduled function (at deploy, asynchronously, and every 6 hours) and an alarm, never a
+    // custom resource that could fail or roll back the stack.
+    t.resourceCountIs('Custom::AWS', 0);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('activates the tenant and team cost allocation tags'),
+      Environment: { Variables: { LLM_FINOPS_COST_ALLOCATION_TAGS: '["llm-finops:tenant","llm-finops:team"]' } },
+      LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('TagActivatorLogs') } },
     });
-    t.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'ce:UpdateCostAllocationTagsStatus', Resource: '*' }]) } });
-    // The custom resource's provider logs to a group with a retention.
-    t.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('ActivateTagsLogs') } } });
+    t.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([{ Effect: 'Allow', Action: ['ce:ListCostAllocationTags', 'ce:UpdateCostAllocationTagsStatus'], Resource: '*' }]) } });
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(6 hours)', Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 2 } })] });
+    t.hasResourceProperties('Custom::Trigger', { InvocationType: 'Event' });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'LlmFinOps', MetricName: 'InactiveCostAllocationTags', Statistic: 'Minimum', Period: 21600, EvaluationPeriods: 5, Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
     t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     const vars = Object.values(t.findResources('AWS::Lambda::Function')).find((f) => f.Properties.Environment?.Variables?.LLM_FINOPS_TENANT_UPSTREAMS)!.Properties.Environment.Variables;
     expect(JSON.stringify(vars.LLM_FINOPS_TENANT_UPSTREAMS)).toContain('InferenceProfileArn');
