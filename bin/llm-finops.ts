@@ -4,6 +4,7 @@ import { ConfigError } from '../lambda/core/config/resolve';
 import { packageVersion, takeExitCode } from './cli-support';
 import { registerCacheCommands } from './commands/cache';
 import { registerContextCommands } from './commands/context';
+import { registerDoctorCommand } from './commands/doctor';
 import { registerGatewayCommands } from './commands/gateway';
 import { registerPlanningCommands } from './commands/planning';
 import { registerPricesCommands } from './commands/prices';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerTenantCommands(program);
   registerReportCommands(program);
   registerPlanningCommands(program);
+  registerDoctorCommand(program);
   registerCacheCommands(program);
   registerRouterCommands(program);
   registerContextCommands(program);

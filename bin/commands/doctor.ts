@@ -1,0 +1,231 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { APIGatewayClient, GetAccountCommand, GetApiKeysCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
+import { BedrockClient, GetFoundationModelAvailabilityCommand, GetFoundationModelCommand, GetInferenceProfileCommand } from '@aws-sdk/client-bedrock';
+import { CloudWatchLogsClient, DescribeResourcePoliciesCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { CostExplorerClient, GetAnomalyMonitorsCommand, type AnomalyMonitor } from '@aws-sdk/client-cost-explorer';
+import { DescribeOrganizationCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
+import { ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { Command } from 'commander';
+import {
+  checkAnomalyMonitors, checkApiGatewayRole, checkBedrockModels, checkCounts, checkSageMakerQuotas, checkTagActivation, configSource,
+  stackNeeds, type BedrockModelFact, type Finding, type StackNeeds,
+} from '../../lambda/core/finops/doctor';
+import { action, UsageError } from '../cli-support';
+
+const PROFILE = /^(us|eu|apac|us-gov|jp|au|ca|global)\.(.+)$/;
+
+type Stack = { name: string; account?: string; region?: string; template: Record<string, unknown>; config?: unknown };
+
+/** The stacks of a cloud assembly (manifest.json), their environments, templates and gateway configs. */
+export function readAssembly(dir: string, configFile?: string): Stack[] {
+  let manifest: { artifacts?: Record<string, { type?: string; environment?: string; properties?: { templateFile?: string } }> };
+  try {
+    manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  } catch {
+    throw new UsageError(`cannot read ${join(dir, 'manifest.json')}: synthesise first (npm start, cdk synth) or pass --app DIR`);
+  }
+  let explicit: unknown;
+  if (configFile) {
+    try {
+      explicit = JSON.parse(readFileSync(configFile, 'utf8'));
+    } catch (err) {
+      throw new UsageError(`--config ${configFile}: ${(err as Error).message}`);
+    }
+  }
+  const stacks: Stack[] = [];
+  for (const [name, a] of Object.entries(manifest.artifacts ?? {})) {
+    if (a.type !== 'aws:cloudformation:stack' || !a.properties?.templateFile) continue;
+    const template = JSON.parse(readFileSync(join(dir, a.properties.templateFile), 'utf8'));
+    const env = /^aws:\/\/([^/]+)\/(.+)$/.exec(a.environment ?? '');
+    const known = (v: string | undefined) => (v && !v.startsWith('unknown-') ? v : undefined);
+    let config = explicit;
+    if (config === undefined) {
+      const src = configSource(template);
+      if (src && 'json' in src) config = JSON.parse(src.json);
+      else if (src && existsSync(join(dir, src.assetPath, src.file))) config = JSON.parse(readFileSync(join(dir, src.assetPath, src.file), 'utf8'));
+    }
+    stacks.push({ name, account: known(env?.[1]), region: known(env?.[2]), template, config });
+  }
+  if (!stacks.length) throw new UsageError(`${dir} holds no stacks`);
+  return stacks;
+}
+
+const message = (err: unknown): string => {
+  const e = err as { name?: string; message?: string };
+  return `${e.name ?? 'Error'}: ${e.message ?? String(err)}`;
+};
+
+/** Every count, page by page. */
+async function pages<T>(fetch: (token: string | undefined) => Promise<{ items: T[]; next?: string }>): Promise<T[]> {
+  const out: T[] = [];
+  let token: string | undefined;
+  do {
+    const page = await fetch(token);
+    out.push(...page.items);
+    token = page.next;
+  } while (token);
+  return out;
+}
+
+async function bedrockFacts(client: BedrockClient, ids: readonly string[]): Promise<BedrockModelFact[]> {
+  const facts: BedrockModelFact[] = [];
+  for (const id of ids) {
+    if (id.startsWith('arn:')) continue; // an ARN the user chose: nothing to resolve
+    const profile = PROFILE.exec(id);
+    const kind = profile ? 'profile' : 'model';
+    const modelId = profile ? profile[2] : id;
+    let lifecycle: string | undefined;
+    try {
+      if (profile) await client.send(new GetInferenceProfileCommand({ inferenceProfileIdentifier: id }));
+      else lifecycle = (await client.send(new GetFoundationModelCommand({ modelIdentifier: id }))).modelDetails?.modelLifecycle?.status;
+    } catch (err) {
+      facts.push({ id, kind, found: false, error: message(err) });
+      continue;
+    }
+    let authorized: boolean | undefined;
+    let accessDetail: string | undefined;
+    try {
+      const a = await client.send(new GetFoundationModelAvailabilityCommand({ modelId }));
+      authorized = a.authorizationStatus === 'AUTHORIZED' && a.entitlementAvailability === 'AVAILABLE';
+      accessDetail = `authorization ${a.authorizationStatus}, entitlement ${a.entitlementAvailability}, agreement ${a.agreementAvailability?.status ?? 'n/a'}`;
+    } catch (err) {
+      accessDetail = `availability not checked: ${message(err)}`;
+    }
+    facts.push({ id, kind, found: true, lifecycle, authorized, accessDetail });
+  }
+  return facts;
+}
+
+async function sagemakerQuotas(client: ServiceQuotasClient, types: readonly string[]): Promise<Map<string, number | undefined>> {
+  const quotas = await pages(async (NextToken) => {
+    const r = await client.send(new ListServiceQuotasCommand({ ServiceCode: 'sagemaker', NextToken, MaxResults: 100 }));
+    return { items: r.Quotas ?? [], next: r.NextToken };
+  });
+  return new Map(types.map((t) => [t, quotas.find((q) => q.QuotaName === `${t} for endpoint usage`)?.Value]));
+}
+
+/** One check that could not run (a read call refused): a warning naming the call, never a crash. */
+function unchecked(check: string, where: { stack: string; region: string }, err: unknown): Finding {
+  return { check, ...where, verdict: 'warn', message: `not checked: ${message(err)}`, fix: 'run doctor with credentials that may make this read-only call' };
+}
+
+export async function diagnose(stacks: readonly Stack[], opts: { region?: string }): Promise<Finding[]> {
+  const identity = await new STSClient({ region: opts.region ?? stacks.find((s) => s.region)?.region ?? 'us-east-1' }).send(new GetCallerIdentityCommand({})).catch((err) => {
+    throw new Error(`no usable AWS credentials (${message(err)}): doctor reads the account with the usual AWS credential chain`);
+  });
+  const account = identity.Account!;
+  const findings: Finding[] = [];
+  // Account-wide facts, fetched once.
+  let org: { managementAccountId: string } | null | Error | undefined;
+  let monitors: AnomalyMonitor[] | Error | undefined;
+  for (const s of stacks) {
+    const region = s.region ?? opts.region;
+    if (!region) throw new UsageError(`stack ${s.name} is environment-agnostic: pass --region (or set AWS_REGION)`);
+    const where = { stack: s.name, region };
+    const n: StackNeeds = stackNeeds(s.name, s.template as never, s.config);
+    if (s.account && s.account !== account) {
+      findings.push({ check: 'credentials', ...where, verdict: 'warn', message: `the credentials are for account ${account}, the stack targets ${s.account}: the checks describe ${account}` });
+    }
+    const apigw = new APIGatewayClient({ region });
+    if (n.accessLoggingStages) {
+      try {
+        const f = checkApiGatewayRole(n, where, (await apigw.send(new GetAccountCommand({}))).cloudwatchRoleArn);
+        if (f) findings.push(f);
+      } catch (err) {
+        findings.push(unchecked('apigateway-cloudwatch-role', where, err));
+      }
+    }
+    if (n.serviceAnomalyMonitors || n.customAnomalyMonitors) {
+      if (monitors === undefined) {
+        monitors = await pages(async (NextPageToken) => {
+          const r = await new CostExplorerClient({ region: 'us-east-1' }).send(new GetAnomalyMonitorsCommand({ NextPageToken }));
+          return { items: r.AnomalyMonitors ?? [], next: r.NextPageToken };
+        }).catch((err: unknown) => err as Error);
+      }
+      if (monitors instanceof Error) findings.push(unchecked('anomaly-monitor', where, monitors));
+      else {
+        const f = checkAnomalyMonitors(n, where, monitors);
+        if (f) findings.push(f);
+      }
+    }
+    if (n.tagKeys.length) {
+      if (org === undefined) {
+        org = await new OrganizationsClient({ region: 'us-east-1' }).send(new DescribeOrganizationCommand({})).then(
+          (r) => ({ managementAccountId: r.Organization!.MasterAccountId! }),
+          (err: { name?: string }) => (err.name === 'AWSOrganizationsNotInUseException' ? null : (err as Error)),
+        );
+      }
+      if (org instanceof Error) findings.push(unchecked('cost-allocation-tags', where, org));
+      else {
+        const f = checkTagActivation(n, where, account, org);
+        if (f) findings.push(f);
+      }
+    }
+    if (n.bedrockModels.length) findings.push(...checkBedrockModels(where, await bedrockFacts(new BedrockClient({ region }), n.bedrockModels)));
+    const types = Object.keys(n.sagemakerInstances);
+    if (types.length) {
+      try {
+        findings.push(...checkSageMakerQuotas(n, where, await sagemakerQuotas(new ServiceQuotasClient({ region }), types)));
+      } catch (err) {
+        findings.push(unchecked('sagemaker-quota', where, err));
+      }
+    }
+    if (n.logsResourcePolicies || n.apiKeys || n.usagePlans) {
+      try {
+        const [policies, keys, plans] = await Promise.all([
+          n.logsResourcePolicies ? pages(async (nextToken) => {
+            const r = await new CloudWatchLogsClient({ region }).send(new DescribeResourcePoliciesCommand({ nextToken, limit: 50 }));
+            return { items: r.resourcePolicies ?? [], next: r.nextToken };
+          }) : [],
+          n.apiKeys ? pages(async (position) => {
+            const r = await apigw.send(new GetApiKeysCommand({ position, limit: 500 }));
+            return { items: r.items ?? [], next: r.position };
+          }) : [],
+          n.usagePlans ? pages(async (position) => {
+            const r = await apigw.send(new GetUsagePlansCommand({ position, limit: 500 }));
+            return { items: r.items ?? [], next: r.position };
+          }) : [],
+        ]);
+        findings.push(...checkCounts(n, where, { logsResourcePolicies: policies.length, apiKeys: keys.length, usagePlans: plans.length }));
+      } catch (err) {
+        findings.push(unchecked('limits', where, err));
+      }
+    }
+  }
+  return findings;
+}
+
+const MARK = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL' } as const;
+
+export function formatFindings(findings: readonly Finding[]): string {
+  const lines = findings.map((f) => `${MARK[f.verdict]}  ${f.stack} ${f.region}  ${f.check}: ${f.message}${f.fix ? `\n        fix: ${f.fix}` : ''}${f.doc && f.verdict !== 'ok' ? `\n        see: ${f.doc}` : ''}`);
+  const n = (v: string) => findings.filter((f) => f.verdict === v).length;
+  return `${lines.join('\n')}\n${n('fail')} will fail, ${n('warn')} warning(s), ${n('ok')} ok\n`;
+}
+
+/** `doctor`: the account prerequisites and limits the templates cannot show, read-only. */
+export function registerDoctorCommand(program: Command): void {
+  program
+    .command('doctor')
+    .summary('check an account against the synthesised stacks before cdk deploy')
+    .description(
+      'Before cdk deploy: for each stack of a synthesised cloud assembly, check (read-only calls, credentials from the usual AWS chain) what ' +
+        'the templates cannot show: the API Gateway CloudWatch role, existing anomaly monitors, Organizations membership for tag activation, ' +
+        'Bedrock model and inference-profile availability and access in the Region, SageMaker endpoint instance quotas, API keys and usage ' +
+        'plans headroom, CloudWatch Logs resource policies (10 per Region). Prints ok / WARN / FAIL with the fix; exit 1 when something will fail.',
+    )
+    .option('--app <dir>', 'the cloud assembly (cdk synth output)', 'cdk.out')
+    .option('--config <file>', 'the gateway config (default: read from the router function in the assembly)')
+    .option('--region <region>', 'Region of environment-agnostic stacks (default: AWS_REGION, AWS_DEFAULT_REGION)')
+    .option('--json', 'print JSON')
+    .action(
+      action<{ app: string; config?: string; region?: string; json?: boolean }>(async (o) => {
+        const stacks = readAssembly(o.app, o.config);
+        const findings = await diagnose(stacks, { region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION });
+        process.stdout.write(o.json ? `${JSON.stringify({ findings }, null, 2)}\n` : formatFindings(findings));
+        return findings.some((f) => f.verdict === 'fail') ? 1 : 0;
+      }),
+    );
+}

@@ -1,0 +1,232 @@
+/**
+ * `llm-finops doctor`: what a synthesised template needs from the account that the template cannot show, and the
+ * verdict once the account's facts are known. Pure: the CLI reads the cloud assembly and asks AWS (read-only calls),
+ * this module decides. Each finding names the fix and the documentation behind the rule.
+ */
+
+type Template = { Resources?: Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }> };
+
+/** What one stack needs from its account and Region. */
+export interface StackNeeds {
+  readonly stack: string;
+  /** Stages that write access logs (they need the account's API Gateway CloudWatch role). */
+  readonly accessLoggingStages: number;
+  /** The template sets the account's API Gateway CloudWatch role itself (AWS::ApiGateway::Account). */
+  readonly setsApiGatewayAccount: boolean;
+  /** A DIMENSIONAL/SERVICE anomaly monitor (one per account). */
+  readonly serviceAnomalyMonitors: number;
+  readonly customAnomalyMonitors: number;
+  /** Cost-allocation tag keys the stack activates (TenantInferenceProfiles' activator). */
+  readonly tagKeys: readonly string[];
+  /** SageMaker hosting instances by type: the most each endpoint config may run, summed per type. */
+  readonly sagemakerInstances: Readonly<Record<string, number>>;
+  readonly logsResourcePolicies: number;
+  readonly apiKeys: number;
+  readonly usagePlans: number;
+  /** Bedrock upstream ids of the gateway config (foundation-model ids and inference-profile ids). */
+  readonly bedrockModels: readonly string[];
+}
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : 0);
+
+/** Where the router's gateway config is: inline in its environment, or a file in its code asset. */
+export function configSource(template: Template): { json: string } | { assetPath: string; file: string } | undefined {
+  for (const r of Object.values(template.Resources ?? {})) {
+    if (r.Type !== 'AWS::Lambda::Function') continue;
+    const vars = ((r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {});
+    if (typeof vars.LLM_FINOPS_CONFIG === 'string' && vars.LLM_FINOPS_USAGE_SCOPE === undefined) return { json: vars.LLM_FINOPS_CONFIG };
+    const asset = r.Metadata?.['aws:asset:path'];
+    if (typeof vars.LLM_FINOPS_CONFIG_FILE === 'string' && typeof asset === 'string' && vars.LLM_FINOPS_USAGE_SCOPE === undefined) {
+      return { assetPath: asset, file: vars.LLM_FINOPS_CONFIG_FILE };
+    }
+  }
+  return undefined;
+}
+
+/** The Bedrock upstream ids a gateway config names. */
+export function bedrockModelsOf(config: unknown): string[] {
+  const c = config as { providers?: { id?: string; type?: string }[]; models?: { provider?: string; upstreamModel?: string }[] } | undefined;
+  const bedrock = new Set((c?.providers ?? []).filter((p) => p.type === 'bedrock').map((p) => p.id));
+  return [...new Set((c?.models ?? []).filter((m) => bedrock.has(m.provider) && typeof m.upstreamModel === 'string').map((m) => m.upstreamModel!))];
+}
+
+export function stackNeeds(stack: string, template: Template, config?: unknown): StackNeeds {
+  const resources = Object.values(template.Resources ?? {});
+  const of = (type: string) => resources.filter((r) => r.Type === type);
+  const sagemaker: Record<string, number> = {};
+  for (const r of of('AWS::SageMaker::EndpointConfig')) {
+    for (const v of (r.Properties?.ProductionVariants as Record<string, unknown>[] | undefined) ?? []) {
+      const type = v.InstanceType;
+      if (typeof type !== 'string') continue;
+      const scaling = v.ManagedInstanceScaling as { MaxInstanceCount?: unknown } | undefined;
+      sagemaker[type] = (sagemaker[type] ?? 0) + Math.max(num(v.InitialInstanceCount), num(scaling?.MaxInstanceCount));
+    }
+  }
+  // Endpoints scaled by Application Auto Scaling: their maximum counts, not the initial one.
+  for (const t of of('AWS::ApplicationAutoScaling::ScalableTarget')) {
+    if (t.Properties?.ScalableDimension !== 'sagemaker:variant:DesiredInstanceCount') continue;
+    const max = num(t.Properties?.MaxCapacity);
+    const types = Object.keys(sagemaker);
+    if (types.length === 1 && max > sagemaker[types[0]]) sagemaker[types[0]] = max;
+  }
+  const tagKeys = new Set<string>();
+  for (const r of of('AWS::Lambda::Function')) {
+    const raw = (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables?.LLM_FINOPS_COST_ALLOCATION_TAGS;
+    if (typeof raw === 'string') {
+      try {
+        for (const k of JSON.parse(raw) as string[]) tagKeys.add(k);
+      } catch {
+        // not ours to judge here: the activator refuses it at cold start
+      }
+    }
+  }
+  const monitors = of('AWS::CE::AnomalyMonitor');
+  return {
+    stack,
+    accessLoggingStages: of('AWS::ApiGateway::Stage').filter((r) => r.Properties?.AccessLogSetting !== undefined).length,
+    setsApiGatewayAccount: of('AWS::ApiGateway::Account').length > 0,
+    serviceAnomalyMonitors: monitors.filter((m) => m.Properties?.MonitorType === 'DIMENSIONAL' && m.Properties?.MonitorDimension === 'SERVICE').length,
+    customAnomalyMonitors: monitors.filter((m) => m.Properties?.MonitorType === 'CUSTOM').length,
+    tagKeys: [...tagKeys],
+    sagemakerInstances: sagemaker,
+    logsResourcePolicies: of('AWS::Logs::ResourcePolicy').length,
+    apiKeys: of('AWS::ApiGateway::ApiKey').length,
+    usagePlans: of('AWS::ApiGateway::UsagePlan').length,
+    bedrockModels: bedrockModelsOf(config),
+  };
+}
+
+export type Verdict = 'ok' | 'warn' | 'fail';
+
+export interface Finding {
+  readonly check: string;
+  readonly stack: string;
+  readonly region: string;
+  readonly verdict: Verdict;
+  readonly message: string;
+  readonly fix?: string;
+  readonly doc?: string;
+}
+
+/** Documented limits the checks hold the account to (defaults; an account may have raised the adjustable ones). */
+export const LIMITS = {
+  logsResourcePolicies: 10,
+  apiKeysPerRegion: 10_000,
+  usagePlansPerRegion: 300,
+  customAnomalyMonitors: 500,
+} as const;
+
+export const DOCS = {
+  apiGatewayRole: 'https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html',
+  anomalyMonitors: 'https://docs.aws.amazon.com/cost-management/latest/userguide/management-limits.html',
+  tagActivation: 'https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/activating-tags.html',
+  bedrockProfiles: 'https://docs.aws.amazon.com/bedrock/latest/userguide/inference-profiles-support.html',
+  bedrockAccess: 'https://docs.aws.amazon.com/bedrock/latest/userguide/model-access.html',
+  sagemakerQuotas: 'https://docs.aws.amazon.com/sagemaker/latest/dg/regions-quotas.html',
+  apiGatewayQuotas: 'https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html',
+  logsPolicies: 'https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutResourcePolicy.html',
+} as const;
+
+type Where = { stack: string; region: string };
+
+export function checkApiGatewayRole(n: StackNeeds, where: Where, cloudwatchRoleArn: string | undefined): Finding | undefined {
+  if (!n.accessLoggingStages) return undefined;
+  const base = { check: 'apigateway-cloudwatch-role', ...where, doc: DOCS.apiGatewayRole };
+  if (n.setsApiGatewayAccount) {
+    return cloudwatchRoleArn
+      ? { ...base, verdict: 'warn', message: `the stack sets the account's API Gateway CloudWatch role, which is already ${cloudwatchRoleArn}: it will be replaced (and kept on delete)`, fix: 'setUpApiGatewayAccountLogging: false where the role exists' }
+      : { ...base, verdict: 'ok', message: 'the stack sets the account\'s API Gateway CloudWatch role (none is set yet)' };
+  }
+  return cloudwatchRoleArn
+    ? { ...base, verdict: 'ok', message: `the account's API Gateway CloudWatch role is set (${cloudwatchRoleArn})` }
+    : { ...base, verdict: 'fail', message: 'no API Gateway CloudWatch role in this account and Region: a stage with access logging fails to create', fix: 'deploy with setUpApiGatewayAccountLogging: true (one stack per account and Region)' };
+}
+
+export function checkAnomalyMonitors(n: StackNeeds, where: Where, existing: readonly { MonitorType?: string; MonitorDimension?: string }[]): Finding | undefined {
+  if (!n.serviceAnomalyMonitors && !n.customAnomalyMonitors) return undefined;
+  const base = { check: 'anomaly-monitor', ...where, doc: DOCS.anomalyMonitors };
+  const service = existing.filter((m) => m.MonitorType === 'DIMENSIONAL' && m.MonitorDimension === 'SERVICE').length;
+  if (n.serviceAnomalyMonitors && service) {
+    return { ...base, verdict: 'fail', message: 'the account already has its one AWS-services (DIMENSIONAL/SERVICE) anomaly monitor', fix: 'drop anomalyMonitorAwsServices (a custom monitor is made instead) or pass anomalyMonitorArn' };
+  }
+  const custom = existing.filter((m) => m.MonitorType === 'CUSTOM').length;
+  if (custom + n.customAnomalyMonitors > LIMITS.customAnomalyMonitors) {
+    return { ...base, verdict: 'fail', message: `${custom} custom anomaly monitors exist; ${n.customAnomalyMonitors} more exceed the ${LIMITS.customAnomalyMonitors} allowed`, fix: 'reuse one with anomalyMonitorArn' };
+  }
+  return { ...base, verdict: 'ok', message: `room for the stack's anomaly monitor (${service} AWS-services, ${custom} custom monitors exist)` };
+}
+
+/** org: the organization's management account, or null when the account is in no organization. */
+export function checkTagActivation(n: StackNeeds, where: Where, account: string, org: { managementAccountId: string } | null): Finding | undefined {
+  if (!n.tagKeys.length) return undefined;
+  const base = { check: 'cost-allocation-tags', ...where, doc: DOCS.tagActivation };
+  if (org && org.managementAccountId !== account) {
+    return {
+      ...base, verdict: 'warn',
+      message: `account ${account} is a member of an organization (management account ${org.managementAccountId}): it may not activate ${n.tagKeys.join(', ')}; the activator will report access denied and its alarm fire after 30 hours`,
+      fix: `activate the keys from the management account: aws ce update-cost-allocation-tags-status --cost-allocation-tags-status ${n.tagKeys.map((k) => `TagKey=${k},Status=Active`).join(' ')}`,
+    };
+  }
+  return { ...base, verdict: 'ok', message: `${org ? 'the management account' : 'a standalone account'} may activate ${n.tagKeys.join(', ')}` };
+}
+
+export type BedrockModelFact =
+  | {
+      readonly id: string;
+      readonly kind: 'profile' | 'model';
+      readonly found: true;
+      readonly lifecycle?: string;
+      /** From GetFoundationModelAvailability of the model (or the profile's model): false when not usable yet. */
+      readonly authorized?: boolean;
+      readonly accessDetail?: string;
+    }
+  | { readonly id: string; readonly kind: 'profile' | 'model'; readonly found: false; readonly error: string };
+
+export function checkBedrockModels(where: Where, facts: readonly BedrockModelFact[]): Finding[] {
+  return facts.map((f) => {
+    const base = { check: 'bedrock-model', ...where };
+    if (!f.found) {
+      return f.kind === 'profile'
+        ? { ...base, verdict: 'fail' as const, message: `inference profile ${f.id} does not exist in ${where.region} (${f.error})`, fix: 'use the profile of this Region\'s geography (us., eu., apac., ...) or a global. profile', doc: DOCS.bedrockProfiles }
+        : { ...base, verdict: 'fail' as const, message: `model ${f.id} is not offered in ${where.region} (${f.error})`, fix: 'pick a model offered in the Region, or call it through a cross-Region inference profile', doc: DOCS.bedrockProfiles };
+    }
+    if (f.authorized === false) {
+      return { ...base, verdict: 'fail' as const, message: `${f.id}: not usable by this account yet (${f.accessDetail ?? 'not authorized'})`, fix: 'enable the model in the Bedrock console (Model access), accepting its offer where one is needed', doc: DOCS.bedrockAccess };
+    }
+    if (f.lifecycle && f.lifecycle !== 'ACTIVE') {
+      return { ...base, verdict: 'warn' as const, message: `${f.id} is ${f.lifecycle} in ${where.region}: it will be retired`, fix: 'move to its successor (llm-finops config validate names it)', doc: DOCS.bedrockAccess };
+    }
+    return { ...base, verdict: 'ok' as const, message: `${f.kind === 'profile' ? 'inference profile' : 'model'} ${f.id} is available in ${where.region}` };
+  });
+}
+
+/** quotas: instance type -> the account's "<type> for endpoint usage" quota (undefined when Service Quotas has none). */
+export function checkSageMakerQuotas(n: StackNeeds, where: Where, quotas: ReadonlyMap<string, number | undefined>): Finding[] {
+  return Object.entries(n.sagemakerInstances).map(([type, needed]) => {
+    const base = { check: 'sagemaker-quota', ...where, doc: DOCS.sagemakerQuotas };
+    const quota = quotas.get(type);
+    if (quota === undefined) return { ...base, verdict: 'warn' as const, message: `no "${type} for endpoint usage" quota found in Service Quotas for ${where.region}: the type may not be offered there` };
+    if (quota < needed) {
+      return { ...base, verdict: 'fail' as const, message: `${type}: the stack may run ${needed} instance(s), the account's endpoint quota is ${quota}`, fix: `request an increase of "${type} for endpoint usage" in Service Quotas (SageMaker)` };
+    }
+    return { ...base, verdict: 'ok' as const, message: `${type}: quota ${quota}, the stack needs up to ${needed} (other endpoints in the account share it)` };
+  });
+}
+
+export function checkCounts(n: StackNeeds, where: Where, existing: { logsResourcePolicies: number; apiKeys: number; usagePlans: number }): Finding[] {
+  const out: Finding[] = [];
+  const count = (check: string, have: number, add: number, limit: number, what: string, fix: string, doc: string, hard: boolean) => {
+    if (!add) return;
+    const total = have + add;
+    out.push({
+      check, ...where, doc,
+      verdict: total > limit ? (hard ? 'fail' : 'warn') : 'ok',
+      message: `${what}: ${have} exist, the stack adds ${add}, the limit is ${limit}${total > limit ? '' : ` (${limit - total} left)`}`,
+      ...(total > limit ? { fix } : {}),
+    });
+  };
+  count('logs-resource-policies', existing.logsResourcePolicies, n.logsResourcePolicies, LIMITS.logsResourcePolicies, 'CloudWatch Logs resource policies', 'delete unused policies (aws logs describe-resource-policies) or use fewer managed-domain caches', DOCS.logsPolicies, true);
+  count('apigateway-api-keys', existing.apiKeys, n.apiKeys, LIMITS.apiKeysPerRegion, 'API Gateway API keys', 'request a quota increase or remove unused keys', DOCS.apiGatewayQuotas, false);
+  count('apigateway-usage-plans', existing.usagePlans, n.usagePlans, LIMITS.usagePlansPerRegion, 'API Gateway usage plans', 'request a quota increase or remove unused plans', DOCS.apiGatewayQuotas, false);
+  return out;
+}
