@@ -127,7 +127,6 @@ export class TfLlmGateway extends Construct {
         [ENV_CONFIG_JSON]: configJson,
         [ENV_QUOTA_TABLE]: props.quotaTableName,
         ...(props.alertTopicArn ? { [ENV_ALERT_TOPIC_ARN]: props.alertTopicArn } : {}),
-        NODE_OPTIONS: '--enable-source-maps',
       },
       statements: [
         STATEMENT(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:DescribeTable'], tableResources),

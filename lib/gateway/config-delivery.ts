@@ -9,10 +9,11 @@ import { bundleDir } from '../bundles';
 /**
  * Lambda allows 4 KB for all of a function's environment variables together
  * (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). A config up to this size travels in
- * the environment (the other variables, tables, topics, cache and profile ids, keep the rest); a larger one (some 15
- * tenants with key hashes) ships inside the function's code as gateway-config.json, read at cold start.
+ * the environment, leaving three quarters to the other variables (tables, topics, cache settings and the tenants'
+ * inference profile ids, which grow with the tenants); a larger one (a few tenants with key hashes) ships inside the
+ * function's code as gateway-config.json, read at cold start.
  */
-export const MAX_INLINE_CONFIG_BYTES = 2048;
+export const MAX_INLINE_CONFIG_BYTES = 1024;
 export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
 const CONFIG_FILE = 'gateway-config.json';
 
@@ -35,6 +36,9 @@ function renderedLength(v: unknown): number {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v).length;
   if (Array.isArray(v)) return v.reduce((n: number, x) => n + renderedLength(x), 0);
   if (v && typeof v === 'object') {
+    // A Bedrock application inference profile id is 12 characters; allow for growth.
+    const getAtt = (v as Record<string, unknown>)['Fn::GetAtt'];
+    if (Array.isArray(getAtt) && getAtt[1] === 'InferenceProfileId') return 32;
     const join = (v as Record<string, unknown>)['Fn::Join'];
     if (Array.isArray(join) && Array.isArray(join[1])) {
       const parts = join[1] as unknown[];

@@ -75,10 +75,8 @@ export class RouterFunction extends Construct {
       memorySize,
       timeout: props.timeout ?? Duration.minutes(5),
       logGroup,
-      environment: {
-        ...delivery.environment,
-        NODE_OPTIONS: '--enable-source-maps',
-      },
+      // No NODE_OPTIONS=--enable-source-maps: the bundles ship without maps, and the flag slows every cold start.
+      environment: { ...delivery.environment },
       description: 'cdk-llm-finops router: OpenAI-compatible gateway with routing, caching, quotas and usage records',
     });
     checkEnvironmentSize(this.function, 'RouterFunction');

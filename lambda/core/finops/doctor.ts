@@ -35,7 +35,9 @@ export function configSource(template: Template): { json: string } | { assetPath
     if (r.Type !== 'AWS::Lambda::Function') continue;
     const vars = ((r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {});
     if (typeof vars.LLM_FINOPS_CONFIG === 'string' && vars.LLM_FINOPS_USAGE_SCOPE === undefined) return { json: vars.LLM_FINOPS_CONFIG };
-    const asset = r.Metadata?.['aws:asset:path'];
+    // The CDK CLI records the asset folder in the metadata; without it (app.synth() alone) the code's S3 key names it.
+    const key = (r.Properties?.Code as { S3Key?: unknown } | undefined)?.S3Key;
+    const asset = r.Metadata?.['aws:asset:path'] ?? (typeof key === 'string' && /^[0-9a-f]{64}\.zip$/.test(key) ? `asset.${key.slice(0, -4)}` : undefined);
     if (typeof vars.LLM_FINOPS_CONFIG_FILE === 'string' && typeof asset === 'string' && vars.LLM_FINOPS_USAGE_SCOPE === undefined) {
       return { assetPath: asset, file: vars.LLM_FINOPS_CONFIG_FILE };
     }

@@ -25,7 +25,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): unknown {
   return { ...config, cache };
 }
 
-/** {tenant: {modelId: upstream id}} from the environment, over each config tenant's upstreamModels. */
+/**
+ * The tenants' upstream ids from the environment, over each config tenant's upstreamModels: {prefix, ids: {tenant:
+ * {modelId: profile id}}} (what TenantInferenceProfiles sets: each id is appended to the ARN prefix), or
+ * {tenant: {modelId: upstream id}}.
+ */
 function withTenantUpstreams<T extends { tenants?: { id: string; upstreamModels?: Record<string, string> }[] }>(config: T, json: string | undefined): T {
   if (!json) return config;
   let byTenant: Record<string, Record<string, string>>;
@@ -33,6 +37,18 @@ function withTenantUpstreams<T extends { tenants?: { id: string; upstreamModels?
     byTenant = JSON.parse(json);
   } catch (err) {
     throw new Error(`${ENV_TENANT_UPSTREAMS} is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const compact = byTenant as unknown as { prefix?: unknown; ids?: unknown };
+  if (typeof compact.prefix === 'string') {
+    const prefix = compact.prefix;
+    if (!compact.ids || typeof compact.ids !== 'object') throw new Error(`${ENV_TENANT_UPSTREAMS}: a prefix needs ids: {tenant: {model: profile id}}`);
+    byTenant = Object.fromEntries(Object.entries(compact.ids as Record<string, Record<string, unknown>>).map(([tenant, models]) => [
+      tenant,
+      Object.fromEntries(Object.entries(models ?? {}).map(([model, id]) => {
+        if (typeof id !== 'string' || !/^[A-Za-z0-9]+$/.test(id)) throw new Error(`${ENV_TENANT_UPSTREAMS}: profile id of ${tenant}/${model} is not an id: ${JSON.stringify(id)}`);
+        return [model, `${prefix}${id}`];
+      })),
+    ]));
   }
   const known = new Set((config.tenants ?? []).map((t) => t.id));
   const unknown = Object.keys(byTenant).filter((t) => !known.has(t));

@@ -35,5 +35,11 @@ describe('configFromEnv', () => {
     expect(out.tenants).toEqual([{ id: 'acme', upstreamModels: { a: 'x', nova: profile } }, { id: 'globex' }]);
     expect(() => configFromEnv({ LLM_FINOPS_CONFIG: JSON.stringify(config), LLM_FINOPS_TENANT_UPSTREAMS: JSON.stringify({ initech: {} }) })).toThrow('LLM_FINOPS_TENANT_UPSTREAMS: tenants not in the config: initech');
     expect(() => configFromEnv({ LLM_FINOPS_CONFIG: JSON.stringify(config), LLM_FINOPS_TENANT_UPSTREAMS: '{' })).toThrow('LLM_FINOPS_TENANT_UPSTREAMS is not JSON');
+    // What TenantInferenceProfiles sets: the ARN prefix once, then ids.
+    const prefix = 'arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/';
+    const compact = configFromEnv({ LLM_FINOPS_CONFIG: JSON.stringify(config), LLM_FINOPS_TENANT_UPSTREAMS: JSON.stringify({ prefix, ids: { acme: { nova: 'a1b2c3d4e5f6' } } }) }) as typeof config;
+    expect(compact.tenants.find((t) => t.id === 'acme')!.upstreamModels).toMatchObject({ nova: `${prefix}a1b2c3d4e5f6` });
+    expect(() => configFromEnv({ LLM_FINOPS_CONFIG: JSON.stringify(config), LLM_FINOPS_TENANT_UPSTREAMS: JSON.stringify({ prefix, ids: { acme: { nova: '../x' } } }) })).toThrow('profile id of acme/nova is not an id');
+    expect(() => configFromEnv({ LLM_FINOPS_CONFIG: JSON.stringify(config), LLM_FINOPS_TENANT_UPSTREAMS: JSON.stringify({ prefix, ids: { initech: { nova: 'abc' } } }) })).toThrow('tenants not in the config: initech');
   });
 });

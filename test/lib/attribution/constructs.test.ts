@@ -291,7 +291,11 @@ describe('TenantInferenceProfiles', () => {
     });
     t.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
     const vars = Object.values(t.findResources('AWS::Lambda::Function')).find((f) => f.Properties.Environment?.Variables?.LLM_FINOPS_TENANT_UPSTREAMS)!.Properties.Environment.Variables;
-    expect(JSON.stringify(vars.LLM_FINOPS_TENANT_UPSTREAMS)).toContain('InferenceProfileArn');
+    // The ARN prefix once and each profile's id: a sixth of the bytes of full ARNs in the 4 KB environment.
+    const upstreams = JSON.stringify(vars.LLM_FINOPS_TENANT_UPSTREAMS);
+    expect(upstreams).toContain(':application-inference-profile/');
+    expect(upstreams).toContain('InferenceProfileId');
+    expect(upstreams).not.toContain('InferenceProfileArn');
     t.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('RouterServiceRole') }],
       PolicyDocument: { Statement: [Match.objectLike({ Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], Resource: Match.arrayWith([{ 'Fn::GetAtt': [Match.stringLikeRegexp('ProfileacmenovaLite|Profileacmenova'), 'InferenceProfileArn'] }]) })] },

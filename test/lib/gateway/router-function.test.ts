@@ -34,7 +34,8 @@ describe('RouterFunction', () => {
       Handler: 'index.handler',
       MemorySize: 1024,
       Timeout: 300,
-      Environment: { Variables: { LLM_FINOPS_CONFIG: JSON.stringify(platformConfig), NODE_OPTIONS: '--enable-source-maps' } },
+      // Exactly the config: no NODE_OPTIONS (the bundles ship without source maps).
+      Environment: { Variables: { LLM_FINOPS_CONFIG: JSON.stringify(platformConfig) } },
     });
     template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   });

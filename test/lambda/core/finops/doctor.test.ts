@@ -25,5 +25,9 @@ describe('doctor: what a template needs', () => {
     const fn = (vars: Record<string, string>, asset?: string) => ({ Type: 'AWS::Lambda::Function', Properties: { Environment: { Variables: vars } }, Metadata: asset ? { 'aws:asset:path': asset } : {} });
     expect(configSource({ Resources: { Auth: fn({ LLM_FINOPS_CONFIG: '{"a":1}', LLM_FINOPS_USAGE_SCOPE: 'x' }), Router: fn({ LLM_FINOPS_CONFIG: '{"b":2}' }) } })).toEqual({ json: '{"b":2}' });
     expect(configSource({ Resources: { Router: fn({ LLM_FINOPS_CONFIG_FILE: 'gateway-config.json' }, 'asset.abc') } })).toEqual({ assetPath: 'asset.abc', file: 'gateway-config.json' });
+    // Without the CLI's asset metadata: the asset folder from the code's S3 key.
+    const hash = 'ab'.repeat(32);
+    const bare = { Type: 'AWS::Lambda::Function', Properties: { Environment: { Variables: { LLM_FINOPS_CONFIG_FILE: 'gateway-config.json' } }, Code: { S3Bucket: 'b', S3Key: `${hash}.zip` } } };
+    expect(configSource({ Resources: { Router: bare } })).toEqual({ assetPath: `asset.${hash}`, file: 'gateway-config.json' });
   });
 });
