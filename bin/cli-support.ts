@@ -26,6 +26,32 @@ export function readDataFile<T>(file: string, parse: (text: string, source: stri
   return half === 'all' ? rows : splitHalves(rows)[half];
 }
 
+/**
+ * The JSON values of a JSONL file with their 1-based line numbers, blank lines skipped. An unreadable file or a line
+ * that is not JSON is a usage error naming the file and line.
+ */
+export function readJsonLines(file: string): { line: number; value: Record<string, unknown> }[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  const out: { line: number; value: Record<string, unknown> }[] = [];
+  text.split('\n').forEach((raw, i) => {
+    if (!raw.trim()) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      throw new UsageError(`${file}:${i + 1}: not JSON`);
+    }
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`${file}:${i + 1}: expected a JSON object`);
+    out.push({ line: i + 1, value: value as Record<string, unknown> });
+  });
+  return out;
+}
+
 export const HALVES = ['all', 'even', 'odd'] as const;
 export type Half = (typeof HALVES)[number];
 

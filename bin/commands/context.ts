@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { LexicalEmbedder } from '../../lambda/adapters/lexical-embedder';
 import { GatewayConfigSchema } from '../../lambda/core/config/schema';
 import { evaluateContext, type ContextEvalRow } from '../../lambda/core/context/evaluate';
-import { action, numberIn, UsageError } from '../cli-support';
+import { action, numberIn, readJsonLines, UsageError } from '../cli-support';
 import { progressBar } from '../progress';
 
 /** `context eval`: how much the context step removes and whether the answer survives. */
@@ -23,23 +22,11 @@ export function registerContextCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action<{ data: string; budget: number; embedder: 'lexical' | 'none'; json?: boolean }>(async (o) => {
-        let text: string;
-        try {
-          text = readFileSync(o.data, 'utf8');
-        } catch (err) {
-          throw new UsageError(`cannot read ${o.data}: ${(err as Error).message}`);
-        }
-        const rows: ContextEvalRow[] = text.split('\n').filter((l) => l.trim()).map((line, i) => {
-          let r;
-          try {
-            r = JSON.parse(line);
-          } catch {
-            throw new UsageError(`${o.data}:${i + 1}: not JSON`);
-          }
+        const rows = readJsonLines(o.data).map(({ line, value: r }) => {
           if (typeof r.question !== 'string' || !Array.isArray(r.chunks) || !Array.isArray(r.answer_chunk_ids)) {
-            throw new UsageError(`${o.data}:${i + 1}: expected {question, chunks: [...], answer_chunk_ids: [...]}`);
+            throw new UsageError(`${o.data}:${line}: expected {question, chunks: [...], answer_chunk_ids: [...]}`);
           }
-          return r;
+          return r as unknown as ContextEvalRow;
         });
         const embedder = o.embedder === 'lexical' ? new LexicalEmbedder() : undefined;
         const bar = progressBar('context eval', rows.length, { json: o.json });

@@ -10,7 +10,7 @@ import { apiCost, crossover, crossoverSvg, instancesFor, selfHostedCost, type Cr
 import { estimate, UNIT_PRICES, type UsageProfile } from '../../lambda/core/finops/estimate';
 import { replay, type TraceRow } from '../../lambda/core/finops/replay';
 import { findCatalogPrice, PRICE_CATALOG } from '../../lambda/core/pricing/catalog';
-import { action, integerIn, numberIn, UsageError } from '../cli-support';
+import { action, integerIn, numberIn, readJsonLines, UsageError } from '../cli-support';
 import { progressBar } from '../progress';
 
 /**
@@ -31,33 +31,11 @@ const DAYS_PER_MONTH = 30.42;
 
 /** Usage records of a log file and the days they span (at least one), to turn totals into monthly rates. */
 function readUsageLog(file: string): { records: Record<string, unknown>[]; days: number } {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  const records: Record<string, unknown>[] = [];
-  let first = Infinity;
-  let last = -Infinity;
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let r: Record<string, unknown>;
-    try {
-      r = JSON.parse(line);
-    } catch {
-      throw new UsageError(`${file}:${i + 1}: not JSON`);
-    }
-    // Feedback lines (type: feedback) share the log; they are outcomes, not requests.
-    if (r.type === 'feedback') return;
-    records.push(r);
-    const t = Date.parse(String(r.ts));
-    if (!Number.isNaN(t)) {
-      first = Math.min(first, t);
-      last = Math.max(last, t);
-    }
-  });
-  return { records, days: Math.max(1, (last - first) / 86_400_000) };
+  // Feedback lines (type: feedback) share the log; they are outcomes, not requests.
+  const records = readJsonLines(file).map((l) => l.value).filter((r) => r.type !== 'feedback');
+  const times = records.map((r) => Date.parse(String(r.ts))).filter((t) => !Number.isNaN(t));
+  const days = times.length ? (Math.max(...times) - Math.min(...times)) / 86_400_000 : 0;
+  return { records, days: Math.max(1, days) };
 }
 
 /** Monthly token rate of a usage log: every token it records, over the days it spans. */
@@ -214,22 +192,14 @@ function crossoverCommand(o: CrossoverFlags): number {
 async function replayCommand(o: { trace: string; config?: string; json?: boolean }): Promise<number> {
   const configFile = o.config ?? defaultReplayConfig();
   let base;
-  let text: string;
   try {
     base = JSON.parse(readFileSync(configFile, 'utf8'));
-    text = readFileSync(o.trace, 'utf8');
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(`--config ${configFile}: ${(err as Error).message}`);
   }
-  const rows: TraceRow[] = text.split('\n').filter((l) => l.trim()).map((line, i) => {
-    let r;
-    try {
-      r = JSON.parse(line);
-    } catch {
-      throw new UsageError(`${o.trace}:${i + 1}: not JSON`);
-    }
-    if (!Array.isArray(r.messages)) throw new UsageError(`${o.trace}:${i + 1}: a trace row needs messages: [...]`);
-    return r;
+  const rows = readJsonLines(o.trace).map(({ line, value: r }) => {
+    if (!Array.isArray(r.messages)) throw new UsageError(`${o.trace}:${line}: a trace row needs messages: [...]`);
+    return r as unknown as TraceRow;
   });
   const bar = progressBar('replay', rows.length, { json: o.json });
   const report = await replay(

@@ -1,9 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { ATTRIBUTION_QUERIES, spendBy, SPEND_DIMENSIONS } from '../../lib/attribution/queries';
 import { renderReport, type ReportRecord } from '../../lambda/core/finops/report';
 import { AttributionDb } from '../attribution-db';
-import { action, collect, commaList, UsageError } from '../cli-support';
+import { action, collect, commaList, readJsonLines, UsageError } from '../cli-support';
 
 type Row = Record<string, unknown>;
 
@@ -67,26 +67,13 @@ function htmlReport(o: ReportFlags, out: string): number {
   if (o.usage?.length !== 1) throw new UsageError('report --html needs exactly one --usage FILE.jsonl');
   const file = o.usage[0];
   const records: ReportRecord[] = [];
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let r;
-    try {
-      r = JSON.parse(line);
-    } catch {
-      throw new UsageError(`${file}:${i + 1}: not JSON`);
-    }
-    if (r.type === 'feedback') return;
+  for (const { line, value: r } of readJsonLines(file)) {
+    if (r.type === 'feedback') continue;
     if (typeof r.tenant !== 'string' || typeof r.cost_micros !== 'number' || typeof r.ts !== 'string') {
-      throw new UsageError(`${file}:${i + 1}: not a usage record (needs ts, tenant, cost_micros)`);
+      throw new UsageError(`${file}:${line}: not a usage record (needs ts, tenant, cost_micros)`);
     }
-    records.push(r);
-  });
+    records.push(r as unknown as ReportRecord);
+  }
   writeFileSync(out, renderReport(records, { title: o.title, generatedAt: new Date().toISOString() }));
   process.stdout.write(`wrote ${out} (${records.length} requests)\n`);
   return 0;

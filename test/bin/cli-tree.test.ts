@@ -61,6 +61,17 @@ describe('llm-finops command tree', () => {
     expect(out).toBe('');
   });
 
+  it('names the real line of a bad JSONL row, blank lines included', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-tree-'));
+    writeFileSync(join(dir, 'rows.jsonl'), '\n\n{"question": 1}\n');
+    expect(await runCli(['context', 'eval', '--data', join(dir, 'rows.jsonl')])).toBe(2);
+    expect(err).toContain(`${join(dir, 'rows.jsonl')}:3: expected {question, chunks: [...], answer_chunk_ids: [...]}`);
+    err = '';
+    writeFileSync(join(dir, 'trace.jsonl'), '{"messages": []}\n\nnot json\n');
+    expect(await runCli(['replay', '--trace', join(dir, 'trace.jsonl')])).toBe(2);
+    expect(err).toContain(`${join(dir, 'trace.jsonl')}:3: not JSON`);
+  });
+
   it('exits 1, without the usage, when a command fails on valid arguments (an invalid config)', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'cli-tree-')), 'bad.json');
     writeFileSync(file, JSON.stringify({ providers: [], models: [], tiers: [], routing: { thresholds: [] } }));
