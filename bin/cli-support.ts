@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { splitHalves } from '../lambda/core/cache/evaluate';
+import { jsonObjectLines } from '../lambda/core/jsonl';
 
 /** A wrong flag or argument found by a command: the CLI prints it with that command's usage and exits 2. */
 export class UsageError extends Error {}
@@ -37,19 +38,11 @@ export function readJsonLines(file: string): { line: number; value: Record<strin
   } catch (err) {
     throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
   }
-  const out: { line: number; value: Record<string, unknown> }[] = [];
-  text.split('\n').forEach((raw, i) => {
-    if (!raw.trim()) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      throw new UsageError(`${file}:${i + 1}: not JSON`);
-    }
-    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`${file}:${i + 1}: expected a JSON object`);
-    out.push({ line: i + 1, value: value as Record<string, unknown> });
-  });
-  return out;
+  try {
+    return jsonObjectLines(text, file);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 export const HALVES = ['all', 'even', 'odd'] as const;

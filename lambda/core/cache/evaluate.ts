@@ -3,6 +3,7 @@
  * Pure: the caller supplies each pair's similarity from the real embedder.
  */
 import type { CachedCompletion } from '../ports';
+import { jsonObjectLines } from '../jsonl';
 import type { GuardSettings } from './guards';
 import { chooseSemanticHit } from './semantic';
 import type { Verifier } from './verifier';
@@ -37,21 +38,13 @@ export interface EvalOptions {
 /** Parses and checks JSONL rows `{a, b, duplicate}`; throws naming the first bad line. */
 export function parsePairs(jsonl: string, source = 'pairs'): LabelledPair[] {
   const out: LabelledPair[] = [];
-  jsonl.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let row: unknown;
-    try {
-      row = JSON.parse(line);
-    } catch {
-      throw new Error(`${source}:${i + 1}: not JSON`);
-    }
-    const r = row as { a?: unknown; b?: unknown; duplicate?: unknown };
+  for (const { line, value: r } of jsonObjectLines(jsonl, source)) {
     const dup = r.duplicate === true || r.duplicate === 1 ? true : r.duplicate === false || r.duplicate === 0 ? false : undefined;
     if (typeof r.a !== 'string' || typeof r.b !== 'string' || dup === undefined) {
-      throw new Error(`${source}:${i + 1}: expected {"a": string, "b": string, "duplicate": 0|1|true|false}`);
+      throw new Error(`${source}:${line}: expected {"a": string, "b": string, "duplicate": 0|1|true|false}`);
     }
     out.push({ a: r.a, b: r.b, duplicate: dup });
-  });
+  }
   if (out.length === 0) throw new Error(`${source}: no pairs`);
   return out;
 }

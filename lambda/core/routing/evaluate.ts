@@ -6,6 +6,8 @@
  * Ties in the score are cut together: the curve joins the tie's end points, the expectation of a random tie-break.
  */
 
+import { jsonObjectLines } from '../jsonl';
+
 export interface OutcomeRow {
   readonly prompt: string;
   /** Score in [0, 1] per model id. */
@@ -54,27 +56,21 @@ export interface RowCosts {
  */
 export function parseOutcomes(jsonl: string, strong: string, weak: string, source = 'data', partial = false): OutcomeRow[] {
   const rows: OutcomeRow[] = [];
-  jsonl.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let r: { prompt?: unknown; outcomes?: Record<string, unknown> };
-    try {
-      r = JSON.parse(line);
-    } catch {
-      throw new Error(`${source}:${i + 1}: not JSON`);
-    }
+  for (const { line, value } of jsonObjectLines(jsonl, source)) {
+    const r = value as { prompt?: unknown; outcomes?: Record<string, unknown> };
     if (typeof r.prompt !== 'string' || !r.outcomes || typeof r.outcomes !== 'object') {
-      throw new Error(`${source}:${i + 1}: expected {"prompt": string, "outcomes": {"<model>": score, ...}}`);
+      throw new Error(`${source}:${line}: expected {"prompt": string, "outcomes": {"<model>": score, ...}}`);
     }
-    if (partial && r.outcomes[strong] === undefined && r.outcomes[weak] === undefined) return;
+    if (partial && r.outcomes[strong] === undefined && r.outcomes[weak] === undefined) continue;
     for (const m of [strong, weak]) {
       const v = r.outcomes[m];
       if (partial && v === undefined) continue;
       if (typeof v !== 'number' || !(v >= 0 && v <= 1)) {
-        throw new Error(`${source}:${i + 1}: outcomes["${m}"] must be a score in [0, 1]${v === undefined ? ` (models here: ${Object.keys(r.outcomes).join(', ')})` : `, got ${JSON.stringify(v)}`}`);
+        throw new Error(`${source}:${line}: outcomes["${m}"] must be a score in [0, 1]${v === undefined ? ` (models here: ${Object.keys(r.outcomes).join(', ')})` : `, got ${JSON.stringify(v)}`}`);
       }
     }
     rows.push({ prompt: r.prompt, outcomes: r.outcomes as Record<string, number> });
-  });
+  }
   if (rows.length === 0) throw new Error(`${source}: no rows`);
   return rows;
 }

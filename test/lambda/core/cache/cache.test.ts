@@ -1,3 +1,4 @@
+import { parseOutcomes } from '../../../../lambda/core/routing/evaluate';
 import { evaluatePairs, parsePairs, splitHalves, type ScoredPair } from '../../../../lambda/core/cache/evaluate';
 import { ALL_GUARDS, failedGuards, NO_GUARDS, textSignals, type GuardName } from '../../../../lambda/core/cache/guards';
 import { chooseSemanticHit } from '../../../../lambda/core/cache/semantic';
@@ -134,5 +135,12 @@ describe('chooseSemanticHit', () => {
 
   it('serves nothing when every candidate is refused', () => {
     expect(chooseSemanticHit('learn Python', [cand('learn Java', 0.9)], ALL_GUARDS, undefined)).toEqual({ hit: undefined, refused: [['entities', 'content']] });
+  });
+});
+
+describe('JSONL rows', () => {
+  it('names the line of a row that is JSON but not an object (null used to crash the outcome parser)', () => {
+    expect(() => parseOutcomes('\nnull\n', 'big', 'small', 'o.jsonl')).toThrow('o.jsonl:2: expected a JSON object');
+    expect(() => parsePairs('[1, 2]', 'p.jsonl')).toThrow('p.jsonl:1: expected a JSON object');
   });
 });
