@@ -1,4 +1,5 @@
 import { findCatalogPrice, PRICE_CATALOG } from '../pricing/catalog';
+import { scheduledMinimum } from './schedule';
 
 /**
  * Dated unit prices (USD, us-east-1 list, read 2026-11-29 from the AWS pricing pages; see ../shared/PRICES.md) for
@@ -64,8 +65,28 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
 
+/**
+ * The Application Auto Scaling target of an endpoint: of its inference component (ResourceId
+ * inference-component/<name>, the component naming this endpoint) or of its variant (endpoint/<name>/variant/...).
+ */
+function scalableTargetOf(logicalId: string, endpoint: Record<string, unknown>, all: NonNullable<CfnTemplate['Resources']>): Record<string, unknown> | undefined {
+  const names = new Set<string>();
+  for (const r of Object.values(all)) {
+    const ref = (r.Properties?.EndpointName as { 'Fn::GetAtt'?: string[] } | undefined)?.['Fn::GetAtt'];
+    if (r.Type === 'AWS::SageMaker::InferenceComponent' && ref?.[0] === logicalId && typeof r.Properties?.InferenceComponentName === 'string') {
+      names.add(`inference-component/${r.Properties.InferenceComponentName}`);
+    }
+  }
+  const endpointName = str(endpoint.EndpointName);
+  return Object.values(all).find((r) => {
+    if (r.Type !== 'AWS::ApplicationAutoScaling::ScalableTarget') return false;
+    const id = str(r.Properties?.ResourceId);
+    return id !== undefined && (names.has(id) || (endpointName !== undefined && id.startsWith(`endpoint/${endpointName}/variant/`)));
+  })?.Properties;
+}
+
 /** Fixed monthly cost of one resource at its minimum capacity; null when the type is priced but this one is not. */
-function fixedCost(type: string, props: Record<string, unknown>, all: NonNullable<CfnTemplate['Resources']>): { usd: number | null; basis: string } | undefined {
+function fixedCost(logicalId: string, type: string, props: Record<string, unknown>, all: NonNullable<CfnTemplate['Resources']>): { usd: number | null; basis: string } | undefined {
   const p = UNIT_PRICES;
   switch (type) {
     case 'AWS::EC2::NatGateway':
@@ -101,6 +122,7 @@ function fixedCost(type: string, props: Record<string, unknown>, all: NonNullabl
       const variants = (cfg?.ProductionVariants ?? []) as Record<string, unknown>[];
       let usd = 0;
       const parts: string[] = [];
+      const target = scalableTargetOf(logicalId, props, all);
       for (const v of variants) {
         const inst = str(v.InstanceType);
         if (!inst) continue;
@@ -109,6 +131,19 @@ function fixedCost(type: string, props: Record<string, unknown>, all: NonNullabl
         const count = num(scaling?.MinInstanceCount) ?? num(v.InitialInstanceCount) ?? 1;
         const price = PRICE_CATALOG.instances.find((i) => i.id === inst)?.usdPerHour;
         if (price === undefined) return { usd: null, basis: `no catalog price for ${inst}` };
+        // Scheduled minimums (e.g. one copy on weekdays) raise the floor for the hours they hold: one instance per
+        // model copy, as InferenceEndpoint sizes a copy to the instance's accelerators.
+        const actions = (target?.ScheduledActions ?? []) as { Schedule?: string; ScalableTargetAction?: { MinCapacity?: number } }[];
+        const floors = actions.filter((a) => typeof a.Schedule === 'string').map((a) => ({ schedule: a.Schedule!, minCapacity: num(a.ScalableTargetAction?.MinCapacity) }));
+        if (floors.length) {
+          const base = num(target?.MinCapacity) ?? count;
+          const { hoursAt } = scheduledMinimum(base, floors);
+          const cap = num(scaling?.MaxInstanceCount) ?? Infinity;
+          const entries = Object.entries(hoursAt).map(([n, h]) => [Math.min(cap, Math.max(count, Number(n))), h] as [number, number]);
+          usd += entries.reduce((sum, [n, h]) => sum + n * price * h, 0);
+          parts.push(`${inst}: ${entries.filter(([n]) => n > 0).map(([n, h]) => `${n} x ${h} h`).join(' + ') || '0 h'} a month at the scheduled minimums`);
+          continue;
+        }
         usd += count * price * HOURS;
         parts.push(`${count} x ${inst} x ${HOURS} h`);
       }
@@ -178,7 +213,7 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
           embeddingPerMTok = model ? findCatalogPrice(model)?.inputPerMTok : undefined;
         }
       }
-      const c = fixedCost(res.Type, props, all);
+      const c = fixedCost(logical, res.Type, props, all);
       if (!c) continue;
       fixed.push({ stack, resource: logical, type: res.Type, usdPerMonth: c.usd === null ? null : round2(c.usd), basis: c.basis });
       if (c.usd === null) unpriced.push(`${stack}/${logical} (${c.basis})`);

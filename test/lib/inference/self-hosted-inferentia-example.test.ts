@@ -30,9 +30,10 @@ describe('examples/self-hosted-inferentia', () => {
     // The dashboard watches the endpoint; the SageMaker budget exists.
     expect(JSON.stringify(t.findResources('AWS::CloudWatch::Dashboard'))).toContain('SageMaker llm-finops-qwen-inf2: utilisation');
     t.hasResourceProperties('AWS::Budgets::Budget', { Budget: { CostFilters: { Service: ['Amazon SageMaker'] }, BudgetLimit: { Amount: 600, Unit: 'USD' } } });
-    // Scaled to zero, the endpoint adds nothing to the fixed monthly cost.
+    // Scaled to zero at night, but the schedule keeps one copy (one instance) 08:00-19:00 on weekdays: 55 h a week,
+    // 55 x 730 / 168 = 239 h a month x $0.99 = $236.61 (the estimate priced it at $0 before).
     const e = estimate({ Example: t.toJSON() as CfnTemplate });
-    expect(e.fixed.find((f) => f.type === 'AWS::SageMaker::Endpoint')).toMatchObject({ usdPerMonth: 0, basis: '0 x ml.inf2.xlarge x 730 h' });
+    expect(e.fixed.find((f) => f.type === 'AWS::SageMaker::Endpoint')).toMatchObject({ usdPerMonth: 236.61, basis: 'ml.inf2.xlarge: 1 x 239 h a month at the scheduled minimums' });
     expect(stack.endpoint.minimumMonthlyCostUsd).toBe(0);
   });
 
