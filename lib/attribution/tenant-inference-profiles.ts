@@ -59,7 +59,6 @@ export function profileName(tenant: string, modelId: string, scope = ''): string
   return `${clean(full.slice(0, 51))}-${hash}`;
 }
 
-
 /**
  * A Bedrock application inference profile per tenant and model, tagged with the tenant (and team), so Bedrock spend
  * reaches CUR 2.0 with the tenant in `resource_tags` (at daily grain) and Cost Explorer can filter on it. The
