@@ -94,10 +94,8 @@ describe('the README\'s llm-finops commands', () => {
     expect(flags.filter((f) => !known.has(f) && f !== '--help')).toEqual([]);
   });
 
-  it('shows the crossover example\'s real output', () => {
-    const block = /```\n\$ npx llm-finops (crossover [\s\S]*?)\n```/.exec(README);
-    expect(block).not.toBeNull();
-    const [command, ...shown] = block![1].replace(/\\\n\s*/g, ' ').split('\n');
+  it.each([...README.matchAll(/```\n\$ npx llm-finops (crossover [\s\S]*?)\n```/g)].map((m) => [m[1].split('\n')[0].slice(0, 60), m[1]]))('shows the crossover example\'s real output: %s', (_name, text) => {
+    const [command, ...shown] = text.replace(/\\\n\s*/g, ' ').split('\n');
     const argv = words(command).map((w) => (w.endsWith('.svg') ? join(tmpdir(), 'readme-crossover.svg') : w));
     const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'bin', 'llm-finops.ts'), ...argv], { encoding: 'utf8' });
     expect(r.status).toBe(0);

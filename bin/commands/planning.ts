@@ -6,7 +6,7 @@ import { MemoryExactCache } from '../../lambda/adapters/memory-exact-cache';
 import { MemoryQuotaStore } from '../../lambda/adapters/memory-quota-store';
 import { sha256, systemClock, systemIds } from '../../lambda/adapters/system-runtime';
 import { LogAlertSink } from '../../lambda/adapters/usage-sinks';
-import { apiCost, crossover, crossoverSvg, instancesFor, selfHostedCost, type CrossoverInput } from '../../lambda/core/finops/crossover';
+import { apiCost, crossover, crossoverSvg, HOURS_PER_MONTH, instancesFor, selfHostedCost, type CrossoverInput } from '../../lambda/core/finops/crossover';
 import { estimate, UNIT_PRICES, type UsageProfile } from '../../lambda/core/finops/estimate';
 import { replay, type TraceRow } from '../../lambda/core/finops/replay';
 import { findCatalogPrice, PRICE_CATALOG } from '../../lambda/core/pricing/catalog';
@@ -63,18 +63,29 @@ export function registerPlanningCommands(program: Command): void {
   program
     .command('crossover')
     .summary('API cost against self-hosting: the break-even volume')
-    .description('API cost against self-hosting as monthly tokens grow: the break-even volume and where you stand.')
+    .description(
+      'API cost against self-hosting as monthly tokens grow: the break-even volume and where you stand. The API side is a catalog ' +
+        'model (--model) or dollars (--api-usd-per-month); the capacity side a catalog instance, any hourly price ' +
+        '(--instance-usd-per-hour) or a monthly figure (--capacity-usd-per-month). Without a token volume it compares the two monthly ' +
+        'figures at your volume (capacity to spare).',
+    )
     .addOption(new Option('--tokens-per-month <n>', 'your monthly token volume').argParser(numberIn(0, Infinity)).conflicts('usage'))
     .addOption(new Option('--usage <log.jsonl>', 'take the monthly token volume from a usage log').conflicts('tokensPerMonth'))
-    .requiredOption('--model <id>', 'a price-catalog model id, e.g. gpt-5.4-mini')
-    .requiredOption('--instance <type>', `a catalog instance type: ${PRICE_CATALOG.instances.map((i) => i.id).join(', ')}`)
-    .option('--instances <k>', 'minimum instances kept up', integerIn(0), 1)
+    .option('--model <id>', 'a price-catalog model id, e.g. gpt-5.4-mini')
+    .addOption(new Option('--api-usd-per-month <usd>', 'what the API costs you a month at your volume, instead of --model').argParser(numberIn(0, Infinity)).conflicts('model'))
+    .option('--instance <type>', `a catalog instance type (${PRICE_CATALOG.instances.map((i) => i.id).join(', ')}), or a label with --instance-usd-per-hour`)
+    .option('--instance-usd-per-hour <usd>', 'the hourly price of one instance (EC2, SageMaker, another cloud), instead of the catalog', numberIn(0, Infinity, { min: true }))
+    .addOption(new Option('--capacity-usd-per-month <usd>', 'the capacity\'s monthly cost as a whole (e.g. a quoted cluster), with no token volume').argParser(numberIn(0, Infinity)).conflicts(['instance', 'instanceUsdPerHour']))
+    .option('--instances <k>', 'minimum instances kept up', integerIn(1), 1)
     .option('--throughput <tokens-per-sec>', 'tokens per second one instance serves', numberIn(0, Infinity, { min: true }), 500)
     .option('--utilisation <u>', 'share of that throughput used on average', numberIn(0, 1, { min: true }), 0.5)
-    .addOption(new Option('--commitment <term>', 'savings-plan commitment (assumed discounts: 1yr 30%, 3yr 50%)').choices(['none', '1yr', '3yr']).default('none'))
+    .addOption(new Option('--commitment <term>', 'savings-plan commitment at assumed discounts (1yr 30%, 3yr 50%)').choices(['none', '1yr', '3yr']).default('none'))
+    .addOption(new Option('--discount <share>', 'your actual commitment discount (RI / Savings Plan rate), instead of --commitment').argParser(numberIn(0, 1, { max: true })).conflicts('commitment'))
     .option('--ops-usd-per-month <x>', 'MLOps overhead of self-hosting', numberIn(0, Infinity), 0)
+    .option('--transfer-gb-per-month <gb>', 'data transfer of responses out of your VPC at your volume', numberIn(0, Infinity), 0)
+    .option('--transfer-usd-per-gb <usd>', 'its price (internet egress from us-east-1, first 10 TB: 0.09)', numberIn(0, Infinity), 0.09)
     .option('--input-share <s>', 'share of tokens that are input', numberIn(0, 1), 0.75)
-    .option('--svg <file>', 'write the chart')
+    .option('--svg <file>', 'write the chart (needs a token volume)')
     .option('--json', 'print JSON')
     .action(action<CrossoverFlags>((o) => crossoverCommand(o)));
 
@@ -128,25 +139,83 @@ function estimateCommand(o: { app: string; usage?: string; json?: boolean }): nu
 }
 
 type CrossoverFlags = {
-  tokensPerMonth?: number; usage?: string; model: string; instance: string; instances: number; throughput: number; utilisation: number;
-  commitment: keyof typeof COMMITMENT_DISCOUNT; opsUsdPerMonth: number; inputShare: number; svg?: string; json?: boolean;
+  tokensPerMonth?: number; usage?: string; model?: string; apiUsdPerMonth?: number; instance?: string; instanceUsdPerHour?: number;
+  capacityUsdPerMonth?: number; instances: number; throughput: number; utilisation: number; commitment: keyof typeof COMMITMENT_DISCOUNT;
+  discount?: number; opsUsdPerMonth: number; transferGbPerMonth: number; transferUsdPerGb: number; inputShare: number; svg?: string; json?: boolean;
 };
 
+const usd = (x: number): string => `$${(Math.round(x * 100) / 100).toLocaleString('en-US')}`;
+
 function crossoverCommand(o: CrossoverFlags): number {
-  if (o.tokensPerMonth === undefined && !o.usage) throw new UsageError('give one of --tokens-per-month N or --usage FILE');
-  const price = findCatalogPrice(o.model);
-  if (!price) throw new UsageError(`no catalog price for model '${o.model}'`);
-  const inst = PRICE_CATALOG.instances.find((i) => i.id === o.instance);
-  if (!inst) throw new UsageError(`no catalog price for instance '${o.instance}' (known: ${PRICE_CATALOG.instances.map((i) => i.id).join(', ')})`);
-  const user = o.usage ? monthlyTokensFromUsage(o.usage) : o.tokensPerMonth!;
+  const volume = o.usage ? monthlyTokensFromUsage(o.usage) : o.tokensPerMonth;
+  if (o.model === undefined && o.apiUsdPerMonth === undefined) throw new UsageError('give the API side: --model ID (catalog prices) or --api-usd-per-month USD');
+  if (o.capacityUsdPerMonth === undefined && o.instance === undefined && o.instanceUsdPerHour === undefined) {
+    throw new UsageError('give the capacity: --instance TYPE, --instance-usd-per-hour USD or --capacity-usd-per-month USD');
+  }
+  const discount = o.discount ?? COMMITMENT_DISCOUNT[o.commitment];
+  const discountSource = o.discount !== undefined ? 'your discount' : o.commitment === 'none' ? 'on demand' : `assumed ${o.commitment} savings plan`;
+  const transferUsd = o.transferGbPerMonth * o.transferUsdPerGb;
+  let hourly = o.instanceUsdPerHour;
+  let priceSource = 'your price';
+  if (hourly === undefined && o.instance !== undefined) {
+    const inst = PRICE_CATALOG.instances.find((i) => i.id === o.instance);
+    if (!inst) throw new UsageError(`no catalog price for instance '${o.instance}': give --instance-usd-per-hour (known: ${PRICE_CATALOG.instances.map((i) => i.id).join(', ')})`);
+    hourly = inst.usdPerHour;
+    priceSource = `${inst.source}@${inst.asOf}${inst.verified ? '' : ' (unverified)'}`;
+  }
+  const capacityLabel = o.capacityUsdPerMonth !== undefined ? 'your capacity' : `${o.instance ?? 'instance'}${o.instanceUsdPerHour !== undefined ? ` at $${o.instanceUsdPerHour}/h` : ''}`;
+
+  // No token volume: compare the two monthly figures at the user's volume (capacity to spare, as quoted).
+  if (volume === undefined) {
+    if (o.apiUsdPerMonth === undefined) throw new UsageError('give one of --tokens-per-month N or --usage FILE (or the API side in dollars: --api-usd-per-month)');
+    if (o.svg) throw new UsageError('--svg needs a token volume (--tokens-per-month or --usage): the chart\'s axis is tokens a month');
+    const capacity = o.capacityUsdPerMonth ?? o.instances * hourly! * HOURS_PER_MONTH * (1 - discount);
+    const selfHosted = capacity + o.opsUsdPerMonth + transferUsd;
+    const out = {
+      mode: 'monthly', api_usd_per_month: o.apiUsdPerMonth, capacity_usd_per_month: Math.round(capacity * 100) / 100, ops_usd_per_month: o.opsUsdPerMonth,
+      transfer_usd_per_month: Math.round(transferUsd * 100) / 100, self_hosted_usd_per_month: Math.round(selfHosted * 100) / 100,
+      saving_usd_per_month: Math.round((o.apiUsdPerMonth - selfHosted) * 100) / 100, break_even_api_usd_per_month: Math.round(selfHosted * 100) / 100,
+      cheaper: o.apiUsdPerMonth <= selfHosted ? 'api' : 'self-hosted', assumptions: { discount, discountSource, priceSource: o.capacityUsdPerMonth !== undefined ? 'your figure' : priceSource },
+    };
+    if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+    else {
+      const saving = o.apiUsdPerMonth - selfHosted;
+      process.stdout.write(
+        `API ${usd(o.apiUsdPerMonth)} per month vs ${capacityLabel} (capacity to spare, ${discountSource})\n` +
+          `  self-hosted:         ${usd(selfHosted)} per month = capacity ${usd(capacity)} + MLOps ${usd(o.opsUsdPerMonth)} + transfer ${usd(transferUsd)}\n` +
+          `  break-even:          self-hosting pays once the API costs more than ${usd(selfHosted)} per month\n` +
+          `  ${saving >= 0 ? 'saving' : 'extra cost'}:${saving >= 0 ? '              ' : '          '}${usd(Math.abs(saving))} per month (${((Math.abs(saving) / Math.max(o.apiUsdPerMonth, 1e-9)) * 100).toFixed(1)}% of the API bill)\n` +
+          `  cheaper for you:     ${out.cheaper}\n`,
+      );
+    }
+    return 0;
+  }
+
+  if (o.capacityUsdPerMonth !== undefined) throw new UsageError('--capacity-usd-per-month compares at your volume only: drop --tokens-per-month/--usage, or give --instance-usd-per-hour');
+  let apiUsdPerMTok: number;
+  let apiLabel: string;
+  let chartLabel: string;
+  if (o.apiUsdPerMonth !== undefined) {
+    if (volume <= 0) throw new UsageError('--api-usd-per-month needs a token volume above 0 to price a token');
+    apiUsdPerMTok = o.apiUsdPerMonth / (volume / 1e6);
+    apiLabel = `API at ${usd(o.apiUsdPerMonth)}/month`;
+    chartLabel = 'API';
+  } else {
+    const price = findCatalogPrice(o.model!);
+    if (!price) throw new UsageError(`no catalog price for model '${o.model}': give --api-usd-per-month instead`);
+    apiUsdPerMTok = o.inputShare * price.inputPerMTok + (1 - o.inputShare) * price.outputPerMTok;
+    apiLabel = `${o.model!} API`;
+    chartLabel = o.model!;
+  }
   const input: CrossoverInput = {
-    apiUsdPerMTok: o.inputShare * price.inputPerMTok + (1 - o.inputShare) * price.outputPerMTok,
-    instanceUsdPerHour: inst.usdPerHour,
+    apiUsdPerMTok,
+    instanceUsdPerHour: hourly!,
     minInstances: o.instances,
     tokensPerSecond: o.throughput,
     utilisation: o.utilisation,
-    commitmentDiscount: COMMITMENT_DISCOUNT[o.commitment],
+    commitmentDiscount: discount,
     opsUsdPerMonth: o.opsUsdPerMonth,
+    transferUsdPerMTok: volume > 0 ? transferUsd / (volume / 1e6) : 0,
   };
   let result;
   try {
@@ -154,17 +223,18 @@ function crossoverCommand(o: CrossoverFlags): number {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const api = apiCost(input, user);
-  const self = selfHostedCost(input, user);
-  if (o.svg) writeFileSync(o.svg, crossoverSvg(input, result, { userTokensPerMonth: user, apiLabel: o.model, selfLabel: `${inst.id} instances` }));
+  const api = apiCost(input, volume);
+  const self = selfHostedCost(input, volume);
+  if (o.svg) writeFileSync(o.svg, crossoverSvg(input, result, { userTokensPerMonth: volume, apiLabel: chartLabel, selfLabel: `${capacityLabel} instances` }));
   const out = {
-    model: o.model,
-    instance: inst.id,
-    assumptions: { ...input, inputShare: o.inputShare, instancePriceSource: `${inst.source}@${inst.asOf}${inst.verified ? '' : ' (unverified)'}` },
-    tokens_per_month: user,
+    model: o.model ?? null,
+    instance: o.instance ?? null,
+    assumptions: { ...input, inputShare: o.inputShare, discountSource, instancePriceSource: priceSource },
+    tokens_per_month: volume,
     api_usd_per_month: Math.round(api * 100) / 100,
     self_hosted_usd_per_month: Math.round(self * 100) / 100,
-    instances_needed: instancesFor(input, user),
+    transfer_usd_per_month: Math.round(transferUsd * 100) / 100,
+    instances_needed: instancesFor(input, volume),
     tokens_per_instance_month: Math.round(result.tokensPerInstanceMonth),
     break_even_tokens_per_month: result.breakEvenTokensPerMonth,
     self_hosted_floor_usd_per_mtok: Math.round(result.selfHostedFloorUsdPerMTok * 10000) / 10000,
@@ -178,11 +248,11 @@ function crossoverCommand(o: CrossoverFlags): number {
     ? `never: self-hosting costs at least $${out.self_hosted_floor_usd_per_mtok}/1M tokens, the API $${input.apiUsdPerMTok.toFixed(4)}/1M`
     : `${out.break_even_tokens_per_month.toLocaleString('en-US')} tokens/month`;
   process.stdout.write(
-    `${o.model} API vs ${inst.id} (${input.tokensPerSecond} tok/s at ${input.utilisation * 100}% utilisation, commitment ${o.commitment})\n` +
+    `${apiLabel} vs ${capacityLabel} (${input.tokensPerSecond} tok/s at ${input.utilisation * 100}% utilisation, ${o.discount !== undefined ? `discount ${o.discount * 100}%` : `commitment ${o.commitment}`})\n` +
       `  break-even:          ${be}\n` +
-      `  your volume:         ${user.toLocaleString('en-US')} tokens/month\n` +
+      `  your volume:         ${volume.toLocaleString('en-US')} tokens/month\n` +
       `  API:                 $${out.api_usd_per_month.toLocaleString('en-US')} per month\n` +
-      `  self-hosted:         $${out.self_hosted_usd_per_month.toLocaleString('en-US')} per month on ${out.instances_needed} instance(s)\n` +
+      `  self-hosted:         $${out.self_hosted_usd_per_month.toLocaleString('en-US')} per month on ${out.instances_needed} instance(s)${transferUsd ? ` (transfer ${usd(transferUsd)})` : ''}\n` +
       `  cheaper for you:     ${out.cheaper}\n` +
       (o.svg ? `  chart:               ${o.svg}\n` : ''),
   );

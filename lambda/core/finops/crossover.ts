@@ -20,6 +20,11 @@ export interface CrossoverInput {
   readonly commitmentDiscount: number;
   /** People and tooling to run the endpoints, USD per month. */
   readonly opsUsdPerMonth: number;
+  /**
+   * Costs of self-hosting that grow with the tokens served, USD per 1M tokens: data transfer of responses out of the
+   * VPC (internet egress, cross-AZ), which an API provider's price already includes. 0 when not given.
+   */
+  readonly transferUsdPerMTok?: number;
 }
 
 export interface CrossoverResult {
@@ -48,7 +53,7 @@ export function instancesFor(input: CrossoverInput, tokensPerMonth: number): num
 }
 
 export function selfHostedCost(input: CrossoverInput, tokensPerMonth: number): number {
-  return instancesFor(input, tokensPerMonth) * instanceMonthUsd(input) + input.opsUsdPerMonth;
+  return instancesFor(input, tokensPerMonth) * instanceMonthUsd(input) + input.opsUsdPerMonth + (tokensPerMonth / 1e6) * (input.transferUsdPerMTok ?? 0);
 }
 
 /**
@@ -57,15 +62,17 @@ export function selfHostedCost(input: CrossoverInput, tokensPerMonth: number): n
  */
 export function crossover(input: CrossoverInput): CrossoverResult {
   const problems: string[] = [];
-  for (const [k, v] of Object.entries(input)) if (!Number.isFinite(v) || v < 0) problems.push(`${k} must be a finite number >= 0, got ${v}`);
+  for (const [k, v] of Object.entries(input)) if (v !== undefined && (!Number.isFinite(v) || v < 0)) problems.push(`${k} must be a finite number >= 0, got ${v}`);
   if (input.tokensPerSecond <= 0) problems.push('tokensPerSecond must be > 0');
   if (input.utilisation <= 0 || input.utilisation > 1) problems.push(`utilisation must be in (0, 1], got ${input.utilisation}`);
   if (input.commitmentDiscount >= 1) problems.push(`commitmentDiscount must be below 1, got ${input.commitmentDiscount}`);
   if (!Number.isInteger(input.minInstances) || input.minInstances < 1) problems.push(`minInstances must be a whole number >= 1, got ${input.minInstances}`);
   if (problems.length) throw new RangeError(`Invalid crossover input: ${problems.join('; ')}`);
   const perInstance = tokensPerInstanceMonth(input);
-  const perMTok = input.apiUsdPerMTok / 1e6;
-  const floor = (instanceMonthUsd(input) / perInstance) * 1e6;
+  const transfer = input.transferUsdPerMTok ?? 0;
+  // What a token saves by moving off the API, once the instances are paid for: the API price less transfer.
+  const perMTok = (input.apiUsdPerMTok - transfer) / 1e6;
+  const floor = (instanceMonthUsd(input) / perInstance) * 1e6 + transfer;
   let breakEven: number | null = null;
   if (perMTok > 0) {
     // Beyond the first instances every added instance costs `floor` per 1M tokens: if the API is cheaper than that,

@@ -61,3 +61,19 @@ describe('crossoverSvg', () => {
     expect(svg).not.toMatch(/href=|<script/);
   });
 });
+
+describe('crossover with data transfer', () => {
+  // API $2 per 1M tokens; one $1/h instance (730 h = $730 a month) serving 1,000 tok/s fully = 2,628M tokens a month;
+  // transfer $0.50 per 1M tokens served. Break-even: 730 / (2 - 0.5) = 486.67M tokens (hand-computed).
+  const input = { apiUsdPerMTok: 2, instanceUsdPerHour: 1, minInstances: 1, tokensPerSecond: 1000, utilisation: 1, commitmentDiscount: 0, opsUsdPerMonth: 0, transferUsdPerMTok: 0.5 };
+
+  it('charges transfer per token served, and the break-even moves out by it', () => {
+    expect(crossover(input).breakEvenTokensPerMonth).toBe(Math.ceil(730e6 / 1.5));
+    expect(crossover({ ...input, transferUsdPerMTok: 0 }).breakEvenTokensPerMonth).toBe(365e6);
+    expect(selfHostedCost(input, 1e9)).toBeCloseTo(730 + 500, 6);
+  });
+
+  it('never breaks even when transfer alone costs what the API does', () => {
+    expect(crossover({ ...input, transferUsdPerMTok: 2 }).breakEvenTokensPerMonth).toBeNull();
+  });
+});

@@ -1,0 +1,56 @@
+import { runCli } from '../../bin/llm-finops';
+
+describe('llm-finops crossover: any capacity, the API side in dollars, data transfer', () => {
+  let out = '';
+  let err = '';
+  beforeEach(() => {
+    out = '';
+    err = '';
+    jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
+    jest.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
+  });
+  afterEach(() => jest.restoreAllMocks());
+  const json = async (...args: string[]) => {
+    expect(await runCli(['crossover', ...args, '--json'])).toBe(0);
+    return JSON.parse(out);
+  };
+
+  it("reproduces the seed's example: $15,000 a month of API against a $12,000 cluster with capacity to spare", async () => {
+    expect(await json('--api-usd-per-month', '15000', '--capacity-usd-per-month', '12000')).toMatchObject({
+      mode: 'monthly', self_hosted_usd_per_month: 12000, saving_usd_per_month: 3000, break_even_api_usd_per_month: 12000, cheaper: 'self-hosted',
+    });
+    out = '';
+    // With MLOps ($2,000) and 5,000 GB of responses leaving the VPC at $0.09: 12,000 + 2,000 + 450 = 14,450.
+    expect(await json('--api-usd-per-month', '15000', '--capacity-usd-per-month', '12000', '--ops-usd-per-month', '2000', '--transfer-gb-per-month', '5000')).toMatchObject({
+      self_hosted_usd_per_month: 14450, transfer_usd_per_month: 450, saving_usd_per_month: 550, cheaper: 'self-hosted',
+    });
+  });
+
+  it('prices any instance by the hour and with your own discount (p5.48xlarge, 8 x H100)', async () => {
+    // 2 instances x $55.04/h x 730 h x (1 - 0.45) = $44,197.12 a month (110.08 x 730 = 80,358.40; x 0.55).
+    expect(await json('--api-usd-per-month', '40000', '--instance', 'p5.48xlarge', '--instance-usd-per-hour', '55.04', '--instances', '2', '--discount', '0.45')).toMatchObject({
+      capacity_usd_per_month: 44197.12, cheaper: 'api', assumptions: { discount: 0.45, discountSource: 'your discount', priceSource: 'your price' },
+    });
+  });
+
+  it('turns the API dollars into a token price and charges transfer per token (hand-computed break-even)', async () => {
+    // $2,000 for 1B tokens = $2 per 1M; one $1/h instance at 1,000 tok/s fully used serves 2,628M tokens for $730;
+    // 500 GB at $1 = $500 at 1B tokens = $0.50 per 1M. Break-even: 730 / (2 - 0.5) = 486,666,667 tokens.
+    const r = await json('--api-usd-per-month', '2000', '--tokens-per-month', '1000000000', '--instance-usd-per-hour', '1', '--throughput', '1000', '--utilisation', '1',
+      '--transfer-gb-per-month', '500', '--transfer-usd-per-gb', '1');
+    expect(r.break_even_tokens_per_month).toBe(486_666_667);
+    expect(r).toMatchObject({ api_usd_per_month: 2000, self_hosted_usd_per_month: 1230, transfer_usd_per_month: 500, cheaper: 'self-hosted' });
+  });
+
+  it.each([
+    [['--capacity-usd-per-month', '1'], 'give the API side: --model ID (catalog prices) or --api-usd-per-month USD'],
+    [['--api-usd-per-month', '1'], 'give the capacity: --instance TYPE, --instance-usd-per-hour USD or --capacity-usd-per-month USD'],
+    [['--api-usd-per-month', '1', '--capacity-usd-per-month', '1', '--svg', 'x.svg'], '--svg needs a token volume'],
+    [['--api-usd-per-month', '1', '--capacity-usd-per-month', '1', '--tokens-per-month', '5'], '--capacity-usd-per-month compares at your volume only'],
+    [['--model', 'gpt-5.4-mini', '--instance', 'p5.48xlarge', '--tokens-per-month', '5'], "no catalog price for instance 'p5.48xlarge': give --instance-usd-per-hour"],
+    [['--model', 'gpt-5.4-mini', '--api-usd-per-month', '5', '--instance', 'ml.g5.xlarge'], "option '--api-usd-per-month <usd>' cannot be used with option '--model <id>'"],
+  ])('%j is a usage error (exit 2)', async (args, message) => {
+    expect(await runCli(['crossover', ...args])).toBe(2);
+    expect(err).toContain(message);
+  });
+});
