@@ -2,10 +2,13 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbTenantDirectory } from '../adapters/dynamodb-tenant-directory';
 import { sha256 } from '../adapters/system-runtime';
 import { ENV_QUOTA_TABLE, ENV_USAGE_SCOPE } from '../contract';
-import { resolveConfig } from '../core/config/resolve';
+import { tenantKeyHashes } from '../core/config/key-hashes';
 import { configFromEnv } from './shared/config-from-env';
 import { createAuthorizerHandler } from './shared/authorizer-handler';
 
-/** Built once per execution environment from the same config document as the router. */
+/**
+ * Built once per execution environment from the same config document as the router: only its tenant key hashes,
+ * read without the schema library (the router validates the whole document).
+ */
 const table = process.env[ENV_QUOTA_TABLE];
-export const handler = createAuthorizerHandler(resolveConfig(configFromEnv()), sha256, table ? new DynamoDbTenantDirectory(new DynamoDBClient({}), table) : undefined, process.env[ENV_USAGE_SCOPE] ?? '');
+export const handler = createAuthorizerHandler(tenantKeyHashes(configFromEnv()), sha256, table ? new DynamoDbTenantDirectory(new DynamoDBClient({}), table) : undefined, process.env[ENV_USAGE_SCOPE] ?? '');

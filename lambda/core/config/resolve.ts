@@ -1,15 +1,11 @@
 import { daysUntil, findCatalogPrice, type ModelLifecycle, type PriceCatalog, PRICE_CATALOG } from '../pricing/catalog';
 import { toTokenPrice, type TokenPrice } from '../pricing/prices';
 import type { StoredTenant } from '../ports';
+import { ConfigError } from './errors';
+import { tenantKeyHashes } from './key-hashes';
 import { GatewayConfigSchema, type GatewayConfig, type ModelConfig, type ProviderConfig, type TenantConfig } from './schema';
 
-/** Thrown once for an invalid config, listing every problem with the path of the field. */
-export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`Invalid gateway config:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError } from './errors';
 
 const DEFAULT_MAX_OUTPUT = 4096;
 
@@ -191,7 +187,12 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
   }
 
   const tenants = new Map<string, ResolvedTenant>();
-  const keyHashes = new Map<string, string>();
+  let keyHashes = new Map<string, string>();
+  try {
+    keyHashes = tenantKeyHashes(cfg);
+  } catch (err) {
+    problems.push(...(err as ConfigError).problems);
+  }
   cfg.tenants.forEach((t, i) => {
     (t.allowedTiers ?? []).forEach((name, j) => {
       if (!tierNames.has(name)) problems.push(`tenants[${i}].allowedTiers[${j}]: unknown tier '${name}'`);
@@ -202,11 +203,6 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
     for (const name of Object.keys(t.upstreamModels ?? {})) {
       if (!modelIds.has(name)) problems.push(`tenants[${i}].upstreamModels.${name}: unknown model '${name}'`);
     }
-    t.apiKeys.forEach((k, j) => {
-      const other = keyHashes.get(k.sha256);
-      if (other !== undefined) problems.push(`tenants[${i}].apiKeys[${j}]: key hash already belongs to tenant '${other}'`);
-      keyHashes.set(k.sha256, t.id);
-    });
     const allowedTiers = new Set(t.allowedTiers ?? tierNames);
     const allowedModels = new Set(
       t.allowedModels ?? cfg.tiers.filter((tier) => allowedTiers.has(tier.name)).flatMap((tier) => tier.models),

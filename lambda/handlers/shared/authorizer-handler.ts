@@ -1,6 +1,5 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { AUTHORIZER_TENANT_KEY, usageIdentifierFor } from '../../contract';
-import type { ResolvedConfig } from '../../core/config/resolve';
 import type { Sha256, TenantDirectory } from '../../core/ports';
 
 /** Every method of the stage: API Gateway caches one decision per key, so it must cover all routes. */
@@ -15,7 +14,8 @@ function stageWildcard(methodArn: string): string {
  * tenant directory (plain keys are never stored). Returns the tenant in the context for the router and the tenant's usage identifier for its
  * usage plan. An unknown or missing key is refused with API Gateway's 401 ("Unauthorized").
  */
-export function createAuthorizerHandler(config: ResolvedConfig, sha256: Sha256, tenants?: TenantDirectory, usageScope = '') {
+/** keyHashes: sha256(key) -> tenant id, from the config (tenantKeyHashes, or a resolved config's keyHashes). */
+export function createAuthorizerHandler(keyHashes: ReadonlyMap<string, string>, sha256: Sha256, tenants?: TenantDirectory, usageScope = '') {
   return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
     // A malformed event is refused the way API Gateway refuses a bad key: a plain Unauthorized, never a 500.
     if (typeof event !== 'object' || event === null || typeof event.methodArn !== 'string' || event.methodArn.split('/').length < 2) throw new Error('Unauthorized');
@@ -25,7 +25,7 @@ export function createAuthorizerHandler(config: ResolvedConfig, sha256: Sha256, 
     const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     const hash = m ? sha256(m[1]) : undefined;
     // Config keys first (no I/O); then run-time tenants (one GetItem; API Gateway caches the decision per key).
-    const tenant = hash ? config.keyHashes.get(hash) ?? (await tenants?.tenantForKey(hash)) : undefined;
+    const tenant = hash ? keyHashes.get(hash) ?? (await tenants?.tenantForKey(hash)) : undefined;
     if (!tenant) throw new Error('Unauthorized');
     return {
       principalId: tenant,

@@ -1,11 +1,13 @@
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { createAuthorizerHandler } from '../../../lambda/handlers/shared/authorizer-handler';
 import { resolveConfig } from '../../../lambda/core/config/resolve';
+import { tenantKeyHashes } from '../../../lambda/core/config/key-hashes';
+import { ConfigError } from '../../../lambda/core/config/errors';
 import { sha256 } from '../../support/fakes';
 import { KEYS, testConfig } from '../../support/config';
 import { MemoryTenantDirectory } from '../../../lambda/adapters/memory-tenant-directory';
 
-const handler = createAuthorizerHandler(resolveConfig(testConfig('http://127.0.0.1:1/v1')), sha256);
+const handler = createAuthorizerHandler(tenantKeyHashes(testConfig('http://127.0.0.1:1/v1')), sha256);
 const event = (authorization?: string): APIGatewayRequestAuthorizerEvent => ({
   type: 'REQUEST',
   methodArn: 'arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/POST/v1/chat/completions',
@@ -37,17 +39,32 @@ describe('authorizer handler', () => {
   });
 
   it("returns the usage identifier in the gateway's scope when the construct sets one", async () => {
-    const scoped = createAuthorizerHandler(resolveConfig(testConfig('http://127.0.0.1:1/v1')), sha256, undefined, 'a1b2c3d4e5');
+    const scoped = createAuthorizerHandler(tenantKeyHashes(testConfig('http://127.0.0.1:1/v1')), sha256, undefined, 'a1b2c3d4e5');
     expect((await scoped(event(`Bearer ${KEYS.acme}`))).usageIdentifierKey).toBe('llm-finops-usage-a1b2c3d4e5-acme');
   });
 
   it('falls back to the tenant directory for run-time tenants, and stops a revoked key', async () => {
     const tenants = new MemoryTenantDirectory();
     await tenants.createTenant({ id: 'hooli', team: null, allowedTiers: null, allowedModels: null, keyHashes: [sha256('sk-llmf-h')], createdAt: 'now' });
-    const withDir = createAuthorizerHandler(resolveConfig(testConfig('http://127.0.0.1:1/v1')), sha256, tenants);
+    const withDir = createAuthorizerHandler(tenantKeyHashes(testConfig('http://127.0.0.1:1/v1')), sha256, tenants);
     expect(await withDir(event('Bearer sk-llmf-h'))).toMatchObject({ principalId: 'hooli', usageIdentifierKey: 'llm-finops-usage-hooli' });
     expect(await withDir(event(`Bearer ${KEYS.acme}`))).toMatchObject({ principalId: 'acme' });
     await tenants.revokeKey('hooli', sha256('sk-llmf-h'));
     await expect(withDir(event('Bearer sk-llmf-h'))).rejects.toThrow('Unauthorized');
+  });
+});
+
+describe('tenantKeyHashes (the authorizer\'s zod-free config reader)', () => {
+  it('reads the same key hashes as the full resolution', () => {
+    const config = testConfig('http://127.0.0.1:1/v1');
+    expect(tenantKeyHashes(config)).toEqual(resolveConfig(config).keyHashes);
+  });
+
+  it('refuses what the schema refuses for these fields, naming each', () => {
+    const h = 'a'.repeat(64);
+    expect(() => tenantKeyHashes({ tenants: [{ id: 'a', apiKeys: [{ sha256: h }] }, { id: 'b', apiKeys: [{ sha256: h }, { sha256: 'XYZ' }] }, { apiKeys: [] }] })).toThrow(
+      new ConfigError(["tenants[1].apiKeys[0]: key hash already belongs to tenant 'a'", 'tenants[1].apiKeys[1].sha256: lowercase hex SHA-256 of the key', 'tenants[2].id: expected a non-empty string']),
+    );
+    expect(tenantKeyHashes({})).toEqual(new Map());
   });
 });

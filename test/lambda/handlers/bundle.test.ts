@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { PassThrough, type Writable } from 'node:stream';
 import { join } from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { DynamoDbQuotaStore, ensureQuotaTable } from '../../../lambda/adapters/dynamodb-quota-store';
 import { LocalDynamo } from '../../support/dynalite';
 import { FakeUpstream } from '../../support/upstream';
-import { testConfig } from '../../support/config';
+import { KEYS, testConfig } from '../../support/config';
 
 type Bundle = {
   handler: (event: unknown, stream: Writable) => Promise<void>;
@@ -155,5 +156,31 @@ describe('budget-action bundle', () => {
     const result = await run({ LLM_FINOPS_QUOTA_TABLE: 't' }, sns('x'));
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('LLM_FINOPS_KILL_SWITCH_RULES is not set');
+  });
+});
+
+describe('authorizer bundle', () => {
+  /** The built authorizer in its own process, as Lambda loads it (its environment is read at module load). */
+  const invoke = (env: Record<string, string>, authorization: string) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      const event = { type: 'REQUEST', methodArn: 'arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/POST/v1/chat/completions', headers: { Authorization: authorization } };
+      const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-bundle.js'), 'authorizer', 'handler', JSON.stringify(event)], { env: { ...process.env, ...env } });
+      let stdout = '';
+      let stderr = '';
+      p.stdout.on('data', (d) => (stdout += d));
+      p.stderr.on('data', (d) => (stderr += d));
+      p.on('close', (status) => resolve({ status, stdout, stderr }));
+    });
+
+  it('admits a configured key and refuses another, reading only the key hashes of the config (no schema library)', async () => {
+    const env = { LLM_FINOPS_CONFIG: JSON.stringify(testConfig('http://127.0.0.1:1/v1')), LLM_FINOPS_USAGE_SCOPE: 'a1b2c3d4e5' };
+    const ok = await invoke(env, `Bearer ${KEYS.acme}`);
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ principalId: 'acme', usageIdentifierKey: 'llm-finops-usage-a1b2c3d4e5-acme' });
+    const bad = await invoke(env, 'Bearer sk-nope');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('Unauthorized');
+    // zod would be ~440 KB of it: the authorizer stays a hash lookup.
+    expect(readFileSync(join(__dirname, '..', '..', '..', 'assets', 'lambda', 'authorizer', 'index.js'), 'utf8')).not.toMatch(/ZodError|zod\.dev/);
   });
 });
