@@ -5,6 +5,7 @@ import { PassThrough } from 'node:stream';
 import type { Command } from 'commander';
 import { buildProgram, runCli } from '../../bin/llm-finops';
 import { progressBar } from '../../bin/progress';
+import { captureOutput } from '../support/output';
 
 /** Every command path in the tree: ['local'], ['quota', 'limits'], ... */
 function paths(cmd: Command, prefix: string[] = []): string[][] {
@@ -12,15 +13,7 @@ function paths(cmd: Command, prefix: string[] = []): string[][] {
 }
 
 describe('llm-finops command tree', () => {
-  let out = '';
-  let err = '';
-  beforeEach(() => {
-    out = '';
-    err = '';
-    jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-    jest.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  });
-  afterEach(() => jest.restoreAllMocks());
+  const output = captureOutput();
 
   const all = paths(buildProgram());
 
@@ -34,13 +27,13 @@ describe('llm-finops command tree', () => {
 
   it.each(all.map((p) => [p.join(' '), p]))('%s --help prints its usage and exits 0', async (_name, path) => {
     expect(await runCli([...(path as string[]), '--help'])).toBe(0);
-    expect(out).toContain(`Usage: llm-finops ${(path as string[]).join(' ')}`);
-    expect(err).toBe('');
+    expect(output.out).toContain(`Usage: llm-finops ${(path as string[]).join(' ')}`);
+    expect(output.err).toBe('');
   });
 
   it('prints the version', async () => {
     expect(await runCli(['--version'])).toBe(0);
-    expect(out.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    expect(output.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it.each([
@@ -56,28 +49,28 @@ describe('llm-finops command tree', () => {
     [['quota', 'kill-switch', '--on', 'explode'], "argument 'explode' is invalid. Allowed choices are block, downgrade.", 'Usage: llm-finops quota kill-switch'],
   ])('%j is a usage error: exit 2 with the message and that command\'s usage', async (argv, message, usage) => {
     expect(await runCli(argv)).toBe(2);
-    expect(err).toContain(message);
-    expect(err).toContain(usage);
-    expect(out).toBe('');
+    expect(output.err).toContain(message);
+    expect(output.err).toContain(usage);
+    expect(output.out).toBe('');
   });
 
   it('names the real line of a bad JSONL row, blank lines included', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-tree-'));
     writeFileSync(join(dir, 'rows.jsonl'), '\n\n{"question": 1}\n');
     expect(await runCli(['context', 'eval', '--data', join(dir, 'rows.jsonl')])).toBe(2);
-    expect(err).toContain(`${join(dir, 'rows.jsonl')}:3: expected {question, chunks: [...], answer_chunk_ids: [...]}`);
-    err = '';
+    expect(output.err).toContain(`${join(dir, 'rows.jsonl')}:3: expected {question, chunks: [...], answer_chunk_ids: [...]}`);
+    output.clear();
     writeFileSync(join(dir, 'trace.jsonl'), '{"messages": []}\n\nnot json\n');
     expect(await runCli(['replay', '--trace', join(dir, 'trace.jsonl')])).toBe(2);
-    expect(err).toContain(`${join(dir, 'trace.jsonl')}:3: not JSON`);
+    expect(output.err).toContain(`${join(dir, 'trace.jsonl')}:3: not JSON`);
   });
 
   it('exits 1, without the usage, when a command fails on valid arguments (an invalid config)', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'cli-tree-')), 'bad.json');
     writeFileSync(file, JSON.stringify({ providers: [], models: [], tiers: [], routing: { thresholds: [] } }));
     expect(await runCli(['config', 'validate', '--config', file])).toBe(1);
-    expect(err).toMatch(/invalid gateway config/i);
-    expect(err).not.toContain('Usage:');
+    expect(output.err).toMatch(/invalid gateway config/i);
+    expect(output.err).not.toContain('Usage:');
   });
 });
 

@@ -1,25 +1,18 @@
 import { runCli } from '../../bin/llm-finops';
+import { captureOutput } from '../support/output';
 
 describe('llm-finops crossover: any capacity, the API side in dollars, data transfer', () => {
-  let out = '';
-  let err = '';
-  beforeEach(() => {
-    out = '';
-    err = '';
-    jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-    jest.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  });
-  afterEach(() => jest.restoreAllMocks());
+  const output = captureOutput();
   const json = async (...args: string[]) => {
     expect(await runCli(['crossover', ...args, '--json'])).toBe(0);
-    return JSON.parse(out);
+    return JSON.parse(output.out);
   };
 
   it("reproduces the seed's example: $15,000 a month of API against a $12,000 cluster with capacity to spare", async () => {
     expect(await json('--api-usd-per-month', '15000', '--capacity-usd-per-month', '12000')).toMatchObject({
       mode: 'monthly', self_hosted_usd_per_month: 12000, saving_usd_per_month: 3000, break_even_api_usd_per_month: 12000, cheaper: 'self-hosted',
     });
-    out = '';
+    output.clear();
     // With MLOps ($2,000) and 5,000 GB of responses leaving the VPC at $0.09: 12,000 + 2,000 + 450 = 14,450.
     expect(await json('--api-usd-per-month', '15000', '--capacity-usd-per-month', '12000', '--ops-usd-per-month', '2000', '--transfer-gb-per-month', '5000')).toMatchObject({
       self_hosted_usd_per_month: 14450, transfer_usd_per_month: 450, saving_usd_per_month: 550, cheaper: 'self-hosted',
@@ -51,6 +44,6 @@ describe('llm-finops crossover: any capacity, the API side in dollars, data tran
     [['--model', 'gpt-5.4-mini', '--api-usd-per-month', '5', '--instance', 'ml.g5.xlarge'], "option '--api-usd-per-month <usd>' cannot be used with option '--model <id>'"],
   ])('%j is a usage error (exit 2)', async (args, message) => {
     expect(await runCli(['crossover', ...args])).toBe(2);
-    expect(err).toContain(message);
+    expect(output.err).toContain(message);
   });
 });

@@ -13,6 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource, ReferencePlatformStack, TenantInferenceProfiles } from '../../lib';
 import type { Finding } from '../../lambda/core/finops/doctor';
 import { runCli } from '../../bin/llm-finops';
+import { captureOutput } from '../support/output';
 
 const ACCOUNT = '111122223333';
 const env = { account: ACCOUNT, region: 'us-east-1' };
@@ -42,17 +43,12 @@ describe('llm-finops doctor', () => {
   const quotas = mockClient(ServiceQuotasClient);
   const logs = mockClient(CloudWatchLogsClient);
   let dir: string;
-  let out = '';
-  let err = '';
+  const output = captureOutput();
   beforeAll(() => {
     dir = assembly();
   });
   beforeEach(() => {
     for (const m of [sts, apigw, ce, orgs, bedrock, quotas, logs]) m.reset();
-    out = '';
-    err = '';
-    jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-    jest.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
     sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/ops`, UserId: 'AIDAEXAMPLE' });
     apigw.on(GetAccountCommand).resolves({ cloudwatchRoleArn: `arn:aws:iam::${ACCOUNT}:role/apigw-logs`, throttleSettings: { burstLimit: 5000, rateLimit: 10000 } });
     apigw.on(GetApiKeysCommand).resolves({ items: [{ id: 'k1' }, { id: 'k2' }] });
@@ -71,11 +67,10 @@ describe('llm-finops doctor', () => {
     });
     logs.on(DescribeResourcePoliciesCommand).resolves({ resourcePolicies: Array.from({ length: 10 }, (_, i) => ({ policyName: `p${i}` })) });
   });
-  afterEach(() => jest.restoreAllMocks());
 
   const run = async (...extra: string[]) => {
     const code = await runCli(['doctor', '--app', dir, '--json', ...extra]);
-    return { code, findings: (out ? JSON.parse(out).findings : []) as Finding[] };
+    return { code, findings: (output.out ? JSON.parse(output.out).findings : []) as Finding[] };
   };
   const find = (findings: Finding[], stack: string, check: string) => findings.filter((f) => f.stack === stack && f.check === check);
 
@@ -132,18 +127,18 @@ describe('llm-finops doctor', () => {
     quotas.on(ListServiceQuotasCommand).rejects(Object.assign(new Error('User is not authorized to perform: servicequotas:ListServiceQuotas'), { name: 'AccessDeniedException' }));
     const { findings } = await run();
     expect(find(findings, 'Hosting', 'sagemaker-quota')).toEqual([expect.objectContaining({ verdict: 'warn', message: expect.stringContaining('not checked: AccessDeniedException') })]);
-    out = '';
+    output.clear();
     sts.on(GetCallerIdentityCommand).rejects(Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }));
     expect(await runCli(['doctor', '--app', dir])).toBe(1);
-    expect(err).toContain('no usable AWS credentials (CredentialsProviderError: Could not load credentials from any providers)');
+    expect(output.err).toContain('no usable AWS credentials (CredentialsProviderError: Could not load credentials from any providers)');
   });
 
   it('prints a readable report and refuses an assembly that is not there', async () => {
     expect(await runCli(['doctor', '--app', dir])).toBe(1);
-    expect(out).toMatch(/^FAIL {2}Hosting us-east-1 {2}sagemaker-quota: ml\.inf2\.xlarge/m);
-    expect(out).toMatch(/\d+ will fail, \d+ warning\(s\), \d+ ok\n$/);
+    expect(output.out).toMatch(/^FAIL {2}Hosting us-east-1 {2}sagemaker-quota: ml\.inf2\.xlarge/m);
+    expect(output.out).toMatch(/\d+ will fail, \d+ warning\(s\), \d+ ok\n$/);
     expect(await runCli(['doctor', '--app', join(dir, 'nope')])).toBe(2);
-    expect(err).toContain('synthesise first');
+    expect(output.err).toContain('synthesise first');
   });
 
   it('checks in-Region model ids too, and warns for a model in its legacy period (with --config)', async () => {
