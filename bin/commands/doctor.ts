@@ -12,9 +12,8 @@ import {
   checkAnomalyMonitors, checkApiGatewayRole, checkBedrockModels, checkCounts, checkSageMakerQuotas, checkTagActivation, configSource,
   stackNeeds, type BedrockModelFact, type Finding, type StackNeeds,
 } from '../../lambda/core/finops/doctor';
+import { baseModelId, isProfileId } from '../../lambda/core/pricing/catalog';
 import { action, UsageError } from '../cli-support';
-
-const PROFILE = /^(us|eu|apac|us-gov|jp|au|ca|global)\.(.+)$/;
 
 type Stack = { name: string; account?: string; region?: string; template: Record<string, unknown>; config?: unknown };
 
@@ -73,9 +72,9 @@ async function bedrockFacts(client: BedrockClient, ids: readonly string[]): Prom
   const facts: BedrockModelFact[] = [];
   for (const id of ids) {
     if (id.startsWith('arn:')) continue; // an ARN the user chose: nothing to resolve
-    const profile = PROFILE.exec(id);
+    const profile = isProfileId(id);
     const kind = profile ? 'profile' : 'model';
-    const modelId = profile ? profile[2] : id;
+    const modelId = baseModelId(id);
     let lifecycle: string | undefined;
     try {
       if (profile) await client.send(new GetInferenceProfileCommand({ inferenceProfileIdentifier: id }));

@@ -62,6 +62,16 @@ export type ProfileClass = 'in-region' | 'geo' | 'global' | 'none';
 const GEO_PREFIX = /^(us|eu|apac|us-gov|jp|au|ca)\./;
 const GLOBAL_PREFIX = /^global\./;
 
+/** The model id behind a Bedrock cross-Region profile id (`us.amazon.nova-lite-v1:0` -> `amazon.nova-lite-v1:0`); other ids as they are. */
+export function baseModelId(id: string): string {
+  return id.replace(GLOBAL_PREFIX, '').replace(GEO_PREFIX, '');
+}
+
+/** Whether an id names a Bedrock cross-Region inference profile (geographic or global). */
+export function isProfileId(id: string): boolean {
+  return baseModelId(id) !== id;
+}
+
 export function profileClassOf(id: string, entry: CatalogModelEntry | undefined): ProfileClass {
   if (GLOBAL_PREFIX.test(id)) return 'global';
   if (GEO_PREFIX.test(id)) return 'geo';
@@ -80,7 +90,7 @@ export interface CatalogPrice extends CatalogModelEntry {
  * (https://docs.aws.amazon.com/bedrock/latest/userguide/global-cross-region-inference.html, read 2026-12-01).
  */
 export function findCatalogPrice(id: string, catalog: PriceCatalog = PRICE_CATALOG): CatalogPrice | undefined {
-  const base = id.replace(GLOBAL_PREFIX, '').replace(GEO_PREFIX, '');
+  const base = baseModelId(id);
   const entry = catalog.models.find((m) => m.id === id) ?? catalog.models.find((m) => m.id === base);
   if (!entry) return undefined;
   const profileClass = profileClassOf(id, entry);
