@@ -4,6 +4,8 @@
  * this module decides. Each finding names the fix and the documentation behind the rule.
  */
 
+import { endpointOfConfig, num, scalableTargetOf } from './template';
+
 type Template = { Resources?: Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }> };
 
 /** What one stack needs from its account and Region. */
@@ -26,8 +28,6 @@ export interface StackNeeds {
   /** Bedrock upstream ids of the gateway config (foundation-model ids and inference-profile ids). */
   readonly bedrockModels: readonly string[];
 }
-
-const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : 0);
 
 /** Where the router's gateway config is: inline in its environment, or a file in its code asset. */
 export function configSource(template: Template): { json: string } | { assetPath: string; file: string } | undefined {
@@ -56,20 +56,19 @@ export function stackNeeds(stack: string, template: Template, config?: unknown):
   const resources = Object.values(template.Resources ?? {});
   const of = (type: string) => resources.filter((r) => r.Type === type);
   const sagemaker: Record<string, number> = {};
-  for (const r of of('AWS::SageMaker::EndpointConfig')) {
+  const all = template.Resources ?? {};
+  for (const [id, r] of Object.entries(all)) {
+    if (r.Type !== 'AWS::SageMaker::EndpointConfig') continue;
+    // A variant scaled by Application Auto Scaling may reach its target's maximum, not only its initial count.
+    const endpoint = endpointOfConfig(id, all);
+    const target = endpoint ? scalableTargetOf(endpoint[0], endpoint[1], all) : undefined;
+    const targetMax = target?.ScalableDimension === 'sagemaker:variant:DesiredInstanceCount' ? num(target.MaxCapacity) ?? 0 : 0;
     for (const v of (r.Properties?.ProductionVariants as Record<string, unknown>[] | undefined) ?? []) {
       const type = v.InstanceType;
       if (typeof type !== 'string') continue;
       const scaling = v.ManagedInstanceScaling as { MaxInstanceCount?: unknown } | undefined;
-      sagemaker[type] = (sagemaker[type] ?? 0) + Math.max(num(v.InitialInstanceCount), num(scaling?.MaxInstanceCount));
+      sagemaker[type] = (sagemaker[type] ?? 0) + Math.max(num(v.InitialInstanceCount) ?? 0, num(scaling?.MaxInstanceCount) ?? 0, targetMax);
     }
-  }
-  // Endpoints scaled by Application Auto Scaling: their maximum counts, not the initial one.
-  for (const t of of('AWS::ApplicationAutoScaling::ScalableTarget')) {
-    if (t.Properties?.ScalableDimension !== 'sagemaker:variant:DesiredInstanceCount') continue;
-    const max = num(t.Properties?.MaxCapacity);
-    const types = Object.keys(sagemaker);
-    if (types.length === 1 && max > sagemaker[types[0]]) sagemaker[types[0]] = max;
   }
   const tagKeys = new Set<string>();
   for (const r of of('AWS::Lambda::Function')) {

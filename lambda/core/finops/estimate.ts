@@ -1,5 +1,6 @@
 import { findCatalogPrice, PRICE_CATALOG } from '../pricing/catalog';
 import { scheduledMinimum } from './schedule';
+import { num, scalableTargetOf, str, type CfnTemplate } from './template';
 
 /**
  * Dated unit prices (USD, us-east-1 list, read 2026-11-29 from the AWS pricing pages; see ../shared/PRICES.md) for
@@ -32,9 +33,7 @@ const FIREHOSE_BILLED_GB_PER_MILLION = (5 * 1e6) / (1024 * 1024);
 
 const HOURS = 730;
 
-export interface CfnTemplate {
-  readonly Resources?: Record<string, { readonly Type: string; readonly Properties?: Record<string, unknown> }>;
-}
+export type { CfnTemplate } from './template';
 
 export interface FixedItem {
   readonly stack: string;
@@ -62,28 +61,6 @@ export interface Estimate {
 }
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
-
-/**
- * The Application Auto Scaling target of an endpoint: of its inference component (ResourceId
- * inference-component/<name>, the component naming this endpoint) or of its variant (endpoint/<name>/variant/...).
- */
-function scalableTargetOf(logicalId: string, endpoint: Record<string, unknown>, all: NonNullable<CfnTemplate['Resources']>): Record<string, unknown> | undefined {
-  const names = new Set<string>();
-  for (const r of Object.values(all)) {
-    const ref = (r.Properties?.EndpointName as { 'Fn::GetAtt'?: string[] } | undefined)?.['Fn::GetAtt'];
-    if (r.Type === 'AWS::SageMaker::InferenceComponent' && ref?.[0] === logicalId && typeof r.Properties?.InferenceComponentName === 'string') {
-      names.add(`inference-component/${r.Properties.InferenceComponentName}`);
-    }
-  }
-  const endpointName = str(endpoint.EndpointName);
-  return Object.values(all).find((r) => {
-    if (r.Type !== 'AWS::ApplicationAutoScaling::ScalableTarget') return false;
-    const id = str(r.Properties?.ResourceId);
-    return id !== undefined && (names.has(id) || (endpointName !== undefined && id.startsWith(`endpoint/${endpointName}/variant/`)));
-  })?.Properties;
-}
 
 /** Fixed monthly cost of one resource at its minimum capacity; null when the type is priced but this one is not. */
 function fixedCost(logicalId: string, type: string, props: Record<string, unknown>, all: NonNullable<CfnTemplate['Resources']>): { usd: number | null; basis: string } | undefined {
