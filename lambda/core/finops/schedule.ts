@@ -34,21 +34,26 @@ function field(spec: string, min: number, max: number, names: string[] = [], nam
   return out;
 }
 
-/** Whether a cron(...) expression fires within the given UTC hour (any minute of it). */
-export function cronFiresInHour(expression: string, t: Date): boolean {
+/** A cron(...) expression as a test of a UTC hour (does it fire within it, at any minute); null for other schedules. */
+export function cronMatcher(expression: string): ((t: Date) => boolean) | null {
   const m = /^cron\((.+)\)$/.exec(expression.trim());
-  if (!m) return false;
+  if (!m) return null;
   const f = m[1].trim().split(/\s+/);
   if (f.length !== 6) throw new Error(`cron needs 6 fields, got ${f.length}: ${expression}`);
   const [, hours, dom, month, dow, year] = f;
   const match = (set: Set<number> | null, v: number) => set === null || set.has(v);
+  const h = field(hours, 0, 23);
+  const d = field(dom.replace(/W$/, '').replace(/^L$/, '*'), 1, 31);
+  const mo = field(month, 1, 12, MONTHS, 1);
   // AWS day-of-week: 1-7 = SUN-SAT.
-  const dowSet = field(dow.replace(/#\d+$/, '').replace(/L$/, ''), 1, 7, DAYS, 1);
-  return match(field(hours, 0, 23), t.getUTCHours())
-    && match(field(dom.replace(/W$/, '').replace(/^L$/, '*'), 1, 31), t.getUTCDate())
-    && match(field(month, 1, 12, MONTHS, 1), t.getUTCMonth() + 1)
-    && match(dowSet, t.getUTCDay() + 1)
-    && match(field(year, 1970, 2199), t.getUTCFullYear());
+  const wd = field(dow.replace(/#\d+$/, '').replace(/L$/, ''), 1, 7, DAYS, 1);
+  const y = field(year, 1970, 2199);
+  return (t) => match(h, t.getUTCHours()) && match(d, t.getUTCDate()) && match(mo, t.getUTCMonth() + 1) && match(wd, t.getUTCDay() + 1) && match(y, t.getUTCFullYear());
+}
+
+/** Whether a cron(...) expression fires within the given UTC hour (any minute of it). */
+export function cronFiresInHour(expression: string, t: Date): boolean {
+  return cronMatcher(expression)?.(t) ?? false;
 }
 
 /**
@@ -56,7 +61,10 @@ export function cronFiresInHour(expression: string, t: Date): boolean {
  * what the schedules last set), and the hours spent at each floor per month of 730 hours.
  */
 export function scheduledMinimum(baseMin: number, actions: readonly ScheduledFloor[]): { mean: number; hoursAt: Record<number, number> } {
-  const periodic = actions.filter((a) => a.minCapacity !== undefined && a.schedule.startsWith('cron('));
+  const periodic = actions
+    .filter((a) => a.minCapacity !== undefined)
+    .map((a) => ({ fires: cronMatcher(a.schedule), minCapacity: a.minCapacity! }))
+    .filter((a): a is { fires: (t: Date) => boolean; minCapacity: number } => a.fires !== null);
   if (!periodic.length) return { mean: baseMin, hoursAt: { [baseMin]: 730 } };
   const start = Date.UTC(2026, 0, 5); // a Monday
   const warm = 28 * 24;
@@ -66,7 +74,7 @@ export function scheduledMinimum(baseMin: number, actions: readonly ScheduledFlo
   const hours: Record<number, number> = {};
   for (let h = 0; h < warm + span; h++) {
     const t = new Date(start + h * 3_600_000);
-    for (const a of periodic) if (cronFiresInHour(a.schedule, t)) floor = a.minCapacity!;
+    for (const a of periodic) if (a.fires(t)) floor = a.minCapacity;
     if (h >= warm) {
       total += floor;
       hours[floor] = (hours[floor] ?? 0) + 1;
