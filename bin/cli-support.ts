@@ -45,6 +45,18 @@ export function readJsonLines(file: string): { line: number; value: Record<strin
   }
 }
 
+/** Every item of a paginated AWS list call: `fetch` gets the previous page's token and returns its items and the next. */
+export async function pages<T>(fetch: (token: string | undefined) => Promise<{ items: T[]; next?: string }>): Promise<T[]> {
+  const out: T[] = [];
+  let token: string | undefined;
+  do {
+    const page = await fetch(token);
+    out.push(...page.items);
+    token = page.next;
+  } while (token);
+  return out;
+}
+
 export const HALVES = ['all', 'even', 'odd'] as const;
 export type Half = (typeof HALVES)[number];
 

@@ -13,7 +13,7 @@ import {
   stackNeeds, type BedrockModelFact, type Finding, type StackNeeds,
 } from '../../lambda/core/finops/doctor';
 import { baseModelId, isProfileId } from '../../lambda/core/pricing/catalog';
-import { action, UsageError } from '../cli-support';
+import { action, pages, UsageError } from '../cli-support';
 
 type Stack = { name: string; account?: string; region?: string; template: Record<string, unknown>; config?: unknown };
 
@@ -55,18 +55,6 @@ const message = (err: unknown): string => {
   const e = err as { name?: string; message?: string };
   return `${e.name ?? 'Error'}: ${e.message ?? String(err)}`;
 };
-
-/** Every count, page by page. */
-async function pages<T>(fetch: (token: string | undefined) => Promise<{ items: T[]; next?: string }>): Promise<T[]> {
-  const out: T[] = [];
-  let token: string | undefined;
-  do {
-    const page = await fetch(token);
-    out.push(...page.items);
-    token = page.next;
-  } while (token);
-  return out;
-}
 
 async function bedrockFacts(client: BedrockClient, ids: readonly string[]): Promise<BedrockModelFact[]> {
   const facts: BedrockModelFact[] = [];

@@ -3,7 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { GetProductsCommand, PricingClient, type Filter } from '@aws-sdk/client-pricing';
 import { PRICE_CATALOG, type PriceCatalog } from '../../lambda/core/pricing/catalog';
 import { checkPrices, itemsFromOfferFile, type PriceCheck, type PriceListItem } from '../../lambda/core/pricing/price-list';
-import { action, collect, UsageError } from '../cli-support';
+import { action, collect, pages, UsageError } from '../cli-support';
 
 /**
  * Fetches the price list products the catalog can be checked against: per Bedrock entry that names its product
@@ -22,12 +22,11 @@ export async function fetchPriceList(client: PricingClient, catalog: PriceCatalo
   ];
   const items: PriceListItem[] = [];
   for (const q of queries) {
-    let token: string | undefined;
-    do {
-      const out = await client.send(new GetProductsCommand({ ServiceCode: q.service, Filters: q.filters, FormatVersion: 'aws_v1', MaxResults: 100, NextToken: token }));
-      for (const raw of out.PriceList ?? []) items.push(JSON.parse(raw) as PriceListItem);
-      token = out.NextToken;
-    } while (token);
+    const raw = await pages<string>(async (NextToken) => {
+      const out = await client.send(new GetProductsCommand({ ServiceCode: q.service, Filters: q.filters, FormatVersion: 'aws_v1', MaxResults: 100, NextToken }));
+      return { items: (out.PriceList ?? []).map(String), next: out.NextToken };
+    });
+    for (const r of raw) items.push(JSON.parse(r) as PriceListItem);
   }
   return items;
 }
