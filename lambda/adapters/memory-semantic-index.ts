@@ -142,13 +142,18 @@ export class MemorySemanticIndex implements SemanticIndex {
   }
 
   private prune(key: string, part: Partition, now: number, drop = true): void {
-    const before = part.entries.length;
-    // Most puts find nothing expired: check without allocating before rebuilding the list.
-    if (!part.entries.some((e) => e.expiresAtMs <= now)) return;
-    const kept = part.entries.filter((e) => e.expiresAtMs > now);
-    const freed = part.entries.reduce((n, e) => n + (e.expiresAtMs > now ? 0 : e.bytes), 0);
-    part.entries.splice(0, before, ...kept);
-    this.count(part.tenant, kept.length - before, -freed);
+    // One pass, compacting in place: no copy when nothing expired (most puts), and no spread of a large list.
+    const list = part.entries;
+    let kept = 0;
+    let freed = 0;
+    for (const e of list) {
+      if (e.expiresAtMs > now) list[kept++] = e;
+      else freed += e.bytes;
+    }
+    if (kept === list.length) return;
+    const removed = list.length - kept;
+    list.length = kept;
+    this.count(part.tenant, -removed, -freed);
     if (drop) this.dropIfEmpty(key, part);
   }
 
