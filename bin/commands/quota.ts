@@ -1,10 +1,35 @@
 import { Option, type Command } from 'commander';
-import type { QuotaScope } from '../../lambda/core/ports';
+import type { QuotaScope, QuotaStore, StoredLimits } from '../../lambda/core/ports';
 import { action, UsageError } from '../cli-support';
 import { storeFromFlags, withStoreOptions, type StoreFlags } from '../store-flags';
-import { parseLimitSpec } from './tenants';
 
 type ScopeFlags = { tenant?: string; feature?: string };
+
+const LIMIT_KEYS = ['dailyUsd', 'monthlyUsd', 'dailyTokens', 'monthlyTokens', 'requestsPerMinute'] as const;
+
+export function parseLimitSpec(spec: string): StoredLimits {
+  const out: Record<string, number | null> = {};
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [k, v] = part.split('=');
+    if (!(LIMIT_KEYS as readonly string[]).includes(k)) throw new UsageError(`unknown limit '${k}'; expected one of ${LIMIT_KEYS.join(', ')}`);
+    if (v === 'none') out[k] = null;
+    else {
+      const num = Number(v);
+      if (v === undefined || v === '' || !Number.isFinite(num) || num < 0) throw new UsageError(`limit ${k} needs a number >= 0 or none, got '${v ?? ''}'`);
+      if (k !== 'dailyUsd' && k !== 'monthlyUsd' && !Number.isInteger(num)) throw new UsageError(`limit ${k} must be a whole number, got ${v}`);
+      out[k] = num;
+    }
+  }
+  if (!Object.keys(out).length) throw new UsageError('--set needs at least one KEY=VALUE');
+  return out as StoredLimits;
+}
+
+/** Stores the limits a --set spec names (or clears them without one) and says so: quota limits and tenants set-limits. */
+export async function writeLimits(store: QuotaStore, scope: QuotaScope, who: string, spec: string | undefined): Promise<void> {
+  const limits = spec ? parseLimitSpec(spec) : null;
+  await store.putLimits(scope, limits);
+  process.stdout.write(limits ? `limits for ${who}: ${JSON.stringify(limits)}\n` : `limits for ${who} cleared (config applies)\n`);
+}
 
 async function sharedStore(o: StoreFlags) {
   const store = await storeFromFlags(o);
@@ -38,9 +63,7 @@ export function registerQuotaCommands(program: Command): void {
     action<ScopeFlags & StoreFlags & { set?: string; clear?: boolean }>(async (o) => {
       if (!o.set && !o.clear) throw new UsageError('quota limits needs one of --set or --clear');
       const { scope, who } = scopeOf(o);
-      const limits = o.set ? parseLimitSpec(o.set) : null;
-      await (await sharedStore(o)).putLimits(scope, limits);
-      process.stdout.write(limits ? `limits for ${who}: ${JSON.stringify(limits)}\n` : `limits for ${who} cleared (config applies)\n`);
+      await writeLimits(await sharedStore(o), scope, who, o.set);
     }),
   );
 

@@ -5,33 +5,16 @@ import { DynamoDbQuotaStore } from '../../lambda/adapters/dynamodb-quota-store';
 import { DynamoDbTenantDirectory } from '../../lambda/adapters/dynamodb-tenant-directory';
 import { sha256 } from '../../lambda/adapters/system-runtime';
 import { usageIdentifierFor } from '../../lambda/contract';
-import { TenantExistsError, type StoredLimits } from '../../lambda/core/ports';
+import { TenantExistsError } from '../../lambda/core/ports';
 import { action, commaList, UsageError } from '../cli-support';
 import { dynamoFromFlags, withStoreOptions, type StoreFlags } from '../store-flags';
+import { writeLimits } from './quota';
 
 const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,110}$/;
-const LIMIT_KEYS = ['dailyUsd', 'monthlyUsd', 'dailyTokens', 'monthlyTokens', 'requestsPerMinute'] as const;
 
 /** A new API key: 32 random bytes, URL-safe base64, with a prefix that secret scanners can match. */
 export function newApiKey(): string {
   return `sk-llmf-${randomBytes(32).toString('base64url')}`;
-}
-
-export function parseLimitSpec(spec: string): StoredLimits {
-  const out: Record<string, number | null> = {};
-  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
-    const [k, v] = part.split('=');
-    if (!(LIMIT_KEYS as readonly string[]).includes(k)) throw new UsageError(`unknown limit '${k}'; expected one of ${LIMIT_KEYS.join(', ')}`);
-    if (v === 'none') out[k] = null;
-    else {
-      const num = Number(v);
-      if (v === undefined || v === '' || !Number.isFinite(num) || num < 0) throw new UsageError(`limit ${k} needs a number >= 0 or none, got '${v ?? ''}'`);
-      if (k !== 'dailyUsd' && k !== 'monthlyUsd' && !Number.isInteger(num)) throw new UsageError(`limit ${k} must be a whole number, got ${v}`);
-      out[k] = num;
-    }
-  }
-  if (!Object.keys(out).length) throw new UsageError('--set needs at least one KEY=VALUE');
-  return out as StoredLimits;
 }
 
 function tenantId(v: string): string {
@@ -135,9 +118,7 @@ export function registerTenantCommands(program: Command): void {
     action<StoreFlags & { tenant: string; set?: string; clear?: boolean }>(async (o) => {
       if (!o.set && !o.clear) throw new UsageError('tenants set-limits needs one of --set or --clear');
       const { d } = await directory(o);
-      const limits = o.set ? parseLimitSpec(o.set) : null;
-      await new DynamoDbQuotaStore(d.client, d.table).putLimits({ tenant: o.tenant }, limits);
-      process.stdout.write(limits ? `limits for tenant ${o.tenant}: ${JSON.stringify(limits)}\n` : `limits for tenant ${o.tenant} cleared (config applies)\n`);
+      await writeLimits(new DynamoDbQuotaStore(d.client, d.table), { tenant: o.tenant }, `tenant ${o.tenant}`, o.set);
     }),
   );
 }
