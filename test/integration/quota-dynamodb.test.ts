@@ -143,6 +143,9 @@ describe('quota on DynamoDB (dynalite), through the pipeline', () => {
       await ensureQuotaTable(dynamo.client, name);
       const records = new MemoryUsageSink();
       const config = resolveConfig(testConfig(upstream.baseUrl, {
+        // 200 streams at once through dynalite on a busy 2-core machine can pass the usual 2 s attempt timeout (a
+        // fresh-clone run saw 3 timeouts in 200): this test is about the limit, so the attempts get room.
+        providers: [{ type: 'openai-compatible', id: 'up', baseUrl: upstream.baseUrl, timeoutMs: 30_000 }],
         tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.09 } }],
         cache: { exact: { enabled: false } },
       }));
@@ -157,7 +160,8 @@ describe('quota on DynamoDB (dynalite), through the pipeline', () => {
       const key = `tenant#acme#usd#${today()}`;
       const final = (await new DynamoDbQuotaStore(dynamo.client, name).read([key])).get(key)!;
       const ok = results.filter((r) => r.status === 200).length;
-      expect(ok + results.filter((r) => r.status === 429).length).toBe(200);
+      const statuses = results.reduce<Record<number, number>>((n, r) => ({ ...n, [r.status]: (n[r.status] ?? 0) + 1 }), {});
+      expect({ answeredOrRefused: ok + (statuses[429] ?? 0), statuses }).toEqual({ answeredOrRefused: 200, statuses: expect.anything() });
       // Each answer: 8 x $1/M + 1,000 x $2/M = 2,008 micro-dollars; 44 fit in $0.09 (44 x 2,008 = 88,352).
       expect(upstream.received.every((r) => r.body.max_tokens === 1000)).toBe(true);
       expect(records.records.filter((r) => r.status === 200).every((r) => r.cost_micros === 2008)).toBe(true);
