@@ -3,27 +3,35 @@
  *  1. Embedded index lookups (int8, 1024 dimensions as the local embedder makes) at 10k and 100k entries, all in
  *     one tenant and context (the worst case: a search scans its whole partition), p50/p99 over 200 queries;
  *     plus the resident memory the entries add.
- *  2. End-to-end hit latency through `llm-finops local` over loopback (exact and semantic hits), p50/p99, with
- *     a loopback upstream for the first (miss) call.
- *  3. The QQP sweep's headline rows (the same as `llm-finops cache eval`), so the report and the code agree.
+ *  2. End-to-end hit latency through `llm-finops local` over loopback (exact and semantic hits, the semantic one on
+ *     the sentence encoder, local's default), p50/p99, with a loopback upstream for the first (miss) call.
+ *  3. The sentence encoder's cost (install MB, load, RSS, ms per text) and `llm-finops local` start-up with it.
+ *  4. The default configs (lexical and sentence) on both dev pair files, all rows and the odd half, with the TF-IDF
+ *     baseline at the same recall on QQP (bench/tfidf.ts); and the lexical embedder's QQP sweep per guard.
  * Machine-dependent: compare ratios and orders of magnitude, not absolute times, across machines.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import OpenAI from 'openai';
 import { EmbeddedSemanticIndex } from '../lambda/adapters/embedded-semantic-index';
 import { LexicalEmbedder } from '../lambda/adapters/lexical-embedder';
-import { evaluatePairs, parsePairs, sweepThresholds } from '../lambda/core/cache/evaluate';
+import { loadSentenceModel, SENTENCE_PACKAGES, SentenceEmbedder } from '../lambda/adapters/sentence-embedder';
+import { builtinSentenceVerifier } from '../lambda/adapters/sentence-verifier';
+import { evaluatePairs, parsePairs, splitHalves, sweepThresholds, type LabelledPair, type ScoredPair } from '../lambda/core/cache/evaluate';
+import { DEFAULT_SEMANTIC_THRESHOLD, semanticGuards } from '../lambda/core/config/resolve';
 import { ALL_GUARDS, NO_GUARDS } from '../lambda/core/cache/guards';
-import type { CachedCompletion } from '../lambda/core/ports';
+import type { CachedCompletion, Embedder } from '../lambda/core/ports';
 import { KEYS, testConfig } from '../test/support/config';
 import { startLocal } from '../test/support/local';
 import { FakeUpstream } from '../test/support/upstream';
+import { tfidfCurve } from './tfidf';
 
 const ROOT = join(__dirname, '..');
 const QQP = join(ROOT, '..', 'shared', 'data', 'cache-dev-qqp.jsonl');
+const PARAPHRASES = join(ROOT, '..', 'shared', 'data', 'cache-dev-paraphrases.jsonl');
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -96,7 +104,7 @@ async function endToEnd(n: number) {
   return { requests_each: n, exact_hit: exact, semantic_hit: semantic };
 }
 
-function qqp() {
+function lexicalQqp() {
   const pairs = parsePairs(readFileSync(QQP, 'utf8'), QQP);
   const e = new LexicalEmbedder();
   const scored = pairs.map((p) => {
@@ -115,6 +123,118 @@ function qqp() {
   };
 }
 
+async function similarities(pairs: readonly LabelledPair[], embedder: Embedder): Promise<ScoredPair[]> {
+  const out: ScoredPair[] = [];
+  for (let i = 0; i < pairs.length; i += 64) {
+    const chunk = pairs.slice(i, i + 64);
+    const { vectors } = await embedder.embed(chunk.flatMap((p) => [p.a, p.b]));
+    chunk.forEach((p, j) => {
+      let d = 0;
+      for (let k = 0; k < vectors[2 * j].length; k++) d += vectors[2 * j][k] * vectors[2 * j + 1][k];
+      out.push({ ...p, similarity: d });
+    });
+  }
+  return out;
+}
+
+/**
+ * The default configs as `llm-finops local` serves them (threshold, guards, the sentence encoder's built-in verifier),
+ * lexical and sentence, on both dev files: all rows and the odd half (the built-in verifier was fitted on the even
+ * half). On QQP each default is set against the TF-IDF cosine's wrong share at the same recall (the goal: at most half).
+ */
+async function defaults() {
+  const files = { paraphrases: PARAPHRASES, qqp: QQP };
+  const embedders = { local: new LexicalEmbedder(), sentence: new SentenceEmbedder() };
+  const out: Record<string, unknown> = {};
+  for (const [type, embedder] of Object.entries(embedders) as [keyof typeof embedders, Embedder][]) {
+    const threshold = DEFAULT_SEMANTIC_THRESHOLD[type];
+    const guards = semanticGuards(type);
+    const verifier = type === 'sentence' ? builtinSentenceVerifier() : undefined;
+    const t0 = performance.now();
+    const rows: Record<string, unknown> = {};
+    for (const [name, file] of Object.entries(files)) {
+      const scored = await similarities(parsePairs(readFileSync(file, 'utf8'), file), embedder);
+      for (const [half, set] of [['all', scored], ['odd', splitHalves(scored).odd]] as const) {
+        const point = evaluatePairs(set, { thresholds: [threshold, ...sweepThresholds()], guards, verifier });
+        const atDefault = point[0];
+        const row: Record<string, unknown> = { rows: set.length, at_default: atDefault };
+        if (name === 'qqp') {
+          const tfidf = tfidfCurve(set)(atDefault.recall);
+          row.tfidf_wrong_share_at_same_recall = Math.round(tfidf * 10_000) / 10_000;
+          row.goal_met = atDefault.recall >= 0.2 && atDefault.wrong_hit_share <= tfidf / 2;
+          if (half === 'all') row.sweep = point.slice(1);
+        } else {
+          row.goal_met = atDefault.recall >= 0.8;
+        }
+        rows[`${name}_${half}`] = row;
+      }
+    }
+    out[type] = { embedder: embedder.id, threshold, guards, verifier: verifier ? 'built-in' : null, seconds: Math.round((performance.now() - t0) / 1000), ...rows };
+  }
+  return out;
+}
+
+/** What the encoder costs: install size, load time, memory, and embedding time alone and batched. */
+async function encoderCost() {
+  const du = (p: string): number => Number(execFileSync('du', ['-sk', join(ROOT, 'node_modules', p)], { encoding: 'utf8' }).split('\t')[0]) * 1024;
+  const installBytes = SENTENCE_PACKAGES.reduce((n, p) => n + du(p), 0);
+  const rssBefore = process.memoryUsage().rss;
+  const t0 = performance.now();
+  const model = await loadSentenceModel();
+  const loadMs = performance.now() - t0;
+  const t1 = performance.now();
+  await model.embed(['warm up']);
+  const firstMs = performance.now() - t1;
+  const texts = parsePairs(readFileSync(QQP, 'utf8'), QQP).slice(0, 256).flatMap((p) => [p.a, p.b]);
+  const single: number[] = [];
+  for (const t of texts.slice(0, 100)) {
+    const s = performance.now();
+    await model.embed([t]);
+    single.push(performance.now() - s);
+  }
+  const embedder = new SentenceEmbedder();
+  const b0 = performance.now();
+  await embedder.embed(texts);
+  const batchedMs = (performance.now() - b0) / texts.length;
+  return {
+    install_mb: Math.round(installBytes / 1e5) / 10, load_ms: Math.round(loadMs), first_embed_ms: Math.round(firstMs),
+    single_text_p50_ms: pct(single, 50), single_text_p99_ms: pct(single, 99), batched_ms_per_text: Math.round(batchedMs * 10) / 10,
+    texts_per_s_batched: Math.round(1000 / batchedMs), rss_added_mb: Math.round((process.memoryUsage().rss - rssBefore) / 1e6),
+  };
+}
+
+/** `llm-finops local` (the built CLI bundle) from spawn to "listening", with the semantic cache on each embedder. */
+async function localStartup(runs: number) {
+  const bin = join(ROOT, 'packages', 'cli', 'dist', 'llm-finops.js');
+  if (!existsSync(bin)) throw new Error('packages/cli/dist/llm-finops.js is missing: npm run build');
+  const dir = mkdtempSync(join(tmpdir(), 'llm-finops-bench-start-'));
+  const out: Record<string, unknown> = {};
+  for (const [name, embedder] of [['sentence', undefined], ['local', { type: 'local' }]] as const) {
+    const configPath = join(dir, `${name}.json`);
+    writeFileSync(configPath, JSON.stringify(testConfig('http://127.0.0.1:9/v1', { cache: { semantic: { enabled: true, ...(embedder ? { embedder } : {}) } } })));
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      const proc = spawn(process.execPath, [bin, 'local', '--config', configPath, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      await new Promise<void>((ok, fail) => {
+        let text = '';
+        proc.stdout.on('data', (d) => {
+          text += d;
+          if (text.includes('listening on')) ok();
+        });
+        proc.once('exit', (code) => fail(new Error(`llm-finops local exited ${code}`)));
+      });
+      times.push(performance.now() - t0);
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    }
+    out[name] = { runs, median_ms: pct(times, 50), max_ms: Math.round(Math.max(...times)) };
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return out;
+}
+
 (async () => {
   const index = [];
   for (const n of [10_000, 100_000]) {
@@ -124,12 +244,24 @@ function qqp() {
   }
   const e2e = await endToEnd(200);
   process.stdout.write(`through llm-finops local: exact hit p50 ${e2e.exact_hit.p50_ms} ms, semantic hit p50 ${e2e.semantic_hit.p50_ms} ms\n`);
-  const quality = qqp();
+  const quality = lexicalQqp();
   const at = quality.all_guards.find((r) => r.threshold === 0.65)!;
-  process.stdout.write(`QQP all guards at 0.65: recall ${at.recall}, wrong-hit share ${at.wrong_hit_share}\n`);
+  process.stdout.write(`QQP lexical, all guards at 0.65: recall ${at.recall}, wrong-hit share ${at.wrong_hit_share}\n`);
+  const cost = await encoderCost();
+  process.stdout.write(`sentence encoder: ${cost.install_mb} MB installed, load ${cost.load_ms} ms, +${cost.rss_added_mb} MB RSS, ${cost.single_text_p50_ms} ms per text alone, ${cost.batched_ms_per_text} ms batched\n`);
+  const startup = await localStartup(5);
+  process.stdout.write(`llm-finops local start-up: ${JSON.stringify(startup)}\n`);
+  const byDefault = await defaults();
+  for (const [type, r] of Object.entries(byDefault)) {
+    const row = r as Record<string, { at_default: { recall: number; wrong_hit_share: number }; tfidf_wrong_share_at_same_recall?: number; goal_met: boolean }>;
+    for (const k of ['paraphrases_all', 'paraphrases_odd', 'qqp_all', 'qqp_odd']) {
+      const x = row[k];
+      process.stdout.write(`${type} default on ${k}: recall ${x.at_default.recall}, wrong ${x.at_default.wrong_hit_share}${x.tfidf_wrong_share_at_same_recall !== undefined ? ` (TF-IDF ${x.tfidf_wrong_share_at_same_recall})` : ''}, goal ${x.goal_met ? 'met' : 'not met'}\n`);
+    }
+  }
   mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench', 'results', 'cache.json'), `${JSON.stringify({
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, date: new Date().toISOString(),
-    embedded_index: index, end_to_end: e2e, qqp: quality,
+    embedded_index: index, end_to_end: e2e, defaults: byDefault, sentence_encoder: cost, local_startup: startup, qqp_lexical: quality,
   }, null, 2)}\n`);
 })();

@@ -253,16 +253,18 @@ export type GatewayConfigDocument = {
             threshold?: number | undefined;
             /** Nearest entries over the threshold that the guards and the verifier look at */
             maxCandidates?: number;
-            /** False-hit guards: each detail must agree between the query and the cached prompt */
+            /** False-hit guards: each detail must agree between the query and the cached prompt. Unset ones take the embedder's defaults: all on for local, bedrock and openai-compatible; for sentence, question and person off and contentRule order */
             guards?: {
-                numbers?: boolean;
-                negation?: boolean;
-                identifiers?: boolean;
-                entities?: boolean;
-                language?: boolean;
-                question?: boolean;
-                person?: boolean;
-                content?: boolean;
+                numbers?: boolean | undefined;
+                negation?: boolean | undefined;
+                identifiers?: boolean | undefined;
+                entities?: boolean | undefined;
+                language?: boolean | undefined;
+                question?: boolean | undefined;
+                person?: boolean | undefined;
+                content?: boolean | undefined;
+                /** exact: same content words in the same order; order: only rearranged words are refused */
+                contentRule?: ("exact" | "order") | undefined;
             };
             /** Serve a semantic hit only when this learned pair verifier accepts it */
             verifier?: ({
@@ -272,9 +274,15 @@ export type GatewayConfigDocument = {
                 /** JSON from `llm-finops cache train-verifier`: an S3 object the router function may read */
                 s3Uri: string;
             }) | undefined;
+            /** Embedder sentence without a verifier: use the built-in one fitted on the dev pairs (the default threshold and guards were chosen with it) */
+            builtinVerifier?: boolean;
             embedder?: {
                 type: "local";
                 dimensions?: number;
+            } | {
+                type: "sentence";
+                /** Characters embedded per prompt: longer ones keep their first 3/4 and last 1/4 */
+                maxChars?: number;
             } | {
                 type: "bedrock";
                 model?: string;

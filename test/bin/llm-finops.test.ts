@@ -91,21 +91,33 @@ describe('llm-finops CLI', () => {
       { a: `Is ${t} good for 3 projects?`, b: `Is ${t} good for 30 projects?`, duplicate: 0 },
     ]);
     writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n'));
-    const none = JSON.parse(cli('cache', 'eval', '--data', file, '--threshold', '0.5', '--guards', 'none', '--json').stdout);
-    expect(none).toMatchObject({ default_threshold: 0.65, embedder: 'lexical-hash-1024', guards: [], pairs: 30, duplicates: 10 });
+    const lexical = ['--embedder', 'local'];
+    const none = JSON.parse(cli('cache', 'eval', '--data', file, ...lexical, '--threshold', '0.5', '--guards', 'none', '--json').stdout);
+    expect(none).toMatchObject({ default_threshold: 0.65, embedder: 'lexical-hash-1024', guards: [], verifier: null, pairs: 30, duplicates: 10 });
     expect(none.results[0].recall).toBe(1);
     expect(none.results[0].wrong_hit_share).toBeGreaterThan(0.5);
-    // The guards refuse every swapped topic (entities and content) and every changed number.
-    const guarded = JSON.parse(cli('cache', 'eval', '--data', file, '--threshold', '0.5', '--json').stdout);
+    // The lexical embedder's guards (all, exact content) refuse every swapped topic and every changed number.
+    const guarded = JSON.parse(cli('cache', 'eval', '--data', file, ...lexical, '--threshold', '0.5', '--json').stdout);
     expect(guarded.results[0]).toEqual({ threshold: 0.5, recall: 1, false_hit_rate: 0, wrong_hit_share: 0, hits: 10 });
-    const sweep = JSON.parse(cli('cache', 'eval', '--data', file, '--sweep', '--json').stdout);
+    // The default, the sentence encoder: its guards (no question/person, content only refuses rearranged words) and
+    // built-in verifier serve every rewording and refuse the swapped topics (lower-case names no guard sees) and numbers.
+    const sentence = JSON.parse(cli('cache', 'eval', '--data', file, '--json').stdout);
+    expect(sentence).toMatchObject({
+      default_threshold: 0.82, embedder: 'use-lite-en@0.2.0', verifier: 'built-in',
+      guards: ['numbers', 'negation', 'identifiers', 'entities', 'language', 'content'],
+    });
+    expect(sentence.results).toEqual([{ threshold: 0.82, recall: 1, false_hit_rate: 0, wrong_hit_share: 0, hits: 10 }]);
+    const unverified = JSON.parse(cli('cache', 'eval', '--data', file, '--no-verifier', '--threshold', '0.8', '--json').stdout);
+    expect(unverified.verifier).toBeNull();
+    expect(unverified.results[0].false_hit_rate).toBeGreaterThan(0);
+    const sweep = JSON.parse(cli('cache', 'eval', '--data', file, ...lexical, '--sweep', '--json').stdout);
     expect(sweep.results.map((r: { threshold: number }) => r.threshold)).toEqual([0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99]);
 
     const out = join(dir, 'verifier.json');
-    const trained = cli('cache', 'train-verifier', '--data', file, '--out', out, '--seed', '3');
+    const trained = cli('cache', 'train-verifier', '--data', file, ...lexical, '--out', out, '--seed', '3');
     expect(trained.status).toBe(0);
     expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ format: 'llm-finops-cache-verifier', trainedOn: { pairs: 30, positives: 10, seed: 3 } });
-    const withVerifier = cli('cache', 'eval', '--data', file, '--verifier', out, '--guards', 'none', '--threshold', '0.5', '--json');
+    const withVerifier = cli('cache', 'eval', '--data', file, ...lexical, '--verifier', out, '--guards', 'none', '--threshold', '0.5', '--json');
     expect(withVerifier.status).toBe(0);
     expect(JSON.parse(withVerifier.stdout).verifier).toBe(out);
 

@@ -44,6 +44,24 @@ describe('semantic cache through llm-finops local (real openai client, embedded 
 
   beforeEach(() => upstream.reset());
 
+  it('uses the offline sentence encoder when the config names no embedder: a rewording in other words hits, within the tenant only', async () => {
+    upstream.script('up-small-a',
+      { kind: 'ok', content: 'Acme diet advice.', promptTokens: 30, completionTokens: 4 },
+      { kind: 'ok', content: 'Globex diet advice.', promptTokens: 30, completionTokens: 4 },
+      { kind: 'ok', content: 'Rice: 1 cup to 2 cups of water.', promptTokens: 30, completionTokens: 9 });
+    await client(KEYS.acme).chat.completions.create(ask('How can I lose weight fast?'));
+    // The lexical embedder scores this pair 0.33 (its threshold is 0.65); the encoder 0.93.
+    const reworded = await client(KEYS.acme).chat.completions.create(ask("What's the fastest way to lose weight?")).withResponse();
+    expect(reworded.response.headers.get('x-llm-cache')).toBe('hit-semantic');
+    expect(reworded.data.choices[0].message.content).toBe('Acme diet advice.');
+    const other = await client(KEYS.globex).chat.completions.create(ask("What's the fastest way to lose weight?")).withResponse();
+    expect(other.response.headers.get('x-llm-cache')).toBe('miss');
+    expect(other.data.choices[0].message.content).toBe('Globex diet advice.');
+    const unrelated = await client(KEYS.acme).chat.completions.create(ask('How do I cook rice?')).withResponse();
+    expect(unrelated.response.headers.get('x-llm-cache')).toBe('miss');
+    expect(upstream.received).toHaveLength(3);
+  });
+
   it('serves a paraphrase to the same tenant and never to another, for identical or paraphrased prompts', async () => {
     upstream.script('up-small-a',
       { kind: 'ok', content: 'Acme: use Settings > Security.', promptTokens: 50, completionTokens: 8 },

@@ -11,7 +11,14 @@ export type GuardName = 'numbers' | 'negation' | 'identifiers' | 'entities' | 'l
 
 export const GUARD_NAMES: readonly GuardName[] = ['numbers', 'negation', 'identifiers', 'entities', 'language', 'question', 'person', 'content'];
 
-export type GuardSettings = Readonly<Record<GuardName, boolean>>;
+/**
+ * Which guards run. `contentRule` says what the content guard compares: `exact` (the default) wants the same content
+ * words in the same order, right for a lexical embedder whose score cannot see meaning; `order` only refuses the same
+ * content words in another order ("convert benzene into toluene" / "toluene into benzene"), so a semantic embedder's
+ * paraphrases in other words pass.
+ */
+export type GuardSettings = Readonly<Record<GuardName, boolean>> & { readonly contentRule?: ContentRule };
+export type ContentRule = 'exact' | 'order';
 
 export const ALL_GUARDS: GuardSettings = Object.fromEntries(GUARD_NAMES.map((g) => [g, true])) as Record<GuardName, boolean>;
 export const NO_GUARDS: GuardSettings = Object.fromEntries(GUARD_NAMES.map((g) => [g, false])) as Record<GuardName, boolean>;
@@ -177,6 +184,24 @@ export function failedGuards(query: TextSignals, cached: TextSignals, settings: 
   if (settings.question && query.question !== cached.question) failed.push('question');
   if (settings.person && query.person !== cached.person) failed.push('person');
   // Same content words in the same order of first use: "convert benzene into toluene" is not "toluene into benzene".
-  if (settings.content && [...query.content].join(' ') !== [...cached.content].join(' ')) failed.push('content');
+  if (settings.content && contentDiffers(query.content, cached.content, settings.contentRule ?? 'exact')) failed.push('content');
   return failed;
+}
+
+function contentDiffers(q: ReadonlySet<string>, c: ReadonlySet<string>, rule: ContentRule): boolean {
+  const same = [...q].join(' ') === [...c].join(' ');
+  if (rule === 'exact' || same) return !same;
+  return sameSet(q, c); // 'order': the same words, rearranged
+}
+
+/**
+ * Default guards per embedder type, chosen on the dev pairs (README, "Semantic cache"). The lexical embedder needs every
+ * guard. For the sentence encoder the question and person guards refused 13% and 12% of true paraphrases ("How can
+ * I ..." / "What is the way to ...") and the exact content rule all of them, so those two are off and the content
+ * guard only refuses rearranged words. Titan and OpenAI-compatible embedders keep every guard: they could not be
+ * measured offline.
+ */
+export function defaultGuards(embedderType: string): GuardSettings {
+  if (embedderType !== 'sentence') return ALL_GUARDS;
+  return { ...ALL_GUARDS, question: false, person: false, contentRule: 'order' };
 }

@@ -1,5 +1,5 @@
 import type { SemanticCandidate } from '../ports';
-import { failedGuards, textSignals, type GuardName, type GuardSettings } from './guards';
+import { failedGuards, textSignals, type GuardName, type GuardSettings, type TextSignals } from './guards';
 import { prepareText, type PreparedText, type Verifier } from './verifier';
 
 export interface SemanticChoice {
@@ -22,8 +22,9 @@ export function chooseSemanticHit(
   let qp: PreparedText | undefined;
   const refused: (GuardName | 'verifier')[][] = [];
   for (const c of candidates) {
-    const failed: (GuardName | 'verifier')[] = failedGuards(qs, textSignals(c.prompt), guards);
-    if (failed.length === 0 && verifier) {
+    const cs = textSignals(c.prompt);
+    const failed: (GuardName | 'verifier')[] = failedGuards(qs, cs, guards);
+    if (failed.length === 0 && verifier && !sameWording(qs, cs)) {
       qp ??= prepareText(query);
       if (!verifier.accepts(qp, prepareText(c.prompt), c.score)) failed.push('verifier');
     }
@@ -31,4 +32,13 @@ export function chooseSemanticHit(
     refused.push(failed);
   }
   return { hit: undefined, refused };
+}
+
+/**
+ * The same content words in the same order, the same question words and grammatical persons: the prompts differ only
+ * in case, punctuation or filler words. The verifier is skipped for these: it judges rewordings, and one fitted on
+ * paraphrases (which always differ in many words) scores "no word differs" low.
+ */
+function sameWording(a: TextSignals, b: TextSignals): boolean {
+  return a.question === b.question && a.person === b.person && a.content.size === b.content.size && [...a.content].join(' ') === [...b.content].join(' ');
 }

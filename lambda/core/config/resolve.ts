@@ -1,6 +1,7 @@
 import { daysUntil, findCatalogPrice, type ModelLifecycle, type PriceCatalog, PRICE_CATALOG } from '../pricing/catalog';
 import { toTokenPrice, type TokenPrice } from '../pricing/prices';
 import type { StoredTenant } from '../ports';
+import { defaultGuards, type ContentRule, type GuardName, type GuardSettings } from '../cache/guards';
 import { ConfigError } from './errors';
 import { tenantKeyHashes } from './key-hashes';
 import { GatewayConfigSchema, type GatewayConfig, type ModelConfig, type ProviderConfig, type TenantConfig } from './schema';
@@ -52,13 +53,25 @@ export interface ResolvedConfig {
 export interface ResolvedSemanticCache {
   /** Minimum cosine similarity, the configured one or the embedder's default. */
   readonly threshold: number;
+  /** The false-hit guards: the configured ones over the embedder's defaults. */
+  readonly guards: GuardSettings;
   /** Per-token price of the embedder's input tokens (zero for the local embedder). */
   readonly embeddingPrice: TokenPrice;
   readonly embeddingPriceSource: string;
 }
 
-/** Default similarity thresholds per embedder type: the local one chosen from the QQP sweep (README, "Semantic cache"). */
-export const DEFAULT_SEMANTIC_THRESHOLD = { local: 0.65, bedrock: 0.95, 'openai-compatible': 0.95 } as const;
+/**
+ * Default similarity thresholds per embedder type: local (lexical) and sentence chosen on the dev pairs (README,
+ * "Semantic cache"); Titan and OpenAI-compatible ones could not be measured offline and stay conservative.
+ */
+export const DEFAULT_SEMANTIC_THRESHOLD = { local: 0.65, sentence: 0.82, bedrock: 0.95, 'openai-compatible': 0.95 } as const;
+
+/** The configured guards over the embedder type's defaults. */
+export function semanticGuards(embedderType: keyof typeof DEFAULT_SEMANTIC_THRESHOLD, configured: Partial<Record<GuardName, boolean>> & { contentRule?: ContentRule } = {}): GuardSettings {
+  const out: Record<string, unknown> = { ...defaultGuards(embedderType) };
+  for (const [k, v] of Object.entries(configured)) if (v !== undefined) out[k] = v;
+  return out as GuardSettings;
+}
 
 function duplicates(values: readonly string[]): string[] {
   const seen = new Set<string>();
@@ -244,16 +257,17 @@ function resolveSemanticCache(cfg: GatewayConfig, catalog: PriceCatalog, problem
   const sem = cfg.cache.semantic;
   const e = sem.embedder;
   const threshold = sem.threshold ?? DEFAULT_SEMANTIC_THRESHOLD[e.type];
-  if (e.type === 'local') return { threshold, embeddingPrice: toTokenPrice({ inputPerMTok: 0, outputPerMTok: 0 }), embeddingPriceSource: 'local' };
+  const guards = semanticGuards(e.type, sem.guards);
+  if (e.type === 'local' || e.type === 'sentence') return { threshold, guards, embeddingPrice: toTokenPrice({ inputPerMTok: 0, outputPerMTok: 0 }), embeddingPriceSource: 'local' };
   const entry = findCatalogPrice(e.model, catalog);
   if (e.pricePerMTok !== undefined) {
-    return { threshold, embeddingPrice: toTokenPrice({ inputPerMTok: e.pricePerMTok, outputPerMTok: 0 }), embeddingPriceSource: 'config:cache.semantic.embedder.pricePerMTok' };
+    return { threshold, guards, embeddingPrice: toTokenPrice({ inputPerMTok: e.pricePerMTok, outputPerMTok: 0 }), embeddingPriceSource: 'config:cache.semantic.embedder.pricePerMTok' };
   }
-  if (entry) return { threshold, embeddingPrice: toTokenPrice({ inputPerMTok: entry.inputPerMTok, outputPerMTok: 0 }), embeddingPriceSource: `catalog:${entry.id}@${entry.asOf}` };
+  if (entry) return { threshold, guards, embeddingPrice: toTokenPrice({ inputPerMTok: entry.inputPerMTok, outputPerMTok: 0 }), embeddingPriceSource: `catalog:${entry.id}@${entry.asOf}` };
   if (sem.enabled) {
     problems.push(`cache.semantic.embedder.pricePerMTok: no price for embedding model '${e.model}' in the catalog; set it (0 for a local server) — embeddings are never priced at $0 silently`);
   }
-  return { threshold, embeddingPrice: toTokenPrice({ inputPerMTok: 0, outputPerMTok: 0 }), embeddingPriceSource: 'none' };
+  return { threshold, guards, embeddingPrice: toTokenPrice({ inputPerMTok: 0, outputPerMTok: 0 }), embeddingPriceSource: 'none' };
 }
 
 /** How far ahead a retirement is worth a warning: the providers' shortest notice for specialised variants is 3 months. */

@@ -218,15 +218,26 @@ export const GatewayConfigSchema = z.strictObject({
             .describe('Minimum cosine similarity; default 0.65 for the local embedder (chosen on QQP, see README), 0.95 for the others'),
           maxCandidates: positiveInt.max(50).default(5).describe('Nearest entries over the threshold that the guards and the verifier look at'),
           guards: z
-            .strictObject(Object.fromEntries(GUARD_NAMES.map((g) => [g, z.boolean().default(true)])) as Record<GuardName, z.ZodDefault<z.ZodBoolean>>)
+            .strictObject({
+              ...(Object.fromEntries(GUARD_NAMES.map((g) => [g, z.boolean().optional()])) as Record<GuardName, z.ZodOptional<z.ZodBoolean>>),
+              contentRule: z.enum(['exact', 'order']).optional().describe('exact: same content words in the same order; order: only rearranged words are refused'),
+            })
             .prefault({})
-            .describe('False-hit guards: each detail must agree between the query and the cached prompt'),
+            .describe("False-hit guards: each detail must agree between the query and the cached prompt. Unset ones take the embedder's defaults: all on for local, bedrock and openai-compatible; for sentence, question and person off and contentRule order"),
           verifier: artefact('JSON from `llm-finops cache train-verifier`')
             .optional()
             .describe('Serve a semantic hit only when this learned pair verifier accepts it'),
+          builtinVerifier: z
+            .boolean()
+            .default(true)
+            .describe('Embedder sentence without a verifier: use the built-in one fitted on the dev pairs (the default threshold and guards were chosen with it)'),
           embedder: z
             .discriminatedUnion('type', [
-              z.strictObject({ type: z.literal('local'), dimensions: positiveInt.min(64).max(8192).default(1024) }),
+              z.strictObject({ type: z.literal('local'), dimensions: positiveInt.min(64).max(8192).default(1024) }).describe('Hashed lexical features: no model, no download; paraphrases in other words score low'),
+              z.strictObject({
+                type: z.literal('sentence'),
+                maxChars: positiveInt.min(100).max(100_000).default(4000).describe('Characters embedded per prompt: longer ones keep their first 3/4 and last 1/4'),
+              }).describe('Universal Sentence Encoder lite, offline (optional packages @energetic-ai/*, installed with the CLI); not in the Lambda bundles'),
               z.strictObject({
                 type: z.literal('bedrock'),
                 model: z.string().min(1).default('amazon.titan-embed-text-v2:0'),

@@ -29,6 +29,7 @@ export async function evaluateContext(
   policy: ContextPolicy,
   embed?: (texts: readonly string[]) => Promise<Float32Array[]>,
   onProgress?: (rowsDone: number, rows: number) => void,
+  embeddingWeight?: number,
 ): Promise<ContextEvalResult> {
   let before = 0;
   let after = 0;
@@ -37,7 +38,7 @@ export async function evaluateContext(
   let done = 0;
   for (const row of rows) {
     const prompt = `${row.question}\n\n${row.chunks.map((c, i) => `<document id="${i}">${c}</document>`).join('\n')}`;
-    const out = await optimiseContext({ model: 'auto', messages: [{ role: 'user', content: prompt }] }, policy, embed);
+    const out = await optimiseContext({ model: 'auto', messages: [{ role: 'user', content: prompt }] }, policy, embed, embeddingWeight);
     const kept = new Set([...String(out.request.messages[0].content).matchAll(KEPT_ID)].map((m) => Number(m[1])));
     row.chunks.forEach((c, i) => {
       const t = estimateTextTokens(c);

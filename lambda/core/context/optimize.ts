@@ -32,11 +32,13 @@ export interface ContextResult {
   readonly stats: ContextStats;
 }
 
-/** Weight of the embedding similarity beside max-normalised BM25; tuned on TREC QA dev data (see README). */
-const EMBEDDING_WEIGHT = 2;
+/** Weight of the lexical embedder's cosine beside max-normalised BM25; tuned on TREC QA dev data (see README). */
+export const EMBEDDING_WEIGHT = 2;
 
-/** Relevance of each document to the question: BM25 (normalised to the best) plus the embedder's cosine. */
-export function scoreDocuments(question: string, docs: readonly string[], qVec?: Float32Array, docVecs?: readonly Float32Array[]): number[] {
+/** Relevance of each document to the question: BM25 (normalised to the best) plus `weight` times the embedder's cosine. */
+export function scoreDocuments(
+  question: string, docs: readonly string[], qVec?: Float32Array, docVecs?: readonly Float32Array[], weight = EMBEDDING_WEIGHT,
+): number[] {
   const lexical = bm25(tokens(question), docs.map(tokens));
   const best = Math.max(...lexical, 0) || 1;
   return lexical.map((s, i) => {
@@ -45,7 +47,7 @@ export function scoreDocuments(question: string, docs: readonly string[], qVec?:
       const v = docVecs[i];
       for (let k = 0; k < qVec.length; k++) semantic += qVec[k] * v[k];
     }
-    return s / best + EMBEDDING_WEIGHT * semantic;
+    return s / best + weight * semantic;
   });
 }
 
@@ -110,6 +112,7 @@ export async function optimiseContext(
   req: ChatRequest,
   policy: ContextPolicy,
   embed?: (texts: readonly string[]) => Promise<Float32Array[]>,
+  embeddingWeight = EMBEDDING_WEIGHT,
 ): Promise<ContextResult> {
   const inScope = (m: ChatMessage): boolean =>
     m.role === 'user' || (m.role === 'assistant' && !m.tool_calls?.length) || ((m.role === 'system' || m.role === 'developer') && policy.includeSystem) ||
@@ -153,7 +156,7 @@ export async function optimiseContext(
     let qVec: Float32Array | undefined;
     let docVecs: Float32Array[] | undefined;
     if (embed && question) [qVec, ...docVecs] = await embed([question, ...texts]);
-    const scores = scoreDocuments(question, texts, qVec, docVecs);
+    const scores = scoreDocuments(question, texts, qVec, docVecs, embeddingWeight);
     const counts = texts.map(estimateTextTokens);
     const budget = policy.rerankBudget * counts.reduce((a, b) => a + b, 0);
     const keep = new Set(selectWithinBudget(scores, counts, budget, policy.minChunks).map((k) => alive[k]));

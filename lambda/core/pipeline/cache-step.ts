@@ -59,7 +59,7 @@ export class CacheStep {
         const vector = embedded.vectors[0];
         semanticKey = { contextHash, vector, prompt };
         const candidates = await semantic.index.search(tenantId, contextHash, vector, deps.config.semanticCache.threshold, cacheCfg.semantic.maxCandidates);
-        return chooseSemanticHit(prompt, candidates, cacheCfg.semantic.guards, semantic.verifier).hit;
+        return chooseSemanticHit(prompt, candidates, deps.config.semanticCache.guards, semantic.verifier).hit;
       });
       if (hit) return { hit: { entry: hit.value, kind: 'hit-semantic', score: hit.score }, store: noStore };
     }

@@ -114,6 +114,12 @@ describe('RouterFunction', () => {
     expect(() => synth(bad)).toThrow("config.routing.baselineModel: unknown model 'nope'");
   });
 
+  it('refuses the sentence embedder, which the router bundle leaves out, and says what to use', () => {
+    const withSentence = { ...platformConfig, cache: { semantic: { enabled: true, embedder: { type: 'sentence' } } } };
+    expect(() => synth(withSentence)).toThrow("config.cache.semantic.embedder: type 'sentence' runs in llm-finops local only");
+    expect(() => synth(withSentence)).toThrow('use bedrock (Titan) or local');
+  });
+
   describe('model lifecycle', () => {
     it('warns at synth when a configured model is retired or retires within 60 days, and not otherwise', () => {
       const retired = synth(external([{ type: 'openai-compatible', id: 'oa', baseUrl: 'https://api.openai.com/v1' }], {

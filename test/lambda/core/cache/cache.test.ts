@@ -1,6 +1,6 @@
 import { parseOutcomes } from '../../../../lambda/core/routing/evaluate';
 import { evaluatePairs, parsePairs, splitHalves, type ScoredPair } from '../../../../lambda/core/cache/evaluate';
-import { ALL_GUARDS, failedGuards, NO_GUARDS, textSignals, type GuardName } from '../../../../lambda/core/cache/guards';
+import { ALL_GUARDS, defaultGuards, failedGuards, NO_GUARDS, textSignals, type GuardName } from '../../../../lambda/core/cache/guards';
 import { chooseSemanticHit } from '../../../../lambda/core/cache/semantic';
 import { prepareText, trainVerifier, Verifier, VERIFIER_FORMAT } from '../../../../lambda/core/cache/verifier';
 import type { CachedCompletion, SemanticCandidate } from '../../../../lambda/core/ports';
@@ -37,6 +37,22 @@ describe('guards', () => {
     it('checks only the enabled guards', () => {
       expect(failedGuards(textSignals('Is 3 mg ok?'), textSignals('Is 30 mg ok?'), NO_GUARDS)).toEqual([]);
       expect(failedGuards(textSignals('Is 3 mg ok?'), textSignals('Is 30 mg ok?'), { ...NO_GUARDS, numbers: true })).toEqual(['numbers']);
+    });
+
+    it("content rule 'order' (the sentence encoder's) refuses only rearranged words, so rewordings pass", () => {
+      const order = { ...ALL_GUARDS, contentRule: 'order' as const };
+      const withOrder = (a: string, b: string) => failedGuards(textSignals(a), textSignals(b), order);
+      expect(withOrder('How do I convert benzene into toluene?', 'How do I convert toluene into benzene?')).toEqual(['content']);
+      expect(withOrder('Hugging Face Hub is a platform to host models.', 'Hugging Face Hub serves as a repository for models.')).toEqual([]);
+      expect(withOrder('What is the best grill marinade?', 'What is the best grill?')).toEqual([]);
+      // The other guards are unchanged by the rule.
+      expect(withOrder('Is 3 mg of melatonin too much?', 'Is 30 mg of melatonin too much?')).toEqual(['numbers']);
+    });
+
+    it('defaults per embedder type: every guard for lexical, Titan and OpenAI-compatible; no question/person and the order rule for sentence', () => {
+      expect(defaultGuards('local')).toBe(ALL_GUARDS);
+      expect(defaultGuards('bedrock')).toBe(ALL_GUARDS);
+      expect(defaultGuards('sentence')).toEqual({ ...ALL_GUARDS, question: false, person: false, contentRule: 'order' });
     });
 
     it('treats text too short to tell as any language', () => {
@@ -131,6 +147,14 @@ describe('chooseSemanticHit', () => {
     const out = chooseSemanticHit('Is 3 mg of melatonin too much?', [cand('Is 30 mg of melatonin too much?', 0.97), cand('is 3 mg of melatonin too much', 0.9)], ALL_GUARDS, undefined);
     expect(out.hit?.prompt).toBe('is 3 mg of melatonin too much');
     expect(out.refused).toEqual([['numbers']]);
+  });
+
+  it('skips the verifier for the same wording (case, punctuation, filler words), which a verifier fitted on rewordings may score low', () => {
+    const refusesAll = { accepts: () => false } as unknown as Verifier;
+    expect(chooseSemanticHit('how fast do you ship orders', [cand('How fast do you ship orders?', 0.96)], ALL_GUARDS, refusesAll).hit?.prompt).toBe('How fast do you ship orders?');
+    expect(chooseSemanticHit('how quickly do you ship orders', [cand('How fast do you ship orders?', 0.93)], ALL_GUARDS, refusesAll)).toEqual({ hit: undefined, refused: [['content']] });
+    const orderRule = { ...ALL_GUARDS, contentRule: 'order' as const };
+    expect(chooseSemanticHit('how quickly do you ship orders', [cand('How fast do you ship orders?', 0.93)], orderRule, refusesAll)).toEqual({ hit: undefined, refused: [['verifier']] });
   });
 
   it('serves nothing when every candidate is refused', () => {
