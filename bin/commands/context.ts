@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { LexicalEmbedder } from '../../lambda/adapters/lexical-embedder';
+import { contextEmbedding, type ContextEmbedderKind } from '../../lambda/adapters/context-embedding';
 import { GatewayConfigSchema } from '../../lambda/core/config/schema';
 import { evaluateContext, type ContextEvalRow } from '../../lambda/core/context/evaluate';
 import { action, numberIn, readJsonLines, UsageError } from '../cli-support';
@@ -18,24 +18,22 @@ export function registerContextCommands(program: Command): void {
     )
     .requiredOption('--data <file.jsonl>', 'rows {question, chunks: [...], answer_chunk_ids: [...]}')
     .option('--budget <share>', 'share of chunk tokens kept', numberIn(0, 1, { min: true }), defaults.rerankBudget)
-    .addOption(new Option('--embedder <type>', 'lexical: hashed vectors with BM25; none: BM25 only').choices(['lexical', 'none']).default('lexical'))
+    .addOption(
+      new Option('--embedder <type>', 'lexical: hashed vectors with BM25; sentence: the lexical vectors and the sentence encoder\'s with BM25; none: BM25 only')
+        .choices(['lexical', 'sentence', 'none']).default('lexical'),
+    )
     .option('--json', 'print JSON')
     .action(
-      action<{ data: string; budget: number; embedder: 'lexical' | 'none'; json?: boolean }>(async (o) => {
+      action<{ data: string; budget: number; embedder: ContextEmbedderKind; json?: boolean }>(async (o) => {
         const rows = readJsonLines(o.data).map(({ line, value: r }) => {
           if (typeof r.question !== 'string' || !Array.isArray(r.chunks) || !Array.isArray(r.answer_chunk_ids)) {
             throw new UsageError(`${o.data}:${line}: expected {question, chunks: [...], answer_chunk_ids: [...]}`);
           }
           return r as unknown as ContextEvalRow;
         });
-        const embedder = o.embedder === 'lexical' ? new LexicalEmbedder() : undefined;
+        const { embed, weight } = contextEmbedding(o.embedder);
         const bar = progressBar('context eval', rows.length, { json: o.json });
-        const result = await evaluateContext(
-          rows,
-          { ...defaults, rerankBudget: o.budget },
-          embedder ? async (t) => (await embedder.embed(t)).vectors : undefined,
-          (done) => bar.update(done),
-        );
+        const result = await evaluateContext(rows, { ...defaults, rerankBudget: o.budget }, embed, (done) => bar.update(done), weight);
         bar.stop();
         if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
         else {

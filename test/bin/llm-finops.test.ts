@@ -78,6 +78,8 @@ describe('llm-finops CLI', () => {
     const out = JSON.parse(r.stdout);
     expect(out).toMatchObject({ answer_kept_any: 1, answer_kept_all: 1, rows: 2 });
     expect(out.token_reduction).toBeGreaterThan(0.5);
+    const sentence = JSON.parse(cli('context', 'eval', '--data', file, '--budget', '0.5', '--embedder', 'sentence', '--json').stdout);
+    expect(sentence).toEqual(out);
     expect(cli('context', 'eval', '--data', file, '--budget', '2').status).toBe(2);
   });
 
