@@ -10,7 +10,7 @@
  *     baseline at the same recall on QQP (bench/tfidf.ts); and the lexical embedder's QQP sweep per guard.
  * Machine-dependent: compare ratios and orders of magnitude, not absolute times, across machines.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import OpenAI from 'openai';
 import { EmbeddedSemanticIndex } from '../lambda/adapters/embedded-semantic-index';
 import { LexicalEmbedder } from '../lambda/adapters/lexical-embedder';
-import { loadSentenceModel, SENTENCE_PACKAGES, SentenceEmbedder } from '../lambda/adapters/sentence-embedder';
+import { SENTENCE_PACKAGES, SentenceEmbedder } from '../lambda/adapters/sentence-embedder';
 import { builtinSentenceVerifier } from '../lambda/adapters/sentence-verifier';
 import { evaluatePairs, parsePairs, splitHalves, sweepThresholds, type LabelledPair, type ScoredPair } from '../lambda/core/cache/evaluate';
 import { DEFAULT_SEMANTIC_THRESHOLD, semanticGuards } from '../lambda/core/config/resolve';
@@ -174,32 +174,42 @@ async function defaults() {
   return out;
 }
 
-/** What the encoder costs: install size, load time, memory, and embedding time alone and batched. */
-async function encoderCost() {
+/**
+ * What the encoder costs: install size, and in a fresh process (so the bench's own heap does not blur the RSS): load
+ * time, the first embedding, RSS added by the model, and time per text alone and in batches of 16.
+ */
+function encoderCost() {
   const du = (p: string): number => Number(execFileSync('du', ['-sk', join(ROOT, 'node_modules', p)], { encoding: 'utf8' }).split('\t')[0]) * 1024;
   const installBytes = SENTENCE_PACKAGES.reduce((n, p) => n + du(p), 0);
-  const rssBefore = process.memoryUsage().rss;
-  const t0 = performance.now();
-  const model = await loadSentenceModel();
-  const loadMs = performance.now() - t0;
-  const t1 = performance.now();
-  await model.embed(['warm up']);
-  const firstMs = performance.now() - t1;
-  const texts = parsePairs(readFileSync(QQP, 'utf8'), QQP).slice(0, 256).flatMap((p) => [p.a, p.b]);
-  const single: number[] = [];
-  for (const t of texts.slice(0, 100)) {
-    const s = performance.now();
-    await model.embed([t]);
-    single.push(performance.now() - s);
-  }
-  const embedder = new SentenceEmbedder();
-  const b0 = performance.now();
-  await embedder.embed(texts);
-  const batchedMs = (performance.now() - b0) / texts.length;
+  const script = `
+    const { readFileSync } = require('node:fs');
+    const { loadSentenceModel, SentenceEmbedder } = require(${JSON.stringify(join(ROOT, 'lambda', 'adapters', 'sentence-embedder.ts'))});
+    const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]; };
+    (async () => {
+      const texts = readFileSync(${JSON.stringify(QQP)}, 'utf8').trim().split('\\n').slice(0, 256).flatMap((l) => { const r = JSON.parse(l); return [r.a, r.b]; });
+      const rss0 = process.memoryUsage().rss;
+      const t0 = performance.now();
+      const model = await loadSentenceModel();
+      const load = performance.now() - t0;
+      const t1 = performance.now();
+      await model.embed(['warm up']);
+      const first = performance.now() - t1;
+      const single = [];
+      for (const t of texts.slice(0, 100)) { const s = performance.now(); await model.embed([t]); single.push(performance.now() - s); }
+      const b0 = performance.now();
+      await new SentenceEmbedder().embed(texts);
+      const batched = (performance.now() - b0) / texts.length;
+      console.log(JSON.stringify({ load, first, p50: pct(single, 50), p99: pct(single, 99), batched, rss: process.memoryUsage().rss - rss0 }));
+    })();
+  `;
+  const run = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), '-e', script], { encoding: 'utf8', cwd: ROOT });
+  if (run.status !== 0) throw new Error(`encoder cost: ${run.stderr}`);
+  const r = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
+  const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
   return {
-    install_mb: Math.round(installBytes / 1e5) / 10, load_ms: Math.round(loadMs), first_embed_ms: Math.round(firstMs),
-    single_text_p50_ms: pct(single, 50), single_text_p99_ms: pct(single, 99), batched_ms_per_text: Math.round(batchedMs * 10) / 10,
-    texts_per_s_batched: Math.round(1000 / batchedMs), rss_added_mb: Math.round((process.memoryUsage().rss - rssBefore) / 1e6),
+    install_mb: round(installBytes / 1e6), load_ms: Math.round(r.load), first_embed_ms: Math.round(r.first),
+    single_text_p50_ms: round(r.p50), single_text_p99_ms: round(r.p99), batched_ms_per_text: round(r.batched),
+    texts_per_s_batched: Math.round(1000 / r.batched), rss_added_mb: Math.round(r.rss / 1e6),
   };
 }
 
@@ -247,7 +257,7 @@ async function localStartup(runs: number) {
   const quality = lexicalQqp();
   const at = quality.all_guards.find((r) => r.threshold === 0.65)!;
   process.stdout.write(`QQP lexical, all guards at 0.65: recall ${at.recall}, wrong-hit share ${at.wrong_hit_share}\n`);
-  const cost = await encoderCost();
+  const cost = encoderCost();
   process.stdout.write(`sentence encoder: ${cost.install_mb} MB installed, load ${cost.load_ms} ms, +${cost.rss_added_mb} MB RSS, ${cost.single_text_p50_ms} ms per text alone, ${cost.batched_ms_per_text} ms batched\n`);
   const startup = await localStartup(5);
   process.stdout.write(`llm-finops local start-up: ${JSON.stringify(startup)}\n`);
