@@ -6,6 +6,7 @@ import { registerCacheCommands } from './commands/cache';
 import { registerContextCommands } from './commands/context';
 import { registerDoctorCommand } from './commands/doctor';
 import { registerGatewayCommands } from './commands/gateway';
+import { registerImportCommand } from './commands/import';
 import { registerPlanningCommands } from './commands/planning';
 import { registerPricesCommands } from './commands/prices';
 import { registerQuotaCommands } from './commands/quota';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerQuotaCommands(program);
   registerTenantCommands(program);
   registerReportCommands(program);
+  registerImportCommand(program);
   registerPlanningCommands(program);
   registerDoctorCommand(program);
   registerCacheCommands(program);
