@@ -324,6 +324,17 @@ export type GatewayConfigDocument = {
                 service?: "es" | "aoss";
                 region?: string | undefined;
                 indexName?: string;
+            } | {
+                type: "pinecone";
+                /** The index host (console or describe_index): my-index-abc123.svc.aped-1234.pinecone.io; a cosine index of the embedder's size */
+                host: string;
+                /** Environment variable holding the API key (llm-finops local) */
+                apiKeyEnv?: string | undefined;
+                /** Secrets Manager secret name or ARN holding the API key (the Lambda reads it at cold start) */
+                apiKeySecret?: string | undefined;
+                /** X-Pinecone-Api-Version */
+                apiVersion?: string;
+                timeoutMs?: number;
             };
         };
     };

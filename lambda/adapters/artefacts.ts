@@ -14,6 +14,8 @@ export interface Artefacts {
   readonly router?: LearnedRouter;
   readonly verifier?: Verifier;
   readonly providerKeys?: ReadonlyMap<string, string>;
+  /** The semantic index's API key (Pinecone `apiKeySecret`). */
+  readonly indexKey?: string;
 }
 
 function secretProviders(config: ResolvedConfig): { id: string; secret: string }[] {
@@ -97,12 +99,26 @@ export async function loadArtefacts(config: ResolvedConfig, opts: { baseDir?: st
       throw new Error(`providers '${id}'.apiKeySecret: cannot read ${secret}: ${(err as Error).message}`, { cause: err });
     }
   }));
-  const [router, verifier, providerKeys] = await Promise.all([
+  const ix = config.raw.cache.semantic.enabled ? config.raw.cache.semantic.index : undefined;
+  const indexSecret = ix?.type === 'pinecone' ? ix.apiKeySecret : undefined;
+  const indexKey = indexSecret
+    ? (opts.secrets ?? sm ?? new SecretsManagerClient({})).send(new GetSecretValueCommand({ SecretId: indexSecret })).then(
+      (out) => {
+        if (out.SecretString === undefined) throw new Error('the secret has no string value');
+        return keyFromSecret(out.SecretString);
+      },
+      (err: unknown) => {
+        throw new Error(`cache.semantic.index.apiKeySecret: cannot read ${indexSecret}: ${(err as Error).message}`, { cause: err });
+      },
+    )
+    : undefined;
+  const [router, verifier, providerKeys, loadedIndexKey] = await Promise.all([
     r.router ? read('routing.learned', r.router).then((t) => parseAs('routing.learned', where(r.router!), t, LearnedRouter.parse)) : undefined,
     r.verifier ? read('cache.semantic.verifier', r.verifier).then((t) => parseAs('cache.semantic.verifier', where(r.verifier!), t, Verifier.parse)) : undefined,
     keys,
+    indexKey,
   ]);
-  return { router, verifier, providerKeys: new Map(providerKeys) };
+  return { router, verifier, providerKeys: new Map(providerKeys), indexKey: loadedIndexKey };
 }
 
 /** The same for file artefacts only, synchronously (tests and tools that build a gateway in one step). */

@@ -18,6 +18,7 @@ import { MemorySemanticIndex } from './memory-semantic-index';
 import { OpenAiCompatibleEmbedder } from './openai-compatible-embedder';
 import { OpenAiCompatibleProvider } from './openai-compatible-provider';
 import { OpenSearchSemanticIndex } from './opensearch-semantic-index';
+import { PineconeSemanticIndex } from './pinecone-semantic-index';
 import { SageMakerProvider } from './sagemaker-provider';
 import { SentenceEmbedder } from './sentence-embedder';
 import { answerLimits } from './stream-limits';
@@ -65,7 +66,7 @@ export function buildEmbedder(e: CacheConfig['semantic']['embedder'], env: Wirin
   }
 }
 
-function buildIndex(sem: CacheConfig['semantic'], embedder: Embedder, baseDir: string): SemanticIndex {
+function buildIndex(sem: CacheConfig['semantic'], embedder: Embedder, baseDir: string, env: WiringOptions['env'], artefacts: Artefacts): SemanticIndex {
   const ix = sem.index;
   switch (ix.type) {
     case 'memory':
@@ -77,6 +78,15 @@ function buildIndex(sem: CacheConfig['semantic'], embedder: Embedder, baseDir: s
       const region = ix.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
       if (!region) throw new Error('cache.semantic.index.region: required for OpenSearch SigV4 outside Lambda (or set AWS_REGION)');
       return new OpenSearchSemanticIndex({ endpoint: ix.endpoint, indexName: ix.indexName, dimensions: embedder.dimensions, auth: { type: 'sigv4', region, service: ix.service } });
+    }
+    case 'pinecone': {
+      const apiKey = ix.apiKeyEnv ? env[ix.apiKeyEnv] : artefacts.indexKey;
+      if (!apiKey) {
+        throw new Error(ix.apiKeyEnv
+          ? `cache.semantic.index.apiKeyEnv: environment variable ${ix.apiKeyEnv} is not set`
+          : 'cache.semantic.index.apiKeySecret: the key was not loaded (build the gateway with loadArtefacts())');
+      }
+      return new PineconeSemanticIndex({ host: ix.host, apiKey, apiVersion: ix.apiVersion, timeoutMs: ix.timeoutMs });
     }
   }
 }
@@ -102,7 +112,7 @@ export function buildCache(
     if (!opts.sentenceVerifier) throw new Error('cache.semantic.builtinVerifier: this build has no built-in sentence verifier (llm-finops local has); set builtinVerifier false or name a verifier');
     verifier = opts.sentenceVerifier;
   }
-  return { exactCache, semantic: { embedder, index: buildIndex(cache.semantic, embedder, baseDir), verifier } };
+  return { exactCache, semantic: { embedder, index: buildIndex(cache.semantic, embedder, baseDir, opts.env, artefacts), verifier } };
 }
 
 /**

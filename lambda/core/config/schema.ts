@@ -277,6 +277,14 @@ export const GatewayConfigSchema = z.strictObject({
                 region: z.string().min(1).optional(),
                 indexName: z.string().min(1).max(255).regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower case letters, digits, _ and -').default('llm-finops-semantic-cache'),
               }),
+              z.strictObject({
+                type: z.literal('pinecone'),
+                host: z.string().min(1).describe("The index host (console or describe_index): my-index-abc123.svc.aped-1234.pinecone.io; a cosine index of the embedder's size"),
+                apiKeyEnv: z.string().min(1).optional().describe('Environment variable holding the API key (llm-finops local)'),
+                apiKeySecret: z.string().min(1).optional().describe('Secrets Manager secret name or ARN holding the API key (the Lambda reads it at cold start)'),
+                apiVersion: z.string().regex(/^\d{4}-\d{2}$/, 'YYYY-MM').default('2025-10').describe('X-Pinecone-Api-Version'),
+                timeoutMs: positiveInt.max(30_000).default(2_000),
+              }).refine((p) => !!p.apiKeyEnv !== !!p.apiKeySecret, { message: 'set exactly one of apiKeyEnv and apiKeySecret' }),
             ])
             .default({ type: 'memory', maxEntriesPerPartition: 5_000, maxEntries: 50_000, maxMegabytes: 128 }),
         })

@@ -93,6 +93,16 @@ describe('RouterFunction', () => {
       });
     });
 
+    it('may read the Pinecone index\'s key secret as well', () => {
+      const config = { ...external([{ type: 'openai-compatible', id: 'x', baseUrl: 'https://example.invalid/v1' }]),
+        cache: { semantic: { enabled: true, embedder: { type: 'bedrock', dimensions: 512 }, index: { type: 'pinecone', host: 'cache-abc.svc.aped-1234.pinecone.io', apiKeySecret: 'llm/pinecone' } } } };
+      const statements = Object.values(synth(config).template.findResources('AWS::IAM::Policy')).flatMap((p) => p.Properties.PolicyDocument.Statement);
+      expect(statements).toContainEqual(expect.objectContaining({
+        Action: 'secretsmanager:GetSecretValue',
+        Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:us-east-1:111122223333:secret:llm/pinecone-??????']] },
+      }));
+    });
+
     it('adds no Bedrock statement when no Bedrock provider is configured', () => {
       const { template } = synth(external([{ type: 'openai-compatible', id: 'x', baseUrl: 'https://example.invalid/v1' }]));
       template.resourceCountIs('AWS::IAM::Policy', 0);
