@@ -49,16 +49,16 @@ describe('semantic cache through llm-finops local (real openai client, embedded 
       { kind: 'ok', content: 'Acme diet advice.', promptTokens: 30, completionTokens: 4 },
       { kind: 'ok', content: 'Globex diet advice.', promptTokens: 30, completionTokens: 4 },
       { kind: 'ok', content: 'Rice: 1 cup to 2 cups of water.', promptTokens: 30, completionTokens: 9 });
-    await client(KEYS.acme).chat.completions.create(ask('How can I lose weight fast?'));
+    /** [x-llm-cache, answer] for one question from one tenant. */
+    const served = async (key: string, content: string) => {
+      const r = await client(key).chat.completions.create(ask(content)).withResponse();
+      return [r.response.headers.get('x-llm-cache'), r.data.choices[0].message.content];
+    };
+    expect(await served(KEYS.acme, 'How can I lose weight fast?')).toEqual(['miss', 'Acme diet advice.']);
     // The lexical embedder scores this pair 0.33 (its threshold is 0.65); the encoder 0.93.
-    const reworded = await client(KEYS.acme).chat.completions.create(ask("What's the fastest way to lose weight?")).withResponse();
-    expect(reworded.response.headers.get('x-llm-cache')).toBe('hit-semantic');
-    expect(reworded.data.choices[0].message.content).toBe('Acme diet advice.');
-    const other = await client(KEYS.globex).chat.completions.create(ask("What's the fastest way to lose weight?")).withResponse();
-    expect(other.response.headers.get('x-llm-cache')).toBe('miss');
-    expect(other.data.choices[0].message.content).toBe('Globex diet advice.');
-    const unrelated = await client(KEYS.acme).chat.completions.create(ask('How do I cook rice?')).withResponse();
-    expect(unrelated.response.headers.get('x-llm-cache')).toBe('miss');
+    expect(await served(KEYS.acme, "What's the fastest way to lose weight?")).toEqual(['hit-semantic', 'Acme diet advice.']);
+    expect(await served(KEYS.globex, "What's the fastest way to lose weight?")).toEqual(['miss', 'Globex diet advice.']);
+    expect((await served(KEYS.acme, 'How do I cook rice?'))[0]).toBe('miss');
     expect(upstream.received).toHaveLength(3);
   });
 
