@@ -347,6 +347,7 @@ export type GatewayConfigDocument = {
             feature?: string | undefined;
             /** Share of document tokens kept by re-ranking; 1 keeps all */
             rerankBudget?: number;
+            /** Documents kept whatever the budget, best first (2: on TREC QA dev the second-best chunk held the answer in one question in 51) */
             minChunks?: number;
             /** Drop the oldest turns beyond this many tokens */
             historyMaxTokens?: number | undefined;

@@ -70,8 +70,9 @@ describe('llm-finops CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'llm-finops-ctx-'));
     const file = join(dir, 'rows.jsonl');
     writeFileSync(file, [
-      { question: 'Who painted the Mona Lisa?', chunks: ['Leonardo da Vinci painted the Mona Lisa in Florence.', 'Stocks fell on Monday.', 'Rain is expected tomorrow across the north.'], answer_chunk_ids: [0] },
-      { question: 'When was the Eiffel Tower finished?', chunks: ['Cats sleep for most of the day.', 'The Eiffel Tower was finished in 1889.', 'Tea is popular in Britain.'], answer_chunk_ids: [1] },
+      // Six chunks each: the default policy keeps at least two, so at most a third survives.
+      { question: 'Who painted the Mona Lisa?', chunks: ['Leonardo da Vinci painted the Mona Lisa in Florence.', 'Stocks fell on Monday.', 'Rain is expected tomorrow across the north.', 'The bridge reopened after repairs.', 'A new bakery opened downtown.', 'The match ended in a draw.'], answer_chunk_ids: [0] },
+      { question: 'When was the Eiffel Tower finished?', chunks: ['Cats sleep for most of the day.', 'The Eiffel Tower was finished in 1889.', 'Tea is popular in Britain.', 'The river froze last winter.', 'Sales of bicycles rose in spring.', 'The library extended its hours.'], answer_chunk_ids: [1] },
     ].map((r) => JSON.stringify(r)).join('\n'));
     const r = cli('context', 'eval', '--data', file, '--budget', '0.5', '--json');
     expect(r.status).toBe(0);
@@ -79,7 +80,9 @@ describe('llm-finops CLI', () => {
     expect(out).toMatchObject({ answer_kept_any: 1, answer_kept_all: 1, rows: 2 });
     expect(out.token_reduction).toBeGreaterThan(0.5);
     const sentence = JSON.parse(cli('context', 'eval', '--data', file, '--budget', '0.5', '--embedder', 'sentence', '--json').stdout);
-    expect(sentence).toEqual(out);
+    // The encoder may pick another second chunk (of another length); the answers survive either way.
+    expect(sentence).toMatchObject({ answer_kept_any: 1, answer_kept_all: 1, rows: 2 });
+    expect(sentence.token_reduction).toBeGreaterThan(0.5);
     expect(cli('context', 'eval', '--data', file, '--budget', '2').status).toBe(2);
   });
 

@@ -298,7 +298,7 @@ export const GatewayConfigSchema = z.strictObject({
           tenant: z.string().min(1).optional().describe('Applies to this tenant only; omit for every tenant'),
           feature: z.string().min(1).optional().describe('Applies to this feature (x-llm-feature) only'),
           rerankBudget: z.number().gt(0).max(1).default(0.4).describe('Share of document tokens kept by re-ranking; 1 keeps all'),
-          minChunks: z.number().int().nonnegative().default(1),
+          minChunks: z.number().int().nonnegative().default(2).describe('Documents kept whatever the budget, best first (2: on TREC QA dev the second-best chunk held the answer in one question in 51)'),
           historyMaxTokens: z.number().int().positive().optional().describe('Drop the oldest turns beyond this many tokens'),
           cleanup: z.boolean().default(true).describe('Trailing whitespace, blank-line runs, duplicate documents, boilerplate lines'),
           includeSystem: z.boolean().default(false).describe('Also optimise system prompts'),

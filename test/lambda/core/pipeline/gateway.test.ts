@@ -517,7 +517,7 @@ describe('Gateway', () => {
     });
 
     it('sends the re-ranked prompt when a policy applies, and prices the tokens it saved', async () => {
-      const { chat, provider, records } = setup({ context: { policies: [{ tenant: 'acme', feature: 'rag', rerankBudget: 0.3 }] } });
+      const { chat, provider, records } = setup({ context: { policies: [{ tenant: 'acme', feature: 'rag', rerankBudget: 0.3, minChunks: 1 }] } });
       provider.script('up-small-a', { ok: 'The Louvre.', usage: usage(60, 3) });
       await chat(ask(prompt), 'acme', { feature: 'rag' });
       const sent = String(provider.calls[0].request.messages[0].content);
