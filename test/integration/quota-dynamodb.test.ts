@@ -161,7 +161,12 @@ describe('quota on DynamoDB (dynalite), through the pipeline', () => {
       const final = (await new DynamoDbQuotaStore(dynamo.client, name).read([key])).get(key)!;
       const ok = results.filter((r) => r.status === 200).length;
       const statuses = results.reduce<Record<number, number>>((n, r) => ({ ...n, [r.status]: (n[r.status] ?? 0) + 1 }), {});
-      expect({ answeredOrRefused: ok + (statuses[429] ?? 0), statuses }).toEqual({ answeredOrRefused: 200, statuses: expect.anything() });
+      // dynalite here runs with maxAttempts 1 (the SDK would retry DynamoDB's throttling): on a loaded machine a
+      // reservation can fail, and the gateway then refuses with 503 quota_store_unavailable (fail-closed). That is a
+      // refusal too, never an overshoot; any other status fails the test and prints the counts.
+      const storeRefused = results.filter((r) => r.status === 503 && JSON.stringify(r.kind === 'json' ? r.body : '').includes('quota_store_unavailable')).length;
+      expect(statuses).toEqual({ 200: ok, ...(200 - ok - storeRefused ? { 429: 200 - ok - storeRefused } : {}), ...(storeRefused ? { 503: storeRefused } : {}) });
+      expect(storeRefused).toBeLessThanOrEqual(20);
       // Each answer: 8 x $1/M + 1,000 x $2/M = 2,008 micro-dollars; 44 fit in $0.09 (44 x 2,008 = 88,352).
       expect(upstream.received.every((r) => r.body.max_tokens === 1000)).toBe(true);
       expect(records.records.filter((r) => r.status === 200).every((r) => r.cost_micros === 2008)).toBe(true);
