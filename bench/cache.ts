@@ -20,7 +20,7 @@ import { EmbeddedSemanticIndex } from '../lambda/adapters/embedded-semantic-inde
 import { LexicalEmbedder } from '../lambda/adapters/lexical-embedder';
 import { SENTENCE_PACKAGES, SentenceEmbedder } from '../lambda/adapters/sentence-embedder';
 import { builtinSentenceVerifier } from '../lambda/adapters/sentence-verifier';
-import { evaluatePairs, parsePairs, splitHalves, sweepThresholds, type LabelledPair, type ScoredPair } from '../lambda/core/cache/evaluate';
+import { evaluatePairs, parsePairs, scorePairs, splitHalves, sweepThresholds } from '../lambda/core/cache/evaluate';
 import { DEFAULT_SEMANTIC_THRESHOLD, semanticGuards } from '../lambda/core/config/resolve';
 import { ALL_GUARDS, NO_GUARDS } from '../lambda/core/cache/guards';
 import type { CachedCompletion, Embedder } from '../lambda/core/ports';
@@ -123,20 +123,6 @@ function lexicalQqp() {
   };
 }
 
-async function similarities(pairs: readonly LabelledPair[], embedder: Embedder): Promise<ScoredPair[]> {
-  const out: ScoredPair[] = [];
-  for (let i = 0; i < pairs.length; i += 64) {
-    const chunk = pairs.slice(i, i + 64);
-    const { vectors } = await embedder.embed(chunk.flatMap((p) => [p.a, p.b]));
-    chunk.forEach((p, j) => {
-      let d = 0;
-      for (let k = 0; k < vectors[2 * j].length; k++) d += vectors[2 * j][k] * vectors[2 * j + 1][k];
-      out.push({ ...p, similarity: d });
-    });
-  }
-  return out;
-}
-
 /**
  * The default configs as `llm-finops local` serves them (threshold, guards, the sentence encoder's built-in verifier),
  * lexical and sentence, on both dev files: all rows and the odd half (the built-in verifier was fitted on the even
@@ -153,7 +139,7 @@ async function defaults() {
     const t0 = performance.now();
     const rows: Record<string, unknown> = {};
     for (const [name, file] of Object.entries(files)) {
-      const scored = await similarities(parsePairs(readFileSync(file, 'utf8'), file), embedder);
+      const scored = await scorePairs(parsePairs(readFileSync(file, 'utf8'), file), embedder);
       for (const [half, set] of [['all', scored], ['odd', splitHalves(scored).odd]] as const) {
         const point = evaluatePairs(set, { thresholds: [threshold, ...sweepThresholds()], guards, verifier });
         const atDefault = point[0];

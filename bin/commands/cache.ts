@@ -2,14 +2,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { builtinSentenceVerifier } from '../../lambda/adapters/sentence-verifier';
 import { buildEmbedder } from '../../lambda/adapters/wiring';
-import { evaluatePairs, parsePairs, sweepThresholds, type LabelledPair, type ScoredPair } from '../../lambda/core/cache/evaluate';
+import { evaluatePairs, parsePairs, scorePairs, sweepThresholds, type ScoredPair } from '../../lambda/core/cache/evaluate';
 import { ALL_GUARDS, defaultGuards, GUARD_NAMES, NO_GUARDS, type GuardName, type GuardSettings } from '../../lambda/core/cache/guards';
 import { trainVerifier, Verifier } from '../../lambda/core/cache/verifier';
 import { DEFAULT_SEMANTIC_THRESHOLD, semanticGuards } from '../../lambda/core/config/resolve';
 import { GatewayConfigSchema } from '../../lambda/core/config/schema';
 import type { Embedder } from '../../lambda/core/ports';
 import { action, collect, HALVES, integerIn, numberIn, readDataFile, UsageError, type Half } from '../cli-support';
-import { progressBar, type Progress } from '../progress';
+import { progressBar } from '../progress';
 
 const EMBEDDER_HEADING = 'Embedder (the similarities must come from the embedder you deploy):';
 
@@ -55,31 +55,17 @@ function parseGuards(spec: string, embedderType: keyof typeof DEFAULT_SEMANTIC_T
 }
 
 
-/** Similarity of each pair through the embedder, in batches (a remote embedder bills each call). */
-async function score(pairs: readonly LabelledPair[], embedder: Embedder, progress: Progress): Promise<ScoredPair[]> {
-  const out: ScoredPair[] = [];
-  const batch = 64;
-  for (let i = 0; i < pairs.length; i += batch) {
-    const chunk = pairs.slice(i, i + batch);
-    const { vectors } = await embedder.embed(chunk.flatMap((p) => [p.a, p.b]));
-    chunk.forEach((p, j) => {
-      const [va, vb] = [vectors[2 * j], vectors[2 * j + 1]];
-      let dot = 0;
-      for (let k = 0; k < va.length; k++) dot += va[k] * vb[k];
-      out.push({ ...p, similarity: dot });
-    });
-    progress.update(out.length);
-  }
-  progress.stop();
-  return out;
-}
-
 type CommonFlags = EmbedderFlags & { data: string[]; half: Half };
 
 /** The pairs of every --data file (each split into halves on its own, so --half keeps each file's mix). */
 async function scoredPairs(o: CommonFlags, embedder: Embedder, json: boolean | undefined): Promise<ScoredPair[]> {
   const pairs = o.data.flatMap((file) => readDataFile(file, parsePairs, o.half));
-  return score(pairs, embedder, progressBar(`embedding pairs (${embedder.id})`, pairs.length, { json }));
+  const bar = progressBar(`embedding pairs (${embedder.id})`, pairs.length, { json });
+  try {
+    return await scorePairs(pairs, embedder, (done) => bar.update(done));
+  } finally {
+    bar.stop();
+  }
 }
 
 /** `cache eval`, `cache train-verifier`: measure and tune the semantic cache on labelled pairs. */

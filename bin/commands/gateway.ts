@@ -56,7 +56,7 @@ export function registerGatewayCommands(program: Command): void {
       const tenants = dynamo ? new DynamoDbTenantDirectory(dynamo.client, dynamo.table) : undefined;
       const baseDir = dirname(resolve(o.config));
       const artefacts = await loadArtefacts(config, { baseDir });
-      const gateway = buildGateway(config, { env: process.env, quota, tenants, baseDir, artefacts, warn, sentenceVerifier: builtinSentenceVerifier() });
+      const gateway = buildGateway(config, { env: process.env, quota, tenants, baseDir, artefacts, warn, sentenceVerifier: sem.embedder.type === 'sentence' ? builtinSentenceVerifier() : undefined });
       const server = createGatewayServer(gateway);
       await new Promise<void>((ok, fail) => server.once('error', fail).listen(o.port, o.host, ok));
       const addr = server.address();

@@ -88,30 +88,21 @@ export async function loadArtefacts(config: ResolvedConfig, opts: { baseDir?: st
     s3 ??= new S3Client({});
     return readS3(what, ref.s3Uri, s3);
   };
-  const secrets = secretProviders(config);
-  const sm = secrets.length ? opts.secrets ?? new SecretsManagerClient({}) : undefined;
-  const keys = Promise.all(secrets.map(async ({ id, secret }) => {
+  let sm = opts.secrets;
+  /** The key a Secrets Manager secret holds; an error names the config field and the secret. */
+  const secretKey = async (field: string, secret: string): Promise<string> => {
     try {
-      const out = await sm!.send(new GetSecretValueCommand({ SecretId: secret }));
+      sm ??= new SecretsManagerClient({});
+      const out = await sm.send(new GetSecretValueCommand({ SecretId: secret }));
       if (out.SecretString === undefined) throw new Error('the secret has no string value');
-      return [id, keyFromSecret(out.SecretString)] as const;
+      return keyFromSecret(out.SecretString);
     } catch (err) {
-      throw new Error(`providers '${id}'.apiKeySecret: cannot read ${secret}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`${field}: cannot read ${secret}: ${(err as Error).message}`, { cause: err });
     }
-  }));
+  };
+  const keys = Promise.all(secretProviders(config).map(async ({ id, secret }) => [id, await secretKey(`providers '${id}'.apiKeySecret`, secret)] as const));
   const ix = config.raw.cache.semantic.enabled ? config.raw.cache.semantic.index : undefined;
-  const indexSecret = ix?.type === 'pinecone' ? ix.apiKeySecret : undefined;
-  const indexKey = indexSecret
-    ? (opts.secrets ?? sm ?? new SecretsManagerClient({})).send(new GetSecretValueCommand({ SecretId: indexSecret })).then(
-      (out) => {
-        if (out.SecretString === undefined) throw new Error('the secret has no string value');
-        return keyFromSecret(out.SecretString);
-      },
-      (err: unknown) => {
-        throw new Error(`cache.semantic.index.apiKeySecret: cannot read ${indexSecret}: ${(err as Error).message}`, { cause: err });
-      },
-    )
-    : undefined;
+  const indexKey = ix?.type === 'pinecone' && ix.apiKeySecret ? secretKey('cache.semantic.index.apiKeySecret', ix.apiKeySecret) : undefined;
   const [router, verifier, providerKeys, loadedIndexKey] = await Promise.all([
     r.router ? read('routing.learned', r.router).then((t) => parseAs('routing.learned', where(r.router!), t, LearnedRouter.parse)) : undefined,
     r.verifier ? read('cache.semantic.verifier', r.verifier).then((t) => parseAs('cache.semantic.verifier', where(r.verifier!), t, Verifier.parse)) : undefined,

@@ -2,7 +2,7 @@
  * Cache evaluation on labelled pairs `{a, b, duplicate}`: would a query `b` be served the entry stored for `a`?
  * Pure: the caller supplies each pair's similarity from the real embedder.
  */
-import type { CachedCompletion } from '../ports';
+import type { CachedCompletion, Embedder } from '../ports';
 import { jsonObjectLines } from '../jsonl';
 import type { GuardSettings } from './guards';
 import { chooseSemanticHit } from './semantic';
@@ -46,6 +46,26 @@ export function parsePairs(jsonl: string, source = 'pairs'): LabelledPair[] {
     out.push({ a: r.a, b: r.b, duplicate: dup });
   }
   if (out.length === 0) throw new Error(`${source}: no pairs`);
+  return out;
+}
+
+/**
+ * Each pair's cosine through the real embedder (vectors are L2-normalised, so the dot product), 64 pairs a call: a
+ * remote embedder bills each call. `onProgress` gets the pairs scored so far.
+ */
+export async function scorePairs(pairs: readonly LabelledPair[], embedder: Embedder, onProgress?: (done: number) => void): Promise<ScoredPair[]> {
+  const out: ScoredPair[] = [];
+  for (let i = 0; i < pairs.length; i += 64) {
+    const chunk = pairs.slice(i, i + 64);
+    const { vectors } = await embedder.embed(chunk.flatMap((p) => [p.a, p.b]));
+    chunk.forEach((p, j) => {
+      const [va, vb] = [vectors[2 * j], vectors[2 * j + 1]];
+      let dot = 0;
+      for (let k = 0; k < va.length; k++) dot += va[k] * vb[k];
+      out.push({ ...p, similarity: dot });
+    });
+    onProgress?.(out.length);
+  }
   return out;
 }
 

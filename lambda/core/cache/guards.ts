@@ -184,14 +184,18 @@ export function failedGuards(query: TextSignals, cached: TextSignals, settings: 
   if (settings.question && query.question !== cached.question) failed.push('question');
   if (settings.person && query.person !== cached.person) failed.push('person');
   // Same content words in the same order of first use: "convert benzene into toluene" is not "toluene into benzene".
-  if (settings.content && contentDiffers(query.content, cached.content, settings.contentRule ?? 'exact')) failed.push('content');
+  if (settings.content && contentDiffers(query, cached, settings.contentRule ?? 'exact')) failed.push('content');
   return failed;
 }
 
-function contentDiffers(q: ReadonlySet<string>, c: ReadonlySet<string>, rule: ContentRule): boolean {
-  const same = [...q].join(' ') === [...c].join(' ');
-  if (rule === 'exact' || same) return !same;
-  return sameSet(q, c); // 'order': the same words, rearranged
+/** The same content words in the same order of first use. */
+export function sameContent(a: TextSignals, b: TextSignals): boolean {
+  return [...a.content].join(' ') === [...b.content].join(' ');
+}
+
+function contentDiffers(q: TextSignals, c: TextSignals, rule: ContentRule): boolean {
+  if (sameContent(q, c)) return false;
+  return rule === 'exact' || sameSet(q.content, c.content); // 'order': only the same words, rearranged
 }
 
 /**

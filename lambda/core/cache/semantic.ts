@@ -1,5 +1,5 @@
 import type { SemanticCandidate } from '../ports';
-import { failedGuards, textSignals, type GuardName, type GuardSettings, type TextSignals } from './guards';
+import { failedGuards, sameContent, textSignals, type GuardName, type GuardSettings, type TextSignals } from './guards';
 import { prepareText, type PreparedText, type Verifier } from './verifier';
 
 export interface SemanticChoice {
@@ -40,5 +40,5 @@ export function chooseSemanticHit(
  * paraphrases (which always differ in many words) scores "no word differs" low.
  */
 function sameWording(a: TextSignals, b: TextSignals): boolean {
-  return a.question === b.question && a.person === b.person && a.content.size === b.content.size && [...a.content].join(' ') === [...b.content].join(' ');
+  return a.question === b.question && a.person === b.person && sameContent(a, b);
 }

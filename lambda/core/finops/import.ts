@@ -93,10 +93,11 @@ export function sourceRows(text: string, file: string): SourceRow[] {
   } catch {
     // Not one JSON document: JSONL, one object per line (a bad line is an error naming it).
     const rows: SourceRow[] = [];
-    for (const { line, value } of jsonObjectLines(text, file)) rows.push(...documentRows(value, `${file}:${line}`, true));
+    for (const { line, value } of jsonObjectLines(text, file)) rows.push(...documentRows(value, `${file}:${line}`));
     return rows;
   }
-  return documentRows(doc, file, !Array.isArray(doc) && !isContainer(doc), `${file}:1`);
+  // A whole file that is one record is line 1; lists and API pages name their items.
+  return documentRows(doc, Array.isArray(doc) || isContainer(doc) ? file : `${file}:1`);
 }
 
 function isContainer(doc: unknown): boolean {
@@ -104,7 +105,8 @@ function isContainer(doc: unknown): boolean {
   return !!d && typeof d === 'object' && (Array.isArray(d.result) || (d.object === 'page' && Array.isArray(d.data)));
 }
 
-function documentRows(doc: unknown, where: string, single = false, singleWhere = where): SourceRow[] {
+/** The rows of a list, a Cloudflare result, an OpenAI page of buckets, or one record (named `where`). */
+function documentRows(doc: unknown, where: string): SourceRow[] {
   const obj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (Array.isArray(doc)) {
     return doc.map((v, i) => {
@@ -125,7 +127,7 @@ function documentRows(doc: unknown, where: string, single = false, singleWhere =
     });
     return out;
   }
-  return single ? [{ where: singleWhere, value: doc }] : [{ where: `${where} item 1`, value: doc }];
+  return [{ where, value: doc }];
 }
 
 class RowError extends Error {}
@@ -184,8 +186,8 @@ function dimension(key: string, meta: Record<string, unknown>, tags: readonly st
   const m = str(meta[key]);
   if (m) return m;
   for (const t of tags) {
-    const match = new RegExp(`^${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[:=](.+)$`).exec(t);
-    if (match) return match[1];
+    const sep = t[key.length];
+    if (t.startsWith(key) && (sep === ':' || sep === '=') && t.length > key.length + 1) return t.slice(key.length + 1);
   }
   return null;
 }
