@@ -335,6 +335,21 @@ export type GatewayConfigDocument = {
                 /** X-Pinecone-Api-Version */
                 apiVersion?: string;
                 timeoutMs?: number;
+            } | {
+                type: "valkey";
+                /** ElastiCache for Valkey 8.2+, MemoryDB with vector search, or Redis 8: rediss://host:6379 for TLS */
+                url: string;
+                /** ACL user (ElastiCache RBAC / MemoryDB); default the default user */
+                username?: string | undefined;
+                /** Environment variable holding the password or AUTH token (llm-finops local) */
+                passwordEnv?: string | undefined;
+                /** Secrets Manager secret name or ARN holding the AUTH token as plain text (the Lambda reads it at cold start) */
+                passwordSecret?: string | undefined;
+                indexName?: string;
+                keyPrefix?: string;
+                /** HNSW EF_RUNTIME per query: higher finds more true neighbours, slower; the engine default when unset */
+                efRuntime?: number | undefined;
+                timeoutMs?: number;
             };
         };
     };

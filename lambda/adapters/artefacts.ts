@@ -102,7 +102,8 @@ export async function loadArtefacts(config: ResolvedConfig, opts: { baseDir?: st
   };
   const keys = Promise.all(secretProviders(config).map(async ({ id, secret }) => [id, await secretKey(`providers '${id}'.apiKeySecret`, secret)] as const));
   const ix = config.raw.cache.semantic.enabled ? config.raw.cache.semantic.index : undefined;
-  const indexKey = ix?.type === 'pinecone' && ix.apiKeySecret ? secretKey('cache.semantic.index.apiKeySecret', ix.apiKeySecret) : undefined;
+  const indexKey = ix?.type === 'pinecone' && ix.apiKeySecret ? secretKey('cache.semantic.index.apiKeySecret', ix.apiKeySecret)
+    : ix?.type === 'valkey' && ix.passwordSecret ? secretKey('cache.semantic.index.passwordSecret', ix.passwordSecret) : undefined;
   const [router, verifier, providerKeys, loadedIndexKey] = await Promise.all([
     r.router ? read('routing.learned', r.router).then((t) => parseAs('routing.learned', where(r.router!), t, LearnedRouter.parse)) : undefined,
     r.verifier ? read('cache.semantic.verifier', r.verifier).then((t) => parseAs('cache.semantic.verifier', where(r.verifier!), t, Verifier.parse)) : undefined,

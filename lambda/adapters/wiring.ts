@@ -19,6 +19,7 @@ import { OpenAiCompatibleEmbedder } from './openai-compatible-embedder';
 import { OpenAiCompatibleProvider } from './openai-compatible-provider';
 import { OpenSearchSemanticIndex } from './opensearch-semantic-index';
 import { PineconeSemanticIndex } from './pinecone-semantic-index';
+import { connectValkey, ValkeySemanticIndex } from './valkey-semantic-index';
 import { SageMakerProvider } from './sagemaker-provider';
 import { SentenceEmbedder } from './sentence-embedder';
 import { answerLimits } from './stream-limits';
@@ -87,6 +88,14 @@ function buildIndex(sem: CacheConfig['semantic'], embedder: Embedder, baseDir: s
           : 'cache.semantic.index.apiKeySecret: the key was not loaded (build the gateway with loadArtefacts())');
       }
       return new PineconeSemanticIndex({ host: ix.host, apiKey, apiVersion: ix.apiVersion, timeoutMs: ix.timeoutMs });
+    }
+    case 'valkey': {
+      if (!embedder.dimensions) throw new Error('cache.semantic.index: Valkey needs the vector size; set cache.semantic.embedder.dimensions');
+      const password = ix.passwordEnv ? env[ix.passwordEnv] : ix.passwordSecret ? artefacts.indexKey : undefined;
+      if (ix.passwordEnv && !password) throw new Error(`cache.semantic.index.passwordEnv: environment variable ${ix.passwordEnv} is not set`);
+      if (ix.passwordSecret && !password) throw new Error('cache.semantic.index.passwordSecret: the token was not loaded (build the gateway with loadArtefacts())');
+      const client = connectValkey({ url: ix.url, username: ix.username, password, timeoutMs: ix.timeoutMs });
+      return new ValkeySemanticIndex({ client, indexName: ix.indexName, keyPrefix: ix.keyPrefix, dimensions: embedder.dimensions, efRuntime: ix.efRuntime });
     }
   }
 }

@@ -79,9 +79,10 @@ export function sageMakerArns(config: Config, ctx: ArnContext): string[] {
  */
 export function providerSecretArns(config: Config, ctx: ArnContext): string[] {
   const names = (config.providers as { apiKeySecret?: unknown }[]).map((p) => p.apiKeySecret).filter((s): s is string => typeof s === 'string');
-  // The semantic index's key (Pinecone) is read the same way at cold start.
-  const index = config.cache?.semantic?.enabled ? (config.cache.semantic.index as { apiKeySecret?: unknown } | undefined) : undefined;
+  // The semantic index's key (Pinecone API key, Valkey AUTH token) is read the same way at cold start.
+  const index = config.cache?.semantic?.enabled ? (config.cache.semantic.index as { apiKeySecret?: unknown; passwordSecret?: unknown } | undefined) : undefined;
   if (typeof index?.apiKeySecret === 'string') names.push(index.apiKeySecret);
+  if (typeof index?.passwordSecret === 'string') names.push(index.passwordSecret);
   return [...new Set(names)].map((s) => (s.startsWith('arn:') ? s : `arn:${ctx.partition}:secretsmanager:${ctx.region}:${ctx.account}:secret:${s}-??????`));
 }
 

@@ -285,6 +285,18 @@ export const GatewayConfigSchema = z.strictObject({
                 apiVersion: z.string().regex(/^\d{4}-\d{2}$/, 'YYYY-MM').default('2025-10').describe('X-Pinecone-Api-Version'),
                 timeoutMs: positiveInt.max(30_000).default(2_000),
               }).refine((p) => !!p.apiKeyEnv !== !!p.apiKeySecret, { message: 'set exactly one of apiKeyEnv and apiKeySecret' }),
+              z.strictObject({
+                type: z.literal('valkey'),
+                url: z.string().regex(/^rediss?:\/\/[^/\s]+$/, 'redis://host:port or rediss://host:port (TLS)')
+                  .describe('ElastiCache for Valkey 8.2+, MemoryDB with vector search, or Redis 8: rediss://host:6379 for TLS'),
+                username: z.string().min(1).optional().describe('ACL user (ElastiCache RBAC / MemoryDB); default the default user'),
+                passwordEnv: z.string().min(1).optional().describe('Environment variable holding the password or AUTH token (llm-finops local)'),
+                passwordSecret: z.string().min(1).optional().describe('Secrets Manager secret name or ARN holding the AUTH token as plain text (the Lambda reads it at cold start)'),
+                indexName: z.string().min(1).max(128).regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -').default('llm-finops-semantic-cache'),
+                keyPrefix: z.string().min(1).max(64).regex(/^[A-Za-z0-9_:.-]+$/, 'letters, digits and _:.-').default('llmcache:'),
+                efRuntime: positiveInt.max(4096).optional().describe('HNSW EF_RUNTIME per query: higher finds more true neighbours, slower; the engine default when unset'),
+                timeoutMs: positiveInt.max(30_000).default(2_000),
+              }).refine((p) => !(p.passwordEnv && p.passwordSecret), { message: 'set at most one of passwordEnv and passwordSecret' }),
             ])
             .default({ type: 'memory', maxEntriesPerPartition: 5_000, maxEntries: 50_000, maxMegabytes: 128 }),
         })
