@@ -1,20 +1,25 @@
 import { Annotations, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as elasticache from 'aws-cdk-lib/aws-elasticache';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
 import * as aoss from 'aws-cdk-lib/aws-opensearchserverless';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CACHE_TABLE, ENV_EXACT_CACHE_TABLE, ENV_SEMANTIC_EMBEDDER, ENV_SEMANTIC_INDEX } from '../../lambda/contract';
 
 /** Where the vectors live. */
-export type SemanticCacheEngine = 'managed-domain' | 'serverless';
+export type SemanticCacheEngine = 'managed-domain' | 'serverless' | 'valkey';
 
 /**
  * Managed-domain sizes. development: one t3.medium.search data node, 10 GB gp3, one AZ (~$54.51 a month in us-east-1
  * at ~$0.073/h). production: three r7g.large.search data nodes across three AZs with three m7g.large.search dedicated
- * masters and 100 GB gp3 each (~$730.83 a month). Prices: README "SemanticCache"; verify for your region.
+ * masters and 100 GB gp3 each (~$730.83 a month). Engine valkey: development is one cache.t4g.medium node (~$38 a
+ * month), production a cache.r7g.large primary and a replica in another AZ with automatic failover (~$256 a month).
+ * Prices: README "SemanticCache"; verify for your region.
  */
 export type SemanticCachePreset = 'development' | 'production';
 
@@ -22,7 +27,8 @@ export interface SemanticCacheProps {
   /**
    * managed-domain: an OpenSearch Service domain (pay per instance-hour; the development preset is the cheapest
    * secure single node). serverless: an OpenSearch Serverless vector collection (pay per OCU-hour, at least ~$175 a
-   * month without standby replicas, ~$350 with).
+   * month without standby replicas, ~$350 with). valkey: an ElastiCache for Valkey 8.2 replication group with vector
+   * search, in `vpc` (pay per node-hour; the router then runs in the VPC).
    * @default 'managed-domain'
    */
   readonly engine?: SemanticCacheEngine;
@@ -32,6 +38,27 @@ export interface SemanticCacheProps {
    * @default 'development'
    */
   readonly preset?: SemanticCachePreset;
+
+  /**
+   * Engine valkey only (required there): the VPC the cache nodes and the router function run in. The router still
+   * calls Bedrock, DynamoDB, Secrets Manager and external providers, so the subnets need a NAT gateway or interface
+   * and gateway endpoints for those services.
+   * @default - none
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * Engine valkey only: the subnets of the cache's subnet group and of the router.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Engine valkey only: the node type, overriding the preset's. Vector search runs on every node type except data
+   * tiering (r6gd); t2/t3/t4g micro and small nodes need a larger memory reserve.
+   * @default - the preset's: cache.t4g.medium (development), cache.r7g.large (production)
+   */
+  readonly nodeType?: string;
 
   /**
    * Data-node instance type, overriding the preset's (managed domain only).
@@ -109,11 +136,22 @@ const PRESETS: Record<SemanticCachePreset, Preset> = {
   production: { instanceType: 'r7g.large.search', instanceCount: 3, zones: 3, masterType: 'm7g.large.search', volumeGb: 100 },
 };
 
+const VALKEY_PRESETS: Record<SemanticCachePreset, { nodeType: string; nodes: number }> = {
+  development: { nodeType: 'cache.t4g.medium', nodes: 1 },
+  production: { nodeType: 'cache.r7g.large', nodes: 2 },
+};
+
+/** The first ElastiCache for Valkey version with vector search (ElastiCache "Search features and limits"). */
+export const VALKEY_ENGINE_VERSION = '8.2';
+
 const INDEX_NAME = /^[a-z0-9][a-z0-9_-]{0,254}$/;
 
 /** A function the cache serves: the router (it needs variables, not just permissions). */
 export interface ICacheClient extends iam.IGrantable {
   addEnvironment(key: string, value: string): unknown;
+  /** Engine valkey: the function must run in the cache's VPC (lambda.Function has both). */
+  readonly isBoundToVpc?: boolean;
+  readonly connections?: ec2.Connections;
 }
 
 /**
@@ -127,13 +165,17 @@ export class SemanticCache extends Construct {
   readonly engine: SemanticCacheEngine;
   /** https endpoint of the domain or collection. */
   readonly endpoint: string;
-  /** SigV4 service name: es (domain) or aoss (collection). */
-  readonly service: 'es' | 'aoss';
+  /** SigV4 service name: es (domain) or aoss (collection); undefined for valkey. */
+  readonly service?: 'es' | 'aoss';
   readonly indexName: string;
   readonly embeddingModel: string;
   readonly embeddingDimensions: number;
   readonly domain?: opensearch.CfnDomain;
   readonly collection?: aoss.CfnCollection;
+  /** Engine valkey: the replication group, its AUTH token and its security group's connections. */
+  readonly replicationGroup?: elasticache.CfnReplicationGroup;
+  readonly authToken?: secretsmanager.Secret;
+  readonly connections?: ec2.Connections;
   readonly exactCacheTable: dynamodb.Table;
   private readonly principals: string[] = [];
   private readonly fgacMaster?: string;
@@ -146,13 +188,23 @@ export class SemanticCache extends Construct {
     this.embeddingModel = props.embeddingModel ?? 'amazon.titan-embed-text-v2:0';
     this.embeddingDimensions = props.embeddingDimensions ?? 1024;
     const problems: string[] = [];
-    if (!['managed-domain', 'serverless'].includes(this.engine)) problems.push(`engine: expected managed-domain or serverless, got ${this.engine}`);
+    if (!['managed-domain', 'serverless', 'valkey'].includes(this.engine)) problems.push(`engine: expected managed-domain, serverless or valkey, got ${this.engine}`);
+    if (this.engine === 'valkey') {
+      if (!props.vpc) problems.push('vpc: required for engine valkey (ElastiCache runs in a VPC, and the router with it)');
+      if (props.instanceType !== undefined) problems.push('instanceType: an OpenSearch instance type; for engine valkey use nodeType');
+      if (props.nodeType !== undefined && !/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(props.nodeType)) problems.push(`nodeType: expected an ElastiCache node type such as cache.r7g.large, got '${props.nodeType}'`);
+      if (props.nodeType !== undefined && /^cache\.r6gd\./.test(props.nodeType)) problems.push(`nodeType: ${props.nodeType} uses data tiering, which has no vector search`);
+      if (props.nodeType !== undefined && /^cache\.t[234]g?\.(micro|small)$/.test(props.nodeType)) problems.push(`nodeType: ${props.nodeType} needs its memory reserve raised for search (30-50%); use cache.t4g.medium or larger`);
+    } else {
+      for (const k of ['vpc', 'vpcSubnets', 'nodeType'] as const) if (props[k] !== undefined) problems.push(`${k}: only for engine valkey`);
+    }
     if (props.preset !== undefined && !(props.preset in PRESETS)) problems.push(`preset: expected development or production, got ${props.preset}`);
     if (this.engine === 'serverless' && (props.preset !== undefined || props.instanceType !== undefined)) {
       problems.push('preset / instanceType: only for engine managed-domain; a serverless collection scales in OCUs');
     }
-    if (this.engine === 'managed-domain' && props.standbyReplicas !== undefined) problems.push('standbyReplicas: only for engine serverless');
-    if (this.engine === 'managed-domain' && props.vpcEndpointIds !== undefined) problems.push('vpcEndpointIds: only for engine serverless');
+    if (this.engine !== 'serverless' && props.standbyReplicas !== undefined) problems.push('standbyReplicas: only for engine serverless');
+    if (this.engine !== 'serverless' && props.vpcEndpointIds !== undefined) problems.push('vpcEndpointIds: only for engine serverless');
+    if (this.engine === 'valkey' && props.fineGrainedAccessMasterUserArn !== undefined) problems.push('fineGrainedAccessMasterUserArn: only for engine managed-domain');
     if (this.engine === 'serverless' && props.fineGrainedAccessMasterUserArn !== undefined) {
       problems.push('fineGrainedAccessMasterUserArn: only for engine managed-domain; a serverless collection uses its data-access policy');
     }
@@ -245,6 +297,53 @@ export class SemanticCache extends Construct {
         acks.push(['AwsSolutions-OS7', 'The development preset is one node in one AZ for cost; the production preset spreads over three AZs. A lost cache is a slower, not a wrong, gateway.']);
       }
       for (const [ackId, reason] of acks) Validations.of(this.domain).acknowledge({ id: ackId, reason });
+    } else if (this.engine === 'valkey') {
+      const preset = VALKEY_PRESETS[props.preset ?? 'development'];
+      const vpc = props.vpc!;
+      const subnets = vpc.selectSubnets(props.vpcSubnets);
+      const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
+        vpc, allowAllOutbound: false, description: 'cdk-llm-finops Valkey semantic cache: admits the bound routers on the cache port',
+      });
+      this.connections = new ec2.Connections({ securityGroups: [securityGroup], defaultPort: ec2.Port.tcp(6379) });
+      const subnetGroup = new elasticache.CfnSubnetGroup(this, 'SubnetGroup', {
+        description: 'cdk-llm-finops Valkey semantic cache', subnetIds: subnets.subnetIds,
+      });
+      // AUTH needs 16-128 printable characters without space, ", / or @: letters and digits only, 64 of them.
+      this.authToken = new secretsmanager.Secret(this, 'AuthToken', {
+        description: 'AUTH token of the cdk-llm-finops Valkey semantic cache',
+        generateSecretString: { passwordLength: 64, excludePunctuation: true, includeSpace: false },
+        removalPolicy: removal,
+      });
+      const multiAz = preset.nodes > 1;
+      this.replicationGroup = new elasticache.CfnReplicationGroup(this, 'ReplicationGroup', {
+        replicationGroupDescription: 'cdk-llm-finops semantic cache (Valkey vector search)',
+        engine: 'valkey',
+        engineVersion: VALKEY_ENGINE_VERSION,
+        cacheNodeType: props.nodeType ?? preset.nodeType,
+        numCacheClusters: preset.nodes,
+        automaticFailoverEnabled: multiAz,
+        multiAzEnabled: multiAz,
+        cacheSubnetGroupName: subnetGroup.ref,
+        securityGroupIds: [securityGroup.securityGroupId],
+        transitEncryptionEnabled: true,
+        transitEncryptionMode: 'required',
+        atRestEncryptionEnabled: true,
+        authToken: this.authToken.secretValue.unsafeUnwrap(),
+        port: 6379,
+        autoMinorVersionUpgrade: true,
+      });
+      this.replicationGroup.applyRemovalPolicy(removal);
+      this.endpoint = `rediss://${this.replicationGroup.attrPrimaryEndPointAddress}:${this.replicationGroup.attrPrimaryEndPointPort}`;
+      this.resourceArn = this.authToken.secretArn;
+      Validations.of(this.authToken).acknowledge({
+        id: 'AwsSolutions-SMG4',
+        reason: 'The Valkey AUTH token changes only through ModifyReplicationGroup (AuthTokenUpdateStrategy ROTATE then SET); a Secrets Manager rotation alone would lock the router out. Rotate both together.',
+      });
+      const acks: [string, string][] = [
+        ['AwsSolutions-AEC5', 'The default port: the security group admits only the bound routers, and AUTH plus TLS guard the connection.'],
+      ];
+      if (!multiAz) acks.push(['AwsSolutions-AEC4', 'The development preset is one node for cost; the production preset runs a replica in another AZ with automatic failover. A lost cache is a slower, not a wrong, gateway.']);
+      for (const [ackId, reason] of acks) Validations.of(this.replicationGroup).acknowledge({ id: ackId, reason });
     } else {
       const name = `llmcache-${stack.node.addr.slice(0, 8)}${this.node.addr.slice(0, 6)}`.toLowerCase().slice(0, 32);
       const encryption = new aoss.CfnSecurityPolicy(this, 'EncryptionPolicy', {
@@ -288,9 +387,19 @@ export class SemanticCache extends Construct {
    * embedder sized for it) and its exact tier onto the table, and grants it the index, the table and the model.
    */
   bindRouter(fn: ICacheClient): void {
-    fn.addEnvironment(ENV_SEMANTIC_INDEX, Stack.of(this).toJsonString({
-      type: 'opensearch', endpoint: this.endpoint, service: this.service, indexName: this.indexName, region: Stack.of(this).region,
-    }));
+    if (this.engine === 'valkey') {
+      if (!fn.isBoundToVpc || !fn.connections) {
+        throw new Error('SemanticCache (engine valkey): the router must run in the cache\'s VPC; pass vpc to LlmGateway (CostManagedAiPlatform passes the cache\'s)');
+      }
+      this.connections!.allowDefaultPortFrom(fn.connections, 'router to the Valkey semantic cache');
+      fn.addEnvironment(ENV_SEMANTIC_INDEX, Stack.of(this).toJsonString({
+        type: 'valkey', url: this.endpoint, passwordSecret: this.authToken!.secretArn, indexName: this.indexName,
+      }));
+    } else {
+      fn.addEnvironment(ENV_SEMANTIC_INDEX, Stack.of(this).toJsonString({
+        type: 'opensearch', endpoint: this.endpoint, service: this.service, indexName: this.indexName, region: Stack.of(this).region,
+      }));
+    }
     fn.addEnvironment(ENV_SEMANTIC_EMBEDDER, JSON.stringify({ type: 'bedrock', model: this.embeddingModel, dimensions: this.embeddingDimensions }));
     fn.addEnvironment(ENV_EXACT_CACHE_TABLE, this.exactCacheTable.tableName);
     this.grantReadWrite(fn);
@@ -305,6 +414,12 @@ export class SemanticCache extends Construct {
    */
   grantReadWrite(grantee: iam.IGrantable): iam.Grant {
     const principal = grantee.grantPrincipal;
+    if (this.authToken) {
+      // Valkey: the AUTH token is the credential; the network path is bindRouter's security-group rule.
+      const arn = (principal as Partial<iam.IRole>).roleArn;
+      if (arn && !this.principals.includes(arn)) this.principals.push(arn);
+      return this.authToken.grantRead(grantee);
+    }
     const arn = (principal as Partial<iam.IRole>).roleArn;
     if (arn && !this.principals.includes(arn)) {
       this.principals.push(arn);

@@ -5,6 +5,7 @@ import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -55,6 +56,19 @@ export interface LlmGatewayProps {
    * @default false
    */
   readonly tracing?: boolean;
+
+  /**
+   * Run the router function in this VPC (a Valkey semantic cache needs it). See RouterFunctionProps.vpc for what
+   * its subnets must reach.
+   * @default - no VPC
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * The router's subnets in `vpc`.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
 
   /**
    * Retention of the API access logs.
@@ -189,7 +203,7 @@ export class LlmGateway extends Construct {
     if (problems.length) throw new Error(`Invalid LlmGateway props:\n  - ${problems.join('\n  - ')}`);
 
     const tracing = props.tracing ?? false;
-    this.router = new RouterFunction(this, 'Router', { config: props.config, timeout: timeout.plus(Duration.seconds(10)) });
+    this.router = new RouterFunction(this, 'Router', { config: props.config, timeout: timeout.plus(Duration.seconds(10)), vpc: props.vpc, vpcSubnets: props.vpcSubnets });
     if (tracing) this.router.function.addEnvironment('AWS_XRAY_CONTEXT_MISSING', 'IGNORE_ERROR');
     if (props.quotaTable) props.quotaTable.bindRouter(this.router.function);
     else {

@@ -1,4 +1,5 @@
 import { Annotations, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -32,6 +33,19 @@ export interface RouterFunctionProps {
    * @default logs.RetentionDays.ONE_MONTH
    */
   readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Run the router in this VPC (needed for a Valkey semantic cache). Its subnets must reach Bedrock, DynamoDB,
+   * Secrets Manager and any external provider: a NAT gateway, or interface and gateway endpoints.
+   * @default - no VPC
+   */
+  readonly vpc?: ec2.IVpc;
+
+  /**
+   * The router's subnets in `vpc`.
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
 }
 
 /**
@@ -75,6 +89,8 @@ export class RouterFunction extends Construct {
       memorySize,
       timeout: props.timeout ?? Duration.minutes(5),
       logGroup,
+      vpc: props.vpc,
+      vpcSubnets: props.vpc ? props.vpcSubnets : undefined,
       // No NODE_OPTIONS=--enable-source-maps: the bundles ship without maps, and the flag slows every cold start.
       environment: { ...delivery.environment },
       description: 'cdk-llm-finops router: OpenAI-compatible gateway with routing, caching, quotas and usage records',
@@ -104,6 +120,12 @@ export class RouterFunction extends Construct {
     const secrets = providerSecretArns(props.config, ctx);
     if (secrets.length) this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets }));
     acknowledgeBasicExecutionRole(this.function);
+    if (props.vpc) {
+      Validations.of(this.function).acknowledge({
+        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        reason: 'AWSLambdaVPCAccessExecutionRole only lets Lambda manage the function\'s network interfaces in the VPC.',
+      });
+    }
   }
 
   /**

@@ -135,14 +135,16 @@ export class CostManagedAiPlatform extends Construct {
     this.alerts = new AlertTopic(this, 'Alerts', props.notifications);
     this.quota = new TokenQuotaTable(this, 'Quota', { alertTopic: this.alerts.topic });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn, description: 'Every cost alert: subscribe a queue, a Lambda or another endpoint here' });
+    // A Valkey cache lives in a VPC: the router joins it there.
+    const valkey = props.semanticCache && props.semanticCache.engine === 'valkey' ? props.semanticCache : undefined;
     this.gateway = new LlmGateway(this, 'Gateway', {
       config: props.gatewayConfig, quotaTable: this.quota, timeout: props.timeout, tracing: props.tracing, webAcl: props.webAcl, domain: props.domain,
-      setUpApiGatewayAccountLogging: props.setUpApiGatewayAccountLogging,
+      setUpApiGatewayAccountLogging: props.setUpApiGatewayAccountLogging, vpc: valkey?.vpc, vpcSubnets: valkey?.vpcSubnets,
     });
     if (props.semanticCache !== false) {
       this.cache = new SemanticCache(this, 'Cache', props.semanticCache ?? {});
       this.cache.bindRouter(this.gateway.router.function);
-      new CfnOutput(this, 'CacheEndpoint', { value: this.cache.endpoint, description: 'OpenSearch endpoint of the semantic cache' });
+      new CfnOutput(this, 'CacheEndpoint', { value: this.cache.endpoint, description: `${this.cache.engine === 'valkey' ? 'Valkey' : 'OpenSearch'} endpoint of the semantic cache` });
     }
     if (props.costAttribution !== false) {
       this.attribution = new CostAttribution(this, 'Attribution', props.costAttribution ?? {});

@@ -12,6 +12,14 @@ export const UNIT_PRICES = {
   openSearchInstancePerHour: { usd: { 't3.small.search': 0.036, 't3.medium.search': 0.073, 'r7g.large.search': 0.178, 'm7g.large.search': 0.139 } as Record<string, number>, verified: false },
   openSearchGp3PerGbMonth: { usd: 0.122, verified: false },
   openSearchServerlessOcuPerHour: { usd: 0.24, verified: true },
+  /**
+   * ElastiCache for Valkey node-based, on demand: the Redis OSS list price less the 20% AWS gives Valkey nodes
+   * (announced 2024-10-08). Not read from the price list API here: verify for your region.
+   */
+  elastiCacheValkeyNodePerHour: {
+    usd: { 'cache.t4g.medium': 0.052, 'cache.m7g.large': 0.1264, 'cache.r7g.large': 0.1752, 'cache.r7g.xlarge': 0.3496 } as Record<string, number>,
+    verified: false,
+  },
   dashboardPerMonth: { usd: 3, verified: true },
   alarmPerMonth: { usd: 0.1, verified: true },
   secretPerMonth: { usd: 0.4, verified: true },
@@ -91,6 +99,16 @@ function fixedCost(logicalId: string, type: string, props: Record<string, unknow
       // The floor: 2 OCU (indexing + search) with standby replicas, 1 without.
       const ocu = props.StandbyReplicas === 'DISABLED' ? 1 : 2;
       return { usd: ocu * p.openSearchServerlessOcuPerHour.usd * HOURS, basis: `minimum ${ocu} OCU x ${HOURS} h` };
+    }
+    case 'AWS::ElastiCache::ReplicationGroup': {
+      const node = str(props.CacheNodeType) ?? 'unknown';
+      // Cluster mode disabled: NumCacheClusters nodes; enabled: shards x (1 + replicas).
+      const shards = num(props.NumNodeGroups);
+      const nodes = shards !== undefined ? shards * (1 + (num(props.ReplicasPerNodeGroup) ?? 0)) : num(props.NumCacheClusters) ?? 1;
+      const engine = String(props.Engine ?? 'redis').toLowerCase();
+      const hourly = engine === 'valkey' ? p.elastiCacheValkeyNodePerHour.usd[node] : undefined;
+      if (hourly === undefined) return { usd: null, basis: `no price for ${engine} ${node}` };
+      return { usd: nodes * hourly * HOURS, basis: `${nodes} x ${node} (${engine}) x ${HOURS} h` };
     }
     case 'AWS::SageMaker::Endpoint': {
       const configRef = (props.EndpointConfigName as { 'Fn::GetAtt'?: string[]; Ref?: string } | undefined);

@@ -1,5 +1,6 @@
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SemanticCache, type SemanticCacheProps } from '../../../lib';
 import { unacknowledgedNagFindings } from '../../support/nag';
@@ -147,7 +148,7 @@ describe('SemanticCache', () => {
 
   describe('validation', () => {
     it.each([
-      ['the engine is unknown', { engine: 'redis' as never }, 'engine: expected managed-domain or serverless, got redis'],
+      ['the engine is unknown', { engine: 'redis' as never }, 'engine: expected managed-domain, serverless or valkey, got redis'],
       ['the preset is unknown', { preset: 'huge' as never }, 'preset: expected development or production, got huge'],
       ['a preset is given for serverless', { engine: 'serverless' as const, preset: 'production' as const }, 'preset / instanceType: only for engine managed-domain'],
       ['standby replicas are asked of a domain', { standbyReplicas: true }, 'standbyReplicas: only for engine serverless'],
@@ -161,6 +162,77 @@ describe('SemanticCache', () => {
     it('fails at synth when no role may use the index', () => {
       const { app } = synth({}, false);
       expect(() => app.synth()).toThrow('SemanticCache: no role may use the index; call bindRouter(fn) or grantReadWrite(role)');
+    });
+  });
+
+  describe('valkey', () => {
+    function synthValkey(props: SemanticCacheProps = {}, inVpc = true) {
+      const app = new App();
+      const stack = new Stack(app, 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
+      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+      const fn = new lambda.Function(stack, 'Router', {
+        runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}'), vpc: inVpc ? vpc : undefined,
+      });
+      const cache = new SemanticCache(stack, 'Cache', { engine: 'valkey', vpc, ...props });
+      cache.bindRouter(fn);
+      return { app, stack, cache, template: () => Template.fromStack(stack) };
+    }
+
+    it('provisions an encrypted Valkey 8.2 replication group with AUTH from a generated secret, in the VPC\'s private subnets', () => {
+      const t = synthValkey().template();
+      t.hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+        Engine: 'valkey', EngineVersion: '8.2', CacheNodeType: 'cache.t4g.medium', NumCacheClusters: 1,
+        AutomaticFailoverEnabled: false, MultiAZEnabled: false,
+        TransitEncryptionEnabled: true, TransitEncryptionMode: 'required', AtRestEncryptionEnabled: true, Port: 6379,
+        AuthToken: { 'Fn::Join': ['', Match.arrayWith(['{{resolve:secretsmanager:', { Ref: Match.stringLikeRegexp('^CacheAuthToken') }])] },
+        CacheSubnetGroupName: { Ref: Match.stringLikeRegexp('^CacheSubnetGroup') },
+      });
+      t.hasResourceProperties('AWS::SecretsManager::Secret', { GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true, IncludeSpace: false } });
+      t.hasResourceProperties('AWS::ElastiCache::SubnetGroup', { SubnetIds: [{ Ref: Match.stringLikeRegexp('^VpcPrivateSubnet1') }, { Ref: Match.stringLikeRegexp('^VpcPrivateSubnet2') }] });
+    });
+
+    it('bindRouter admits the router\'s security group on 6379 only, points it at the cache with the token\'s secret, and grants reading it', () => {
+      const t = synthValkey().template();
+      t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+        IpProtocol: 'tcp', FromPort: 6379, ToPort: 6379,
+        GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^CacheSecurityGroup'), 'GroupId'] },
+        SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^RouterSecurityGroup'), 'GroupId'] },
+      });
+      t.hasResourceProperties('AWS::EC2::SecurityGroup', { GroupDescription: Match.stringLikeRegexp('Valkey semantic cache'), SecurityGroupIngress: Match.absent() });
+      const fn = Object.values(t.findResources('AWS::Lambda::Function'))[0] as { Properties: { Environment: { Variables: Record<string, unknown> } } };
+      const index = JSON.stringify(fn.Properties.Environment.Variables.LLM_FINOPS_SEMANTIC_INDEX);
+      expect(index).toContain('\\"type\\":\\"valkey\\",\\"url\\":\\"rediss://');
+      expect(index).toContain('PrimaryEndPoint.Address');
+      expect(index).toContain('\\"passwordSecret\\":\\"');
+      t.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], Resource: { Ref: Match.stringLikeRegexp('^CacheAuthToken') } })]) },
+      });
+    });
+
+    it('production runs a replica in a second AZ with automatic failover', () => {
+      synthValkey({ preset: 'production' }).template().hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+        CacheNodeType: 'cache.r7g.large', NumCacheClusters: 2, AutomaticFailoverEnabled: true, MultiAZEnabled: true,
+      });
+    });
+
+    it('refuses a router outside the VPC, a missing VPC, and node types without vector search', () => {
+      expect(() => synthValkey({}, false)).toThrow("SemanticCache (engine valkey): the router must run in the cache's VPC");
+      expect(() => synth({ engine: 'valkey' })).toThrow('vpc: required for engine valkey');
+      expect(() => synthValkey({ nodeType: 'cache.r6gd.xlarge' })).toThrow('cache.r6gd.xlarge uses data tiering, which has no vector search');
+      expect(() => synthValkey({ nodeType: 'cache.t4g.small' })).toThrow('needs its memory reserve raised for search');
+      expect(() => synthValkey({ instanceType: 'r7g.large.search' })).toThrow('for engine valkey use nodeType');
+      expect(() => synth({ nodeType: 'cache.r7g.large' })).toThrow('nodeType: only for engine valkey');
+    });
+
+    it('has no unacknowledged cdk-nag AwsSolutions findings', () => {
+      const { app, stack } = synthValkey();
+      Validations.of(stack.node.findChild('Router')).acknowledge(
+        { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'test function' },
+        { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]', reason: 'test function' },
+        { id: 'AwsSolutions-L1', reason: 'test function' },
+      );
+      Validations.of(stack.node.findChild('Vpc')).acknowledge({ id: 'AwsSolutions-VPC7', reason: 'test VPC' });
+      expect(unacknowledgedNagFindings(app)).toBe('');
     });
   });
 

@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { CostManagedAiPlatform, type CostManagedAiPlatformProps } from '../../../lib';
+import { estimate, type CfnTemplate } from '../../../lambda/core/finops/estimate';
 
 const gatewayConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
 
@@ -30,6 +32,26 @@ describe('CostManagedAiPlatform', () => {
     expect(none.platform.cache).toBeUndefined();
     none.template.resourceCountIs('AWS::OpenSearchService::Domain', 0);
     none.template.resourcePropertiesCountIs('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LLM_FINOPS_SEMANTIC_INDEX: Match.anyValue() }) } }, 0);
+  });
+
+  it('puts the router in the VPC of a Valkey cache and admits it there; estimate prices the node (hand-computed)', () => {
+    const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    const platform = new CostManagedAiPlatform(stack, 'Platform', { gatewayConfig, semanticCache: { engine: 'valkey', vpc } });
+    const template = Template.fromStack(stack);
+    expect(platform.gateway.router.function.isBoundToVpc).toBe(true);
+    template.resourceCountIs('AWS::ElastiCache::ReplicationGroup', 1);
+    template.resourceCountIs('AWS::OpenSearchService::Domain', 0);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('router'),
+      VpcConfig: { SubnetIds: [{ Ref: Match.stringLikeRegexp('^VpcPrivateSubnet1') }, { Ref: Match.stringLikeRegexp('^VpcPrivateSubnet2') }] },
+    });
+    template.hasOutput('*', { Description: 'Valkey endpoint of the semantic cache' });
+    const e = estimate({ Test: template.toJSON() as CfnTemplate });
+    // One cache.t4g.medium Valkey node: 730 h x $0.052 = $37.96; the NAT gateway 730 h x $0.045 = $32.85.
+    expect(e.fixed.filter((f) => /ReplicationGroup|NATGateway/.test(f.resource)).map((f) => [f.type, f.usdPerMonth]).sort()).toEqual([
+      ['AWS::EC2::NatGateway', 32.85], ['AWS::ElastiCache::ReplicationGroup', 37.96],
+    ]);
   });
 
   it('sends quota alerts, budgets, anomalies and alarms to one alert topic, with the dashboard on by default', () => {

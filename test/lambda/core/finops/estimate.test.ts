@@ -62,6 +62,22 @@ describe('estimate', () => {
     expect(e.usage).toMatchObject({ variableUsdPerMonth: 101.16, totalUsdPerMonth: 1238.01 });
   });
 
+  it('prices Valkey replication groups by node count, cluster mode or not, and says when a node type has no price', () => {
+    const e = estimate({ S: { Resources: {
+      Dev: { Type: 'AWS::ElastiCache::ReplicationGroup', Properties: { Engine: 'valkey', CacheNodeType: 'cache.t4g.medium', NumCacheClusters: 1 } },
+      Prod: { Type: 'AWS::ElastiCache::ReplicationGroup', Properties: { Engine: 'valkey', CacheNodeType: 'cache.r7g.large', NumCacheClusters: 2 } },
+      Sharded: { Type: 'AWS::ElastiCache::ReplicationGroup', Properties: { Engine: 'valkey', CacheNodeType: 'cache.r7g.large', NumNodeGroups: 2, ReplicasPerNodeGroup: 1 } },
+      Redis: { Type: 'AWS::ElastiCache::ReplicationGroup', Properties: { Engine: 'redis', CacheNodeType: 'cache.r7g.large' } },
+    } } });
+    const cost = Object.fromEntries(e.fixed.map((f) => [f.resource, [f.usdPerMonth, f.basis]]));
+    expect(cost).toEqual({
+      Dev: [37.96, '1 x cache.t4g.medium (valkey) x 730 h'], // 730 x 0.052
+      Prod: [255.79, '2 x cache.r7g.large (valkey) x 730 h'], // 2 x 730 x 0.1752 = 255.792
+      Sharded: [511.58, '4 x cache.r7g.large (valkey) x 730 h'], // 2 shards x (1 + 1 replica)
+      Redis: [null, 'no price for redis cache.r7g.large'],
+    });
+  });
+
   it('adds the dedicated masters of a production domain', () => {
     const e = estimate({ S: { Resources: { D: { Type: 'AWS::OpenSearchService::Domain', Properties: {
       ClusterConfig: { InstanceType: 'r7g.large.search', InstanceCount: 3, DedicatedMasterEnabled: true, DedicatedMasterType: 'm7g.large.search', DedicatedMasterCount: 3 },
