@@ -121,6 +121,8 @@ export type GatewayConfigDocument = {
         inferenceComponent?: string | undefined;
         /** Model maximum output tokens; defaults to the catalog value or 4096 */
         maxOutputTokens?: number | undefined;
+        /** embedding: served on POST /v1/embeddings only (priced per input token), never in a tier */
+        kind?: "chat" | "embedding";
     }[];
     tiers: {
         name: string;

@@ -39,7 +39,7 @@ export function registerGatewayCommands(program: Command): void {
     program
       .command('local')
       .summary('serve the OpenAI-compatible gateway locally')
-      .description('Serve the OpenAI-compatible gateway locally: POST /v1/chat/completions, POST /v1/feedback, GET /v1/models, /v1/usage, /health. Stops on SIGINT/SIGTERM.')
+      .description('Serve the OpenAI-compatible gateway locally: POST /v1/chat/completions, POST /v1/embeddings, POST /v1/feedback, GET /v1/models, /v1/usage, /health. Stops on SIGINT/SIGTERM.')
       .requiredOption('--config <file>', 'gateway config (JSON; see schema/gateway-config.schema.json)')
       .option('--port <n>', 'port (0: any free port)', integerIn(0, 65535), 8787)
       .option('--host <host>', 'address to listen on', '127.0.0.1'),

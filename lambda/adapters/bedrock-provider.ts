@@ -2,6 +2,7 @@ import {
   BedrockRuntimeClient,
   ConverseCommand,
   ConverseStreamCommand,
+  InvokeModelCommand,
   type ContentBlock,
   type ConverseCommandInput,
   type ConverseStreamOutput,
@@ -13,7 +14,8 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage, ContentPart } from '../core/openai/types';
 import { messageText } from '../core/openai/types';
-import { ProviderError, type ChatProvider, type ProviderCall, type ProviderErrorKind, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
+import { ProviderError, type ChatProvider, type EmbeddingCall, type EmbeddingResponse, type ProviderCall, type ProviderErrorKind, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
+import { embeddingsProblem } from '../core/openai/embeddings';
 import { checkedUsage, type UsageReading } from '../core/pricing/prices';
 import { openWithTimeout, withTimeout } from './http-errors';
 import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
@@ -205,6 +207,79 @@ export class BedrockProvider implements ChatProvider {
       };
       const reading = fromBedrockUsage(out.usage);
       return { completion, usage: reading.usage, usageProblem: reading.problem };
+    });
+  }
+
+  /**
+   * Embeddings through InvokeModel. Titan Text Embeddings (V2: `dimensions` 256/512/1024, vectors normalised; V1) take
+   * one text per call, so the inputs go as parallel calls (8 at a time) and the billed tokens are the sum of their
+   * `inputTextTokenCount`. Cohere Embed (v3, v4) takes up to 96 texts per call as `search_document` and reports no
+   * token count, so its tokens are estimated (flagged usage_missing). Token-id inputs are refused: Bedrock takes text.
+   */
+  async embed(call: EmbeddingCall): Promise<EmbeddingResponse> {
+    const what = `bedrock/${call.model.id}`;
+    const model = call.model.config.upstreamModel;
+    if (typeof call.input[0] !== 'string') throw new ProviderError(`${what}: Bedrock embedding models take text, not token ids`, 'client', 400);
+    const texts = call.input as readonly string[];
+    const family = /cohere\.embed/.test(model) ? 'cohere' : /titan-embed/.test(model) ? 'titan' : undefined;
+    if (!family) throw new ProviderError(`${what}: '${model}' is neither a Titan nor a Cohere embedding model; the gateway knows no other body`, 'client', 400);
+    const titanV2 = family === 'titan' && /titan-embed-text-v2/.test(model);
+    if (call.dimensions !== undefined && !(titanV2 && [256, 512, 1024].includes(call.dimensions)) && !(family === 'cohere' && /embed-v4/.test(model))) {
+      throw new ProviderError(`${what}: dimensions ${call.dimensions} is not offered (Titan V2: 256, 512 or 1024; Cohere Embed v4: its output_dimension values)`, 'client', 400);
+    }
+    return withTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
+      const invoke = async (body: unknown): Promise<Record<string, unknown>> => {
+        let out;
+        try {
+          out = await this.client.send(new InvokeModelCommand({ modelId: model, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(body) }), { abortSignal });
+        } catch (err) {
+          throw classify(err, what);
+        }
+        try {
+          return JSON.parse(new TextDecoder().decode(out.body)) as Record<string, unknown>;
+        } catch {
+          throw new ProviderError(`${what} returned a body that is not JSON`, 'server');
+        }
+      };
+      let vectors: unknown[] = [];
+      let usage: EmbeddingResponse['usage'];
+      let usageProblem: string | undefined;
+      if (family === 'titan') {
+        const results: Record<string, unknown>[] = new Array(texts.length);
+        let next = 0;
+        const worker = async () => {
+          while (next < texts.length) {
+            const i = next++;
+            results[i] = await invoke(titanV2 ? { inputText: texts[i], normalize: true, ...(call.dimensions ? { dimensions: call.dimensions } : {}) } : { inputText: texts[i] });
+          }
+        };
+        await Promise.all(Array.from({ length: Math.min(8, texts.length) }, worker));
+        vectors = results.map((r) => r.embedding);
+        let tokens = 0;
+        for (const r of results) {
+          const n = r.inputTextTokenCount;
+          if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+            usageProblem = `inputTextTokenCount is ${JSON.stringify(n) ?? 'missing'}, not a non-negative integer`;
+            break;
+          }
+          tokens += n;
+        }
+        if (!usageProblem) usage = { inputTokens: tokens, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 };
+      } else {
+        for (let i = 0; i < texts.length; i += 96) {
+          const r = await invoke({
+            texts: texts.slice(i, i + 96), input_type: 'search_document', embedding_types: ['float'], truncate: 'NONE',
+            ...(call.dimensions ? { output_dimension: call.dimensions } : {}),
+          });
+          const e = r.embeddings as unknown;
+          const batch = Array.isArray(e) ? e : (e as { float?: unknown } | undefined)?.float;
+          if (!Array.isArray(batch)) throw new ProviderError(`${what} returned bad embeddings: no embeddings list`, 'server');
+          vectors.push(...batch);
+        }
+      }
+      const problem = embeddingsProblem(vectors, texts.length, call.dimensions);
+      if (problem) throw new ProviderError(`${what} returned bad embeddings: ${problem}`, 'server');
+      return { vectors: vectors as number[][], usage, ...(usageProblem ? { usageProblem } : {}) };
     });
   }
 

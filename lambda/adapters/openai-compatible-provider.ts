@@ -1,6 +1,7 @@
 import type { ProviderConfig } from '../core/config/schema';
 import type { ChatCompletion } from '../core/openai/types';
-import { ProviderError, type ChatProvider, type ProviderCall, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
+import { ProviderError, type ChatProvider, type EmbeddingCall, type EmbeddingResponse, type ProviderCall, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
+import { embeddingsProblem } from '../core/openai/embeddings';
 import { BodyTooLargeError, httpPost, readText, type HttpResponse } from './http-client';
 import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
 import { kindForStatus, openWithTimeout, parseRetryAfter, withTimeout } from './http-errors';
@@ -117,6 +118,46 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     }
   }
 
+  /**
+   * `POST /embeddings` (Azure: the deployment's embeddings path): floats always asked for (the gateway encodes base64
+   * itself), the answer checked (one finite vector per input, in `index` order, one size) and its usage read like a
+   * chat answer's (`prompt_tokens`).
+   */
+  async embed(call: EmbeddingCall): Promise<EmbeddingResponse> {
+    const what = `${this.config.id}/${call.model.id}`;
+    return withTimeout(what, this.config.timeoutMs, call.signal, async (signal) => {
+      const body: Record<string, unknown> = { input: call.input, encoding_format: 'float' };
+      if (this.config.type !== 'azure-openai') body.model = call.model.config.upstreamModel;
+      if (call.dimensions !== undefined) body.dimensions = call.dimensions;
+      if (call.user !== undefined) body.user = call.user;
+      const url = this.config.type === 'azure-openai'
+        ? new URL(`${this.baseUrl}/openai/deployments/${encodeURIComponent(call.model.config.upstreamModel)}/embeddings?api-version=${encodeURIComponent(this.config.apiVersion)}`)
+        : new URL(`${this.baseUrl}/embeddings`);
+      const res = await this.send(url, JSON.stringify(body), false, signal);
+      let text: string;
+      try {
+        text = await readText(res, this.limits.maxBytes);
+      } catch (err) {
+        if (err instanceof BodyTooLargeError) throw new ProviderError(`${this.config.id} answer is larger than ${err.maxBytes} bytes`, 'server', res.status);
+        throw err;
+      }
+      let parsed: { data?: unknown; usage?: unknown };
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new ProviderError(`${this.config.id} returned a body that is not JSON`, 'server', res.status);
+      }
+      const data = Array.isArray(parsed?.data) ? [...(parsed.data as { index?: unknown; embedding?: unknown }[])] : undefined;
+      // Servers may answer out of order: `index` says which input each vector belongs to.
+      if (data?.every((d) => typeof d?.index === 'number')) data.sort((a, b) => (a.index as number) - (b.index as number));
+      const vectors = data?.map((d) => d?.embedding);
+      const problem = embeddingsProblem(vectors, call.input.length, call.dimensions);
+      if (problem) throw new ProviderError(`${what} returned bad embeddings: ${problem}`, 'server', res.status);
+      const reading = readOpenAiUsage(parsed.usage);
+      return { vectors: vectors as number[][], usage: reading.usage, ...(reading.problem ? { usageProblem: reading.problem } : {}) };
+    });
+  }
+
   private url(call: ProviderCall): URL {
     if (this.config.type === 'azure-openai') {
       return new URL(`${this.baseUrl}/openai/deployments/${encodeURIComponent(call.model.config.upstreamModel)}/chat/completions?api-version=${encodeURIComponent(this.config.apiVersion)}`);
@@ -124,14 +165,18 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     return this.chatUrl!;
   }
 
-  private async post(call: ProviderCall, stream: boolean, signal: AbortSignal): Promise<HttpResponse> {
+  private post(call: ProviderCall, stream: boolean, signal: AbortSignal): Promise<HttpResponse> {
+    return this.send(this.url(call), JSON.stringify(openAiUpstreamBody(call, stream, call.model.config.upstreamModel, this.capParam)), stream, signal);
+  }
+
+  private async send(url: URL, body: string, stream: boolean, signal: AbortSignal): Promise<HttpResponse> {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...(this.config.type === 'openai-compatible' ? this.config.headers : {}) };
     if (this.apiKey) {
       if (this.config.type === 'azure-openai') headers['api-key'] = this.apiKey;
       else headers.authorization = `Bearer ${this.apiKey}`;
     }
     if (stream) headers.accept = 'text/event-stream';
-    const res = await httpPost(this.url(call), headers, JSON.stringify(openAiUpstreamBody(call, stream, call.model.config.upstreamModel, this.capParam)), signal);
+    const res = await httpPost(url, headers, body, signal);
     if (res.status < 200 || res.status > 299) {
       const text = await readText(res).catch(() => '');
       let message = text.slice(0, 500);

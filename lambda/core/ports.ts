@@ -82,6 +82,25 @@ export interface ChatProvider {
   complete(call: ProviderCall): Promise<ProviderResponse>;
   /** Yields content chunks (without usage) and exactly one usage event when the upstream reports it. */
   stream(call: ProviderCall): AsyncIterable<ProviderStreamEvent>;
+  /** `POST /v1/embeddings` on this provider; absent where the provider serves none (SageMaker endpoints). */
+  embed?(call: EmbeddingCall): Promise<EmbeddingResponse>;
+}
+
+export interface EmbeddingCall {
+  readonly model: ResolvedModel;
+  /** Texts, or token-id arrays (only providers that take them; others refuse with a client error). */
+  readonly input: readonly string[] | readonly (readonly number[])[];
+  readonly dimensions?: number;
+  readonly user?: string;
+  readonly signal: AbortSignal;
+}
+
+export interface EmbeddingResponse {
+  /** One vector per input, in input order, checked (finite numbers, one size). */
+  readonly vectors: number[][];
+  /** Input tokens the upstream billed; undefined when it reported none or a bad count (then estimated and flagged). */
+  readonly usage: TokenUsage | undefined;
+  readonly usageProblem?: string;
 }
 
 /**

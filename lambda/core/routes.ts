@@ -1,10 +1,11 @@
 import { GatewayError, NotFoundError } from './errors';
 
-export type RouteName = 'chat' | 'models' | 'usage' | 'feedback' | 'health';
+export type RouteName = 'chat' | 'embeddings' | 'models' | 'usage' | 'feedback' | 'health';
 
 /** The gateway's HTTP surface, shared by the Lambda handler and the local server. */
 const ROUTES: Readonly<Record<string, { readonly method: string; readonly name: RouteName }>> = {
   '/v1/chat/completions': { method: 'POST', name: 'chat' },
+  '/v1/embeddings': { method: 'POST', name: 'embeddings' },
   '/v1/models': { method: 'GET', name: 'models' },
   '/v1/usage': { method: 'GET', name: 'usage' },
   '/v1/feedback': { method: 'POST', name: 'feedback' },

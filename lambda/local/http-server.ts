@@ -64,7 +64,7 @@ async function send(res: ServerResponse, r: GatewayResult, abort: AbortControlle
 
 /**
  * The local gateway: the same core as the Lambda behind node:http. Routes: POST /v1/chat/completions,
- * GET /v1/models, GET /v1/usage, GET /health. The tenant comes from the Bearer key only.
+ * POST /v1/embeddings, GET /v1/models, GET /v1/usage, POST /v1/feedback, GET /health. The tenant comes from the Bearer key only.
  */
 export function createGatewayServer(gateway: Gateway): Server {
   const maxBody = gateway.config.raw.server.maxBodyBytes;
@@ -82,14 +82,15 @@ export function createGatewayServer(gateway: Gateway): Server {
       const body = await readBody(req, maxBody);
       if (body.bytes > maxBody) res.setHeader('connection', 'close');
       if (route === 'feedback') return sendJson(res, await gateway.feedback(tenantId, body.text, body.bytes));
-      const result = await gateway.chat({
+      const inv = {
         tenantId,
         feature: header(req, 'x-llm-feature'),
         cacheBypass: header(req, 'x-llm-cache')?.toLowerCase() === 'bypass',
         body: body.text,
         bodyBytes: body.bytes,
         signal: abort.signal,
-      });
+      };
+      const result = route === 'embeddings' ? await gateway.embeddings(inv) : await gateway.chat(inv);
       await send(res, result, abort);
     };
     handle().catch((err) => {

@@ -175,7 +175,7 @@ export class TfLlmGateway extends Construct {
       return r;
     };
     const routes: [string, string, boolean][] = [
-      ['v1/chat/completions', 'POST', true], ['v1/models', 'GET', true], ['v1/usage', 'GET', true], ['v1/feedback', 'POST', true], ['health', 'GET', false],
+      ['v1/chat/completions', 'POST', true], ['v1/embeddings', 'POST', true], ['v1/models', 'GET', true], ['v1/usage', 'GET', true], ['v1/feedback', 'POST', true], ['health', 'GET', false],
     ];
     const deps: (ApiGatewayMethod | ApiGatewayIntegration)[] = [];
     for (const [path, httpMethod, auth] of routes) {

@@ -160,7 +160,7 @@ const API_NAG_ACKNOWLEDGEMENTS = [
  * The OpenAI-compatible gateway: an API Gateway REST API whose routes stream from the router Lambda
  * (ResponseTransferMode.STREAM), behind a Lambda REQUEST authorizer that maps `Authorization: Bearer <key>` to a
  * tenant (keys held as SHA-256 hashes) and to the tenant's usage plan. Routes: POST /v1/chat/completions,
- * GET /v1/models, GET /v1/usage, POST /v1/feedback, GET /health (no authorizer).
+ * POST /v1/embeddings, GET /v1/models, GET /v1/usage, POST /v1/feedback, GET /health (no authorizer).
  */
 export class LlmGateway extends Construct {
   readonly api: apigw.RestApi;
@@ -264,6 +264,7 @@ export class LlmGateway extends Construct {
     const authorized: apigw.MethodOptions = { authorizer, authorizationType: apigw.AuthorizationType.CUSTOM, apiKeyRequired: true };
     const v1 = this.api.root.addResource('v1');
     v1.addResource('chat').addResource('completions').addMethod('POST', integration, authorized);
+    v1.addResource('embeddings').addMethod('POST', integration, authorized);
     v1.addResource('models').addMethod('GET', integration, authorized);
     v1.addResource('usage').addMethod('GET', integration, authorized);
     v1.addResource('feedback').addMethod('POST', integration, authorized);

@@ -84,11 +84,22 @@ export class FakeUpstream {
       if (req.method === 'POST' && path === '/v1/embeddings') {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         this.received.push({ path: req.url!, headers: req.headers, body });
+        // Scripts and defaults apply here too: a status, a raw body, or an odd usage report.
+        const eb = this.scripts.get(String(body.model))?.shift() ?? this.defaults.get(String(body.model));
+        if (eb?.kind === 'status') {
+          res.writeHead(eb.status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: `scripted ${eb.status}`, type: 'server_error' } }));
+          return;
+        }
+        if (eb?.kind === 'raw') {
+          res.writeHead(200, { 'content-type': eb.contentType }).end(eb.body);
+          return;
+        }
         const inputs: string[] = Array.isArray(body.input) ? body.input : [body.input];
         // Deterministic, deliberately unnormalised vectors (x3), listed in reverse order with their index.
         const data = inputs.map((t, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(t, body.dimensions ?? 8).map((x) => x * 3) })).reverse();
         const tokens = inputs.reduce((n, t) => n + Math.ceil(t.length / 4), 0);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } }));
+        const usage = eb?.kind === 'ok' && 'rawUsage' in eb ? eb.rawUsage : { prompt_tokens: tokens, total_tokens: tokens };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ object: 'list', data, model: body.model, usage }));
         return;
       }
       if (req.method !== 'POST' || !path.endsWith('/chat/completions')) {

@@ -36,6 +36,8 @@ export interface ResolvedTenant {
   readonly id: string;
   readonly allowedTiers: ReadonlySet<string>;
   readonly allowedModels: ReadonlySet<string>;
+  /** Embedding models the tenant may call on /v1/embeddings: those its allowedModels lists, else every one. */
+  readonly embeddingModels: ReadonlySet<string>;
 }
 
 export interface ResolvedConfig {
@@ -73,6 +75,12 @@ export function semanticGuards(embedderType: keyof typeof DEFAULT_SEMANTIC_THRES
   return out as GuardSettings;
 }
 
+/** The embedding models a tenant may call: those its explicit model list names, else every one in the config. */
+function embeddingModelsOf(models: ReadonlyMap<string, ResolvedModel>, allowed: readonly string[] | undefined): ReadonlySet<string> {
+  const all = [...models.values()].filter((m) => m.config.kind === 'embedding').map((m) => m.id);
+  return new Set(allowed ? all.filter((id) => allowed.includes(id)) : all);
+}
+
 function duplicates(values: readonly string[]): string[] {
   const seen = new Set<string>();
   const dup = new Set<string>();
@@ -91,7 +99,7 @@ export function resolveStoredTenant(config: ResolvedConfig, t: StoredTenant): Re
     (t.allowedModels ?? [...allowedTiers].flatMap((n) => config.tiers.get(n)!.models.map((m) => m.id))).filter((m) => config.models.has(m)),
   );
   const tenantConfig = { id: t.id, team: t.team ?? undefined, apiKeys: t.keyHashes.map((sha256) => ({ sha256 })) } as TenantConfig;
-  return { config: tenantConfig, id: t.id, allowedTiers, allowedModels };
+  return { config: tenantConfig, id: t.id, allowedTiers, allowedModels, embeddingModels: embeddingModelsOf(config.models, t.allowedModels ?? undefined) };
 }
 
 /** Validates a config document once, at start-up. Throws ConfigError naming every invalid field. */
@@ -176,6 +184,9 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
 
   const tiers = new Map<string, ResolvedTier>();
   for (const t of cfg.tiers) {
+    t.models.forEach((id, j) => {
+      if (models.get(id)?.config.kind === 'embedding') problems.push(`tiers[${cfg.tiers.indexOf(t)}].models[${j}]: '${id}' is an embedding model; it serves POST /v1/embeddings, not a chat tier`);
+    });
     tiers.set(t.name, { name: t.name, models: t.models.map((m) => models.get(m)).filter((m): m is ResolvedModel => !!m), mode: t.mode, cascade: t.cascade });
     if (t.mode === 'cascade' && t.models.length < 2) problems.push(`tiers[${cfg.tiers.indexOf(t)}].mode: a cascade needs at least two models to escalate between`);
   }
@@ -195,6 +206,8 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
   const baseline = models.get(cfg.routing.baselineModel);
   if (!modelIds.has(cfg.routing.baselineModel)) {
     problems.push(`routing.baselineModel: unknown model '${cfg.routing.baselineModel}'`);
+  } else if (baseline?.config.kind === 'embedding') {
+    problems.push(`routing.baselineModel: '${baseline.id}' is an embedding model; choose a chat model`);
   } else if (baseline && !baseline.price) {
     problems.push(`routing.baselineModel: '${baseline.id}' has no per-token price; choose a token-priced model`);
   }
@@ -220,7 +233,7 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
     const allowedModels = new Set(
       t.allowedModels ?? cfg.tiers.filter((tier) => allowedTiers.has(tier.name)).flatMap((tier) => tier.models),
     );
-    tenants.set(t.id, { config: t, id: t.id, allowedTiers, allowedModels });
+    tenants.set(t.id, { config: t, id: t.id, allowedTiers, allowedModels, embeddingModels: embeddingModelsOf(models, t.allowedModels) });
   });
 
   if (cfg.usage.sink === 'jsonl' && !cfg.usage.path) problems.push(`usage.path: required when usage.sink is 'jsonl'`);

@@ -107,6 +107,7 @@ export const ModelSchema = z.strictObject({
   instanceType: z.string().regex(/^ml\.[a-z0-9]+\.[a-z0-9]+$/).optional().describe('SageMaker models billed by the instance-hour instead of per token'),
   inferenceComponent: z.string().min(1).optional().describe('SageMaker inference component name'),
   maxOutputTokens: positiveInt.max(1_000_000).optional().describe('Model maximum output tokens; defaults to the catalog value or 4096'),
+  kind: z.enum(['chat', 'embedding']).default('chat').describe('embedding: served on POST /v1/embeddings only (priced per input token), never in a tier'),
 });
 
 export const LimitSetSchema = z.strictObject({

@@ -1,9 +1,11 @@
-import type { ResolvedTenant } from '../config/resolve';
-import { InvalidRequestError } from '../errors';
+import type { ResolvedModel, ResolvedTenant } from '../config/resolve';
+import { InvalidRequestError, NotFoundError, PermissionDeniedError } from '../errors';
 import { parseFeedback } from '../feedback';
 import { toOpenAiUsage } from '../openai/sse';
 import { requestedMaxTokens, type ChatCompletion, type ChatRequest } from '../openai/types';
 import { parseChatRequest } from '../openai/validate';
+import { encodeEmbedding, estimateEmbeddingTokens, parseEmbeddingsRequest } from '../openai/embeddings';
+import { ZERO_USAGE } from '../pricing/prices';
 import { optimiseContext } from '../context/optimize';
 import { contextPolicyFor } from '../context/policy';
 import { QuotaGuard, QuotaStoreUnavailableError, type Reservation } from '../quota/guard';
@@ -48,51 +50,16 @@ export class Gateway {
   }
 
   async chat(inv: ChatInvocation): Promise<GatewayResult> {
-    const { clock } = this.deps;
     const steps = this.steps;
-    const trace: Trace = {
-      requestId: inv.requestId ?? this.deps.ids.requestId(),
-      startedAt: clock.now(),
-      t0: clock.monotonic(),
-      receipt: new Receipt(this.deps.config.baseline.price),
-      tenant: inv.tenantId,
-      feature: DEFAULT_FEATURE,
-      team: null,
-      endUser: null,
-      stream: false,
-      model: null,
-      provider: null,
-      tier: null,
-      routeReason: null,
-      cache: 'none',
-      serviceTier: null,
-      attempts: 0,
-      upstreamMs: 0,
-      cacheError: null,
-      cacheScore: null,
-      cascade: null,
-      quotaAction: 'none',
-      contextSavedBytes: 0,
-      contextKeptBytes: 0,
-      remainingMicros: undefined,
-    };
+    const trace = this.newTrace(inv);
     let reservation: Reservation | undefined;
     try {
       const tenant = await this.tenants.tenantOf(inv.tenantId);
-      trace.team = tenant.config.team ?? null;
-      if (inv.feature !== undefined && inv.feature !== '') {
-        if (!FEATURE_RE.test(inv.feature)) {
-          throw new InvalidRequestError(
-            'Invalid x-llm-feature header: 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit.',
-            'x-llm-feature',
-          );
-        }
-        trace.feature = inv.feature;
-      }
+      this.identify(trace, tenant, inv.feature);
       const req = parseChatRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
       trace.stream = req.stream === true;
       // Scoped to the tenant, so the same user id at two tenants counts as two users and cannot be joined across them.
-      if (req.user) trace.endUser = this.deps.sha256(`${tenant.id}\u0000${req.user}`).slice(0, 16);
+      if (req.user) trace.endUser = this.endUser(tenant, req.user);
       let r = route(this.deps.config, tenant, req, this.deps.router);
       trace.tier = r.tier;
       trace.routeReason = r.reason;
@@ -146,6 +113,121 @@ export class Gateway {
     }
   }
 
+  /**
+   * `POST /v1/embeddings`: the named embedding model (no routing: vectors of two models are not comparable, so there
+   * is no fallback to another model, only retries of the same one), quota-checked on the input estimate, priced per
+   * input token from the upstream's report, one usage record (`route_reason` embeddings, baseline = cost). Never throws.
+   */
+  async embeddings(inv: ChatInvocation): Promise<GatewayResult> {
+    const steps = this.steps;
+    const trace = this.newTrace(inv);
+    let reservation: Reservation | undefined;
+    try {
+      const tenant = await this.tenants.tenantOf(inv.tenantId);
+      this.identify(trace, tenant, inv.feature);
+      const req = parseEmbeddingsRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
+      if (req.user) trace.endUser = this.endUser(tenant, req.user);
+      const model = this.embeddingModel(tenant, req.model);
+      const r: Route = { chain: [model], tier: null, reason: 'embeddings' };
+      trace.routeReason = r.reason;
+      trace.model = model;
+      const inputTokens = estimateEmbeddingTokens(req);
+      const admission = await this.quota.admit({ requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens, maxTokens: 0, noDowngrade: true });
+      reservation = admission.reservation;
+      trace.quotaAction = admission.action;
+      const provider = steps.provider(model);
+      const embed = provider.embed?.bind(provider);
+      if (!embed) throw new InvalidRequestError(`Model '${model.id}' is on a ${model.provider.type} provider, which serves no embeddings.`, 'model', 'model_not_embedding');
+      const signal = inv.signal ?? new AbortController().signal;
+      const estimate = () => ({ ...ZERO_USAGE, inputTokens });
+      const done = await withFallback(
+        this.deps, trace, r, signal,
+        (m) => {
+          const upstream = steps.results.upstreamFor(m, trace.tenant);
+          const called = upstream === m.config.upstreamModel ? m : { ...m, config: { ...m.config, upstreamModel: upstream } };
+          return embed({ model: called, input: req.input, dimensions: req.dimensions, user: req.user, signal });
+        },
+        (m) => trace.receipt.timedOut(m, estimate()),
+      );
+      const line = trace.receipt.call({ kind: 'answer', model: done.model, reading: { usage: done.value.usage, problem: done.value.usageProblem }, estimate });
+      trace.receipt.answeredAtCost(line.usage);
+      await steps.settle(reservation, trace);
+      const record = steps.results.emit(trace, 200, null);
+      const body = {
+        object: 'list',
+        data: done.value.vectors.map((v, index) => ({ object: 'embedding', index, embedding: encodeEmbedding(v, req.encodingFormat) })),
+        model: done.model.id,
+        usage: { prompt_tokens: line.usage.inputTokens, total_tokens: line.usage.inputTokens },
+      };
+      return { kind: 'json', status: 200, headers: steps.results.headers(trace, record), body };
+    } catch (err) {
+      if (reservation && !reservation.settled) await steps.settle(reservation, trace);
+      return steps.results.errorResult(trace, err);
+    }
+  }
+
+  /** The embedding model a request names: 404 when unknown, 400 for a chat model, 403 when the tenant may not use it. */
+  private embeddingModel(tenant: ResolvedTenant, requested: string): ResolvedModel {
+    const model = this.deps.config.models.get(requested);
+    if (!model || model.config.kind !== 'embedding') {
+      if (model || this.deps.config.tiers.has(requested) || requested === 'auto') {
+        throw new InvalidRequestError(`'${requested}' is not an embedding model; name one of the config's embedding models (kind "embedding").`, 'model', 'model_not_embedding');
+      }
+      throw new NotFoundError(`The model '${requested}' does not exist or you do not have access to it.`, 'model');
+    }
+    if (!tenant.embeddingModels.has(model.id)) throw new PermissionDeniedError(`Tenant '${tenant.id}' may not use model '${model.id}'.`, 'model');
+    return model;
+  }
+
+  private newTrace(inv: ChatInvocation): Trace {
+    const { clock } = this.deps;
+    return {
+      requestId: inv.requestId ?? this.deps.ids.requestId(),
+      startedAt: clock.now(),
+      t0: clock.monotonic(),
+      receipt: new Receipt(this.deps.config.baseline.price),
+      tenant: inv.tenantId,
+      feature: DEFAULT_FEATURE,
+      team: null,
+      endUser: null,
+      stream: false,
+      model: null,
+      provider: null,
+      tier: null,
+      routeReason: null,
+      cache: 'none',
+      serviceTier: null,
+      attempts: 0,
+      upstreamMs: 0,
+      cacheError: null,
+      cacheScore: null,
+      cascade: null,
+      quotaAction: 'none',
+      contextSavedBytes: 0,
+      contextKeptBytes: 0,
+      remainingMicros: undefined,
+    };
+  }
+
+  /** The tenant's team and the x-llm-feature header on the trace. */
+  private identify(trace: Trace, tenant: ResolvedTenant, feature: string | undefined): void {
+    trace.team = tenant.config.team ?? null;
+    if (feature !== undefined && feature !== '') {
+      if (!FEATURE_RE.test(feature)) {
+        throw new InvalidRequestError(
+          'Invalid x-llm-feature header: 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit.',
+          'x-llm-feature',
+        );
+      }
+      trace.feature = feature;
+    }
+  }
+
+  /** The request's OpenAI `user`, hashed with the tenant so the same id at two tenants counts as two users. */
+  private endUser(tenant: ResolvedTenant, user: string): string {
+    return this.deps.sha256(`${tenant.id}\u0000${user}`).slice(0, 16);
+  }
+
   /** Waits for side effects still in flight (alert publishes, buffered usage delivery); a Lambda handler calls it before returning. */
   async flush(): Promise<void> {
     await Promise.all([this.deps.alerts.flush?.(), this.deps.usage.flush?.()]);
@@ -157,7 +239,7 @@ export class Gateway {
     const data = [
       { id: 'auto', object: 'model', created: 0, owned_by: 'llm-finops-router' },
       ...[...tenant.allowedTiers].map((t) => ({ id: t, object: 'model', created: 0, owned_by: 'llm-finops-tier' })),
-      ...[...tenant.allowedModels].map((m) => ({ id: m, object: 'model', created: 0, owned_by: this.deps.config.models.get(m)!.provider.id })),
+      ...[...tenant.allowedModels, ...tenant.embeddingModels].map((m) => ({ id: m, object: 'model', created: 0, owned_by: this.deps.config.models.get(m)!.provider.id })),
     ];
     return { kind: 'json', status: 200, headers: {}, body: { object: 'list', data } };
   }

@@ -54,6 +54,8 @@ export class Receipt {
   private problemText: string | null = null;
   /** The usage of the answer the client received (a call's or a cache entry's): what the baseline is priced on. */
   private answerUsage: TokenUsage | undefined;
+  /** No routing choice was made (an embeddings request): the baseline is what it cost, so no saving is claimed. */
+  private baselineAtCost = false;
 
   constructor(private readonly baselinePrice: TokenPrice) {}
 
@@ -93,6 +95,12 @@ export class Receipt {
     this.answerUsage = usage;
   }
 
+  /** An answer whose model the client chose and nothing could replace (embeddings): its baseline is its cost. */
+  answeredAtCost(usage: TokenUsage): void {
+    this.answerUsage = usage;
+    this.baselineAtCost = true;
+  }
+
   flag(f: UsageFlag): void {
     this.flagSet.add(f);
   }
@@ -104,6 +112,7 @@ export class Receipt {
 
   /** What the answer would have cost on the baseline model. */
   get baselineMicros(): Micros {
+    if (this.baselineAtCost) return this.micros;
     return this.answerUsage ? priceUsage(this.answerUsage, this.baselinePrice).micros : 0;
   }
 

@@ -55,6 +55,8 @@ export interface AdmitRequest {
   readonly maxTokens: number | undefined;
   /** A non-standard service tier the request asks for (priced on its own row). */
   readonly serviceTier?: string;
+  /** No downgrade to a cheaper tier when a limit is hit (an embeddings request: a chat tier cannot answer it). */
+  readonly noDowngrade?: boolean;
 }
 
 /**
@@ -124,7 +126,7 @@ export class QuotaGuard {
         if (!again.ok) throw new Error('an unlimited reservation was refused');
         return { route, reservation: reservationOf(a.requestId, unlimited, again.committed), action: 'shadow_exceeded' };
       }
-      if (q.onExhausted === 'downgrade') {
+      if (q.onExhausted === 'downgrade' && !a.noDowngrade) {
         for (const tier of this.cheaperTiers(a.tenant, route)) {
           const candidate: Route = { chain: tier.models, tier: tier.name, reason: `${route.reason} (quota: downgraded to ${tier.name})` };
           const plans = this.plan(limits, a, candidate, now);

@@ -1,5 +1,5 @@
 import type { ResolvedConfig, ResolvedModel, ResolvedTenant, ResolvedTier } from '../config/resolve';
-import { NotFoundError, PermissionDeniedError } from '../errors';
+import { InvalidRequestError, NotFoundError, PermissionDeniedError } from '../errors';
 import type { ChatRequest } from '../openai/types';
 import { lastUserText } from '../cache/keys';
 import { scoreComplexity } from './heuristic';
@@ -30,6 +30,9 @@ export function route(config: ResolvedConfig, tenant: ResolvedTenant, req: ChatR
   if (requested !== 'auto') {
     const model = config.models.get(requested);
     if (model) {
+      if (model.config.kind === 'embedding') {
+        throw new InvalidRequestError(`'${model.id}' is an embedding model: send it to POST /v1/embeddings.`, 'model', 'model_not_chat');
+      }
       if (!tenant.allowedModels.has(model.id)) {
         throw new PermissionDeniedError(`Tenant '${tenant.id}' may not use model '${model.id}'.`, 'model');
       }

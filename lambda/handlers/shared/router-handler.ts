@@ -110,7 +110,7 @@ async function dispatch(gateway: Gateway, event: APIGatewayProxyEvent, signal: A
   const raw = event.body ?? '';
   const body = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
   if (route === 'feedback') return gateway.feedback(tenantId, body, Buffer.byteLength(body));
-  return gateway.chat({
+  const inv = {
     tenantId,
     feature: header(event, 'x-llm-feature'),
     cacheBypass: header(event, 'x-llm-cache')?.toLowerCase() === 'bypass',
@@ -118,5 +118,6 @@ async function dispatch(gateway: Gateway, event: APIGatewayProxyEvent, signal: A
     bodyBytes: Buffer.byteLength(body),
     requestId: event.requestContext?.requestId,
     signal,
-  });
+  };
+  return route === 'embeddings' ? gateway.embeddings(inv) : gateway.chat(inv);
 }

@@ -2,6 +2,7 @@ import {
   BedrockRuntimeClient,
   ConverseCommand,
   ConverseStreamCommand,
+  InvokeModelCommand,
   ThrottlingException,
   ValidationException,
   type ConverseStreamOutput,
@@ -225,5 +226,69 @@ describe('BedrockProvider', () => {
       await expect((async () => { for await (const e of provider.stream(call({ stream: true }))) seen.push(e); })()).rejects.toMatchObject({ kind: 'throttled' });
       expect(seen).toHaveLength(1);
     });
+  });
+});
+
+describe('BedrockProvider embeddings (InvokeModel)', () => {
+  const mock = mockClient(BedrockRuntimeClient);
+  const provider = new BedrockProvider(new BedrockRuntimeClient({ region: 'us-east-1' }), 5000);
+  const emb = resolveConfig({
+    providers: [{ type: 'bedrock', id: 'bedrock', region: 'us-east-1' }],
+    models: [
+      { id: 'sonnet', provider: 'bedrock', upstreamModel: 'us.anthropic.claude-sonnet-4-20250514-v1:0' },
+      { id: 'titan', provider: 'bedrock', upstreamModel: 'amazon.titan-embed-text-v2:0', kind: 'embedding' },
+      { id: 'cohere', provider: 'bedrock', upstreamModel: 'cohere.embed-english-v3', kind: 'embedding', price: { inputPerMTok: 0.1, outputPerMTok: 0 } },
+    ],
+    tiers: [{ name: 't', models: ['sonnet'] }],
+    routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'sonnet' },
+  });
+  const body = (o: unknown) => new TextEncoder().encode(JSON.stringify(o)) as never;
+  const sent = () => mock.commandCalls(InvokeModelCommand).map((c) => ({ ...c.args[0].input, body: JSON.parse(String(c.args[0].input.body)) }));
+  beforeEach(() => mock.reset());
+
+  it('Titan V2: one call per text, normalised, tokens summed from inputTextTokenCount', async () => {
+    mock.on(InvokeModelCommand).callsFake((input: { body: string }) => {
+      const text = JSON.parse(input.body).inputText as string;
+      return { body: body({ embedding: [text.length, 0, 0, 1], inputTextTokenCount: text.length }) };
+    });
+    const out = await provider.embed({ model: emb.models.get('titan')!, input: ['abc', 'de'], signal: new AbortController().signal });
+    expect(sent()).toEqual([
+      { modelId: 'amazon.titan-embed-text-v2:0', contentType: 'application/json', accept: 'application/json', body: { inputText: 'abc', normalize: true } },
+      { modelId: 'amazon.titan-embed-text-v2:0', contentType: 'application/json', accept: 'application/json', body: { inputText: 'de', normalize: true } },
+    ]);
+    expect(out.vectors).toEqual([[3, 0, 0, 1], [2, 0, 0, 1]]);
+    expect(out.usage).toEqual({ inputTokens: 5, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 });
+  });
+
+  it('Titan V2: dimensions only 256, 512 or 1024 (a client error before any call); a missing token count is a usage problem, not a zero', async () => {
+    await expect(provider.embed({ model: emb.models.get('titan')!, input: ['a'], dimensions: 300, signal: new AbortController().signal }))
+      .rejects.toMatchObject({ kind: 'client', message: expect.stringContaining('dimensions 300 is not offered') });
+    expect(sent()).toEqual([]);
+    mock.on(InvokeModelCommand).resolves({ body: body({ embedding: [1, 0] }) });
+    const out = await provider.embed({ model: emb.models.get('titan')!, input: ['a'], signal: new AbortController().signal });
+    expect(out).toMatchObject({ usage: undefined, usageProblem: 'inputTextTokenCount is missing, not a non-negative integer' });
+  });
+
+  it('Cohere: texts in batches of 96 as search_document, the float list read from either response shape, tokens not reported', async () => {
+    const texts = Array.from({ length: 100 }, (_, i) => `t${i}`);
+    mock.on(InvokeModelCommand)
+      .resolvesOnce({ body: body({ id: 'a', response_type: 'embeddings_by_type', embeddings: { float: texts.slice(0, 96).map(() => [0.5, 0.5]) } }) })
+      .resolvesOnce({ body: body({ id: 'b', response_type: 'embeddings_floats', embeddings: texts.slice(96).map(() => [0.5, 0.5]) }) });
+    const out = await provider.embed({ model: emb.models.get('cohere')!, input: texts, signal: new AbortController().signal });
+    expect(sent().map((c) => c.body)).toEqual([
+      { texts: texts.slice(0, 96), input_type: 'search_document', embedding_types: ['float'], truncate: 'NONE' },
+      { texts: texts.slice(96), input_type: 'search_document', embedding_types: ['float'], truncate: 'NONE' },
+    ]);
+    expect(out.vectors).toHaveLength(100);
+    expect(out.usage).toBeUndefined();
+  });
+
+  it('refuses token-id input, and turns a wrong vector count into a server error', async () => {
+    await expect(provider.embed({ model: emb.models.get('titan')!, input: [[1, 2]], signal: new AbortController().signal })).rejects.toMatchObject({ kind: 'client' });
+    mock.on(InvokeModelCommand).resolves({ body: body({ embeddings: [[1, 2]] }) });
+    await expect(provider.embed({ model: emb.models.get('cohere')!, input: ['a', 'b'], signal: new AbortController().signal }))
+      .rejects.toMatchObject({ kind: 'server', message: 'bedrock/cohere returned bad embeddings: 1 embeddings for 2 inputs' });
+    mock.on(InvokeModelCommand).rejects(new ThrottlingException({ message: 'slow down', $metadata: {} }));
+    await expect(provider.embed({ model: emb.models.get('titan')!, input: ['a'], signal: new AbortController().signal })).rejects.toMatchObject({ kind: 'throttled' });
   });
 });

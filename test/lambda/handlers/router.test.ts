@@ -46,7 +46,9 @@ describe('router handler', () => {
 
   beforeAll(async () => {
     await upstream.start();
-    handler = createRouterHandler(buildGateway(resolveConfig(testConfig(upstream.baseUrl)), { env: {}, usage }), runtime);
+    const base = testConfig(upstream.baseUrl);
+    const config = { ...base, models: [...base.models, { id: 'embed', provider: 'up', upstreamModel: 'up-embed', kind: 'embedding' as const, price: { inputPerMTok: 1, outputPerMTok: 0 } }] };
+    handler = createRouterHandler(buildGateway(resolveConfig(config), { env: {}, usage }), runtime);
   });
   afterAll(() => upstream.stop());
 
@@ -57,6 +59,14 @@ describe('router handler', () => {
     expect(meta.headers).toMatchObject({ 'content-type': 'application/json', 'x-llm-model': 'small-a', 'x-llm-cost-usd': '0.000020', 'x-request-id': 'apigw-req-1' });
     expect(JSON.parse(body).choices[0].message.content).toBe('hello');
     expect(usage.records.at(-1)).toMatchObject({ request_id: 'apigw-req-1', tenant: 'acme', feature: 'search' });
+  });
+
+  it('serves POST /v1/embeddings with the API Gateway request id and the cost in the record', async () => {
+    const { meta, body } = await invoke(handler, { ...chatEvent({ model: 'embed', input: ['abcd', 'efgh'] }), path: '/v1/embeddings' });
+    expect(meta.statusCode).toBe(200);
+    expect(meta.headers).toMatchObject({ 'x-request-id': 'apigw-req-1', 'x-llm-route-reason': 'embeddings', 'x-llm-cost-usd': '0.000002' });
+    expect(JSON.parse(body)).toMatchObject({ object: 'list', model: 'embed', usage: { prompt_tokens: 2, total_tokens: 2 }, data: [{ index: 0 }, { index: 1 }] });
+    expect(usage.records.at(-1)).toMatchObject({ request_id: 'apigw-req-1', model: 'embed', route_reason: 'embeddings', input_tokens: 2, cost_usd: 0.000002 });
   });
 
   it('streams SSE frames after the prelude', async () => {

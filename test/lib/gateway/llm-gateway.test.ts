@@ -37,9 +37,10 @@ describe('LlmGateway', () => {
       ApiKeyRequired: true,
       Integration: { Type: 'AWS_PROXY', ResponseTransferMode: 'STREAM', TimeoutInMillis: 300000, Uri: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('response-streaming-invocations')])] }) },
     });
-    // POST chat/completions, GET models, GET usage, POST feedback behind the authorizer; GET health without.
-    template.resourceCountIs('AWS::ApiGateway::Method', 5);
-    template.resourcePropertiesCountIs('AWS::ApiGateway::Method', { HttpMethod: 'POST', AuthorizationType: 'CUSTOM' }, 2);
+    // POST chat/completions, POST embeddings, GET models, GET usage, POST feedback behind the authorizer; GET health without.
+    template.resourceCountIs('AWS::ApiGateway::Method', 6);
+    template.resourcePropertiesCountIs('AWS::ApiGateway::Method', { HttpMethod: 'POST', AuthorizationType: 'CUSTOM' }, 3);
+    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'embeddings' });
     // The unauthenticated probe is answered by API Gateway (a mock integration), never by the router Lambda.
     template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'GET', AuthorizationType: 'NONE', Integration: Match.objectLike({ Type: 'MOCK' }) });
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.Authorization', AuthorizerResultTtlInSeconds: 300 });

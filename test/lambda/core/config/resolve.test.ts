@@ -22,6 +22,22 @@ describe('resolveConfig', () => {
     expect(cfg.tenants.get('globex')!.allowedModels).toEqual(new Set(['small-a', 'small-b']));
   });
 
+  it('keeps embedding models out of tiers and the baseline, prices them from the catalog, and lets tenants use them unless their model list says otherwise', () => {
+    const cfg = base();
+    cfg.models = [...cfg.models, { id: 'emb', provider: 'up', upstreamModel: 'text-embedding-3-small', kind: 'embedding' }];
+    const resolved = resolveConfig(cfg);
+    expect(resolved.models.get('emb')).toMatchObject({ priceSource: 'catalog:text-embedding-3-small@2026-12-01', price: { inputPerMTok: 20_000, outputPerMTok: 0 } });
+    expect(resolved.tenants.get('acme')!.embeddingModels).toEqual(new Set(['emb']));
+    cfg.tenants = [...(cfg.tenants ?? []), { id: 'strict', apiKeys: [], allowedModels: ['small-a'] }];
+    expect(resolveConfig(cfg).tenants.get('strict')!.embeddingModels).toEqual(new Set());
+    cfg.tiers = [{ name: 'small', models: ['small-a', 'emb'] }, cfg.tiers[1]];
+    cfg.routing = { ...cfg.routing, baselineModel: 'emb' };
+    expect(problems(cfg)).toEqual([
+      "tiers[0].models[1]: 'emb' is an embedding model; it serves POST /v1/embeddings, not a chat tier",
+      "routing.baselineModel: 'emb' is an embedding model; choose a chat model",
+    ]);
+  });
+
   it('fails when a model has no price anywhere, naming the field: never a silent $0', () => {
     const cfg = base();
     cfg.models = [...cfg.models, { id: 'mystery', provider: 'up', upstreamModel: 'mystery-model-7b' }];
