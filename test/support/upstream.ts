@@ -81,7 +81,7 @@ export class FakeUpstream {
       const chunks: Buffer[] = [];
       for await (const c of req) chunks.push(c as Buffer);
       const path = (req.url ?? '').split('?')[0];
-      if (req.method === 'POST' && path === '/v1/embeddings') {
+      if (req.method === 'POST' && (path === '/v1/embeddings' || /^\/openai\/deployments\/[^/]+\/embeddings$/.test(path))) {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         this.received.push({ path: req.url!, headers: req.headers, body });
         // Scripts and defaults apply here too: a status, a raw body, or an odd usage report.
@@ -94,7 +94,9 @@ export class FakeUpstream {
           res.writeHead(200, { 'content-type': eb.contentType }).end(eb.body);
           return;
         }
-        const inputs: string[] = Array.isArray(body.input) ? body.input : [body.input];
+        // Texts, or token-id arrays (embedded and billed as their ids joined by spaces).
+        const raw: unknown[] = Array.isArray(body.input) && typeof body.input[0] !== 'number' ? body.input : [body.input];
+        const inputs: string[] = raw.map((t) => (typeof t === 'string' ? t : (t as number[]).join(' ')));
         // Deterministic, deliberately unnormalised vectors (x3), listed in reverse order with their index.
         const data = inputs.map((t, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(t, body.dimensions ?? 8).map((x) => x * 3) })).reverse();
         const tokens = inputs.reduce((n, t) => n + Math.ceil(t.length / 4), 0);

@@ -47,6 +47,18 @@ describe('OpenAiCompatibleProvider', () => {
     expect(got.headers.authorization).toBeUndefined();
   });
 
+  it('embeds on an Azure deployment\'s /embeddings path (no model in the body) and on {baseUrl}/embeddings with the model', async () => {
+    const azure = configFor([{ type: 'azure-openai', id: 'p', endpoint: upstream.origin, apiVersion: '2024-10-21', apiKeyEnv: 'AZ' }]);
+    const out = await new OpenAiCompatibleProvider(azure.raw.providers[0] as never, 'az-key')
+      .embed({ model: azure.models.get('m')!, input: ['abcd'], dimensions: 4, signal: new AbortController().signal });
+    expect(upstream.received[0]).toMatchObject({ path: '/openai/deployments/gpt-4o-mini/embeddings?api-version=2024-10-21', headers: { 'api-key': 'az-key' } });
+    expect(upstream.received[0].body).toEqual({ input: ['abcd'], encoding_format: 'float', dimensions: 4 });
+    expect(out).toMatchObject({ vectors: [expect.any(Array)], usage: { inputTokens: 1, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 } });
+    const plain = configFor([{ type: 'openai-compatible', id: 'p', baseUrl: upstream.baseUrl }]);
+    await new OpenAiCompatibleProvider(plain.raw.providers[0] as never, 'k').embed({ model: plain.models.get('m')!, input: [[1, 2, 3]], signal: new AbortController().signal });
+    expect(upstream.received[1]).toMatchObject({ path: '/v1/embeddings', body: { model: 'gpt-4o-mini', input: [[1, 2, 3]], encoding_format: 'float' } });
+  });
+
   it('asks for the usage chunk on streams and yields it as a usage event', async () => {
     const config = configFor([{ type: 'openai-compatible', id: 'p', baseUrl: upstream.baseUrl }]);
     const p = new OpenAiCompatibleProvider(config.raw.providers[0] as never, undefined);
