@@ -123,6 +123,14 @@ export type GatewayConfigDocument = {
         maxOutputTokens?: number | undefined;
         /** embedding: served on POST /v1/embeddings only (priced per input token), never in a tier */
         kind?: "chat" | "embedding";
+        /** Bedrock prompt caching limits, overriding the catalog's (the automatic policy places cache points only on models with limits) */
+        promptCache?: {
+            /** Tokens a prefix must reach before a cache point takes effect (each further point: as many again) */
+            minTokens: number;
+            maxPoints?: number;
+            /** Whether the model offers the 1-hour cache TTL */
+            ttl1h?: boolean;
+        } | undefined;
     }[];
     tiers: {
         name: string;
@@ -354,6 +362,17 @@ export type GatewayConfigDocument = {
                 timeoutMs?: number;
             };
         };
+    };
+    promptCaching?: {
+        /** Opt-in automatic Bedrock cache points (after the system prompt, after the conversation so far) where the prefix passes the model minimum; the most specific policy applies. Client cache_control hints are always honoured */
+        policies?: {
+            /** Applies to this tenant only; omit for every tenant */
+            tenant?: string | undefined;
+            /** Applies to this feature (x-llm-feature) only */
+            feature?: string | undefined;
+            /** Cache TTL: 1h where the model offers it (writes cost 2x input instead of 1.25x), else 5m */
+            ttl?: "5m" | "1h";
+        }[];
     };
     context?: {
         /** Opt-in context optimisation; the most specific policy (tenant+feature, tenant, feature, global) applies */

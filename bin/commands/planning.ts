@@ -286,9 +286,9 @@ async function replayCommand(o: { trace: string; config?: string; json?: boolean
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const shown = relative(process.cwd(), configFile);
   process.stdout.write(`${report.requests} requests (${report.rows_with_estimated_tokens} with estimated tokens), config ${shown.startsWith('..') ? configFile : shown}\n`);
-  process.stdout.write(`  scenario   cost USD      saving   cache hits  quality\n`);
+  process.stdout.write(`  scenario        cost USD      saving   cache hits  quality\n`);
   for (const [name, r] of Object.entries(report.scenarios)) {
-    process.stdout.write(`  ${name.padEnd(9)}  ${r.cost_usd.toFixed(6).padStart(11)}  ${pct(r.saving).padStart(7)}  ${String(r.cache_hits).padStart(10)}  ${r.quality === null ? '   -' : `${pct(r.quality)} of ${r.quality_rows}`}\n`);
+    process.stdout.write(`  ${name.padEnd(14)}  ${r.cost_usd.toFixed(6).padStart(11)}  ${pct(r.saving).padStart(7)}  ${String(r.cache_hits).padStart(10)}  ${r.quality === null ? '   -' : `${pct(r.quality)} of ${r.quality_rows}`}\n`);
   }
   process.stdout.write('  by tenant and feature (baseline -> all levers):\n');
   for (const t of report.by_tenant_feature) process.stdout.write(`    ${t.tenant}/${t.feature}: ${t.requests} requests, $${t.baseline_usd.toFixed(6)} -> $${t.all_usd.toFixed(6)}\n`);

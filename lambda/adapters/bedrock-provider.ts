@@ -16,6 +16,7 @@ import type { ChatCompletion, ChatCompletionChunk, ChatMessage, ContentPart } fr
 import { messageText } from '../core/openai/types';
 import { ProviderError, type ChatProvider, type EmbeddingCall, type EmbeddingResponse, type ProviderCall, type ProviderErrorKind, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
 import { embeddingsProblem } from '../core/openai/embeddings';
+import { cacheControlOf } from '../core/prompt-cache';
 import { checkedUsage, type UsageReading } from '../core/pricing/prices';
 import { openWithTimeout, withTimeout } from './http-errors';
 import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
@@ -91,10 +92,20 @@ function partToBlock(part: ContentPart): ContentBlock {
   throw new ProviderError(`Bedrock Converse does not accept '${part.type}' content parts through this gateway`, 'client');
 }
 
+/** A Converse cache point for a part's `cache_control` hint (the 1-hour TTL only when asked; else Bedrock's 5 minutes). */
+function cachePointAfter(part: ContentPart): { cachePoint: { type: 'default'; ttl?: '1h' } } | undefined {
+  const c = cacheControlOf(part);
+  if (!c) return undefined;
+  return { cachePoint: c.ttl === '1h' ? { type: 'default', ttl: '1h' } : { type: 'default' } };
+}
+
 function contentBlocks(m: ChatMessage): ContentBlock[] {
   if (m.content === null) return [];
   if (typeof m.content === 'string') return m.content.length ? [{ text: m.content }] : [];
-  return m.content.map(partToBlock);
+  return m.content.flatMap((part) => {
+    const point = cachePointAfter(part);
+    return point ? [partToBlock(part), point as ContentBlock] : [partToBlock(part)];
+  });
 }
 
 function parseArgs(args: string): Record<string, unknown> {
@@ -120,7 +131,13 @@ export function toConverseInput(call: ProviderCall): ConverseCommandInput {
     switch (m.role) {
       case 'system':
       case 'developer':
-        system.push({ text: messageText(m.content) });
+        if (Array.isArray(m.content) && m.content.some((p) => cacheControlOf(p))) {
+          for (const part of m.content) {
+            system.push({ text: (part as { text: string }).text });
+            const point = cachePointAfter(part);
+            if (point) system.push(point as SystemContentBlock);
+          }
+        } else system.push({ text: messageText(m.content) });
         break;
       case 'user':
         push('user', contentBlocks(m));
@@ -138,6 +155,10 @@ export function toConverseInput(call: ProviderCall): ConverseCommandInput {
         break;
     }
   }
+  const points = system.filter((b) => 'cachePoint' in b && b.cachePoint).length
+    + messages.reduce((n, msg) => n + (msg.content ?? []).filter((b) => 'cachePoint' in b && b.cachePoint).length, 0);
+  const maxPoints = call.model.promptCache?.maxPoints ?? 4;
+  if (points > maxPoints) throw new ProviderError(`${points} cache_control hints; Bedrock takes at most ${maxPoints} cache points per request`, 'client', 400);
   const input: ConverseCommandInput = { modelId: call.model.config.upstreamModel, messages };
   if (system.length) input.system = system;
   const inference: NonNullable<ConverseCommandInput['inferenceConfig']> = {};

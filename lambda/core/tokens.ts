@@ -34,7 +34,7 @@ export function estimateTextTokens(s: string): number {
   return estimateTokensFromBytes(utf8Length(s));
 }
 
-function estimateMessage(m: ChatMessage): number {
+export function estimateMessage(m: ChatMessage): number {
   let n = PER_MESSAGE_OVERHEAD;
   const c = m.content;
   if (typeof c === 'string') n += estimateTextTokens(c);

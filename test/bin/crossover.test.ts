@@ -26,6 +26,17 @@ describe('llm-finops crossover: any capacity, the API side in dollars, data tran
     });
   });
 
+  it('prices the GPU presets from the catalog, marked unverified (p5.48xlarge, p4d.24xlarge, trn1.32xlarge, inf2.48xlarge)', async () => {
+    // One p5.48xlarge on demand: 730 h x $55.04 = $40,179.20 a month, well above the seed's $15,000 of API.
+    expect(await json('--api-usd-per-month', '15000', '--instance', 'p5.48xlarge')).toMatchObject({
+      capacity_usd_per_month: 40179.2, cheaper: 'api', assumptions: { priceSource: 'https://aws.amazon.com/ec2/pricing/on-demand/@2026-12-01 (unverified)' },
+    });
+    for (const [instance, monthly] of [['p4d.24xlarge', 16030.8], ['trn1.32xlarge', 15695], ['inf2.48xlarge', 9475.4], ['ml.p5.48xlarge', 50224]] as const) {
+      output.clear();
+      expect((await json('--api-usd-per-month', '15000', '--instance', instance)).capacity_usd_per_month).toBe(monthly);
+    }
+  });
+
   it('turns the API dollars into a token price and charges transfer per token (hand-computed break-even)', async () => {
     // $2,000 for 1B tokens = $2 per 1M; one $1/h instance at 1,000 tok/s fully used serves 2,628M tokens for $730;
     // 500 GB at $1 = $500 at 1B tokens = $0.50 per 1M. Break-even: 730 / (2 - 0.5) = 486,666,667 tokens.
@@ -40,7 +51,7 @@ describe('llm-finops crossover: any capacity, the API side in dollars, data tran
     [['--api-usd-per-month', '1'], 'give the capacity: --instance TYPE, --instance-usd-per-hour USD or --capacity-usd-per-month USD'],
     [['--api-usd-per-month', '1', '--capacity-usd-per-month', '1', '--svg', 'x.svg'], '--svg needs a token volume'],
     [['--api-usd-per-month', '1', '--capacity-usd-per-month', '1', '--tokens-per-month', '5'], '--capacity-usd-per-month compares at your volume only'],
-    [['--model', 'gpt-5.4-mini', '--instance', 'p5.48xlarge', '--tokens-per-month', '5'], "no catalog price for instance 'p5.48xlarge': give --instance-usd-per-hour"],
+    [['--model', 'gpt-5.4-mini', '--instance', 'p6.48xlarge', '--tokens-per-month', '5'], "no catalog price for instance 'p6.48xlarge': give --instance-usd-per-hour"],
     [['--model', 'gpt-5.4-mini', '--api-usd-per-month', '5', '--instance', 'ml.g5.xlarge'], "option '--api-usd-per-month <usd>' cannot be used with option '--model <id>'"],
   ])('%j is a usage error (exit 2)', async (args, message) => {
     expect(await runCli(['crossover', ...args])).toBe(2);

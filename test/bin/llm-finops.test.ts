@@ -170,7 +170,7 @@ describe('llm-finops CLI', () => {
     const r = cli('replay', '--trace', join(ROOT, 'examples', 'traces', 'gsm8k-200.jsonl'), '--json');
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout);
-    expect(Object.keys(out.scenarios)).toEqual(['baseline', 'caching', 'routing', 'context', 'all']);
+    expect(Object.keys(out.scenarios)).toEqual(['baseline', 'caching', 'routing', 'context', 'prompt-caching', 'all']);
     expect(out.requests).toBe(200);
     expect(out.scenarios.baseline.quality_rows).toBe(200);
     expect(out.scenarios.routing.cost_usd).toBeLessThan(out.scenarios.baseline.cost_usd);
@@ -198,7 +198,7 @@ describe('GatewayConfig JSON Schema', () => {
 
   it('requires the core sections and documents every top-level key', () => {
     expect(schema.required.sort()).toEqual(['models', 'providers', 'routing', 'tiers']);
-    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'cache', 'context', 'models', 'prices', 'providers', 'quota', 'routing', 'server', 'tenants', 'tiers', 'usage']);
+    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'cache', 'context', 'models', 'prices', 'promptCaching', 'providers', 'quota', 'routing', 'server', 'tenants', 'tiers', 'usage']);
   });
 
   it('accepts the example configs', () => {

@@ -22,6 +22,8 @@ export interface ResolvedModel {
   readonly tiers: readonly string[];
   /** The provider's retirement date for this model, from the catalog entry it is priced or named by. */
   readonly lifecycle?: ModelLifecycle;
+  /** Bedrock prompt-caching limits (config, else catalog); undefined where the model caches nothing this gateway knows of. */
+  readonly promptCache?: { readonly minTokens: number; readonly maxPoints: number; readonly ttl1h: boolean };
 }
 
 export interface ResolvedTier {
@@ -179,6 +181,7 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
       maxOutputTokens: m.maxOutputTokens ?? entry?.maxOutputTokens ?? DEFAULT_MAX_OUTPUT,
       tiers: tiersOf.get(m.id) ?? [],
       lifecycle: (entry ?? findCatalogPrice(m.upstreamModel, catalog))?.lifecycle,
+      promptCache: m.promptCache ?? (entry ?? findCatalogPrice(m.upstreamModel, catalog))?.promptCache,
     });
   });
 

@@ -108,6 +108,14 @@ export const ModelSchema = z.strictObject({
   inferenceComponent: z.string().min(1).optional().describe('SageMaker inference component name'),
   maxOutputTokens: positiveInt.max(1_000_000).optional().describe('Model maximum output tokens; defaults to the catalog value or 4096'),
   kind: z.enum(['chat', 'embedding']).default('chat').describe('embedding: served on POST /v1/embeddings only (priced per input token), never in a tier'),
+  promptCache: z
+    .strictObject({
+      minTokens: positiveInt.describe('Tokens a prefix must reach before a cache point takes effect (each further point: as many again)'),
+      maxPoints: positiveInt.max(16).default(4),
+      ttl1h: z.boolean().default(false).describe('Whether the model offers the 1-hour cache TTL'),
+    })
+    .optional()
+    .describe("Bedrock prompt caching limits, overriding the catalog's (the automatic policy places cache points only on models with limits)"),
 });
 
 export const LimitSetSchema = z.strictObject({
@@ -302,6 +310,18 @@ export const GatewayConfigSchema = z.strictObject({
             .default({ type: 'memory', maxEntriesPerPartition: 5_000, maxEntries: 50_000, maxMegabytes: 128 }),
         })
         .prefault({}),
+    })
+    .prefault({}),
+  promptCaching: z
+    .strictObject({
+      policies: z
+        .array(z.strictObject({
+          tenant: z.string().min(1).optional().describe('Applies to this tenant only; omit for every tenant'),
+          feature: z.string().min(1).optional().describe('Applies to this feature (x-llm-feature) only'),
+          ttl: z.enum(['5m', '1h']).default('5m').describe('Cache TTL: 1h where the model offers it (writes cost 2x input instead of 1.25x), else 5m'),
+        }))
+        .default([])
+        .describe('Opt-in automatic Bedrock cache points (after the system prompt, after the conversation so far) where the prefix passes the model minimum; the most specific policy applies. Client cache_control hints are always honoured'),
     })
     .prefault({}),
   context: z

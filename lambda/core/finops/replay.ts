@@ -5,6 +5,7 @@ import { Gateway, type GatewayDeps } from '../pipeline';
 import type { ChatProvider, ProviderCall, ProviderResponse, ProviderStreamEvent, UsageSink } from '../ports';
 import { microsToUsd } from '../pricing/money';
 import { estimateInputTokens } from '../tokens';
+import { cacheControlOf } from '../prompt-cache';
 import type { UsageRecord } from '../usage';
 
 /** One request of a trace. Recorded token counts and per-model outcome scores are optional. */
@@ -20,10 +21,12 @@ export interface TraceRow {
   readonly output_tokens?: number;
   /** Quality of each model's answer in [0, 1], keyed by config model id. */
   readonly outcomes?: Readonly<Record<string, number>>;
+  /** When the request was made (ISO 8601): provider prompt caches expire by it. Without it rows are taken as back to back. */
+  readonly ts?: string;
 }
 
-export type Scenario = 'baseline' | 'caching' | 'routing' | 'context' | 'all';
-export const SCENARIOS: readonly Scenario[] = ['baseline', 'caching', 'routing', 'context', 'all'];
+export type Scenario = 'baseline' | 'caching' | 'routing' | 'context' | 'prompt-caching' | 'all';
+export const SCENARIOS: readonly Scenario[] = ['baseline', 'caching', 'routing', 'context', 'prompt-caching', 'all'];
 
 export interface ScenarioResult {
   readonly cost_usd: number;
@@ -51,19 +54,38 @@ export const DEFAULT_OUTPUT_TOKENS = 300;
  * much the context step shortened the prompt), the gateway's estimates otherwise. No network.
  */
 class TraceProvider implements ChatProvider {
-  constructor(private readonly rowOf: (call: ProviderCall) => { row: TraceRow; originalInput: number }) {}
+  /** The provider's prompt cache: prefix key -> when it expires (ms), as Bedrock keeps it (a read renews the TTL). */
+  private readonly promptCache = new Map<string, number>();
+
+  constructor(private readonly rowOf: (call: ProviderCall) => { row: TraceRow; originalInput: number; at: number }) {}
 
   async complete(call: ProviderCall): Promise<ProviderResponse> {
-    const { row, originalInput } = this.rowOf(call);
+    const { row, originalInput, at } = this.rowOf(call);
     const sent = estimateInputTokens(call.request);
-    const input = row.input_tokens !== undefined ? Math.round((row.input_tokens * sent) / Math.max(1, originalInput)) : sent;
+    const scale = (tokens: number) => (row.input_tokens !== undefined ? Math.round((row.input_tokens * tokens) / Math.max(1, originalInput)) : tokens);
+    const input = scale(sent);
     const output = Math.min(row.output_tokens ?? DEFAULT_OUTPUT_TOKENS, call.maxTokens ?? Infinity);
+    // Cache points (the client's or the policy's): the longest prefix still cached is read, the rest up to the last
+    // point is written, as Bedrock bills them; prefixes below the model's minimum are not cached at all.
+    let read = 0;
+    let write = 0;
+    const min = call.model.promptCache?.minTokens ?? Infinity;
+    for (const p of cachePrefixes(call)) {
+      const tokens = scale(p.tokens);
+      if (tokens < min) continue;
+      const key = `${call.model.id}\u0000${p.key}`;
+      const ttlMs = p.ttl === '1h' ? 3_600_000 : 300_000;
+      if ((this.promptCache.get(key) ?? -Infinity) > at) read = Math.max(read, tokens);
+      else write = Math.max(write, tokens);
+      this.promptCache.set(key, at + ttlMs);
+    }
+    write = Math.max(0, write - read);
     return {
       completion: {
         id: 'replay', object: 'chat.completion', created: 0, model: call.model.id,
         choices: [{ index: 0, message: { role: 'assistant', content: `replayed answer from ${call.model.id}` }, finish_reason: 'stop' }],
       },
-      usage: { inputTokens: input, outputTokens: output, cacheReadTokens: 0, cacheWriteTokens: 0 },
+      usage: { inputTokens: Math.max(0, input - read - write), outputTokens: output, cacheReadTokens: read, cacheWriteTokens: write },
     };
   }
 
@@ -81,6 +103,7 @@ class TraceProvider implements ChatProvider {
 /** The config a scenario runs on: the user's config with limits lifted, trace tenants added and levers switched. */
 export function scenarioConfig(base: GatewayConfigInput, scenario: Scenario, tenants: readonly string[]): GatewayConfigInput {
   const caching = scenario === 'caching' || scenario === 'all';
+  const promptCaching = scenario === 'prompt-caching' || scenario === 'all';
   const context = scenario === 'context' || scenario === 'all';
   return {
     ...base,
@@ -91,6 +114,7 @@ export function scenarioConfig(base: GatewayConfigInput, scenario: Scenario, ten
       semantic: { ...(base.cache?.semantic ?? {}), enabled: caching && (base.cache?.semantic?.enabled ?? false) },
     },
     context: { policies: context ? (base.context?.policies?.length ? base.context.policies : [{}]) : [] },
+    promptCaching: { policies: promptCaching ? (base.promptCaching?.policies?.length ? base.promptCaching.policies : [{ ttl: '5m' }]) : [] },
     usage: { sink: 'none' },
   };
 }
@@ -113,7 +137,7 @@ export async function replay(
     const config = resolveConfig(scenarioConfig(base, scenario, tenants));
     const records: UsageRecord[] = [];
     const sink: UsageSink = { write: (r) => records.push(r), feedback: () => undefined };
-    let current: { row: TraceRow; originalInput: number } | undefined;
+    let current: { row: TraceRow; originalInput: number; at: number } | undefined;
     const provider = new TraceProvider(() => current!);
     const gateway = new Gateway({ ...deps(config), config, providers: new Map(config.raw.providers.map((p) => [p.id, provider])), usage: sink });
     let quality = 0;
@@ -122,9 +146,11 @@ export async function replay(
     const byModel: Record<string, number> = {};
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
-      const model = scenario === 'baseline' || scenario === 'caching' || scenario === 'context' ? config.baseline.id : row.model ?? 'auto';
+      const model = scenario === 'baseline' || scenario === 'caching' || scenario === 'context' || scenario === 'prompt-caching' ? config.baseline.id : row.model ?? 'auto';
       const body = JSON.stringify({ model, messages: row.messages, max_tokens: row.max_tokens, temperature: row.temperature });
-      current = { row, originalInput: estimateInputTokens({ model, messages: row.messages }) };
+      // Rows without a time are taken as a second apart: within any cache TTL of their neighbours.
+      const at = row.ts !== undefined && !Number.isNaN(Date.parse(row.ts)) ? Date.parse(row.ts) : i * 1000;
+      current = { row, originalInput: estimateInputTokens({ model, messages: row.messages }), at };
       const res = await gateway.chat({ tenantId: row.tenant ?? 'replay', feature: row.feature, body, bodyBytes: body.length });
       if (res.status !== 200) throw new Error(`trace row ${i + 1}: the gateway answered ${res.status}: ${JSON.stringify(res.kind === 'json' ? res.body : '')}`);
       const rec = records[records.length - 1];
@@ -163,4 +189,26 @@ export async function replay(
     scenarios: results,
     by_tenant_feature: [...perKey.values()].map((a) => ({ tenant: a.tenant, feature: a.feature, requests: a.requests, baseline_usd: microsToUsd(a.baseline), all_usd: microsToUsd(a.all) })),
   };
+}
+
+/**
+ * The prefixes a call's cache points close, in request order: the tools and system prompt, then the messages up to
+ * each marked part. Each has a key (its content) and its estimated tokens.
+ */
+function cachePrefixes(call: ProviderCall): { key: string; tokens: number; ttl: '5m' | '1h' }[] {
+  const req = call.request;
+  const out: { key: string; tokens: number; ttl: '5m' | '1h' }[] = [];
+  const msgs = req.messages;
+  for (let i = 0; i < msgs.length; i++) {
+    const c = msgs[i].content;
+    if (!Array.isArray(c)) continue;
+    c.forEach((part, j) => {
+      const hint = cacheControlOf(part);
+      if (!hint) return;
+      const prefix: ChatMessage[] = [...msgs.slice(0, i), { ...msgs[i], content: c.slice(0, j + 1) }];
+      const tokens = estimateInputTokens({ model: req.model, messages: prefix, tools: req.tools });
+      out.push({ key: JSON.stringify([req.tools ?? null, prefix]), tokens, ttl: hint.ttl ?? '5m' });
+    });
+  }
+  return out;
 }

@@ -5,6 +5,8 @@ export type Role = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
 export interface TextPart {
   readonly type: 'text';
   readonly text: string;
+  /** Anthropic-style prompt-cache hint (passed through by OpenAI-compatible clients); Bedrock gets a cachePoint after it. */
+  readonly cache_control?: { readonly type: 'ephemeral'; readonly ttl?: '5m' | '1h' };
 }
 export interface ImagePart {
   readonly type: 'image_url';

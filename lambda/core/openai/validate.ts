@@ -91,6 +91,15 @@ function checkContent(v: unknown, param: string, role: Role, hasToolCalls: boole
       );
     }
     if (part.type === 'text') checkString(part.text, `${p}.text`);
+    if (part.cache_control !== undefined) {
+      const c = part.cache_control;
+      if (!isObject(c) || c.type !== 'ephemeral' || (c.ttl !== undefined && c.ttl !== '5m' && c.ttl !== '1h') || Object.keys(c).some((k) => k !== 'type' && k !== 'ttl')) {
+        throw new InvalidRequestError(
+          `Invalid '${p}.cache_control': expected {"type": "ephemeral"} with an optional "ttl" of "5m" or "1h", got ${JSON.stringify(c)}.`,
+          `${p}.cache_control`,
+        );
+      }
+    }
     if (part.type === 'image_url') {
       if (!isObject(part.image_url)) {
         throw new InvalidRequestError(`Missing '${p}.image_url': expected an object with a url.`, `${p}.image_url`, 'missing_required_parameter');

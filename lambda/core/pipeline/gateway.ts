@@ -7,7 +7,7 @@ import { parseChatRequest } from '../openai/validate';
 import { encodeEmbedding, estimateEmbeddingTokens, parseEmbeddingsRequest } from '../openai/embeddings';
 import { ZERO_USAGE } from '../pricing/prices';
 import { optimiseContext } from '../context/optimize';
-import { contextPolicyFor } from '../context/policy';
+import { contextPolicyFor, scopedPolicyFor } from '../context/policy';
 import { QuotaGuard, QuotaStoreUnavailableError, type Reservation } from '../quota/guard';
 import { cascadeTierOf, route, type Route } from '../routing/route';
 import { estimateInputTokens } from '../tokens';
@@ -58,6 +58,7 @@ export class Gateway {
       this.identify(trace, tenant, inv.feature);
       const req = parseChatRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
       trace.stream = req.stream === true;
+      trace.promptCache = scopedPolicyFor(this.deps.config.raw.promptCaching.policies, tenant.id, trace.feature)?.ttl ?? null;
       // Scoped to the tenant, so the same user id at two tenants counts as two users and cannot be joined across them.
       if (req.user) trace.endUser = this.endUser(tenant, req.user);
       let r = route(this.deps.config, tenant, req, this.deps.router);
@@ -96,7 +97,7 @@ export class Gateway {
       const signal = inv.signal ?? new AbortController().signal;
       const done = await withFallback(
         this.deps, trace, r, signal,
-        (model) => steps.provider(model).complete(steps.call(model, callReq, maxTokens, signal, trace.tenant)),
+        (model) => steps.provider(model).complete(steps.call(model, callReq, maxTokens, signal, trace)),
         (model) => steps.chargeTimeout(trace, model, callReq, maxTokens),
       );
       const tierUsed = steps.serviceTierOf(trace, done.model, callReq, done.value.serviceTier);
@@ -205,6 +206,7 @@ export class Gateway {
       quotaAction: 'none',
       contextSavedBytes: 0,
       contextKeptBytes: 0,
+      promptCache: null,
       remainingMicros: undefined,
     };
   }

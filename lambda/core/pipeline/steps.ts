@@ -5,6 +5,7 @@ import type { ChatProvider, ProviderCall } from '../ports';
 import { STANDARD_SERVICE_TIERS, ZERO_USAGE, type TokenUsage, type UsageReading } from '../pricing/prices';
 import { outputCapFor, type QuotaGuard, type Reservation } from '../quota/guard';
 import { estimateInputTokens, estimateTextTokens } from '../tokens';
+import { placeCachePoints } from '../prompt-cache';
 import type { ReceiptLine, ReceiptLineKind } from './receipt';
 import { Results } from './results';
 import type { GatewayDeps, Trace } from './types';
@@ -44,15 +45,20 @@ export class Steps {
     return outputCapFor(model, maxTokens, this.deps.config.raw.quota.outputTokenCap);
   }
 
-  /** One attempt's call: the tenant's upstream id, the output cap, and the request without a tier the provider cannot price. */
-  call(model: ResolvedModel, request: ChatRequest, maxTokens: number | undefined, signal: AbortSignal, tenant: string): ProviderCall {
-    const upstream = this.results.upstreamFor(model, tenant);
+  /**
+   * One attempt's call: the tenant's upstream id, the output cap, the request without a tier the provider cannot
+   * price, and, where a prompt-cache policy applies and the model is a Bedrock model with known cache limits, cache
+   * points placed for that model (its own minimum prefix).
+   */
+  call(model: ResolvedModel, request: ChatRequest, maxTokens: number | undefined, signal: AbortSignal, trace: Pick<Trace, 'tenant' | 'promptCache'>): ProviderCall {
+    const upstream = this.results.upstreamFor(model, trace.tenant);
     const m = upstream === model.config.upstreamModel ? model : { ...model, config: { ...model.config, upstreamModel: upstream } };
     let req = request;
     if (requestedServiceTier(request) !== undefined && !forwardsServiceTier(model)) {
       const { service_tier: _t, ...rest } = request;
       req = rest as ChatRequest;
     }
+    if (trace.promptCache && model.promptCache && model.provider.type === 'bedrock') req = placeCachePoints(req, model.promptCache, trace.promptCache);
     return { model: m, request: req, maxTokens: this.cap(model, maxTokens), signal };
   }
 

@@ -26,7 +26,7 @@ export async function streamed(
   const ac = new AbortController();
   clientSignal?.addEventListener('abort', () => ac.abort(), { once: true });
   const opened = await withFallback(s.deps, trace, r, ac.signal, async (model) => {
-    const it = s.provider(model).stream(s.call(model, req, maxTokens, ac.signal, trace.tenant))[Symbol.asyncIterator]();
+    const it = s.provider(model).stream(s.call(model, req, maxTokens, ac.signal, trace))[Symbol.asyncIterator]();
     const first = await it.next();
     // A stream that ends before its first event answered nothing: a failure the next attempt or model can mend.
     if (first.done) throw new ProviderError(`${model.id} ended its stream before any event`, 'server');

@@ -27,6 +27,8 @@ export interface CatalogModelEntry extends UsdTokenPrice {
    * check`. Display names are not model ids; set only where the name is known.
    */
   readonly priceList?: { readonly model: string };
+  /** Bedrock prompt caching: the minimum tokens per cache point, the points per request, whether a 1-hour TTL is offered. */
+  readonly promptCache?: { readonly minTokens: number; readonly maxPoints: number; readonly ttl1h: boolean };
   readonly source: string;
   /** Date the price was read, ISO yyyy-mm-dd. */
   readonly asOf: string;
@@ -36,7 +38,7 @@ export interface CatalogModelEntry extends UsdTokenPrice {
 }
 
 export interface CatalogInstanceEntry {
-  /** SageMaker instance type, e.g. ml.inf2.xlarge. */
+  /** SageMaker instance type (ml.inf2.xlarge), or an EC2 one (p5.48xlarge) for crossover. */
   readonly id: string;
   readonly usdPerHour: number;
   readonly region: string;

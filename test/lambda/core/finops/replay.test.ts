@@ -42,3 +42,37 @@ describe('replay', () => {
     expect(report.scenarios.baseline.cost_usd).toBeGreaterThan(50 * 30 / 1e6);
   });
 });
+
+describe('replay: the provider prompt-caching lever', () => {
+  const long = 'policy '.repeat(629); // a 4,403-character system prompt: 1,475 tokens with its message overhead
+  const base = {
+    providers: [{ type: 'bedrock' as const, id: 'br', region: 'us-east-1' }],
+    // USD per 1M: input 10, output 30, cache write 12.5, cache read 1; cache points from 1,024 tokens.
+    models: [{ id: 'big', provider: 'br', upstreamModel: 'claude-like', price: { inputPerMTok: 10, outputPerMTok: 30, cacheWritePerMTok: 12.5, cacheReadPerMTok: 1 }, promptCache: { minTokens: 1024, maxPoints: 4, ttl1h: false } }],
+    tiers: [{ name: 't', models: ['big'] }],
+    routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'big' },
+  };
+  const deps = () => ({ quota: new MemoryQuotaStore(), exactCache: new MemoryExactCache(), alerts: new MemoryAlertSink(), clock: new FakeClock(), ids: new SeqIds(), sha256 });
+  const row = (q: string, ts?: string): TraceRow => ({ messages: [{ role: 'system', content: long }, { role: 'user', content: q }], ...(ts ? { ts } : {}) });
+
+  it('on repeated long system prompts: the first request writes the prefix, the next read it (hand-computed)', async () => {
+    const report = await replay(base, [row('question 1'), row('question 2'), row('question 3')], deps);
+    // Each request: 1,483 input tokens (1,475 of them the system prefix) and 300 output tokens (the default).
+    // baseline: 3 x (1,483 x $10 + 300 x $30) per M = 3 x $0.02383 = $0.07149.
+    expect(report.scenarios.baseline.cost_usd).toBe(0.07149);
+    // prompt caching: 8 x $10 + 1,475 x $12.5 + 300 x $30 = $0.0275175 (recorded as $0.027518), then twice
+    // 8 x $10 + 1,475 x $1 + 300 x $30 = $0.010555: $0.048628, 31.98% less.
+    expect(report.scenarios['prompt-caching']).toMatchObject({ cost_usd: 0.048628, saving: 0.3198 });
+    expect(report.scenarios.all.cost_usd).toBe(0.048628);
+  });
+
+  it('a prefix not reused within the 5-minute TTL is written again; a prompt below the minimum is never cached', async () => {
+    const spaced = await replay(base, [row('question 1', '2026-12-01T10:00:00Z'), row('question 2', '2026-12-01T10:06:00Z')], deps);
+    // Two writes: 2 x (8 x $10 + 1,475 x $12.5 + 300 x $30) = 2 x $0.0275175, each rounded to a whole micro-dollar
+    // ($0.027518): $0.055036, dearer than the baseline's $0.04766.
+    expect(spaced.scenarios['prompt-caching'].cost_usd).toBe(0.055036);
+    expect(spaced.scenarios.baseline.cost_usd).toBe(0.04766);
+    const short = await replay(base, [{ messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'q' }] }, { messages: [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'q2' }] }], deps);
+    expect(short.scenarios['prompt-caching'].cost_usd).toBe(short.scenarios.baseline.cost_usd);
+  });
+});
