@@ -123,6 +123,19 @@ export type GatewayConfigDocument = {
         maxOutputTokens?: number | undefined;
         /** embedding: served on POST /v1/embeddings only (priced per input token), never in a tier */
         kind?: "chat" | "embedding";
+        /** A model paid by the hour for capacity: each request costs nothing at the margin (cost_basis commitment); attribution apportions the hours by tokens */
+        commitment?: {
+            /** Bedrock Provisioned Throughput, Azure OpenAI PTU, or any capacity paid by the hour */
+            type: "bedrock-provisioned" | "azure-ptu" | "reserved-capacity";
+            /** Model units (Bedrock) or PTUs (Azure) held */
+            units: number;
+            /** Price of one unit for one hour at the commitment term (from your agreement or the pricing page) */
+            usdPerUnitHour: number;
+            /** Bedrock: none, 1-month, 6-month; Azure PTU reservations: monthly, yearly */
+            term?: "none" | "1-month" | "6-month" | "monthly" | "yearly";
+            /** Throughput one unit carries (input + output tokens a minute); commitment-first tiers spill beyond it */
+            tokensPerMinutePerUnit?: number | undefined;
+        } | undefined;
         /** Bedrock prompt caching limits, overriding the catalog's (the automatic policy places cache points only on models with limits) */
         promptCache?: {
             /** Tokens a prefix must reach before a cache point takes effect (each further point: as many again) */
@@ -136,8 +149,8 @@ export type GatewayConfigDocument = {
         name: string;
         /** Fallback chain, first preferred; in cascade mode, cheapest first */
         models: string[];
-        /** cascade: call the first model, escalate to the next when a check rejects its answer */
-        mode?: "fallback" | "cascade";
+        /** cascade: call the first model, escalate to the next when a check rejects its answer; commitment-first: committed models (models[].commitment) first, spilling to the next when one is throttled or its tokensPerMinutePerUnit capacity is used up */
+        mode?: "fallback" | "cascade" | "commitment-first";
         cascade?: {
             checks?: ("empty" | "refusal" | "truncated" | "json" | "logprob")[];
             /** logprob check: escalate below this mean token log-probability (providers returning logprobs only) */

@@ -25,8 +25,11 @@ export interface UsageRecord {
   readonly cost_micros: number;
   readonly baseline_cost_usd: number;
   readonly baseline_cost_micros: number;
-  /** tokens: priced per token; instance_hour: the SageMaker instance pays, attributed from CUR later. */
-  readonly cost_basis: 'tokens' | 'instance_hour' | 'none';
+  /**
+   * tokens: priced per token; instance_hour: the SageMaker instance pays, attributed from CUR later; commitment:
+   * provisioned throughput or PTU hours pay (zero at the margin), apportioned by tokens later.
+   */
+  readonly cost_basis: 'tokens' | 'instance_hour' | 'commitment' | 'none';
   /** True when some tokens were estimated (no usage reported, a bad report, a timeout, text past the last report). */
   readonly usage_estimated: boolean;
   /**

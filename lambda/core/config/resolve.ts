@@ -14,7 +14,7 @@ export interface ResolvedModel {
   readonly config: ModelConfig;
   readonly id: string;
   readonly provider: ProviderConfig;
-  /** Per-token price, or undefined for a model billed by the instance-hour (see `instanceType`). */
+  /** Per-token price, or undefined for a model billed by the instance-hour (`instanceType`) or a commitment (`commitment`). */
   readonly price: TokenPrice | undefined;
   readonly priceSource: string;
   readonly maxOutputTokens: number;
@@ -29,7 +29,7 @@ export interface ResolvedModel {
 export interface ResolvedTier {
   readonly name: string;
   readonly models: readonly ResolvedModel[];
-  readonly mode: 'fallback' | 'cascade';
+  readonly mode: 'fallback' | 'cascade' | 'commitment-first';
   readonly cascade: GatewayConfig['tiers'][number]['cascade'];
 }
 
@@ -148,7 +148,12 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
     const entry = findCatalogPrice(priceId, catalog);
     let price: TokenPrice | undefined;
     let priceSource: string;
-    if (m.price) {
+    if (m.commitment) {
+      // Paid by the hour whatever the traffic: nothing at the margin, even where the catalog has a token price.
+      if (m.price) problems.push(`models[${i}]: give price or commitment, not both (a committed model costs nothing per token)`);
+      price = undefined;
+      priceSource = `commitment:${m.commitment.type}:${m.commitment.units}x$${m.commitment.usdPerUnitHour}/h`;
+    } else if (m.price) {
       price = toTokenPrice(m.price);
       priceSource = 'config:models.price';
     } else if (override) {
@@ -192,6 +197,13 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
     });
     tiers.set(t.name, { name: t.name, models: t.models.map((m) => models.get(m)).filter((m): m is ResolvedModel => !!m), mode: t.mode, cascade: t.cascade });
     if (t.mode === 'cascade' && t.models.length < 2) problems.push(`tiers[${cfg.tiers.indexOf(t)}].mode: a cascade needs at least two models to escalate between`);
+    if (t.mode === 'commitment-first') {
+      const committed = t.models.map((id) => !!models.get(id)?.config.commitment);
+      const at = `tiers[${cfg.tiers.indexOf(t)}]`;
+      if (!committed[0]) problems.push(`${at}.models[0]: a commitment-first tier starts with a committed model (models[].commitment)`);
+      if (committed.every(Boolean)) problems.push(`${at}.models: a commitment-first tier needs an on-demand model to spill to after its committed ones`);
+      if (committed.some((c, i) => c && i > 0 && !committed[i - 1])) problems.push(`${at}.models: list the committed models first, then the on-demand ones`);
+    }
   }
 
   const thresholds: { tier: ResolvedTier; upTo: number }[] = [];

@@ -108,6 +108,16 @@ export const ModelSchema = z.strictObject({
   inferenceComponent: z.string().min(1).optional().describe('SageMaker inference component name'),
   maxOutputTokens: positiveInt.max(1_000_000).optional().describe('Model maximum output tokens; defaults to the catalog value or 4096'),
   kind: z.enum(['chat', 'embedding']).default('chat').describe('embedding: served on POST /v1/embeddings only (priced per input token), never in a tier'),
+  commitment: z
+    .strictObject({
+      type: z.enum(['bedrock-provisioned', 'azure-ptu', 'reserved-capacity']).describe('Bedrock Provisioned Throughput, Azure OpenAI PTU, or any capacity paid by the hour'),
+      units: positiveInt.describe('Model units (Bedrock) or PTUs (Azure) held'),
+      usdPerUnitHour: usd.describe('Price of one unit for one hour at the commitment term (from your agreement or the pricing page)'),
+      term: z.enum(['none', '1-month', '6-month', 'monthly', 'yearly']).default('none').describe('Bedrock: none, 1-month, 6-month; Azure PTU reservations: monthly, yearly'),
+      tokensPerMinutePerUnit: positiveInt.optional().describe('Throughput one unit carries (input + output tokens a minute); commitment-first tiers spill beyond it'),
+    })
+    .optional()
+    .describe('A model paid by the hour for capacity: each request costs nothing at the margin (cost_basis commitment); attribution apportions the hours by tokens'),
   promptCache: z
     .strictObject({
       minTokens: positiveInt.describe('Tokens a prefix must reach before a cache point takes effect (each further point: as many again)'),
@@ -151,7 +161,9 @@ export const GatewayConfigSchema = z.strictObject({
   tiers: z.array(z.strictObject({
     name: id,
     models: z.array(z.string().min(1)).min(1).describe('Fallback chain, first preferred; in cascade mode, cheapest first'),
-    mode: z.enum(['fallback', 'cascade']).default('fallback').describe('cascade: call the first model, escalate to the next when a check rejects its answer'),
+    mode: z.enum(['fallback', 'cascade', 'commitment-first']).default('fallback').describe(
+      'cascade: call the first model, escalate to the next when a check rejects its answer; commitment-first: committed models (models[].commitment) first, spilling to the next when one is throttled or its tokensPerMinutePerUnit capacity is used up',
+    ),
     cascade: z
       .strictObject({
         checks: z.array(z.enum(CASCADE_CHECKS as [CascadeCheck, ...CascadeCheck[]])).default(['empty', 'refusal', 'truncated', 'json', 'logprob']),

@@ -10,6 +10,7 @@ import { optimiseContext } from '../context/optimize';
 import { contextPolicyFor, scopedPolicyFor } from '../context/policy';
 import { QuotaGuard, QuotaStoreUnavailableError, type Reservation } from '../quota/guard';
 import { cascadeTierOf, route, type Route } from '../routing/route';
+import { CommitmentMeter } from '../routing/commitment';
 import { estimateInputTokens } from '../tokens';
 import { CacheStep, type CacheHit } from './cache-step';
 import { cascaded } from './cascade';
@@ -32,6 +33,7 @@ export class Gateway {
   private readonly cache: CacheStep;
   private readonly quota: QuotaGuard;
   private readonly steps: Steps;
+  private readonly commitments = new CommitmentMeter();
 
   constructor(private readonly deps: GatewayDeps) {
     this.tenants = new Tenants(deps);
@@ -87,6 +89,11 @@ export class Gateway {
       trace.quotaAction = admission.action;
       if (admission.route !== r) checkServiceTier(req, admission.route);
       r = admission.route;
+      // Commitment-first: committed models with no capacity left this minute step aside for the on-demand ones; the
+      // first committed model still in the chain is counted at the request's bound.
+      const bound = estimateInputTokens(callReq) + steps.cap(r.chain[0], maxTokens);
+      r = this.commitments.admit(r, r.tier ? this.deps.config.tiers.get(r.tier)?.mode : undefined, bound, this.deps.clock.now());
+      if (r.chain[0].config.commitment) this.commitments.add(r.chain[0].id, this.deps.clock.now(), bound);
       trace.tier = r.tier;
       trace.routeReason = r.reason;
 

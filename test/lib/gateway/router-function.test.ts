@@ -57,6 +57,22 @@ describe('RouterFunction', () => {
       });
     });
 
+    it('allows invoking a Provisioned Throughput model by its provisioned-model ARN (a commitment-first tier)', () => {
+      const pt = 'arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abc123def456';
+      const { template } = synth({
+        providers: [{ type: 'bedrock', id: 'br' }],
+        models: [
+          { id: 'sonnet-pt', provider: 'br', upstreamModel: pt, commitment: { type: 'bedrock-provisioned', units: 1, usdPerUnitHour: 40, term: '1-month' } },
+          { id: 'sonnet', provider: 'br', upstreamModel: 'anthropic.claude-sonnet-4-5-20250929-v1:0' },
+        ],
+        tiers: [{ name: 'main', models: ['sonnet-pt', 'sonnet'], mode: 'commitment-first' }],
+        routing: { thresholds: [{ tier: 'main', upTo: 1 }], baselineModel: 'sonnet' },
+      });
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: { Statement: [Match.objectLike({ Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], Resource: Match.arrayWith([pt]) })] },
+      });
+    });
+
     it('may read exactly the trained router and verifier objects the config names in S3', () => {
       const config = external([{ type: 'openai-compatible', id: 'x', baseUrl: 'https://example.invalid/v1' }], {
         routing: { learned: { s3Uri: 's3://acme-ml/routers/gsm8k.json' } },
