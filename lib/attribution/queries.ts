@@ -18,6 +18,8 @@ export const DUCKDB_SHIMS: readonly string[] = [
 /** Lines of Amazon Bedrock: its own product code, and third-party models AWS Marketplace bills ("... (Amazon Bedrock Edition)"). */
 const BEDROCK_LINES = "(line_item_product_code = 'AmazonBedrock' OR element_at(product, 'product_name') LIKE '%Amazon Bedrock Edition%')";
 /** SageMaker real-time hosting instance-hours (usage type `USE1-Host:ml.<type>`). */
+/** Bedrock Provisioned Throughput hours: the line's resource is the provisioned model's ARN. */
+const PROVISIONED_LINES = "line_item_resource_id LIKE '%:provisioned-model/%'";
 const SAGEMAKER_HOSTING_LINES = "(line_item_product_code = 'AmazonSageMaker' AND line_item_usage_type LIKE '%Host:ml.%')";
 const MICROS_TO_USD = (expr: string): string => `CAST(${expr} AS DOUBLE) / 1000000`;
 const TOKENS = 'input_tokens + output_tokens + cache_read_tokens + cache_write_tokens';
@@ -103,17 +105,38 @@ export const RECONCILIATION = `-- The bill, allocated to tenants. Bedrock: each 
 -- cost (scaled down if CUR is below the gateway's estimate); what the gateway did not see (other callers, price
 -- changes) is the (unattributed) row. SageMaker: each endpoint's CUR hosting cost, shared by the tenants' upstream
 -- time on it against the larger of their total time and the instance-hours; the rest is the endpoint's (idle) row.
+-- Bedrock Provisioned Throughput (CUR lines whose resource is a provisioned-model ARN, gateway records with
+-- cost_basis commitment on that ARN): the hours in which requests used it are shared by the tenants' tokens; the
+-- hours it was held and nothing used it are its (idle) row.
 -- Per month and service the rows sum to the CUR total.
 WITH gw AS (
   SELECT substr(ts, 1, 7) AS billing_period, tenant, provider_type, lower(coalesce(upstream_model, '')) AS upstream_model,
-    sum(cost_micros) AS micros, sum(upstream_ms) AS ms
+    sum(cost_micros) AS micros, sum(upstream_ms) AS ms, sum(${TOKENS}) AS tokens
   FROM {{usage}}
   WHERE provider_type IN ('bedrock', 'sagemaker')
   GROUP BY 1, 2, 3, 4
 ), bedrock_cur AS (
   SELECT billing_period, sum(line_item_unblended_cost) AS cost
-  FROM {{cur}} WHERE ${BEDROCK_LINES}
+  FROM {{cur}} WHERE ${BEDROCK_LINES} AND NOT coalesce(${PROVISIONED_LINES}, false)
   GROUP BY billing_period
+), pt_cur AS (
+  SELECT billing_period, lower(line_item_resource_id) AS resource, sum(line_item_unblended_cost) AS cost,
+    date_diff('hour', min(line_item_usage_start_date), max(coalesce(line_item_usage_end_date, line_item_usage_start_date + INTERVAL '1' HOUR))) AS hours
+  FROM {{cur}} WHERE ${BEDROCK_LINES} AND ${PROVISIONED_LINES}
+  GROUP BY 1, 2
+), pt_busy AS (
+  SELECT substr(ts, 1, 7) AS billing_period, lower(upstream_model) AS resource, count(DISTINCT substr(ts, 1, 13)) AS hours
+  FROM {{usage}}
+  WHERE provider_type = 'bedrock' AND cost_basis = 'commitment'
+  GROUP BY 1, 2
+), pt_alloc AS (
+  SELECT c.billing_period, c.resource, g.tenant,
+    c.cost * (CASE WHEN b.hours < c.hours THEN CAST(b.hours AS DOUBLE) / c.hours ELSE CAST(1 AS DOUBLE) END) * g.tokens / t.tokens AS allocated
+  FROM pt_cur c
+  JOIN pt_busy b ON b.billing_period = c.billing_period AND b.resource = c.resource
+  JOIN (SELECT billing_period, upstream_model, sum(tokens) AS tokens FROM gw WHERE provider_type = 'bedrock' GROUP BY 1, 2) t
+    ON t.billing_period = c.billing_period AND t.upstream_model = c.resource AND t.tokens > 0
+  JOIN gw g ON g.billing_period = c.billing_period AND g.upstream_model = c.resource AND g.provider_type = 'bedrock'
 ), bedrock_gw AS (
   SELECT billing_period, tenant, CAST(sum(micros) AS DOUBLE) / 1000000 AS usd
   FROM gw WHERE provider_type = 'bedrock'
@@ -148,6 +171,12 @@ FROM bedrock_alloc
 UNION ALL
 SELECT c.billing_period, 'bedrock', '(all models)', '(unattributed)', c.cost - coalesce(a.allocated, 0), 'CUR cost the gateway did not see'
 FROM bedrock_cur c LEFT JOIN (SELECT billing_period, sum(allocated) AS allocated FROM bedrock_alloc GROUP BY billing_period) a ON a.billing_period = c.billing_period
+UNION ALL
+SELECT billing_period, 'bedrock-provisioned', resource, tenant, allocated, 'token share of the hours it was used'
+FROM pt_alloc
+UNION ALL
+SELECT c.billing_period, 'bedrock-provisioned', c.resource, '(idle)', c.cost - coalesce(a.allocated, 0), 'hours held and not used'
+FROM pt_cur c LEFT JOIN (SELECT billing_period, resource, sum(allocated) AS allocated FROM pt_alloc GROUP BY 1, 2) a ON a.billing_period = c.billing_period AND a.resource = c.resource
 UNION ALL
 SELECT billing_period, 'sagemaker', endpoint, tenant, allocated, 'upstream time share of instance-hours'
 FROM sm_alloc

@@ -34,6 +34,8 @@ export const UNIT_PRICES = {
   /** Direct PUT ingestion per GB, each record billed in 5 KB increments; Parquet conversion per GB on top. */
   firehoseIngestPerGb: { usd: 0.029, verified: false },
   firehoseFormatConversionPerGb: { usd: 0.018, verified: false },
+  /** CloudWatch Logs standard-class ingestion (the router's log group holds one usage record per request). */
+  cloudWatchLogsIngestPerGb: { usd: 0.5, verified: true },
 } as const;
 
 /** Firehose bills each record as at least 5 KB: a usage record (~1.5 KB) costs 5 KB. */
@@ -202,6 +204,11 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
           routerX86 = !(Array.isArray(props.Architectures) && props.Architectures.includes('arm64'));
         }
         if ('LLM_FINOPS_EXACT_CACHE_TABLE' in env) hasExactCache = true;
+        // Committed capacity the gateway config declares (Provisioned Throughput, PTU): paid by the hour whatever the
+        // traffic, bought outside CloudFormation, so only the config knows it.
+        for (const c of commitmentsOf(env.LLM_FINOPS_CONFIG)) {
+          fixed.push({ stack, resource: `${logical}/${c.model}`, type: `commitment:${c.type}`, usdPerMonth: round2(c.units * c.usdPerUnitHour * HOURS), basis: `${c.units} x $${c.usdPerUnitHour}/h x ${HOURS} h (${c.term}), from the gateway config` });
+        }
         const embedder = env.LLM_FINOPS_SEMANTIC_EMBEDDER;
         if (typeof embedder === 'string') {
           const model = (JSON.parse(embedder) as { model?: string }).model;
@@ -222,6 +229,8 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
     variable['Lambda requests'] = p.lambdaRequestsPerMillion.usd;
     variable[`Lambda compute (${routerGb} GB x ${duration} s)`] = round2(routerGb * duration * 1e6 * (routerX86 ? p.lambdaX86PerGbSecond.usd : p.lambdaArmPerGbSecond.usd));
   }
+  // One ~1.5 KB usage record per request in the router's log group (plus the runtime's own lines, not counted).
+  if (routerGb > 0) variable['CloudWatch Logs ingestion of usage records (1.5 KB each)'] = round2(((1.5 * 1e6) / (1024 * 1024)) * p.cloudWatchLogsIngestPerGb.usd);
   if (hasQuotaTable) variable['DynamoDB quota writes (10) and reads (5)'] = round2(10 * p.dynamoDbWritePerMillion.usd + 5 * p.dynamoDbReadPerMillion.usd);
   // A lookup per request, and at most one 2 KB answer stored (2 write units) on a miss.
   if (hasExactCache) variable['DynamoDB exact cache read (1) and write (2)'] = round2(p.dynamoDbReadPerMillion.usd + 2 * p.dynamoDbWritePerMillion.usd);
@@ -236,4 +245,23 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
   if (!usage) return out;
   const variableMonth = round2((perMillion * usage.requestsPerMonth) / 1e6);
   return { ...out, usage: { ...usage, variableUsdPerMonth: variableMonth, totalUsdPerMonth: round2(fixedTotal + variableMonth) } };
+}
+
+/** The commitments (models[].commitment) of a router's inline config; none when the config is not plain JSON there. */
+function commitmentsOf(config: unknown): { model: string; type: string; units: number; usdPerUnitHour: number; term: string }[] {
+  if (typeof config !== 'string') return [];
+  let parsed: { models?: unknown };
+  try {
+    parsed = JSON.parse(config);
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(parsed.models)) return [];
+  const out: { model: string; type: string; units: number; usdPerUnitHour: number; term: string }[] = [];
+  for (const m of parsed.models as { id?: unknown; commitment?: { type?: unknown; units?: unknown; usdPerUnitHour?: unknown; term?: unknown } }[]) {
+    const c = m?.commitment;
+    if (!c || typeof c.units !== 'number' || typeof c.usdPerUnitHour !== 'number') continue;
+    out.push({ model: String(m.id), type: String(c.type), units: c.units, usdPerUnitHour: c.usdPerUnitHour, term: typeof c.term === 'string' ? c.term : 'none' });
+  }
+  return out;
 }

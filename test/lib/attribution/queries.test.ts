@@ -10,6 +10,7 @@ const QWEN = 'arn:aws:sagemaker:us-east-1:111122223333:endpoint/llm-finops-qwen-
 const OTHER = 'arn:aws:sagemaker:us-east-1:111122223333:endpoint/other-ep';
 const PROFILE = 'arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/acme0sonnet';
 const acmeTag = { user_llm_finops_tenant: 'acme' };
+const PT = 'arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abc123def456';
 
 /** CUR 2.0 lines with real usage-type strings; costs chosen so every expected total is computed by hand below. */
 const CUR: Record<string, CurLine[]> = {
@@ -187,5 +188,45 @@ describe('attribution SQL on DuckDB (the Athena named queries)', () => {
     expect(() => renderQuery('SELECT * FROM {{usage}} WHERE x = {{nope}}', { usage: 'u' })).toThrow('renderQuery: no value for nope');
     expect(ATTRIBUTION_QUERIES.map((q) => q.name)).toEqual(['spend-by-dimension', 'unit-economics', 'savings', 'bedrock-spend', 'sagemaker-hosting', 'reconciliation', 'focus', 'focus-gateway']);
     expect(curResourceTagKey('llm-finops:tenant')).toBe('user_llm_finops_tenant');
+  });
+});
+
+describe('reconciliation of a Bedrock Provisioned Throughput (committed hours apportioned by tokens, idle apart)', () => {
+  let dir: string;
+  let db: AttributionDb;
+  const pt = (ts: string, tenant: string, tokens: [number, number]) => rec({
+    ts, tenant, feature: 'chat', provider: 'br', provider_type: 'bedrock', model: 'sonnet-pt', upstream_model: PT.toUpperCase().replace('ARN:AWS:BEDROCK', 'arn:aws:bedrock'),
+    cost_basis: 'commitment', cost_micros: 0, cost_usd: 0, input_tokens: tokens[0], output_tokens: tokens[1],
+  });
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'attribution-pt-'));
+    // acme 6,000 tokens in the 10:00 hour, globex 2,000 at 11:00, on the commitment ($0 each at the margin); the
+    // upstream id as configured may differ in case from the CUR resource id.
+    writeUsage(join(dir, 'usage', 'gateway.jsonl'), [
+      pt('2026-11-15T10:05:00.000Z', 'acme', [2000, 1000]), pt('2026-11-15T10:45:00.000Z', 'acme', [2000, 1000]), pt('2026-11-15T11:30:00.000Z', 'globex', [1500, 500]),
+    ]);
+    await writeCur(join(dir, 'cur'), {
+      '2026-11': [
+        // Held all month: 1 model unit x 720 h x $40 = $28,800, beside $1.08 of on-demand Nova Lite nobody recorded.
+        { line_item_product_code: 'AmazonBedrock', line_item_usage_type: 'USE1-ProvisionedThroughput-ModelUnits', line_item_usage_amount: 720, line_item_unblended_cost: 28_800, line_item_resource_id: PT, line_item_usage_end_date: '2026-12-01 00:00:00' },
+        { line_item_product_code: 'AmazonBedrock', line_item_usage_type: 'USE1-NovaLite-input-tokens', line_item_usage_amount: 10_000_000, line_item_unblended_cost: 1.08 },
+      ],
+    });
+    db = await AttributionDb.open({ usage: [join(dir, 'usage')], cur: join(dir, 'cur') });
+  });
+  afterAll(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shares the hours it was used by tokens and keeps the rest as its idle row; on-demand Bedrock stays apart (hand-computed)', async () => {
+    const rows = (await db.named('reconciliation')).map((r) => [r.service, r.resource, r.tenant, Math.round((r.allocated_usd as number) * 1e6) / 1e6]);
+    // Used in 2 of its 720 hours: $28,800 x 2/720 = $80 shared 6,000 : 2,000 ($60 acme, $20 globex), $28,720 idle.
+    expect(rows).toEqual([
+      ['bedrock', '(all models)', '(unattributed)', 1.08],
+      ['bedrock-provisioned', PT, '(idle)', 28_720],
+      ['bedrock-provisioned', PT, 'acme', 60],
+      ['bedrock-provisioned', PT, 'globex', 20],
+    ]);
   });
 });

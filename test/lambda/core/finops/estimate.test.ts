@@ -17,11 +17,12 @@ describe('estimate', () => {
     // 10 x $0.625 + 5 x $0.125 of DynamoDB
     // and the cache: 1 x $0.125 + 2 x $0.625 of DynamoDB (1.375 -> 1.38), 50 Titan tokens x $0.02 / 1M per request;
     // usage records to Firehose: 1M x 5 KB billed = 4.77 GB x ($0.029 ingest + $0.018 Parquet) = $0.22.
+    // One 1.5 KB usage record per request in the router's log group: 1.43 GB per 1M at $0.50 = $0.72.
     expect(e.variablePerMillionRequests).toEqual({
-      'API Gateway REST requests': 3.5, 'Lambda requests': 0.2, 'Lambda compute (1 GB x 3 s)': 40, 'DynamoDB quota writes (10) and reads (5)': 6.88,
+      'API Gateway REST requests': 3.5, 'Lambda requests': 0.2, 'Lambda compute (1 GB x 3 s)': 40, 'CloudWatch Logs ingestion of usage records (1.5 KB each)': 0.72, 'DynamoDB quota writes (10) and reads (5)': 6.88,
       'DynamoDB exact cache read (1) and write (2)': 1.38, 'Firehose usage delivery (5 KB billed per record, Parquet conversion)': 0.22, 'Embeddings (50 tokens)': 1,
     });
-    expect(e.variableUsdPerMillionRequests).toBe(53.18);
+    expect(e.variableUsdPerMillionRequests).toBe(53.9);
   });
 
   it('itemises a fuller platform and totals it (hand-computed)', () => {
@@ -57,9 +58,9 @@ describe('estimate', () => {
     });
     expect(e.unpriced).toEqual(['Platform/Odd (no price for x9.large.search)']);
     expect(e.fixedUsdPerMonth).toBe(1136.85);
-    // 3.50 API + 0.20 + 40.00 Lambda + 10 x 0.625 + 5 x 0.125 DynamoDB (6.875 -> 6.88)
-    expect(e.variableUsdPerMillionRequests).toBe(50.58);
-    expect(e.usage).toMatchObject({ variableUsdPerMonth: 101.16, totalUsdPerMonth: 1238.01 });
+    // 3.50 API + 0.20 + 40.00 Lambda + 0.72 usage records in CloudWatch Logs + 10 x 0.625 + 5 x 0.125 DynamoDB (6.875 -> 6.88)
+    expect(e.variableUsdPerMillionRequests).toBe(51.3);
+    expect(e.usage).toMatchObject({ variableUsdPerMonth: 102.6, totalUsdPerMonth: 1239.45 });
   });
 
   it('prices Valkey replication groups by node count, cluster mode or not, and says when a node type has no price', () => {
@@ -76,6 +77,21 @@ describe('estimate', () => {
       Sharded: [511.58, '4 x cache.r7g.large (valkey) x 730 h'], // 2 shards x (1 + 1 replica)
       Redis: [null, 'no price for redis cache.r7g.large'],
     });
+  });
+
+  it('prices the committed capacity a router\'s config declares (Provisioned Throughput, PTU) as fixed monthly items', () => {
+    const config = JSON.stringify({ models: [
+      { id: 'sonnet-pt', commitment: { type: 'bedrock-provisioned', units: 2, usdPerUnitHour: 39.6, term: '1-month' } },
+      { id: 'gpt-ptu', commitment: { type: 'azure-ptu', units: 15, usdPerUnitHour: 1, term: 'monthly' } },
+      { id: 'plain' },
+    ] });
+    const e = estimate({ S: { Resources: { Router: { Type: 'AWS::Lambda::Function', Properties: { MemorySize: 1024, Architectures: ['arm64'], Environment: { Variables: { LLM_FINOPS_CONFIG: config } } } } } } });
+    // 2 x $39.60 x 730 h = $57,816; 15 x $1 x 730 = $10,950.
+    expect(e.fixed).toEqual([
+      { stack: 'S', resource: 'Router/sonnet-pt', type: 'commitment:bedrock-provisioned', usdPerMonth: 57_816, basis: '2 x $39.6/h x 730 h (1-month), from the gateway config' },
+      { stack: 'S', resource: 'Router/gpt-ptu', type: 'commitment:azure-ptu', usdPerMonth: 10_950, basis: '15 x $1/h x 730 h (monthly), from the gateway config' },
+    ]);
+    expect(e.fixedUsdPerMonth).toBe(68_766);
   });
 
   it('adds the dedicated masters of a production domain', () => {
