@@ -24,6 +24,9 @@ export class FakeValkey {
   private readonly indexes = new Map<string, IndexDef>();
   port = 0;
 
+  /** The server's clock for key expiry (tests move it instead of sleeping). */
+  now: () => number = Date.now;
+
   constructor(readonly password?: string, readonly username = 'default') {}
 
   get url(): string {
@@ -101,7 +104,7 @@ export class FakeValkey {
       case 'PEXPIRE': {
         const entry = this.live(strs[1]);
         if (!entry) return 0;
-        entry.expiresAt = Date.now() + Number(strs[2]);
+        entry.expiresAt = this.now() + Number(strs[2]);
         return 1;
       }
       case 'HGETALL': {
@@ -124,7 +127,7 @@ export class FakeValkey {
 
   private live(key: string): { fields: Map<string, Buffer>; expiresAt?: number } | undefined {
     const entry = this.data.get(key);
-    if (entry?.expiresAt !== undefined && entry.expiresAt <= Date.now()) {
+    if (entry?.expiresAt !== undefined && entry.expiresAt <= this.now()) {
       this.data.delete(key);
       return undefined;
     }

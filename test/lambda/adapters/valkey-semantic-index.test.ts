@@ -90,12 +90,15 @@ describe('ValkeySemanticIndex commands', () => {
 
   it('the key itself expires on the server (PEXPIRE), not only in the filter', async () => {
     const f = await fake();
+    let serverNow = 1_000_000;
+    f.now = () => serverNow;
     const c = client(f.url);
     const index = new ValkeySemanticIndex({ client: c, indexName: 'semcache', keyPrefix: 'llmcache:', dimensions: 4 });
     await index.put('acme', 'ctx', unit(4, 0), entry('short'), 50);
     const key = f.dataCommands().find((x) => x[0] === 'HSET')![1];
+    serverNow += 49;
     expect(await c.call('HGETALL', key)).not.toEqual([]);
-    await new Promise((r) => setTimeout(r, 80));
+    serverNow += 1;
     expect(await c.call('HGETALL', key)).toEqual([]);
   });
 
