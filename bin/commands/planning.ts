@@ -6,7 +6,7 @@ import { MemoryExactCache } from '../../lambda/adapters/memory-exact-cache';
 import { MemoryQuotaStore } from '../../lambda/adapters/memory-quota-store';
 import { sha256, systemClock, systemIds } from '../../lambda/adapters/system-runtime';
 import { LogAlertSink } from '../../lambda/adapters/usage-sinks';
-import { apiCost, crossover, crossoverSvg, HOURS_PER_MONTH, instancesFor, selfHostedCost, type CrossoverInput } from '../../lambda/core/finops/crossover';
+import { apiCost, committedThroughputInput, crossover, crossoverSvg, HOURS_PER_MONTH, instancesFor, selfHostedCost, type CrossoverInput, type CrossoverOption } from '../../lambda/core/finops/crossover';
 import { estimate, UNIT_PRICES, type UsageProfile } from '../../lambda/core/finops/estimate';
 import { replay, type TraceRow } from '../../lambda/core/finops/replay';
 import { findCatalogPrice, PRICE_CATALOG } from '../../lambda/core/pricing/catalog';
@@ -85,6 +85,8 @@ export function registerPlanningCommands(program: Command): void {
     .option('--transfer-gb-per-month <gb>', 'data transfer of responses out of your VPC at your volume', numberIn(0, Infinity), 0)
     .option('--transfer-usd-per-gb <usd>', 'its price (internet egress from us-east-1, first 10 TB: 0.09)', numberIn(0, Infinity), 0.09)
     .option('--input-share <s>', 'share of tokens that are input', numberIn(0, 1), 0.75)
+    .option('--pt-usd-per-unit-hour <usd>', 'committed throughput as an option: one Bedrock Provisioned Throughput model unit or Azure PTU, per hour', numberIn(0, Infinity, { min: true }))
+    .option('--pt-tokens-per-minute <n>', 'tokens a minute one such unit serves (from your account team or load test)', numberIn(0, Infinity, { min: true }))
     .option('--svg <file>', 'write the chart (needs a token volume)')
     .option('--json', 'print JSON')
     .action(action<CrossoverFlags>((o) => crossoverCommand(o)));
@@ -142,6 +144,7 @@ type CrossoverFlags = {
   tokensPerMonth?: number; usage?: string; model?: string; apiUsdPerMonth?: number; instance?: string; instanceUsdPerHour?: number;
   capacityUsdPerMonth?: number; instances: number; throughput: number; utilisation: number; commitment: keyof typeof COMMITMENT_DISCOUNT;
   discount?: number; opsUsdPerMonth: number; transferGbPerMonth: number; transferUsdPerGb: number; inputShare: number; svg?: string; json?: boolean;
+  ptUsdPerUnitHour?: number; ptTokensPerMinute?: number;
 };
 
 const usd = (x: number): string => `$${(Math.round(x * 100) / 100).toLocaleString('en-US')}`;
@@ -225,7 +228,20 @@ function crossoverCommand(o: CrossoverFlags): number {
   }
   const api = apiCost(input, volume);
   const self = selfHostedCost(input, volume);
-  if (o.svg) writeFileSync(o.svg, crossoverSvg(input, result, { userTokensPerMonth: volume, apiLabel: chartLabel, selfLabel: `${capacityLabel} instances` }));
+  // Every other way to buy the capacity, each its own curve: the other commitment terms of the same instance (assumed
+  // discounts, as --commitment), and committed throughput when priced.
+  const options: CrossoverOption[] = [];
+  for (const [term, d] of Object.entries(COMMITMENT_DISCOUNT)) {
+    if (d !== discount) options.push({ label: `${capacityLabel}, ${term === 'none' ? 'on demand' : `${term} savings plan (assumed ${d * 100}% off)`}`, input: { ...input, commitmentDiscount: d } });
+  }
+  if ((o.ptUsdPerUnitHour === undefined) !== (o.ptTokensPerMinute === undefined)) throw new UsageError('committed throughput needs both --pt-usd-per-unit-hour and --pt-tokens-per-minute');
+  if (o.ptUsdPerUnitHour !== undefined) {
+    options.push({
+      label: `committed throughput: $${o.ptUsdPerUnitHour}/unit-hour, ${o.ptTokensPerMinute!.toLocaleString('en-US')} tokens/min per unit`,
+      input: committedThroughputInput({ usdPerUnitHour: o.ptUsdPerUnitHour, tokensPerMinutePerUnit: o.ptTokensPerMinute!, utilisation: o.utilisation }, input.apiUsdPerMTok),
+    });
+  }
+  if (o.svg) writeFileSync(o.svg, crossoverSvg(input, result, { userTokensPerMonth: volume, apiLabel: chartLabel, selfLabel: `${capacityLabel} instances`, options }));
   const out = {
     model: o.model ?? null,
     instance: o.instance ?? null,
@@ -239,6 +255,12 @@ function crossoverCommand(o: CrossoverFlags): number {
     break_even_tokens_per_month: result.breakEvenTokensPerMonth,
     self_hosted_floor_usd_per_mtok: Math.round(result.selfHostedFloorUsdPerMTok * 10000) / 10000,
     cheaper: api <= self ? 'api' : 'self-hosted',
+    options: options.map((x) => ({
+      label: x.label,
+      usd_per_month: Math.round(selfHostedCost(x.input, volume) * 100) / 100,
+      units: instancesFor(x.input, volume),
+      break_even_tokens_per_month: crossover(x.input).breakEvenTokensPerMonth,
+    })),
   };
   if (o.json) {
     process.stdout.write(`${JSON.stringify(out)}\n`);
@@ -254,6 +276,7 @@ function crossoverCommand(o: CrossoverFlags): number {
       `  API:                 $${out.api_usd_per_month.toLocaleString('en-US')} per month\n` +
       `  self-hosted:         $${out.self_hosted_usd_per_month.toLocaleString('en-US')} per month on ${out.instances_needed} instance(s)${transferUsd ? ` (transfer ${usd(transferUsd)})` : ''}\n` +
       `  cheaper for you:     ${out.cheaper}\n` +
+      out.options.map((x) => `  or ${x.label}: $${x.usd_per_month.toLocaleString('en-US')} per month (${x.units} unit(s))\n`).join('') +
       (o.svg ? `  chart:               ${o.svg}\n` : ''),
   );
   return 0;

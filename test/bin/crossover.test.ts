@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runCli } from '../../bin/llm-finops';
 import { captureOutput } from '../support/output';
 
@@ -35,6 +38,26 @@ describe('llm-finops crossover: any capacity, the API side in dollars, data tran
       output.clear();
       expect((await json('--api-usd-per-month', '15000', '--instance', instance)).capacity_usd_per_month).toBe(monthly);
     }
+  });
+
+  it('prices every other way to buy the capacity as its own option and curve: commitment terms and committed throughput (hand-computed)', async () => {
+    // $2,000 for 1B tokens = $2 per 1M; one $1/h instance at 1,000 tok/s fully used serves 2,628M tokens a month.
+    // The other terms: 730 h x $1 x 0.7 = $511 (1yr), x 0.5 = $365 (3yr). Committed throughput at $2 a unit-hour and
+    // 60,000 tokens a minute (1,000/s): one unit, $1,460 a month, breaking even at 1,460 / $2 per 1M = 730M tokens.
+    const svg = join(mkdtempSync(join(tmpdir(), 'crossover-')), 'c.svg');
+    const r = await json('--api-usd-per-month', '2000', '--tokens-per-month', '1000000000', '--instance-usd-per-hour', '1', '--throughput', '1000', '--utilisation', '1',
+      '--pt-usd-per-unit-hour', '2', '--pt-tokens-per-minute', '60000', '--svg', svg);
+    expect(r.options).toEqual([
+      { label: 'instance at $1/h, 1yr savings plan (assumed 30% off)', usd_per_month: 511, units: 1, break_even_tokens_per_month: 255_500_000 },
+      { label: 'instance at $1/h, 3yr savings plan (assumed 50% off)', usd_per_month: 365, units: 1, break_even_tokens_per_month: 182_500_000 },
+      { label: 'committed throughput: $2/unit-hour, 60,000 tokens/min per unit', usd_per_month: 1460, units: 1, break_even_tokens_per_month: 730_000_000 },
+    ]);
+    const chart = readFileSync(svg, 'utf8');
+    expect(chart.match(/class="option-curve"/g)).toHaveLength(3);
+    expect(chart).toContain('committed throughput: $2/unit-hour');
+    output.clear();
+    expect(await runCli(['crossover', '--api-usd-per-month', '1', '--tokens-per-month', '5', '--instance-usd-per-hour', '1', '--pt-usd-per-unit-hour', '2'])).toBe(2);
+    expect(output.err).toContain('committed throughput needs both --pt-usd-per-unit-hour and --pt-tokens-per-minute');
   });
 
   it('turns the API dollars into a token price and charges transfer per token (hand-computed break-even)', async () => {

@@ -27,6 +27,24 @@ export interface CrossoverInput {
   readonly transferUsdPerMTok?: number;
 }
 
+/** Another way to buy the capacity, drawn as its own curve: a commitment term, or committed throughput (PT, PTU). */
+export interface CrossoverOption {
+  readonly label: string;
+  readonly input: CrossoverInput;
+}
+
+/**
+ * Committed throughput (Bedrock Provisioned Throughput, Azure PTU) as capacity: a unit is an "instance" priced by the
+ * hour that serves `tokensPerMinutePerUnit`, with no MLOps of its own (the provider runs it) and no egress beyond the
+ * API's.
+ */
+export function committedThroughputInput(o: { usdPerUnitHour: number; tokensPerMinutePerUnit: number; utilisation: number; minUnits?: number }, apiUsdPerMTok: number): CrossoverInput {
+  return {
+    apiUsdPerMTok, instanceUsdPerHour: o.usdPerUnitHour, minInstances: o.minUnits ?? 1, tokensPerSecond: o.tokensPerMinutePerUnit / 60,
+    utilisation: o.utilisation, commitmentDiscount: 0, opsUsdPerMonth: 0, transferUsdPerMTok: 0,
+  };
+}
+
 export interface CrossoverResult {
   /** Tokens one instance serves in a month at the given utilisation. */
   readonly tokensPerInstanceMonth: number;
@@ -98,15 +116,20 @@ const fmtUsd = (u: number): string => (u >= 1000 ? `$${(u / 1000).toFixed(1)}k` 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** A self-contained SVG: both cost curves over monthly tokens, the crossover and the user's volume marked. */
-export function crossoverSvg(input: CrossoverInput, result: CrossoverResult, opts: { userTokensPerMonth?: number; apiLabel: string; selfLabel: string }): string {
+export function crossoverSvg(
+  input: CrossoverInput, result: CrossoverResult, opts: { userTokensPerMonth?: number; apiLabel: string; selfLabel: string; options?: readonly CrossoverOption[] },
+): string {
   const W = 760;
   const H = 420;
   const m = { l: 70, r: 20, t: 40, b: 50 };
+  const options = opts.options ?? [];
   const candidates = [result.breakEvenTokensPerMonth ?? 0, opts.userTokensPerMonth ?? 0, result.tokensPerInstanceMonth * input.minInstances];
   const xMax = Math.max(...candidates) * 1.6 || 1e9;
   const samples = 240;
   const xs = Array.from({ length: samples + 1 }, (_, i) => (xMax * i) / samples);
   const yMax = Math.max(...xs.map((x) => Math.max(apiCost(input, x), selfHostedCost(input, x)))) * 1.05 || 1;
+  // Other options are drawn within the same axes (clipped at the top): they are compared, not rescaled for.
+  const OPTION_COLOURS = ['#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22'];
   const px = (x: number): number => m.l + (x / xMax) * (W - m.l - m.r);
   const py = (y: number): number => H - m.b - (y / yMax) * (H - m.t - m.b);
   const path = (f: (x: number) => number): string => xs.map((x, i) => `${i ? 'L' : 'M'}${px(x).toFixed(1)},${py(f(x)).toFixed(1)}`).join(' ');
@@ -123,6 +146,12 @@ export function crossoverSvg(input: CrossoverInput, result: CrossoverResult, opt
     `<path class="self-curve" d="${path((x) => selfHostedCost(input, x))}" fill="none" stroke="#1f77b4" stroke-width="2"/>`,
     `<text x="${m.l + 10}" y="${m.t + 14}" fill="#d62728">${esc(opts.apiLabel)} (API)</text>`,
     `<text x="${m.l + 10}" y="${m.t + 30}" fill="#1f77b4">${esc(opts.selfLabel)} (self-hosted)</text>`,
+    `<clipPath id="plot"><rect x="${m.l}" y="${m.t}" width="${W - m.l - m.r}" height="${H - m.t - m.b}"/></clipPath>`,
+    ...options.map((o, i) => {
+      const colour = OPTION_COLOURS[i % OPTION_COLOURS.length];
+      return `<path class="option-curve" d="${path((x) => selfHostedCost(o.input, x))}" fill="none" stroke="${colour}" stroke-width="1.5" stroke-dasharray="6 3" clip-path="url(#plot)"/>` +
+        `<text class="option-label" x="${m.l + 10}" y="${m.t + 46 + 16 * i}" fill="${colour}">${esc(o.label)}</text>`;
+    }),
   ];
   if (result.breakEvenTokensPerMonth !== null && result.breakEvenTokensPerMonth <= xMax) {
     const x = px(result.breakEvenTokensPerMonth);
