@@ -23,6 +23,19 @@ export function cacheControlOf(part: ContentPart): CacheControl | undefined {
   return c && c.type === 'ephemeral' ? c : undefined;
 }
 
+/** The longest TTL among the client's cache hints ('1h' if any asks for it), or undefined without hints. */
+export function cacheHintTtl(req: ChatRequest): '5m' | '1h' | undefined {
+  let ttl: '5m' | '1h' | undefined;
+  for (const m of req.messages) {
+    if (!Array.isArray(m.content)) continue;
+    for (const p of m.content) {
+      const c = cacheControlOf(p);
+      if (c) ttl = c.ttl === '1h' || ttl === '1h' ? '1h' : '5m';
+    }
+  }
+  return ttl;
+}
+
 /** Cache hints the request already carries (the client's own). */
 export function countCachePoints(req: ChatRequest): number {
   let n = 0;

@@ -11,6 +11,7 @@ import { contextPolicyFor, scopedPolicyFor } from '../context/policy';
 import { QuotaGuard, QuotaStoreUnavailableError, type Reservation } from '../quota/guard';
 import { cascadeTierOf, route, type Route } from '../routing/route';
 import { CommitmentMeter } from '../routing/commitment';
+import { cacheHintTtl } from '../prompt-cache';
 import { estimateInputTokens } from '../tokens';
 import { CacheStep, type CacheHit } from './cache-step';
 import { cascaded } from './cascade';
@@ -81,9 +82,11 @@ export class Gateway {
 
       // Context optimisation changes what is sent, never the cache key (taken from the request as received).
       const callReq = await this.optimiseContext(req, tenant.id, trace);
+      const hinted = cacheHintTtl(callReq);
       const admission = await this.quota.admit({
         requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens: estimateInputTokens(callReq), maxTokens,
         serviceTier: requestedServiceTier(callReq),
+        cacheWrites: hinted || trace.promptCache ? { hinted, policy: trace.promptCache ?? undefined } : undefined,
       });
       reservation = admission.reservation;
       trace.quotaAction = admission.action;

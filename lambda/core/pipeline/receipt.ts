@@ -54,6 +54,8 @@ export class Receipt {
   private problemText: string | null = null;
   /** The usage of the answer the client received (a call's or a cache entry's): what the baseline is priced on. */
   private answerUsage: TokenUsage | undefined;
+  /** What provider prompt caching saved on the calls: their cache reads and writes priced as plain input, less their price. */
+  private cacheSaving = 0;
   /** No routing choice was made (an embeddings request): the baseline is what it cost, so no saving is claimed. */
   private baselineAtCost = false;
 
@@ -105,6 +107,11 @@ export class Receipt {
     this.flagSet.add(f);
   }
 
+  /** What provider prompt caching saved (negative when writes cost more than reads saved), micro-dollars. */
+  get promptCacheSavingMicros(): Micros {
+    return this.cacheSaving;
+  }
+
   /** Cost of everything on the receipt, micro-dollars. */
   get micros(): Micros {
     return this.items.reduce((n, l) => n + l.micros, 0);
@@ -153,6 +160,10 @@ export class Receipt {
       const priced = priceUsage(usage, model.price, { serviceTier });
       micros = priced.micros;
       for (const f of priced.flags) this.flag(f);
+      if (usage.cacheReadTokens || usage.cacheWriteTokens) {
+        const plain = { ...usage, inputTokens: usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens, cacheReadTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
+        this.cacheSaving += priceUsage(plain, model.price, { serviceTier }).micros - micros;
+      }
     }
     const line: ReceiptLine = { kind, model: model.id, usage, micros, estimated };
     this.items.push(line);

@@ -40,6 +40,7 @@ export class Results {
       'x-llm-baseline-cost-usd': formatUsd(trace.receipt.baselineMicros),
     };
     if (record.usage_flags.length) h['x-llm-usage-flags'] = record.usage_flags.join(',');
+    if (trace.receipt.promptCacheSavingMicros) h['x-llm-prompt-cache-saving-usd'] = formatUsd(trace.receipt.promptCacheSavingMicros);
     return h;
   }
 
@@ -54,6 +55,7 @@ export class Results {
       cache: trace.cache,
       usage_estimated: r.estimatedAny,
       usage_flags: r.flags,
+      prompt_cache_saving_usd: microsToUsd(r.promptCacheSavingMicros),
     };
   }
 

@@ -84,6 +84,8 @@ export interface PricedUsage {
 export interface PriceOptions {
   /** The service tier the upstream processed the request at (OpenAI reports it in the response). */
   readonly serviceTier?: string;
+  /** Reservations only: the request carries cache points, so its input may be billed as cache writes of this TTL. */
+  readonly cacheWrites?: '5m' | '1h';
 }
 
 /** Input-side tokens of a request: what a long-context threshold is measured on. */
@@ -133,12 +135,14 @@ export function costMicros(usage: TokenUsage, price: TokenPrice, opts: PriceOpti
 /**
  * Upper bound of a request's cost, for reservations: rounded up so a reservation never under-covers. Priced at the
  * long-context row when the input estimate passes its threshold, and at the service tier's row when one is asked
- * for. Input is priced at the input rate: the gateway never asks for cache writes (no Bedrock cachePoint is sent),
- * and automatic prompt caching (OpenAI) has no write premium.
+ * for. Input is priced at the input rate, or, when the request carries cache points (`cacheWrites`), at the dearer of
+ * that and the cache-write rate of the TTL (1.25x or 2x input on Anthropic models), since every input token may be
+ * written; automatic prompt caching (OpenAI) has no write premium.
  */
 export function costMicrosCeil(inputTokens: number, outputTokens: number, price: TokenPrice, opts: PriceOptions = {}): Micros {
   const { rates } = ratesFor(price, inputTokens, opts);
-  return Math.ceil((inputTokens * rates.inputPerMTok + outputTokens * rates.outputPerMTok) / 1_000_000);
+  const write = opts.cacheWrites === '1h' ? rates.cacheWrite1hPerMTok ?? 2 * rates.inputPerMTok : opts.cacheWrites === '5m' ? rates.cacheWritePerMTok ?? rates.inputPerMTok : 0;
+  return Math.ceil((inputTokens * Math.max(rates.inputPerMTok, write) + outputTokens * rates.outputPerMTok) / 1_000_000);
 }
 
 export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {

@@ -57,6 +57,19 @@ export interface AdmitRequest {
   readonly serviceTier?: string;
   /** No downgrade to a cheaper tier when a limit is hit (an embeddings request: a chat tier cannot answer it). */
   readonly noDowngrade?: boolean;
+  /**
+   * Cache points the request may carry: the client's own hints (any provider) or the prompt-cache policy's TTL (placed
+   * on Bedrock models with cache limits only). The reservation then prices input as cache writes.
+   */
+  readonly cacheWrites?: { readonly hinted?: '5m' | '1h'; readonly policy?: '5m' | '1h' };
+}
+
+/** The cache-write TTL a model of the route may be billed at for this request, if any. */
+function cacheWritesOn(m: ResolvedModel, a: AdmitRequest): '5m' | '1h' | undefined {
+  const c = a.cacheWrites;
+  if (!c) return undefined;
+  if (c.hinted) return c.hinted;
+  return c.policy && m.promptCache && m.provider.type === 'bedrock' ? (c.policy === '1h' && m.promptCache.ttl1h ? '1h' : '5m') : undefined;
 }
 
 /**
@@ -256,7 +269,7 @@ export class QuotaGuard {
     const cascade = cascadeTierOf(this.config, route) !== undefined;
     for (const m of route.chain) {
       const out = outputCapFor(m, a.maxTokens, cap);
-      const cost = m.price ? costMicrosCeil(a.inputTokens, out, m.price, { serviceTier: a.serviceTier }) : 0;
+      const cost = m.price ? costMicrosCeil(a.inputTokens, out, m.price, { serviceTier: a.serviceTier, cacheWrites: cacheWritesOn(m, a) }) : 0;
       outTokens = cascade ? outTokens + out : Math.max(outTokens, out);
       micros = cascade ? micros + cost : Math.max(micros, cost);
     }

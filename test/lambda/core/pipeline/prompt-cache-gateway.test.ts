@@ -6,6 +6,7 @@ import { buildGateway } from '../../../../lambda/adapters/wiring';
 import { resolveConfig } from '../../../../lambda/core/config/resolve';
 import type { ChatRequest } from '../../../../lambda/core/openai/types';
 import { ProviderError } from '../../../../lambda/core/ports';
+import { estimateInputTokens } from '../../../../lambda/core/tokens';
 
 const long = 'policy '.repeat(629); // ~1,100 tokens: past Claude Sonnet 4.5's 1,024-token minimum
 
@@ -35,16 +36,33 @@ describe('provider prompt caching through the gateway (Bedrock Converse cachePoi
     mock.on(ConverseCommand).resolvesOnce(answer({ cacheWriteInputTokens: 2000 })).resolvesOnce(answer({ cacheReadInputTokens: 2000 }));
     const usage = new MemoryUsageSink();
     const gw = buildGateway(config([{ feature: 'support', ttl: '5m' }]), { env: {}, usage });
+    const saving: string[] = [];
     for (let i = 0; i < 2; i++) {
       const b = body('support');
-      expect((await gw.chat({ tenantId: 'acme', feature: 'support', body: b, bodyBytes: b.length, cacheBypass: true })).status).toBe(200);
+      const res = await gw.chat({ tenantId: 'acme', feature: 'support', body: b, bodyBytes: b.length, cacheBypass: true });
+      expect(res.status).toBe(200);
+      saving.push(res.headers['x-llm-prompt-cache-saving-usd']);
     }
     const sent = mock.commandCalls(ConverseCommand).map((c) => c.args[0].input as ConverseCommandInput);
     expect(sent[0].system).toEqual([{ text: long }, { cachePoint: { type: 'default' } }]);
     expect(sent[0].messages).toEqual([{ role: 'user', content: [{ text: 'question support' }] }]);
     // 50 x $3 + 2,000 x $3.75 + 100 x $15 = $0.009150 (the write); 50 x $3 + 2,000 x $0.30 + 100 x $15 = $0.002250 (the read).
     expect(usage.records.map((r) => [r.cache_write_tokens, r.cache_read_tokens, r.cost_usd])).toEqual([[2000, 0, 0.00915], [0, 2000, 0.00225]]);
-    // Uncached, each would cost 2,050 x $3 + 100 x $15 = $0.007650: the pair saved $0.003900.
+    // Uncached, each would cost 2,050 x $3 + 100 x $15 = $0.007650: the write cost $0.001500 more, the read saved $0.005400.
+    expect(saving).toEqual(['-0.001500', '0.005400']);
+  });
+
+  it('reserves the input at the cache-write rate when cache points go out, so a written prefix cannot overshoot the reservation', async () => {
+    const b = JSON.stringify({ model: 'sonnet', max_tokens: 1, messages: [{ role: 'system', content: long }, { role: 'user', content: 'question support' }] });
+    const estimate = estimateInputTokens(JSON.parse(b) as ChatRequest);
+    // The whole prompt but 8 tokens written to the cache at $3.75 (1.25 x input), one output token.
+    mock.on(ConverseCommand).resolves(answer({ inputTokens: 8, outputTokens: 1, cacheWriteInputTokens: estimate - 8 }));
+    const usage = new MemoryUsageSink();
+    const gw = buildGateway(config([{ ttl: '5m' }]), { env: {}, usage });
+    await gw.chat({ tenantId: 'acme', feature: 'support', body: b, bodyBytes: b.length, cacheBypass: true });
+    // Reserved: estimate x $3.75 + 1 x $15 (not estimate x $3, which the write would have exceeded).
+    expect(usage.records[0].usage_flags).not.toContain('over_reservation');
+    expect(usage.records[0].cache_write_tokens).toBe(estimate - 8);
   });
 
   it('places nothing for a feature no policy covers, and nothing without a policy', async () => {
