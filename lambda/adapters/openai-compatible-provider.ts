@@ -67,20 +67,7 @@ export class OpenAiCompatibleProvider implements ChatProvider {
   async complete(call: ProviderCall): Promise<ProviderResponse> {
     return withTimeout(`${this.config.id}/${call.model.id}`, this.config.timeoutMs, call.signal, async (signal) => {
       const res = await this.post(call, false, signal);
-      let text: string;
-      try {
-        text = await readText(res, this.limits.maxBytes);
-      } catch (err) {
-        if (err instanceof BodyTooLargeError) throw new ProviderError(`${this.config.id} answer is larger than ${err.maxBytes} bytes`, 'server', res.status);
-        // A body cut by the attempt's timer is a timeout (withTimeout says so); anything else a broken connection.
-        throw err;
-      }
-      let completion: ChatCompletion;
-      try {
-        completion = JSON.parse(text);
-      } catch {
-        throw new ProviderError(`${this.config.id} returned a body that is not JSON`, 'server', res.status);
-      }
+      const completion = await this.readJson<ChatCompletion>(res);
       if (!completion || !Array.isArray(completion.choices)) {
         throw new ProviderError(`${this.config.id} returned a body without choices`, 'server', res.status);
       }
@@ -134,19 +121,7 @@ export class OpenAiCompatibleProvider implements ChatProvider {
         ? new URL(`${this.baseUrl}/openai/deployments/${encodeURIComponent(call.model.config.upstreamModel)}/embeddings?api-version=${encodeURIComponent(this.config.apiVersion)}`)
         : new URL(`${this.baseUrl}/embeddings`);
       const res = await this.send(url, JSON.stringify(body), false, signal);
-      let text: string;
-      try {
-        text = await readText(res, this.limits.maxBytes);
-      } catch (err) {
-        if (err instanceof BodyTooLargeError) throw new ProviderError(`${this.config.id} answer is larger than ${err.maxBytes} bytes`, 'server', res.status);
-        throw err;
-      }
-      let parsed: { data?: unknown; usage?: unknown };
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        throw new ProviderError(`${this.config.id} returned a body that is not JSON`, 'server', res.status);
-      }
+      const parsed = await this.readJson<{ data?: unknown; usage?: unknown }>(res);
       const data = Array.isArray(parsed?.data) ? [...(parsed.data as { index?: unknown; embedding?: unknown }[])] : undefined;
       // Servers may answer out of order: `index` says which input each vector belongs to.
       if (data?.every((d) => typeof d?.index === 'number')) data.sort((a, b) => (a.index as number) - (b.index as number));
@@ -156,6 +131,23 @@ export class OpenAiCompatibleProvider implements ChatProvider {
       const reading = readOpenAiUsage(parsed.usage);
       return { vectors: vectors as number[][], usage: reading.usage, ...(reading.problem ? { usageProblem: reading.problem } : {}) };
     });
+  }
+
+  /** A JSON answer within the size limit; a body that is too large or not JSON is a server error. */
+  private async readJson<T>(res: HttpResponse): Promise<T> {
+    let text: string;
+    try {
+      text = await readText(res, this.limits.maxBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) throw new ProviderError(`${this.config.id} answer is larger than ${err.maxBytes} bytes`, 'server', res.status);
+      // A body cut by the attempt's timer is a timeout (withTimeout says so); anything else a broken connection.
+      throw err;
+    }
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new ProviderError(`${this.config.id} returned a body that is not JSON`, 'server', res.status);
+    }
   }
 
   private url(call: ProviderCall): URL {

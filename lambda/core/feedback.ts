@@ -1,4 +1,5 @@
-import { InvalidRequestError, PayloadTooLargeError } from './errors';
+import { InvalidRequestError } from './errors';
+import { parseJsonBody } from './json-body';
 
 export interface FeedbackInput {
   readonly request_id: string;
@@ -12,13 +13,7 @@ export const MAX_FEEDBACK_BYTES = 65_536;
 
 /** Validates `POST /v1/feedback` bodies: `{request_id, score in [0, 1], model?, prompt?}`; 400 naming the field. */
 export function parseFeedback(raw: string, byteLength: number): FeedbackInput {
-  if (byteLength > MAX_FEEDBACK_BYTES) throw new PayloadTooLargeError(MAX_FEEDBACK_BYTES, byteLength);
-  let body: unknown;
-  try {
-    body = JSON.parse(raw);
-  } catch (err) {
-    throw new InvalidRequestError(`The request body is not valid JSON: ${(err as Error).message}`, null, 'invalid_json');
-  }
+  const body = parseJsonBody(raw, byteLength, MAX_FEEDBACK_BYTES);
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError('The body must be a JSON object.', null, 'invalid_type');
   const b = body as Record<string, unknown>;
   const known = new Set(['request_id', 'score', 'model', 'prompt']);

@@ -1,4 +1,5 @@
-import { InvalidRequestError, PayloadTooLargeError } from '../errors';
+import { InvalidRequestError } from '../errors';
+import { parseJsonBody } from '../json-body';
 import { estimateTextTokens } from '../tokens';
 
 /** OpenAI's own limit on inputs per embeddings request. */
@@ -20,13 +21,7 @@ const KNOWN = new Set(['model', 'input', 'encoding_format', 'dimensions', 'user'
 
 /** Parses and checks an embeddings body: every problem is a 400 naming the field, never a call upstream. */
 export function parseEmbeddingsRequest(raw: string, byteLength: number, maxBodyBytes: number): EmbeddingsRequest {
-  if (byteLength > maxBodyBytes) throw new PayloadTooLargeError(maxBodyBytes, byteLength);
-  let body: unknown;
-  try {
-    body = JSON.parse(raw);
-  } catch (err) {
-    throw new InvalidRequestError(`The request body is not valid JSON: ${(err as Error).message}`, null, 'invalid_json');
-  }
+  const body = parseJsonBody(raw, byteLength, maxBodyBytes);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidRequestError('The request body must be a JSON object.', null);
   const b = body as Record<string, unknown>;
   for (const k of Object.keys(b)) {

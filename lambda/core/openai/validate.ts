@@ -1,4 +1,5 @@
-import { InvalidRequestError, PayloadTooLargeError } from '../errors';
+import { InvalidRequestError } from '../errors';
+import { parseJsonBody } from '../json-body';
 import type { ChatMessage, ChatRequest, Role } from './types';
 
 /** Hard ceiling on any token count a client may ask for; larger values are surely mistakes. */
@@ -151,18 +152,7 @@ function checkMessage(m: unknown, i: number): ChatMessage {
  * naming the offending parameter; never anything else for any input string.
  */
 export function parseChatRequest(raw: string, byteLength: number, maxBodyBytes: number): ChatRequest {
-  if (byteLength > maxBodyBytes) throw new PayloadTooLargeError(maxBodyBytes, byteLength);
-  let body: unknown;
-  try {
-    body = JSON.parse(raw);
-  } catch (err) {
-    throw new InvalidRequestError(
-      `The request body is not valid JSON: ${(err as Error).message}`,
-      null,
-      'invalid_json',
-    );
-  }
-  return validateChatRequest(body);
+  return validateChatRequest(parseJsonBody(raw, byteLength, maxBodyBytes));
 }
 
 /**

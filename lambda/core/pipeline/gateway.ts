@@ -52,13 +52,9 @@ export class Gateway {
     return this.tenants.authenticate(authorization);
   }
 
-  async chat(inv: ChatInvocation): Promise<GatewayResult> {
-    const steps = this.steps;
-    const trace = this.newTrace(inv);
-    let reservation: Reservation | undefined;
-    try {
-      const tenant = await this.tenants.tenantOf(inv.tenantId);
-      this.identify(trace, tenant, inv.feature);
+  chat(inv: ChatInvocation): Promise<GatewayResult> {
+    return this.serve(inv, async (trace, tenant, hold) => {
+      const steps = this.steps;
       const req = parseChatRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
       trace.stream = req.stream === true;
       trace.promptCache = scopedPolicyFor(this.deps.config.raw.promptCaching.policies, tenant.id, trace.feature)?.ttl ?? null;
@@ -88,7 +84,7 @@ export class Gateway {
         serviceTier: requestedServiceTier(callReq),
         cacheWrites: hinted || trace.promptCache ? { hinted, policy: trace.promptCache ?? undefined } : undefined,
       });
-      reservation = admission.reservation;
+      const reservation = hold(admission.reservation);
       trace.quotaAction = admission.action;
       if (admission.route !== r) checkServiceTier(req, admission.route);
       r = admission.route;
@@ -118,10 +114,7 @@ export class Gateway {
       const body: ChatCompletion = { ...done.value.completion, model: done.model.id, usage: toOpenAiUsage(line.usage) };
       const record = steps.results.emit(trace, 200, null);
       return { kind: 'json', status: 200, headers: steps.results.headers(trace, record), body };
-    } catch (err) {
-      if (reservation && !reservation.settled) await steps.settle(reservation, trace);
-      return steps.results.errorResult(trace, err);
-    }
+    });
   }
 
   /**
@@ -129,13 +122,9 @@ export class Gateway {
    * is no fallback to another model, only retries of the same one), quota-checked on the input estimate, priced per
    * input token from the upstream's report, one usage record (`route_reason` embeddings, baseline = cost). Never throws.
    */
-  async embeddings(inv: ChatInvocation): Promise<GatewayResult> {
-    const steps = this.steps;
-    const trace = this.newTrace(inv);
-    let reservation: Reservation | undefined;
-    try {
-      const tenant = await this.tenants.tenantOf(inv.tenantId);
-      this.identify(trace, tenant, inv.feature);
+  embeddings(inv: ChatInvocation): Promise<GatewayResult> {
+    return this.serve(inv, async (trace, tenant, hold) => {
+      const steps = this.steps;
       const req = parseEmbeddingsRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
       if (req.user) trace.endUser = this.endUser(tenant, req.user);
       const model = this.embeddingModel(tenant, req.model);
@@ -144,7 +133,7 @@ export class Gateway {
       trace.model = model;
       const inputTokens = estimateEmbeddingTokens(req);
       const admission = await this.quota.admit({ requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens, maxTokens: 0, noDowngrade: true });
-      reservation = admission.reservation;
+      const reservation = hold(admission.reservation);
       trace.quotaAction = admission.action;
       const provider = steps.provider(model);
       const embed = provider.embed?.bind(provider);
@@ -171,9 +160,26 @@ export class Gateway {
         usage: { prompt_tokens: line.usage.inputTokens, total_tokens: line.usage.inputTokens },
       };
       return { kind: 'json', status: 200, headers: steps.results.headers(trace, record), body };
+    });
+  }
+
+  /**
+   * One request from trace to result: the tenant and feature resolved, then `handle`; any error becomes its answer
+   * and its record, and a reservation `handle` took (`hold`) that is still open is settled at what the receipt holds.
+   */
+  private async serve(
+    inv: ChatInvocation,
+    handle: (trace: Trace, tenant: ResolvedTenant, hold: (r: Reservation | undefined) => Reservation | undefined) => Promise<GatewayResult>,
+  ): Promise<GatewayResult> {
+    const trace = this.newTrace(inv);
+    let reservation: Reservation | undefined;
+    try {
+      const tenant = await this.tenants.tenantOf(inv.tenantId);
+      this.identify(trace, tenant, inv.feature);
+      return await handle(trace, tenant, (r) => (reservation = r));
     } catch (err) {
-      if (reservation && !reservation.settled) await steps.settle(reservation, trace);
-      return steps.results.errorResult(trace, err);
+      if (reservation && !reservation.settled) await this.steps.settle(reservation, trace);
+      return this.steps.results.errorResult(trace, err);
     }
   }
 
