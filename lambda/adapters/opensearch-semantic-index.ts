@@ -1,4 +1,5 @@
 import { Client } from '@opensearch-project/opensearch';
+import { onceUntilFailure } from './once';
 import { AwsSigv4Signer } from '@opensearch-project/opensearch/aws';
 import type { CachedCompletion, SemanticCandidate, SemanticEntry, SemanticIndex } from '../core/ports';
 
@@ -31,7 +32,7 @@ interface Doc {
  */
 export class OpenSearchSemanticIndex implements SemanticIndex {
   readonly client: Client;
-  private ready: Promise<void> | undefined;
+  private readonly ready = onceUntilFailure(() => this.createIndex());
   private readonly now: () => number;
 
   constructor(private readonly opts: OpenSearchSemanticIndexOptions) {
@@ -70,11 +71,7 @@ export class OpenSearchSemanticIndex implements SemanticIndex {
 
   /** Creates the index with the k-NN mapping unless it exists; checks an existing one's vector size. Idempotent. */
   ensureIndex(): Promise<void> {
-    this.ready ??= this.createIndex().catch((err) => {
-      this.ready = undefined;
-      throw err;
-    });
-    return this.ready;
+    return this.ready();
   }
 
   async search(tenant: string, contextHash: string, vector: Float32Array, minScore: number, limit: number): Promise<SemanticCandidate[]> {

@@ -1,4 +1,5 @@
 import type { CachedCompletion, SemanticCandidate, SemanticEntry, SemanticIndex } from '../core/ports';
+import { onceUntilFailure } from './once';
 
 /** The commands the index sends; ioredis (and a test double) provide them. */
 export interface ValkeyCommands {
@@ -40,7 +41,7 @@ export interface ValkeyConnection {
  * tenant, context and expiry are re-checked. The engine's score is the cosine distance; it is turned back into cos.
  */
 export class ValkeySemanticIndex implements SemanticIndex {
-  private ready: Promise<void> | undefined;
+  private readonly ready = onceUntilFailure(() => this.createIndex());
   private readonly now: () => number;
 
   constructor(private readonly opts: ValkeySemanticIndexOptions) {
@@ -64,11 +65,7 @@ export class ValkeySemanticIndex implements SemanticIndex {
 
   /** Creates the index unless it exists; checks an existing one's vector size. Idempotent. */
   ensureIndex(): Promise<void> {
-    this.ready ??= this.createIndex().catch((err) => {
-      this.ready = undefined;
-      throw err;
-    });
-    return this.ready;
+    return this.ready();
   }
 
   async search(tenant: string, contextHash: string, vector: Float32Array, minScore: number, limit: number): Promise<SemanticCandidate[]> {
