@@ -15,7 +15,7 @@ function stageWildcard(methodArn: string): string {
  * usage plan. An unknown or missing key is refused with API Gateway's 401 ("Unauthorized").
  */
 /** keyHashes: sha256(key) -> tenant id, from the config (tenantKeyHashes, or a resolved config's keyHashes). */
-export function createAuthorizerHandler(keyHashes: ReadonlyMap<string, string>, sha256: Sha256, tenants?: TenantDirectory, usageScope = '') {
+export function createAuthorizerHandler(keyHashes: ReadonlyMap<string, string>, sha256: Sha256, tenants?: Pick<TenantDirectory, 'tenantForKey'>, usageScope = '') {
   return async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
     // A malformed event is refused the way API Gateway refuses a bad key: a plain Unauthorized, never a 500.
     if (typeof event !== 'object' || event === null || typeof event.methodArn !== 'string' || event.methodArn.split('/').length < 2) throw new Error('Unauthorized');
