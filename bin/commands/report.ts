@@ -1,6 +1,6 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { ATTRIBUTION_QUERIES, spendBy, SPEND_DIMENSIONS } from '../../lib/attribution/queries';
+import { ATTRIBUTION_QUERIES, commitmentsQuery, spendBy, SPEND_DIMENSIONS } from '../../lib/attribution/queries';
 import { renderReport, type ReportRecord } from '../../lambda/core/finops/report';
 import { AttributionDb } from '../attribution-db';
 import { action, collect, commaList, readJsonLines, UsageError } from '../cli-support';
@@ -34,7 +34,7 @@ export function formatCsv(rows: readonly Row[]): string {
 }
 
 type ReportFlags = {
-  usage?: string[]; cur?: string; focus?: string; by?: string[]; query?: string; format: 'table' | 'json' | 'csv';
+  usage?: string[]; cur?: string; focus?: string; by?: string[]; query?: string; format: 'table' | 'json' | 'csv'; config?: string;
   tenantTag?: string; featureTag?: string; teamTag?: string; html?: string; title?: string;
 };
 
@@ -60,6 +60,7 @@ export function registerReportCommands(program: Command): void {
     .option('--team-tag <key>', 'the same for the team (default llm-finops:team)')
     .addOption(new Option('--html <out.html>', 'write the HTML report instead (needs one JSONL --usage)').conflicts(['cur', 'focus']))
     .option('--title <text>', 'title of the HTML report')
+    .option('--config <gateway.json>', 'the gateway config: its committed capacity outside CUR (Azure PTU, reserved capacity) is apportioned in a commitments table')
     .action(action<ReportFlags>((o) => (o.html ? htmlReport(o, o.html) : sqlReport(o, (text) => process.stdout.write(text)))));
 }
 
@@ -104,6 +105,9 @@ async function sqlReport(o: ReportFlags, out: (s: string) => void): Promise<numb
       if (db.tables.has('usage')) sections.push({ title: 'savings', rows: await db.named('savings') });
       if (db.tables.has('cur') && db.tables.has('usage')) sections.push({ title: 'reconciliation', rows: await db.named('reconciliation') });
       else if (db.tables.has('cur')) sections.push({ title: 'bedrock-spend', rows: await db.named('bedrock-spend') }, { title: 'sagemaker-hosting', rows: await db.named('sagemaker-hosting') });
+      // Committed capacity billed outside CUR, from the rates in the gateway config.
+      const commitments = o.config ? commitmentsOf(o.config) : [];
+      if (commitments.length && db.tables.has('usage')) sections.push({ title: 'commitments', rows: await db.query(commitmentsQuery(commitments)) });
     }
     if (format === 'json') out(`${JSON.stringify(sections.length === 1 ? sections[0].rows : Object.fromEntries(sections.map((s) => [s.title, s.rows])), null, 2)}\n`);
     else if (format === 'csv') {
@@ -114,4 +118,17 @@ async function sqlReport(o: ReportFlags, out: (s: string) => void): Promise<numb
   } finally {
     db.close();
   }
+}
+
+/** The config's committed models billed outside CUR, with their hourly cost (units x rate). */
+function commitmentsOf(file: string): { model: string; usdPerHour: number }[] {
+  let config: { models?: { id?: unknown; commitment?: { type?: unknown; units?: unknown; usdPerUnitHour?: unknown } }[] };
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`--config ${file}: ${(err as Error).message}`);
+  }
+  return (config.models ?? [])
+    .filter((m) => m.commitment && m.commitment.type !== 'bedrock-provisioned' && typeof m.commitment.units === 'number' && typeof m.commitment.usdPerUnitHour === 'number')
+    .map((m) => ({ model: String(m.id), usdPerHour: (m.commitment!.units as number) * (m.commitment!.usdPerUnitHour as number) }));
 }

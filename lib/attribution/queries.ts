@@ -185,6 +185,45 @@ SELECT c.billing_period, 'sagemaker', c.endpoint, '(idle)', c.cost - coalesce(a.
 FROM sm_cur c LEFT JOIN (SELECT billing_period, endpoint, sum(allocated) AS allocated FROM sm_alloc GROUP BY 1, 2) a ON a.billing_period = c.billing_period AND a.endpoint = c.endpoint
 ORDER BY 1, 2, 3, 4`;
 
+/**
+ * Committed capacity billed outside CUR (Azure PTU, other hourly capacity; Bedrock Provisioned Throughput is in the
+ * reconciliation, from CUR): each month the usage log covers, the commitment's hours at its configured rate (held all
+ * month), shared over the hours the gateway used it by tokens, the rest its (idle) row. The rates come from the gateway
+ * config (`models[].commitment`), so `llm-finops report --config` runs it on DuckDB; it is not an Athena named query.
+ */
+export function commitmentsQuery(commitments: ReadonlyArray<{ readonly model: string; readonly usdPerHour: number }>): string {
+  if (!commitments.length) throw new Error('commitmentsQuery: no commitments');
+  const values = commitments.map((c) => {
+    if (!Number.isFinite(c.usdPerHour) || c.usdPerHour < 0) throw new Error(`commitmentsQuery: bad rate for ${c.model}`);
+    return `('${c.model.replace(/'/g, "''")}', CAST(${c.usdPerHour} AS DOUBLE))`;
+  }).join(', ');
+  return `-- Committed capacity outside CUR, apportioned: the hours the gateway used it by tokens, the rest (idle).
+WITH commitments(model, usd_per_hour) AS (VALUES ${values}),
+used AS (
+  SELECT substr(ts, 1, 7) AS billing_period, model, tenant, sum(${TOKENS}) AS tokens
+  FROM {{usage}} WHERE cost_basis = 'commitment' GROUP BY 1, 2, 3
+), busy AS (
+  SELECT substr(ts, 1, 7) AS billing_period, model, count(DISTINCT substr(ts, 1, 13)) AS hours
+  FROM {{usage}} WHERE cost_basis = 'commitment' GROUP BY 1, 2
+), held AS (
+  SELECT DISTINCT p.billing_period, c.model, c.usd_per_hour, 24 * day(last_day(CAST(p.billing_period || '-01' AS DATE))) AS hours
+  FROM (SELECT DISTINCT substr(ts, 1, 7) AS billing_period FROM {{usage}}) p CROSS JOIN commitments c
+), alloc AS (
+  SELECT h.billing_period, h.model, u.tenant,
+    h.usd_per_hour * least(b.hours, h.hours) * u.tokens / t.tokens AS allocated
+  FROM held h
+  JOIN busy b ON b.billing_period = h.billing_period AND b.model = h.model
+  JOIN (SELECT billing_period, model, sum(tokens) AS tokens FROM used GROUP BY 1, 2) t ON t.billing_period = h.billing_period AND t.model = h.model AND t.tokens > 0
+  JOIN used u ON u.billing_period = h.billing_period AND u.model = h.model
+)
+SELECT billing_period, model AS resource, tenant, allocated AS allocated_usd, 'token share of the hours it was used' AS basis
+FROM alloc
+UNION ALL
+SELECT h.billing_period, h.model, '(idle)', h.usd_per_hour * h.hours - coalesce(a.allocated, 0), 'hours held and not used'
+FROM held h LEFT JOIN (SELECT billing_period, model, sum(allocated) AS allocated FROM alloc GROUP BY 1, 2) a ON a.billing_period = h.billing_period AND a.model = h.model
+ORDER BY 1, 2, 3`;
+}
+
 /** Gateway-derived FOCUS rows for external providers (OpenAI, Anthropic, Azure OpenAI, any OpenAI-compatible API). */
 const FOCUS_GATEWAY_ROWS = `SELECT CAST(substr(ts, 1, 7) || '-01 00:00:00' AS timestamp) AS BillingPeriodStart,
   CAST(substr(ts, 1, 10) || ' 00:00:00' AS timestamp) AS ChargePeriodStart,

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatCsv, formatTable } from '../../bin/commands/report';
@@ -34,6 +34,25 @@ describe('llm-finops report (SQL on DuckDB)', () => {
       { tenant: 'acme', feature: 'search', requests: 1, tokens: 0, cost_usd: 0.5, saved_usd: -0.5 },
     ]);
     expect(cli('report', '--usage', join(dir, 'usage.jsonl'), '--by', 'tenant', '--format', 'csv').stdout).toBe('tenant,requests,tokens,cost_usd,saved_usd\nacme,2,0,2,2\nglobex,1,0,2,-2\n');
+  });
+
+  it('apportions committed capacity billed outside CUR (an Azure PTU in the --config) by tokens over the hours used, idle apart (hand-computed)', () => {
+    const d = mkdtempSync(join(tmpdir(), 'report-ptu-'));
+    const ptu = (ts: string, tenant: string, input: number) => usageRecord({ ts, tenant, feature: 'chat', provider: 'azure', provider_type: 'azure-openai', model: 'gpt-ptu', upstream_model: 'gpt-4o-ptu', cost_basis: 'commitment', cost_micros: 0, input_tokens: input });
+    writeUsage(join(d, 'usage.jsonl'), [ptu('2026-11-15T10:05:00.000Z', 'acme', 2000), ptu('2026-11-15T10:50:00.000Z', 'acme', 1000), ptu('2026-11-15T11:20:00.000Z', 'globex', 1000)]);
+    writeFileSync(join(d, 'gateway.json'), JSON.stringify({ models: [
+      { id: 'gpt-ptu', provider: 'az', upstreamModel: 'gpt-4o-ptu', commitment: { type: 'azure-ptu', units: 15, usdPerUnitHour: 1, term: 'monthly' } },
+      { id: 'sonnet-pt', provider: 'br', upstreamModel: 'arn:aws:bedrock:us-east-1:111122223333:provisioned-model/x', commitment: { type: 'bedrock-provisioned', units: 1, usdPerUnitHour: 40 } },
+    ] }));
+    const r = cli('report', '--usage', join(d, 'usage.jsonl'), '--config', join(d, 'gateway.json'), '--format', 'json');
+    expect(r.status).toBe(0);
+    // 15 PTU x $1 = $15/h, held all of November (720 h): $10,800. Used in 2 hours: $30 shared 3,000 : 1,000 tokens
+    // ($22.50 acme, $7.50 globex); $10,770 idle. The Bedrock PT is left to the CUR reconciliation.
+    expect(JSON.parse(r.stdout).commitments).toEqual([
+      { billing_period: '2026-11', resource: 'gpt-ptu', tenant: '(idle)', allocated_usd: 10_770, basis: 'hours held and not used' },
+      { billing_period: '2026-11', resource: 'gpt-ptu', tenant: 'acme', allocated_usd: 22.5, basis: 'token share of the hours it was used' },
+      { billing_period: '2026-11', resource: 'gpt-ptu', tenant: 'globex', allocated_usd: 7.5, basis: 'token share of the hours it was used' },
+    ]);
   });
 
   it('allocates the CUR bill to tenants with --cur (default sections) and runs a named --query', () => {
