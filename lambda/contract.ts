@@ -95,6 +95,8 @@ export const CACHE_TABLE = {
 
 export const QUOTA_TABLE = {
   partitionKey: 'pk',
+  /** A run-time tenant's key hash -> tenant item (`tenant` attribute), read by the authorizer's one GetItem. */
+  keyItemPrefix: 'key#',
   ttlAttribute: 'ttl',
   expiryIndex: 'reservations-by-expiry',
   expiryIndexPartitionKey: 'gsi1pk',

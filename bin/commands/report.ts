@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { ATTRIBUTION_QUERIES, commitmentsQuery, spendBy, SPEND_DIMENSIONS } from '../../lib/attribution/queries';
+import { commitmentsOf } from '../../lambda/core/finops/estimate';
 import { renderReport, type ReportRecord } from '../../lambda/core/finops/report';
 import { AttributionDb } from '../attribution-db';
 import { action, collect, commaList, readJsonLines, UsageError } from '../cli-support';
@@ -106,7 +107,7 @@ async function sqlReport(o: ReportFlags, out: (s: string) => void): Promise<numb
       if (db.tables.has('cur') && db.tables.has('usage')) sections.push({ title: 'reconciliation', rows: await db.named('reconciliation') });
       else if (db.tables.has('cur')) sections.push({ title: 'bedrock-spend', rows: await db.named('bedrock-spend') }, { title: 'sagemaker-hosting', rows: await db.named('sagemaker-hosting') });
       // Committed capacity billed outside CUR, from the rates in the gateway config.
-      const commitments = o.config ? commitmentsOf(o.config) : [];
+      const commitments = o.config ? outsideCurCommitments(o.config) : [];
       if (commitments.length && db.tables.has('usage')) sections.push({ title: 'commitments', rows: await db.query(commitmentsQuery(commitments)) });
     }
     if (format === 'json') out(`${JSON.stringify(sections.length === 1 ? sections[0].rows : Object.fromEntries(sections.map((s) => [s.title, s.rows])), null, 2)}\n`);
@@ -120,15 +121,13 @@ async function sqlReport(o: ReportFlags, out: (s: string) => void): Promise<numb
   }
 }
 
-/** The config's committed models billed outside CUR, with their hourly cost (units x rate). */
-function commitmentsOf(file: string): { model: string; usdPerHour: number }[] {
-  let config: { models?: { id?: unknown; commitment?: { type?: unknown; units?: unknown; usdPerUnitHour?: unknown } }[] };
+/** The config's committed models billed outside CUR (Bedrock PT is in the reconciliation), with their hourly cost. */
+function outsideCurCommitments(file: string): { model: string; usdPerHour: number }[] {
+  let config: unknown;
   try {
     config = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new UsageError(`--config ${file}: ${(err as Error).message}`);
   }
-  return (config.models ?? [])
-    .filter((m) => m.commitment && m.commitment.type !== 'bedrock-provisioned' && typeof m.commitment.units === 'number' && typeof m.commitment.usdPerUnitHour === 'number')
-    .map((m) => ({ model: String(m.id), usdPerHour: (m.commitment!.units as number) * (m.commitment!.usdPerUnitHour as number) }));
+  return commitmentsOf(config).filter((c) => c.type !== 'bedrock-provisioned').map((c) => ({ model: c.model, usdPerHour: c.units * c.usdPerUnitHour }));
 }

@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { QUOTA_TABLE } from '../contract';
 import type { TenantDirectory } from '../core/ports';
 
 export interface Credentials {
@@ -66,7 +67,7 @@ export class DynamoDbKeyLookup implements Pick<TenantDirectory, 'tenantForKey'> 
   }
 
   async tenantForKey(keyHash: string): Promise<string | undefined> {
-    const body = JSON.stringify({ TableName: this.opts.tableName, Key: { pk: { S: `key#${keyHash}` } }, ConsistentRead: true, ProjectionExpression: 'tenant' });
+    const body = JSON.stringify({ TableName: this.opts.tableName, Key: { [QUOTA_TABLE.partitionKey]: { S: `${QUOTA_TABLE.keyItemPrefix}${keyHash}` } }, ConsistentRead: true, ProjectionExpression: 'tenant' });
     const signed = await this.signer.sign({
       method: 'POST', protocol: this.url.protocol, hostname: this.url.hostname, port: this.url.port ? Number(this.url.port) : undefined, path: '/',
       headers: { host: this.url.host, 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.GetItem' },

@@ -8,10 +8,11 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
+import { QUOTA_TABLE } from '../contract';
 import { type StoredTenant, type TenantDirectory, TenantExistsError } from '../core/ports';
 
 const TENANT = 't#';
-const KEY = 'key#';
+const KEY = QUOTA_TABLE.keyItemPrefix;
 
 /**
  * Run-time tenants in the quota table, beside the counters: `t#<id>` holds the tenant (and its key hashes as a

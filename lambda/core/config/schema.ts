@@ -154,6 +154,12 @@ export const TenantSchema = z.strictObject({
     .describe("This tenant's upstream id per model id, e.g. a Bedrock application inference profile ARN carrying the tenant's cost allocation tags (TenantInferenceProfiles sets these)"),
 });
 
+/** Who a policy applies to: the most specific of tenant+feature, tenant, feature, then none applies (scopedPolicyFor). */
+const policyScope = {
+  tenant: z.string().min(1).optional().describe('Applies to this tenant only; omit for every tenant'),
+  feature: z.string().min(1).optional().describe('Applies to this feature (x-llm-feature) only'),
+};
+
 export const GatewayConfigSchema = z.strictObject({
   $schema: z.string().optional(),
   providers: z.array(ProviderSchema).min(1),
@@ -328,8 +334,7 @@ export const GatewayConfigSchema = z.strictObject({
     .strictObject({
       policies: z
         .array(z.strictObject({
-          tenant: z.string().min(1).optional().describe('Applies to this tenant only; omit for every tenant'),
-          feature: z.string().min(1).optional().describe('Applies to this feature (x-llm-feature) only'),
+          ...policyScope,
           ttl: z.enum(['5m', '1h']).default('5m').describe('Cache TTL: 1h where the model offers it (writes cost 2x input instead of 1.25x), else 5m'),
         }))
         .default([])
@@ -340,8 +345,7 @@ export const GatewayConfigSchema = z.strictObject({
     .strictObject({
       policies: z
         .array(z.strictObject({
-          tenant: z.string().min(1).optional().describe('Applies to this tenant only; omit for every tenant'),
-          feature: z.string().min(1).optional().describe('Applies to this feature (x-llm-feature) only'),
+          ...policyScope,
           rerankBudget: z.number().gt(0).max(1).default(0.4).describe('Share of document tokens kept by re-ranking; 1 keeps all'),
           minChunks: z.number().int().nonnegative().default(2).describe('Documents kept whatever the budget, best first (2: on TREC QA dev the second-best chunk held the answer in one question in 51)'),
           historyMaxTokens: z.number().int().positive().optional().describe('Drop the oldest turns beyond this many tokens'),

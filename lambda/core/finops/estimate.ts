@@ -247,15 +247,20 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
   return { ...out, usage: { ...usage, variableUsdPerMonth: variableMonth, totalUsdPerMonth: round2(fixedTotal + variableMonth) } };
 }
 
-/** The commitments (models[].commitment) of a router's inline config; none when the config is not plain JSON there. */
-function commitmentsOf(config: unknown): { model: string; type: string; units: number; usdPerUnitHour: number; term: string }[] {
-  if (typeof config !== 'string') return [];
+/**
+ * The commitments (models[].commitment) a gateway config document (JSON text or parsed) declares, read without the
+ * schema: none when it is not plain JSON (a router's config held as a deploy-time token). Also used by `llm-finops report --config`.
+ */
+export function commitmentsOf(config: unknown): { model: string; type: string; units: number; usdPerUnitHour: number; term: string }[] {
   let parsed: { models?: unknown };
-  try {
-    parsed = JSON.parse(config);
-  } catch {
-    return [];
-  }
+  if (typeof config === 'string') {
+    try {
+      parsed = JSON.parse(config);
+    } catch {
+      return [];
+    }
+  } else if (typeof config === 'object' && config !== null) parsed = config;
+  else return [];
   if (!Array.isArray(parsed.models)) return [];
   const out: { model: string; type: string; units: number; usdPerUnitHour: number; term: string }[] = [];
   for (const m of parsed.models as { id?: unknown; commitment?: { type?: unknown; units?: unknown; usdPerUnitHour?: unknown; term?: unknown } }[]) {

@@ -79,8 +79,9 @@ export class Gateway {
       // Context optimisation changes what is sent, never the cache key (taken from the request as received).
       const callReq = await this.optimiseContext(req, tenant.id, trace);
       const hinted = cacheHintTtl(callReq);
+      const inputTokens = estimateInputTokens(callReq);
       const admission = await this.quota.admit({
-        requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens: estimateInputTokens(callReq), maxTokens,
+        requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens, maxTokens,
         serviceTier: requestedServiceTier(callReq),
         cacheWrites: hinted || trace.promptCache ? { hinted, policy: trace.promptCache ?? undefined } : undefined,
       });
@@ -90,9 +91,12 @@ export class Gateway {
       r = admission.route;
       // Commitment-first: committed models with no capacity left this minute step aside for the on-demand ones; the
       // first committed model still in the chain is counted at the request's bound.
-      const bound = estimateInputTokens(callReq) + steps.cap(r.chain[0], maxTokens);
-      r = this.commitments.admit(r, r.tier ? this.deps.config.tiers.get(r.tier)?.mode : undefined, bound, this.deps.clock.now());
-      if (r.chain[0].config.commitment) this.commitments.add(r.chain[0].id, this.deps.clock.now(), bound);
+      if (r.tier && this.deps.config.tiers.get(r.tier)?.mode === 'commitment-first') {
+        const bound = inputTokens + steps.cap(r.chain[0], maxTokens);
+        const now = this.deps.clock.now();
+        r = this.commitments.admit(r, bound, now);
+        if (r.chain[0].config.commitment) this.commitments.add(r.chain[0].id, now, bound);
+      }
       trace.tier = r.tier;
       trace.routeReason = r.reason;
 

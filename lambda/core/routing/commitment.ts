@@ -32,11 +32,10 @@ export class CommitmentMeter {
   }
 
   /**
-   * The route with every committed model that cannot take `tokens` more this minute left out (said in the route's
-   * reason); other routes unchanged. Never empties a route: the on-demand models stay.
+   * A commitment-first route with every committed model that cannot take `tokens` more this minute left out (said
+   * in the route's reason). Never empties a route: the on-demand models stay.
    */
-  admit(r: Route, mode: string | undefined, tokens: number, now: number): Route {
-    if (mode !== 'commitment-first') return r;
+  admit(r: Route, tokens: number, now: number): Route {
     const full: string[] = [];
     const chain = r.chain.filter((m) => {
       const cap = CommitmentMeter.capacity(m);
