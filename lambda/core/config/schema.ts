@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { GUARD_NAMES, type GuardName } from '../cache/guards';
 import { CASCADE_CHECKS, type CascadeCheck } from '../routing/cascade';
 
