@@ -8,45 +8,20 @@
  * Machine-dependent: compare ratios, not absolute times, across machines.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http2';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { LoopbackBedrock } from '../test/support/bedrock-h2';
 
 const ROOT = join(__dirname, '..');
 const RUNS = Number(process.env.COLD_START_RUNS ?? 15);
 const bundlePath = (name: string) => join(ROOT, 'assets', 'lambda', name, 'index.js');
 
-/** Answers Bedrock Converse (POST /model/{id}/converse) with a fixed message and its usage, over cleartext HTTP/2 as the SDK's Bedrock client speaks it. */
-function converseServer() {
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      if (req.method !== 'POST' || !/^\/model\/[^/]+\/converse$/.test(req.url ?? '')) {
-        res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({
-        output: { message: { role: 'assistant', content: [{ text: 'Hello.' }] } },
-        stopReason: 'end_turn',
-        usage: { inputTokens: 9, outputTokens: 2, totalTokens: 11 },
-        metrics: { latencyMs: 1 },
-      }));
-    });
-  });
-  return new Promise<{ url: string; close: () => void }>((ok) => server.listen(0, '127.0.0.1', () => ok({
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => server.close(),
-  })));
-}
-
 function run(args: string[], env: NodeJS.ProcessEnv) {
   return new Promise<{ wall_ms: number; out: Record<string, number> }>((ok, fail) => {
     const t0 = performance.now();
-    const p = spawn(process.execPath, [join(__dirname, 'cold-start-child.cjs'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [join(__dirname, 'cold-start-child.js'), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -65,7 +40,8 @@ const median = (xs: number[]) => {
 const max = (xs: number[]) => Math.round(Math.max(...xs) * 10) / 10;
 
 (async () => {
-  const server = await converseServer();
+  const server = new LoopbackBedrock('Hello.', { inputTokens: 9, outputTokens: 2 });
+  await server.start();
   const config = JSON.parse(readFileSync(join(ROOT, 'examples', 'platform', 'gateway.json'), 'utf8'));
   config.tenants = [{ id: 'acme', apiKeys: [{ sha256: '0'.repeat(64) }] }];
   const env = {
@@ -81,7 +57,7 @@ const max = (xs: number[]) => Math.round(Math.max(...xs) * 10) / 10;
     bare.push((await run(['--baseline'], env)).wall_ms);
     runs.push(await run([bundlePath('router')], env));
   }
-  server.close();
+  await server.stop();
   const col = (k: string) => runs.map((r) => r.out[k]);
   const result = {
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, date: new Date().toISOString(), runs: RUNS,

@@ -9,16 +9,18 @@ const CLI = join(ROOT, 'packages', 'cli');
 const rootPkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const cliPkg = JSON.parse(readFileSync(join(CLI, 'package.json'), 'utf8'));
 
-/** The npm packages (by name, not subpath) and the repository files an entry point pulls in, as esbuild resolves them. */
+/**
+ * The npm packages (by name, not subpath) an entry point's bundle still requires once esbuild has shaken out unused
+ * code (a loader in lambda/adapters/lazy.ts that this entry never calls is not a dependency), and the repository
+ * files it pulls in.
+ */
 function imports(entry: string): { packages: string[]; files: string[] } {
-  const r = buildSync({ entryPoints: [join(ROOT, entry)], bundle: true, platform: 'node', format: 'cjs', packages: 'external', write: false, metafile: true, logLevel: 'silent' });
+  const r = buildSync({ entryPoints: [join(ROOT, entry)], bundle: true, platform: 'node', format: 'cjs', packages: 'external', write: false, outfile: 'out.js', metafile: true, logLevel: 'silent' });
   const builtins = new Set(builtinModules);
   const packages = new Set<string>();
-  for (const input of Object.values(r.metafile!.inputs)) {
-    for (const i of input.imports) {
-      if (!i.external || i.path.startsWith('node:') || builtins.has(i.path)) continue;
-      packages.add(i.path.startsWith('@') ? i.path.split('/').slice(0, 2).join('/') : i.path.split('/')[0]);
-    }
+  for (const [, path] of r.outputFiles[0].text.matchAll(/\b(?:require|import)\("([^"]+)"\)/g)) {
+    if (path.startsWith('node:') || path.startsWith('.') || builtins.has(path) || builtins.has(path.split('/')[0])) continue;
+    packages.add(path.startsWith('@') ? path.split('/').slice(0, 2).join('/') : path.split('/')[0]);
   }
   return { packages: [...packages].sort(), files: Object.keys(r.metafile!.inputs).map((f) => relative(ROOT, join(process.cwd(), f))).sort() };
 }

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { s3Client, secretsManagerClient } from './lazy';
 import { Verifier } from '../core/cache/verifier';
 import type { ResolvedConfig } from '../core/config/resolve';
 import { LearnedRouter } from '../core/routing/learned';
@@ -66,6 +67,7 @@ function readLocal(what: string, ref: { path: string }, baseDir: string): string
 async function readS3(what: string, uri: string, s3: S3Client): Promise<string> {
   const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri)!;
   try {
+    const { GetObjectCommand } = s3Client();
     const out = await s3.send(new GetObjectCommand({ Bucket: m[1], Key: m[2] }));
     if (!out.Body) throw new Error('empty object');
     return await out.Body.transformToString('utf8');
@@ -85,13 +87,14 @@ export async function loadArtefacts(config: ResolvedConfig, opts: { baseDir?: st
   let s3 = opts.s3;
   const read = async (what: string, ref: Ref): Promise<string> => {
     if ('path' in ref) return readLocal(what, ref, baseDir);
-    s3 ??= new S3Client({});
+    s3 ??= new (s3Client().S3Client)({});
     return readS3(what, ref.s3Uri, s3);
   };
   let sm = opts.secrets;
   /** The key a Secrets Manager secret holds; an error names the config field and the secret. */
   const secretKey = async (field: string, secret: string): Promise<string> => {
     try {
+      const { GetSecretValueCommand, SecretsManagerClient } = secretsManagerClient();
       sm ??= new SecretsManagerClient({});
       const out = await sm.send(new GetSecretValueCommand({ SecretId: secret }));
       if (out.SecretString === undefined) throw new Error('the secret has no string value');

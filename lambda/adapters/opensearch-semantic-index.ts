@@ -1,6 +1,6 @@
-import { Client } from '@opensearch-project/opensearch';
+import type { Client } from '@opensearch-project/opensearch';
 import { onceUntilFailure } from './once';
-import { AwsSigv4Signer } from '@opensearch-project/opensearch/aws';
+import { awsCredentialProviderNode, openSearchAwsSigner, openSearchClient } from './lazy';
 import type { CachedCompletion, SemanticCandidate, SemanticEntry, SemanticIndex } from '../core/ports';
 
 export interface OpenSearchSemanticIndexOptions {
@@ -38,6 +38,8 @@ export class OpenSearchSemanticIndex implements SemanticIndex {
   constructor(private readonly opts: OpenSearchSemanticIndexOptions) {
     this.now = opts.now ?? Date.now;
     const auth = opts.auth ?? { type: 'sigv4', region: process.env.AWS_REGION ?? 'us-east-1', service: 'es' };
+    const { Client } = openSearchClient();
+    const { AwsSigv4Signer } = openSearchAwsSigner();
     this.client = new Client({
       ...(auth.type === 'sigv4'
         ? AwsSigv4Signer({ region: auth.region, service: auth.service, getCredentials: auth.getCredentials ?? defaultCredentials() })
@@ -146,7 +148,5 @@ export class OpenSearchSemanticIndex implements SemanticIndex {
 
 function defaultCredentials(): () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }> {
   // Loaded lazily: the provider chain pulls in several SDK packages only SigV4 users need.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { defaultProvider } = require('@aws-sdk/credential-provider-node') as typeof import('@aws-sdk/credential-provider-node');
-  return defaultProvider();
+  return awsCredentialProviderNode().defaultProvider();
 }

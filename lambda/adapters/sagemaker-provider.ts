@@ -1,9 +1,5 @@
-import {
-  InvokeEndpointCommand,
-  InvokeEndpointWithResponseStreamCommand,
-  type ResponseStream,
-  type SageMakerRuntimeClient,
-} from '@aws-sdk/client-sagemaker-runtime';
+import type { ResponseStream, SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import { sageMakerRuntimeClient } from './lazy';
 import type { ChatCompletion } from '../core/openai/types';
 import { ProviderError, type ChatProvider, type ProviderCall, type ProviderErrorKind, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
 import { kindForStatus, openWithTimeout, withTimeout } from './http-errors';
@@ -67,7 +63,7 @@ export class SageMakerProvider implements ChatProvider {
     return withTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
       let out;
       try {
-        out = await this.client.send(new InvokeEndpointCommand(this.input(call, false)), { abortSignal });
+        out = await this.client.send(new (sageMakerRuntimeClient().InvokeEndpointCommand)(this.input(call, false)), { abortSignal });
       } catch (err) {
         throw classify(err, what);
       }
@@ -87,7 +83,7 @@ export class SageMakerProvider implements ChatProvider {
     const what = `sagemaker/${call.model.id}`;
     const { value: out, close } = await openWithTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
       try {
-        return await this.client.send(new InvokeEndpointWithResponseStreamCommand(this.input(call, true)), { abortSignal });
+        return await this.client.send(new (sageMakerRuntimeClient().InvokeEndpointWithResponseStreamCommand)(this.input(call, true)), { abortSignal });
       } catch (err) {
         throw classify(err, what);
       }

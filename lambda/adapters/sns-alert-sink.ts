@@ -1,4 +1,5 @@
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { SNSClient } from '@aws-sdk/client-sns';
+import { snsClient } from './lazy';
 import type { AlertSink, QuotaAlert } from '../core/ports';
 import { chatNotification } from './chat-notification';
 
@@ -11,19 +12,28 @@ import { chatNotification } from './chat-notification';
 export class SnsAlertSink implements AlertSink {
   private readonly pending = new Set<Promise<unknown>>();
 
+  private client: SNSClient | undefined;
+
+  /** `client` is made on the first publish when not given (the router's cold start leaves the SNS client out). */
   constructor(
-    private readonly client: SNSClient,
+    client: SNSClient | undefined,
     private readonly topicArn: string,
     private readonly onError: (err: unknown, alert: QuotaAlert) => void = (err, alert) =>
       process.stderr.write(`${JSON.stringify({ _type: 'llm_alert_publish_failed', error: String(err), alert })}\n`),
-  ) {}
+  ) {
+    this.client = client;
+  }
 
   publish(alert: QuotaAlert): void {
     const pct = Math.round(alert.threshold * 100);
     const fmt = (v: number): string => (alert.unit === 'usd' ? `$${(v / 1_000_000).toFixed(2)}` : `${v} tokens`);
     const subject = `LLM quota ${pct}%: ${alert.scope === 'global' ? 'gateway' : alert.tenant} ${alert.window} ${alert.unit}`.slice(0, 100);
-    const sent = this.client
-      .send(new PublishCommand({
+    // The SDK client is loaded and made inside the promise, so even a failure to load it only reaches onError.
+    const sent = Promise.resolve()
+      .then(() => {
+        const { PublishCommand, SNSClient } = snsClient();
+        this.client ??= new SNSClient({});
+        return this.client.send(new PublishCommand({
         TopicArn: this.topicArn,
         Subject: subject,
         Message: chatNotification({
@@ -40,7 +50,8 @@ export class SnsAlertSink implements AlertSink {
           tenant: { DataType: 'String', StringValue: alert.tenant },
           scope: { DataType: 'String', StringValue: alert.scope },
         },
-      }))
+        }));
+      })
       .catch((err) => this.onError(err, alert))
       .finally(() => this.pending.delete(sent));
     this.pending.add(sent);

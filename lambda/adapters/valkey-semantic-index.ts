@@ -1,4 +1,5 @@
 import type { CachedCompletion, SemanticCandidate, SemanticEntry, SemanticIndex } from '../core/ports';
+import { ioredis } from './lazy';
 import { onceUntilFailure } from './once';
 
 /** The commands the index sends; ioredis (and a test double) provide them. */
@@ -167,9 +168,7 @@ function infoDimensions(info: unknown): number | undefined {
 export function connectValkey(conn: ValkeyConnection): ValkeyCommands {
   let client: Promise<import('ioredis').Redis> | undefined;
   const get = () => (client ??= Promise.resolve().then(() => {
-    // require, not import(): the CommonJS bundles (Lambda, CLI) keep it lazy, and Jest runs it without VM modules.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { Redis } = require('ioredis') as typeof import('ioredis');
+    const { Redis } = ioredis();
     const u = new URL(conn.url);
     if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error(`valkey url: expected redis:// or rediss://, got ${u.protocol}`);
     const redis = new Redis({

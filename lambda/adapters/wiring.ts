@@ -1,7 +1,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
+import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { ResolvedConfig } from '../core/config/resolve';
 import { Gateway } from '../core/pipeline';
 import type { Verifier } from '../core/cache/verifier';
@@ -21,6 +21,7 @@ import { OpenSearchSemanticIndex } from './opensearch-semantic-index';
 import { PineconeSemanticIndex } from './pinecone-semantic-index';
 import { connectValkey, ValkeySemanticIndex } from './valkey-semantic-index';
 import { SageMakerProvider } from './sagemaker-provider';
+import { sageMakerRuntimeClient } from './lazy';
 import { SentenceEmbedder } from './sentence-embedder';
 import { answerLimits } from './stream-limits';
 import { sha256, systemClock, systemIds } from './system-runtime';
@@ -153,7 +154,7 @@ export function buildProviders(config: ResolvedConfig, opts: WiringOptions): Map
       }
       case 'sagemaker': {
         const region = p.region ?? '';
-        if (!sagemaker.has(region)) sagemaker.set(region, new SageMakerRuntimeClient(p.region ? { region: p.region } : {}));
+        if (!sagemaker.has(region)) sagemaker.set(region, new (sageMakerRuntimeClient().SageMakerRuntimeClient)(p.region ? { region: p.region } : {}));
         providers.set(p.id, new SageMakerProvider(sagemaker.get(region)!, p.timeoutMs, answerLimits(p, config.raw.server.maxUpstreamResponseBytes)));
         break;
       }

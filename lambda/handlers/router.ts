@@ -2,7 +2,6 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { FirehoseClient } from '@aws-sdk/client-firehose';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDbQuotaStore } from '../adapters/dynamodb-quota-store';
 import { DynamoDbTenantDirectory } from '../adapters/dynamodb-tenant-directory';
 import { SnsAlertSink } from '../adapters/sns-alert-sink';
@@ -45,7 +44,8 @@ const gateway = loadArtefacts(config, { baseDir: __dirname }).then((artefacts) =
   quota: quotaTable ? new DynamoDbQuotaStore(dynamo!, quotaTable) : undefined,
   // Run-time tenants live in the quota table beside the counters.
   tenants: quotaTable ? new DynamoDbTenantDirectory(dynamo!, quotaTable) : undefined,
-  alerts: alertTopic ? new SnsAlertSink(new SNSClient({}), alertTopic) : undefined,
+  // The SNS client is loaded with the first alert, not at cold start.
+  alerts: alertTopic ? new SnsAlertSink(undefined, alertTopic) : undefined,
 }));
 // Surfaces a start-up failure in the log at once rather than only with the first request.
 gateway.catch((err: unknown) => process.stderr.write(`router start-up failed: ${err instanceof Error ? err.message : String(err)}\n`));

@@ -12,6 +12,16 @@ describe('SnsAlertSink', () => {
   const sns = mockClient(SNSClient);
   beforeEach(() => sns.reset());
 
+  it('makes its SNS client with the first alert when none is given (the router leaves SNS out of its cold start)', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'm' });
+    const sink = new SnsAlertSink(undefined, 'arn:aws:sns:us-east-1:111122223333:llm-alerts');
+    expect(sns.calls()).toHaveLength(0);
+    sink.publish(alert);
+    sink.publish(alert);
+    await sink.flush();
+    expect(sns.commandCalls(PublishCommand).map((c) => c.args[0].input.TopicArn)).toEqual(['arn:aws:sns:us-east-1:111122223333:llm-alerts', 'arn:aws:sns:us-east-1:111122223333:llm-alerts']);
+  });
+
   it('publishes the alert with a readable summary and filterable attributes', async () => {
     sns.on(PublishCommand).resolves({ MessageId: 'a1b2c3d4-5678-90ab-cdef-EXAMPLE11111' });
     new SnsAlertSink(new SNSClient({ region: 'us-east-1' }), 'arn:aws:sns:us-east-1:111122223333:llm-alerts').publish(alert);

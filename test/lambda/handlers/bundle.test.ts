@@ -1,11 +1,14 @@
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 import { PassThrough, type Writable } from 'node:stream';
 import { join } from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { DynamoDbQuotaStore, ensureQuotaTable } from '../../../lambda/adapters/dynamodb-quota-store';
 import { LocalDynamo } from '../../support/dynalite';
 import { FakeUpstream } from '../../support/upstream';
+import { LoopbackBedrock } from '../../support/bedrock-h2';
 import { KEYS, testConfig } from '../../support/config';
 
 type Bundle = {
@@ -115,6 +118,126 @@ describe('router bundle', () => {
       expect((await new DynamoDbQuotaStore(dynamo.client, 'bundle-quota').read([key])).get(key)).toEqual({ committed: 4000, reserved: 0 });
     } finally {
       await dynamo.stop();
+    }
+  });
+});
+
+/**
+ * scripts/bundle.mjs leaves the clients a config may not use (OpenSearch, ioredis, S3, Secrets Manager, SageMaker,
+ * SNS, the SDK's other credential providers) to files in lazy/, required only when first used.
+ */
+describe('lazy chunks', () => {
+  const assets = join(__dirname, '..', '..', '..', 'assets', 'lambda');
+
+  it('every chunk a bundle names exists and loads in a process of its own', () => {
+    for (const fn of readdirSync(assets)) {
+      const named = [...readFileSync(join(assets, fn, 'index.js'), 'utf8').matchAll(/"\.\/lazy\/([^"]+)"/g)].map((m) => m[1]);
+      const files = (() => {
+        try {
+          return readdirSync(join(assets, fn, 'lazy'));
+        } catch {
+          return [];
+        }
+      })();
+      for (const chunk of named) expect(files).toContain(chunk);
+      const load = spawnSync(process.execPath, ['-e', `for (const f of ${JSON.stringify(files)}) require(${JSON.stringify(join(assets, fn, 'lazy'))} + '/' + f)`], { encoding: 'utf8' });
+      expect(load.stderr.replace(/.*NodeVersionSupportWarning[\s\S]*?--trace-warnings[^\n]*\n/, '')).toBe('');
+      expect(load.status).toBe(0);
+    }
+  });
+
+  it('keeps the optional clients out of the router entry file', () => {
+    const entry = readFileSync(join(assets, 'router', 'index.js'), 'utf8');
+    const lazy = readdirSync(join(assets, 'router', 'lazy'));
+    for (const pkg of ['opensearch-project-opensearch-', 'ioredis-', 'aws-sdk-client-s3-', 'aws-sdk-client-secrets-manager-', 'aws-sdk-client-sagemaker-runtime-', 'aws-sdk-client-sns-', 'aws-sdk-credential-provider-sso-']) {
+      expect(lazy.some((f) => f.startsWith(pkg))).toBe(true);
+    }
+    // Strings only those clients carry.
+    expect(entry).not.toMatch(/opensearch-js|_opendistro|"Publish"|ConnectionPool/);
+  });
+
+  it('streams a Bedrock answer on the default platform, the SDK loading its event-stream and credential chunks (loopback HTTP/2 Bedrock)', async () => {
+    const bedrock = new LoopbackBedrock('Hello from Nova Micro.', { inputTokens: 12_000, outputTokens: 5_000 });
+    await bedrock.start();
+    try {
+      const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+      config.tenants = [{ id: 'acme', apiKeys: [{ sha256: '0'.repeat(64) }] }];
+      config.usage = { sink: 'none' };
+      const run = (exportName: string, body: unknown, mode: string[] = []) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-bundle.js'), 'router', exportName, JSON.stringify(event(body)), ...mode], {
+          env: {
+            ...process.env, LLM_FINOPS_CONFIG: JSON.stringify(config), AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrock.url,
+            AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local',
+          },
+        });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d) => (stdout += d));
+        p.stderr.on('data', (d) => (stderr += d));
+        p.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+      const streamed = await run('handler', { model: 'nova-micro', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } }, ['--stream']);
+      expect(streamed.status).toBe(0);
+      const text = JSON.parse(streamed.stdout).streamed as string;
+      const frames = text.split('\n\n').filter((f) => f.startsWith('data: {')).map((f) => JSON.parse(f.slice(6)));
+      expect(frames.map((f) => f.choices?.[0]?.delta?.content ?? '').join('')).toBe('Hello from Nova Micro.');
+      // 12,000 x $0.035/M + 5,000 x $0.14/M (Nova Micro in the catalog)
+      expect(frames.at(-1).usage).toMatchObject({ prompt_tokens: 12_000, completion_tokens: 5_000 });
+      expect(frames.at(-1).llm_finops.cost_usd).toBe(0.00112);
+      expect(bedrock.requests.map((r) => r.path)).toEqual([`/model/${encodeURIComponent('us.amazon.nova-micro-v1:0')}/converse-stream`]);
+      const buffered = await run('bufferedHandler', { model: 'nova-micro', messages: [{ role: 'user', content: 'hi' }] });
+      expect(JSON.parse(JSON.parse(buffered.stdout).body).choices[0].message.content).toBe('Hello from Nova Micro.');
+    } finally {
+      await bedrock.stop();
+    }
+  });
+
+  it('publishes a quota alert through the SNS chunk, loaded with the first alert (loopback SNS endpoint)', async () => {
+    const published: string[] = [];
+    const sns = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        published.push(body);
+        res.writeHead(200, { 'content-type': 'text/xml' }).end('<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>94f20ce6-13c5-43a0-9a9e-ca52d816e90b</MessageId></PublishResult><ResponseMetadata><RequestId>f187a3c1-376f-11df-8963-01868b7c937a</RequestId></ResponseMetadata></PublishResponse>');
+      });
+    });
+    await new Promise<void>((ok) => sns.listen(0, '127.0.0.1', ok));
+    const upstream = new FakeUpstream();
+    await upstream.start();
+    try {
+      upstream.setDefault('up-small-a', { kind: 'ok', content: 'alerted', promptTokens: 1000, completionTokens: 500 });
+      // $0.002 of a $0.0024 day: past 80%.
+      const config = testConfig(upstream.baseUrl, { usage: { sink: 'none' }, cache: { exact: { enabled: false } } });
+      config.tenants = [{ id: 'acme', apiKeys: [{ sha256: '0'.repeat(64) }], limits: { dailyUsd: 0.0024 } }];
+      const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-bundle.js'), 'router', 'bufferedHandler', JSON.stringify(event({ model: 'small-a', messages: [{ role: 'user', content: 'alert me' }], max_tokens: 500 }))], {
+          env: {
+            ...process.env,
+            LLM_FINOPS_CONFIG: JSON.stringify(config),
+            LLM_FINOPS_ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:llm-alerts',
+            AWS_ENDPOINT_URL_SNS: `http://127.0.0.1:${(sns.address() as AddressInfo).port}`,
+            AWS_REGION: 'us-east-1',
+            AWS_ACCESS_KEY_ID: 'local',
+            AWS_SECRET_ACCESS_KEY: 'local',
+          },
+        });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d) => (stdout += d));
+        p.stderr.on('data', (d) => (stderr += d));
+        p.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+      expect(result.stderr).not.toContain('llm_alert_publish_failed');
+      expect(JSON.parse(result.stdout).statusCode).toBe(200);
+      expect(published).toHaveLength(1);
+      const form = new URLSearchParams(published[0]);
+      expect(form.get('Action')).toBe('Publish');
+      expect(form.get('TopicArn')).toBe('arn:aws:sns:us-east-1:111122223333:llm-alerts');
+      expect(form.get('Subject')).toBe('LLM quota 80%: acme day usd');
+    } finally {
+      await upstream.stop();
+      await new Promise((r) => sns.close(r));
     }
   });
 });

@@ -1,0 +1,19 @@
+/**
+ * Packages the router loads only when its config uses them: each comes through a `require()` in this file, never
+ * a top-level import, and the adapters call these functions where they first need the package (types come from
+ * `import type`, which costs nothing at run time).
+ *
+ * In the Lambda bundles (scripts/bundle.mjs) every `require()` of this file, and every `import()` inside a
+ * dependency (the AWS SDK's credential providers), becomes a separate file under `lazy/` beside `index.js`: a cold
+ * start neither reads nor compiles it until the call runs. Under Jest, tsx and the CLI bundle it is a plain
+ * `require`. Adding a package here is how a new optional adapter stays out of the cold start.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+export const openSearchClient = () => require('@opensearch-project/opensearch') as typeof import('@opensearch-project/opensearch');
+export const openSearchAwsSigner = () => require('@opensearch-project/opensearch/aws') as typeof import('@opensearch-project/opensearch/aws');
+export const awsCredentialProviderNode = () => require('@aws-sdk/credential-provider-node') as typeof import('@aws-sdk/credential-provider-node');
+export const ioredis = () => require('ioredis') as typeof import('ioredis');
+export const s3Client = () => require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3');
+export const secretsManagerClient = () => require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
+export const sageMakerRuntimeClient = () => require('@aws-sdk/client-sagemaker-runtime') as typeof import('@aws-sdk/client-sagemaker-runtime');
+export const snsClient = () => require('@aws-sdk/client-sns') as typeof import('@aws-sdk/client-sns');
