@@ -13,6 +13,12 @@ const server = createServer((req, res) => {
     const up = request(
       { host: target.hostname, port: target.port, path: `${target.pathname}/chat/completions`, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': body.length } },
       (ur) => {
+        // A stream passes through as it comes.
+        if (String(ur.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+          res.writeHead(ur.statusCode ?? 502, { 'content-type': 'text/event-stream' });
+          ur.pipe(res);
+          return;
+        }
         const out: Buffer[] = [];
         ur.on('data', (c: Buffer) => out.push(c));
         ur.on('end', () => {

@@ -8,6 +8,13 @@ import type { Writable } from 'node:stream';
  */
 export async function writeChunk(stream: Writable, chunk: string): Promise<boolean> {
   if (stream.destroyed || stream.writableEnded) return false;
+  // Frames written in the same turn of the event loop (an upstream read that held many chunks) leave in one write
+  // rather than one system call each: corked now, uncorked once this turn's promise jobs have run, so no frame waits
+  // for later input.
+  if (!stream.writableCorked) {
+    stream.cork();
+    process.nextTick(() => stream.uncork());
+  }
   if (stream.write(chunk)) return true;
   return new Promise<boolean>((resolve) => {
     const done = (ok: boolean) => (): void => {

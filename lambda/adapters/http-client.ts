@@ -52,6 +52,35 @@ export function httpPost(url: URL, headers: Record<string, string>, body: string
   });
 }
 
+/**
+ * After a stream's last event ([DONE]): what is left of the response (the chunked terminator, normally already on
+ * its way) is read in the background and `detach` called at its end, so the keep-alive socket goes back to the pool
+ * rather than being cut, which cost every streamed request a new TCP connection. A response still open `graceMs`
+ * later (an upstream that never ends it) or one that breaks is cut with `close`. The caller's events have ended
+ * already: nothing here delays the client.
+ */
+export function releaseAfterDone(body: IncomingMessage, close: () => void, detach: () => void, graceMs: number): void {
+  if (body.readableEnded) {
+    detach();
+    return;
+  }
+  const timer = setTimeout(() => {
+    body.off('end', onEnd);
+    close();
+  }, graceMs);
+  timer.unref();
+  const onEnd = (): void => {
+    clearTimeout(timer);
+    detach();
+  };
+  body.once('end', onEnd);
+  body.once('error', () => {
+    clearTimeout(timer);
+    close();
+  });
+  body.resume();
+}
+
 /** A body past the size limit: the read stops and the socket is dropped. */
 export class BodyTooLargeError extends Error {
   constructor(readonly maxBytes: number) {

@@ -2,7 +2,7 @@ import type { ProviderConfig } from '../core/config/schema';
 import type { ChatCompletion } from '../core/openai/types';
 import { ProviderError, type ChatProvider, type EmbeddingCall, type EmbeddingResponse, type ProviderCall, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
 import { embeddingsProblem } from '../core/openai/embeddings';
-import { BodyTooLargeError, httpPost, readText, type HttpResponse } from './http-client';
+import { BodyTooLargeError, httpPost, readText, releaseAfterDone, type HttpResponse } from './http-client';
 import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
 import { kindForStatus, openWithTimeout, parseRetryAfter, withTimeout } from './http-errors';
 import { openAiChunkEvents, readSseData } from './sse-reader';
@@ -83,7 +83,7 @@ export class OpenAiCompatibleProvider implements ChatProvider {
 
   async *stream(call: ProviderCall): AsyncGenerator<ProviderStreamEvent> {
     const what = `${this.config.id}/${call.model.id}`;
-    const { value: res, close } = await openWithTimeout(what, this.config.timeoutMs, call.signal, async (signal) => {
+    const { value: res, close, detach } = await openWithTimeout(what, this.config.timeoutMs, call.signal, async (signal) => {
       const r = await this.post(call, true, signal);
       const type = String(r.headers['content-type'] ?? '');
       // A 200 that is not an event stream (an HTML error page from a proxy, a JSON body) fails before any byte
@@ -94,14 +94,25 @@ export class OpenAiCompatibleProvider implements ChatProvider {
       }
       return r;
     });
+    let done = false;
+    let released = false;
+    // A stream that ended cleanly ([DONE]) leaves its connection to finish in the background, so the pooled
+    // socket is reused; one left early (client gone, limit, error) is cut.
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      if (done) releaseAfterDone(res.body, close, detach, this.limits.idleMs);
+      else close();
+    };
     try {
-      const bytes = boundedStream(res.body as AsyncIterable<Buffer>, this.limits, what, close, (b) => b.length);
-      yield* openAiChunkEvents(readSseData(bytes), what);
+      // Not destroyed when the reader stops at [DONE]: release() decides.
+      const bytes = boundedStream(res.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>, this.limits, what, release, (b) => b.length);
+      yield* openAiChunkEvents(readSseData(bytes), what, () => (done = true));
     } catch (err) {
       if (err instanceof ProviderError || call.signal.aborted) throw err;
       throw new ProviderError(`${what} stream broke: ${(err as Error).message}`, 'network', undefined, undefined, { cause: err });
     } finally {
-      close();
+      release();
     }
   }
 

@@ -39,12 +39,16 @@ export async function* readSseData(body: AsyncIterable<Uint8Array>, maxEventChar
 /**
  * OpenAI-style chunk payloads (until [DONE]) to provider events: content chunks, and every usage report as a usage
  * event (checked: a bad report arrives as a problem). The service tier the upstream reports travels with it.
+ * `onDone` is called when [DONE] arrives, before the events end: the caller may then let the connection finish.
  */
-export async function* openAiChunkEvents(payloads: AsyncIterable<string>, what: string): AsyncGenerator<ProviderStreamEvent> {
+export async function* openAiChunkEvents(payloads: AsyncIterable<string>, what: string, onDone?: () => void): AsyncGenerator<ProviderStreamEvent> {
   let serviceTier: string | undefined;
   let events = 0;
   for await (const data of payloads) {
-    if (data === '[DONE]') return;
+    if (data === '[DONE]') {
+      onDone?.();
+      return;
+    }
     events++;
     let chunk: ChatCompletionChunk & { error?: { message?: string } };
     try {
@@ -56,8 +60,13 @@ export async function* openAiChunkEvents(payloads: AsyncIterable<string>, what: 
     if (chunk.error) throw new ProviderError(`${what} stream error: ${chunk.error.message ?? 'unknown'}`, 'server');
     if (typeof chunk.service_tier === 'string') serviceTier = chunk.service_tier;
     if (Array.isArray(chunk.choices) && chunk.choices.length > 0) {
-      const { usage: _drop, ...rest } = chunk;
-      yield { type: 'chunk', chunk: rest as ChatCompletionChunk };
+      // Without a usage report (none, or null) the chunk goes on as parsed, with its text for a pass-through; one
+      // that carries a report is copied without it (the report becomes the usage event below).
+      if (chunk.usage === undefined || chunk.usage === null) yield { type: 'chunk', chunk, raw: data };
+      else {
+        const { usage: _report, ...rest } = chunk;
+        yield { type: 'chunk', chunk: rest as ChatCompletionChunk };
+      }
     }
     // After the chunk it came with: a server that reports running usage on every chunk counts that chunk's text.
     const reading = readOpenAiUsage(chunk.usage);

@@ -55,7 +55,15 @@ export interface ProviderUsageEvent {
   readonly serviceTier?: string;
 }
 
-export type ProviderStreamEvent = { readonly type: 'chunk'; readonly chunk: ChatCompletionChunk } | ProviderUsageEvent;
+export type ProviderStreamEvent = {
+  readonly type: 'chunk';
+  readonly chunk: ChatCompletionChunk;
+  /**
+   * The upstream's JSON text of this chunk, when it carried no usage report (none, or null): the gateway may forward
+   * it as it came (its model name rewritten in place) instead of serialising the parsed chunk again.
+   */
+  readonly raw?: string;
+} | ProviderUsageEvent;
 
 export type ProviderErrorKind = 'throttled' | 'server' | 'timeout' | 'network' | 'auth' | 'client';
 

@@ -52,6 +52,8 @@ export class FakeUpstream {
   private readonly scripts = new Map<string, Behaviour[]>();
   private readonly defaults = new Map<string, Behaviour>();
   private server?: Server;
+  /** TCP connections accepted since start: a client that keeps its sockets alive opens few. */
+  connections = 0;
 
   /** Behaviours consumed in order for the next requests to `model`; then the model's default applies. */
   script(model: string, ...behaviours: Behaviour[]): void {
@@ -195,6 +197,7 @@ export class FakeUpstream {
       res.end('data: [DONE]\n\n');
     });
     this.server.keepAliveTimeout = 60_000;
+    this.server.on('connection', () => this.connections++);
     this.server.listen(0, '127.0.0.1');
     await once(this.server, 'listening');
   }

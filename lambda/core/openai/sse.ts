@@ -7,6 +7,33 @@ export function sseData(payload: unknown): string {
   return `data: ${JSON.stringify(payload)}\n\n`;
 }
 
+/** `"key":` and the JSON of `value`, as a compact serialiser writes it. */
+const member = (key: string, value: unknown): string => `"${key}":${JSON.stringify(value)}`;
+
+/** `text` with the one occurrence of `find` replaced, or undefined when it occurs zero or several times. */
+function replaceOnce(text: string, find: string, by: string): string | undefined {
+  const at = text.indexOf(find);
+  if (at < 0 || text.indexOf(find, at + find.length) >= 0) return undefined;
+  return text.slice(0, at) + by + text.slice(at + find.length);
+}
+
+/**
+ * The SSE frame of an upstream chunk forwarded as it came, only its model name replaced by ours and a `"usage":null`
+ * taken out (as the serialised path drops it: the client's bytes do not depend on the path), or undefined when that
+ * cannot be done exactly on the text: no raw text, no model name or one written with spaces or other escapes, a
+ * pattern found other than once. The caller then serialises the parsed chunk. Saves a JSON.stringify of every chunk.
+ */
+export function passThroughFrame(raw: string | undefined, chunk: { readonly model?: unknown }, model: string): string | undefined {
+  if (raw === undefined || typeof chunk.model !== 'string') return undefined;
+  let text = replaceOnce(raw, member('model', chunk.model), member('model', model));
+  if (text !== undefined && text.includes('"usage":null')) {
+    // Exactly one, with the comma that separates it from its neighbour.
+    text = replaceOnce(text, '"usage":null', '"usage":null') === undefined ? undefined
+      : replaceOnce(text, ',"usage":null', '') ?? replaceOnce(text, '"usage":null,', '');
+  }
+  return text === undefined ? undefined : `data: ${text}\n\n`;
+}
+
 /** OpenAI usage block: prompt_tokens counts every input token, cached ones included, as OpenAI does. */
 export function toOpenAiUsage(u: TokenUsage): Usage {
   const prompt = u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens;

@@ -1,5 +1,5 @@
 import { toErrorBody, UpstreamError, UpstreamTimeoutError } from '../errors';
-import { SSE_DONE, sseData, toOpenAiUsage } from '../openai/sse';
+import { passThroughFrame, SSE_DONE, sseData, toOpenAiUsage } from '../openai/sse';
 import type { ChatCompletion, ChatRequest } from '../openai/types';
 import { ProviderError, type ProviderStreamEvent, type ProviderUsageEvent } from '../ports';
 import { ZERO_USAGE } from '../pricing/prices';
@@ -106,7 +106,8 @@ export async function streamed(
             }
             if (c.finish_reason) finish = c.finish_reason;
           }
-          yield sseData({ ...e.chunk, model: model.id });
+          // A usage member (null) never reaches the client in a chunk: the gateway's own usage chunk ends the stream.
+          yield passThroughFrame(e.raw, e.chunk, model.id) ?? sseData({ ...e.chunk, model: model.id, usage: undefined });
         }
         ev = await opened.value.it.next();
       }

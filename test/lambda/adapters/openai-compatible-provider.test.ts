@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { OpenAiCompatibleProvider } from '../../../lambda/adapters/openai-compatible-provider';
 import { readSseData } from '../../../lambda/adapters/sse-reader';
 import { resolveConfig } from '../../../lambda/core/config/resolve';
@@ -35,6 +37,49 @@ describe('OpenAiCompatibleProvider', () => {
     expect(got.headers['x-org']).toBe('acme');
     expect(got.body).toEqual({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 4096, seed: 7, user: 'u1', temperature: 0 });
     expect(out.usage).toEqual({ inputTokens: 40, outputTokens: 7, cacheReadTokens: 60, cacheWriteTokens: 0 });
+  });
+
+  it('gives a finished stream\'s socket back to the pool: streams one after another share one connection', async () => {
+    const config = configFor([{ type: 'openai-compatible', id: 'p', baseUrl: upstream.baseUrl }]);
+    const p = new OpenAiCompatibleProvider(config.raw.providers[0] as never, undefined);
+    upstream.setDefault('gpt-4o-mini', { kind: 'ok', content: 'one two three', promptTokens: 5, completionTokens: 3 });
+    const before = upstream.connections;
+    for (let i = 0; i < 5; i++) {
+      const events: ProviderStreamEvent[] = [];
+      for await (const e of p.stream(call(config, { stream: true, stream_options: { include_usage: true } }))) events.push(e);
+      expect(events.at(-1)).toMatchObject({ type: 'usage', usage: { inputTokens: 5, outputTokens: 3 } });
+      // The rest of the response (after [DONE]) is read in the background before the socket is free again.
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(upstream.connections - before).toBeLessThanOrEqual(1);
+  });
+
+  it('ends the events at [DONE] at once, and cuts a response the upstream keeps open after it once the idle limit passes', async () => {
+    let closed!: () => void;
+    const cut = new Promise<void>((r) => (closed = r));
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\n');
+      res.write('data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}\n\ndata: [DONE]\n\n');
+      // ... and never ends the response.
+      res.on('close', closed);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const config = configFor([{ type: 'openai-compatible', id: 'p', baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, streamIdleTimeoutMs: 1000 }]);
+      const p = new OpenAiCompatibleProvider(config.raw.providers[0] as never, undefined);
+      const t0 = Date.now();
+      const events: ProviderStreamEvent[] = [];
+      for await (const e of p.stream(call(config, { stream: true }))) events.push(e);
+      // Well before the grace period: the client is not kept waiting for a response the upstream never ends.
+      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(events.map((e) => e.type)).toEqual(['chunk', 'usage']);
+      await cut; // the grace period passed and the connection was cut, from our side
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('calls an Azure OpenAI deployment with api-version and the api-key header', async () => {
