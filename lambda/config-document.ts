@@ -339,6 +339,8 @@ export type GatewayConfigDocument = {
                 /** Directory the index persists to */
                 path: string;
                 maxEntries?: number;
+                /** A tenant and context with at least this many entries is searched through an HNSW graph (usearch, an optional dependency of the CLI) instead of a scan; 0: always scan */
+                annMinEntries?: number;
             } | {
                 type: "opensearch";
                 /** Domain endpoint or Serverless collection endpoint, https://... */

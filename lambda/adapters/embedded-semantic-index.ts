@@ -1,7 +1,9 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { SemanticCandidate, SemanticEntry, SemanticIndex } from '../core/ports';
+import { annModule, AnnPartitionIndex, DEFAULT_ANN, type AnnOptions } from './ann-index';
 import { pushTop } from './memory-semantic-index';
 
 interface Entry {
@@ -13,8 +15,27 @@ interface Entry {
   readonly scale: number;
   readonly entry: SemanticEntry;
   readonly expiresAtMs: number;
+  /** Sequence number, unique in the index and kept in the log: the entry's key in a partition's ANN graph. */
+  readonly seq: number;
   /** Slot in its partition; -1 once evicted. */
   slot: number;
+}
+
+/** q . v: the int8 vector against a query (times the entry's scale, its cosine for normalised vectors). */
+function dot(v: Float32Array, q: Int8Array): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < q.length; i += 4) {
+    s0 += v[i] * q[i];
+    s1 += v[i + 1] * q[i + 1];
+    s2 += v[i + 2] * q[i + 2];
+    s3 += v[i + 3] * q[i + 3];
+  }
+  for (; i < q.length; i++) s0 += v[i] * q[i];
+  return s0 + s1 + s2 + s3;
 }
 
 /** A growable posting list: the slots holding a non-zero in one dimension, and their int8 values. */
@@ -39,19 +60,24 @@ class Postings {
 
 /**
  * One tenant and context. Sparse vectors (the local lexical embedder sets ~6% of its dimensions) go to an
- * inverted index, so a search touches only the dimensions the query uses; dense ones (Titan, OpenAI, Ollama) are
- * scanned row by row. Evicted slots stay as holes until the partition is rebuilt.
+ * inverted index, so a search touches only the dimensions the query uses; dense ones (the sentence encoder, Titan,
+ * OpenAI, Ollama) are scanned row by row. Evicted slots stay as holes until the partition is rebuilt. A large
+ * partition also has an HNSW graph (`ann`): a search then scores only the graph's nearest candidates, exactly.
  */
 class Partition {
   readonly entries: (Entry | undefined)[] = [];
   private readonly postings = new Map<number, Postings>();
   private readonly dense: number[] = [];
+  readonly bySeq = new Map<number, Entry>();
+  ann: AnnPartitionIndex | undefined;
   live = 0;
 
   add(e: Entry): void {
     e.slot = this.entries.length;
     this.entries.push(e);
+    this.bySeq.set(e.seq, e);
     this.live++;
+    if (this.ann && this.ann.dimensions === e.q.length) this.ann.add([e.seq], [e.q]);
     let nonZero = 0;
     for (let i = 0; i < e.q.length; i++) if (e.q[i] !== 0) nonZero++;
     if (nonZero * 8 <= e.q.length) {
@@ -69,20 +95,39 @@ class Partition {
   remove(e: Entry): void {
     if (e.slot < 0 || this.entries[e.slot] !== e) return;
     this.entries[e.slot] = undefined;
+    this.bySeq.delete(e.seq);
+    this.ann?.remove(e.seq);
     e.slot = -1;
     this.live--;
+  }
+
+  /** The live entries of one vector size, for a graph. */
+  ofSize(dimensions: number): Entry[] {
+    return this.entries.filter((e): e is Entry => e !== undefined && e.q.length === dimensions);
   }
 
   get holes(): number {
     return this.entries.length - this.live;
   }
 
-  search(v: Float32Array, minScore: number, limit: number, now: number): SemanticCandidate[] {
+  search(v: Float32Array, minScore: number, limit: number, now: number, annCandidates: number): SemanticCandidate[] {
     const top: SemanticCandidate[] = [];
     const consider = (e: Entry | undefined, score: number): void => {
       if (!e || e.expiresAtMs <= now || e.q.length !== v.length || score < minScore) return;
       pushTop(top, { score, prompt: e.entry.prompt, value: e.entry.value }, limit);
     };
+    if (this.ann && this.ann.dimensions === v.length) {
+      for (const seq of this.ann.search(v, Math.max(limit * 4, annCandidates))) {
+        const e = this.bySeq.get(seq);
+        // Gone since the graph was saved, or expired: out of the graph, so it crowds no later search.
+        if (!e || e.expiresAtMs <= now) {
+          this.ann.remove(seq);
+          continue;
+        }
+        consider(e, dot(v, e.q) * e.scale);
+      }
+      return top;
+    }
     if (this.postings.size) {
       const acc = new Float32Array(this.entries.length);
       const seen = new Uint8Array(this.entries.length);
@@ -109,20 +154,7 @@ class Partition {
     for (const slot of this.dense) {
       const e = this.entries[slot];
       if (!e || e.q.length !== v.length) continue;
-      const q = e.q;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let i = 0;
-      for (; i + 3 < q.length; i += 4) {
-        s0 += v[i] * q[i];
-        s1 += v[i + 1] * q[i + 1];
-        s2 += v[i + 2] * q[i + 2];
-        s3 += v[i + 3] * q[i + 3];
-      }
-      for (; i < q.length; i++) s0 += v[i] * q[i];
-      consider(e, (s0 + s1 + s2 + s3) * e.scale);
+      consider(e, dot(v, e.q) * e.scale);
     }
     return top;
   }
@@ -134,10 +166,20 @@ export interface EmbeddedSemanticIndexOptions {
   /** Oldest entries go first beyond this many (all tenants together). */
   readonly maxEntries?: number;
   readonly now?: () => number;
+  /**
+   * A partition (tenant and context) of at least this many entries gets an HNSW graph (usearch) and is no longer
+   * scanned; 0 never. Default 2,000, where a scan of dense 512-d vectors takes about a millisecond.
+   */
+  readonly annMinEntries?: number;
+  /** Candidates a graph search proposes for exact scoring (at least 4 x the asked limit). */
+  readonly annCandidates?: number;
+  readonly ann?: AnnOptions;
 }
 
 const LOG = 'index.log';
 const LOCK = 'index.lock';
+/** Saved graphs, one `<partition hash>.usearch` (+ `.json` manifest) per large partition, written on close. */
+const ANN_DIR = 'ann';
 
 /**
  * A semantic index for the local gateway that survives restarts: entries live in memory, partitioned by tenant and
@@ -147,7 +189,8 @@ const LOCK = 'index.lock';
  * replayed on open and compacted when it holds more dead records than live ones. One process per directory: a lock
  * file refuses a second one.
  *
- * Record layout: u32 header length, header JSON {t, c, e, s, p, v}, u32 dimensions, int8 components.
+ * Record layout: u32 header length, header JSON {t, c, e, s, p, v, n}, u32 dimensions, int8 components (n: the
+ * entry's sequence number, its key in a graph; logs written before it are numbered on replay).
  */
 export class EmbeddedSemanticIndex implements SemanticIndex {
   private readonly partitions = new Map<string, Partition>();
@@ -158,11 +201,20 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
   private readonly maxEntries: number;
   private readonly now: () => number;
   private readonly dir: string;
+  private seq = 0;
+  private readonly annMinEntries: number;
+  private readonly annCandidates: number;
+  private readonly annOptions: AnnOptions;
+  /** While the log is replayed, graphs wait: they are loaded or built once, at the end. */
+  private replaying = false;
 
   constructor(opts: EmbeddedSemanticIndexOptions) {
     this.dir = opts.path;
     this.maxEntries = opts.maxEntries ?? 200_000;
     this.now = opts.now ?? Date.now;
+    this.annMinEntries = opts.annMinEntries ?? 2_000;
+    this.annCandidates = opts.annCandidates ?? 40;
+    this.annOptions = opts.ann ?? DEFAULT_ANN;
     mkdirSync(this.dir, { recursive: true });
     const lock = join(this.dir, LOCK);
     const me = JSON.stringify(processIdentity(process.pid));
@@ -176,12 +228,22 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
     const file = join(this.dir, LOG);
     if (existsSync(file)) {
       const buf = readFileSync(file);
+      this.replaying = true;
       const good = this.replay(buf);
+      this.replaying = false;
       // A torn last record (the process died mid-write) is cut off, so new records append after whole ones.
       if (good < buf.length) truncateSync(file, good);
     }
     this.fd = openSync(file, 'a');
     if (this.deadRecords > this.size) this.compact();
+    for (const [key, part] of this.partitions) this.attachGraph(key, part, true);
+  }
+
+  /** Partitions with a graph (for tests and the benchmark). */
+  get graphPartitions(): number {
+    let n = 0;
+    for (const p of this.partitions.values()) if (p.ann) n++;
+    return n;
   }
 
   get size(): number {
@@ -190,29 +252,76 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
 
   async search(tenant: string, contextHash: string, vector: Float32Array, minScore: number, limit: number): Promise<SemanticCandidate[]> {
     const part = this.partitions.get(partitionKey(tenant, contextHash));
-    return part ? part.search(vector, minScore, limit, this.now()) : [];
+    return part ? part.search(vector, minScore, limit, this.now(), this.annCandidates) : [];
   }
 
   async put(tenant: string, contextHash: string, vector: Float32Array, entry: SemanticEntry, ttlMs: number): Promise<void> {
     const { q, scale } = quantise(vector);
     const expiresAtMs = this.now() + ttlMs;
-    writeSync(this.fd, encodeRecord(tenant, contextHash, expiresAtMs, scale, entry, q));
-    this.add(tenant, contextHash, q, scale, entry, expiresAtMs);
+    const seq = this.seq++;
+    writeSync(this.fd, encodeRecord(tenant, contextHash, expiresAtMs, scale, entry, q, seq));
+    this.add(tenant, contextHash, q, scale, entry, expiresAtMs, seq);
     if (this.deadRecords > 1000 && this.deadRecords > this.size) this.compact();
   }
 
-  /** Releases the file and the lock. */
+  /** Saves the graphs (so the next open loads rather than rebuilds them), then releases the file and the lock. */
   close(): void {
+    this.saveGraphs();
     closeSync(this.fd);
     rmSync(join(this.dir, LOCK), { force: true });
   }
 
-  private add(tenant: string, contextHash: string, q: Int8Array, scale: number, entry: SemanticEntry, expiresAtMs: number): void {
+  private graphFile(key: string): string {
+    return join(this.dir, ANN_DIR, `${createHash('sha256').update(key).digest('hex').slice(0, 32)}.usearch`);
+  }
+
+  /**
+   * Gives a partition that has reached `annMinEntries` its graph: the one saved on the last close when it still
+   * fits (`reopen`: the entries added since are added to it), else one built from its entries.
+   */
+  private attachGraph(key: string, part: Partition, reopen = false): void {
+    if (part.ann || this.replaying || !this.annMinEntries || part.live < this.annMinEntries) return;
+    const mod = annModule();
+    if (!mod) return;
+    // The graph holds the partition's most common vector size (one embedder; a change of embedder starts anew).
+    const sizes = new Map<number, number>();
+    for (const e of part.entries) if (e) sizes.set(e.q.length, (sizes.get(e.q.length) ?? 0) + 1);
+    const dimensions = [...sizes].sort((a, b) => b[1] - a[1])[0][0];
+    const entries = part.ofSize(dimensions);
+    const saved = reopen ? AnnPartitionIndex.load(mod, this.graphFile(key), key, dimensions, this.annOptions) : undefined;
+    const ann = saved?.index ?? AnnPartitionIndex.create(mod, dimensions, this.annOptions);
+    const missing = saved ? entries.filter((e) => e.seq > saved.maxSeq) : entries;
+    ann.add(missing.map((e) => e.seq), missing.map((e) => e.q));
+    part.ann = ann;
+  }
+
+  private saveGraphs(): void {
+    const dir = join(this.dir, ANN_DIR);
+    const keep = new Set<string>();
+    for (const [key, part] of this.partitions) {
+      if (!part.ann) continue;
+      mkdirSync(dir, { recursive: true });
+      const file = this.graphFile(key);
+      try {
+        part.ann.save(file, { partition: key, maxSeq: this.seq - 1 });
+        keep.add(file);
+      } catch (err) {
+        process.stderr.write(`warning: semantic index: cannot save the graph of a partition to ${file}: ${(err as Error).message}\n`);
+      }
+    }
+    if (!existsSync(dir)) return;
+    for (const f of readdirSync(dir)) {
+      if (!keep.has(join(dir, f.replace(/\.json$/, '')))) rmSync(join(dir, f), { force: true });
+    }
+  }
+
+  private add(tenant: string, contextHash: string, q: Int8Array, scale: number, entry: SemanticEntry, expiresAtMs: number, seq: number): void {
     const partition = partitionKey(tenant, contextHash);
-    const e: Entry = { partition, tenant, contextHash, q, scale, entry, expiresAtMs, slot: -1 };
+    const e: Entry = { partition, tenant, contextHash, q, scale, entry, expiresAtMs, seq, slot: -1 };
     let part = this.partitions.get(partition);
     if (!part) this.partitions.set(partition, (part = new Partition()));
     part.add(e);
+    this.attachGraph(partition, part);
     this.order.push(e);
     while (this.size > this.maxEntries) this.evict(this.order[this.orderHead++]);
     if (this.orderHead > 4096 && this.orderHead * 2 > this.order.length) {
@@ -231,10 +340,11 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
     this.deadRecords++;
   }
 
-  /** Re-adds a partition's live entries without the holes eviction left. */
+  /** Re-adds a partition's live entries without the holes eviction left (its graph goes along). */
   private rebuild(key: string, part: Partition): void {
     const fresh = new Partition();
     for (const e of part.entries) if (e) fresh.add(e);
+    fresh.ann = part.ann;
     this.partitions.set(key, fresh);
   }
 
@@ -247,7 +357,7 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
       if (off + 8 + hl > buf.length) break;
       const dims = buf.readUInt32LE(off + 4 + hl);
       if (off + 8 + hl + dims > buf.length) break;
-      let h: { t: string; c: string; e: number; s: number; p: string; v: SemanticEntry['value'] };
+      let h: { t: string; c: string; e: number; s: number; p: string; v: SemanticEntry['value']; n?: number };
       try {
         h = JSON.parse(buf.toString('utf8', off + 4, off + 4 + hl));
       } catch {
@@ -256,11 +366,14 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
       const q = new Int8Array(dims);
       q.set(new Int8Array(buf.buffer, buf.byteOffset + off + 8 + hl, dims));
       off += 8 + hl + dims;
+      // Logs written before sequence numbers: numbered in order now (and so on the next compaction).
+      const seq = typeof h.n === 'number' && h.n >= this.seq ? h.n : this.seq;
+      this.seq = seq + 1;
       if (h.e <= now) {
         this.deadRecords++;
         continue;
       }
-      this.add(h.t, h.c, q, h.s, { prompt: h.p, value: h.v }, h.e);
+      this.add(h.t, h.c, q, h.s, { prompt: h.p, value: h.v }, h.e, seq);
     }
     return off;
   }
@@ -271,6 +384,8 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
     const live = this.order.slice(this.orderHead).filter((e) => e.expiresAtMs > now);
     this.order.length = 0;
     this.orderHead = 0;
+    // Graphs go along with their partitions; the entries left out turn stale keys there, dropped when met.
+    const graphs = new Map([...this.partitions].map(([k, p]) => [k, p.ann]));
     this.partitions.clear();
     for (const e of live) {
       let part = this.partitions.get(e.partition);
@@ -278,10 +393,11 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
       part.add(e);
       this.order.push(e);
     }
+    for (const [k, p] of this.partitions) p.ann = graphs.get(k);
     const tmp = join(this.dir, `${LOG}.tmp`);
     const fd = openSync(tmp, 'w');
     for (const e of live) {
-      writeSync(fd, encodeRecord(e.tenant, e.contextHash, e.expiresAtMs, e.scale, e.entry, e.q));
+      writeSync(fd, encodeRecord(e.tenant, e.contextHash, e.expiresAtMs, e.scale, e.entry, e.q, e.seq));
     }
     closeSync(fd);
     closeSync(this.fd);
@@ -291,8 +407,8 @@ export class EmbeddedSemanticIndex implements SemanticIndex {
   }
 }
 
-function encodeRecord(tenant: string, contextHash: string, expiresAtMs: number, scale: number, entry: SemanticEntry, q: Int8Array): Buffer {
-  const header = Buffer.from(JSON.stringify({ t: tenant, c: contextHash, e: expiresAtMs, s: scale, p: entry.prompt, v: entry.value }));
+function encodeRecord(tenant: string, contextHash: string, expiresAtMs: number, scale: number, entry: SemanticEntry, q: Int8Array, seq: number): Buffer {
+  const header = Buffer.from(JSON.stringify({ t: tenant, c: contextHash, e: expiresAtMs, s: scale, p: entry.prompt, v: entry.value, n: seq }));
   const rec = Buffer.allocUnsafe(8 + header.length + q.length);
   rec.writeUInt32LE(header.length, 0);
   header.copy(rec, 4);

@@ -17,3 +17,4 @@ export const s3Client = () => require('@aws-sdk/client-s3') as typeof import('@a
 export const secretsManagerClient = () => require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
 export const sageMakerRuntimeClient = () => require('@aws-sdk/client-sagemaker-runtime') as typeof import('@aws-sdk/client-sagemaker-runtime');
 export const snsClient = () => require('@aws-sdk/client-sns') as typeof import('@aws-sdk/client-sns');
+export const usearch = () => require('usearch') as typeof import('usearch');

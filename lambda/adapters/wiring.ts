@@ -74,7 +74,7 @@ function buildIndex(sem: CacheConfig['semantic'], embedder: Embedder, baseDir: s
     case 'memory':
       return new MemorySemanticIndex(ix.maxEntriesPerPartition, Date.now, { maxEntries: ix.maxEntries, maxEntriesPerTenant: ix.maxEntriesPerTenant, maxBytes: ix.maxMegabytes * 1024 * 1024 });
     case 'embedded':
-      return new EmbeddedSemanticIndex({ path: resolvePath(baseDir, ix.path), maxEntries: ix.maxEntries });
+      return new EmbeddedSemanticIndex({ path: resolvePath(baseDir, ix.path), maxEntries: ix.maxEntries, annMinEntries: ix.annMinEntries });
     case 'opensearch': {
       if (!embedder.dimensions) throw new Error('cache.semantic.index: OpenSearch needs the vector size; set cache.semantic.embedder.dimensions');
       const region = ix.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;

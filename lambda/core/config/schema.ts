@@ -301,6 +301,8 @@ export const GatewayConfigSchema = z.strictObject({
                 type: z.literal('embedded'),
                 path: z.string().min(1).describe('Directory the index persists to'),
                 maxEntries: positiveInt.default(200_000),
+                annMinEntries: z.number().int().nonnegative().default(2_000)
+                  .describe('A tenant and context with at least this many entries is searched through an HNSW graph (usearch, an optional dependency of the CLI) instead of a scan; 0: always scan'),
               }),
               z.strictObject({
                 type: z.literal('opensearch'),

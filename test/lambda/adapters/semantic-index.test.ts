@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EmbeddedSemanticIndex, lockHolder, processIdentity } from '../../../lambda/adapters/embedded-semantic-index';
@@ -29,6 +29,103 @@ const entry = (p: string) => ({ prompt: p, value: cachedAnswer(p) });
 
 semanticIndexContract('memory', async (now) => new MemorySemanticIndex(100, now));
 semanticIndexContract('embedded', async (now) => embedded(tempDir(), now));
+// Every partition on its HNSW graph from the first entry: the same contract (tenants, contexts, expiry, order).
+semanticIndexContract('embedded, searched through its graph', async (now) => {
+  const i = new EmbeddedSemanticIndex({ path: tempDir(), now, annMinEntries: 1 });
+  open.push(i);
+  return i;
+});
+
+/** Clustered unit vectors, as sentence embeddings are: `n` of `dims` around `clusters` centres. */
+function clustered(n: number, dims: number, clusters: number, seed = 7): Float32Array[] {
+  let x = seed;
+  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  const centres = Array.from({ length: clusters }, () => Float32Array.from({ length: dims }, rnd));
+  return Array.from({ length: n }, (_, i) => {
+    const v = centres[i % clusters].map((c) => c + 0.5 * rnd());
+    const norm = Math.hypot(...v);
+    return v.map((c) => c / norm);
+  });
+}
+
+describe('EmbeddedSemanticIndex graph (usearch HNSW)', () => {
+  const dims = 64;
+  const vectors = clustered(4_000, dims, 40);
+  const queries = clustered(50, dims, 40, 99);
+
+  it('finds the exact top 10 of a large partition (recall >= 0.95) while scoring only the graph\'s candidates', async () => {
+    const exact = embedded(tempDir(), undefined, 100_000);
+    const graph = new EmbeddedSemanticIndex({ path: tempDir(), annMinEntries: 1_000 });
+    open.push(graph);
+    for (const [i, v] of vectors.entries()) {
+      await exact.put('acme', 'ctx', v, entry(`p${i}`), 60_000);
+      await graph.put('acme', 'ctx', v, entry(`p${i}`), 60_000);
+    }
+    expect(exact.graphPartitions).toBe(1); // the default threshold (2,000) is passed too
+    expect(graph.graphPartitions).toBe(1);
+    const plain = new EmbeddedSemanticIndex({ path: tempDir(), annMinEntries: 0 });
+    open.push(plain);
+    for (const [i, v] of vectors.entries()) await plain.put('acme', 'ctx', v, entry(`p${i}`), 60_000);
+    expect(plain.graphPartitions).toBe(0);
+    let found = 0;
+    for (const q of queries) {
+      const truth = new Set((await plain.search('acme', 'ctx', q, -1, 10)).map((c) => c.prompt));
+      const got = await graph.search('acme', 'ctx', q, -1, 10);
+      found += got.filter((c) => truth.has(c.prompt)).length;
+      // Scores are the exact ones, not the graph's.
+      const best = (await plain.search('acme', 'ctx', q, -1, 1))[0];
+      if (got[0].prompt === best.prompt) expect(got[0].score).toBeCloseTo(best.score, 6);
+    }
+    expect(found / (queries.length * 10)).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('keeps tenants apart: one graph per tenant and context, and a search reads only its own', async () => {
+    const idx = new EmbeddedSemanticIndex({ path: tempDir(), annMinEntries: 100 });
+    open.push(idx);
+    for (const [i, v] of vectors.slice(0, 300).entries()) {
+      await idx.put('acme', 'ctx', v, entry(`acme-${i}`), 60_000);
+      await idx.put('globex', 'ctx', v, entry(`globex-${i}`), 60_000);
+    }
+    expect(idx.graphPartitions).toBe(2);
+    const hits = await idx.search('globex', 'ctx', vectors[5], -1, 20);
+    expect(hits[0]).toMatchObject({ prompt: 'globex-5' });
+    expect(hits.every((h) => h.prompt.startsWith('globex-'))).toBe(true);
+    expect(await idx.search('initech', 'ctx', vectors[5], -1, 20)).toEqual([]);
+  });
+
+  it('saves its graphs on close and loads them on open, adding what came after the save (a crash) and skipping what left', async () => {
+    const dir = tempDir();
+    let t = Date.UTC(2026, 11, 1);
+    const a = new EmbeddedSemanticIndex({ path: dir, annMinEntries: 500, now: () => t });
+    for (const [i, v] of vectors.slice(0, 1_000).entries()) await a.put('acme', 'ctx', v, entry(`p${i}`), i < 10 ? 1_000 : 60_000);
+    a.close();
+    expect(readdirSync(join(dir, 'ann')).sort()).toEqual([expect.stringMatching(/\.usearch$/), expect.stringMatching(/\.usearch\.json$/)]);
+    // Reopened: the saved graph; then 10 more entries, and the process dies without closing.
+    const b = new EmbeddedSemanticIndex({ path: dir, annMinEntries: 500, now: () => t });
+    expect(b.graphPartitions).toBe(1);
+    for (const [i, v] of vectors.slice(1_000, 1_010).entries()) await b.put('acme', 'ctx', v, entry(`late${i}`), 60_000);
+    t += 5_000; // the first 10 entries expire
+    const c = new EmbeddedSemanticIndex({ path: dir, annMinEntries: 500, now: () => t });
+    open.push(c);
+    expect(c.graphPartitions).toBe(1);
+    expect((await c.search('acme', 'ctx', vectors[1_003], 0.99, 1))[0]?.prompt).toBe('late3');
+    expect((await c.search('acme', 'ctx', vectors[500], 0.99, 1))[0]?.prompt).toBe('p500');
+    expect((await c.search('acme', 'ctx', vectors[3], 0.99, 5)).map((h) => h.prompt)).not.toContain('p3');
+  });
+
+  it('rebuilds a graph whose saved file is damaged rather than trusting it', async () => {
+    const dir = tempDir();
+    const a = new EmbeddedSemanticIndex({ path: dir, annMinEntries: 500 });
+    for (const [i, v] of vectors.slice(0, 600).entries()) await a.put('acme', 'ctx', v, entry(`p${i}`), 60_000);
+    a.close();
+    const graph = readdirSync(join(dir, 'ann')).find((f) => f.endsWith('.usearch'))!;
+    writeFileSync(join(dir, 'ann', graph), 'not a graph');
+    const b = new EmbeddedSemanticIndex({ path: dir, annMinEntries: 500 });
+    open.push(b);
+    expect(b.graphPartitions).toBe(1);
+    expect((await b.search('acme', 'ctx', vectors[42], 0.99, 1))[0]?.prompt).toBe('p42');
+  });
+});
 
 describe('MemorySemanticIndex bounds', () => {
   it('stays within its total bound however many conversations pass (it once grew without limit)', async () => {
