@@ -67,7 +67,13 @@ export function registerGatewayCommands(program: Command): void {
           `${sem.enabled ? `, semantic cache: ${sem.embedder.type} embedder at ${config.semanticCache.threshold}` : ''})\n`,
       );
       const stop = (): void => {
-        server.close(() => process.exit(0));
+        server.close(() => {
+          // The embedded index saves its graphs here, so the next start loads them instead of rebuilding.
+          gateway.close().then(() => process.exit(0), (err: unknown) => {
+            process.stderr.write(`shutdown: ${err instanceof Error ? err.message : String(err)}\n`);
+            process.exit(1);
+          });
+        });
         server.closeAllConnections();
       };
       process.once('SIGINT', stop);

@@ -283,6 +283,8 @@ export interface SemanticIndex {
   /** Up to `limit` unexpired entries with score >= minScore, best first. */
   search(tenant: string, contextHash: string, vector: Float32Array, minScore: number, limit: number): Promise<SemanticCandidate[]>;
   put(tenant: string, contextHash: string, vector: Float32Array, entry: SemanticEntry, ttlMs: number): Promise<void>;
+  /** Saves what persists and releases files (the embedded index's graphs and lock); the local gateway calls it on shutdown. */
+  close?(): void;
 }
 
 export interface UsageSink {

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -32,7 +32,8 @@ describe('semantic cache through llm-finops local (real openai client, embedded 
     configPath = join(dir, 'gateway.json');
     writeFileSync(configPath, JSON.stringify(testConfig(upstream.baseUrl, {
       usage: { sink: 'jsonl', path: 'usage.jsonl' },
-      cache: { exact: { enabled: true }, semantic: { enabled: true, index: { type: 'embedded', path: 'semantic-index' } } },
+      // Every tenant and context on its HNSW graph from the first entry: the suite runs through the graph search.
+      cache: { exact: { enabled: true }, semantic: { enabled: true, index: { type: 'embedded', path: 'semantic-index', annMinEntries: 1 } } },
     })));
     ({ proc, baseUrl } = await startLocal(configPath));
   });
@@ -98,10 +99,13 @@ describe('semantic cache through llm-finops local (real openai client, embedded 
     expect(upstream.received).toHaveLength(1);
   });
 
-  it('keeps entries across a restart of the gateway', async () => {
+  it('keeps entries across a restart of the gateway, its graphs saved on SIGTERM', async () => {
     upstream.script('up-small-a', { kind: 'ok', content: 'Ship within 3 days.', promptTokens: 30, completionTokens: 5 });
     await client(KEYS.acme).chat.completions.create(ask('How fast do you ship orders?'));
     await stop(proc);
+    const saved = readdirSync(join(dir, 'semantic-index', 'ann'));
+    expect(saved.filter((f) => f.endsWith('.usearch')).length).toBeGreaterThanOrEqual(2); // acme's and globex's at least
+    expect(saved.filter((f) => f.endsWith('.usearch.json'))).toHaveLength(saved.filter((f) => f.endsWith('.usearch')).length);
     ({ proc, baseUrl } = await startLocal(configPath));
     const again = await client(KEYS.acme).chat.completions.create(ask('how fast do you ship orders')).withResponse();
     expect(again.response.headers.get('x-llm-cache')).toBe('hit-semantic');

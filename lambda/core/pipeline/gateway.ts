@@ -255,6 +255,12 @@ export class Gateway {
     await Promise.all([this.deps.alerts.flush?.(), this.deps.usage.flush?.()]);
   }
 
+  /** On shutdown (llm-finops local): delivers what is in flight, then lets the semantic index save and release its files. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.deps.semantic?.index.close?.();
+  }
+
   /** OpenAI `GET /v1/models`: the tiers and models the tenant may name, plus `auto`. */
   async models(tenantId: string): Promise<JsonResult> {
     const tenant = await this.tenants.tenantOf(tenantId);
