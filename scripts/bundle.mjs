@@ -14,7 +14,7 @@ rmSync(outRoot, { recursive: true, force: true });
 const lazyFile = join(root, 'lambda', 'adapters', 'lazy.ts');
 
 /**
- * Lazy chunks. Every require() in lambda/adapters/lazy.ts and every import() inside a dependency (the AWS SDK's
+ * Lazy chunks. Every require() in lambda/adapters/lazy.ts (of a package, or of one of our modules) and every import() inside a dependency (the AWS SDK's
  * credential providers load each one that way) becomes its own CommonJS file in lazy/ beside index.js, bundled
  * with its dependencies, and the call site requires that file: a cold start reads and compiles only what the
  * handler imports at the top, and the rest when (if ever) the config first uses it. A chunk may repeat code the
@@ -25,16 +25,17 @@ function lazyChunks(chunks, prefix) {
   return {
     name: 'lazy-chunks',
     setup(b) {
-      b.onResolve({ filter: /^[^./]/ }, async (args) => {
-        if (args.pluginData?.lazyChunks) return undefined;
+      b.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.pluginData?.lazyChunks || args.kind === 'entry-point') return undefined;
         if (args.path.startsWith('node:') || builtinModules.includes(args.path.split('/')[0])) return undefined;
-        const lazy = args.kind === 'dynamic-import' || (args.kind === 'require-call' && args.importer === lazyFile);
+        const relative = args.path.startsWith('.') || args.path.startsWith('/');
+        const lazy = (args.kind === 'dynamic-import' && !relative) || (args.kind === 'require-call' && args.importer === lazyFile);
         if (!lazy) return undefined;
         const r = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: { lazyChunks: true } });
         if (r.errors.length || r.external) return undefined; // esbuild reports the error, or keeps the external as configured
         let file = chunks.get(r.path);
         if (!file) {
-          file = `${args.path.replace(/^@/, '').replace(/[^A-Za-z0-9.-]+/g, '-')}-${createHash('sha256').update(r.path).digest('hex').slice(0, 8)}.js`;
+          file = `${args.path.replace(/^[./]+/, '').replace(/^@/, '').replace(/[^A-Za-z0-9.-]+/g, '-')}-${createHash('sha256').update(r.path).digest('hex').slice(0, 8)}.js`;
           chunks.set(r.path, file);
         }
         return { path: `${prefix}${file}`, external: true };

@@ -29,7 +29,7 @@ export interface AnnOptions {
   readonly expansionSearch: number;
 }
 
-export const DEFAULT_ANN: AnnOptions = { connectivity: 16, expansionAdd: 128, expansionSearch: 128 };
+export const DEFAULT_ANN: AnnOptions = { connectivity: 16, expansionAdd: 128, expansionSearch: 256 };
 
 /**
  * An HNSW graph over one partition's int8 vectors (usearch: C++ with SIMD, prebuilt binaries in its npm tarball,

@@ -5,7 +5,9 @@
  *
  * In the Lambda bundles (scripts/bundle.mjs) every `require()` of this file, and every `import()` inside a
  * dependency (the AWS SDK's credential providers), becomes a separate file under `lazy/` beside `index.js`: a cold
- * start neither reads nor compiles it until the call runs. Under Jest, tsx and the CLI bundle it is a plain
+ * start neither reads nor compiles it until the call runs. A chunk carries its own copy of what it imports: a module
+ * of ours may be one only if no class of it is checked with instanceof elsewhere (ProviderError is: the providers
+ * stay in the entry). Under Jest, tsx and the CLI bundle it is a plain
  * `require`. Adding a package here is how a new optional adapter stays out of the cold start.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -18,3 +20,5 @@ export const secretsManagerClient = () => require('@aws-sdk/client-secrets-manag
 export const sageMakerRuntimeClient = () => require('@aws-sdk/client-sagemaker-runtime') as typeof import('@aws-sdk/client-sagemaker-runtime');
 export const snsClient = () => require('@aws-sdk/client-sns') as typeof import('@aws-sdk/client-sns');
 export const usearch = () => require('usearch') as typeof import('usearch');
+// Ours, for llm-finops local only; safe as a separate copy: it shares no class whose identity is checked (instanceof).
+export const embeddedIndex = () => require('./embedded-semantic-index') as typeof import('./embedded-semantic-index');

@@ -10,7 +10,6 @@ import type { AlertSink, ChatProvider, Embedder, ExactCache, QuotaStore, Semanti
 import { BedrockEmbedder } from './bedrock-embedder';
 import { BedrockProvider } from './bedrock-provider';
 import { DynamoDbExactCache } from './dynamodb-exact-cache';
-import { EmbeddedSemanticIndex } from './embedded-semantic-index';
 import { LexicalEmbedder } from './lexical-embedder';
 import { MemoryExactCache } from './memory-exact-cache';
 import { MemoryQuotaStore } from './memory-quota-store';
@@ -21,7 +20,7 @@ import { OpenSearchSemanticIndex } from './opensearch-semantic-index';
 import { PineconeSemanticIndex } from './pinecone-semantic-index';
 import { connectValkey, ValkeySemanticIndex } from './valkey-semantic-index';
 import { SageMakerProvider } from './sagemaker-provider';
-import { sageMakerRuntimeClient } from './lazy';
+import { embeddedIndex, sageMakerRuntimeClient } from './lazy';
 import { SentenceEmbedder } from './sentence-embedder';
 import { answerLimits } from './stream-limits';
 import { sha256, systemClock, systemIds } from './system-runtime';
@@ -74,7 +73,7 @@ function buildIndex(sem: CacheConfig['semantic'], embedder: Embedder, baseDir: s
     case 'memory':
       return new MemorySemanticIndex(ix.maxEntriesPerPartition, Date.now, { maxEntries: ix.maxEntries, maxEntriesPerTenant: ix.maxEntriesPerTenant, maxBytes: ix.maxMegabytes * 1024 * 1024 });
     case 'embedded':
-      return new EmbeddedSemanticIndex({ path: resolvePath(baseDir, ix.path), maxEntries: ix.maxEntries, annMinEntries: ix.annMinEntries });
+      return new (embeddedIndex().EmbeddedSemanticIndex)({ path: resolvePath(baseDir, ix.path), maxEntries: ix.maxEntries, annMinEntries: ix.annMinEntries });
     case 'opensearch': {
       if (!embedder.dimensions) throw new Error('cache.semantic.index: OpenSearch needs the vector size; set cache.semantic.embedder.dimensions');
       const region = ix.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
