@@ -26,6 +26,7 @@ import { ALL_GUARDS, NO_GUARDS } from '../lambda/core/cache/guards';
 import type { CachedCompletion, Embedder } from '../lambda/core/ports';
 import { KEYS, testConfig } from '../test/support/config';
 import { startLocal } from '../test/support/local';
+import { clusteredVectors } from '../test/support/vectors';
 import { FakeUpstream } from '../test/support/upstream';
 import { tfidfCurve } from './tfidf';
 
@@ -43,18 +44,6 @@ const answer: CachedCompletion = {
   usage: { inputTokens: 40, outputTokens: 8, cacheReadTokens: 0, cacheWriteTokens: 0 },
   modelId: 'm', tier: 't', storedAtMs: 0,
 };
-
-/** Clustered unit vectors standing in for sentence embeddings (512-d, like the local default encoder's). */
-function clusteredVectors(n: number, dims: number, clusters: number, seed: number): Float32Array[] {
-  let x = seed;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
-  const centres = Array.from({ length: clusters }, () => Float32Array.from({ length: dims }, rnd));
-  return Array.from({ length: n }, (_, i) => {
-    const v = centres[i % clusters].map((c) => c + 0.5 * rnd());
-    const norm = Math.hypot(...v);
-    return v.map((c) => c / norm);
-  });
-}
 
 /**
  * Lookups in one tenant and context of `entries` (the worst case for a scan), p50/p99 over 200 queries, for the

@@ -5,6 +5,7 @@ import { EmbeddedSemanticIndex, lockHolder, processIdentity } from '../../../lam
 import { MemorySemanticIndex } from '../../../lambda/adapters/memory-semantic-index';
 import { cachedAnswer } from './exact-cache.contract';
 import { semanticIndexContract, unit } from './semantic-index.contract';
+import { clusteredVectors } from '../../support/vectors';
 
 const dirs: string[] = [];
 const open: EmbeddedSemanticIndex[] = [];
@@ -36,22 +37,10 @@ semanticIndexContract('embedded, searched through its graph', async (now) => {
   return i;
 });
 
-/** Clustered unit vectors, as sentence embeddings are: `n` of `dims` around `clusters` centres. */
-function clustered(n: number, dims: number, clusters: number, seed = 7): Float32Array[] {
-  let x = seed;
-  const rnd = () => ((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
-  const centres = Array.from({ length: clusters }, () => Float32Array.from({ length: dims }, rnd));
-  return Array.from({ length: n }, (_, i) => {
-    const v = centres[i % clusters].map((c) => c + 0.5 * rnd());
-    const norm = Math.hypot(...v);
-    return v.map((c) => c / norm);
-  });
-}
-
 describe('EmbeddedSemanticIndex graph (usearch HNSW)', () => {
   const dims = 64;
-  const vectors = clustered(4_000, dims, 40);
-  const queries = clustered(50, dims, 40, 99);
+  const vectors = clusteredVectors(4_000, dims, 40, 7);
+  const queries = clusteredVectors(50, dims, 40, 99);
 
   it('finds the exact top 10 of a large partition (recall >= 0.95) while scoring only the graph\'s candidates', async () => {
     const exact = embedded(tempDir(), undefined, 100_000);

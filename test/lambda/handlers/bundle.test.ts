@@ -28,6 +28,24 @@ const event = (body: unknown) => ({
 });
 
 /**
+ * A built bundle in its own `node` process, as Lambda loads it (test/support/invoke-bundle.js): `event` to its export
+ * `exportName`, with `env` over this process's environment (`--stream` in `mode` for a streaming handler).
+ */
+function invokeBundle(bundle: string, exportName: string, event: unknown, env: Record<string, string>, mode: string[] = []) {
+  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-bundle.js'), bundle, exportName, JSON.stringify(event), ...mode], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Credentials and Region for the SDK clients of a bundle pointed at a loopback endpoint. */
+const LOCAL_AWS = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+
+/**
  * Loads the esbuild bundle that the construct deploys (assets/lambda/router/index.js, built by `npm ci`) the way
  * the Lambda Node.js runtime does: the `awslambda` global and the config in the environment.
  */
@@ -93,22 +111,8 @@ describe('router bundle', () => {
     try {
       await ensureQuotaTable(dynamo.client, 'bundle-quota');
       upstream.setDefault('up-small-b', { kind: 'ok', content: 'from dynamo run', promptTokens: 1000, completionTokens: 500 });
-      const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-bundle.js'), 'router', 'bufferedHandler', JSON.stringify(event({ model: 'small-b', messages: [{ role: 'user', content: 'dynamo' }] }))], {
-          env: {
-            ...process.env,
-            LLM_FINOPS_QUOTA_TABLE: 'bundle-quota',
-            AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-            AWS_REGION: 'us-east-1',
-            AWS_ACCESS_KEY_ID: 'local',
-            AWS_SECRET_ACCESS_KEY: 'local',
-          },
-        });
-        let stdout = '';
-        let stderr = '';
-        p.stdout.on('data', (d) => (stdout += d));
-        p.stderr.on('data', (d) => (stderr += d));
-        p.on('close', (status) => resolve({ status, stdout, stderr }));
+      const result = await invokeBundle('router', 'bufferedHandler', event({ model: 'small-b', messages: [{ role: 'user', content: 'dynamo' }] }), {
+        LLM_FINOPS_QUOTA_TABLE: 'bundle-quota', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint, ...LOCAL_AWS,
       });
       expect(result.status).toBe(0);
       const res = JSON.parse(result.stdout) as APIGatewayProxyResult;
@@ -163,19 +167,8 @@ describe('lazy chunks', () => {
       const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
       config.tenants = [{ id: 'acme', apiKeys: [{ sha256: '0'.repeat(64) }] }];
       config.usage = { sink: 'none' };
-      const run = (exportName: string, body: unknown, mode: string[] = []) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-bundle.js'), 'router', exportName, JSON.stringify(event(body)), ...mode], {
-          env: {
-            ...process.env, LLM_FINOPS_CONFIG: JSON.stringify(config), AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrock.url,
-            AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local',
-          },
-        });
-        let stdout = '';
-        let stderr = '';
-        p.stdout.on('data', (d) => (stdout += d));
-        p.stderr.on('data', (d) => (stderr += d));
-        p.on('close', (status) => resolve({ status, stdout, stderr }));
-      });
+      const run = (exportName: string, body: unknown, mode: string[] = []) =>
+        invokeBundle('router', exportName, event(body), { LLM_FINOPS_CONFIG: JSON.stringify(config), AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrock.url, ...LOCAL_AWS }, mode);
       const streamed = await run('handler', { model: 'nova-micro', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } }, ['--stream']);
       expect(streamed.status).toBe(0);
       const text = JSON.parse(streamed.stdout).streamed as string;
@@ -210,23 +203,11 @@ describe('lazy chunks', () => {
       // $0.002 of a $0.0024 day: past 80%.
       const config = testConfig(upstream.baseUrl, { usage: { sink: 'none' }, cache: { exact: { enabled: false } } });
       config.tenants = [{ id: 'acme', apiKeys: [{ sha256: '0'.repeat(64) }], limits: { dailyUsd: 0.0024 } }];
-      const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-bundle.js'), 'router', 'bufferedHandler', JSON.stringify(event({ model: 'small-a', messages: [{ role: 'user', content: 'alert me' }], max_tokens: 500 }))], {
-          env: {
-            ...process.env,
-            LLM_FINOPS_CONFIG: JSON.stringify(config),
-            LLM_FINOPS_ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:llm-alerts',
-            AWS_ENDPOINT_URL_SNS: `http://127.0.0.1:${(sns.address() as AddressInfo).port}`,
-            AWS_REGION: 'us-east-1',
-            AWS_ACCESS_KEY_ID: 'local',
-            AWS_SECRET_ACCESS_KEY: 'local',
-          },
-        });
-        let stdout = '';
-        let stderr = '';
-        p.stdout.on('data', (d) => (stdout += d));
-        p.stderr.on('data', (d) => (stderr += d));
-        p.on('close', (status) => resolve({ status, stdout, stderr }));
+      const result = await invokeBundle('router', 'bufferedHandler', event({ model: 'small-a', messages: [{ role: 'user', content: 'alert me' }], max_tokens: 500 }), {
+        LLM_FINOPS_CONFIG: JSON.stringify(config),
+        LLM_FINOPS_ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:llm-alerts',
+        AWS_ENDPOINT_URL_SNS: `http://127.0.0.1:${(sns.address() as AddressInfo).port}`,
+        ...LOCAL_AWS,
       });
       expect(result.stderr).not.toContain('llm_alert_publish_failed');
       expect(JSON.parse(result.stdout).statusCode).toBe(200);
@@ -244,16 +225,7 @@ describe('lazy chunks', () => {
 
 /** The kill-switch bundle the BudgetGuard deploys, in a child process with the SDK pointed at dynalite. */
 describe('budget-action bundle', () => {
-  const run = (env: Record<string, string>, event: unknown) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-bundle.js'), 'budget-action', 'handler', JSON.stringify(event)], {
-      env: { ...process.env, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  const run = (env: Record<string, string>, event: unknown) => invokeBundle('budget-action', 'handler', event, { ...LOCAL_AWS, ...env });
   const sns = (message: string) => ({ Records: [{ EventSource: 'aws:sns', Sns: { MessageId: 'm1', Message: message } }] });
 
   it('sets the kill switch in the table its environment names', async () => {
@@ -284,16 +256,9 @@ describe('budget-action bundle', () => {
 
 describe('authorizer bundle', () => {
   /** The built authorizer in its own process, as Lambda loads it (its environment is read at module load). */
-  const invoke = (env: Record<string, string>, authorization: string) =>
-    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const event = { type: 'REQUEST', methodArn: 'arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/POST/v1/chat/completions', headers: { Authorization: authorization } };
-      const p = spawn(process.execPath, [join(__dirname, '..', '..', 'support', 'invoke-bundle.js'), 'authorizer', 'handler', JSON.stringify(event)], { env: { ...process.env, ...env } });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.on('data', (d) => (stdout += d));
-      p.stderr.on('data', (d) => (stderr += d));
-      p.on('close', (status) => resolve({ status, stdout, stderr }));
-    });
+  const invoke = (env: Record<string, string>, authorization: string) => invokeBundle('authorizer', 'handler', {
+    type: 'REQUEST', methodArn: 'arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/POST/v1/chat/completions', headers: { Authorization: authorization },
+  }, env);
 
   it('admits a configured key and refuses another, reading only the key hashes of the config (no schema library)', async () => {
     const env = { LLM_FINOPS_CONFIG: JSON.stringify(testConfig('http://127.0.0.1:1/v1')), LLM_FINOPS_USAGE_SCOPE: 'a1b2c3d4e5' };
