@@ -96,12 +96,12 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     });
     let done = false;
     let released = false;
-    // A stream that ended cleanly ([DONE]) leaves its connection to finish in the background, so the pooled
-    // socket is reused; one left early (client gone, limit, error) is cut.
+    // A stream that ended cleanly ([DONE], or a response the upstream ended) leaves its connection to finish in the
+    // background, so the pooled socket is reused; one left early (client gone, limit, error) is cut.
     const release = (): void => {
       if (released) return;
       released = true;
-      if (done) releaseAfterDone(res.body, close, detach, this.limits.idleMs);
+      if (done || res.body.readableEnded) releaseAfterDone(res.body, close, detach, this.limits.idleMs);
       else close();
     };
     try {
