@@ -68,7 +68,7 @@ async function indexLookups(entries: number, kind: 'lexical' | 'dense512') {
   const run = async (annMinEntries: number) => {
     const dir = mkdtempSync(join(tmpdir(), 'llm-finops-bench-index-'));
     const before = process.memoryUsage();
-    const index = new EmbeddedSemanticIndex({ path: dir, maxEntries: entries, annMinEntries });
+    const index = new EmbeddedSemanticIndex({ path: dir, maxEntries: entries, annMinEntries, ...(process.env.ANN_CANDIDATES ? { annCandidates: Number(process.env.ANN_CANDIDATES) } : {}) });
     const t0 = performance.now();
     for (let i = 0; i < entries; i++) await index.put('acme', 'ctx', vectors[i], { prompt: `q${i}`, value: answer }, 86_400_000);
     const loadMs = performance.now() - t0;
@@ -272,8 +272,11 @@ async function localStartup(runs: number) {
 
 (async () => {
   const index = [];
-  for (const kind of ['dense512', 'lexical'] as const) {
-    for (const n of [10_000, 100_000]) {
+  // CACHE_BENCH_KINDS=lexical CACHE_BENCH_SIZES=100000 ANN_CANDIDATES=100: one case, another candidate count.
+  const kinds = (process.env.CACHE_BENCH_KINDS?.split(',') ?? ['dense512', 'lexical']) as ('dense512' | 'lexical')[];
+  const sizes = process.env.CACHE_BENCH_SIZES?.split(',').map(Number) ?? [10_000, 100_000];
+  for (const kind of kinds) {
+    for (const n of sizes) {
       const r = await indexLookups(n, kind);
       index.push(r);
       for (const row of [r.scan, r.graph]) {
@@ -282,7 +285,9 @@ async function localStartup(runs: number) {
     }
   }
   if (process.env.CACHE_BENCH_PART === 'index') {
-    // `CACHE_BENCH_PART=index npx tsx bench/cache.ts`: only part 1, written over its figures in cache.json.
+    // `CACHE_BENCH_PART=index npx tsx bench/cache.ts`: only part 1, written over its figures in cache.json (printed
+    // only when an experiment narrowed or changed it).
+    if (process.env.CACHE_BENCH_KINDS || process.env.CACHE_BENCH_SIZES || process.env.ANN_CANDIDATES) return;
     const file = join(ROOT, 'bench', 'results', 'cache.json');
     const prev = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
     writeFileSync(file, `${JSON.stringify({ ...prev, embedded_index: index, embedded_index_date: new Date().toISOString() }, null, 2)}\n`);
