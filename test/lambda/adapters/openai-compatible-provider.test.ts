@@ -54,6 +54,24 @@ describe('OpenAiCompatibleProvider', () => {
     expect(upstream.connections - before).toBeLessThanOrEqual(1);
   });
 
+  it('also reuses the socket of a stream the upstream ended without [DONE]', async () => {
+    const config = configFor([{ type: 'openai-compatible', id: 'p', baseUrl: upstream.baseUrl }]);
+    const p = new OpenAiCompatibleProvider(config.raw.providers[0] as never, undefined);
+    upstream.setDefault('gpt-4o-mini', {
+      kind: 'raw', contentType: 'text/event-stream',
+      body: 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\n'
+        + 'data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}\n\n',
+    });
+    const before = upstream.connections;
+    for (let i = 0; i < 4; i++) {
+      const events: ProviderStreamEvent[] = [];
+      for await (const e of p.stream(call(config, { stream: true }))) events.push(e);
+      expect(events.map((e) => e.type)).toEqual(['chunk', 'usage']);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(upstream.connections - before).toBeLessThanOrEqual(1);
+  });
+
   it('ends the events at [DONE] at once, and cuts a response the upstream keeps open after it once the idle limit passes', async () => {
     let closed!: () => void;
     const cut = new Promise<void>((r) => (closed = r));
