@@ -27,6 +27,7 @@ import type { CachedCompletion, Embedder } from '../lambda/core/ports';
 import { KEYS, testConfig } from '../test/support/config';
 import { startLocal } from '../test/support/local';
 import { clusteredVectors } from '../test/support/vectors';
+import { percentile } from './percentile';
 import { FakeUpstream } from '../test/support/upstream';
 import { tfidfCurve } from './tfidf';
 
@@ -34,10 +35,7 @@ const ROOT = join(__dirname, '..');
 const QQP = join(ROOT, '..', 'shared', 'data', 'cache-dev-qqp.jsonl');
 const PARAPHRASES = join(ROOT, '..', 'shared', 'data', 'cache-dev-paraphrases.jsonl');
 
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] * 1000) / 1000;
-};
+const pct = (xs: number[], p: number): number => percentile(xs, p);
 
 const answer: CachedCompletion = {
   completion: { id: 'c', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'A short cached answer.' }, finish_reason: 'stop' }] },

@@ -13,6 +13,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { LoopbackBedrock } from '../test/support/bedrock-h2';
+import { percentile } from './percentile';
 
 const ROOT = join(__dirname, '..');
 const RUNS = Number(process.env.COLD_START_RUNS ?? 15);
@@ -33,10 +34,7 @@ function run(args: string[], env: NodeJS.ProcessEnv) {
   });
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.floor(s.length / 2)] * 10) / 10;
-};
+const median = (xs: number[]) => percentile(xs, 50, 1);
 const max = (xs: number[]) => Math.round(Math.max(...xs) * 10) / 10;
 
 (async () => {

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { KEYS, testConfig } from '../test/support/config';
+import { percentile } from './percentile';
 
 const ROOT = join(__dirname, '..');
 const TSX = join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -88,8 +89,7 @@ async function throughput(t: Target, n: number, connections: number): Promise<{ 
     }
   }));
   agent.destroy();
-  times.sort((a, b) => a - b);
-  return { rps: Math.round(n / ((performance.now() - t0) / 1000)), failed, p99_ms_loaded: Math.round(times[Math.floor(0.99 * times.length)] * 1000) / 1000 };
+  return { rps: Math.round(n / ((performance.now() - t0) / 1000)), failed, p99_ms_loaded: percentile(times, 99) };
 }
 
 async function latency(t: Target, n: number): Promise<{ p50_ms: number; p99_ms: number }> {
@@ -101,9 +101,7 @@ async function latency(t: Target, n: number): Promise<{ p50_ms: number; p99_ms: 
     times.push(performance.now() - s);
   }
   agent.destroy();
-  times.sort((a, b) => a - b);
-  const at = (p: number): number => Math.round(times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))] * 1000) / 1000;
-  return { p50_ms: at(50), p99_ms: at(99) };
+  return { p50_ms: percentile(times, 50), p99_ms: percentile(times, 99) };
 }
 
 async function main(): Promise<void> {

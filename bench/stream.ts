@@ -15,6 +15,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { KEYS, testConfig } from '../test/support/config';
+import { percentile as at } from './percentile';
 
 const ROOT = join(__dirname, '..');
 const CLI = join(ROOT, 'packages', 'cli', 'dist', 'llm-finops.js');
@@ -79,11 +80,6 @@ function one(url: string, headers: Record<string, string>, agent: Agent): Promis
     req.end(body);
   });
 }
-
-const at = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return Math.round(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] * 1000) / 1000;
-};
 
 (async () => {
   if (!existsSync(CLI)) throw new Error('packages/cli/dist/llm-finops.js is missing: npm run build');
