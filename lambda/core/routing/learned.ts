@@ -26,20 +26,67 @@ export interface RouterModel {
   readonly trainedOn: { readonly rows: number; readonly seed: number; readonly target: string; readonly meanLabel: number };
 }
 
-const DENSE = [
-  'log_tokens', 'numbers', 'distinct_numbers', 'max_number_digits', 'decimals', 'fractions_percent', 'money', 'sentences',
-  'questions', 'heuristic_score', 'code', 'math', 'reasoning', 'structured', 'long', 'words_per_sentence', 'unit_words',
-] as const;
+/**
+ * The numeric signals, by name. A trained router lists the names it was fitted on (`dense`), so an artefact trained
+ * before a signal was added keeps scoring exactly as it did; one naming a signal this build does not know is refused.
+ * The first 17 are the original set; the rest (issue 19) are cheap English cues for how many steps a word problem
+ * takes and how easily it misleads (fractions, clauses, ages, ratios, people referred back to), each chosen because it
+ * raised the 5-fold cross-validated APGR within both halves of the GSM8K dev file (README, "Learned routing").
+ */
+interface PromptText {
+  readonly prompt: string;
+  readonly numbers: readonly string[];
+  readonly words: readonly string[];
+  readonly sentences: number;
+  readonly heuristic: { readonly score: number; readonly features: readonly string[] };
+}
 
 const UNIT = /\b(hours?|minutes?|days?|weeks?|months?|years?|miles?|meters?|km|kg|pounds?|dollars?|cents?|percent|times|each|per|every|total|twice|half|third|quarter|dozen)\b/gi;
+
+const count = (text: string, re: RegExp): number => (text.match(re) ?? []).length;
+const cue = (t: PromptText, f: string): number => (t.heuristic.features.includes(f) ? 1 : 0);
+
+const FEATURES: Readonly<Record<string, (t: PromptText) => number>> = {
+  log_tokens: (t) => Math.log1p(estimateTextTokens(t.prompt)),
+  numbers: (t) => Math.log1p(t.numbers.length),
+  distinct_numbers: (t) => Math.log1p(new Set(t.numbers).size),
+  max_number_digits: (t) => Math.max(0, ...t.numbers.map((n) => n.replace(/\D/g, '').length)),
+  decimals: (t) => count(t.prompt, /\d\.\d/g),
+  fractions_percent: (t) => count(t.prompt, /%|\d\/\d|percent|fraction/gi),
+  money: (t) => count(t.prompt, /\$/g),
+  sentences: (t) => Math.log1p(t.sentences),
+  questions: (t) => count(t.prompt, /\?/g),
+  heuristic_score: (t) => t.heuristic.score,
+  code: (t) => cue(t, 'code'),
+  math: (t) => cue(t, 'math'),
+  reasoning: (t) => cue(t, 'reasoning'),
+  structured: (t) => cue(t, 'structured'),
+  long: (t) => cue(t, 'long') + cue(t, 'very-long'),
+  words_per_sentence: (t) => t.words.length / t.sentences,
+  unit_words: (t) => Math.log1p(count(t.prompt, UNIT)),
+  fraction_words: (t) => Math.log1p(count(t.prompt, /\d\/\d|\b(half|third|quarter|fifth)\b/gi)),
+  commas: (t) => Math.log1p(count(t.prompt, /,/g)),
+  and_words: (t) => Math.log1p(count(t.prompt, /\band\b/gi)),
+  words_per_number: (t) => count(t.prompt, /\S+/g) / Math.max(1, t.numbers.length),
+  modal_verbs: (t) => Math.log1p(count(t.prompt, /\b(would|will|could|can|should|must)\b/gi)),
+  age_words: (t) => Math.log1p(count(t.prompt, /\b(old|older|younger|age|ages|born)\b/gi)),
+  for_words: (t) => Math.log1p(count(t.prompt, /\bfor\b/gi)),
+  ratio_words: (t) => Math.log1p(count(t.prompt, /\b(ratio|proportion|\d+:\d+)\b/gi)),
+  pronouns: (t) => Math.log1p(count(t.prompt, /\b(he|she|they|his|her|their|it|its|them|him)\b/gi)),
+};
+
+/** What a new router is trained on by default: every signal above, in this order. */
+export const ROUTER_SIGNALS: readonly string[] = Object.keys(FEATURES);
+/** The 17 signals of the first learned router (before issue 19), for comparisons. */
+export const ORIGINAL_ROUTER_SIGNALS: readonly string[] = ROUTER_SIGNALS.slice(0, 17);
 
 interface Features {
   readonly dense: number[];
   readonly hashed: number[];
 }
 
-
-export function promptFeatures(prompt: string, buckets: number): Features {
+/** Hashed word unigrams and bigrams (numbers folded to their digit count) and the named numeric signals, in `dense`'s order. */
+export function promptFeatures(prompt: string, buckets: number, dense: readonly string[] = ROUTER_SIGNALS): Features {
   const numbers = prompt.match(/\d[\d,]*(?:\.\d+)?/g) ?? [];
   const words = (prompt.toLowerCase().match(/[\p{L}]+|\d[\d,.]*|[%$/]/gu) ?? []).map((w) => (/^\d/.test(w) ? `<n${Math.min(w.replace(/\D/g, '').length, 5)}>` : w));
   const hashed = new Set<number>();
@@ -47,27 +94,12 @@ export function promptFeatures(prompt: string, buckets: number): Features {
     hashed.add(hashBucket(`u:${w}`, buckets));
     if (i > 0) hashed.add(hashBucket(`b:${words[i - 1]} ${w}`, buckets));
   });
-  const sentences = Math.max(1, (prompt.match(/[.!?](\s|$)/g) ?? []).length);
-  const h = scoreComplexity({ model: 'auto', messages: [{ role: 'user', content: prompt }] });
-  const has = (f: string): number => (h.features.includes(f) ? 1 : 0);
-  return {
-    dense: [
-      Math.log1p(estimateTextTokens(prompt)),
-      Math.log1p(numbers.length),
-      Math.log1p(new Set(numbers).size),
-      Math.max(0, ...numbers.map((n) => n.replace(/\D/g, '').length)),
-      (prompt.match(/\d\.\d/g) ?? []).length,
-      (prompt.match(/%|\d\/\d|percent|fraction/gi) ?? []).length,
-      (prompt.match(/\$/g) ?? []).length,
-      Math.log1p(sentences),
-      (prompt.match(/\?/g) ?? []).length,
-      h.score,
-      has('code'), has('math'), has('reasoning'), has('structured'), has('long') + has('very-long'),
-      words.length / sentences,
-      Math.log1p((prompt.match(UNIT) ?? []).length),
-    ],
-    hashed: [...hashed],
+  const text: PromptText = {
+    prompt, numbers, words,
+    sentences: Math.max(1, (prompt.match(/[.!?](\s|$)/g) ?? []).length),
+    heuristic: scoreComplexity({ model: 'auto', messages: [{ role: 'user', content: prompt }] }),
   };
+  return { dense: dense.map((name) => FEATURES[name](text)), hashed: [...hashed] };
 }
 
 
@@ -87,17 +119,24 @@ export class LearnedRouter {
     if (!m || typeof m !== 'object' || m.format !== ROUTER_FORMAT || m.version !== 1) {
       throw new Error(`not a trained router: expected {"format": "${ROUTER_FORMAT}", "version": 1, ...}`);
     }
-    const n = DENSE.length;
+    if (!Array.isArray(m.dense) || !m.dense.every((d): d is string => typeof d === 'string')) {
+      throw new Error('trained router is malformed: "dense" must list the names of its numeric signals');
+    }
+    const unknown = m.dense.filter((d) => !Object.hasOwn(FEATURES, d));
+    if (unknown.length) {
+      throw new Error(`trained router uses numeric signals this version does not compute (${unknown.join(', ')}): retrain it with this version's \`llm-finops router train\`, or upgrade`);
+    }
+    const n = m.dense.length;
     const ok = Array.isArray(m.weights) && m.weights.length === n && Array.isArray(m.mean) && m.mean.length === n &&
       Array.isArray(m.scale) && m.scale.length === n && Array.isArray(m.hashedWeights) && m.hashedWeights.length === m.buckets &&
       typeof m.bias === 'number' && typeof m.strong === 'string' && typeof m.weak === 'string';
-    if (!ok) throw new Error(`trained router is malformed: it needs ${n} dense weights and hashedWeights of length buckets`);
+    if (!ok) throw new Error(`trained router is malformed: it needs one weight, mean and scale per dense signal (${n}) and hashedWeights of length buckets`);
     return new LearnedRouter(m as RouterModel);
   }
 
   /** Predicted benefit of the strong model for this prompt, in [0, 1]: higher means route up. */
   score(prompt: string): number {
-    return sigmoid(linear(promptFeatures(prompt, this.model.buckets), this.model));
+    return sigmoid(linear(promptFeatures(prompt, this.model.buckets, this.model.dense), this.model));
   }
 }
 
@@ -112,6 +151,8 @@ export interface RouterTrainOptions {
    * weak); weak-fails: 1 - weak. On GSM8K win-rate ranks best (README, "Learned routing").
    */
   readonly target?: 'gain' | 'weak-fails' | 'win-rate';
+  /** The numeric signals to fit, by name (default: all of `ROUTER_SIGNALS`); for ablations. */
+  readonly dense?: readonly string[];
   /** Called after each epoch (a CLI progress bar). */
   readonly onProgress?: (epochsDone: number, epochs: number) => void;
 }
@@ -136,8 +177,11 @@ export function trainRouter(rows: readonly OutcomeRow[], strong: string, weak: s
     const [s, w] = [r.outcomes[strong] ?? meanStrong, r.outcomes[weak] ?? meanWeak];
     return target === 'weak-fails' ? 1 - w : target === 'win-rate' ? (s - w + 1) / 2 : Math.max(0, s - w);
   };
-  const data = rows.map((r) => ({ f: promptFeatures(r.prompt, buckets), y: label(r) }));
-  const n = DENSE.length;
+  const dense = opts.dense ?? ROUTER_SIGNALS;
+  const unknown = dense.filter((d) => !Object.hasOwn(FEATURES, d));
+  if (unknown.length) throw new Error(`unknown numeric signals: ${unknown.join(', ')} (known: ${ROUTER_SIGNALS.join(', ')})`);
+  const data = rows.map((r) => ({ f: promptFeatures(r.prompt, buckets, dense), y: label(r) }));
+  const n = dense.length;
   const mean = new Array<number>(n).fill(0);
   const scale = new Array<number>(n).fill(0);
   for (const { f } of data) f.dense.forEach((x, i) => (mean[i] += x / data.length));
@@ -164,7 +208,7 @@ export function trainRouter(rows: readonly OutcomeRow[], strong: string, weak: s
   }
   const r6 = (x: number): number => Math.round(x * 1e6) / 1e6;
   return {
-    format: ROUTER_FORMAT, version: 1, strong, weak, buckets, dense: [...DENSE],
+    format: ROUTER_FORMAT, version: 1, strong, weak, buckets, dense: [...dense],
     mean: mean.map(r6), scale: scale.map(r6), weights: model.weights.map(r6), hashedWeights: model.hashedWeights.map(r6), bias: r6(model.bias),
     trainedOn: { rows: rows.length, seed, target, meanLabel: r6(positives) },
   };

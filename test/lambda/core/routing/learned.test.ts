@@ -1,5 +1,6 @@
 import { evaluateRouter, parseOutcomes, thinPoints, type OutcomeRow } from '../../../../lambda/core/routing/evaluate';
-import { LearnedRouter, ROUTER_FORMAT, trainRouter } from '../../../../lambda/core/routing/learned';
+import { LearnedRouter, ORIGINAL_ROUTER_SIGNALS, ROUTER_FORMAT, ROUTER_SIGNALS, trainRouter } from '../../../../lambda/core/routing/learned';
+import { estimateTextTokens } from '../../../../lambda/core/tokens';
 
 const S = 'strong';
 const W = 'weak';
@@ -83,6 +84,30 @@ describe('trainRouter', () => {
     expect(hard).toBeGreaterThan(easy);
     // Half the rows gain 1, half 0: a perfect ranking reaches PGR 1 at share 0.5, so APGR = 0.25 + 0.5 = 0.75.
     expect(evaluateRouter(data, data.map((d) => r.score(d.prompt)), S, W).apgr).toBe(0.75);
+  });
+
+  it('scores an artefact trained on fewer signals (an older version) with exactly the signals it names', () => {
+    // Only log_tokens weighted: score = sigmoid(bias + w x (log1p(tokens) - mean) / scale), tokens ~ chars / 4.
+    const old = { ...trainRouter(data, S, W), dense: ['log_tokens', 'numbers'], mean: [2, 0], scale: [0.5, 1], weights: [1.5, 0], bias: -0.25 };
+    old.hashedWeights = old.hashedWeights.map(() => 0);
+    const r = LearnedRouter.parse(JSON.parse(JSON.stringify(old)));
+    const prompt = 'x'.repeat(40);
+    expect(r.score(prompt)).toBeCloseTo(1 / (1 + Math.exp(-(-0.25 + (1.5 * (Math.log1p(estimateTextTokens(prompt)) - 2)) / 0.5))), 12);
+    expect(trainRouter(data, S, W).dense).toEqual(ROUTER_SIGNALS);
+    expect(ROUTER_SIGNALS).toEqual(expect.arrayContaining([...ORIGINAL_ROUTER_SIGNALS, 'fraction_words', 'age_words', 'pronouns']));
+    // A router fitted on the original 17 signals (as every artefact before issue 19 was) still ranks and round-trips.
+    const v1 = LearnedRouter.parse(JSON.parse(JSON.stringify(trainRouter(data, S, W, { dense: ORIGINAL_ROUTER_SIGNALS }))));
+    expect(v1.model.weights).toHaveLength(17);
+    expect(evaluateRouter(data, data.map((d) => v1.score(d.prompt)), S, W).apgr).toBe(0.75);
+    expect(() => trainRouter(data, S, W, { dense: ['log_tokens', 'vibes'] })).toThrow('unknown numeric signals: vibes (known: log_tokens,');
+  });
+
+  it('refuses an artefact naming a signal this version does not compute, or without its names', () => {
+    const m = trainRouter(data, S, W);
+    expect(() => LearnedRouter.parse({ ...m, dense: [...m.dense.slice(1), 'sentiment'] })).toThrow(
+      'trained router uses numeric signals this version does not compute (sentiment): retrain it');
+    expect(() => LearnedRouter.parse({ ...m, dense: undefined })).toThrow('"dense" must list the names');
+    expect(() => LearnedRouter.parse({ ...m, dense: m.dense.slice(1) })).toThrow('one weight, mean and scale per dense signal');
   });
 
   it('refuses too little data and a file that is not a router', () => {
