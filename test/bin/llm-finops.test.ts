@@ -143,7 +143,14 @@ describe('llm-finops CLI', () => {
     const out = join(dir, 'router.json');
     const trained = cli('router', 'train', '--data', data, '--strong', 'big', '--weak', 'small', '--out', out, '--seed', '2');
     expect(trained.status).toBe(0);
-    expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ format: 'llm-finops-router', strong: 'big', weak: 'small', trainedOn: { rows: 60, seed: 2 } });
+    expect(JSON.parse(readFileSync(out, 'utf8'))).toMatchObject({ format: 'llm-finops-router', strong: 'big', weak: 'small', trainedOn: { rows: 60, seed: 2, epochs: 20 } });
+    expect(trained.stdout).toContain('16384 hash buckets, 20 passes\nnot cross-validated: under 100 rows score both models');
+    const more = join(dir, 'more.jsonl');
+    writeFileSync(more, [...rows, ...rows.map((r) => ({ ...r, prompt: `${r.prompt} Again.` }))].map((r) => JSON.stringify(r)).join('\n'));
+    const validated = cli('router', 'train', '--data', more, '--strong', 'big', '--weak', 'small', '--out', join(dir, 'more.json'));
+    // Separable rows: 20 passes score no better than 10, so the search stops there and keeps 10.
+    expect(validated.stdout).toContain('16384 hash buckets, 10 passes\ncross-validated APGR by passes (5 folds over the 120 rows scoring both models): ' +
+      '10: 0.833, 20: 0.833; chose 10 (the best of 2, so an optimistic estimate for new prompts)');
     const evalOf = (router: string) => JSON.parse(cli('router', 'eval', '--router', router, '--data', data, '--strong', 'big', '--weak', 'small', '--strong-price', '10/30', '--weak-price', '0.5/1', '--json').stdout);
     const learned = evalOf(out);
     expect(learned).toMatchObject({ rows: 60, weak_quality: 0.6667, strong_quality: 1, cpt50: expect.any(Number), cpt80: expect.any(Number) });

@@ -6,10 +6,19 @@
  */
 import { hashBucket, seededRandom, sigmoid } from '../numeric';
 import { estimateTextTokens } from '../tokens';
-import type { OutcomeRow } from './evaluate';
+import { evaluateRouter, type OutcomeRow } from './evaluate';
 import { scoreComplexity } from './heuristic';
 
 export const ROUTER_FORMAT = 'llm-finops-router';
+
+/** How the training length was chosen: mean APGR over the folds for each candidate length (passes over the rows). */
+export interface CrossValidation {
+  readonly folds: number;
+  /** Rows scoring both models, split into the folds. */
+  readonly rows: number;
+  readonly apgr: Readonly<Record<string, number>>;
+  readonly epochs: number;
+}
 
 export interface RouterModel {
   readonly format: typeof ROUTER_FORMAT;
@@ -23,7 +32,15 @@ export interface RouterModel {
   readonly weights: readonly number[];
   readonly hashedWeights: readonly number[];
   readonly bias: number;
-  readonly trainedOn: { readonly rows: number; readonly seed: number; readonly target: string; readonly meanLabel: number };
+  readonly trainedOn: {
+    readonly rows: number;
+    readonly seed: number;
+    readonly target: string;
+    readonly meanLabel: number;
+    /** Passes over the rows (absent in artefacts from before it was recorded). */
+    readonly epochs?: number;
+    readonly cv?: CrossValidation;
+  };
 }
 
 /**
@@ -85,15 +102,26 @@ interface Features {
   readonly hashed: number[];
 }
 
+/** The words and bigrams a prompt is hashed on (numbers folded to their digit count), distinct. */
+function terms(words: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  words.forEach((w, i) => {
+    out.add(`u:${w}`);
+    if (i > 0) out.add(`b:${words[i - 1]} ${w}`);
+  });
+  return out;
+}
+
+function wordsOf(prompt: string): string[] {
+  return (prompt.toLowerCase().match(/[\p{L}]+|\d[\d,.]*|[%$/]/gu) ?? []).map((w) => (/^\d/.test(w) ? `<n${Math.min(w.replace(/\D/g, '').length, 5)}>` : w));
+}
+
 /** Hashed word unigrams and bigrams (numbers folded to their digit count) and the named numeric signals, in `dense`'s order. */
 export function promptFeatures(prompt: string, buckets: number, dense: readonly string[] = ROUTER_SIGNALS): Features {
   const numbers = prompt.match(/\d[\d,]*(?:\.\d+)?/g) ?? [];
-  const words = (prompt.toLowerCase().match(/[\p{L}]+|\d[\d,.]*|[%$/]/gu) ?? []).map((w) => (/^\d/.test(w) ? `<n${Math.min(w.replace(/\D/g, '').length, 5)}>` : w));
+  const words = wordsOf(prompt);
   const hashed = new Set<number>();
-  words.forEach((w, i) => {
-    hashed.add(hashBucket(`u:${w}`, buckets));
-    if (i > 0) hashed.add(hashBucket(`b:${words[i - 1]} ${w}`, buckets));
-  });
+  for (const t of terms(words)) hashed.add(hashBucket(t, buckets));
   const text: PromptText = {
     prompt, numbers, words,
     sentences: Math.max(1, (prompt.match(/[.!?](\s|$)/g) ?? []).length),
@@ -142,7 +170,9 @@ export class LearnedRouter {
 
 export interface RouterTrainOptions {
   readonly seed?: number;
+  /** Hash table size; default sized to the rows (`bucketsFor`). */
   readonly buckets?: number;
+  /** Passes over the rows; default chosen among `EPOCH_CHOICES` by cross-validation on the rows (see trainRouter). */
   readonly epochs?: number;
   readonly learningRate?: number;
   readonly l2?: number;
@@ -153,19 +183,79 @@ export interface RouterTrainOptions {
   readonly target?: 'gain' | 'weak-fails' | 'win-rate';
   /** The numeric signals to fit, by name (default: all of `ROUTER_SIGNALS`); for ablations. */
   readonly dense?: readonly string[];
-  /** Called after each epoch (a CLI progress bar). */
-  readonly onProgress?: (epochsDone: number, epochs: number) => void;
+  /** Called after each pass over the rows, cross-validation's included (a CLI progress bar). */
+  readonly onProgress?: (passesDone: number, passes: number) => void;
 }
 
-/** Fits the router on rows scoring both models (see `target`); SGD on the log loss with L2, seeded shuffles. */
+/** The training lengths cross-validation tries, in order, while each scores better than the one before. */
+export const EPOCH_CHOICES: readonly number[] = [10, 20, 40, 80, 160];
+const CV_FOLDS = 5;
+const CV_MIN_ROWS = 100;
+const DEFAULT_EPOCHS = 20;
+
+/**
+ * The hash table for these prompts: twice their distinct words and bigrams, as a power of two in [16,384, 262,144], so
+ * that most terms own a bucket. GSM8K's 650 prompts have ~19k terms (65,536 buckets); 7,000 MMLU questions ~230k (the
+ * cap: ~1.7 MB of JSON). A table far smaller than the vocabulary makes the word weights mostly collision noise.
+ */
+export function bucketsFor(prompts: readonly string[]): number {
+  const seen = new Set<string>();
+  for (const p of prompts) for (const t of terms(wordsOf(p))) seen.add(t);
+  let b = 16_384;
+  while (b < 2 * seen.size && b < 262_144) b *= 2;
+  return b;
+}
+
+interface Example {
+  readonly f: Features;
+  readonly y: number;
+}
+
+type Fitted = Pick<RouterModel, 'mean' | 'scale' | 'weights' | 'hashedWeights' | 'bias'>;
+
+/**
+ * SGD on the log loss with L2 over `examples`, seeded shuffles, one pass per step of the iterator (which yields the
+ * model after it, updated in place): a run can be read at any length and resumed.
+ */
+function* passes(examples: readonly Example[], n: number, buckets: number, o: { seed: number; lr: number; l2: number }): Generator<Fitted, never> {
+  const rand = seededRandom(o.seed);
+  const mean = new Array<number>(n).fill(0);
+  const scale = new Array<number>(n).fill(0);
+  for (const { f } of examples) f.dense.forEach((x, i) => (mean[i] += x / examples.length));
+  for (const { f } of examples) f.dense.forEach((x, i) => (scale[i] += (x - mean[i]) ** 2 / examples.length));
+  for (let i = 0; i < n; i++) scale[i] = Math.sqrt(scale[i]) > 1e-6 ? Math.sqrt(scale[i]) : 1;
+  const positives = examples.reduce((s, d) => s + d.y, 0) / examples.length;
+  const model = { mean, scale, weights: new Array<number>(n).fill(0), hashedWeights: new Array<number>(buckets).fill(0), bias: Math.log((positives + 1e-6) / (1 - positives + 1e-6)) };
+  const order = examples.map((_, i) => i);
+  for (let epoch = 0; ; epoch++) {
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    const rate = o.lr / (1 + epoch * 0.2);
+    for (const idx of order) {
+      const { f, y } = examples[idx];
+      const g = sigmoid(linear(f, model)) - y;
+      model.bias -= rate * g;
+      for (let i = 0; i < n; i++) model.weights[i] -= rate * (g * ((f.dense[i] - mean[i]) / scale[i]) + o.l2 * model.weights[i]);
+      const norm = f.hashed.length ? 1 / Math.sqrt(f.hashed.length) : 0;
+      for (const b of f.hashed) model.hashedWeights[b] -= rate * (g * norm + o.l2 * model.hashedWeights[b]);
+    }
+    yield model;
+  }
+}
+
+/**
+ * Fits the router on outcome rows (see `target`). Unless `epochs` is given, the training length is chosen by 5-fold
+ * cross-validated APGR on the rows that score both models (at least 100 of them; else 20 passes): the folds' runs are
+ * read at 10, 20, 40, 80 and 160 passes and the search stops at the first length that scores no better than the one
+ * before (the learning rate's decay does not depend on the length, so a shorter run is a prefix of a longer one; small
+ * sets stop early, large ones, which underfit at 20, go on). The scores land in `trainedOn.cv`. Deterministic for a seed.
+ */
 export function trainRouter(rows: readonly OutcomeRow[], strong: string, weak: string, opts: RouterTrainOptions = {}): RouterModel {
   if (rows.length < 20) throw new Error(`need at least 20 outcome rows to train, got ${rows.length}`);
   const seed = opts.seed ?? 1;
-  const buckets = opts.buckets ?? 16_384;
-  const epochs = opts.epochs ?? 20;
-  const lr = opts.learningRate ?? 0.05;
-  const l2 = opts.l2 ?? 1e-4;
-  const rand = seededRandom(seed);
+  const sgd = { seed, lr: opts.learningRate ?? 0.05, l2: opts.l2 ?? 1e-4 };
   const target = opts.target ?? 'win-rate';
   // A row scoring one model only (production feedback) takes the other model's mean score over the rows that have it.
   const meanOf = (m: string): number => {
@@ -180,36 +270,56 @@ export function trainRouter(rows: readonly OutcomeRow[], strong: string, weak: s
   const dense = opts.dense ?? ROUTER_SIGNALS;
   const unknown = dense.filter((d) => !Object.hasOwn(FEATURES, d));
   if (unknown.length) throw new Error(`unknown numeric signals: ${unknown.join(', ')} (known: ${ROUTER_SIGNALS.join(', ')})`);
-  const data = rows.map((r) => ({ f: promptFeatures(r.prompt, buckets, dense), y: label(r) }));
+  const buckets = opts.buckets ?? bucketsFor(rows.map((r) => r.prompt));
   const n = dense.length;
-  const mean = new Array<number>(n).fill(0);
-  const scale = new Array<number>(n).fill(0);
-  for (const { f } of data) f.dense.forEach((x, i) => (mean[i] += x / data.length));
-  for (const { f } of data) f.dense.forEach((x, i) => (scale[i] += (x - mean[i]) ** 2 / data.length));
-  for (let i = 0; i < n; i++) scale[i] = Math.sqrt(scale[i]) > 1e-6 ? Math.sqrt(scale[i]) : 1;
-  const positives = data.reduce((s, d) => s + d.y, 0) / data.length;
-  const model = { mean, scale, weights: new Array<number>(n).fill(0), hashedWeights: new Array<number>(buckets).fill(0), bias: Math.log((positives + 1e-6) / (1 - positives + 1e-6)) };
-  const order = data.map((_, i) => i);
-  for (let epoch = 0; epoch < epochs; epoch++) {
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(rand() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
+  const data: Example[] = rows.map((r) => ({ f: promptFeatures(r.prompt, buckets, dense), y: label(r) }));
+
+  const scored = rows.map((_, i) => i).filter((i) => typeof rows[i].outcomes[strong] === 'number' && typeof rows[i].outcomes[weak] === 'number');
+  const validate = opts.epochs === undefined && scored.length >= CV_MIN_ROWS;
+  let done = 0;
+  let epochs = opts.epochs ?? DEFAULT_EPOCHS;
+  let cv: CrossValidation | undefined;
+  if (validate) {
+    // The folds advance in step, length by length, so the search can stop where a longer run stops paying.
+    const folds = Array.from({ length: CV_FOLDS }, (_, fold) => {
+      const held = scored.filter((_, k) => k % CV_FOLDS === fold);
+      const heldSet = new Set(held);
+      return { held, rows: held.map((i) => rows[i]), run: passes(data.filter((_, i) => !heldSet.has(i)), n, buckets, sgd) };
+    });
+    const apgr: Record<string, number> = {};
+    let at = 0;
+    let best = -Infinity;
+    for (const length of EPOCH_CHOICES) {
+      let sum = 0;
+      for (const f of folds) {
+        let m: Fitted | undefined;
+        for (let k = at; k < length; k++) {
+          m = f.run.next().value;
+          opts.onProgress?.(++done, done + (length - k - 1) + (CV_FOLDS - 1 - folds.indexOf(f)) * (length - at) + length);
+        }
+        sum += evaluateRouter(f.rows, f.held.map((i) => linear(data[i].f, m!)), strong, weak).apgr;
+      }
+      at = length;
+      apgr[String(length)] = r4(sum / CV_FOLDS);
+      if (sum / CV_FOLDS <= best) break;
+      best = sum / CV_FOLDS;
+      epochs = length;
     }
-    const rate = lr / (1 + epoch * 0.2);
-    for (const idx of order) {
-      const { f, y } = data[idx];
-      const g = sigmoid(linear(f, model)) - y;
-      model.bias -= rate * g;
-      for (let i = 0; i < n; i++) model.weights[i] -= rate * (g * ((f.dense[i] - mean[i]) / scale[i]) + l2 * model.weights[i]);
-      const norm = f.hashed.length ? 1 / Math.sqrt(f.hashed.length) : 0;
-      for (const b of f.hashed) model.hashedWeights[b] -= rate * (g * norm + l2 * model.hashedWeights[b]);
-    }
-    opts.onProgress?.(epoch + 1, epochs);
+    cv = { folds: CV_FOLDS, rows: scored.length, apgr, epochs };
   }
-  const r6 = (x: number): number => Math.round(x * 1e6) / 1e6;
+  const run = passes(data, n, buckets, sgd);
+  let model!: Fitted;
+  for (let k = 0; k < epochs; k++) {
+    model = run.next().value;
+    opts.onProgress?.(++done, done + epochs - k - 1);
+  }
+  const positives = data.reduce((sum, d) => sum + d.y, 0) / data.length;
   return {
     format: ROUTER_FORMAT, version: 1, strong, weak, buckets, dense: [...dense],
-    mean: mean.map(r6), scale: scale.map(r6), weights: model.weights.map(r6), hashedWeights: model.hashedWeights.map(r6), bias: r6(model.bias),
-    trainedOn: { rows: rows.length, seed, target, meanLabel: r6(positives) },
+    mean: model.mean.map(r6), scale: model.scale.map(r6), weights: model.weights.map(r6), hashedWeights: model.hashedWeights.map(r6), bias: r6(model.bias),
+    trainedOn: { rows: rows.length, seed, target, meanLabel: r6(positives), epochs, ...(cv ? { cv } : {}) },
   };
 }
+
+const r6 = (x: number): number => Math.round(x * 1e6) / 1e6;
+const r4 = (x: number): number => Math.round(x * 1e4) / 1e4;

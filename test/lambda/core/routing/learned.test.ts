@@ -1,5 +1,5 @@
 import { evaluateRouter, parseOutcomes, thinPoints, type OutcomeRow } from '../../../../lambda/core/routing/evaluate';
-import { LearnedRouter, ORIGINAL_ROUTER_SIGNALS, ROUTER_FORMAT, ROUTER_SIGNALS, trainRouter } from '../../../../lambda/core/routing/learned';
+import { bucketsFor, EPOCH_CHOICES, LearnedRouter, ORIGINAL_ROUTER_SIGNALS, ROUTER_FORMAT, ROUTER_SIGNALS, trainRouter } from '../../../../lambda/core/routing/learned';
 import { estimateTextTokens } from '../../../../lambda/core/tokens';
 
 const S = 'strong';
@@ -108,6 +108,41 @@ describe('trainRouter', () => {
       'trained router uses numeric signals this version does not compute (sentiment): retrain it');
     expect(() => LearnedRouter.parse({ ...m, dense: undefined })).toThrow('"dense" must list the names');
     expect(() => LearnedRouter.parse({ ...m, dense: m.dense.slice(1) })).toThrow('one weight, mean and scale per dense signal');
+  });
+
+  it('chooses the training length by 5-fold cross-validation on the rows scoring both models, and records it', () => {
+    const seen: [number, number][] = [];
+    const m = trainRouter(data, S, W, { seed: 2, onProgress: (done, total) => seen.push([done, total]) });
+    const cv = m.trainedOn.cv!;
+    expect(cv).toMatchObject({ folds: 5, rows: 120 });
+    // Lengths are tried in order while each scores better than the one before; the best is kept.
+    const tried = Object.keys(cv.apgr).map(Number);
+    expect(tried).toEqual(EPOCH_CHOICES.slice(0, tried.length));
+    const scores = tried.map((e) => cv.apgr[String(e)]);
+    expect(scores.slice(0, -1).every((a, i) => i === 0 || a > scores[i - 1])).toBe(true);
+    if (tried.length < EPOCH_CHOICES.length) expect(scores.at(-1)!).toBeLessThanOrEqual(scores.at(-2)!);
+    expect(cv.epochs).toBe(tried[scores.indexOf(Math.max(...scores))]);
+    expect(m.trainedOn.epochs).toBe(cv.epochs);
+    // One run per fold to the longest length tried, then the final fit: progress counts every pass and ends at its total.
+    const all = 5 * tried.at(-1)! + cv.epochs;
+    expect(seen.at(-1)).toEqual([all, all]);
+    expect(seen.map(([d]) => d)).toEqual(Array.from({ length: all }, (_, i) => i + 1));
+    expect(seen.every(([d, t]) => t >= d)).toBe(true);
+    // Given a length, or too few rows scoring both models (feedback rows score one), it trains without validating.
+    expect(trainRouter(data, S, W, { epochs: 10 }).trainedOn).toMatchObject({ epochs: 10 });
+    expect(trainRouter(data, S, W, { epochs: 10 }).trainedOn.cv).toBeUndefined();
+    const partial = data.map((r, i) => (i < 30 ? r : { prompt: r.prompt, outcomes: { [S]: r.outcomes[S] } }));
+    expect(trainRouter(partial, S, W).trainedOn).toMatchObject({ epochs: 20, rows: 120 });
+    expect(trainRouter(partial, S, W).trainedOn.cv).toBeUndefined();
+  });
+
+  it('sizes the hash table to the prompts: twice their distinct words and bigrams, as a power of two, capped', () => {
+    expect(bucketsFor(['What is 2 + 2?'])).toBe(16_384);
+    // 12,000 distinct words and as many bigrams: 24,000 terms -> 48,000 -> 65,536.
+    const word = (i: number): string => [...i.toString(26)].map((c) => String.fromCharCode(97 + parseInt(c, 26))).join('');
+    expect(bucketsFor([Array.from({ length: 12_000 }, (_, i) => word(i)).join(' ')])).toBe(65_536);
+    expect(bucketsFor([Array.from({ length: 200_000 }, (_, i) => word(i)).join(' ')])).toBe(262_144);
+    expect(trainRouter(data, S, W).buckets).toBe(bucketsFor(data.map((d) => d.prompt)));
   });
 
   it('refuses too little data and a file that is not a router', () => {
