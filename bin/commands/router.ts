@@ -6,6 +6,7 @@ import { evaluateRouter, parseOutcomes, thinPoints, type OutcomeRow } from '../.
 import { scoreComplexity } from '../../lambda/core/routing/heuristic';
 import { LearnedRouter, trainRouter } from '../../lambda/core/routing/learned';
 import { estimateTextTokens } from '../../lambda/core/tokens';
+import { DEFAULT_FEATURE, FEATURE_TAG } from '../../lambda/core/usage';
 import { action, collect, HALVES, integerIn, numberIn, readDataFile, UsageError, type Half } from '../cli-support';
 import { progressBar } from '../progress';
 
@@ -105,7 +106,7 @@ export function registerRouterCommands(program: Command): void {
       action<RowFlags & { router: string; seed: number; strongPrice?: { input: number; output: number }; weakPrice?: { input: number; output: number }; outputTokens: number; json?: boolean }>((o) => {
         if (!o.strongPrice !== !o.weakPrice) throw new UsageError('give both --strong-price and --weak-price');
         const rows = readRows(o);
-        let score: (prompt: string) => number;
+        let score: (prompt: string, feature?: string) => number;
         if (o.router === 'heuristic') score = (p) => scoreComplexity({ model: 'auto', messages: [{ role: 'user', content: p }] }).score;
         else if (o.router === 'random') {
           const rand = seededRandom(o.seed);
@@ -117,14 +118,14 @@ export function registerRouterCommands(program: Command): void {
           } catch (err) {
             throw new UsageError(`--router ${o.router}: ${(err as Error).message}`);
           }
-          score = (p) => learned.score(p);
+          score = (p, feature) => learned.score(p, feature);
         }
         let costs;
         if (o.strongPrice && o.weakPrice) {
           const cost = (p: { input: number; output: number }, prompt: string): number => estimateTextTokens(prompt) * p.input + o.outputTokens * p.output;
           costs = { strong: rows.map((r) => cost(o.strongPrice!, r.prompt)), weak: rows.map((r) => cost(o.weakPrice!, r.prompt)) };
         }
-        const ev = evaluateRouter(rows, rows.map((r) => score(r.prompt)), o.strong, o.weak, costs);
+        const ev = evaluateRouter(rows, rows.map((r) => score(r.prompt, r.feature)), o.strong, o.weak, costs);
         const out = { router: o.router, ...ev, points: thinPoints(ev.points) };
         if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
         else {
@@ -167,10 +168,10 @@ export function registerRouterCommands(program: Command): void {
 
 /**
  * Training rows from production: feedback lines joined to their usage record (same request id and tenant) for the
- * model, grouped by prompt; scores of one model for one prompt are averaged.
+ * model, grouped by prompt and the request's feature tag (kept on the row); scores of one model for one prompt are averaged.
  */
-export function outcomesFromLogs(lines: readonly string[]): { rows: { prompt: string; outcomes: Record<string, number> }[]; skipped: Record<string, number> } {
-  const answeredBy = new Map<string, string>();
+export function outcomesFromLogs(lines: readonly string[]): { rows: { prompt: string; feature?: string; outcomes: Record<string, number> }[]; skipped: Record<string, number> } {
+  const answered = new Map<string, { model: string; feature: string | undefined }>();
   const feedback: { tenant: string; request_id: string; score: number; model: string | null; prompt: string | null }[] = [];
   for (const line of lines) {
     if (!line.trim()) continue;
@@ -181,26 +182,34 @@ export function outcomesFromLogs(lines: readonly string[]): { rows: { prompt: st
       continue;
     }
     if (r.type === 'feedback') feedback.push(r as never);
-    else if (typeof r.request_id === 'string' && typeof r.model === 'string' && r.status === 200) answeredBy.set(`${r.tenant}\u0000${r.request_id}`, r.model);
+    else if (typeof r.request_id === 'string' && typeof r.model === 'string' && r.status === 200) {
+      // The default feature is what an untagged row means already.
+      const feature = typeof r.feature === 'string' && r.feature !== DEFAULT_FEATURE && FEATURE_TAG.test(r.feature) ? r.feature : undefined;
+      answered.set(`${r.tenant}\u0000${r.request_id}`, { model: r.model, feature });
+    }
   }
   const skipped = { no_prompt: 0, unknown_request: 0 };
-  const byPrompt = new Map<string, Map<string, number[]>>();
+  // One row per prompt and feature tag: the same prompt under two features is two routing situations.
+  const byPrompt = new Map<string, { prompt: string; feature: string | undefined; models: Map<string, number[]> }>();
   for (const f of feedback) {
     if (!f.prompt) {
       skipped.no_prompt++;
       continue;
     }
-    const model = f.model ?? answeredBy.get(`${f.tenant}\u0000${f.request_id}`);
-    if (!model || !answeredBy.has(`${f.tenant}\u0000${f.request_id}`)) {
+    const request = answered.get(`${f.tenant}\u0000${f.request_id}`);
+    if (!request) {
       skipped.unknown_request++;
       continue;
     }
-    const models = byPrompt.get(f.prompt) ?? new Map<string, number[]>();
-    models.set(model, [...(models.get(model) ?? []), f.score]);
-    byPrompt.set(f.prompt, models);
+    const model = f.model ?? request.model;
+    const key = `${request.feature ?? ''}\u0000${f.prompt}`;
+    const row = byPrompt.get(key) ?? { prompt: f.prompt, feature: request.feature, models: new Map<string, number[]>() };
+    row.models.set(model, [...(row.models.get(model) ?? []), f.score]);
+    byPrompt.set(key, row);
   }
-  const rows = [...byPrompt].map(([prompt, models]) => ({
+  const rows = [...byPrompt.values()].map(({ prompt, feature, models }) => ({
     prompt,
+    ...(feature !== undefined ? { feature } : {}),
     outcomes: Object.fromEntries([...models].map(([m, s]) => [m, Math.round((s.reduce((a, b) => a + b, 0) / s.length) * 1e4) / 1e4])),
   }));
   return { rows, skipped };

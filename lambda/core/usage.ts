@@ -1,3 +1,8 @@
+/** A feature tag (x-llm-feature, outcome rows): 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit. */
+export const FEATURE_TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** The feature of a request without an x-llm-feature header. */
+export const DEFAULT_FEATURE = 'default';
+
 /** The one usage record per request (ARCHITECTURE section 3): the source for Athena, the dashboard and replay. */
 export interface UsageRecord {
   readonly ts: string;

@@ -152,8 +152,14 @@ describe('llm-finops local (integration, real openai client over loopback)', () 
       { type: 'feedback', ts: expect.any(String), tenant: 'acme', request_id: requestId, score: 1, model: null, prompt },
       { type: 'feedback', ts: expect.any(String), tenant: 'globex', request_id: requestId, score: 0, model: null, prompt },
     ]);
+    // The same prompt asked under a feature tag is its own row, tagged, for a router that learns per-feature priors.
+    const tagged = await client(KEYS.acme, 'support-bot').chat.completions.create({ model: 'small-a', messages: [{ role: 'user', content: prompt }] }).withResponse();
+    expect((await post(KEYS.acme, { request_id: tagged.response.headers.get('x-request-id'), score: 0, prompt })).status).toBe(200);
     const out = outcomesFromLogs(readFileSync(usagePath, 'utf8').split('\n'));
-    expect(out.rows.find((r) => r.prompt === prompt)).toEqual({ prompt, outcomes: { 'small-a': 1 } });
+    expect(out.rows.filter((r) => r.prompt === prompt)).toEqual([
+      { prompt, outcomes: { 'small-a': 1 } },
+      { prompt, feature: 'support-bot', outcomes: { 'small-a': 0 } },
+    ]);
     expect(out.skipped.unknown_request).toBeGreaterThanOrEqual(1);
   });
 

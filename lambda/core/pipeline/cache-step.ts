@@ -25,13 +25,18 @@ export interface CacheLookup {
 export class CacheStep {
   constructor(private readonly deps: GatewayDeps) {}
 
-  async lookup(trace: Trace, req: ChatRequest, tenantId: string, maxTokens: number | undefined, bypass: boolean): Promise<CacheLookup> {
+  /**
+   * `autoTier`: for a `model: auto` request, the tier the router chose. Automatic answers are cached per chosen tier, so
+   * the same prompt routed to another tier (another feature tag, a retrained router) is not served another tier's answer.
+   */
+  async lookup(trace: Trace, req: ChatRequest, tenantId: string, maxTokens: number | undefined, bypass: boolean, autoTier: string | null): Promise<CacheLookup> {
     const { deps } = this;
     const cacheCfg = deps.config.raw.cache;
     const decision = cacheability(req, cacheCfg.exact.maxTemperature);
     const cacheOn = (cacheCfg.exact.enabled && !!deps.exactCache) || (cacheCfg.semantic.enabled && !!deps.semantic);
     trace.cache = !cacheOn || !decision.cacheable ? 'none' : bypass ? 'bypass' : 'miss';
-    const target = req.model ?? 'auto';
+    const requested = req.model ?? 'auto';
+    const target = requested === 'auto' ? `auto:${autoTier ?? ''}` : requested;
     const exactKey = trace.cache === 'miss' && cacheCfg.exact.enabled && deps.exactCache
       ? exactCacheKey(deps.sha256, tenantId, target, req, maxTokens)
       : undefined;

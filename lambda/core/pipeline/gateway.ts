@@ -13,6 +13,7 @@ import { cascadeTierOf, route, type Route } from '../routing/route';
 import { CommitmentMeter } from '../routing/commitment';
 import { cacheHintTtl } from '../prompt-cache';
 import { estimateInputTokens } from '../tokens';
+import { DEFAULT_FEATURE, FEATURE_TAG } from '../usage';
 import { CacheStep, type CacheHit } from './cache-step';
 import { cascaded } from './cascade';
 import { withFallback } from './fallback';
@@ -22,8 +23,6 @@ import { streamed } from './stream';
 import { Tenants } from './tenants';
 import type { ChatInvocation, GatewayDeps, GatewayResult, JsonResult, Trace } from './types';
 
-const FEATURE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const DEFAULT_FEATURE = 'default';
 
 /**
  * The request pipeline of ARCHITECTURE section 1, on ports only. `chat` never throws: every outcome, errors included,
@@ -60,7 +59,7 @@ export class Gateway {
       trace.promptCache = scopedPolicyFor(this.deps.config.raw.promptCaching.policies, tenant.id, trace.feature)?.ttl ?? null;
       // Scoped to the tenant, so the same user id at two tenants counts as two users and cannot be joined across them.
       if (req.user) trace.endUser = this.endUser(tenant, req.user);
-      let r = route(this.deps.config, tenant, req, this.deps.router);
+      let r = route(this.deps.config, tenant, req, this.deps.router, trace.feature);
       trace.tier = r.tier;
       trace.routeReason = r.reason;
       const maxTokens = requestedMaxTokens(req);
@@ -73,7 +72,7 @@ export class Gateway {
       }
       checkServiceTier(req, r);
 
-      const lookup = await this.cache.lookup(trace, req, tenant.id, maxTokens, inv.cacheBypass === true);
+      const lookup = await this.cache.lookup(trace, req, tenant.id, maxTokens, inv.cacheBypass === true, r.tier);
       if (lookup.hit) return await this.fromCache(trace, req, tenant, lookup.hit);
 
       // Context optimisation changes what is sent, never the cache key (taken from the request as received).
@@ -235,7 +234,7 @@ export class Gateway {
   private identify(trace: Trace, tenant: ResolvedTenant, feature: string | undefined): void {
     trace.team = tenant.config.team ?? null;
     if (feature !== undefined && feature !== '') {
-      if (!FEATURE_RE.test(feature)) {
+      if (!FEATURE_TAG.test(feature)) {
         throw new InvalidRequestError(
           'Invalid x-llm-feature header: 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit.',
           'x-llm-feature',

@@ -7,9 +7,12 @@
  */
 
 import { jsonObjectLines } from '../jsonl';
+import { FEATURE_TAG } from '../usage';
 
 export interface OutcomeRow {
   readonly prompt: string;
+  /** The request's feature tag (x-llm-feature), when known: a router trained on tagged rows learns a prior per tag. */
+  readonly feature?: string;
   /** Score in [0, 1] per model id. */
   readonly outcomes: Readonly<Record<string, number>>;
 }
@@ -57,9 +60,12 @@ export interface RowCosts {
 export function parseOutcomes(jsonl: string, strong: string, weak: string, source = 'data', partial = false): OutcomeRow[] {
   const rows: OutcomeRow[] = [];
   for (const { line, value } of jsonObjectLines(jsonl, source)) {
-    const r = value as { prompt?: unknown; outcomes?: Record<string, unknown> };
+    const r = value as { prompt?: unknown; feature?: unknown; outcomes?: Record<string, unknown> };
     if (typeof r.prompt !== 'string' || !r.outcomes || typeof r.outcomes !== 'object') {
       throw new Error(`${source}:${line}: expected {"prompt": string, "outcomes": {"<model>": score, ...}}`);
+    }
+    if (r.feature !== undefined && (typeof r.feature !== 'string' || !FEATURE_TAG.test(r.feature))) {
+      throw new Error(`${source}:${line}: "feature" must be a feature tag as x-llm-feature takes it (1-64 letters, digits, ".", "_" or "-"), got ${JSON.stringify(r.feature)}`);
     }
     if (partial && r.outcomes[strong] === undefined && r.outcomes[weak] === undefined) continue;
     for (const m of [strong, weak]) {
@@ -69,7 +75,7 @@ export function parseOutcomes(jsonl: string, strong: string, weak: string, sourc
         throw new Error(`${source}:${line}: outcomes["${m}"] must be a score in [0, 1]${v === undefined ? ` (models here: ${Object.keys(r.outcomes).join(', ')})` : `, got ${JSON.stringify(v)}`}`);
       }
     }
-    rows.push({ prompt: r.prompt, outcomes: r.outcomes as Record<string, number> });
+    rows.push({ prompt: r.prompt, ...(r.feature !== undefined ? { feature: r.feature as string } : {}), outcomes: r.outcomes as Record<string, number> });
   }
   if (rows.length === 0) throw new Error(`${source}: no rows`);
   return rows;

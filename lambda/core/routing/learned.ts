@@ -6,6 +6,7 @@
  */
 import { hashBucket, seededRandom, sigmoid } from '../numeric';
 import { estimateTextTokens } from '../tokens';
+import { DEFAULT_FEATURE } from '../usage';
 import { evaluateRouter, type OutcomeRow } from './evaluate';
 import { scoreComplexity } from './heuristic';
 
@@ -32,6 +33,8 @@ export interface RouterModel {
   readonly weights: readonly number[];
   readonly hashedWeights: readonly number[];
   readonly bias: number;
+  /** Trained on rows' feature tags: score with the request's (x-llm-feature; untagged requests are "default"). */
+  readonly tags?: boolean;
   readonly trainedOn: {
     readonly rows: number;
     readonly seed: number;
@@ -39,6 +42,8 @@ export interface RouterModel {
     readonly meanLabel: number;
     /** Passes over the rows (absent in artefacts from before it was recorded). */
     readonly epochs?: number;
+    /** Distinct feature tags in the rows, when the router learned them. */
+    readonly tags?: number;
     readonly cv?: CrossValidation;
   };
 }
@@ -100,6 +105,8 @@ export const ORIGINAL_ROUTER_SIGNALS: readonly string[] = ROUTER_SIGNALS.slice(0
 interface Features {
   readonly dense: number[];
   readonly hashed: number[];
+  /** The feature tag's bucket, for a router trained on tags: a per-tag prior, not scaled by the prompt's length. */
+  readonly tag?: number;
 }
 
 /** The words and bigrams a prompt is hashed on (numbers folded to their digit count), distinct. */
@@ -117,7 +124,7 @@ function wordsOf(prompt: string): string[] {
 }
 
 /** Hashed word unigrams and bigrams (numbers folded to their digit count) and the named numeric signals, in `dense`'s order. */
-export function promptFeatures(prompt: string, buckets: number, dense: readonly string[] = ROUTER_SIGNALS): Features {
+export function promptFeatures(prompt: string, buckets: number, dense: readonly string[] = ROUTER_SIGNALS, tag?: string): Features {
   const numbers = prompt.match(/\d[\d,]*(?:\.\d+)?/g) ?? [];
   const words = wordsOf(prompt);
   const hashed = new Set<number>();
@@ -127,7 +134,7 @@ export function promptFeatures(prompt: string, buckets: number, dense: readonly 
     sentences: Math.max(1, (prompt.match(/[.!?](\s|$)/g) ?? []).length),
     heuristic: scoreComplexity({ model: 'auto', messages: [{ role: 'user', content: prompt }] }),
   };
-  return { dense: dense.map((name) => FEATURES[name](text)), hashed: [...hashed] };
+  return { dense: dense.map((name) => FEATURES[name](text)), hashed: [...hashed], ...(tag !== undefined ? { tag: hashBucket(`t:${tag}`, buckets) } : {}) };
 }
 
 
@@ -136,6 +143,7 @@ function linear(f: Features, m: Pick<RouterModel, 'mean' | 'scale' | 'weights' |
   for (let i = 0; i < f.dense.length; i++) z += m.weights[i] * ((f.dense[i] - m.mean[i]) / m.scale[i]);
   const norm = f.hashed.length ? 1 / Math.sqrt(f.hashed.length) : 0;
   for (const b of f.hashed) z += m.hashedWeights[b] * norm;
+  if (f.tag !== undefined) z += m.hashedWeights[f.tag];
   return z;
 }
 
@@ -157,14 +165,15 @@ export class LearnedRouter {
     const n = m.dense.length;
     const ok = Array.isArray(m.weights) && m.weights.length === n && Array.isArray(m.mean) && m.mean.length === n &&
       Array.isArray(m.scale) && m.scale.length === n && Array.isArray(m.hashedWeights) && m.hashedWeights.length === m.buckets &&
-      typeof m.bias === 'number' && typeof m.strong === 'string' && typeof m.weak === 'string';
+      typeof m.bias === 'number' && typeof m.strong === 'string' && typeof m.weak === 'string' && (m.tags === undefined || typeof m.tags === 'boolean');
     if (!ok) throw new Error(`trained router is malformed: it needs one weight, mean and scale per dense signal (${n}) and hashedWeights of length buckets`);
     return new LearnedRouter(m as RouterModel);
   }
 
-  /** Predicted benefit of the strong model for this prompt, in [0, 1]: higher means route up. */
-  score(prompt: string): number {
-    return sigmoid(linear(promptFeatures(prompt, this.model.buckets, this.model.dense), this.model));
+  /** Predicted benefit of the strong model for this prompt (and feature tag), in [0, 1]: higher means route up. */
+  score(prompt: string, feature?: string): number {
+    const tag = this.model.tags ? (feature ?? DEFAULT_FEATURE) : undefined;
+    return sigmoid(linear(promptFeatures(prompt, this.model.buckets, this.model.dense, tag), this.model));
   }
 }
 
@@ -181,6 +190,8 @@ export interface RouterTrainOptions {
    * weak); weak-fails: 1 - weak. On GSM8K win-rate ranks best (README, "Learned routing").
    */
   readonly target?: 'gain' | 'weak-fails' | 'win-rate';
+  /** Learn a prior per feature tag (default: when the rows carry two or more tags). */
+  readonly tags?: boolean;
   /** The numeric signals to fit, by name (default: all of `ROUTER_SIGNALS`); for ablations. */
   readonly dense?: readonly string[];
   /** Called after each pass over the rows, cross-validation's included (a CLI progress bar). */
@@ -240,6 +251,7 @@ function* passes(examples: readonly Example[], n: number, buckets: number, o: { 
       for (let i = 0; i < n; i++) model.weights[i] -= rate * (g * ((f.dense[i] - mean[i]) / scale[i]) + o.l2 * model.weights[i]);
       const norm = f.hashed.length ? 1 / Math.sqrt(f.hashed.length) : 0;
       for (const b of f.hashed) model.hashedWeights[b] -= rate * (g * norm + o.l2 * model.hashedWeights[b]);
+      if (f.tag !== undefined) model.hashedWeights[f.tag] -= rate * (g + o.l2 * model.hashedWeights[f.tag]);
     }
     yield model;
   }
@@ -272,7 +284,10 @@ export function trainRouter(rows: readonly OutcomeRow[], strong: string, weak: s
   if (unknown.length) throw new Error(`unknown numeric signals: ${unknown.join(', ')} (known: ${ROUTER_SIGNALS.join(', ')})`);
   const buckets = opts.buckets ?? bucketsFor(rows.map((r) => r.prompt));
   const n = dense.length;
-  const data: Example[] = rows.map((r) => ({ f: promptFeatures(r.prompt, buckets, dense), y: label(r) }));
+  // Feature tags are learned when the rows carry two or more (untagged rows count as "default", as untagged requests do).
+  const tagCount = new Set(rows.map((r) => r.feature ?? DEFAULT_FEATURE)).size;
+  const tags = opts.tags ?? tagCount > 1;
+  const data: Example[] = rows.map((r) => ({ f: promptFeatures(r.prompt, buckets, dense, tags ? (r.feature ?? DEFAULT_FEATURE) : undefined), y: label(r) }));
 
   const scored = rows.map((_, i) => i).filter((i) => typeof rows[i].outcomes[strong] === 'number' && typeof rows[i].outcomes[weak] === 'number');
   const validate = opts.epochs === undefined && scored.length >= CV_MIN_ROWS;
@@ -315,9 +330,9 @@ export function trainRouter(rows: readonly OutcomeRow[], strong: string, weak: s
   }
   const positives = data.reduce((sum, d) => sum + d.y, 0) / data.length;
   return {
-    format: ROUTER_FORMAT, version: 1, strong, weak, buckets, dense: [...dense],
+    format: ROUTER_FORMAT, version: 1, strong, weak, buckets, dense: [...dense], ...(tags ? { tags: true } : {}),
     mean: model.mean.map(r6), scale: model.scale.map(r6), weights: model.weights.map(r6), hashedWeights: model.hashedWeights.map(r6), bias: r6(model.bias),
-    trainedOn: { rows: rows.length, seed, target, meanLabel: r6(positives), epochs, ...(cv ? { cv } : {}) },
+    trainedOn: { rows: rows.length, seed, target, meanLabel: r6(positives), epochs, ...(tags ? { tags: tagCount } : {}), ...(cv ? { cv } : {}) },
   };
 }
 

@@ -23,9 +23,10 @@ function pickAllowedTier(config: ResolvedConfig, tenant: ResolvedTenant, wanted:
 
 /**
  * Chooses the fallback chain for a request. An explicit model or tier wins when the tenant may use it (403 when not,
- * 404 when unknown); `auto` (or no model) scores the prompt and maps the score to a tier through the thresholds.
+ * 404 when unknown); `auto` (or no model) scores the prompt (with its feature tag, for a router trained on tags) and
+ * maps the score to a tier through the thresholds.
  */
-export function route(config: ResolvedConfig, tenant: ResolvedTenant, req: ChatRequest, learned?: LearnedRouter): Route {
+export function route(config: ResolvedConfig, tenant: ResolvedTenant, req: ChatRequest, learned?: LearnedRouter, feature?: string): Route {
   const requested = req.model ?? 'auto';
   if (requested !== 'auto') {
     const model = config.models.get(requested);
@@ -50,7 +51,7 @@ export function route(config: ResolvedConfig, tenant: ResolvedTenant, req: ChatR
   let score: number;
   let reason: string;
   if (learned) {
-    score = learned.score(lastUserText(req));
+    score = learned.score(lastUserText(req), feature);
     reason = `learned:${score.toFixed(3)}`;
   } else {
     const h = scoreComplexity(req);

@@ -244,6 +244,22 @@ describe('Gateway', () => {
       expect(records.records[0].route_reason).toMatch(/^learned:0\.\d{3}->small$/);
     });
 
+    it('passes the request\'s feature tag to a router trained on tags', async () => {
+      // One kind of question: the weak model failed it under "tax-advice" and beat the strong one untagged.
+      const rows = Array.from({ length: 80 }, (_, i) => ({
+        prompt: `What should I do about item ${i % 20}?`,
+        ...(i % 2 ? { feature: 'tax-advice', outcomes: { s: 1, w: 0 } } : { outcomes: { s: 0, w: 1 } }),
+      }));
+      const router = new LearnedRouter(trainRouter(rows, 's', 'w', { seed: 1 }));
+      const { chat, records } = setup({}, { router });
+      await chat({ model: 'auto', messages: [{ role: 'user', content: 'What should I do about item 3?' }] });
+      await chat({ model: 'auto', messages: [{ role: 'user', content: 'What should I do about item 3?' }] }, 'acme', { feature: 'tax-advice' });
+      // The untagged answer came from the small tier: the exact cache does not serve it to a request routed to large.
+      expect(records.records.map((r) => [r.feature, r.tier, r.cache])).toEqual([['default', 'small', 'miss'], ['tax-advice', 'large', 'miss']]);
+      await chat({ model: 'auto', messages: [{ role: 'user', content: 'What should I do about item 3?' }] }, 'acme', { feature: 'tax-advice' });
+      expect(records.records[2]).toMatchObject({ tier: 'large', cache: 'hit-exact' });
+    });
+
     it('caps automatic routing at the tenant\'s highest allowed tier', async () => {
       const { chat, records } = setup();
       await chat({ messages: [{ role: 'user', content: 'Design and analyze a distributed architecture, step by step, with trade-offs and a plan. ```code```' }] }, 'globex');

@@ -67,6 +67,15 @@ describe('parseOutcomes', () => {
   });
 });
 
+describe('parseOutcomes feature tags', () => {
+  it('keeps a row\'s feature tag and refuses one x-llm-feature would refuse', () => {
+    expect(parseOutcomes('{"prompt":"a","feature":"support-bot","outcomes":{"strong":1,"weak":0}}', S, W)).toEqual([{ prompt: 'a', feature: 'support-bot', outcomes: { strong: 1, weak: 0 } }]);
+    expect(() => parseOutcomes('{"prompt":"a","feature":"no spaces","outcomes":{"strong":1,"weak":0}}', S, W, 'f.jsonl')).toThrow(
+      'f.jsonl:1: "feature" must be a feature tag as x-llm-feature takes it (1-64 letters, digits, ".", "_" or "-"), got "no spaces"');
+    expect(() => parseOutcomes('{"prompt":"a","feature":3,"outcomes":{"strong":1,"weak":0}}', S, W, 'f.jsonl')).toThrow('got 3');
+  });
+});
+
 describe('trainRouter', () => {
   // Long multi-number word problems need the strong model; one-line lookups do not.
   const data: OutcomeRow[] = Array.from({ length: 120 }, (_, i) =>
@@ -143,6 +152,29 @@ describe('trainRouter', () => {
     expect(bucketsFor([Array.from({ length: 12_000 }, (_, i) => word(i)).join(' ')])).toBe(65_536);
     expect(bucketsFor([Array.from({ length: 200_000 }, (_, i) => word(i)).join(' ')])).toBe(262_144);
     expect(trainRouter(data, S, W).buckets).toBe(bucketsFor(data.map((d) => d.prompt)));
+  });
+
+  it('learns a prior per feature tag when the rows carry two or more, and scores with the request\'s tag', () => {
+    // The same kinds of prompts: under "tax-advice" the weak model always fails, under "chit-chat" it never does.
+    const tagged: OutcomeRow[] = Array.from({ length: 120 }, (_, i) => ({
+      prompt: `Question ${i % 40}: how should I think about item ${i % 40}?`,
+      ...(i % 3 === 2 ? {} : { feature: i % 3 ? 'tax-advice' : 'chit-chat' }),
+      outcomes: i % 3 === 1 ? { [S]: 1, [W]: 0 } : { [S]: 1, [W]: 1 },
+    }));
+    const m = trainRouter(tagged, S, W, { seed: 3 });
+    expect(m).toMatchObject({ tags: true, trainedOn: { tags: 3 } });
+    const r = LearnedRouter.parse(JSON.parse(JSON.stringify(m)));
+    const p = 'Question 7: how should I think about item 7?';
+    expect(r.score(p, 'tax-advice')).toBeGreaterThan(r.score(p, 'chit-chat') + 0.3);
+    // Untagged requests score as "default" (the untagged rows here), an unseen tag as a bucket it never trained.
+    expect(r.score(p)).toBe(r.score(p, 'default'));
+    expect(r.score(p, 'tax-advice')).toBeGreaterThan(r.score(p));
+    // A router trained without tags ignores them, and one tag alone is no signal.
+    expect(trainRouter(tagged, S, W, { tags: false }).tags).toBeUndefined();
+    const plain = new LearnedRouter(trainRouter(data, S, W));
+    expect(plain.score(p, 'tax-advice')).toBe(plain.score(p));
+    expect(trainRouter(data.map((d) => ({ ...d, feature: 'one' })), S, W).tags).toBeUndefined();
+    expect(() => LearnedRouter.parse({ ...m, tags: 'yes' })).toThrow('malformed');
   });
 
   it('refuses too little data and a file that is not a router', () => {
