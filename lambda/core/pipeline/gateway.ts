@@ -23,7 +23,6 @@ import { streamed } from './stream';
 import { Tenants } from './tenants';
 import type { ChatInvocation, GatewayDeps, GatewayResult, JsonResult, Trace } from './types';
 
-
 /**
  * The request pipeline of ARCHITECTURE section 1, on ports only. `chat` never throws: every outcome, errors included,
  * becomes a response and exactly one usage record, priced by the request's one Receipt.

@@ -48,13 +48,7 @@ export interface RouterModel {
   };
 }
 
-/**
- * The numeric signals, by name. A trained router lists the names it was fitted on (`dense`), so an artefact trained
- * before a signal was added keeps scoring exactly as it did; one naming a signal this build does not know is refused.
- * The first 17 are the original set; the rest (issue 19) are cheap English cues for how many steps a word problem
- * takes and how easily it misleads (fractions, clauses, ages, ratios, people referred back to), each chosen because it
- * raised the 5-fold cross-validated APGR within both halves of the GSM8K dev file (README, "Learned routing").
- */
+/** What the numeric signals read from a prompt, computed once per prompt. */
 interface PromptText {
   readonly prompt: string;
   readonly numbers: readonly string[];
@@ -68,6 +62,13 @@ const UNIT = /\b(hours?|minutes?|days?|weeks?|months?|years?|miles?|meters?|km|k
 const count = (text: string, re: RegExp): number => (text.match(re) ?? []).length;
 const cue = (t: PromptText, f: string): number => (t.heuristic.features.includes(f) ? 1 : 0);
 
+/**
+ * The numeric signals, by name. A trained router lists the names it was fitted on (`dense`), so an artefact trained
+ * before a signal was added keeps scoring exactly as it did; one naming a signal this build does not know is refused.
+ * The first 17 are the original set; the rest (issue 19) are cheap English cues for how many steps a word problem
+ * takes and how easily it misleads (fractions, clauses, ages, ratios, people referred back to), each chosen because it
+ * raised the 5-fold cross-validated APGR within both halves of the GSM8K dev file (README, "Learned routing").
+ */
 const FEATURES: Readonly<Record<string, (t: PromptText) => number>> = {
   log_tokens: (t) => Math.log1p(estimateTextTokens(t.prompt)),
   numbers: (t) => Math.log1p(t.numbers.length),
