@@ -10,11 +10,16 @@ export function sseData(payload: unknown): string {
 /** `"key":` and the JSON of `value`, as a compact serialiser writes it. */
 const member = (key: string, value: unknown): string => `"${key}":${JSON.stringify(value)}`;
 
+/** Where `find` is in `text`, when it occurs exactly once. */
+function onlyIndex(text: string, find: string): number | undefined {
+  const at = text.indexOf(find);
+  return at < 0 || text.indexOf(find, at + find.length) >= 0 ? undefined : at;
+}
+
 /** `text` with the one occurrence of `find` replaced, or undefined when it occurs zero or several times. */
 function replaceOnce(text: string, find: string, by: string): string | undefined {
-  const at = text.indexOf(find);
-  if (at < 0 || text.indexOf(find, at + find.length) >= 0) return undefined;
-  return text.slice(0, at) + by + text.slice(at + find.length);
+  const at = onlyIndex(text, find);
+  return at === undefined ? undefined : text.slice(0, at) + by + text.slice(at + find.length);
 }
 
 /**
@@ -28,8 +33,7 @@ export function passThroughFrame(raw: string | undefined, chunk: { readonly mode
   let text = replaceOnce(raw, member('model', chunk.model), member('model', model));
   if (text !== undefined && text.includes('"usage":null')) {
     // Exactly one, with the comma that separates it from its neighbour.
-    text = replaceOnce(text, '"usage":null', '"usage":null') === undefined ? undefined
-      : replaceOnce(text, ',"usage":null', '') ?? replaceOnce(text, '"usage":null,', '');
+    text = onlyIndex(text, '"usage":null') === undefined ? undefined : replaceOnce(text, ',"usage":null', '') ?? replaceOnce(text, '"usage":null,', '');
   }
   return text === undefined ? undefined : `data: ${text}\n\n`;
 }
