@@ -19,7 +19,7 @@ import { seededRandom, sigmoid } from '../lambda/core/numeric';
 import { splitHalves } from '../lambda/core/cache/evaluate';
 import { evaluateRouter, parseOutcomes, type OutcomeRow } from '../lambda/core/routing/evaluate';
 import { scoreComplexity } from '../lambda/core/routing/heuristic';
-import { LearnedRouter, ORIGINAL_ROUTER_SIGNALS, ROUTER_SIGNALS, trainRouter } from '../lambda/core/routing/learned';
+import { fitDenseLogistic, LearnedRouter, ORIGINAL_ROUTER_SIGNALS, ROUTER_SIGNALS, trainRouter } from '../lambda/core/routing/learned';
 
 const ROOT = join(__dirname, '..');
 const DATA = join(ROOT, '..', 'shared', 'data', 'router-dev-gsm8k.jsonl');
@@ -87,9 +87,9 @@ for (const k of ['original', 'current'] as const) {
 }
 
 /**
- * Issue 19's question: do sentence-encoder features route better? Logistic regression on the encoder's 512-d vector,
- * each component standardised on the training rows (the same label and decaying SGD as trainRouter; rate 0.002, L2
- * 0.01: at rate 0.05 the fit diverged and scored 0.50, which earlier runs reported), alone and mixed with the lexical
+ * Issue 19's question: do sentence-encoder features route better? Logistic regression on the encoder's 512-d vector
+ * (`fitDenseLogistic`: the router's label and SGD, inputs standardised; rate 0.002, L2 0.01: an earlier hand-written
+ * fit at rate 0.05 diverged and scored 0.50, which earlier runs reported), alone and mixed with the lexical
  * router (0.2 x its logit + 0.8 x the lexical router's). Bench-only: the product router stays lexical (README).
  */
 async function sentenceFeatures() {
@@ -99,33 +99,8 @@ async function sentenceFeatures() {
   const byPrompt = new Map(rows.map((r, i) => [r.prompt, vectors[i]]));
   const label = (r: OutcomeRow): number => ((r.outcomes[STRONG] ?? 0.5) - (r.outcomes[WEAK] ?? 0.5) + 1) / 2;
   const fit = (train: OutcomeRow[]): ((r: OutcomeRow) => number) => {
-    const d = 512;
-    const mean = new Float64Array(d);
-    const scale = new Float64Array(d);
-    for (const r of train) byPrompt.get(r.prompt)!.forEach((v, k) => (mean[k] += v / train.length));
-    for (const r of train) byPrompt.get(r.prompt)!.forEach((v, k) => (scale[k] += (v - mean[k]) ** 2 / train.length));
-    for (let k = 0; k < d; k++) scale[k] = Math.sqrt(scale[k]) || 1;
-    const x = (r: OutcomeRow): Float64Array => Float64Array.from(byPrompt.get(r.prompt)!, (v, k) => (v - mean[k]) / scale[k]);
-    const w = new Float64Array(d);
-    const pos = train.reduce((s, r) => s + label(r), 0) / train.length;
-    let b = Math.log(pos / (1 - pos));
-    const rand = seededRandom(1);
-    const z = (v: Float64Array): number => {
-      let s = b;
-      for (let k = 0; k < d; k++) s += w[k] * v[k];
-      return s;
-    };
-    const xs = new Map(train.map((r) => [r, x(r)]));
-    for (let e = 0; e < 20; e++) {
-      const rate = 0.002 / (1 + e * 0.2);
-      for (const r of train.map((t) => ({ t, k: rand() })).sort((p, q) => p.k - q.k).map((p) => p.t)) {
-        const v = xs.get(r)!;
-        const g = sigmoid(z(v)) - label(r);
-        b -= rate * g;
-        for (let k = 0; k < d; k++) w[k] -= rate * (g * v[k] + 0.01 * w[k]);
-      }
-    }
-    return (r) => z(x(r));
+    const logit = fitDenseLogistic(train.map((r) => ({ x: byPrompt.get(r.prompt)!, y: label(r) })), { seed: 1, lr: 0.002, l2: 0.01, epochs: 20 });
+    return (r) => logit(byPrompt.get(r.prompt)!);
   };
   const out: Record<string, { sentence_only: number; mixed: number; lexical: number }> = {};
   for (const [name, train, test] of [['train_even_test_odd', even, odd], ['train_odd_test_even', odd, even]] as const) {

@@ -110,14 +110,12 @@ interface Features {
   readonly tag?: number;
 }
 
-/** The words and bigrams a prompt is hashed on (numbers folded to their digit count), distinct. */
-function terms(words: readonly string[]): Set<string> {
-  const out = new Set<string>();
-  words.forEach((w, i) => {
-    out.add(`u:${w}`);
-    if (i > 0) out.add(`b:${words[i - 1]} ${w}`);
-  });
-  return out;
+/** The words and bigrams a prompt is hashed on (numbers folded to their digit count), repeats included. */
+function* terms(words: readonly string[]): Generator<string> {
+  for (let i = 0; i < words.length; i++) {
+    yield `u:${words[i]}`;
+    if (i > 0) yield `b:${words[i - 1]} ${words[i]}`;
+  }
 }
 
 function wordsOf(prompt: string): string[] {
@@ -259,6 +257,17 @@ function* passes(examples: readonly Example[], n: number, buckets: number, o: { 
 }
 
 /**
+ * Logistic regression on plain numeric vectors with the router's SGD (inputs standardised on the rows, decaying rate,
+ * L2, seeded shuffles); returns the fitted logit. For comparisons such as sentence-encoder vectors (bench/router.ts).
+ */
+export function fitDenseLogistic(rows: readonly { readonly x: ArrayLike<number>; readonly y: number }[], o: { seed: number; lr: number; l2: number; epochs: number }): (x: ArrayLike<number>) => number {
+  const run = passes(rows.map((r) => ({ f: { dense: Array.from(r.x), hashed: [] }, y: r.y })), rows[0]?.x.length ?? 0, 1, o);
+  let model!: Fitted;
+  for (let k = 0; k < o.epochs; k++) model = run.next().value;
+  return (x) => linear({ dense: Array.from(x), hashed: [] }, model);
+}
+
+/**
  * Fits the router on outcome rows (see `target`). Unless `epochs` is given, the training length is chosen by 5-fold
  * cross-validated APGR on the rows that score both models (at least 100 of them; else 20 passes): the folds' runs are
  * read at 10, 20, 40, 80 and 160 passes and the search stops at the first length that scores no better than the one
@@ -306,14 +315,16 @@ export function trainRouter(rows: readonly OutcomeRow[], strong: string, weak: s
     let at = 0;
     let best = -Infinity;
     for (const length of EPOCH_CHOICES) {
+      // This length's passes for every fold, then (as an estimate) a final fit as long.
+      const total = done + CV_FOLDS * (length - at) + length;
       let sum = 0;
       for (const f of folds) {
-        let m: Fitted | undefined;
+        let m!: Fitted;
         for (let k = at; k < length; k++) {
           m = f.run.next().value;
-          opts.onProgress?.(++done, done + (length - k - 1) + (CV_FOLDS - 1 - folds.indexOf(f)) * (length - at) + length);
+          opts.onProgress?.(++done, total);
         }
-        sum += evaluateRouter(f.rows, f.held.map((i) => linear(data[i].f, m!)), strong, weak).apgr;
+        sum += evaluateRouter(f.rows, f.held.map((i) => linear(data[i].f, m)), strong, weak).apgr;
       }
       at = length;
       apgr[String(length)] = r4(sum / CV_FOLDS);
@@ -323,11 +334,12 @@ export function trainRouter(rows: readonly OutcomeRow[], strong: string, weak: s
     }
     cv = { folds: CV_FOLDS, rows: scored.length, apgr, epochs };
   }
+  const total = done + epochs;
   const run = passes(data, n, buckets, sgd);
   let model!: Fitted;
   for (let k = 0; k < epochs; k++) {
     model = run.next().value;
-    opts.onProgress?.(++done, done + epochs - k - 1);
+    opts.onProgress?.(++done, total);
   }
   const positives = data.reduce((sum, d) => sum + d.y, 0) / data.length;
   return {
