@@ -15,8 +15,29 @@ export type GatewayConfigDocument = {
         headers?: {
             [key: string]: string;
         } | undefined;
+        /** Whether the server serves POST /responses (OpenAI, vLLM): Responses API requests then pass through unchanged; otherwise they are translated to chat completions. Default: true for api.openai.com, false for other servers */
+        responses?: boolean | undefined;
         /** Body field carrying the output cap the gateway sends when the client gives none (so no answer costs more than was reserved). Default: max_completion_tokens for api.openai.com and Azure OpenAI, max_tokens for other servers (vLLM, Ollama, llama.cpp) */
         outputCapParam?: ("max_tokens" | "max_completion_tokens") | undefined;
+        /** Per-attempt upstream timeout in ms (a stream: until its first event) */
+        timeoutMs?: number;
+        /** Longest silence inside a started stream before the attempt fails as a timeout; default timeoutMs */
+        streamIdleTimeoutMs?: number | undefined;
+        /** Longest a started stream may take in total (a slow drip); default 900000 */
+        streamTimeoutMs?: number | undefined;
+    } | {
+        type: "anthropic";
+        id: string;
+        /** Anthropic's API (default) or a server speaking the Messages API, without /v1 */
+        baseUrl?: string;
+        /** Environment variable holding the API key; plaintext keys never appear in config */
+        apiKeyEnv?: string | undefined;
+        /** Secrets Manager secret (ARN or name) holding the API key, as plain text or JSON {"apiKey": "..."}; read once at start-up */
+        apiKeySecret?: string | undefined;
+        /** Extra request headers (no secrets) */
+        headers?: {
+            [key: string]: string;
+        } | undefined;
         /** Per-attempt upstream timeout in ms (a stream: until its first event) */
         timeoutMs?: number;
         /** Longest silence inside a started stream before the attempt fails as a timeout; default timeoutMs */

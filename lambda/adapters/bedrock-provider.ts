@@ -3,6 +3,8 @@ import {
   ConverseCommand,
   ConverseStreamCommand,
   InvokeModelCommand,
+  InvokeModelWithResponseStreamCommand,
+  type ResponseStream,
   type ContentBlock,
   type ConverseCommandInput,
   type ConverseStreamOutput,
@@ -18,6 +20,7 @@ import { ProviderError, type ChatProvider, type EmbeddingCall, type EmbeddingRes
 import { embeddingsProblem } from '../core/openai/embeddings';
 import { cacheControlOf } from '../core/prompt-cache';
 import { checkedUsage, type UsageReading } from '../core/pricing/prices';
+import { AnthropicStreamReader, messageToCompletion, readAnthropicUsage } from '../core/formats/anthropic';
 import { openWithTimeout, withTimeout } from './http-errors';
 import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
 
@@ -187,7 +190,18 @@ export function toConverseInput(call: ProviderCall): ConverseCommandInput {
 }
 
 /**
- * Amazon Bedrock through Converse and ConverseStream. `upstreamModel` may be a foundation model id, a cross-region
+ * A Messages request as InvokeModel takes it for Claude: the client's body without `model` and `stream`, Bedrock's
+ * `anthropic_version`, the output cap the reservation priced, and the client's anthropic-beta header as
+ * `anthropic_beta`.
+ */
+export function bedrockMessagesBody(call: ProviderCall, _stream = false): Record<string, unknown> {
+  const { model: _m, stream: _s, ...rest } = call.native!.body;
+  const betas = call.native!.headers['anthropic-beta']?.split(',').map((b) => b.trim()).filter(Boolean) ?? [];
+  return { ...rest, anthropic_version: 'bedrock-2023-05-31', max_tokens: call.maxTokens, ...(betas.length ? { anthropic_beta: betas } : {}) };
+}
+
+/**
+ * Amazon Bedrock through Converse and ConverseStream; Messages requests to Claude through InvokeModel (no loss). `upstreamModel` may be a foundation model id, a cross-region
  * inference profile id (us./eu./global.) or an application inference profile ARN.
  */
 export class BedrockProvider implements ChatProvider {
@@ -200,6 +214,7 @@ export class BedrockProvider implements ChatProvider {
 
   async complete(call: ProviderCall): Promise<ProviderResponse> {
     const what = `bedrock/${call.model.id}`;
+    if (call.native?.api === 'messages') return this.invokeMessages(call, what);
     return withTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
       let out;
       try {
@@ -304,8 +319,75 @@ export class BedrockProvider implements ChatProvider {
     });
   }
 
+  /** Claude's own Messages body through InvokeModel: nothing translated, nothing lost. */
+  private invokeMessages(call: ProviderCall, what: string): Promise<ProviderResponse> {
+    return withTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
+      let out;
+      try {
+        out = await this.client.send(new InvokeModelCommand({
+          modelId: call.model.config.upstreamModel, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(bedrockMessagesBody(call)),
+        }), { abortSignal });
+      } catch (err) {
+        throw classify(err, what);
+      }
+      let msg: Record<string, unknown>;
+      let completion: ChatCompletion;
+      try {
+        msg = JSON.parse(new TextDecoder().decode(out.body));
+        completion = messageToCompletion(msg, call.model.id, Math.floor(this.now() / 1000));
+      } catch (err) {
+        throw new ProviderError(`${what} returned an answer that is not a Message: ${(err as Error).message}`, 'server');
+      }
+      const reading = readAnthropicUsage(msg.usage);
+      return { completion, usage: reading.usage, usageProblem: reading.problem, native: { api: 'messages', body: msg } };
+    });
+  }
+
+  /** Claude's own Messages stream through InvokeModelWithResponseStream: each chunk is one Messages event. */
+  private async *streamMessages(call: ProviderCall, what: string): AsyncGenerator<ProviderStreamEvent> {
+    const { value: out, close } = await openWithTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
+      try {
+        return await this.client.send(new InvokeModelWithResponseStreamCommand({
+          modelId: call.model.config.upstreamModel, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(bedrockMessagesBody(call, true)),
+        }), { abortSignal });
+      } catch (err) {
+        throw classify(err, what);
+      }
+    });
+    const reader = new AnthropicStreamReader(call.model.id, Math.floor(this.now() / 1000));
+    const decoder = new TextDecoder();
+    try {
+      const events = boundedStream(out.body ?? emptyStream<ResponseStream>(), this.limits, what, close, (ev) => ev.chunk?.bytes?.length ?? 0);
+      for await (const ev of events) {
+        const failure = ev.internalServerException ?? ev.modelStreamErrorException ?? ev.validationException ?? ev.throttlingException ?? ev.modelTimeoutException ?? ev.serviceUnavailableException;
+        if (failure) throw classify(failure, what);
+        if (!ev.chunk?.bytes) continue;
+        let data: Record<string, unknown>;
+        try {
+          data = JSON.parse(decoder.decode(ev.chunk.bytes));
+        } catch {
+          throw new ProviderError(`${what} sent a malformed stream event`, 'server');
+        }
+        const step = reader.read(data);
+        if (step.error) throw new ProviderError(`${what} stream error: ${step.error.type}: ${step.error.message}`, 'server');
+        // Bedrock's own invocation metrics ride on message_stop; the client gets the event as Anthropic sends it.
+        const { 'amazon-bedrock-invocationMetrics': _metrics, ...event } = data;
+        yield { type: 'native', api: 'messages', event: String(data.type), data: event, text: step.text };
+        if (step.usage && (step.usage.usage || step.usage.problem)) yield { type: 'usage', ...step.usage };
+      }
+    } catch (err) {
+      throw classify(err, what);
+    } finally {
+      close();
+    }
+  }
+
   async *stream(call: ProviderCall): AsyncGenerator<ProviderStreamEvent> {
     const what = `bedrock/${call.model.id}`;
+    if (call.native?.api === 'messages') {
+      yield* this.streamMessages(call, what);
+      return;
+    }
     const { value: out, close } = await openWithTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
       try {
         return await this.client.send(new ConverseStreamCommand(toConverseInput(call)), { abortSignal });

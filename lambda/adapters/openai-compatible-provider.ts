@@ -5,7 +5,8 @@ import { embeddingsProblem } from '../core/openai/embeddings';
 import { BodyTooLargeError, httpPost, readText, releaseAfterDone, type HttpResponse } from './http-client';
 import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
 import { kindForStatus, openWithTimeout, parseRetryAfter, withTimeout } from './http-errors';
-import { openAiChunkEvents, readSseData } from './sse-reader';
+import { openAiChunkEvents, readSseData, readSseEvents, type SseEvent } from './sse-reader';
+import { readResponsesEvent, readResponsesUsage, responseToCompletion } from '../core/formats/responses';
 import { readOpenAiUsage } from '../core/openai/usage';
 
 type HttpProviderConfig = Extract<ProviderConfig, { type: 'openai-compatible' | 'azure-openai' }>;
@@ -41,6 +42,40 @@ export function openAiUpstreamBody(call: ProviderCall, stream: boolean, model: s
   return body;
 }
 
+/** A Responses request's body as it came, with the upstream model, the output cap the reservation priced, and `stream`. */
+export function responsesUpstreamBody(call: ProviderCall, stream: boolean): Record<string, unknown> {
+  const { stream: _s, ...rest } = call.native!.body;
+  return { ...rest, model: call.model.config.upstreamModel, max_output_tokens: call.maxTokens, ...(stream ? { stream: true } : {}) };
+}
+
+/**
+ * A Responses event stream as provider events: every event forwarded as native, the final usage (response.completed
+ * or response.incomplete) as a usage event; `response.failed` and `error` events fail the stream.
+ */
+async function* responsesStreamEvents(events: AsyncIterable<SseEvent>, what: string, onDone: () => void): AsyncGenerator<ProviderStreamEvent> {
+  let count = 0;
+  for await (const ev of events) {
+    let data: Record<string, unknown>;
+    try {
+      data = JSON.parse(ev.data);
+    } catch {
+      throw new ProviderError(`${what} sent a malformed stream event`, 'server');
+    }
+    if (data === null || typeof data !== 'object') throw new ProviderError(`${what} sent a malformed stream event`, 'server');
+    count++;
+    const step = readResponsesEvent(data);
+    if (step.failure !== undefined) throw new ProviderError(`${what} stream error: ${step.failure}`, 'server');
+    yield { type: 'native', api: 'responses', event: typeof data.type === 'string' ? data.type : ev.event, data, text: step.text };
+    if (step.usage && (step.usage.usage || step.usage.problem)) yield { type: 'usage', ...step.usage, ...(step.serviceTier ? { serviceTier: step.serviceTier } : {}) };
+    if (step.final) {
+      onDone();
+      return;
+    }
+  }
+  if (count === 0) throw new ProviderError(`${what} answered 200 but sent no stream event`, 'server');
+  throw new ProviderError(`${what} ended its stream before response.completed`, 'server');
+}
+
 /**
  * Any server speaking OpenAI's chat-completions API: OpenAI, Azure OpenAI deployments (api-version, api-key header),
  * Anthropic's OpenAI-compatible endpoint, vLLM, Ollama, llama.cpp. Streams always ask for the final usage chunk.
@@ -65,6 +100,7 @@ export class OpenAiCompatibleProvider implements ChatProvider {
   }
 
   async complete(call: ProviderCall): Promise<ProviderResponse> {
+    if (call.native?.api === 'responses') return this.completeResponses(call);
     return withTimeout(`${this.config.id}/${call.model.id}`, this.config.timeoutMs, call.signal, async (signal) => {
       const res = await this.post(call, false, signal);
       const completion = await this.readJson<ChatCompletion>(res);
@@ -84,7 +120,9 @@ export class OpenAiCompatibleProvider implements ChatProvider {
   async *stream(call: ProviderCall): AsyncGenerator<ProviderStreamEvent> {
     const what = `${this.config.id}/${call.model.id}`;
     const { value: res, close, detach } = await openWithTimeout(what, this.config.timeoutMs, call.signal, async (signal) => {
-      const r = await this.post(call, true, signal);
+      const r = call.native?.api === 'responses'
+        ? await this.send(this.responsesUrl(), JSON.stringify(responsesUpstreamBody(call, true)), true, signal)
+        : await this.post(call, true, signal);
       const type = String(r.headers['content-type'] ?? '');
       // A 200 that is not an event stream (an HTML error page from a proxy, a JSON body) fails before any byte
       // reaches the client, so the next model can answer.
@@ -105,9 +143,15 @@ export class OpenAiCompatibleProvider implements ChatProvider {
       else close();
     };
     try {
-      // Not destroyed when the reader stops at [DONE]: release() decides.
-      const bytes = boundedStream(res.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>, this.limits, what, release, (b) => b.length);
-      yield* openAiChunkEvents(readSseData(bytes), what, () => (done = true));
+      // Not destroyed when the reader stops at [DONE]: release() decides. The limits count events, not bytes: an
+      // upstream dripping one byte at a time cannot hold the stream open past the idle limit.
+      const bytes = res.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
+      if (call.native?.api === 'responses') {
+        const events = boundedStream(readSseEvents(bytes), this.limits, what, release, (e) => e.data.length);
+        yield* responsesStreamEvents(events, what, () => (done = true));
+      } else {
+        yield* openAiChunkEvents(boundedStream(readSseData(bytes), this.limits, what, release, (d) => d.length), what, () => (done = true));
+      }
     } catch (err) {
       if (err instanceof ProviderError || call.signal.aborted) throw err;
       throw new ProviderError(`${what} stream broke: ${(err as Error).message}`, 'network', undefined, undefined, { cause: err });
@@ -142,6 +186,33 @@ export class OpenAiCompatibleProvider implements ChatProvider {
       const reading = readOpenAiUsage(parsed.usage);
       return { vectors: vectors as number[][], usage: reading.usage, ...(reading.problem ? { usageProblem: reading.problem } : {}) };
     });
+  }
+
+  /** `POST /responses` with the client's own body (the upstream model and output cap in place). */
+  private async completeResponses(call: ProviderCall): Promise<ProviderResponse> {
+    const what = `${this.config.id}/${call.model.id}`;
+    return withTimeout(what, this.config.timeoutMs, call.signal, async (signal) => {
+      const res = await this.send(this.responsesUrl(), JSON.stringify(responsesUpstreamBody(call, false)), false, signal);
+      const body = await this.readJson<Record<string, unknown>>(res);
+      let completion: ChatCompletion;
+      try {
+        completion = responseToCompletion(body, call.model.id, Math.floor(Date.now() / 1000));
+      } catch (err) {
+        throw new ProviderError(`${what} returned an answer that is not a response: ${(err as Error).message}`, 'server', res.status);
+      }
+      const reading = readResponsesUsage(body.usage);
+      return {
+        completion,
+        usage: reading.usage,
+        usageProblem: reading.problem,
+        native: { api: 'responses', body },
+        ...(typeof body.service_tier === 'string' ? { serviceTier: body.service_tier } : {}),
+      };
+    });
+  }
+
+  private responsesUrl(): URL {
+    return new URL(`${this.baseUrl}/responses`);
   }
 
   /** A JSON answer within the size limit; a body that is too large or not JSON is a server error. */

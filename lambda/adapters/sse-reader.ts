@@ -7,10 +7,22 @@ export const MAX_SSE_EVENT_CHARS = 1024 * 1024;
 
 /** Yields the `data:` payloads of a server-sent-events byte stream, joined per event as the SSE spec says. */
 export async function* readSseData(body: AsyncIterable<Uint8Array>, maxEventChars = MAX_SSE_EVENT_CHARS): AsyncGenerator<string> {
+  for await (const ev of readSseEvents(body, maxEventChars)) yield ev.data;
+}
+
+/** One server-sent event: its `event:` name ('message' when none) and its joined `data:` lines. */
+export interface SseEvent {
+  readonly event: string;
+  readonly data: string;
+}
+
+/** Yields the events of a server-sent-events byte stream (Anthropic and Responses streams name each event). */
+export async function* readSseEvents(body: AsyncIterable<Uint8Array>, maxEventChars = MAX_SSE_EVENT_CHARS): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();
   let buf = '';
   let data: string[] = [];
   let dataChars = 0;
+  let event = '';
   for await (const bytes of body) {
     buf += decoder.decode(bytes, { stream: true });
     if (buf.length > maxEventChars && buf.indexOf('\n') < 0) throw new ProviderError(`stream line longer than ${maxEventChars} characters`, 'server');
@@ -20,9 +32,12 @@ export async function* readSseData(body: AsyncIterable<Uint8Array>, maxEventChar
       buf = buf.slice(nl + 1);
       if (line.endsWith('\r')) line = line.slice(0, -1);
       if (line === '') {
-        if (data.length) yield data.join('\n');
+        if (data.length) yield { event: event || 'message', data: data.join('\n') };
         data = [];
         dataChars = 0;
+        event = '';
+      } else if (line.startsWith('event:')) {
+        event = line.slice(line[6] === ' ' ? 7 : 6);
       } else if (line.startsWith('data:')) {
         const piece = line.slice(line[5] === ' ' ? 6 : 5);
         dataChars += piece.length;
@@ -33,7 +48,7 @@ export async function* readSseData(body: AsyncIterable<Uint8Array>, maxEventChar
   }
   buf += decoder.decode();
   if (buf.startsWith('data:')) data.push(buf.slice(buf[5] === ' ' ? 6 : 5).replace(/\r?\n?$/, ''));
-  if (data.length) yield data.join('\n');
+  if (data.length) yield { event: event || 'message', data: data.join('\n') };
 }
 
 /**

@@ -8,6 +8,7 @@ import type { Verifier } from '../core/cache/verifier';
 import { type Artefacts, loadFileArtefacts } from './artefacts';
 import type { AlertSink, ChatProvider, Embedder, ExactCache, QuotaStore, SemanticIndex, TenantDirectory, UsageSink } from '../core/ports';
 import { BedrockEmbedder } from './bedrock-embedder';
+import { AnthropicProvider } from './anthropic-provider';
 import { BedrockProvider } from './bedrock-provider';
 import { DynamoDbExactCache } from './dynamodb-exact-cache';
 import { LexicalEmbedder } from './lexical-embedder';
@@ -124,6 +125,17 @@ export function buildCache(
   return { exactCache, semantic: { embedder, index: buildIndex(cache.semantic, embedder, baseDir, opts.env, artefacts), verifier } };
 }
 
+/** A provider's API key: its loaded secret, else its environment variable (a warning when that is unset). */
+function providerKey(p: { readonly id: string; readonly apiKeyEnv?: string; readonly apiKeySecret?: string }, opts: WiringOptions): string | undefined {
+  let key: string | undefined = p.apiKeySecret ? opts.artefacts?.providerKeys?.get(p.id) : undefined;
+  if (p.apiKeySecret && !key) throw new Error(`provider '${p.id}': its apiKeySecret was not loaded (build the gateway with loadArtefacts())`);
+  if (p.apiKeyEnv) {
+    key = opts.env[p.apiKeyEnv];
+    if (!key) opts.warn?.(`provider '${p.id}': environment variable ${p.apiKeyEnv} is not set; its calls will fail and fall back`);
+  }
+  return key;
+}
+
 /**
  * One adapter per configured provider. A provider whose key variable is unset still starts (its calls fail as
  * auth errors and the chain falls back), with a warning, so a local gateway runs with only the providers at hand.
@@ -135,16 +147,12 @@ export function buildProviders(config: ResolvedConfig, opts: WiringOptions): Map
   for (const p of config.raw.providers) {
     switch (p.type) {
       case 'openai-compatible':
-      case 'azure-openai': {
-        let key: string | undefined = p.apiKeySecret ? opts.artefacts?.providerKeys?.get(p.id) : undefined;
-        if (p.apiKeySecret && !key) throw new Error(`provider '${p.id}': its apiKeySecret was not loaded (build the gateway with loadArtefacts())`);
-        if (p.apiKeyEnv) {
-          key = opts.env[p.apiKeyEnv];
-          if (!key) opts.warn?.(`provider '${p.id}': environment variable ${p.apiKeyEnv} is not set; its calls will fail and fall back`);
-        }
-        providers.set(p.id, new OpenAiCompatibleProvider(p, key, config.raw.server.maxUpstreamResponseBytes));
+      case 'azure-openai':
+        providers.set(p.id, new OpenAiCompatibleProvider(p, providerKey(p, opts), config.raw.server.maxUpstreamResponseBytes));
         break;
-      }
+      case 'anthropic':
+        providers.set(p.id, new AnthropicProvider(p, providerKey(p, opts), config.raw.server.maxUpstreamResponseBytes));
+        break;
       case 'bedrock': {
         const region = p.region ?? '';
         if (!bedrock.has(region)) bedrock.set(region, new BedrockRuntimeClient(p.region ? { region: p.region } : {}));

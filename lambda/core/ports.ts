@@ -3,6 +3,7 @@
  * adapters into the core. Nothing here may import an SDK, the network or the file system.
  */
 import type { ResolvedModel } from './config/resolve';
+import type { NativeAnswer, NativeRequest, NativeStreamEvent } from './formats/wire';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from './openai/types';
 import type { TokenUsage } from './pricing/prices';
 import type { FeedbackRecord, UsageRecord } from './usage';
@@ -32,6 +33,11 @@ export interface ProviderCall {
   readonly maxTokens: number;
   /** Aborted when the client goes away; the adapter adds its own per-attempt timeout. */
   readonly signal: AbortSignal;
+  /**
+   * The client's own body, when the provider speaks its format (capabilities.nativeApis): sent as it came, with the
+   * upstream model and `maxTokens` in place, and answered with `native` (JSON) or native stream events.
+   */
+  readonly native?: NativeRequest;
 }
 
 export interface ProviderResponse {
@@ -42,6 +48,8 @@ export interface ProviderResponse {
   readonly usageProblem?: string;
   /** The service tier the upstream says it processed the request at (OpenAI `service_tier`). */
   readonly serviceTier?: string;
+  /** The upstream's own answer to a native call; `completion` is then its chat view (estimates, the cache). */
+  readonly native?: NativeAnswer;
 }
 
 /**
@@ -63,7 +71,7 @@ export type ProviderStreamEvent = {
    * it as it came (its model name rewritten in place) instead of serialising the parsed chunk again.
    */
   readonly raw?: string;
-} | ProviderUsageEvent;
+} | ProviderUsageEvent | NativeStreamEvent;
 
 export type ProviderErrorKind = 'throttled' | 'server' | 'timeout' | 'network' | 'auth' | 'client';
 

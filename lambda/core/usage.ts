@@ -7,10 +7,12 @@ export const DEFAULT_FEATURE = 'default';
 export interface UsageRecord {
   readonly ts: string;
   readonly request_id: string;
+  /** The front door: chat, messages (Anthropic Messages API), responses (OpenAI Responses API) or embeddings. */
+  readonly api: 'chat' | 'messages' | 'responses' | 'embeddings';
   readonly tenant: string;
   readonly feature: string;
   readonly team: string | null;
-  /** The request's OpenAI `user`, hashed with the tenant (16 hex characters): counts active users, reveals none. */
+  /** The request's end-user id (chat/Responses `user` or `safety_identifier`, Messages `metadata.user_id`), hashed with the tenant (16 hex characters): counts active users, reveals none. */
   readonly end_user: string | null;
   readonly provider: string | null;
   /** bedrock, sagemaker, openai-compatible, azure-openai: what attribution needs to tell AWS spend from external. */

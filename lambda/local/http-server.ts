@@ -1,7 +1,6 @@
 import { writeChunk } from '../adapters/backpressure';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { toErrorBody } from '../core/errors';
-import { HEALTH_BODY, matchRoute } from '../core/routes';
+import { serveEdge } from '../core/edge';
 import type { Gateway, GatewayResult, JsonResult } from '../core/pipeline';
 
 /**
@@ -35,13 +34,6 @@ function sendJson(res: ServerResponse, r: JsonResult): void {
   res.end(body);
 }
 
-function sendError(res: ServerResponse, err: unknown): void {
-  const { status, body, retryAfterSeconds } = toErrorBody(err);
-  const headers: Record<string, string> = {};
-  if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
-  sendJson(res, { kind: 'json', status, headers, body });
-}
-
 async function send(res: ServerResponse, r: GatewayResult, abort: AbortController): Promise<void> {
   if (r.kind === 'json') return sendJson(res, r);
   res.writeHead(r.status, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...r.headers });
@@ -63,8 +55,8 @@ async function send(res: ServerResponse, r: GatewayResult, abort: AbortControlle
 }
 
 /**
- * The local gateway: the same core as the Lambda behind node:http. Routes: POST /v1/chat/completions,
- * POST /v1/embeddings, GET /v1/models, GET /v1/usage, POST /v1/feedback, GET /health. The tenant comes from the Bearer key only.
+ * The local gateway: the same core and HTTP edge as the Lambda behind node:http (routes in core/routes.ts). The
+ * tenant comes from the request's key only (`Authorization: Bearer` or `x-api-key`).
  */
 export function createGatewayServer(gateway: Gateway): Server {
   const maxBody = gateway.config.raw.server.maxBodyBytes;
@@ -74,28 +66,22 @@ export function createGatewayServer(gateway: Gateway): Server {
       if (!res.writableFinished) abort.abort();
     });
     const handle = async (): Promise<void> => {
-      const route = matchRoute(req.method, req.url ?? '/');
-      if (route === 'health') return sendJson(res, { kind: 'json', status: 200, headers: {}, body: HEALTH_BODY });
-      const tenantId = await gateway.authenticate(header(req, 'authorization'));
-      if (route === 'models') return sendJson(res, await gateway.models(tenantId));
-      if (route === 'usage') return sendJson(res, await gateway.usage(tenantId));
-      const body = await readBody(req, maxBody);
-      if (body.bytes > maxBody) res.setHeader('connection', 'close');
-      if (route === 'feedback') return sendJson(res, await gateway.feedback(tenantId, body.text, body.bytes));
-      const inv = {
-        tenantId,
-        feature: header(req, 'x-llm-feature'),
-        cacheBypass: header(req, 'x-llm-cache')?.toLowerCase() === 'bypass',
-        body: body.text,
-        bodyBytes: body.bytes,
+      const result = await serveEdge(gateway, {
+        method: req.method,
+        path: req.url ?? '/',
+        header: (name) => header(req, name),
+        body: async () => {
+          const body = await readBody(req, maxBody);
+          if (body.bytes > maxBody) res.setHeader('connection', 'close');
+          return body;
+        },
         signal: abort.signal,
-      };
-      const result = route === 'embeddings' ? await gateway.embeddings(inv) : await gateway.chat(inv);
+      });
       await send(res, result, abort);
     };
-    handle().catch((err) => {
+    handle().catch(() => {
       if (res.headersSent) res.end();
-      else sendError(res, err);
+      else sendJson(res, { kind: 'json', status: 500, headers: {}, body: { error: { message: 'Internal gateway error.', type: 'server_error', code: 'internal_error', param: null } } });
     });
   });
 }

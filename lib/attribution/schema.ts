@@ -45,6 +45,7 @@ export const USAGE_COLUMNS: ReadonlyArray<{ readonly name: string; readonly type
   { name: 'usage_flags', type: 'array<string>' },
   { name: 'usage_problem', type: 'string' },
   { name: 'service_tier', type: 'string' },
+  { name: 'api', type: 'string' },
 ];
 
 /** The usage table's partition column: the UTC day Firehose delivered the record (yyyy-MM-dd). */

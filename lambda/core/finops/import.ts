@@ -348,7 +348,7 @@ export function importRows(source: ImportSource, rows: readonly SourceRow[], opt
     // Everything not mapped to a column, metadata and tags included (as the source wrote them).
     const sourceFields = Object.fromEntries(Object.entries(value).filter(([k]) => !m.used.includes(k)));
     records.push({
-      ts: m.ts, request_id: m.id ?? `${source}:${m.ts}:${records.length}`, tenant, feature, team,
+      ts: m.ts, request_id: m.id ?? `${source}:${m.ts}:${records.length}`, api: 'chat', tenant, feature, team,
       end_user: m.user ? opts.sha256(`${tenant}\u0000${m.user}`).slice(0, 16) : null,
       provider: m.provider, provider_type: providerType(m.provider), model: m.model, upstream_model: m.model, tier: null,
       route_reason: `imported:${source}`, cache: m.cache, stream: m.stream,

@@ -1,5 +1,4 @@
 import type { ResolvedModel, ResolvedTier } from '../config/resolve';
-import { toOpenAiUsage } from '../openai/sse';
 import type { ChatCompletion, ChatRequest } from '../openai/types';
 import type { TokenUsage } from '../pricing/prices';
 import type { Reservation } from '../quota/guard';
@@ -45,12 +44,12 @@ export async function cascaded(
       from = index + 1;
       continue;
     }
-    return accept(s, trace, req, done.model, done.value.completion, line.usage, !line.estimated, askLogprobs, reservation, store);
+    return accept(s, trace, done.model, done.value.completion, line.usage, !line.estimated, askLogprobs, reservation, store);
   }
 }
 
 async function accept(
-  s: Steps, trace: Trace, req: ChatRequest, model: ResolvedModel, answer: ChatCompletion, usage: TokenUsage, reported: boolean,
+  s: Steps, trace: Trace, model: ResolvedModel, answer: ChatCompletion, usage: TokenUsage, reported: boolean,
   askLogprobs: boolean, reservation: Reservation | undefined, store: StoreAnswer,
 ): Promise<GatewayResult> {
   trace.model = model;
@@ -62,9 +61,9 @@ async function accept(
   if (reported) await store(model, answer, usage);
   // Log-probabilities the gateway asked for on its own account are not the client's to receive.
   const choices = askLogprobs ? answer.choices.map(({ logprobs: _l, ...c }: { logprobs?: unknown } & ChatCompletion['choices'][number]) => c) : answer.choices;
-  const completion: ChatCompletion = { ...answer, choices, model: model.id, usage: toOpenAiUsage(usage) };
+  const completion: ChatCompletion = { ...answer, choices, model: model.id };
   const record = s.results.emit(trace, 200, null);
   const headers = s.results.headers(trace, record);
-  if (!trace.stream) return { kind: 'json', status: 200, headers, body: completion };
-  return { kind: 'stream', status: 200, headers, body: s.results.replay(req, completion, trace) };
+  if (!trace.stream) return { kind: 'json', status: 200, headers, body: trace.wire.codec.json(completion, { model: model.id, usage }, trace.wire.decoded!) };
+  return { kind: 'stream', status: 200, headers, body: s.results.replay(completion, trace) };
 }

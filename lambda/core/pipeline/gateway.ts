@@ -1,9 +1,7 @@
 import type { ResolvedModel, ResolvedTenant } from '../config/resolve';
 import { InvalidRequestError, NotFoundError, PermissionDeniedError } from '../errors';
 import { parseFeedback } from '../feedback';
-import { toOpenAiUsage } from '../openai/sse';
-import { requestedMaxTokens, type ChatCompletion, type ChatRequest } from '../openai/types';
-import { parseChatRequest } from '../openai/validate';
+import { requestedMaxTokens, type ChatRequest } from '../openai/types';
 import { encodeEmbedding, estimateEmbeddingTokens, parseEmbeddingsRequest } from '../openai/embeddings';
 import { ZERO_USAGE } from '../pricing/prices';
 import { optimiseContext } from '../context/optimize';
@@ -22,6 +20,13 @@ import { forwardsServiceTier, requestedServiceTier, Steps } from './steps';
 import { streamed } from './stream';
 import { Tenants } from './tenants';
 import type { ChatInvocation, GatewayDeps, GatewayResult, JsonResult, Trace } from './types';
+import { decodeMessagesRequest, MESSAGES_CODEC } from '../formats/anthropic';
+import { carries } from '../formats/capabilities';
+import { CHAT_CODEC } from '../formats/chat';
+import { RESPONSES_CODEC } from '../formats/responses';
+import type { Codec, Decoded, HeaderReader } from '../formats/wire';
+
+const noHeaders: HeaderReader = () => undefined;
 
 /**
  * The request pipeline of ARCHITECTURE section 1, on ports only. `chat` never throws: every outcome, errors included,
@@ -50,15 +55,44 @@ export class Gateway {
     return this.tenants.authenticate(authorization);
   }
 
+  /** `POST /v1/chat/completions`. Never throws. */
   chat(inv: ChatInvocation): Promise<GatewayResult> {
-    return this.serve(inv, async (trace, tenant, hold) => {
+    return this.generate(inv, CHAT_CODEC);
+  }
+
+  /** `POST /v1/messages` (Anthropic Messages API). Never throws. */
+  messages(inv: ChatInvocation): Promise<GatewayResult> {
+    return this.generate(inv, MESSAGES_CODEC);
+  }
+
+  /** `POST /v1/responses` (OpenAI Responses API). Never throws. */
+  responses(inv: ChatInvocation): Promise<GatewayResult> {
+    return this.generate(inv, RESPONSES_CODEC);
+  }
+
+  /**
+   * `POST /v1/messages/count_tokens`: the request's input tokens as the gateway estimates them (the estimate its
+   * reservations use), for the model the request names; no upstream call, no charge, no usage record.
+   */
+  async countTokens(inv: ChatInvocation): Promise<JsonResult> {
+    const tenant = await this.tenants.tenantOf(inv.tenantId);
+    const decoded = decodeMessagesRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes, inv.header ?? noHeaders, { countOnly: true });
+    route(this.deps.config, tenant, decoded.request, this.deps.router, DEFAULT_FEATURE);
+    return { kind: 'json', status: 200, headers: {}, body: { input_tokens: estimateInputTokens(decoded.request) } };
+  }
+
+  /** One generation request in any wire format: decoded by its codec, served by the one pipeline, encoded back. */
+  private generate(inv: ChatInvocation, codec: Codec): Promise<GatewayResult> {
+    return this.serve(inv, codec, codec.api, async (trace, tenant, hold) => {
       const steps = this.steps;
-      const req = parseChatRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
+      const decoded = codec.decode(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes, inv.header ?? noHeaders);
+      trace.wire.decoded = decoded;
+      const req = decoded.request;
       trace.stream = req.stream === true;
       trace.promptCache = scopedPolicyFor(this.deps.config.raw.promptCaching.policies, tenant.id, trace.feature)?.ttl ?? null;
       // Scoped to the tenant, so the same user id at two tenants counts as two users and cannot be joined across them.
-      if (req.user) trace.endUser = this.endUser(tenant, req.user);
-      let r = route(this.deps.config, tenant, req, this.deps.router, trace.feature);
+      if (decoded.endUser) trace.endUser = this.endUser(tenant, decoded.endUser);
+      let r = carriable(route(this.deps.config, tenant, req, this.deps.router, trace.feature), decoded);
       trace.tier = r.tier;
       trace.routeReason = r.reason;
       const maxTokens = requestedMaxTokens(req);
@@ -72,7 +106,7 @@ export class Gateway {
       checkServiceTier(req, r);
 
       const lookup = await this.cache.lookup(trace, req, tenant.id, maxTokens, inv.cacheBypass === true, r.tier);
-      if (lookup.hit) return await this.fromCache(trace, req, tenant, lookup.hit);
+      if (lookup.hit) return await this.fromCache(trace, tenant, lookup.hit);
 
       // Context optimisation changes what is sent, never the cache key (taken from the request as received).
       const callReq = await this.optimiseContext(req, tenant.id, trace);
@@ -85,8 +119,10 @@ export class Gateway {
       });
       const reservation = hold(admission.reservation);
       trace.quotaAction = admission.action;
-      if (admission.route !== r) checkServiceTier(req, admission.route);
-      r = admission.route;
+      if (admission.route !== r) {
+        checkServiceTier(req, admission.route);
+        r = carriable(admission.route, decoded);
+      }
       // Commitment-first: committed models with no capacity left this minute step aside for the on-demand ones; the
       // first committed model still in the chain is counted at the request's bound.
       if (r.tier && this.deps.config.tiers.get(r.tier)?.mode === 'commitment-first') {
@@ -112,8 +148,8 @@ export class Gateway {
       const line = steps.charge(trace, 'answer', done.model, callReq, { usage: done.value.usage, problem: done.value.usageProblem }, done.value.completion, tierUsed);
       trace.receipt.answered(line.usage);
       await steps.settle(reservation, trace);
-      if (!line.estimated) await lookup.store(done.model, done.value.completion, line.usage);
-      const body: ChatCompletion = { ...done.value.completion, model: done.model.id, usage: toOpenAiUsage(line.usage) };
+      if (!line.estimated && !done.value.native) await lookup.store(done.model, done.value.completion, line.usage);
+      const body = codec.json(done.value.completion, { model: done.model.id, usage: line.usage, native: done.value.native }, decoded);
       const record = steps.results.emit(trace, 200, null);
       return { kind: 'json', status: 200, headers: steps.results.headers(trace, record), body };
     });
@@ -125,7 +161,7 @@ export class Gateway {
    * input token from the upstream's report, one usage record (`route_reason` embeddings, baseline = cost). Never throws.
    */
   embeddings(inv: ChatInvocation): Promise<GatewayResult> {
-    return this.serve(inv, async (trace, tenant, hold) => {
+    return this.serve(inv, CHAT_CODEC, 'embeddings', async (trace, tenant, hold) => {
       const steps = this.steps;
       const req = parseEmbeddingsRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
       if (req.user) trace.endUser = this.endUser(tenant, req.user);
@@ -171,9 +207,11 @@ export class Gateway {
    */
   private async serve(
     inv: ChatInvocation,
+    codec: Codec,
+    api: Trace['wire']['api'],
     handle: (trace: Trace, tenant: ResolvedTenant, hold: (r: Reservation | undefined) => Reservation | undefined) => Promise<GatewayResult>,
   ): Promise<GatewayResult> {
-    const trace = this.newTrace(inv);
+    const trace = this.newTrace(inv, { codec, api });
     let reservation: Reservation | undefined;
     try {
       const tenant = await this.tenants.tenantOf(inv.tenantId);
@@ -198,10 +236,11 @@ export class Gateway {
     return model;
   }
 
-  private newTrace(inv: ChatInvocation): Trace {
+  private newTrace(inv: ChatInvocation, wire: Trace['wire']): Trace {
     const { clock } = this.deps;
     return {
       requestId: inv.requestId ?? this.deps.ids.requestId(),
+      wire,
       startedAt: clock.now(),
       t0: clock.monotonic(),
       receipt: new Receipt(this.deps.config.baseline.price),
@@ -296,7 +335,7 @@ export class Gateway {
   }
 
   /** A cache hit: costs only its embedding call (zero for the exact tier and the local embedder), charged to the quota. */
-  private async fromCache(trace: Trace, req: ChatRequest, tenant: ResolvedTenant, hit: CacheHit): Promise<GatewayResult> {
+  private async fromCache(trace: Trace, tenant: ResolvedTenant, hit: CacheHit): Promise<GatewayResult> {
     const { entry } = hit;
     trace.cache = hit.kind;
     if (hit.score !== undefined) trace.cacheScore = Math.round(hit.score * 10_000) / 10_000;
@@ -307,11 +346,11 @@ export class Gateway {
     trace.remainingMicros = await this.quota.chargeUnreserved(`${trace.requestId}#hit`, tenant, trace.feature, trace.receipt.micros);
     const record = this.steps.results.emit(trace, 200, null);
     const headers = this.steps.results.headers(trace, record);
-    const model = entry.modelId;
+    const completion = { ...entry.completion, model: entry.modelId };
     if (!trace.stream) {
-      return { kind: 'json', status: 200, headers, body: { ...entry.completion, model, usage: toOpenAiUsage(entry.usage) } };
+      return { kind: 'json', status: 200, headers, body: trace.wire.codec.json(completion, { model: entry.modelId, usage: entry.usage }, trace.wire.decoded!) };
     }
-    return { kind: 'stream', status: 200, headers, body: this.steps.results.replay(req, { ...entry.completion, model }, trace) };
+    return { kind: 'stream', status: 200, headers, body: this.steps.results.replay(completion, trace) };
   }
 
   /** The context step when a policy applies to the tenant and feature; a failure leaves the request as it was. */
@@ -334,6 +373,25 @@ export class Gateway {
  * A non-standard service tier (priority, flex) must be priced for every model of the route that forwards it, else
  * the gateway would bill one rate and record another: refused with the models that lack a price.
  */
+/**
+ * The route without the models that could not carry the request (a Messages request with documents cannot go to
+ * an OpenAI-compatible server); 400 naming what cannot be carried when no model is left.
+ */
+function carriable(r: Route, decoded: Decoded): Route {
+  if (!decoded.lossy.length) return r;
+  const chain = r.chain.filter((m) => carries(m, decoded));
+  if (chain.length === r.chain.length) return r;
+  if (!chain.length) {
+    throw new InvalidRequestError(
+      `This request cannot be translated for ${r.chain.map((m) => `'${m.id}' (${m.provider.type})`).join(', ')} without loss: ${decoded.lossy.join('; ')}. ` +
+        `Route it to a model whose provider speaks the ${decoded.native?.api} API natively, or leave those out.`,
+      'model',
+      'untranslatable_request',
+    );
+  }
+  return { ...r, chain };
+}
+
 function checkServiceTier(req: ChatRequest, r: Route): void {
   const tier = requestedServiceTier(req);
   if (tier === undefined) return;

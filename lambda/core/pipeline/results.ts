@@ -1,6 +1,6 @@
 import { GatewayError, toErrorBody } from '../errors';
-import { completionToChunks, SSE_DONE, sseData, toOpenAiUsage } from '../openai/sse';
-import type { ChatCompletion, ChatRequest } from '../openai/types';
+import { completionToChunks } from '../openai/sse';
+import type { ChatCompletion } from '../openai/types';
 import { formatUsd, microsToUsd } from '../pricing/money';
 import { estimateTokensFromBytes } from '../tokens';
 import type { UsageRecord } from '../usage';
@@ -59,26 +59,23 @@ export class Results {
     };
   }
 
-  /** A complete answer as SSE frames, with the usage chunk when the client asked for it. */
-  replay(req: ChatRequest, completion: ChatCompletion, trace: Trace): AsyncIterable<string> {
-    const frames = completionToChunks(completion, completion.model).map(sseData);
-    if (req.stream_options?.include_usage === true) {
-      frames.push(sseData({
-        id: completion.id, object: 'chat.completion.chunk', created: completion.created, model: completion.model, choices: [],
-        usage: toOpenAiUsage(trace.receipt.answerTokens), llm_finops: this.finopsBlock(trace),
-      }));
-    }
-    frames.push(SSE_DONE);
+  /** A complete answer as the request format's stream (a cache hit, a cascade's accepted answer). */
+  replay(completion: ChatCompletion, trace: Trace): AsyncIterable<string> {
+    const encoder = trace.wire.codec.encoder(trace.wire.decoded!, completion.model);
+    const frames = completionToChunks(completion, completion.model).map((c) => encoder.chunk(c, undefined));
+    frames.push(...encoder.end({ model: completion.model, usage: trace.receipt.answerTokens, finops: this.finopsBlock(trace) }));
     return (async function* () {
       yield* frames;
     })();
   }
 
   errorResult(trace: Trace, err: unknown): JsonResult {
-    const { status, body, retryAfterSeconds } = toErrorBody(err);
+    const { status: gatewayStatus, body: openAiBody, retryAfterSeconds } = toErrorBody(err);
+    const e = openAiBody.error;
+    const { status, body } = trace.wire.codec.error(gatewayStatus, e.type, e.code, e.message, e.param);
     if (!(err instanceof GatewayError)) trace.routeReason ??= `internal: ${err instanceof Error ? err.message : String(err)}`;
     // A client gone before the answer began is recorded as one gone during a stream: client_closed, whichever step noticed.
-    const record = this.emit(trace, status, err instanceof GatewayError && err.code === 'client_closed' ? 'client_closed' : body.error.type);
+    const record = this.emit(trace, gatewayStatus, err instanceof GatewayError && err.code === 'client_closed' ? 'client_closed' : e.type);
     const headers: Headers = { 'x-request-id': trace.requestId, 'x-llm-cost-usd': formatUsd(trace.receipt.micros) };
     if (record.usage_flags.length) headers['x-llm-usage-flags'] = record.usage_flags.join(',');
     if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
@@ -103,6 +100,7 @@ export class Results {
     const record: UsageRecord = {
       ts: new Date(trace.startedAt).toISOString(),
       request_id: trace.requestId,
+      api: trace.wire.api,
       tenant: trace.tenant,
       feature: trace.feature,
       team: trace.team,

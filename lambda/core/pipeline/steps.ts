@@ -7,6 +7,7 @@ import { outputCapFor, type QuotaGuard, type Reservation } from '../quota/guard'
 import { estimateInputTokens, estimateTextTokens } from '../tokens';
 import { placeCachePoints } from '../prompt-cache';
 import type { ReceiptLine, ReceiptLineKind } from './receipt';
+import { passesThrough } from '../formats/capabilities';
 import { Results } from './results';
 import type { GatewayDeps, Trace } from './types';
 
@@ -50,7 +51,7 @@ export class Steps {
    * price, and, where a prompt-cache policy applies and the model is a Bedrock model with known cache limits, cache
    * points placed for that model (its own minimum prefix).
    */
-  call(model: ResolvedModel, request: ChatRequest, maxTokens: number | undefined, signal: AbortSignal, trace: Pick<Trace, 'tenant' | 'promptCache'>): ProviderCall {
+  call(model: ResolvedModel, request: ChatRequest, maxTokens: number | undefined, signal: AbortSignal, trace: Pick<Trace, 'tenant' | 'promptCache' | 'wire'>): ProviderCall {
     const upstream = this.results.upstreamFor(model, trace.tenant);
     const m = upstream === model.config.upstreamModel ? model : { ...model, config: { ...model.config, upstreamModel: upstream } };
     let req = request;
@@ -59,7 +60,9 @@ export class Steps {
       req = rest as ChatRequest;
     }
     if (trace.promptCache && model.promptCache && model.provider.type === 'bedrock') req = placeCachePoints(req, model.promptCache, trace.promptCache);
-    return { model: m, request: req, maxTokens: this.cap(model, maxTokens), signal };
+    const decoded = trace.wire.decoded;
+    const native = decoded && passesThrough(model, decoded) ? decoded.native : undefined;
+    return { model: m, request: req, maxTokens: this.cap(model, maxTokens), signal, ...(native ? { native } : {}) };
   }
 
   /**

@@ -1,5 +1,3 @@
-import { toErrorBody, UpstreamError, UpstreamTimeoutError } from '../errors';
-import { passThroughFrame, SSE_DONE, sseData, toOpenAiUsage } from '../openai/sse';
 import type { ChatCompletion, ChatRequest } from '../openai/types';
 import { ProviderError, type ProviderStreamEvent, type ProviderUsageEvent } from '../ports';
 import { ZERO_USAGE } from '../pricing/prices';
@@ -33,7 +31,8 @@ export async function streamed(
     return { it, first };
   }, (model) => s.chargeTimeout(trace, model, req, maxTokens));
   const model = opened.model;
-  const includeUsage = req.stream_options?.include_usage === true;
+  const encoder = trace.wire.codec.encoder(trace.wire.decoded!, model.id);
+  let native = false;
   const overheadMs = Math.max(0, Math.round(clock.monotonic() - trace.t0 - trace.upstreamMs));
   s.serviceTierOf(trace, model, req, undefined);
   // A stream's headers leave before its cost is known; the cost travels in the final usage chunk.
@@ -73,7 +72,7 @@ export async function streamed(
       });
       trace.receipt.answered(line.usage);
       await s.settle(reservation, trace);
-      if (completed && report?.usage && !sinceReport) {
+      if (completed && report?.usage && !sinceReport && !native) {
         const completion: ChatCompletion = {
           id, object: 'chat.completion', created, model: model.id,
           choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }],
@@ -91,6 +90,12 @@ export async function streamed(
         if (e.type === 'usage') {
           report = e;
           sinceReport = '';
+        } else if (e.type === 'native') {
+          native = true;
+          text += e.text;
+          sinceReport += e.text;
+          const frame = encoder.native(e);
+          if (frame) yield frame;
         } else {
           id ||= e.chunk.id;
           created ||= e.chunk.created;
@@ -106,8 +111,8 @@ export async function streamed(
             }
             if (c.finish_reason) finish = c.finish_reason;
           }
-          // A usage member (null) never reaches the client in a chunk: the gateway's own usage chunk ends the stream.
-          yield passThroughFrame(e.raw, e.chunk, model.id) ?? sseData({ ...e.chunk, model: model.id, usage: undefined });
+          const frame = encoder.chunk(e.chunk, e.raw);
+          if (frame) yield frame;
         }
         ev = await opened.value.it.next();
       }
@@ -126,18 +131,10 @@ export async function streamed(
     if (!completed && failure === undefined) return;
     await finishOnce();
     if (failure !== undefined) {
-      const message = `Upstream stream failed: ${failure instanceof Error ? failure.message : String(failure)}`;
-      yield sseData(toErrorBody(timedOut(failure) ? new UpstreamTimeoutError(message) : new UpstreamError(message)).body);
+      yield encoder.error(timedOut(failure) ? 504 : 502, `Upstream stream failed: ${failure instanceof Error ? failure.message : String(failure)}`);
       return;
     }
-    if (includeUsage) {
-      yield sseData({
-        id, object: 'chat.completion.chunk', created, model: model.id, choices: [],
-        usage: toOpenAiUsage(trace.receipt.answerTokens),
-        llm_finops: s.results.finopsBlock(trace),
-      });
-    }
-    yield SSE_DONE;
+    yield* encoder.end({ model: model.id, usage: trace.receipt.answerTokens, native: native ? { api: trace.wire.decoded!.native!.api, body: {} } : undefined, finops: s.results.finopsBlock(trace) });
   }
   return { kind: 'stream', status: 200, headers, body: body() };
 }

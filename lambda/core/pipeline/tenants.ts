@@ -15,9 +15,9 @@ export class Tenants {
 
   /** Maps `Authorization: Bearer <key>` to a tenant id through the configured key hashes, then the tenant directory. */
   async authenticate(authorization: string | undefined): Promise<string> {
-    if (!authorization) throw new AuthenticationError('Missing API key: send Authorization: Bearer <key>.', 'missing_api_key');
+    if (!authorization) throw new AuthenticationError('Missing API key: send Authorization: Bearer <key> or x-api-key: <key>.', 'missing_api_key');
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (!m) throw new AuthenticationError('Malformed Authorization header: expected Bearer <key>.', 'invalid_api_key');
+    if (!m) throw new AuthenticationError('Malformed API key: expected Authorization: Bearer <key> or x-api-key: <key>.', 'invalid_api_key');
     const now = this.deps.clock.now();
     const cached = this.keyCache.get(m[1]);
     if (cached && cached.expiresAtMs > now) return cached.tenant;

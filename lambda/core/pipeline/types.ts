@@ -2,6 +2,7 @@ import type { ResolvedConfig, ResolvedModel } from '../config/resolve';
 import type { Verifier } from '../cache/verifier';
 import { GatewayError } from '../errors';
 import type { ChatCompletion } from '../openai/types';
+import type { Codec, Decoded, HeaderReader } from '../formats/wire';
 import type {
   AlertSink,
   ChatProvider,
@@ -56,6 +57,16 @@ export interface ChatInvocation {
   readonly requestId?: string;
   /** Aborted when the client disconnects. */
   readonly signal?: AbortSignal;
+  /** The request's headers (lower-case names), for what a format reads from them (anthropic-version, anthropic-beta). */
+  readonly header?: HeaderReader;
+}
+
+/** The request's wire format: its codec and what it decoded (set once the body parsed). */
+export interface Wire {
+  readonly codec: Codec;
+  /** As the usage record names it: the codec's, or `embeddings`. */
+  readonly api: 'chat' | 'messages' | 'responses' | 'embeddings';
+  decoded?: Decoded;
 }
 
 export type Headers = Record<string, string>;
@@ -82,6 +93,8 @@ export type CacheStatus = UsageRecord['cache'];
 /** Mutable facts gathered along the request, turned into exactly one UsageRecord. Money lives on the receipt. */
 export interface Trace {
   readonly requestId: string;
+  /** The front door the request came through; its codec shapes every answer and error. */
+  readonly wire: Wire;
   readonly startedAt: number;
   readonly t0: number;
   readonly receipt: Receipt;

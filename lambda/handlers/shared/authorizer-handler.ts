@@ -10,7 +10,7 @@ function stageWildcard(methodArn: string): string {
 }
 
 /**
- * Lambda REQUEST authorizer: `Authorization: Bearer <key>` -> tenant, by the SHA-256 hashes in the config or in the
+ * Lambda REQUEST authorizer: `Authorization: Bearer <key>` or `x-api-key: <key>` -> tenant, by the SHA-256 hashes in the config or in the
  * tenant directory (plain keys are never stored). Returns the tenant in the context for the router and the tenant's usage identifier for its
  * usage plan. An unknown or missing key is refused with API Gateway's 401 ("Unauthorized").
  */
@@ -21,8 +21,14 @@ export function createAuthorizerHandler(keyHashes: ReadonlyMap<string, string>, 
     if (typeof event !== 'object' || event === null || typeof event.methodArn !== 'string' || event.methodArn.split('/').length < 2) throw new Error('Unauthorized');
     const headers = typeof event.headers === 'object' && event.headers !== null && !Array.isArray(event.headers) ? event.headers : {};
     let header: string | undefined;
-    for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === 'authorization' && typeof v === 'string') header = v;
-    const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    let apiKey: string | undefined;
+    for (const [k, v] of Object.entries(headers)) {
+      if (typeof v !== 'string') continue;
+      if (k.toLowerCase() === 'authorization') header = v;
+      else if (k.toLowerCase() === 'x-api-key') apiKey = v;
+    }
+    // Bearer (OpenAI clients) or x-api-key (Anthropic clients, Claude Code): the same key either way.
+    const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : apiKey ? /^\s*(\S+)\s*$/.exec(apiKey) : null;
     const hash = m ? sha256(m[1]) : undefined;
     // Config keys first (no I/O); then run-time tenants (one GetItem; API Gateway caches the decision per key).
     const tenant = hash ? keyHashes.get(hash) ?? (await tenants?.tenantForKey(hash)) : undefined;

@@ -1,8 +1,8 @@
 import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { InvalidRequestError, PermissionDeniedError, toErrorBody } from '../../core/errors';
+import { InvalidRequestError } from '../../core/errors';
 import { writeChunk } from '../../adapters/backpressure';
-import { HEALTH_BODY, matchRoute } from '../../core/routes';
+import { errorResult, serveEdge } from '../../core/edge';
 import type { Gateway, GatewayResult } from '../../core/pipeline';
 
 /** The response-streaming globals of the Lambda Node.js runtime. */
@@ -17,16 +17,28 @@ function header(event: APIGatewayProxyEvent, name: string): string | undefined {
 }
 
 
-/** Dispatches an event and maps a thrown error to its OpenAI-shaped response; never throws. */
+/** Dispatches an event through the HTTP edge; never throws. */
 async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: AbortSignal): Promise<GatewayResult> {
   try {
-    return await dispatch(gateway, event, signal);
+    checkEvent(event);
   } catch (err) {
-    const { status, body, retryAfterSeconds } = toErrorBody(err);
-    const headers: Record<string, string> = {};
-    if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
-    return { kind: 'json', status, headers, body };
+    return errorResult(err, 'chat');
   }
+  const tenant = event.requestContext?.authorizer?.tenant;
+  return serveEdge(gateway, {
+    method: event.httpMethod,
+    path: event.path,
+    header: (name) => header(event, name),
+    body: async () => {
+      const raw = event.body ?? '';
+      const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+      return { text, bytes: Buffer.byteLength(text) };
+    },
+    tenantId: typeof tenant === 'string' && tenant ? tenant : undefined,
+    authorizerRequired: true,
+    requestId: event.requestContext?.requestId,
+    signal,
+  });
 }
 
 function contentType(result: GatewayResult): string {
@@ -95,29 +107,4 @@ function checkEvent(event: unknown): asserts event is APIGatewayProxyEvent {
               : e.requestContext !== undefined && e.requestContext !== null && typeof e.requestContext !== 'object' ? 'requestContext is not an object'
                 : null;
   if (problem) throw new InvalidRequestError(`Malformed API Gateway proxy event: ${problem}.`, null, 'malformed_event');
-}
-
-async function dispatch(gateway: Gateway, event: APIGatewayProxyEvent, signal: AbortSignal): Promise<GatewayResult> {
-  checkEvent(event);
-  const route = matchRoute(event.httpMethod, event.path);
-  if (route === 'health') return { kind: 'json', status: 200, headers: {}, body: HEALTH_BODY };
-  const tenantId = event.requestContext?.authorizer?.tenant;
-  if (typeof tenantId !== 'string' || !tenantId) {
-    throw new PermissionDeniedError('No tenant in the authorizer context: is the Lambda authorizer attached to this route?', null, 'no_tenant');
-  }
-  if (route === 'models') return gateway.models(tenantId);
-  if (route === 'usage') return gateway.usage(tenantId);
-  const raw = event.body ?? '';
-  const body = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
-  if (route === 'feedback') return gateway.feedback(tenantId, body, Buffer.byteLength(body));
-  const inv = {
-    tenantId,
-    feature: header(event, 'x-llm-feature'),
-    cacheBypass: header(event, 'x-llm-cache')?.toLowerCase() === 'bypass',
-    body,
-    bodyBytes: Buffer.byteLength(body),
-    requestId: event.requestContext?.requestId,
-    signal,
-  };
-  return route === 'embeddings' ? gateway.embeddings(inv) : gateway.chat(inv);
 }

@@ -1,0 +1,95 @@
+import { PermissionDeniedError, toErrorBody } from './errors';
+import { MESSAGES_CODEC } from './formats/anthropic';
+import { CHAT_CODEC } from './formats/chat';
+import { RESPONSES_CODEC } from './formats/responses';
+import type { Api, Codec, HeaderReader } from './formats/wire';
+import type { Gateway, GatewayResult, JsonResult } from './pipeline';
+import { apiOfPath, HEALTH_BODY, matchRoute } from './routes';
+
+const CODECS: Readonly<Record<Api, Codec>> = { chat: CHAT_CODEC, messages: MESSAGES_CODEC, responses: RESPONSES_CODEC };
+
+/** One HTTP request as the edge sees it, from node:http (llm-finops local) or an API Gateway proxy event (Lambda). */
+export interface EdgeRequest {
+  readonly method: string | undefined;
+  /** Path with or without its query string. */
+  readonly path: string;
+  /** Lower-case header names. */
+  readonly header: HeaderReader;
+  /** The body, read only for routes that take one (a local server reads no body it would refuse anyway). */
+  readonly body: () => Promise<{ readonly text: string; readonly bytes: number }>;
+  /**
+   * The tenant an authorizer already resolved (API Gateway's Lambda authorizer); undefined: the edge authenticates
+   * the request's key itself (llm-finops local).
+   */
+  readonly tenantId?: string;
+  /** Whether `tenantId` must come from an authorizer (Lambda): a missing one is a wiring fault, answered 403. */
+  readonly authorizerRequired?: boolean;
+  readonly requestId?: string;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The API key of a request: `Authorization: Bearer <key>` (OpenAI clients) or `x-api-key: <key>` (Anthropic clients,
+ * Claude Code). Bearer wins when both are sent.
+ */
+export function apiKeyHeader(header: HeaderReader): string | undefined {
+  const auth = header('authorization');
+  if (auth) return auth;
+  const key = header('x-api-key');
+  return key === undefined ? undefined : `Bearer ${key}`;
+}
+
+/** A thrown error as the route's format shapes it (OpenAI's, or Anthropic's on the Messages routes). */
+export function errorResult(err: unknown, api: Api): JsonResult {
+  const { status, body, retryAfterSeconds } = toErrorBody(err);
+  const e = body.error;
+  const shaped = CODECS[api].error(status, e.type, e.code, e.message, e.param);
+  const headers: Record<string, string> = {};
+  if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
+  return { kind: 'json', status: shaped.status, headers, body: shaped.body };
+}
+
+/**
+ * The HTTP edge (ARCHITECTURE section 1): route table, authentication, and dispatch to the pipeline, for every
+ * surface. Never throws: every failure becomes the route format's error.
+ */
+export async function serveEdge(gateway: Gateway, req: EdgeRequest): Promise<GatewayResult> {
+  try {
+    return await dispatch(gateway, req);
+  } catch (err) {
+    return errorResult(err, apiOfPath(req.path));
+  }
+}
+
+async function dispatch(gateway: Gateway, req: EdgeRequest): Promise<GatewayResult> {
+  const route = matchRoute(req.method, req.path);
+  if (route === 'health') return { kind: 'json', status: 200, headers: {}, body: HEALTH_BODY };
+  let tenantId = req.tenantId;
+  if (!tenantId) {
+    if (req.authorizerRequired) {
+      throw new PermissionDeniedError('No tenant in the authorizer context: is the Lambda authorizer attached to this route?', null, 'no_tenant');
+    }
+    tenantId = await gateway.authenticate(apiKeyHeader(req.header));
+  }
+  if (route === 'models') return gateway.models(tenantId);
+  if (route === 'usage') return gateway.usage(tenantId);
+  const body = await req.body();
+  if (route === 'feedback') return gateway.feedback(tenantId, body.text, body.bytes);
+  const inv = {
+    tenantId,
+    feature: req.header('x-llm-feature'),
+    cacheBypass: req.header('x-llm-cache')?.toLowerCase() === 'bypass',
+    body: body.text,
+    bodyBytes: body.bytes,
+    requestId: req.requestId,
+    signal: req.signal,
+    header: req.header,
+  };
+  switch (route) {
+    case 'embeddings': return gateway.embeddings(inv);
+    case 'messages': return gateway.messages(inv);
+    case 'count_tokens': return gateway.countTokens(inv);
+    case 'responses': return gateway.responses(inv);
+    default: return gateway.chat(inv);
+  }
+}
