@@ -250,8 +250,16 @@ export type GatewayConfigDocument = {
             monthlyTokens?: number | undefined;
             requestsPerMinute?: number | undefined;
         };
-        /** Output tokens reserved and sent upstream when the request sets no max_tokens; also the ceiling of any request's max_tokens, so no answer costs more than was reserved */
+        /** Output tokens reserved and sent upstream when the request sets no max_tokens (a client's own max_tokens is honoured up to the model's maximum, and fitted to the budget: fitOutputToBudget) */
         outputTokenCap?: number;
+        fitOutputToBudget?: {
+            /** When a request's output cap does not fit a USD or token limit, send a smaller cap that does instead of refusing it (the answer may stop at max_tokens; the response says so in x-llm-output-cap) */
+            enabled?: boolean;
+            /** Share of what is left in the tightest window one fitted request may reserve, so parallel requests (an agent's subagents) are all admitted */
+            share?: number;
+            /** The smallest cap worth sending; below it the request is refused (429) until money returns */
+            minOutputTokens?: number;
+        };
         /** After this an unsettled reservation (a crashed request) is released */
         reservationTtlSeconds?: number;
         /** Shares of a limit that raise one alert per counter and window */

@@ -1,5 +1,5 @@
 import type { ProviderConfig } from '../core/config/schema';
-import { AnthropicStreamReader, chatToMessagesBody, messageToCompletion, readAnthropicUsage } from '../core/formats/anthropic';
+import { AnthropicStreamReader, chatToMessagesBody, messageToCompletion, readAnthropicUsage, withOutputCap } from '../core/formats/anthropic';
 import { ProviderError, type ChatProvider, type ProviderCall, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
 import { BodyTooLargeError, httpPost, readText, releaseAfterDone, type HttpResponse } from './http-client';
 import { kindForStatus, openWithTimeout, parseRetryAfter, withTimeout } from './http-errors';
@@ -19,7 +19,7 @@ export function anthropicUpstreamBody(call: ProviderCall, stream: boolean): Reco
   const model = call.model.config.upstreamModel;
   if (call.native?.api === 'messages') {
     const { stream: _s, ...rest } = call.native.body;
-    return { ...rest, model, max_tokens: call.maxTokens, ...(stream ? { stream: true } : {}) };
+    return { ...withOutputCap(rest, call.maxTokens), model, ...(stream ? { stream: true } : {}) };
   }
   return chatToMessagesBody(call.request, model, call.maxTokens, stream);
 }

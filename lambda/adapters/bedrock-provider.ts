@@ -20,7 +20,7 @@ import { ProviderError, type ChatProvider, type EmbeddingCall, type EmbeddingRes
 import { embeddingsProblem } from '../core/openai/embeddings';
 import { cacheControlOf } from '../core/prompt-cache';
 import { checkedUsage, type UsageReading } from '../core/pricing/prices';
-import { AnthropicStreamReader, messageToCompletion, readAnthropicUsage } from '../core/formats/anthropic';
+import { AnthropicStreamReader, messageToCompletion, readAnthropicUsage, withOutputCap } from '../core/formats/anthropic';
 import { openWithTimeout, withTimeout } from './http-errors';
 import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
 
@@ -194,10 +194,10 @@ export function toConverseInput(call: ProviderCall): ConverseCommandInput {
  * `anthropic_version`, the output cap the reservation priced, and the client's anthropic-beta header as
  * `anthropic_beta`.
  */
-export function bedrockMessagesBody(call: ProviderCall, _stream = false): Record<string, unknown> {
+export function bedrockMessagesBody(call: ProviderCall): Record<string, unknown> {
   const { model: _m, stream: _s, ...rest } = call.native!.body;
   const betas = call.native!.headers['anthropic-beta']?.split(',').map((b) => b.trim()).filter(Boolean) ?? [];
-  return { ...rest, anthropic_version: 'bedrock-2023-05-31', max_tokens: call.maxTokens, ...(betas.length ? { anthropic_beta: betas } : {}) };
+  return { ...withOutputCap(rest, call.maxTokens), anthropic_version: 'bedrock-2023-05-31', ...(betas.length ? { anthropic_beta: betas } : {}) };
 }
 
 /**
@@ -348,7 +348,7 @@ export class BedrockProvider implements ChatProvider {
     const { value: out, close } = await openWithTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
       try {
         return await this.client.send(new InvokeModelWithResponseStreamCommand({
-          modelId: call.model.config.upstreamModel, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(bedrockMessagesBody(call, true)),
+          modelId: call.model.config.upstreamModel, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(bedrockMessagesBody(call)),
         }), { abortSignal });
       } catch (err) {
         throw classify(err, what);

@@ -163,6 +163,15 @@ export class TfLlmGateway extends Construct {
       identitySource: 'method.request.header.Authorization',
       authorizerResultTtlInSeconds: 300,
     });
+    // Anthropic clients (Claude Code, the Anthropic SDKs) send their key as x-api-key: the same function, keyed on that header.
+    const anthropicKeyAuthorizer = new ApiGatewayAuthorizer(this, 'anthropic-key-authorizer', {
+      name: `${props.name}-x-api-key-authorizer`,
+      restApiId: this.api.id,
+      type: 'REQUEST',
+      authorizerUri: this.authorizer.invokeArn,
+      identitySource: 'method.request.header.x-api-key',
+      authorizerResultTtlInSeconds: 300,
+    });
     const streamingUri = `arn:${ctx.partition}:apigateway:${ctx.region}:lambda:path/2021-11-15/functions/${this.router.arn}/response-streaming-invocations`;
     const resources = new Map<string, ApiGatewayResource>();
     const resourceFor = (path: string): ApiGatewayResource => {
@@ -174,8 +183,9 @@ export class TfLlmGateway extends Construct {
       resources.set(path, r);
       return r;
     };
-    const routes: [string, string, boolean][] = [
-      ['v1/chat/completions', 'POST', true], ['v1/embeddings', 'POST', true], ['v1/models', 'GET', true], ['v1/usage', 'GET', true], ['v1/feedback', 'POST', true], ['health', 'GET', false],
+    const routes: [string, string, 'bearer' | 'x-api-key' | false][] = [
+      ['v1/chat/completions', 'POST', 'bearer'], ['v1/responses', 'POST', 'bearer'], ['v1/messages', 'POST', 'x-api-key'], ['v1/messages/count_tokens', 'POST', 'x-api-key'],
+      ['v1/embeddings', 'POST', 'bearer'], ['v1/models', 'GET', 'bearer'], ['v1/usage', 'GET', 'bearer'], ['v1/feedback', 'POST', 'bearer'], ['health', 'GET', false],
     ];
     const deps: (ApiGatewayMethod | ApiGatewayIntegration)[] = [];
     for (const [path, httpMethod, auth] of routes) {
@@ -186,7 +196,7 @@ export class TfLlmGateway extends Construct {
         resourceId: resource.id,
         httpMethod,
         authorization: auth ? 'CUSTOM' : 'NONE',
-        authorizerId: auth ? keyAuthorizer.id : undefined,
+        authorizerId: auth === 'bearer' ? keyAuthorizer.id : auth === 'x-api-key' ? anthropicKeyAuthorizer.id : undefined,
       });
       const integration = new ApiGatewayIntegration(this, `integration-${key}`, {
         restApiId: this.api.id,
@@ -202,6 +212,7 @@ export class TfLlmGateway extends Construct {
     }
     new LambdaPermission(this, 'invoke-router', { statementId: 'AllowApiGatewayInvokeRouter', action: 'lambda:InvokeFunction', functionName: this.router.functionName, principal: 'apigateway.amazonaws.com', sourceArn: `${this.api.executionArn}/*/*` });
     new LambdaPermission(this, 'invoke-authorizer', { statementId: 'AllowApiGatewayInvokeAuthorizer', action: 'lambda:InvokeFunction', functionName: this.authorizer.functionName, principal: 'apigateway.amazonaws.com', sourceArn: `${this.api.executionArn}/authorizers/${keyAuthorizer.id}` });
+    new LambdaPermission(this, 'invoke-anthropic-authorizer', { statementId: 'AllowApiGatewayInvokeXApiKeyAuthorizer', action: 'lambda:InvokeFunction', functionName: this.authorizer.functionName, principal: 'apigateway.amazonaws.com', sourceArn: `${this.api.executionArn}/authorizers/${anthropicKeyAuthorizer.id}` });
     const deployment = new ApiGatewayDeployment(this, 'deployment', {
       restApiId: this.api.id,
       // A new deployment whenever the routes change.

@@ -160,6 +160,7 @@ const API_NAG_ACKNOWLEDGEMENTS = [
  * The OpenAI-compatible gateway: an API Gateway REST API whose routes stream from the router Lambda
  * (ResponseTransferMode.STREAM), behind a Lambda REQUEST authorizer that maps `Authorization: Bearer <key>` to a
  * tenant (keys held as SHA-256 hashes) and to the tenant's usage plan. Routes: POST /v1/chat/completions,
+ * POST /v1/responses, POST /v1/messages and /v1/messages/count_tokens (keyed on x-api-key, as Anthropic clients send it),
  * POST /v1/embeddings, GET /v1/models, GET /v1/usage, POST /v1/feedback, GET /health (no authorizer).
  */
 export class LlmGateway extends Construct {
@@ -233,6 +234,13 @@ export class LlmGateway extends Construct {
       identitySources: [apigw.IdentitySource.header('Authorization')],
       resultsCacheTtl: props.authorizerCacheTtl ?? Duration.minutes(5),
     });
+    // Anthropic clients (Claude Code, the Anthropic SDKs) send their key as x-api-key. API Gateway calls an authorizer
+    // only when all its identity sources are present, so the Messages routes get the same function keyed on that header.
+    const anthropicAuthorizer = new apigw.RequestAuthorizer(this, 'XApiKeyAuthorizer', {
+      handler: this.authorizerFunction,
+      identitySources: [apigw.IdentitySource.header('x-api-key')],
+      resultsCacheTtl: props.authorizerCacheTtl ?? Duration.minutes(5),
+    });
 
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH });
     if (props.setUpApiGatewayAccountLogging === undefined) {
@@ -263,7 +271,12 @@ export class LlmGateway extends Construct {
     });
     const authorized: apigw.MethodOptions = { authorizer, authorizationType: apigw.AuthorizationType.CUSTOM, apiKeyRequired: true };
     const v1 = this.api.root.addResource('v1');
+    const byXApiKey: apigw.MethodOptions = { ...authorized, authorizer: anthropicAuthorizer };
     v1.addResource('chat').addResource('completions').addMethod('POST', integration, authorized);
+    v1.addResource('responses').addMethod('POST', integration, authorized);
+    const messages = v1.addResource('messages');
+    messages.addMethod('POST', integration, byXApiKey);
+    messages.addResource('count_tokens').addMethod('POST', integration, byXApiKey);
     v1.addResource('embeddings').addMethod('POST', integration, authorized);
     v1.addResource('models').addMethod('GET', integration, authorized);
     v1.addResource('usage').addMethod('GET', integration, authorized);

@@ -214,7 +214,14 @@ export const GatewayConfigSchema = z.strictObject({
     .strictObject({
       defaults: LimitSetSchema.default({}).describe('Limits for tenants without their own'),
       global: LimitSetSchema.default({}),
-      outputTokenCap: positiveInt.max(1_000_000).default(4096).describe('Output tokens reserved and sent upstream when the request sets no max_tokens; also the ceiling of any request\'s max_tokens, so no answer costs more than was reserved'),
+      outputTokenCap: positiveInt.max(1_000_000).default(4096).describe('Output tokens reserved and sent upstream when the request sets no max_tokens (a client\'s own max_tokens is honoured up to the model\'s maximum, and fitted to the budget: fitOutputToBudget)'),
+      fitOutputToBudget: z
+        .strictObject({
+          enabled: z.boolean().default(true).describe('When a request\'s output cap does not fit a USD or token limit, send a smaller cap that does instead of refusing it (the answer may stop at max_tokens; the response says so in x-llm-output-cap)'),
+          share: z.number().gt(0).max(1).default(0.25).describe('Share of what is left in the tightest window one fitted request may reserve, so parallel requests (an agent\'s subagents) are all admitted'),
+          minOutputTokens: positiveInt.max(1_000_000).default(1024).describe('The smallest cap worth sending; below it the request is refused (429) until money returns'),
+        })
+        .prefault({}),
       reservationTtlSeconds: positiveInt.max(86_400).default(900).describe('After this an unsettled reservation (a crashed request) is released'),
       alertThresholds: z.array(z.number().gt(0).max(1)).default([0.8]).describe('Shares of a limit that raise one alert per counter and window'),
       mode: z.enum(['enforce', 'shadow']).default('enforce').describe('shadow: record would-be rejections, block nothing'),

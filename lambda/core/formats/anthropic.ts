@@ -446,6 +446,20 @@ export const MESSAGES_CODEC: Codec = {
 // ---------------------------------------------------------------------------------------------------------------
 // Upstream side: what an Anthropic-speaking upstream (Anthropic's API, Claude on Bedrock InvokeModel) needs.
 
+/**
+ * A Messages body with the output cap the reservation priced. A thinking budget must stay below max_tokens
+ * (Anthropic refuses the request otherwise): a cap fitted below the client's budget lowers the budget with it, and
+ * turns thinking off where no budget of at least 1,024 tokens (Anthropic's minimum) fits.
+ */
+export function withOutputCap(body: Readonly<Json>, maxTokens: number): Json {
+  const out: Json = { ...body, max_tokens: maxTokens };
+  const t = body.thinking;
+  if (isObject(t) && t.type === 'enabled' && typeof t.budget_tokens === 'number' && t.budget_tokens >= maxTokens) {
+    out.thinking = maxTokens - 1 >= 1024 ? { ...t, budget_tokens: maxTokens - 1 } : { type: 'disabled' };
+  }
+  return out;
+}
+
 /** Anthropic's usage block, read as untrusted input (1-hour writes from cache_creation.ephemeral_1h_input_tokens). */
 export function readAnthropicUsage(u: unknown): UsageReading {
   if (!isObject(u)) return {};

@@ -119,6 +119,9 @@ export class Gateway {
       });
       const reservation = hold(admission.reservation);
       trace.quotaAction = admission.action;
+      // The cap the reservation priced: the client's, or one fitted to what the budget has left (x-llm-output-cap).
+      const callMax = admission.maxTokens;
+      if (admission.action === 'output_fitted') trace.outputCap = callMax ?? null;
       if (admission.route !== r) {
         checkServiceTier(req, admission.route);
         r = carriable(admission.route, decoded);
@@ -126,7 +129,7 @@ export class Gateway {
       // Commitment-first: committed models with no capacity left this minute step aside for the on-demand ones; the
       // first committed model still in the chain is counted at the request's bound.
       if (r.tier && this.deps.config.tiers.get(r.tier)?.mode === 'commitment-first') {
-        const bound = inputTokens + steps.cap(r.chain[0], maxTokens);
+        const bound = inputTokens + steps.cap(r.chain[0], callMax);
         const now = this.deps.clock.now();
         r = this.commitments.admit(r, bound, now);
         if (r.chain[0].config.commitment) this.commitments.add(r.chain[0].id, now, bound);
@@ -135,14 +138,14 @@ export class Gateway {
       trace.routeReason = r.reason;
 
       const cascadeTier = cascadeTierOf(this.deps.config, r);
-      if (cascadeTier) return await cascaded(steps, trace, req, callReq, r, cascadeTier, maxTokens, reservation, inv.signal, lookup.store);
-      if (trace.stream) return await streamed(steps, trace, callReq, r, maxTokens, reservation, inv.signal, lookup.store);
+      if (cascadeTier) return await cascaded(steps, trace, req, callReq, r, cascadeTier, callMax, reservation, inv.signal, lookup.store);
+      if (trace.stream) return await streamed(steps, trace, callReq, r, callMax, reservation, inv.signal, lookup.store);
 
       const signal = inv.signal ?? new AbortController().signal;
       const done = await withFallback(
         this.deps, trace, r, signal,
-        (model) => steps.provider(model).complete(steps.call(model, callReq, maxTokens, signal, trace)),
-        (model) => steps.chargeTimeout(trace, model, callReq, maxTokens),
+        (model) => steps.provider(model).complete(steps.call(model, callReq, callMax, signal, trace)),
+        (model) => steps.chargeTimeout(trace, model, callReq, callMax),
       );
       const tierUsed = steps.serviceTierOf(trace, done.model, callReq, done.value.serviceTier);
       const line = steps.charge(trace, 'answer', done.model, callReq, { usage: done.value.usage, problem: done.value.usageProblem }, done.value.completion, tierUsed);
@@ -265,6 +268,7 @@ export class Gateway {
       contextKeptBytes: 0,
       promptCache: null,
       remainingMicros: undefined,
+      outputCap: null,
     };
   }
 

@@ -126,6 +126,8 @@ export interface Trace {
   promptCache: '5m' | '1h' | null;
   /** Remaining USD after settlement (undefined: no USD limit, or unknown). */
   remainingMicros: number | undefined;
+  /** The output cap the quota step fitted to the budget (quota_action output_fitted), sent as x-llm-output-cap. */
+  outputCap: number | null;
 }
 
 /** Stores a complete answer in the caches the request was looked up in (a no-op unless it was a miss). */

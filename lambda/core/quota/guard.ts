@@ -2,7 +2,7 @@ import type { ResolvedConfig, ResolvedModel, ResolvedTenant, ResolvedTier } from
 import { GatewayError, QuotaExceededError } from '../errors';
 import { SettleDeferredError, type AlertSink, type Clock, type QuotaControls, type QuotaStore } from '../ports';
 import { formatUsd, microsToUsd } from '../pricing/money';
-import { costMicrosCeil } from '../pricing/prices';
+import { costMicrosCeil, ratesFor } from '../pricing/prices';
 import { cascadeTierOf, type Route } from '../routing/route';
 import { effectiveLimits, killSwitchFor, planCounters, remainingUsdMicros, windowsAt, type CounterPlan, type EffectiveLimits } from './policy';
 
@@ -14,7 +14,8 @@ export type QuotaAction =
   | 'kill_switch_downgraded'
   | 'store_unavailable'
   | 'settle_deferred'
-  | 'settle_failed';
+  | 'settle_failed'
+  | 'output_fitted';
 
 export class QuotaStoreUnavailableError extends GatewayError {
   constructor(options?: { cause?: unknown }) {
@@ -41,6 +42,8 @@ export interface Reservation {
 export interface Admission {
   /** The route to call: the requested one, or a cheaper tier after a downgrade. */
   readonly route: Route;
+  /** The output cap the reservation priced when it was fitted to the budget (action output_fitted); else the request's. */
+  readonly maxTokens: number | undefined;
   /** Undefined only when the store was unreachable and the policy is fail-open. */
   readonly reservation: Reservation | undefined;
   readonly action: QuotaAction;
@@ -73,12 +76,13 @@ function cacheWritesOn(m: ResolvedModel, a: AdmitRequest): '5m' | '1h' | undefin
 }
 
 /**
- * The output cap of one call: the client's max_tokens, else quota.outputTokenCap, never above the model's maximum or
- * the cap. The reservation prices exactly this and the gateway sends exactly this upstream, so an upstream that
- * honours its cap cannot cost more than was reserved.
+ * The output cap of one call: the client's max_tokens (an agent's 128k is honoured), else quota.outputTokenCap, never
+ * above the model's maximum. The reservation prices exactly this and the gateway sends exactly this upstream, so an
+ * upstream that honours its cap cannot cost more than was reserved; a cap a limit cannot cover is fitted to it first
+ * (QuotaGuard, fitOutputToBudget).
  */
 export function outputCapFor(model: ResolvedModel, maxTokens: number | undefined, cap: number): number {
-  return Math.min(maxTokens ?? cap, model.maxOutputTokens, cap);
+  return Math.min(maxTokens ?? cap, model.maxOutputTokens);
 }
 
 export interface SettleResult {
@@ -112,7 +116,7 @@ export class QuotaGuard {
     try {
       controls = await this.controls(a.tenant.id, a.feature);
     } catch (err) {
-      if (q.onStoreError === 'fail-open') return { route: a.route, reservation: undefined, action: 'store_unavailable' };
+      if (q.onStoreError === 'fail-open') return { route: a.route, maxTokens: a.maxTokens, reservation: undefined, action: 'store_unavailable' };
       throw new QuotaStoreUnavailableError({ cause: err });
     }
     let route = a.route;
@@ -131,28 +135,77 @@ export class QuotaGuard {
     try {
       const first = this.plan(limits, a, route, now);
       const outcome = await this.store.reserve(a.requestId, first, expires);
-      if (outcome.ok) return { route, reservation: reservationOf(a.requestId, first, outcome.committed), action };
+      if (outcome.ok) return { route, maxTokens: a.maxTokens, reservation: reservationOf(a.requestId, first, outcome.committed), action };
+      const fitted = await this.fit(limits, a, route, now, expires, first, outcome);
+      if (fitted) return { ...fitted, action: action === 'none' ? 'output_fitted' : action };
       if (q.mode === 'shadow') {
         // Record what enforcement would have refused, then admit with the limits lifted.
         const unlimited = first.map((p) => ({ ...p, limit: undefined }));
         const again = await this.store.reserve(a.requestId, unlimited, expires);
         if (!again.ok) throw new Error('an unlimited reservation was refused');
-        return { route, reservation: reservationOf(a.requestId, unlimited, again.committed), action: 'shadow_exceeded' };
+        return { route, maxTokens: a.maxTokens, reservation: reservationOf(a.requestId, unlimited, again.committed), action: 'shadow_exceeded' };
       }
       if (q.onExhausted === 'downgrade' && !a.noDowngrade) {
         for (const tier of this.cheaperTiers(a.tenant, route)) {
           const candidate: Route = { chain: tier.models, tier: tier.name, reason: `${route.reason} (quota: downgraded to ${tier.name})` };
           const plans = this.plan(limits, a, candidate, now);
           const out = await this.store.reserve(a.requestId, plans, expires);
-          if (out.ok) return { route: candidate, reservation: reservationOf(a.requestId, plans, out.committed), action: 'downgraded' };
+          if (out.ok) return { route: candidate, maxTokens: a.maxTokens, reservation: reservationOf(a.requestId, plans, out.committed), action: 'downgraded' };
         }
       }
       throw this.exceeded(first, outcome.key, outcome.committed, a, now);
     } catch (err) {
       if (err instanceof GatewayError) throw err;
-      if (q.onStoreError === 'fail-open') return { route, reservation: undefined, action: 'store_unavailable' };
+      if (q.onStoreError === 'fail-open') return { route, maxTokens: a.maxTokens, reservation: undefined, action: 'store_unavailable' };
       throw new QuotaStoreUnavailableError({ cause: err });
     }
+  }
+
+  /**
+   * A request whose output cap a USD or token limit cannot cover is admitted with a smaller cap that fits, rather
+   * than refused: at most `share` of what is left in the refusing window (so an agent's parallel subagents are all
+   * admitted), at least `minOutputTokens` (if what is left pays for that; else refusal). The cap is what the reservation
+   * prices and what is sent upstream, so nothing overshoots; the answer may stop at max_tokens, and says so.
+   * Undefined when fitting is off or cannot help (a request-rate limit, a cascade, a cap already at the minimum).
+   */
+  private async fit(
+    limits: EffectiveLimits, a: AdmitRequest, route: Route, now: number, expires: number, plans: CounterPlan[], refused: { key: string; committed: number },
+  ): Promise<Omit<Admission, 'action'> | undefined> {
+    const f = this.config.raw.quota.fitOutputToBudget;
+    if (!f.enabled || cascadeTierOf(this.config, route) !== undefined) return undefined;
+    const cap = this.config.raw.quota.outputTokenCap;
+    let current = Math.max(...route.chain.map((m) => outputCapFor(m, a.maxTokens, cap)));
+    let refusal = refused;
+    let tried = plans;
+    // Each round fits the counter that refused; another may refuse the smaller amount (three rounds cover tenant, feature, global).
+    for (let round = 0; round < 3; round++) {
+      const p = tried.find((x) => x.key === refusal.key);
+      if (!p || p.limit === undefined || (p.unit !== 'usd' && p.unit !== 'tokens')) return undefined;
+      const left = p.limit - refusal.committed;
+      const afford = (budget: number): number => Math.min(...route.chain.map((m) => this.affordableOutput(m, a, p.unit as 'usd' | 'tokens', budget)));
+      let next = Math.min(current - 1, afford(Math.floor(left * f.share)));
+      // Below the minimum, the minimum, if what is left pays for it: never all of it, which would starve parallel requests.
+      if (next < f.minOutputTokens) next = Math.min(current - 1, f.minOutputTokens);
+      if (next < f.minOutputTokens || afford(left) < next) return undefined;
+      const fitted = { ...a, maxTokens: next };
+      tried = this.plan(limits, fitted, route, now);
+      const out = await this.store.reserve(a.requestId, tried, expires);
+      if (out.ok) return { route, maxTokens: next, reservation: reservationOf(a.requestId, tried, out.committed) };
+      refusal = out;
+      current = next;
+    }
+    return undefined;
+  }
+
+  /** The output tokens `budget` (micro-dollars or tokens) pays for on a model after the request's input. */
+  private affordableOutput(m: ResolvedModel, a: AdmitRequest, unit: 'usd' | 'tokens', budget: number): number {
+    if (unit === 'tokens') return Math.max(0, budget - a.inputTokens);
+    if (!m.price) return m.maxOutputTokens;
+    const opts = { serviceTier: a.serviceTier, cacheWrites: cacheWritesOn(m, a) };
+    const input = costMicrosCeil(a.inputTokens, 0, m.price, opts);
+    const perMTok = ratesFor(m.price, a.inputTokens, opts).rates.outputPerMTok;
+    if (perMTok <= 0) return m.maxOutputTokens;
+    return Math.max(0, Math.floor(((budget - input - 1) * 1_000_000) / perMTok));
   }
 
   /** Moves the reservation to the actual cost (zero on failure paths) and raises threshold alerts. Never throws. */

@@ -3,6 +3,7 @@ import {
   ConverseCommand,
   ConverseStreamCommand,
   InvokeModelCommand,
+  InvokeModelWithResponseStreamCommand,
   ThrottlingException,
   ValidationException,
   type ConverseStreamOutput,
@@ -290,5 +291,69 @@ describe('BedrockProvider embeddings (InvokeModel)', () => {
       .rejects.toMatchObject({ kind: 'server', message: 'bedrock/cohere returned bad embeddings: 1 embeddings for 2 inputs' });
     mock.on(InvokeModelCommand).rejects(new ThrottlingException({ message: 'slow down', $metadata: {} }));
     await expect(provider.embed({ model: emb.models.get('titan')!, input: ['a'], signal: new AbortController().signal })).rejects.toMatchObject({ kind: 'throttled' });
+  });
+});
+
+describe('BedrockProvider: Messages requests to Claude (InvokeModel, no translation)', () => {
+  const mock = mockClient(BedrockRuntimeClient);
+  const provider = new BedrockProvider(new BedrockRuntimeClient({ region: 'us-east-1' }), 5000, () => 1_764_400_000_000);
+  beforeEach(() => mock.reset());
+  const encoder = new TextEncoder();
+  const body = {
+    model: 'sonnet', max_tokens: 128000, stream: true, system: [{ type: 'text', text: 'sys', cache_control: { type: 'ephemeral', ttl: '1h' } }],
+    messages: [{ role: 'user', content: 'hi' }], thinking: { type: 'enabled', budget_tokens: 8000 }, metadata: { user_id: 'dev' },
+  };
+  const messagesCall = (maxTokens: number): ProviderCall => ({
+    ...call({}, maxTokens),
+    native: { api: 'messages', body, headers: { 'anthropic-version': '2023-06-01', 'anthropic-beta': 'interleaved-thinking-2025-05-14, context-1m-2025-08-07' } },
+  });
+
+  it('sends the client body with Bedrock\'s anthropic_version, the betas as anthropic_beta and the priced cap, and reads the Message back', async () => {
+    const message = {
+      id: 'msg_bdrk_1', type: 'message', role: 'assistant', model: 'claude-sonnet-4-20250514',
+      content: [{ type: 'thinking', thinking: 'hmm', signature: 'sig' }, { type: 'text', text: 'Hello.' }],
+      stop_reason: 'end_turn', stop_sequence: null,
+      usage: { input_tokens: 40, output_tokens: 12, cache_creation_input_tokens: 2000, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 2000 } },
+    };
+    mock.on(InvokeModelCommand).resolves({ $metadata: {}, contentType: 'application/json', body: encoder.encode(JSON.stringify(message)) as never });
+    const out = await provider.complete(messagesCall(4000));
+    const input = mock.commandCalls(InvokeModelCommand)[0].args[0].input;
+    expect(input).toMatchObject({ modelId: 'us.anthropic.claude-sonnet-4-20250514-v1:0', contentType: 'application/json', accept: 'application/json' });
+    // No model, no stream; the cap the reservation priced (4,000), and the thinking budget lowered below it.
+    expect(JSON.parse(input.body as string)).toEqual({
+      anthropic_version: 'bedrock-2023-05-31', anthropic_beta: ['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07'], max_tokens: 4000,
+      system: body.system, messages: body.messages, thinking: { type: 'enabled', budget_tokens: 3999 }, metadata: { user_id: 'dev' },
+    });
+    expect(out.native).toEqual({ api: 'messages', body: message });
+    expect(out.usage).toEqual({ inputTokens: 40, outputTokens: 12, cacheReadTokens: 0, cacheWriteTokens: 2000, cacheWrite1hTokens: 2000 });
+    expect(out.completion.choices[0].message.content).toBe('Hello.');
+  });
+
+  it('streams Claude\'s own events through, usage from message_start and message_delta, without Bedrock\'s metrics', async () => {
+    const chunk = (e: Record<string, unknown>) => ({ chunk: { bytes: encoder.encode(JSON.stringify(e)) } });
+    async function* stream() {
+      yield chunk({ type: 'message_start', message: { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude', content: [], stop_reason: null, usage: { input_tokens: 30, output_tokens: 1, cache_read_input_tokens: 500 } } });
+      yield chunk({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });
+      yield chunk({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'Hi there' } });
+      yield chunk({ type: 'content_block_stop', index: 0 });
+      yield chunk({ type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 3 } });
+      yield chunk({ type: 'message_stop', 'amazon-bedrock-invocationMetrics': { inputTokenCount: 30, outputTokenCount: 3, invocationLatency: 400, firstByteLatency: 200 } });
+    }
+    mock.on(InvokeModelWithResponseStreamCommand).resolves({ $metadata: {}, contentType: 'application/json', body: stream() as never });
+    const out: ProviderStreamEvent[] = [];
+    for await (const e of provider.stream(messagesCall(1000))) out.push(e);
+    const native = out.filter((e) => e.type === 'native') as Extract<ProviderStreamEvent, { type: 'native' }>[];
+    expect(native.map((e) => e.event)).toEqual(['message_start', 'content_block_start', 'content_block_delta', 'content_block_stop', 'message_delta', 'message_stop']);
+    expect(native.at(-1)!.data).toEqual({ type: 'message_stop' });
+    expect(native.map((e) => e.text).join('')).toBe('Hi there');
+    const usages = out.filter((e) => e.type === 'usage') as { usage?: unknown }[];
+    expect(usages.at(-1)!.usage).toEqual({ inputTokens: 30, outputTokens: 3, cacheReadTokens: 500, cacheWriteTokens: 0 });
+    // budget 8,000 >= cap 1,000 and no 1,024-token budget fits below it: thinking is turned off.
+    expect(JSON.parse(mock.commandCalls(InvokeModelWithResponseStreamCommand)[0].args[0].input.body as string).thinking).toEqual({ type: 'disabled' });
+  });
+
+  it('maps a throttled InvokeModel to a throttled ProviderError, so the chain falls back', async () => {
+    mock.on(InvokeModelCommand).rejects(new ThrottlingException({ message: 'Too many tokens', $metadata: {} }));
+    await expect(provider.complete(messagesCall(100))).rejects.toMatchObject({ kind: 'throttled' });
   });
 });

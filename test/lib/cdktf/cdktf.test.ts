@@ -66,10 +66,16 @@ describe('cdktf flavour (cdk-llm-finops/cdktf)', () => {
   it('puts the API in front: key authorizer on every /v1 route, streaming proxy integrations, invoke permissions, a prod stage', () => {
     expect(out).toHaveResourceWithProperties(ApiGatewayAuthorizer, { type: 'REQUEST', identity_source: 'method.request.header.Authorization', authorizer_result_ttl_in_seconds: 300 });
     const methods = resources(out, 'aws_api_gateway_method');
-    expect(methods.map((m) => [m.http_method, m.authorization]).sort()).toEqual([['GET', 'CUSTOM'], ['GET', 'CUSTOM'], ['GET', 'NONE'], ['POST', 'CUSTOM'], ['POST', 'CUSTOM'], ['POST', 'CUSTOM']]);
+    expect(methods.map((m) => [m.http_method, m.authorization]).sort()).toEqual([
+      ['GET', 'CUSTOM'], ['GET', 'CUSTOM'], ['GET', 'NONE'], ['POST', 'CUSTOM'], ['POST', 'CUSTOM'], ['POST', 'CUSTOM'], ['POST', 'CUSTOM'], ['POST', 'CUSTOM'], ['POST', 'CUSTOM'],
+    ]);
     expect(out).toHaveResourceWithProperties(ApiGatewayMethod, { http_method: 'GET', authorization: 'NONE' });
+    // Messages routes are authorized by x-api-key (Anthropic clients), the rest by Bearer.
+    expect(out).toHaveResourceWithProperties(ApiGatewayAuthorizer, { type: 'REQUEST', identity_source: 'method.request.header.x-api-key' });
+    const byXApiKey = methods.filter((m) => String(m.authorizer_id).includes('anthropic-key-authorizer'));
+    expect(byXApiKey).toHaveLength(2);
     const integrations = resources(out, 'aws_api_gateway_integration');
-    expect(integrations).toHaveLength(6);
+    expect(integrations).toHaveLength(9);
     for (const i of integrations) {
       expect(i).toMatchObject({ type: 'AWS_PROXY', integration_http_method: 'POST', response_transfer_mode: 'STREAM', timeout_milliseconds: 300000 });
       expect(i.uri).toMatch(/:lambda:path\/2021-11-15\/functions\/\$\{aws_lambda_function\.llm_gateway_router_[0-9A-F]+\.arn\}\/response-streaming-invocations$/);

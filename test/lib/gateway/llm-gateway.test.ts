@@ -37,15 +37,31 @@ describe('LlmGateway', () => {
       ApiKeyRequired: true,
       Integration: { Type: 'AWS_PROXY', ResponseTransferMode: 'STREAM', TimeoutInMillis: 300000, Uri: Match.objectLike({ 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('response-streaming-invocations')])] }) },
     });
-    // POST chat/completions, POST embeddings, GET models, GET usage, POST feedback behind the authorizer; GET health without.
-    template.resourceCountIs('AWS::ApiGateway::Method', 6);
-    template.resourcePropertiesCountIs('AWS::ApiGateway::Method', { HttpMethod: 'POST', AuthorizationType: 'CUSTOM' }, 3);
-    template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: 'embeddings' });
+    // POST chat/completions, responses, messages, messages/count_tokens, embeddings, feedback and GET models, usage behind
+    // an authorizer; GET health without.
+    template.resourceCountIs('AWS::ApiGateway::Method', 9);
+    template.resourcePropertiesCountIs('AWS::ApiGateway::Method', { HttpMethod: 'POST', AuthorizationType: 'CUSTOM' }, 6);
+    for (const part of ['embeddings', 'responses', 'messages', 'count_tokens']) template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: part });
     // The unauthenticated probe is answered by API Gateway (a mock integration), never by the router Lambda.
     template.hasResourceProperties('AWS::ApiGateway::Method', { HttpMethod: 'GET', AuthorizationType: 'NONE', Integration: Match.objectLike({ Type: 'MOCK' }) });
     template.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.Authorization', AuthorizerResultTtlInSeconds: 300 });
     template.hasResourceProperties('AWS::ApiGateway::Stage', { StageName: 'prod', AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue() }) });
     template.hasOutput('*', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }), Description: 'OpenAI-compatible base URL' });
+  });
+
+  it('authorizes the Messages routes by x-api-key (what Anthropic clients send) and the others by Bearer', () => {
+    const { template } = synth();
+    const authorizers = template.findResources('AWS::ApiGateway::Authorizer');
+    const idOf = (source: string) => Object.entries(authorizers).find(([, a]) => a.Properties.IdentitySource === source)![0];
+    const bearer = idOf('method.request.header.Authorization');
+    const xApiKey = idOf('method.request.header.x-api-key');
+    const resources = template.findResources('AWS::ApiGateway::Resource');
+    const pathOf = (ref: { Ref: string }) => resources[ref.Ref]?.Properties.PathPart as string;
+    const byPath = Object.fromEntries(Object.values(template.findResources('AWS::ApiGateway::Method', { Properties: { AuthorizationType: 'CUSTOM' } }))
+      .map((m) => [pathOf(m.Properties.ResourceId), m.Properties.AuthorizerId.Ref]));
+    expect(byPath).toMatchObject({ messages: xApiKey, count_tokens: xApiKey, responses: bearer, completions: bearer, embeddings: bearer });
+    // The one authorizer function may be invoked by both.
+    template.resourcePropertiesCountIs('AWS::Lambda::Permission', { Principal: 'apigateway.amazonaws.com', SourceArn: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([Match.stringLikeRegexp('/authorizers/')])]) }) }, 2);
   });
 
   it('deploys the authorizer and the router from their pre-built bundles on arm64 with the config', () => {

@@ -112,6 +112,76 @@ describe('QuotaGuard (through the pipeline)', () => {
     });
   });
 
+  describe('output cap fitted to the budget', () => {
+    // big: $10/M input, $30/M output, max 4,000 output tokens; a tenant with $0.10 a day.
+    const tenants = [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.1 } }];
+
+    it('sends a client\'s large max_tokens as it is while the budget covers it', async () => {
+      const { chat, provider, records } = setup({}, { tenants });
+      const r = await chat(ask('big', 'q', { max_tokens: 3000 }));
+      expect(r.status).toBe(200);
+      expect(provider.calls[0].maxTokens).toBe(3000);
+      expect(r.headers['x-llm-output-cap']).toBeUndefined();
+      expect(records.records[0].quota_action).toBe('none');
+    });
+
+    it('admits a cap the budget cannot cover with a fitted one: a share of what is left, priced and sent, and says so', async () => {
+      const { chat, provider, records, store } = setup({ fitOutputToBudget: { minOutputTokens: 100 } }, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.06 } }] });
+      // 4,000 x $30/M = $0.12 > $0.06. A quarter of $0.06 is $0.015: (15,000 - input) / 30 micro-dollars a token.
+      const r = await chat(ask('big', 'q', { max_tokens: 4000 }));
+      expect(r.status).toBe(200);
+      const cap = provider.calls[0].maxTokens;
+      expect(cap).toBeLessThan(500);
+      expect(cap).toBeGreaterThan(490);
+      expect(r.headers['x-llm-output-cap']).toBe(String(cap));
+      expect(records.records[0].quota_action).toBe('output_fitted');
+      // Nothing overshoots: the counter never held more than the limit.
+      const day = [...(await store.read(['tenant#acme#usd#2026-11-29'])).values()][0];
+      expect(day.committed).toBeLessThanOrEqual(60_000);
+    });
+
+    it('sends the minimum when the share is below it and what is left pays for it, and refuses once it does not', async () => {
+      const { chat, provider } = setup({ fitOutputToBudget: { minOutputTokens: 1000 } }, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.04 } }] });
+      // A quarter of $0.04 buys ~333 tokens (< 1,000); all of it buys ~1,333, so the minimum fits.
+      const r = await chat(ask('big', 'q', { max_tokens: 4000 }));
+      expect(r.status).toBe(200);
+      expect(provider.calls[0].maxTokens).toBe(1000);
+      const { chat: chat2, provider: p2 } = setup({ fitOutputToBudget: { minOutputTokens: 2000 } }, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.04 } }] });
+      expect((await chat2(ask('big', 'q', { max_tokens: 4000 }))).status).toBe(429);
+      expect(p2.calls).toHaveLength(0);
+    });
+
+    it('refuses as before when fitting is off', async () => {
+      const { chat, provider } = setup({ fitOutputToBudget: { enabled: false } }, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.06 } }] });
+      expect((await chat(ask('big', 'q', { max_tokens: 4000 }))).status).toBe(429);
+      expect(provider.calls).toHaveLength(0);
+    });
+
+    it('admits parallel requests (an agent\'s subagents) on one budget, each within what is left', async () => {
+      const { gateway, provider, store } = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.35 } }] });
+      const body = JSON.stringify(ask('big', 'q', { max_tokens: 4000 }));
+      // Each asks for $0.12 of output; four at once (upstream calls held open, so the four reservations overlap) would need $0.48.
+      provider.script('up-big', ...Array.from({ length: 4 }, () => ({ ok: 'done', usage: usage(10, 100) })));
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const answer = provider.complete.bind(provider);
+      provider.complete = async (call) => {
+        const out = await answer(call);
+        await gate;
+        return out;
+      };
+      const pending = Promise.all(Array.from({ length: 4 }, () => gateway.chat({ tenantId: 'acme', body, bodyBytes: body.length })));
+      while (provider.calls.length < 4) await new Promise((r) => setImmediate(r));
+      release();
+      const results = await pending;
+      expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+      // Two fit whole; the other two get the 1,024-token minimum, which what is left still pays for.
+      expect(provider.calls.map((c) => c.maxTokens).sort((a, b) => a - b)).toEqual([1024, 1024, 4000, 4000]);
+      const day = [...(await store.read(['tenant#acme#usd#2026-11-29'])).values()][0];
+      expect(day.reserved).toBe(0);
+    });
+  });
+
   describe('store failures', () => {
     const broken = (): QuotaStore => {
       const base = new MemoryQuotaStore();
