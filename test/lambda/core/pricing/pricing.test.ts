@@ -128,6 +128,39 @@ describe('price rules', () => {
   ])('refuses the usage %j', (usage, problem) => expect(usageProblem(usage)).toBe(problem));
 });
 
+describe('the December 2026 Claude catalog (PRICES.md)', () => {
+  const price = (id: string) => toTokenPrice(findCatalogPrice(id)!);
+  const u = { inputTokens: 1200, outputTokens: 60, cacheReadTokens: 20_000, cacheWriteTokens: 9000, cacheWrite1hTokens: 9000 };
+
+  it('prices a Claude Code turn on Opus 5.5 as Claude Code does: 1-hour writes 2x input, reads 0.05x', () => {
+    // 1200 x 4 + 60 x 20 + 9000 x 8 + 20000 x 0.20, micro-dollars
+    expect(costMicros(u, price('claude-opus-5-5'))).toBe(4800 + 1200 + 72000 + 4000);
+  });
+
+  it('reads the cache at each model\'s own rate', () => {
+    // 100k: the most Haiku 5.5 reads at its lower band.
+    const read = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 100_000, cacheWriteTokens: 0 };
+    expect(Object.fromEntries(['claude-opus-5-5', 'claude-opus-5', 'claude-sonnet-5-5', 'claude-sonnet-5', 'claude-haiku-5-5', 'claude-fable-5-1', 'claude-haiku-4-5']
+      .map((id) => [id, costMicros(read, price(id))]))).toEqual({
+      'claude-opus-5-5': 20_000, 'claude-opus-5': 50_000, 'claude-sonnet-5-5': 10_000, 'claude-sonnet-5': 20_000,
+      'claude-haiku-5-5': 1_000, 'claude-fable-5-1': 25_000, 'claude-haiku-4-5': 10_000,
+    });
+  });
+
+  it('bills every token of a Haiku 5.5 request at the higher band once its prompt passes 100k tokens', () => {
+    const short = { inputTokens: 90_000, outputTokens: 1000, cacheReadTokens: 0, cacheWriteTokens: 0 };
+    const long = { inputTokens: 60_000, outputTokens: 1000, cacheReadTokens: 50_000, cacheWriteTokens: 0 };
+    expect(priceUsage(short, price('claude-haiku-5-5'))).toMatchObject({ micros: 9000 + 500, row: 'standard' });
+    // 60000 x 0.50 + 1000 x 2.50 + 50000 x 0.05
+    expect(priceUsage(long, price('claude-haiku-5-5'))).toMatchObject({ micros: 30_000 + 2500 + 2500, row: 'long_context' });
+  });
+
+  it('knows Claude 5.x on Bedrock by profile: global at the list price, geographic at 1.1x (unverified)', () => {
+    expect(findCatalogPrice('global.anthropic.claude-opus-5-5')).toMatchObject({ profileClass: 'global', inputPerMTok: 4, outputPerMTok: 20, verified: false });
+    expect(findCatalogPrice('us.anthropic.claude-sonnet-5-5')).toMatchObject({ profileClass: 'geo', inputPerMTok: 2.2, outputPerMTok: 11 });
+  });
+});
+
 describe('model lifecycle in the catalog', () => {
   it('carries the shutdown dates OpenAI publishes, with a replacement in the catalog', () => {
     const ids = new Set(PRICE_CATALOG.models.map((m) => m.id));
