@@ -24,6 +24,12 @@ describe('authorizer handler', () => {
     });
   });
 
+  it('maps an x-api-key (Anthropic clients, Claude Code) to its tenant, and refuses an unknown one', async () => {
+    const withKey = (key: string) => ({ ...event(), methodArn: 'arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/POST/v1/messages', headers: { 'X-Api-Key': key } }) as unknown as APIGatewayRequestAuthorizerEvent;
+    expect(await handler(withKey(KEYS.acme))).toMatchObject({ principalId: 'acme', context: { tenant: 'acme' }, usageIdentifierKey: 'llm-finops-usage-acme' });
+    await expect(handler(withKey('sk-unknown'))).rejects.toThrow('Unauthorized');
+  });
+
   it.each([undefined, 'Bearer sk-unknown', 'Basic Zm9vOmJhcg==', `bearer  ${KEYS.globex}x`])('refuses %s with Unauthorized', async (auth) => {
     await expect(handler(event(auth))).rejects.toThrow('Unauthorized');
   });

@@ -77,6 +77,30 @@ describe('router handler', () => {
     expect(body.split('\n\n').filter(Boolean).length).toBeGreaterThan(3);
   });
 
+  it('serves the Anthropic Messages API: JSON and SSE in its shape, errors in its shape, api recorded', async () => {
+    upstream.setDefault('up-small-a', { kind: 'ok', content: 'from chat', promptTokens: 12, completionTokens: 3 });
+    const messages = { model: 'small-a', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] };
+    const json = await invoke(handler, { ...chatEvent(messages, 'acme', { 'anthropic-version': '2023-06-01' }), path: '/v1/messages' });
+    expect(json.meta.statusCode).toBe(200);
+    expect(JSON.parse(json.body)).toMatchObject({ type: 'message', role: 'assistant', model: 'small-a', content: [{ type: 'text', text: 'from chat' }], usage: { input_tokens: 12, output_tokens: 3 } });
+    expect(usage.records.at(-1)).toMatchObject({ api: 'messages', request_id: 'apigw-req-1' });
+    const sse = await invoke(handler, { ...chatEvent({ ...messages, stream: true }), path: '/v1/messages' });
+    expect(sse.body.split('\n\n').filter(Boolean).map((f) => f.split('\n')[0])).toEqual([
+      'event: message_start', 'event: ping', 'event: content_block_start', 'event: content_block_delta', 'event: content_block_stop', 'event: message_delta', 'event: message_stop',
+    ]);
+    const refused = await invoke(handler, { ...chatEvent({ ...messages, max_tokens: 'many' }), path: '/v1/messages' });
+    expect(refused.meta.statusCode).toBe(400);
+    expect(JSON.parse(refused.body)).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+  });
+
+  it('serves the OpenAI Responses API', async () => {
+    upstream.setDefault('up-small-a', { kind: 'ok', content: 'responded', promptTokens: 8, completionTokens: 2 });
+    const { meta, body } = await invoke(handler, { ...chatEvent({ model: 'small-a', input: 'hi', max_output_tokens: 20 }), path: '/v1/responses' });
+    expect(meta.statusCode).toBe(200);
+    expect(JSON.parse(body)).toMatchObject({ object: 'response', status: 'completed', output: [{ type: 'message', content: [{ type: 'output_text', text: 'responded' }] }], usage: { input_tokens: 8, output_tokens: 2 } });
+    expect(usage.records.at(-1)).toMatchObject({ api: 'responses' });
+  });
+
   it('takes the tenant from the authorizer context only, never from a client header', async () => {
     const { meta, body } = await invoke(handler, chatEvent({ model: 'small-a', messages: [{ role: 'user', content: 'x' }] }, null, { 'x-tenant-id': 'acme' }));
     expect(meta.statusCode).toBe(403);
