@@ -1,10 +1,10 @@
 import type { ProviderConfig } from '../core/config/schema';
 import { AnthropicStreamReader, chatToMessagesBody, messageToCompletion, readAnthropicUsage, withOutputCap } from '../core/formats/anthropic';
 import { ProviderError, type ChatProvider, type ProviderCall, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
-import { BodyTooLargeError, httpPost, readText, releaseAfterDone, type HttpResponse } from './http-client';
-import { kindForStatus, openWithTimeout, parseRetryAfter, withTimeout } from './http-errors';
-import { readSseEvents } from './sse-reader';
-import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
+import { httpPost, type HttpResponse } from './http-client';
+import { jsonEvents, nativeResponse, openEventStream, readJsonAnswer, upstreamFailure } from './upstream-http';
+import { withTimeout } from './http-errors';
+import { answerLimits, type AnswerLimits } from './stream-limits';
 
 type AnthropicConfig = Extract<ProviderConfig, { type: 'anthropic' }>;
 
@@ -47,81 +47,34 @@ export class AnthropicProvider implements ChatProvider {
     const what = `${this.config.id}/${call.model.id}`;
     return withTimeout(what, this.config.timeoutMs, call.signal, async (signal) => {
       const res = await this.send(call, false, signal);
-      let text: string;
-      try {
-        text = await readText(res, this.limits.maxBytes);
-      } catch (err) {
-        if (err instanceof BodyTooLargeError) throw new ProviderError(`${what} answer is larger than ${err.maxBytes} bytes`, 'server', res.status);
-        throw err;
-      }
-      let msg: Record<string, unknown>;
-      let completion;
-      try {
-        msg = JSON.parse(text);
-        completion = messageToCompletion(msg, call.model.id, Math.floor(this.now() / 1000));
-      } catch (err) {
-        throw new ProviderError(`${what} returned an answer that is not a Message: ${(err as Error).message}`, 'server', res.status);
-      }
-      const reading = readAnthropicUsage(msg.usage);
-      return {
-        completion,
-        usage: reading.usage,
-        usageProblem: reading.problem,
-        ...(call.native ? { native: { api: 'messages' as const, body: msg } } : {}),
-      };
+      const msg = await readJsonAnswer<Record<string, unknown>>(this.config.id, res, this.limits.maxBytes);
+      const created = Math.floor(this.now() / 1000);
+      return nativeResponse(what, res.status, msg, 'messages', call.native !== undefined, { view: (m) => messageToCompletion(m, call.model.id, created), usage: readAnthropicUsage });
     });
   }
 
   async *stream(call: ProviderCall): AsyncGenerator<ProviderStreamEvent> {
     const what = `${this.config.id}/${call.model.id}`;
-    const { value: res, close, detach } = await openWithTimeout(what, this.config.timeoutMs, call.signal, async (signal) => {
-      const r = await this.send(call, true, signal);
-      const type = String(r.headers['content-type'] ?? '');
-      if (type && !/^text\/event-stream\b/i.test(type)) {
-        const snippet = (await readText(r, 4096).catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
-        throw new ProviderError(`${this.config.id} answered a stream request with ${type.split(';')[0]}: ${snippet}`, 'server', r.status);
-      }
-      return r;
-    });
-    let done = false;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      if (done || res.body.readableEnded) releaseAfterDone(res.body, close, detach, this.limits.idleMs);
-      else close();
-    };
+    const stream = await openEventStream(what, this.config.id, this.config.timeoutMs, call.signal, this.limits, (signal) => this.send(call, true, signal));
     const reader = new AnthropicStreamReader(call.model.id, Math.floor(this.now() / 1000));
-    let events = 0;
     try {
-      // The idle limit counts events, not bytes: an upstream dripping a byte at a time cannot hold the stream open.
-      const raw = readSseEvents(res.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>);
-      for await (const ev of boundedStream(raw, this.limits, what, release, (e) => e.data.length)) {
-        let data: Record<string, unknown>;
-        try {
-          data = JSON.parse(ev.data);
-        } catch {
-          throw new ProviderError(`${what} sent a malformed stream event`, 'server');
-        }
-        if (data === null || typeof data !== 'object') throw new ProviderError(`${what} sent a malformed stream event`, 'server');
-        events++;
+      for await (const { event, data } of jsonEvents(stream.events, what)) {
         const step = reader.read(data);
         if (step.error) throw new ProviderError(`${what} stream error: ${step.error.type}: ${step.error.message}`, step.error.type === 'overloaded_error' ? 'throttled' : 'server');
-        if (call.native) yield { type: 'native', api: 'messages', event: ev.event === 'message' ? String(data.type) : ev.event, data, text: step.text };
+        if (call.native) yield { type: 'native', api: 'messages', event: event === 'message' ? String(data.type) : event, data, text: step.text };
         else for (const chunk of step.chunks) yield { type: 'chunk', chunk };
         if (step.usage && (step.usage.usage || step.usage.problem)) yield { type: 'usage', ...step.usage };
         if (data.type === 'message_stop') {
-          done = true;
+          stream.done();
           return;
         }
       }
-      if (events === 0) throw new ProviderError(`${what} answered 200 but sent no stream event`, 'server');
       throw new ProviderError(`${what} ended its stream before message_stop`, 'server');
     } catch (err) {
       if (err instanceof ProviderError || call.signal.aborted) throw err;
       throw new ProviderError(`${what} stream broke: ${(err as Error).message}`, 'network', undefined, undefined, { cause: err });
     } finally {
-      release();
+      stream.release();
     }
   }
 
@@ -136,22 +89,7 @@ export class AnthropicProvider implements ChatProvider {
     if (this.apiKey) headers['x-api-key'] = this.apiKey;
     if (stream) headers.accept = 'text/event-stream';
     const res = await httpPost(this.url, headers, JSON.stringify(anthropicUpstreamBody(call, stream)), signal);
-    if (res.status < 200 || res.status > 299) {
-      const text = await readText(res, 64 * 1024).catch(() => '');
-      let message = text.slice(0, 500);
-      try {
-        message = JSON.parse(text)?.error?.message ?? message;
-      } catch {
-        // Not JSON: keep the raw text.
-      }
-      const retryAfter = res.headers['retry-after'];
-      throw new ProviderError(
-        `${this.config.id} answered ${res.status}: ${message}`,
-        res.status === 529 ? 'throttled' : kindForStatus(res.status),
-        res.status,
-        parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter),
-      );
-    }
+    if (res.status < 200 || res.status > 299) throw await upstreamFailure(this.config.id, res);
     return res;
   }
 }

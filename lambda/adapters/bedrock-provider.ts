@@ -22,6 +22,7 @@ import { cacheControlOf } from '../core/prompt-cache';
 import { checkedUsage, type UsageReading } from '../core/pricing/prices';
 import { AnthropicStreamReader, messageToCompletion, readAnthropicUsage, withOutputCap } from '../core/formats/anthropic';
 import { openWithTimeout, withTimeout } from './http-errors';
+import { nativeResponse } from './upstream-http';
 import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
 
 const ERROR_KINDS: Record<string, ProviderErrorKind> = {
@@ -331,15 +332,13 @@ export class BedrockProvider implements ChatProvider {
         throw classify(err, what);
       }
       let msg: Record<string, unknown>;
-      let completion: ChatCompletion;
       try {
         msg = JSON.parse(new TextDecoder().decode(out.body));
-        completion = messageToCompletion(msg, call.model.id, Math.floor(this.now() / 1000));
-      } catch (err) {
-        throw new ProviderError(`${what} returned an answer that is not a Message: ${(err as Error).message}`, 'server');
+      } catch {
+        throw new ProviderError(`${what} returned a body that is not JSON`, 'server');
       }
-      const reading = readAnthropicUsage(msg.usage);
-      return { completion, usage: reading.usage, usageProblem: reading.problem, native: { api: 'messages', body: msg } };
+      const created = Math.floor(this.now() / 1000);
+      return nativeResponse(what, 200, msg, 'messages', true, { view: (m) => messageToCompletion(m, call.model.id, created), usage: readAnthropicUsage });
     });
   }
 

@@ -2,10 +2,11 @@ import type { ProviderConfig } from '../core/config/schema';
 import type { ChatCompletion } from '../core/openai/types';
 import { ProviderError, type ChatProvider, type EmbeddingCall, type EmbeddingResponse, type ProviderCall, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
 import { embeddingsProblem } from '../core/openai/embeddings';
-import { BodyTooLargeError, httpPost, readText, releaseAfterDone, type HttpResponse } from './http-client';
-import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';
-import { kindForStatus, openWithTimeout, parseRetryAfter, withTimeout } from './http-errors';
-import { openAiChunkEvents, readSseData, readSseEvents, type SseEvent } from './sse-reader';
+import { httpPost, type HttpResponse } from './http-client';
+import { answerLimits, type AnswerLimits } from './stream-limits';
+import { withTimeout } from './http-errors';
+import { openAiChunkEvents, type SseEvent } from './sse-reader';
+import { jsonEvents, nativeResponse, openEventStream, readJsonAnswer, upstreamFailure } from './upstream-http';
 import { readResponsesEvent, readResponsesUsage, responseToCompletion } from '../core/formats/responses';
 import { readOpenAiUsage } from '../core/openai/usage';
 
@@ -42,6 +43,11 @@ export function openAiUpstreamBody(call: ProviderCall, stream: boolean, model: s
   return body;
 }
 
+/** The data of each event (chat-completions streams name none). */
+async function* dataOf(events: AsyncIterable<SseEvent>): AsyncGenerator<string> {
+  for await (const e of events) yield e.data;
+}
+
 /** A Responses request's body as it came, with the upstream model, the output cap the reservation priced, and `stream`. */
 export function responsesUpstreamBody(call: ProviderCall, stream: boolean): Record<string, unknown> {
   const { stream: _s, ...rest } = call.native!.body;
@@ -53,26 +59,16 @@ export function responsesUpstreamBody(call: ProviderCall, stream: boolean): Reco
  * or response.incomplete) as a usage event; `response.failed` and `error` events fail the stream.
  */
 async function* responsesStreamEvents(events: AsyncIterable<SseEvent>, what: string, onDone: () => void): AsyncGenerator<ProviderStreamEvent> {
-  let count = 0;
-  for await (const ev of events) {
-    let data: Record<string, unknown>;
-    try {
-      data = JSON.parse(ev.data);
-    } catch {
-      throw new ProviderError(`${what} sent a malformed stream event`, 'server');
-    }
-    if (data === null || typeof data !== 'object') throw new ProviderError(`${what} sent a malformed stream event`, 'server');
-    count++;
+  for await (const { event, data } of jsonEvents(events, what)) {
     const step = readResponsesEvent(data);
     if (step.failure !== undefined) throw new ProviderError(`${what} stream error: ${step.failure}`, 'server');
-    yield { type: 'native', api: 'responses', event: typeof data.type === 'string' ? data.type : ev.event, data, text: step.text };
+    yield { type: 'native', api: 'responses', event: typeof data.type === 'string' ? data.type : event, data, text: step.text };
     if (step.usage && (step.usage.usage || step.usage.problem)) yield { type: 'usage', ...step.usage, ...(step.serviceTier ? { serviceTier: step.serviceTier } : {}) };
     if (step.final) {
       onDone();
       return;
     }
   }
-  if (count === 0) throw new ProviderError(`${what} answered 200 but sent no stream event`, 'server');
   throw new ProviderError(`${what} ended its stream before response.completed`, 'server');
 }
 
@@ -119,44 +115,18 @@ export class OpenAiCompatibleProvider implements ChatProvider {
 
   async *stream(call: ProviderCall): AsyncGenerator<ProviderStreamEvent> {
     const what = `${this.config.id}/${call.model.id}`;
-    const { value: res, close, detach } = await openWithTimeout(what, this.config.timeoutMs, call.signal, async (signal) => {
-      const r = call.native?.api === 'responses'
-        ? await this.send(this.responsesUrl(), JSON.stringify(responsesUpstreamBody(call, true)), true, signal)
-        : await this.post(call, true, signal);
-      const type = String(r.headers['content-type'] ?? '');
-      // A 200 that is not an event stream (an HTML error page from a proxy, a JSON body) fails before any byte
-      // reaches the client, so the next model can answer.
-      if (type && !/^text\/event-stream\b/i.test(type)) {
-        const snippet = (await readText(r, 4096).catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
-        throw new ProviderError(`${this.config.id} answered a stream request with ${type.split(';')[0]}: ${snippet}`, 'server', r.status);
-      }
-      return r;
-    });
-    let done = false;
-    let released = false;
-    // A stream that ended cleanly ([DONE], or a response the upstream ended) leaves its connection to finish in the
-    // background, so the pooled socket is reused; one left early (client gone, limit, error) is cut.
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      if (done || res.body.readableEnded) releaseAfterDone(res.body, close, detach, this.limits.idleMs);
-      else close();
-    };
+    const responses = call.native?.api === 'responses';
+    const stream = await openEventStream(what, this.config.id, this.config.timeoutMs, call.signal, this.limits, (signal) => (responses
+      ? this.send(this.responsesUrl(), JSON.stringify(responsesUpstreamBody(call, true)), true, signal)
+      : this.post(call, true, signal)));
     try {
-      // Not destroyed when the reader stops at [DONE]: release() decides. The limits count events, not bytes: an
-      // upstream dripping one byte at a time cannot hold the stream open past the idle limit.
-      const bytes = res.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
-      if (call.native?.api === 'responses') {
-        const events = boundedStream(readSseEvents(bytes), this.limits, what, release, (e) => e.data.length);
-        yield* responsesStreamEvents(events, what, () => (done = true));
-      } else {
-        yield* openAiChunkEvents(boundedStream(readSseData(bytes), this.limits, what, release, (d) => d.length), what, () => (done = true));
-      }
+      if (responses) yield* responsesStreamEvents(stream.events, what, stream.done);
+      else yield* openAiChunkEvents(dataOf(stream.events), what, stream.done);
     } catch (err) {
       if (err instanceof ProviderError || call.signal.aborted) throw err;
       throw new ProviderError(`${what} stream broke: ${(err as Error).message}`, 'network', undefined, undefined, { cause: err });
     } finally {
-      release();
+      stream.release();
     }
   }
 
@@ -194,20 +164,8 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     return withTimeout(what, this.config.timeoutMs, call.signal, async (signal) => {
       const res = await this.send(this.responsesUrl(), JSON.stringify(responsesUpstreamBody(call, false)), false, signal);
       const body = await this.readJson<Record<string, unknown>>(res);
-      let completion: ChatCompletion;
-      try {
-        completion = responseToCompletion(body, call.model.id, Math.floor(Date.now() / 1000));
-      } catch (err) {
-        throw new ProviderError(`${what} returned an answer that is not a response: ${(err as Error).message}`, 'server', res.status);
-      }
-      const reading = readResponsesUsage(body.usage);
-      return {
-        completion,
-        usage: reading.usage,
-        usageProblem: reading.problem,
-        native: { api: 'responses', body },
-        ...(typeof body.service_tier === 'string' ? { serviceTier: body.service_tier } : {}),
-      };
+      const created = Math.floor(Date.now() / 1000);
+      return nativeResponse(what, res.status, body, 'responses', true, { view: (r) => responseToCompletion(r, call.model.id, created), usage: readResponsesUsage });
     });
   }
 
@@ -215,21 +173,8 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     return new URL(`${this.baseUrl}/responses`);
   }
 
-  /** A JSON answer within the size limit; a body that is too large or not JSON is a server error. */
-  private async readJson<T>(res: HttpResponse): Promise<T> {
-    let text: string;
-    try {
-      text = await readText(res, this.limits.maxBytes);
-    } catch (err) {
-      if (err instanceof BodyTooLargeError) throw new ProviderError(`${this.config.id} answer is larger than ${err.maxBytes} bytes`, 'server', res.status);
-      // A body cut by the attempt's timer is a timeout (withTimeout says so); anything else a broken connection.
-      throw err;
-    }
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new ProviderError(`${this.config.id} returned a body that is not JSON`, 'server', res.status);
-    }
+  private readJson<T>(res: HttpResponse): Promise<T> {
+    return readJsonAnswer<T>(this.config.id, res, this.limits.maxBytes);
   }
 
   private url(call: ProviderCall): URL {
@@ -251,17 +196,7 @@ export class OpenAiCompatibleProvider implements ChatProvider {
     }
     if (stream) headers.accept = 'text/event-stream';
     const res = await httpPost(url, headers, body, signal);
-    if (res.status < 200 || res.status > 299) {
-      const text = await readText(res).catch(() => '');
-      let message = text.slice(0, 500);
-      try {
-        message = JSON.parse(text)?.error?.message ?? message;
-      } catch {
-        // Not JSON: keep the raw text.
-      }
-      const retryAfter = res.headers['retry-after'];
-      throw new ProviderError(`${this.config.id} answered ${res.status}: ${message}`, kindForStatus(res.status), res.status, parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter));
-    }
+    if (res.status < 200 || res.status > 299) throw await upstreamFailure(this.config.id, res);
     return res;
   }
 }

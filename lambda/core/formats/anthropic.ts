@@ -63,6 +63,10 @@ function cacheControl(block: Json): { cache_control?: { type: 'ephemeral'; ttl?:
   return { cache_control: c.ttl === '1h' ? { type: 'ephemeral', ttl: '1h' } : { type: 'ephemeral' } };
 }
 
+function textPart(block: Json, param: string): ContentPart {
+  return { type: 'text', text: str(block.text, `${param}.text`), ...cacheControl(block) };
+}
+
 function blocksOf(content: unknown, param: string): Json[] {
   if (typeof content === 'string') return [{ type: 'text', text: content }];
   if (!Array.isArray(content)) throw bad(`${param}: expected a string or an array of content blocks, got ${typeName(content)}.`, param, 'invalid_type');
@@ -109,10 +113,11 @@ function decodeMessage(m: unknown, i: number, d: Decoding, previousToolUses: Set
     const calls: ToolCall[] = [];
     blocks.forEach((b, j) => {
       const p = `${param}.content[${j}]`;
+      if (b.type === 'text') {
+        parts.push(textPart(b, p));
+        return;
+      }
       switch (b.type) {
-        case 'text':
-          parts.push({ type: 'text', text: str(b.text, `${p}.text`), ...cacheControl(b) });
-          break;
         case 'tool_use': {
           const id = str(b.id, `${p}.id`, true);
           if (!isObject(b.input)) throw bad(`${p}.input: expected an object.`, `${p}.input`, 'invalid_type');
@@ -139,7 +144,7 @@ function decodeMessage(m: unknown, i: number, d: Decoding, previousToolUses: Set
     const p = `${param}.content[${j}]`;
     switch (b.type) {
       case 'text':
-        parts.push({ type: 'text', text: str(b.text, `${p}.text`), ...cacheControl(b) });
+        parts.push(textPart(b, p));
         break;
       case 'image':
         parts.push({ ...imagePart(b, p), ...cacheControl(b) } as ContentPart);
@@ -204,7 +209,7 @@ function decodeSystem(system: unknown, param = 'system'): ChatMessage | undefine
   const blocks = blocksOf(system, param);
   const parts: ContentPart[] = blocks.map((b, i) => {
     if (b.type !== 'text') throw bad(`${param}[${i}]: system blocks must be text, got '${String(b.type)}'.`, `${param}[${i}].type`);
-    return { type: 'text', text: str(b.text, `${param}[${i}].text`), ...cacheControl(b) };
+    return textPart(b, `${param}[${i}]`);
   });
   return parts.length ? { role: 'system', content: parts } : undefined;
 }
