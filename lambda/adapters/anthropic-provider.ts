@@ -1,5 +1,5 @@
 import type { ProviderConfig } from '../core/config/schema';
-import { AnthropicStreamReader, chatToMessagesBody, messageToCompletion, readAnthropicUsage, withOutputCap } from '../core/formats/anthropic';
+import { AnthropicStreamReader, chatToMessagesBody, messageToCompletion, readAnthropicUsage, withOutputCap } from '../core/formats/anthropic-upstream';
 import { ProviderError, type ChatProvider, type ProviderCall, type ProviderResponse, type ProviderStreamEvent } from '../core/ports';
 import { httpPost, type HttpResponse } from './http-client';
 import { jsonEvents, nativeResponse, openEventStream, readJsonAnswer, upstreamFailure } from './upstream-http';

@@ -20,7 +20,7 @@ import { ProviderError, type ChatProvider, type EmbeddingCall, type EmbeddingRes
 import { embeddingsProblem } from '../core/openai/embeddings';
 import { cacheControlOf } from '../core/prompt-cache';
 import { checkedUsage, type UsageReading } from '../core/pricing/prices';
-import { AnthropicStreamReader, messageToCompletion, readAnthropicUsage, withOutputCap } from '../core/formats/anthropic';
+import { AnthropicStreamReader, messageToCompletion, readAnthropicUsage, withOutputCap } from '../core/formats/anthropic-upstream';
 import { openWithTimeout, withTimeout } from './http-errors';
 import { nativeResponse } from './upstream-http';
 import { answerLimits, boundedStream, type AnswerLimits } from './stream-limits';

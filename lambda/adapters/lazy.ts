@@ -7,7 +7,8 @@
  * dependency (the AWS SDK's credential providers), becomes a separate file under `lazy/` beside `index.js`: a cold
  * start neither reads nor compiles it until the call runs. A chunk carries its own copy of what it imports: a module
  * of ours may be one only if no class of it is checked with instanceof elsewhere (ProviderError is: the providers
- * stay in the entry). Under Jest, tsx and the CLI bundle it is a plain
+ * stay in the entry), or only such a class as recognises its other copies (GatewayError, by a Symbol.for mark: the
+ * codecs throw it). Under Jest, tsx and the CLI bundle it is a plain
  * `require`. Adding a package here is how a new optional adapter stays out of the cold start.
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -20,5 +21,9 @@ export const secretsManagerClient = () => require('@aws-sdk/client-secrets-manag
 export const sageMakerRuntimeClient = () => require('@aws-sdk/client-sagemaker-runtime') as typeof import('@aws-sdk/client-sagemaker-runtime');
 export const snsClient = () => require('@aws-sdk/client-sns') as typeof import('@aws-sdk/client-sns');
 export const usearch = () => require('usearch') as typeof import('usearch');
+// Ours, the Messages and Responses front doors: loaded with the first request of their format. Their errors are
+// GatewayErrors of their own copy of core/errors.ts, which the entry recognises (GatewayError[Symbol.hasInstance]).
+export const messagesCodec = () => (require('../core/formats/anthropic') as typeof import('../core/formats/anthropic')).MESSAGES_CODEC;
+export const responsesCodec = () => (require('../core/formats/responses') as typeof import('../core/formats/responses')).RESPONSES_CODEC;
 // Ours, for llm-finops local only; safe as a separate copy: it shares no class whose identity is checked (instanceof).
 export const embeddedIndex = () => require('./embedded-semantic-index') as typeof import('./embedded-semantic-index');

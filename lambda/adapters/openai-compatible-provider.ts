@@ -7,7 +7,7 @@ import { answerLimits, type AnswerLimits } from './stream-limits';
 import { withTimeout } from './http-errors';
 import { openAiChunkEvents, type SseEvent } from './sse-reader';
 import { jsonEvents, nativeResponse, openEventStream, readJsonAnswer, upstreamFailure } from './upstream-http';
-import { readResponsesEvent, readResponsesUsage, responseToCompletion } from '../core/formats/responses';
+import { readResponsesEvent, readResponsesUsage, responseToCompletion } from '../core/formats/responses-upstream';
 import { readOpenAiUsage } from '../core/openai/usage';
 
 type HttpProviderConfig = Extract<ProviderConfig, { type: 'openai-compatible' | 'azure-openai' }>;

@@ -21,7 +21,7 @@ import { OpenSearchSemanticIndex } from './opensearch-semantic-index';
 import { PineconeSemanticIndex } from './pinecone-semantic-index';
 import { connectValkey, ValkeySemanticIndex } from './valkey-semantic-index';
 import { SageMakerProvider } from './sagemaker-provider';
-import { embeddedIndex, sageMakerRuntimeClient } from './lazy';
+import { embeddedIndex, messagesCodec, responsesCodec, sageMakerRuntimeClient } from './lazy';
 import { SentenceEmbedder } from './sentence-embedder';
 import { answerLimits } from './stream-limits';
 import { sha256, systemClock, systemIds } from './system-runtime';
@@ -204,5 +204,6 @@ export function buildGateway(config: ResolvedConfig, opts: WiringOptions): Gatew
     clock: systemClock,
     ids: systemIds,
     sha256,
+    codecs: { messages: messagesCodec, responses: responsesCodec },
   });
 }

@@ -1,12 +1,8 @@
 import { PermissionDeniedError, toErrorBody } from './errors';
-import { MESSAGES_CODEC } from './formats/anthropic';
-import { CHAT_CODEC } from './formats/chat';
-import { RESPONSES_CODEC } from './formats/responses';
-import type { Api, Codec, HeaderReader } from './formats/wire';
+import { errorShape } from './formats/error-shapes';
+import type { Api, HeaderReader } from './formats/wire';
 import type { Gateway, GatewayResult, JsonResult } from './pipeline';
 import { apiOfPath, HEALTH_BODY, matchRoute } from './routes';
-
-const CODECS: Readonly<Record<Api, Codec>> = { chat: CHAT_CODEC, messages: MESSAGES_CODEC, responses: RESPONSES_CODEC };
 
 /** One HTTP request as the edge sees it, from node:http (llm-finops local) or an API Gateway proxy event (Lambda). */
 export interface EdgeRequest {
@@ -43,7 +39,7 @@ export function apiKeyHeader(header: HeaderReader): string | undefined {
 export function errorResult(err: unknown, api: Api): JsonResult {
   const { status, body, retryAfterSeconds } = toErrorBody(err);
   const e = body.error;
-  const shaped = CODECS[api].error(status, e.type, e.code, e.message, e.param);
+  const shaped = errorShape(api, status, e.type, e.code, e.message, e.param);
   const headers: Record<string, string> = {};
   if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
   return { kind: 'json', status: shaped.status, headers, body: shaped.body };

@@ -12,7 +12,20 @@ export type ErrorType =
   | 'timeout_error'
   | 'server_error';
 
+/** Marks every GatewayError, whichever copy of this module made it (see GatewayError[Symbol.hasInstance]). */
+const GATEWAY_ERROR = Symbol.for('cdk-llm-finops.GatewayError');
+
 export class GatewayError extends Error {
+  /**
+   * `err instanceof GatewayError` holds for an error made by a second copy of this module: a lazy chunk of the router
+   * bundle (the Messages and Responses codecs) carries its own copy, whose errors the entry must still recognise.
+   * Subclasses keep the ordinary check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== GatewayError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [GATEWAY_ERROR]?: unknown })[GATEWAY_ERROR] === true;
+  }
+
   constructor(
     message: string,
     readonly status: number,
@@ -23,6 +36,7 @@ export class GatewayError extends Error {
   ) {
     super(message, options);
     this.name = new.target.name;
+    Object.defineProperty(this, GATEWAY_ERROR, { value: true });
   }
 }
 

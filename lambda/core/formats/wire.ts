@@ -77,7 +77,8 @@ export interface ErrorShape {
 
 export interface Codec {
   readonly api: Api;
-  decode(raw: string, byteLength: number, maxBodyBytes: number, headers: HeaderReader): Decoded;
+  /** `countOnly`: a token-count request (Messages count_tokens), which carries no output cap. */
+  decode(raw: string, byteLength: number, maxBodyBytes: number, headers: HeaderReader, opts?: { readonly countOnly?: boolean }): Decoded;
   /** A complete answer's body. */
   json(completion: ChatCompletion, facts: AnswerFacts, decoded: Decoded): unknown;
   encoder(decoded: Decoded, model: string): StreamEncoder;
@@ -86,6 +87,15 @@ export interface Codec {
 }
 
 export type HeaderReader = (name: string) => string | undefined;
+
+/**
+ * Where the gateway gets the Messages and Responses codecs: lazy chunks of the router bundle (adapters/lazy.ts), so a
+ * gateway serving only chat never loads them. Absent: those routes answer 404.
+ */
+export interface CodecSource {
+  messages(): Codec;
+  responses(): Codec;
+}
 
 /** An SSE frame with an event name (Anthropic and Responses streams name every event). */
 export function sseEvent(event: string, data: unknown): string {

@@ -20,10 +20,8 @@ import { forwardsServiceTier, requestedServiceTier, Steps } from './steps';
 import { streamed } from './stream';
 import { Tenants } from './tenants';
 import type { ChatInvocation, GatewayDeps, GatewayResult, JsonResult, Trace } from './types';
-import { decodeMessagesRequest, MESSAGES_CODEC } from '../formats/anthropic';
 import { carries } from '../formats/capabilities';
 import { CHAT_CODEC } from '../formats/chat';
-import { RESPONSES_CODEC } from '../formats/responses';
 import type { Codec, Decoded, HeaderReader } from '../formats/wire';
 
 const noHeaders: HeaderReader = () => undefined;
@@ -62,12 +60,19 @@ export class Gateway {
 
   /** `POST /v1/messages` (Anthropic Messages API). Never throws. */
   messages(inv: ChatInvocation): Promise<GatewayResult> {
-    return this.generate(inv, MESSAGES_CODEC);
+    return this.generate(inv, this.codec('messages'));
   }
 
   /** `POST /v1/responses` (OpenAI Responses API). Never throws. */
   responses(inv: ChatInvocation): Promise<GatewayResult> {
-    return this.generate(inv, RESPONSES_CODEC);
+    return this.generate(inv, this.codec('responses'));
+  }
+
+  /** A front door's codec, loaded with its first request. */
+  private codec(api: 'messages' | 'responses'): Codec {
+    const source = this.deps.codecs;
+    if (!source) throw new NotFoundError(`This gateway serves no ${api === 'messages' ? 'Anthropic Messages' : 'Responses'} API.`, null, 'unknown_url');
+    return api === 'messages' ? source.messages() : source.responses();
   }
 
   /**
@@ -76,7 +81,7 @@ export class Gateway {
    */
   async countTokens(inv: ChatInvocation): Promise<JsonResult> {
     const tenant = await this.tenants.tenantOf(inv.tenantId);
-    const decoded = decodeMessagesRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes, inv.header ?? noHeaders, { countOnly: true });
+    const decoded = this.codec('messages').decode(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes, inv.header ?? noHeaders, { countOnly: true });
     route(this.deps.config, tenant, decoded.request, this.deps.router, DEFAULT_FEATURE);
     return { kind: 'json', status: 200, headers: {}, body: { input_tokens: estimateInputTokens(decoded.request) } };
   }

@@ -2,7 +2,7 @@ import type { ResolvedConfig, ResolvedModel } from '../config/resolve';
 import type { Verifier } from '../cache/verifier';
 import { GatewayError } from '../errors';
 import type { ChatCompletion } from '../openai/types';
-import type { Codec, Decoded, HeaderReader } from '../formats/wire';
+import type { Codec, CodecSource, Decoded, HeaderReader } from '../formats/wire';
 import type {
   AlertSink,
   ChatProvider,
@@ -42,6 +42,8 @@ export interface GatewayDeps {
   readonly embedder?: Embedder;
   readonly usage: UsageSink;
   readonly alerts: AlertSink;
+  /** The Messages and Responses front doors (adapters/wiring.ts loads them lazily); without them those routes answer 404. */
+  readonly codecs?: CodecSource;
   readonly clock: Clock;
   readonly ids: IdSource;
   readonly sha256: Sha256;

@@ -105,6 +105,20 @@ describe('router bundle', () => {
     expect(res.headers!['x-llm-cost-usd']).toBe('0.002000');
   });
 
+  it('serves Messages and Responses through their lazy codec chunks, a chunk\'s own errors shaped as the entry\'s', async () => {
+    upstream.setDefault('up-small-a', { kind: 'ok', content: 'via the chunk', promptTokens: 6, completionTokens: 2 });
+    const post = (path: string, body: unknown) => bundle.bufferedHandler({ ...event(body), path });
+    const messages = await post('/v1/messages', { model: 'small-a', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
+    expect(messages.statusCode).toBe(200);
+    expect(JSON.parse(messages.body)).toMatchObject({ type: 'message', content: [{ type: 'text', text: 'via the chunk' }] });
+    const responses = await post('/v1/responses', { model: 'small-a', input: 'hi' });
+    expect(JSON.parse(responses.body)).toMatchObject({ object: 'response', output: [{ type: 'message' }] });
+    // The codec chunk throws a GatewayError of its own copy of core/errors: still a 400 in Anthropic's shape, not a 500.
+    const bad = await post('/v1/messages', { model: 'small-a', messages: [{ role: 'user', content: 'hi' }] });
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.parse(bad.body)).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required.' } });
+  });
+
   it('keeps quotas in the DynamoDB table named in its environment (child process, SDK pointed at dynalite)', async () => {
     const dynamo = new LocalDynamo();
     await dynamo.start();

@@ -1,4 +1,5 @@
-import { AnthropicStreamReader, chatToMessagesBody, decodeMessagesRequest, MESSAGES_CODEC, readAnthropicUsage, stableUser, withOutputCap } from '../../../../lambda/core/formats/anthropic';
+import { decodeMessagesRequest, MESSAGES_CODEC, stableUser } from '../../../../lambda/core/formats/anthropic';
+import { AnthropicStreamReader, chatToMessagesBody, readAnthropicUsage, withOutputCap } from '../../../../lambda/core/formats/anthropic-upstream';
 import { InvalidRequestError } from '../../../../lambda/core/errors';
 import type { ChatCompletionChunk, ChatRequest } from '../../../../lambda/core/openai/types';
 

@@ -1,4 +1,5 @@
-import { decodeResponsesRequest, readResponsesEvent, readResponsesUsage, RESPONSES_CODEC, responseToCompletion } from '../../../../lambda/core/formats/responses';
+import { decodeResponsesRequest, RESPONSES_CODEC } from '../../../../lambda/core/formats/responses';
+import { readResponsesEvent, readResponsesUsage, responseToCompletion } from '../../../../lambda/core/formats/responses-upstream';
 import type { ChatCompletionChunk } from '../../../../lambda/core/openai/types';
 
 const decode = (body: unknown) => {
