@@ -88,16 +88,16 @@ export class SageMakerProvider implements ChatProvider {
         throw classify(err, what);
       }
     });
-    const limits = this.limits;
     async function* payloads(): AsyncGenerator<Uint8Array> {
-      for await (const ev of boundedStream(out.Body ?? emptyStream<ResponseStream>(), limits, what, close, (e: ResponseStream) => e.PayloadPart?.Bytes?.length ?? 0)) {
+      for await (const ev of out.Body ?? emptyStream<ResponseStream>()) {
         const failure = ev.ModelStreamError ?? ev.InternalStreamFailure;
         if (failure) throw classify(failure, what);
         if (ev.PayloadPart?.Bytes) yield ev.PayloadPart.Bytes;
       }
     }
     try {
-      yield* openAiChunkEvents(readSseData(payloads()), what);
+      // The limits count SSE events, not payload parts: a container dripping a byte per part cannot hold the stream open.
+      yield* openAiChunkEvents(boundedStream(readSseData(payloads()), this.limits, what, close, (d) => d.length), what);
     } catch (err) {
       throw classify(err, what);
     } finally {

@@ -62,6 +62,15 @@ describe('upstream chaos (integration)', () => {
     expect(await reserved()).toBe(0);
   });
 
+  it('ends a stream that drips a byte at a time at the idle limit: the limit counts events, not bytes', async () => {
+    upstream.setDefault('up-small-a', { kind: 'byte-drip', everyMs: 50 });
+    const out = await streamText('small-a');
+    expect(out.text).toBe('first ');
+    expect(out.error).toMatch(/silent for 400 ms/);
+    expect(last()).toMatchObject({ status: 504 });
+    expect(await reserved()).toBe(0);
+  });
+
   it('ends a stream that drips for ever at its total deadline', async () => {
     upstream.setDefault('up-small-a', { kind: 'drip', everyMs: 100 });
     const t0 = Date.now();

@@ -32,6 +32,8 @@ export type Behaviour =
   | { readonly kind: 'hang-after-headers' }
   /** A stream whose chunks come every `everyMs`, for ever: each gap is short, the whole never ends. */
   | { readonly kind: 'drip'; readonly everyMs: number }
+  /** One content chunk, then one byte every `everyMs` that never completes an event: a hostile keep-alive. */
+  | { readonly kind: 'byte-drip'; readonly everyMs: number }
   /** 200 with this content type and body, verbatim: an HTML page from a proxy, garbage, nothing. */
   | { readonly kind: 'raw'; readonly contentType: string; readonly body: string }
   /** An answer of about `bytes` bytes (JSON, or as many stream chunks). */
@@ -130,6 +132,13 @@ export class FakeUpstream {
       if (b.kind === 'hang-after-headers') {
         res.writeHead(200, { 'content-type': body.stream ? 'text/event-stream' : 'application/json' });
         res.write(body.stream ? chunkOf('first ') : '{"id": "chatcmpl-slow", "choices": [');
+        return;
+      }
+      if (b.kind === 'byte-drip') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(chunkOf('first '));
+        const timer = setInterval(() => res.write(':'), b.everyMs);
+        res.on('close', () => clearInterval(timer));
         return;
       }
       if (b.kind === 'drip') {
