@@ -191,14 +191,29 @@ export function toConverseInput(call: ProviderCall): ConverseCommandInput {
 }
 
 /**
- * A Messages request as InvokeModel takes it for Claude: the client's body without `model` and `stream`, Bedrock's
- * `anthropic_version`, the output cap the reservation priced, and the client's anthropic-beta header as
+ * Top-level Messages fields Bedrock's InvokeModel body for Claude does not have: sent, they fail the request (400
+ * "Extra inputs are not permitted"). Claude Code sends `metadata` on every request; the gateway has read it already
+ * (the end user), so dropping it loses nothing Bedrock would have used.
+ * (https://docs.aws.amazon.com/bedrock/latest/userguide/model-parameters-anthropic-claude-messages-request-response.html,
+ * and the same list in other gateways' Bedrock relays, read 2026-12-06.)
+ */
+const NOT_ON_BEDROCK = ['model', 'stream', 'metadata', 'service_tier', 'container', 'inference_geo'];
+/** Fields Bedrock takes only with their beta flag in anthropic_beta; without it they are dropped, as the flag-less API would ignore them. */
+const BETA_GATED: Readonly<Record<string, string>> = { context_management: 'context-management-2025-06-27', output_config: 'effort-2025-11-24' };
+
+/**
+ * A Messages request as InvokeModel takes it for Claude: the client's body without the fields Bedrock refuses,
+ * Bedrock's `anthropic_version`, the output cap the reservation priced, and the client's anthropic-beta header as
  * `anthropic_beta`.
  */
 export function bedrockMessagesBody(call: ProviderCall): Record<string, unknown> {
-  const { model: _m, stream: _s, ...rest } = call.native!.body;
   const betas = call.native!.headers['anthropic-beta']?.split(',').map((b) => b.trim()).filter(Boolean) ?? [];
-  return { ...withOutputCap(rest, call.maxTokens), anthropic_version: 'bedrock-2023-05-31', ...(betas.length ? { anthropic_beta: betas } : {}) };
+  const body: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(call.native!.body)) {
+    if (NOT_ON_BEDROCK.includes(k) || (BETA_GATED[k] && !betas.includes(BETA_GATED[k]))) continue;
+    body[k] = v;
+  }
+  return { ...withOutputCap(body, call.maxTokens), anthropic_version: 'bedrock-2023-05-31', ...(betas.length ? { anthropic_beta: betas } : {}) };
 }
 
 /**

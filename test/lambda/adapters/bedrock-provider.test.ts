@@ -319,10 +319,11 @@ describe('BedrockProvider: Messages requests to Claude (InvokeModel, no translat
     const out = await provider.complete(messagesCall(4000));
     const input = mock.commandCalls(InvokeModelCommand)[0].args[0].input;
     expect(input).toMatchObject({ modelId: 'us.anthropic.claude-sonnet-4-20250514-v1:0', contentType: 'application/json', accept: 'application/json' });
-    // No model, no stream; the cap the reservation priced (4,000), and the thinking budget lowered below it.
+    // No model, stream or metadata (Bedrock refuses them); the cap the reservation priced (4,000), and the thinking
+    // budget lowered below it.
     expect(JSON.parse(input.body as string)).toEqual({
       anthropic_version: 'bedrock-2023-05-31', anthropic_beta: ['interleaved-thinking-2025-05-14', 'context-1m-2025-08-07'], max_tokens: 4000,
-      system: body.system, messages: body.messages, thinking: { type: 'enabled', budget_tokens: 3999 }, metadata: { user_id: 'dev' },
+      system: body.system, messages: body.messages, thinking: { type: 'enabled', budget_tokens: 3999 },
     });
     expect(out.native).toEqual({ api: 'messages', body: message });
     expect(out.usage).toEqual({ inputTokens: 40, outputTokens: 12, cacheReadTokens: 0, cacheWriteTokens: 2000, cacheWrite1hTokens: 2000 });
@@ -350,6 +351,24 @@ describe('BedrockProvider: Messages requests to Claude (InvokeModel, no translat
     expect(usages.at(-1)!.usage).toEqual({ inputTokens: 30, outputTokens: 3, cacheReadTokens: 500, cacheWriteTokens: 0 });
     // budget 8,000 >= cap 1,000 and no 1,024-token budget fits below it: thinking is turned off.
     expect(JSON.parse(mock.commandCalls(InvokeModelWithResponseStreamCommand)[0].args[0].input.body as string).thinking).toEqual({ type: 'disabled' });
+  });
+
+  it('keeps beta-gated fields only with their beta, and drops the fields Bedrock refuses (Claude Code\'s body)', async () => {
+    mock.on(InvokeModelCommand).resolves({ $metadata: {}, body: encoder.encode(JSON.stringify({ id: 'm', type: 'message', role: 'assistant', content: [], stop_reason: 'end_turn', usage: { input_tokens: 1, output_tokens: 1 } })) as never });
+    const claudeCode = {
+      model: 'opus', max_tokens: 128000, messages: [{ role: 'user', content: 'hi' }], thinking: { type: 'adaptive', display: 'omitted' },
+      metadata: { user_id: '{"device_id":"d"}' }, context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
+      output_config: { effort: 'medium' }, service_tier: 'auto', inference_geo: 'us',
+    };
+    const send = async (betas: string) => {
+      mock.resetHistory();
+      await provider.complete({ ...call({}, 2000), native: { api: 'messages', body: claudeCode, headers: { 'anthropic-beta': betas } } });
+      return JSON.parse(mock.commandCalls(InvokeModelCommand)[0].args[0].input.body as string) as Record<string, unknown>;
+    };
+    const withBetas = await send('context-management-2025-06-27,effort-2025-11-24');
+    expect(Object.keys(withBetas).sort()).toEqual(['anthropic_beta', 'anthropic_version', 'context_management', 'max_tokens', 'messages', 'output_config', 'thinking']);
+    const without = await send('interleaved-thinking-2025-05-14');
+    expect(Object.keys(without).sort()).toEqual(['anthropic_beta', 'anthropic_version', 'max_tokens', 'messages', 'thinking']);
   });
 
   it('maps a throttled InvokeModel to a throttled ProviderError, so the chain falls back', async () => {
