@@ -67,6 +67,8 @@ export type GatewayConfigDocument = {
         id: string;
         /** Defaults to the runtime region */
         region?: string | undefined;
+        /** The anthropic-beta flags Messages requests may pass to Claude on Bedrock (anthropic_beta); others are dropped, since Bedrock refuses a request with a flag it does not know. Default: every flag but Claude Code's own client markers (claude-code-*) */
+        anthropicBetas?: string[] | undefined;
         /** Per-attempt upstream timeout in ms (a stream: until its first event) */
         timeoutMs?: number;
         /** Longest silence inside a started stream before the attempt fails as a timeout; default timeoutMs */

@@ -206,8 +206,10 @@ const BETA_GATED: Readonly<Record<string, string>> = { context_management: 'cont
  * Bedrock's `anthropic_version`, the output cap the reservation priced, and the client's anthropic-beta header as
  * `anthropic_beta`.
  */
-export function bedrockMessagesBody(call: ProviderCall): Record<string, unknown> {
-  const betas = call.native!.headers['anthropic-beta']?.split(',').map((b) => b.trim()).filter(Boolean) ?? [];
+export function bedrockMessagesBody(call: ProviderCall, allowedBetas?: readonly string[]): Record<string, unknown> {
+  const betas = (call.native!.headers['anthropic-beta']?.split(',').map((b) => b.trim()).filter(Boolean) ?? [])
+    // Claude Code's own markers mean nothing to the model, and Bedrock refuses flags it does not know.
+    .filter((b) => (allowedBetas ? allowedBetas.includes(b) : !b.startsWith('claude-code-')));
   const body: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(call.native!.body)) {
     if (NOT_ON_BEDROCK.includes(k) || (BETA_GATED[k] && !betas.includes(BETA_GATED[k]))) continue;
@@ -226,6 +228,8 @@ export class BedrockProvider implements ChatProvider {
     private readonly timeoutMs: number,
     private readonly now: () => number = Date.now,
     private readonly limits: AnswerLimits = answerLimits({ timeoutMs }),
+    /** The anthropic-beta flags Claude on Bedrock may receive (provider `anthropicBetas`); undefined: all but claude-code-*. */
+    private readonly anthropicBetas?: readonly string[],
   ) {}
 
   async complete(call: ProviderCall): Promise<ProviderResponse> {
@@ -341,7 +345,7 @@ export class BedrockProvider implements ChatProvider {
       let out;
       try {
         out = await this.client.send(new InvokeModelCommand({
-          modelId: call.model.config.upstreamModel, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(bedrockMessagesBody(call)),
+          modelId: call.model.config.upstreamModel, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(bedrockMessagesBody(call, this.anthropicBetas)),
         }), { abortSignal });
       } catch (err) {
         throw classify(err, what);
@@ -362,7 +366,7 @@ export class BedrockProvider implements ChatProvider {
     const { value: out, close } = await openWithTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
       try {
         return await this.client.send(new InvokeModelWithResponseStreamCommand({
-          modelId: call.model.config.upstreamModel, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(bedrockMessagesBody(call)),
+          modelId: call.model.config.upstreamModel, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(bedrockMessagesBody(call, this.anthropicBetas)),
         }), { abortSignal });
       } catch (err) {
         throw classify(err, what);

@@ -156,7 +156,7 @@ export function buildProviders(config: ResolvedConfig, opts: WiringOptions): Map
       case 'bedrock': {
         const region = p.region ?? '';
         if (!bedrock.has(region)) bedrock.set(region, new BedrockRuntimeClient(p.region ? { region: p.region } : {}));
-        providers.set(p.id, new BedrockProvider(bedrock.get(region)!, p.timeoutMs, Date.now, answerLimits(p, config.raw.server.maxUpstreamResponseBytes)));
+        providers.set(p.id, new BedrockProvider(bedrock.get(region)!, p.timeoutMs, Date.now, answerLimits(p, config.raw.server.maxUpstreamResponseBytes), p.anthropicBetas));
         break;
       }
       case 'sagemaker': {

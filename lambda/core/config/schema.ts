@@ -101,6 +101,10 @@ export const ProviderSchema = z.discriminatedUnion('type', [
     type: z.literal('bedrock'),
     id,
     region: z.string().min(1).optional().describe('Defaults to the runtime region'),
+    anthropicBetas: z
+      .array(z.string().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'a beta flag such as interleaved-thinking-2025-05-14'))
+      .optional()
+      .describe("The anthropic-beta flags Messages requests may pass to Claude on Bedrock (anthropic_beta); others are dropped, since Bedrock refuses a request with a flag it does not know. Default: every flag but Claude Code's own client markers (claude-code-*)"),
     timeoutMs,
     ...streamTimeouts,
   }),

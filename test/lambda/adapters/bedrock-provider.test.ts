@@ -369,6 +369,14 @@ describe('BedrockProvider: Messages requests to Claude (InvokeModel, no translat
     expect(Object.keys(withBetas).sort()).toEqual(['anthropic_beta', 'anthropic_version', 'context_management', 'max_tokens', 'messages', 'output_config', 'thinking']);
     const without = await send('interleaved-thinking-2025-05-14');
     expect(Object.keys(without).sort()).toEqual(['anthropic_beta', 'anthropic_version', 'max_tokens', 'messages', 'thinking']);
+    // Claude Code's own client marker never reaches Bedrock; a provider's anthropicBetas allowlist keeps only its flags.
+    expect((await send('claude-code-20250219,interleaved-thinking-2025-05-14')).anthropic_beta).toEqual(['interleaved-thinking-2025-05-14']);
+    const strict = new BedrockProvider(new BedrockRuntimeClient({ region: 'us-east-1' }), 5000, () => 0, undefined, ['effort-2025-11-24']);
+    mock.resetHistory();
+    await strict.complete({ ...call({}, 2000), native: { api: 'messages', body: claudeCode, headers: { 'anthropic-beta': 'effort-2025-11-24,context-management-2025-06-27' } } });
+    const body = JSON.parse(mock.commandCalls(InvokeModelCommand)[0].args[0].input.body as string) as Record<string, unknown>;
+    expect(body.anthropic_beta).toEqual(['effort-2025-11-24']);
+    expect(body).not.toHaveProperty('context_management');
   });
 
   it('maps a throttled InvokeModel to a throttled ProviderError, so the chain falls back', async () => {
