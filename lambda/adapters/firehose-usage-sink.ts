@@ -1,5 +1,6 @@
-import { type FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
+import type { FirehoseClient } from '@aws-sdk/client-firehose';
 import type { UsageSink } from '../core/ports';
+import { firehoseClient } from './lazy';
 import type { UsageRecord } from '../core/usage';
 
 /** Firehose's limits for one PutRecordBatch call. */
@@ -12,13 +13,15 @@ const MAX_RECORD_BYTES = 1000 * 1024;
  * only buffers: nothing happens on the response's path. `flush` (after the response has ended) sends the buffer with
  * PutRecordBatch, 500 records or 4 MiB per call, retries the records Firehose refused once, and reports what still
  * failed without throwing: the record is also in the function's log (the Powertools line), so it is never lost.
- * Feedback lines stay in the log only.
+ * Feedback lines stay in the log only. The SDK client is loaded with the first flush (after the first response), not
+ * at cold start.
  */
 export class FirehoseUsageSink implements UsageSink {
   private buffer: UsageRecord[] = [];
 
+  /** `client` is made on the first flush when not given. */
   constructor(
-    private readonly client: FirehoseClient,
+    private client: FirehoseClient | undefined,
     private readonly streamName: string,
     private readonly onError: (message: string, requestIds: readonly string[]) => void = (message, requestIds) =>
       process.stderr.write(`${JSON.stringify({ _type: 'llm_usage_delivery_failed', stream: streamName, error: message, request_ids: requestIds })}\n`),
@@ -56,6 +59,9 @@ export class FirehoseUsageSink implements UsageSink {
 
   private async send(batch: ReadonlyArray<{ id: string; data: Uint8Array }>, retry: boolean): Promise<void> {
     try {
+      // Loaded inside the try: even a failure to load the client only reaches onError (the records are in the log).
+      const { FirehoseClient: Client, PutRecordBatchCommand } = firehoseClient();
+      this.client ??= new Client({});
       const out = await this.client.send(new PutRecordBatchCommand({ DeliveryStreamName: this.streamName, Records: batch.map((b) => ({ Data: b.data })) }));
       if (!out.FailedPutCount) return;
       // Responses line up with the request: an entry with an ErrorCode is a record Firehose did not take.

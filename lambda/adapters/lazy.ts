@@ -20,6 +20,7 @@ export const s3Client = () => require('@aws-sdk/client-s3') as typeof import('@a
 export const secretsManagerClient = () => require('@aws-sdk/client-secrets-manager') as typeof import('@aws-sdk/client-secrets-manager');
 export const sageMakerRuntimeClient = () => require('@aws-sdk/client-sagemaker-runtime') as typeof import('@aws-sdk/client-sagemaker-runtime');
 export const snsClient = () => require('@aws-sdk/client-sns') as typeof import('@aws-sdk/client-sns');
+export const firehoseClient = () => require('@aws-sdk/client-firehose') as typeof import('@aws-sdk/client-firehose');
 export const usearch = () => require('usearch') as typeof import('usearch');
 // Ours, the Messages and Responses front doors: loaded with the first request of their format. Their errors are
 // GatewayErrors of their own copy of core/errors.ts, which the entry recognises (GatewayError[Symbol.hasInstance]).

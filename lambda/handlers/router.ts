@@ -1,7 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { FirehoseClient } from '@aws-sdk/client-firehose';
 import { DynamoDbQuotaStore } from '../adapters/dynamodb-quota-store';
 import { DynamoDbTenantDirectory } from '../adapters/dynamodb-tenant-directory';
 import { SnsAlertSink } from '../adapters/sns-alert-sink';
@@ -38,8 +37,8 @@ const gateway = loadArtefacts(config, { baseDir: __dirname }).then((artefacts) =
   usage: config.raw.usage.sink === 'none'
     ? undefined
     : usageStream
-      // The log line and metrics at once; Firehose (S3 -> Athena) after the response has ended.
-      ? new TeeUsageSink([powertoolsSink(), new FirehoseUsageSink(new FirehoseClient({}), usageStream)])
+      // The log line and metrics at once; Firehose (S3 -> Athena) after the response has ended, its client loaded then.
+      ? new TeeUsageSink([powertoolsSink(), new FirehoseUsageSink(undefined, usageStream)])
       : powertoolsSink(),
   quota: quotaTable ? new DynamoDbQuotaStore(dynamo!, quotaTable) : undefined,
   // Run-time tenants live in the quota table beside the counters.

@@ -167,7 +167,7 @@ describe('lazy chunks', () => {
   it('keeps the optional clients out of the router entry file', () => {
     const entry = readFileSync(join(assets, 'router', 'index.js'), 'utf8');
     const lazy = readdirSync(join(assets, 'router', 'lazy'));
-    for (const pkg of ['opensearch-project-opensearch-', 'ioredis-', 'aws-sdk-client-s3-', 'aws-sdk-client-secrets-manager-', 'aws-sdk-client-sagemaker-runtime-', 'aws-sdk-client-sns-', 'aws-sdk-credential-provider-sso-']) {
+    for (const pkg of ['opensearch-project-opensearch-', 'ioredis-', 'aws-sdk-client-s3-', 'aws-sdk-client-secrets-manager-', 'aws-sdk-client-sagemaker-runtime-', 'aws-sdk-client-sns-', 'aws-sdk-client-firehose-', 'aws-sdk-credential-provider-sso-']) {
       expect(lazy.some((f) => f.startsWith(pkg))).toBe(true);
     }
     // Strings only those clients carry.
@@ -196,6 +196,41 @@ describe('lazy chunks', () => {
       expect(JSON.parse(JSON.parse(buffered.stdout).body).choices[0].message.content).toBe('Hello from Nova Micro.');
     } finally {
       await bedrock.stop();
+    }
+  });
+
+  it('delivers the usage record to Firehose through its chunk, loaded after the response (loopback Firehose endpoint)', async () => {
+    const calls: { target: string; body: { DeliveryStreamName: string; Records: { Data: string }[] } }[] = [];
+    const firehose = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        calls.push({ target: String(req.headers['x-amz-target']), body: JSON.parse(body) });
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ FailedPutCount: 0, Encrypted: false, RequestResponses: [{ RecordId: 'r-1' }] }));
+      });
+    });
+    await new Promise<void>((ok) => firehose.listen(0, '127.0.0.1', ok));
+    const upstream = new FakeUpstream();
+    await upstream.start();
+    try {
+      upstream.setDefault('up-small-a', { kind: 'ok', content: 'recorded', promptTokens: 10, completionTokens: 5 });
+      const config = testConfig(upstream.baseUrl, { usage: { sink: 'stdout' }, cache: { exact: { enabled: false } } });
+      const result = await invokeBundle('router', 'bufferedHandler', event({ model: 'small-a', messages: [{ role: 'user', content: 'record me' }] }), {
+        LLM_FINOPS_CONFIG: JSON.stringify(config),
+        LLM_FINOPS_USAGE_STREAM: 'llm-usage',
+        AWS_ENDPOINT_URL_FIREHOSE: `http://127.0.0.1:${(firehose.address() as AddressInfo).port}`,
+        ...LOCAL_AWS,
+      });
+      expect(result.stderr).not.toContain('llm_usage_delivery_failed');
+      expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!).statusCode).toBe(200);
+      expect(calls).toHaveLength(1);
+      expect(calls[0].target).toBe('Firehose_20150804.PutRecordBatch');
+      expect(calls[0].body.DeliveryStreamName).toBe('llm-usage');
+      const record = JSON.parse(Buffer.from(calls[0].body.Records[0].Data, 'base64').toString());
+      expect(record).toMatchObject({ api: 'chat', model: 'small-a', input_tokens: 10, output_tokens: 5, status: 200 });
+    } finally {
+      await upstream.stop();
+      await new Promise((r) => firehose.close(r));
     }
   });
 
