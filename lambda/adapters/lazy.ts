@@ -26,5 +26,15 @@ export const usearch = () => require('usearch') as typeof import('usearch');
 // GatewayErrors of their own copy of core/errors.ts, which the entry recognises (GatewayError[Symbol.hasInstance]).
 export const messagesCodec = () => (require('../core/formats/anthropic') as typeof import('../core/formats/anthropic')).MESSAGES_CODEC;
 export const responsesCodec = () => (require('../core/formats/responses') as typeof import('../core/formats/responses')).RESPONSES_CODEC;
+// Ours, the adapters only some configs use: loaded when the config names them. The providers' failures are
+// ProviderErrors of their own copy of core/ports.ts, which the entry recognises (ProviderError[Symbol.hasInstance]).
+export const anthropicProvider = () => require('./anthropic-provider') as typeof import('./anthropic-provider');
+export const sageMakerProvider = () => require('./sagemaker-provider') as typeof import('./sagemaker-provider');
+export const bedrockEmbedder = () => require('./bedrock-embedder') as typeof import('./bedrock-embedder');
+export const openAiCompatibleEmbedder = () => require('./openai-compatible-embedder') as typeof import('./openai-compatible-embedder');
+export const sentenceEmbedder = () => require('./sentence-embedder') as typeof import('./sentence-embedder');
+export const openSearchIndex = () => require('./opensearch-semantic-index') as typeof import('./opensearch-semantic-index');
+export const pineconeIndex = () => require('./pinecone-semantic-index') as typeof import('./pinecone-semantic-index');
+export const valkeyIndex = () => require('./valkey-semantic-index') as typeof import('./valkey-semantic-index');
 // Ours, for llm-finops local only; safe as a separate copy: it shares no class whose identity is checked (instanceof).
 export const embeddedIndex = () => require('./embedded-semantic-index') as typeof import('./embedded-semantic-index');

@@ -7,22 +7,17 @@ import { Gateway } from '../core/pipeline';
 import type { Verifier } from '../core/cache/verifier';
 import { type Artefacts, loadFileArtefacts } from './artefacts';
 import type { AlertSink, ChatProvider, Embedder, ExactCache, QuotaStore, SemanticIndex, TenantDirectory, UsageSink } from '../core/ports';
-import { BedrockEmbedder } from './bedrock-embedder';
-import { AnthropicProvider } from './anthropic-provider';
 import { BedrockProvider } from './bedrock-provider';
 import { DynamoDbExactCache } from './dynamodb-exact-cache';
 import { LexicalEmbedder } from './lexical-embedder';
 import { MemoryExactCache } from './memory-exact-cache';
 import { MemoryQuotaStore } from './memory-quota-store';
 import { MemorySemanticIndex } from './memory-semantic-index';
-import { OpenAiCompatibleEmbedder } from './openai-compatible-embedder';
 import { OpenAiCompatibleProvider } from './openai-compatible-provider';
-import { OpenSearchSemanticIndex } from './opensearch-semantic-index';
-import { PineconeSemanticIndex } from './pinecone-semantic-index';
-import { connectValkey, ValkeySemanticIndex } from './valkey-semantic-index';
-import { SageMakerProvider } from './sagemaker-provider';
-import { embeddedIndex, messagesCodec, responsesCodec, sageMakerRuntimeClient } from './lazy';
-import { SentenceEmbedder } from './sentence-embedder';
+import {
+  anthropicProvider, bedrockEmbedder, embeddedIndex, messagesCodec, openAiCompatibleEmbedder, openSearchIndex, pineconeIndex, responsesCodec,
+  sageMakerProvider, sageMakerRuntimeClient, sentenceEmbedder, valkeyIndex,
+} from './lazy';
 import { answerLimits } from './stream-limits';
 import { sha256, systemClock, systemIds } from './system-runtime';
 import { JsonlUsageSink, LogAlertSink, NullUsageSink, StdoutUsageSink } from './usage-sinks';
@@ -57,13 +52,13 @@ export function buildEmbedder(e: CacheConfig['semantic']['embedder'], env: Wirin
     case 'local':
       return new LexicalEmbedder(e.dimensions);
     case 'sentence':
-      return new SentenceEmbedder({ maxChars: e.maxChars });
+      return new (sentenceEmbedder().SentenceEmbedder)({ maxChars: e.maxChars });
     case 'bedrock':
-      return new BedrockEmbedder(new BedrockRuntimeClient(e.region ? { region: e.region } : {}), { modelId: e.model, dimensions: e.dimensions });
+      return new (bedrockEmbedder().BedrockEmbedder)(new BedrockRuntimeClient(e.region ? { region: e.region } : {}), { modelId: e.model, dimensions: e.dimensions });
     case 'openai-compatible': {
       const apiKey = e.apiKeyEnv ? env[e.apiKeyEnv] : undefined;
       if (e.apiKeyEnv && !apiKey) throw new Error(`cache.semantic.embedder.apiKeyEnv: environment variable ${e.apiKeyEnv} is not set`);
-      return new OpenAiCompatibleEmbedder({ baseUrl: e.baseUrl, model: e.model, apiKey, dimensions: e.dimensions, timeoutMs: e.timeoutMs });
+      return new (openAiCompatibleEmbedder().OpenAiCompatibleEmbedder)({ baseUrl: e.baseUrl, model: e.model, apiKey, dimensions: e.dimensions, timeoutMs: e.timeoutMs });
     }
   }
 }
@@ -79,7 +74,7 @@ function buildIndex(sem: CacheConfig['semantic'], embedder: Embedder, baseDir: s
       if (!embedder.dimensions) throw new Error('cache.semantic.index: OpenSearch needs the vector size; set cache.semantic.embedder.dimensions');
       const region = ix.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;
       if (!region) throw new Error('cache.semantic.index.region: required for OpenSearch SigV4 outside Lambda (or set AWS_REGION)');
-      return new OpenSearchSemanticIndex({ endpoint: ix.endpoint, indexName: ix.indexName, dimensions: embedder.dimensions, auth: { type: 'sigv4', region, service: ix.service } });
+      return new (openSearchIndex().OpenSearchSemanticIndex)({ endpoint: ix.endpoint, indexName: ix.indexName, dimensions: embedder.dimensions, auth: { type: 'sigv4', region, service: ix.service } });
     }
     case 'pinecone': {
       const apiKey = ix.apiKeyEnv ? env[ix.apiKeyEnv] : artefacts.indexKey;
@@ -88,13 +83,14 @@ function buildIndex(sem: CacheConfig['semantic'], embedder: Embedder, baseDir: s
           ? `cache.semantic.index.apiKeyEnv: environment variable ${ix.apiKeyEnv} is not set`
           : 'cache.semantic.index.apiKeySecret: the key was not loaded (build the gateway with loadArtefacts())');
       }
-      return new PineconeSemanticIndex({ host: ix.host, apiKey, apiVersion: ix.apiVersion, timeoutMs: ix.timeoutMs });
+      return new (pineconeIndex().PineconeSemanticIndex)({ host: ix.host, apiKey, apiVersion: ix.apiVersion, timeoutMs: ix.timeoutMs });
     }
     case 'valkey': {
       if (!embedder.dimensions) throw new Error('cache.semantic.index: Valkey needs the vector size; set cache.semantic.embedder.dimensions');
       const password = ix.passwordEnv ? env[ix.passwordEnv] : ix.passwordSecret ? artefacts.indexKey : undefined;
       if (ix.passwordEnv && !password) throw new Error(`cache.semantic.index.passwordEnv: environment variable ${ix.passwordEnv} is not set`);
       if (ix.passwordSecret && !password) throw new Error('cache.semantic.index.passwordSecret: the token was not loaded (build the gateway with loadArtefacts())');
+      const { connectValkey, ValkeySemanticIndex } = valkeyIndex();
       const client = connectValkey({ url: ix.url, username: ix.username, password, timeoutMs: ix.timeoutMs });
       return new ValkeySemanticIndex({ client, indexName: ix.indexName, keyPrefix: ix.keyPrefix, dimensions: embedder.dimensions, efRuntime: ix.efRuntime });
     }
@@ -151,7 +147,7 @@ export function buildProviders(config: ResolvedConfig, opts: WiringOptions): Map
         providers.set(p.id, new OpenAiCompatibleProvider(p, providerKey(p, opts), config.raw.server.maxUpstreamResponseBytes));
         break;
       case 'anthropic':
-        providers.set(p.id, new AnthropicProvider(p, providerKey(p, opts), config.raw.server.maxUpstreamResponseBytes));
+        providers.set(p.id, new (anthropicProvider().AnthropicProvider)(p, providerKey(p, opts), config.raw.server.maxUpstreamResponseBytes));
         break;
       case 'bedrock': {
         const region = p.region ?? '';
@@ -162,7 +158,7 @@ export function buildProviders(config: ResolvedConfig, opts: WiringOptions): Map
       case 'sagemaker': {
         const region = p.region ?? '';
         if (!sagemaker.has(region)) sagemaker.set(region, new (sageMakerRuntimeClient().SageMakerRuntimeClient)(p.region ? { region: p.region } : {}));
-        providers.set(p.id, new SageMakerProvider(sagemaker.get(region)!, p.timeoutMs, answerLimits(p, config.raw.server.maxUpstreamResponseBytes)));
+        providers.set(p.id, new (sageMakerProvider().SageMakerProvider)(sagemaker.get(region)!, p.timeoutMs, answerLimits(p, config.raw.server.maxUpstreamResponseBytes)));
         break;
       }
     }

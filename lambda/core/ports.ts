@@ -76,7 +76,20 @@ export type ProviderStreamEvent = {
 export type ProviderErrorKind = 'throttled' | 'server' | 'timeout' | 'network' | 'auth' | 'client';
 
 /** An upstream failure classified for the fallback policy. */
+/** Marks every ProviderError, whichever copy of this module made it (see ProviderError[Symbol.hasInstance]). */
+const PROVIDER_ERROR = Symbol.for('cdk-llm-finops.ProviderError');
+
 export class ProviderError extends Error {
+  /**
+   * `err instanceof ProviderError` holds for an error made by a second copy of this module: a provider loaded as a
+   * lazy chunk of the router bundle (Anthropic, SageMaker) carries its own copy, whose failures the fallback policy
+   * must still classify.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== ProviderError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as { [PROVIDER_ERROR]?: unknown })[PROVIDER_ERROR] === true;
+  }
+
   constructor(
     message: string,
     readonly kind: ProviderErrorKind,
@@ -86,6 +99,7 @@ export class ProviderError extends Error {
   ) {
     super(message, options);
     this.name = 'ProviderError';
+    Object.defineProperty(this, PROVIDER_ERROR, { value: true });
   }
 
   /** Worth another attempt or the next model of the chain. */

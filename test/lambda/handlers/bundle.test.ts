@@ -167,7 +167,11 @@ describe('lazy chunks', () => {
   it('keeps the optional clients out of the router entry file', () => {
     const entry = readFileSync(join(assets, 'router', 'index.js'), 'utf8');
     const lazy = readdirSync(join(assets, 'router', 'lazy'));
-    for (const pkg of ['opensearch-project-opensearch-', 'ioredis-', 'aws-sdk-client-s3-', 'aws-sdk-client-secrets-manager-', 'aws-sdk-client-sagemaker-runtime-', 'aws-sdk-client-sns-', 'aws-sdk-client-firehose-', 'aws-sdk-credential-provider-sso-']) {
+    for (const pkg of [
+      'opensearch-project-opensearch-', 'ioredis-', 'aws-sdk-client-s3-', 'aws-sdk-client-secrets-manager-', 'aws-sdk-client-sagemaker-runtime-', 'aws-sdk-client-sns-',
+      'aws-sdk-client-firehose-', 'aws-sdk-credential-provider-sso-', 'core-formats-anthropic-', 'core-formats-responses-', 'anthropic-provider-', 'sagemaker-provider-',
+      'valkey-semantic-index-', 'opensearch-semantic-index-', 'pinecone-semantic-index-', 'bedrock-embedder-', 'openai-compatible-embedder-', 'sentence-embedder-',
+    ]) {
       expect(lazy.some((f) => f.startsWith(pkg))).toBe(true);
     }
     // Strings only those clients carry.
@@ -196,6 +200,36 @@ describe('lazy chunks', () => {
       expect(JSON.parse(JSON.parse(buffered.stdout).body).choices[0].message.content).toBe('Hello from Nova Micro.');
     } finally {
       await bedrock.stop();
+    }
+  });
+
+  it('classifies the failures of a provider loaded as a chunk: an Anthropic 400 stops the chain, no fallback', async () => {
+    const anthropic = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(400, { 'content-type': 'application/json' }).end('{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long"}}'));
+    });
+    await new Promise<void>((ok) => anthropic.listen(0, '127.0.0.1', ok));
+    const upstream = new FakeUpstream();
+    await upstream.start();
+    try {
+      const base = testConfig(upstream.baseUrl, { usage: { sink: 'none' }, cache: { exact: { enabled: false } } });
+      const config = {
+        ...base,
+        providers: [...base.providers, { type: 'anthropic' as const, id: 'anthropic', baseUrl: `http://127.0.0.1:${(anthropic.address() as AddressInfo).port}` }],
+        models: [...base.models, { id: 'claude', provider: 'anthropic', upstreamModel: 'claude-opus-5-5', price: { inputPerMTok: 4, outputPerMTok: 20 } }],
+        tiers: [...base.tiers, { name: 'claude-first', models: ['claude', 'small-a'] }],
+      };
+      const result = await invokeBundle('router', 'bufferedHandler', event({ model: 'claude-first', messages: [{ role: 'user', content: 'hi' }] }), {
+        LLM_FINOPS_CONFIG: JSON.stringify(config), ...LOCAL_AWS,
+      });
+      const out = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as APIGatewayProxyResult;
+      // Recognised as a client error (ProviderError of the chunk's own copy): 400, and the next model is never asked.
+      expect(out.statusCode).toBe(400);
+      expect(JSON.parse(out.body).error.message).toMatch(/rejected the request: anthropic answered 400: prompt is too long/);
+      expect(upstream.received).toHaveLength(0);
+    } finally {
+      await upstream.stop();
+      await new Promise((r) => anthropic.close(r));
     }
   });
 
