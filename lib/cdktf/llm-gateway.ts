@@ -18,7 +18,7 @@ import { AssetType, Fn, TerraformAsset, TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import { BUNDLES, ENV_ALERT_TOPIC_ARN, ENV_CONFIG_JSON, ENV_QUOTA_TABLE, type GatewayConfigDocument, QUOTA_TABLE } from '../../lambda/contract';
 import { bundleAssetHash, bundleDir, validateGatewayConfig } from '../bundles';
-import { type ArnContext, artefactObjectArns, bedrockModelArns, providerSecretArns, sageMakerArns } from '../gateway/config-resources';
+import { type ArnContext, artefactObjectArns, bedrockModelArns, marketplaceBedrockModels, providerSecretArns, sageMakerArns } from '../gateway/config-resources';
 
 export interface TfLlmGatewayProps {
   /** The GatewayConfig document, validated at synth with the router's own checks. */
@@ -36,6 +36,12 @@ export interface TfLlmGatewayProps {
   readonly timeoutSeconds?: number;
   /** @default 30 */
   readonly logRetentionDays?: number;
+  /**
+   * Let the router start the AWS Marketplace subscription of a third-party Bedrock model on its first call (see the
+   * CDK RouterFunction's bedrockMarketplaceSubscribe).
+   * @default true when the config names a third-party Bedrock model
+   */
+  readonly bedrockMarketplaceSubscribe?: boolean;
 }
 
 const STATEMENT = (Action: string[], Resource: string[] | string) => ({ Effect: 'Allow', Action, Resource });
@@ -132,6 +138,9 @@ export class TfLlmGateway extends Construct {
         STATEMENT(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:DescribeTable'], tableResources),
         ...(props.alertTopicArn ? [STATEMENT(['sns:Publish'], props.alertTopicArn)] : []),
         ...(bedrock.length ? [STATEMENT(['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], bedrock)] : []),
+        // Bedrock's automatic model access subscribes the account to a third-party model on its first call, as the caller.
+        ...(props.bedrockMarketplaceSubscribe !== false && marketplaceBedrockModels(props.config).length
+          ? [STATEMENT(['aws-marketplace:Subscribe', 'aws-marketplace:Unsubscribe', 'aws-marketplace:ViewSubscriptions'], '*')] : []),
         ...(sagemaker.length ? [STATEMENT(['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'], sagemaker)] : []),
         ...(secrets.length ? [STATEMENT(['secretsmanager:GetSecretValue'], secrets)] : []),
         ...(artefacts.length ? [STATEMENT(['s3:GetObject'], artefacts)] : []),

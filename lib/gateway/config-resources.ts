@@ -43,6 +43,19 @@ export function bedrockModelArns(config: Config, ctx: ArnContext, only?: Readonl
   return [...arns].sort();
 }
 
+/**
+ * Configured Bedrock models sold through AWS Marketplace (every provider but Amazon's own): the first call to one in a
+ * fresh account starts its subscription, which needs aws-marketplace permissions on the caller. An application
+ * inference profile ARN counts unless its priceId names an Amazon model (the ARN does not say which model it wraps).
+ */
+export function marketplaceBedrockModels(config: Config): string[] {
+  const bedrock = new Set((config.providers as { id: string; type: string }[]).filter((p) => p.type === 'bedrock').map((p) => p.id));
+  const amazon = (id: string | undefined): boolean => !!id && /^((us|eu|apac|us-gov|jp|au|ca|global)\.)?amazon\./.test(id);
+  return (config.models as { id: string; provider: string; upstreamModel: string; priceId?: string }[])
+    .filter((m) => bedrock.has(m.provider) && !amazon(m.upstreamModel) && !(m.upstreamModel.startsWith('arn:') && amazon(m.priceId)))
+    .map((m) => m.id);
+}
+
 /** Base model ids behind the cross-region inference profiles in the config. */
 export function crossRegionModelIds(config: Config): string[] {
   const bedrock = new Set((config.providers as { id: string; type: string }[]).filter((p) => p.type === 'bedrock').map((p) => p.id));

@@ -71,6 +71,13 @@ export interface LlmGatewayProps {
   readonly vpcSubnets?: ec2.SubnetSelection;
 
   /**
+   * Let the router start the AWS Marketplace subscription of a third-party Bedrock model (Anthropic, Meta, Mistral,
+   * ...) on its first call; see RouterFunctionProps.bedrockMarketplaceSubscribe.
+   * @default true when the config names a third-party Bedrock model
+   */
+  readonly bedrockMarketplaceSubscribe?: boolean;
+
+  /**
    * Retention of the API access logs.
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -204,7 +211,10 @@ export class LlmGateway extends Construct {
     if (problems.length) throw new Error(`Invalid LlmGateway props:\n  - ${problems.join('\n  - ')}`);
 
     const tracing = props.tracing ?? false;
-    this.router = new RouterFunction(this, 'Router', { config: props.config, timeout: timeout.plus(Duration.seconds(10)), vpc: props.vpc, vpcSubnets: props.vpcSubnets });
+    this.router = new RouterFunction(this, 'Router', {
+      config: props.config, timeout: timeout.plus(Duration.seconds(10)), vpc: props.vpc, vpcSubnets: props.vpcSubnets,
+      bedrockMarketplaceSubscribe: props.bedrockMarketplaceSubscribe,
+    });
     if (tracing) this.router.function.addEnvironment('AWS_XRAY_CONTEXT_MISSING', 'IGNORE_ERROR');
     if (props.quotaTable) props.quotaTable.bindRouter(this.router.function);
     else {

@@ -8,7 +8,7 @@ import { BUNDLES, type GatewayConfigDocument } from '../../lambda/contract';
 import { checkEnvironmentSize, configDelivery } from './config-delivery';
 import { gatewayConfigWarnings, validateGatewayConfig } from '../bundles';
 import { acknowledgeBasicExecutionRole } from '../nag';
-import { type ArnContext, artefactObjectArns, bedrockModelArns, crossRegionModelIds, premiumOnlyModelIds, providerSecretArns, sageMakerArns } from './config-resources';
+import { type ArnContext, artefactObjectArns, bedrockModelArns, crossRegionModelIds, marketplaceBedrockModels, premiumOnlyModelIds, providerSecretArns, sageMakerArns } from './config-resources';
 
 export interface RouterFunctionProps {
   /**
@@ -46,6 +46,15 @@ export interface RouterFunctionProps {
    * @default - the VPC's private subnets
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Let the router start the AWS Marketplace subscription of a third-party Bedrock model (Anthropic, Meta, Mistral,
+   * ...) on its first call (`aws-marketplace:Subscribe`, `Unsubscribe`, `ViewSubscriptions`, which Bedrock's automatic
+   * model access needs on the calling role; without them every call to such a model in a fresh account returns
+   * AccessDeniedException). Set false where an administrator subscribes to the models ahead of time.
+   * @default true when the config names a third-party Bedrock model
+   */
+  readonly bedrockMarketplaceSubscribe?: boolean;
 }
 
 /**
@@ -110,6 +119,18 @@ export class RouterFunction extends Construct {
           reason: 'Region wildcard only on the foundation-model ARN of a configured model: its cross-region inference profile may serve a request in any region of its geography, and each needs InvokeModel on the model there.',
         });
       }
+    }
+    if (props.bedrockMarketplaceSubscribe !== false && marketplaceBedrockModels(props.config).length) {
+      // Bedrock user guide, "Access Amazon Bedrock foundation models" (read 2026-12-06): the first call to a third-party
+      // model subscribes the account in the background, as the calling role.
+      this.function.addToRolePolicy(new iam.PolicyStatement({
+        actions: ['aws-marketplace:Subscribe', 'aws-marketplace:Unsubscribe', 'aws-marketplace:ViewSubscriptions'],
+        resources: ['*'],
+      }));
+      Validations.of(this.function).acknowledge({
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason: 'AWS Marketplace subscription actions take no resource ARN; Bedrock needs them on the calling role to subscribe the account to a third-party model on its first call (set bedrockMarketplaceSubscribe: false to leave subscribing to an administrator).',
+      });
     }
     const endpoints = sageMakerArns(props.config, ctx);
     if (endpoints.length) {

@@ -107,7 +107,9 @@ describe('cdktf flavour (cdk-llm-finops/cdktf)', () => {
     expect(router).toContain('"bedrock:InvokeModel","bedrock:InvokeModelWithResponseStream"');
     expect(router).toContain(':inference-profile/us.anthropic.claude-sonnet-4-5-20250929-v1:0');
     expect(router).toContain('bedrock:*::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0');
-    expect(router).not.toContain('"Resource"="*"');
+    // The one wildcard: the Marketplace subscription actions (they take no resource), for the config's Anthropic model.
+    expect(router.split('"Resource"="*"')).toHaveLength(2);
+    expect(router).toContain('"Action"=["aws-marketplace:Subscribe","aws-marketplace:Unsubscribe","aws-marketplace:ViewSubscriptions"],"Resource"="*"');
     const authorizer = norm(policies.find((p) => p.name === 'llm-finops-authorizer-policy')!.policy);
     expect(authorizer).toContain('"dynamodb:GetItem"');
     expect(authorizer).not.toContain('PutItem');

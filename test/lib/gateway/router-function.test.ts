@@ -45,14 +45,14 @@ describe('RouterFunction', () => {
       const { template } = synth();
       template.hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: {
-          Statement: [{
+          Statement: Match.arrayWith([{
             Effect: 'Allow',
             Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
             Resource: Match.arrayWith([
               { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:*::foundation-model/amazon.nova-micro-v1:0']] },
               { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':bedrock:us-east-1:111122223333:inference-profile/us.amazon.nova-micro-v1:0']] },
             ]),
-          }],
+          }]),
         },
       });
     });
@@ -69,7 +69,7 @@ describe('RouterFunction', () => {
         routing: { thresholds: [{ tier: 'main', upTo: 1 }], baselineModel: 'sonnet' },
       });
       template.hasResourceProperties('AWS::IAM::Policy', {
-        PolicyDocument: { Statement: [Match.objectLike({ Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], Resource: Match.arrayWith([pt]) })] },
+        PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], Resource: Match.arrayWith([pt]) })]) },
       });
     });
 
@@ -117,6 +117,22 @@ describe('RouterFunction', () => {
         Action: 'secretsmanager:GetSecretValue',
         Resource: { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':secretsmanager:us-east-1:111122223333:secret:llm/pinecone-??????']] },
       }));
+    });
+
+    it('may start the Marketplace subscription of a third-party Bedrock model on its first call, unless told not to', () => {
+      const marketplace = Match.objectLike({ Action: ['aws-marketplace:Subscribe', 'aws-marketplace:Unsubscribe', 'aws-marketplace:ViewSubscriptions'], Resource: '*' });
+      // The reference platform's medium and large tiers are Anthropic models on Bedrock.
+      synth().template.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([marketplace]) } });
+      const optedOut = synth(platformConfig, { bedrockMarketplaceSubscribe: false }).template;
+      expect(JSON.stringify(optedOut.findResources('AWS::IAM::Policy'))).not.toContain('aws-marketplace');
+      // Amazon's own models need no subscription.
+      const novaOnly = {
+        providers: [{ type: 'bedrock', id: 'bedrock' }],
+        models: [{ id: 'nova', provider: 'bedrock', upstreamModel: 'us.amazon.nova-lite-v1:0' }],
+        tiers: [{ name: 't', models: ['nova'] }],
+        routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'nova' },
+      };
+      expect(JSON.stringify(synth(novaOnly).template.findResources('AWS::IAM::Policy'))).not.toContain('aws-marketplace');
     });
 
     it('adds no Bedrock statement when no Bedrock provider is configured', () => {
