@@ -53,7 +53,10 @@ export function buildEverythingApp(outdir?: string): App {
       inferenceComponents: true,
       scaling: {
         minCapacity: 0, maxCapacity: 2,
-        schedules: [{ name: 'weekday-warm', schedule: appscaling.Schedule.cron({ hour: '8', minute: '0', weekDay: 'MON-FRI' }), timeZone: TimeZone.EUROPE_LONDON, minCapacity: 1 }],
+        schedules: [
+          { name: 'weekday-warm', schedule: appscaling.Schedule.cron({ hour: '8', minute: '0', weekDay: 'MON-FRI' }), timeZone: TimeZone.EUROPE_LONDON, minCapacity: 1 },
+          { name: 'evening', schedule: appscaling.Schedule.cron({ hour: '19', minute: '0' }), timeZone: TimeZone.EUROPE_LONDON, minCapacity: 0 },
+        ],
       },
     });
     new CostManagedAiPlatform(s, 'Llm', {

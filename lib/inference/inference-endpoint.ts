@@ -594,6 +594,7 @@ export class InferenceEndpoint extends Construct {
       for (const s of scaling.schedules ?? []) {
         target.scaleOnSchedule(s.name, { schedule: s.schedule, timeZone: s.timeZone, minCapacity: s.minCapacity, maxCapacity: s.maxCapacity });
       }
+      this.warnOnRaiseOnlySchedules(scaling);
       this.scalableTarget = target;
     }
 
@@ -605,6 +606,20 @@ export class InferenceEndpoint extends Construct {
     if (!price) {
       Annotations.of(this).addWarningV2('cdk-llm-finops:noInstancePrice', `The price catalog has no instance-hour price for ${type.name}: the gateway config needs models[].price for it, and the estimate cannot price it.`);
     }
+  }
+
+  /**
+   * A scheduled minimum stays until another scheduled action changes it: a schedule that raises the minimum (a
+   * morning warm-up) with none that lowers it again keeps the endpoint at the raised floor around the clock.
+   */
+  private warnOnRaiseOnlySchedules(scaling: EndpointAutoScaling): void {
+    const base = scaling.minCapacity;
+    const schedules = scaling.schedules ?? [];
+    const raises = schedules.filter((s) => s.minCapacity !== undefined && s.minCapacity > base);
+    if (!raises.length || schedules.some((s) => s.minCapacity !== undefined && s.minCapacity <= base)) return;
+    Annotations.of(this).addWarningV2('cdk-llm-finops:scheduleOnlyRaises',
+      `scaling.schedules ${raises.map((s) => `'${s.name}'`).join(', ')} raise the minimum above ${base} and no schedule lowers it again: ` +
+      'from the first time it fires the endpoint keeps that floor around the clock. Add a schedule that sets minCapacity back (e.g. in the evening).');
   }
 
   /** The container environment for the family: model, sharding, batch and sequence length, the messages API. */

@@ -1,5 +1,5 @@
 import { findCatalogPrice, PRICE_CATALOG } from '../pricing/catalog';
-import { scheduledMinimum } from './schedule';
+import { onlyRaises, scheduledMinimum } from './schedule';
 import { num, scalableTargetOf, str, type CfnTemplate } from './template';
 
 /**
@@ -138,7 +138,8 @@ function fixedCost(logicalId: string, type: string, props: Record<string, unknow
           const cap = num(scaling?.MaxInstanceCount) ?? Infinity;
           const entries = Object.entries(hoursAt).map(([n, h]) => [Math.min(cap, Math.max(count, Number(n))), h] as [number, number]);
           usd += entries.reduce((sum, [n, h]) => sum + n * price * h, 0);
-          parts.push(`${inst}: ${entries.filter(([n]) => n > 0).map(([n, h]) => `${n} x ${h} h`).join(' + ') || '0 h'} a month at the scheduled minimums`);
+          parts.push(`${inst}: ${entries.filter(([n]) => n > 0).map(([n, h]) => `${n} x ${h} h`).join(' + ') || '0 h'} a month at the scheduled minimums` +
+            (onlyRaises(base, floors) ? ' (no schedule lowers the minimum again: once raised it holds around the clock)' : ''));
           continue;
         }
         usd += count * price * HOURS;

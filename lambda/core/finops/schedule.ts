@@ -57,6 +57,15 @@ export function cronFiresInHour(expression: string, t: Date): boolean {
 }
 
 /**
+ * Whether scheduled actions raise the minimum above `baseMin` and none ever brings it back: the floor, once raised,
+ * holds around the clock (a morning warm-up without its evening).
+ */
+export function onlyRaises(baseMin: number, actions: readonly ScheduledFloor[]): boolean {
+  const mins = actions.filter((a) => a.minCapacity !== undefined && cronMatcher(a.schedule) !== null).map((a) => a.minCapacity!);
+  return mins.some((m) => m > baseMin) && !mins.some((m) => m <= baseMin);
+}
+
+/**
  * The mean minimum capacity over a 4-week reference period (after a 4-week warm-up, so the floor at its start is
  * what the schedules last set), and the hours spent at each floor per month of 730 hours.
  */

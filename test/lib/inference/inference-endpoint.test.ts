@@ -1,5 +1,5 @@
 import { App, Duration, Stack, TimeZone } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -123,6 +123,15 @@ describe('InferenceEndpoint', () => {
         },
       });
       expect(endpoint.minimumMonthlyCostUsd).toBe(1105.95); // 730 h x $1.515
+    });
+
+    it('warns when a schedule raises the minimum and none lowers it again, and not when it is paired', () => {
+      const warm = { name: 'Warm', schedule: appscaling.Schedule.cron({ hour: '8', minute: '0', weekDay: 'MON-FRI' }), minCapacity: 2 };
+      const base = { instanceType: InferenceInstanceType.G5_2XLARGE, container: InferenceContainer.lmiGpu() };
+      const raiseOnly = synth({ ...base, scaling: { minCapacity: 1, maxCapacity: 4, schedules: [warm] } });
+      Annotations.fromStack(raiseOnly.s).hasWarning('*', Match.stringLikeRegexp("scaling.schedules 'Warm' raise the minimum above 1 and no schedule lowers it again"));
+      const paired = synth({ ...base, scaling: { minCapacity: 1, maxCapacity: 4, schedules: [warm, { name: 'Night', schedule: appscaling.Schedule.cron({ hour: '19', minute: '0' }), minCapacity: 1 }] } });
+      expect(Annotations.fromStack(paired.s).findWarning('*', Match.stringLikeRegexp('no schedule lowers it again'))).toHaveLength(0);
     });
 
     it('instances on invocations per instance with a custom target', () => {

@@ -103,6 +103,20 @@ describe('estimate', () => {
     expect(e.fixed[0]).toMatchObject({ usdPerMonth: 730.83, basis: '3 x r7g.large.search x 730 h + 3 x 100 GB gp3 + 3 x m7g.large.search masters x 730 h' });
   });
 
+  it('says when a scheduled minimum is never lowered again (the endpoint then runs around the clock)', () => {
+    const withSchedules = (actions: unknown[]) => estimate({ S: { Resources: {
+      C: { Type: 'AWS::SageMaker::EndpointConfig', Properties: { ProductionVariants: [{ InstanceType: 'ml.g5.xlarge', InitialInstanceCount: 1, ManagedInstanceScaling: { MinInstanceCount: 0, MaxInstanceCount: 2 } }] } },
+      E: { Type: 'AWS::SageMaker::Endpoint', Properties: { EndpointName: 'ep', EndpointConfigName: { 'Fn::GetAtt': ['C', 'EndpointConfigName'] } } },
+      T: { Type: 'AWS::ApplicationAutoScaling::ScalableTarget', Properties: { ResourceId: 'endpoint/ep/variant/AllTraffic', MinCapacity: 0, MaxCapacity: 2, ScheduledActions: actions } },
+    } } });
+    const warm = { ScheduledActionName: 'warm', Schedule: 'cron(0 8 ? * MON-FRI *)', ScalableTargetAction: { MinCapacity: 1 } };
+    const raiseOnly = withSchedules([warm]);
+    expect(raiseOnly.fixed[0].basis).toMatch(/1 x 730 h a month at the scheduled minimums \(no schedule lowers the minimum again/);
+    const paired = withSchedules([warm, { ScheduledActionName: 'night', Schedule: 'cron(0 19 * * ? *)', ScalableTargetAction: { MinCapacity: 0 } }]);
+    expect(paired.fixed[0].basis).not.toMatch(/no schedule lowers/);
+    expect(paired.fixedUsdPerMonth).toBeLessThan(raiseOnly.fixedUsdPerMonth);
+  });
+
   it('uses an endpoint\'s managed minimum instance count (scale to zero)', () => {
     const e = estimate({ S: { Resources: {
       C: { Type: 'AWS::SageMaker::EndpointConfig', Properties: { ProductionVariants: [{ InstanceType: 'ml.g5.xlarge', InitialInstanceCount: 1, ManagedInstanceScaling: { MinInstanceCount: 0 } }] } },

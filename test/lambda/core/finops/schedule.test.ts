@@ -1,4 +1,4 @@
-import { cronFiresInHour, scheduledMinimum } from '../../../../lambda/core/finops/schedule';
+import { cronFiresInHour, onlyRaises, scheduledMinimum } from '../../../../lambda/core/finops/schedule';
 
 const at = (iso: string) => new Date(iso);
 
@@ -26,5 +26,17 @@ describe('scheduled minimum capacity', () => {
     // Up on Monday 06:00, down on Friday 18:00: 108 of 168 hours at 2.
     const r = scheduledMinimum(0, [{ schedule: 'cron(0 6 ? * MON *)', minCapacity: 2 }, { schedule: 'cron(0 18 ? * FRI *)', minCapacity: 0 }]);
     expect(r.mean).toBeCloseTo((2 * 108) / 168, 10);
+  });
+});
+
+describe('onlyRaises', () => {
+  it('flags a warm-up that nothing lowers again (the floor then holds around the clock), not one paired with its lower', () => {
+    const warm = { schedule: 'cron(0 8 ? * MON-FRI *)', minCapacity: 1 };
+    expect(onlyRaises(0, [warm])).toBe(true);
+    expect(scheduledMinimum(0, [warm]).hoursAt).toEqual({ 1: 730 });
+    expect(onlyRaises(0, [warm, { schedule: 'cron(0 19 * * ? *)', minCapacity: 0 }])).toBe(false);
+    expect(onlyRaises(1, [{ schedule: 'cron(0 19 * * ? *)', minCapacity: 0 }])).toBe(false);
+    // A one-off (at(...)) is no periodic floor.
+    expect(onlyRaises(0, [{ schedule: 'at(2026-12-24T00:00:00)', minCapacity: 2 }])).toBe(false);
   });
 });
