@@ -12,6 +12,7 @@ import {
   checkAnomalyMonitors, checkApiGatewayRole, checkBedrockModels, checkCounts, checkSageMakerQuotas, checkTagActivation, configSource,
   stackNeeds, type BedrockModelFact, type Finding, type StackNeeds,
 } from '../../lambda/core/finops/doctor';
+import { costExplorerRegion } from '../../lambda/core/finops/tag-activation';
 import { baseModelId, isProfileId } from '../../lambda/core/pricing/catalog';
 import { action, pages, UsageError } from '../cli-support';
 
@@ -127,7 +128,7 @@ export async function diagnose(stacks: readonly Stack[], opts: { region?: string
     if (n.serviceAnomalyMonitors || n.customAnomalyMonitors) {
       if (monitors === undefined) {
         monitors = await pages(async (NextPageToken) => {
-          const r = await new CostExplorerClient({ region: 'us-east-1' }).send(new GetAnomalyMonitorsCommand({ NextPageToken }));
+          const r = await new CostExplorerClient({ region: costExplorerRegion(region) }).send(new GetAnomalyMonitorsCommand({ NextPageToken }));
           return { items: r.AnomalyMonitors ?? [], next: r.NextPageToken };
         }).catch((err: unknown) => err as Error);
       }

@@ -1,10 +1,10 @@
 import { CostExplorerClient, ListCostAllocationTagsCommand, UpdateCostAllocationTagsStatusCommand, type CostAllocationTag } from '@aws-sdk/client-cost-explorer';
 import { ENV_COST_ALLOCATION_TAGS } from '../contract';
-import { parseTagKeys } from '../core/finops/tag-activation';
+import { costExplorerRegion, parseTagKeys } from '../core/finops/tag-activation';
 import { createTagActivatorHandler } from './shared/tag-activator-handler';
 
-/** Cost Explorer's API is served from us-east-1 whatever the stack's Region. */
-const ce = new CostExplorerClient({ region: 'us-east-1' });
+/** Cost Explorer's API is served from one Region per partition, whatever the stack's Region. */
+const ce = new CostExplorerClient({ region: costExplorerRegion(process.env.AWS_REGION) });
 const keys = parseTagKeys(process.env[ENV_COST_ALLOCATION_TAGS]);
 
 export const handler = createTagActivatorHandler({

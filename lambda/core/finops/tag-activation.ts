@@ -77,3 +77,13 @@ export function parseTagKeys(raw: string | undefined): string[] {
   }
   return keys;
 }
+
+/**
+ * The Region that serves the Cost Explorer API for a stack's Region: us-east-1 in the commercial partition,
+ * cn-northwest-1 in China (https://docs.amazonaws.cn/en_us/cost-management/latest/userguide/ce-api.html, read
+ * 2026-12-06). Other partitions are left to the commercial endpoint, which is what the AWS docs list.
+ */
+export function costExplorerRegion(region: string | undefined): string {
+  return region?.startsWith('cn-') ? 'cn-northwest-1' : 'us-east-1';
+}
+

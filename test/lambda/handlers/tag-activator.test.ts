@@ -1,7 +1,7 @@
 import { CostExplorerClient, ListCostAllocationTagsCommand, UpdateCostAllocationTagsStatusCommand } from '@aws-sdk/client-cost-explorer';
 import { mockClient } from 'aws-sdk-client-mock';
 import { ENV_COST_ALLOCATION_TAGS } from '../../../lambda/contract';
-import { parseTagKeys, planTagActivation, type TagActivationReport } from '../../../lambda/core/finops/tag-activation';
+import { costExplorerRegion, parseTagKeys, planTagActivation, type TagActivationReport } from '../../../lambda/core/finops/tag-activation';
 
 const KEYS = ['llm-finops:tenant', 'llm-finops:team'];
 
@@ -85,3 +85,13 @@ describe('cost allocation tag activator', () => {
     expect(planTagActivation(['k'], [{ TagKey: 'k', Type: 'AWSGenerated', Status: 'Active' }])).toEqual({ active: [], toActivate: [], notSeen: ['k'] });
   });
 });
+
+describe('costExplorerRegion', () => {
+  it('calls Cost Explorer where its partition serves it: us-east-1, or cn-northwest-1 from a China Region', () => {
+    expect(costExplorerRegion('eu-west-1')).toBe('us-east-1');
+    expect(costExplorerRegion(undefined)).toBe('us-east-1');
+    expect(costExplorerRegion('cn-north-1')).toBe('cn-northwest-1');
+    expect(costExplorerRegion('cn-northwest-1')).toBe('cn-northwest-1');
+  });
+});
+
