@@ -1,5 +1,5 @@
-import { PermissionDeniedError, toErrorBody } from './errors';
-import { errorShape } from './formats/error-shapes';
+import { PermissionDeniedError } from './errors';
+import { shapeError } from './formats/error-shapes';
 import type { Api, HeaderReader } from './formats/wire';
 import type { Gateway, GatewayResult, JsonResult } from './pipeline';
 import { apiOfPath, HEALTH_BODY, matchRoute } from './routes';
@@ -24,25 +24,10 @@ export interface EdgeRequest {
   readonly signal?: AbortSignal;
 }
 
-/**
- * The API key of a request: `Authorization: Bearer <key>` (OpenAI clients) or `x-api-key: <key>` (Anthropic clients,
- * Claude Code). Bearer wins when both are sent.
- */
-export function apiKeyHeader(header: HeaderReader): string | undefined {
-  const auth = header('authorization');
-  if (auth) return auth;
-  const key = header('x-api-key');
-  return key === undefined ? undefined : `Bearer ${key}`;
-}
-
 /** A thrown error as the route's format shapes it (OpenAI's, or Anthropic's on the Messages routes). */
 export function errorResult(err: unknown, api: Api): JsonResult {
-  const { status, body, retryAfterSeconds } = toErrorBody(err);
-  const e = body.error;
-  const shaped = errorShape(api, status, e.type, e.code, e.message, e.param);
-  const headers: Record<string, string> = {};
-  if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
-  return { kind: 'json', status: shaped.status, headers, body: shaped.body };
+  const { status, headers, body } = shapeError(err, api);
+  return { kind: 'json', status, headers, body };
 }
 
 /**
@@ -65,7 +50,7 @@ async function dispatch(gateway: Gateway, req: EdgeRequest): Promise<GatewayResu
     if (req.authorizerRequired) {
       throw new PermissionDeniedError('No tenant in the authorizer context: is the Lambda authorizer attached to this route?', null, 'no_tenant');
     }
-    tenantId = await gateway.authenticate(apiKeyHeader(req.header));
+    tenantId = await gateway.authenticate(req.header('authorization'), req.header('x-api-key'));
   }
   if (route === 'models') return gateway.models(tenantId);
   if (route === 'usage') return gateway.usage(tenantId);

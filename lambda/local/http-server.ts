@@ -1,6 +1,7 @@
 import { writeChunk } from '../adapters/backpressure';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { serveEdge } from '../core/edge';
+import { errorResult, serveEdge } from '../core/edge';
+import { apiOfPath } from '../core/routes';
 import type { Gateway, GatewayResult, JsonResult } from '../core/pipeline';
 
 /**
@@ -79,9 +80,9 @@ export function createGatewayServer(gateway: Gateway): Server {
       });
       await send(res, result, abort);
     };
-    handle().catch(() => {
+    handle().catch((err) => {
       if (res.headersSent) res.end();
-      else sendJson(res, { kind: 'json', status: 500, headers: {}, body: { error: { message: 'Internal gateway error.', type: 'server_error', code: 'internal_error', param: null } } });
+      else sendJson(res, errorResult(err, apiOfPath(req.url ?? '/')));
     });
   });
 }

@@ -9,7 +9,7 @@ import { MAX_JSON_DEPTH, MAX_TOKENS_CEILING, tooDeep } from '../openai/validate'
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage, ChatRequest, ContentPart, ToolCall } from '../openai/types';
 import type { TokenUsage } from '../pricing/prices';
 import { FINISH_TO_STOP, parseArguments } from './anthropic-upstream';
-import { anthropicErrorType, errorShape } from './error-shapes';
+import { anthropicErrorType } from './error-shapes';
 import { sseEvent, type AnswerFacts, type Codec, type Decoded, type HeaderReader, type NativeStreamEvent, type StreamEncoder } from './wire';
 
 type Json = Record<string, unknown>;
@@ -344,6 +344,7 @@ class MessagesEncoder implements StreamEncoder {
   private index = -1;
   private stop: string | null = null;
   private id = '';
+  private passedThrough = false;
 
   constructor(private readonly model: string) {}
 
@@ -392,11 +393,13 @@ class MessagesEncoder implements StreamEncoder {
   }
 
   native(ev: NativeStreamEvent): string {
+    this.passedThrough = true;
     return sseEvent(ev.event, withModel(ev.data, this.model));
   }
 
   end(facts: AnswerFacts): string[] {
-    if (facts.native) return [];
+    // A native stream carried its own ending (message_stop, response.completed): nothing to add.
+    if (this.passedThrough) return [];
     const out = this.start('') + this.close();
     const delta = sseEvent('message_delta', { type: 'message_delta', delta: { stop_reason: this.stop ?? 'end_turn', stop_sequence: null }, usage: toAnthropicUsage(facts.usage) });
     return [out + delta + sseEvent('message_stop', { type: 'message_stop' })];
@@ -415,5 +418,4 @@ export const MESSAGES_CODEC: Codec = {
     return completionToMessage(completion, facts);
   },
   encoder: (_decoded, model) => new MessagesEncoder(model),
-  error: (status, type, code, message, param) => errorShape('messages', status, type, code, message, param),
 };

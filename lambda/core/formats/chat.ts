@@ -1,7 +1,6 @@
 import { passThroughFrame, SSE_DONE, sseData, toOpenAiUsage } from '../openai/sse';
 import type { ChatCompletion, ChatCompletionChunk } from '../openai/types';
 import { parseChatRequest } from '../openai/validate';
-import { errorShape } from './error-shapes';
 import type { AnswerFacts, Codec, Decoded, StreamEncoder } from './wire';
 
 /** OpenAI chat completions: the gateway's first front door. Its view is the request itself. */
@@ -46,5 +45,4 @@ export const CHAT_CODEC: Codec = {
     return { ...completion, model: facts.model, usage: toOpenAiUsage(facts.usage) };
   },
   encoder: (decoded, model) => new ChatEncoder(model, decoded.request.stream_options?.include_usage === true),
-  error: (status, type, code, message, param) => errorShape('chat', status, type, code, message, param),
 };

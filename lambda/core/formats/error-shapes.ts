@@ -2,6 +2,7 @@
  * Each wire format's error shape, for errors raised before or outside a codec (authentication, an unknown route):
  * small and always loaded; the codecs themselves are lazy chunks of the router bundle.
  */
+import { toErrorBody } from '../errors';
 import type { Api, ErrorShape } from './wire';
 
 /** Anthropic's error type for an HTTP status (https://docs.anthropic.com/en/api/errors). */
@@ -27,4 +28,25 @@ export function errorShape(api: Api, status: number, type: string, code: string,
   // Anthropic's clients retry 529 (overloaded) with backoff; the gateway's 503 (every upstream busy) is that case.
   const s = status === 503 ? 529 : status;
   return { status: s, body: { type: 'error', error: { type: anthropicErrorType(s), message } } };
+}
+
+/** A thrown error as the gateway answers it in `api`'s shape: status, body and retry-after, plus what the record needs. */
+export interface ShapedError extends ErrorShape {
+  readonly headers: Record<string, string>;
+  /** The gateway's own status (a 503 the Messages shape sends as 529 is recorded as 503) and error type. */
+  readonly gatewayStatus: number;
+  readonly type: string;
+}
+
+export function shapeError(err: unknown, api: Api | 'embeddings'): ShapedError {
+  const { status, body, retryAfterSeconds } = toErrorBody(err);
+  const e = body.error;
+  const shaped = errorShape(api === 'embeddings' ? 'chat' : api, status, e.type, e.code, e.message, e.param);
+  return {
+    status: shaped.status,
+    body: shaped.body,
+    headers: retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) },
+    gatewayStatus: status,
+    type: e.type,
+  };
 }

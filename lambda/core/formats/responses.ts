@@ -8,7 +8,6 @@ import { parseJsonBody } from '../json-body';
 import { MAX_JSON_DEPTH, MAX_TOKENS_CEILING, tooDeep } from '../openai/validate';
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage, ChatRequest, ContentPart, ToolCall } from '../openai/types';
 import type { TokenUsage } from '../pricing/prices';
-import { errorShape } from './error-shapes';
 import { sseEvent, type AnswerFacts, type Codec, type Decoded, type NativeStreamEvent, type StreamEncoder } from './wire';
 
 type Json = Record<string, unknown>;
@@ -285,6 +284,7 @@ class ResponsesEncoder implements StreamEncoder {
   private id = '';
   private created = 0;
   private finish: string | null = null;
+  private passedThrough = false;
   private readonly custom: Set<string>;
 
   constructor(private readonly decoded: Decoded, private readonly model: string) {
@@ -363,11 +363,13 @@ class ResponsesEncoder implements StreamEncoder {
   }
 
   native(ev: NativeStreamEvent): string {
+    this.passedThrough = true;
     return sseEvent(ev.event, withModel(ev.data, this.model));
   }
 
   end(facts: AnswerFacts): string[] {
-    if (facts.native) return [];
+    // A native stream carried its own ending (message_stop, response.completed): nothing to add.
+    if (this.passedThrough) return [];
     let out = this.start({}) + this.close();
     const cut = this.finish === 'length';
     const response = {
@@ -395,5 +397,4 @@ export const RESPONSES_CODEC: Codec = {
     return completionToResponse(completion, facts, decoded);
   },
   encoder: (decoded, model) => new ResponsesEncoder(decoded, model),
-  error: (status, type, code, message, param) => errorShape('responses', status, type, code, message, param),
 };

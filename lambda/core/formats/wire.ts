@@ -63,7 +63,10 @@ export interface StreamEncoder {
   chunk(chunk: ChatCompletionChunk, raw: string | undefined): string;
   /** An event of the request's own format from a native upstream. */
   native(ev: NativeStreamEvent): string;
-  /** The stream's end: final usage, stop events; one string per frame the client should see as its own write. */
+  /**
+   * The stream's end: final usage, stop events; one string per frame the client should see as its own write. None
+   * after native events, which carried their own ending.
+   */
   end(facts: AnswerFacts): string[];
   /** The format's error event for a stream that failed after it began. */
   error(status: number, message: string): string;
@@ -82,8 +85,6 @@ export interface Codec {
   /** A complete answer's body. */
   json(completion: ChatCompletion, facts: AnswerFacts, decoded: Decoded): unknown;
   encoder(decoded: Decoded, model: string): StreamEncoder;
-  /** A request's error body in this format, from the gateway's status, error type and message. */
-  error(status: number, type: string, code: string, message: string, param: string | null): ErrorShape;
 }
 
 export type HeaderReader = (name: string) => string | undefined;

@@ -48,9 +48,9 @@ export class Gateway {
     return this.deps.config;
   }
 
-  /** Maps `Authorization: Bearer <key>` to a tenant id through the configured key hashes, then the tenant directory. */
-  authenticate(authorization: string | undefined): Promise<string> {
-    return this.tenants.authenticate(authorization);
+  /** Maps the request's key (`Authorization: Bearer <key>` or `x-api-key`) to a tenant id through the configured key hashes, then the tenant directory. */
+  authenticate(authorization: string | undefined, xApiKey?: string): Promise<string> {
+    return this.tenants.authenticate(authorization, xApiKey);
   }
 
   /** `POST /v1/chat/completions`. Never throws. */

@@ -1,4 +1,5 @@
-import { GatewayError, toErrorBody } from '../errors';
+import { GatewayError } from '../errors';
+import { shapeError } from '../formats/error-shapes';
 import { completionToChunks } from '../openai/sse';
 import type { ChatCompletion } from '../openai/types';
 import { formatUsd, microsToUsd } from '../pricing/money';
@@ -71,16 +72,13 @@ export class Results {
   }
 
   errorResult(trace: Trace, err: unknown): JsonResult {
-    const { status: gatewayStatus, body: openAiBody, retryAfterSeconds } = toErrorBody(err);
-    const e = openAiBody.error;
-    const { status, body } = trace.wire.codec.error(gatewayStatus, e.type, e.code, e.message, e.param);
+    const shaped = shapeError(err, trace.wire.api);
     if (!(err instanceof GatewayError)) trace.routeReason ??= `internal: ${err instanceof Error ? err.message : String(err)}`;
     // A client gone before the answer began is recorded as one gone during a stream: client_closed, whichever step noticed.
-    const record = this.emit(trace, gatewayStatus, err instanceof GatewayError && err.code === 'client_closed' ? 'client_closed' : e.type);
-    const headers: Headers = { 'x-request-id': trace.requestId, 'x-llm-cost-usd': formatUsd(trace.receipt.micros) };
+    const record = this.emit(trace, shaped.gatewayStatus, err instanceof GatewayError && err.code === 'client_closed' ? 'client_closed' : shaped.type);
+    const headers: Headers = { 'x-request-id': trace.requestId, 'x-llm-cost-usd': formatUsd(trace.receipt.micros), ...shaped.headers };
     if (record.usage_flags.length) headers['x-llm-usage-flags'] = record.usage_flags.join(',');
-    if (retryAfterSeconds !== undefined) headers['retry-after'] = String(retryAfterSeconds);
-    return { kind: 'json', status, headers, body };
+    return { kind: 'json', status: shaped.status, headers, body: shaped.body };
   }
 
   /** The tenant's own upstream id for a model (tenants[].upstreamModels: e.g. its tagged Bedrock inference profile), else the model's. */

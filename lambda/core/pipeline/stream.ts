@@ -134,7 +134,7 @@ export async function streamed(
       yield encoder.error(timedOut(failure) ? 504 : 502, `Upstream stream failed: ${failure instanceof Error ? failure.message : String(failure)}`);
       return;
     }
-    yield* encoder.end({ model: model.id, usage: trace.receipt.answerTokens, native: native ? { api: trace.wire.decoded!.native!.api, body: {} } : undefined, finops: s.results.finopsBlock(trace) });
+    yield* encoder.end({ model: model.id, usage: trace.receipt.answerTokens, finops: s.results.finopsBlock(trace) });
   }
   return { kind: 'stream', status: 200, headers, body: body() };
 }

@@ -1,4 +1,5 @@
 import { resolveStoredTenant, type ResolvedTenant } from '../config/resolve';
+import { presentedKey } from '../api-key';
 import { AuthenticationError, PermissionDeniedError } from '../errors';
 import type { GatewayDeps } from './types';
 
@@ -13,20 +14,24 @@ export class Tenants {
 
   constructor(private readonly deps: GatewayDeps) {}
 
-  /** Maps `Authorization: Bearer <key>` to a tenant id through the configured key hashes, then the tenant directory. */
-  async authenticate(authorization: string | undefined): Promise<string> {
-    if (!authorization) throw new AuthenticationError('Missing API key: send Authorization: Bearer <key> or x-api-key: <key>.', 'missing_api_key');
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (!m) throw new AuthenticationError('Malformed API key: expected Authorization: Bearer <key> or x-api-key: <key>.', 'invalid_api_key');
+  /** Maps the request's key (`Authorization: Bearer <key>` or `x-api-key`) to a tenant id through the configured key hashes, then the tenant directory. */
+  async authenticate(authorization: string | undefined, xApiKey?: string): Promise<string> {
+    const presented = presentedKey(authorization, xApiKey);
+    if ('problem' in presented) {
+      throw presented.problem === 'missing'
+        ? new AuthenticationError('Missing API key: send Authorization: Bearer <key> or x-api-key: <key>.', 'missing_api_key')
+        : new AuthenticationError('Malformed API key: expected Authorization: Bearer <key> or x-api-key: <key>.', 'invalid_api_key');
+    }
+    const { key } = presented;
     const now = this.deps.clock.now();
-    const cached = this.keyCache.get(m[1]);
+    const cached = this.keyCache.get(key);
     if (cached && cached.expiresAtMs > now) return cached.tenant;
-    const hash = this.deps.sha256(m[1]);
+    const hash = this.deps.sha256(key);
     const fromConfig = this.deps.config.keyHashes.get(hash);
     const tenant = fromConfig ?? (await this.deps.tenants?.tenantForKey(hash));
     if (!tenant) throw new AuthenticationError('Incorrect API key provided.', 'invalid_api_key');
     if (this.keyCache.size >= 10_000) this.keyCache.clear();
-    this.keyCache.set(m[1], { tenant, expiresAtMs: fromConfig ? Infinity : now + this.storedTtlMs() });
+    this.keyCache.set(key, { tenant, expiresAtMs: fromConfig ? Infinity : now + this.storedTtlMs() });
     return tenant;
   }
 

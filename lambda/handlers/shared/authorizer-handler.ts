@@ -1,5 +1,6 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { AUTHORIZER_TENANT_KEY, usageIdentifierFor } from '../../contract';
+import { presentedKey } from '../../core/api-key';
 import type { Sha256, TenantDirectory } from '../../core/ports';
 
 /** Every method of the stage: API Gateway caches one decision per key, so it must cover all routes. */
@@ -28,8 +29,8 @@ export function createAuthorizerHandler(keyHashes: ReadonlyMap<string, string>, 
       else if (k.toLowerCase() === 'x-api-key') apiKey = v;
     }
     // Bearer (OpenAI clients) or x-api-key (Anthropic clients, Claude Code): the same key either way.
-    const m = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : apiKey ? /^\s*(\S+)\s*$/.exec(apiKey) : null;
-    const hash = m ? sha256(m[1]) : undefined;
+    const presented = presentedKey(header, apiKey);
+    const hash = 'key' in presented ? sha256(presented.key) : undefined;
     // Config keys first (no I/O); then run-time tenants (one GetItem; API Gateway caches the decision per key).
     const tenant = hash ? keyHashes.get(hash) ?? (await tenants?.tenantForKey(hash)) : undefined;
     if (!tenant) throw new Error('Unauthorized');

@@ -1,4 +1,5 @@
 import { decodeMessagesRequest, MESSAGES_CODEC, stableUser } from '../../../../lambda/core/formats/anthropic';
+import { errorShape } from '../../../../lambda/core/formats/error-shapes';
 import { AnthropicStreamReader, chatToMessagesBody, readAnthropicUsage, withOutputCap } from '../../../../lambda/core/formats/anthropic-upstream';
 import { InvalidRequestError } from '../../../../lambda/core/errors';
 import type { ChatCompletionChunk, ChatRequest } from '../../../../lambda/core/openai/types';
@@ -147,8 +148,8 @@ describe('Messages codec', () => {
   });
 
   it('shapes errors as Anthropic does, a gateway 503 as the 529 its clients retry', () => {
-    expect(MESSAGES_CODEC.error(429, 'insufficient_quota', 'quota_exceeded', 'Quota exceeded', null)).toEqual({ status: 429, body: { type: 'error', error: { type: 'rate_limit_error', message: 'Quota exceeded' } } });
-    expect(MESSAGES_CODEC.error(503, 'upstream_error', 'upstream_throttled', 'busy', null).status).toBe(529);
-    expect(MESSAGES_CODEC.error(413, 'invalid_request_error', 'payload_too_large', 'big', null).body).toMatchObject({ error: { type: 'request_too_large' } });
+    expect(errorShape('messages', 429, 'insufficient_quota', 'quota_exceeded', 'Quota exceeded', null)).toEqual({ status: 429, body: { type: 'error', error: { type: 'rate_limit_error', message: 'Quota exceeded' } } });
+    expect(errorShape('messages', 503, 'upstream_error', 'upstream_throttled', 'busy', null).status).toBe(529);
+    expect(errorShape('messages', 413, 'invalid_request_error', 'payload_too_large', 'big', null).body).toMatchObject({ error: { type: 'request_too_large' } });
   });
 });
