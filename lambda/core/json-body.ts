@@ -12,3 +12,16 @@ export function parseJsonBody(raw: string, byteLength: number, maxBytes: number)
     throw new InvalidRequestError(`The request body is not valid JSON: ${(err as Error).message}`, null, 'invalid_json');
   }
 }
+
+/** A JSON object (not an array, not null). */
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A JSON value's type as error messages name it: null, array, object, string, number, boolean. */
+export function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+

@@ -4,7 +4,7 @@
  * anthropic-upstream.ts. Pure.
  */
 import { InvalidRequestError } from '../errors';
-import { parseJsonBody } from '../json-body';
+import { isObject, parseJsonBody, typeName } from '../json-body';
 import { MAX_JSON_DEPTH, MAX_TOKENS_CEILING, tooDeep } from '../openai/validate';
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage, ChatRequest, ContentPart, ToolCall } from '../openai/types';
 import type { TokenUsage } from '../pricing/prices';
@@ -14,8 +14,6 @@ import { sseEvent, type AnswerFacts, type Codec, type Decoded, type HeaderReader
 
 type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
 function bad(message: string, param: string | null = null, code = 'invalid_value'): InvalidRequestError {
   return new InvalidRequestError(message, param, code);

@@ -5,10 +5,10 @@
  */
 import type { ChatCompletion, ToolCall } from '../openai/types';
 import { checkedUsage, type UsageReading } from '../pricing/prices';
+import { isObject } from '../json-body';
 
 type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 
 /** The Responses usage block, read as untrusted input: input_tokens include cached_tokens. */

@@ -4,32 +4,17 @@
  * responses-upstream.ts. Pure.
  */
 import { InvalidRequestError } from '../errors';
-import { parseJsonBody } from '../json-body';
-import { MAX_JSON_DEPTH, MAX_TOKENS_CEILING, tooDeep } from '../openai/validate';
+import { isObject, parseJsonBody, typeName } from '../json-body';
+import { checkNumber as num, checkString, MAX_JSON_DEPTH, MAX_TOKENS_CEILING, tooDeep } from '../openai/validate';
+
+const str = (v: unknown, param: string, nonEmpty = false): string => checkString(v, param, { nonEmpty });
 import type { ChatCompletion, ChatCompletionChunk, ChatMessage, ChatRequest, ContentPart, ToolCall } from '../openai/types';
 import type { TokenUsage } from '../pricing/prices';
 import { sseEvent, type AnswerFacts, type Codec, type Decoded, type NativeStreamEvent, type StreamEncoder } from './wire';
 
 type Json = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 const bad = (message: string, param: string | null = null, code = 'invalid_value') => new InvalidRequestError(message, param, code);
-
-function str(v: unknown, param: string, nonEmpty = false): string {
-  if (typeof v !== 'string') throw bad(`Invalid type for '${param}': expected a string, but got ${typeName(v)}.`, param, 'invalid_type');
-  if (nonEmpty && !v.length) throw bad(`Invalid '${param}': empty string.`, param, 'empty_string');
-  if (!v.isWellFormed()) throw bad(`Invalid '${param}': the string contains an unpaired UTF-16 surrogate.`, param, 'invalid_unicode');
-  return v;
-}
-
-function num(v: unknown, param: string, min: number, max: number, integer: boolean): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
-    throw bad(`Invalid type for '${param}': expected ${integer ? 'an integer' : 'a number'}, but got ${typeName(v)}.`, param, 'invalid_type');
-  }
-  if (v < min || v > max) throw bad(`Invalid '${param}': ${v} is out of range; expected ${min} to ${max}.`, param, 'out_of_range');
-  return v;
-}
 
 /**
  * Tools OpenAI's servers run themselves (search, code, images): an upstream that is not OpenAI cannot run them, so

@@ -1,5 +1,5 @@
 import { InvalidRequestError } from '../errors';
-import { parseJsonBody } from '../json-body';
+import { isObject, parseJsonBody, typeName } from '../json-body';
 import type { ChatMessage, ChatRequest, Role } from './types';
 
 /** Hard ceiling on any token count a client may ask for; larger values are surely mistakes. */
@@ -19,19 +19,8 @@ const KNOWN = new Set([
   'stream_options', 'user', 'tools', 'tool_choice',
 ]);
 
-type Json = Record<string, unknown>;
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  return typeof v;
-}
-
-function checkString(v: unknown, param: string, opts: { nonEmpty?: boolean } = {}): string {
+/** A string parameter (well-formed Unicode, non-empty when asked), or a 400 naming it in OpenAI's wording. */
+export function checkString(v: unknown, param: string, opts: { nonEmpty?: boolean } = {}): string {
   if (typeof v !== 'string') {
     throw new InvalidRequestError(`Invalid type for '${param}': expected a string, but got ${typeName(v)}.`, param, 'invalid_type');
   }
@@ -48,7 +37,8 @@ function checkString(v: unknown, param: string, opts: { nonEmpty?: boolean } = {
   return v;
 }
 
-function checkNumber(v: unknown, param: string, min: number, max: number, integer: boolean): number {
+/** A number parameter within [min, max] (an integer when asked), or a 400 naming it in OpenAI's wording. */
+export function checkNumber(v: unknown, param: string, min: number, max: number, integer: boolean): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) {
     throw new InvalidRequestError(`Invalid type for '${param}': expected a number, but got ${typeName(v)}.`, param, 'invalid_type');
   }
