@@ -3,6 +3,7 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { s3Client, secretsManagerClient } from './lazy';
+import { awsClientConfig } from './aws-client-config';
 import { Verifier } from '../core/cache/verifier';
 import type { ResolvedConfig } from '../core/config/resolve';
 import { LearnedRouter } from '../core/routing/learned';
@@ -15,8 +16,14 @@ export interface Artefacts {
   readonly router?: LearnedRouter;
   readonly verifier?: Verifier;
   readonly providerKeys?: ReadonlyMap<string, string>;
-  /** The semantic index's API key (Pinecone `apiKeySecret`). */
+  /** The semantic index's API key (Pinecone `apiKeySecret`) or password (Valkey `passwordSecret`). */
   readonly indexKey?: string;
+  /**
+   * Why that key could not be read (no route to Secrets Manager, access denied, a deleted secret). The gateway then
+   * starts without its semantic tier (buildCache) rather than not at all: a cache is an optimisation, the gateway is
+   * not.
+   */
+  readonly indexKeyError?: string;
 }
 
 function secretProviders(config: ResolvedConfig): { id: string; secret: string }[] {
@@ -87,7 +94,7 @@ export async function loadArtefacts(config: ResolvedConfig, opts: { baseDir?: st
   let s3 = opts.s3;
   const read = async (what: string, ref: Ref): Promise<string> => {
     if ('path' in ref) return readLocal(what, ref, baseDir);
-    s3 ??= new (s3Client().S3Client)({});
+    s3 ??= new (s3Client().S3Client)(awsClientConfig('artefacts'));
     return readS3(what, ref.s3Uri, s3);
   };
   let sm = opts.secrets;
@@ -95,7 +102,7 @@ export async function loadArtefacts(config: ResolvedConfig, opts: { baseDir?: st
   const secretKey = async (field: string, secret: string): Promise<string> => {
     try {
       const { GetSecretValueCommand, SecretsManagerClient } = secretsManagerClient();
-      sm ??= new SecretsManagerClient({});
+      sm ??= new SecretsManagerClient(awsClientConfig('secrets'));
       const out = await sm.send(new GetSecretValueCommand({ SecretId: secret }));
       if (out.SecretString === undefined) throw new Error('the secret has no string value');
       return keyFromSecret(out.SecretString);
@@ -107,13 +114,13 @@ export async function loadArtefacts(config: ResolvedConfig, opts: { baseDir?: st
   const ix = config.raw.cache.semantic.enabled ? config.raw.cache.semantic.index : undefined;
   const indexKey = ix?.type === 'pinecone' && ix.apiKeySecret ? secretKey('cache.semantic.index.apiKeySecret', ix.apiKeySecret)
     : ix?.type === 'valkey' && ix.passwordSecret ? secretKey('cache.semantic.index.passwordSecret', ix.passwordSecret) : undefined;
-  const [router, verifier, providerKeys, loadedIndexKey] = await Promise.all([
+  const [router, verifier, providerKeys, index] = await Promise.all([
     r.router ? read('routing.learned', r.router).then((t) => parseAs('routing.learned', where(r.router!), t, LearnedRouter.parse)) : undefined,
     r.verifier ? read('cache.semantic.verifier', r.verifier).then((t) => parseAs('cache.semantic.verifier', where(r.verifier!), t, Verifier.parse)) : undefined,
     keys,
-    indexKey,
+    indexKey?.then((key) => ({ key }), (err: Error) => ({ error: err.message })),
   ]);
-  return { router, verifier, providerKeys: new Map(providerKeys), indexKey: loadedIndexKey };
+  return { router, verifier, providerKeys: new Map(providerKeys), indexKey: index && 'key' in index ? index.key : undefined, indexKeyError: index && 'error' in index ? index.error : undefined };
 }
 
 /** The same for file artefacts only, synchronously (tests and tools that build a gateway in one step). */

@@ -1,6 +1,7 @@
 import type { FirehoseClient } from '@aws-sdk/client-firehose';
 import type { UsageSink } from '../core/ports';
 import { firehoseClient } from './lazy';
+import { awsClientConfig } from './aws-client-config';
 import type { UsageRecord } from '../core/usage';
 
 /** Firehose's limits for one PutRecordBatch call. */
@@ -61,7 +62,7 @@ export class FirehoseUsageSink implements UsageSink {
     try {
       // Loaded inside the try: even a failure to load the client only reaches onError (the records are in the log).
       const { FirehoseClient: Client, PutRecordBatchCommand } = firehoseClient();
-      this.client ??= new Client({});
+      this.client ??= new Client(awsClientConfig('delivery'));
       const out = await this.client.send(new PutRecordBatchCommand({ DeliveryStreamName: this.streamName, Records: batch.map((b) => ({ Data: b.data })) }));
       if (!out.FailedPutCount) return;
       // Responses line up with the request: an entry with an ErrorCode is a record Firehose did not take.

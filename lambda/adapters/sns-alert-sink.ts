@@ -1,5 +1,6 @@
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { snsClient } from './lazy';
+import { awsClientConfig } from './aws-client-config';
 import type { AlertSink, QuotaAlert } from '../core/ports';
 import { chatNotification } from './chat-notification';
 
@@ -32,7 +33,7 @@ export class SnsAlertSink implements AlertSink {
     const sent = Promise.resolve()
       .then(() => {
         const { PublishCommand, SNSClient } = snsClient();
-        this.client ??= new SNSClient({});
+        this.client ??= new SNSClient(awsClientConfig('delivery'));
         return this.client.send(new PublishCommand({
         TopicArn: this.topicArn,
         Subject: subject,

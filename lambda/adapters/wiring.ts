@@ -6,6 +6,7 @@ import type { ResolvedConfig } from '../core/config/resolve';
 import { Gateway } from '../core/pipeline';
 import type { Verifier } from '../core/cache/verifier';
 import { type Artefacts, loadFileArtefacts } from './artefacts';
+import { awsClientConfig } from './aws-client-config';
 import type { AlertSink, ChatProvider, Embedder, ExactCache, QuotaStore, SemanticIndex, TenantDirectory, UsageSink } from '../core/ports';
 import { BedrockProvider } from './bedrock-provider';
 import { DynamoDbExactCache } from './dynamodb-exact-cache';
@@ -107,10 +108,15 @@ export function buildCache(
   if (cache.exact.enabled) {
     const store = cache.exact.store;
     exactCache = opts.exactCache ?? (store.type === 'dynamodb'
-      ? new DynamoDbExactCache(new DynamoDBClient(store.region ? { region: store.region } : {}), store.tableName)
+      ? new DynamoDbExactCache(new DynamoDBClient(awsClientConfig('dynamodb', store.region)), store.tableName)
       : new MemoryExactCache(store.maxEntries, Date.now, store.maxEntriesPerTenant));
   }
   if (!cache.semantic.enabled) return { exactCache };
+  if (artefacts.indexKeyError) {
+    // The cache's secret could not be read: serve without the semantic tier, loudly, instead of not at all.
+    opts.warn?.(`semantic cache disabled until this instance restarts: ${artefacts.indexKeyError}`);
+    return { exactCache };
+  }
   const embedder = buildEmbedder(cache.semantic.embedder, opts.env);
   // The sentence encoder's defaults (threshold, guards) were chosen together with its built-in verifier.
   let verifier = artefacts.verifier;

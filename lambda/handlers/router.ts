@@ -2,6 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbQuotaStore } from '../adapters/dynamodb-quota-store';
+import { awsClientConfig } from '../adapters/aws-client-config';
 import { DynamoDbTenantDirectory } from '../adapters/dynamodb-tenant-directory';
 import { SnsAlertSink } from '../adapters/sns-alert-sink';
 import { loadArtefacts } from '../adapters/artefacts';
@@ -26,7 +27,7 @@ const quotaTable = process.env[ENV_QUOTA_TABLE];
 const alertTopic = process.env[ENV_ALERT_TOPIC_ARN];
 const usageStream = process.env[ENV_USAGE_STREAM];
 const config = resolveConfig(configFromEnv());
-const dynamo = quotaTable ? new DynamoDBClient({}) : undefined;
+const dynamo = quotaTable ? new DynamoDBClient(awsClientConfig('dynamodb')) : undefined;
 function powertoolsSink(): PowertoolsUsageSink {
   return new PowertoolsUsageSink(new Logger({ serviceName: ROUTER_SERVICE }), new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ROUTER_SERVICE }));
 }
@@ -45,6 +46,9 @@ const gateway = loadArtefacts(config, { baseDir: __dirname }).then((artefacts) =
   tenants: quotaTable ? new DynamoDbTenantDirectory(dynamo!, quotaTable) : undefined,
   // The SNS client is loaded with the first alert, not at cold start.
   alerts: alertTopic ? new SnsAlertSink(undefined, alertTopic) : undefined,
+  // Problems that do not stop the gateway (a provider key unset, the semantic cache's secret unreadable): one log
+  // line each, at start-up, with a type a metric filter or Logs Insights can find.
+  warn: (message) => process.stderr.write(`${JSON.stringify({ _type: 'llm_gateway_degraded', level: 'ERROR', message })}\n`),
 }));
 // Surfaces a start-up failure in the log at once rather than only with the first request.
 gateway.catch((err: unknown) => process.stderr.write(`router start-up failed: ${err instanceof Error ? err.message : String(err)}\n`));

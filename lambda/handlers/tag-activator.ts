@@ -1,10 +1,11 @@
 import { CostExplorerClient, ListCostAllocationTagsCommand, UpdateCostAllocationTagsStatusCommand, type CostAllocationTag } from '@aws-sdk/client-cost-explorer';
+import { awsClientConfig } from '../adapters/aws-client-config';
 import { ENV_COST_ALLOCATION_TAGS } from '../contract';
 import { costExplorerRegion, parseTagKeys } from '../core/finops/tag-activation';
 import { createTagActivatorHandler } from './shared/tag-activator-handler';
 
 /** Cost Explorer's API is served from one Region per partition, whatever the stack's Region. */
-const ce = new CostExplorerClient({ region: costExplorerRegion(process.env.AWS_REGION) });
+const ce = new CostExplorerClient(awsClientConfig('delivery', costExplorerRegion(process.env.AWS_REGION)));
 const keys = parseTagKeys(process.env[ENV_COST_ALLOCATION_TAGS]);
 
 export const handler = createTagActivatorHandler({

@@ -165,6 +165,11 @@ describe('Valkey in the config', () => {
     const secret = withIndex({ type: 'valkey', url: 'rediss://cache.example.internal:6379', passwordSecret: 'llm/valkey-auth' });
     expect(buildCache(secret, { env: {} }, { indexKey: 'from-secret' }).semantic?.index).toBeInstanceOf(ValkeySemanticIndex);
     expect(() => buildCache(secret, { env: {} }, {})).toThrow('the token was not loaded');
+    // A secret that could not be read (loadArtefacts caught it): the exact tier stays, the semantic tier is off, said once.
+    const warnings: string[] = [];
+    const degraded = buildCache(secret, { env: {}, warn: (m) => warnings.push(m) }, { indexKeyError: 'cache.semantic.index.passwordSecret: cannot read llm/valkey-auth: AccessDeniedException' });
+    expect(degraded.semantic).toBeUndefined();
+    expect(warnings).toEqual(['semantic cache disabled until this instance restarts: cache.semantic.index.passwordSecret: cannot read llm/valkey-auth: AccessDeniedException']);
   });
 
   it('refuses a URL that is not redis:// or rediss://, and both password sources at once', () => {

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import { PassThrough, type Writable } from 'node:stream';
 import { join } from 'node:path';
@@ -304,6 +304,53 @@ describe('lazy chunks', () => {
       await new Promise((r) => sns.close(r));
     }
   });
+});
+
+/**
+ * A router in a VPC with no route to some services (issue 38): each AWS endpoint accepts the connection and never
+ * answers. The SDK's standard AWS_MAX_ATTEMPTS=1 keeps the test to one timed-out attempt per call (the default is 3).
+ */
+describe('router bundle without a way out', () => {
+  it('starts without its semantic cache when the cache secret cannot be read, and gives up the Firehose write after its timeout', async () => {
+    const held: Socket[] = [];
+    const blackHole = createNetServer((socket) => void held.push(socket));
+    await new Promise<void>((ok) => blackHole.listen(0, '127.0.0.1', ok));
+    const hole = `http://127.0.0.1:${(blackHole.address() as AddressInfo).port}`;
+    const upstream = new FakeUpstream();
+    await upstream.start();
+    try {
+      upstream.setDefault('up-small-a', { kind: 'ok', content: 'served without the cache', promptTokens: 10, completionTokens: 5 });
+      const config = testConfig(upstream.baseUrl, {
+        usage: { sink: 'stdout' },
+        cache: {
+          exact: { enabled: false },
+          semantic: {
+            enabled: true, embedder: { type: 'local', dimensions: 64 },
+            index: { type: 'valkey', url: 'rediss://127.0.0.1:1', passwordSecret: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:cache-auth-AbCdEf' },
+          },
+        },
+      });
+      const result = await invokeBundle('router', 'bufferedHandler', event({ model: 'small-a', messages: [{ role: 'user', content: 'no way out' }] }), {
+        LLM_FINOPS_CONFIG: JSON.stringify(config),
+        LLM_FINOPS_USAGE_STREAM: 'llm-usage',
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: hole,
+        AWS_ENDPOINT_URL_FIREHOSE: hole,
+        AWS_MAX_ATTEMPTS: '1',
+        ...LOCAL_AWS,
+      });
+      expect(result.status).toBe(0);
+      expect(JSON.parse(result.stdout.trim().split('\n').at(-1)!)).toMatchObject({ statusCode: 200 });
+      const lines = result.stderr.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+      expect(lines.find((l) => l._type === 'llm_gateway_degraded')?.message).toMatch(/^semantic cache disabled until this instance restarts: cache\.semantic\.index\.passwordSecret: cannot read arn:aws:secretsmanager:\S+: .*exceeded the configured 5000 ms requestTimeout/);
+      expect(lines.find((l) => l._type === 'llm_usage_delivery_failed')?.error).toMatch(/^PutRecordBatch failed: .*exceeded the configured 10000 ms requestTimeout/);
+      // Both calls reached the black hole (the SDK went where the environment pointed it).
+      expect(held.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      for (const s of held) s.destroy();
+      await upstream.stop();
+      await new Promise((r) => blackHole.close(r));
+    }
+  }, 60_000);
 });
 
 /** The kill-switch bundle the BudgetGuard deploys, in a child process with the SDK pointed at dynalite. */
