@@ -194,7 +194,9 @@ export class SemanticCache extends Construct {
       if (props.instanceType !== undefined) problems.push('instanceType: an OpenSearch instance type; for engine valkey use nodeType');
       if (props.nodeType !== undefined && !/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(props.nodeType)) problems.push(`nodeType: expected an ElastiCache node type such as cache.r7g.large, got '${props.nodeType}'`);
       if (props.nodeType !== undefined && /^cache\.r6gd\./.test(props.nodeType)) problems.push(`nodeType: ${props.nodeType} uses data tiering, which has no vector search`);
-      if (props.nodeType !== undefined && /^cache\.t[234]g?\.(micro|small)$/.test(props.nodeType)) problems.push(`nodeType: ${props.nodeType} needs its memory reserve raised for search (30-50%); use cache.t4g.medium or larger`);
+      // ElastiCache "Supported node types" (read 2026-12-06): new clusters can no longer be created on T2 nodes.
+      if (props.nodeType !== undefined && /^cache\.t2\./.test(props.nodeType)) problems.push(`nodeType: ${props.nodeType}: ElastiCache no longer creates clusters on T2 nodes; use cache.t4g.medium or larger`);
+      else if (props.nodeType !== undefined && /^cache\.t[234]g?\.(micro|small)$/.test(props.nodeType)) problems.push(`nodeType: ${props.nodeType} needs its memory reserve raised for search (30-50%); use cache.t4g.medium or larger`);
     } else {
       for (const k of ['vpc', 'vpcSubnets', 'nodeType'] as const) if (props[k] !== undefined) problems.push(`${k}: only for engine valkey`);
     }
@@ -301,6 +303,11 @@ export class SemanticCache extends Construct {
       const preset = VALKEY_PRESETS[props.preset ?? 'development'];
       const vpc = props.vpc!;
       const subnets = vpc.selectSubnets(props.vpcSubnets);
+      const zones = new Set(subnets.availabilityZones.filter((z) => !Token.isUnresolved(z)));
+      if (preset.nodes > 1 && zones.size === 1) {
+        // Multi-AZ with automatic failover puts the replica in another zone: a one-zone subnet group cannot hold it.
+        throw new Error(`Invalid SemanticCache props:\n  - vpcSubnets: the ${props.preset} preset runs a replica in a second Availability Zone, but the subnets span one (${[...zones][0]})`);
+      }
       const securityGroup = new ec2.SecurityGroup(this, 'SecurityGroup', {
         vpc, allowAllOutbound: false, description: 'cdk-llm-finops Valkey semantic cache: admits the bound routers on the cache port',
       });

@@ -104,3 +104,55 @@ export function artefactObjectArns(config: Config, partition: string): string[] 
   const uris = [config.routing?.learned?.s3Uri, config.cache?.semantic?.enabled ? config.cache.semantic.verifier?.s3Uri : undefined];
   return uris.filter((u): u is string => typeof u === 'string' && u.startsWith('s3://')).map((u) => `arn:${partition}:s3:::${u.slice('s3://'.length)}`);
 }
+
+/** What the router calls over the network: the question a router in a VPC must answer before its first request. */
+export interface RouterNetworkNeeds {
+  /** AWS services reached through interface VPC endpoints (the `<name>` of com.amazonaws.<region>.<name>), sorted. */
+  readonly interfaceServices: string[];
+  /** AWS services reached through gateway VPC endpoints (free; route-table entries), sorted. */
+  readonly gatewayServices: ('dynamodb' | 's3')[];
+  /** Calls no VPC endpoint in the stack's Region serves: external providers and AWS services in another Region. */
+  readonly outside: string[];
+}
+
+/**
+ * The router's network calls from its config and the environment variables its bindings set (a quota table, the
+ * usage stream, an alert topic, a semantic cache: `env` maps each variable to its value, resolved or as a string
+ * holding CloudFormation intrinsics). Services in another Region than `region` count as outside: an interface
+ * endpoint serves its own Region only.
+ */
+export function routerNetworkNeeds(config: Config, env: Record<string, unknown>, region: string): RouterNetworkNeeds {
+  const iface = new Set<string>();
+  const gateway = new Set<'dynamodb' | 's3'>();
+  const outside = new Set<string>();
+  const elsewhere = (r: unknown): boolean => typeof r === 'string' && !!r && r !== region && !r.startsWith('${Token[');
+  for (const p of config.providers as { id: string; type: string; region?: string; baseUrl?: string; apiKeySecret?: string; endpoint?: string }[]) {
+    if (p.apiKeySecret) iface.add('secretsmanager');
+    if (p.type === 'bedrock' || p.type === 'sagemaker') {
+      const service = p.type === 'bedrock' ? 'bedrock-runtime' : 'sagemaker.runtime';
+      if (elsewhere(p.region)) outside.add(`provider '${p.id}' (${service} in ${p.region})`);
+      else iface.add(service);
+    } else {
+      const url = p.baseUrl ?? p.endpoint ?? (p.type === 'anthropic' ? 'https://api.anthropic.com' : undefined);
+      const host = url && URL.canParse(url) ? new URL(url).host : (url ?? '');
+      outside.add(`provider '${p.id}'${host ? ` (${host})` : ''}`);
+    }
+  }
+  const learned = config.routing?.learned?.s3Uri;
+  const sem = config.cache?.semantic?.enabled ? config.cache.semantic : undefined;
+  if (typeof learned === 'string' || typeof sem?.verifier?.s3Uri === 'string') gateway.add('s3');
+  if (sem?.index?.passwordSecret || sem?.index?.apiKeySecret) iface.add('secretsmanager');
+  if (sem?.embedder?.type === 'bedrock') iface.add('bedrock-runtime');
+  if (config.cache?.exact?.enabled && config.cache.exact.store?.type === 'dynamodb') gateway.add('dynamodb');
+  const text = (k: string): string | undefined => (env[k] === undefined ? undefined : typeof env[k] === 'string' ? (env[k] as string) : JSON.stringify(env[k]));
+  if (text('LLM_FINOPS_QUOTA_TABLE') !== undefined || text('LLM_FINOPS_EXACT_CACHE_TABLE') !== undefined) gateway.add('dynamodb');
+  if (text('LLM_FINOPS_ALERT_TOPIC_ARN') !== undefined) iface.add('sns');
+  if (text('LLM_FINOPS_USAGE_STREAM') !== undefined) iface.add('kinesis-firehose');
+  if (text('LLM_FINOPS_TENANT_UPSTREAMS') !== undefined) iface.add('bedrock-runtime');
+  const index = text('LLM_FINOPS_SEMANTIC_INDEX');
+  // The values hold quoted JSON, escaped once more inside CloudFormation intrinsics.
+  if (index !== undefined && /valkey/.test(index)) iface.add('secretsmanager');
+  if (index !== undefined && /opensearch/.test(index)) outside.add('the OpenSearch semantic cache (a public domain or collection endpoint)');
+  if (text('LLM_FINOPS_SEMANTIC_EMBEDDER')?.includes('bedrock')) iface.add('bedrock-runtime');
+  return { interfaceServices: [...iface].sort(), gatewayServices: [...gateway].sort(), outside: [...outside].sort() };
+}

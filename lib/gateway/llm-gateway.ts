@@ -14,7 +14,7 @@ import { BUNDLES, ENV_USAGE_SCOPE, type GatewayConfigDocument, usageIdentifierFo
 import { checkEnvironmentSize, configDelivery } from './config-delivery';
 import type { TokenQuotaTable } from '../quota/token-quota-table';
 import { acknowledgeBasicExecutionRole } from '../nag';
-import { RouterFunction } from './router-function';
+import { RouterEgress, RouterFunction } from './router-function';
 
 export interface LlmGatewayProps {
   /** The GatewayConfig document (see schema/gateway-config.schema.json), read by the router and the authorizer. */
@@ -69,6 +69,12 @@ export interface LlmGatewayProps {
    * @default - the VPC's private subnets
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * With `vpc`: how the router reaches AWS services and providers (RouterFunctionProps.egress).
+   * @default RouterEgress.NAT
+   */
+  readonly routerEgress?: RouterEgress;
 
   /**
    * Let the router start the AWS Marketplace subscription of a third-party Bedrock model (Anthropic, Meta, Mistral,
@@ -212,7 +218,7 @@ export class LlmGateway extends Construct {
 
     const tracing = props.tracing ?? false;
     this.router = new RouterFunction(this, 'Router', {
-      config: props.config, timeout: timeout.plus(Duration.seconds(10)), vpc: props.vpc, vpcSubnets: props.vpcSubnets,
+      config: props.config, timeout: timeout.plus(Duration.seconds(10)), vpc: props.vpc, vpcSubnets: props.vpcSubnets, egress: props.routerEgress,
       bedrockMarketplaceSubscribe: props.bedrockMarketplaceSubscribe,
     });
     if (tracing) this.router.function.addEnvironment('AWS_XRAY_CONTEXT_MISSING', 'IGNORE_ERROR');

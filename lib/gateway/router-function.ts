@@ -1,5 +1,5 @@
-import { Annotations, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
-import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Annotations, Aspects, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -8,7 +8,32 @@ import { BUNDLES, type GatewayConfigDocument } from '../../lambda/contract';
 import { checkEnvironmentSize, configDelivery } from './config-delivery';
 import { gatewayConfigWarnings, validateGatewayConfig } from '../bundles';
 import { acknowledgeBasicExecutionRole } from '../nag';
-import { type ArnContext, artefactObjectArns, bedrockModelArns, crossRegionModelIds, marketplaceBedrockModels, premiumOnlyModelIds, providerSecretArns, sageMakerArns } from './config-resources';
+import {
+  type ArnContext, artefactObjectArns, bedrockModelArns, crossRegionModelIds, marketplaceBedrockModels, premiumOnlyModelIds, providerSecretArns, routerNetworkNeeds,
+  type RouterNetworkNeeds, sageMakerArns,
+} from './config-resources';
+
+/**
+ * How a router in a VPC reaches the AWS services and providers it calls (Bedrock, DynamoDB, Firehose, SNS, Secrets
+ * Manager, SageMaker Runtime, S3, external APIs). A Lambda function in a VPC has no internet access of its own, not
+ * even in a public subnet.
+ */
+export enum RouterEgress {
+  /** The subnets route to the internet through a NAT gateway (PRIVATE_WITH_EGRESS subnets): nothing is created. */
+  NAT = 'nat',
+  /**
+   * Create the interface endpoints (with private DNS) and gateway endpoints the router needs, in its subnets. Works in
+   * isolated subnets when every provider is on AWS in the stack's Region. Each interface endpoint costs about $0.01 an
+   * hour per zone plus $0.01 per GB (us-east-1): ~$7.30 a month per service and zone. Private DNS fails if the VPC
+   * already has an endpoint with private DNS for that service: use EXISTING_ENDPOINTS there.
+   */
+  CREATE_ENDPOINTS = 'create-endpoints',
+  /**
+   * The VPC already has the endpoints (with private DNS) the router needs: nothing is created; the router function's
+   * metadata lists them and `llm-finops doctor` checks that each exists.
+   */
+  EXISTING_ENDPOINTS = 'existing-endpoints',
+}
 
 export interface RouterFunctionProps {
   /**
@@ -46,6 +71,13 @@ export interface RouterFunctionProps {
    * @default - the VPC's private subnets
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * With `vpc`: how the router reaches AWS services and providers. Isolated subnets without CREATE_ENDPOINTS or
+   * EXISTING_ENDPOINTS are refused at synth: every call would hang until its timeout.
+   * @default RouterEgress.NAT
+   */
+  readonly egress?: RouterEgress;
 
   /**
    * Let the router start the AWS Marketplace subscription of a third-party Bedrock model (Anthropic, Meta, Mistral,
@@ -142,6 +174,11 @@ export class RouterFunction extends Construct {
     if (secrets.length) this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets }));
     acknowledgeBasicExecutionRole(this.function);
     if (props.vpc) {
+      const vpc = props.vpc;
+      const selection = props.vpcSubnets;
+      const egress = props.egress ?? RouterEgress.NAT;
+      // The environment is complete only once every binding has run (quota table, usage stream, cache): decided at synth.
+      Aspects.of(this).add({ visit: (node) => void (node === this && this.planEgress(vpc, selection, egress)) });
       Validations.of(this.function).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
         reason: 'AWSLambdaVPCAccessExecutionRole only lets Lambda manage the function\'s network interfaces in the VPC.',
@@ -157,6 +194,51 @@ export class RouterFunction extends Construct {
   premiumModelResources(): string[] {
     const ids = premiumOnlyModelIds(this.config);
     return ids.size ? bedrockModelArns(this.config, this.arnContext(), ids) : [];
+  }
+
+  /** What the router calls over the network (its config and the variables its bindings set). */
+  networkNeeds(): RouterNetworkNeeds {
+    const cfn = this.function.node.defaultChild as lambda.CfnFunction;
+    const env = (Stack.of(this).resolve(cfn.environment) as { variables?: Record<string, unknown> } | undefined)?.variables ?? {};
+    return routerNetworkNeeds(this.config, env, Stack.of(this).region);
+  }
+
+  private egressPlanned = false;
+
+  /** Refuses a VPC the router cannot get out of, creates the endpoints asked for, and records the needs for doctor. */
+  private planEgress(vpc: ec2.IVpc, selection: ec2.SubnetSelection | undefined, egress: RouterEgress): void {
+    if (this.egressPlanned) return;
+    this.egressPlanned = true;
+    const needs = this.networkNeeds();
+    const selected = vpc.selectSubnets(selection);
+    const isolatedIds = new Set(vpc.isolatedSubnets.map((s) => s.subnetId));
+    const isolated = selected.subnets.length > 0 && selected.subnets.every((s) => isolatedIds.has(s.subnetId));
+    const services = [...needs.interfaceServices, ...needs.gatewayServices].join(', ');
+    if (isolated && egress === RouterEgress.NAT) {
+      throw new Error(`RouterFunction: its subnets are isolated (no NAT route), so its calls to ${services || 'AWS'} would hang until they time out. ` +
+        'Set egress: RouterEgress.CREATE_ENDPOINTS (or EXISTING_ENDPOINTS where the VPC has them), or choose PRIVATE_WITH_EGRESS subnets.');
+    }
+    if (isolated && needs.outside.length) {
+      throw new Error(`RouterFunction: its subnets are isolated, and no VPC endpoint reaches ${needs.outside.join(', ')}: choose PRIVATE_WITH_EGRESS subnets (a NAT gateway).`);
+    }
+    this.function.node.addMetadata('cdk-llm-finops:network', { egress, ...needs });
+    if (egress !== RouterEgress.CREATE_ENDPOINTS) return;
+    // An interface endpoint takes one subnet per zone.
+    const subnets: ec2.SubnetSelection = { subnets: vpc.selectSubnets({ ...selection, onePerAz: true }).subnets };
+    for (const name of needs.interfaceServices) {
+      // Its security group admits the router only (not the whole VPC's range), on 443.
+      const endpoint = new ec2.InterfaceVpcEndpoint(this, `Endpoint-${name}`, {
+        vpc, subnets, privateDnsEnabled: true, open: false,
+        service: new ec2.InterfaceVpcEndpointAwsService(name),
+      });
+      endpoint.connections.allowDefaultPortFrom(this.function, `cdk-llm-finops router to ${name}`);
+    }
+    for (const name of needs.gatewayServices) {
+      new ec2.GatewayVpcEndpoint(this, `Endpoint-${name}`, {
+        vpc, subnets: [subnets],
+        service: name === 'dynamodb' ? ec2.GatewayVpcEndpointAwsService.DYNAMODB : ec2.GatewayVpcEndpointAwsService.S3,
+      });
+    }
   }
 
   private arnContext(): ArnContext {

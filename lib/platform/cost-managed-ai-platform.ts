@@ -9,6 +9,7 @@ import { SemanticCache, type SemanticCacheProps } from '../cache/semantic-cache'
 import { CostDashboard, type GatewayAlarmThresholds } from '../dashboard/cost-dashboard';
 import type { InferenceEndpoint } from '../inference/inference-endpoint';
 import { type GatewayDomainOptions, LlmGateway } from '../gateway/llm-gateway';
+import type { RouterEgress } from '../gateway/router-function';
 import { TokenQuotaTable } from '../quota/token-quota-table';
 
 /** The platform's budgets: BudgetLimits (see BudgetGuardProps) plus what the platform wires for you. */
@@ -35,6 +36,14 @@ export interface CostManagedAiPlatformProps {
    * @default - a SemanticCache with its defaults: managed domain, development preset (~$55/month), Titan V2 1024
    */
   readonly semanticCache?: SemanticCacheProps | false;
+
+  /**
+   * With a Valkey semantic cache (which puts the router in the cache's VPC): how the router reaches AWS services and
+   * providers. RouterEgress.CREATE_ENDPOINTS makes the VPC endpoints it needs; isolated subnets need it (or
+   * EXISTING_ENDPOINTS).
+   * @default RouterEgress.NAT
+   */
+  readonly routerEgress?: RouterEgress;
 
   /**
    * Longest LLM call the API waits for.
@@ -139,7 +148,7 @@ export class CostManagedAiPlatform extends Construct {
     const valkey = props.semanticCache && props.semanticCache.engine === 'valkey' ? props.semanticCache : undefined;
     this.gateway = new LlmGateway(this, 'Gateway', {
       config: props.gatewayConfig, quotaTable: this.quota, timeout: props.timeout, tracing: props.tracing, webAcl: props.webAcl, domain: props.domain,
-      setUpApiGatewayAccountLogging: props.setUpApiGatewayAccountLogging, vpc: valkey?.vpc, vpcSubnets: valkey?.vpcSubnets,
+      setUpApiGatewayAccountLogging: props.setUpApiGatewayAccountLogging, vpc: valkey?.vpc, vpcSubnets: valkey?.vpcSubnets, routerEgress: valkey ? props.routerEgress : undefined,
     });
     if (props.semanticCache !== false) {
       this.cache = new SemanticCache(this, 'Cache', props.semanticCache ?? {});

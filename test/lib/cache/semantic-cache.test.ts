@@ -220,6 +220,10 @@ describe('SemanticCache', () => {
       expect(() => synth({ engine: 'valkey' })).toThrow('vpc: required for engine valkey');
       expect(() => synthValkey({ nodeType: 'cache.r6gd.xlarge' })).toThrow('cache.r6gd.xlarge uses data tiering, which has no vector search');
       expect(() => synthValkey({ nodeType: 'cache.t4g.small' })).toThrow('needs its memory reserve raised for search');
+      expect(() => synthValkey({ nodeType: 'cache.t2.medium' })).toThrow('nodeType: cache.t2.medium: ElastiCache no longer creates clusters on T2 nodes');
+      // The production preset's replica needs a second zone in the subnet group.
+      expect(() => synthValkey({ preset: 'production', vpcSubnets: { availabilityZones: ['dummy1a'] } }))
+        .toThrow('vpcSubnets: the production preset runs a replica in a second Availability Zone, but the subnets span one (dummy1a)');
       expect(() => synthValkey({ instanceType: 'r7g.large.search' })).toThrow('for engine valkey use nodeType');
       expect(() => synth({ nodeType: 'cache.r7g.large' })).toThrow('nodeType: only for engine valkey');
     });

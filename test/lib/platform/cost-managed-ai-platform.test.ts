@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { CostManagedAiPlatform, type CostManagedAiPlatformProps } from '../../../lib';
+import { CostManagedAiPlatform, type CostManagedAiPlatformProps, RouterEgress } from '../../../lib';
 import { estimate, type CfnTemplate } from '../../../lambda/core/finops/estimate';
 
 const gatewayConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
@@ -52,6 +52,59 @@ describe('CostManagedAiPlatform', () => {
     expect(e.fixed.filter((f) => /ReplicationGroup|NATGateway/.test(f.resource)).map((f) => [f.type, f.usdPerMonth]).sort()).toEqual([
       ['AWS::EC2::NatGateway', 32.85], ['AWS::ElastiCache::ReplicationGroup', 37.96],
     ]);
+  });
+
+  describe('a router in the VPC of a Valkey cache (issue 38: a way out)', () => {
+    function isolated(extra: Partial<CostManagedAiPlatformProps> = {}, config = gatewayConfig) {
+      const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });
+      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+      const platform = new CostManagedAiPlatform(stack, 'Platform', { gatewayConfig: config, semanticCache: { engine: 'valkey', vpc }, ...extra });
+      return { platform, template: () => Template.fromStack(stack) };
+    }
+
+    it('refuses isolated subnets without endpoints at synth, naming what the router calls', () => {
+      expect(() => isolated().template()).toThrow(
+        'RouterFunction: its subnets are isolated (no NAT route), so its calls to bedrock-runtime, kinesis-firehose, secretsmanager, sns, dynamodb would hang until they time out.',
+      );
+    });
+
+    it('creates exactly the interface and gateway endpoints the router calls, in its subnets, with private DNS', () => {
+      const { template, platform } = isolated({ routerEgress: RouterEgress.CREATE_ENDPOINTS });
+      const t = template();
+      const services = Object.values(t.findResources('AWS::EC2::VPCEndpoint')).map((r) => {
+        const sn = r.Properties.ServiceName as unknown;
+        // com.amazonaws.us-east-1.sns, or a gateway endpoint's Fn::Join of com.amazonaws., the Region and .dynamodb
+        const name = typeof sn === 'string' ? sn.replace(/^com\.amazonaws\.[a-z0-9-]+\./, '') : /"\.([a-z.-]+)"/.exec(JSON.stringify(sn))?.[1];
+        return `${r.Properties.VpcEndpointType} ${name}`;
+      }).sort();
+      // Titan embeddings and the Bedrock models, usage records, the cache's AUTH token, quota alerts; quota and exact-cache tables.
+      expect(services).toEqual(['Gateway dynamodb', 'Interface bedrock-runtime', 'Interface kinesis-firehose', 'Interface secretsmanager', 'Interface sns']);
+      t.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Interface', PrivateDnsEnabled: true,
+        SubnetIds: [{ Ref: Match.stringLikeRegexp('^VpcisolatedSubnet1') }, { Ref: Match.stringLikeRegexp('^VpcisolatedSubnet2') }],
+      });
+      t.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Gateway',
+        RouteTableIds: [{ Ref: Match.stringLikeRegexp('^VpcisolatedSubnet1RouteTable') }, { Ref: Match.stringLikeRegexp('^VpcisolatedSubnet2RouteTable') }],
+      });
+      // Each endpoint's security group admits the router's, on 443 only.
+      t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+        IpProtocol: 'tcp', FromPort: 443, ToPort: 443,
+        GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PlatformGatewayRouterEndpointsns'), 'GroupId'] },
+        SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^PlatformGatewayRouterSecurityGroup'), 'GroupId'] },
+      });
+      t.resourcePropertiesCountIs('AWS::EC2::SecurityGroup', { SecurityGroupIngress: Match.anyValue() }, 0);
+      // What doctor reads for EXISTING_ENDPOINTS, recorded in every mode.
+      const meta = platform.gateway.router.function.node.metadata.find((m) => m.type === 'cdk-llm-finops:network')?.data;
+      expect(meta).toEqual({ egress: 'create-endpoints', interfaceServices: ['bedrock-runtime', 'kinesis-firehose', 'secretsmanager', 'sns'], gatewayServices: ['dynamodb'], outside: [] });
+    });
+
+    it('creates nothing for EXISTING_ENDPOINTS, and refuses isolated subnets for a provider outside AWS', () => {
+      isolated({ routerEgress: RouterEgress.EXISTING_ENDPOINTS }).template().resourceCountIs('AWS::EC2::VPCEndpoint', 0);
+      const external = { ...gatewayConfig, providers: [...gatewayConfig.providers, { type: 'anthropic', id: 'claude-api', apiKeySecret: 'llm/anthropic' }] };
+      expect(() => isolated({ routerEgress: RouterEgress.CREATE_ENDPOINTS }, external).template())
+        .toThrow("RouterFunction: its subnets are isolated, and no VPC endpoint reaches provider 'claude-api' (api.anthropic.com): choose PRIVATE_WITH_EGRESS subnets (a NAT gateway).");
+    });
   });
 
   it('sends quota alerts, budgets, anomalies and alarms to one alert topic, with the dashboard on by default', () => {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { ReferencePlatformStack } from '../../../lib';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { CostManagedAiPlatform, ReferencePlatformStack, RouterEgress } from '../../../lib';
 import { unacknowledgedNagFindings } from '../../support/nag';
 
 describe('ReferencePlatformStack', () => {
@@ -24,6 +25,16 @@ describe('ReferencePlatformStack', () => {
         pagerDutyEventsUrl: 'https://events.pagerduty.com/integration/0123456789abcdef/enqueue',
       },
     });
+    expect(unacknowledgedNagFindings(app)).toBe('');
+  });
+
+  it('stays clean with a Valkey cache in isolated subnets and the VPC endpoints the router needs', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Isolated', { env: { account: '111122223333', region: 'us-east-1' } });
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+    Validations.of(vpc).acknowledge({ id: 'AwsSolutions-VPC7', reason: 'the test\'s VPC: flow logs are the VPC owner\'s choice' });
+    const gatewayConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+    new CostManagedAiPlatform(stack, 'Platform', { gatewayConfig, semanticCache: { engine: 'valkey', vpc }, routerEgress: RouterEgress.CREATE_ENDPOINTS });
     expect(unacknowledgedNagFindings(app)).toBe('');
   });
 });
