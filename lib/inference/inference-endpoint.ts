@@ -235,6 +235,16 @@ export interface EndpointAutoScaling {
 
   /** Scheduled changes of the bounds (e.g. min 1 in business hours, min 0 at night). @default - none */
   readonly schedules?: ScalingSchedule[];
+
+  /**
+   * With `minCapacity: 0`: load one model copy at every deploy, so CloudFormation waits for it to pass its health
+   * check and rolls back a bad image, an out-of-memory or a wrong accelerator count instead of leaving them for the
+   * first request; target tracking then scales the idle copy in to zero (about 15 minutes plus the scale-in
+   * cooldown: roughly one instance-hour per deploy). false keeps CopyCount 0: a deploy starts nothing, and the first
+   * request is the model's first test.
+   * @default true
+   */
+  readonly loadOnDeploy?: boolean;
 }
 
 export interface DataCaptureOptions {
@@ -502,7 +512,9 @@ export class InferenceEndpoint extends Construct {
     capture?.bucket.grantPut(this.role, `${capture.prefix ?? 'data-capture/'}*`);
     this.cfnEndpointConfig = new sagemaker.CfnEndpointConfig(this, 'Config', {
       productionVariants: [variant],
-      ...(ic ? { executionRoleArn: this.role.roleArn } : {}),
+      // With inference components the endpoint config carries the execution role, the network isolation and the VPC
+      // of the containers it hosts (CreateEndpointConfig: EnableNetworkIsolation, VpcConfig); the Model keeps them too.
+      ...(ic ? { executionRoleArn: this.role.roleArn, enableNetworkIsolation: isolation, vpcConfig } : {}),
       kmsKeyId: props.encryptionKey?.keyArn,
       dataCaptureConfig: capture ? {
         enableCapture: true,
@@ -545,10 +557,11 @@ export class InferenceEndpoint extends Construct {
           startupParameters: { containerStartupHealthCheckTimeoutInSeconds: startup, modelDataDownloadTimeoutInSeconds: startup },
         },
         // CloudFormation applies CopyCount on every update of this resource, over what autoscaling set: it is the
-        // scaling floor, so an update never leaves more copies than autoscaling would keep. With scale to zero that
-        // is 0 (SageMaker accepts 0, API_InferenceComponentRuntimeConfig): a deploy no longer wakes an idle model
-        // (one copy for ten minutes at least, an instance-hour or more), and the first request scales it out.
-        runtimeConfig: { copyCount: minInstances },
+        // scaling floor, so an update never leaves more copies than autoscaling would keep. With scale to zero it is 1
+        // unless loadOnDeploy is false: CopyCount 0 (which SageMaker accepts, API_InferenceComponentRuntimeConfig)
+        // never loads the model, so a broken image would surface only as a failed scaling activity at the first
+        // request; with 1 the deploy waits for a healthy copy, and target tracking scales it in afterwards.
+        runtimeConfig: { copyCount: scaling?.minCapacity === 0 && scaling.loadOnDeploy !== false ? 1 : minInstances },
       });
     }
 
@@ -575,10 +588,15 @@ export class InferenceEndpoint extends Construct {
       if (ic && scaling.minCapacity === 0) {
         // Target tracking cannot leave zero (no copy, no per-copy metric): a request that finds no capacity fails,
         // SageMaker counts it in NoCapacityInvocationFailures, and this step policy adds a copy.
+        // The alarm re-runs this action every minute while in ALARM, and the router keeps sending requests that find
+        // no copy while the first one loads (minutes). The cooldown spans a whole model load (the startup timeout):
+        // within it, a re-run counts the copy already added (Application Auto Scaling step-scaling cooldown), so a
+        // wake-up adds one copy, not one a minute up to maxCapacity; target tracking takes it from there.
         const fromZero = new appscaling.StepScalingAction(this, 'ScaleOutFromZero', {
           scalingTarget: target,
           adjustmentType: appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-          cooldown: scaling.scaleOutCooldown ?? Duration.minutes(1),
+          metricAggregationType: appscaling.MetricAggregationType.MAXIMUM,
+          cooldown: Duration.seconds(Math.max(startup, (scaling.scaleOutCooldown ?? Duration.minutes(1)).toSeconds())),
         });
         fromZero.addAdjustment({ lowerBound: 0, adjustment: 1 });
         this.scaleFromZeroAlarm = new cloudwatch.Alarm(this, 'NoCapacityAlarm', {

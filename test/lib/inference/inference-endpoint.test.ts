@@ -160,8 +160,8 @@ describe('InferenceEndpoint', () => {
         EndpointName: { 'Fn::GetAtt': [Match.stringLikeRegexp('Llm'), 'EndpointName'] },
         VariantName: 'AllTraffic',
         Specification: { ModelName: { 'Fn::GetAtt': [Match.stringLikeRegexp('LlmModel'), 'ModelName'] }, ComputeResourceRequirements: { NumberOfAcceleratorDevicesRequired: 2, MinMemoryRequiredInMb: 1024 } },
-        // The scaling floor: an update of the component does not wake a model scaled to zero.
-        RuntimeConfig: { CopyCount: 0 },
+        // One copy at every deploy (loadOnDeploy): CloudFormation waits for it to load, or rolls back a model that cannot.
+        RuntimeConfig: { CopyCount: 1 },
       });
       t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
         ResourceId: 'inference-component/small-llm-model', ScalableDimension: 'sagemaker:inference-component:DesiredCopyCount', MinCapacity: 0, MaxCapacity: 2,
@@ -171,7 +171,11 @@ describe('InferenceEndpoint', () => {
       });
       t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', {
         PolicyType: 'StepScaling',
-        StepScalingPolicyConfiguration: { AdjustmentType: 'ChangeInCapacity', Cooldown: 60, StepAdjustments: [{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }] },
+        // Wake to one copy: the cooldown spans a model load (the 20-minute startup timeout), so the alarm's re-runs every
+        // minute while the copy loads count the copy already added instead of adding one each.
+        StepScalingPolicyConfiguration: {
+          AdjustmentType: 'ChangeInCapacity', Cooldown: 1200, MetricAggregationType: 'Maximum', StepAdjustments: [{ MetricIntervalLowerBound: 0, ScalingAdjustment: 1 }],
+        },
       });
       t.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'AWS/SageMaker', MetricName: 'NoCapacityInvocationFailures', Dimensions: [{ Name: 'InferenceComponentName', Value: 'small-llm-model' }],
@@ -179,6 +183,13 @@ describe('InferenceEndpoint', () => {
         AlarmActions: [{ Ref: Match.stringLikeRegexp('ScaleOutFromZero') }],
       });
       expect(endpoint.minimumMonthlyCostUsd).toBe(0);
+      // loadOnDeploy false: CopyCount 0, a deploy starts nothing; a shorter startup timeout shortens the wake cooldown.
+      const idle = synth({
+        instanceType: InferenceInstanceType.INF2_XLARGE, container: InferenceContainer.lmiNeuron(), inferenceComponents: true, startupTimeout: Duration.minutes(8),
+        scaling: { minCapacity: 0, maxCapacity: 2, loadOnDeploy: false },
+      }).t;
+      idle.hasResourceProperties('AWS::SageMaker::InferenceComponent', { RuntimeConfig: { CopyCount: 0 } });
+      idle.hasResourceProperties('AWS::ApplicationAutoScaling::ScalingPolicy', { PolicyType: 'StepScaling', StepScalingPolicyConfiguration: Match.objectLike({ Cooldown: 480 }) });
     });
 
     it('inference components with a floor: copy-count invocations tracking, no scale-from-zero alarm', () => {
@@ -201,6 +212,16 @@ describe('InferenceEndpoint', () => {
         vpc, encryptionKey: key, dataCapture: { bucket, samplingPercent: 5 },
       }, s);
       t.hasResourceProperties('AWS::SageMaker::Model', { VpcConfig: { SecurityGroupIds: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('LlmSecurityGroup'), 'GroupId'] }], Subnets: Match.arrayWith([{ Ref: Match.stringLikeRegexp('PrivateSubnet') }]) } });
+      // A classic endpoint takes them from the Model only.
+      t.hasResourceProperties('AWS::SageMaker::EndpointConfig', { VpcConfig: Match.absent(), EnableNetworkIsolation: Match.absent() });
+      // With inference components the endpoint config carries the VPC and the isolation (CreateEndpointConfig).
+      const s2 = stack();
+      const vpc2 = new ec2.Vpc(s2, 'Vpc', { maxAzs: 2 });
+      synth({ instanceType: InferenceInstanceType.INF2_XLARGE, container: InferenceContainer.lmiNeuron(), model: ModelSource.s3(new s3.Bucket(s2, 'M'), 'm/'), vpc: vpc2, inferenceComponents: true }, s2)
+        .t.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
+          EnableNetworkIsolation: true,
+          VpcConfig: { SecurityGroupIds: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('LlmSecurityGroup'), 'GroupId'] }], Subnets: Match.arrayWith([{ Ref: Match.stringLikeRegexp('PrivateSubnet') }]) },
+        });
       t.hasResourceProperties('AWS::SageMaker::EndpointConfig', {
         KmsKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('Key'), 'Arn'] },
         DataCaptureConfig: {
