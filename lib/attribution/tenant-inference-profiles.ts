@@ -37,7 +37,9 @@ export interface TenantInferenceProfilesProps {
    * Activate the tag keys as cost allocation tags: a function calling ce:UpdateCostAllocationTagsStatus (us-east-1)
    * at deploy and every 6 hours until they are active. AWS only accepts keys it has seen on a resource (up to 24 hours
    * after the first profile is tagged) and only from a management or standalone account; an alarm fires when they are
-   * still inactive after 30 hours. Activation is not retroactive.
+   * still inactive after 30 hours. In an Organizations member account (which may neither list nor activate them) each
+   * run logs the management account's command and publishes TagActivationNotPermitted instead: no alarm. Activation is
+   * not retroactive.
    * @default true
    */
   readonly activateCostAllocationTags?: boolean;
@@ -156,7 +158,7 @@ export class TenantInferenceProfiles extends Construct {
       Annotations.of(this).addInfoV2('cdk-llm-finops:tagActivation',
         `Cost allocation tags ${keys.join(', ')} are activated by a scheduled function (at deploy and every 6 hours) where the account may ` +
         '(a management or standalone account); new keys become activatable up to 24 hours after first use. An alarm (InactiveTagsAlarm) fires ' +
-        'when they are still inactive after 30 hours; in an Organizations member account activate them from the management account.');
+        'when they are still inactive after 30 hours; in an Organizations member account (no alarm there: the log names the command) activate them from the management account.');
       Validations.of(fn).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ce:ListCostAllocationTags and ce:UpdateCostAllocationTagsStatus take no resource ARN.' });
       Validations.of(fn).acknowledge({
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',

@@ -4,6 +4,7 @@
  * this module decides. Each finding names the fix and the documentation behind the rule.
  */
 
+import { activationCommand } from './tag-activation';
 import { endpointOfConfig, num, scalableTargetOf } from './template';
 
 type Template = { Resources?: Record<string, { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }> };
@@ -164,8 +165,8 @@ export function checkTagActivation(n: StackNeeds, where: Where, account: string,
   if (org && org.managementAccountId !== account) {
     return {
       ...base, verdict: 'warn',
-      message: `account ${account} is a member of an organization (management account ${org.managementAccountId}): it may not activate ${n.tagKeys.join(', ')}; the activator will report access denied and its alarm fire after 30 hours`,
-      fix: `activate the keys from the management account: aws ce update-cost-allocation-tags-status --cost-allocation-tags-status ${n.tagKeys.map((k) => `TagKey=${k},Status=Active`).join(' ')}`,
+      message: `account ${account} is a member of an organization (management account ${org.managementAccountId}): it may not activate ${n.tagKeys.join(', ')}; the activator reports that in its log (TagActivationNotPermitted) instead of raising InactiveTagsAlarm`,
+      fix: `activate the keys from the management account: ${activationCommand(n.tagKeys)}`,
     };
   }
   return { ...base, verdict: 'ok', message: `${org ? 'the management account' : 'a standalone account'} may activate ${n.tagKeys.join(', ')}` };

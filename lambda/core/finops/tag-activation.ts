@@ -64,6 +64,11 @@ export function deniedReport(keys: readonly string[], message: string): TagActiv
   return { keys: unique, alreadyActive: [], activated: [], pending: unique.map((key) => ({ key, reason: 'access-denied' as const, detail: `${ACCESS_DENIED_DETAIL} (${message})` })) };
 }
 
+/** The CLI command that activates the keys (run from the management account of an organization). */
+export function activationCommand(keys: readonly string[]): string {
+  return `aws ce update-cost-allocation-tags-status --cost-allocation-tags-status ${[...new Set(keys)].map((k) => `TagKey=${k},Status=Active`).join(' ')}`;
+}
+
 /** The tag keys the activator is given (a JSON array of strings), validated. */
 export function parseTagKeys(raw: string | undefined): string[] {
   let keys: unknown;

@@ -1,4 +1,4 @@
-import { activationReport, deniedReport, planTagActivation, type ListedTag, type TagActivationReport } from '../../core/finops/tag-activation';
+import { activationCommand, activationReport, deniedReport, planTagActivation, type ListedTag, type TagActivationReport } from '../../core/finops/tag-activation';
 import { METRICS_NAMESPACE } from '../../contract';
 
 /** The Cost Explorer calls the activator makes (us-east-1). */
@@ -19,6 +19,7 @@ const DENIED = /AccessDenied|Unauthorized|not authorized|management account|paye
 export function createTagActivatorHandler(deps: { api: CostAllocationTagsApi; keys: readonly string[]; log: (line: string) => void; now?: () => number }) {
   return async (): Promise<TagActivationReport> => {
     let report: TagActivationReport;
+    let denied = false;
     try {
       const plan = planTagActivation(deps.keys, await deps.api.list(deps.keys));
       const errors = plan.toActivate.length ? await deps.api.activate(plan.toActivate) : [];
@@ -28,14 +29,20 @@ export function createTagActivatorHandler(deps: { api: CostAllocationTagsApi; ke
       const e = err as { name?: string; message?: string };
       if (!DENIED.test(`${e.name ?? ''} ${e.message ?? ''}`)) throw err;
       report = deniedReport(deps.keys, `${e.name}: ${e.message}`);
+      denied = true;
     }
-    deps.log(JSON.stringify({ _type: 'llm_finops_tag_activation', ...report }));
+    // A member account may neither list nor activate the keys, so it cannot know whether the management account has
+    // activated them: that is reported as what it is (the command for the management account, and a metric of its own),
+    // not counted as inactive keys, which would fire InactiveTagsAlarm after 30 hours and never clear.
+    const fix = denied ? { fix: `from the management account: ${activationCommand(deps.keys)}` } : {};
+    deps.log(JSON.stringify({ _type: 'llm_finops_tag_activation', ...report, ...fix }));
+    const metric = denied ? 'TagActivationNotPermitted' : 'InactiveCostAllocationTags';
     deps.log(JSON.stringify({
       _aws: {
         Timestamp: (deps.now ?? Date.now)(),
-        CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [[]], Metrics: [{ Name: 'InactiveCostAllocationTags', Unit: 'Count' }] }],
+        CloudWatchMetrics: [{ Namespace: METRICS_NAMESPACE, Dimensions: [[]], Metrics: [{ Name: metric, Unit: 'Count' }] }],
       },
-      InactiveCostAllocationTags: report.pending.length,
+      [metric]: denied ? 1 : report.pending.length,
     }));
     return report;
   };

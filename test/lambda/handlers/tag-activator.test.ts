@@ -70,7 +70,12 @@ describe('cost allocation tag activator', () => {
     const report = await loadHandler()();
     expect(report.pending.map((p) => p.reason)).toEqual(['access-denied', 'access-denied']);
     expect(report.pending[0].detail).toContain('activate the key from the management account');
-    expect(metric()).toBe(2);
+    // Not counted as inactive keys (InactiveTagsAlarm would fire after 30 h and never clear): a metric of its own, and the command.
+    const emf = JSON.parse(lines.find((l) => l.includes('"_aws"'))!);
+    expect(emf).toMatchObject({ TagActivationNotPermitted: 1, _aws: { CloudWatchMetrics: [{ Metrics: [{ Name: 'TagActivationNotPermitted', Unit: 'Count' }] }] } });
+    expect(emf.InactiveCostAllocationTags).toBeUndefined();
+    expect(JSON.parse(lines.find((l) => l.includes('llm_finops_tag_activation'))!).fix)
+      .toBe('from the management account: aws ce update-cost-allocation-tags-status --cost-allocation-tags-status TagKey=llm-finops:tenant,Status=Active TagKey=llm-finops:team,Status=Active');
   });
 
   it('throws on an unexpected error (throttling), so the schedule retries', async () => {
