@@ -54,6 +54,7 @@ export const BUNDLES = {
   authorizer: 'authorizer',
   budgetAction: 'budget-action',
   tagActivator: 'tag-activator',
+  anomalyMonitor: 'anomaly-monitor',
 } as const;
 
 /** The tag activator's keys: a JSON array of cost allocation tag keys (TenantInferenceProfiles renders it). */

@@ -125,7 +125,7 @@ export async function diagnose(stacks: readonly Stack[], opts: { region?: string
         findings.push(unchecked('apigateway-cloudwatch-role', where, err));
       }
     }
-    if (n.serviceAnomalyMonitors || n.customAnomalyMonitors) {
+    if (n.serviceAnomalyMonitors || n.customAnomalyMonitors || n.sharedAnomalyMonitors) {
       if (monitors === undefined) {
         monitors = await pages(async (NextPageToken) => {
           const r = await new CostExplorerClient({ region: costExplorerRegion(region) }).send(new GetAnomalyMonitorsCommand({ NextPageToken }));

@@ -1,4 +1,4 @@
-import { Annotations, Duration, Names, Stack, Token } from 'aws-cdk-lib';
+import { Annotations, CustomResource, Duration, Names, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as budgets from 'aws-cdk-lib/aws-budgets';
 import * as ce from 'aws-cdk-lib/aws-ce';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -123,10 +123,10 @@ export interface BudgetLimits {
   readonly anomalyDetection?: boolean;
 
   /**
-   * Make the account's AWS-services monitor (DIMENSIONAL / SERVICE: each service's spend judged on its own) instead
-   * of a customer-managed monitor of this account's total. An account may have only one AWS-services monitor
-   * (https://docs.aws.amazon.com/cost-management/latest/userguide/management-limits.html): many already have one, and
-   * a second platform in the account would fail to deploy. Reuse an existing one with `anomalyMonitorArn`.
+   * Make the account's AWS-services monitor (DIMENSIONAL / SERVICE) as a plain stack resource, deleted with the stack,
+   * instead of the default's reuse-or-create at deploy. An account may have only one AWS-services monitor
+   * (https://docs.aws.amazon.com/cost-management/latest/userguide/management-limits.html): the deploy fails where one
+   * exists.
    * @default false
    */
   readonly anomalyMonitorAwsServices?: boolean;
@@ -154,8 +154,10 @@ export interface BudgetGuardProps extends BudgetLimits {
 
   /**
    * An existing anomaly monitor to subscribe to instead of making one (`aws ce get-anomaly-monitors` lists yours).
-   * @default - a new customer-managed monitor of this account's spend (CUSTOM, LINKED_ACCOUNT = this account): an
-   * account may hold 500 of them, so every platform in the account gets its own
+   * @default - the account's AWS-services monitor, reused when it exists and created otherwise, at deploy (a custom
+   * resource): the one monitor type a member or standalone account may create (linked-account, tag and cost-category
+   * monitors are management-account only), and one per account, so every platform in the account shares it. It is
+   * kept when the stack is deleted (monitors are free).
    */
   readonly anomalyMonitorArn?: string;
 
@@ -300,19 +302,12 @@ export class BudgetGuard extends Construct {
     // Cost Anomaly Detection.
     if (props.anomalyDetection ?? true) {
       let monitorArn = props.anomalyMonitorArn;
-      if (!monitorArn) {
-        const monitor = props.anomalyMonitorAwsServices
-          ? new ce.CfnAnomalyMonitor(this, 'AnomalyMonitor', { monitorName: `${prefix}-services`.slice(0, 1024), monitorType: 'DIMENSIONAL', monitorDimension: 'SERVICE' })
-          : new ce.CfnAnomalyMonitor(this, 'AnomalyMonitor', {
-            monitorName: `${prefix}-account`.slice(0, 1024),
-            monitorType: 'CUSTOM',
-            monitorSpecification: Stack.of(this).toJsonString({ Dimensions: { Key: 'LINKED_ACCOUNT', Values: [Stack.of(this).account] } }),
-          });
-        if (props.anomalyMonitorAwsServices) {
-          Annotations.of(this).addWarningV2('cdk-llm-finops:anomalyMonitorAwsServices',
-            'anomalyMonitorAwsServices makes the account\'s one AWS-services anomaly monitor: the deploy fails if the account already has one (`aws ce get-anomaly-monitors` lists them); reuse it with anomalyMonitorArn.');
-        }
-        monitorArn = monitor.attrMonitorArn;
+      if (!monitorArn && props.anomalyMonitorAwsServices) {
+        Annotations.of(this).addWarningV2('cdk-llm-finops:anomalyMonitorAwsServices',
+          'anomalyMonitorAwsServices makes the account\'s one AWS-services anomaly monitor as a stack resource: the deploy fails if the account already has one (`aws ce get-anomaly-monitors` lists them); the default reuses it.');
+        monitorArn = new ce.CfnAnomalyMonitor(this, 'AnomalyMonitor', { monitorName: `${prefix}-services`.slice(0, 1024), monitorType: 'DIMENSIONAL', monitorDimension: 'SERVICE' }).attrMonitorArn;
+      } else if (!monitorArn) {
+        monitorArn = this.accountServicesMonitor(`${prefix}-services`);
       }
       this.anomalyMonitorArn = monitorArn;
       const subscription = new ce.CfnAnomalySubscription(this, 'AnomalySubscription', {
@@ -400,5 +395,31 @@ export class BudgetGuard extends Construct {
         Annotations.of(this).addInfoV2('cdk-llm-finops:denyWithoutKillSwitch', 'premiumDeny without killSwitch: premium requests fail with a 502 once IAM denies them, instead of being downgraded by the gateway.');
       }
     }
+  }
+
+  /**
+   * The account's AWS-services monitor, found or created at deploy by a custom resource (core/budgets/anomaly-monitor.ts
+   * says why: the only monitor every kind of account may create, one per account).
+   */
+  private accountServicesMonitor(name: string): string {
+    const fn = new lambda.Function(this, 'AnomalyMonitorResolver', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: bundleCode(BUNDLES.anomalyMonitor),
+      memorySize: 256,
+      timeout: Duration.minutes(1),
+      logGroup: new logs.LogGroup(this, 'AnomalyMonitorResolverLogs', { retention: logs.RetentionDays.ONE_MONTH }),
+      description: 'cdk-llm-finops: reuses or creates the account\'s AWS-services Cost Anomaly Detection monitor at deploy',
+    });
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ce:GetAnomalyMonitors', 'ce:CreateAnomalyMonitor'], resources: ['*'] }));
+    acknowledgeBasicExecutionRole(fn);
+    Validations.of(fn).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ce:GetAnomalyMonitors lists the account\'s monitors and ce:CreateAnomalyMonitor makes one whose ARN does not exist yet: neither takes a resource ARN.' });
+    const resource = new CustomResource(this, 'AnomalyMonitor', {
+      serviceToken: fn.functionArn,
+      resourceType: 'Custom::LlmFinopsAnomalyMonitor',
+      properties: { MonitorName: name.slice(0, 1024) },
+    });
+    return resource.getAttString('MonitorArn');
   }
 }

@@ -77,8 +77,8 @@ describe('llm-finops doctor', () => {
   it('finds what will fail before cdk deploy: the one AWS-services monitor, the endpoint quota, the 10th logs policy', async () => {
     const { code, findings } = await run();
     expect(code).toBe(1);
-    // The reference platform's BudgetGuard makes a custom monitor by default: room for it beside the services one.
-    expect(find(findings, 'Platform', 'anomaly-monitor')).toEqual([expect.objectContaining({ verdict: 'ok' })]);
+    // The reference platform's BudgetGuard subscribes to the account's AWS-services monitor (reused at deploy).
+    expect(find(findings, 'Platform', 'anomaly-monitor')).toEqual([expect.objectContaining({ verdict: 'ok', message: "the stack subscribes to the account's AWS-services anomaly monitor (Default-Services-Monitor)" })]);
     expect(find(findings, 'Platform', 'apigateway-cloudwatch-role')).toEqual([expect.objectContaining({ verdict: 'ok', message: expect.stringContaining('apigw-logs') })]);
     expect(find(findings, 'Platform', 'bedrock-model').map((f) => f.verdict)).toEqual(['ok', 'ok', 'ok', 'ok']);
     expect(find(findings, 'Hosting', 'sagemaker-quota')).toEqual([expect.objectContaining({ verdict: 'fail', message: 'ml.inf2.xlarge: the stack may run 3 instance(s), the account\'s endpoint quota is 2' })]);

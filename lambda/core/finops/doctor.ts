@@ -19,6 +19,8 @@ export interface StackNeeds {
   /** A DIMENSIONAL/SERVICE anomaly monitor (one per account). */
   readonly serviceAnomalyMonitors: number;
   readonly customAnomalyMonitors: number;
+  /** BudgetGuard's default: a custom resource that reuses or creates the account's AWS-services monitor at deploy. */
+  readonly sharedAnomalyMonitors: number;
   /** Cost-allocation tag keys the stack activates (TenantInferenceProfiles' activator). */
   readonly tagKeys: readonly string[];
   /** SageMaker hosting instances by type: the most each endpoint config may run, summed per type. */
@@ -89,6 +91,7 @@ export function stackNeeds(stack: string, template: Template, config?: unknown):
     setsApiGatewayAccount: of('AWS::ApiGateway::Account').length > 0,
     serviceAnomalyMonitors: monitors.filter((m) => m.Properties?.MonitorType === 'DIMENSIONAL' && m.Properties?.MonitorDimension === 'SERVICE').length,
     customAnomalyMonitors: monitors.filter((m) => m.Properties?.MonitorType === 'CUSTOM').length,
+    sharedAnomalyMonitors: of('Custom::LlmFinopsAnomalyMonitor').length,
     tagKeys: [...tagKeys],
     sagemakerInstances: sagemaker,
     logsResourcePolicies: of('AWS::Logs::ResourcePolicy').length,
@@ -144,10 +147,16 @@ export function checkApiGatewayRole(n: StackNeeds, where: Where, cloudwatchRoleA
     : { ...base, verdict: 'fail', message: 'no API Gateway CloudWatch role in this account and Region: a stage with access logging fails to create', fix: 'deploy with setUpApiGatewayAccountLogging: true (one stack per account and Region)' };
 }
 
-export function checkAnomalyMonitors(n: StackNeeds, where: Where, existing: readonly { MonitorType?: string; MonitorDimension?: string }[]): Finding | undefined {
-  if (!n.serviceAnomalyMonitors && !n.customAnomalyMonitors) return undefined;
+export function checkAnomalyMonitors(n: StackNeeds, where: Where, existing: readonly { MonitorType?: string; MonitorDimension?: string; MonitorName?: string }[]): Finding | undefined {
+  if (!n.serviceAnomalyMonitors && !n.customAnomalyMonitors && !n.sharedAnomalyMonitors) return undefined;
   const base = { check: 'anomaly-monitor', ...where, doc: DOCS.anomalyMonitors };
   const service = existing.filter((m) => m.MonitorType === 'DIMENSIONAL' && m.MonitorDimension === 'SERVICE').length;
+  if (n.sharedAnomalyMonitors && !n.serviceAnomalyMonitors && !n.customAnomalyMonitors) {
+    const found = existing.find((m) => m.MonitorType === 'DIMENSIONAL' && m.MonitorDimension === 'SERVICE');
+    return { ...base, verdict: 'ok', message: found
+      ? `the stack subscribes to the account's AWS-services anomaly monitor (${found.MonitorName ?? 'unnamed'})`
+      : 'the stack creates the account\'s AWS-services anomaly monitor at deploy (kept when the stack is deleted)' };
+  }
   if (n.serviceAnomalyMonitors && service) {
     return { ...base, verdict: 'fail', message: 'the account already has its one AWS-services (DIMENSIONAL/SERVICE) anomaly monitor', fix: 'drop anomalyMonitorAwsServices (a custom monitor is made instead) or pass anomalyMonitorArn' };
   }

@@ -54,13 +54,19 @@ describe('BudgetGuard', () => {
     const s = stack();
     new BudgetGuard(s, 'Guard', { monthlyLimitUsd: 100, anomalyImpactThresholdUsd: 25 });
     const t = Template.fromStack(s);
-    // A customer-managed monitor of this account's spend: an account may hold 500, so a second platform deploys too
-    // (the AWS-services monitor is one per account).
-    t.hasResourceProperties('AWS::CE::AnomalyMonitor', { MonitorType: 'CUSTOM', MonitorSpecification: JSON.stringify({ Dimensions: { Key: 'LINKED_ACCOUNT', Values: ['111122223333'] } }) });
-    expect(JSON.stringify(t.findResources('AWS::CE::AnomalyMonitor'))).not.toContain('MonitorDimension');
+    // No monitor resource: linked-account (custom) monitors are management-account only, so the account's one
+    // AWS-services monitor is reused or created at deploy by a custom resource, which may only list and create monitors.
+    t.resourceCountIs('AWS::CE::AnomalyMonitor', 0);
+    t.hasResourceProperties('Custom::LlmFinopsAnomalyMonitor', {
+      ServiceToken: { 'Fn::GetAtt': [Match.stringLikeRegexp('GuardAnomalyMonitorResolver'), 'Arn'] }, MonitorName: Match.stringLikeRegexp('-services$'),
+    });
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('GuardAnomalyMonitorResolverServiceRole') }],
+      PolicyDocument: { Statement: [{ Effect: 'Allow', Action: ['ce:GetAnomalyMonitors', 'ce:CreateAnomalyMonitor'], Resource: '*' }] },
+    });
     t.hasResourceProperties('AWS::CE::AnomalySubscription', {
       Frequency: 'IMMEDIATE',
-      MonitorArnList: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('AnomalyMonitor'), 'MonitorArn'] }],
+      MonitorArnList: [{ 'Fn::GetAtt': [Match.stringLikeRegexp('GuardAnomalyMonitor'), 'MonitorArn'] }],
       Subscribers: [{ Type: 'SNS', Address: { Ref: Match.stringLikeRegexp('GuardAlerts') } }],
       ThresholdExpression: JSON.stringify({ Dimensions: { Key: 'ANOMALY_TOTAL_IMPACT_ABSOLUTE', MatchOptions: ['GREATER_THAN_OR_EQUAL'], Values: ['25'] } }),
     });
@@ -77,7 +83,7 @@ describe('BudgetGuard', () => {
     Annotations.fromStack(s3).hasWarning('*', Match.stringLikeRegexp('one AWS-services anomaly monitor'));
   });
 
-  it('lets two platforms in one account each have their own anomaly monitor', () => {
+  it('lets two platforms in one account deploy: neither makes a monitor resource, both subscribe to the account\'s', () => {
     const app = new App();
     const env = { account: '111122223333', region: 'us-east-1' };
     const stacks = ['Staging', 'Prod'].map((n) => {
@@ -85,9 +91,12 @@ describe('BudgetGuard', () => {
       new BudgetGuard(s, 'Guard', { monthlyLimitUsd: 100 });
       return s;
     });
-    const names = stacks.map((s) => Object.values(Template.fromStack(s).findResources('AWS::CE::AnomalyMonitor')).map((r) => r.Properties.MonitorName));
-    expect(names[0]).toHaveLength(1);
-    expect(names[0][0]).not.toBe(names[1][0]);
+    for (const s of stacks) {
+      const t = Template.fromStack(s);
+      t.resourceCountIs('AWS::CE::AnomalyMonitor', 0);
+      t.resourceCountIs('Custom::LlmFinopsAnomalyMonitor', 1);
+      t.resourceCountIs('AWS::CE::AnomalySubscription', 1);
+    }
   });
 
   it('wires the kill switch: a machine topic gets the kill-threshold notification, the Lambda sets only k# items and tells the alert topic', () => {
