@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnResource, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as bedrock from 'aws-cdk-lib/aws-bedrock';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -167,6 +167,14 @@ export class TenantInferenceProfiles extends Construct {
       const provider = stack.node.tryFindChild('AWSCDK.TriggerCustomResourceProviderCustomResourceProvider');
       if (provider) {
         Validations.of(provider).acknowledge({ id: 'AwsSolutions-IAM4', reason: 'The CDK Trigger provider (CDK-managed) uses the basic execution role.' });
+        // Lambda would create the provider's log group on its first run with no expiry: made first here, with one.
+        const handler = provider.node.tryFindChild('Handler') as CfnResource | undefined;
+        if (handler && !stack.node.tryFindChild('TriggerProviderLogs')) {
+          const group = new logs.LogGroup(stack, 'TriggerProviderLogs', {
+            logGroupName: Fn.join('', ['/aws/lambda/', handler.ref]), retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY,
+          });
+          now.node.addDependency(group);
+        }
       }
     }
   }

@@ -563,6 +563,14 @@ export class InferenceEndpoint extends Construct {
         // request; with 1 the deploy waits for a healthy copy, and target tracking scales it in afterwards.
         runtimeConfig: { copyCount: scaling?.minCapacity === 0 && scaling.loadOnDeploy !== false ? 1 : minInstances },
       });
+      // Like the endpoint's: the component's log group (the prefix the role may write to, named after the component)
+      // made first, with a retention, instead of created by SageMaker on first write with none.
+      const componentLogs = new logs.LogGroup(this, 'ComponentLogs', {
+        logGroupName: `/aws/sagemaker/InferenceComponents/${this.inferenceComponentName}`,
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      this.cfnInferenceComponent.node.addDependency(componentLogs);
     }
 
     // Autoscaling.

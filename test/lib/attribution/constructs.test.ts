@@ -285,6 +285,12 @@ describe('TenantInferenceProfiles', () => {
     t.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([{ Effect: 'Allow', Action: ['ce:ListCostAllocationTags', 'ce:UpdateCostAllocationTagsStatus'], Resource: '*' }]) } });
     t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(6 hours)', Targets: [Match.objectLike({ RetryPolicy: { MaximumRetryAttempts: 2 } })] });
     t.hasResourceProperties('Custom::Trigger', { InvocationType: 'Event' });
+    // The CDK Trigger provider's log group, made before the trigger runs, with an expiry (Lambda would make it with none).
+    t.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: { 'Fn::Join': ['', ['/aws/lambda/', { Ref: Match.stringLikeRegexp('^AWSCDKTriggerCustomResourceProviderCustomResourceProviderHandler') }]] }, RetentionInDays: 30,
+    });
+    const trigger = Object.values(t.findResources('Custom::Trigger'))[0] as { DependsOn?: string[] };
+    expect(trigger.DependsOn).toEqual(expect.arrayContaining([expect.stringMatching(/^TriggerProviderLogs/)]));
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'LlmFinOps', MetricName: 'InactiveCostAllocationTags', Statistic: 'Minimum', Period: 21600, EvaluationPeriods: 5, Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',

@@ -163,6 +163,9 @@ describe('InferenceEndpoint', () => {
         // One copy at every deploy (loadOnDeploy): CloudFormation waits for it to load, or rolls back a model that cannot.
         RuntimeConfig: { CopyCount: 1 },
       });
+      // Both log groups expire: the endpoint's and the component's (SageMaker would make them with no retention).
+      t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/sagemaker/InferenceComponents/small-llm-model', RetentionInDays: 30 });
+      t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/aws/sagemaker/Endpoints/small-llm', RetentionInDays: 30 });
       t.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
         ResourceId: 'inference-component/small-llm-model', ScalableDimension: 'sagemaker:inference-component:DesiredCopyCount', MinCapacity: 0, MaxCapacity: 2,
       });
