@@ -5,16 +5,16 @@ import { BedrockClient, GetFoundationModelAvailabilityCommand, GetFoundationMode
 import { CloudWatchLogsClient, DescribeResourcePoliciesCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CostExplorerClient, GetAnomalyMonitorsCommand, type AnomalyMonitor } from '@aws-sdk/client-cost-explorer';
 import { DescribeOrganizationCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
-import { ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand, ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Command } from 'commander';
 import {
-  checkAnomalyMonitors, checkApiGatewayRole, checkBedrockModels, checkCounts, checkSageMakerQuotas, checkTagActivation, configSource,
+  checkAnomalyMonitors, checkApiGatewayRole, checkBedrockModels, checkCounts, checkLambdaConcurrency, checkSageMakerQuotas, checkTagActivation, configSource, LAMBDA_CONCURRENCY_QUOTA,
   stackNeeds, type BedrockModelFact, type Finding, type StackNeeds,
 } from '../../lambda/core/finops/doctor';
 import { costExplorerRegion } from '../../lambda/core/finops/tag-activation';
 import { baseModelId, isProfileId } from '../../lambda/core/pricing/catalog';
-import { action, pages, UsageError } from '../cli-support';
+import { action, integerIn, pages, UsageError } from '../cli-support';
 
 type Stack = { name: string; account?: string; region?: string; template: Record<string, unknown>; config?: unknown };
 
@@ -94,12 +94,23 @@ async function sagemakerQuotas(client: ServiceQuotasClient, types: readonly stri
   return new Map(types.map((t) => [t, quotas.find((q) => q.QuotaName === `${t} for endpoint usage`)?.Value]));
 }
 
+/** The account's applied Lambda concurrency quota, or AWS's default where the account has no applied value. */
+async function lambdaConcurrency(client: ServiceQuotasClient): Promise<number | undefined> {
+  const input = { ServiceCode: 'lambda', QuotaCode: LAMBDA_CONCURRENCY_QUOTA };
+  try {
+    return (await client.send(new GetServiceQuotaCommand(input))).Quota?.Value;
+  } catch (err) {
+    if ((err as { name?: string }).name !== 'NoSuchResourceException') throw err;
+    return (await client.send(new GetAWSDefaultServiceQuotaCommand(input))).Quota?.Value;
+  }
+}
+
 /** One check that could not run (a read call refused): a warning naming the call, never a crash. */
 function unchecked(check: string, where: { stack: string; region: string }, err: unknown): Finding {
   return { check, ...where, verdict: 'warn', message: `not checked: ${message(err)}`, fix: 'run doctor with credentials that may make this read-only call' };
 }
 
-export async function diagnose(stacks: readonly Stack[], opts: { region?: string }): Promise<Finding[]> {
+export async function diagnose(stacks: readonly Stack[], opts: { region?: string; expectedStreams?: number }): Promise<Finding[]> {
   const identity = await new STSClient({ region: opts.region ?? stacks.find((s) => s.region)?.region ?? 'us-east-1' }).send(new GetCallerIdentityCommand({})).catch((err) => {
     throw new Error(`no usable AWS credentials (${message(err)}): doctor reads the account with the usual AWS credential chain`);
   });
@@ -152,6 +163,14 @@ export async function diagnose(stacks: readonly Stack[], opts: { region?: string
       }
     }
     if (n.bedrockModels.length) findings.push(...checkBedrockModels(where, await bedrockFacts(new BedrockClient({ region }), n.bedrockModels)));
+    if (n.routers) {
+      try {
+        const f = checkLambdaConcurrency(n, where, await lambdaConcurrency(new ServiceQuotasClient({ region })), opts.expectedStreams);
+        if (f) findings.push(f);
+      } catch (err) {
+        findings.push(unchecked('lambda-concurrency', where, err));
+      }
+    }
     const types = Object.keys(n.sagemakerInstances);
     if (types.length) {
       try {
@@ -202,16 +221,17 @@ export function registerDoctorCommand(program: Command): void {
       'Before cdk deploy: for each stack of a synthesised cloud assembly, check (read-only calls, credentials from the usual AWS chain) what ' +
         'the templates cannot show: the API Gateway CloudWatch role, existing anomaly monitors, Organizations membership for tag activation, ' +
         'Bedrock model and inference-profile availability and access in the Region, SageMaker endpoint instance quotas, API keys and usage ' +
-        'plans headroom, CloudWatch Logs resource policies (10 per Region). Prints ok / WARN / FAIL with the fix; exit 1 when something will fail.',
+        'plans headroom, CloudWatch Logs resource policies (10 per Region), the account\'s Lambda concurrency against the streams a router holds. Prints ok / WARN / FAIL with the fix; exit 1 when something will fail.',
     )
     .option('--app <dir>', 'the cloud assembly (cdk synth output)', 'cdk.out')
     .option('--config <file>', 'the gateway config (default: read from the router function in the assembly)')
     .option('--region <region>', 'Region of environment-agnostic stacks (default: AWS_REGION, AWS_DEFAULT_REGION)')
+    .option('--expected-streams <n>', 'concurrent requests (streamed answers) the gateway should hold at once: fail when the account\'s Lambda concurrency is lower', integerIn(1))
     .option('--json', 'print JSON')
     .action(
-      action<{ app: string; config?: string; region?: string; json?: boolean }>(async (o) => {
+      action<{ app: string; config?: string; region?: string; json?: boolean; expectedStreams?: number }>(async (o) => {
         const stacks = readAssembly(o.app, o.config);
-        const findings = await diagnose(stacks, { region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION });
+        const findings = await diagnose(stacks, { region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION, expectedStreams: o.expectedStreams });
         process.stdout.write(o.json ? `${JSON.stringify({ findings }, null, 2)}\n` : formatFindings(findings));
         return findings.some((f) => f.verdict === 'fail') ? 1 : 0;
       }),

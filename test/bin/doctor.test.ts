@@ -6,7 +6,7 @@ import { BedrockClient, GetFoundationModelAvailabilityCommand, GetFoundationMode
 import { CloudWatchLogsClient, DescribeResourcePoliciesCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CostExplorerClient, GetAnomalyMonitorsCommand } from '@aws-sdk/client-cost-explorer';
 import { AWSOrganizationsNotInUseException, DescribeOrganizationCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
-import { ListServiceQuotasCommand, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
+import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand, ListServiceQuotasCommand, NoSuchResourceException, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { App, Stack } from 'aws-cdk-lib';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -66,6 +66,7 @@ describe('llm-finops doctor', () => {
       ],
     });
     logs.on(DescribeResourcePoliciesCommand).resolves({ resourcePolicies: Array.from({ length: 10 }, (_, i) => ({ policyName: `p${i}` })) });
+    quotas.on(GetServiceQuotaCommand, { ServiceCode: 'lambda', QuotaCode: 'L-B99A9384' }).resolves({ Quota: { ServiceCode: 'lambda', QuotaCode: 'L-B99A9384', QuotaName: 'Concurrent executions', Value: 1000 } });
   });
 
   const run = async (...extra: string[]) => {
@@ -115,6 +116,22 @@ describe('llm-finops doctor', () => {
       verdict: 'warn', message: expect.stringContaining('member of an organization (management account 999988887777)'),
       fix: 'activate the keys from the management account: aws ce update-cost-allocation-tags-status --cost-allocation-tags-status TagKey=llm-finops:tenant,Status=Active TagKey=llm-finops:team,Status=Active',
     })]);
+  });
+
+  it('warns where a new account\'s Lambda concurrency would throttle streams, and fails below --expected-streams', async () => {
+    let { findings } = await run('--expected-streams', '200');
+    expect(find(findings, 'Platform', 'lambda-concurrency')).toEqual([expect.objectContaining({ verdict: 'ok', message: 'the account allows 1000 concurrent Lambda executions in us-east-1 for 200 expected concurrent streams (shared by every function there)' })]);
+    expect(find(findings, 'Hosting', 'lambda-concurrency')).toEqual([]); // no router there
+    // No applied value (never raised): AWS's default for the account, here a new account's 10.
+    quotas.on(GetServiceQuotaCommand).rejects(new NoSuchResourceException({ message: 'The request failed because the specified service quota does not exist.', $metadata: {} }));
+    quotas.on(GetAWSDefaultServiceQuotaCommand, { ServiceCode: 'lambda', QuotaCode: 'L-B99A9384' }).resolves({ Quota: { QuotaName: 'Concurrent executions', Value: 10 } });
+    output.clear();
+    ({ findings } = await run());
+    expect(find(findings, 'Platform', 'lambda-concurrency')).toEqual([expect.objectContaining({ verdict: 'warn', message: expect.stringContaining('the account allows 10 concurrent Lambda executions in us-east-1 (a new account\'s starting value)'), fix: expect.stringContaining('L-B99A9384') })]);
+    output.clear();
+    ({ findings } = await run('--expected-streams', '50'));
+    expect(find(findings, 'Platform', 'lambda-concurrency')).toEqual([expect.objectContaining({ verdict: 'fail', message: '50 concurrent streams need 50 router executions; the account allows 10 for every function in us-east-1' })]);
+    expect(await runCli(['doctor', '--app', dir, '--expected-streams', '0'])).toBe(2);
   });
 
   it('fails a stage with access logging in an account without the API Gateway CloudWatch role', async () => {

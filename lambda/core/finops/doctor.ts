@@ -30,6 +30,8 @@ export interface StackNeeds {
   readonly usagePlans: number;
   /** Bedrock upstream ids of the gateway config (foundation-model ids and inference-profile ids). */
   readonly bedrockModels: readonly string[];
+  /** Router functions: each in-flight request, and each streamed answer for its whole length, holds one execution. */
+  readonly routers: number;
 }
 
 /** Where the router's gateway config is: inline in its environment, or a file in its code asset. */
@@ -98,6 +100,10 @@ export function stackNeeds(stack: string, template: Template, config?: unknown):
     apiKeys: of('AWS::ApiGateway::ApiKey').length,
     usagePlans: of('AWS::ApiGateway::UsagePlan').length,
     bedrockModels: bedrockModelsOf(config),
+    routers: of('AWS::Lambda::Function').filter((r) => {
+      const vars = (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+      return (vars.LLM_FINOPS_CONFIG !== undefined || vars.LLM_FINOPS_CONFIG_FILE !== undefined) && vars.LLM_FINOPS_USAGE_SCOPE === undefined;
+    }).length,
   };
 }
 
@@ -130,7 +136,11 @@ export const DOCS = {
   sagemakerQuotas: 'https://docs.aws.amazon.com/sagemaker/latest/dg/regions-quotas.html',
   apiGatewayQuotas: 'https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html',
   logsPolicies: 'https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutResourcePolicy.html',
+  lambdaConcurrency: 'https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html',
 } as const;
+
+/** Lambda's "Concurrent executions" quota (Service Quotas code); new accounts may start far below the usual 1,000. */
+export const LAMBDA_CONCURRENCY_QUOTA = 'L-B99A9384';
 
 type Where = { stack: string; region: string };
 
@@ -240,4 +250,23 @@ export function checkCounts(n: StackNeeds, where: Where, existing: { logsResourc
   count('apigateway-api-keys', existing.apiKeys, n.apiKeys, LIMITS.apiKeysPerRegion, 'API Gateway API keys', 'request a quota increase or remove unused keys', DOCS.apiGatewayQuotas, false);
   count('apigateway-usage-plans', existing.usagePlans, n.usagePlans, LIMITS.usagePlansPerRegion, 'API Gateway usage plans', 'request a quota increase or remove unused plans', DOCS.apiGatewayQuotas, false);
   return out;
+}
+
+/**
+ * Every request holds one router execution while it runs, and a streamed answer holds it for the whole answer (a
+ * coding agent's turn: a minute or more), so concurrent streams, not requests per second, meet the account's Lambda
+ * concurrency, which every function in the Region shares. `expected`: the concurrent streams the operator plans for.
+ */
+export function checkLambdaConcurrency(n: StackNeeds, where: Where, quota: number | undefined, expected?: number): Finding | undefined {
+  if (!n.routers) return undefined;
+  const base = { check: 'lambda-concurrency', ...where, doc: DOCS.lambdaConcurrency };
+  const fix = `request an increase of Lambda "Concurrent executions" (${LAMBDA_CONCURRENCY_QUOTA}) in Service Quotas`;
+  if (quota === undefined) return { ...base, verdict: 'warn', message: 'the account\'s Lambda concurrency quota was not found in Service Quotas' };
+  if (expected !== undefined && expected > quota) {
+    return { ...base, verdict: 'fail', message: `${expected} concurrent streams need ${expected} router executions; the account allows ${quota} for every function in ${where.region}`, fix };
+  }
+  if (quota < 100) {
+    return { ...base, verdict: 'warn', message: `the account allows ${quota} concurrent Lambda executions in ${where.region} (a new account's starting value): each streamed answer holds one for its whole length, so ${quota} concurrent streams throttle the gateway`, fix };
+  }
+  return { ...base, verdict: 'ok', message: `the account allows ${quota} concurrent Lambda executions in ${where.region}${expected !== undefined ? ` for ${expected} expected concurrent streams` : ''} (shared by every function there)` };
 }
