@@ -172,6 +172,11 @@ describe('LlmGateway', () => {
     expect(() => synth({ timeout: Duration.minutes(20) })).toThrow(/timeout: expected 50 ms to 15 minutes/);
   });
 
+  it('warns that a timeout over API Gateway\'s 5-minute idle timeout only serves streamed answers', () => {
+    Annotations.fromStack(build({ timeout: Duration.minutes(10) }).stack).hasWarning('*', Match.stringLikeRegexp('non-streamed request .* is cut after 5 minutes'));
+    Annotations.fromStack(build({ timeout: Duration.minutes(5) }).stack).hasNoWarning('*', Match.stringLikeRegexp('idle timeout'));
+  });
+
   it('fails when a tenant limit is not a whole number', () => {
     expect(() => synth({ tenantRateLimit: 0.5 })).toThrow(/tenantRateLimit: expected a whole number >= 1, got 0.5/);
   });
