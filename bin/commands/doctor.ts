@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { APIGatewayClient, GetAccountCommand, GetApiKeysCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
 import { BedrockClient, GetFoundationModelAvailabilityCommand, GetFoundationModelCommand, GetInferenceProfileCommand } from '@aws-sdk/client-bedrock';
+import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { CloudWatchLogsClient, DescribeResourcePoliciesCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CostExplorerClient, GetAnomalyMonitorsCommand, type AnomalyMonitor } from '@aws-sdk/client-cost-explorer';
 import { DescribeOrganizationCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
@@ -9,8 +10,8 @@ import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand, ListServiceQu
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Command } from 'commander';
 import {
-  checkAnomalyMonitors, checkApiGatewayRole, checkBedrockModels, checkCounts, checkLambdaConcurrency, checkSageMakerQuotas, checkTagActivation, configSource, LAMBDA_CONCURRENCY_QUOTA,
-  stackNeeds, type BedrockModelFact, type Finding, type StackNeeds,
+  checkAnomalyMonitors, checkApiGatewayRole, checkBedrockModels, checkCounts, checkLambdaConcurrency, checkProbes, checkSageMakerQuotas, checkTagActivation, configSource, LAMBDA_CONCURRENCY_QUOTA,
+  stackNeeds, type BedrockModelFact, type Finding, type ProbeResult, type StackNeeds,
 } from '../../lambda/core/finops/doctor';
 import { costExplorerRegion } from '../../lambda/core/finops/tag-activation';
 import { baseModelId, isProfileId } from '../../lambda/core/pricing/catalog';
@@ -94,6 +95,25 @@ async function sagemakerQuotas(client: ServiceQuotasClient, types: readonly stri
   return new Map(types.map((t) => [t, quotas.find((q) => q.QuotaName === `${t} for endpoint usage`)?.Value]));
 }
 
+/**
+ * One Converse call per model, 1 output token, a one-word prompt: a few input tokens each (a fraction of a cent for the
+ * whole config at any catalog price). Sequential, so a throttled account is not made worse.
+ */
+async function probeBedrock(client: BedrockRuntimeClient, ids: readonly string[]): Promise<ProbeResult[]> {
+  const results: ProbeResult[] = [];
+  for (const id of ids) {
+    const started = Date.now();
+    try {
+      await client.send(new ConverseCommand({ modelId: id, messages: [{ role: 'user', content: [{ text: 'ping' }] }], inferenceConfig: { maxTokens: 1 } }), { abortSignal: AbortSignal.timeout(30_000) });
+      results.push({ id, ok: true, latencyMs: Date.now() - started });
+    } catch (err) {
+      const e = err as { name?: string; message?: string };
+      results.push({ id, ok: false, name: e.name ?? 'Error', error: e.message ?? String(err) });
+    }
+  }
+  return results;
+}
+
 /** The account's applied Lambda concurrency quota, or AWS's default where the account has no applied value. */
 async function lambdaConcurrency(client: ServiceQuotasClient): Promise<number | undefined> {
   const input = { ServiceCode: 'lambda', QuotaCode: LAMBDA_CONCURRENCY_QUOTA };
@@ -110,7 +130,7 @@ function unchecked(check: string, where: { stack: string; region: string }, err:
   return { check, ...where, verdict: 'warn', message: `not checked: ${message(err)}`, fix: 'run doctor with credentials that may make this read-only call' };
 }
 
-export async function diagnose(stacks: readonly Stack[], opts: { region?: string; expectedStreams?: number }): Promise<Finding[]> {
+export async function diagnose(stacks: readonly Stack[], opts: { region?: string; expectedStreams?: number; probe?: boolean }): Promise<Finding[]> {
   const identity = await new STSClient({ region: opts.region ?? stacks.find((s) => s.region)?.region ?? 'us-east-1' }).send(new GetCallerIdentityCommand({})).catch((err) => {
     throw new Error(`no usable AWS credentials (${message(err)}): doctor reads the account with the usual AWS credential chain`);
   });
@@ -119,6 +139,7 @@ export async function diagnose(stacks: readonly Stack[], opts: { region?: string
   // Account-wide facts, fetched once.
   let org: { managementAccountId: string } | null | Error | undefined;
   let monitors: AnomalyMonitor[] | Error | undefined;
+  const probed = new Set<string>();
   for (const s of stacks) {
     const region = s.region ?? opts.region;
     if (!region) throw new UsageError(`stack ${s.name} is environment-agnostic: pass --region (or set AWS_REGION)`);
@@ -163,6 +184,10 @@ export async function diagnose(stacks: readonly Stack[], opts: { region?: string
       }
     }
     if (n.bedrockModels.length) findings.push(...checkBedrockModels(where, await bedrockFacts(new BedrockClient({ region }), n.bedrockModels)));
+    if (opts.probe && n.bedrockModels.length) {
+      findings.push(...checkProbes(where, await probeBedrock(new BedrockRuntimeClient({ region }), n.bedrockModels.filter((id) => !probed.has(`${region} ${id}`)))));
+      for (const id of n.bedrockModels) probed.add(`${region} ${id}`);
+    }
     if (n.routers) {
       try {
         const f = checkLambdaConcurrency(n, where, await lambdaConcurrency(new ServiceQuotasClient({ region })), opts.expectedStreams);
@@ -227,11 +252,12 @@ export function registerDoctorCommand(program: Command): void {
     .option('--config <file>', 'the gateway config (default: read from the router function in the assembly)')
     .option('--region <region>', 'Region of environment-agnostic stacks (default: AWS_REGION, AWS_DEFAULT_REGION)')
     .option('--expected-streams <n>', 'concurrent requests (streamed answers) the gateway should hold at once: fail when the account\'s Lambda concurrency is lower', integerIn(1))
+    .option('--probe', 'also call each configured Bedrock model once (Converse, 1 output token, a one-word prompt: a fraction of a cent in all) with these credentials and report what answers')
     .option('--json', 'print JSON')
     .action(
-      action<{ app: string; config?: string; region?: string; json?: boolean; expectedStreams?: number }>(async (o) => {
+      action<{ app: string; config?: string; region?: string; json?: boolean; expectedStreams?: number; probe?: boolean }>(async (o) => {
         const stacks = readAssembly(o.app, o.config);
-        const findings = await diagnose(stacks, { region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION, expectedStreams: o.expectedStreams });
+        const findings = await diagnose(stacks, { region: o.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION, expectedStreams: o.expectedStreams, probe: o.probe });
         process.stdout.write(o.json ? `${JSON.stringify({ findings }, null, 2)}\n` : formatFindings(findings));
         return findings.some((f) => f.verdict === 'fail') ? 1 : 0;
       }),

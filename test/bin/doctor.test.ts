@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APIGatewayClient, GetAccountCommand, GetApiKeysCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
 import { BedrockClient, GetFoundationModelAvailabilityCommand, GetFoundationModelCommand, GetInferenceProfileCommand, ResourceNotFoundException } from '@aws-sdk/client-bedrock';
+import { AccessDeniedException, BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { CloudWatchLogsClient, DescribeResourcePoliciesCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CostExplorerClient, GetAnomalyMonitorsCommand } from '@aws-sdk/client-cost-explorer';
 import { AWSOrganizationsNotInUseException, DescribeOrganizationCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
@@ -42,13 +43,14 @@ describe('llm-finops doctor', () => {
   const bedrock = mockClient(BedrockClient);
   const quotas = mockClient(ServiceQuotasClient);
   const logs = mockClient(CloudWatchLogsClient);
+  const runtime = mockClient(BedrockRuntimeClient);
   let dir: string;
   const output = captureOutput();
   beforeAll(() => {
     dir = assembly();
   });
   beforeEach(() => {
-    for (const m of [sts, apigw, ce, orgs, bedrock, quotas, logs]) m.reset();
+    for (const m of [sts, apigw, ce, orgs, bedrock, quotas, logs, runtime]) m.reset();
     sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/ops`, UserId: 'AIDAEXAMPLE' });
     apigw.on(GetAccountCommand).resolves({ cloudwatchRoleArn: `arn:aws:iam::${ACCOUNT}:role/apigw-logs`, throttleSettings: { burstLimit: 5000, rateLimit: 10000 } });
     apigw.on(GetApiKeysCommand).resolves({ items: [{ id: 'k1' }, { id: 'k2' }] });
@@ -132,6 +134,26 @@ describe('llm-finops doctor', () => {
     ({ findings } = await run('--expected-streams', '50'));
     expect(find(findings, 'Platform', 'lambda-concurrency')).toEqual([expect.objectContaining({ verdict: 'fail', message: '50 concurrent streams need 50 router executions; the account allows 10 for every function in us-east-1' })]);
     expect(await runCli(['doctor', '--app', dir, '--expected-streams', '0'])).toBe(2);
+  });
+
+  it('--probe calls each configured Bedrock model once with a 1-token request and says what a refusal means', async () => {
+    await run();
+    expect(runtime.calls()).toHaveLength(0); // never without --probe: it costs (a fraction of a cent)
+    output.clear();
+    runtime.on(ConverseCommand).resolves({ output: { message: { role: 'assistant', content: [{ text: 'P' }] } }, stopReason: 'max_tokens', usage: { inputTokens: 8, outputTokens: 1, totalTokens: 9 }, metrics: { latencyMs: 212 } });
+    runtime.on(ConverseCommand, { modelId: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0' }).rejects(new AccessDeniedException({
+      message: 'Model access is denied due to IAM user or service role is not authorized to perform the required AWS Marketplace actions (aws-marketplace:ViewSubscriptions, aws-marketplace:Subscribe) to enable access to this model.', $metadata: {},
+    }));
+    const { findings } = await run('--probe');
+    const probes = find(findings, 'Platform', 'bedrock-probe');
+    expect(probes.map((f) => [f.verdict, f.message.split(' ')[0]])).toEqual(expect.arrayContaining([
+      ['ok', 'us.amazon.nova-lite-v1:0'], ['fail', 'us.anthropic.claude-sonnet-4-5-20250929-v1:0'],
+    ]));
+    expect(probes.find((f) => f.verdict === 'fail')).toMatchObject({ message: expect.stringContaining('AWS Marketplace actions'), fix: expect.stringContaining("Anthropic's use-case form") });
+    // One call per model, the smallest request Converse takes.
+    const inputs = runtime.commandCalls(ConverseCommand).map((c) => c.args[0].input);
+    expect(new Set(inputs.map((i) => i.modelId)).size).toBe(inputs.length);
+    expect(inputs[0]).toEqual({ modelId: inputs[0].modelId, messages: [{ role: 'user', content: [{ text: 'ping' }] }], inferenceConfig: { maxTokens: 1 } });
   });
 
   it('fails a stage with access logging in an account without the API Gateway CloudWatch role', async () => {

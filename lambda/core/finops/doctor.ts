@@ -270,3 +270,32 @@ export function checkLambdaConcurrency(n: StackNeeds, where: Where, quota: numbe
   }
   return { ...base, verdict: 'ok', message: `the account allows ${quota} concurrent Lambda executions in ${where.region}${expected !== undefined ? ` for ${expected} expected concurrent streams` : ''} (shared by every function there)` };
 }
+
+/** One probe of a configured Bedrock model: a 1-token Converse call made by `doctor --probe`. */
+export type ProbeResult = { readonly id: string; readonly ok: true; readonly latencyMs: number } | { readonly id: string; readonly ok: false; readonly error: string; readonly name: string };
+
+/**
+ * What a probe's answer means for the first real request. AccessDenied on a third-party model in a fresh account is
+ * the Marketplace subscription or Anthropic's use-case form (Bedrock user guide, "Access Amazon Bedrock foundation
+ * models", read 2026-12-06), not a missing InvokeModel grant: doctor runs with the operator's credentials, not the
+ * router's role.
+ */
+export function checkProbes(where: Where, results: readonly ProbeResult[]): Finding[] {
+  return results.map((r) => {
+    const base = { check: 'bedrock-probe', ...where };
+    if (r.ok) return { ...base, verdict: 'ok' as const, message: `${r.id} answered a 1-token request in ${r.latencyMs} ms` };
+    if (r.name === 'AccessDeniedException') {
+      return {
+        ...base, verdict: 'fail' as const, doc: DOCS.bedrockAccess,
+        message: `${r.id} refused: ${r.error}`,
+        fix: /anthropic\./.test(r.id)
+          ? "submit Anthropic's use-case form once (Bedrock console, model catalog) and let the first call subscribe the account (aws-marketplace:Subscribe on the caller: the router role has it unless bedrockMarketplaceSubscribe is false)"
+          : 'let the first call subscribe the account (aws-marketplace:Subscribe, Unsubscribe, ViewSubscriptions on the caller), or grant these credentials bedrock:InvokeModel',
+      };
+    }
+    if (r.name === 'ThrottlingException' || r.name === 'ServiceUnavailableException') {
+      return { ...base, verdict: 'warn' as const, message: `${r.id} is reachable but answered ${r.name}: ${r.error}`, fix: 'check the account\'s Bedrock tokens-per-minute quota for the model in Service Quotas' };
+    }
+    return { ...base, verdict: 'fail' as const, message: `${r.id} failed: ${r.name}: ${r.error}`, doc: DOCS.bedrockProfiles };
+  });
+}
