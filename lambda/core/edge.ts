@@ -22,6 +22,8 @@ export interface EdgeRequest {
   readonly authorizerRequired?: boolean;
   readonly requestId?: string;
   readonly signal?: AbortSignal;
+  /** See ChatInvocation.answerDeadline. */
+  readonly answerDeadline?: AbortSignal;
 }
 
 /** A thrown error as the route's format shapes it (OpenAI's, or Anthropic's on the Messages routes). */
@@ -64,6 +66,7 @@ async function dispatch(gateway: Gateway, req: EdgeRequest): Promise<GatewayResu
     bodyBytes: body.bytes,
     requestId: req.requestId,
     signal: req.signal,
+    answerDeadline: req.answerDeadline,
     header: req.header,
   };
   switch (route) {

@@ -109,6 +109,16 @@ export class UpstreamTimeoutError extends GatewayError {
   }
 }
 
+/**
+ * A non-streamed answer the gateway gave up before the HTTP front would cut it: API Gateway closes a streamed
+ * integration that sends nothing for 5 minutes, and a non-streamed answer sends nothing until it is complete.
+ */
+export class AnswerDeadlineError extends GatewayError {
+  constructor(seconds: number) {
+    super(`No answer within ${seconds} s: a non-streamed request writes nothing until its answer is complete, and API Gateway closes a response idle for 5 minutes. Send stream: true for answers this long.`, 504, 'timeout_error', 'answer_deadline');
+  }
+}
+
 export interface OpenAiErrorBody {
   readonly error: { readonly message: string; readonly type: string; readonly code: string; readonly param: string | null };
 }

@@ -29,8 +29,8 @@ export interface LlmGatewayProps {
   /**
    * Integration timeout: a streamed completion may run this long. Above 29 s needs API Gateway's integration-timeout
    * quota raised for buffered responses; streaming responses may run up to 15 minutes. A non-streamed request writes
-   * nothing until its answer is complete, so API Gateway's 5-minute idle timeout cuts it past 5 minutes whatever this
-   * is (synth warns above 5 minutes).
+   * nothing until its answer is complete, and API Gateway closes a response idle for 5 minutes: the router gives such
+   * an answer up at 285 s with a 504 that says to stream, whatever this is (synth warns above 5 minutes).
    * @default Duration.minutes(5)
    */
   readonly timeout?: Duration;
@@ -208,7 +208,7 @@ export class LlmGateway extends Construct {
       // (Regional endpoint) is closed. A non-streamed answer writes nothing until it is complete.
       Annotations.of(this).addWarningV2('cdk-llm-finops:nonStreamedIdleTimeout',
         `timeout ${timeout.toHumanString()} is above API Gateway's 5-minute idle timeout for streamed integrations: a streamed answer may run that long, ` +
-        'but a non-streamed request (stream: false) writes nothing until its answer is complete and is cut after 5 minutes. Clients with answers that long must stream.');
+        'but a non-streamed request (stream: false) writes nothing until its answer is complete: the router gives it up at 285 s with a 504 that says to stream. Clients with answers that long must stream.');
     }
     for (const [name, v] of [['tenantRateLimit', props.tenantRateLimit], ['tenantBurstLimit', props.tenantBurstLimit]] as const) {
       if (v !== undefined && (!Number.isInteger(v) || v < 1)) problems.push(`${name}: expected a whole number >= 1, got ${v}`);

@@ -1,5 +1,5 @@
 import type { ResolvedModel } from '../config/resolve';
-import { InvalidRequestError, UpstreamBusyError, UpstreamError, UpstreamTimeoutError } from '../errors';
+import { GatewayError, InvalidRequestError, UpstreamBusyError, UpstreamError, UpstreamTimeoutError } from '../errors';
 import { ProviderError } from '../ports';
 import type { Route } from '../routing/route';
 import type { GatewayDeps, Trace } from './types';
@@ -32,7 +32,7 @@ export async function withFallback<T>(
     const model = r.chain[mi];
     const hasNext = mi < r.chain.length - 1;
     for (let a = 0; a < attemptsPerModel; a++) {
-      if (signal.aborted) throw new ClientClosedError();
+      if (signal.aborted) throw abortError(signal);
       trace.attempts++;
       trace.model = model;
       trace.provider = model.provider.id;
@@ -43,7 +43,11 @@ export async function withFallback<T>(
         return { model, value };
       } catch (err) {
         trace.upstreamMs += clock.monotonic() - u0;
-        if (signal.aborted) throw new ClientClosedError();
+        if (signal.aborted) {
+          // Given up by the gateway's own deadline: like a timeout, the attempt may have been billed (its bound is charged).
+          if (signal.reason instanceof GatewayError) onTimeout(model);
+          throw abortError(signal);
+        }
         const pe = err instanceof ProviderError ? err : new ProviderError(err instanceof Error ? err.message : String(err), 'server', undefined, undefined, { cause: err });
         if (pe.kind === 'client') {
           throw new InvalidRequestError(`Model '${model.id}' rejected the request: ${pe.message}`, null, 'upstream_rejected');
@@ -69,4 +73,9 @@ export async function withFallback<T>(
     throw new UpstreamBusyError(msg, Math.ceil(last.retryAfterMs / 1000), { cause: last });
   }
   throw new UpstreamError(msg, last?.kind === 'throttled' ? 'upstream_throttled' : 'upstream_failed', { cause: last });
+}
+
+/** Why an aborted request stops: the deadline's own error (a GatewayError reason), else the client went away. */
+export function abortError(signal: AbortSignal): GatewayError {
+  return signal.reason instanceof GatewayError ? signal.reason : new ClientClosedError();
 }

@@ -143,10 +143,12 @@ export class Gateway {
       trace.routeReason = r.reason;
 
       const cascadeTier = cascadeTierOf(this.deps.config, r);
-      if (cascadeTier) return await cascaded(steps, trace, req, callReq, r, cascadeTier, callMax, reservation, inv.signal, lookup.store);
+      // A non-streamed answer is also given up at the caller's answer deadline (a streamed one writes as it goes).
+      const answerSignal = trace.stream ? inv.signal : anyAbort(inv.signal, inv.answerDeadline);
+      if (cascadeTier) return await cascaded(steps, trace, req, callReq, r, cascadeTier, callMax, reservation, answerSignal, lookup.store);
       if (trace.stream) return await streamed(steps, trace, callReq, r, callMax, reservation, inv.signal, lookup.store);
 
-      const signal = inv.signal ?? new AbortController().signal;
+      const signal = answerSignal ?? new AbortController().signal;
       const done = await withFallback(
         this.deps, trace, r, signal,
         (model) => steps.provider(model).complete(steps.call(model, callReq, callMax, signal, trace)),
@@ -412,4 +414,10 @@ function checkServiceTier(req: ChatRequest, r: Route): void {
     'service_tier',
     'unsupported_service_tier',
   );
+}
+
+/** One signal aborted by whichever of the given ones aborts first (with its reason), or undefined for none. */
+function anyAbort(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const present = signals.filter((s): s is AbortSignal => s !== undefined);
+  return present.length > 1 ? AbortSignal.any(present) : present[0];
 }

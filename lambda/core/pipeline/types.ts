@@ -59,6 +59,11 @@ export interface ChatInvocation {
   readonly requestId?: string;
   /** Aborted when the client disconnects. */
   readonly signal?: AbortSignal;
+  /**
+   * Aborted, with a GatewayError as its reason, when a non-streamed answer must be given up (the Lambda handler's: API
+   * Gateway's 5-minute idle timeout). A streamed answer writes as it goes and ignores it.
+   */
+  readonly answerDeadline?: AbortSignal;
   /** The request's headers (lower-case names), for what a format reads from them (anthropic-version, anthropic-beta). */
   readonly header?: HeaderReader;
 }

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { InvalidRequestError } from '../../core/errors';
+import { AnswerDeadlineError, InvalidRequestError } from '../../core/errors';
 import { writeChunk } from '../../adapters/backpressure';
 import { errorResult, serveEdge } from '../../core/edge';
 import type { Gateway, GatewayResult } from '../../core/pipeline';
@@ -18,7 +18,7 @@ function header(event: APIGatewayProxyEvent, name: string): string | undefined {
 
 
 /** Dispatches an event through the HTTP edge; never throws. */
-async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: AbortSignal): Promise<GatewayResult> {
+async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: AbortSignal, answerDeadline?: AbortSignal): Promise<GatewayResult> {
   try {
     checkEvent(event);
   } catch (err) {
@@ -38,6 +38,7 @@ async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: A
     authorizerRequired: true,
     requestId: event.requestContext?.requestId,
     signal,
+    answerDeadline,
   });
 }
 
@@ -45,17 +46,31 @@ function contentType(result: GatewayResult): string {
   return result.kind === 'stream' ? 'text/event-stream; charset=utf-8' : 'application/json';
 }
 
+/** When a non-streamed answer is given up: API Gateway's 300 s idle timeout less the time to write the 504. */
+export const NON_STREAMED_DEADLINE_MS = 285_000;
+
 /**
  * API Gateway REST (proxy event, response transfer mode STREAM) to the core. The tenant comes only from the
  * authorizer context (`tenant`), never from a client header.
  */
-export function createRouterHandler(ready: Gateway | Promise<Gateway>, runtime: Pick<StreamingRuntime, 'HttpResponseStream'>) {
+export function createRouterHandler(ready: Gateway | Promise<Gateway>, runtime: Pick<StreamingRuntime, 'HttpResponseStream'>, opts: { nonStreamedDeadlineMs?: number } = {}) {
+  const deadlineMs = opts.nonStreamedDeadlineMs ?? NON_STREAMED_DEADLINE_MS;
   return async (event: APIGatewayProxyEvent, responseStream: Writable): Promise<void> => {
     // Built once per execution environment; a start-up failure (bad artefact) fails every invocation loudly.
     const gateway = await ready;
     const abort = new AbortController();
     responseStream.once('close', () => abort.abort());
-    const result = await resultOf(gateway, event, abort.signal);
+    // API Gateway closes a streamed integration that sends nothing for 5 minutes (Regional endpoint, "Stream the
+    // integration response", read 2026-12-06), and a non-streamed answer sends nothing until it is complete: it is
+    // given up first, with a 504 that says to stream, its reservation settled, rather than cut with nothing recorded.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(new AnswerDeadlineError(Math.round(deadlineMs / 1000))), deadlineMs);
+    let result: GatewayResult;
+    try {
+      result = await resultOf(gateway, event, abort.signal, deadline.signal);
+    } finally {
+      clearTimeout(timer);
+    }
     const out = runtime.HttpResponseStream.from(responseStream, {
       statusCode: result.status,
       headers: { 'content-type': contentType(result), ...result.headers },

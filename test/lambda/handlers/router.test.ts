@@ -69,6 +69,26 @@ describe('router handler', () => {
     expect(usage.records.at(-1)).toMatchObject({ request_id: 'apigw-req-1', model: 'embed', route_reason: 'embeddings', input_tokens: 2, cost_usd: 0.000002 });
   });
 
+  it('gives up a non-streamed answer before API Gateway\'s idle timeout would cut it: a 504 that says to stream, the attempt\'s bound charged', async () => {
+    // 285 s in production; here 300 ms against an upstream that never answers (its own timeout is 2 s).
+    const early = createRouterHandler(buildGateway(resolveConfig(testConfig(upstream.baseUrl)), { env: {}, usage }), runtime, { nonStreamedDeadlineMs: 300 });
+    upstream.setDefault('up-small-a', { kind: 'hang' });
+    const { meta, body } = await invoke(early, chatEvent({ model: 'small-a', messages: [{ role: 'user', content: 'a long essay' }], max_tokens: 100 }));
+    expect(meta.statusCode).toBe(504);
+    expect(JSON.parse(body).error).toMatchObject({ type: 'timeout_error', code: 'answer_deadline', message: expect.stringContaining('Send stream: true for answers this long') });
+    const record = usage.records.at(-1)!;
+    expect(record).toMatchObject({ status: 504, error_type: 'timeout_error', model: 'small-a', attempts: 1 });
+    // The abandoned attempt may have been billed: its bound (input estimate and the 100-token cap at small-a's prices) is on the record.
+    expect(record.cost_usd).toBeGreaterThan(0);
+    // A streamed request writes as it goes: the deadline does not apply (here one that has passed before it starts).
+    const passed = createRouterHandler(buildGateway(resolveConfig(testConfig(upstream.baseUrl)), { env: {}, usage }), runtime, { nonStreamedDeadlineMs: 0 });
+    upstream.setDefault('up-small-a', { kind: 'ok', content: 'still streamed', promptTokens: 3, completionTokens: 2 });
+    const streamed = await invoke(passed, chatEvent({ model: 'small-a', messages: [{ role: 'user', content: 'stream it' }], stream: true }));
+    expect(streamed.meta.statusCode).toBe(200);
+    expect(streamed.body).toContain('"content":"streamed"');
+    expect(streamed.body.endsWith('data: [DONE]\n\n')).toBe(true);
+  });
+
   it('streams SSE frames after the prelude', async () => {
     upstream.setDefault('up-small-a', { kind: 'ok', content: 'a b', promptTokens: 3, completionTokens: 2 });
     const { meta, body } = await invoke(handler, chatEvent({ model: 'small-a', messages: [{ role: 'user', content: 'stream it' }], stream: true }));
