@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { APIGatewayClient, GetAccountCommand, GetApiKeysCommand, GetUsagePlansCommand } from '@aws-sdk/client-api-gateway';
 import { BedrockClient, GetFoundationModelAvailabilityCommand, GetFoundationModelCommand, GetInferenceProfileCommand } from '@aws-sdk/client-bedrock';
 import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
+import { DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcEndpointsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { CloudWatchLogsClient, DescribeResourcePoliciesCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { CostExplorerClient, GetAnomalyMonitorsCommand, type AnomalyMonitor } from '@aws-sdk/client-cost-explorer';
 import { DescribeOrganizationCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
@@ -11,17 +12,18 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Command } from 'commander';
 import {
   checkAnomalyMonitors, checkApiGatewayRole, checkBedrockModels, checkCounts, checkLambdaConcurrency, checkProbes, checkSageMakerQuotas, checkTagActivation, configSource, LAMBDA_CONCURRENCY_QUOTA,
-  stackNeeds, type BedrockModelFact, type Finding, type ProbeResult, type StackNeeds,
+  checkRouterEgress, stackNeeds, type BedrockModelFact, type Finding, type ProbeResult, type RouterNetwork, type StackNeeds, type VpcFacts,
 } from '../../lambda/core/finops/doctor';
 import { costExplorerRegion } from '../../lambda/core/finops/tag-activation';
 import { baseModelId, isProfileId } from '../../lambda/core/pricing/catalog';
 import { action, integerIn, pages, UsageError } from '../cli-support';
 
-type Stack = { name: string; account?: string; region?: string; template: Record<string, unknown>; config?: unknown };
+type Stack = { name: string; account?: string; region?: string; template: Record<string, unknown>; config?: unknown; network?: Omit<RouterNetwork, 'subnetIds'> };
 
 /** The stacks of a cloud assembly (manifest.json), their environments, templates and gateway configs. */
 export function readAssembly(dir: string, configFile?: string): Stack[] {
-  let manifest: { artifacts?: Record<string, { type?: string; environment?: string; properties?: { templateFile?: string } }> };
+  type Metadata = Record<string, { type?: string; data?: unknown }[]>;
+  let manifest: { artifacts?: Record<string, { type?: string; environment?: string; properties?: { templateFile?: string }; metadata?: Metadata; additionalMetadataFile?: string }> };
   try {
     manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
   } catch {
@@ -47,7 +49,11 @@ export function readAssembly(dir: string, configFile?: string): Stack[] {
       if (src && 'json' in src) config = JSON.parse(src.json);
       else if (src && existsSync(join(dir, src.assetPath, src.file))) config = JSON.parse(readFileSync(join(dir, src.assetPath, src.file), 'utf8'));
     }
-    stacks.push({ name, account: known(env?.[1]), region: known(env?.[2]), template, config });
+    // RouterFunction records how a router in a VPC gets out (construct metadata, in the manifest).
+    // The CDK CLI may move a stack's metadata to its own file (additionalMetadataFile).
+    const metadata: Metadata = { ...a.metadata, ...(a.additionalMetadataFile && existsSync(join(dir, a.additionalMetadataFile)) ? JSON.parse(readFileSync(join(dir, a.additionalMetadataFile), 'utf8')) as Metadata : {}) };
+    const network = Object.values(metadata).flat().find((m) => m.type === 'cdk-llm-finops:network')?.data as Stack['network'];
+    stacks.push({ name, account: known(env?.[1]), region: known(env?.[2]), template, config, network });
   }
   if (!stacks.length) throw new UsageError(`${dir} holds no stacks`);
   return stacks;
@@ -114,6 +120,31 @@ async function probeBedrock(client: BedrockRuntimeClient, ids: readonly string[]
   return results;
 }
 
+/** The default route of each subnet (its own route table, else the VPC's main one) and the VPC's endpoints. */
+async function vpcFacts(client: EC2Client, region: string, subnetIds: readonly string[]): Promise<VpcFacts> {
+  const subnets = (await client.send(new DescribeSubnetsCommand({ SubnetIds: [...subnetIds] }))).Subnets ?? [];
+  const vpcId = subnets[0]?.VpcId;
+  if (!vpcId) throw new Error(`DescribeSubnets found none of ${subnetIds.join(', ')}`);
+  const tables = await pages(async (NextToken) => {
+    const r = await client.send(new DescribeRouteTablesCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }], NextToken }));
+    return { items: r.RouteTables ?? [], next: r.NextToken };
+  });
+  const target = (t: (typeof tables)[number] | undefined): string | null => {
+    const r = t?.Routes?.find((x) => x.DestinationCidrBlock === '0.0.0.0/0' && x.State !== 'blackhole');
+    return r ? (r.NatGatewayId ?? r.TransitGatewayId ?? r.NetworkInterfaceId ?? r.VpcPeeringConnectionId ?? r.GatewayId ?? r.InstanceId ?? null) : null;
+  };
+  const main = tables.find((t) => t.Associations?.some((a) => a.Main));
+  const defaultRoutes = new Map(subnetIds.map((s) => [s, target(tables.find((t) => t.Associations?.some((a) => a.SubnetId === s)) ?? main)] as const));
+  const endpoints = await pages(async (NextToken) => {
+    const r = await client.send(new DescribeVpcEndpointsCommand({ Filters: [{ Name: 'vpc-id', Values: [vpcId] }], NextToken }));
+    return { items: r.VpcEndpoints ?? [], next: r.NextToken };
+  });
+  return {
+    region, defaultRoutes,
+    endpoints: endpoints.map((e) => ({ serviceName: e.ServiceName ?? '', type: e.VpcEndpointType ?? '', privateDns: e.PrivateDnsEnabled === true, state: (e.State ?? '').toLowerCase() })),
+  };
+}
+
 /** The account's applied Lambda concurrency quota, or AWS's default where the account has no applied value. */
 async function lambdaConcurrency(client: ServiceQuotasClient): Promise<number | undefined> {
   const input = { ServiceCode: 'lambda', QuotaCode: LAMBDA_CONCURRENCY_QUOTA };
@@ -144,7 +175,7 @@ export async function diagnose(stacks: readonly Stack[], opts: { region?: string
     const region = s.region ?? opts.region;
     if (!region) throw new UsageError(`stack ${s.name} is environment-agnostic: pass --region (or set AWS_REGION)`);
     const where = { stack: s.name, region };
-    const n: StackNeeds = stackNeeds(s.name, s.template as never, s.config);
+    const n: StackNeeds = stackNeeds(s.name, s.template as never, s.config, s.network);
     if (s.account && s.account !== account) {
       findings.push({ check: 'credentials', ...where, verdict: 'warn', message: `the credentials are for account ${account}, the stack targets ${s.account}: the checks describe ${account}` });
     }
@@ -187,6 +218,14 @@ export async function diagnose(stacks: readonly Stack[], opts: { region?: string
     if (opts.probe && n.bedrockModels.length) {
       findings.push(...checkProbes(where, await probeBedrock(new BedrockRuntimeClient({ region }), n.bedrockModels.filter((id) => !probed.has(`${region} ${id}`)))));
       for (const id of n.bedrockModels) probed.add(`${region} ${id}`);
+    }
+    if (n.routerNetwork?.subnetIds.length) {
+      try {
+        const f = checkRouterEgress(n, where, await vpcFacts(new EC2Client({ region }), region, n.routerNetwork.subnetIds));
+        if (f) findings.push(f);
+      } catch (err) {
+        findings.push(unchecked('router-egress', where, err));
+      }
     }
     if (n.routers) {
       try {

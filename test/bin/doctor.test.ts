@@ -9,9 +9,11 @@ import { CostExplorerClient, GetAnomalyMonitorsCommand } from '@aws-sdk/client-c
 import { AWSOrganizationsNotInUseException, DescribeOrganizationCommand, OrganizationsClient } from '@aws-sdk/client-organizations';
 import { GetAWSDefaultServiceQuotaCommand, GetServiceQuotaCommand, ListServiceQuotasCommand, NoSuchResourceException, ServiceQuotasClient } from '@aws-sdk/client-service-quotas';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcEndpointsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { App, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource, ReferencePlatformStack, TenantInferenceProfiles } from '../../lib';
+import { CostManagedAiPlatform, InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource, ReferencePlatformStack, RouterEgress, TenantInferenceProfiles } from '../../lib';
 import type { Finding } from '../../lambda/core/finops/doctor';
 import { runCli } from '../../bin/llm-finops';
 import { captureOutput } from '../support/output';
@@ -35,6 +37,22 @@ function assembly(): string {
   return outdir;
 }
 
+/** Two routers in an imported VPC (literal subnet ids): one relying on a NAT route, one on the VPC's own endpoints. */
+function vpcAssembly(): string {
+  const outdir = mkdtempSync(join(tmpdir(), 'doctor-vpc-'));
+  const app = new App({ outdir });
+  const gatewayConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+  for (const [name, routerEgress] of [['ViaNat', RouterEgress.NAT], ['ViaEndpoints', RouterEgress.EXISTING_ENDPOINTS]] as const) {
+    const s = new Stack(app, name, { env });
+    const vpc = ec2.Vpc.fromVpcAttributes(s, 'Vpc', {
+      vpcId: 'vpc-0a1b2c3d', availabilityZones: ['us-east-1a', 'us-east-1b'], privateSubnetIds: ['subnet-0aaa', 'subnet-0bbb'], privateSubnetRouteTableIds: ['rtb-0aaa', 'rtb-0bbb'],
+    });
+    new CostManagedAiPlatform(s, 'Platform', { gatewayConfig, semanticCache: { engine: 'valkey', vpc }, routerEgress, budgets: undefined });
+  }
+  app.synth();
+  return outdir;
+}
+
 describe('llm-finops doctor', () => {
   const sts = mockClient(STSClient);
   const apigw = mockClient(APIGatewayClient);
@@ -44,13 +62,14 @@ describe('llm-finops doctor', () => {
   const quotas = mockClient(ServiceQuotasClient);
   const logs = mockClient(CloudWatchLogsClient);
   const runtime = mockClient(BedrockRuntimeClient);
+  const ec2c = mockClient(EC2Client);
   let dir: string;
   const output = captureOutput();
   beforeAll(() => {
     dir = assembly();
   });
   beforeEach(() => {
-    for (const m of [sts, apigw, ce, orgs, bedrock, quotas, logs, runtime]) m.reset();
+    for (const m of [sts, apigw, ce, orgs, bedrock, quotas, logs, runtime, ec2c]) m.reset();
     sts.on(GetCallerIdentityCommand).resolves({ Account: ACCOUNT, Arn: `arn:aws:iam::${ACCOUNT}:user/ops`, UserId: 'AIDAEXAMPLE' });
     apigw.on(GetAccountCommand).resolves({ cloudwatchRoleArn: `arn:aws:iam::${ACCOUNT}:role/apigw-logs`, throttleSettings: { burstLimit: 5000, rateLimit: 10000 } });
     apigw.on(GetApiKeysCommand).resolves({ items: [{ id: 'k1' }, { id: 'k2' }] });
@@ -134,6 +153,31 @@ describe('llm-finops doctor', () => {
     ({ findings } = await run('--expected-streams', '50'));
     expect(find(findings, 'Platform', 'lambda-concurrency')).toEqual([expect.objectContaining({ verdict: 'fail', message: '50 concurrent streams need 50 router executions; the account allows 10 for every function in us-east-1' })]);
     expect(await runCli(['doctor', '--app', dir, '--expected-streams', '0'])).toBe(2);
+  });
+
+  it('checks a router in a VPC has a way out: a NAT route, or each endpoint it needs', async () => {
+    const vpcDir = vpcAssembly();
+    ec2c.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: 'subnet-0aaa', VpcId: 'vpc-0a1b2c3d' }, { SubnetId: 'subnet-0bbb', VpcId: 'vpc-0a1b2c3d' }] });
+    ec2c.on(DescribeRouteTablesCommand).resolves({ RouteTables: [
+      { RouteTableId: 'rtb-0aaa', Associations: [{ SubnetId: 'subnet-0aaa' }], Routes: [{ DestinationCidrBlock: '10.0.0.0/16', GatewayId: 'local' }, { DestinationCidrBlock: '0.0.0.0/0', NatGatewayId: 'nat-0f00', State: 'active' }] },
+      // The second subnet routes to an internet gateway: a public subnet, where a Lambda function has no way out.
+      { RouteTableId: 'rtb-0bbb', Associations: [{ SubnetId: 'subnet-0bbb' }], Routes: [{ DestinationCidrBlock: '0.0.0.0/0', GatewayId: 'igw-0bad', State: 'active' }] },
+    ] });
+    ec2c.on(DescribeVpcEndpointsCommand).resolves({ VpcEndpoints: [
+      { ServiceName: 'com.amazonaws.us-east-1.bedrock-runtime', VpcEndpointType: 'Interface', PrivateDnsEnabled: true, State: 'Available' },
+      { ServiceName: 'com.amazonaws.us-east-1.dynamodb', VpcEndpointType: 'Gateway', State: 'Available' },
+      // Without private DNS the SDK's default endpoint name does not resolve to it.
+      { ServiceName: 'com.amazonaws.us-east-1.secretsmanager', VpcEndpointType: 'Interface', PrivateDnsEnabled: false, State: 'Available' },
+    ] });
+    const { findings } = await runCli(['doctor', '--app', vpcDir, '--json']).then((code) => ({ code, findings: JSON.parse(output.out).findings as Finding[] }));
+    expect(find(findings, 'ViaNat', 'router-egress')).toEqual([expect.objectContaining({
+      verdict: 'fail', message: "the router's subnets subnet-0bbb (igw-0bad: a Lambda function gets no public IP) have no NAT route: its calls to AWS and to providers will time out",
+    })]);
+    expect(find(findings, 'ViaEndpoints', 'router-egress')).toEqual([expect.objectContaining({
+      verdict: 'fail', message: "the VPC has no endpoint (interface endpoints with private DNS) for kinesis-firehose, secretsmanager, sns: the router's calls there will time out",
+    })]);
+    expect(ec2c.commandCalls(DescribeSubnetsCommand)[0].args[0].input).toEqual({ SubnetIds: ['subnet-0aaa', 'subnet-0bbb'] });
+    expect(ec2c.commandCalls(DescribeVpcEndpointsCommand)[0].args[0].input).toEqual({ Filters: [{ Name: 'vpc-id', Values: ['vpc-0a1b2c3d'] }], NextToken: undefined });
   });
 
   it('--probe calls each configured Bedrock model once with a 1-token request and says what a refusal means', async () => {

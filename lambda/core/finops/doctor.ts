@@ -32,6 +32,19 @@ export interface StackNeeds {
   readonly bedrockModels: readonly string[];
   /** Router functions: each in-flight request, and each streamed answer for its whole length, holds one execution. */
   readonly routers: number;
+  /**
+   * A router in a VPC: how it gets out (the RouterFunction's `cdk-llm-finops:network` metadata) and its subnets as
+   * literal ids (an imported VPC); subnets made in the same stack have no id before deploy and are not checked.
+   */
+  readonly routerNetwork?: RouterNetwork;
+}
+
+export interface RouterNetwork {
+  readonly egress: 'nat' | 'create-endpoints' | 'existing-endpoints';
+  readonly interfaceServices: readonly string[];
+  readonly gatewayServices: readonly string[];
+  readonly outside: readonly string[];
+  readonly subnetIds: readonly string[];
 }
 
 /** Where the router's gateway config is: inline in its environment, or a file in its code asset. */
@@ -57,7 +70,7 @@ export function bedrockModelsOf(config: unknown): string[] {
   return [...new Set((c?.models ?? []).filter((m) => bedrock.has(m.provider) && typeof m.upstreamModel === 'string').map((m) => m.upstreamModel!))];
 }
 
-export function stackNeeds(stack: string, template: Template, config?: unknown): StackNeeds {
+export function stackNeeds(stack: string, template: Template, config?: unknown, network?: Omit<RouterNetwork, 'subnetIds'>): StackNeeds {
   const resources = Object.values(template.Resources ?? {});
   const of = (type: string) => resources.filter((r) => r.Type === type);
   const sagemaker: Record<string, number> = {};
@@ -87,6 +100,10 @@ export function stackNeeds(stack: string, template: Template, config?: unknown):
     }
   }
   const monitors = of('AWS::CE::AnomalyMonitor');
+  const routers = of('AWS::Lambda::Function').filter((r) => {
+    const vars = (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+    return (vars.LLM_FINOPS_CONFIG !== undefined || vars.LLM_FINOPS_CONFIG_FILE !== undefined) && vars.LLM_FINOPS_USAGE_SCOPE === undefined;
+  });
   return {
     stack,
     accessLoggingStages: of('AWS::ApiGateway::Stage').filter((r) => r.Properties?.AccessLogSetting !== undefined).length,
@@ -100,10 +117,8 @@ export function stackNeeds(stack: string, template: Template, config?: unknown):
     apiKeys: of('AWS::ApiGateway::ApiKey').length,
     usagePlans: of('AWS::ApiGateway::UsagePlan').length,
     bedrockModels: bedrockModelsOf(config),
-    routers: of('AWS::Lambda::Function').filter((r) => {
-      const vars = (r.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
-      return (vars.LLM_FINOPS_CONFIG !== undefined || vars.LLM_FINOPS_CONFIG_FILE !== undefined) && vars.LLM_FINOPS_USAGE_SCOPE === undefined;
-    }).length,
+    routers: routers.length,
+    routerNetwork: network ? { ...network, subnetIds: routers.flatMap((r) => ((r.Properties?.VpcConfig as { SubnetIds?: unknown[] } | undefined)?.SubnetIds ?? []).filter((s): s is string => typeof s === 'string')) } : undefined,
   };
 }
 
@@ -137,6 +152,7 @@ export const DOCS = {
   apiGatewayQuotas: 'https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html',
   logsPolicies: 'https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutResourcePolicy.html',
   lambdaConcurrency: 'https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html',
+  lambdaVpc: 'https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc-internet.html',
 } as const;
 
 /** Lambda's "Concurrent executions" quota (Service Quotas code); new accounts may start far below the usual 1,000. */
@@ -298,4 +314,41 @@ export function checkProbes(where: Where, results: readonly ProbeResult[]): Find
     }
     return { ...base, verdict: 'fail' as const, message: `${r.id} failed: ${r.name}: ${r.error}`, doc: DOCS.bedrockProfiles };
   });
+}
+
+/** What EC2 says about the router's subnets: each one's default route target, and the VPC's endpoints. */
+export interface VpcFacts {
+  readonly region: string;
+  /** Subnet id -> the target of its 0.0.0.0/0 route (nat-..., tgw-..., igw-..., eni-..., pcx-...), or null for none. */
+  readonly defaultRoutes: ReadonlyMap<string, string | null>;
+  readonly endpoints: readonly { readonly serviceName: string; readonly type: string; readonly privateDns: boolean; readonly state: string }[];
+}
+
+/** Whether a router in a VPC has a way out: its NAT routes, or the endpoints it needs (or would create). */
+export function checkRouterEgress(n: StackNeeds, where: Where, facts: VpcFacts): Finding | undefined {
+  const net = n.routerNetwork;
+  if (!net || !net.subnetIds.length) return undefined;
+  const base = { check: 'router-egress', ...where, doc: DOCS.lambdaVpc };
+  const name = (s: string) => `com.amazonaws.${facts.region}.${s}`;
+  const live = facts.endpoints.filter((e) => e.state === 'available' || e.state === 'pending');
+  if (net.egress === 'nat') {
+    const bad = net.subnetIds.filter((s) => !/^(nat|tgw|eni|pcx|vgw|i)-/.test(facts.defaultRoutes.get(s) ?? ''));
+    if (!bad.length) return { ...base, verdict: 'ok', message: `the router's subnets route 0.0.0.0/0 through ${[...new Set(net.subnetIds.map((s) => facts.defaultRoutes.get(s)))].join(', ')}` };
+    const why = bad.map((s) => `${s} (${facts.defaultRoutes.get(s) ? `${facts.defaultRoutes.get(s)}: a Lambda function gets no public IP` : 'no default route'})`).join(', ');
+    return { ...base, verdict: 'fail', message: `the router's subnets ${why} have no NAT route: its calls to AWS and to providers will time out`, fix: 'use PRIVATE_WITH_EGRESS subnets, or routerEgress: RouterEgress.CREATE_ENDPOINTS' };
+  }
+  if (net.egress === 'existing-endpoints') {
+    const missing = [
+      ...net.interfaceServices.filter((s) => !live.some((e) => e.serviceName === name(s) && e.type === 'Interface' && e.privateDns)),
+      ...net.gatewayServices.filter((s) => !live.some((e) => e.serviceName === name(s) && e.type === 'Gateway')),
+    ];
+    return missing.length
+      ? { ...base, verdict: 'fail', message: `the VPC has no endpoint (interface endpoints with private DNS) for ${missing.join(', ')}: the router's calls there will time out`, fix: 'create them, or routerEgress: RouterEgress.CREATE_ENDPOINTS' }
+      : { ...base, verdict: 'ok', message: `the VPC has the endpoints the router needs: ${[...net.interfaceServices, ...net.gatewayServices].join(', ')}` };
+  }
+  // create-endpoints: private DNS cannot be enabled twice for one service in a VPC.
+  const clash = net.interfaceServices.filter((s) => live.some((e) => e.serviceName === name(s) && e.type === 'Interface' && e.privateDns));
+  return clash.length
+    ? { ...base, verdict: 'fail', message: `the VPC already has interface endpoints with private DNS for ${clash.join(', ')}: creating the stack's fails`, fix: 'routerEgress: RouterEgress.EXISTING_ENDPOINTS (the router uses the existing ones)' }
+    : { ...base, verdict: 'ok', message: `the stack creates the router's endpoints (${[...net.interfaceServices, ...net.gatewayServices].join(', ')}); none clashes with the VPC's` };
 }

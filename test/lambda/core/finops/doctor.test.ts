@@ -1,4 +1,4 @@
-import { checkAnomalyMonitors, checkSageMakerQuotas, configSource, stackNeeds } from '../../../../lambda/core/finops/doctor';
+import { checkAnomalyMonitors, checkRouterEgress, checkSageMakerQuotas, configSource, stackNeeds } from '../../../../lambda/core/finops/doctor';
 
 const where = { stack: 'S', region: 'eu-west-1' };
 
@@ -29,5 +29,26 @@ describe('doctor: what a template needs', () => {
     const hash = 'ab'.repeat(32);
     const bare = { Type: 'AWS::Lambda::Function', Properties: { Environment: { Variables: { LLM_FINOPS_CONFIG_FILE: 'gateway-config.json' } }, Code: { S3Bucket: 'b', S3Key: `${hash}.zip` } } };
     expect(configSource({ Resources: { Router: bare } })).toEqual({ assetPath: `asset.${hash}`, file: 'gateway-config.json' });
+  });
+});
+
+describe('doctor: a router\'s way out of its VPC', () => {
+  const where = { stack: 'S', region: 'eu-west-1' };
+  const router = { Type: 'AWS::Lambda::Function', Properties: { Environment: { Variables: { LLM_FINOPS_CONFIG: '{}' } }, VpcConfig: { SubnetIds: ['subnet-1', { Ref: 'MadeHere' }] } } };
+  const needs = (egress: 'nat' | 'create-endpoints' | 'existing-endpoints') =>
+    stackNeeds('S', { Resources: { R: router } }, undefined, { egress, interfaceServices: ['secretsmanager', 'sns'], gatewayServices: ['dynamodb'], outside: [] });
+
+  it('reads only literal subnet ids, passes a NAT route, and refuses to create endpoints whose private DNS the VPC already has', () => {
+    expect(needs('nat').routerNetwork?.subnetIds).toEqual(['subnet-1']);
+    expect(checkRouterEgress(needs('nat'), where, { region: 'eu-west-1', defaultRoutes: new Map([['subnet-1', 'nat-0abc']]), endpoints: [] }))
+      .toMatchObject({ verdict: 'ok', message: "the router's subnets route 0.0.0.0/0 through nat-0abc" });
+    const endpoints = [{ serviceName: 'com.amazonaws.eu-west-1.sns', type: 'Interface', privateDns: true, state: 'available' }];
+    expect(checkRouterEgress(needs('create-endpoints'), where, { region: 'eu-west-1', defaultRoutes: new Map(), endpoints }))
+      .toMatchObject({ verdict: 'fail', message: "the VPC already has interface endpoints with private DNS for sns: creating the stack's fails", fix: expect.stringContaining('EXISTING_ENDPOINTS') });
+    // A subnet with no default route at all.
+    expect(checkRouterEgress(needs('nat'), where, { region: 'eu-west-1', defaultRoutes: new Map([['subnet-1', null]]), endpoints: [] }))
+      .toMatchObject({ verdict: 'fail', message: expect.stringContaining('subnet-1 (no default route)') });
+    // Not in a VPC: nothing to check.
+    expect(checkRouterEgress(stackNeeds('S', { Resources: { R: router } }), where, { region: 'eu-west-1', defaultRoutes: new Map(), endpoints: [] })).toBeUndefined();
   });
 });
