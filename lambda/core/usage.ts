@@ -41,7 +41,7 @@ export interface UsageRecord {
   readonly usage_estimated: boolean;
   /**
    * Why the cost needs a second look, sorted: usage_missing, usage_invalid, output_estimated, timeout_estimated,
-   * over_reservation, service_tier_stripped, service_tier_unpriced, cache_read_unpriced, cache_write_1h_derived,
+   * over_reservation, output_over_cap, service_tier_stripped, service_tier_unpriced, cache_read_unpriced, cache_write_1h_derived,
    * long_context. Empty for a request priced from a clean report at standard rates.
    */
   readonly usage_flags: readonly string[];

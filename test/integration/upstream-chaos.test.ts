@@ -94,14 +94,21 @@ describe('upstream chaos (integration)', () => {
     expect(last()).toMatchObject({ status: 200, model: 'small-b', attempts: 2 });
   });
 
-  it('refuses an answer past maxUpstreamResponseBytes and falls back (JSON), or ends the stream with an error frame', async () => {
+  it('refuses an answer past maxUpstreamResponseBytes and falls back (JSON), or cuts a stream that passes the output cap it was sent', async () => {
     upstream.setDefault('up-small-a', { kind: 'huge', bytes: 2_000_000 });
     upstream.setDefault('up-small-b', { kind: 'ok', content: 'small enough' });
     const r = await client().chat.completions.create(ask('small'));
     expect(r.choices[0].message.content).toBe('small enough');
+    // small-a's cap is 1,000 tokens: no tokeniser makes more than 16 bytes of one, so past 20,096 bytes (1,000 x 16 +
+    // 4,096) the upstream is certainly ignoring max_tokens. Cut there (2 MB would have run to the 1 MiB answer limit).
     const out = await streamText('small-a');
-    expect(out.error).toMatch(/larger than 1048576 bytes/);
-    expect(last()).toMatchObject({ status: 502 });
+    expect(out.error).toMatch(/streamed more than \d+ bytes against an output cap of 1000 tokens: cut/);
+    const rec = last() as { status: number; usage_flags: string[]; output_tokens: number; cost_usd: number };
+    expect(rec).toMatchObject({ status: 502, usage_flags: ['output_over_cap', 'over_reservation', 'usage_missing'] });
+    // Charged for what streamed (the chunk that crossed 20 KB, here 32 KB, at the estimator's 3 bytes per token), not
+    // for 2 MB (~700,000 tokens).
+    expect(rec.output_tokens).toBeGreaterThan(6_600);
+    expect(rec.output_tokens).toBeLessThan(12_000);
     expect(await reserved()).toBe(0);
   });
 

@@ -8,6 +8,7 @@ import { addUsage, priceUsage, totalTokens, ZERO_USAGE, type PriceFlag, type Tok
  * - output_estimated: a stream went on after its last usage report; the text past it is estimated and added.
  * - timeout_estimated: an attempt timed out; the provider may have billed it, so its bound is charged.
  * - over_reservation: the request cost more than its reservation (the upstream ignored the output cap).
+ * - output_over_cap: a stream went on past the output cap it was sent, and the gateway cut it.
  * - service_tier_stripped: the client asked for a service tier the provider does not receive; billed at standard.
  * - and the price rules' own flags (cache_read_unpriced, cache_write_1h_derived, service_tier_unpriced, long_context).
  */
@@ -18,6 +19,7 @@ export type UsageFlag =
   | 'output_estimated'
   | 'timeout_estimated'
   | 'over_reservation'
+  | 'output_over_cap'
   | 'service_tier_stripped';
 
 export type ReceiptLineKind = 'answer' | 'rejected' | 'timed_out' | 'partial' | 'embedding';

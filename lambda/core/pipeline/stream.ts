@@ -4,7 +4,7 @@ import { ZERO_USAGE } from '../pricing/prices';
 import type { Reservation } from '../quota/guard';
 import { remainingUsdMicros } from '../quota/policy';
 import type { Route } from '../routing/route';
-import { estimateInputTokens, estimateTextTokens } from '../tokens';
+import { estimateInputTokens, estimateTextTokens, utf8Length } from '../tokens';
 import { withFallback } from './fallback';
 import type { Steps } from './steps';
 import type { StoreAnswer, StreamResult, Trace } from './types';
@@ -15,6 +15,14 @@ import type { StoreAnswer, StreamResult, Trace } from './types';
  * receipt is priced from the last usage report the upstream sent. Text streamed after that report (a server that
  * reports usage on its first chunk only) is estimated and added, flagged output_estimated.
  */
+/**
+ * No tokeniser turns fewer than this many tokens into more than this many bytes each (indentation runs and long words
+ * reach 8-12 bytes per token; English averages 4), so a stream past cap x 16 bytes (plus a margin) has certainly
+ * passed the cap it was sent: an upstream ignoring max_tokens, cut here rather than at the 16 MiB answer limit.
+ */
+const MAX_BYTES_PER_TOKEN = 16;
+const CAP_MARGIN_BYTES = 4096;
+
 export async function streamed(
   s: Steps, trace: Trace, req: ChatRequest, r: Route, maxTokens: number | undefined,
   reservation: Reservation | undefined, clientSignal: AbortSignal | undefined, store: StoreAnswer,
@@ -55,6 +63,20 @@ export async function streamed(
     let completed = false;
     let failure: unknown;
     let finished = false;
+    const cap = s.cap(model, maxTokens);
+    const capBytes = cap * MAX_BYTES_PER_TOKEN + CAP_MARGIN_BYTES;
+    let streamedBytes = 0;
+    /**
+     * Counts what streamed (after it joined the text, so the charge includes it: the upstream billed it); throws once it
+     * is certainly past the output cap sent (see MAX_BYTES_PER_TOKEN), before the piece reaches the client.
+     */
+    const count = (piece: string): void => {
+      streamedBytes += utf8Length(piece);
+      if (streamedBytes > capBytes) {
+        trace.receipt.flag('output_over_cap');
+        throw new ProviderError(`${model.id} streamed more than ${streamedBytes} bytes against an output cap of ${cap} tokens: cut`, 'server');
+      }
+    };
     const streamStart = clock.monotonic();
     const finishOnce = async (): Promise<void> => {
       if (finished) return;
@@ -94,6 +116,7 @@ export async function streamed(
           native = true;
           text += e.text;
           sinceReport += e.text;
+          count(e.text);
           const frame = encoder.native(e);
           if (frame) yield frame;
         } else {
@@ -103,11 +126,13 @@ export async function streamed(
             if (typeof c.delta.content === 'string') {
               text += c.delta.content;
               sinceReport += c.delta.content;
+              count(c.delta.content);
             }
             if (c.delta.tool_calls) {
               const json = JSON.stringify(c.delta.tool_calls);
               toolText += json;
               sinceReport += json;
+              count(json);
             }
             if (c.finish_reason) finish = c.finish_reason;
           }
@@ -120,6 +145,11 @@ export async function streamed(
     } catch (err) {
       // An abort we caused (the client went away) is a disconnect, not an upstream failure.
       if (!ac.signal.aborted) failure = err;
+      // Cut by us (past the cap): stop the upstream too, so it bills no further.
+      if (trace.receipt.flags.includes('output_over_cap')) {
+        ac.abort();
+        await opened.value.it.return?.().catch(() => undefined);
+      }
     } finally {
       if (!completed && failure === undefined) {
         // The consumer stopped reading: the client went away.
