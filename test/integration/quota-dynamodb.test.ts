@@ -1,4 +1,5 @@
 import { DynamoDbQuotaStore, ensureQuotaTable } from '../../lambda/adapters/dynamodb-quota-store';
+import { MemoryQuotaStore } from '../../lambda/adapters/memory-quota-store';
 import { MemoryAlertSink, MemoryUsageSink } from '../../lambda/adapters/usage-sinks';
 import { resolveConfig } from '../../lambda/core/config/resolve';
 import type { GatewayConfigInput } from '../../lambda/core/config/schema';
@@ -83,6 +84,36 @@ describe('quota on DynamoDB (dynalite), through the pipeline', () => {
     // ~15 s alone on the 2-core machine; under the full suite's two workers (or --detectOpenHandles, which ran it over
     // 30 s) it needs the same room as the next test.
   }, 120_000);
+
+  it('keeps timed-out attempts inside what was held: 20 concurrent requests to an upstream that never answers, against $0.02', async () => {
+    // Each timed-out attempt may have been billed, so it is charged at its bound: small-a 8 x $1/M + 1,000 x $2/M =
+    // 2,008, small-b 8 x $2/M + 1,000 x $4/M = 4,016 micro-dollars. A request to tier small holds the dearer, 4,016;
+    // four fit in $0.02. Before, each went on through 2 attempts on each model (12,048 charged against 4,016 held):
+    // 48,192 committed, 2.4 x the limit. Now an attempt past what is held first holds more, within the limit, or is
+    // not made.
+    for (const store of ['memory', 'dynamodb'] as const) {
+      const f = await fleet(4, {}, 0.02);
+      const quota = store === 'memory' ? new MemoryQuotaStore() : f.store;
+      // One id sequence for the fleet: request ids, and so reservation ids, are unique across instances.
+      const ids = new SeqIds();
+      const gateways = store === 'memory'
+        ? f.gateways.map(() => new Gateway({ config: resolveConfig(testConfig('http://127.0.0.1:1/v1', { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.02 } }], cache: { exact: { enabled: false } } })), providers: new Map([['up', f.provider]]), quota, usage: f.records, alerts: new MemoryAlertSink(), clock: systemClock, ids, sha256 }))
+        : f.gateways;
+      for (let i = 0; i < 200; i++) f.provider.script('up-small-a', { fail: 'timeout' }).script('up-small-b', { fail: 'timeout' });
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => send(gateways[i % 4], { model: 'small', messages: [{ role: 'user', content: `q${i % 10}` }] })));
+      const key = `tenant#acme#usd#${today()}`;
+      const final = (await quota.read([key])).get(key)!;
+      const statuses = results.map((r) => r.status).sort();
+      expect(statuses.filter((s) => s === 504)).toHaveLength(4);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(16);
+      expect(final.reserved).toBe(0);
+      expect(final.committed).toBe(f.records.records.reduce((sum, r) => sum + r.cost_micros, 0));
+      expect(final.committed).toBeLessThanOrEqual(20_000);
+      // Each admitted request: both small-a attempts (4,016, what it held), then small-b not attempted: 16,064 in all.
+      expect(final.committed).toBe(4 * 4016);
+      expect(f.records.records.filter((r) => r.status === 504).every((r) => r.attempts === 2 && !r.usage_flags.includes('over_reservation'))).toBe(true);
+    }
+  });
 
   it('leaves no reserved micro-dollar after 1,000 requests that fail, time out, break or are abandoned at random', async () => {
     const { store, provider, records, gateways } = await fleet(2, { reservationTtlSeconds: 1 }, 1000);

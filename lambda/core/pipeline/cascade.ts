@@ -31,7 +31,7 @@ export async function cascaded(
       const http = model.provider.type === 'openai-compatible' || model.provider.type === 'azure-openai';
       const request = askLogprobs && http && model !== last ? { ...callReq, logprobs: true } : callReq;
       return s.provider(model).complete(s.call(model, request, maxTokens, signal, trace));
-    }, (model) => s.chargeTimeout(trace, model, callReq, maxTokens));
+    }, (model) => s.chargeTimeout(trace, model, callReq, maxTokens), (model) => s.coverAttempt(trace, reservation, model, callReq, maxTokens));
     const index = r.chain.indexOf(done.model);
     const verdict = done.model === last ? ({ ok: true } as const) : checkAnswer(req, done.value.completion, tier.cascade);
     const tierUsed = s.serviceTierOf(trace, done.model, callReq, done.value.serviceTier);

@@ -23,6 +23,8 @@ export async function withFallback<T>(
   signal: AbortSignal,
   attempt: (m: ResolvedModel) => Promise<T>,
   onTimeout: (m: ResolvedModel) => void,
+  /** Whether the request may afford an attempt on this model (after charged timeouts: QuotaGuard.extend). */
+  covered: (m: ResolvedModel) => Promise<boolean> = async () => true,
 ): Promise<Attempted<T>> {
   const { clock, ids, config } = deps;
   const { attemptsPerModel, baseDelayMs, maxDelayMs } = config.raw.routing.retry;
@@ -33,6 +35,10 @@ export async function withFallback<T>(
     const hasNext = mi < r.chain.length - 1;
     for (let a = 0; a < attemptsPerModel; a++) {
       if (signal.aborted) throw abortError(signal);
+      if (!(await covered(model))) {
+        failures.push(`${model.id}: not attempted, the quota left cannot cover another attempt after a timeout`);
+        throw new UpstreamTimeoutError(`All affordable attempts failed after ${trace.attempts} attempts (${failures.join('; ')}).`, { cause: last });
+      }
       trace.attempts++;
       trace.model = model;
       trace.provider = model.provider.id;

@@ -153,6 +153,7 @@ export class Gateway {
         this.deps, trace, r, signal,
         (model) => steps.provider(model).complete(steps.call(model, callReq, callMax, signal, trace)),
         (model) => steps.chargeTimeout(trace, model, callReq, callMax),
+        (model) => steps.coverAttempt(trace, reservation, model, callReq, callMax),
       );
       const tierUsed = steps.serviceTierOf(trace, done.model, callReq, done.value.serviceTier);
       const line = steps.charge(trace, 'answer', done.model, callReq, { usage: done.value.usage, problem: done.value.usageProblem }, done.value.completion, tierUsed);

@@ -94,6 +94,16 @@ export class Receipt {
     this.charge('timed_out', model, bound, true, undefined);
   }
 
+  /** Whether an attempt timed out and was charged at its bound: charges that the reservation did not plan for. */
+  get timedOutAttempts(): number {
+    return this.items.filter((i) => i.kind === 'timed_out').length;
+  }
+
+  /** What `usage` on `model` would be charged (nothing is recorded). */
+  priceOf(model: ResolvedModel, usage: TokenUsage): number {
+    return model.price ? priceUsage(usage, model.price).micros : 0;
+  }
+
   /** Marks the usage the client's answer carries (a call's line or a cache entry's): the baseline is priced on it. */
   answered(usage: TokenUsage): void {
     this.answerUsage = usage;

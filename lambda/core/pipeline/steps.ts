@@ -108,6 +108,19 @@ export class Steps {
     trace.receipt.timedOut(model, usage);
   }
 
+  /**
+   * Before another attempt, once an attempt has timed out (charged at its bound, which the reservation held for one
+   * attempt only): holds more from the limits when what is charged plus this attempt's bound passes what the request
+   * holds. False when the limits cannot take it: the request stops there, so its charges stay within what it held.
+   */
+  async coverAttempt(trace: Trace, res: Reservation | undefined, model: ResolvedModel, req: ChatRequest, maxTokens: number | undefined): Promise<boolean> {
+    if (!res || !trace.receipt.timedOutAttempts) return true;
+    const bound: TokenUsage = { ...ZERO_USAGE, inputTokens: estimateInputTokens(req), outputTokens: this.cap(model, maxTokens) };
+    const micros = trace.receipt.micros + trace.receipt.priceOf(model, bound) - res.usdMicros;
+    if (micros <= 0) return true;
+    return this.quota.extend(res, micros, bound.inputTokens + bound.outputTokens);
+  }
+
   /** Reconciles the reservation with the receipt (zero on paths that called nothing) and notes the quota left. */
   async settle(res: Reservation | undefined, trace: Trace): Promise<void> {
     if (!res || res.settled) return;

@@ -37,7 +37,7 @@ export async function streamed(
     // A stream that ends before its first event answered nothing: a failure the next attempt or model can mend.
     if (first.done) throw new ProviderError(`${model.id} ended its stream before any event`, 'server');
     return { it, first };
-  }, (model) => s.chargeTimeout(trace, model, req, maxTokens));
+  }, (model) => s.chargeTimeout(trace, model, req, maxTokens), (model) => s.coverAttempt(trace, reservation, model, req, maxTokens));
   const model = opened.model;
   const encoder = trace.wire.codec.encoder(trace.wire.decoded!, model.id);
   let native = false;

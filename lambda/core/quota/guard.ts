@@ -32,11 +32,17 @@ export class KillSwitchError extends GatewayError {
 export interface Reservation {
   readonly id: string;
   readonly plans: readonly CounterPlan[];
-  /** The USD the reservation holds (the bound every answer must stay within), micro-dollars. */
-  readonly usdMicros: number;
+  /** The USD the reservation holds (the bound every answer must stay within), micro-dollars, extensions included. */
+  usdMicros: number;
   /** Counter values right after the reservation, for the remaining-quota header of a stream. */
   readonly committed: ReadonlyMap<string, number>;
   settled: boolean;
+  /**
+   * Further reservations (ids `<id>+1`, `<id>+2`, ...) taken when a charged failure, a timed-out attempt billed at its
+   * bound, left too little for another attempt (QuotaGuard.extend). Released when the request settles; each expires
+   * on its own if the process dies first.
+   */
+  readonly extensions: { readonly id: string; readonly plans: readonly CounterPlan[] }[];
 }
 
 export interface Admission {
@@ -220,6 +226,10 @@ export class QuotaGuard {
     let after: ReadonlyMap<string, number>;
     try {
       after = await this.store.settle(res.id, entries);
+      // The actual amounts went on the first reservation; the extensions are released (or, failing that, expire).
+      for (const ext of res.extensions) {
+        await this.store.settle(ext.id, ext.plans.map((p) => ({ key: p.key, reserved: p.amount, actual: 0 }))).catch(() => undefined);
+      }
     } catch (err) {
       // Deferred: the sweep applies the recorded actual amounts. Failed: the reservation expires and the sweep
       // releases it; the request's actual cost is then missing from the counters, which the usage record
@@ -228,6 +238,27 @@ export class QuotaGuard {
     }
     await this.raiseAlerts(res.plans, after, tenant, feature).catch(() => undefined);
     return { remainingMicros: remainingUsdMicros(res.plans, after), outcome: 'settled' };
+  }
+
+  /**
+   * Holds `micros` (and `tokens`) more on every counter of the reservation, all or nothing, within the limits: what
+   * another attempt needs once charged failures (timed-out attempts, billed at their bound) have used what was held.
+   * False when a limit cannot take it or the store cannot tell: the request then makes no further attempt, so what
+   * it is charged never passes what it held.
+   */
+  async extend(res: Reservation, micros: number, tokens: number): Promise<boolean> {
+    if (res.settled) return false;
+    const id = `${res.id}+${res.extensions.length + 1}`;
+    const plans = res.plans.map((p) => ({ ...p, amount: p.unit === 'usd' ? micros : p.unit === 'tokens' ? tokens : 0 }));
+    try {
+      const out = await this.store.reserve(id, plans, this.clock.now() + this.config.raw.quota.reservationTtlSeconds * 1000);
+      if (!out.ok) return false;
+    } catch {
+      return false;
+    }
+    res.extensions.push({ id, plans });
+    res.usdMicros += micros;
+    return true;
   }
 
   /**
@@ -394,5 +425,5 @@ export class QuotaGuard {
 
 function reservationOf(id: string, plans: readonly CounterPlan[], committed: ReadonlyMap<string, number>): Reservation {
   const usd = plans.find((p) => p.unit === 'usd');
-  return { id, plans, committed, usdMicros: usd?.amount ?? 0, settled: false };
+  return { id, plans, committed, usdMicros: usd?.amount ?? 0, settled: false, extensions: [] };
 }
