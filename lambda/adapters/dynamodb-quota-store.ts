@@ -72,7 +72,9 @@ const isConditionFailure = (err: unknown): boolean =>
  *   last, so an abandoned reservation can always be found; indexed by expiry (sharded) for the sweeper. Settling
  *   first writes the actual amounts onto it (`actuals`) and brings its expiry forward: from then on the outcome is
  *   durable, and if the request dies before every counter is settled, the sweep finishes the settlement with those
- *   actual amounts instead of releasing.
+ *   actual amounts instead of releasing. A sweep that found no actual amounts claims the item (`swept`, only while
+ *   there are still none) before it releases; a settle arriving after that (an answer outliving the reservation)
+ *   cannot write onto it and adds its actual amounts as a late settlement instead, so racing the sweep loses nothing.
  * - `z#<id>`: the claim of a late settlement (the reservation was already swept), so its actual amount is added once.
  * - alert claim `a#<key>@<threshold>`, limits `l#<scope>`, kill switch `k#<scope>`.
  *
@@ -173,7 +175,9 @@ export class DynamoDbQuotaStore implements QuotaStore {
         Key: { pk },
         // Due now: if this request dies before finishing, the next sweep (at most a minute away) completes it.
         UpdateExpression: 'SET actuals = :act, expiresAt = :due, #sk = :due',
-        ConditionExpression: 'attribute_exists(pk)',
+        // Not once a sweep has claimed the item to release it (finish): the amounts are then being released, and the
+        // actual amounts must be added on their own (settleLate), or they would be lost.
+        ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(swept)',
         ExpressionAttributeNames: { '#sk': QUOTA_TABLE.expiryIndexSortKey },
         ExpressionAttributeValues: { ':act': { M: actuals }, ':due': n(0) },
       }));
@@ -286,6 +290,24 @@ export class DynamoDbQuotaStore implements QuotaStore {
     if (!item || Number(item.expiresAt?.N ?? Infinity) >= nowMs) return false;
     const tag = tagOf(reservationId);
     const actuals = item.actuals?.M;
+    if (!actuals) {
+      // Claim it before releasing: a request settling now (its answer came after the reservation's lifetime) then
+      // finds the claim and adds its actual amounts on their own, instead of writing them onto an item whose amounts
+      // this sweep is releasing as zero (which lost them).
+      try {
+        await this.client.send(new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: item.pk },
+          UpdateExpression: 'SET swept = :t',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(actuals) AND expiresAt < :now',
+          ExpressionAttributeValues: { ':t': { BOOL: true }, ':now': n(nowMs) },
+        }));
+      } catch (err) {
+        // The request recorded its actual amounts first: the next sweep (or the request itself) settles them.
+        if (isConditionFailure(err)) return false;
+        throw err;
+      }
+    }
     await Promise.all(Object.entries(item.amounts?.M ?? {}).map(([key, amount]) => {
       const reserved = Number(amount.N);
       const actual = actuals?.[key] !== undefined ? Number(actuals[key].N) : 0;
