@@ -7,7 +7,7 @@ import { Gateway } from '../core/pipeline';
 import type { Verifier } from '../core/cache/verifier';
 import { type Artefacts, loadFileArtefacts } from './artefacts';
 import { awsClientConfig } from './aws-client-config';
-import type { AlertSink, ChatProvider, Embedder, ExactCache, QuotaStore, SemanticIndex, TenantDirectory, UsageSink } from '../core/ports';
+import type { AlertSink, ChatProvider, Embedder, ExactCache, OperationsLog, QuotaStore, SemanticIndex, TenantDirectory, UsageSink } from '../core/ports';
 import { BedrockProvider } from './bedrock-provider';
 import { DynamoDbExactCache } from './dynamodb-exact-cache';
 import { LexicalEmbedder } from './lexical-embedder';
@@ -35,6 +35,8 @@ export interface WiringOptions {
   readonly warn?: (message: string) => void;
   /** Relative paths in the config (verifier, embedded index) resolve against this; default the working directory. */
   readonly baseDir?: string;
+  /** Operational events (quota store outages, late settlements): one JSON line each on stderr when not given. */
+  readonly ops?: OperationsLog;
   /** Replaces the exact tier's store from config (tests, or the CLI's --dynamodb-endpoint). */
   readonly exactCache?: ExactCache;
   /** The trained router and verifier, loaded beforehand (loadArtefacts); else read from their files. */
@@ -203,6 +205,7 @@ export function buildGateway(config: ResolvedConfig, opts: WiringOptions): Gatew
     embedder: contextEmbedder,
     usage: opts.usage ?? buildUsageSink(config),
     alerts: opts.alerts ?? new LogAlertSink(),
+    ops: opts.ops ?? { write: (line) => void process.stderr.write(`${JSON.stringify(line)}\n`) },
     clock: systemClock,
     ids: systemIds,
     sha256,

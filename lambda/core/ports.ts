@@ -309,6 +309,14 @@ export interface SemanticIndex {
   close?(): void;
 }
 
+/**
+ * Operational events that are not a request's record: the quota store going down and coming back, settlements
+ * applied late. One JSON line each (`_type` names it), for the function's log and a metric filter. Must not throw.
+ */
+export interface OperationsLog {
+  write(line: { readonly _type: string } & Record<string, unknown>): void;
+}
+
 export interface UsageSink {
   /** Must not throw into the request path; adapters log their own failures. */
   write(record: UsageRecord): void;

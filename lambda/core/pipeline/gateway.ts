@@ -40,7 +40,7 @@ export class Gateway {
   constructor(private readonly deps: GatewayDeps) {
     this.tenants = new Tenants(deps);
     this.cache = new CacheStep(deps);
-    this.quota = new QuotaGuard(deps.config, deps.quota, deps.alerts, deps.clock);
+    this.quota = new QuotaGuard(deps.config, deps.quota, deps.alerts, deps.clock, deps.ops);
     this.steps = new Steps(deps, this.quota);
   }
 

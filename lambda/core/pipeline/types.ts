@@ -10,6 +10,7 @@ import type {
   Embedder,
   ExactCache,
   IdSource,
+  OperationsLog,
   QuotaStore,
   SemanticIndex,
   Sha256,
@@ -42,6 +43,8 @@ export interface GatewayDeps {
   readonly embedder?: Embedder;
   readonly usage: UsageSink;
   readonly alerts: AlertSink;
+  /** Operational events (quota store outages, late settlements); none when absent. */
+  readonly ops?: OperationsLog;
   /** The Messages and Responses front doors (adapters/wiring.ts loads them lazily); without them those routes answer 404. */
   readonly codecs?: CodecSource;
   readonly clock: Clock;

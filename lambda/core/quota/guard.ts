@@ -1,6 +1,6 @@
 import type { ResolvedConfig, ResolvedModel, ResolvedTenant, ResolvedTier } from '../config/resolve';
 import { GatewayError, QuotaExceededError } from '../errors';
-import { SettleDeferredError, type AlertSink, type Clock, type QuotaControls, type QuotaStore } from '../ports';
+import { SettleDeferredError, type AlertSink, type Clock, type OperationsLog, type QuotaControls, type QuotaSettlement, type QuotaStore } from '../ports';
 import { formatUsd, microsToUsd } from '../pricing/money';
 import { costMicrosCeil, ratesFor } from '../pricing/prices';
 import { cascadeTierOf, type Route } from '../routing/route';
@@ -107,12 +107,21 @@ export class QuotaGuard {
   /** Alerts already claimed by this process, to skip the store's conditional write on every later request. */
   private readonly claimed = new Set<string>();
   private lastSweepMs = 0;
+  /**
+   * Settlements that never reached the store (quota_action settle_failed), applied when it answers again: the store
+   * adds a swept reservation's actual amounts alone, so a late one counts once. Oldest first, bounded.
+   */
+  private readonly unsettled: { readonly requestId: string; readonly reservationId: string; readonly entries: readonly QuotaSettlement[] }[] = [];
+  private lastReplayMs = 0;
+  /** The store's current outage: since when, how many calls failed, when it was last logged. */
+  private outage: { sinceMs: number; failures: number; loggedMs: number } | undefined;
 
   constructor(
     private readonly config: ResolvedConfig,
     private readonly store: QuotaStore,
     private readonly alerts: AlertSink,
     private readonly clock: Clock,
+    private readonly ops?: OperationsLog,
   ) {}
 
   async admit(a: AdmitRequest): Promise<Admission> {
@@ -122,9 +131,11 @@ export class QuotaGuard {
     try {
       controls = await this.controls(a.tenant.id, a.feature);
     } catch (err) {
+      this.storeFailed(err);
       if (q.onStoreError === 'fail-open') return { route: a.route, maxTokens: a.maxTokens, reservation: undefined, action: 'store_unavailable' };
       throw new QuotaStoreUnavailableError({ cause: err });
     }
+    await this.maybeReplay();
     let route = a.route;
     let action: QuotaAction = 'none';
     const ks = killSwitchFor(controls);
@@ -162,6 +173,7 @@ export class QuotaGuard {
       throw this.exceeded(first, outcome.key, outcome.committed, a, now);
     } catch (err) {
       if (err instanceof GatewayError) throw err;
+      this.storeFailed(err);
       if (q.onStoreError === 'fail-open') return { route, maxTokens: a.maxTokens, reservation: undefined, action: 'store_unavailable' };
       throw new QuotaStoreUnavailableError({ cause: err });
     }
@@ -226,15 +238,18 @@ export class QuotaGuard {
     let after: ReadonlyMap<string, number>;
     try {
       after = await this.store.settle(res.id, entries);
+      this.storeAnswered();
       // The actual amounts went on the first reservation; the extensions are released (or, failing that, expire).
       for (const ext of res.extensions) {
         await this.store.settle(ext.id, ext.plans.map((p) => ({ key: p.key, reserved: p.amount, actual: 0 }))).catch(() => undefined);
       }
     } catch (err) {
-      // Deferred: the sweep applies the recorded actual amounts. Failed: the reservation expires and the sweep
-      // releases it; the request's actual cost is then missing from the counters, which the usage record
-      // (quota_action = settle_failed) lets a reconciliation find.
-      return { remainingMicros: undefined, outcome: err instanceof SettleDeferredError ? 'deferred' : 'failed' };
+      // Deferred: the sweep applies the recorded actual amounts. Failed: nothing reached the store; the settlement
+      // is kept and applied when the store answers again (maybeReplay), the record saying settle_failed meanwhile.
+      if (err instanceof SettleDeferredError) return { remainingMicros: undefined, outcome: 'deferred' };
+      this.storeFailed(err);
+      this.keepUnsettled(res.id, entries);
+      return { remainingMicros: undefined, outcome: 'failed' };
     }
     await this.raiseAlerts(res.plans, after, tenant, feature).catch(() => undefined);
     return { remainingMicros: remainingUsdMicros(res.plans, after), outcome: 'settled' };
@@ -318,6 +333,56 @@ export class QuotaGuard {
    * Frees expired reservations lazily: at most once a minute per process, off the request path. Crashed or timed-out
    * requests thus stop holding quota within `reservationTtlSeconds` plus a minute, with no scheduler needed.
    */
+  /** At most 10,000 settlements wait (a few MB); past that the oldest is dropped, logged with what it carried. */
+  private keepUnsettled(reservationId: string, entries: readonly QuotaSettlement[]): void {
+    if (this.unsettled.length >= MAX_UNSETTLED) {
+      const dropped = this.unsettled.shift()!;
+      this.ops?.write({ _type: 'llm_quota_settle_dropped', reservation_id: dropped.reservationId, entries: dropped.entries });
+    }
+    this.unsettled.push({ requestId: reservationId.split('+')[0], reservationId, entries });
+  }
+
+  /** Applies the kept settlements, oldest first, at most every 10 s, stopping at the first the store refuses. */
+  private async maybeReplay(): Promise<void> {
+    const now = this.clock.now();
+    if (!this.unsettled.length || now - this.lastReplayMs < 10_000) return;
+    this.lastReplayMs = now;
+    while (this.unsettled.length) {
+      const next = this.unsettled[0];
+      try {
+        await this.store.settle(next.reservationId, next.entries);
+      } catch (err) {
+        if (!(err instanceof SettleDeferredError)) {
+          this.storeFailed(err);
+          return;
+        }
+      }
+      this.unsettled.shift();
+      this.ops?.write({ _type: 'llm_quota_settle_applied', request_id: next.requestId, reservation_id: next.reservationId, entries: next.entries });
+    }
+    this.storeAnswered();
+  }
+
+  /** Logs an outage once when it starts and at most once a minute while it lasts. */
+  private storeFailed(err: unknown): void {
+    const now = this.clock.now();
+    this.outage ??= { sinceMs: now, failures: 0, loggedMs: -Infinity };
+    this.outage.failures++;
+    if (now - this.outage.loggedMs < 60_000) return;
+    this.outage.loggedMs = now;
+    this.ops?.write({
+      _type: 'llm_quota_store_unavailable', since: new Date(this.outage.sinceMs).toISOString(), failures: this.outage.failures,
+      unsettled: this.unsettled.length, on_store_error: this.config.raw.quota.onStoreError, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    });
+  }
+
+  private storeAnswered(): void {
+    if (!this.outage) return;
+    const o = this.outage;
+    this.outage = undefined;
+    this.ops?.write({ _type: 'llm_quota_store_recovered', since: new Date(o.sinceMs).toISOString(), seconds: Math.round((this.clock.now() - o.sinceMs) / 1000), failures: o.failures, unsettled: this.unsettled.length });
+  }
+
   private maybeSweep(): void {
     const now = this.clock.now();
     if (now - this.lastSweepMs < 60_000) return;
@@ -422,6 +487,8 @@ export class QuotaGuard {
     return order.slice(0, idx).filter((t) => tenant.allowedTiers.has(t.name)).reverse();
   }
 }
+
+const MAX_UNSETTLED = 10_000;
 
 function reservationOf(id: string, plans: readonly CounterPlan[], committed: ReadonlyMap<string, number>): Reservation {
   const usd = plans.find((p) => p.unit === 'usd');

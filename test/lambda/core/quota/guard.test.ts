@@ -3,11 +3,11 @@ import { MemoryAlertSink, MemoryUsageSink } from '../../../../lambda/adapters/us
 import { resolveConfig } from '../../../../lambda/core/config/resolve';
 import type { GatewayConfigInput } from '../../../../lambda/core/config/schema';
 import { Gateway, type JsonResult } from '../../../../lambda/core/pipeline';
-import type { QuotaStore } from '../../../../lambda/core/ports';
+import type { OperationsLog, QuotaStore } from '../../../../lambda/core/ports';
 import { FakeClock, ScriptedProvider, SeqIds, sha256, usage } from '../../../support/fakes';
 import { testConfig } from '../../../support/config';
 
-function setup(quota: Partial<NonNullable<GatewayConfigInput['quota']>> = {}, opts: { store?: QuotaStore; tenants?: GatewayConfigInput['tenants'] } = {}) {
+function setup(quota: Partial<NonNullable<GatewayConfigInput['quota']>> = {}, opts: { store?: QuotaStore; tenants?: GatewayConfigInput['tenants']; ops?: OperationsLog } = {}) {
   const clock = new FakeClock();
   const provider = new ScriptedProvider();
   const store = opts.store ?? new MemoryQuotaStore();
@@ -17,7 +17,7 @@ function setup(quota: Partial<NonNullable<GatewayConfigInput['quota']>> = {}, op
     quota: { controlsCacheSeconds: 0, ...quota },
     tenants: opts.tenants ?? [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.01 } }],
   }));
-  const gateway = new Gateway({ config, providers: new Map([['up', provider]]), quota: store, usage: records, alerts, clock, ids: new SeqIds(), sha256 });
+  const gateway = new Gateway({ config, providers: new Map([['up', provider]]), quota: store, usage: records, alerts, clock, ids: new SeqIds(), sha256, ops: opts.ops });
   const chat = async (body: Record<string, unknown>, extra: { feature?: string } = {}) => {
     const text = JSON.stringify(body);
     return (await gateway.chat({ tenantId: 'acme', body: text, bodyBytes: text.length, ...extra })) as JsonResult;
@@ -203,6 +203,37 @@ describe('QuotaGuard (through the pipeline)', () => {
       const { chat, records } = setup({ onStoreError: 'fail-open' }, { store: broken() });
       expect((await chat(ask('small-a'))).status).toBe(200);
       expect(records.records[0].quota_action).toBe('store_unavailable');
+    });
+
+    it('applies the settlements an outage lost once the store answers again, and logs the outage once a minute', async () => {
+      // A store whose settle fails while `down` (each reservation went through; the outage hits its settlement).
+      const memory = new MemoryQuotaStore();
+      let down = true;
+      const flaky: QuotaStore = Object.assign(Object.create(MemoryQuotaStore.prototype), memory, {
+        settle: (id: string, entries: never) => (down ? Promise.reject(new Error('ECONNRESET')) : memory.settle(id, entries)),
+      });
+      const lines: Record<string, unknown>[] = [];
+      const { chat, records, provider, clock } = setup({ onStoreError: 'fail-open' }, { store: flaky, ops: { write: (l) => void lines.push(l) }, tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 1 } }] });
+      const key = `tenant#acme#usd#${new Date(clock.now()).toISOString().slice(0, 10)}`;
+      // Three answers whose settlements fail (1000 x $1/M + 500 x $2/M = 2,000 micro-dollars each).
+      for (let i = 0; i < 3; i++) {
+        provider.script('up-small-a', { ok: 'x', usage: usage(1000, 500) });
+        expect((await chat(ask('small-a', `q${i}`, { max_tokens: 500 }))).status).toBe(200);
+        clock.advance(1_000);
+      }
+      expect(records.records.map((r) => r.quota_action)).toEqual(['settle_failed', 'settle_failed', 'settle_failed']);
+      expect(lines.filter((l) => l._type === 'llm_quota_store_unavailable')).toHaveLength(1);
+      // Each still holds its reservation (about 8 input + 500 output tokens: 1,008 micro-dollars); none of the cost is counted.
+      expect((await memory.read([key])).get(key)).toEqual({ committed: 3_024, reserved: 3_024 });
+      // The store is back: the next request applies the three (their reservations released, actual amounts committed).
+      down = false;
+      clock.advance(10_000);
+      provider.script('up-small-a', { ok: 'x', usage: usage(1000, 500) });
+      expect((await chat(ask('small-a', 'after', { max_tokens: 500 }))).status).toBe(200);
+      expect((await memory.read([key])).get(key)).toEqual({ committed: 8_000, reserved: 0 });
+      expect(lines.filter((l) => l._type === 'llm_quota_settle_applied').map((l) => l.request_id)).toHaveLength(3);
+      // Three settlements failed, and so did the one replay tried during the outage (at request 2's admission).
+      expect(lines.find((l) => l._type === 'llm_quota_store_recovered')).toMatchObject({ failures: 4, unsettled: 0 });
     });
   });
 
