@@ -78,8 +78,8 @@ export class NotFoundError extends GatewayError {
 export class QuotaExceededError extends GatewayError {
   constructor(
     message: string,
-    /** Seconds until the exhausted window resets; sent as Retry-After. */
-    readonly retryAfterSeconds: number,
+    /** Seconds until the exhausted window resets; sent as Retry-After. Undefined: it never resets (a `total` window). */
+    readonly retryAfterSeconds: number | undefined,
     code = 'quota_exceeded',
   ) {
     super(message, 429, 'insufficient_quota', code);

@@ -115,6 +115,35 @@ describe('quota on DynamoDB (dynalite), through the pipeline', () => {
     }
   });
 
+  it('holds a tokens-per-minute policy exactly across 4 gateway instances, where per-instance counters admit 4 x the limit', async () => {
+    const tpm = { policies: [{ id: 'tpm', per: 'global' as const, limits: [{ window: 'minute' as const, tokens: 50_000 }] }] };
+    const run = async (shared: boolean) => {
+      const f = await fleet(4, tpm, 100);
+      // Each answer: 8 input (estimated 8) + 992 output tokens against a 1,000-token cap: 1,000 tokens reserved and used.
+      for (let i = 0; i < 200; i++) f.provider.script('up-small-a', { ok: 'x', usage: usage(8, 992) });
+      const stores = shared ? f.gateways.map(() => f.store) : f.gateways.map(() => new MemoryQuotaStore());
+      const ids = new SeqIds();
+      const config = resolveConfig(testConfig('http://127.0.0.1:1/v1', { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 100 } }], quota: { controlsCacheSeconds: 60, ...tpm }, cache: { exact: { enabled: false } } }));
+      const gateways = stores.map((quota) => new Gateway({ config, providers: new Map([['up', f.provider]]), quota, usage: f.records, alerts: new MemoryAlertSink(), clock: systemClock, ids, sha256 }));
+      const minuteAt = (ms: number) => new Date(ms).toISOString().slice(0, 16);
+      const t0 = Date.now();
+      const results = await Promise.all(Array.from({ length: 200 }, (_, i) => send(gateways[i % 4], { model: 'small-a', messages: [{ role: 'user', content: `q${i % 10}` }], max_tokens: 1000 })));
+      const minutes = [...new Set([minuteAt(t0), minuteAt(Date.now())])];
+      const admittedTokens = f.records.records.filter((r) => r.status === 200).reduce((n, r) => n + r.input_tokens + r.output_tokens, 0);
+      return { results, minutes, admittedTokens, counters: await Promise.all(minutes.map(async (m) => ((await stores[0].read([`policy#tpm#*#tokens#${m}`])).get(`policy#tpm#*#tokens#${m}`)!))) };
+    };
+    const shared = await run(true);
+    // One counter per minute, shared by every instance: what it admitted in each minute is within 50,000 tokens.
+    for (const c of shared.counters) expect(c.committed).toBeLessThanOrEqual(50_000);
+    expect(shared.counters.every((c) => c.reserved === 0)).toBe(true);
+    expect(shared.admittedTokens).toBeLessThanOrEqual(50_000 * shared.minutes.length);
+    expect(shared.results.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(40);
+    expect(shared.results.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+    // A counter per instance (what per-pod gateways keep): each admits its own 50,000, 4 x the limit in all.
+    const apart = await run(false);
+    expect(apart.admittedTokens).toBeGreaterThan(50_000 * apart.minutes.length);
+  });
+
   it('leaves no reserved micro-dollar after 1,000 requests that fail, time out, break or are abandoned at random', async () => {
     const { store, provider, records, gateways } = await fleet(2, { reservationTtlSeconds: 1 }, 1000);
     const random = rng(42);

@@ -155,6 +155,39 @@ export const LimitSetSchema = z.strictObject({
   requestsPerMinute: z.number().int().nonnegative().optional(),
 });
 
+/** A policy window: a calendar one (UTC; weeks start on Monday), the whole life of the scope, or a custom period. */
+export const PolicyWindowSchema = z.union([
+  z.enum(['minute', 'hour', 'day', 'week', 'month', 'total']),
+  z.strictObject({
+    periodSeconds: positiveInt.min(60).max(31_622_400).describe('The period, 60 s to 366 days'),
+    anchor: z.iso.datetime({ offset: true }).default('1970-01-01T00:00:00Z').describe('When the first period starts (periods repeat from here)'),
+  }),
+]);
+
+export const PolicyLimitSchema = z.strictObject({
+  window: PolicyWindowSchema.describe("minute, hour, day, week, month, total (never resets: a session's whole life) or {periodSeconds, anchor}"),
+  usd: z.number().positive().max(1_000_000_000).optional().describe('Spend in the window, USD'),
+  tokens: positiveInt.max(1_000_000_000_000).optional().describe('Input plus output tokens in the window (per minute: TPM)'),
+  requests: positiveInt.max(1_000_000_000).optional().describe('Requests in the window (per minute: RPM)'),
+}).refine((l) => l.usd !== undefined || l.tokens !== undefined || l.requests !== undefined, { message: 'set usd, tokens or requests' });
+
+const globPattern = z.string().min(1).max(200).regex(/^[A-Za-z0-9_.:/@*-]+$/, 'letters, digits, _.:/@- and * (any characters)');
+
+export const PolicySchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and -, up to 63').describe('Names the policy in refusals, records and counters'),
+  description: z.string().max(500).optional(),
+  match: z.strictObject({
+    tenant: globPattern.optional(),
+    feature: globPattern.optional(),
+    team: globPattern.optional(),
+    model: globPattern.optional().describe('The primary model of the route (the first of its chain), e.g. claude-opus-*'),
+    provider: globPattern.optional(),
+  }).default({}).describe('Which requests the policy counts; every field given must match (* is any characters)'),
+  per: z.enum(['global', 'tenant', 'feature', 'team', 'endUser', 'model', 'provider', 'session']).default('global')
+    .describe('One budget for all matching requests (global), or one per value of this: the hashed end user (`user`, Messages metadata.user_id), the session (x-llm-session-id), ...; a request without that value is not counted by the policy'),
+  limits: z.array(PolicyLimitSchema).min(1).max(12),
+});
+
 export const TenantSchema = z.strictObject({
   id,
   team: z.string().min(1).optional(),
@@ -233,6 +266,9 @@ export const GatewayConfigSchema = z.strictObject({
       premiumTiers: z.array(z.string().min(1)).default([]).describe('Tiers the kill switch blocks or downgrades'),
       onStoreError: z.enum(['fail-closed', 'fail-open']).default('fail-closed').describe('When the quota store cannot be reached'),
       controlsCacheSeconds: z.number().int().nonnegative().max(300).default(5).describe('How long limits, kill switches and run-time tenants and keys read from the store are reused'),
+      policies: z.array(PolicySchema).max(50).default([])
+        .refine((ps) => new Set(ps.map((p) => p.id)).size === ps.length, { message: 'policy ids must be unique' })
+        .describe('Budgets on any scope and window beside the tenant, feature and global limits: per end user, team, session, model, provider; per minute (TPM, RPM), hour, week, or a custom period. Held exactly across gateway instances like the others'),
     })
     .prefault({}),
   cache: z
@@ -404,6 +440,8 @@ export const GatewayConfigSchema = z.strictObject({
 export type GatewayConfigInput = z.input<typeof GatewayConfigSchema>;
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 export type LimitSet = z.output<typeof LimitSetSchema>;
+export type PolicyConfig = z.output<typeof PolicySchema>;
+export type PolicyWindow = z.output<typeof PolicyWindowSchema>;
 export type ProviderConfig = z.output<typeof ProviderSchema>;
 export type ModelConfig = z.output<typeof ModelSchema>;
 export type TenantConfig = z.output<typeof TenantSchema>;

@@ -119,6 +119,7 @@ export class Gateway {
       const inputTokens = estimateInputTokens(callReq);
       const admission = await this.quota.admit({
         requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens, maxTokens,
+        endUser: trace.endUser ?? undefined, session: sessionOf(inv.header),
         serviceTier: requestedServiceTier(callReq),
         cacheWrites: hinted || trace.promptCache ? { hinted, policy: trace.promptCache ?? undefined } : undefined,
       });
@@ -421,4 +422,21 @@ function checkServiceTier(req: ChatRequest, r: Route): void {
 function anyAbort(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
   const present = signals.filter((s): s is AbortSignal => s !== undefined);
   return present.length > 1 ? AbortSignal.any(present) : present[0];
+}
+
+/**
+ * The client's session, for policies counted per session: `x-llm-session-id`, else the session header a coding agent
+ * sends on its own (Codex `session_id`, Claude Code `x-claude-code-session-id`). Bounded and plain, or a 400: it
+ * becomes part of a counter key.
+ */
+export function sessionOf(header: ((name: string) => string | undefined) | undefined): string | undefined {
+  for (const name of ['x-llm-session-id', 'session_id', 'x-claude-code-session-id']) {
+    const v = header?.(name);
+    if (v === undefined || v === '') continue;
+    if (v.length > 128 || !/^[A-Za-z0-9._:@-]+$/.test(v)) {
+      throw new InvalidRequestError(`${name}: expected up to 128 letters, digits and ._:@-, got ${v.length > 128 ? `${v.length} characters` : `'${v}'`}.`, null, 'invalid_session_id');
+    }
+    return v;
+  }
+  return undefined;
 }

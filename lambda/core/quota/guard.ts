@@ -4,7 +4,7 @@ import { SettleDeferredError, type AlertSink, type Clock, type OperationsLog, ty
 import { formatUsd, microsToUsd } from '../pricing/money';
 import { costMicrosCeil, ratesFor } from '../pricing/prices';
 import { cascadeTierOf, type Route } from '../routing/route';
-import { effectiveLimits, killSwitchFor, planCounters, remainingUsdMicros, windowsAt, type CounterPlan, type EffectiveLimits } from './policy';
+import { effectiveLimits, killSwitchFor, planCounters, planPolicyCounters, remainingUsdMicros, windowsAt, type CounterPlan, type EffectiveLimits } from './policy';
 
 /** What the quota step did to a request; recorded as `quota_action`. */
 export type QuotaAction =
@@ -66,6 +66,9 @@ export interface AdmitRequest {
   readonly serviceTier?: string;
   /** No downgrade to a cheaper tier when a limit is hit (an embeddings request: a chat tier cannot answer it). */
   readonly noDowngrade?: boolean;
+  /** The hashed end user and the session, for policies counted per end user or per session. */
+  readonly endUser?: string;
+  readonly session?: string;
   /**
    * Cache points the request may carry: the client's own hints (any provider) or the prompt-cache policy's TTL (placed
    * on Bedrock models with cache limits only). The reservation then prices input as cache writes.
@@ -422,25 +425,38 @@ export class QuotaGuard {
       outTokens = cascade ? outTokens + out : Math.max(outTokens, out);
       micros = cascade ? micros + cost : Math.max(micros, cost);
     }
-    return planCounters(limits, a.tenant.id, a.feature, now, { usdMicros: micros, tokens: a.inputTokens + outTokens });
+    const amounts = { usdMicros: micros, tokens: a.inputTokens + outTokens };
+    const policies = this.config.raw.quota.policies;
+    const plans = planCounters(limits, a.tenant.id, a.feature, now, amounts);
+    if (!policies.length) return plans;
+    const primary = route.chain[0];
+    const ctx = { tenant: a.tenant.id, feature: a.feature, team: a.tenant.config.team, endUser: a.endUser, session: a.session, model: primary.id, provider: primary.provider.id };
+    // Limited counters first, as planCounters orders them: a refusal then comes before anything needs rolling back.
+    return [...planPolicyCounters(policies, ctx, now, amounts), ...plans];
   }
 
   private exceeded(plans: readonly CounterPlan[], key: string, committed: number, a: AdmitRequest, now: number): GatewayError {
     const p = plans.find((x) => x.key === key)!;
     const fmt = (n: number): string => (p.unit === 'usd' ? `$${formatUsd(n)}` : `${n} ${p.unit}`);
-    const who = p.scope === 'global' ? 'the gateway' : p.scope === 'feature' ? `'${a.tenant.id}/${a.feature}'` : `'${a.tenant.id}'`;
-    const hint = p.unit === 'requests' ? 'Slow down.' : 'Lower max_tokens or retry after the window resets.';
+    const who = p.policy
+      ? `policy '${p.policy.id}'${p.policy.per === 'global' ? '' : ` (${p.policy.per} ${p.policy.per === 'endUser' ? 'of the request' : `'${p.policy.value}'`})`}`
+      : p.scope === 'global' ? 'the gateway' : p.scope === 'feature' ? `'${a.tenant.id}/${a.feature}'` : `'${a.tenant.id}'`;
+    const forever = !Number.isFinite(p.windowEndsAtMs);
+    const hint = forever
+      ? `This ${p.policy?.per ?? 'scope'}'s budget never resets: ${p.policy?.per === 'session' ? 'start a new session' : 'raise the policy\'s limit'}.`
+      : p.unit === 'requests' ? 'Slow down.' : 'Lower max_tokens or retry after the window resets.';
     return new QuotaExceededError(
-      `Quota exceeded for ${who} (${p.window} ${p.windowLabel}, limit ${fmt(p.limit!)}): ${fmt(Math.max(0, p.limit! - committed))} left, ` +
+      `Quota exceeded for ${who} (${p.window === 'total' ? 'total' : `${p.window} ${p.windowLabel}`}, limit ${fmt(p.limit!)}): ${fmt(Math.max(0, p.limit! - committed))} left, ` +
         `this request may need up to ${fmt(p.amount)}. ${hint}`,
-      Math.max(1, Math.ceil((p.windowEndsAtMs - now) / 1000)),
+      forever ? undefined : Math.max(1, Math.ceil((p.windowEndsAtMs - now) / 1000)),
       p.unit === 'requests' ? 'rate_limit_exceeded' : 'quota_exceeded',
     );
   }
 
   private async raiseAlerts(plans: readonly CounterPlan[], after: ReadonlyMap<string, number>, tenant: string, feature: string): Promise<void> {
     for (const p of plans) {
-      if (p.limit === undefined || p.limit === 0 || p.unit === 'requests') continue;
+      // Policy counters (quota.policies) refuse at their limit but raise no threshold alert yet.
+      if (p.limit === undefined || p.limit === 0 || p.unit === 'requests' || p.scope === 'policy') continue;
       const committed = after.get(p.key) ?? 0;
       for (const th of this.config.raw.quota.alertThresholds) {
         if (committed < th * p.limit) continue;
@@ -449,7 +465,7 @@ export class QuotaGuard {
         this.claimed.add(id);
         if (!(await this.store.claimAlert(p.key, th, p.expiresAtMs))) continue;
         this.alerts.publish({
-          type: 'quota_threshold', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope, unit: p.unit as 'usd' | 'tokens',
+          type: 'quota_threshold', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope as 'tenant' | 'feature' | 'global', unit: p.unit as 'usd' | 'tokens',
           window: p.window as 'day' | 'month', period: p.windowLabel, counter: p.key, threshold: th, committed, limit: p.limit,
           ts: new Date(this.clock.now()).toISOString(),
         });

@@ -1,13 +1,14 @@
-import type { LimitSet } from '../config/schema';
+import type { LimitSet, PolicyConfig, PolicyWindow } from '../config/schema';
 import type { QuotaControls, QuotaCounterSpec, QuotaScope, StoredLimits } from '../ports';
 import { usdToMicros } from '../pricing/money';
 
 export type Window = 'minute' | 'day' | 'month';
+export type PolicyWindowName = 'minute' | 'hour' | 'day' | 'week' | 'month' | 'total' | 'period';
 export type Unit = 'usd' | 'tokens' | 'requests';
-export type Scope = 'tenant' | 'feature' | 'global';
+export type Scope = 'tenant' | 'feature' | 'global' | 'policy';
 
 export interface WindowInfo {
-  readonly window: Window;
+  readonly window: Window | PolicyWindowName;
   /** yyyy-mm-ddThh:mm, yyyy-mm-dd or yyyy-mm, UTC. */
   readonly label: string;
   readonly endsAtMs: number;
@@ -65,9 +66,102 @@ function limitOf(set: LimitSet, unit: Unit, window: Window): number | undefined 
 export interface CounterPlan extends QuotaCounterSpec {
   readonly scope: Scope;
   readonly unit: Unit;
-  readonly window: Window;
+  readonly window: Window | PolicyWindowName;
   readonly windowLabel: string;
   readonly windowEndsAtMs: number;
+  /** A policy's counter: its id, what it is counted per, and this request's value of that. */
+  readonly policy?: { readonly id: string; readonly per: PolicyConfig['per']; readonly value: string };
+}
+
+/** A `total` window never ends; its counter is kept for this long after it was made (a session's life). */
+const TOTAL_WINDOW_RETENTION_MS = 30 * 86_400_000;
+
+/** The window of a policy limit at `nowMs`: its label (part of the counter key) and when it ends (UTC). */
+export function policyWindowAt(w: PolicyWindow, nowMs: number): WindowInfo {
+  const d = new Date(nowMs);
+  const y = d.getUTCFullYear();
+  const m = d.getUTCMonth();
+  const day = d.getUTCDate();
+  const date = `${y}-${pad(m + 1)}-${pad(day)}`;
+  if (typeof w === 'object') {
+    const anchor = Date.parse(w.anchor);
+    const period = w.periodSeconds * 1000;
+    const index = Math.floor((nowMs - anchor) / period);
+    return { window: 'period', label: `${w.periodSeconds}s@${new Date(anchor).toISOString()}#${index}`, endsAtMs: anchor + (index + 1) * period };
+  }
+  switch (w) {
+    case 'minute':
+    case 'day':
+    case 'month':
+      return windowsAt(nowMs)[w];
+    case 'hour':
+      return { window: 'hour', label: `${date}T${pad(d.getUTCHours())}`, endsAtMs: Math.floor(nowMs / 3_600_000) * 3_600_000 + 3_600_000 };
+    case 'week': {
+      // ISO weeks: Monday 00:00 UTC to the next Monday.
+      const monday = Date.UTC(y, m, day - ((d.getUTCDay() + 6) % 7));
+      return { window: 'week', label: `week-of-${new Date(monday).toISOString().slice(0, 10)}`, endsAtMs: monday + 7 * 86_400_000 };
+    }
+    case 'total':
+      return { window: 'total', label: 'total', endsAtMs: Number.POSITIVE_INFINITY };
+  }
+}
+
+/** What a request is, for matching policies and naming their partitions. */
+export interface PolicyContext {
+  readonly tenant: string;
+  readonly feature: string;
+  readonly team?: string;
+  readonly endUser?: string;
+  readonly session?: string;
+  /** The route's primary model and its provider. */
+  readonly model: string;
+  readonly provider: string;
+}
+
+const globs = new Map<string, RegExp>();
+function matches(pattern: string | undefined, value: string | undefined): boolean {
+  if (pattern === undefined) return true;
+  if (value === undefined) return false;
+  let re = globs.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '.*')}$`);
+    globs.set(pattern, re);
+  }
+  return re.test(value);
+}
+
+/**
+ * The counters the configured policies add for one request: for each policy whose match holds and whose `per` value
+ * the request has, one counter per limit and unit, keyed by policy, value and window (so every gateway instance
+ * counts the same item), with the request's amounts. Reserved and settled with the tenant's own counters, all or nothing.
+ */
+export function planPolicyCounters(
+  policies: readonly PolicyConfig[],
+  ctx: PolicyContext,
+  nowMs: number,
+  amounts: { readonly usdMicros: number; readonly tokens: number },
+): CounterPlan[] {
+  const out: CounterPlan[] = [];
+  for (const p of policies) {
+    const mt = p.match;
+    if (!matches(mt.tenant, ctx.tenant) || !matches(mt.feature, ctx.feature) || !matches(mt.team, ctx.team) || !matches(mt.model, ctx.model) || !matches(mt.provider, ctx.provider)) continue;
+    const value = p.per === 'global' ? '*' : p.per === 'feature' ? `${ctx.tenant}/${ctx.feature}` : ctx[p.per];
+    if (value === undefined) continue;
+    for (const l of p.limits) {
+      const win = policyWindowAt(l.window, nowMs);
+      const expiresAtMs = win.window === 'total' ? nowMs + TOTAL_WINDOW_RETENTION_MS : win.endsAtMs + (win.window === 'minute' || win.window === 'hour' ? 3_600_000 : COUNTER_RETENTION_MS);
+      const units: [Unit, number | undefined, number][] = [['usd', l.usd === undefined ? undefined : usdToMicros(l.usd), amounts.usdMicros], ['tokens', l.tokens, amounts.tokens], ['requests', l.requests, 1]];
+      for (const [unit, limit, amount] of units) {
+        if (limit === undefined) continue;
+        out.push({
+          key: `policy#${p.id}#${value}#${unit}#${win.label}`, limit, amount, expiresAtMs,
+          scope: 'policy', unit, window: win.window, windowLabel: win.label, windowEndsAtMs: win.endsAtMs,
+          policy: { id: p.id, per: p.per, value },
+        });
+      }
+    }
+  }
+  return out;
 }
 
 /** Counters outlive their window by a month for reporting, then the store may expire them. */
@@ -101,7 +195,7 @@ export function planCounters(
   ];
   for (const s of scopes) {
     for (const c of combos) {
-      const limit = limitOf(s.set, c.unit, c.win.window);
+      const limit = limitOf(s.set, c.unit, c.win.window as Window);
       if (limit === undefined && !(s.always && c.tracked)) continue;
       out.push({
         key: `${s.prefix}#${c.unit}#${c.win.label}`,

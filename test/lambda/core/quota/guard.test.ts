@@ -18,9 +18,10 @@ function setup(quota: Partial<NonNullable<GatewayConfigInput['quota']>> = {}, op
     tenants: opts.tenants ?? [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.01 } }],
   }));
   const gateway = new Gateway({ config, providers: new Map([['up', provider]]), quota: store, usage: records, alerts, clock, ids: new SeqIds(), sha256, ops: opts.ops });
-  const chat = async (body: Record<string, unknown>, extra: { feature?: string } = {}) => {
+  const chat = async (body: Record<string, unknown>, extra: { feature?: string; headers?: Record<string, string> } = {}) => {
     const text = JSON.stringify(body);
-    return (await gateway.chat({ tenantId: 'acme', body: text, bodyBytes: text.length, ...extra })) as JsonResult;
+    const { headers, ...rest } = extra;
+    return (await gateway.chat({ tenantId: 'acme', body: text, bodyBytes: text.length, header: (n) => headers?.[n], ...rest })) as JsonResult;
   };
   return { clock, provider, store, records, alerts, gateway, chat };
 }
@@ -179,6 +180,47 @@ describe('QuotaGuard (through the pipeline)', () => {
       expect(provider.calls.map((c) => c.maxTokens).sort((a, b) => a - b)).toEqual([1024, 1024, 4000, 4000]);
       const day = [...(await store.read(['tenant#acme#usd#2026-11-29'])).values()][0];
       expect(day.reserved).toBe(0);
+    });
+  });
+
+  describe('policies (quota.policies)', () => {
+    it('caps an agent session: its requests in total, with no Retry-After (it never resets), other sessions untouched', async () => {
+      const { chat, provider, records } = setup({ policies: [{ id: 'loop-breaker', per: 'session', limits: [{ window: 'total', requests: 2 }] }] }, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 10 } }] });
+      const s1 = { headers: { 'x-llm-session-id': 'sess-1' } };
+      expect((await chat(ask('small-a', 'a'), s1)).status).toBe(200);
+      expect((await chat(ask('small-a', 'b'), s1)).status).toBe(200);
+      const third = await chat(ask('small-a', 'c'), s1);
+      expect(third.status).toBe(429);
+      expect(third.headers['retry-after']).toBeUndefined();
+      expect((third.body as { error: { message: string } }).error.message)
+        .toBe("Quota exceeded for policy 'loop-breaker' (session 'sess-1') (total, limit 2 requests): 0 requests left, this request may need up to 1 requests. This session's budget never resets: start a new session.");
+      // Codex's own session header counts as the session too.
+      expect((await chat(ask('small-a', 'd'), { headers: { session_id: 'codex-2' } })).status).toBe(200);
+      // Without a session the policy does not count the request.
+      expect((await chat(ask('small-a', 'e'))).status).toBe(200);
+      expect(provider.calls).toHaveLength(4);
+      expect(records.records.map((r) => r.status)).toEqual([200, 200, 429, 200, 200]);
+    });
+
+    it('gives each end user of a tenant a daily budget of its own, refused with the window\'s Retry-After', async () => {
+      const { chat, provider } = setup({ policies: [{ id: 'dev-daily', match: { tenant: 'acme' }, per: 'endUser', limits: [{ window: 'day', usd: 0.003 }] }] }, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 10 } }] });
+      // Each answer reserves ~8 x $1/M + 1,000 x $2/M = $0.002008 and costs 1,000 x $1/M + 500 x $2/M = $0.002.
+      for (let i = 0; i < 3; i++) provider.script('up-small-a', { ok: 'x', usage: usage(1000, 500) });
+      expect((await chat(ask('small-a', 'a', { user: 'alice', max_tokens: 1000 }))).status).toBe(200);
+      const again = await chat(ask('small-a', 'b', { user: 'alice', max_tokens: 1000 }));
+      expect(again.status).toBe(429);
+      expect((again.body as { error: { message: string } }).error.message).toMatch(/^Quota exceeded for policy 'dev-daily' \(endUser of the request\) \(day \d{4}-\d{2}-\d{2}, limit \$0\.003000\)/);
+      expect(Number(again.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await chat(ask('small-a', 'c', { user: 'bob', max_tokens: 1000 }))).status).toBe(200);
+    });
+
+    it('refuses a session id that is not a plain bounded string with 400, before anything is reserved', async () => {
+      const { chat, provider, store } = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 10 } }] });
+      const r = await chat(ask('small-a'), { headers: { 'x-llm-session-id': 'x'.repeat(10_240) } });
+      expect(r.status).toBe(400);
+      expect((r.body as { error: { message: string; code: string } }).error).toMatchObject({ code: 'invalid_session_id', message: 'x-llm-session-id: expected up to 128 letters, digits and ._:@-, got 10240 characters.' });
+      expect(provider.calls).toHaveLength(0);
+      expect((await store.read([`tenant#acme#usd#${new Date().toISOString().slice(0, 10)}`])).values().next().value).toMatchObject({ reserved: 0 });
     });
   });
 

@@ -1,4 +1,6 @@
-import { effectiveLimits, mergeLimits, planCounters, windowsAt } from '../../../../lambda/core/quota/policy';
+import { effectiveLimits, mergeLimits, planCounters, planPolicyCounters, policyWindowAt, windowsAt } from '../../../../lambda/core/quota/policy';
+import { GatewayConfigSchema, PolicySchema } from '../../../../lambda/core/config/schema';
+import { testConfig } from '../../../support/config';
 
 describe('windowsAt', () => {
   it('gives UTC minute, day and month windows with their ends', () => {
@@ -37,5 +39,57 @@ describe('planCounters', () => {
     const limits = effectiveLimits({ defaults: { dailyUsd: 3 }, global: {} }, { tenantLimits: { dailyUsd: 7 } });
     const plans = planCounters(limits, 't', 'default', Date.UTC(2026, 0, 1), { usdMicros: 1, tokens: 1 });
     expect(plans[0]).toMatchObject({ key: 'tenant#t#usd#2026-01-01', limit: 7_000_000 });
+  });
+});
+
+describe('policy windows', () => {
+  // Wednesday 2026-12-30 13:45:10 UTC.
+  const now = Date.UTC(2026, 11, 30, 13, 45, 10);
+  it('gives hour, ISO week (from Monday), total and custom periods with their ends', () => {
+    expect(policyWindowAt('hour', now)).toEqual({ window: 'hour', label: '2026-12-30T13', endsAtMs: Date.UTC(2026, 11, 30, 14) });
+    expect(policyWindowAt('week', now)).toEqual({ window: 'week', label: 'week-of-2026-12-28', endsAtMs: Date.UTC(2027, 0, 4) });
+    expect(policyWindowAt('week', Date.UTC(2027, 0, 3, 23, 59))).toMatchObject({ label: 'week-of-2026-12-28' }); // Sunday
+    expect(policyWindowAt('total', now)).toEqual({ window: 'total', label: 'total', endsAtMs: Number.POSITIVE_INFINITY });
+    // Every 6 hours from 02:00 UTC: 13:45 is in the period 08:00-14:00 of that day.
+    const six = policyWindowAt({ periodSeconds: 21_600, anchor: '2026-01-01T02:00:00Z' }, now);
+    expect(six.endsAtMs).toBe(Date.UTC(2026, 11, 30, 14));
+    expect(six.label).toBe(`21600s@2026-01-01T02:00:00.000Z#${Math.floor((now - Date.UTC(2026, 0, 1, 2)) / 21_600_000)}`);
+  });
+});
+
+describe('planPolicyCounters', () => {
+  const policies = [
+    { id: 'dev-daily', match: { tenant: 'acme' }, per: 'endUser', limits: [{ window: 'day', usd: 20 }] },
+    { id: 'research-opus', match: { team: 'research', model: 'claude-opus-*' }, limits: [{ window: 'month', usd: 500 }] },
+    { id: 'loop-breaker', per: 'session', limits: [{ window: 'minute', usd: 2, tokens: 200_000, requests: 60 }, { window: 'total', requests: 500 }] },
+  ].map((p) => PolicySchema.parse(p));
+  const ctx = { tenant: 'acme', feature: 'chat', team: 'research', endUser: 'u-7f3a', model: 'claude-opus-5-5', provider: 'bedrock' };
+  const now = Date.UTC(2026, 11, 6, 10, 0, 0);
+
+  it('counts each matching policy per its value, one counter per limited unit and window', () => {
+    const plans = planPolicyCounters(policies, { ...ctx, session: 'sess-1' }, now, { usdMicros: 2_000, tokens: 1_500 });
+    expect(plans.map((p) => [p.key, p.limit, p.amount])).toEqual([
+      ['policy#dev-daily#u-7f3a#usd#2026-12-06', 20_000_000, 2_000],
+      ['policy#research-opus#*#usd#2026-12', 500_000_000, 2_000],
+      ['policy#loop-breaker#sess-1#usd#2026-12-06T10:00', 2_000_000, 2_000],
+      ['policy#loop-breaker#sess-1#tokens#2026-12-06T10:00', 200_000, 1_500],
+      ['policy#loop-breaker#sess-1#requests#2026-12-06T10:00', 60, 1],
+      ['policy#loop-breaker#sess-1#requests#total', 500, 1],
+    ]);
+  });
+
+  it('skips a policy whose match fails or whose per value the request lacks', () => {
+    const plans = planPolicyCounters(policies, { ...ctx, team: 'platform', endUser: undefined, model: 'claude-haiku-4-5' }, now, { usdMicros: 1, tokens: 1 });
+    expect(plans).toEqual([]);
+  });
+
+  it('refuses bad policies at config validation', () => {
+    const problems = (quota: unknown) => GatewayConfigSchema.safeParse({ ...testConfig('http://127.0.0.1:1/v1'), quota }).error?.issues.map((i) => `${i.path.slice(1).join('.')}: ${i.message}`);
+    expect(problems({ policies: [{ id: 'a', per: 'galaxy', limits: [{ window: 'day', usd: 1 }] }] })?.[0]).toMatch(/^policies\.0\.per: /);
+    expect(problems({ policies: [{ id: 'a', limits: [{ window: { periodSeconds: 0 }, usd: 1 }] }] })?.[0]).toMatch(/^policies\.0\.limits\.0\.window/);
+    expect(problems({ policies: [{ id: 'a', limits: [{ window: 'day', usd: -5 }] }] })?.[0]).toMatch(/^policies\.0\.limits\.0\.usd: /);
+    expect(problems({ policies: [{ id: 'a', limits: [{ window: 'day' }] }] })).toEqual(['policies.0.limits.0: set usd, tokens or requests']);
+    expect(problems({ policies: [{ id: 'a', limits: [{ window: 'fortnight', usd: 1 }] }] })?.[0]).toMatch(/^policies\.0\.limits\.0\.window/);
+    expect(problems({ policies: [{ id: 'a', limits: [{ window: 'day', usd: 1 }] }, { id: 'a', limits: [{ window: 'day', usd: 2 }] }] })).toEqual(['policies: policy ids must be unique']);
   });
 });
