@@ -28,7 +28,10 @@ export class SnsAlertSink implements AlertSink {
   publish(alert: QuotaAlert): void {
     const pct = Math.round(alert.threshold * 100);
     const fmt = (v: number): string => (alert.unit === 'usd' ? `$${(v / 1_000_000).toFixed(2)}` : `${v} tokens`);
-    const subject = `LLM quota ${pct}%: ${alert.scope === 'global' ? 'gateway' : alert.tenant} ${alert.window} ${alert.unit}`.slice(0, 100);
+    const who = alert.policy
+      ? `policy ${alert.policy.id}${alert.policy.per === 'global' ? '' : ` ${alert.policy.per} ${alert.policy.per === 'endUser' ? `of ${alert.tenant}` : alert.policy.value}`}`
+      : alert.scope === 'global' ? 'gateway' : alert.tenant;
+    const subject = `LLM quota ${pct}%: ${who} ${alert.window} ${alert.unit}`.slice(0, 100);
     // The SDK client is loaded and made inside the promise, so even a failure to load it only reaches onError.
     const sent = Promise.resolve()
       .then(() => {
@@ -39,12 +42,12 @@ export class SnsAlertSink implements AlertSink {
         Subject: subject,
         Message: chatNotification({
           title: subject,
-          description: `${alert.scope === 'feature' ? `${alert.tenant}/${alert.feature}` : alert.scope === 'global' ? 'The gateway' : alert.tenant} has committed ` +
+          description: `${alert.policy ? `Policy '${alert.policy.id}'${alert.policy.per === 'global' ? '' : ` (${alert.policy.per} ${alert.policy.value})`}` : alert.scope === 'feature' ? `${alert.tenant}/${alert.feature}` : alert.scope === 'global' ? 'The gateway' : alert.tenant} has committed ` +
             `${fmt(alert.committed)} of its ${alert.window} limit of ${fmt(alert.limit)} (${alert.period}): past ${pct}%.`,
           eventType: alert.type,
           threadId: alert.counter,
-          context: { ...alert },
-          nextSteps: ['Raise the limit without a redeploy: llm-finops quota limits ... --set KEY=VALUE --store dynamodb'],
+          context: { ...alert, policy: alert.policy ? `${alert.policy.id} ${alert.policy.per} ${alert.policy.value}` : undefined },
+          nextSteps: [alert.policy ? `Raise quota.policies '${alert.policy.id}' in the gateway config` : 'Raise the limit without a redeploy: llm-finops quota limits ... --set KEY=VALUE --store dynamodb'],
         }),
         MessageAttributes: {
           type: { DataType: 'String', StringValue: alert.type },

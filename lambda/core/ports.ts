@@ -330,9 +330,11 @@ export interface QuotaAlert {
   readonly type: 'quota_threshold';
   readonly tenant: string;
   readonly feature: string | null;
-  readonly scope: 'tenant' | 'feature' | 'global';
+  readonly scope: 'tenant' | 'feature' | 'global' | 'policy';
   readonly unit: 'usd' | 'tokens';
-  readonly window: 'day' | 'month';
+  readonly window: 'minute' | 'hour' | 'day' | 'week' | 'month' | 'total' | 'period';
+  /** A policy's counter (scope policy): the policy, what it counts per, and the value that crossed the threshold. */
+  readonly policy?: { readonly id: string; readonly per: string; readonly value: string };
   readonly period: string;
   readonly counter: string;
   readonly threshold: number;

@@ -455,8 +455,7 @@ export class QuotaGuard {
 
   private async raiseAlerts(plans: readonly CounterPlan[], after: ReadonlyMap<string, number>, tenant: string, feature: string): Promise<void> {
     for (const p of plans) {
-      // Policy counters (quota.policies) refuse at their limit but raise no threshold alert yet.
-      if (p.limit === undefined || p.limit === 0 || p.unit === 'requests' || p.scope === 'policy') continue;
+      if (p.limit === undefined || p.limit === 0 || p.unit === 'requests') continue;
       const committed = after.get(p.key) ?? 0;
       for (const th of this.config.raw.quota.alertThresholds) {
         if (committed < th * p.limit) continue;
@@ -465,8 +464,8 @@ export class QuotaGuard {
         this.claimed.add(id);
         if (!(await this.store.claimAlert(p.key, th, p.expiresAtMs))) continue;
         this.alerts.publish({
-          type: 'quota_threshold', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope as 'tenant' | 'feature' | 'global', unit: p.unit as 'usd' | 'tokens',
-          window: p.window as 'day' | 'month', period: p.windowLabel, counter: p.key, threshold: th, committed, limit: p.limit,
+          type: 'quota_threshold', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope, unit: p.unit as 'usd' | 'tokens',
+          window: p.window, period: p.windowLabel, counter: p.key, threshold: th, committed, limit: p.limit, ...(p.policy ? { policy: p.policy } : {}),
           ts: new Date(this.clock.now()).toISOString(),
         });
       }

@@ -58,6 +58,20 @@ describe('SnsAlertSink', () => {
     });
   });
 
+  it('names a policy alert by its policy and value, and says where its limit is raised', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'a1b2c3d4-5678-90ab-cdef-EXAMPLE22222' });
+    new SnsAlertSink(new SNSClient({ region: 'us-east-1' }), 'arn:aws:sns:us-east-1:111122223333:llm-alerts').publish({
+      ...alert, scope: 'policy', window: 'hour', period: '2026-11-29T12', counter: 'policy#team-hourly#research#usd#2026-11-29T12',
+      policy: { id: 'team-hourly', per: 'team', value: 'research' },
+    });
+    await new Promise((r) => setImmediate(r));
+    const input = sns.commandCalls(PublishCommand)[0].args[0].input;
+    expect(input.Subject).toBe('LLM quota 80%: policy team-hourly team research hour usd');
+    const message = JSON.parse(input.Message!);
+    expect(message.content.description).toBe("Policy 'team-hourly' (team research) has committed $8.20 of its hour limit of $10.00 (2026-11-29T12): past 80%.");
+    expect(message.content.nextSteps).toEqual(["Raise quota.policies 'team-hourly' in the gateway config"]);
+  });
+
   it('reports a failed publish without throwing into the request', async () => {
     sns.on(PublishCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException' }));
     const errors: unknown[] = [];

@@ -214,6 +214,19 @@ describe('QuotaGuard (through the pipeline)', () => {
       expect((await chat(ask('small-a', 'c', { user: 'bob', max_tokens: 1000 }))).status).toBe(200);
     });
 
+    it('alerts once per policy value and window as its spend crosses a threshold, naming the policy', async () => {
+      const { chat, provider, alerts } = setup(
+        { alertThresholds: [0.8], policies: [{ id: 'team-hourly', per: 'team', limits: [{ window: 'hour', usd: 0.01 }] }] },
+        { tenants: [{ id: 'acme', team: 'research', apiKeys: [], limits: { dailyUsd: 10 } }] },
+      );
+      // $0.002 an answer (1,000 x $1/M + 500 x $2/M): the 4th reaches $0.008, 80% of the team's hour.
+      for (let i = 0; i < 5; i++) provider.script('up-small-a', { ok: 'x', usage: usage(1000, 500) });
+      for (let i = 0; i < 5; i++) expect((await chat(ask('small-a', `q${i}`, { max_tokens: 500 }))).status).toBe(200);
+      const policyAlerts = alerts.alerts.filter((a) => a.scope === 'policy');
+      expect(policyAlerts).toHaveLength(1);
+      expect(policyAlerts[0]).toMatchObject({ scope: 'policy', window: 'hour', unit: 'usd', threshold: 0.8, committed: 8000, limit: 10000, policy: { id: 'team-hourly', per: 'team', value: 'research' } });
+    });
+
     it('refuses a session id that is not a plain bounded string with 400, before anything is reserved', async () => {
       const { chat, provider, store } = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 10 } }] });
       const r = await chat(ask('small-a'), { headers: { 'x-llm-session-id': 'x'.repeat(10_240) } });
