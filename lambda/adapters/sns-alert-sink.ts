@@ -31,7 +31,9 @@ export class SnsAlertSink implements AlertSink {
     const who = alert.policy
       ? `policy ${alert.policy.id}${alert.policy.per === 'global' ? '' : ` ${alert.policy.per} ${alert.policy.per === 'endUser' ? `of ${alert.tenant}` : alert.policy.value}`}`
       : alert.scope === 'global' ? 'gateway' : alert.tenant;
-    const subject = `LLM quota ${pct}%: ${who} ${alert.window} ${alert.unit}`.slice(0, 100);
+    const forecast = alert.type === 'quota_forecast';
+    const runsOut = alert.exhaustsAt ? `${alert.exhaustsAt.slice(0, 16).replace('T', ' ')} UTC` : '';
+    const subject = (forecast ? `LLM budget forecast: ${who} ${alert.window} limit runs out ${runsOut}` : `LLM quota ${pct}%: ${who} ${alert.window} ${alert.unit}`).slice(0, 100);
     // The SDK client is loaded and made inside the promise, so even a failure to load it only reaches onError.
     const sent = Promise.resolve()
       .then(() => {
@@ -43,7 +45,8 @@ export class SnsAlertSink implements AlertSink {
         Message: chatNotification({
           title: subject,
           description: `${alert.policy ? `Policy '${alert.policy.id}'${alert.policy.per === 'global' ? '' : ` (${alert.policy.per} ${alert.policy.value})`}` : alert.scope === 'feature' ? `${alert.tenant}/${alert.feature}` : alert.scope === 'global' ? 'The gateway' : alert.tenant} has committed ` +
-            `${fmt(alert.committed)} of its ${alert.window} limit of ${fmt(alert.limit)} (${alert.period}): past ${pct}%.`,
+            `${fmt(alert.committed)} of its ${alert.window} limit of ${fmt(alert.limit)} (${alert.period})` +
+            (forecast ? `: at the last hour's rate (${fmt(alert.ratePerHour ?? 0)} an hour) it runs out on ${runsOut}, before the window ends.` : `: past ${pct}%.`),
           eventType: alert.type,
           threadId: alert.counter,
           context: { ...alert, policy: alert.policy ? `${alert.policy.id} ${alert.policy.per} ${alert.policy.value}` : undefined },

@@ -327,7 +327,8 @@ export interface UsageSink {
 }
 
 export interface QuotaAlert {
-  readonly type: 'quota_threshold';
+  /** quota_threshold: committed passed a share of the limit; quota_forecast: at the recent rate it runs out before the window ends. */
+  readonly type: 'quota_threshold' | 'quota_forecast';
   readonly tenant: string;
   readonly feature: string | null;
   readonly scope: 'tenant' | 'feature' | 'global' | 'policy';
@@ -335,6 +336,9 @@ export interface QuotaAlert {
   readonly window: 'minute' | 'hour' | 'day' | 'week' | 'month' | 'total' | 'period';
   /** A policy's counter (scope policy): the policy, what it counts per, and the value that crossed the threshold. */
   readonly policy?: { readonly id: string; readonly per: string; readonly value: string };
+  /** quota_forecast: when the limit runs out at `ratePerHour` (the counter's unit per hour, over the last hour or more). */
+  readonly exhaustsAt?: string;
+  readonly ratePerHour?: number;
   readonly period: string;
   readonly counter: string;
   readonly threshold: number;

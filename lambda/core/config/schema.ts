@@ -266,6 +266,12 @@ export const GatewayConfigSchema = z.strictObject({
       premiumTiers: z.array(z.string().min(1)).default([]).describe('Tiers the kill switch blocks or downgrades'),
       onStoreError: z.enum(['fail-closed', 'fail-open']).default('fail-closed').describe('When the quota store cannot be reached'),
       controlsCacheSeconds: z.number().int().nonnegative().max(300).default(5).describe('How long limits, kill switches and run-time tenants and keys read from the store are reused'),
+      forecast: z
+        .strictObject({
+          enabled: z.boolean().default(true).describe('Alert once per window when a USD limit on a day, week, month or custom window will run out before the window ends at the recent hourly spend rate (one more counter per limited scope: its current hour)'),
+          checkEverySeconds: positiveInt.max(3600).default(300).describe('How often one gateway process re-checks a counter\'s projection'),
+        })
+        .prefault({}),
       policies: z.array(PolicySchema).max(50).default([])
         .refine((ps) => new Set(ps.map((p) => p.id)).size === ps.length, { message: 'policy ids must be unique' })
         .describe('Budgets on any scope and window beside the tenant, feature and global limits: per end user, team, session, model, provider; per minute (TPM, RPM), hour, week, or a custom period. Held exactly across gateway instances like the others'),

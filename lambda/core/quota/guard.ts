@@ -4,7 +4,7 @@ import { SettleDeferredError, type AlertSink, type Clock, type OperationsLog, ty
 import { formatUsd, microsToUsd } from '../pricing/money';
 import { costMicrosCeil, ratesFor } from '../pricing/prices';
 import { cascadeTierOf, type Route } from '../routing/route';
-import { effectiveLimits, killSwitchFor, planCounters, planPolicyCounters, remainingUsdMicros, windowsAt, type CounterPlan, type EffectiveLimits } from './policy';
+import { effectiveLimits, killSwitchFor, planCounters, planPolicyCounters, policyWindowAt, remainingUsdMicros, windowsAt, withRateCounters, type CounterPlan, type EffectiveLimits } from './policy';
 
 /** What the quota step did to a request; recorded as `quota_action`. */
 export type QuotaAction =
@@ -116,6 +116,8 @@ export class QuotaGuard {
    */
   private readonly unsettled: { readonly requestId: string; readonly reservationId: string; readonly entries: readonly QuotaSettlement[] }[] = [];
   private lastReplayMs = 0;
+  /** When this process last projected each counter's exhaustion (forecast). */
+  private readonly forecastChecked = new Map<string, number>();
   /** The store's current outage: since when, how many calls failed, when it was last logged. */
   private outage: { sinceMs: number; failures: number; loggedMs: number } | undefined;
 
@@ -428,11 +430,11 @@ export class QuotaGuard {
     const amounts = { usdMicros: micros, tokens: a.inputTokens + outTokens };
     const policies = this.config.raw.quota.policies;
     const plans = planCounters(limits, a.tenant.id, a.feature, now, amounts);
-    if (!policies.length) return plans;
     const primary = route.chain[0];
     const ctx = { tenant: a.tenant.id, feature: a.feature, team: a.tenant.config.team, endUser: a.endUser, session: a.session, model: primary.id, provider: primary.provider.id };
     // Limited counters first, as planCounters orders them: a refusal then comes before anything needs rolling back.
-    return [...planPolicyCounters(policies, ctx, now, amounts), ...plans];
+    const all = policies.length ? [...planPolicyCounters(policies, ctx, now, amounts), ...plans] : plans;
+    return this.config.raw.quota.forecast.enabled ? withRateCounters(all, now, amounts.usdMicros) : all;
   }
 
   private exceeded(plans: readonly CounterPlan[], key: string, committed: number, a: AdmitRequest, now: number): GatewayError {
@@ -457,6 +459,7 @@ export class QuotaGuard {
     for (const p of plans) {
       if (p.limit === undefined || p.limit === 0 || p.unit === 'requests') continue;
       const committed = after.get(p.key) ?? 0;
+      if (p.rateKey) await this.forecast(p, committed, after.get(p.rateKey) ?? 0, tenant, feature);
       for (const th of this.config.raw.quota.alertThresholds) {
         if (committed < th * p.limit) continue;
         const id = `${p.key}@${th}`;
@@ -470,6 +473,42 @@ export class QuotaGuard {
         });
       }
     }
+  }
+
+  /**
+   * The forecast alert: at the spend rate of the current hour (with the previous hour too until 30 minutes of this one
+   * have passed), does this USD limit run out before its window ends? Checked at most every forecast.checkEverySeconds
+   * per counter in this process, alerted once per counter and window across instances (the store's alert claim).
+   */
+  private async forecast(p: CounterPlan, committed: number, hourSpent: number, tenant: string, feature: string): Promise<void> {
+    const now = this.clock.now();
+    const last = this.forecastChecked.get(p.key);
+    if (last !== undefined && now - last < this.config.raw.quota.forecast.checkEverySeconds * 1000) return;
+    if (this.forecastChecked.size >= 10_000) this.forecastChecked.clear();
+    this.forecastChecked.set(p.key, now);
+    const remaining = p.limit! - committed;
+    if (remaining <= 0) return;
+    const hour = policyWindowAt('hour', now);
+    const hourStart = hour.endsAtMs - 3_600_000;
+    let spent = hourSpent;
+    let spanMs = now - hourStart;
+    if (spanMs < 1_800_000) {
+      const prevLabel = policyWindowAt('hour', hourStart - 1).label;
+      const prevKey = `${p.rateKey!.slice(0, p.rateKey!.length - hour.label.length)}${prevLabel}`;
+      spent += (await this.store.read([prevKey])).get(prevKey)?.committed ?? 0;
+      spanMs += 3_600_000;
+    }
+    if (spent <= 0) return;
+    const exhaustsAtMs = now + remaining / (spent / spanMs);
+    if (exhaustsAtMs >= p.windowEndsAtMs) return;
+    if (!(await this.store.claimAlert(`${p.key}#forecast`, 1, p.expiresAtMs))) return;
+    this.alerts.publish({
+      type: 'quota_forecast', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope, unit: 'usd',
+      window: p.window, period: p.windowLabel, counter: p.key, threshold: Math.round((committed / p.limit!) * 1000) / 1000, committed, limit: p.limit!,
+      ...(p.policy ? { policy: p.policy } : {}),
+      exhaustsAt: new Date(exhaustsAtMs).toISOString(), ratePerHour: Math.round((spent / spanMs) * 3_600_000),
+      ts: new Date(now).toISOString(),
+    });
   }
 
   private isPremium(route: Route): boolean {

@@ -71,6 +71,37 @@ export interface CounterPlan extends QuotaCounterSpec {
   readonly windowEndsAtMs: number;
   /** A policy's counter: its id, what it is counted per, and this request's value of that. */
   readonly policy?: { readonly id: string; readonly per: PolicyConfig['per']; readonly value: string };
+  /**
+   * A USD limit on a window longer than an hour: the key of its scope's current-hour USD counter, which the plans also
+   * carry (tracked, unlimited). Its spend rate projects when the limit runs out (QuotaGuard's forecast alert).
+   */
+  readonly rateKey?: string;
+}
+
+/** Windows long enough that a forecast of their exhaustion means something. */
+const FORECAST_WINDOWS = new Set(['day', 'week', 'month', 'period']);
+
+/**
+ * Adds to `plans` the current-hour USD counter of each scope that has a USD limit on a longer window, and points
+ * those plans at it (rateKey). A scope with its own hourly USD limit reuses that counter.
+ */
+export function withRateCounters(plans: CounterPlan[], nowMs: number, amountMicros: number): CounterPlan[] {
+  const hour = policyWindowAt('hour', nowMs);
+  const out = [...plans];
+  const keys = new Set(plans.map((p) => p.key));
+  for (let i = 0; i < out.length; i++) {
+    const p = out[i];
+    if (p.unit !== 'usd' || p.limit === undefined || !FORECAST_WINDOWS.has(p.window)) continue;
+    const rateKey = `${p.key.slice(0, p.key.length - p.windowLabel.length)}${hour.label}`;
+    out[i] = { ...p, rateKey };
+    if (keys.has(rateKey)) continue;
+    keys.add(rateKey);
+    out.push({
+      key: rateKey, limit: undefined, amount: amountMicros, expiresAtMs: hour.endsAtMs + 3 * 3_600_000,
+      scope: p.scope, unit: 'usd', window: 'hour', windowLabel: hour.label, windowEndsAtMs: hour.endsAtMs, ...(p.policy ? { policy: p.policy } : {}),
+    });
+  }
+  return out;
 }
 
 /** A `total` window never ends; its counter is kept for this long after it was made (a session's life). */

@@ -72,6 +72,19 @@ describe('SnsAlertSink', () => {
     expect(message.content.nextSteps).toEqual(["Raise quota.policies 'team-hourly' in the gateway config"]);
   });
 
+  it('says when a forecast alert\'s limit runs out and at what hourly rate', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'a1b2c3d4-5678-90ab-cdef-EXAMPLE33333' });
+    new SnsAlertSink(new SNSClient({ region: 'us-east-1' }), 'arn:aws:sns:us-east-1:111122223333:llm-alerts').publish({
+      ...alert, type: 'quota_forecast', window: 'month', period: '2026-12', counter: 'tenant#acme#usd#2026-12', committed: 1_200_000_000, limit: 5_000_000_000,
+      threshold: 0.24, exhaustsAt: '2026-12-19T14:20:00.000Z', ratePerHour: 300_000_000,
+    });
+    await new Promise((r) => setImmediate(r));
+    const input = sns.commandCalls(PublishCommand)[0].args[0].input;
+    expect(input.Subject).toBe('LLM budget forecast: acme month limit runs out 2026-12-19 14:20 UTC');
+    expect(JSON.parse(input.Message!).content.description)
+      .toBe("acme has committed $1200.00 of its month limit of $5000.00 (2026-12): at the last hour's rate ($300.00 an hour) it runs out on 2026-12-19 14:20 UTC, before the window ends.");
+  });
+
   it('reports a failed publish without throwing into the request', async () => {
     sns.on(PublishCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException' }));
     const errors: unknown[] = [];

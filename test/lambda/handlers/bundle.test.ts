@@ -294,11 +294,11 @@ describe('lazy chunks', () => {
       });
       expect(result.stderr).not.toContain('llm_alert_publish_failed');
       expect(JSON.parse(result.stdout).statusCode).toBe(200);
-      expect(published).toHaveLength(1);
-      const form = new URLSearchParams(published[0]);
-      expect(form.get('Action')).toBe('Publish');
-      expect(form.get('TopicArn')).toBe('arn:aws:sns:us-east-1:111122223333:llm-alerts');
-      expect(form.get('Subject')).toBe('LLM quota 80%: acme day usd');
+      // The 80% threshold, and the forecast: at this hour's rate the day's $0.0004 left goes within the day.
+      const forms = published.map((b) => new URLSearchParams(b));
+      expect(forms.map((f) => f.get('Action'))).toEqual(['Publish', 'Publish']);
+      expect(forms.every((f) => f.get('TopicArn') === 'arn:aws:sns:us-east-1:111122223333:llm-alerts')).toBe(true);
+      expect(forms.map((f) => f.get('Subject')).sort()).toEqual([expect.stringMatching(/^LLM budget forecast: acme day limit runs out \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/), 'LLM quota 80%: acme day usd']);
     } finally {
       await upstream.stop();
       await new Promise((r) => sns.close(r));

@@ -237,6 +237,40 @@ describe('QuotaGuard (through the pipeline)', () => {
     });
   });
 
+  describe('forecast', () => {
+    it('alerts once when a month limit will run out before the month ends at the recent hourly rate', async () => {
+      const { chat, provider, alerts, clock, store } = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { monthlyUsd: 1 } }] });
+      clock.nowMs = Date.UTC(2026, 11, 6, 10, 5);
+      for (let i = 0; i < 3; i++) provider.script('up-small-a', { ok: 'x', usage: usage(1000, 500) });
+      expect((await chat(ask('small-a', 'a', { max_tokens: 500 }))).status).toBe(200);
+      // $0.002 spent in the 65 minutes since 09:00 (the previous hour counts until this one is 30 minutes old):
+      // 2,000 micro-dollars per 3,900,000 ms; the $0.998 left lasts 1,946,100,000 ms more, to Dec 28 (the month ends Jan 1).
+      const forecasts = () => alerts.alerts.filter((a) => a.type === 'quota_forecast');
+      expect(forecasts()).toEqual([expect.objectContaining({
+        scope: 'tenant', window: 'month', period: '2026-12', committed: 2_000, limit: 1_000_000, ratePerHour: 1846,
+        exhaustsAt: new Date(Date.UTC(2026, 11, 6, 10, 5) + 1_946_100_000).toISOString(),
+      })]);
+      // The rate is counted in the scope's current hour: one more counter.
+      expect((await store.read(['tenant#acme#usd#2026-12-06T10'])).get('tenant#acme#usd#2026-12-06T10')).toEqual({ committed: 2_000, reserved: 0 });
+      // Once per window, however often it is re-checked.
+      clock.nowMs += 600_000;
+      await chat(ask('small-a', 'b', { max_tokens: 500 }));
+      expect(forecasts()).toHaveLength(1);
+    });
+
+    it('stays quiet when the limit outlasts the window at that rate, and when disabled adds no hour counter', async () => {
+      const quiet = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { monthlyUsd: 1000 } }] });
+      quiet.clock.nowMs = Date.UTC(2026, 11, 6, 10, 5);
+      await quiet.chat(ask('small-a', 'a', { max_tokens: 500 }));
+      expect(quiet.alerts.alerts).toEqual([]);
+      const off = setup({ forecast: { enabled: false } }, { tenants: [{ id: 'acme', apiKeys: [], limits: { monthlyUsd: 1 } }] });
+      off.clock.nowMs = Date.UTC(2026, 11, 6, 10, 5);
+      await off.chat(ask('small-a', 'a', { max_tokens: 500 }));
+      expect(off.alerts.alerts).toEqual([]);
+      expect((await off.store.read(['tenant#acme#usd#2026-12-06T10'])).get('tenant#acme#usd#2026-12-06T10')).toEqual({ committed: 0, reserved: 0 });
+    });
+  });
+
   describe('store failures', () => {
     const broken = (): QuotaStore => {
       const base = new MemoryQuotaStore();
@@ -297,7 +331,7 @@ describe('QuotaGuard (through the pipeline)', () => {
       const { chat, provider, alerts } = setup({ alertThresholds: [0.5, 0.8] }, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.01 } }] });
       for (let i = 0; i < 5; i++) provider.script('up-small-a', { ok: 'x', usage: usage(2000, 0) });
       for (let i = 0; i < 5; i++) await chat(ask('small-a', `q${i}`, { max_tokens: 10 }));
-      expect(alerts.alerts.map((a) => [a.threshold, a.committed])).toEqual([[0.5, 6000], [0.8, 8000]]);
+      expect(alerts.alerts.filter((a) => a.type === 'quota_threshold').map((a) => [a.threshold, a.committed])).toEqual([[0.5, 6000], [0.8, 8000]]);
     });
   });
 
