@@ -334,10 +334,6 @@ export class QuotaGuard {
     });
   }
 
-  /**
-   * Frees expired reservations lazily: at most once a minute per process, off the request path. Crashed or timed-out
-   * requests thus stop holding quota within `reservationTtlSeconds` plus a minute, with no scheduler needed.
-   */
   /** At most 10,000 settlements wait (a few MB); past that the oldest is dropped, logged with what it carried. */
   private keepUnsettled(reservationId: string, entries: readonly QuotaSettlement[]): void {
     if (this.unsettled.length >= MAX_UNSETTLED) {
@@ -388,6 +384,10 @@ export class QuotaGuard {
     this.ops?.write({ _type: 'llm_quota_store_recovered', since: new Date(o.sinceMs).toISOString(), seconds: Math.round((this.clock.now() - o.sinceMs) / 1000), failures: o.failures, unsettled: this.unsettled.length });
   }
 
+  /**
+   * Frees expired reservations lazily: at most once a minute per process, off the request path. Crashed or timed-out
+   * requests thus stop holding quota within `reservationTtlSeconds` plus a minute, with no scheduler needed.
+   */
   private maybeSweep(): void {
     const now = this.clock.now();
     if (now - this.lastSweepMs < 60_000) return;
