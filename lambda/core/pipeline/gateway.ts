@@ -338,13 +338,14 @@ export class Gateway {
   async usage(tenantId: string): Promise<JsonResult> {
     const tenant = await this.tenants.tenantOf(tenantId);
     let windows: Record<string, unknown>[];
+    let policies: Record<string, unknown>[];
     try {
-      windows = await this.quota.usage(tenant);
+      [windows, policies] = await Promise.all([this.quota.usage(tenant), this.quota.policyUsage(tenant)]);
     } catch (err) {
       // The same answer chat gives while the store is down: 503, not a 500.
       throw new QuotaStoreUnavailableError({ cause: err });
     }
-    return { kind: 'json', status: 200, headers: {}, body: { object: 'usage', tenant: tenant.id, team: tenant.config.team ?? null, windows } };
+    return { kind: 'json', status: 200, headers: {}, body: { object: 'usage', tenant: tenant.id, team: tenant.config.team ?? null, windows, policies } };
   }
 
   /** A cache hit: costs only its embedding call (zero for the exact tier and the local embedder), charged to the quota. */

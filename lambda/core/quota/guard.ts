@@ -303,6 +303,28 @@ export class QuotaGuard {
   }
 
   /** The tenant's own usage per window: used, reserved and limit, for `GET /v1/usage`. */
+  /**
+   * The policies that count every request of the tenant whatever its feature, model or end user (per global, tenant
+   * or team, matched on tenant and team only): each limited counter now, with what it has left.
+   */
+  async policyUsage(tenant: ResolvedTenant): Promise<Record<string, unknown>[]> {
+    const now = this.clock.now();
+    const whole = this.config.raw.quota.policies.filter((p) => ['global', 'tenant', 'team'].includes(p.per) && !p.match.feature && !p.match.model && !p.match.provider);
+    if (!whole.length) return [];
+    const plans = planPolicyCounters(whole, { tenant: tenant.id, feature: '', team: tenant.config.team, model: '', provider: '' }, now, { usdMicros: 0, tokens: 0 });
+    const state = await this.store.read(plans.map((p) => p.key));
+    return plans.map((p) => {
+      const s = state.get(p.key) ?? { committed: 0, reserved: 0 };
+      const usd = p.unit === 'usd';
+      const fmt = (n: number): number => (usd ? microsToUsd(n) : n);
+      return {
+        policy: p.policy!.id, per: p.policy!.per, value: p.policy!.value, window: p.window, period: p.windowLabel,
+        resets_at: Number.isFinite(p.windowEndsAtMs) ? new Date(p.windowEndsAtMs).toISOString() : null,
+        unit: p.unit, used: fmt(Math.max(0, s.committed - s.reserved)), reserved: fmt(s.reserved), limit: fmt(p.limit!), remaining: fmt(Math.max(0, p.limit! - s.committed)),
+      };
+    });
+  }
+
   async usage(tenant: ResolvedTenant): Promise<Record<string, unknown>[]> {
     const controls = await this.controls(tenant.id, 'default');
     const limits = this.limitsFor(tenant, undefined, controls);

@@ -346,6 +346,28 @@ describe('QuotaGuard (through the pipeline)', () => {
         expect.objectContaining({ window: 'day', spend_usd: 0.002, reserved_usd: 0, limit_usd: 2, remaining_usd: 1.998, tokens: 1500, reserved_tokens: 0 }),
         expect.objectContaining({ window: 'month', spend_usd: 0.002, limit_usd: null }),
       ]);
+      expect((body as unknown as { policies: unknown[] }).policies).toEqual([]);
+    });
+
+    it('lists the policies that count every request of the tenant (per global, tenant or team), with what is left', async () => {
+      const { gateway, chat, provider, clock } = setup({
+        policies: [
+          { id: 'team-week', per: 'team', limits: [{ window: 'week', usd: 5, requests: 1000 }] },
+          { id: 'acme-total', match: { tenant: 'acme' }, per: 'tenant', limits: [{ window: 'total', tokens: 1_000_000 }] },
+          // Not listed: counted per session, or only for one model.
+          { id: 'loop-breaker', per: 'session', limits: [{ window: 'minute', usd: 1 }] },
+          { id: 'opus-month', match: { model: 'big' }, limits: [{ window: 'month', usd: 100 }] },
+        ],
+      }, { tenants: [{ id: 'acme', team: 'research', apiKeys: [], limits: { dailyUsd: 2 } }] });
+      clock.nowMs = Date.UTC(2026, 11, 2, 9, 30);
+      provider.script('up-small-a', { ok: 'x', usage: usage(1000, 500) });
+      await chat(ask('small-a'));
+      const body = (await gateway.usage('acme')).body as { policies: Record<string, unknown>[] };
+      expect(body.policies).toEqual([
+        { policy: 'team-week', per: 'team', value: 'research', window: 'week', period: 'week-of-2026-11-30', resets_at: '2026-12-07T00:00:00.000Z', unit: 'usd', used: 0.002, reserved: 0, limit: 5, remaining: 4.998 },
+        { policy: 'team-week', per: 'team', value: 'research', window: 'week', period: 'week-of-2026-11-30', resets_at: '2026-12-07T00:00:00.000Z', unit: 'requests', used: 1, reserved: 0, limit: 1000, remaining: 999 },
+        { policy: 'acme-total', per: 'tenant', value: 'acme', window: 'total', period: 'total', resets_at: null, unit: 'tokens', used: 1500, reserved: 0, limit: 1_000_000, remaining: 998_500 },
+      ]);
     });
   });
 });
