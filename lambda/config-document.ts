@@ -276,6 +276,44 @@ export type GatewayConfigDocument = {
         onStoreError?: "fail-closed" | "fail-open";
         /** How long limits, kill switches and run-time tenants and keys read from the store are reused */
         controlsCacheSeconds?: number;
+        forecast?: {
+            /** Alert once per window when a USD limit on a day, week, month or custom window will run out before the window ends at the recent hourly spend rate (one more counter per limited scope: its current hour) */
+            enabled?: boolean;
+            /** How often one gateway process re-checks a counter's projection */
+            checkEverySeconds?: number;
+        };
+        /** Budgets on any scope and window beside the tenant, feature and global limits: per end user, team, session, model, provider; per minute (TPM, RPM), hour, week, or a custom period. Held exactly across gateway instances like the others */
+        policies?: {
+            /** Names the policy in refusals, records and counters */
+            id: string;
+            description?: string | undefined;
+            /** Which requests the policy counts; every field given must match (* is any characters) */
+            match?: {
+                tenant?: string | undefined;
+                feature?: string | undefined;
+                team?: string | undefined;
+                /** The primary model of the route (the first of its chain), e.g. claude-opus-* */
+                model?: string | undefined;
+                provider?: string | undefined;
+            };
+            /** One budget for all matching requests (global), or one per value of this: the hashed end user (`user`, Messages metadata.user_id), the session (x-llm-session-id), ...; a request without that value is not counted by the policy */
+            per?: "global" | "tenant" | "feature" | "team" | "endUser" | "model" | "provider" | "session";
+            limits: {
+                /** minute, hour, day, week, month, total (never resets: a session's whole life) or {periodSeconds, anchor} */
+                window: ("minute" | "hour" | "day" | "week" | "month" | "total") | {
+                    /** The period, 60 s to 366 days */
+                    periodSeconds: number;
+                    /** When the first period starts (periods repeat from here) */
+                    anchor?: string;
+                };
+                /** Spend in the window, USD */
+                usd?: number | undefined;
+                /** Input plus output tokens in the window (per minute: TPM) */
+                tokens?: number | undefined;
+                /** Requests in the window (per minute: RPM) */
+                requests?: number | undefined;
+            }[];
+        }[];
     };
     cache?: {
         exact?: {
