@@ -159,7 +159,7 @@ export const LimitSetSchema = z.strictObject({
 export const PolicyWindowSchema = z.union([
   z.enum(['minute', 'hour', 'day', 'week', 'month', 'total']),
   z.strictObject({
-    periodSeconds: positiveInt.min(60).max(31_622_400).describe('The period, 60 s to 366 days'),
+    periodSeconds: z.number().int().min(60).max(31_622_400).describe('The period, 60 s to 366 days'),
     anchor: z.iso.datetime({ offset: true }).default('1970-01-01T00:00:00Z').describe('When the first period starts (periods repeat from here)'),
   }),
 ]);
