@@ -427,11 +427,11 @@ function anyAbort(...signals: (AbortSignal | undefined)[]): AbortSignal | undefi
 
 /**
  * The client's session, for policies counted per session: `x-llm-session-id`, else the session header a coding agent
- * sends on its own (Codex `session_id`, Claude Code `x-claude-code-session-id`). Bounded and plain, or a 400: it
- * becomes part of a counter key.
+ * sends on its own (seen 2026-12-06: Claude Code 2.1.328 `x-claude-code-session-id`, Codex 0.169.1 `session-id`, both
+ * a UUID per session). Bounded and plain, or a 400: it becomes part of a counter key.
  */
 export function sessionOf(header: ((name: string) => string | undefined) | undefined): string | undefined {
-  for (const name of ['x-llm-session-id', 'session_id', 'x-claude-code-session-id']) {
+  for (const name of ['x-llm-session-id', 'x-claude-code-session-id', 'session-id']) {
     const v = header?.(name);
     if (v === undefined || v === '') continue;
     if (v.length > 128 || !/^[A-Za-z0-9._:@-]+$/.test(v)) {

@@ -194,12 +194,13 @@ describe('QuotaGuard (through the pipeline)', () => {
       expect(third.headers['retry-after']).toBeUndefined();
       expect((third.body as { error: { message: string } }).error.message)
         .toBe("Quota exceeded for policy 'loop-breaker' (session 'sess-1') (total, limit 2 requests): 0 requests left, this request may need up to 1 requests. This session's budget never resets: start a new session.");
-      // Codex's own session header counts as the session too.
-      expect((await chat(ask('small-a', 'd'), { headers: { session_id: 'codex-2' } })).status).toBe(200);
+      // The agents' own session headers count too (as Codex 0.169.1 and Claude Code 2.1.328 send them).
+      expect((await chat(ask('small-a', 'd'), { headers: { 'session-id': '01a24b0d-00e7-7730-90c6-9e2202370404' } })).status).toBe(200);
+      expect((await chat(ask('small-a', 'd2'), { headers: { 'x-claude-code-session-id': 'b6a12f12-2e8d-4a16-841b-ba0a72e65f6f' } })).status).toBe(200);
       // Without a session the policy does not count the request.
       expect((await chat(ask('small-a', 'e'))).status).toBe(200);
-      expect(provider.calls).toHaveLength(4);
-      expect(records.records.map((r) => r.status)).toEqual([200, 200, 429, 200, 200]);
+      expect(provider.calls).toHaveLength(5);
+      expect(records.records.map((r) => r.status)).toEqual([200, 200, 429, 200, 200, 200]);
     });
 
     it('gives each end user of a tenant a daily budget of its own, refused with the window\'s Retry-After', async () => {
