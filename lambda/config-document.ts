@@ -313,6 +313,11 @@ export type GatewayConfigDocument = {
                 /** Requests in the window (per minute: RPM) */
                 requests?: number | undefined;
             }[];
+            /** Before the wall: from this share of a limit, the requests the policy counts are served from the cheapest tier the tenant may use (quota_action brownout_downgraded) until the limit refuses them */
+            brownout?: {
+                /** Share of a USD or token limit from which requests are served from the cheapest allowed tier */
+                downgradeAt: number;
+            } | undefined;
         }[];
     };
     cache?: {

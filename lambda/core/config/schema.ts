@@ -186,6 +186,9 @@ export const PolicySchema = z.strictObject({
   per: z.enum(['global', 'tenant', 'feature', 'team', 'endUser', 'model', 'provider', 'session']).default('global')
     .describe('One budget for all matching requests (global), or one per value of this: the hashed end user (`user`, Messages metadata.user_id), the session (x-llm-session-id), ...; a request without that value is not counted by the policy'),
   limits: z.array(PolicyLimitSchema).min(1).max(12),
+  brownout: z.strictObject({
+    downgradeAt: z.number().gt(0).lt(1).describe('Share of a USD or token limit from which requests are served from the cheapest allowed tier'),
+  }).optional().describe('Before the wall: from this share of a limit, the requests the policy counts are served from the cheapest tier the tenant may use (quota_action brownout_downgraded) until the limit refuses them'),
 });
 
 export const TenantSchema = z.strictObject({

@@ -15,7 +15,8 @@ export type QuotaAction =
   | 'store_unavailable'
   | 'settle_deferred'
   | 'settle_failed'
-  | 'output_fitted';
+  | 'output_fitted'
+  | 'brownout_downgraded';
 
 export class QuotaStoreUnavailableError extends GatewayError {
   constructor(options?: { cause?: unknown }) {
@@ -157,7 +158,10 @@ export class QuotaGuard {
     try {
       const first = this.plan(limits, a, route, now);
       const outcome = await this.store.reserve(a.requestId, first, expires);
-      if (outcome.ok) return { route, maxTokens: a.maxTokens, reservation: reservationOf(a.requestId, first, outcome.committed), action };
+      if (outcome.ok) {
+        const browned = await this.brownout(a, route, limits, first, outcome.committed, now, expires);
+        return browned ?? { route, maxTokens: a.maxTokens, reservation: reservationOf(a.requestId, first, outcome.committed), action };
+      }
       const fitted = await this.fit(limits, a, route, now, expires, first, outcome);
       if (fitted) return { ...fitted, action: action === 'none' ? 'output_fitted' : action };
       if (q.mode === 'shadow') {
@@ -531,6 +535,27 @@ export class QuotaGuard {
       exhaustsAt: new Date(exhaustsAtMs).toISOString(), ratePerHour: Math.round((spent / spanMs) * 3_600_000),
       ts: new Date(now).toISOString(),
     });
+  }
+
+  /**
+   * Staged brownout: once a policy counter with `brownout` reaches its share of the limit (this request's reservation
+   * included), the request is served from the cheapest tier the tenant may use, if that is cheaper than its own: the
+   * first reservation is released and the cheaper route reserved (a second id, so the two never meet in the store).
+   * Undefined: no brownout applies, or the cheaper route does not fit either (the first reservation then stands).
+   */
+  private async brownout(a: AdmitRequest, route: Route, limits: EffectiveLimits, plans: readonly CounterPlan[], committed: ReadonlyMap<string, number>, now: number, expires: number): Promise<Admission | undefined> {
+    if (a.noDowngrade) return undefined;
+    const hit = plans.some((p) => p.policy?.brownoutAt !== undefined && p.limit !== undefined && p.unit !== 'requests' && (committed.get(p.key) ?? 0) >= p.policy.brownoutAt * p.limit);
+    if (!hit) return undefined;
+    const cheapest = this.cheaperTiers(a.tenant, route).at(-1);
+    if (!cheapest) return undefined;
+    const candidate: Route = { chain: cheapest.models, tier: cheapest.name, reason: `${route.reason} (brownout: ${cheapest.name})` };
+    const id = `${a.requestId}.brownout`;
+    const cheaper = this.plan(limits, a, candidate, now);
+    const out = await this.store.reserve(id, cheaper, expires);
+    if (!out.ok) return undefined;
+    await this.store.settle(a.requestId, plans.map((p) => ({ key: p.key, reserved: p.amount, actual: 0 })));
+    return { route: candidate, maxTokens: a.maxTokens, reservation: reservationOf(id, cheaper, out.committed), action: 'brownout_downgraded' };
   }
 
   private isPremium(route: Route): boolean {

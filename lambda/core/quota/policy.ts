@@ -70,7 +70,7 @@ export interface CounterPlan extends QuotaCounterSpec {
   readonly windowLabel: string;
   readonly windowEndsAtMs: number;
   /** A policy's counter: its id, what it is counted per, and this request's value of that. */
-  readonly policy?: { readonly id: string; readonly per: PolicyConfig['per']; readonly value: string };
+  readonly policy?: { readonly id: string; readonly per: PolicyConfig['per']; readonly value: string; readonly brownoutAt?: number };
   /**
    * A USD limit on a window longer than an hour: the key of its scope's current-hour USD counter, which the plans also
    * carry (tracked, unlimited). Its spend rate projects when the limit runs out (QuotaGuard's forecast alert).
@@ -187,7 +187,7 @@ export function planPolicyCounters(
         out.push({
           key: `policy#${p.id}#${value}#${unit}#${win.label}`, limit, amount, expiresAtMs,
           scope: 'policy', unit, window: win.window, windowLabel: win.label, windowEndsAtMs: win.endsAtMs,
-          policy: { id: p.id, per: p.per, value },
+          policy: { id: p.id, per: p.per, value, ...(p.brownout ? { brownoutAt: p.brownout.downgradeAt } : {}) },
         });
       }
     }

@@ -228,6 +228,26 @@ describe('QuotaGuard (through the pipeline)', () => {
       expect(policyAlerts[0]).toMatchObject({ scope: 'policy', window: 'hour', unit: 'usd', threshold: 0.8, committed: 8000, limit: 10000, policy: { id: 'team-hourly', per: 'team', value: 'research' } });
     });
 
+    it('browns out before the wall: past the policy\'s share, requests are served from the cheapest allowed tier', async () => {
+      const { chat, provider, records, store } = setup(
+        { policies: [{ id: 'brown', per: 'tenant', brownout: { downgradeAt: 0.5 }, limits: [{ window: 'day', usd: 0.2 }] }] },
+        { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 10 } }] },
+      );
+      // On tier large each answer costs 1,000 x $10/M + 1,000 x $30/M = $0.04; on tier small 1,000 x $1/M + 1,000 x $2/M.
+      for (let i = 0; i < 6; i++) {
+        provider.script('up-big', { ok: 'x', usage: usage(1000, 1000) });
+        provider.script('up-small-a', { ok: 'x', usage: usage(1000, 1000) });
+      }
+      for (let i = 0; i < 5; i++) expect((await chat(ask('large', `q${i}`, { max_tokens: 1000 }))).status).toBe(200);
+      // Each big reservation is ~$0.0301: the 3rd would pass 50% of $0.2 with the first two committed ($0.08 + $0.03).
+      expect(records.records.map((r) => [r.model, r.quota_action])).toEqual([
+        ['big', 'none'], ['big', 'none'], ['small-a', 'brownout_downgraded'], ['small-a', 'brownout_downgraded'], ['small-a', 'brownout_downgraded'],
+      ]);
+      // The released reservations left nothing behind: $0.08 + 3 x $0.003.
+      const key = `policy#brown#acme#usd#${new Date(Date.UTC(2026, 10, 29)).toISOString().slice(0, 10)}`;
+      expect((await store.read([key])).get(key)).toEqual({ committed: 89_000, reserved: 0 });
+    });
+
     it('refuses a session id that is not a plain bounded string with 400, before anything is reserved', async () => {
       const { chat, provider, store } = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 10 } }] });
       const r = await chat(ask('small-a'), { headers: { 'x-llm-session-id': 'x'.repeat(10_240) } });
