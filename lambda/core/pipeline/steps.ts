@@ -104,8 +104,12 @@ export class Steps {
    * reconciliation with the provider's bill shows the truth.
    */
   chargeTimeout(trace: Trace, model: ResolvedModel, req: ChatRequest, maxTokens: number | undefined): void {
-    const usage: TokenUsage = { ...ZERO_USAGE, inputTokens: estimateInputTokens(req), outputTokens: this.cap(model, maxTokens) };
-    trace.receipt.timedOut(model, usage);
+    trace.receipt.timedOut(model, this.attemptBound(model, req, maxTokens));
+  }
+
+  /** One attempt's bound: the input estimate plus the output cap sent. */
+  private attemptBound(model: ResolvedModel, req: ChatRequest, maxTokens: number | undefined): TokenUsage {
+    return { ...ZERO_USAGE, inputTokens: estimateInputTokens(req), outputTokens: this.cap(model, maxTokens) };
   }
 
   /**
@@ -115,7 +119,7 @@ export class Steps {
    */
   async coverAttempt(trace: Trace, res: Reservation | undefined, model: ResolvedModel, req: ChatRequest, maxTokens: number | undefined): Promise<boolean> {
     if (!res || !trace.receipt.timedOutAttempts) return true;
-    const bound: TokenUsage = { ...ZERO_USAGE, inputTokens: estimateInputTokens(req), outputTokens: this.cap(model, maxTokens) };
+    const bound = this.attemptBound(model, req, maxTokens);
     const micros = trace.receipt.micros + trace.receipt.priceOf(model, bound) - res.usdMicros;
     if (micros <= 0) return true;
     return this.quota.extend(res, micros, bound.inputTokens + bound.outputTokens);

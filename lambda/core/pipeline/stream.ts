@@ -66,6 +66,7 @@ export async function streamed(
     const cap = s.cap(model, maxTokens);
     const capBytes = cap * MAX_BYTES_PER_TOKEN + CAP_MARGIN_BYTES;
     let streamedBytes = 0;
+    let cut = false;
     /**
      * Counts what streamed (after it joined the text, so the charge includes it: the upstream billed it); throws once it
      * is certainly past the output cap sent (see MAX_BYTES_PER_TOKEN), before the piece reaches the client.
@@ -73,6 +74,7 @@ export async function streamed(
     const count = (piece: string): void => {
       streamedBytes += utf8Length(piece);
       if (streamedBytes > capBytes) {
+        cut = true;
         trace.receipt.flag('output_over_cap');
         throw new ProviderError(`${model.id} streamed more than ${streamedBytes} bytes against an output cap of ${cap} tokens: cut`, 'server');
       }
@@ -146,7 +148,7 @@ export async function streamed(
       // An abort we caused (the client went away) is a disconnect, not an upstream failure.
       if (!ac.signal.aborted) failure = err;
       // Cut by us (past the cap): stop the upstream too, so it bills no further.
-      if (trace.receipt.flags.includes('output_over_cap')) {
+      if (cut) {
         ac.abort();
         await opened.value.it.return?.().catch(() => undefined);
       }
