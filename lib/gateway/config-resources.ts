@@ -1,3 +1,7 @@
+import {
+  ENV_ALERT_TOPIC_ARN, ENV_EXACT_CACHE_TABLE, ENV_QUOTA_TABLE, ENV_SEMANTIC_EMBEDDER, ENV_SEMANTIC_INDEX, ENV_TENANT_UPSTREAMS, ENV_USAGE_STREAM,
+} from '../../lambda/contract';
+
 /**
  * The AWS resources a gateway config names, as ARN strings: what the router may invoke or read. Pure (no CDK
  * import), so the CDK constructs and the cdktf flavour grant exactly the same things.
@@ -145,14 +149,14 @@ export function routerNetworkNeeds(config: Config, env: Record<string, unknown>,
   if (sem?.embedder?.type === 'bedrock') iface.add('bedrock-runtime');
   if (config.cache?.exact?.enabled && config.cache.exact.store?.type === 'dynamodb') gateway.add('dynamodb');
   const text = (k: string): string | undefined => (env[k] === undefined ? undefined : typeof env[k] === 'string' ? (env[k] as string) : JSON.stringify(env[k]));
-  if (text('LLM_FINOPS_QUOTA_TABLE') !== undefined || text('LLM_FINOPS_EXACT_CACHE_TABLE') !== undefined) gateway.add('dynamodb');
-  if (text('LLM_FINOPS_ALERT_TOPIC_ARN') !== undefined) iface.add('sns');
-  if (text('LLM_FINOPS_USAGE_STREAM') !== undefined) iface.add('kinesis-firehose');
-  if (text('LLM_FINOPS_TENANT_UPSTREAMS') !== undefined) iface.add('bedrock-runtime');
-  const index = text('LLM_FINOPS_SEMANTIC_INDEX');
+  if (text(ENV_QUOTA_TABLE) !== undefined || text(ENV_EXACT_CACHE_TABLE) !== undefined) gateway.add('dynamodb');
+  if (text(ENV_ALERT_TOPIC_ARN) !== undefined) iface.add('sns');
+  if (text(ENV_USAGE_STREAM) !== undefined) iface.add('kinesis-firehose');
+  if (text(ENV_TENANT_UPSTREAMS) !== undefined) iface.add('bedrock-runtime');
+  const index = text(ENV_SEMANTIC_INDEX);
   // The values hold quoted JSON, escaped once more inside CloudFormation intrinsics.
   if (index !== undefined && /valkey/.test(index)) iface.add('secretsmanager');
   if (index !== undefined && /opensearch/.test(index)) outside.add('the OpenSearch semantic cache (a public domain or collection endpoint)');
-  if (text('LLM_FINOPS_SEMANTIC_EMBEDDER')?.includes('bedrock')) iface.add('bedrock-runtime');
+  if (text(ENV_SEMANTIC_EMBEDDER)?.includes('bedrock')) iface.add('bedrock-runtime');
   return { interfaceServices: [...iface].sort(), gatewayServices: [...gateway].sort(), outside: [...outside].sort() };
 }
