@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { readdirSync, readFileSync } from 'node:fs';
 import { PassThrough, type Writable } from 'node:stream';
@@ -40,6 +40,17 @@ function invokeBundle(bundle: string, exportName: string, event: unknown, env: R
     p.stderr.on('data', (d) => (stderr += d));
     p.on('close', (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+/** A loopback AWS endpoint: `answer` gets each request with its whole body and writes the response. */
+async function loopbackAws(answer: (req: IncomingMessage, body: string, res: ServerResponse) => void): Promise<{ url: string; close: () => Promise<unknown> }> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => answer(req, body, res));
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((r) => server.close(r)) };
 }
 
 /** Credentials and Region for the SDK clients of a bundle pointed at a loopback endpoint. */
@@ -235,15 +246,10 @@ describe('lazy chunks', () => {
 
   it('delivers the usage record to Firehose through its chunk, loaded after the response (loopback Firehose endpoint)', async () => {
     const calls: { target: string; body: { DeliveryStreamName: string; Records: { Data: string }[] } }[] = [];
-    const firehose = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        calls.push({ target: String(req.headers['x-amz-target']), body: JSON.parse(body) });
-        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ FailedPutCount: 0, Encrypted: false, RequestResponses: [{ RecordId: 'r-1' }] }));
-      });
+    const firehose = await loopbackAws((req, body, res) => {
+      calls.push({ target: String(req.headers['x-amz-target']), body: JSON.parse(body) });
+      res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ FailedPutCount: 0, Encrypted: false, RequestResponses: [{ RecordId: 'r-1' }] }));
     });
-    await new Promise<void>((ok) => firehose.listen(0, '127.0.0.1', ok));
     const upstream = new FakeUpstream();
     await upstream.start();
     try {
@@ -252,7 +258,7 @@ describe('lazy chunks', () => {
       const result = await invokeBundle('router', 'bufferedHandler', event({ model: 'small-a', messages: [{ role: 'user', content: 'record me' }] }), {
         LLM_FINOPS_CONFIG: JSON.stringify(config),
         LLM_FINOPS_USAGE_STREAM: 'llm-usage',
-        AWS_ENDPOINT_URL_FIREHOSE: `http://127.0.0.1:${(firehose.address() as AddressInfo).port}`,
+        AWS_ENDPOINT_URL_FIREHOSE: firehose.url,
         ...LOCAL_AWS,
       });
       expect(result.stderr).not.toContain('llm_usage_delivery_failed');
@@ -264,21 +270,16 @@ describe('lazy chunks', () => {
       expect(record).toMatchObject({ api: 'chat', model: 'small-a', input_tokens: 10, output_tokens: 5, status: 200 });
     } finally {
       await upstream.stop();
-      await new Promise((r) => firehose.close(r));
+      await firehose.close();
     }
   });
 
   it('publishes a quota alert through the SNS chunk, loaded with the first alert (loopback SNS endpoint)', async () => {
     const published: string[] = [];
-    const sns = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d) => (body += d));
-      req.on('end', () => {
-        published.push(body);
-        res.writeHead(200, { 'content-type': 'text/xml' }).end('<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>94f20ce6-13c5-43a0-9a9e-ca52d816e90b</MessageId></PublishResult><ResponseMetadata><RequestId>f187a3c1-376f-11df-8963-01868b7c937a</RequestId></ResponseMetadata></PublishResponse>');
-      });
+    const sns = await loopbackAws((_req, body, res) => {
+      published.push(body);
+      res.writeHead(200, { 'content-type': 'text/xml' }).end('<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>94f20ce6-13c5-43a0-9a9e-ca52d816e90b</MessageId></PublishResult><ResponseMetadata><RequestId>f187a3c1-376f-11df-8963-01868b7c937a</RequestId></ResponseMetadata></PublishResponse>');
     });
-    await new Promise<void>((ok) => sns.listen(0, '127.0.0.1', ok));
     const upstream = new FakeUpstream();
     await upstream.start();
     try {
@@ -289,7 +290,7 @@ describe('lazy chunks', () => {
       const result = await invokeBundle('router', 'bufferedHandler', event({ model: 'small-a', messages: [{ role: 'user', content: 'alert me' }], max_tokens: 500 }), {
         LLM_FINOPS_CONFIG: JSON.stringify(config),
         LLM_FINOPS_ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:llm-alerts',
-        AWS_ENDPOINT_URL_SNS: `http://127.0.0.1:${(sns.address() as AddressInfo).port}`,
+        AWS_ENDPOINT_URL_SNS: sns.url,
         ...LOCAL_AWS,
       });
       expect(result.stderr).not.toContain('llm_alert_publish_failed');
@@ -301,7 +302,7 @@ describe('lazy chunks', () => {
       expect(forms.map((f) => f.get('Subject')).sort()).toEqual([expect.stringMatching(/^LLM budget forecast: acme day limit runs out \d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC$/), 'LLM quota 80%: acme day usd']);
     } finally {
       await upstream.stop();
-      await new Promise((r) => sns.close(r));
+      await sns.close();
     }
   });
 });
