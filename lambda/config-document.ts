@@ -281,6 +281,12 @@ export type GatewayConfigDocument = {
             enabled?: boolean;
             /** How often one gateway process re-checks a counter's projection */
             checkEverySeconds?: number;
+            /** Spike alert: the current hour's spend rate passes this many times the trailing hourly average (once per scope and hour) */
+            spikeFactor?: number;
+            /** Hours the trailing average of the spike alert spans */
+            spikeTrailingHours?: number;
+            /** No spike alert below this rate, USD per hour (a new or quiet scope has no meaningful average) */
+            spikeMinUsdPerHour?: number;
         };
         /** Budgets on any scope and window beside the tenant, feature and global limits: per end user, team, session, model, provider; per minute (TPM, RPM), hour, week, or a custom period. Held exactly across gateway instances like the others */
         policies?: {
@@ -295,9 +301,11 @@ export type GatewayConfigDocument = {
                 /** The primary model of the route (the first of its chain), e.g. claude-opus-* */
                 model?: string | undefined;
                 provider?: string | undefined;
+                /** The API key: the first 16 hex characters of its SHA-256 (as in tenants[].apiKeys[].sha256), e.g. 3f2a9c* */
+                apiKey?: string | undefined;
             };
-            /** One budget for all matching requests (global), or one per value of this: the hashed end user (`user`, Messages metadata.user_id), the session (x-llm-session-id), ...; a request without that value is not counted by the policy */
-            per?: "global" | "tenant" | "feature" | "team" | "endUser" | "model" | "provider" | "session";
+            /** One budget for all matching requests (global), or one per value of this: the hashed end user (`user`, Messages metadata.user_id), the API key (16 hex of its SHA-256), the session (x-llm-session-id), ...; a request without that value is not counted by the policy */
+            per?: "global" | "tenant" | "feature" | "team" | "endUser" | "apiKey" | "model" | "provider" | "session";
             limits: {
                 /** minute, hour, day, week, month, total (never resets: a session's whole life) or {periodSeconds, anchor} */
                 window: ("minute" | "hour" | "day" | "week" | "month" | "total") | {
@@ -313,11 +321,17 @@ export type GatewayConfigDocument = {
                 /** Requests in the window (per minute: RPM) */
                 requests?: number | undefined;
             }[];
-            /** Before the wall: from this share of a limit, the requests the policy counts are served from the cheapest tier the tenant may use (quota_action brownout_downgraded) until the limit refuses them */
+            /** Stages before the wall: from downgradeAt of a limit, requests the policy counts are served from the cheapest tier the tenant may use (quota_action brownout_downgraded); from throttleAt they are held to throttleRpm (brownout_throttled, 429 past it). Each stage alerts once per window */
             brownout?: {
                 /** Share of a USD or token limit from which requests are served from the cheapest allowed tier */
-                downgradeAt: number;
+                downgradeAt?: number | undefined;
+                /** Share of a USD or token limit from which the requests the policy counts are held to throttleRpm (per value of `per`) */
+                throttleAt?: number | undefined;
+                /** Requests per minute allowed once throttleAt is reached */
+                throttleRpm?: number | undefined;
             } | undefined;
+            /** At 100%: refuse (429), or serve from a cheaper tier that the policy does not refuse (e.g. a policy on claude-opus-* only), refusing only when none fits */
+            onExhausted?: "refuse" | "downgrade";
         }[];
     };
     cache?: {

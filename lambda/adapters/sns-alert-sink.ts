@@ -26,14 +26,7 @@ export class SnsAlertSink implements AlertSink {
   }
 
   publish(alert: QuotaAlert): void {
-    const pct = Math.round(alert.threshold * 100);
-    const fmt = (v: number): string => (alert.unit === 'usd' ? `$${(v / 1_000_000).toFixed(2)}` : `${v} tokens`);
-    const who = alert.policy
-      ? `policy ${alert.policy.id}${alert.policy.per === 'global' ? '' : ` ${alert.policy.per} ${alert.policy.per === 'endUser' ? `of ${alert.tenant}` : alert.policy.value}`}`
-      : alert.scope === 'global' ? 'gateway' : alert.tenant;
-    const forecast = alert.type === 'quota_forecast';
-    const runsOut = alert.exhaustsAt ? `${alert.exhaustsAt.slice(0, 16).replace('T', ' ')} UTC` : '';
-    const subject = (forecast ? `LLM budget forecast: ${who} ${alert.window} limit runs out ${runsOut}` : `LLM quota ${pct}%: ${who} ${alert.window} ${alert.unit}`).slice(0, 100);
+    const { subject, description } = describeAlert(alert);
     // The SDK client is loaded and made inside the promise, so even a failure to load it only reaches onError.
     const sent = Promise.resolve()
       .then(() => {
@@ -44,9 +37,7 @@ export class SnsAlertSink implements AlertSink {
         Subject: subject,
         Message: chatNotification({
           title: subject,
-          description: `${alert.policy ? `Policy '${alert.policy.id}'${alert.policy.per === 'global' ? '' : ` (${alert.policy.per} ${alert.policy.value})`}` : alert.scope === 'feature' ? `${alert.tenant}/${alert.feature}` : alert.scope === 'global' ? 'The gateway' : alert.tenant} has committed ` +
-            `${fmt(alert.committed)} of its ${alert.window} limit of ${fmt(alert.limit)} (${alert.period})` +
-            (forecast ? `: at the last hour's rate (${fmt(alert.ratePerHour ?? 0)} an hour) it runs out on ${runsOut}, before the window ends.` : `: past ${pct}%.`),
+          description,
           eventType: alert.type,
           threadId: alert.counter,
           context: { ...alert, policy: alert.policy ? `${alert.policy.id} ${alert.policy.per} ${alert.policy.value}` : undefined },
@@ -67,4 +58,39 @@ export class SnsAlertSink implements AlertSink {
   async flush(): Promise<void> {
     await Promise.all([...this.pending]);
   }
+}
+
+/** The subject (at most 100 characters, SNS's limit) and the sentence of an alert, per type. */
+export function describeAlert(alert: QuotaAlert): { subject: string; description: string } {
+  const pct = Math.round(alert.threshold * 100);
+  const fmt = (v: number): string => (alert.unit === 'usd' ? `$${(v / 1_000_000).toFixed(2)}` : `${v} tokens`);
+  const p = alert.policy;
+  const who = p
+    ? `policy ${p.id}${p.per === 'global' ? '' : ` ${p.per} ${p.per === 'endUser' ? `of ${alert.tenant}` : p.value}`}`
+    : alert.scope === 'global' ? 'gateway' : alert.tenant;
+  const name = p
+    ? `Policy '${p.id}'${p.per === 'global' ? '' : ` (${p.per} ${p.value})`}`
+    : alert.scope === 'feature' ? `${alert.tenant}/${alert.feature}` : alert.scope === 'global' ? 'The gateway' : alert.tenant;
+  const state = `${name} has committed ${fmt(alert.committed)} of its ${alert.window} limit of ${fmt(alert.limit)} (${alert.period})`;
+  const runsOut = alert.exhaustsAt ? `${alert.exhaustsAt.slice(0, 16).replace('T', ' ')} UTC` : '';
+  let subject: string;
+  let description: string;
+  switch (alert.type) {
+    case 'quota_forecast':
+      subject = `LLM budget forecast: ${who} ${alert.window} limit runs out ${runsOut}`;
+      description = `${state}: at the last hour's rate (${fmt(alert.ratePerHour ?? 0)} an hour) it runs out on ${runsOut}, before the window ends.`;
+      break;
+    case 'quota_spike':
+      subject = `LLM spend spike: ${who} at ${fmt(alert.ratePerHour ?? 0)}/hour`;
+      description = `${name} is spending ${fmt(alert.ratePerHour ?? 0)} an hour, ${Math.round((alert.ratePerHour ?? 0) / Math.max(1, alert.trailingPerHour ?? 0))}x its trailing average of ${fmt(alert.trailingPerHour ?? 0)} an hour (${alert.period}).`;
+      break;
+    case 'quota_brownout':
+      subject = `LLM brownout (${alert.stage}): ${who} ${alert.window} at ${pct}%`;
+      description = `${state}: past ${pct}%, so its requests are now ${alert.stage === 'throttle' ? 'throttled to the policy\'s throttleRpm' : 'served from the cheapest allowed tier'}.`;
+      break;
+    default:
+      subject = `LLM quota ${pct}%: ${who} ${alert.window} ${alert.unit}`;
+      description = `${state}: past ${pct}%.`;
+  }
+  return { subject: subject.slice(0, 100), description };
 }

@@ -13,3 +13,8 @@ export function presentedKey(authorization: string | undefined, xApiKey: string 
   }
   return { problem: 'missing' };
 }
+
+/** An API key's id in policies and counters: the first 16 hex characters of its SHA-256 (never the key). */
+export function apiKeyIdOf(sha256Hex: string): string {
+  return sha256Hex.slice(0, 16);
+}

@@ -18,6 +18,8 @@ export interface EdgeRequest {
    * the request's key itself (llm-finops local).
    */
   readonly tenantId?: string;
+  /** The API key's id the authorizer resolved with the tenant (apiKeyIdOf); the edge's own authentication sets it otherwise. */
+  readonly apiKeyId?: string;
   /** Whether `tenantId` must come from an authorizer (Lambda): a missing one is a wiring fault, answered 403. */
   readonly authorizerRequired?: boolean;
   readonly requestId?: string;
@@ -48,11 +50,12 @@ async function dispatch(gateway: Gateway, req: EdgeRequest): Promise<GatewayResu
   const route = matchRoute(req.method, req.path);
   if (route === 'health') return { kind: 'json', status: 200, headers: {}, body: HEALTH_BODY };
   let tenantId = req.tenantId;
+  let apiKeyId = req.apiKeyId;
   if (!tenantId) {
     if (req.authorizerRequired) {
       throw new PermissionDeniedError('No tenant in the authorizer context: is the Lambda authorizer attached to this route?', null, 'no_tenant');
     }
-    tenantId = await gateway.authenticate(req.header('authorization'), req.header('x-api-key'));
+    ({ tenant: tenantId, keyId: apiKeyId } = await gateway.identifyKey(req.header('authorization'), req.header('x-api-key')));
   }
   if (route === 'models') return gateway.models(tenantId);
   if (route === 'usage') return gateway.usage(tenantId);
@@ -60,6 +63,7 @@ async function dispatch(gateway: Gateway, req: EdgeRequest): Promise<GatewayResu
   if (route === 'feedback') return gateway.feedback(tenantId, body.text, body.bytes);
   const inv = {
     tenantId,
+    apiKeyId,
     feature: req.header('x-llm-feature'),
     cacheBypass: req.header('x-llm-cache')?.toLowerCase() === 'bypass',
     body: body.text,

@@ -327,8 +327,16 @@ export interface UsageSink {
 }
 
 export interface QuotaAlert {
-  /** quota_threshold: committed passed a share of the limit; quota_forecast: at the recent rate it runs out before the window ends. */
-  readonly type: 'quota_threshold' | 'quota_forecast';
+  /**
+   * quota_threshold: committed passed a share of the limit; quota_forecast: at the recent rate it runs out before the
+   * window ends; quota_spike: the hour's spend rate passed spikeFactor x its trailing average; quota_brownout: a
+   * policy's brownout stage began (stage).
+   */
+  readonly type: 'quota_threshold' | 'quota_forecast' | 'quota_spike' | 'quota_brownout';
+  /** quota_brownout: which stage began. */
+  readonly stage?: 'downgrade' | 'throttle';
+  /** quota_spike: the trailing hourly average the rate is compared with (the counter's unit per hour). */
+  readonly trailingPerHour?: number;
   readonly tenant: string;
   readonly feature: string | null;
   readonly scope: 'tenant' | 'feature' | 'global' | 'policy';

@@ -182,13 +182,21 @@ export const PolicySchema = z.strictObject({
     team: globPattern.optional(),
     model: globPattern.optional().describe('The primary model of the route (the first of its chain), e.g. claude-opus-*'),
     provider: globPattern.optional(),
+    apiKey: globPattern.optional().describe('The API key: the first 16 hex characters of its SHA-256 (as in tenants[].apiKeys[].sha256), e.g. 3f2a9c*'),
   }).default({}).describe('Which requests the policy counts; every field given must match (* is any characters)'),
-  per: z.enum(['global', 'tenant', 'feature', 'team', 'endUser', 'model', 'provider', 'session']).default('global')
-    .describe('One budget for all matching requests (global), or one per value of this: the hashed end user (`user`, Messages metadata.user_id), the session (x-llm-session-id), ...; a request without that value is not counted by the policy'),
+  per: z.enum(['global', 'tenant', 'feature', 'team', 'endUser', 'apiKey', 'model', 'provider', 'session']).default('global')
+    .describe('One budget for all matching requests (global), or one per value of this: the hashed end user (`user`, Messages metadata.user_id), the API key (16 hex of its SHA-256), the session (x-llm-session-id), ...; a request without that value is not counted by the policy'),
   limits: z.array(PolicyLimitSchema).min(1).max(12),
   brownout: z.strictObject({
-    downgradeAt: z.number().gt(0).lt(1).describe('Share of a USD or token limit from which requests are served from the cheapest allowed tier'),
-  }).optional().describe('Before the wall: from this share of a limit, the requests the policy counts are served from the cheapest tier the tenant may use (quota_action brownout_downgraded) until the limit refuses them'),
+    downgradeAt: z.number().gt(0).lt(1).optional().describe('Share of a USD or token limit from which requests are served from the cheapest allowed tier'),
+    throttleAt: z.number().gt(0).lt(1).optional().describe('Share of a USD or token limit from which the requests the policy counts are held to throttleRpm (per value of `per`)'),
+    throttleRpm: positiveInt.max(1_000_000).optional().describe('Requests per minute allowed once throttleAt is reached'),
+  }).refine((b) => b.downgradeAt !== undefined || b.throttleAt !== undefined, { message: 'set downgradeAt, throttleAt or both' })
+    .refine((b) => (b.throttleAt === undefined) === (b.throttleRpm === undefined), { message: 'throttleAt and throttleRpm go together' })
+    .refine((b) => b.downgradeAt === undefined || b.throttleAt === undefined || b.downgradeAt <= b.throttleAt, { message: 'downgradeAt comes before throttleAt (a smaller or equal share)' })
+    .optional().describe('Stages before the wall: from downgradeAt of a limit, requests the policy counts are served from the cheapest tier the tenant may use (quota_action brownout_downgraded); from throttleAt they are held to throttleRpm (brownout_throttled, 429 past it). Each stage alerts once per window'),
+  onExhausted: z.enum(['refuse', 'downgrade']).default('refuse')
+    .describe('At 100%: refuse (429), or serve from a cheaper tier that the policy does not refuse (e.g. a policy on claude-opus-* only), refusing only when none fits'),
 });
 
 export const TenantSchema = z.strictObject({
@@ -273,6 +281,9 @@ export const GatewayConfigSchema = z.strictObject({
         .strictObject({
           enabled: z.boolean().default(true).describe('Alert once per window when a USD limit on a day, week, month or custom window will run out before the window ends at the recent hourly spend rate (one more counter per limited scope: its current hour)'),
           checkEverySeconds: positiveInt.max(3600).default(300).describe('How often one gateway process re-checks a counter\'s projection'),
+          spikeFactor: z.number().gt(1).max(1000).default(3).describe('Spike alert: the current hour\'s spend rate passes this many times the trailing hourly average (once per scope and hour)'),
+          spikeTrailingHours: positiveInt.max(168).default(24).describe('Hours the trailing average of the spike alert spans'),
+          spikeMinUsdPerHour: z.number().nonnegative().max(1_000_000).default(1).describe('No spike alert below this rate, USD per hour (a new or quiet scope has no meaningful average)'),
         })
         .prefault({}),
       policies: z.array(PolicySchema).max(50).default([])

@@ -49,8 +49,13 @@ export class Gateway {
   }
 
   /** Maps the request's key (`Authorization: Bearer <key>` or `x-api-key`) to a tenant id through the configured key hashes, then the tenant directory. */
-  authenticate(authorization: string | undefined, xApiKey?: string): Promise<string> {
-    return this.tenants.authenticate(authorization, xApiKey);
+  async authenticate(authorization: string | undefined, xApiKey?: string): Promise<string> {
+    return (await this.tenants.identify(authorization, xApiKey)).tenant;
+  }
+
+  /** The tenant of the request's key, and the key's id (apiKeyIdOf) for policies per API key. */
+  identifyKey(authorization: string | undefined, xApiKey?: string): Promise<{ tenant: string; keyId: string }> {
+    return this.tenants.identify(authorization, xApiKey);
   }
 
   /** `POST /v1/chat/completions`. Never throws. */
@@ -119,7 +124,7 @@ export class Gateway {
       const inputTokens = estimateInputTokens(callReq);
       const admission = await this.quota.admit({
         requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens, maxTokens,
-        endUser: trace.endUser ?? undefined, session: sessionOf(inv.header),
+        endUser: trace.endUser ?? undefined, session: sessionOf(inv.header), apiKey: inv.apiKeyId,
         serviceTier: requestedServiceTier(callReq),
         cacheWrites: hinted || trace.promptCache ? { hinted, policy: trace.promptCache ?? undefined } : undefined,
       });

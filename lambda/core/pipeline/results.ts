@@ -29,6 +29,7 @@ export class Results {
       'x-llm-quota-remaining-usd': quotaRemaining,
       'x-llm-overhead-ms': String(overheadMs),
     };
+    if (trace.runsOutAtMs !== undefined) h['x-llm-quota-runs-out-at'] = new Date(trace.runsOutAtMs).toISOString();
     if (trace.serviceTier !== null) h['x-llm-service-tier'] = trace.serviceTier;
     if (trace.outputCap !== null) h['x-llm-output-cap'] = String(trace.outputCap);
     return h;

@@ -134,6 +134,7 @@ export class Steps {
     if (out.outcome === 'failed') trace.quotaAction = 'settle_failed';
     else if (out.outcome === 'deferred') trace.quotaAction = 'settle_deferred';
     trace.remainingMicros = out.remainingMicros;
+    trace.runsOutAtMs = out.runsOutAtMs;
   }
 }
 

@@ -2,7 +2,7 @@ import type { ChatCompletion, ChatRequest } from '../openai/types';
 import { ProviderError, type ProviderStreamEvent, type ProviderUsageEvent } from '../ports';
 import { ZERO_USAGE } from '../pricing/prices';
 import type { Reservation } from '../quota/guard';
-import { remainingUsdMicros } from '../quota/policy';
+import { remainingUsdMicros, runsOutAt } from '../quota/policy';
 import type { Route } from '../routing/route';
 import { estimateInputTokens, estimateTextTokens, utf8Length } from '../tokens';
 import { withFallback } from './fallback';
@@ -44,6 +44,7 @@ export async function streamed(
   const overheadMs = Math.max(0, Math.round(clock.monotonic() - trace.t0 - trace.upstreamMs));
   s.serviceTierOf(trace, model, req, undefined);
   // A stream's headers leave before its cost is known; the cost travels in the final usage chunk.
+  if (reservation) trace.runsOutAtMs = runsOutAt(reservation.plans, reservation.committed, clock.now());
   const headers = s.results.routeHeaders(
     trace,
     overheadMs,

@@ -1,5 +1,5 @@
 import { resolveStoredTenant, type ResolvedTenant } from '../config/resolve';
-import { presentedKey } from '../api-key';
+import { apiKeyIdOf, presentedKey } from '../api-key';
 import { AuthenticationError, PermissionDeniedError } from '../errors';
 import type { GatewayDeps } from './types';
 
@@ -8,14 +8,14 @@ import type { GatewayDeps } from './types';
  * and tenants read from the directory are reused for quota.controlsCacheSeconds, so a revoked key stops within it.
  */
 export class Tenants {
-  /** API key -> tenant. Bounded; only keys that matched are kept. Config keys never expire (the config is fixed). */
-  private readonly keyCache = new Map<string, { tenant: string; expiresAtMs: number }>();
+  /** API key -> tenant and key id. Bounded; only keys that matched are kept. Config keys never expire (the config is fixed). */
+  private readonly keyCache = new Map<string, { tenant: string; keyId: string; expiresAtMs: number }>();
   private readonly tenantCache = new Map<string, { tenant: ResolvedTenant; expiresAtMs: number }>();
 
   constructor(private readonly deps: GatewayDeps) {}
 
   /** Maps the request's key (`Authorization: Bearer <key>` or `x-api-key`) to a tenant id through the configured key hashes, then the tenant directory. */
-  async authenticate(authorization: string | undefined, xApiKey?: string): Promise<string> {
+  async identify(authorization: string | undefined, xApiKey?: string): Promise<{ tenant: string; keyId: string }> {
     const presented = presentedKey(authorization, xApiKey);
     if ('problem' in presented) {
       throw presented.problem === 'missing'
@@ -25,14 +25,15 @@ export class Tenants {
     const { key } = presented;
     const now = this.deps.clock.now();
     const cached = this.keyCache.get(key);
-    if (cached && cached.expiresAtMs > now) return cached.tenant;
+    if (cached && cached.expiresAtMs > now) return { tenant: cached.tenant, keyId: cached.keyId };
     const hash = this.deps.sha256(key);
     const fromConfig = this.deps.config.keyHashes.get(hash);
     const tenant = fromConfig ?? (await this.deps.tenants?.tenantForKey(hash));
     if (!tenant) throw new AuthenticationError('Incorrect API key provided.', 'invalid_api_key');
     if (this.keyCache.size >= 10_000) this.keyCache.clear();
-    this.keyCache.set(key, { tenant, expiresAtMs: fromConfig ? Infinity : now + this.storedTtlMs() });
-    return tenant;
+    const keyId = apiKeyIdOf(hash);
+    this.keyCache.set(key, { tenant, keyId, expiresAtMs: fromConfig ? Infinity : now + this.storedTtlMs() });
+    return { tenant, keyId };
   }
 
   /** The config's tenant, else the directory's (reused for quota.controlsCacheSeconds; changes apply within that). */

@@ -55,6 +55,8 @@ export interface GatewayDeps {
 export interface ChatInvocation {
   /** Resolved by the caller: the authorizer context (Lambda) or `authenticate` (local). Never a client header. */
   readonly tenantId: string;
+  /** The API key's id (apiKeyIdOf), resolved with the tenant; for policies per API key. */
+  readonly apiKeyId?: string;
   readonly feature?: string;
   readonly cacheBypass?: boolean;
   readonly body: string;
@@ -136,6 +138,8 @@ export interface Trace {
   promptCache: '5m' | '1h' | null;
   /** Remaining USD after settlement (undefined: no USD limit, or unknown). */
   remainingMicros: number | undefined;
+  /** When a USD limit runs out at this hour's spend rate, before its window resets (x-llm-quota-runs-out-at). */
+  runsOutAtMs?: number;
   /** The output cap the quota step fitted to the budget (quota_action output_fitted), sent as x-llm-output-cap. */
   outputCap: number | null;
 }

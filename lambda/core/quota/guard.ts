@@ -1,10 +1,10 @@
 import type { ResolvedConfig, ResolvedModel, ResolvedTenant, ResolvedTier } from '../config/resolve';
 import { GatewayError, QuotaExceededError } from '../errors';
 import { SettleDeferredError, type AlertSink, type Clock, type OperationsLog, type QuotaControls, type QuotaSettlement, type QuotaStore } from '../ports';
-import { formatUsd, microsToUsd } from '../pricing/money';
+import { formatUsd, microsToUsd, usdToMicros } from '../pricing/money';
 import { costMicrosCeil, ratesFor } from '../pricing/prices';
 import { cascadeTierOf, type Route } from '../routing/route';
-import { effectiveLimits, killSwitchFor, planCounters, planPolicyCounters, policyWindowAt, remainingUsdMicros, windowsAt, withRateCounters, type CounterPlan, type EffectiveLimits } from './policy';
+import { effectiveLimits, killSwitchFor, planCounters, planPolicyCounters, policyWindowAt, remainingUsdMicros, hourRatePerMs, runsOutAt, windowsAt, withRateCounters, type CounterPlan, type EffectiveLimits, type PolicyCounter } from './policy';
 
 /** What the quota step did to a request; recorded as `quota_action`. */
 export type QuotaAction =
@@ -16,7 +16,8 @@ export type QuotaAction =
   | 'settle_deferred'
   | 'settle_failed'
   | 'output_fitted'
-  | 'brownout_downgraded';
+  | 'brownout_downgraded'
+  | 'brownout_throttled';
 
 export class QuotaStoreUnavailableError extends GatewayError {
   constructor(options?: { cause?: unknown }) {
@@ -70,6 +71,8 @@ export interface AdmitRequest {
   /** The hashed end user and the session, for policies counted per end user or per session. */
   readonly endUser?: string;
   readonly session?: string;
+  /** The API key (16 hex of its SHA-256), for policies counted per key or matching keys. */
+  readonly apiKey?: string;
   /**
    * Cache points the request may carry: the client's own hints (any provider) or the prompt-cache policy's TTL (placed
    * on Bedrock models with cache limits only). The reservation then prices input as cache writes.
@@ -100,6 +103,8 @@ export interface SettleResult {
   readonly remainingMicros: number | undefined;
   /** failed: the actual amounts never reached the store; deferred: recorded, the sweep applies them. */
   readonly outcome: 'settled' | 'deferred' | 'failed';
+  /** When a USD limit runs out at this hour's rate, before its window resets (runsOutAt); undefined otherwise. */
+  readonly runsOutAtMs?: number;
 }
 
 /**
@@ -159,8 +164,8 @@ export class QuotaGuard {
       const first = this.plan(limits, a, route, now);
       const outcome = await this.store.reserve(a.requestId, first, expires);
       if (outcome.ok) {
-        const browned = await this.brownout(a, route, limits, first, outcome.committed, now, expires);
-        return browned ?? { route, maxTokens: a.maxTokens, reservation: reservationOf(a.requestId, first, outcome.committed), action };
+        const admitted: Admission = { route, maxTokens: a.maxTokens, reservation: reservationOf(a.requestId, first, outcome.committed), action };
+        return await this.brownout(a, limits, admitted, now, expires);
       }
       const fitted = await this.fit(limits, a, route, now, expires, first, outcome);
       if (fitted) return { ...fitted, action: action === 'none' ? 'output_fitted' : action };
@@ -171,7 +176,8 @@ export class QuotaGuard {
         if (!again.ok) throw new Error('an unlimited reservation was refused');
         return { route, maxTokens: a.maxTokens, reservation: reservationOf(a.requestId, unlimited, again.committed), action: 'shadow_exceeded' };
       }
-      if (q.onExhausted === 'downgrade' && !a.noDowngrade) {
+      const refusing = first.find((p) => p.key === outcome.key)?.policy;
+      if ((q.onExhausted === 'downgrade' || refusing?.onExhausted === 'downgrade') && !a.noDowngrade) {
         for (const tier of this.cheaperTiers(a.tenant, route)) {
           const candidate: Route = { chain: tier.models, tier: tier.name, reason: `${route.reason} (quota: downgraded to ${tier.name})` };
           const plans = this.plan(limits, a, candidate, now);
@@ -261,7 +267,7 @@ export class QuotaGuard {
       return { remainingMicros: undefined, outcome: 'failed' };
     }
     await this.raiseAlerts(res.plans, after, tenant, feature).catch(() => undefined);
-    return { remainingMicros: remainingUsdMicros(res.plans, after), outcome: 'settled' };
+    return { remainingMicros: remainingUsdMicros(res.plans, after), outcome: 'settled', runsOutAtMs: runsOutAt(res.plans, after, this.clock.now()) };
   }
 
   /**
@@ -333,8 +339,10 @@ export class QuotaGuard {
     const controls = await this.controls(tenant.id, 'default');
     const limits = this.limitsFor(tenant, undefined, controls);
     const now = this.clock.now();
-    const plans = planCounters(limits, tenant.id, 'default', now, { usdMicros: 0, tokens: 0 }).filter((p) => p.scope === 'tenant');
+    const own = planCounters(limits, tenant.id, 'default', now, { usdMicros: 0, tokens: 0 }).filter((p) => p.scope === 'tenant');
+    const plans = this.config.raw.quota.forecast.enabled ? withRateCounters(own, now, 0) : own;
     const state = await this.store.read(plans.map((p) => p.key));
+    const committed = new Map([...state].map(([k, v]) => [k, v.committed]));
     const w = windowsAt(now);
     return [w.minute, w.day, w.month].flatMap((win) => {
       const mine = plans.filter((p) => p.window === win.window);
@@ -350,6 +358,13 @@ export class QuotaGuard {
             limit_usd: p.limit === undefined ? null : microsToUsd(p.limit),
             remaining_usd: p.limit === undefined ? null : microsToUsd(Math.max(0, p.limit - s.committed)),
           });
+          if (p.rateKey) {
+            const at = runsOutAt([p], committed, now);
+            Object.assign(row, {
+              spend_rate_usd_per_hour: microsToUsd(Math.round(hourRatePerMs(committed.get(p.rateKey) ?? 0, now) * 3_600_000)),
+              runs_out_at: at === undefined ? null : new Date(at).toISOString(),
+            });
+          }
         } else if (p.unit === 'tokens') {
           Object.assign(row, { tokens: used, reserved_tokens: s.reserved, limit_tokens: p.limit ?? null });
         } else {
@@ -457,17 +472,17 @@ export class QuotaGuard {
     const policies = this.config.raw.quota.policies;
     const plans = planCounters(limits, a.tenant.id, a.feature, now, amounts);
     const primary = route.chain[0];
-    const ctx = { tenant: a.tenant.id, feature: a.feature, team: a.tenant.config.team, endUser: a.endUser, session: a.session, model: primary.id, provider: primary.provider.id };
+    const ctx = { tenant: a.tenant.id, feature: a.feature, team: a.tenant.config.team, endUser: a.endUser, session: a.session, apiKey: a.apiKey, model: primary.id, provider: primary.provider.id };
     // Limited counters first, as planCounters orders them: a refusal then comes before anything needs rolling back.
     const all = policies.length ? [...planPolicyCounters(policies, ctx, now, amounts), ...plans] : plans;
-    return this.config.raw.quota.forecast.enabled ? withRateCounters(all, now, amounts.usdMicros) : all;
+    return this.config.raw.quota.forecast.enabled ? withRateCounters(all, now, amounts.usdMicros, this.config.raw.quota.forecast.spikeTrailingHours + 2) : all;
   }
 
   private exceeded(plans: readonly CounterPlan[], key: string, committed: number, a: AdmitRequest, now: number): GatewayError {
     const p = plans.find((x) => x.key === key)!;
     const fmt = (n: number): string => (p.unit === 'usd' ? `$${formatUsd(n)}` : `${n} ${p.unit}`);
     const who = p.policy
-      ? `policy '${p.policy.id}'${p.policy.per === 'global' ? '' : ` (${p.policy.per} ${p.policy.per === 'endUser' ? 'of the request' : `'${p.policy.value}'`})`}`
+      ? policyWho(p.policy)
       : p.scope === 'global' ? 'the gateway' : p.scope === 'feature' ? `'${a.tenant.id}/${a.feature}'` : `'${a.tenant.id}'`;
     const forever = !Number.isFinite(p.windowEndsAtMs);
     const hint = forever
@@ -482,6 +497,9 @@ export class QuotaGuard {
   }
 
   private async raiseAlerts(plans: readonly CounterPlan[], after: ReadonlyMap<string, number>, tenant: string, feature: string): Promise<void> {
+    const rated = new Map<string, CounterPlan>();
+    for (const p of plans) if (p.rateKey && !rated.has(p.rateKey)) rated.set(p.rateKey, p);
+    for (const [rateKey, p] of rated) await this.spike(p, rateKey, after.get(rateKey) ?? 0, tenant, feature);
     for (const p of plans) {
       if (p.limit === undefined || p.limit === 0 || p.unit === 'requests') continue;
       const committed = after.get(p.key) ?? 0;
@@ -494,7 +512,7 @@ export class QuotaGuard {
         if (!(await this.store.claimAlert(p.key, th, p.expiresAtMs))) continue;
         this.alerts.publish({
           type: 'quota_threshold', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope, unit: p.unit as 'usd' | 'tokens',
-          window: p.window, period: p.windowLabel, counter: p.key, threshold: th, committed, limit: p.limit, ...(p.policy ? { policy: p.policy } : {}),
+          window: p.window, period: p.windowLabel, counter: p.key, threshold: th, committed, limit: p.limit, ...(p.policy ? { policy: policyRef(p.policy) } : {}),
           ts: new Date(this.clock.now()).toISOString(),
         });
       }
@@ -531,31 +549,127 @@ export class QuotaGuard {
     this.alerts.publish({
       type: 'quota_forecast', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope, unit: 'usd',
       window: p.window, period: p.windowLabel, counter: p.key, threshold: Math.round((committed / p.limit!) * 1000) / 1000, committed, limit: p.limit!,
-      ...(p.policy ? { policy: p.policy } : {}),
+      ...(p.policy ? { policy: policyRef(p.policy) } : {}),
       exhaustsAt: new Date(exhaustsAtMs).toISOString(), ratePerHour: Math.round((spent / spanMs) * 3_600_000),
       ts: new Date(now).toISOString(),
     });
   }
 
   /**
-   * Staged brownout: once a policy counter with `brownout` reaches its share of the limit (this request's reservation
-   * included), the request is served from the cheapest tier the tenant may use, if that is cheaper than its own: the
-   * first reservation is released and the cheaper route reserved (a second id, so the two never meet in the store).
-   * Undefined: no brownout applies, or the cheaper route does not fit either (the first reservation then stands).
+   * The spike alert: this hour's USD spend rate (with the previous hour until 30 minutes of this one have passed)
+   * against the scope's average over the spikeTrailingHours before: past spikeFactor times it, and at least
+   * spikeMinUsdPerHour, one alert per scope and hour across instances. Checked at most every
+   * forecast.checkEverySeconds per scope in this process; one read of the trailing hours' counters.
    */
-  private async brownout(a: AdmitRequest, route: Route, limits: EffectiveLimits, plans: readonly CounterPlan[], committed: ReadonlyMap<string, number>, now: number, expires: number): Promise<Admission | undefined> {
-    if (a.noDowngrade) return undefined;
-    const hit = plans.some((p) => p.policy?.brownoutAt !== undefined && p.limit !== undefined && p.unit !== 'requests' && (committed.get(p.key) ?? 0) >= p.policy.brownoutAt * p.limit);
-    if (!hit) return undefined;
-    const cheapest = this.cheaperTiers(a.tenant, route).at(-1);
-    if (!cheapest) return undefined;
-    const candidate: Route = { chain: cheapest.models, tier: cheapest.name, reason: `${route.reason} (brownout: ${cheapest.name})` };
-    const id = `${a.requestId}.brownout`;
-    const cheaper = this.plan(limits, a, candidate, now);
-    const out = await this.store.reserve(id, cheaper, expires);
-    if (!out.ok) return undefined;
-    await this.store.settle(a.requestId, plans.map((p) => ({ key: p.key, reserved: p.amount, actual: 0 })));
-    return { route: candidate, maxTokens: a.maxTokens, reservation: reservationOf(id, cheaper, out.committed), action: 'brownout_downgraded' };
+  private async spike(p: CounterPlan, rateKey: string, hourSpent: number, tenant: string, feature: string): Promise<void> {
+    const f = this.config.raw.quota.forecast;
+    const now = this.clock.now();
+    const last = this.forecastChecked.get(rateKey);
+    if (last !== undefined && now - last < f.checkEverySeconds * 1000) return;
+    if (this.forecastChecked.size >= 10_000) this.forecastChecked.clear();
+    this.forecastChecked.set(rateKey, now);
+    const hour = policyWindowAt('hour', now);
+    const prefix = rateKey.slice(0, rateKey.length - hour.label.length);
+    const hourStart = hour.endsAtMs - 3_600_000;
+    const keys = Array.from({ length: f.spikeTrailingHours }, (_, i) => `${prefix}${policyWindowAt('hour', hourStart - 1 - i * 3_600_000).label}`);
+    const state = await this.store.read(keys);
+    const trailing = keys.reduce((sum, k) => sum + (state.get(k)?.committed ?? 0), 0) / keys.length;
+    const recent = now - hourStart < 1_800_000;
+    const spent = hourSpent + (recent ? state.get(keys[0])?.committed ?? 0 : 0);
+    const perHour = (spent / (now - hourStart + (recent ? 3_600_000 : 0))) * 3_600_000;
+    if (perHour < usdToMicros(f.spikeMinUsdPerHour) || perHour <= f.spikeFactor * trailing) return;
+    if (!(await this.store.claimAlert(`${rateKey}#spike`, 1, p.expiresAtMs))) return;
+    this.alerts.publish({
+      type: 'quota_spike', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope, unit: 'usd',
+      window: 'hour', period: hour.label, counter: rateKey, threshold: f.spikeFactor, committed: hourSpent, limit: p.limit!,
+      ...(p.policy ? { policy: policyRef(p.policy) } : {}),
+      ratePerHour: Math.round(perHour), trailingPerHour: Math.round(trailing), ts: new Date(now).toISOString(),
+    });
+  }
+
+  /**
+   * Staged brownout, on a reservation just made: once a policy counter with `brownout` reaches a stage's share of its
+   * limit (this request's reservation included), the request is
+   * - downgraded (downgradeAt): served from the cheapest tier the tenant may use, if cheaper than its own; the cheaper
+   *   route is reserved under a second id (so the two never meet in the store), then the first released. If the
+   *   cheaper route does not fit, the first reservation stands;
+   * - throttled (throttleAt): held to throttleRpm requests a minute per value of the policy's `per`, on a counter of
+   *   its own; past it, the reservation is released and the request refused (429, Retry-After to the minute's end).
+   * Each stage reached raises one alert per counter and window (quota_brownout).
+   */
+  private async brownout(a: AdmitRequest, limits: EffectiveLimits, admitted: Admission, now: number, expires: number): Promise<Admission> {
+    const staged = (at: (b: NonNullable<PolicyCounter['brownout']>) => number | undefined, res: Reservation): CounterPlan[] =>
+      res.plans.filter((p) => {
+        const share = p.policy?.brownout ? at(p.policy.brownout) : undefined;
+        return share !== undefined && p.limit !== undefined && p.unit !== 'requests' && (res.committed.get(p.key) ?? 0) >= share * p.limit;
+      });
+    let out = admitted;
+    const first = admitted.reservation!;
+    const down = staged((b) => b.downgradeAt, first);
+    if (down.length) {
+      this.stageAlerts(down, 'downgrade', first.committed, a);
+      const cheapest = a.noDowngrade ? undefined : this.cheaperTiers(a.tenant, admitted.route).at(-1);
+      if (cheapest) {
+        const candidate: Route = { chain: cheapest.models, tier: cheapest.name, reason: `${admitted.route.reason} (brownout: ${cheapest.name})` };
+        const id = `${a.requestId}.brownout`;
+        const cheaper = this.plan(limits, a, candidate, now);
+        const res = await this.store.reserve(id, cheaper, expires);
+        if (res.ok) {
+          await this.store.settle(a.requestId, first.plans.map((p) => ({ key: p.key, reserved: p.amount, actual: 0 })));
+          out = { route: candidate, maxTokens: a.maxTokens, reservation: reservationOf(id, cheaper, res.committed), action: 'brownout_downgraded' };
+        }
+      }
+    }
+    const reservation = out.reservation!;
+    const throttled = staged((b) => b.throttleAt, reservation);
+    if (!throttled.length) return out;
+    this.stageAlerts(throttled, 'throttle', reservation.committed, a);
+    const minute = windowsAt(now).minute;
+    const seen = new Set<string>();
+    const gates: CounterPlan[] = [];
+    for (const p of throttled) {
+      const pol = p.policy!;
+      const key = `policy#${pol.id}#${pol.value}#throttle#${minute.label}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      gates.push({
+        key, limit: pol.brownout!.throttleRpm!, amount: 1, expiresAtMs: minute.endsAtMs + 3_600_000,
+        scope: 'policy', unit: 'requests', window: 'minute', windowLabel: minute.label, windowEndsAtMs: minute.endsAtMs, policy: pol,
+      });
+    }
+    // Its own reservation id, settled at once: the request counts on the minute's counter whatever becomes of it.
+    const gateId = `${reservation.id}.throttle`;
+    const gate = await this.store.reserve(gateId, gates, expires);
+    if (!gate.ok) {
+      await this.store.settle(reservation.id, reservation.plans.map((p) => ({ key: p.key, reserved: p.amount, actual: 0 })));
+      const g = gates.find((x) => x.key === gate.key)!;
+      throw new QuotaExceededError(
+        `${policyWho(g.policy!)} is throttled to ` +
+          `${g.limit} requests a minute: it has used ${Math.round(g.policy!.brownout!.throttleAt! * 100)}% or more of a budget. Retry after the minute, or raise the policy's limit.`,
+        Math.max(1, Math.ceil((minute.endsAtMs - now) / 1000)),
+        'rate_limit_exceeded',
+      );
+    }
+    await this.store.settle(gateId, gates.map((g) => ({ key: g.key, reserved: 1, actual: 1 })));
+    return { ...out, action: 'brownout_throttled' };
+  }
+
+  /** One quota_brownout alert per counter, stage and window, across instances (the store's claim); never blocks. */
+  private stageAlerts(plans: readonly CounterPlan[], stage: 'downgrade' | 'throttle', committed: ReadonlyMap<string, number>, a: AdmitRequest): void {
+    for (const p of plans) {
+      const id = `${p.key}#brownout-${stage}`;
+      if (this.claimed.has(id)) continue;
+      this.claimed.add(id);
+      const value = committed.get(p.key) ?? 0;
+      void this.store.claimAlert(id, 1, p.expiresAtMs).then((won) => {
+        if (!won) return;
+        this.alerts.publish({
+          type: 'quota_brownout', stage, tenant: a.tenant.id, feature: null, scope: 'policy', unit: p.unit as 'usd' | 'tokens',
+          window: p.window, period: p.windowLabel, counter: p.key, threshold: (stage === 'downgrade' ? p.policy!.brownout!.downgradeAt : p.policy!.brownout!.throttleAt)!,
+          committed: value, limit: p.limit!, policy: policyRef(p.policy!), ts: new Date(this.clock.now()).toISOString(),
+        });
+      }).catch(() => undefined);
+    }
   }
 
   private isPremium(route: Route): boolean {
@@ -590,6 +704,16 @@ export class QuotaGuard {
 }
 
 const MAX_UNSETTLED = 10_000;
+
+/** How an alert names a policy counter: the policy, what it counts per, and the value. */
+function policyRef(p: PolicyCounter): { id: string; per: string; value: string } {
+  return { id: p.id, per: p.per, value: p.value };
+}
+
+/** How a refusal names a policy counter: "policy 'x' (session 'abc')". */
+function policyWho(p: PolicyCounter): string {
+  return `policy '${p.id}'${p.per === 'global' ? '' : ` (${p.per} ${p.per === 'endUser' ? 'of the request' : `'${p.value}'`})`}`;
+}
 
 function reservationOf(id: string, plans: readonly CounterPlan[], committed: ReadonlyMap<string, number>): Reservation {
   const usd = plans.find((p) => p.unit === 'usd');

@@ -63,6 +63,15 @@ function limitOf(set: LimitSet, unit: Unit, window: Window): number | undefined 
   return unit === 'usd' ? usdToMicros(v) : v;
 }
 
+/** What a policy counter carries of its policy: its id, what it counts per, this request's value of that, its stages. */
+export interface PolicyCounter {
+  readonly id: string;
+  readonly per: PolicyConfig['per'];
+  readonly value: string;
+  readonly brownout?: PolicyConfig['brownout'];
+  readonly onExhausted: PolicyConfig['onExhausted'];
+}
+
 export interface CounterPlan extends QuotaCounterSpec {
   readonly scope: Scope;
   readonly unit: Unit;
@@ -70,10 +79,11 @@ export interface CounterPlan extends QuotaCounterSpec {
   readonly windowLabel: string;
   readonly windowEndsAtMs: number;
   /** A policy's counter: its id, what it is counted per, and this request's value of that. */
-  readonly policy?: { readonly id: string; readonly per: PolicyConfig['per']; readonly value: string; readonly brownoutAt?: number };
+  readonly policy?: PolicyCounter;
   /**
    * A USD limit on a window longer than an hour: the key of its scope's current-hour USD counter, which the plans also
-   * carry (tracked, unlimited). Its spend rate projects when the limit runs out (QuotaGuard's forecast alert).
+   * carry (tracked, unlimited). Its spend rate projects when the limit runs out (QuotaGuard's forecast alert); the
+   * hours kept (withRateCounters' keepHours) give the trailing average of the spike alert.
    */
   readonly rateKey?: string;
 }
@@ -85,7 +95,7 @@ const FORECAST_WINDOWS = new Set(['day', 'week', 'month', 'period']);
  * Adds to `plans` the current-hour USD counter of each scope that has a USD limit on a longer window, and points
  * those plans at it (rateKey). A scope with its own hourly USD limit reuses that counter.
  */
-export function withRateCounters(plans: CounterPlan[], nowMs: number, amountMicros: number): CounterPlan[] {
+export function withRateCounters(plans: CounterPlan[], nowMs: number, amountMicros: number, keepHours = 3): CounterPlan[] {
   const hour = policyWindowAt('hour', nowMs);
   const out = [...plans];
   const keys = new Set(plans.map((p) => p.key));
@@ -97,7 +107,7 @@ export function withRateCounters(plans: CounterPlan[], nowMs: number, amountMicr
     if (keys.has(rateKey)) continue;
     keys.add(rateKey);
     out.push({
-      key: rateKey, limit: undefined, amount: amountMicros, expiresAtMs: hour.endsAtMs + 3 * 3_600_000,
+      key: rateKey, limit: undefined, amount: amountMicros, expiresAtMs: hour.endsAtMs + keepHours * 3_600_000,
       scope: p.scope, unit: 'usd', window: 'hour', windowLabel: hour.label, windowEndsAtMs: hour.endsAtMs, ...(p.policy ? { policy: p.policy } : {}),
     });
   }
@@ -144,6 +154,8 @@ export interface PolicyContext {
   readonly team?: string;
   readonly endUser?: string;
   readonly session?: string;
+  /** The API key: the first 16 hex characters of its SHA-256. */
+  readonly apiKey?: string;
   /** The route's primary model and its provider. */
   readonly model: string;
   readonly provider: string;
@@ -175,7 +187,7 @@ export function planPolicyCounters(
   const out: CounterPlan[] = [];
   for (const p of policies) {
     const mt = p.match;
-    if (!matches(mt.tenant, ctx.tenant) || !matches(mt.feature, ctx.feature) || !matches(mt.team, ctx.team) || !matches(mt.model, ctx.model) || !matches(mt.provider, ctx.provider)) continue;
+    if (!matches(mt.tenant, ctx.tenant) || !matches(mt.feature, ctx.feature) || !matches(mt.team, ctx.team) || !matches(mt.model, ctx.model) || !matches(mt.provider, ctx.provider) || !matches(mt.apiKey, ctx.apiKey)) continue;
     const value = p.per === 'global' ? '*' : p.per === 'feature' ? `${ctx.tenant}/${ctx.feature}` : ctx[p.per];
     if (value === undefined) continue;
     for (const l of p.limits) {
@@ -187,7 +199,7 @@ export function planPolicyCounters(
         out.push({
           key: `policy#${p.id}#${value}#${unit}#${win.label}`, limit, amount, expiresAtMs,
           scope: 'policy', unit, window: win.window, windowLabel: win.label, windowEndsAtMs: win.endsAtMs,
-          policy: { id: p.id, per: p.per, value, ...(p.brownout ? { brownoutAt: p.brownout.downgradeAt } : {}) },
+          policy: { id: p.id, per: p.per, value, onExhausted: p.onExhausted, ...(p.brownout ? { brownout: p.brownout } : {}) },
         });
       }
     }
@@ -242,6 +254,28 @@ export function planCounters(
     }
   }
   return out.sort((a, b) => Number(a.limit === undefined) - Number(b.limit === undefined));
+}
+
+/**
+ * The runway: when the first limited USD counter with a rate counter (withRateCounters) runs out at this hour's
+ * spend rate (what the hour's counter holds over the time since the hour began, at least 5 minutes), if that comes
+ * before its window ends. Undefined: no limit runs out before it resets at this rate, or nothing was spent this hour.
+ */
+export function runsOutAt(plans: readonly CounterPlan[], committed: ReadonlyMap<string, number>, nowMs: number): number | undefined {
+  let first: number | undefined;
+  for (const p of plans) {
+    if (!p.rateKey || p.limit === undefined) continue;
+    const rate = hourRatePerMs(committed.get(p.rateKey) ?? 0, nowMs);
+    if (rate <= 0) continue;
+    const at = nowMs + Math.max(0, p.limit - (committed.get(p.key) ?? 0)) / rate;
+    if (at < p.windowEndsAtMs && (first === undefined || at < first)) first = at;
+  }
+  return first === undefined ? undefined : Math.ceil(first / 1000) * 1000;
+}
+
+/** A current-hour counter's rate per millisecond: what it holds over the time since the hour began (at least 5 minutes). */
+export function hourRatePerMs(hourCommitted: number, nowMs: number): number {
+  return hourCommitted / Math.max(300_000, nowMs - Math.floor(nowMs / 3_600_000) * 3_600_000);
 }
 
 /** Smallest remaining USD (micros) over the limited usd counters, or undefined when none is limited. */

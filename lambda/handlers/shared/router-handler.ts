@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { AUTHORIZER_KEY_ID_KEY, AUTHORIZER_TENANT_KEY } from '../../contract';
 import { AnswerDeadlineError, InvalidRequestError } from '../../core/errors';
 import { writeChunk } from '../../adapters/backpressure';
 import { errorResult, serveEdge } from '../../core/edge';
@@ -24,7 +25,8 @@ async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: A
   } catch (err) {
     return errorResult(err, 'chat');
   }
-  const tenant = event.requestContext?.authorizer?.tenant;
+  const tenant = event.requestContext?.authorizer?.[AUTHORIZER_TENANT_KEY];
+  const keyId = event.requestContext?.authorizer?.[AUTHORIZER_KEY_ID_KEY];
   return serveEdge(gateway, {
     method: event.httpMethod,
     path: event.path,
@@ -35,6 +37,7 @@ async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: A
       return { text, bytes: Buffer.byteLength(text) };
     },
     tenantId: typeof tenant === 'string' && tenant ? tenant : undefined,
+    apiKeyId: typeof keyId === 'string' && keyId ? keyId : undefined,
     authorizerRequired: true,
     requestId: event.requestContext?.requestId,
     signal,

@@ -1,6 +1,6 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
-import { SnsAlertSink } from '../../../lambda/adapters/sns-alert-sink';
+import { describeAlert, SnsAlertSink } from '../../../lambda/adapters/sns-alert-sink';
 import type { QuotaAlert } from '../../../lambda/core/ports';
 
 const alert: QuotaAlert = {
@@ -83,6 +83,21 @@ describe('SnsAlertSink', () => {
     expect(input.Subject).toBe('LLM budget forecast: acme month limit runs out 2026-12-19 14:20 UTC');
     expect(JSON.parse(input.Message!).content.description)
       .toBe("acme has committed $1200.00 of its month limit of $5000.00 (2026-12): at the last hour's rate ($300.00 an hour) it runs out on 2026-12-19 14:20 UTC, before the window ends.");
+  });
+
+  it('words spike and brownout alerts by what happened', () => {
+    const spike = describeAlert({
+      ...alert, type: 'quota_spike', window: 'hour', period: '2026-12-06T10', counter: 'tenant#acme#usd#2026-12-06T10', committed: 120_000_000, limit: 5_000_000_000,
+      threshold: 3, ratePerHour: 240_000_000, trailingPerHour: 20_000_000,
+    });
+    expect(spike).toEqual({ subject: 'LLM spend spike: acme at $240.00/hour', description: 'acme is spending $240.00 an hour, 12x its trailing average of $20.00 an hour (2026-12-06T10).' });
+    const brownout = describeAlert({
+      ...alert, type: 'quota_brownout', stage: 'throttle', scope: 'policy', policy: { id: 'dev-daily', per: 'endUser', value: 'u-9f2c' }, threshold: 0.9, committed: 18_000_000, limit: 20_000_000,
+    });
+    expect(brownout).toEqual({
+      subject: 'LLM brownout (throttle): policy dev-daily endUser of acme day at 90%',
+      description: "Policy 'dev-daily' (endUser u-9f2c) has committed $18.00 of its day limit of $20.00 (2026-11-29): past 90%, so its requests are now throttled to the policy's throttleRpm.",
+    });
   });
 
   it('reports a failed publish without throwing into the request', async () => {

@@ -18,7 +18,7 @@ function setup(quota: Partial<NonNullable<GatewayConfigInput['quota']>> = {}, op
     tenants: opts.tenants ?? [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.01 } }],
   }));
   const gateway = new Gateway({ config, providers: new Map([['up', provider]]), quota: store, usage: records, alerts, clock, ids: new SeqIds(), sha256, ops: opts.ops });
-  const chat = async (body: Record<string, unknown>, extra: { feature?: string; headers?: Record<string, string> } = {}) => {
+  const chat = async (body: Record<string, unknown>, extra: { feature?: string; headers?: Record<string, string>; apiKeyId?: string } = {}) => {
     const text = JSON.stringify(body);
     const { headers, ...rest } = extra;
     return (await gateway.chat({ tenantId: 'acme', body: text, bodyBytes: text.length, header: (n) => headers?.[n], ...rest })) as JsonResult;
@@ -248,6 +248,65 @@ describe('QuotaGuard (through the pipeline)', () => {
       expect((await store.read([key])).get(key)).toEqual({ committed: 89_000, reserved: 0 });
     });
 
+    it('throttles past the policy\'s throttle share: throttleRpm requests a minute, then 429 until the minute ends, alerting once per stage', async () => {
+      const { chat, provider, records, alerts, clock, store } = setup(
+        { policies: [{ id: 'slow-down', per: 'tenant', brownout: { downgradeAt: 0.2, throttleAt: 0.5, throttleRpm: 2 }, limits: [{ window: 'day', usd: 0.02 }] }] },
+        { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 10 } }] },
+      );
+      clock.nowMs = Date.UTC(2026, 11, 6, 10, 0, 5);
+      for (let i = 0; i < 12; i++) provider.script('up-small-a', { ok: 'x', usage: usage(1000, 1000) });
+      // Each answer reserves ~$0.002008 and costs $0.003 on tier small (1,000 x $1/M + 1,000 x $2/M).
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) statuses.push((await chat(ask('small-a', `q${i}`, { max_tokens: 1000 }))).status);
+      // With its own reservation each sees: q0 10%, q1 25% (past downgradeAt, but small-a is already the cheapest tier),
+      // q2 40%, q3 55%: from there the policy holds to 2 requests a minute, so q3 and q4 pass and q5 is refused.
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+      expect(records.records.map((r) => r.quota_action)).toEqual(['none', 'none', 'none', 'brownout_throttled', 'brownout_throttled', 'none']);
+      const refused = records.records[5];
+      expect(refused.status).toBe(429);
+      const last = await chat(ask('small-a', 'q6', { max_tokens: 1000 }));
+      expect(last.headers['retry-after']).toBe('55');
+      expect((last.body as { error: { message: string; code: string } }).error).toMatchObject({
+        code: 'rate_limit_exceeded',
+        message: "policy 'slow-down' (tenant 'acme') is throttled to 2 requests a minute: it has used 50% or more of a budget. Retry after the minute, or raise the policy's limit.",
+      });
+      // Nothing stays reserved by the refused requests; the throttle counts on its own minute counter.
+      const day = 'policy#slow-down#acme#usd#2026-12-06';
+      expect((await store.read([day])).get(day)).toEqual({ committed: 15_000, reserved: 0 });
+      // The next minute admits again.
+      clock.nowMs += 60_000;
+      expect((await chat(ask('small-a', 'q7', { max_tokens: 1000 }))).status).toBe(200);
+      // One alert per stage and window, however many requests see it.
+      expect(alerts.alerts.filter((a) => a.type === 'quota_brownout').map((a) => [a.stage, a.threshold, a.policy?.id])).toEqual([['downgrade', 0.2, 'slow-down'], ['throttle', 0.5, 'slow-down']]);
+    });
+
+    it('downgrades at the wall when the policy says so: a policy on the premium model only lets the cheaper tier serve', async () => {
+      const { chat, provider, records } = setup(
+        { policies: [{ id: 'big-daily', match: { model: 'big' }, onExhausted: 'downgrade', limits: [{ window: 'day', usd: 0.05 }] }] },
+        { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 10 } }] },
+      );
+      for (let i = 0; i < 3; i++) provider.script('up-big', { ok: 'x', usage: usage(1000, 1000) });
+      provider.script('up-small-a', { ok: 'x', usage: usage(1000, 1000) });
+      // $0.04 an answer on big; the 2nd would need up to ~$0.03 more than the $0.01 left.
+      expect((await chat(ask('large', 'a', { max_tokens: 1000 }))).status).toBe(200);
+      expect((await chat(ask('large', 'b', { max_tokens: 1000 }))).status).toBe(200);
+      expect(records.records.map((r) => [r.model, r.quota_action])).toEqual([['big', 'none'], ['small-a', 'downgraded']]);
+    });
+
+    it('counts per API key: each key of a tenant has its own budget, matched by the 16 hex of its SHA-256', async () => {
+      const { chat, provider } = setup(
+        { policies: [{ id: 'per-key', per: 'apiKey', match: { apiKey: 'aaaa*' }, limits: [{ window: 'minute', requests: 1 }] }] },
+        { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 10 } }] },
+      );
+      for (let i = 0; i < 4; i++) provider.script('up-small-a', { ok: 'x', usage: usage(10, 10) });
+      expect((await chat(ask('small-a', 'a'), { apiKeyId: 'aaaa000000000001' })).status).toBe(200);
+      expect((await chat(ask('small-a', 'b'), { apiKeyId: 'aaaa000000000001' })).status).toBe(429);
+      expect((await chat(ask('small-a', 'c'), { apiKeyId: 'aaaa000000000002' })).status).toBe(200);
+      // A key the policy does not match, and a request without one, are not counted.
+      expect((await chat(ask('small-a', 'd'), { apiKeyId: 'bbbb000000000001' })).status).toBe(200);
+      expect((await chat(ask('small-a', 'e'), { apiKeyId: 'bbbb000000000001' })).status).toBe(200);
+    });
+
     it('refuses a session id that is not a plain bounded string with 400, before anything is reserved', async () => {
       const { chat, provider, store } = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 10 } }] });
       const r = await chat(ask('small-a'), { headers: { 'x-llm-session-id': 'x'.repeat(10_240) } });
@@ -277,6 +336,49 @@ describe('QuotaGuard (through the pipeline)', () => {
       clock.nowMs += 600_000;
       await chat(ask('small-a', 'b', { max_tokens: 500 }));
       expect(forecasts()).toHaveLength(1);
+    });
+
+    it('says when the budget runs out at this hour\'s rate: x-llm-quota-runs-out-at and /v1/usage', async () => {
+      const { gateway, chat, provider, clock } = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.1 } }] });
+      clock.nowMs = Date.UTC(2026, 11, 6, 10, 10);
+      provider.script('up-small-a', { ok: 'x', usage: usage(1000, 500) });
+      const r = await chat(ask('small-a', 'a', { max_tokens: 500 }));
+      // $0.002 in the 10 minutes of this hour: $0.012 an hour; the $0.098 left lasts 490 minutes, to 18:20, before midnight.
+      expect(r.headers['x-llm-quota-runs-out-at']).toBe('2026-12-06T18:20:00.000Z');
+      const day = ((await gateway.usage('acme')).body as { windows: Record<string, unknown>[] }).windows.find((w) => w.window === 'day');
+      expect(day).toMatchObject({ spend_rate_usd_per_hour: 0.012, runs_out_at: '2026-12-06T18:20:00.000Z' });
+      // A limit that outlasts its window at this rate: no header, runs_out_at null.
+      const calm = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 10 } }] });
+      calm.clock.nowMs = Date.UTC(2026, 11, 6, 10, 10);
+      calm.provider.script('up-small-a', { ok: 'x', usage: usage(1000, 500) });
+      expect((await calm.chat(ask('small-a', 'a', { max_tokens: 500 }))).headers['x-llm-quota-runs-out-at']).toBeUndefined();
+      expect(((await calm.gateway.usage('acme')).body as { windows: Record<string, unknown>[] }).windows.find((w) => w.window === 'day')).toMatchObject({ runs_out_at: null });
+    });
+
+    it('alerts once an hour when a scope spends past spikeFactor x its trailing hourly average', async () => {
+      const { chat, provider, alerts, clock, store } = setup(
+        { forecast: { spikeFactor: 3, spikeTrailingHours: 4, spikeMinUsdPerHour: 0.001, checkEverySeconds: 60 } },
+        { tenants: [{ id: 'acme', apiKeys: [], limits: { monthlyUsd: 1000 } }] },
+      );
+      // A steady $0.002 an hour over the four hours before 10:00.
+      for (const h of ['06', '07', '08', '09']) await store.settle(`seed-${h}`, [{ key: `tenant#acme#usd#2026-12-06T${h}`, reserved: 0, actual: 2_000 }]);
+      clock.nowMs = Date.UTC(2026, 11, 6, 10, 40);
+      for (let i = 0; i < 8; i++) provider.script('up-small-a', { ok: 'x', usage: usage(1000, 500) });
+      const spikes = () => alerts.alerts.filter((a) => a.type === 'quota_spike');
+      // $0.002 in 40 minutes is $0.003 an hour: under 3 x $0.002.
+      await chat(ask('small-a', 'a', { max_tokens: 500 }));
+      expect(spikes()).toEqual([]);
+      clock.nowMs += 120_000;
+      // Checked at most every checkEverySeconds per scope: these four pass unchecked ...
+      for (let i = 0; i < 4; i++) await chat(ask('small-a', `b${i}`, { max_tokens: 500 }));
+      expect(spikes()).toEqual([]);
+      // ... and the next check, at 10:44, sees $0.012 in 44 minutes: $0.01636 an hour, past 3 x $0.002.
+      clock.nowMs += 120_000;
+      await chat(ask('small-a', 'c', { max_tokens: 500 }));
+      expect(spikes()).toEqual([expect.objectContaining({ scope: 'tenant', window: 'hour', period: '2026-12-06T10', counter: 'tenant#acme#usd#2026-12-06T10', threshold: 3, trailingPerHour: 2_000, ratePerHour: 16_364 })]);
+      clock.nowMs += 120_000;
+      await chat(ask('small-a', 'd', { max_tokens: 500 }));
+      expect(spikes()).toHaveLength(1);
     });
 
     it('stays quiet when the limit outlasts the window at that rate, and when disabled adds no hour counter', async () => {

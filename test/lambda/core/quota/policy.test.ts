@@ -1,4 +1,4 @@
-import { effectiveLimits, mergeLimits, planCounters, planPolicyCounters, policyWindowAt, windowsAt } from '../../../../lambda/core/quota/policy';
+import { effectiveLimits, mergeLimits, planCounters, planPolicyCounters, policyWindowAt, runsOutAt, windowsAt } from '../../../../lambda/core/quota/policy';
 import { GatewayConfigSchema, PolicySchema } from '../../../../lambda/core/config/schema';
 import { testConfig } from '../../../support/config';
 
@@ -91,5 +91,32 @@ describe('planPolicyCounters', () => {
     expect(problems({ policies: [{ id: 'a', limits: [{ window: 'day' }] }] })).toEqual(['policies.0.limits.0: set usd, tokens or requests']);
     expect(problems({ policies: [{ id: 'a', limits: [{ window: 'fortnight', usd: 1 }] }] })?.[0]).toMatch(/^policies\.0\.limits\.0\.window/);
     expect(problems({ policies: [{ id: 'a', limits: [{ window: 'day', usd: 1 }] }, { id: 'a', limits: [{ window: 'day', usd: 2 }] }] })).toEqual(['policies: policy ids must be unique']);
+    const day = [{ window: 'day', usd: 1 }];
+    expect(problems({ policies: [{ id: 'a', limits: day, brownout: {} }] })).toEqual(['policies.0.brownout: set downgradeAt, throttleAt or both']);
+    expect(problems({ policies: [{ id: 'a', limits: day, brownout: { throttleAt: 0.9 } }] })).toEqual(['policies.0.brownout: throttleAt and throttleRpm go together']);
+    expect(problems({ policies: [{ id: 'a', limits: day, brownout: { downgradeAt: 0.9, throttleAt: 0.5, throttleRpm: 10 } }] }))
+      .toEqual(['policies.0.brownout: downgradeAt comes before throttleAt (a smaller or equal share)']);
+    expect(problems({ policies: [{ id: 'a', limits: day, brownout: { downgradeAt: 1.5 } }] })?.[0]).toMatch(/^policies\.0\.brownout\.downgradeAt: /);
+    expect(problems({ policies: [{ id: 'a', limits: day, onExhausted: 'explode' }] })?.[0]).toMatch(/^policies\.0\.onExhausted: /);
+    expect(problems({ policies: [{ id: 'a', limits: day, match: { apiKey: 'sk-live key' } }] })?.[0]).toMatch(/^policies\.0\.match\.apiKey: /);
+    expect(problems({ forecast: { spikeFactor: 1 } })?.[0]).toMatch(/^forecast\.spikeFactor: /);
+  });
+});
+
+describe('runsOutAt', () => {
+  const hourKey = 'tenant#t#usd#2026-12-06T10';
+  const plan = (limit: number, windowEndsAtMs: number) => ({
+    key: 'tenant#t#usd#2026-12-06', limit, amount: 0, expiresAtMs: 0, scope: 'tenant' as const, unit: 'usd' as const,
+    window: 'day' as const, windowLabel: '2026-12-06', windowEndsAtMs, rateKey: hourKey,
+  });
+  it('projects the tightest limit at this hour\'s rate, only when it runs out before its window ends', () => {
+    const now = Date.UTC(2026, 11, 6, 10, 30);
+    // $0.01 in 30 minutes: $0.02 an hour; $0.05 left lasts 2.5 hours.
+    const committed = new Map([[hourKey, 10_000], ['tenant#t#usd#2026-12-06', 50_000]]);
+    expect(runsOutAt([plan(100_000, Date.UTC(2026, 11, 7))], committed, now)).toBe(Date.UTC(2026, 11, 6, 13));
+    expect(runsOutAt([plan(100_000, Date.UTC(2026, 11, 6, 12))], committed, now)).toBeUndefined();
+    // The first 5 minutes of an hour count as 5 minutes, so one request at 10:00:01 is not an absurd rate.
+    expect(runsOutAt([plan(100_000, Date.UTC(2026, 11, 7))], committed, Date.UTC(2026, 11, 6, 10, 0, 1))).toBe(Date.UTC(2026, 11, 6, 10, 0, 1) + 1_500_000);
+    expect(runsOutAt([plan(100_000, Date.UTC(2026, 11, 7))], new Map(), now)).toBeUndefined();
   });
 });
