@@ -18,7 +18,7 @@ const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
 
 async function measure(store: QuotaStore, pairs: number, concurrency: number) {
   const now = Date.now();
-  const plans = planCounters({ tenant: { dailyUsd: 1e9 }, feature: {}, global: {} }, 'bench', 'default', now, { usdMicros: 2000, tokens: 1500 });
+  const plans = planCounters({ tenant: { dailyUsd: 1e9 }, feature: {}, global: {}, policies: [] }, 'bench', 'default', now, { usdMicros: 2000, tokens: 1500 });
   const latencies: number[] = [];
   let next = 0;
   const t0 = performance.now();

@@ -1,7 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
+import { DynamoDbTenantDirectory } from '../../lambda/adapters/dynamodb-tenant-directory';
+import { MemoryAlertSink, MemoryUsageSink } from '../../lambda/adapters/usage-sinks';
+import { sha256, systemClock, systemIds } from '../../lambda/adapters/system-runtime';
+import type { PolicyConfig } from '../../lambda/core/config/schema';
+import { Gateway } from '../../lambda/core/pipeline';
 import type { QuotaScope, QuotaStore, StoredLimits } from '../../lambda/core/ports';
+import { parseStoredPolicies } from '../../lambda/core/quota/policy';
 import { action, UsageError } from '../cli-support';
-import { storeFromFlags, withStoreOptions, type StoreFlags } from '../store-flags';
+import { dynamoFromFlags, storeFromFlags, withStoreOptions, type StoreFlags } from '../store-flags';
+import { loadConfigFile } from './gateway';
 
 type ScopeFlags = { tenant?: string; feature?: string };
 
@@ -29,6 +37,21 @@ export async function writeLimits(store: QuotaStore, scope: QuotaScope, who: str
   const limits = spec ? parseLimitSpec(spec) : null;
   await store.putLimits(scope, limits);
   process.stdout.write(limits ? `limits for ${who}: ${JSON.stringify(limits)}\n` : `limits for ${who} cleared (config applies)\n`);
+}
+
+/** A policies file (a JSON array of policies, as in quota.policies), checked like the config; every problem named. */
+export function readPoliciesFile(file: string): PolicyConfig[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return parseStoredPolicies(text, file);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 async function sharedStore(o: StoreFlags) {
@@ -86,6 +109,66 @@ export function registerQuotaCommands(program: Command): void {
   );
 
   withStoreOptions(
+    quota
+      .command('policies')
+      .description(
+        'A tenant\'s own policies, beside the config\'s quota.policies and applied without a redeploy (within quota.controlsCacheSeconds): ' +
+          'FILE is a JSON array of policies in the config\'s shape (README, Governance); they count that tenant only and are named <tenant>/<id>. ' +
+          'Without --set or --clear, prints them.',
+      )
+      .requiredOption('--tenant <id>', 'the tenant')
+      .addOption(new Option('--set <file>', 'store the policies in FILE (replacing the tenant\'s stored ones)').conflicts('clear'))
+      .addOption(new Option('--clear', 'remove the tenant\'s stored policies').conflicts('set')),
+    'dynamodb',
+  ).action(
+    action<StoreFlags & { tenant: string; set?: string; clear?: boolean }>(async (o) => {
+      const store = await sharedStore(o);
+      if (o.set) {
+        const policies = readPoliciesFile(o.set);
+        await store.putPolicies(o.tenant, policies);
+        process.stdout.write(`${policies.length} polic${policies.length === 1 ? 'y' : 'ies'} stored for tenant ${o.tenant}: ${policies.map((p) => `${o.tenant}/${p.id}`).join(', ')}\n`);
+      } else if (o.clear) {
+        await store.putPolicies(o.tenant, null);
+        process.stdout.write(`policies of tenant ${o.tenant} cleared (the config's apply)\n`);
+      } else {
+        process.stdout.write(`${JSON.stringify((await store.getControls(o.tenant, 'default')).tenantPolicies ?? [], null, 2)}\n`);
+      }
+    }),
+  );
+
+  withStoreOptions(
+    quota
+      .command('show')
+      .description(
+        'Every window of a tenant now, as GET /v1/usage answers it: its limits (config and stored) with used, reserved, left, reset time, ' +
+          'spend rate and runway, and each policy counting the tenant as a whole (per global, tenant or team).',
+      )
+      .requiredOption('--tenant <id>', 'the tenant (from the config or created at run time)')
+      .requiredOption('--config <file>', 'the gateway config the platform deploys')
+      .option('--json', 'the /v1/usage JSON'),
+    'dynamodb',
+  ).action(
+    action<StoreFlags & { tenant: string; config: string; json?: boolean }>(async (o) => {
+      const config = loadConfigFile(o.config);
+      const d = await dynamoFromFlags(o);
+      const store = await storeFromFlags(o);
+      if (!store || !d) throw new UsageError('quota show reads a shared store: use --store dynamodb');
+      const gateway = new Gateway({
+        config, providers: new Map(), quota: store, tenants: new DynamoDbTenantDirectory(d.client, d.table),
+        usage: new MemoryUsageSink(), alerts: new MemoryAlertSink(), clock: systemClock, ids: systemIds, sha256,
+      });
+      const res = await gateway.usage(o.tenant);
+      if (res.status !== 200) throw new UsageError(JSON.stringify(res.body));
+      const body = res.body as { tenant: string; team: string | null; windows: Record<string, unknown>[]; policies: Record<string, unknown>[] };
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(body)}\n`);
+        return;
+      }
+      process.stdout.write(formatUsage(body));
+    }),
+  );
+
+  withStoreOptions(
     quota.command('sweep').description('Release reservations that expired unsettled (crashed or timed-out requests).'),
     'dynamodb',
   ).action(
@@ -93,4 +176,23 @@ export function registerQuotaCommands(program: Command): void {
       process.stdout.write(`released ${await (await sharedStore(o)).sweepExpired(Date.now())} expired reservations\n`);
     }),
   );
+}
+
+const num = (v: unknown): string => (v === null || v === undefined ? '-' : String(v));
+
+/** `quota show` as text: one line per window and per policy counter. */
+export function formatUsage(body: { tenant: string; team: string | null; windows: Record<string, unknown>[]; policies: Record<string, unknown>[] }): string {
+  const lines = [`tenant ${body.tenant}${body.team ? ` (team ${body.team})` : ''}`];
+  for (const w of body.windows) {
+    const usd = w.spend_usd === undefined ? '' : `  usd ${num(w.spend_usd)} used + ${num(w.reserved_usd)} reserved / ${num(w.limit_usd)} (left ${num(w.remaining_usd)})`;
+    const tokens = w.tokens === undefined ? '' : `  tokens ${num(w.tokens)} / ${num(w.limit_tokens)}`;
+    const requests = w.requests === undefined ? '' : `  requests ${num(w.requests)} / ${num(w.limit_requests)}`;
+    const rate = w.spend_rate_usd_per_hour === undefined ? '' : `  rate $${num(w.spend_rate_usd_per_hour)}/h  runs out ${num(w.runs_out_at)}`;
+    lines.push(`  ${String(w.window).padEnd(6)} ${String(w.period).padEnd(16)} resets ${num(w.resets_at)}${usd}${tokens}${requests}${rate}`);
+  }
+  if (body.policies.length) lines.push('policies:');
+  for (const p of body.policies) {
+    lines.push(`  ${p.policy} (${p.per} ${p.value}) ${p.window} ${p.period}: ${p.unit} ${num(p.used)} used + ${num(p.reserved)} reserved / ${num(p.limit)} (left ${num(p.remaining)}), resets ${num(p.resets_at)}`);
+  }
+  return `${lines.join('\n')}\n`;
 }

@@ -8,7 +8,7 @@ import { usageIdentifierFor } from '../../lambda/contract';
 import { TenantExistsError } from '../../lambda/core/ports';
 import { action, commaList, UsageError } from '../cli-support';
 import { dynamoFromFlags, withStoreOptions, type StoreFlags } from '../store-flags';
-import { writeLimits } from './quota';
+import { parseLimitSpec, readPoliciesFile, writeLimits } from './quota';
 
 const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,110}$/;
 
@@ -45,12 +45,17 @@ export function registerTenantCommands(program: Command): void {
       .option('--tiers <a,b>', 'tiers the tenant may use (default: all)', commaList)
       .option('--models <x,y>', 'models the tenant may use (default: all)', commaList)
       .option('--usage-plan-id <id>', 'the gateway\'s RuntimeTenantsUsagePlanId output')
-      .option('--usage-scope <scope>', 'the gateway\'s UsageScope output (meter keys are unique per account and Region)'),
+      .option('--usage-scope <scope>', 'the gateway\'s UsageScope output (meter keys are unique per account and Region)')
+      .option('--limits <KEY=VALUE,...>', 'the tenant\'s limits, as tenants set-limits --set')
+      .option('--policies <file>', 'the tenant\'s own policies (a JSON array, as quota policies --set)'),
     'dynamodb',
   ).action(
-    action<StoreFlags & { tenant: string; team?: string; tiers?: string[]; models?: string[]; usagePlanId?: string; usageScope?: string }>(async (o) => {
+    action<StoreFlags & { tenant: string; team?: string; tiers?: string[]; models?: string[]; usagePlanId?: string; usageScope?: string; limits?: string; policies?: string }>(async (o) => {
       if (o.usagePlanId && o.usageScope === undefined) throw new UsageError('--usage-plan-id needs --usage-scope (the gateway\'s UsageScope output)');
-      const { dir } = await directory(o);
+      // Checked before anything is written, so a bad file leaves no half-made tenant.
+      const limits = o.limits ? parseLimitSpec(o.limits) : undefined;
+      const policies = o.policies ? readPoliciesFile(o.policies) : undefined;
+      const { dir, d } = await directory(o);
       const key = newApiKey();
       try {
         await dir.createTenant({
@@ -61,9 +66,13 @@ export function registerTenantCommands(program: Command): void {
         if (err instanceof TenantExistsError) throw new UsageError(`${err.message}; use rotate-key for a new key`);
         throw err;
       }
+      const quota = new DynamoDbQuotaStore(d.client, d.table);
+      if (limits) await quota.putLimits({ tenant: o.tenant }, limits);
+      if (policies) await quota.putPolicies(o.tenant, policies);
       if (o.usagePlanId) await registerMeterKey(new APIGatewayClient({ region: o.region }), o.tenant, o.usagePlanId, o.usageScope ?? '');
       process.stdout.write(
-        `tenant ${o.tenant} created${o.usagePlanId ? ` and added to usage plan ${o.usagePlanId}` : ''}.\n` +
+        `tenant ${o.tenant} created${o.usagePlanId ? ` and added to usage plan ${o.usagePlanId}` : ''}` +
+          `${limits ? `, limits ${JSON.stringify(limits)}` : ''}${policies ? `, policies ${policies.map((p) => `${o.tenant}/${p.id}`).join(', ')}` : ''}.\n` +
           `API key (shown once; store it now, only its SHA-256 is kept):\n${key}\n`,
       );
       if (!o.usagePlanId) process.stderr.write('note: without --usage-plan-id the API refuses the tenant until its meter key is in a usage plan (see README)\n');

@@ -24,7 +24,8 @@ import { createHash } from 'node:crypto';
 import { QUOTA_TABLE } from '../contract';
 import { SettleDeferredError } from '../core/ports';
 import { ensureTable } from './dynamodb-tables';
-import { controlScopeKey } from '../core/quota/policy';
+import type { PolicyConfig } from '../core/config/schema';
+import { controlScopeKey, parseStoredPolicies } from '../core/quota/policy';
 
 export { QUOTA_TABLE };
 
@@ -348,14 +349,19 @@ export class DynamoDbQuotaStore implements QuotaStore {
       featureLimits: `l#${controlScopeKey({ tenant, feature })}`,
       globalKillSwitch: `k#global`,
       tenantKillSwitch: `k#${controlScopeKey({ tenant })}`,
+      tenantPolicies: `p#${controlScopeKey({ tenant })}`,
     };
     const items = await this.batchGet(Object.values(keys));
     const out: Record<string, unknown> = {};
     for (const [field, pk] of Object.entries(keys)) {
       const json = items.get(pk)?.value?.S;
-      if (json !== undefined) out[field] = JSON.parse(json);
+      if (json !== undefined) out[field] = field === 'tenantPolicies' ? parseStoredPolicies(json, pk) : JSON.parse(json);
     }
     return out as QuotaControls;
+  }
+
+  async putPolicies(tenant: string, policies: readonly PolicyConfig[] | null): Promise<void> {
+    await this.putOrDelete(`p#${controlScopeKey({ tenant })}`, policies === null ? null : parseStoredPolicies(JSON.stringify(policies)));
   }
 
   async putLimits(scope: QuotaScope, limits: StoredLimits | null): Promise<void> {

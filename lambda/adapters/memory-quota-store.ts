@@ -9,7 +9,8 @@ import type {
   ReserveOutcome,
   StoredLimits,
 } from '../core/ports';
-import { controlScopeKey } from '../core/quota/policy';
+import type { PolicyConfig } from '../core/config/schema';
+import { controlScopeKey, parseStoredPolicies } from '../core/quota/policy';
 
 interface OpenReservation {
   readonly amounts: ReadonlyMap<string, number>;
@@ -32,6 +33,7 @@ export class MemoryQuotaStore implements QuotaStore {
   private readonly alerts = new Set<string>();
   private readonly limits = new Map<string, StoredLimits>();
   private readonly switches = new Map<string, KillSwitch>();
+  private readonly policies = new Map<string, readonly PolicyConfig[]>();
 
   async reserve(reservationId: string, counters: readonly QuotaCounterSpec[], reservationExpiresAtMs: number): Promise<ReserveOutcome> {
     for (const c of counters) {
@@ -98,7 +100,13 @@ export class MemoryQuotaStore implements QuotaStore {
       featureLimits: this.limits.get(controlScopeKey({ tenant, feature })),
       globalKillSwitch: this.switches.get('global'),
       tenantKillSwitch: this.switches.get(controlScopeKey({ tenant })),
+      tenantPolicies: this.policies.get(tenant),
     };
+  }
+
+  async putPolicies(tenant: string, policies: readonly PolicyConfig[] | null): Promise<void> {
+    if (policies === null) this.policies.delete(tenant);
+    else this.policies.set(tenant, parseStoredPolicies(JSON.stringify(policies)));
   }
 
   async putLimits(scope: QuotaScope, limits: StoredLimits | null): Promise<void> {

@@ -3,6 +3,7 @@
  * adapters into the core. Nothing here may import an SDK, the network or the file system.
  */
 import type { ResolvedModel } from './config/resolve';
+import type { PolicyConfig } from './config/schema';
 import type { NativeAnswer, NativeRequest, NativeStreamEvent } from './formats/wire';
 import type { ChatCompletion, ChatCompletionChunk, ChatRequest } from './openai/types';
 import type { TokenUsage } from './pricing/prices';
@@ -192,6 +193,8 @@ export interface QuotaControls {
   readonly featureLimits?: StoredLimits;
   readonly globalKillSwitch?: KillSwitch;
   readonly tenantKillSwitch?: KillSwitch;
+  /** The tenant's own policies (`quota policies`, `tenants create --policies`), beside the config's; validated on write and read. */
+  readonly tenantPolicies?: readonly PolicyConfig[];
 }
 
 /** Whose limits or kill switch: global (no tenant), a tenant, or a tenant's feature. */
@@ -226,6 +229,8 @@ export interface QuotaStore {
   putLimits(scope: QuotaScope, limits: StoredLimits | null): Promise<void>;
   /** Sets (or with null clears) the kill switch, global or for one tenant. */
   setKillSwitch(scope: QuotaScope, state: KillSwitch | null): Promise<void>;
+  /** Stores a tenant's own policies (validated by the caller: parseStoredPolicies); null deletes them. */
+  putPolicies(tenant: string, policies: readonly PolicyConfig[] | null): Promise<void>;
 }
 
 /** A tenant created at run time (`llm-finops tenants create`), beside the config's. Keys are kept as SHA-256 hashes. */

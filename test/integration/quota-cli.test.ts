@@ -16,6 +16,8 @@ describe('llm-finops local --store dynamodb, operated with llm-finops quota (int
   const upstream = new FakeUpstream();
   let proc: ChildProcess;
   let client: OpenAI;
+  let dir: string;
+  let configPath: string;
   const store = () => ['--store', 'dynamodb', '--dynamodb-endpoint', dynamo.endpoint, '--dynamodb-table', 'cli-quota'];
   // Asynchronous on purpose: dynalite runs in this process, so a blocking spawnSync would deadlock it.
   const run = (args: string[]) =>
@@ -32,8 +34,8 @@ describe('llm-finops local --store dynamodb, operated with llm-finops quota (int
   beforeAll(async () => {
     await dynamo.start();
     await upstream.start();
-    const dir = mkdtempSync(join(tmpdir(), 'llm-finops-quota-cli-'));
-    const configPath = join(dir, 'gateway.json');
+    dir = mkdtempSync(join(tmpdir(), 'llm-finops-quota-cli-'));
+    configPath = join(dir, 'gateway.json');
     writeFileSync(configPath, JSON.stringify(testConfig(upstream.baseUrl, {
       quota: { premiumTiers: ['large'], controlsCacheSeconds: 0 },
       cache: { exact: { enabled: false } },
@@ -107,6 +109,41 @@ describe('llm-finops local --store dynamodb, operated with llm-finops quota (int
     await expect(chat(rotatedClient)).rejects.toMatchObject({ status: 429, error: { code: 'quota_exceeded' } });
     expect((await run(['tenants', 'list', '--store', 'memory'])).stderr).toContain('use --store dynamodb');
     expect((await tenants('create', '--tenant', 'bad id')).status).toBe(2);
+  });
+
+  it('gives a tenant its own policies at run time (quota policies, tenants create --policies) and shows every window (quota show)', async () => {
+    const file = join(dir, 'policies.json');
+    writeFileSync(file, JSON.stringify([
+      { id: 'per-session', per: 'session', limits: [{ window: 'total', requests: 1 }] },
+      { id: 'hourly', per: 'tenant', limits: [{ window: 'hour', usd: 100 }] },
+    ]));
+    const set = await quota('policies', '--tenant', 'acme', '--set', file);
+    expect(set.stdout).toBe('2 policies stored for tenant acme: acme/per-session, acme/hourly\n');
+    const inSession = (id: string) => client.chat.completions.create({ model: 'small-a', messages: [{ role: 'user', content: `s ${Math.random()}` }], max_tokens: 20 }, { headers: { 'x-llm-session-id': id } });
+    await inSession('cli-s1');
+    await expect(inSession('cli-s1')).rejects.toMatchObject({ status: 429, error: { message: expect.stringContaining("policy 'acme/per-session' (session 'cli-s1')") } });
+
+    const show = await quota('show', '--tenant', 'acme', '--config', configPath);
+    expect(show.status).toBe(0);
+    expect(show.stdout).toMatch(/^tenant acme \(team platform\)\n {2}day {4}\d{4}-\d{2}-\d{2} +resets \S+ {2}usd [\d.]+ used \+ 0 reserved \/ 10 /m);
+    expect(show.stdout).toMatch(/\npolicies:\n {2}acme\/hourly \(tenant acme\) hour \S+: usd [\d.]+ used \+ 0 reserved \/ 100 \(left [\d.]+\), resets \S+\n$/);
+    const json = JSON.parse((await quota('show', '--tenant', 'acme', '--config', configPath, '--json')).stdout);
+    expect(json).toMatchObject({ object: 'usage', tenant: 'acme', policies: [expect.objectContaining({ policy: 'acme/hourly', per: 'tenant', window: 'hour', unit: 'usd', limit: 100 })] });
+
+    // Printed back as stored (defaults filled in), then cleared.
+    expect(JSON.parse((await quota('policies', '--tenant', 'acme')).stdout).map((p: { id: string }) => p.id)).toEqual(['per-session', 'hourly']);
+    expect((await quota('policies', '--tenant', 'acme', '--clear')).stdout).toContain("policies of tenant acme cleared");
+    expect((await inSession('cli-s1')).choices).toHaveLength(1);
+
+    // A run-time tenant created with its limits and policies in one step; a bad file is refused before anything is written.
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, JSON.stringify([{ id: 'Bad', limits: [{ window: 'fortnight', usd: -1 }] }]));
+    const refused = await run(['tenants', 'create', '--tenant', 'initech', '--policies', bad, ...store()]);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain(`${bad}: 0.id: lower-case letters, digits and -, up to 63; 0.limits.0.window:`);
+    const created = await run(['tenants', 'create', '--tenant', 'initech', '--limits', 'dailyUsd=5', '--policies', file, ...store()]);
+    expect(created.status).toBe(0);
+    expect(JSON.parse((await quota('policies', '--tenant', 'initech')).stdout)).toHaveLength(2);
   });
 
   it('rejects bad quota commands with usage errors', async () => {

@@ -319,7 +319,8 @@ export class QuotaGuard {
    */
   async policyUsage(tenant: ResolvedTenant): Promise<Record<string, unknown>[]> {
     const now = this.clock.now();
-    const whole = this.config.raw.quota.policies.filter((p) => ['global', 'tenant', 'team'].includes(p.per) && !p.match.feature && !p.match.model && !p.match.provider);
+    const { policies } = this.limitsFor(tenant, undefined, await this.controls(tenant.id, 'default'));
+    const whole = policies.filter((p) => ['global', 'tenant', 'team'].includes(p.per) && !p.match.feature && !p.match.model && !p.match.provider);
     if (!whole.length) return [];
     const plans = planPolicyCounters(whole, { tenant: tenant.id, feature: '', team: tenant.config.team, model: '', provider: '' }, now, { usdMicros: 0, tokens: 0 });
     const state = await this.store.read(plans.map((p) => p.key));
@@ -451,7 +452,7 @@ export class QuotaGuard {
   private limitsFor(tenant: ResolvedTenant, feature: string | undefined, controls: QuotaControls): EffectiveLimits {
     const q = this.config.raw.quota;
     return effectiveLimits(
-      { tenant: tenant.config.limits, defaults: q.defaults, feature: feature === undefined ? undefined : tenant.config.features?.[feature], global: q.global },
+      { tenant: tenant.config.limits, defaults: q.defaults, feature: feature === undefined ? undefined : tenant.config.features?.[feature], global: q.global, policies: q.policies, tenantId: tenant.id },
       controls,
     );
   }
@@ -469,7 +470,7 @@ export class QuotaGuard {
       micros = cascade ? micros + cost : Math.max(micros, cost);
     }
     const amounts = { usdMicros: micros, tokens: a.inputTokens + outTokens };
-    const policies = this.config.raw.quota.policies;
+    const policies = limits.policies;
     const plans = planCounters(limits, a.tenant.id, a.feature, now, amounts);
     const primary = route.chain[0];
     const ctx = { tenant: a.tenant.id, feature: a.feature, team: a.tenant.config.team, endUser: a.endUser, session: a.session, apiKey: a.apiKey, model: primary.id, provider: primary.provider.id };

@@ -1,4 +1,5 @@
-import type { LimitSet, PolicyConfig, PolicyWindow } from '../config/schema';
+import * as z from 'zod';
+import { PolicySchema, type LimitSet, type PolicyConfig, type PolicyWindow } from '../config/schema';
 import type { QuotaControls, QuotaCounterSpec, QuotaScope, StoredLimits } from '../ports';
 import { usdToMicros } from '../pricing/money';
 
@@ -34,6 +35,8 @@ export interface EffectiveLimits {
   readonly tenant: LimitSet;
   readonly feature: LimitSet;
   readonly global: LimitSet;
+  /** The config's policies and the tenant's own (policiesFor). */
+  readonly policies: readonly PolicyConfig[];
 }
 
 /** Config limits overlaid with stored ones: a stored field wins; a stored null removes the limit. */
@@ -44,13 +47,14 @@ export function mergeLimits(base: LimitSet | undefined, stored: StoredLimits | u
 }
 
 export function effectiveLimits(
-  config: { tenant?: LimitSet; defaults: LimitSet; feature?: LimitSet; global: LimitSet },
+  config: { tenant?: LimitSet; defaults: LimitSet; feature?: LimitSet; global: LimitSet; policies?: readonly PolicyConfig[]; tenantId?: string },
   controls: QuotaControls,
 ): EffectiveLimits {
   return {
     tenant: mergeLimits(config.tenant ?? config.defaults, controls.tenantLimits),
     feature: mergeLimits(config.feature, controls.featureLimits),
     global: mergeLimits(config.global, controls.globalLimits),
+    policies: policiesFor(config.policies ?? [], config.tenantId ?? '', controls.tenantPolicies),
   };
 }
 
@@ -298,4 +302,32 @@ export function killSwitchFor(controls: QuotaControls): QuotaControls['globalKil
 export function controlScopeKey(scope: QuotaScope): string {
   if (scope.tenant === undefined) return 'global';
   return scope.feature === undefined ? `tenant#${scope.tenant}` : `feature#${scope.tenant}#${scope.feature}`;
+}
+
+/** A tenant's own policies as the store keeps them: at most 20, ids unique, each valid as in the config. */
+export const StoredPoliciesSchema = z.array(PolicySchema).max(20).refine((ps) => new Set(ps.map((p) => p.id)).size === ps.length, { message: 'policy ids must be unique' });
+
+/**
+ * A tenant's stored policies, checked like the config's. Throws with every problem named: a policy item that does not
+ * parse is a fault the guard treats as an unavailable store (fail-closed refuses), never a budget silently dropped.
+ */
+export function parseStoredPolicies(json: string, where = 'policies'): PolicyConfig[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (err) {
+    throw new Error(`${where}: not JSON (${(err as Error).message})`, { cause: err });
+  }
+  const parsed = StoredPoliciesSchema.safeParse(raw);
+  if (!parsed.success) throw new Error(`${where}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(list)'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+/**
+ * The policies in force for a tenant: the config's, then the tenant's own from the store, which count that tenant only
+ * and are named `<tenant>/<id>` in counters, refusals and alerts (so two tenants' policies of the same id never share a counter).
+ */
+export function policiesFor(config: readonly PolicyConfig[], tenant: string, stored: readonly PolicyConfig[] | undefined): readonly PolicyConfig[] {
+  if (!stored?.length) return config;
+  return [...config, ...stored.map((p) => ({ ...p, id: `${tenant}/${p.id}`, match: { ...p.match, tenant } }))];
 }

@@ -101,5 +101,16 @@ export function quotaStoreContract(name: string, make: () => Promise<QuotaStore>
       await store.setKillSwitch({}, null);
       expect(await store.getControls('acme', 'other-feature')).toEqual({ globalLimits: { monthlyUsd: 1000 } });
     });
+
+    it('stores a tenant\'s own policies, checked like the config\'s, and deletes them', async () => {
+      const policy = { id: 'dev-daily', per: 'endUser', limits: [{ window: 'day', usd: 20 }] };
+      await store.putPolicies('acme', [policy as never]);
+      // Read back with the schema's defaults filled in; another tenant sees none.
+      expect((await store.getControls('acme', 'bot')).tenantPolicies).toEqual([{ ...policy, match: {}, onExhausted: 'refuse' }]);
+      expect((await store.getControls('other', 'bot')).tenantPolicies).toBeUndefined();
+      await expect(store.putPolicies('acme', [{ id: 'Bad Id', limits: [] } as never])).rejects.toThrow(/^policies: 0\.id: .*; 0\.limits: /);
+      await store.putPolicies('acme', null);
+      expect((await store.getControls('acme', 'bot')).tenantPolicies).toBeUndefined();
+    });
   });
 }

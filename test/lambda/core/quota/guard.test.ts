@@ -307,6 +307,20 @@ describe('QuotaGuard (through the pipeline)', () => {
       expect((await chat(ask('small-a', 'e'), { apiKeyId: 'bbbb000000000001' })).status).toBe(200);
     });
 
+    it('applies a tenant\'s own stored policies at run time, named <tenant>/<id>, to that tenant only', async () => {
+      const { chat, provider, store } = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 10 } }] });
+      for (let i = 0; i < 3; i++) provider.script('up-small-a', { ok: 'x', usage: usage(10, 10) });
+      expect((await chat(ask('small-a', 'a'), { headers: { 'x-llm-session-id': 's1' } })).status).toBe(200);
+      await store.putPolicies('acme', [{ id: 'one-per-session', per: 'session', limits: [{ window: 'total', requests: 1 }] } as never]);
+      await store.putPolicies('globex', [{ id: 'nothing', limits: [{ window: 'day', requests: 1 }] } as never]);
+      expect((await chat(ask('small-a', 'b'), { headers: { 'x-llm-session-id': 's2' } })).status).toBe(200);
+      const refused = await chat(ask('small-a', 'c'), { headers: { 'x-llm-session-id': 's2' } });
+      expect((refused.body as { error: { message: string } }).error.message).toMatch(/^Quota exceeded for policy 'acme\/one-per-session' \(session 's2'\) \(total, limit 1 requests\)/);
+      // Removed at run time too (controlsCacheSeconds 0 here; 5 s by default).
+      await store.putPolicies('acme', null);
+      expect((await chat(ask('small-a', 'd'), { headers: { 'x-llm-session-id': 's2' } })).status).toBe(200);
+    });
+
     it('refuses a session id that is not a plain bounded string with 400, before anything is reserved', async () => {
       const { chat, provider, store } = setup({}, { tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 10 } }] });
       const r = await chat(ask('small-a'), { headers: { 'x-llm-session-id': 'x'.repeat(10_240) } });
