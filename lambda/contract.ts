@@ -38,12 +38,19 @@ export const GATEWAY_METRICS = {
   cacheErrors: 'CacheErrors',
   quotaRejections: 'QuotaRejections',
   quotaDowngrades: 'QuotaDowngrades',
+  /** Requests a policy's brownout stage downgraded or throttled (quota_action brownout_*). */
+  quotaBrownouts: 'QuotaBrownouts',
+  /** Budget alerts published (threshold, forecast, spike, brownout), dimension ALERT_TYPE_DIMENSION (4 values). */
+  quotaAlerts: 'QuotaAlerts',
   upstreamErrors: 'UpstreamErrors',
   overheadMs: 'OverheadMs',
   latencyMs: 'LatencyMs',
   inputTokens: 'InputTokens',
   outputTokens: 'OutputTokens',
 } as const;
+
+/** The dimension of GATEWAY_METRICS.quotaAlerts: the alert's type (quota_threshold, quota_forecast, quota_spike, quota_brownout). */
+export const ALERT_TYPE_DIMENSION = 'AlertType';
 
 /** Powertools service name of the router's logs and metrics. */
 export const ROUTER_SERVICE = 'llm-finops-router';

@@ -1,7 +1,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { GATEWAY_METRICS as M } from '../contract';
-import type { UsageSink } from '../core/ports';
+import { ALERT_TYPE_DIMENSION, GATEWAY_METRICS as M } from '../contract';
+import type { AlertSink, QuotaAlert, UsageSink } from '../core/ports';
 import type { FeedbackRecord, UsageRecord } from '../core/usage';
 
 /**
@@ -20,6 +20,7 @@ export class PowertoolsUsageSink implements UsageSink {
       // recombined from per-model p99s. Then the same counts by tier and model for the dashboard's breakdowns.
       this.addCounts(r);
       this.metrics.addMetric(M.quotaDowngrades, MetricUnit.Count, r.quota_action.includes('downgraded') ? 1 : 0);
+      this.metrics.addMetric(M.quotaBrownouts, MetricUnit.Count, r.quota_action.startsWith('brownout_') ? 1 : 0);
       this.metrics.addMetric(M.latencyMs, MetricUnit.Milliseconds, r.latency_ms);
       this.metrics.publishStoredMetrics();
       this.metrics.addDimensions({ Tier: r.tier ?? 'none', Model: r.model ?? 'none' });
@@ -45,5 +46,25 @@ export class PowertoolsUsageSink implements UsageSink {
 
   feedback(record: FeedbackRecord): void {
     this.logger.info('llm_feedback', { _type: 'llm_feedback', ...record });
+  }
+}
+
+/**
+ * The Lambda's record of each budget alert: one log line (`_type: llm_alert`, for the dashboard's alert table) and
+ * one EMF count by alert type (GATEWAY_METRICS.quotaAlerts), which the dashboard graphs and alarms on. Its own
+ * Metrics instance, so its dimension never leaks into the usage metrics. Delivery is the SNS sink's.
+ */
+export class PowertoolsAlertSink implements AlertSink {
+  constructor(private readonly logger: Logger, private readonly metrics: Metrics) {}
+
+  publish(alert: QuotaAlert): void {
+    try {
+      this.logger.warn('llm_alert', { _type: 'llm_alert', ...alert });
+      this.metrics.addDimension(ALERT_TYPE_DIMENSION, alert.type);
+      this.metrics.addMetric(M.quotaAlerts, MetricUnit.Count, 1);
+      this.metrics.publishStoredMetrics();
+    } catch (err) {
+      process.stderr.write(`alert sink: ${(err as Error).message}\n`);
+    }
   }
 }

@@ -125,7 +125,20 @@ export class MemoryAlertSink implements AlertSink {
   }
 }
 
-/** Writes alerts as JSON lines on stderr (local) or to the log (Lambda); SNS delivery arrives with the quota issue. */
+/** Hands each alert to every sink (the Lambda: its log line and metric, then SNS delivery). */
+export class TeeAlertSink implements AlertSink {
+  constructor(private readonly sinks: readonly AlertSink[]) {}
+
+  publish(alert: QuotaAlert): void {
+    for (const s of this.sinks) s.publish(alert);
+  }
+
+  async flush(): Promise<void> {
+    await Promise.all(this.sinks.map((s) => s.flush?.()));
+  }
+}
+
+/** Writes alerts as JSON lines on stderr (`llm-finops local`, and the Lambda without an alert topic). */
 export class LogAlertSink implements AlertSink {
   publish(alert: QuotaAlert): void {
     process.stderr.write(`${JSON.stringify({ _type: 'llm_alert', ...alert })}\n`);

@@ -8,8 +8,8 @@ import { SnsAlertSink } from '../adapters/sns-alert-sink';
 import { loadArtefacts } from '../adapters/artefacts';
 import { buildGateway } from '../adapters/wiring';
 import { FirehoseUsageSink } from '../adapters/firehose-usage-sink';
-import { PowertoolsUsageSink } from '../adapters/powertools-usage-sink';
-import { TeeUsageSink } from '../adapters/usage-sinks';
+import { PowertoolsAlertSink, PowertoolsUsageSink } from '../adapters/powertools-usage-sink';
+import { TeeAlertSink, TeeUsageSink } from '../adapters/usage-sinks';
 import { ENV_ALERT_TOPIC_ARN, ENV_QUOTA_TABLE, ENV_USAGE_STREAM, METRICS_NAMESPACE, ROUTER_SERVICE } from '../contract';
 import { resolveConfig } from '../core/config/resolve';
 import { configFromEnv } from './shared/config-from-env';
@@ -31,6 +31,8 @@ const dynamo = quotaTable ? new DynamoDBClient(awsClientConfig('dynamodb')) : un
 function powertoolsSink(): PowertoolsUsageSink {
   return new PowertoolsUsageSink(new Logger({ serviceName: ROUTER_SERVICE }), new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ROUTER_SERVICE }));
 }
+/** Each alert's log line and metric (the dashboard's table and alarms), then SNS delivery when a topic is set. */
+const alertLog = new PowertoolsAlertSink(new Logger({ serviceName: ROUTER_SERVICE }), new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ROUTER_SERVICE }));
 const gateway = loadArtefacts(config, { baseDir: __dirname }).then((artefacts) => buildGateway(config, {
   env: process.env,
   baseDir: __dirname,
@@ -45,7 +47,7 @@ const gateway = loadArtefacts(config, { baseDir: __dirname }).then((artefacts) =
   // Run-time tenants live in the quota table beside the counters.
   tenants: quotaTable ? new DynamoDbTenantDirectory(dynamo!, quotaTable) : undefined,
   // The SNS client is loaded with the first alert, not at cold start.
-  alerts: alertTopic ? new SnsAlertSink(undefined, alertTopic) : undefined,
+  alerts: alertTopic ? new TeeAlertSink([alertLog, new SnsAlertSink(undefined, alertTopic)]) : alertLog,
   // Problems that do not stop the gateway (a provider key unset, the semantic cache's secret unreadable): one log
   // line each, at start-up, with a type a metric filter or Logs Insights can find.
   warn: (message) => process.stderr.write(`${JSON.stringify({ _type: 'llm_gateway_degraded', level: 'ERROR', message })}\n`),

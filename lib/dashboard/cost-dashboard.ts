@@ -4,7 +4,7 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { GATEWAY_METRICS as M, METRICS_NAMESPACE, ROUTER_SERVICE } from '../../lambda/contract';
+import { ALERT_TYPE_DIMENSION, GATEWAY_METRICS as M, METRICS_NAMESPACE, ROUTER_SERVICE } from '../../lambda/contract';
 import type { LlmGateway } from '../gateway/llm-gateway';
 
 /** Thresholds of the gateway alarms; leave one out to keep its default, set it to 0 to drop that alarm. */
@@ -38,6 +38,18 @@ export interface GatewayAlarmThresholds {
    * @default 250
    */
   readonly overheadP99Ms?: number;
+
+  /**
+   * Budget forecast alerts (a USD limit runs out before its window resets at the recent rate) in 5 minutes.
+   * @default 1
+   */
+  readonly budgetForecastAlertsPer5Min?: number;
+
+  /**
+   * Spend spike alerts (a scope's hourly rate past quota.forecast.spikeFactor x its trailing average) in 5 minutes.
+   * @default 1
+   */
+  readonly spendSpikeAlertsPer5Min?: number;
 }
 
 export interface CostDashboardProps {
@@ -83,7 +95,7 @@ const FIVE_MIN = Duration.minutes(5);
  */
 export class CostDashboard extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
-  /** The alarms by name: spendRate, quotaRejections, upstreamErrors, cacheErrors, overheadP99. */
+  /** The alarms by name: spendRate, quotaRejections, upstreamErrors, cacheErrors, overheadP99, budgetForecast, spendSpike. */
   readonly alarms: Record<string, cloudwatch.Alarm> = {};
 
   constructor(scope: Construct, id: string, props: CostDashboardProps) {
@@ -139,8 +151,11 @@ export class CostDashboard extends Construct {
       }),
       new cloudwatch.GraphWidget({ title: 'Routing mix: requests by tier and model', left: [byTierModel(M.requests, 'Sum', '')], stacked: true, width: 8, height: 6, period: HOUR }),
       new cloudwatch.GraphWidget({
-        title: 'Quota rejections and downgrades',
-        left: [total(M.quotaRejections, 'Sum', FIVE_MIN, 'rejected (429)'), total(M.quotaDowngrades, 'Sum', FIVE_MIN, 'downgraded (incl. kill switch)')],
+        title: 'Quota rejections, downgrades and brownouts',
+        left: [
+          total(M.quotaRejections, 'Sum', FIVE_MIN, 'rejected (429)'), total(M.quotaDowngrades, 'Sum', FIVE_MIN, 'downgraded (incl. kill switch, brownout)'),
+          total(M.quotaBrownouts, 'Sum', FIVE_MIN, 'brownout stage (downgraded or throttled)'),
+        ],
         width: 8,
         height: 6,
       }),
@@ -176,6 +191,39 @@ export class CostDashboard extends Construct {
         'sort spend_usd desc',
         'limit 20',
       ]),
+    );
+    // Governance: how fast each scope spends, which budgets run out early, and where brownout stages act.
+    const alertsOf = (type: string, period = FIVE_MIN): cloudwatch.Metric => new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE, metricName: M.quotaAlerts, dimensionsMap: { service: ROUTER_SERVICE, [ALERT_TYPE_DIMENSION]: type }, statistic: 'Sum', period,
+    });
+    this.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Budget alerts by type (threshold, forecast, spike, brownout)',
+        left: ['quota_threshold', 'quota_forecast', 'quota_spike', 'quota_brownout'].map((type) => alertsOf(type, HOUR).with({ label: type })),
+        stacked: true,
+        width: 8,
+        height: 6,
+      }),
+      insights('Spend rate per tenant (USD per hour)', [
+        'filter _type = "llm_usage"',
+        'stats sum(cost_usd) as usd_per_hour, count(*) as requests by tenant, bin(1h) as hour',
+        'sort hour desc, usd_per_hour desc',
+        'limit 50',
+      ], 8),
+      insights('Runway, spikes and brownout stages (budget alerts)', [
+        'filter _type = "llm_alert"',
+        'fields ts, type, stage, tenant, scope, policy.id as policy, policy.value as value, window, period, exhaustsAt as runs_out_at, ratePerHour / 1e6 as usd_per_hour, committed, limit',
+        'sort ts desc',
+        'limit 50',
+      ], 8),
+    );
+    this.dashboard.addWidgets(
+      insights('Brownout stages by tenant and policy (requests)', [
+        'filter _type = "llm_usage" and quota_action like /^brownout_/',
+        'stats count(*) as requests, sum(cost_usd) as spend_usd by tenant, feature, quota_action',
+        'sort requests desc',
+        'limit 20',
+      ], 24),
     );
     const bedrock = (metric: string, statistic: string): cloudwatch.MathExpression => new cloudwatch.MathExpression({
       expression: `SEARCH('{AWS/Bedrock,ModelId} MetricName="${metric}"', '${statistic}', 3600)`,
@@ -227,6 +275,8 @@ export class CostDashboard extends Construct {
     }), t.upstreamErrorPercent ?? 5, 3);
     alarm('cacheErrors', 'The cache backend is failing (the gateway fails open: answers cost full price)', total(M.cacheErrors, 'Sum', FIVE_MIN), t.cacheErrorsPer5Min ?? 1, 3, true);
     alarm('overheadP99', 'Gateway overhead p99 above the threshold', total(M.overheadMs, 'p99', FIVE_MIN), t.overheadP99Ms ?? 250, 3);
+    alarm('budgetForecast', 'A USD budget runs out before its window resets at the recent spend rate (quota_forecast alert: see the alert table for which)', alertsOf('quota_forecast'), t.budgetForecastAlertsPer5Min ?? 1, 1, true);
+    alarm('spendSpike', 'A scope spends past spikeFactor x its trailing hourly average (quota_spike alert): a loop or a new workload', alertsOf('quota_spike'), t.spendSpikeAlertsPer5Min ?? 1, 1, true);
     if (!Object.keys(this.alarms).length) return;
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(this.alarms), width: 24, height: 3 }));
   }

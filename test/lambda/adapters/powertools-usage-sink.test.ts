@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { PowertoolsUsageSink } from '../../../lambda/adapters/powertools-usage-sink';
+import { PowertoolsAlertSink, PowertoolsUsageSink } from '../../../lambda/adapters/powertools-usage-sink';
 import type { UsageRecord } from '../../../lambda/core/usage';
 
 const record = {
@@ -19,6 +19,7 @@ describe('PowertoolsUsageSink', () => {
     jest.spyOn(process.stdout, 'write').mockImplementation((s) => (lines.push(String(s)), true));
     jest.spyOn(console, 'log').mockImplementation((s) => void lines.push(String(s)));
     jest.spyOn(console, 'info').mockImplementation((s) => void lines.push(String(s)));
+    jest.spyOn(process.stderr, 'write').mockImplementation((s) => (lines.push(String(s)), true));
   });
   afterEach(() => jest.restoreAllMocks());
 
@@ -36,5 +37,22 @@ describe('PowertoolsUsageSink', () => {
     expect(emf._aws.CloudWatchMetrics[0]).toMatchObject({ Namespace: 'LlmFinOps', Dimensions: [expect.arrayContaining(['Tier', 'Model'])] });
     expect(emf._aws.CloudWatchMetrics[0].Dimensions[0]).not.toContain('tenant');
     expect(emf).toMatchObject({ Tier: 'small', Model: 'nova-lite', Requests: 1, CostUsd: 0.00002, CacheHits: 1, InputTokens: 105, QuotaRejections: 0 });
+  });
+
+  it('records each budget alert as one warning line and one count by alert type, its dimension kept off the usage metrics', () => {
+    const metrics = () => new Metrics({ namespace: 'LlmFinOps', serviceName: 'llm-finops-router' });
+    const alerts = new PowertoolsAlertSink(new Logger({ serviceName: 'llm-finops-router' }), metrics());
+    alerts.publish({
+      type: 'quota_spike', tenant: 'acme', feature: null, scope: 'tenant', unit: 'usd', window: 'hour', period: '2026-12-06T10',
+      counter: 'tenant#acme#usd#2026-12-06T10', threshold: 3, committed: 12_000, limit: 1_000_000_000, ratePerHour: 16_364, trailingPerHour: 2_000, ts: '2026-12-06T10:44:00.000Z',
+    });
+    new PowertoolsUsageSink(new Logger({ serviceName: 'llm-finops-router' }), metrics()).write({ ...record, quota_action: 'brownout_throttled' });
+    const json = lines.join('\n').split('\n').filter((l) => l.trim().startsWith('{')).map((l) => JSON.parse(l));
+    expect(json.find((j) => j._type === 'llm_alert')).toMatchObject({ level: 'WARN', type: 'quota_spike', tenant: 'acme', ratePerHour: 16_364 });
+    const [alert, totals] = json.filter((j) => j._aws);
+    expect(alert._aws.CloudWatchMetrics[0].Dimensions[0]).toEqual(expect.arrayContaining(['service', 'AlertType']));
+    expect(alert).toMatchObject({ AlertType: 'quota_spike', QuotaAlerts: 1 });
+    expect(totals).toMatchObject({ QuotaBrownouts: 1, QuotaDowngrades: 0 });
+    expect(totals.AlertType).toBeUndefined();
   });
 });

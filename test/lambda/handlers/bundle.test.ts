@@ -294,7 +294,12 @@ describe('lazy chunks', () => {
         ...LOCAL_AWS,
       });
       expect(result.stderr).not.toContain('llm_alert_publish_failed');
-      expect(JSON.parse(result.stdout).statusCode).toBe(200);
+      const lines = result.stdout.trim().split('\n');
+      expect(JSON.parse(lines.at(-1)!).statusCode).toBe(200);
+      // Each alert is also logged, with a count by type for the dashboard's alarms.
+      const logged = [...lines, ...result.stderr.split('\n')].filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(logged.filter((l) => l._type === 'llm_alert').map((l) => l.type)).toEqual(['quota_forecast', 'quota_threshold']);
+      expect(logged.filter((l) => l.QuotaAlerts === 1).map((l) => l.AlertType)).toEqual(['quota_forecast', 'quota_threshold']);
       // The 80% threshold, and the forecast: at this hour's rate the day's $0.0004 left goes within the day.
       const forms = published.map((b) => new URLSearchParams(b));
       expect(forms.map((f) => f.get('Action'))).toEqual(['Publish', 'Publish']);

@@ -22,10 +22,15 @@ describe('CostDashboard', () => {
     const { body } = synth();
     for (const title of [
       'Spend per hour by tier and model (USD)', 'Cost saved by cache and routing (USD per hour)', 'Cache hit ratio (%)',
-      'Routing mix: requests by tier and model', 'Quota rejections and downgrades', 'Latency and gateway overhead (ms)',
+      'Routing mix: requests by tier and model', 'Quota rejections, downgrades and brownouts', 'Latency and gateway overhead (ms)',
       'Errors: upstream 5xx, cache backend, API 5xx', 'Top tenants by spend', 'Top features by spend',
       'Bedrock tokens per hour by model (AWS/Bedrock)', 'Bedrock invocations, throttles and latency by model', 'Alarms',
+      // Governance: spend rate per scope, runway (forecasts), spikes and brownout stages.
+      'Budget alerts by type (threshold, forecast, spike, brownout)', 'Spend rate per tenant (USD per hour)',
+      'Runway, spikes and brownout stages (budget alerts)', 'Brownout stages by tenant and policy (requests)',
     ]) expect(body).toContain(title);
+    expect(body).toContain('filter _type = \\\\\\"llm_alert\\\\\\"');
+    expect(body).toContain('stats sum(cost_usd) as usd_per_hour, count(*) as requests by tenant, bin(1h) as hour');
     // Tier and model come from SEARCH over the router's EMF dimensions; tenants only from the usage log.
     expect(body).toContain(`SEARCH('{LlmFinOps,Model,Tier,service} MetricName=\\\\\\"CostUsd\\\\\\"', 'Sum', 3600)`);
     expect(body).toContain('stats sum(cost_usd) as spend_usd');
@@ -43,13 +48,20 @@ describe('CostDashboard', () => {
 
   it('alarms on the gateway-wide totals with their defaults, notifying the topic on ALARM and OK', () => {
     const { template, dashboard } = synth();
-    expect(Object.keys(dashboard.alarms).sort()).toEqual(['cacheErrors', 'overheadP99', 'quotaRejections', 'upstreamErrors']);
+    expect(Object.keys(dashboard.alarms).sort()).toEqual(['budgetForecast', 'cacheErrors', 'overheadP99', 'quotaRejections', 'spendSpike', 'upstreamErrors']);
     const topic = { Ref: Match.stringLikeRegexp('Topic') };
     const dims = [{ Name: 'service', Value: 'llm-finops-router' }];
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'LlmFinOps', MetricName: 'QuotaRejections', Dimensions: dims, Statistic: 'Sum', Period: 300, Threshold: 25, EvaluationPeriods: 1,
       ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching', AlarmActions: [topic], OKActions: [topic],
     });
+    // The budget alerts the router publishes (and logs with a count by type) also show as alarm states.
+    for (const type of ['quota_forecast', 'quota_spike']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: 'QuotaAlerts', Dimensions: [{ Name: 'AlertType', Value: type }, { Name: 'service', Value: 'llm-finops-router' }], Statistic: 'Sum', Period: 300,
+        Threshold: 1, EvaluationPeriods: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'CacheErrors', Threshold: 1, EvaluationPeriods: 3, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'OverheadMs', ExtendedStatistic: 'p99', Threshold: 250, EvaluationPeriods: 3, Dimensions: dims });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {

@@ -117,8 +117,8 @@ describe('CostManagedAiPlatform', () => {
       Environment: { Variables: Match.objectLike({ LLM_FINOPS_ALERT_TOPIC_ARN: { Ref: Match.stringLikeRegexp('PlatformAlerts') } }) },
     });
     template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
-    // No budget: no spend-rate alarm; the four operational alarms notify the topic.
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    // No budget: no spend-rate alarm; the four operational alarms and the forecast and spike alarms notify the topic.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 6);
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: Match.stringLikeRegexp('PlatformAlerts') }] });
     template.hasOutput('*', { Description: Match.stringLikeRegexp('Every cost alert') });
     synth({ dashboard: false }).template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
