@@ -1,4 +1,6 @@
+import { GatewayConfigSchema } from '../config/schema';
 import { findCatalogPrice, PRICE_CATALOG } from '../pricing/catalog';
+import { effectiveLimits, planCounters, planPolicyCounters, withRateCounters } from '../quota/policy';
 import { onlyRaises, scheduledMinimum } from './schedule';
 import { num, scalableTargetOf, str, type CfnTemplate } from './template';
 
@@ -186,6 +188,7 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
   let routerGb = 0;
   let routerX86 = false;
   let hasExactCache = false;
+  let quotaCounters: number | undefined;
   let embeddingPerMTok: number | undefined;
   let usageStream: 'plain' | 'parquet' | undefined;
   for (const [stack, template] of Object.entries(stacks)) {
@@ -205,6 +208,7 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
           routerX86 = !(Array.isArray(props.Architectures) && props.Architectures.includes('arm64'));
         }
         if ('LLM_FINOPS_EXACT_CACHE_TABLE' in env) hasExactCache = true;
+        if ('LLM_FINOPS_CONFIG' in env) quotaCounters = quotaCountersPerRequest(env.LLM_FINOPS_CONFIG) ?? quotaCounters;
         // Committed capacity the gateway config declares (Provisioned Throughput, PTU): paid by the hour whatever the
         // traffic, bought outside CloudFormation, so only the config knows it.
         for (const c of commitmentsOf(env.LLM_FINOPS_CONFIG)) {
@@ -232,7 +236,12 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
   }
   // One ~1.5 KB usage record per request in the router's log group (plus the runtime's own lines, not counted).
   if (routerGb > 0) variable['CloudWatch Logs ingestion of usage records (1.5 KB each)'] = round2(((1.5 * 1e6) / (1024 * 1024)) * p.cloudWatchLogsIngestPerGb.usd);
-  if (hasQuotaTable) variable['DynamoDB quota writes (10) and reads (5)'] = round2(10 * p.dynamoDbWritePerMillion.usd + 5 * p.dynamoDbReadPerMillion.usd);
+  if (hasQuotaTable) {
+    if (quotaCounters === undefined) variable['DynamoDB quota writes (10) and reads (5)'] = round2(10 * p.dynamoDbWritePerMillion.usd + 5 * p.dynamoDbReadPerMillion.usd);
+    // Reserve (the reservation item, one conditional raise per counter) and settle (one update per counter, the
+    // item's delete): 2N + 2 writes of items under 1 KB. Controls are read once per controlsCacheSeconds per instance.
+    else variable[`DynamoDB quota: ${quotaCounters} counters, ${2 * quotaCounters + 2} writes`] = round2((2 * quotaCounters + 2) * p.dynamoDbWritePerMillion.usd);
+  }
   // A lookup per request, and at most one 2 KB answer stored (2 write units) on a miss.
   if (hasExactCache) variable['DynamoDB exact cache read (1) and write (2)'] = round2(p.dynamoDbReadPerMillion.usd + 2 * p.dynamoDbWritePerMillion.usd);
   if (usageStream) {
@@ -246,6 +255,35 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
   if (!usage) return out;
   const variableMonth = round2((perMillion * usage.requestsPerMonth) / 1e6);
   return { ...out, usage: { ...usage, variableUsdPerMonth: variableMonth, totalUsdPerMonth: round2(fixedTotal + variableMonth) } };
+}
+
+/**
+ * The quota counters one request touches under a gateway config (JSON text): its first tenant's (or the defaults')
+ * limits, every policy that may count it (a request with an end user, a session and an API key, on the first model),
+ * and the forecast's hour counters. Undefined when the document is not plain valid JSON (a deploy-time token).
+ */
+export function quotaCountersPerRequest(config: unknown): number | undefined {
+  if (typeof config !== 'string') return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(config);
+  } catch {
+    return undefined;
+  }
+  const parsed = GatewayConfigSchema.safeParse(raw);
+  if (!parsed.success) return undefined;
+  const c = parsed.data;
+  const q = c.quota;
+  const tenant = c.tenants[0];
+  const now = Date.UTC(2026, 0, 15, 12);
+  const amounts = { usdMicros: 1, tokens: 1 };
+  const limits = effectiveLimits({ tenant: tenant?.limits, defaults: q.defaults, global: q.global, policies: q.policies, tenantId: tenant?.id ?? 't' }, {});
+  const model = c.models[0];
+  const policyPlans = planPolicyCounters(limits.policies, {
+    tenant: tenant?.id ?? 't', feature: 'default', team: tenant?.team ?? 'team', endUser: 'u', session: 's', apiKey: 'k', model: model.id, provider: model.provider,
+  }, now, amounts);
+  const plans = [...policyPlans, ...planCounters(limits, tenant?.id ?? 't', 'default', now, amounts)];
+  return (q.forecast.enabled ? withRateCounters(plans, now, 1) : plans).length;
 }
 
 /**

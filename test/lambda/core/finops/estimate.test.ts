@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { estimate, type CfnTemplate } from '../../../../lambda/core/finops/estimate';
+import { estimate, quotaCountersPerRequest, type CfnTemplate } from '../../../../lambda/core/finops/estimate';
 import { ReferencePlatformStack } from '../../../../lib';
 
 describe('estimate', () => {
@@ -11,18 +11,31 @@ describe('estimate', () => {
     const stack = new ReferencePlatformStack(new App(), 'Ref', { gatewayConfig: config });
     const e = estimate({ Ref: Template.fromStack(stack).toJSON() as CfnTemplate });
     // The development cache domain: 730 h x $0.073 (t3.medium.search) + 10 GB x $0.122 = 53.29 + 1.22; the dashboard
-    // $3; six alarms, one reading two metrics: 7 x $0.10.
-    expect(e.fixedUsdPerMonth).toBe(58.21);
+    // $3; eight alarms, one reading two metrics: 9 x $0.10.
+    expect(e.fixedUsdPerMonth).toBe(58.41);
     // $3.50 REST API, 1 GB x 3 s x 1M x $0.0000133334 (arm64) = $40.00, $0.20 of Lambda requests,
-    // 10 x $0.625 + 5 x $0.125 of DynamoDB
+    // DynamoDB for the quota: a tenant's day and month USD and token counters and the hour counter of the forecast,
+    // each raised at reserve and updated at settle, plus the reservation item's put and delete: 12 x $0.625;
     // and the cache: 1 x $0.125 + 2 x $0.625 of DynamoDB (1.375 -> 1.38), 50 Titan tokens x $0.02 / 1M per request;
     // usage records to Firehose: 1M x 5 KB billed = 4.77 GB x ($0.029 ingest + $0.018 Parquet) = $0.22.
     // One 1.5 KB usage record per request in the router's log group: 1.43 GB per 1M at $0.50 = $0.72.
     expect(e.variablePerMillionRequests).toEqual({
-      'API Gateway REST requests': 3.5, 'Lambda requests': 0.2, 'Lambda compute (1 GB x 3 s)': 40, 'CloudWatch Logs ingestion of usage records (1.5 KB each)': 0.72, 'DynamoDB quota writes (10) and reads (5)': 6.88,
+      'API Gateway REST requests': 3.5, 'Lambda requests': 0.2, 'Lambda compute (1 GB x 3 s)': 40, 'CloudWatch Logs ingestion of usage records (1.5 KB each)': 0.72, 'DynamoDB quota: 5 counters, 12 writes': 7.5,
       'DynamoDB exact cache read (1) and write (2)': 1.38, 'Firehose usage delivery (5 KB billed per record, Parquet conversion)': 0.22, 'Embeddings (50 tokens)': 1,
     });
-    expect(e.variableUsdPerMillionRequests).toBe(53.9);
+    expect(e.variableUsdPerMillionRequests).toBe(54.52);
+  });
+
+  it('counts the quota counters a request touches under the config\'s policies (6 scopes x 3 windows)', () => {
+    const base = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+    const per = ['tenant', 'feature', 'team', 'endUser', 'session', 'apiKey'];
+    const policies = per.map((p) => ({ id: `per-${p.toLowerCase()}`, per: p, limits: ['minute', 'hour', 'day'].map((window) => ({ window, usd: 10 })) }));
+    // 18 policy counters (their hour counters double as the forecast's), the tenant's 4 and its month's hour counter.
+    expect(quotaCountersPerRequest(JSON.stringify({ ...base, quota: { ...base.quota, policies } }))).toBe(23);
+    expect(quotaCountersPerRequest(JSON.stringify(base))).toBe(5);
+    expect(quotaCountersPerRequest(JSON.stringify({ ...base, quota: { ...base.quota, forecast: { enabled: false } } }))).toBe(4);
+    expect(quotaCountersPerRequest('{"not": "a config"}')).toBeUndefined();
+    expect(quotaCountersPerRequest({ 'Fn::Join': [] })).toBeUndefined();
   });
 
   it('itemises a fuller platform and totals it (hand-computed)', () => {
