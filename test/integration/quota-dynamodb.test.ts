@@ -144,6 +144,46 @@ describe('quota on DynamoDB (dynalite), through the pipeline', () => {
     expect(apart.admittedTokens).toBeGreaterThan(50_000 * apart.minutes.length);
   });
 
+  it('holds session, end-user and API-key caps and a throttle stage exactly under concurrency across 4 instances', async () => {
+    const caps = await fleet(4, {
+      policies: [
+        { id: 'loop-breaker', per: 'session', limits: [{ window: 'total', requests: 5 }] },
+        { id: 'dev-daily', per: 'endUser', limits: [{ window: 'day', requests: 7 }] },
+        { id: 'key-rpm', per: 'apiKey', limits: [{ window: 'minute', requests: 9 }] },
+      ],
+    }, 100);
+    // From the first request (its own reservation passes 0.01% of $0.05): 4 requests a minute for the tenant.
+    const slow = await fleet(4, { policies: [{ id: 'slow', per: 'tenant', brownout: { throttleAt: 0.0001, throttleRpm: 4 }, limits: [{ window: 'day', usd: 0.05 }] }] }, 100);
+    for (let i = 0; i < 100; i++) caps.provider.script('up-small-a', { ok: 'x', usage: usage(10, 10) });
+    for (let i = 0; i < 20; i++) slow.provider.script('up-small-a', { ok: 'x', usage: usage(10, 10) });
+    const ask = (f: typeof caps, i: number, who: { session?: string; user?: string; key?: string }) => {
+      const text = JSON.stringify({ model: 'small-a', messages: [{ role: 'user', content: `q${i}` }], max_tokens: 10, ...(who.user ? { user: who.user } : {}) });
+      return f.gateways[i % 4].chat({ tenantId: 'acme', apiKeyId: who.key, body: text, bodyBytes: text.length, header: (n) => (n === 'x-llm-session-id' ? who.session : undefined) });
+    };
+    const burst = async (f: typeof caps, who: { session?: string; user?: string; key?: string }) => {
+      const t0 = new Date().toISOString().slice(0, 16);
+      const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(f, i, who)));
+      expect(rs.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+      return { admitted: rs.filter((r) => r.status === 200).length, minutes: new Set([t0, new Date().toISOString().slice(0, 16)]).size };
+    };
+    // 20 at once, from 4 instances, per cap: exactly the cap (a per-minute cap: at most the cap in each minute touched).
+    expect((await burst(caps, { session: 'agent-1' })).admitted).toBe(5);
+    expect((await burst(caps, { user: 'alice' })).admitted).toBe(7);
+    const key = await burst(caps, { key: 'aaaa000000000001' });
+    expect(key.admitted).toBeGreaterThanOrEqual(9);
+    expect(key.admitted).toBeLessThanOrEqual(9 * key.minutes);
+    const throttled = await burst(slow, {});
+    expect(throttled.admitted).toBeGreaterThanOrEqual(4);
+    expect(throttled.admitted).toBeLessThanOrEqual(4 * throttled.minutes);
+    expect(slow.records.records.filter((r) => r.status === 200).every((r) => r.quota_action === 'brownout_throttled')).toBe(true);
+    // Nothing stays reserved: the refused requests released what they held.
+    const day = `policy#slow#acme#usd#${today()}`;
+    expect((await slow.store.read([day])).get(day)!.reserved).toBe(0);
+    expect((await caps.store.read(['policy#loop-breaker#agent-1#requests#total'])).get('policy#loop-breaker#agent-1#requests#total')).toEqual({ committed: 5, reserved: 0 });
+    // One throttle alert for the window, across the 4 instances.
+    expect(slow.sinks.flatMap((s) => s.alerts).filter((a) => a.type === 'quota_brownout')).toEqual([expect.objectContaining({ stage: 'throttle', policy: { id: 'slow', per: 'tenant', value: 'acme' } })]);
+  });
+
   it('leaves no reserved micro-dollar after 1,000 requests that fail, time out, break or are abandoned at random', async () => {
     const { store, provider, records, gateways } = await fleet(2, { reservationTtlSeconds: 1 }, 1000);
     const random = rng(42);

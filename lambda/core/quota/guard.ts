@@ -608,7 +608,7 @@ export class QuotaGuard {
     const first = admitted.reservation!;
     const down = staged((b) => b.downgradeAt, first);
     if (down.length) {
-      this.stageAlerts(down, 'downgrade', first.committed, a);
+      await this.stageAlerts(down, 'downgrade', first.committed, a);
       const cheapest = a.noDowngrade ? undefined : this.cheaperTiers(a.tenant, admitted.route).at(-1);
       if (cheapest) {
         const candidate: Route = { chain: cheapest.models, tier: cheapest.name, reason: `${admitted.route.reason} (brownout: ${cheapest.name})` };
@@ -624,7 +624,7 @@ export class QuotaGuard {
     const reservation = out.reservation!;
     const throttled = staged((b) => b.throttleAt, reservation);
     if (!throttled.length) return out;
-    this.stageAlerts(throttled, 'throttle', reservation.committed, a);
+    await this.stageAlerts(throttled, 'throttle', reservation.committed, a);
     const minute = windowsAt(now).minute;
     const seen = new Set<string>();
     const gates: CounterPlan[] = [];
@@ -655,14 +655,17 @@ export class QuotaGuard {
     return { ...out, action: 'brownout_throttled' };
   }
 
-  /** One quota_brownout alert per counter, stage and window, across instances (the store's claim); never blocks. */
-  private stageAlerts(plans: readonly CounterPlan[], stage: 'downgrade' | 'throttle', committed: ReadonlyMap<string, number>, a: AdmitRequest): void {
+  /**
+   * One quota_brownout alert per counter, stage and window, across instances (the store's claim). Only the first request
+   * of a stage in each process waits for the claim (one conditional write); a failed claim is skipped, never thrown.
+   */
+  private async stageAlerts(plans: readonly CounterPlan[], stage: 'downgrade' | 'throttle', committed: ReadonlyMap<string, number>, a: AdmitRequest): Promise<void> {
     for (const p of plans) {
       const id = `${p.key}#brownout-${stage}`;
       if (this.claimed.has(id)) continue;
       this.claimed.add(id);
       const value = committed.get(p.key) ?? 0;
-      void this.store.claimAlert(id, 1, p.expiresAtMs).then((won) => {
+      await this.store.claimAlert(id, 1, p.expiresAtMs).then((won) => {
         if (!won) return;
         this.alerts.publish({
           type: 'quota_brownout', stage, tenant: a.tenant.id, feature: null, scope: 'policy', unit: p.unit as 'usd' | 'tokens',
