@@ -116,7 +116,7 @@ export class Gateway {
       checkServiceTier(req, r);
 
       const lookup = await this.cache.lookup(trace, req, tenant.id, maxTokens, inv.cacheBypass === true, r.tier);
-      if (lookup.hit) return await this.fromCache(trace, tenant, lookup.hit);
+      if (lookup.hit) return await this.fromCache(trace, tenant, lookup.hit, { session: sessionOf(inv.header), apiKey: inv.apiKeyId });
 
       // Context optimisation changes what is sent, never the cache key (taken from the request as received).
       const callReq = await this.optimiseContext(req, tenant.id, trace);
@@ -354,7 +354,7 @@ export class Gateway {
   }
 
   /** A cache hit: costs only its embedding call (zero for the exact tier and the local embedder), charged to the quota. */
-  private async fromCache(trace: Trace, tenant: ResolvedTenant, hit: CacheHit): Promise<GatewayResult> {
+  private async fromCache(trace: Trace, tenant: ResolvedTenant, hit: CacheHit, who: { session?: string; apiKey?: string } = {}): Promise<GatewayResult> {
     const { entry } = hit;
     trace.cache = hit.kind;
     if (hit.score !== undefined) trace.cacheScore = Math.round(hit.score * 10_000) / 10_000;
@@ -362,7 +362,9 @@ export class Gateway {
     trace.provider = 'cache';
     trace.tier = entry.tier || trace.tier;
     trace.receipt.answered(entry.usage);
-    trace.remainingMicros = await this.quota.chargeUnreserved(`${trace.requestId}#hit`, tenant, trace.feature, trace.receipt.micros);
+    trace.remainingMicros = await this.quota.chargeUnreserved(`${trace.requestId}#hit`, tenant, trace.feature, trace.receipt.micros, {
+      ...who, endUser: trace.endUser ?? undefined, model: trace.model ?? undefined,
+    });
     const record = this.steps.results.emit(trace, 200, null);
     const headers = this.steps.results.headers(trace, record);
     const completion = { ...entry.completion, model: entry.modelId };

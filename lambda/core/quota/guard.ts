@@ -98,6 +98,15 @@ export function outputCapFor(model: ResolvedModel, maxTokens: number | undefined
   return Math.min(maxTokens ?? cap, model.maxOutputTokens);
 }
 
+/** Who a request that reserved nothing (a cache hit) is, for the policies that count it. */
+export interface UnreservedRequest {
+  readonly endUser?: string;
+  readonly session?: string;
+  readonly apiKey?: string;
+  /** The model whose answer was served (the cached one's). */
+  readonly model?: ResolvedModel;
+}
+
 export interface SettleResult {
   /** Smallest USD left over the limited counters, micro-dollars; undefined when no USD limit applies. */
   readonly remainingMicros: number | undefined;
@@ -296,10 +305,14 @@ export class QuotaGuard {
    * counters, and the USD left is read back for the x-llm-quota-remaining-usd header. Never throws: undefined when
    * the store cannot tell or no USD limit applies.
    */
-  async chargeUnreserved(id: string, tenant: ResolvedTenant, feature: string, micros: number): Promise<number | undefined> {
+  async chargeUnreserved(id: string, tenant: ResolvedTenant, feature: string, micros: number, who: UnreservedRequest = {}): Promise<number | undefined> {
     try {
       const limits = this.limitsFor(tenant, feature, await this.controls(tenant.id, feature));
-      const plans = planCounters(limits, tenant.id, feature, this.clock.now(), { usdMicros: 0, tokens: 0 }).filter((p) => p.unit === 'usd');
+      const now = this.clock.now();
+      const ctx = { tenant: tenant.id, feature, team: tenant.config.team, endUser: who.endUser, session: who.session, apiKey: who.apiKey, model: who.model?.id ?? '', provider: who.model?.provider.id ?? '' };
+      // The USD counters of the tenant, feature and gateway, and of every policy that counts this request.
+      const plans = [...planPolicyCounters(limits.policies, ctx, now, { usdMicros: 0, tokens: 0 }), ...planCounters(limits, tenant.id, feature, now, { usdMicros: 0, tokens: 0 })]
+        .filter((p) => p.unit === 'usd');
       if (!plans.some((p) => p.limit !== undefined) && micros === 0) return undefined;
       if (micros > 0) {
         const after = await this.store.settle(id, plans.map((p) => ({ key: p.key, reserved: 0, actual: micros })));

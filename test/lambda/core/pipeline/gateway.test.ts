@@ -371,6 +371,24 @@ describe('Gateway', () => {
       expect(hit.headers['x-llm-cost-usd']).toBe('0.020000');
     });
 
+    it('charges a semantic hit\'s embedding cost to the policies that count the request too', async () => {
+      const embedder = { type: 'openai-compatible', baseUrl: 'http://127.0.0.1:1/v1', model: 'emb', pricePerMTok: 0.5 };
+      const { provider, chat, quota, clock } = setup(
+        { ...semanticOnly({ embedder }), quota: { policies: [{ id: 'dev-daily', per: 'endUser', limits: [{ window: 'day', usd: 1 }] }] } },
+        { semantic: true, embedder: new BillingEmbedder(40_000) },
+      );
+      provider.script('up-small-a', { ok: 'answer', usage: usage(1000, 500) });
+      await chat(ask('how do I rotate my api key', { temperature: 0, user: 'alice' }));
+      const hit = (await chat(ask('how do I rotate my API key?', { temperature: 0, user: 'alice' }))) as JsonResult;
+      expect(hit.headers['x-llm-cache']).toBe('hit-semantic');
+      // The miss (22,000 micros) and the hit's embedding (20,000) on the tenant's day and on alice's policy day, whose
+      // $1 limit is the only one: the remaining header is what that policy has left.
+      const day = new Date(clock.now()).toISOString().slice(0, 10);
+      const counters = await quota.read([`tenant#acme#usd#${day}`]);
+      expect(counters.get(`tenant#acme#usd#${day}`)!.committed).toBe(42_000);
+      expect(hit.headers['x-llm-quota-remaining-usd']).toBe('0.958000');
+    });
+
     it('does not store an answer cut off by max_tokens', async () => {
       const { provider, chat, records } = setup();
       provider.script('up-small-a', { ok: 'partial', usage: usage(10, 5), finish: 'length' });
