@@ -32,6 +32,11 @@ export function readDataFile<T>(file: string, parse: (text: string, source: stri
  * that is not JSON is a usage error naming the file and line.
  */
 export function readJsonLines(file: string): { line: number; value: Record<string, unknown> }[] {
+  return readParsed(file, (text) => jsonObjectLines(text, file));
+}
+
+/** A file read and parsed: an unreadable file, or a parser's error (which names what is wrong), is a usage error. */
+export function readParsed<T>(file: string, parse: (text: string) => T): T {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -39,7 +44,7 @@ export function readJsonLines(file: string): { line: number; value: Record<strin
     throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
   }
   try {
-    return jsonObjectLines(text, file);
+    return parse(text);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { DynamoDbTenantDirectory } from '../../lambda/adapters/dynamodb-tenant-directory';
 import { MemoryAlertSink, MemoryUsageSink } from '../../lambda/adapters/usage-sinks';
@@ -7,7 +6,7 @@ import type { PolicyConfig } from '../../lambda/core/config/schema';
 import { Gateway } from '../../lambda/core/pipeline';
 import type { QuotaScope, QuotaStore, StoredLimits } from '../../lambda/core/ports';
 import { parseStoredPolicies } from '../../lambda/core/quota/policy';
-import { action, UsageError } from '../cli-support';
+import { action, readParsed, UsageError } from '../cli-support';
 import { dynamoFromFlags, storeFromFlags, withStoreOptions, type StoreFlags } from '../store-flags';
 import { loadConfigFile } from './gateway';
 
@@ -41,17 +40,7 @@ export async function writeLimits(store: QuotaStore, scope: QuotaScope, who: str
 
 /** A policies file (a JSON array of policies, as in quota.policies), checked like the config; every problem named. */
 export function readPoliciesFile(file: string): PolicyConfig[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
-  }
-  try {
-    return parseStoredPolicies(text, file);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  return readParsed(file, (text) => parseStoredPolicies(text, file));
 }
 
 async function sharedStore(o: StoreFlags) {
