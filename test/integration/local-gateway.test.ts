@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,9 @@ import { KEYS, testConfig } from '../support/config';
 import { outcomesFromLogs } from '../../bin/commands/router';
 
 
+
+const SECOND_KEY = 'sk-test-acme-laptop';
+const hash = (key: string) => createHash('sha256').update(key).digest('hex');
 
 describe('llm-finops local (integration, real openai client over loopback)', () => {
   const upstream = new FakeUpstream();
@@ -23,7 +27,11 @@ describe('llm-finops local (integration, real openai client over loopback)', () 
     const dir = mkdtempSync(join(tmpdir(), 'llm-finops-it-'));
     usagePath = join(dir, 'usage.jsonl');
     const configPath = join(dir, 'gateway.json');
-    writeFileSync(configPath, JSON.stringify(testConfig(upstream.baseUrl, { usage: { sink: 'jsonl', path: 'usage.jsonl' } })));
+    const config = testConfig(upstream.baseUrl, { usage: { sink: 'jsonl', path: 'usage.jsonl' } });
+    // A second key for acme with a budget of its own (a developer's key): one request a minute.
+    config.tenants![0].apiKeys!.push({ sha256: hash(SECOND_KEY), label: 'dev laptop' });
+    config.quota = { ...config.quota, policies: [{ id: 'laptop-rpm', per: 'apiKey', match: { apiKey: hash(SECOND_KEY).slice(0, 16) }, limits: [{ window: 'minute', requests: 1 }] }] };
+    writeFileSync(configPath, JSON.stringify(config));
     ({ proc, baseUrl } = await startLocal(configPath));
   });
 
@@ -185,6 +193,16 @@ describe('llm-finops local (integration, real openai client over loopback)', () 
     expect(rec[0]).toMatchObject({ tenant: 'acme', feature: 'support-bot', team: 'platform', cost_micros: 4000, status: 200 });
     expect(rec[1]).toMatchObject({ tenant: 'acme', status: 404, error_type: 'not_found_error', cost_micros: 0 });
     for (const r of rec) expect(typeof r.request_id).toBe('string');
+  });
+
+  it('counts a policy per API key: a second key of the tenant has its own budget, the first is untouched', async () => {
+    upstream.setDefault('up-small-a', { kind: 'ok', content: 'ok', promptTokens: 10, completionTokens: 5 });
+    const ask = (key: string) => client(key).chat.completions.create({ model: 'small-a', messages: [{ role: 'user', content: `k ${Math.random()}` }] });
+    await ask(SECOND_KEY);
+    await expect(ask(SECOND_KEY)).rejects.toMatchObject({
+      status: 429, error: { code: 'rate_limit_exceeded', message: expect.stringContaining(`policy 'laptop-rpm' (apiKey '${hash(SECOND_KEY).slice(0, 16)}')`) },
+    });
+    expect((await ask(KEYS.acme)).choices[0].message.content).toBe('ok');
   });
 
   it('lists the models and tiers a tenant may use', async () => {
