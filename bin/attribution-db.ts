@@ -25,6 +25,9 @@ function duckType(glue: string): string {
   if (glue === 'bigint') return 'BIGINT';
   if (glue === 'int') return 'INTEGER';
   if (glue === 'double') return 'DOUBLE';
+  // A flat struct (the record's savings) as DuckDB's STRUCT, so `savings.routing` reads as on Athena.
+  const struct = /^struct<((?:\w+:\w+,?)+)>$/.exec(glue);
+  if (struct) return `STRUCT(${struct[1].split(',').map((f) => { const [n, t] = f.split(':'); return `${n} ${duckType(t)}`; }).join(', ')})`;
   return 'JSON';
 }
 

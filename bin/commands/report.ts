@@ -35,7 +35,7 @@ export function formatCsv(rows: readonly Row[]): string {
 }
 
 type ReportFlags = {
-  usage?: string[]; cur?: string; focus?: string; by?: string[]; query?: string; format: 'table' | 'json' | 'csv'; config?: string;
+  usage?: string[]; cur?: string; focus?: string; by?: string[]; query?: string; savings?: boolean; format: 'table' | 'json' | 'csv'; config?: string;
   tenantTag?: string; featureTag?: string; teamTag?: string; html?: string; title?: string;
 };
 
@@ -55,6 +55,7 @@ export function registerReportCommands(program: Command): void {
     .option('--focus <dir>', 'a local copy of the FOCUS export')
     .addOption(new Option('--by <dims>', `group spend by ${Object.keys(SPEND_DIMENSIONS).join(', ')}`).argParser(commaList).conflicts(['query', 'html']))
     .addOption(new Option('--query <name>', 'run one named query').choices(ATTRIBUTION_QUERIES.map((q) => q.name)).conflicts(['by', 'html']))
+    .addOption(new Option('--savings', 'what each lever saved (cache, routing, cascade, context, prompt caching, ...) by day, tenant, feature, team and model: the savings-by-lever query').conflicts(['by', 'query', 'html']))
     .addOption(new Option('--format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
     .option('--tenant-tag <key>', 'cost-allocation tag holding the tenant in the CUR / FOCUS export (default llm-finops:tenant)')
     .option('--feature-tag <key>', 'the same for the feature (default llm-finops:feature)')
@@ -98,7 +99,8 @@ async function sqlReport(o: ReportFlags, out: (s: string) => void): Promise<numb
   });
   try {
     const sections: { title: string; rows: Row[] }[] = [];
-    if (o.query) sections.push({ title: o.query, rows: await db.named(o.query) });
+    const query = o.savings ? 'savings-by-lever' : o.query;
+    if (query) sections.push({ title: query, rows: await db.named(query) });
     else if (dims) sections.push({ title: `spend by ${dims.join(', ')}`, rows: await db.query(spendBy(dims)) });
     else {
       // The default: who spent what, and with a CUR export, the bill allocated.
@@ -112,7 +114,7 @@ async function sqlReport(o: ReportFlags, out: (s: string) => void): Promise<numb
     }
     if (format === 'json') out(`${JSON.stringify(sections.length === 1 ? sections[0].rows : Object.fromEntries(sections.map((s) => [s.title, s.rows])), null, 2)}\n`);
     else if (format === 'csv') {
-      if (sections.length > 1) throw new UsageError('--format csv writes one table: pick it with --by or --query');
+      if (sections.length > 1) throw new UsageError('--format csv writes one table: pick it with --by, --query or --savings');
       out(formatCsv(sections[0].rows));
     } else for (const s of sections) out(`${s.title}\n${formatTable(s.rows)}\n`);
     return 0;

@@ -1,3 +1,5 @@
+import type { Savings } from './pipeline/receipt';
+
 /** A feature tag (x-llm-feature, outcome rows): 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit. */
 export const FEATURE_TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** The feature of a request without an x-llm-feature header. */
@@ -68,6 +70,11 @@ export interface UsageRecord {
   readonly cache_score: number | null;
   /** A cascade tier's calls in order, each with its cost (their sum is cost_usd); null for other tiers. */
   readonly cascade: readonly CascadeStep[] | null;
+  /**
+   * What each lever saved, micro-dollars, summing to baseline_cost_micros - cost_micros (the counterfactuals: Savings in
+   * pipeline/receipt.ts, and the README's "What it saves"). Absent from records written before it existed.
+   */
+  readonly savings?: Savings;
 }
 
 /**

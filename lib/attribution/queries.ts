@@ -3,12 +3,13 @@
  * construct saves each as an Athena named query, `llm-finops report` runs the same text on DuckDB, and the tests run
  * it on DuckDB against generated CUR 2.0 Parquet and usage logs. One difference needs a shim: on a map, Trino's
  * `element_at(map, key)` returns the value or NULL, DuckDB's returns a list, so the DuckDB runner defines
- * `element_at` as a macro with Trino's meaning (see DUCKDB_SHIMS). No imports: the CLI loads this without aws-cdk-lib.
+ * `element_at` as a macro with Trino's meaning (see DUCKDB_SHIMS). Imports only ./schema: the CLI loads this without aws-cdk-lib.
  *
  * Placeholders: {{usage}}, {{cur}}, {{focus}} (table names), {{tenant_tag}}, {{feature_tag}}, {{team_tag}}
  * (keys in CUR 2.0's resource_tags), {{focus_tenant_tag}}, {{focus_feature_tag}}, {{focus_team_tag}} (keys in
  * FOCUS Tags). Money from the usage log is summed in integer micro-dollars and converted once.
  */
+import { SAVINGS_LEVERS } from './schema';
 
 /** Functions DuckDB must be given so the shared SQL means what it means on Athena. */
 export const DUCKDB_SHIMS: readonly string[] = [
@@ -62,6 +63,24 @@ SELECT tenant, feature,
 FROM {{usage}}
 GROUP BY tenant, feature
 ORDER BY saved_by_cache_usd + saved_by_routing_usd DESC, tenant, feature`;
+
+/**
+ * What each lever saved, from the records' `savings` (see the README's "What it saves"): by day, tenant, feature,
+ * team and model, in USD. The levers of a record sum to its baseline minus its cost, so the columns add up to
+ * saved_usd; records written before `savings` existed are counted apart (their saving is in saved_usd only).
+ */
+export const SAVINGS_BY_LEVER = `-- What each lever saved (cache, routing, cascade, context trimming, prompt caching, commitment, batch; failed
+-- attempts as a negative) against the baseline model on the untrimmed prompt, by day, tenant, feature, team, model.
+SELECT substr(ts, 1, 10) AS day, tenant, feature, coalesce(team, '') AS team, coalesce(model, '') AS model,
+  count(*) AS requests,
+  sum(CASE WHEN savings IS NULL THEN 1 ELSE 0 END) AS requests_without_savings,
+  ${MICROS_TO_USD('sum(baseline_cost_micros)')} AS baseline_usd,
+  ${MICROS_TO_USD('sum(cost_micros)')} AS actual_usd,
+${SAVINGS_LEVERS.map((l) => `  ${MICROS_TO_USD(`coalesce(sum(savings.${l}), 0)`)} AS ${l}_usd,`).join('\n')}
+  ${MICROS_TO_USD('sum(baseline_cost_micros - cost_micros)')} AS saved_usd
+FROM {{usage}}
+GROUP BY substr(ts, 1, 10), tenant, feature, coalesce(team, ''), coalesce(model, '')
+ORDER BY day, saved_usd DESC, tenant, feature, team, model`;
 
 export const BEDROCK_SPEND = `-- Bedrock spend from CUR 2.0 by model, token type and tenant tag (application inference profiles). A model's
 -- cost is the sum of its four token types (input, output, cache read, cache write): model_total_usd.
@@ -264,6 +283,7 @@ export const ATTRIBUTION_QUERIES: readonly AttributionQuery[] = [
   { name: 'spend-by-dimension', description: 'Spend by tenant, feature, team, model and day (usage log)', needs: ['usage'], sql: SPEND_BY_DIMENSION },
   { name: 'unit-economics', description: 'Cost per request, per 1k tokens and per active end user (usage log)', needs: ['usage'], sql: UNIT_ECONOMICS },
   { name: 'savings', description: 'Savings from cache and routing against the baseline model (usage log)', needs: ['usage'], sql: SAVINGS },
+  { name: 'savings-by-lever', description: 'What each lever saved by day, tenant, feature, team and model (usage log: savings)', needs: ['usage'], sql: SAVINGS_BY_LEVER },
   { name: 'bedrock-spend', description: 'Bedrock spend by model, token type and tenant tag (CUR 2.0)', needs: ['cur'], sql: BEDROCK_SPEND },
   { name: 'sagemaker-hosting', description: 'SageMaker endpoint instance-hours and cost (CUR 2.0)', needs: ['cur'], sql: SAGEMAKER_HOSTING },
   { name: 'reconciliation', description: 'CUR Bedrock and SageMaker cost allocated to tenants, with idle and unattributed rows', needs: ['usage', 'cur'], sql: RECONCILIATION },

@@ -46,7 +46,11 @@ export const USAGE_COLUMNS: ReadonlyArray<{ readonly name: string; readonly type
   { name: 'usage_problem', type: 'string' },
   { name: 'service_tier', type: 'string' },
   { name: 'api', type: 'string' },
+  { name: 'savings', type: 'struct<cache:bigint,routing:bigint,cascade:bigint,context:bigint,prompt_cache:bigint,commitment:bigint,batch:bigint,failed_attempts:bigint>' },
 ];
+
+/** The levers of a usage record's `savings` (lambda/core/pipeline/receipt.ts Savings), in column order. */
+export const SAVINGS_LEVERS = ['cache', 'routing', 'cascade', 'context', 'prompt_cache', 'commitment', 'batch', 'failed_attempts'] as const;
 
 /** The usage table's partition column: the UTC day Firehose delivered the record (yyyy-MM-dd). */
 export const USAGE_PARTITION = 'dt';

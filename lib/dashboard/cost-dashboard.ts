@@ -192,6 +192,13 @@ export class CostDashboard extends Construct {
         'limit 20',
       ]),
     );
+    // What each lever saved (the records' savings, micro-dollars): over the dashboard's range, by tenant.
+    this.dashboard.addWidgets(insights('Saved by lever (USD, per tenant, over the time range)', [
+      'filter _type = "llm_usage" and ispresent(savings.routing)',
+      `stats ${['cache', 'routing', 'cascade', 'context', 'prompt_cache', 'failed_attempts'].map((l) => `sum(savings.${l}) / 1e6 as ${l}_usd`).join(', ')}, (sum(baseline_cost_micros) - sum(cost_micros)) / 1e6 as saved_usd by tenant`,
+      'sort saved_usd desc',
+      'limit 20',
+    ], 24));
     // Governance: how fast each scope spends, which budgets run out early, and where brownout stages act.
     const alertsOf = (type: string, period = FIVE_MIN): cloudwatch.Metric => new cloudwatch.Metric({
       namespace: METRICS_NAMESPACE, metricName: M.quotaAlerts, dimensionsMap: { service: ROUTER_SERVICE, [ALERT_TYPE_DIMENSION]: type }, statistic: 'Sum', period,

@@ -75,6 +75,22 @@ describe('llm-finops report (SQL on DuckDB)', () => {
     expect(JSON.parse(r.stdout)).toMatchObject([{ tenant: 'acme', requests: 1, cost_usd: 1.25 }]);
   });
 
+  it('says what each lever saved with --savings, as CSV too, and refuses --savings with --by', () => {
+    const d = mkdtempSync(join(tmpdir(), 'report-savings-'));
+    const zero = { cache: 0, routing: 0, cascade: 0, context: 0, prompt_cache: 0, commitment: 0, batch: 0, failed_attempts: 0 };
+    writeUsage(join(d, 'usage.jsonl'), [
+      usageRecord({ tenant: 'acme', cost_micros: 2000, baseline_cost_micros: 25_000, savings: { ...zero, routing: 23_000 } }),
+      usageRecord({ tenant: 'acme', cache: 'hit-exact', cost_micros: 0, baseline_cost_micros: 25_000, savings: { ...zero, routing: 23_000, cache: 2000 } }),
+    ]);
+    const csv = cli('report', '--usage', join(d, 'usage.jsonl'), '--savings', '--format', 'csv');
+    expect(csv.status).toBe(0);
+    expect(csv.stdout).toBe(
+      'day,tenant,feature,team,model,requests,requests_without_savings,baseline_usd,actual_usd,cache_usd,routing_usd,cascade_usd,context_usd,prompt_cache_usd,commitment_usd,batch_usd,failed_attempts_usd,saved_usd\n' +
+        '2026-11-15,acme,chat,,nova-lite,2,0,0.05,0.002,0.002,0.046,0,0,0,0,0,0,0.048\n',
+    );
+    expect(cli('report', '--usage', join(d, 'usage.jsonl'), '--savings', '--by', 'tenant').status).toBe(2);
+  });
+
   it('names what is wrong and exits 2', () => {
     const cases: [string[], string][] = [
       [[], 'report needs --usage FILE.jsonl|DIR (and/or --cur DIR)'],

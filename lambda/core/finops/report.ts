@@ -3,7 +3,7 @@ import type { UsageRecord } from '../usage';
 
 /** What the report needs of a usage record (older logs may lack the newer fields). */
 export type ReportRecord = Pick<UsageRecord, 'ts' | 'request_id' | 'tenant' | 'feature' | 'model' | 'status' | 'cost_micros' | 'baseline_cost_micros'> &
-  Partial<Pick<UsageRecord, 'cache' | 'context_saved_usd' | 'input_tokens' | 'output_tokens'>>;
+  Partial<Pick<UsageRecord, 'cache' | 'context_saved_usd' | 'input_tokens' | 'output_tokens' | 'savings'>>;
 
 export interface ReportSummary {
   readonly requests: number;
@@ -17,6 +17,9 @@ export interface ReportSummary {
   readonly byFeature: readonly [string, number][];
   readonly byModel: readonly [string, number][];
   readonly costliest: readonly ReportRecord[];
+  /** Each lever's saving summed over the records that carry `savings`, in the record's order; and how many do not. */
+  readonly byLever: readonly [string, number][];
+  readonly withoutSavings: number;
 }
 
 function sumBy(records: readonly ReportRecord[], key: (r: ReportRecord) => string): [string, number][] {
@@ -39,7 +42,15 @@ export function summarise(records: readonly ReportRecord[]): ReportSummary {
     byFeature: sumBy(records, (r) => `${r.tenant}/${r.feature}`).sort(desc),
     byModel: sumBy(records, (r) => r.model ?? '(none)').sort(desc),
     costliest: [...records].sort((a, b) => b.cost_micros - a.cost_micros).slice(0, 10),
+    byLever: leverTotals(records),
+    withoutSavings: records.filter((r) => !r.savings).length,
   };
+}
+
+function leverTotals(records: readonly ReportRecord[]): [string, number][] {
+  const m = new Map<string, number>();
+  for (const r of records) for (const [k, v] of Object.entries(r.savings ?? {})) m.set(k, (m.get(k) ?? 0) + v);
+  return [...m];
 }
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -103,6 +114,8 @@ ${columns('spend-by-day', 'Spend per day (UTC)', s.byDay)}
 ${bars('spend-by-tenant', 'Spend by tenant', s.byTenant)}
 ${bars('spend-by-feature', 'Spend by tenant and feature', s.byFeature)}
 ${bars('spend-by-model', 'Spend by model', s.byModel)}
+<section><h2>Saved by lever</h2><table id="savings-by-lever"><thead><tr><th>lever</th><th>saved</th></tr></thead><tbody>${s.byLever.map(([k, v]) => `<tr><td>${esc(k.replace(/_/g, ' '))}</td><td class="n">${v < 0 ? '-' : ''}${usd(Math.abs(v))}</td></tr>`).join('')}</tbody></table>
+<p>Against the baseline model on the untrimmed prompt (README, "What it saves"); the levers add up to what was saved${s.withoutSavings ? `, but for ${s.withoutSavings} request(s) logged before the levers were recorded` : ''}.</p></section>
 <section><h2>Costliest requests</h2><table id="costliest"><thead><tr><th>time</th><th>tenant</th><th>feature</th><th>model</th><th>in</th><th>out</th><th>cost</th><th>request</th></tr></thead><tbody>${rows}</tbody></table></section>
 </body></html>
 `;

@@ -22,6 +22,7 @@ export async function cascaded(
 ): Promise<GatewayResult> {
   const signal = clientSignal ?? new AbortController().signal;
   const last = r.chain[r.chain.length - 1];
+  trace.receipt.cascadeOf(last);
   const askLogprobs = tier.cascade.checks.includes('logprob') && req.logprobs !== true;
   const steps: CascadeStep[] = [];
   trace.cascade = steps;

@@ -121,6 +121,8 @@ export class Gateway {
       // Context optimisation changes what is sent, never the cache key (taken from the request as received).
       const callReq = await this.optimiseContext(req, tenant.id, trace);
       const hinted = cacheHintTtl(callReq);
+      // Cache points the gateway places (the prompt-cache policy), not the client's own: their saving is a lever.
+      if (!hinted && trace.promptCache) trace.receipt.cachePointsByGateway();
       const inputTokens = estimateInputTokens(callReq);
       const admission = await this.quota.admit({
         requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens, maxTokens,
@@ -278,8 +280,6 @@ export class Gateway {
       cacheScore: null,
       cascade: null,
       quotaAction: 'none',
-      contextSavedBytes: 0,
-      contextKeptBytes: 0,
       promptCache: null,
       remainingMicros: undefined,
       outputCap: null,
@@ -361,7 +361,7 @@ export class Gateway {
     trace.model = this.deps.config.models.get(entry.modelId) ?? null;
     trace.provider = 'cache';
     trace.tier = entry.tier || trace.tier;
-    trace.receipt.answered(entry.usage);
+    trace.receipt.servedFromCache(entry.usage, trace.model ?? undefined);
     trace.remainingMicros = await this.quota.chargeUnreserved(`${trace.requestId}#hit`, tenant, trace.feature, trace.receipt.micros, {
       ...who, endUser: trace.endUser ?? undefined, model: trace.model ?? undefined,
     });
@@ -381,8 +381,7 @@ export class Gateway {
     const embedder = this.deps.embedder;
     try {
       const out = await optimiseContext(req, policy, embedder ? async (texts) => (await embedder.embed(texts)).vectors : undefined);
-      trace.contextSavedBytes = Math.max(0, out.stats.bytesIn - out.stats.bytesOut);
-      trace.contextKeptBytes = out.stats.bytesOut;
+      trace.receipt.contextTrimmed(Math.max(0, out.stats.bytesIn - out.stats.bytesOut), out.stats.bytesOut);
       return out.request;
     } catch {
       return req;

@@ -1,5 +1,6 @@
 import type { ResolvedModel } from '../config/resolve';
 import type { Micros } from '../pricing/money';
+import { estimateTokensFromBytes } from '../tokens';
 import { addUsage, priceUsage, totalTokens, ZERO_USAGE, type PriceFlag, type TokenPrice, type TokenUsage, type UsageReading } from '../pricing/prices';
 
 /**
@@ -23,6 +24,34 @@ export type UsageFlag =
   | 'service_tier_stripped';
 
 export type ReceiptLineKind = 'answer' | 'rejected' | 'timed_out' | 'partial' | 'embedding';
+
+/**
+ * What each of the gateway's levers saved on one request against what it would have cost without it, micro-dollars
+ * (negative where the lever cost money: a semantic lookup's embedding on a miss, a cascade's rejected tries). They
+ * sum to the record's baseline_cost_micros minus cost_micros, by construction (Receipt.savings). The counterfactuals,
+ * applied in this order from the baseline (the baseline model on the untrimmed prompt, without the cache points the
+ * gateway placed):
+ * - routing: the baseline model's price minus the price of the model the router chose (a cascade: its top model),
+ *   both for the tokens actually used (untrimmed, without gateway-placed caching);
+ * - cascade: the cascade's top model's price minus the answering model's, less what its rejected tries cost;
+ * - context: the answering model's price for the tokens context optimisation removed;
+ * - prompt_cache: what the cache points the gateway placed saved on the answering call (its cache reads and writes
+ *   priced as plain input, less their price); a client's own cache hints are in the baseline too, so not counted;
+ * - cache: a cache hit's answer priced on the model that made it, less the lookup's embedding; on a miss, minus the
+ *   embedding;
+ * - failed_attempts: minus what timed-out and cut-off attempts were charged (not a lever: what the fallbacks cost);
+ * - commitment, batch: 0 here (committed capacity is paid by the hour: see `report --config`; no batch lane yet).
+ */
+export interface Savings {
+  readonly cache: Micros;
+  readonly routing: Micros;
+  readonly cascade: Micros;
+  readonly context: Micros;
+  readonly prompt_cache: Micros;
+  readonly commitment: Micros;
+  readonly batch: Micros;
+  readonly failed_attempts: Micros;
+}
 
 /** One priced item: an upstream call (answered, rejected by a cascade check, timed out, cut off) or an embedding. */
 export interface ReceiptLine {
@@ -60,10 +89,54 @@ export class Receipt {
   private cacheSaving = 0;
   /** No routing choice was made (an embeddings request): the baseline is what it cost, so no saving is claimed. */
   private baselineAtCost = false;
+  /** The model and service tier of the answer: the last answer line's, or the cache entry's model on a hit. */
+  private answerModel: ResolvedModel | undefined;
+  private answerServiceTier: string | undefined;
+  private hit = false;
+  /** A cascade's top model (the last of its chain): what the cascade is measured against. */
+  private cascadeTop: ResolvedModel | undefined;
+  /** Prompt bytes the context step removed and kept (tokens saved are derived from them: contextTokensSaved). */
+  private trimmed = { savedBytes: 0, keptBytes: 0 };
+  /** The gateway placed the cache points (the prompt-cache policy), not the client: their saving is a lever. */
+  private gatewayCachePoints = false;
 
   constructor(private readonly baselinePrice: TokenPrice) {}
 
-  /** The semantic tier's (or context step's) embedding call. */
+  /** A cache hit: the answer's usage, made by `model`; the cache saved what that model would charge for it now. */
+  servedFromCache(usage: TokenUsage, model: ResolvedModel | undefined): void {
+    this.answerUsage = usage;
+    this.answerModel = model;
+    this.hit = true;
+  }
+
+  /** The request went to a cascade tier whose top model is `top`. */
+  cascadeOf(top: ResolvedModel): void {
+    this.cascadeTop = top;
+  }
+
+  /** The context step removed `savedBytes` of the prompt and kept `keptBytes`. */
+  contextTrimmed(savedBytes: number, keptBytes: number): void {
+    this.trimmed = { savedBytes, keptBytes };
+  }
+
+  /** The cache points of the calls were placed by the gateway's prompt-cache policy, not by the client. */
+  cachePointsByGateway(): void {
+    this.gatewayCachePoints = true;
+  }
+
+  /**
+   * Prompt tokens the context step removed: the removed share of the prompt scaled by the provider's real input count
+   * when there is one, else the byte estimate.
+   */
+  get contextTokensSaved(): number {
+    const { savedBytes, keptBytes } = this.trimmed;
+    if (!savedBytes) return 0;
+    const u = this.usage;
+    const input = u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens;
+    return input > 0 && !this.estimatedAny && keptBytes > 0 ? Math.round((input * savedBytes) / keptBytes) : estimateTokensFromBytes(savedBytes);
+  }
+
+  /** The semantic tier's embedding call. */
   embedding(tokens: number, price: TokenPrice): void {
     const usage = { ...ZERO_USAGE, inputTokens: tokens };
     this.items.push({ kind: 'embedding', model: null, usage, micros: priceUsage(usage, price).micros, estimated: false });
@@ -129,10 +202,57 @@ export class Receipt {
     return this.items.reduce((n, l) => n + l.micros, 0);
   }
 
-  /** What the answer would have cost on the baseline model. */
+  /**
+   * What the answer would have cost on the baseline model without the gateway: the same tokens, plus those the
+   * context step removed, with the cache reads and writes of gateway-placed cache points as plain input.
+   */
   get baselineMicros(): Micros {
     if (this.baselineAtCost) return this.micros;
-    return this.answerUsage ? priceUsage(this.answerUsage, this.baselinePrice).micros : 0;
+    const u = this.withoutLevers();
+    return u ? priceUsage(u, this.baselinePrice).micros : 0;
+  }
+
+  /** The answer's usage without the gateway's context trimming and cache points (undefined: no answer). */
+  private withoutLevers(): TokenUsage | undefined {
+    const u = this.answerUsage;
+    if (!u) return undefined;
+    const plain = this.gatewayCachePoints && !this.hit ? asPlainInput(u) : u;
+    const trimmed = this.hit ? 0 : this.contextTokensSaved;
+    return trimmed ? { ...plain, inputTokens: plain.inputTokens + trimmed } : plain;
+  }
+
+  /** Each lever's saving (see Savings); they sum to baselineMicros - micros. */
+  get savings(): Savings {
+    const sum = (kind: ReceiptLineKind): number => this.items.reduce((n, l) => n + (l.kind === kind ? l.micros : 0), 0);
+    const neg = (n: number): number => (n === 0 ? 0 : -n);
+    const out = { cache: neg(sum('embedding')), routing: 0, cascade: 0, context: 0, prompt_cache: 0, commitment: 0, batch: 0, failed_attempts: neg(sum('timed_out') + sum('partial')) };
+    // No routing choice (an embeddings request): its baseline is its cost, nothing saved or lost.
+    if (this.baselineAtCost) return { ...out, cache: 0, failed_attempts: 0 };
+    const full = this.withoutLevers();
+    if (!full) {
+      // No answer reached the client: nothing was saved, and what was spent is lost on the levers that spent it.
+      out.cascade = neg(sum('rejected'));
+      out.failed_attempts = neg(sum('timed_out') + sum('partial') + sum('answer'));
+      return out;
+    }
+    const baseline = this.baselineMicros;
+    const m = this.answerModel;
+    const price = (model: ResolvedModel | undefined, u: TokenUsage): number => (model?.price ? priceUsage(u, model.price, { serviceTier: this.answerServiceTier }).micros : 0);
+    if (this.hit) {
+      const made = price(m, full);
+      out.routing = baseline - made;
+      out.cache += made;
+      return out;
+    }
+    const plain = this.gatewayCachePoints ? asPlainInput(this.answerUsage!) : this.answerUsage!;
+    const top = price(this.cascadeTop ?? m, full);
+    const atModel = price(m, full);
+    const atModelTrimmed = price(m, plain);
+    out.routing = baseline - top;
+    out.cascade = top - atModel - sum('rejected');
+    out.context = atModel - atModelTrimmed;
+    out.prompt_cache = atModelTrimmed - sum('answer');
+    return out;
   }
 
   /** Tokens of every upstream call (embeddings excluded), for the record and the token quota. */
@@ -179,6 +299,16 @@ export class Receipt {
     }
     const line: ReceiptLine = { kind, model: model.id, usage, micros, estimated };
     this.items.push(line);
+    if (kind === 'answer') {
+      this.answerModel = model;
+      this.answerServiceTier = serviceTier;
+    }
     return line;
   }
+}
+
+/** A usage with its cache reads and writes counted as plain input (what it costs without prompt caching). */
+function asPlainInput(u: TokenUsage): TokenUsage {
+  if (!u.cacheReadTokens && !u.cacheWriteTokens) return u;
+  return { ...u, inputTokens: u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens, cacheReadTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
 }

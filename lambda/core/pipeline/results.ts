@@ -3,7 +3,6 @@ import { shapeError } from '../formats/error-shapes';
 import { completionToChunks } from '../openai/sse';
 import type { ChatCompletion } from '../openai/types';
 import { formatUsd, microsToUsd } from '../pricing/money';
-import { estimateTokensFromBytes } from '../tokens';
 import type { UsageRecord } from '../usage';
 import type { GatewayDeps, Headers, JsonResult, Trace } from './types';
 
@@ -139,22 +138,16 @@ export class Results {
       embedding_tokens: r.embeddingTokens,
       cache_score: trace.cacheScore,
       cascade: trace.cascade,
+      savings: r.savings,
     };
     this.deps.usage.write(record);
     return record;
   }
 
-  /**
-   * Tokens the context step saved: the removed share of the prompt scaled by the provider's real input count when
-   * there is one, else the byte estimate; priced at the model's input price.
-   */
+  /** Tokens the context step saved (Receipt.contextTokensSaved), priced at the model's input price. */
   private contextSavings(trace: Trace): { tokens: number; micros: number } {
-    if (!trace.contextSavedBytes) return { tokens: 0, micros: 0 };
-    const u = trace.receipt.usage;
-    const input = u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens;
-    const tokens = input > 0 && !trace.receipt.estimatedAny && trace.contextKeptBytes > 0
-      ? Math.round((input * trace.contextSavedBytes) / trace.contextKeptBytes)
-      : estimateTokensFromBytes(trace.contextSavedBytes);
+    const tokens = trace.receipt.contextTokensSaved;
+    if (!tokens) return { tokens: 0, micros: 0 };
     const price = trace.model?.price ?? this.deps.config.baseline.price;
     return { tokens, micros: Math.round((tokens * price.inputPerMTok) / 1_000_000) };
   }

@@ -132,8 +132,6 @@ export interface Trace {
   cascade: CascadeStep[] | null;
   quotaAction: QuotaAction;
   /** Bytes of prompt text the context step removed, and the bytes it left. */
-  contextSavedBytes: number;
-  contextKeptBytes: number;
   /** The automatic prompt-cache policy's TTL for this request (promptCaching.policies), or null when none applies. */
   promptCache: '5m' | '1h' | null;
   /** Remaining USD after settlement (undefined: no USD limit, or unknown). */

@@ -94,7 +94,7 @@ describe('CostAttribution', () => {
       },
     });
     t.hasResourceProperties('AWS::S3::Bucket', { LifecycleConfiguration: { Rules: [{ Status: 'Enabled', ExpirationInDays: 30, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }] } });
-    expect(Object.keys(a.namedQueries)).toEqual(['spend-by-dimension', 'unit-economics', 'savings', 'focus-gateway']);
+    expect(Object.keys(a.namedQueries)).toEqual(['spend-by-dimension', 'unit-economics', 'savings', 'savings-by-lever', 'focus-gateway']);
     const q = Object.values(t.findResources('AWS::Athena::NamedQuery')).map((r) => r.Properties);
     expect(q.find((p) => p.Name === 'llm-finops spend-by-dimension')).toMatchObject({ Database: 'llm_finops', WorkGroup: { Ref: expect.stringMatching(/WorkGroup/) } });
     expect(q.find((p) => p.Name === 'llm-finops spend-by-dimension').QueryString).toContain('FROM "llm_finops"."usage_log"');
@@ -122,7 +122,7 @@ describe('CostAttribution', () => {
       }),
     });
     t.hasResourceProperties('AWS::Glue::Table', { TableInput: Match.objectLike({ Name: 'focus', StorageDescriptor: Match.objectLike({ Columns: Match.arrayWith([{ Name: 'billedcost', Type: 'double' }, { Name: 'tags', Type: 'map<string,string>' }]) }) }) });
-    expect(Object.keys(a.namedQueries)).toEqual(['spend-by-dimension', 'unit-economics', 'savings', 'bedrock-spend', 'sagemaker-hosting', 'reconciliation', 'focus']);
+    expect(Object.keys(a.namedQueries)).toEqual(['spend-by-dimension', 'unit-economics', 'savings', 'savings-by-lever', 'bedrock-spend', 'sagemaker-hosting', 'reconciliation', 'focus']);
     const sql = Object.values(t.findResources('AWS::Athena::NamedQuery')).map((r) => r.Properties.QueryString as string);
     expect(sql.find((x) => x.includes("element_at(resource_tags, 'user_tenant')"))).toBeDefined();
     expect(sql.find((x) => x.includes("element_at(Tags, 'user:tenant')"))).toBeDefined();

@@ -186,7 +186,7 @@ describe('attribution SQL on DuckDB (the Athena named queries)', () => {
       usageOnly.close();
     }
     expect(() => renderQuery('SELECT * FROM {{usage}} WHERE x = {{nope}}', { usage: 'u' })).toThrow('renderQuery: no value for nope');
-    expect(ATTRIBUTION_QUERIES.map((q) => q.name)).toEqual(['spend-by-dimension', 'unit-economics', 'savings', 'bedrock-spend', 'sagemaker-hosting', 'reconciliation', 'focus', 'focus-gateway']);
+    expect(ATTRIBUTION_QUERIES.map((q) => q.name)).toEqual(['spend-by-dimension', 'unit-economics', 'savings', 'savings-by-lever', 'bedrock-spend', 'sagemaker-hosting', 'reconciliation', 'focus', 'focus-gateway']);
     expect(curResourceTagKey('llm-finops:tenant')).toBe('user_llm_finops_tenant');
   });
 });
@@ -228,5 +228,48 @@ describe('reconciliation of a Bedrock Provisioned Throughput (committed hours ap
       ['bedrock-provisioned', PT, 'acme', 60],
       ['bedrock-provisioned', PT, 'globex', 20],
     ]);
+  });
+});
+
+describe('savings by lever on DuckDB (the savings-by-lever named query, report --savings)', () => {
+  it('sums each lever per day, tenant, feature, team and model, counting records without savings apart (hand-computed)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'savings-'));
+    const zero = { cache: 0, routing: 0, cascade: 0, context: 0, prompt_cache: 0, commitment: 0, batch: 0, failed_attempts: 0 };
+    writeUsage(join(dir, 'usage.jsonl'), [
+      // Routed to nova-lite: 25,000 baseline, 2,000 spent.
+      rec({ cost_micros: 2000, baseline_cost_micros: 25_000, savings: { ...zero, routing: 23_000 } }),
+      // A cache hit of the same: the model would charge 2,000 now.
+      rec({ cache: 'hit-exact', cost_micros: 0, baseline_cost_micros: 25_000, savings: { ...zero, routing: 23_000, cache: 2000 } }),
+      // Trimmed context and gateway-placed prompt caching, after a failed attempt of 300.
+      rec({ cost_micros: 1800, baseline_cost_micros: 9000, savings: { ...zero, routing: 6000, context: 1000, prompt_cache: 500, failed_attempts: -300 } }),
+      // A semantic miss: its embedding (40) spent for nothing; a record from before savings existed.
+      rec({ cost_micros: 2040, baseline_cost_micros: 2000, savings: { ...zero, cache: -40 } }),
+      rec({ cost_micros: 1000, baseline_cost_micros: 4000 }),
+      // Another day.
+      rec({ ts: '2026-11-16T09:00:00.000Z', cost_micros: 120, baseline_cost_micros: 1300, savings: { ...zero, cascade: 1180 } }),
+    ]);
+    const db = await AttributionDb.open({ usage: [join(dir, 'usage.jsonl')] });
+    try {
+      const rows = await db.named('savings-by-lever');
+      expect(rows).toEqual([
+        {
+          day: '2026-11-15', tenant: 'acme', feature: 'chat', team: '', model: 'nova-lite', requests: 5, requests_without_savings: 1,
+          baseline_usd: 0.065, actual_usd: 0.00684, cache_usd: 0.00196, routing_usd: 0.052, cascade_usd: 0, context_usd: 0.001,
+          prompt_cache_usd: 0.0005, commitment_usd: 0, batch_usd: 0, failed_attempts_usd: -0.0003, saved_usd: 0.05816,
+        },
+        {
+          day: '2026-11-16', tenant: 'acme', feature: 'chat', team: '', model: 'nova-lite', requests: 1, requests_without_savings: 0,
+          baseline_usd: 0.0013, actual_usd: 0.00012, cache_usd: 0, routing_usd: 0, cascade_usd: 0.00118, context_usd: 0,
+          prompt_cache_usd: 0, commitment_usd: 0, batch_usd: 0, failed_attempts_usd: 0, saved_usd: 0.00118,
+        },
+      ]);
+      // The levers add up to saved_usd, but for the record written before savings existed (0.003 of saved_usd).
+      const day = rows[0];
+      const levers = ['cache', 'routing', 'cascade', 'context', 'prompt_cache', 'commitment', 'batch', 'failed_attempts'].reduce((n, l) => n + (day[`${l}_usd`] as number), 0);
+      expect(cents(levers * 1000)).toBe(cents((day.saved_usd as number) * 1000 - 3));
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

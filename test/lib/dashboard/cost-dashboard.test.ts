@@ -28,9 +28,11 @@ describe('CostDashboard', () => {
       // Governance: spend rate per scope, runway (forecasts), spikes and brownout stages.
       'Budget alerts by type (threshold, forecast, spike, brownout)', 'Spend rate per tenant (USD per hour)',
       'Runway, spikes and brownout stages (budget alerts)', 'Brownout stages by tenant and policy (requests)',
+      'Saved by lever (USD, per tenant, over the time range)',
     ]) expect(body).toContain(title);
     expect(body).toContain('filter _type = \\\\\\"llm_alert\\\\\\"');
     expect(body).toContain('stats sum(cost_usd) as usd_per_hour, count(*) as requests by tenant, bin(1h) as hour');
+    expect(body).toContain('sum(savings.routing) / 1e6 as routing_usd');
     // Tier and model come from SEARCH over the router's EMF dimensions; tenants only from the usage log.
     expect(body).toContain(`SEARCH('{LlmFinOps,Model,Tier,service} MetricName=\\\\\\"CostUsd\\\\\\"', 'Sum', 3600)`);
     expect(body).toContain('stats sum(cost_usd) as spend_usd');

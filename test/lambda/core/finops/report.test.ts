@@ -41,3 +41,24 @@ describe('renderReport', () => {
     expect(html).toContain('&lt;script&gt;x&lt;/script&gt;');
   });
 });
+
+describe('renderReport: saved by lever', () => {
+  it('sums each lever over the records that carry savings, negatives shown as such, and names the records without', () => {
+    const zero = { cache: 0, routing: 0, cascade: 0, context: 0, prompt_cache: 0, commitment: 0, batch: 0, failed_attempts: 0 };
+    const withLevers = [
+      rec('2026-11-27T10:00:00Z', 'acme', 'chat', 'small', 2000, 25_000, { savings: { ...zero, routing: 23_000 } }),
+      rec('2026-11-27T10:01:00Z', 'acme', 'chat', 'small', 0, 25_000, { cache: 'hit-exact', savings: { ...zero, routing: 23_000, cache: 2000 } }),
+      rec('2026-11-27T10:02:00Z', 'acme', 'chat', 'small', 2040, 2000, { savings: { ...zero, cache: -40 } }),
+      rec('2026-11-27T10:03:00Z', 'acme', 'chat', 'small', 1000, 4000),
+    ];
+    const s = summarise(withLevers);
+    expect(Object.fromEntries(s.byLever)).toEqual({ ...zero, routing: 46_000, cache: 1960 });
+    expect(s.withoutSavings).toBe(1);
+    const table = /<table id="savings-by-lever">[\s\S]*?<\/table>/.exec(renderReport(withLevers, { generatedAt: '2026-11-29T00:00:00Z' }))![0];
+    expect(table).toContain('<tr><td>routing</td><td class="n">$0.046000</td></tr>');
+    expect(table).toContain('<tr><td>cache</td><td class="n">$0.001960</td></tr>');
+    expect(renderReport(withLevers, { generatedAt: 'x' })).toContain('but for 1 request(s) logged before the levers were recorded');
+    const loss = renderReport([rec('2026-11-27T10:00:00Z', 'a', 'f', 'm', 40, 0, { status: 502, savings: { ...zero, failed_attempts: -40 } })], { generatedAt: 'x' });
+    expect(loss).toContain('<tr><td>failed attempts</td><td class="n">-$0.000040</td></tr>');
+  });
+});
