@@ -40,7 +40,9 @@ export type ReceiptLineKind = 'answer' | 'rejected' | 'timed_out' | 'partial' | 
  * - cache: a cache hit's answer priced on the model that made it, less the lookup's embedding; on a miss, minus the
  *   embedding;
  * - failed_attempts: minus what timed-out and cut-off attempts were charged (not a lever: what the fallbacks cost);
- * - commitment, batch: 0 here (committed capacity is paid by the hour: see `report --config`; no batch lane yet).
+ * - commitment: an answer on committed capacity (models[].commitment): what routing would show for it (the baseline's
+ *   price less the committed model's per-token figure, if it has one), since the capacity is paid by the hour;
+ * - batch: 0 (no batch lane yet).
  */
 export interface Savings {
   readonly cache: Micros;
@@ -252,6 +254,9 @@ export class Receipt {
     out.cascade = top - atModel - sum('rejected');
     out.context = atModel - atModelTrimmed;
     out.prompt_cache = atModelTrimmed - sum('answer');
+    // Answered on committed capacity (models[].commitment, paid by the hour): what the baseline would charge beyond
+    // it is the commitment's, not the router's.
+    if (m?.config.commitment && !this.cascadeTop) return { ...out, commitment: out.routing, routing: 0 };
     return out;
   }
 

@@ -33,6 +33,8 @@ describe('committed capacity first, on-demand after (tiers[].mode commitment-fir
     upstream.setDefault('up-ptu', { kind: 'ok', promptTokens: 20, completionTokens: 10 });
     expect((await ask(buildGateway(resolveConfig(config()), { env: {}, usage }))).status).toBe(200);
     expect(usage.records[0]).toMatchObject({ model: 'ptu', cost_usd: 0, cost_basis: 'commitment', input_tokens: 20, output_tokens: 10, route_reason: 'explicit-tier' });
+    // The baseline (paygo: 20 x $1/M + 10 x $2/M = 40 micro-dollars) is the commitment's saving, not the router's.
+    expect(usage.records[0]).toMatchObject({ baseline_cost_micros: 40, savings: { commitment: 40, routing: 0 } });
   });
 
   it('spills to on-demand at once when the commitment is throttled (429), and prices that answer', async () => {

@@ -50,6 +50,8 @@ describe('provider prompt caching through the gateway (Bedrock Converse cachePoi
     expect(usage.records.map((r) => [r.cache_write_tokens, r.cache_read_tokens, r.cost_usd])).toEqual([[2000, 0, 0.00915], [0, 2000, 0.00225]]);
     // Uncached, each would cost 2,050 x $3 + 100 x $15 = $0.007650: the write cost $0.001500 more, the read saved $0.005400.
     expect(saving).toEqual(['-0.001500', '0.005400']);
+    // The gateway placed these cache points, so the baseline is the uncached price and the lever is prompt_cache.
+    expect(usage.records.map((r) => [r.baseline_cost_micros, r.savings?.prompt_cache, r.savings?.routing])).toEqual([[7650, -1500, 0], [7650, 5400, 0]]);
   });
 
   it('reserves the input at the cache-write rate when cache points go out, so a written prefix cannot overshoot the reservation', async () => {
