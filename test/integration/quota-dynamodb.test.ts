@@ -5,21 +5,11 @@ import { resolveConfig } from '../../lambda/core/config/resolve';
 import type { GatewayConfigInput } from '../../lambda/core/config/schema';
 import { Gateway, type StreamResult } from '../../lambda/core/pipeline';
 import { systemClock } from '../../lambda/adapters/system-runtime';
-import { ScriptedProvider, SeqIds, sha256, usage, type Step } from '../support/fakes';
+import { rng, ScriptedProvider, SeqIds, sha256, usage, type Step } from '../support/fakes';
 import { LocalDynamo } from '../support/dynalite';
 import { FakeUpstream } from '../support/upstream';
 import { OpenAiCompatibleProvider } from '../../lambda/adapters/openai-compatible-provider';
 import { testConfig } from '../support/config';
-
-/** A deterministic PRNG (mulberry32) so the fault mix is the same on every run. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const today = () => new Date().toISOString().slice(0, 10);
 

@@ -49,6 +49,16 @@ export class SeqIds implements IdSource {
   }
 }
 
+/** A deterministic PRNG (mulberry32), so a randomised test draws the same mix on every run. */
+export function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 export const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 export type Step =

@@ -5,7 +5,7 @@ import { resolveConfig } from '../../../../lambda/core/config/resolve';
 import type { GatewayConfigInput } from '../../../../lambda/core/config/schema';
 import { Gateway, type GatewayResult } from '../../../../lambda/core/pipeline';
 import type { UsageRecord } from '../../../../lambda/core/usage';
-import { FakeClock, ScriptedProvider, SeqIds, sha256, usage, type Step } from '../../../support/fakes';
+import { FakeClock, rng, ScriptedProvider, SeqIds, sha256, usage, type Step } from '../../../support/fakes';
 import { testConfig } from '../../../support/config';
 
 /** small-a $1/$2, small-b $2/$4, big $10/$30 per 1M (test/support/config.ts); the baseline model is big. */
@@ -72,16 +72,6 @@ describe('savings by lever (hand-computed)', () => {
     expect(records.records[0]).toMatchObject({ status: 502, cost_micros: 120, baseline_cost_micros: 0, savings: { ...zero, cascade: -120 } });
   });
 });
-
-/** A deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('savings by lever (property: they sum to baseline minus cost on every record)', () => {
   it('holds over 400 random requests: models, tiers, cascades, repeats (cache hits), failures, missing usage, context trimming', async () => {
