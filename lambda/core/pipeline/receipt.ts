@@ -298,8 +298,7 @@ export class Receipt {
       micros = priced.micros;
       for (const f of priced.flags) this.flag(f);
       if (usage.cacheReadTokens || usage.cacheWriteTokens) {
-        const plain = { ...usage, inputTokens: usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens, cacheReadTokens: 0, cacheWriteTokens: 0, cacheWrite1hTokens: 0 };
-        this.cacheSaving += priceUsage(plain, model.price, { serviceTier }).micros - micros;
+        this.cacheSaving += priceUsage(asPlainInput(usage), model.price, { serviceTier }).micros - micros;
       }
     }
     const line: ReceiptLine = { kind, model: model.id, usage, micros, estimated };
