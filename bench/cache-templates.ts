@@ -1,0 +1,71 @@
+/**
+ * Templated FAQ traffic against the semantic cache (`npm run bench:cache-templates`, issue 34), written to
+ * bench/results/cache-templates.json. A support bot's questions are mostly templates whose slot is the object asked
+ * about ("How do I change my {invoices|returns|...} settings?"): two questions that differ only in the slot must never
+ * be served each other's answer, while rewordings of the same question should hit.
+ *
+ * Pairs: TEMPLATES x SLOTS x SLOTS (slot a != slot b) as non-duplicates, and each template's rewording with the same
+ * slot as duplicates. Through the local default (the sentence encoder, its default threshold, guards and built-in
+ * verifier) with the function the gateway serves hits by (chooseSemanticHit, via evaluatePairs). Reports the hit rate
+ * on rewordings and the wrong share of hits, and the worst pairs served.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { SentenceEmbedder } from '../lambda/adapters/sentence-embedder';
+import { builtinSentenceVerifier } from '../lambda/adapters/sentence-verifier';
+import { evaluatePairs, scorePairs, type LabelledPair } from '../lambda/core/cache/evaluate';
+import { defaultGuards } from '../lambda/core/cache/guards';
+import { chooseSemanticHit } from '../lambda/core/cache/semantic';
+import { DEFAULT_SEMANTIC_THRESHOLD } from '../lambda/core/config/resolve';
+import type { CachedCompletion } from '../lambda/core/ports';
+
+/** Each template with a rewording of it: the same question in other words. */
+const TEMPLATES: readonly (readonly [string, string])[] = [
+  ['How do I change my {} settings?', 'How can I change the settings for my {}?'],
+  ['Where can I see my {}?', 'Where do I find my {}?'],
+  ['Why was my {} declined?', 'What is the reason my {} was declined?'],
+  ['Can I cancel my {}?', 'Is it possible to cancel my {}?'],
+  ['How long does {} take?', 'How much time does {} take?'],
+  ['Who do I contact about {}?', 'Who should I contact about {}?'],
+  ['Is there a fee for {}?', 'Do you charge a fee for {}?'],
+  ['How do I update the {} on my account?', 'How can I update the {} on my account?'],
+];
+const SLOTS = ['invoices', 'returns', 'shipping', 'payment', 'subscription', 'password', 'address', 'notification', 'refund', 'order'];
+
+async function main() {
+  const pairs: LabelledPair[] = [];
+  for (const [t, rewording] of TEMPLATES) {
+    for (const a of SLOTS) {
+      pairs.push({ a: t.replace('{}', a), b: rewording.replace('{}', a), duplicate: true });
+      for (const b of SLOTS) if (a !== b) pairs.push({ a: t.replace('{}', a), b: t.replace('{}', b), duplicate: false });
+    }
+  }
+  const threshold = DEFAULT_SEMANTIC_THRESHOLD.sentence;
+  const guards = defaultGuards('sentence');
+  const verifier = builtinSentenceVerifier();
+  const scored = await scorePairs(pairs, new SentenceEmbedder());
+  const [point] = evaluatePairs(scored, { thresholds: [threshold], guards, verifier });
+  const served = scored.filter((p) => !p.duplicate && p.similarity >= threshold
+    && chooseSemanticHit(p.b, [{ score: p.similarity, prompt: p.a, value: undefined as unknown as CachedCompletion }], guards, verifier).hit);
+  const result = {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', node: process.version },
+    setup: `the local default: sentence encoder, threshold ${threshold}, guards ${JSON.stringify(guards)}, built-in verifier`,
+    templates: TEMPLATES.length,
+    slots: SLOTS.length,
+    duplicate_pairs: pairs.filter((p) => p.duplicate).length,
+    non_duplicate_pairs: pairs.filter((p) => !p.duplicate).length,
+    non_duplicates_over_threshold: scored.filter((p) => !p.duplicate && p.similarity >= threshold).length,
+    ...point,
+    worst_served: served.sort((x, y) => y.similarity - x.similarity).slice(0, 10).map((p) => ({ cached: p.a, asked: p.b, score: Math.round(p.similarity * 10_000) / 10_000 })),
+  };
+  mkdirSync(join(__dirname, 'results'), { recursive: true });
+  writeFileSync(join(__dirname, 'results', 'cache-templates.json'), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
