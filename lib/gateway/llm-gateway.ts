@@ -9,6 +9,7 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import { createHash } from 'node:crypto';
 import { Construct } from 'constructs';
 import { BUNDLES, ENV_USAGE_SCOPE, type GatewayConfigDocument, usageIdentifierFor } from '../../lambda/contract';
 import { checkEnvironmentSize, configDelivery } from './config-delivery';
@@ -391,9 +392,9 @@ export class LlmGateway extends Construct {
     if (!TENANT_ID.test(tenantId)) throw new Error(`addTenant: '${tenantId}' is not a valid tenant id (letters, digits, . _ : / -, at most 111 characters)`);
     if (this.tenants.has(tenantId)) throw new Error(`addTenant: tenant '${tenantId}' was already added`);
     this.tenants.add(tenantId);
-    const safe = tenantId.replace(/[^A-Za-z0-9]/g, '');
-    const key = this.api.addApiKey(`Key${safe}${this.tenants.size}`, { value: usageIdentifierFor(tenantId, this.usageScope), description: `usage identifier of tenant ${tenantId}` });
-    const plan = this.api.addUsagePlan(`Plan${safe}${this.tenants.size}`, {
+    const name = tenantConstructName(tenantId);
+    const key = this.api.addApiKey(`Key${name}`, { value: usageIdentifierFor(tenantId, this.usageScope), description: `usage identifier of tenant ${tenantId}` });
+    const plan = this.api.addUsagePlan(`Plan${name}`, {
       description: `tenant ${tenantId}`,
       throttle: { rateLimit: options.rateLimit ?? this.props.tenantRateLimit ?? 50, burstLimit: options.burstLimit ?? this.props.tenantBurstLimit ?? 100 },
       apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
@@ -424,4 +425,14 @@ export class LlmGateway extends Construct {
   metricLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.api.metricLatency(props);
   }
+}
+
+/**
+ * A tenant's part of its key's and plan's construct ids, from its id alone: adding, removing or reordering tenants
+ * never renames another's (which would replace its API key and usage plan on deploy). A letters-and-digits id is used
+ * as it is; any other gets the letters and digits plus 8 hex of the id's SHA-256, so "a.b" and "ab" stay apart.
+ */
+export function tenantConstructName(tenantId: string): string {
+  if (/^[A-Za-z0-9]+$/.test(tenantId)) return tenantId;
+  return `${tenantId.replace(/[^A-Za-z0-9]/g, '')}${createHash('sha256').update(tenantId).digest('hex').slice(0, 8)}`;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
@@ -78,6 +79,24 @@ describe('LlmGateway', () => {
     t.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 50, BurstLimit: 100 } });
     t.hasResourceProperties('AWS::ApiGateway::UsagePlan', { Throttle: { RateLimit: 5, BurstLimit: 10 } });
     t.resourceCountIs('AWS::ApiGateway::UsagePlanKey', 2);
+  });
+
+  it('names each tenant\'s key and plan by its id alone: reordering or removing tenants renames no other tenant\'s resources', () => {
+    const tenants = (ids: string[]) => ids.map((id) => ({ id, apiKeys: [{ sha256: createHash('sha256').update(id).digest('hex') }] }));
+    const logicalIds = (ids: string[]) => {
+      const { template } = synth({ config: { ...config, tenants: tenants(ids) } });
+      return Object.entries({ ...template.findResources('AWS::ApiGateway::ApiKey'), ...template.findResources('AWS::ApiGateway::UsagePlan'), ...template.findResources('AWS::ApiGateway::UsagePlanKey') })
+        .map(([logical, r]) => `${logical} ${JSON.stringify((r as { Properties: { Value?: string; Description?: string } }).Properties.Value ?? (r as { Properties: { Description?: string } }).Properties.Description ?? '')}`)
+        .filter((x) => !x.includes('run-time tenants'))
+        .sort();
+    };
+    const all = logicalIds(['acme', 'globex', 'team.a/b', 'teamab']);
+    // Reordered: the same resources under the same logical ids.
+    expect(logicalIds(['teamab', 'team.a/b', 'globex', 'acme'])).toEqual(all);
+    // One removed: the others keep theirs.
+    const without = logicalIds(['acme', 'team.a/b', 'teamab']);
+    expect(without.every((x) => all.includes(x))).toBe(true);
+    expect(all.filter((x) => !without.includes(x)).every((x) => /globex/i.test(x))).toBe(true);
   });
 
   it('warns when no quota table is given', () => {
