@@ -6,15 +6,16 @@
  *
  * Pairs: TEMPLATES x SLOTS x SLOTS (slot a != slot b) as non-duplicates, and each template's rewording with the same
  * slot as duplicates. Through the local default (the sentence encoder, its default threshold, guards and built-in
- * verifier) with the function the gateway serves hits by (chooseSemanticHit, via evaluatePairs). Reports the hit rate
- * on rewordings and the wrong share of hits, and the worst pairs served.
+ * verifier) with the function the gateway serves hits by (chooseSemanticHit): without the cached answers (as
+ * evaluatePairs measures the dev pairs) and with answers that name their slot, as a support bot's do (the answer-slot
+ * check reads them). Reports the hit rate on rewordings, the wrong share of hits, and the worst pairs served.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { SentenceEmbedder } from '../lambda/adapters/sentence-embedder';
 import { builtinSentenceVerifier } from '../lambda/adapters/sentence-verifier';
-import { evaluatePairs, scorePairs, type LabelledPair } from '../lambda/core/cache/evaluate';
+import { evaluatePairs, scorePairs, type LabelledPair, type ScoredPair } from '../lambda/core/cache/evaluate';
 import { defaultGuards } from '../lambda/core/cache/guards';
 import { chooseSemanticHit } from '../lambda/core/cache/semantic';
 import { DEFAULT_SEMANTIC_THRESHOLD } from '../lambda/core/config/resolve';
@@ -33,6 +34,18 @@ const TEMPLATES: readonly (readonly [string, string])[] = [
 ];
 const SLOTS = ['invoices', 'returns', 'shipping', 'payment', 'subscription', 'password', 'address', 'notification', 'refund', 'order'];
 
+const round = (x: number): number => Math.round(x * 10_000) / 10_000;
+
+/** The cached answer to a question: it names the slot it is about (`{slot}` settings, page, team), as FAQ answers do. */
+function answerFor(question: string): CachedCompletion {
+  const slot = SLOTS.find((s) => question.includes(s)) ?? '';
+  const content = `Open Account > ${slot[0]?.toUpperCase()}${slot.slice(1)}: everything about your ${slot} is there, and our ${slot} team can help.`;
+  return {
+    completion: { id: 'c', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }] },
+    usage: { inputTokens: 20, outputTokens: 30, cacheReadTokens: 0, cacheWriteTokens: 0 }, modelId: 'm', tier: 't', storedAtMs: 0,
+  };
+}
+
 async function main() {
   const pairs: LabelledPair[] = [];
   for (const [t, rewording] of TEMPLATES) {
@@ -45,9 +58,19 @@ async function main() {
   const guards = defaultGuards('sentence');
   const verifier = builtinSentenceVerifier();
   const scored = await scorePairs(pairs, new SentenceEmbedder());
+  // Without the cached answers (as the dev pairs are measured: the answer-slot check cannot run) ...
   const [point] = evaluatePairs(scored, { thresholds: [threshold], guards, verifier });
-  const served = scored.filter((p) => !p.duplicate && p.similarity >= threshold
-    && chooseSemanticHit(p.b, [{ score: p.similarity, prompt: p.a, value: undefined as unknown as CachedCompletion }], guards, verifier).hit);
+  // ... and as the gateway serves: each entry holds an answer that, as FAQ answers do, names what it is about.
+  const served = (p: ScoredPair): boolean => p.similarity >= threshold
+    && chooseSemanticHit(p.b, [{ score: p.similarity, prompt: p.a, value: answerFor(p.a) }], guards, verifier).hit !== undefined;
+  const hits = scored.filter(served);
+  const wrong = hits.filter((p) => !p.duplicate);
+  const withAnswers = {
+    recall: round(hits.filter((p) => p.duplicate).length / scored.filter((p) => p.duplicate).length),
+    hits: hits.length,
+    wrong_hits: wrong.length,
+    wrong_hit_share: round(hits.length ? wrong.length / hits.length : 0),
+  };
   const result = {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', node: process.version },
@@ -57,8 +80,9 @@ async function main() {
     duplicate_pairs: pairs.filter((p) => p.duplicate).length,
     non_duplicate_pairs: pairs.filter((p) => !p.duplicate).length,
     non_duplicates_over_threshold: scored.filter((p) => !p.duplicate && p.similarity >= threshold).length,
-    ...point,
-    worst_served: served.sort((x, y) => y.similarity - x.similarity).slice(0, 10).map((p) => ({ cached: p.a, asked: p.b, score: Math.round(p.similarity * 10_000) / 10_000 })),
+    without_answers: point,
+    with_answers: withAnswers,
+    worst_served: wrong.sort((x, y) => y.similarity - x.similarity).slice(0, 10).map((p) => ({ cached: p.a, asked: p.b, score: round(p.similarity) })),
   };
   mkdirSync(join(__dirname, 'results'), { recursive: true });
   writeFileSync(join(__dirname, 'results', 'cache-templates.json'), `${JSON.stringify(result, null, 2)}\n`);

@@ -376,6 +376,8 @@ export type GatewayConfigDocument = {
                 content?: boolean | undefined;
                 /** exact: same content words in the same order; order: only rearranged words are refused */
                 contentRule?: ("exact" | "order") | undefined;
+                /** Refuse a hit whose prompt differs from the query in one short span (a template's slot) when the cached answer speaks of its own span and not of the query's (default on) */
+                answerSlot?: boolean | undefined;
             };
             /** Serve a semantic hit only when this learned pair verifier accepts it */
             verifier?: ({

@@ -17,7 +17,11 @@ export const GUARD_NAMES: readonly GuardName[] = ['numbers', 'negation', 'identi
  * content words in another order ("convert benzene into toluene" / "toluene into benzene"), so a semantic embedder's
  * paraphrases in other words pass.
  */
-export type GuardSettings = Readonly<Record<GuardName, boolean>> & { readonly contentRule?: ContentRule };
+export type GuardSettings = Readonly<Record<GuardName, boolean>> & {
+  readonly contentRule?: ContentRule;
+  /** The answer-slot check (answersOtherSlot); on unless false. Not a text guard: it reads the cached answer. */
+  readonly answerSlot?: boolean;
+};
 export type ContentRule = 'exact' | 'order';
 
 export const ALL_GUARDS: GuardSettings = Object.fromEntries(GUARD_NAMES.map((g) => [g, true])) as Record<GuardName, boolean>;
@@ -186,6 +190,41 @@ export function failedGuards(query: TextSignals, cached: TextSignals, settings: 
   // Same content words in the same order of first use: "convert benzene into toluene" is not "toluene into benzene".
   if (settings.content && contentDiffers(query, cached, settings.contentRule ?? 'exact')) failed.push('content');
   return failed;
+}
+
+/**
+ * Where two prompts differ when they differ in one place only, the rest word for word, and that place is short (at
+ * most `maxWords` words on each side): a template's slot ("... my returns settings?" / "... my payment settings?").
+ */
+export function differingSpan(a: TextSignals, b: TextSignals, maxWords = 3): { readonly a: readonly string[]; readonly b: readonly string[] } | undefined {
+  const x = a.words;
+  const y = b.words;
+  let head = 0;
+  while (head < x.length && head < y.length && x[head] === y[head]) head++;
+  let tail = 0;
+  while (tail < x.length - head && tail < y.length - head && x[x.length - 1 - tail] === y[y.length - 1 - tail]) tail++;
+  const sa = x.slice(head, x.length - tail);
+  const sb = y.slice(head, y.length - tail);
+  if (!sa.length || !sb.length || sa.length > maxWords || sb.length > maxWords) return undefined;
+  return { a: sa, b: sb };
+}
+
+/**
+ * The answer-slot check: the prompts differ in one short span only (differingSpan), and the cached answer speaks of
+ * the cached prompt's span but of none of the query's: it answers the other slot ("To change your returns settings,
+ * ..." for "How do I change my payment settings?"). Content words, stemmed, compared as words of the answer. A span
+ * the answer mentions on neither side, or on both, passes: nothing says the answer is about the other one.
+ */
+export function answersOtherSlot(query: TextSignals, cached: TextSignals, answer: string): boolean {
+  const span = differingSpan(query, cached);
+  if (!span) return false;
+  // Numbers are the numbers guard's (which a config may switch off): a slot is a word.
+  const words = (ws: readonly string[]): string[] => tokens(ws.join(' ')).filter((t) => !/^\d+$/.test(t) && !NUMBER_WORDS[t]);
+  const asked = words(span.a);
+  const stored = words(span.b);
+  if (!asked.length || !stored.length) return false;
+  const said = new Set(tokens(answer));
+  return stored.some((w) => said.has(w)) && !asked.some((w) => said.has(w));
 }
 
 /** The same content words in the same order of first use. */

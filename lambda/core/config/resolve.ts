@@ -71,7 +71,7 @@ export interface ResolvedSemanticCache {
 export const DEFAULT_SEMANTIC_THRESHOLD = { local: 0.65, sentence: 0.82, bedrock: 0.95, 'openai-compatible': 0.95 } as const;
 
 /** The configured guards over the embedder type's defaults. */
-export function semanticGuards(embedderType: keyof typeof DEFAULT_SEMANTIC_THRESHOLD, configured: Partial<Record<GuardName, boolean>> & { contentRule?: ContentRule } = {}): GuardSettings {
+export function semanticGuards(embedderType: keyof typeof DEFAULT_SEMANTIC_THRESHOLD, configured: Partial<Record<GuardName, boolean>> & { contentRule?: ContentRule; answerSlot?: boolean } = {}): GuardSettings {
   const out: Record<string, unknown> = { ...defaultGuards(embedderType) };
   for (const [k, v] of Object.entries(configured)) if (v !== undefined) out[k] = v;
   return out as GuardSettings;

@@ -330,6 +330,7 @@ export const GatewayConfigSchema = z.strictObject({
             .strictObject({
               ...(Object.fromEntries(GUARD_NAMES.map((g) => [g, z.boolean().optional()])) as Record<GuardName, z.ZodOptional<z.ZodBoolean>>),
               contentRule: z.enum(['exact', 'order']).optional().describe('exact: same content words in the same order; order: only rearranged words are refused'),
+              answerSlot: z.boolean().optional().describe('Refuse a hit whose prompt differs from the query in one short span (a template\'s slot) when the cached answer speaks of its own span and not of the query\'s (default on)'),
             })
             .prefault({})
             .describe("False-hit guards: each detail must agree between the query and the cached prompt. Unset ones take the embedder's defaults: all on for local, bedrock and openai-compatible; for sentence, question and person off and contentRule order"),

@@ -1,6 +1,6 @@
 import { parseOutcomes } from '../../../../lambda/core/routing/evaluate';
 import { evaluatePairs, parsePairs, splitHalves, type ScoredPair } from '../../../../lambda/core/cache/evaluate';
-import { ALL_GUARDS, defaultGuards, failedGuards, NO_GUARDS, textSignals, type GuardName } from '../../../../lambda/core/cache/guards';
+import { ALL_GUARDS, defaultGuards, differingSpan, failedGuards, NO_GUARDS, textSignals, type GuardName } from '../../../../lambda/core/cache/guards';
 import { chooseSemanticHit } from '../../../../lambda/core/cache/semantic';
 import { prepareText, trainVerifier, Verifier, VERIFIER_FORMAT } from '../../../../lambda/core/cache/verifier';
 import type { CachedCompletion, SemanticCandidate } from '../../../../lambda/core/ports';
@@ -159,6 +159,34 @@ describe('chooseSemanticHit', () => {
 
   it('serves nothing when every candidate is refused', () => {
     expect(chooseSemanticHit('learn Python', [cand('learn Java', 0.9)], ALL_GUARDS, undefined)).toEqual({ hit: undefined, refused: [['entities', 'content']] });
+  });
+
+  it('refuses a template\'s other slot when the cached answer speaks of its own slot (the answer-slot check)', () => {
+    const answered = (prompt: string, content: string): SemanticCandidate => ({
+      prompt, score: 0.93, value: { modelId: 'm', completion: { choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }] } } as unknown as CachedCompletion,
+    });
+    const sentence = defaultGuards('sentence');
+    const returns = answered('How do I update the returns on my account?', 'Open Account > Returns to update your returns.');
+    // One slot swapped and the answer is about returns: refused, whatever the score.
+    expect(chooseSemanticHit('How do I update the payment on my account?', [returns], sentence, undefined)).toEqual({ hit: undefined, refused: [['slot']] });
+    // The same question, or a synonym the answer also names, or an answer that names neither: served.
+    expect(chooseSemanticHit('How do I update the returns on my account?', [returns], sentence, undefined).hit).toBe(returns);
+    expect(chooseSemanticHit('How do I update the refunds on my account?', [answered('How do I update the returns on my account?', 'Returns and refunds: open Account > Returns.')], sentence, undefined).hit).toBeDefined();
+    expect(chooseSemanticHit('How do I update the payment on my account?', [answered('How do I update the returns on my account?', 'Open the Account page and edit it there.')], sentence, undefined).hit).toBeDefined();
+    // Off when configured so.
+    expect(chooseSemanticHit('How do I update the payment on my account?', [returns], { ...sentence, answerSlot: false }, undefined).hit).toBe(returns);
+  });
+});
+
+describe('differingSpan', () => {
+  it('finds the one short span in which two prompts differ, and nothing when they differ in more places', () => {
+    const span = (a: string, b: string) => differingSpan(textSignals(a), textSignals(b));
+    expect(span('How do I change my invoices settings?', 'How do I change my returns settings?')).toEqual({ a: ['invoices'], b: ['returns'] });
+    expect(span('Transformers is a cutting edge library', 'Transformers is a modern library')).toEqual({ a: ['cutting', 'edge'], b: ['modern'] });
+    // Longer than 3 words on a side ("state of the art"): not a slot.
+    expect(span('Transformers is a state-of-the-art library', 'Transformers is a cutting-edge library')).toBeUndefined();
+    expect(span('How do I change my invoices settings?', 'How can I change my returns settings?')).toBeUndefined();
+    expect(span('same words', 'same words')).toBeUndefined();
   });
 });
 
