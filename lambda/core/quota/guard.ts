@@ -1,10 +1,11 @@
 import type { ResolvedConfig, ResolvedModel, ResolvedTenant, ResolvedTier } from '../config/resolve';
 import { GatewayError, QuotaExceededError } from '../errors';
 import { SettleDeferredError, type AlertSink, type Clock, type OperationsLog, type QuotaControls, type QuotaSettlement, type QuotaStore } from '../ports';
-import { formatUsd, microsToUsd, usdToMicros } from '../pricing/money';
+import { formatUsd, microsToUsd } from '../pricing/money';
 import { costMicrosCeil, ratesFor } from '../pricing/prices';
 import { cascadeTierOf, type Route } from '../routing/route';
-import { effectiveLimits, killSwitchFor, planCounters, planPolicyCounters, policyWindowAt, remainingUsdMicros, hourRatePerMs, runsOutAt, windowsAt, withRateCounters, type CounterPlan, type EffectiveLimits, type PolicyCounter } from './policy';
+import { BudgetAlerts } from './alerts';
+import { effectiveLimits, killSwitchFor, planCounters, planPolicyCounters, remainingUsdMicros, hourRatePerMs, runsOutAt, windowsAt, withRateCounters, type CounterPlan, type EffectiveLimits, type PolicyCounter } from './policy';
 
 /** What the quota step did to a request; recorded as `quota_action`. */
 export type QuotaAction =
@@ -121,9 +122,8 @@ export interface SettleResult {
  * the kill switch, downgrade and shadow policies. Pure policy on the QuotaStore port.
  */
 export class QuotaGuard {
+  private readonly budgetAlerts: BudgetAlerts;
   private readonly controlsCache = new Map<string, { value: QuotaControls; expiresAtMs: number }>();
-  /** Alerts already claimed by this process, to skip the store's conditional write on every later request. */
-  private readonly claimed = new Set<string>();
   private lastSweepMs = 0;
   /**
    * Settlements that never reached the store (quota_action settle_failed), applied when it answers again: the store
@@ -131,18 +131,18 @@ export class QuotaGuard {
    */
   private readonly unsettled: { readonly requestId: string; readonly reservationId: string; readonly entries: readonly QuotaSettlement[] }[] = [];
   private lastReplayMs = 0;
-  /** When this process last projected each counter's exhaustion (forecast). */
-  private readonly forecastChecked = new Map<string, number>();
   /** The store's current outage: since when, how many calls failed, when it was last logged. */
   private outage: { sinceMs: number; failures: number; loggedMs: number } | undefined;
 
   constructor(
     private readonly config: ResolvedConfig,
     private readonly store: QuotaStore,
-    private readonly alerts: AlertSink,
+    alerts: AlertSink,
     private readonly clock: Clock,
     private readonly ops?: OperationsLog,
-  ) {}
+  ) {
+    this.budgetAlerts = new BudgetAlerts(config, store, alerts, clock);
+  }
 
   async admit(a: AdmitRequest): Promise<Admission> {
     const q = this.config.raw.quota;
@@ -275,7 +275,7 @@ export class QuotaGuard {
       this.keepUnsettled(res.id, entries);
       return { remainingMicros: undefined, outcome: 'failed' };
     }
-    await this.raiseAlerts(res.plans, after, tenant, feature).catch(() => undefined);
+    await this.budgetAlerts.raise(res.plans, after, tenant, feature).catch(() => undefined);
     return { remainingMicros: remainingUsdMicros(res.plans, after), outcome: 'settled', runsOutAtMs: runsOutAt(res.plans, after, this.clock.now()) };
   }
 
@@ -510,97 +510,6 @@ export class QuotaGuard {
     );
   }
 
-  private async raiseAlerts(plans: readonly CounterPlan[], after: ReadonlyMap<string, number>, tenant: string, feature: string): Promise<void> {
-    const rated = new Map<string, CounterPlan>();
-    for (const p of plans) if (p.rateKey && !rated.has(p.rateKey)) rated.set(p.rateKey, p);
-    for (const [rateKey, p] of rated) await this.spike(p, rateKey, after.get(rateKey) ?? 0, tenant, feature);
-    for (const p of plans) {
-      if (p.limit === undefined || p.limit === 0 || p.unit === 'requests') continue;
-      const committed = after.get(p.key) ?? 0;
-      if (p.rateKey) await this.forecast(p, committed, after.get(p.rateKey) ?? 0, tenant, feature);
-      for (const th of this.config.raw.quota.alertThresholds) {
-        if (committed < th * p.limit) continue;
-        const id = `${p.key}@${th}`;
-        if (this.claimed.has(id)) continue;
-        this.claimed.add(id);
-        if (!(await this.store.claimAlert(p.key, th, p.expiresAtMs))) continue;
-        this.alerts.publish({
-          type: 'quota_threshold', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope, unit: p.unit as 'usd' | 'tokens',
-          window: p.window, period: p.windowLabel, counter: p.key, threshold: th, committed, limit: p.limit, ...(p.policy ? { policy: policyRef(p.policy) } : {}),
-          ts: new Date(this.clock.now()).toISOString(),
-        });
-      }
-    }
-  }
-
-  /**
-   * The forecast alert: at the spend rate of the current hour (with the previous hour too until 30 minutes of this one
-   * have passed), does this USD limit run out before its window ends? Checked at most every forecast.checkEverySeconds
-   * per counter in this process, alerted once per counter and window across instances (the store's alert claim).
-   */
-  private async forecast(p: CounterPlan, committed: number, hourSpent: number, tenant: string, feature: string): Promise<void> {
-    const now = this.clock.now();
-    const last = this.forecastChecked.get(p.key);
-    if (last !== undefined && now - last < this.config.raw.quota.forecast.checkEverySeconds * 1000) return;
-    if (this.forecastChecked.size >= 10_000) this.forecastChecked.clear();
-    this.forecastChecked.set(p.key, now);
-    const remaining = p.limit! - committed;
-    if (remaining <= 0) return;
-    const hour = policyWindowAt('hour', now);
-    const hourStart = hour.endsAtMs - 3_600_000;
-    let spent = hourSpent;
-    let spanMs = now - hourStart;
-    if (spanMs < 1_800_000) {
-      const prevLabel = policyWindowAt('hour', hourStart - 1).label;
-      const prevKey = `${p.rateKey!.slice(0, p.rateKey!.length - hour.label.length)}${prevLabel}`;
-      spent += (await this.store.read([prevKey])).get(prevKey)?.committed ?? 0;
-      spanMs += 3_600_000;
-    }
-    if (spent <= 0) return;
-    const exhaustsAtMs = now + remaining / (spent / spanMs);
-    if (exhaustsAtMs >= p.windowEndsAtMs) return;
-    if (!(await this.store.claimAlert(`${p.key}#forecast`, 1, p.expiresAtMs))) return;
-    this.alerts.publish({
-      type: 'quota_forecast', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope, unit: 'usd',
-      window: p.window, period: p.windowLabel, counter: p.key, threshold: Math.round((committed / p.limit!) * 1000) / 1000, committed, limit: p.limit!,
-      ...(p.policy ? { policy: policyRef(p.policy) } : {}),
-      exhaustsAt: new Date(exhaustsAtMs).toISOString(), ratePerHour: Math.round((spent / spanMs) * 3_600_000),
-      ts: new Date(now).toISOString(),
-    });
-  }
-
-  /**
-   * The spike alert: this hour's USD spend rate (with the previous hour until 30 minutes of this one have passed)
-   * against the scope's average over the spikeTrailingHours before: past spikeFactor times it, and at least
-   * spikeMinUsdPerHour, one alert per scope and hour across instances. Checked at most every
-   * forecast.checkEverySeconds per scope in this process; one read of the trailing hours' counters.
-   */
-  private async spike(p: CounterPlan, rateKey: string, hourSpent: number, tenant: string, feature: string): Promise<void> {
-    const f = this.config.raw.quota.forecast;
-    const now = this.clock.now();
-    const last = this.forecastChecked.get(rateKey);
-    if (last !== undefined && now - last < f.checkEverySeconds * 1000) return;
-    if (this.forecastChecked.size >= 10_000) this.forecastChecked.clear();
-    this.forecastChecked.set(rateKey, now);
-    const hour = policyWindowAt('hour', now);
-    const prefix = rateKey.slice(0, rateKey.length - hour.label.length);
-    const hourStart = hour.endsAtMs - 3_600_000;
-    const keys = Array.from({ length: f.spikeTrailingHours }, (_, i) => `${prefix}${policyWindowAt('hour', hourStart - 1 - i * 3_600_000).label}`);
-    const state = await this.store.read(keys);
-    const trailing = keys.reduce((sum, k) => sum + (state.get(k)?.committed ?? 0), 0) / keys.length;
-    const recent = now - hourStart < 1_800_000;
-    const spent = hourSpent + (recent ? state.get(keys[0])?.committed ?? 0 : 0);
-    const perHour = (spent / (now - hourStart + (recent ? 3_600_000 : 0))) * 3_600_000;
-    if (perHour < usdToMicros(f.spikeMinUsdPerHour) || perHour <= f.spikeFactor * trailing) return;
-    if (!(await this.store.claimAlert(`${rateKey}#spike`, 1, p.expiresAtMs))) return;
-    this.alerts.publish({
-      type: 'quota_spike', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope, unit: 'usd',
-      window: 'hour', period: hour.label, counter: rateKey, threshold: f.spikeFactor, committed: hourSpent, limit: p.limit!,
-      ...(p.policy ? { policy: policyRef(p.policy) } : {}),
-      ratePerHour: Math.round(perHour), trailingPerHour: Math.round(trailing), ts: new Date(now).toISOString(),
-    });
-  }
-
   /**
    * Staged brownout, on a reservation just made: once a policy counter with `brownout` reaches a stage's share of its
    * limit (this request's reservation included), the request is
@@ -621,7 +530,7 @@ export class QuotaGuard {
     const first = admitted.reservation!;
     const down = staged((b) => b.downgradeAt, first);
     if (down.length) {
-      await this.stageAlerts(down, 'downgrade', first.committed, a);
+      await this.budgetAlerts.stage(down, 'downgrade', first.committed, a.tenant.id);
       const cheapest = a.noDowngrade ? undefined : this.cheaperTiers(a.tenant, admitted.route).at(-1);
       if (cheapest) {
         const candidate: Route = { chain: cheapest.models, tier: cheapest.name, reason: `${admitted.route.reason} (brownout: ${cheapest.name})` };
@@ -637,7 +546,7 @@ export class QuotaGuard {
     const reservation = out.reservation!;
     const throttled = staged((b) => b.throttleAt, reservation);
     if (!throttled.length) return out;
-    await this.stageAlerts(throttled, 'throttle', reservation.committed, a);
+    await this.budgetAlerts.stage(throttled, 'throttle', reservation.committed, a.tenant.id);
     const minute = windowsAt(now).minute;
     const seen = new Set<string>();
     const gates: CounterPlan[] = [];
@@ -666,27 +575,6 @@ export class QuotaGuard {
     }
     await this.store.settle(gateId, gates.map((g) => ({ key: g.key, reserved: 1, actual: 1 })));
     return { ...out, action: 'brownout_throttled' };
-  }
-
-  /**
-   * One quota_brownout alert per counter, stage and window, across instances (the store's claim). Only the first request
-   * of a stage in each process waits for the claim (one conditional write); a failed claim is skipped, never thrown.
-   */
-  private async stageAlerts(plans: readonly CounterPlan[], stage: 'downgrade' | 'throttle', committed: ReadonlyMap<string, number>, a: AdmitRequest): Promise<void> {
-    for (const p of plans) {
-      const id = `${p.key}#brownout-${stage}`;
-      if (this.claimed.has(id)) continue;
-      this.claimed.add(id);
-      const value = committed.get(p.key) ?? 0;
-      await this.store.claimAlert(id, 1, p.expiresAtMs).then((won) => {
-        if (!won) return;
-        this.alerts.publish({
-          type: 'quota_brownout', stage, tenant: a.tenant.id, feature: null, scope: 'policy', unit: p.unit as 'usd' | 'tokens',
-          window: p.window, period: p.windowLabel, counter: p.key, threshold: (stage === 'downgrade' ? p.policy!.brownout!.downgradeAt : p.policy!.brownout!.throttleAt)!,
-          committed: value, limit: p.limit!, policy: policyRef(p.policy!), ts: new Date(this.clock.now()).toISOString(),
-        });
-      }).catch(() => undefined);
-    }
   }
 
   private isPremium(route: Route): boolean {
@@ -721,11 +609,6 @@ export class QuotaGuard {
 }
 
 const MAX_UNSETTLED = 10_000;
-
-/** How an alert names a policy counter: the policy, what it counts per, and the value. */
-function policyRef(p: PolicyCounter): { id: string; per: string; value: string } {
-  return { id: p.id, per: p.per, value: p.value };
-}
 
 /** How a refusal names a policy counter: "policy 'x' (session 'abc')". */
 function policyWho(p: PolicyCounter): string {
