@@ -12,7 +12,7 @@ import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { Command } from 'commander';
 import {
   checkAnomalyMonitors, checkApiGatewayRole, checkBedrockModels, checkCounts, checkLambdaConcurrency, checkProbes, checkSageMakerQuotas, checkTagActivation, configSource, LAMBDA_CONCURRENCY_QUOTA,
-  checkRouterEgress, stackNeeds, type BedrockModelFact, type Finding, type ProbeResult, type RouterNetwork, type StackNeeds, type VpcFacts,
+  checkRouterEgress, checkSemanticCalibration, stackNeeds, type BedrockModelFact, type Finding, type ProbeResult, type RouterNetwork, type StackNeeds, type VpcFacts,
 } from '../../lambda/core/finops/doctor';
 import { costExplorerRegion } from '../../lambda/core/finops/tag-activation';
 import { baseModelId, isProfileId } from '../../lambda/core/pricing/catalog';
@@ -176,6 +176,8 @@ export async function diagnose(stacks: readonly Stack[], opts: { region?: string
     if (!region) throw new UsageError(`stack ${s.name} is environment-agnostic: pass --region (or set AWS_REGION)`);
     const where = { stack: s.name, region };
     const n: StackNeeds = stackNeeds(s.name, s.template as never, s.config, s.network);
+    const calibration = checkSemanticCalibration(s.config, where);
+    if (calibration) findings.push(calibration);
     if (s.account && s.account !== account) {
       findings.push({ check: 'credentials', ...where, verdict: 'warn', message: `the credentials are for account ${account}, the stack targets ${s.account}: the checks describe ${account}` });
     }

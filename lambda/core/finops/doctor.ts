@@ -352,3 +352,20 @@ export function checkRouterEgress(n: StackNeeds, where: Where, facts: VpcFacts):
     ? { ...base, verdict: 'fail', message: `the VPC already has interface endpoints with private DNS for ${clash.join(', ')}: creating the stack's fails`, fix: 'routerEgress: RouterEgress.EXISTING_ENDPOINTS (the router uses the existing ones)' }
     : { ...base, verdict: 'ok', message: `the stack creates the router's endpoints (${[...net.interfaceServices, ...net.gatewayServices].join(', ')}); none clashes with the VPC's` };
 }
+
+/**
+ * A semantic cache deployed on a remote embedder (Bedrock, OpenAI-compatible) at the default threshold, which was never
+ * measured for that embedder (the offline measurements are the sentence encoder's): a warning with the command that
+ * calibrates it on the user's pairs. Read from the config alone; no AWS call.
+ */
+export function checkSemanticCalibration(config: unknown, where: { stack: string; region: string }): Finding | undefined {
+  const sem = (config as { cache?: { semantic?: { enabled?: boolean; threshold?: number; embedder?: { type?: string; model?: string } } } } | undefined)?.cache?.semantic;
+  const type = sem?.embedder?.type;
+  if (!sem?.enabled || (type !== 'bedrock' && type !== 'openai-compatible') || sem.threshold !== undefined) return undefined;
+  return {
+    check: 'semantic-calibration', ...where, verdict: 'warn',
+    message: `the semantic cache embeds with ${type}${sem.embedder?.model ? ` (${sem.embedder.model})` : ''} at the default threshold, never measured for that embedder: it may serve wrong answers or none`,
+    fix: `llm-finops cache calibrate --embedder ${type} --data YOUR_PAIRS.jsonl --yes --config <gateway.json> --write (states its cost first; cents for a few thousand pairs)`,
+  };
+}
+

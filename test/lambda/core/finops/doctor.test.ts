@@ -1,4 +1,4 @@
-import { checkAnomalyMonitors, checkRouterEgress, checkSageMakerQuotas, configSource, stackNeeds } from '../../../../lambda/core/finops/doctor';
+import { checkAnomalyMonitors, checkRouterEgress, checkSageMakerQuotas, checkSemanticCalibration, configSource, stackNeeds } from '../../../../lambda/core/finops/doctor';
 
 const where = { stack: 'S', region: 'eu-west-1' };
 
@@ -50,5 +50,23 @@ describe('doctor: a router\'s way out of its VPC', () => {
       .toMatchObject({ verdict: 'fail', message: expect.stringContaining('subnet-1 (no default route)') });
     // Not in a VPC: nothing to check.
     expect(checkRouterEgress(stackNeeds('S', { Resources: { R: router } }), where, { region: 'eu-west-1', defaultRoutes: new Map(), endpoints: [] })).toBeUndefined();
+  });
+});
+
+describe('checkSemanticCalibration', () => {
+  const where = { stack: 'S', region: 'eu-west-1' };
+  const cfg = (semantic: Record<string, unknown>) => ({ cache: { semantic } });
+  it('warns about a semantic cache on a remote embedder at the default threshold, with the command that calibrates it', () => {
+    expect(checkSemanticCalibration(cfg({ enabled: true, embedder: { type: 'bedrock', model: 'amazon.titan-embed-text-v2:0' } }), where)).toEqual({
+      check: 'semantic-calibration', ...where, verdict: 'warn',
+      message: 'the semantic cache embeds with bedrock (amazon.titan-embed-text-v2:0) at the default threshold, never measured for that embedder: it may serve wrong answers or none',
+      fix: 'llm-finops cache calibrate --embedder bedrock --data YOUR_PAIRS.jsonl --yes --config <gateway.json> --write (states its cost first; cents for a few thousand pairs)',
+    });
+  });
+  it('is quiet once a threshold is set, for the offline embedders, and with the cache off', () => {
+    expect(checkSemanticCalibration(cfg({ enabled: true, threshold: 0.9, embedder: { type: 'bedrock' } }), where)).toBeUndefined();
+    expect(checkSemanticCalibration(cfg({ enabled: true, embedder: { type: 'sentence' } }), where)).toBeUndefined();
+    expect(checkSemanticCalibration(cfg({ enabled: false, embedder: { type: 'openai-compatible' } }), where)).toBeUndefined();
+    expect(checkSemanticCalibration(undefined, where)).toBeUndefined();
   });
 });
