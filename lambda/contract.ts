@@ -70,9 +70,6 @@ export const ENV_COST_ALLOCATION_TAGS = 'LLM_FINOPS_COST_ALLOCATION_TAGS';
 /** Authorizer context key carrying the tenant id to the router (event.requestContext.authorizer.tenant). */
 export const AUTHORIZER_TENANT_KEY = 'tenant';
 
-/** Authorizer context key carrying the API key's id (apiKeyIdOf) to the router, for policies per API key. */
-export const AUTHORIZER_KEY_ID_KEY = 'keyId';
-
 /** The gateway's scope of usage identifiers (unique per LlmGateway), set on the authorizer by the construct. */
 export const ENV_USAGE_SCOPE = 'LLM_FINOPS_USAGE_SCOPE';
 

@@ -1,6 +1,6 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { AUTHORIZER_KEY_ID_KEY, AUTHORIZER_TENANT_KEY, usageIdentifierFor } from '../../contract';
-import { apiKeyIdOf, presentedKey } from '../../core/api-key';
+import { AUTHORIZER_TENANT_KEY, usageIdentifierFor } from '../../contract';
+import { presentedKey } from '../../core/api-key';
 import type { Sha256, TenantDirectory } from '../../core/ports';
 
 /** Every method of the stage: API Gateway caches one decision per key, so it must cover all routes. */
@@ -37,7 +37,7 @@ export function createAuthorizerHandler(keyHashes: ReadonlyMap<string, string>, 
     return {
       principalId: tenant,
       policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: stageWildcard(event.methodArn) }] },
-      context: { [AUTHORIZER_TENANT_KEY]: tenant, [AUTHORIZER_KEY_ID_KEY]: apiKeyIdOf(hash!) },
+      context: { [AUTHORIZER_TENANT_KEY]: tenant },
       usageIdentifierKey: usageIdentifierFor(tenant, usageScope),
     };
   };

@@ -1,6 +1,8 @@
 import type { Writable } from 'node:stream';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { AUTHORIZER_KEY_ID_KEY, AUTHORIZER_TENANT_KEY } from '../../contract';
+import { AUTHORIZER_TENANT_KEY } from '../../contract';
+import { sha256 } from '../../adapters/system-runtime';
+import { apiKeyIdOf, presentedKey } from '../../core/api-key';
 import { AnswerDeadlineError, InvalidRequestError } from '../../core/errors';
 import { writeChunk } from '../../adapters/backpressure';
 import { errorResult, serveEdge } from '../../core/edge';
@@ -18,6 +20,12 @@ function header(event: APIGatewayProxyEvent, name: string): string | undefined {
 }
 
 
+/** The id (apiKeyIdOf) of the key the request presents, as the authorizer read it; undefined without one. */
+function keyIdOf(authorization: string | undefined, xApiKey: string | undefined): string | undefined {
+  const presented = presentedKey(authorization, xApiKey);
+  return 'key' in presented ? apiKeyIdOf(sha256(presented.key)) : undefined;
+}
+
 /** Dispatches an event through the HTTP edge; never throws. */
 async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: AbortSignal, answerDeadline?: AbortSignal): Promise<GatewayResult> {
   try {
@@ -26,7 +34,6 @@ async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: A
     return errorResult(err, 'chat');
   }
   const tenant = event.requestContext?.authorizer?.[AUTHORIZER_TENANT_KEY];
-  const keyId = event.requestContext?.authorizer?.[AUTHORIZER_KEY_ID_KEY];
   return serveEdge(gateway, {
     method: event.httpMethod,
     path: event.path,
@@ -37,7 +44,8 @@ async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: A
       return { text, bytes: Buffer.byteLength(text) };
     },
     tenantId: typeof tenant === 'string' && tenant ? tenant : undefined,
-    apiKeyId: typeof keyId === 'string' && keyId ? keyId : undefined,
+    // The key the authorizer accepted for this tenant, as an id for policies per API key (never the key itself).
+    apiKeyId: keyIdOf(header(event, 'authorization'), header(event, 'x-api-key')),
     authorizerRequired: true,
     requestId: event.requestContext?.requestId,
     signal,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PassThrough, type Writable } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { buildGateway } from '../../../lambda/adapters/wiring';
@@ -125,6 +126,21 @@ describe('router handler', () => {
     const { meta, body } = await invoke(handler, chatEvent({ model: 'small-a', messages: [{ role: 'user', content: 'x' }] }, null, { 'x-tenant-id': 'acme' }));
     expect(meta.statusCode).toBe(403);
     expect(JSON.parse(body)).toMatchObject({ error: { type: 'permission_error', code: 'no_tenant' } });
+  });
+
+  it('counts a policy per API key from the key the request presents (as the authorizer accepted it), never the key itself', async () => {
+    const keyed = createRouterHandler(buildGateway(resolveConfig(testConfig(upstream.baseUrl, {
+      quota: { policies: [{ id: 'key-rpm', per: 'apiKey', limits: [{ window: 'minute', requests: 1 }] }] },
+    })), { env: {}, usage }), runtime);
+    upstream.setDefault('up-small-a', { kind: 'ok', content: 'ok', promptTokens: 10, completionTokens: 5 });
+    const ask = (headers: Record<string, string>) => invoke(keyed, chatEvent({ model: 'small-a', messages: [{ role: 'user', content: `k ${Math.random()}` }] }, 'acme', headers));
+    expect((await ask({ Authorization: 'Bearer sk-laptop' })).meta.statusCode).toBe(200);
+    const second = await ask({ 'x-api-key': 'sk-laptop' });
+    expect(second.meta.statusCode).toBe(429);
+    const id = createHash('sha256').update('sk-laptop').digest('hex').slice(0, 16);
+    expect(JSON.parse(second.body).error.message).toContain(`policy 'key-rpm' (apiKey '${id}')`);
+    expect(second.body).not.toContain('sk-laptop');
+    expect((await ask({ Authorization: 'Bearer sk-desktop' })).meta.statusCode).toBe(200);
   });
 
   it('decodes a base64 body', async () => {
