@@ -1,6 +1,6 @@
 import { GatewayConfigSchema } from '../config/schema';
 import { findCatalogPrice, PRICE_CATALOG } from '../pricing/catalog';
-import { effectiveLimits, planCounters, planPolicyCounters, withRateCounters } from '../quota/policy';
+import { effectiveLimits, planRequest, rateHoursOf } from '../quota/policy';
 import { onlyRaises, scheduledMinimum } from './schedule';
 import { num, scalableTargetOf, str, type CfnTemplate } from './template';
 
@@ -280,11 +280,8 @@ export function quotaCountersPerRequest(config: unknown): number | undefined {
   const amounts = { usdMicros: 1, tokens: 1 };
   const limits = effectiveLimits({ tenant: tenant?.limits, defaults: q.defaults, global: q.global, policies: q.policies, tenantId: tenant?.id ?? 't' }, {});
   const model = c.models[0];
-  const policyPlans = planPolicyCounters(limits.policies, {
-    tenant: tenant?.id ?? 't', feature: 'default', team: tenant?.team ?? 'team', endUser: 'u', session: 's', apiKey: 'k', model: model.id, provider: model.provider,
-  }, now, amounts);
-  const plans = [...policyPlans, ...planCounters(limits, tenant?.id ?? 't', 'default', now, amounts)];
-  return (q.forecast.enabled ? withRateCounters(plans, now, 1) : plans).length;
+  const ctx = { tenant: tenant?.id ?? 't', feature: 'default', team: tenant?.team ?? 'team', endUser: 'u', session: 's', apiKey: 'k', model: model.id, provider: model.provider };
+  return planRequest(limits, ctx, now, amounts, rateHoursOf(q.forecast)).length;
 }
 
 /**

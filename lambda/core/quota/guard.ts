@@ -5,7 +5,7 @@ import { formatUsd, microsToUsd } from '../pricing/money';
 import { costMicrosCeil, ratesFor } from '../pricing/prices';
 import { cascadeTierOf, type Route } from '../routing/route';
 import { BudgetAlerts } from './alerts';
-import { effectiveLimits, killSwitchFor, planCounters, planPolicyCounters, remainingUsdMicros, hourRatePerMs, runsOutAt, windowsAt, withRateCounters, type CounterPlan, type EffectiveLimits, type PolicyCounter } from './policy';
+import { effectiveLimits, killSwitchFor, planCounters, planPolicyCounters, planRequest, rateHoursOf, remainingUsdMicros, hourRatePerMs, runsOutAt, windowsAt, withRateCounters, type CounterPlan, type EffectiveLimits, type PolicyCounter } from './policy';
 
 /** What the quota step did to a request; recorded as `quota_action`. */
 export type QuotaAction =
@@ -311,8 +311,7 @@ export class QuotaGuard {
       const now = this.clock.now();
       const ctx = { tenant: tenant.id, feature, team: tenant.config.team, endUser: who.endUser, session: who.session, apiKey: who.apiKey, model: who.model?.id ?? '', provider: who.model?.provider.id ?? '' };
       // The USD counters of the tenant, feature and gateway, and of every policy that counts this request.
-      const plans = [...planPolicyCounters(limits.policies, ctx, now, { usdMicros: 0, tokens: 0 }), ...planCounters(limits, tenant.id, feature, now, { usdMicros: 0, tokens: 0 })]
-        .filter((p) => p.unit === 'usd');
+      const plans = planRequest(limits, ctx, now, { usdMicros: 0, tokens: 0 }).filter((p) => p.unit === 'usd');
       if (!plans.some((p) => p.limit !== undefined) && micros === 0) return undefined;
       if (micros > 0) {
         const after = await this.store.settle(id, plans.map((p) => ({ key: p.key, reserved: 0, actual: micros })));
@@ -482,14 +481,9 @@ export class QuotaGuard {
       outTokens = cascade ? outTokens + out : Math.max(outTokens, out);
       micros = cascade ? micros + cost : Math.max(micros, cost);
     }
-    const amounts = { usdMicros: micros, tokens: a.inputTokens + outTokens };
-    const policies = limits.policies;
-    const plans = planCounters(limits, a.tenant.id, a.feature, now, amounts);
     const primary = route.chain[0];
     const ctx = { tenant: a.tenant.id, feature: a.feature, team: a.tenant.config.team, endUser: a.endUser, session: a.session, apiKey: a.apiKey, model: primary.id, provider: primary.provider.id };
-    // Limited counters first, as planCounters orders them: a refusal then comes before anything needs rolling back.
-    const all = policies.length ? [...planPolicyCounters(policies, ctx, now, amounts), ...plans] : plans;
-    return this.config.raw.quota.forecast.enabled ? withRateCounters(all, now, amounts.usdMicros, this.config.raw.quota.forecast.spikeTrailingHours + 2) : all;
+    return planRequest(limits, ctx, now, { usdMicros: micros, tokens: a.inputTokens + outTokens }, rateHoursOf(this.config.raw.quota.forecast));
   }
 
   private exceeded(plans: readonly CounterPlan[], key: string, committed: number, a: AdmitRequest, now: number): GatewayError {

@@ -211,6 +211,29 @@ export function planPolicyCounters(
   return out;
 }
 
+/**
+ * Every counter one request touches: the policies that count it first (limited counters lead, so a refusal usually
+ * comes before anything needs rolling back), then the tenant's, feature's and gateway's (planCounters), and with
+ * `rateHours` the forecast's hour counters, kept that many hours past their hour (withRateCounters). What the quota
+ * step reserves, a cache hit is charged on, and `estimate` counts.
+ */
+export function planRequest(
+  limits: EffectiveLimits,
+  ctx: PolicyContext,
+  nowMs: number,
+  amounts: { readonly usdMicros: number; readonly tokens: number },
+  rateHours?: number,
+): CounterPlan[] {
+  const plans = planCounters(limits, ctx.tenant, ctx.feature, nowMs, amounts);
+  const all = limits.policies.length ? [...planPolicyCounters(limits.policies, ctx, nowMs, amounts), ...plans] : plans;
+  return rateHours === undefined ? all : withRateCounters(all, nowMs, amounts.usdMicros, rateHours);
+}
+
+/** How long the forecast's hour counters are kept past their hour (the spike alert's trailing hours and two); none when it is off. */
+export function rateHoursOf(forecast: { readonly enabled: boolean; readonly spikeTrailingHours: number }): number | undefined {
+  return forecast.enabled ? forecast.spikeTrailingHours + 2 : undefined;
+}
+
 /** Counters outlive their window by a month for reporting, then the store may expire them. */
 const COUNTER_RETENTION_MS = 35 * 86_400_000;
 
