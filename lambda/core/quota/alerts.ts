@@ -22,6 +22,18 @@ export class BudgetAlerts {
     private readonly clock: Clock,
   ) {}
 
+  /**
+   * Whether this process should re-check `key` (a counter's forecast, a scope's spike) now: at most every
+   * forecast.checkEverySeconds; remembers the check.
+   */
+  private due(key: string, now: number): boolean {
+    const last = this.forecastChecked.get(key);
+    if (last !== undefined && now - last < this.config.raw.quota.forecast.checkEverySeconds * 1000) return false;
+    if (this.forecastChecked.size >= 10_000) this.forecastChecked.clear();
+    this.forecastChecked.set(key, now);
+    return true;
+  }
+
   /** Threshold, forecast and spike alerts after a settlement (`after`: the counters' committed values). */
   async raise(plans: readonly CounterPlan[], after: ReadonlyMap<string, number>, tenant: string, feature: string): Promise<void> {
     const rated = new Map<string, CounterPlan>();
@@ -53,31 +65,21 @@ export class BudgetAlerts {
    */
   private async forecast(p: CounterPlan, committed: number, hourSpent: number, tenant: string, feature: string): Promise<void> {
     const now = this.clock.now();
-    const last = this.forecastChecked.get(p.key);
-    if (last !== undefined && now - last < this.config.raw.quota.forecast.checkEverySeconds * 1000) return;
-    if (this.forecastChecked.size >= 10_000) this.forecastChecked.clear();
-    this.forecastChecked.set(p.key, now);
+    if (!this.due(p.key, now)) return;
     const remaining = p.limit! - committed;
     if (remaining <= 0) return;
-    const hour = policyWindowAt('hour', now);
-    const hourStart = hour.endsAtMs - 3_600_000;
-    let spent = hourSpent;
-    let spanMs = now - hourStart;
-    if (spanMs < 1_800_000) {
-      const prevLabel = policyWindowAt('hour', hourStart - 1).label;
-      const prevKey = `${p.rateKey!.slice(0, p.rateKey!.length - hour.label.length)}${prevLabel}`;
-      spent += (await this.store.read([prevKey])).get(prevKey)?.committed ?? 0;
-      spanMs += 3_600_000;
-    }
-    if (spent <= 0) return;
-    const exhaustsAtMs = now + remaining / (spent / spanMs);
+    const [prevKey] = earlierHourKeys(p.rateKey!, now, 1);
+    const previous = recentSpan(now).withPrevious ? (await this.store.read([prevKey])).get(prevKey)?.committed ?? 0 : 0;
+    const rate = recentRatePerMs(hourSpent, previous, now);
+    if (rate <= 0) return;
+    const exhaustsAtMs = now + remaining / rate;
     if (exhaustsAtMs >= p.windowEndsAtMs) return;
     if (!(await this.store.claimAlert(`${p.key}#forecast`, 1, p.expiresAtMs))) return;
     this.alerts.publish({
       type: 'quota_forecast', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope, unit: 'usd',
       window: p.window, period: p.windowLabel, counter: p.key, threshold: Math.round((committed / p.limit!) * 1000) / 1000, committed, limit: p.limit!,
       ...(p.policy ? { policy: policyRef(p.policy) } : {}),
-      exhaustsAt: new Date(exhaustsAtMs).toISOString(), ratePerHour: Math.round((spent / spanMs) * 3_600_000),
+      exhaustsAt: new Date(exhaustsAtMs).toISOString(), ratePerHour: Math.round(rate * 3_600_000),
       ts: new Date(now).toISOString(),
     });
   }
@@ -91,24 +93,16 @@ export class BudgetAlerts {
   private async spike(p: CounterPlan, rateKey: string, hourSpent: number, tenant: string, feature: string): Promise<void> {
     const f = this.config.raw.quota.forecast;
     const now = this.clock.now();
-    const last = this.forecastChecked.get(rateKey);
-    if (last !== undefined && now - last < f.checkEverySeconds * 1000) return;
-    if (this.forecastChecked.size >= 10_000) this.forecastChecked.clear();
-    this.forecastChecked.set(rateKey, now);
-    const hour = policyWindowAt('hour', now);
-    const prefix = rateKey.slice(0, rateKey.length - hour.label.length);
-    const hourStart = hour.endsAtMs - 3_600_000;
-    const keys = Array.from({ length: f.spikeTrailingHours }, (_, i) => `${prefix}${policyWindowAt('hour', hourStart - 1 - i * 3_600_000).label}`);
+    if (!this.due(rateKey, now)) return;
+    const keys = earlierHourKeys(rateKey, now, f.spikeTrailingHours);
     const state = await this.store.read(keys);
     const trailing = keys.reduce((sum, k) => sum + (state.get(k)?.committed ?? 0), 0) / keys.length;
-    const recent = now - hourStart < 1_800_000;
-    const spent = hourSpent + (recent ? state.get(keys[0])?.committed ?? 0 : 0);
-    const perHour = (spent / (now - hourStart + (recent ? 3_600_000 : 0))) * 3_600_000;
+    const perHour = recentRatePerMs(hourSpent, state.get(keys[0])?.committed ?? 0, now) * 3_600_000;
     if (perHour < usdToMicros(f.spikeMinUsdPerHour) || perHour <= f.spikeFactor * trailing) return;
     if (!(await this.store.claimAlert(`${rateKey}#spike`, 1, p.expiresAtMs))) return;
     this.alerts.publish({
       type: 'quota_spike', tenant, feature: p.scope === 'feature' ? feature : null, scope: p.scope, unit: 'usd',
-      window: 'hour', period: hour.label, counter: rateKey, threshold: f.spikeFactor, committed: hourSpent, limit: p.limit!,
+      window: 'hour', period: policyWindowAt('hour', now).label, counter: rateKey, threshold: f.spikeFactor, committed: hourSpent, limit: p.limit!,
       ...(p.policy ? { policy: policyRef(p.policy) } : {}),
       ratePerHour: Math.round(perHour), trailingPerHour: Math.round(trailing), ts: new Date(now).toISOString(),
     });
@@ -134,6 +128,26 @@ export class BudgetAlerts {
       }).catch(() => undefined);
     }
   }
+}
+
+/** This hour's start, and whether the previous hour still counts in the recent rate (this one under 30 minutes old). */
+function recentSpan(nowMs: number): { readonly hourStartMs: number; readonly withPrevious: boolean } {
+  const hourStartMs = policyWindowAt('hour', nowMs).endsAtMs - 3_600_000;
+  return { hourStartMs, withPrevious: nowMs - hourStartMs < 1_800_000 };
+}
+
+/** The recent spend rate per millisecond: this hour's counter, with the previous hour's until this one is 30 minutes old. */
+function recentRatePerMs(hourSpent: number, previousHourSpent: number, nowMs: number): number {
+  const { hourStartMs, withPrevious } = recentSpan(nowMs);
+  return (hourSpent + (withPrevious ? previousHourSpent : 0)) / (nowMs - hourStartMs + (withPrevious ? 3_600_000 : 0));
+}
+
+/** The keys of the `n` hour counters before the current one that `rateKey` names, latest first. */
+function earlierHourKeys(rateKey: string, nowMs: number, n: number): string[] {
+  const hour = policyWindowAt('hour', nowMs);
+  const prefix = rateKey.slice(0, rateKey.length - hour.label.length);
+  const hourStartMs = hour.endsAtMs - 3_600_000;
+  return Array.from({ length: n }, (_, i) => `${prefix}${policyWindowAt('hour', hourStartMs - 1 - i * 3_600_000).label}`);
 }
 
 /** How an alert names a policy counter: the policy, what it counts per, and the value. */
