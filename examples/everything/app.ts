@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { App, Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import {
-  CostManagedAiPlatform, CurExport, InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource, ReferencePlatformStack,
+  CacheEmbedder, CostManagedAiPlatform, CurExport, InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource, ReferencePlatformStack,
   type GatewayConfigDocument,
 } from '../../lib';
 
@@ -62,7 +62,7 @@ export function buildEverythingApp(outdir?: string): App {
     new CostManagedAiPlatform(s, 'Llm', {
       gatewayConfig: withTenants(usConfig),
       setUpApiGatewayAccountLogging: first, // once per account and Region
-      semanticCache: first ? { engine: 'serverless', embeddingDimensions: 512 } : { preset: 'production' },
+      semanticCache: first ? { engine: 'serverless', embedder: CacheEmbedder.titan({ dimensions: 512 }) } : { preset: 'production' },
       webAcl: !first,
       tracing: true,
       timeout: Duration.minutes(5),

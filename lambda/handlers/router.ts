@@ -6,6 +6,7 @@ import { awsClientConfig } from '../adapters/aws-client-config';
 import { DynamoDbTenantDirectory } from '../adapters/dynamodb-tenant-directory';
 import { SnsAlertSink } from '../adapters/sns-alert-sink';
 import { loadArtefacts } from '../adapters/artefacts';
+import { sentenceEmbedder } from '../adapters/lazy';
 import { buildGateway } from '../adapters/wiring';
 import { FirehoseUsageSink } from '../adapters/firehose-usage-sink';
 import { PowertoolsAlertSink, PowertoolsUsageSink } from '../adapters/powertools-usage-sink';
@@ -52,6 +53,10 @@ const gateway = loadArtefacts(config, { baseDir: __dirname }).then((artefacts) =
   // line each, at start-up, with a type a metric filter or Logs Insights can find.
   warn: (message) => process.stderr.write(`${JSON.stringify({ _type: 'llm_gateway_degraded', level: 'ERROR', message })}\n`),
 }));
+// The sentence encoder's weights load during the cold start, beside the artefacts, rather than on the first request
+// that consults the cache; a failure here is reported by that request (a failed load is not kept).
+const sem = config.raw.cache.semantic;
+if (sem.enabled && sem.embedder.type === 'sentence') sentenceEmbedder().loadSentenceModel().catch(() => undefined);
 // Surfaces a start-up failure in the log at once rather than only with the first request.
 gateway.catch((err: unknown) => process.stderr.write(`router start-up failed: ${err instanceof Error ? err.message : String(err)}\n`));
 

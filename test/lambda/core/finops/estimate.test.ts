@@ -6,7 +6,7 @@ import { estimate, quotaCountersPerRequest, type CfnTemplate } from '../../../..
 import { ReferencePlatformStack } from '../../../../lib';
 
 describe('estimate', () => {
-  it('prices the reference platform: the cache domain fixed; API, Lambda, quota and cache I/O, embeddings per request (hand-computed)', () => {
+  it('prices the reference platform: the cache domain fixed; API, Lambda, quota and cache I/O, the sentence encoder compute per request (hand-computed)', () => {
     const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
     const stack = new ReferencePlatformStack(new App(), 'Ref', { gatewayConfig: config });
     const e = estimate({ Ref: Template.fromStack(stack).toJSON() as CfnTemplate });
@@ -16,14 +16,16 @@ describe('estimate', () => {
     // $3.50 REST API, 1 GB x 3 s x 1M x $0.0000133334 (arm64) = $40.00, $0.20 of Lambda requests,
     // DynamoDB for the quota: a tenant's day and month USD and token counters and the hour counter of the forecast,
     // each raised at reserve and updated at settle, plus the reservation item's put, update and delete: 13 x $0.625;
-    // and the cache: 1 x $0.125 + 2 x $0.625 of DynamoDB (1.375 -> 1.38), 50 Titan tokens x $0.02 / 1M per request;
+    // and the cache: 1 x $0.125 + 2 x $0.625 of DynamoDB (1.375 -> 1.38); the sentence encoder's 18 ms on one vCPU
+    // take 18 x 1769 / 1024 = 31.1 ms on the 1 GB router: 1 GB x 0.0311 s x 1M x $0.0000133334 = $0.41 (no tokens billed);
     // usage records to Firehose: 1M x 5 KB billed = 4.77 GB x ($0.029 ingest + $0.018 Parquet) = $0.22.
     // One 1.5 KB usage record per request in the router's log group: 1.43 GB per 1M at $0.50 = $0.72.
     expect(e.variablePerMillionRequests).toEqual({
       'API Gateway REST requests': 3.5, 'Lambda requests': 0.2, 'Lambda compute (1 GB x 3 s)': 40, 'CloudWatch Logs ingestion of usage records (1.5 KB each)': 0.72, 'DynamoDB quota: 5 counters, 13 writes': 8.13,
-      'DynamoDB exact cache read (1) and write (2)': 1.38, 'Firehose usage delivery (5 KB billed per record, Parquet conversion)': 0.22, 'Embeddings (50 tokens)': 1,
+      'DynamoDB exact cache read (1) and write (2)': 1.38, 'Firehose usage delivery (5 KB billed per record, Parquet conversion)': 0.22,
+      'Sentence encoding in the router (31 ms at 1 GB)': 0.41,
     });
-    expect(e.variableUsdPerMillionRequests).toBe(55.15);
+    expect(e.variableUsdPerMillionRequests).toBe(54.56);
   });
 
   it('counts the quota counters a request touches under the config\'s policies (6 scopes x 3 windows)', () => {
