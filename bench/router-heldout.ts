@@ -8,44 +8,16 @@
  * `x-llm-feature` per product feature gives in production), and a router that knows only the subject (the mean label
  * of the subject's training rows). Nothing here is tuned: it reads the trainer as shipped.
  */
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { splitHalves } from '../lambda/core/cache/evaluate';
 import { evaluateRouter, type OutcomeRow } from '../lambda/core/routing/evaluate';
 import { LearnedRouter, trainRouter } from '../lambda/core/routing/learned';
+import { readMmlu, STRONG, WEAK } from './routellm-mmlu';
 
 const ROOT = join(__dirname, '..');
-const STRONG = 'gpt-4-1106-preview';
-const WEAK = 'mistralai/Mixtral-8x7B-Instruct-v0.1';
-
-async function readMmlu(dir: string): Promise<OutcomeRow[]> {
-  const contaminated = new Set(
-    readFileSync(join(dir, 'contaminated_prompts.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => (JSON.parse(l) as { eval_prompt: string }).eval_prompt),
-  );
-  const files = readdirSync(join(dir, 'responses')).filter((f) => /^mmlu_.+\.csv$/.test(f)).sort();
-  if (!files.length) throw new Error(`${dir}/responses holds no mmlu_*.csv`);
-  const db = await DuckDBInstance.create(':memory:');
-  const conn = await db.connect();
-  const rows: OutcomeRow[] = [];
-  for (const f of files) {
-    const path = join(dir, 'responses', f).replace(/'/g, "''");
-    const read = await conn.runAndReadAll(`SELECT * FROM read_csv('${path}', header = true, quote = '"', escape = '"', all_varchar = true)`);
-    for (const r of read.getRowObjects() as Record<string, string>[]) {
-      if (contaminated.has(r.prompt)) continue;
-      const score = (v: string | undefined, m: string): number => {
-        if (v !== 'True' && v !== 'False') throw new Error(`${f}: ${m} is ${JSON.stringify(v)}, expected True or False`);
-        return v === 'True' ? 1 : 0;
-      };
-      rows.push({ prompt: r.prompt, feature: f.slice(5, -4), outcomes: { [WEAK]: score(r[WEAK], WEAK), [STRONG]: score(r[STRONG], STRONG) } });
-    }
-  }
-  conn.closeSync();
-  db.closeSync();
-  return rows;
-}
 
 (async () => {
   const dir = process.env.ROUTELLM_MMLU;
