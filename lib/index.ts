@@ -9,6 +9,7 @@ export * from './cache/semantic-cache';
 export * from './cache/sentence-encoder-layer';
 export * from './dashboard/cost-dashboard';
 export * from './inference/inference-endpoint';
+export * from './gateway/gateway-metrics';
 export * from './gateway/llm-gateway';
 export * from './gateway/router-function';
 export * from './platform/reference-platform-stack';

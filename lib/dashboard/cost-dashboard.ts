@@ -4,7 +4,7 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ALERT_TYPE_DIMENSION, GATEWAY_METRICS as M, METRICS_NAMESPACE, ROUTER_SERVICE } from '../../lambda/contract';
+import { GATEWAY_METRICS as M, METRICS_NAMESPACE } from '../../lambda/contract';
 import type { LlmGateway } from '../gateway/llm-gateway';
 
 /** Thresholds of the gateway alarms; leave one out to keep its default, set it to 0 to drop that alarm. */
@@ -108,7 +108,7 @@ export class CostDashboard extends Construct {
 
     const region = Stack.of(this).region;
     const total = (name: string, statistic: string, period: Duration = HOUR, label?: string): cloudwatch.Metric =>
-      new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: name, dimensionsMap: { service: ROUTER_SERVICE }, statistic, period, label });
+      props.gateway.metric(name, { statistic, period, label });
     const byTierModel = (name: string, statistic: string, label: string): cloudwatch.MathExpression => new cloudwatch.MathExpression({
       expression: `SEARCH('{${METRICS_NAMESPACE},Model,Tier,service} MetricName="${name}"', '${statistic}', 3600)`,
       label,
@@ -200,9 +200,7 @@ export class CostDashboard extends Construct {
       'limit 20',
     ], 24));
     // Governance: how fast each scope spends, which budgets run out early, and where brownout stages act.
-    const alertsOf = (type: string, period = FIVE_MIN): cloudwatch.Metric => new cloudwatch.Metric({
-      namespace: METRICS_NAMESPACE, metricName: M.quotaAlerts, dimensionsMap: { service: ROUTER_SERVICE, [ALERT_TYPE_DIMENSION]: type }, statistic: 'Sum', period,
-    });
+    const alertsOf = (type: string, period = FIVE_MIN): cloudwatch.Metric => props.gateway.metricQuotaAlerts(type, { period });
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Budget alerts by type (threshold, forecast, spike, brownout)',

@@ -11,8 +11,9 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { createHash } from 'node:crypto';
 import { Construct } from 'constructs';
-import { BUNDLES, ENV_USAGE_SCOPE, type GatewayConfigDocument, usageIdentifierFor } from '../../lambda/contract';
+import { BUNDLES, ENV_USAGE_SCOPE, GATEWAY_METRICS, type GatewayConfigDocument, usageIdentifierFor } from '../../lambda/contract';
 import { checkEnvironmentSize, configDelivery } from './config-delivery';
+import { gatewayAlertMetric, gatewayMetric, type GatewayMetricOptions } from './gateway-metrics';
 import type { TokenQuotaTable } from '../quota/token-quota-table';
 import { acknowledgeBasicExecutionRole } from '../nag';
 import { RouterEgress, RouterFunction } from './router-function';
@@ -424,6 +425,51 @@ export class LlmGateway extends Construct {
   /** End-to-end latency of the stage. */
   metricLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.api.metricLatency(props);
+  }
+
+  /** Any of the router's own metrics by name (GATEWAY_METRICS), gateway-wide or for one tier and model. */
+  metric(metricName: string, options?: GatewayMetricOptions): cloudwatch.Metric {
+    return gatewayMetric(metricName, options);
+  }
+
+  /** What the requests cost in USD (Sum), from the usage records, cache hits' embeddings included. */
+  metricSpendUsd(options?: GatewayMetricOptions): cloudwatch.Metric {
+    return gatewayMetric(GATEWAY_METRICS.costUsd, options);
+  }
+
+  /** What the same requests would have cost on the baseline model, whole and uncached (Sum, USD). */
+  metricBaselineSpendUsd(options?: GatewayMetricOptions): cloudwatch.Metric {
+    return gatewayMetric(GATEWAY_METRICS.baselineCostUsd, options);
+  }
+
+  /** Requests the router answered or refused (Sum). */
+  metricRequests(options?: GatewayMetricOptions): cloudwatch.Metric {
+    return gatewayMetric(GATEWAY_METRICS.requests, options);
+  }
+
+  /** Requests served from either cache tier (Sum). */
+  metricCacheHits(options?: GatewayMetricOptions): cloudwatch.Metric {
+    return gatewayMetric(GATEWAY_METRICS.cacheHits, options);
+  }
+
+  /** Requests refused by a quota or policy (429, Sum). */
+  metricQuotaRejections(options?: GatewayMetricOptions): cloudwatch.Metric {
+    return gatewayMetric(GATEWAY_METRICS.quotaRejections, options);
+  }
+
+  /** Requests a quota, the kill switch or a brownout stage downgraded to a cheaper tier (Sum, gateway-wide). */
+  metricQuotaDowngrades(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return gatewayMetric(GATEWAY_METRICS.quotaDowngrades, options);
+  }
+
+  /** Budget alerts of one type: quota_threshold, quota_forecast, quota_spike or quota_brownout (Sum). */
+  metricQuotaAlerts(alertType: string, options?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return gatewayAlertMetric(alertType, options);
+  }
+
+  /** The gateway's own time per request, upstream excluded (milliseconds; p99 unless the options say otherwise). */
+  metricOverheadMs(options?: GatewayMetricOptions): cloudwatch.Metric {
+    return gatewayMetric(GATEWAY_METRICS.overheadMs, { statistic: 'p99', ...options });
   }
 }
 
