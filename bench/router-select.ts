@@ -1,7 +1,8 @@
 /**
  * Which numeric signals the learned router should train on by default (`npm run bench:router-select`, issue 34),
  * written to bench/results/router-select.json. The lesson of issue 19: nine signals chosen on GSM8K alone lowered an
- * independent MMLU split. Here each candidate set (the original 17, all 26, and the 17 plus each added signal alone)
+ * independent MMLU split. Here each candidate set (the original 17, all 26, the 17 plus each added signal alone, and
+ * the 26 less each added signal)
  * is scored by 5-fold cross-validated APGR inside the training halves (even rows) of both data sets that RouteLLM
  * released outcomes for, GSM8K (../shared/data/router-dev-gsm8k.jsonl) and MMLU (ROUTELLM_MMLU: the
  * routellm/evals/mmlu folder of a lm-sys/RouteLLM checkout), and the set with the best worse-of-the-two is chosen;
@@ -52,6 +53,7 @@ function crossValidated(rows: OutcomeRow[], dense: readonly string[]): number {
     ['original-17', ORIGINAL_ROUTER_SIGNALS],
     ['all-26', ROUTER_SIGNALS],
     ...added.map((s) => [`original+${s}`, [...ORIGINAL_ROUTER_SIGNALS, s]] as [string, readonly string[]]),
+    ...added.map((s) => [`all-26-${s}`, ROUTER_SIGNALS.filter((x) => x !== s)] as [string, readonly string[]]),
   ];
   const results = [];
   for (const [name, dense] of candidates) {

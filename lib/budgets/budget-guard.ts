@@ -12,7 +12,7 @@ import { Construct } from 'constructs';
 import { BUNDLES, ENV_ALERT_TOPIC_ARN, ENV_KILL_SWITCH_RULES, ENV_QUOTA_TABLE } from '../../lambda/contract';
 import { bundleCode } from '../bundle-code';
 import { acknowledgeBasicExecutionRole, acknowledgeTopicKeyGrant } from '../nag';
-import type { TokenQuotaTable } from '../quota/token-quota-table';
+import type { ITokenQuotaTable } from '../quota/token-quota-table';
 import { AlertTopic, type AlertTopicProps } from './alert-topic';
 
 /** What the kill switch does to premium tiers (quota.premiumTiers in the gateway config). */
@@ -33,7 +33,7 @@ export interface TenantBudget {
 
 export interface KillSwitchOptions {
   /** The quota table whose kill-switch flags the router reads. */
-  readonly quotaTable: TokenQuotaTable;
+  readonly quotaTable: ITokenQuotaTable;
 
   /**
    * What the switch does to premium tiers.

@@ -14,7 +14,7 @@ import { Construct } from 'constructs';
 import { BUNDLES, ENV_USAGE_SCOPE, GATEWAY_METRICS, type GatewayConfigDocument, usageIdentifierFor } from '../../lambda/contract';
 import { checkEnvironmentSize, configDelivery } from './config-delivery';
 import { gatewayAlertMetric, gatewayMetric, type GatewayMetricOptions } from './gateway-metrics';
-import type { TokenQuotaTable } from '../quota/token-quota-table';
+import type { ITokenQuotaTable } from '../quota/token-quota-table';
 import { acknowledgeBasicExecutionRole } from '../nag';
 import { RouterEgress, RouterFunction } from './router-function';
 
@@ -26,7 +26,7 @@ export interface LlmGatewayProps {
    * Where quotas are kept. Without one every router instance counts on its own, which only suits a demo.
    * @default - in-process counters, with a synth warning
    */
-  readonly quotaTable?: TokenQuotaTable;
+  readonly quotaTable?: ITokenQuotaTable;
 
   /**
    * Integration timeout: a streamed completion may run this long. Above 29 s needs API Gateway's integration-timeout

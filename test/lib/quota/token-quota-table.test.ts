@@ -4,7 +4,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { TokenQuotaTable } from '../../../lib';
+import { LlmGateway, TokenQuotaTable } from '../../../lib';
+import type { GatewayConfigDocument } from '../../../lambda/contract';
 
 const stack = () => new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
 
@@ -79,5 +80,52 @@ describe('TokenQuotaTable', () => {
         PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: Match.arrayWith(['kms:Decrypt', 'kms:Encrypt']) })]) },
       });
     });
+  });
+});
+
+describe('TokenQuotaTable.fromTokenQuotaTableAttributes', () => {
+  const config: GatewayConfigDocument = {
+    providers: [{ type: 'bedrock', id: 'bedrock' }],
+    models: [{ id: 'nova-lite', provider: 'bedrock', upstreamModel: 'us.amazon.nova-lite-v1:0' }],
+    tiers: [{ name: 'small', models: ['nova-lite'] }],
+    routing: { thresholds: [{ tier: 'small', upTo: 1 }], baselineModel: 'nova-lite' },
+    tenants: [{ id: 'acme', apiKeys: [{ sha256: 'a'.repeat(64) }] }],
+  };
+
+  it('lets a second stack\'s gateway share the quotas of a table another stack (or Terraform) deployed', () => {
+    const app = new App();
+    const env = { account: '111122223333', region: 'us-east-1' };
+    const first = new Stack(app, 'Shared', { env });
+    const owned = new TokenQuotaTable(first, 'Quota');
+    const second = new Stack(app, 'Team', { env });
+    const quota = TokenQuotaTable.fromTokenQuotaTableAttributes(second, 'Quota', { tableArn: owned.tableArn, alertTopicArn: owned.alertTopic.topicArn });
+    new LlmGateway(second, 'Gateway', { config, quotaTable: quota });
+    const t = Template.fromStack(second);
+    // No table of its own: the router and the authorizer point at the first stack's, through its exports.
+    t.resourceCountIs('AWS::DynamoDB::Table', 0);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ LLM_FINOPS_QUOTA_TABLE: Match.objectLike({ 'Fn::Select': Match.anyValue() }), LLM_FINOPS_ALERT_TOPIC_ARN: { 'Fn::ImportValue': Match.anyValue() } }) },
+    });
+    const statements = JSON.stringify(t.findResources('AWS::IAM::Policy'));
+    for (const action of ['dynamodb:UpdateItem', 'dynamodb:Query', 'sns:Publish']) expect(statements).toContain(action);
+    expect(statements).toContain('/index/reservations-by-expiry');
+  });
+
+  it('takes literal ARNs, and refuses what is not one', () => {
+    const s = stack();
+    const quota = TokenQuotaTable.fromTokenQuotaTableAttributes(s, 'Quota', {
+      tableArn: 'arn:aws:dynamodb:eu-west-1:111122223333:table/llm-quota', alertTopicArn: 'arn:aws:sns:eu-west-1:111122223333:llm-alerts',
+    });
+    expect(quota.tableName).toBe('llm-quota');
+    const fn = new lambda.Function(s, 'Fn', { runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}') });
+    quota.bindRouter(fn);
+    quota.grantKillSwitch(new iam.Role(s, 'Switch', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') }));
+    const t = Template.fromStack(s);
+    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { LLM_FINOPS_QUOTA_TABLE: 'llm-quota', LLM_FINOPS_ALERT_TOPIC_ARN: 'arn:aws:sns:eu-west-1:111122223333:llm-alerts' } } });
+    t.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: ['dynamodb:PutItem', 'dynamodb:DeleteItem'], Resource: 'arn:aws:dynamodb:eu-west-1:111122223333:table/llm-quota', Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['k#*'] } } })]) },
+    });
+    expect(() => TokenQuotaTable.fromTokenQuotaTableAttributes(s, 'Bad', { tableArn: 'llm-quota', alertTopicArn: 'arn:aws:sns:eu-west-1:111122223333:x' })).toThrow("tableArn: expected arn:aws:dynamodb:<region>:<account>:table/<name>, got 'llm-quota'");
+    expect(() => TokenQuotaTable.fromTokenQuotaTableAttributes(s, 'Bad2', { tableArn: 'arn:aws:dynamodb:eu-west-1:111122223333:table/quota', alertTopicArn: 'topic' }).tableArn).toThrow("alertTopicArn: expected arn:aws:sns");
   });
 });
