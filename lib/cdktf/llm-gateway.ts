@@ -75,6 +75,10 @@ export class TfLlmGateway extends Construct {
     // or not, so a longer timeout would pass synth and fail at apply. The CDK flavour allows 900 s for streams.
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 300) problems.push(`timeoutSeconds: expected 1-300 (the Terraform AWS provider refuses integration timeouts above 300,000 ms), got ${timeout}`);
     for (const p of validateGatewayConfig(props.config)) problems.push(`config.${p}`);
+    const semantic = props.config.cache?.semantic;
+    if (semantic?.enabled && semantic.embedder?.type === 'sentence') {
+      problems.push("config.cache.semantic.embedder: type 'sentence' needs its weights in a Lambda layer, which only the CDK flavour deploys (SentenceEncoderLayer); here use bedrock (Titan) or local");
+    }
     // Terraform would read these as interpolations inside the environment variable.
     if (/[$%]\{/.test(JSON.stringify(props.config))) problems.push('config: contains "${" or "%{", which Terraform reads as a template; escape them as "$${" / "%%{"');
     if (problems.length) throw new Error(`Invalid TfLlmGateway props:\n  - ${problems.join('\n  - ')}`);

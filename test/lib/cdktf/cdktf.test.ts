@@ -150,6 +150,11 @@ describe('cdktf flavour (cdk-llm-finops/cdktf)', () => {
     expect(() => Testing.synthScope((scope) => {
       new TfLlmGateway(scope, 'gw', { config, name: 'n', quotaTableName: 't', quotaTableArn: 'a', timeoutSeconds: 600 });
     })).toThrow('timeoutSeconds: expected 1-300 (the Terraform AWS provider refuses integration timeouts above 300,000 ms), got 600');
+
+    // The sentence encoder's weights come in a layer only the CDK flavour deploys: refused here, not left to fail open.
+    expect(() => Testing.synthScope((scope) => {
+      new TfLlmGateway(scope, 'gw', { config: { ...config, cache: { semantic: { enabled: true, embedder: { type: 'sentence' } } } }, name: 'n', quotaTableName: 't', quotaTableArn: 'a' });
+    })).toThrow("config.cache.semantic.embedder: type 'sentence' needs its weights in a Lambda layer, which only the CDK flavour deploys");
   });
 
   it('synthesises the examples/terraform app', () => {
