@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { GatewayConfigInput } from '../../lambda/core/config/schema';
+import type { GatewayConfigDocument } from '../../lambda/contract';
 
 export const KEYS = { acme: 'sk-test-acme', globex: 'sk-test-globex', initech: 'sk-test-initech' } as const;
 export const hash = (s: string): string => createHash('sha256').update(s).digest('hex');
@@ -35,3 +36,12 @@ export function testConfig(baseUrl: string, overrides: Partial<GatewayConfigInpu
     ...overrides,
   };
 }
+
+/** The smallest config a construct accepts: one Bedrock model (a us. profile: stacks in us-east-1) and one tenant. */
+export const BEDROCK_CONSTRUCT_CONFIG: GatewayConfigDocument = {
+  providers: [{ type: 'bedrock', id: 'bedrock' }],
+  models: [{ id: 'nova-lite', provider: 'bedrock', upstreamModel: 'us.amazon.nova-lite-v1:0' }],
+  tiers: [{ name: 'small', models: ['nova-lite'] }],
+  routing: { thresholds: [{ tier: 'small', upTo: 1 }], baselineModel: 'nova-lite' },
+  tenants: [{ id: 'acme', apiKeys: [{ sha256: 'a'.repeat(64) }] }],
+};

@@ -1,15 +1,9 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { LlmGateway } from '../../../lib';
-import type { GatewayConfigDocument } from '../../../lambda/contract';
+import { BEDROCK_CONSTRUCT_CONFIG } from '../../support/config';
 import { PowertoolsAlertSink, PowertoolsUsageSink } from '../../../lambda/adapters/powertools-usage-sink';
 
-const config: GatewayConfigDocument = {
-  providers: [{ type: 'bedrock', id: 'bedrock' }],
-  models: [{ id: 'nova-lite', provider: 'bedrock', upstreamModel: 'us.amazon.nova-lite-v1:0' }],
-  tiers: [{ name: 'small', models: ['nova-lite'] }],
-  routing: { thresholds: [{ tier: 'small', upTo: 1 }], baselineModel: 'nova-lite' },
-  tenants: [{ id: 'acme', apiKeys: [{ sha256: 'a'.repeat(64) }] }],
-};
+const config = BEDROCK_CONSTRUCT_CONFIG;
 
 function gateway(): { gateway: LlmGateway; stack: Stack } {
   const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });

@@ -5,16 +5,10 @@ import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { HostedZone } from 'aws-cdk-lib/aws-route53';
 import { LlmGateway, TokenQuotaTable } from '../../../lib';
-import type { GatewayConfigDocument } from '../../../lambda/contract';
+import { BEDROCK_CONSTRUCT_CONFIG } from '../../support/config';
 import { unacknowledgedNagFindings } from '../../support/nag';
 
-const config: GatewayConfigDocument = {
-  providers: [{ type: 'bedrock', id: 'bedrock' }],
-  models: [{ id: 'nova-lite', provider: 'bedrock', upstreamModel: 'us.amazon.nova-lite-v1:0' }],
-  tiers: [{ name: 'small', models: ['nova-lite'] }],
-  routing: { thresholds: [{ tier: 'small', upTo: 1 }], baselineModel: 'nova-lite' },
-  tenants: [{ id: 'acme', apiKeys: [{ sha256: 'a'.repeat(64) }] }],
-};
+const config = BEDROCK_CONSTRUCT_CONFIG;
 
 function build(extra: Partial<ConstructorParameters<typeof LlmGateway>[2]> = {}, withQuota = true) {
   const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });

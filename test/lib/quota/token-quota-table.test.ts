@@ -5,7 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { LlmGateway, TokenQuotaTable } from '../../../lib';
-import type { GatewayConfigDocument } from '../../../lambda/contract';
+import { BEDROCK_CONSTRUCT_CONFIG } from '../../support/config';
 
 const stack = () => new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
 
@@ -84,13 +84,7 @@ describe('TokenQuotaTable', () => {
 });
 
 describe('TokenQuotaTable.fromTokenQuotaTableAttributes', () => {
-  const config: GatewayConfigDocument = {
-    providers: [{ type: 'bedrock', id: 'bedrock' }],
-    models: [{ id: 'nova-lite', provider: 'bedrock', upstreamModel: 'us.amazon.nova-lite-v1:0' }],
-    tiers: [{ name: 'small', models: ['nova-lite'] }],
-    routing: { thresholds: [{ tier: 'small', upTo: 1 }], baselineModel: 'nova-lite' },
-    tenants: [{ id: 'acme', apiKeys: [{ sha256: 'a'.repeat(64) }] }],
-  };
+  const config = BEDROCK_CONSTRUCT_CONFIG;
 
   it('lets a second stack\'s gateway share the quotas of a table another stack (or Terraform) deployed', () => {
     const app = new App();
