@@ -74,7 +74,7 @@ export class SelfHostedInferentiaStack extends Stack {
 
     this.platform = new CostManagedAiPlatform(this, 'Platform', {
       gatewayConfig,
-      semanticCache: false,
+      enableSemanticCache: false,
       inferenceEndpoints: [this.endpoint],
       budgets: { monthlyLimitUsd: 1500, sageMakerMonthlyLimitUsd: 600 },
     });

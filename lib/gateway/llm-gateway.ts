@@ -104,12 +104,18 @@ export interface LlmGatewayProps {
   readonly setUpApiGatewayAccountLogging?: boolean;
 
   /**
-   * A WAF web ACL on the stage. true: one made here (AWS managed common and known-bad-inputs rule sets, the common
-   * set's body-size rule only counted since prompts are large, and a per-IP rate limit; ~$5 + $1 per rule a month plus
-   * $0.60 per 1M requests). A string: the ARN of your own regional web ACL to associate.
-   * @default - none (the key authorizer and per-tenant usage plans bound abuse)
+   * A WAF web ACL made here on the stage: the AWS managed common and known-bad-inputs rule sets (the common set's
+   * body-size rule only counted, since prompts are large) and a per-IP rate limit; ~$5 + $1 per rule a month plus
+   * $0.60 per 1M requests. To use your own, set `webAclArn` instead.
+   * @default false (the key authorizer and per-tenant usage plans bound abuse)
    */
-  readonly webAcl?: boolean | string;
+  readonly webAcl?: boolean;
+
+  /**
+   * The ARN of your own regional WAFv2 web ACL to associate with the stage (instead of `webAcl`).
+   * @default - none
+   */
+  readonly webAclArn?: string;
 
   /**
    * Requests per 5 minutes from one IP address before the web ACL made here blocks it.
@@ -219,8 +225,9 @@ export class LlmGateway extends Construct {
       problems.push(`webAclRateLimit: expected a whole number from 10 to 2,000,000,000 (WAF's range), got ${props.webAclRateLimit}`);
     }
     if (props.webAclRateLimit !== undefined && props.webAcl !== true) problems.push('webAclRateLimit: only with webAcl: true (a web ACL made here)');
-    if (typeof props.webAcl === 'string' && !Token.isUnresolved(props.webAcl) && !/^arn:aws[\w-]*:wafv2:[a-z0-9-]+:\d{12}:regional\/webacl\/.+$/.test(props.webAcl)) {
-      problems.push(`webAcl: expected true or the ARN of a REGIONAL WAFv2 web ACL, got '${props.webAcl}'`);
+    if (props.webAcl && props.webAclArn !== undefined) problems.push('webAcl / webAclArn: one or the other (a web ACL made here, or yours)');
+    if (props.webAclArn !== undefined && !Token.isUnresolved(props.webAclArn) && !/^arn:aws[\w-]*:wafv2:[a-z0-9-]+:\d{12}:regional\/webacl\/.+$/.test(props.webAclArn)) {
+      problems.push(`webAclArn: expected the ARN of a REGIONAL WAFv2 web ACL, got '${props.webAclArn}'`);
     }
     if (props.domain && !Token.isUnresolved(props.domain.name) && !/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(props.domain.name)) {
       problems.push(`domain.name: expected a fully qualified lower-case domain name, got '${props.domain.name}'`);
@@ -316,7 +323,7 @@ export class LlmGateway extends Construct {
     this.api.root.addResource('health').addMethod('GET', health, { methodResponses: [{ statusCode: '200' }] });
 
     acknowledgeBasicExecutionRole(this.authorizerFunction);
-    const webAclArn = props.webAcl === true ? this.makeWebAcl(props.webAclRateLimit ?? 2000).attrArn : typeof props.webAcl === 'string' ? props.webAcl : undefined;
+    const webAclArn = props.webAcl ? this.makeWebAcl(props.webAclRateLimit ?? 2000).attrArn : props.webAclArn;
     if (webAclArn) {
       new wafv2.CfnWebACLAssociation(this, 'WebAclAssociation', { resourceArn: this.api.deploymentStage.stageArn, webAclArn });
     }

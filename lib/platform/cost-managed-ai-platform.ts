@@ -32,10 +32,16 @@ export interface CostManagedAiPlatformProps {
   readonly gatewayConfig: GatewayConfigDocument;
 
   /**
-   * The semantic and exact cache storage, or false for none (the router then caches in process only).
-   * @default - a SemanticCache with its defaults: managed domain, development preset (~$55/month), Titan V2 1024
+   * Whether to deploy the semantic and exact cache storage; without it the router caches in process only.
+   * @default true
    */
-  readonly semanticCache?: SemanticCacheProps | false;
+  readonly enableSemanticCache?: boolean;
+
+  /**
+   * The semantic and exact cache storage's settings.
+   * @default - a SemanticCache with its defaults: managed domain, development preset (~$55/month), the sentence encoder
+   */
+  readonly semanticCache?: SemanticCacheProps;
 
   /**
    * With a Valkey semantic cache (which puts the router in the cache's VPC): how the router reaches AWS services and
@@ -65,10 +71,16 @@ export interface CostManagedAiPlatformProps {
   readonly setUpApiGatewayAccountLogging?: boolean;
 
   /**
-   * A WAF web ACL on the API: true for one made here, or your regional web ACL's ARN (see LlmGatewayProps.webAcl).
+   * A WAF web ACL made here on the API (see LlmGatewayProps.webAcl).
+   * @default false
+   */
+  readonly webAcl?: boolean;
+
+  /**
+   * Your own regional WAFv2 web ACL's ARN, associated with the API instead (see LlmGatewayProps.webAclArn).
    * @default - none
    */
-  readonly webAcl?: boolean | string;
+  readonly webAclArn?: string;
 
   /**
    * A custom domain for the API.
@@ -96,11 +108,17 @@ export interface CostManagedAiPlatformProps {
   readonly dashboard?: boolean;
 
   /**
-   * Usage records to S3 (Firehose, Parquet), Glue tables and the Athena attribution queries; pass `cur` (a
-   * CurExport's location) to reconcile with the bill. false for none (usage records stay in the router's log).
+   * Whether to deliver usage records to S3 (Firehose, Parquet) with Glue tables and the Athena attribution queries;
+   * without it usage records stay in the router's log.
+   * @default true
+   */
+  readonly enableCostAttribution?: boolean;
+
+  /**
+   * The cost attribution's settings; pass `cur` (a CurExport's location) to reconcile with the bill.
    * @default - CostAttribution with its defaults
    */
-  readonly costAttribution?: CostAttributionProps | false;
+  readonly costAttribution?: CostAttributionProps;
 
   /**
    * Tenants that get their own tagged Bedrock application inference profiles (their Bedrock spend reaches CUR with
@@ -145,24 +163,30 @@ export class CostManagedAiPlatform extends Construct {
     this.quota = new TokenQuotaTable(this, 'Quota', { alertTopic: this.alerts.topic });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn, description: 'Every cost alert: subscribe a queue, a Lambda or another endpoint here' });
     // A Valkey cache lives in a VPC: the router joins it there.
-    const valkey = props.semanticCache && props.semanticCache.engine === 'valkey' ? props.semanticCache : undefined;
+    const problems: string[] = [];
+    if (props.enableSemanticCache === false && props.semanticCache !== undefined) problems.push('semanticCache: settings for a cache enableSemanticCache: false leaves out');
+    if (props.enableCostAttribution === false && props.costAttribution !== undefined) problems.push('costAttribution: settings for what enableCostAttribution: false leaves out');
+    if (problems.length) throw new Error(`Invalid CostManagedAiPlatform props:\n  - ${problems.join('\n  - ')}`);
+    const withCache = props.enableSemanticCache ?? true;
+    const withAttribution = props.enableCostAttribution ?? true;
+    const valkey = withCache && props.semanticCache?.engine === 'valkey' ? props.semanticCache : undefined;
     this.gateway = new LlmGateway(this, 'Gateway', {
-      config: props.gatewayConfig, quotaTable: this.quota, timeout: props.timeout, tracing: props.tracing, webAcl: props.webAcl, domain: props.domain,
+      config: props.gatewayConfig, quotaTable: this.quota, timeout: props.timeout, tracing: props.tracing, webAcl: props.webAcl, webAclArn: props.webAclArn, domain: props.domain,
       setUpApiGatewayAccountLogging: props.setUpApiGatewayAccountLogging, vpc: valkey?.vpc, vpcSubnets: valkey?.vpcSubnets, routerEgress: valkey ? props.routerEgress : undefined,
     });
-    if (props.semanticCache !== false) {
+    if (withCache) {
       this.cache = new SemanticCache(this, 'Cache', props.semanticCache ?? {});
       this.cache.bindRouter(this.gateway.router.function);
       new CfnOutput(this, 'CacheEndpoint', { value: this.cache.endpoint, description: `${this.cache.engine === 'valkey' ? 'Valkey' : 'OpenSearch'} endpoint of the semantic cache` });
     }
-    if (props.costAttribution !== false) {
+    if (withAttribution) {
       this.attribution = new CostAttribution(this, 'Attribution', props.costAttribution ?? {});
       this.attribution.bindRouter(this.gateway.router.function);
       new CfnOutput(this, 'AttributionWorkGroup', { value: this.attribution.workGroup.ref, description: 'Athena workgroup with the llm-finops attribution queries' });
       new CfnOutput(this, 'UsageBucket', { value: this.attribution.usageBucket.bucketName, description: 'Usage records as Parquet (usage/dt=yyyy-MM-dd/); `aws s3 sync` it for llm-finops report' });
     }
     if (props.tenantInferenceProfiles?.length) {
-      this.profiles = new TenantInferenceProfiles(this, 'TenantProfiles', { gatewayConfig: props.gatewayConfig, tenants: props.tenantInferenceProfiles, tenantTagKey: (props.costAttribution || undefined)?.tenantTagKey, teamTagKey: (props.costAttribution || undefined)?.teamTagKey, alarmTopic: this.alerts.topic });
+      this.profiles = new TenantInferenceProfiles(this, 'TenantProfiles', { gatewayConfig: props.gatewayConfig, tenants: props.tenantInferenceProfiles, tenantTagKey: props.costAttribution?.tenantTagKey, teamTagKey: props.costAttribution?.teamTagKey, alarmTopic: this.alerts.topic });
       this.profiles.bindRouter(this.gateway.router.function);
     }
     const b = props.budgets;

@@ -153,7 +153,7 @@ describe('LlmGateway', () => {
 
     it('associates an existing web ACL by ARN without making one', () => {
       const arn = 'arn:aws:wafv2:us-east-1:111122223333:regional/webacl/shared/abc-123';
-      const { template } = synth({ webAcl: arn });
+      const { template } = synth({ webAclArn: arn });
       template.resourceCountIs('AWS::WAFv2::WebACL', 0);
       template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', { WebACLArn: arn });
     });
@@ -172,7 +172,8 @@ describe('LlmGateway', () => {
     });
 
     it.each([
-      ['the web ACL is not a regional WAFv2 ARN', { webAcl: 'arn:aws:wafv2:us-east-1:111122223333:global/webacl/x/1' }, "webAcl: expected true or the ARN of a REGIONAL WAFv2 web ACL"],
+      ['the web ACL is not a regional WAFv2 ARN', { webAclArn: 'arn:aws:wafv2:us-east-1:111122223333:global/webacl/x/1' }, 'webAclArn: expected the ARN of a REGIONAL WAFv2 web ACL'],
+      ['a web ACL is both made here and given', { webAcl: true, webAclArn: 'arn:aws:wafv2:us-east-1:111122223333:regional/webacl/x/1' }, 'webAcl / webAclArn: one or the other'],
       ['a rate limit is given without a web ACL made here', { webAclRateLimit: 100 }, 'webAclRateLimit: only with webAcl: true'],
       ['the rate limit is below WAF\'s minimum', { webAcl: true, webAclRateLimit: 5 }, 'webAclRateLimit: expected a whole number from 10'],
       ['the domain name is not a fully qualified name', { domain: { name: 'LLM', certificate: {} } }, "domain.name: expected a fully qualified lower-case domain name, got 'LLM'"],

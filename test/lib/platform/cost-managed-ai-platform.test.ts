@@ -28,10 +28,14 @@ describe('CostManagedAiPlatform', () => {
 
   it('takes the cache options, or none at all', () => {
     synth({ semanticCache: { engine: 'serverless' } }).template.resourceCountIs('AWS::OpenSearchServerless::Collection', 1);
-    const none = synth({ semanticCache: false });
+    const none = synth({ enableSemanticCache: false });
     expect(none.platform.cache).toBeUndefined();
     none.template.resourceCountIs('AWS::OpenSearchService::Domain', 0);
     none.template.resourcePropertiesCountIs('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LLM_FINOPS_SEMANTIC_INDEX: Match.anyValue() }) } }, 0);
+    // Nor the encoder's layer.
+    none.template.resourceCountIs('AWS::Lambda::LayerVersion', 0);
+    expect(() => synth({ enableSemanticCache: false, semanticCache: { engine: 'serverless' } })).toThrow('semanticCache: settings for a cache enableSemanticCache: false leaves out');
+    expect(() => synth({ enableCostAttribution: false, costAttribution: {} })).toThrow('costAttribution: settings for what enableCostAttribution: false leaves out');
   });
 
   it('puts the router in the VPC of a Valkey cache and admits it there; estimate prices the node (hand-computed)', () => {
@@ -156,7 +160,7 @@ describe('CostManagedAiPlatform', () => {
     synth({ gatewayConfig: config, budgets: { monthlyLimitUsd: 10 } }).template.resourceCountIs('AWS::Budgets::BudgetsAction', 0);
   });
 
-  it('delivers usage records to Firehose by default (Athena queries saved), none with costAttribution: false', () => {
+  it('delivers usage records to Firehose by default (Athena queries saved), none with enableCostAttribution: false', () => {
     const { template, platform } = synth();
     expect(platform.attribution).toBeDefined();
     template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 1);
@@ -165,7 +169,7 @@ describe('CostManagedAiPlatform', () => {
       Environment: { Variables: Match.objectLike({ LLM_FINOPS_USAGE_STREAM: { Ref: Match.stringLikeRegexp('AttributionDelivery') } }) },
     });
     template.hasOutput('*', { Description: Match.stringLikeRegexp('Athena workgroup') });
-    const none = synth({ costAttribution: false });
+    const none = synth({ enableCostAttribution: false });
     none.template.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 0);
     expect(none.platform.attribution).toBeUndefined();
   });
