@@ -3,7 +3,7 @@
  *  1. APGR on ../shared/data/router-dev-gsm8k.jsonl (RouteLLM's GSM8K outcomes, Mixtral-8x7B weak, GPT-4-1106
  *     strong) with the fixed split: train on even rows, test on odd rows, and the reverse; next to the heuristic and
  *     a seeded random router (the same commands as `llm-finops router train|eval --half even|odd`).
- *  2. Numeric signals (issue 19): the original 17 against all of ROUTER_SIGNALS, over seeds 1-8, on the fixed
+ *  2. Numeric signals (issue 19): the original 17 against DEFAULT_ROUTER_SIGNALS, over seeds 1-8, on the fixed
  *     split and by 5-fold cross-validation within each half (how the added signals were chosen).
  *  3. Sentence-encoder features (issue 19): a router on the encoder's vectors, alone and mixed with the lexical one.
  *  4. Time to train and evaluate on 14k rows (the GSM8K rows repeated to 14,000 with a row number appended, so the
@@ -19,7 +19,7 @@ import { seededRandom, sigmoid } from '../lambda/core/numeric';
 import { splitHalves } from '../lambda/core/cache/evaluate';
 import { evaluateRouter, parseOutcomes, type OutcomeRow } from '../lambda/core/routing/evaluate';
 import { scoreComplexity } from '../lambda/core/routing/heuristic';
-import { fitDenseLogistic, LearnedRouter, ORIGINAL_ROUTER_SIGNALS, ROUTER_SIGNALS, trainRouter } from '../lambda/core/routing/learned';
+import { DEFAULT_ROUTER_SIGNALS, fitDenseLogistic, LearnedRouter, ORIGINAL_ROUTER_SIGNALS, trainRouter } from '../lambda/core/routing/learned';
 
 const ROOT = join(__dirname, '..');
 const DATA = join(ROOT, '..', 'shared', 'data', 'router-dev-gsm8k.jsonl');
@@ -78,7 +78,7 @@ function signals() {
       cv5_within_odd: cv(odd, dense),
     };
   };
-  return { seeds, original: summary(ORIGINAL_ROUTER_SIGNALS), current: summary(ROUTER_SIGNALS), added: ROUTER_SIGNALS.slice(ORIGINAL_ROUTER_SIGNALS.length) };
+  return { seeds, original: summary(ORIGINAL_ROUTER_SIGNALS), current: summary(DEFAULT_ROUTER_SIGNALS), added: DEFAULT_ROUTER_SIGNALS.slice(ORIGINAL_ROUTER_SIGNALS.length) };
 }
 const signalComparison = signals();
 for (const k of ['original', 'current'] as const) {
