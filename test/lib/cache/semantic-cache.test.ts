@@ -1,4 +1,5 @@
-import { App, Stack, Validations } from 'aws-cdk-lib';
+import { readdirSync } from 'node:fs';
+import { App, AssetStaging, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -137,6 +138,10 @@ describe('SemanticCache', () => {
       }
       expect(JSON.stringify(t.findResources('AWS::IAM::Policy'))).not.toContain('bedrock:InvokeModel');
       expect(cache.embedder.dimensions).toBe(512);
+      // The layer holds the weights as the router reads them from /opt, and none of the package's code.
+      const staging = stack.node.findAll().find((c): c is AssetStaging => c instanceof AssetStaging && c.node.path.includes('LlmFinOpsSentenceEncoder'))!;
+      const staged = readdirSync(staging.absoluteStagedPath).sort();
+      expect(staged).toEqual(['group1-shard1of7', 'group1-shard2of7', 'group1-shard3of7', 'group1-shard4of7', 'group1-shard5of7', 'group1-shard6of7', 'group1-shard7of7', 'model.json', 'vocab.json']);
     });
 
     it('bindRouter points the router at the index, the embedder and the table, and grants each', () => {
