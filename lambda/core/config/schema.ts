@@ -347,7 +347,7 @@ export const GatewayConfigSchema = z.strictObject({
               z.strictObject({
                 type: z.literal('sentence'),
                 maxChars: positiveInt.min(100).max(100_000).default(4000).describe('Characters embedded per prompt: longer ones keep their first 3/4 and last 1/4'),
-              }).describe('Universal Sentence Encoder lite, offline (optional packages @energetic-ai/*, installed with the CLI); not in the Lambda bundles'),
+              }).describe('Universal Sentence Encoder lite, offline (optional packages @energetic-ai/*, installed with the CLI; in the Lambda, the SentenceEncoderLayer the constructs attach)'),
               z.strictObject({
                 type: z.literal('bedrock'),
                 model: z.string().min(1).default('amazon.titan-embed-text-v2:0'),
