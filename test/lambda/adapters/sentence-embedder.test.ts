@@ -100,5 +100,7 @@ describe('SentenceEmbedder (Universal Sentence Encoder lite, optional packages)'
     const err = await initSentenceModel(installedPackages('/nonexistent/opt')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SentenceWeightsMissing);
     expect((err as Error).message).toBe('LLM_FINOPS_SENTENCE_MODEL_DIR=/nonexistent/opt holds no model.json: is the SentenceEncoderLayer attached to this function?');
+    // Refused before the encoder's code loads: TensorFlow.js would start initialising its engine on import.
+    expect((globalThis as Record<string, unknown>)._tfengine).toBeUndefined();
   });
 });
