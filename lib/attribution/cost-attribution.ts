@@ -10,6 +10,7 @@ import { ENV_USAGE_STREAM } from '../../lambda/contract';
 import { accessLogsBucket, privateBucket } from './buckets';
 import { ATTRIBUTION_QUERIES, renderQuery } from './queries';
 import { CUR_COLUMNS, CUR_PARTITION, curResourceTagKey, FOCUS_COLUMNS, USAGE_COLUMNS, USAGE_PARTITION } from './schema';
+import type { IRouterBinding } from '../gateway/router-binding';
 
 /** Where an AWS Data Exports export (CUR 2.0 or FOCUS) writes, so Athena can read it. */
 export interface ExportLocation {
@@ -291,7 +292,7 @@ export class CostAttribution extends Construct {
    * Lets a router function deliver usage records here: sets LLM_FINOPS_USAGE_STREAM and grants
    * firehose:PutRecordBatch (and PutRecord) on the delivery stream only.
    */
-  bindRouter(fn: { addEnvironment(key: string, value: string): unknown; readonly grantPrincipal: iam.IPrincipal }): void {
+  bindRouter(fn: IRouterBinding): void {
     fn.addEnvironment(ENV_USAGE_STREAM, this.deliveryStream.ref);
     iam.Grant.addToPrincipal({ grantee: { grantPrincipal: fn.grantPrincipal }, actions: ['firehose:PutRecordBatch', 'firehose:PutRecord'], resourceArns: [this.deliveryStream.attrArn] });
   }

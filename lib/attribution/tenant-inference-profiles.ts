@@ -14,6 +14,7 @@ import { Construct } from 'constructs';
 import { BUNDLES, ENV_COST_ALLOCATION_TAGS, ENV_TENANT_UPSTREAMS, METRICS_NAMESPACE, type GatewayConfigDocument } from '../../lambda/contract';
 import { bundleCode } from '../bundle-code';
 import { bedrockModelSourceArn } from '../gateway/config-resources';
+import type { IRouterBinding } from '../gateway/router-binding';
 
 /** One tenant's profiles. */
 export interface TenantProfileSpec {
@@ -185,7 +186,7 @@ export class TenantInferenceProfiles extends Construct {
    * bedrock:InvokeModel(WithResponseStream) on the profiles (the models behind them are granted by the router's
    * config). Ids rather than ARNs: about a sixth of the bytes in Lambda's 4 KB environment.
    */
-  bindRouter(fn: { addEnvironment(key: string, value: string): unknown; readonly grantPrincipal: iam.IPrincipal }): void {
+  bindRouter(fn: IRouterBinding): void {
     const stack = Stack.of(this);
     const ids: Record<string, Record<string, string>> = {};
     for (const [tenant, models] of Object.entries(this.profileIds)) ids[tenant] = { ...models };

@@ -2,7 +2,8 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Stack } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { ENV_SEMANTIC_EMBEDDER } from '../../lambda/contract';
-import { SentenceEncoderLayer, type ISentenceEncoderClient } from './sentence-encoder-layer';
+import type { ILayeredRouterBinding } from '../gateway/router-binding';
+import { SentenceEncoderLayer } from './sentence-encoder-layer';
 
 /** Titan Text Embeddings options. */
 export interface TitanEmbedderOptions {
@@ -18,9 +19,6 @@ export interface TitanEmbedderOptions {
    */
   readonly dimensions?: number;
 }
-
-/** What the router needs from a function to embed: the layer and variables, and its role for the Bedrock grant. */
-export interface IEmbeddingClient extends ISentenceEncoderClient, iam.IGrantable {}
 
 /**
  * How the router turns prompts into the vectors the semantic cache compares. The sentence encoder is the default:
@@ -53,7 +51,7 @@ export class CacheEmbedder {
   ) {}
 
   /** Sets the router's embedder and gives it what it needs: the encoder's layer, or InvokeModel on the model. */
-  bind(scope: Construct, fn: IEmbeddingClient): void {
+  bind(scope: Construct, fn: ILayeredRouterBinding): void {
     if (this.type === 'sentence') {
       fn.addEnvironment(ENV_SEMANTIC_EMBEDDER, JSON.stringify({ type: 'sentence' }));
       SentenceEncoderLayer.attach(scope, fn);

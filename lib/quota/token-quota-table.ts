@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct, type IConstruct } from 'constructs';
+import type { IRouterBinding } from '../gateway/router-binding';
 import { acknowledgeTopicKeyGrant } from '../nag';
 import { ENV_ALERT_TOPIC_ARN, ENV_QUOTA_TABLE, QUOTA_TABLE } from '../../lambda/contract';
 
@@ -34,11 +35,6 @@ export interface TokenQuotaTableProps {
   readonly alertTopic?: sns.ITopic;
 }
 
-/** A function the quota table is bound to: `lambda.Function` is one. */
-export interface IQuotaClient extends iam.IGrantable {
-  addEnvironment(key: string, value: string): unknown;
-}
-
 /** The quota store as the gateway, the kill switch and the CLI use it: a TokenQuotaTable, or one imported by ARN. */
 export interface ITokenQuotaTable extends IConstruct {
   /** The table's name (`llm-finops ... --store dynamodb --dynamodb-table`). */
@@ -48,9 +44,9 @@ export interface ITokenQuotaTable extends IConstruct {
   /** The topic the router publishes threshold, forecast, spike and brownout alerts to. */
   readonly alertTopic: sns.ITopic;
   /** Lets a router keep quotas here and publish alerts: its environment, the item operations, sns:Publish. */
-  bindRouter(fn: IQuotaClient): void;
+  bindRouter(fn: IRouterBinding): void;
   /** Lets the key authorizer resolve run-time tenants: the table variable and dynamodb:GetItem. */
-  bindAuthorizer(fn: IQuotaClient): void;
+  bindAuthorizer(fn: IRouterBinding): void;
   /** The item operations the quota store uses, on the table and its one index (and the key, if any). */
   grantQuotaAccess(grantee: iam.IGrantable): iam.Grant;
   /** PutItem and DeleteItem on the `k#` (kill switch) items only. */
@@ -91,7 +87,7 @@ abstract class TokenQuotaTableBase extends Construct implements ITokenQuotaTable
    * Lets a router function keep quotas here and publish alerts: sets its environment and grants
    * dynamodb:GetItem, BatchGetItem, PutItem, UpdateItem, DeleteItem, Query (table and index) and sns:Publish.
    */
-  bindRouter(fn: IQuotaClient): void {
+  bindRouter(fn: IRouterBinding): void {
     fn.addEnvironment(ENV_QUOTA_TABLE, this.table.tableName);
     fn.addEnvironment(ENV_ALERT_TOPIC_ARN, this.alertTopic.topicArn);
     this.grantQuotaAccess(fn.grantPrincipal);
@@ -103,7 +99,7 @@ abstract class TokenQuotaTableBase extends Construct implements ITokenQuotaTable
    * Lets the key authorizer resolve run-time tenants (`llm-finops tenants`): sets the table variable and grants
    * dynamodb:GetItem on the table (the `key#<sha256>` items).
    */
-  bindAuthorizer(fn: IQuotaClient): void {
+  bindAuthorizer(fn: IRouterBinding): void {
     fn.addEnvironment(ENV_QUOTA_TABLE, this.table.tableName);
     this.encryptionKey?.grantDecrypt(fn);
     this.grantOnTable(fn, ['dynamodb:GetItem'], [this.table.tableArn]);
