@@ -8,7 +8,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AttributionDb } from '../bin/attribution-db';
-import { ATTRIBUTION_QUERIES } from '../lib/attribution/queries';
+import { ATTRIBUTION_QUERIES, AttributionSource } from '../lib/attribution/queries';
 import { usageRecord, writeCur } from '../test/support/attribution-data';
 
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
       }
       for (const [format, usagePath] of [['jsonl', jsonl], ['parquet', join(dir, `parquet-${n}`)]] as const) {
         const db = await AttributionDb.open({ usage: [usagePath], cur: join(dir, 'cur') });
-        for (const q of ATTRIBUTION_QUERIES.filter((x) => !x.needs.includes('focus'))) {
+        for (const q of ATTRIBUTION_QUERIES.filter((x) => !x.needs.includes(AttributionSource.FOCUS))) {
           await db.named(q.name);
           const times: number[] = [];
           let rows = 0;

@@ -1,7 +1,7 @@
 export * from './attribution/cost-attribution';
 export * from './attribution/cur-export';
 export * from './attribution/tenant-inference-profiles';
-export { ATTRIBUTION_QUERIES, type AttributionQuery } from './attribution/queries';
+export { ATTRIBUTION_QUERIES, AttributionSource, type AttributionQuery } from './attribution/queries';
 export * from './budgets/alert-topic';
 export * from './budgets/budget-guard';
 export * from './cache/cache-embedder';

@@ -270,25 +270,32 @@ export function focusView(withAwsFocus: boolean): string {
 ${withAwsFocus ? `${FOCUS_AWS_ROWS}\nUNION ALL\n` : ''}${FOCUS_GATEWAY_ROWS}`;
 }
 
+/** A table an attribution query reads: the usage records, the CUR 2.0 export, the FOCUS export. */
+export enum AttributionSource {
+  USAGE = 'usage',
+  CUR = 'cur',
+  FOCUS = 'focus',
+}
+
 export interface AttributionQuery {
   /** Athena named-query name and `llm-finops report --query` name. */
   readonly name: string;
   readonly description: string;
   /** Tables it reads. */
-  readonly needs: ReadonlyArray<'usage' | 'cur' | 'focus'>;
+  readonly needs: AttributionSource[];
   readonly sql: string;
 }
 
 export const ATTRIBUTION_QUERIES: readonly AttributionQuery[] = [
-  { name: 'spend-by-dimension', description: 'Spend by tenant, feature, team, model and day (usage log)', needs: ['usage'], sql: SPEND_BY_DIMENSION },
-  { name: 'unit-economics', description: 'Cost per request, per 1k tokens and per active end user (usage log)', needs: ['usage'], sql: UNIT_ECONOMICS },
-  { name: 'savings', description: 'Savings from cache and routing against the baseline model (usage log)', needs: ['usage'], sql: SAVINGS },
-  { name: 'savings-by-lever', description: 'What each lever saved by day, tenant, feature, team and model (usage log: savings)', needs: ['usage'], sql: SAVINGS_BY_LEVER },
-  { name: 'bedrock-spend', description: 'Bedrock spend by model, token type and tenant tag (CUR 2.0)', needs: ['cur'], sql: BEDROCK_SPEND },
-  { name: 'sagemaker-hosting', description: 'SageMaker endpoint instance-hours and cost (CUR 2.0)', needs: ['cur'], sql: SAGEMAKER_HOSTING },
-  { name: 'reconciliation', description: 'CUR Bedrock and SageMaker cost allocated to tenants, with idle and unattributed rows', needs: ['usage', 'cur'], sql: RECONCILIATION },
-  { name: 'focus', description: 'FOCUS 1.2-shaped rows with x_tenant, x_feature, x_team (AWS FOCUS export + external providers)', needs: ['usage', 'focus'], sql: focusView(true) },
-  { name: 'focus-gateway', description: 'FOCUS 1.2-shaped rows for external providers, from the usage log only', needs: ['usage'], sql: focusView(false) },
+  { name: 'spend-by-dimension', description: 'Spend by tenant, feature, team, model and day (usage log)', needs: [AttributionSource.USAGE], sql: SPEND_BY_DIMENSION },
+  { name: 'unit-economics', description: 'Cost per request, per 1k tokens and per active end user (usage log)', needs: [AttributionSource.USAGE], sql: UNIT_ECONOMICS },
+  { name: 'savings', description: 'Savings from cache and routing against the baseline model (usage log)', needs: [AttributionSource.USAGE], sql: SAVINGS },
+  { name: 'savings-by-lever', description: 'What each lever saved by day, tenant, feature, team and model (usage log: savings)', needs: [AttributionSource.USAGE], sql: SAVINGS_BY_LEVER },
+  { name: 'bedrock-spend', description: 'Bedrock spend by model, token type and tenant tag (CUR 2.0)', needs: [AttributionSource.CUR], sql: BEDROCK_SPEND },
+  { name: 'sagemaker-hosting', description: 'SageMaker endpoint instance-hours and cost (CUR 2.0)', needs: [AttributionSource.CUR], sql: SAGEMAKER_HOSTING },
+  { name: 'reconciliation', description: 'CUR Bedrock and SageMaker cost allocated to tenants, with idle and unattributed rows', needs: [AttributionSource.USAGE, AttributionSource.CUR], sql: RECONCILIATION },
+  { name: 'focus', description: 'FOCUS 1.2-shaped rows with x_tenant, x_feature, x_team (AWS FOCUS export + external providers)', needs: [AttributionSource.USAGE, AttributionSource.FOCUS], sql: focusView(true) },
+  { name: 'focus-gateway', description: 'FOCUS 1.2-shaped rows for external providers, from the usage log only', needs: [AttributionSource.USAGE], sql: focusView(false) },
 ];
 
 /** The dimensions `spendBy` may group by, as columns of the usage table. */
