@@ -1,8 +1,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { ALERT_TYPE_DIMENSION, GATEWAY_METRICS as M } from '../contract';
+import { ALERT_TYPE_DIMENSION, GATEWAY_METRICS as M, type QUOTA_ALERT_TYPES } from '../contract';
 import type { AlertSink, QuotaAlert, UsageSink } from '../core/ports';
 import type { FeedbackRecord, UsageRecord } from '../core/usage';
+
+/** The AlertType dimension's values, listed for the constructs in the contract, are exactly the core's alert types. */
+type SameUnion<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const ALERT_TYPES_IN_SYNC: SameUnion<QuotaAlert['type'], (typeof QUOTA_ALERT_TYPES)[number]> = true;
 
 /**
  * The Lambda's usage sink: each record as one structured Powertools log line (`_type: llm_usage`, for Logs

@@ -4,7 +4,7 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { GATEWAY_METRICS as M, METRICS_NAMESPACE } from '../../lambda/contract';
+import { GATEWAY_METRICS as M, METRICS_NAMESPACE, QUOTA_ALERT_TYPES } from '../../lambda/contract';
 import type { LlmGateway } from '../gateway/llm-gateway';
 
 /** Thresholds of the gateway alarms; leave one out to keep its default, set it to 0 to drop that alarm. */
@@ -204,7 +204,7 @@ export class CostDashboard extends Construct {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Budget alerts by type (threshold, forecast, spike, brownout)',
-        left: ['quota_threshold', 'quota_forecast', 'quota_spike', 'quota_brownout'].map((type) => alertsOf(type, HOUR).with({ label: type })),
+        left: QUOTA_ALERT_TYPES.map((type) => alertsOf(type, HOUR).with({ label: type })),
         stacked: true,
         width: 8,
         height: 6,

@@ -1,5 +1,5 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import { ALERT_TYPE_DIMENSION, GATEWAY_METRICS, METRICS_NAMESPACE, ROUTER_SERVICE } from '../../lambda/contract';
+import { ALERT_TYPE_DIMENSION, GATEWAY_METRICS, METRICS_NAMESPACE, QUOTA_ALERT_TYPES, ROUTER_SERVICE } from '../../lambda/contract';
 
 /**
  * Options of the gateway's own metrics: CloudWatch's, plus the tier and model a metric is split by. The router
@@ -37,26 +37,17 @@ export function gatewayMetric(metricName: string, options: GatewayMetricOptions 
   const split = tier !== undefined;
   if (split && !BY_TIER_AND_MODEL.has(metricName)) throw new Error(`gateway metric ${metricName}: published gateway-wide only, not per tier and model`);
   if (!split && ONLY_BY_TIER_AND_MODEL.has(metricName)) throw new Error(`gateway metric ${metricName}: published per tier and model only; give tier and model`);
-  return new cloudwatch.Metric({
-    statistic: 'Sum',
-    ...rest,
-    namespace: METRICS_NAMESPACE,
-    metricName,
-    dimensionsMap: { ...dimensionsMap, service: ROUTER_SERVICE, ...(split ? { Tier: tier!, Model: model! } : {}) },
-  });
+  return routerMetric(metricName, { ...dimensionsMap, ...(split ? { Tier: tier!, Model: model! } : {}) }, rest);
 }
-
-/** The alert types the router counts (GATEWAY_METRICS.quotaAlerts, dimension ALERT_TYPE_DIMENSION). */
-export const QUOTA_ALERT_TYPES: readonly string[] = ['quota_threshold', 'quota_forecast', 'quota_spike', 'quota_brownout'];
 
 /** Budget alerts of one type published (Sum over 5 minutes unless the options say otherwise). */
 export function gatewayAlertMetric(alertType: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
-  if (!QUOTA_ALERT_TYPES.includes(alertType)) throw new Error(`gateway metric QuotaAlerts: alert type '${alertType}' is not one of ${QUOTA_ALERT_TYPES.join(', ')}`);
-  return new cloudwatch.Metric({
-    statistic: 'Sum',
-    ...options,
-    namespace: METRICS_NAMESPACE,
-    metricName: GATEWAY_METRICS.quotaAlerts,
-    dimensionsMap: { ...options.dimensionsMap, service: ROUTER_SERVICE, [ALERT_TYPE_DIMENSION]: alertType },
-  });
+  if (!(QUOTA_ALERT_TYPES as readonly string[]).includes(alertType)) throw new Error(`gateway metric QuotaAlerts: alert type '${alertType}' is not one of ${QUOTA_ALERT_TYPES.join(', ')}`);
+  const { dimensionsMap, ...rest } = options;
+  return routerMetric(GATEWAY_METRICS.quotaAlerts, { ...dimensionsMap, [ALERT_TYPE_DIMENSION]: alertType }, rest);
+}
+
+/** One of the router's metrics in its namespace, under its service dimension and `dimensions`: Sum unless `options` say. */
+function routerMetric(metricName: string, dimensions: Record<string, string>, options: cloudwatch.MetricOptions): cloudwatch.Metric {
+  return new cloudwatch.Metric({ statistic: 'Sum', ...options, namespace: METRICS_NAMESPACE, metricName, dimensionsMap: { ...dimensions, service: ROUTER_SERVICE } });
 }

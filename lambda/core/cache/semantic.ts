@@ -24,8 +24,10 @@ export function chooseSemanticHit(
   for (const c of candidates) {
     const cs = textSignals(c.prompt);
     const failed: (GuardName | 'verifier' | 'slot')[] = failedGuards(qs, cs, guards);
-    const answer = answerText(c.value);
-    if (failed.length === 0 && guards.answerSlot !== false && answer && answersOtherSlot(qs, cs, answer)) failed.push('slot');
+    if (failed.length === 0 && guards.answerSlot !== false) {
+      const answer = answerText(c.value);
+      if (answer && answersOtherSlot(qs, cs, answer)) failed.push('slot');
+    }
     if (failed.length === 0 && verifier && !sameWording(qs, cs)) {
       qp ??= prepareText(query);
       if (!verifier.accepts(qp, prepareText(c.prompt), c.score)) failed.push('verifier');
