@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { splitHalves } from '../lambda/core/cache/evaluate';
 import { evaluateRouter, type OutcomeRow } from '../lambda/core/routing/evaluate';
 import { LearnedRouter, trainRouter } from '../lambda/core/routing/learned';
-import { readMmlu, STRONG, WEAK } from './routellm-mmlu';
+import { readMmlu, STRONG, WEAK } from './routellm';
 
 const ROOT = join(__dirname, '..');
 

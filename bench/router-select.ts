@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { splitHalves } from '../lambda/core/cache/evaluate';
 import { evaluateRouter, type OutcomeRow } from '../lambda/core/routing/evaluate';
 import { DEFAULT_ROUTER_SIGNALS, LearnedRouter, ORIGINAL_ROUTER_SIGNALS, ROUTER_SIGNALS, trainRouter } from '../lambda/core/routing/learned';
-import { readMmlu, STRONG, WEAK } from './routellm-mmlu';
+import { outOfFoldScores, readMmlu, STRONG, WEAK } from './routellm';
 
 const ROOT = join(__dirname, '..');
 const round = (x: number) => Math.round(x * 10_000) / 10_000;
@@ -29,14 +29,7 @@ function heldOut(train: OutcomeRow[], test: OutcomeRow[], dense: readonly string
 }
 
 function crossValidated(rows: OutcomeRow[], dense: readonly string[]): number {
-  const scores = new Array<number>(rows.length);
-  for (let k = 0; k < 5; k++) {
-    const router = new LearnedRouter(trainRouter(rows.filter((_, i) => i % 5 !== k), STRONG, WEAK, { seed: 1, dense }));
-    rows.forEach((r, i) => {
-      if (i % 5 === k) scores[i] = router.score(r.prompt);
-    });
-  }
-  return evaluateRouter(rows, scores, STRONG, WEAK).apgr;
+  return evaluateRouter(rows, outOfFoldScores(rows, { seed: 1, dense }), STRONG, WEAK).apgr;
 }
 
 (async () => {

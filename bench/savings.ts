@@ -30,9 +30,11 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import OpenAI from 'openai';
 import { splitHalves } from '../lambda/core/cache/evaluate';
-import { LearnedRouter, trainRouter } from '../lambda/core/routing/learned';
+import { trainRouter } from '../lambda/core/routing/learned';
 import type { OutcomeRow } from '../lambda/core/routing/evaluate';
+import { rng } from '../test/support/fakes';
 import { startLocal } from '../test/support/local';
+import { outOfFoldScores, STRONG, WEAK } from './routellm';
 import { ScriptedBedrock, type ConverseRequest } from './scripted-bedrock';
 
 const ROOT = join(__dirname, '..');
@@ -51,8 +53,6 @@ const { values: flags } = parseArgs({
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'savings.json') },
   },
 });
-const STRONG = 'gpt-4-1106-preview';
-const WEAK = 'mistralai/Mixtral-8x7B-Instruct-v0.1';
 const SMALL = { id: 'nova-lite', provider: 'bedrock', upstreamModel: 'us.amazon.nova-lite-v1:0' };
 const LARGE = {
   id: 'claude-sonnet-4.5', provider: 'bedrock', upstreamModel: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0',
@@ -76,18 +76,6 @@ interface Item {
 }
 
 const readJsonl = <T>(path: string): T[] => readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as T);
-
-/** A seeded generator (mulberry32), so the order of the workload is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A long system prompt, the same on every assistant request: a made-up handbook of numbered rules. */
 function handbook(tokens: number): string {
@@ -207,13 +195,7 @@ function tunedRouting(trainHalf: 'odd' | 'even', dir: string) {
   const rows: OutcomeRow[] = splitHalves(readJsonl<{ prompt: string; outcomes: Record<string, number> }>(flags.gsm8k!))[trainHalf]
     .map((r) => ({ prompt: r.prompt, outcomes: r.outcomes }));
   const seed = Number(flags.seed);
-  const outOfFold = new Array<number>(rows.length);
-  for (let k = 0; k < 5; k++) {
-    const router = new LearnedRouter(trainRouter(rows.filter((_, i) => i % 5 !== k), STRONG, WEAK, { seed }));
-    rows.forEach((r, i) => {
-      if (i % 5 === k) outOfFold[i] = router.score(r.prompt);
-    });
-  }
+  const outOfFold = outOfFoldScores(rows, { seed });
   const strongRight = rows.reduce((n, r) => n + r.outcomes[STRONG], 0);
   let best = 0;
   for (let t = 0; t <= 100; t++) {
