@@ -224,10 +224,11 @@ export function estimate(stacks: Readonly<Record<string, CfnTemplate>>, usage?: 
         }
         const embedder = env.LLM_FINOPS_SEMANTIC_EMBEDDER;
         if (typeof embedder === 'string') {
-          const parsed = JSON.parse(embedder) as { type?: string; model?: string };
-          if (parsed.type === 'sentence') sentenceEncoder = true;
-          embeddingPerMTok = parsed.model ? findCatalogPrice(parsed.model)?.inputPerMTok : undefined;
+          const model = (JSON.parse(embedder) as { model?: string }).model;
+          embeddingPerMTok = model ? findCatalogPrice(model)?.inputPerMTok : undefined;
         }
+        // The encoder's weights directory: set with its layer, whether a SemanticCache or the config itself asked.
+        if ('LLM_FINOPS_SENTENCE_MODEL_DIR' in env) sentenceEncoder = true;
       }
       const c = fixedCost(logical, res.Type, props, all);
       if (!c) continue;

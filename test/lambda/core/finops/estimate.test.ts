@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { estimate, quotaCountersPerRequest, type CfnTemplate } from '../../../../lambda/core/finops/estimate';
-import { ReferencePlatformStack } from '../../../../lib';
+import { ReferencePlatformStack, RouterFunction } from '../../../../lib';
 
 describe('estimate', () => {
   it('prices the reference platform: the cache domain fixed; API, Lambda, quota and cache I/O, the sentence encoder compute per request (hand-computed)', () => {
@@ -26,6 +26,16 @@ describe('estimate', () => {
       'Sentence encoding in the router (31 ms at 1 GB)': 0.41,
     });
     expect(e.variableUsdPerMillionRequests).toBe(54.56);
+  });
+
+  it('prices the sentence encoder for a router whose own config names it (no SemanticCache), at the router\'s memory', () => {
+    const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+    const withEncoder = { ...config, cache: { semantic: { enabled: true, embedder: { type: 'sentence' }, index: { type: 'opensearch', endpoint: 'https://search-x.us-east-1.es.amazonaws.com' } } } };
+    const stack = new Stack(new App(), 'Own', { env: { account: '111122223333', region: 'us-east-1' } });
+    new RouterFunction(stack, 'Router', { config: withEncoder, memorySize: 2048 });
+    const e = estimate({ Own: Template.fromStack(stack).toJSON() as CfnTemplate });
+    // 18 ms on one vCPU; 2,048 MB has more than one: 2 GB x 0.018 s x 1M x $0.0000133334 = $0.48.
+    expect(e.variablePerMillionRequests['Sentence encoding in the router (18 ms at 2 GB)']).toBe(0.48);
   });
 
   it('counts the quota counters a request touches under the config\'s policies (6 scopes x 3 windows)', () => {
