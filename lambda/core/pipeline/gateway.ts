@@ -116,7 +116,9 @@ export class Gateway {
       checkServiceTier(req, r);
 
       const lookup = await this.cache.lookup(trace, req, tenant.id, maxTokens, inv.cacheBypass === true, r.tier);
-      if (lookup.hit) return await this.fromCache(trace, tenant, lookup.hit, { session: sessionOf(inv.header), apiKey: inv.apiKeyId });
+      // Who the request counts for in per-user, per-session and per-key policies, on a hit as on a call.
+      const who: RequestParties = { endUser: trace.endUser ?? undefined, session: sessionOf(inv.header), apiKey: inv.apiKeyId };
+      if (lookup.hit) return await this.fromCache(trace, tenant, lookup.hit, who);
 
       // Context optimisation changes what is sent, never the cache key (taken from the request as received).
       const callReq = await this.optimiseContext(req, tenant.id, trace);
@@ -126,7 +128,7 @@ export class Gateway {
       const inputTokens = estimateInputTokens(callReq);
       const admission = await this.quota.admit({
         requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens, maxTokens,
-        endUser: trace.endUser ?? undefined, session: sessionOf(inv.header), apiKey: inv.apiKeyId,
+        ...who,
         serviceTier: requestedServiceTier(callReq),
         cacheWrites: hinted || trace.promptCache ? { hinted, policy: trace.promptCache ?? undefined } : undefined,
       });
@@ -354,7 +356,7 @@ export class Gateway {
   }
 
   /** A cache hit: costs only its embedding call (zero for the exact tier and the local embedder), charged to the quota. */
-  private async fromCache(trace: Trace, tenant: ResolvedTenant, hit: CacheHit, who: { session?: string; apiKey?: string } = {}): Promise<GatewayResult> {
+  private async fromCache(trace: Trace, tenant: ResolvedTenant, hit: CacheHit, who: RequestParties): Promise<GatewayResult> {
     const { entry } = hit;
     trace.cache = hit.kind;
     if (hit.score !== undefined) trace.cacheScore = Math.round(hit.score * 10_000) / 10_000;
@@ -362,9 +364,7 @@ export class Gateway {
     trace.provider = 'cache';
     trace.tier = entry.tier || trace.tier;
     trace.receipt.servedFromCache(entry.usage, trace.model ?? undefined);
-    trace.remainingMicros = await this.quota.chargeUnreserved(`${trace.requestId}#hit`, tenant, trace.feature, trace.receipt.micros, {
-      ...who, endUser: trace.endUser ?? undefined, model: trace.model ?? undefined,
-    });
+    trace.remainingMicros = await this.quota.chargeUnreserved(`${trace.requestId}#hit`, tenant, trace.feature, trace.receipt.micros, { ...who, model: trace.model ?? undefined });
     const record = this.steps.results.emit(trace, 200, null);
     const headers = this.steps.results.headers(trace, record);
     const completion = { ...entry.completion, model: entry.modelId };
@@ -429,6 +429,13 @@ function checkServiceTier(req: ChatRequest, r: Route): void {
 function anyAbort(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
   const present = signals.filter((s): s is AbortSignal => s !== undefined);
   return present.length > 1 ? AbortSignal.any(present) : present[0];
+}
+
+/** The parties a request counts for beyond its tenant and feature (policies per end user, session, API key). */
+interface RequestParties {
+  readonly endUser?: string;
+  readonly session?: string;
+  readonly apiKey?: string;
 }
 
 /**
