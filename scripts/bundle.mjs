@@ -88,12 +88,9 @@ for (const file of entries) {
   }
   // TensorFlow.js's WASM backend reads its binary from the directory of the code that loads it: the chunk holding
   // sentence-packages.ts. Node picks the SIMD build (the plain one is its fallback; threads are never used).
-  for (const [path, chunk] of chunks) {
-    if (!path.endsWith(join('lambda', 'adapters', 'sentence-packages.ts'))) continue;
-    const wasmDir = join(dirname(createRequire(import.meta.url).resolve('@energetic-ai/core')));
-    for (const wasm of ['tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm.wasm']) {
-      copyFileSync(join(wasmDir, wasm), join(outRoot, name, 'lazy', dirname(chunk) === '.' ? wasm : join(dirname(chunk), wasm)));
-    }
+  if ([...chunks.keys()].some((path) => path.endsWith(join('lambda', 'adapters', 'sentence-packages.ts')))) {
+    const wasmDir = dirname(createRequire(import.meta.url).resolve('@energetic-ai/core'));
+    for (const wasm of ['tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm.wasm']) copyFileSync(join(wasmDir, wasm), join(outRoot, name, 'lazy', wasm));
   }
   process.stdout.write(`bundled lambda/handlers/${file} -> assets/lambda/${name}/index.js (${(bytesOf(result) / 1024).toFixed(0)} KiB`
     + `${chunks.size ? `; ${chunks.size} lazy chunks, ${(lazyBytes / 1024).toFixed(0)} KiB` : ''})\n`);
