@@ -1,10 +1,11 @@
-import { cpSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileSystem, Stack } from 'aws-cdk-lib';
+import { AssetHashType, FileSystem, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { ENV_CONFIG_FILE, ENV_CONFIG_JSON, type GatewayConfigDocument } from '../../lambda/contract';
 import { bundleCode } from '../bundle-code';
-import { bundleDir } from '../bundles';
+import { bundleDir, bundleHash } from '../bundles';
 
 /**
  * Lambda allows 4 KB for all of a function's environment variables together
@@ -21,11 +22,32 @@ const CONFIG_FILE = 'gateway-config.json';
 export function configDelivery(bundle: string, config: GatewayConfigDocument): { code: lambda.Code; environment: Record<string, string> } {
   const json = JSON.stringify(config);
   if (Buffer.byteLength(json) <= MAX_INLINE_CONFIG_BYTES) return { code: bundleCode(bundle), environment: { [ENV_CONFIG_JSON]: json } };
-  const dir = FileSystem.mkdtemp(`llm-finops-${bundle}-`);
-  cpSync(bundleDir(bundle), dir, { recursive: true });
-  writeFileSync(join(dir, CONFIG_FILE), json);
+  const hash = createHash('sha256').update(bundleHash(bundle)).update('\u0000').update(json).digest('hex');
+  const code = lambda.Code.fromAsset(bundleWithConfig(bundle, json, hash), { assetHash: hash, assetHashType: AssetHashType.CUSTOM });
   // Relative to the function's working directory, /var/task, where the code is unpacked.
-  return { code: lambda.Code.fromAsset(dir), environment: { [ENV_CONFIG_FILE]: CONFIG_FILE } };
+  return { code, environment: { [ENV_CONFIG_FILE]: CONFIG_FILE } };
+}
+
+/**
+ * The bundle with the config beside it, in a folder of the system's temp directory named by the hash of both: every
+ * synth of the same bundle and config reuses one folder instead of leaving a new copy of the bundle (5 MB for the
+ * router) behind each time. Built under a unique name and renamed into place, so two synths at once cannot see a
+ * half-written folder.
+ */
+function bundleWithConfig(bundle: string, json: string, hash: string): string {
+  const dir = join(FileSystem.tmpdir, `llm-finops-${bundle}-${hash.slice(0, 32)}`);
+  if (existsSync(join(dir, CONFIG_FILE))) return dir;
+  const staging = FileSystem.mkdtemp(`llm-finops-${bundle}-staging-`);
+  cpSync(bundleDir(bundle), staging, { recursive: true });
+  writeFileSync(join(staging, CONFIG_FILE), json);
+  try {
+    renameSync(staging, dir);
+  } catch (e) {
+    // Another synth put the same folder in place first (renaming onto a non-empty folder fails): use it.
+    rmSync(staging, { recursive: true, force: true });
+    if (!existsSync(join(dir, CONFIG_FILE))) throw e;
+  }
+  return dir;
 }
 
 /** Characters an unresolved value is assumed to take: ARNs and names CloudFormation fills in at deploy. */

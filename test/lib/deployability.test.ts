@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
@@ -49,6 +49,24 @@ describe('size limits checked at synth', () => {
     expect(answer.statusCode).toBe(200);
     expect(JSON.parse(answer.body).data.map((m: { id: string }) => m.id)).toContain('auto');
     expect(specProblems(template)).toEqual([]);
+  });
+
+  it('reuses one temp folder per bundle and config across synths, so repeated synths leave no new copies', () => {
+    const synthRouter = (config: typeof bigConfig) => {
+      const stack = new Stack(new App({ outdir: mkdtempSync(join(tmpdir(), 'cdk-out-')) }), 'Big');
+      const router = new RouterFunction(stack, 'Router', { config });
+      return Template.fromStack(stack).findResources('AWS::Lambda::Function')[stack.getLogicalId(router.function.node.defaultChild as CfnElement)];
+    };
+    const key = (fn: Record<string, unknown>): string => (fn as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key;
+    const folders = () => readdirSync(tmpdir()).filter((f) => f.startsWith('llm-finops-router-'));
+    const first = synthRouter(bigConfig);
+    const before = folders();
+    expect(key(synthRouter(bigConfig))).toBe(key(first));
+    expect(folders()).toEqual(before);
+    const other = synthRouter({ ...bigConfig, tenants: bigConfig.tenants.slice(1) });
+    expect(key(other)).not.toBe(key(first));
+    expect(folders().filter((f) => !before.includes(f))).toHaveLength(1);
+    expect(folders().some((f) => f.includes('staging'))).toBe(false);
   });
 
   it('fails synth, naming the variables, when a function environment would pass 4 KB anyway', () => {
