@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
-import { ReferencePlatformStack } from '../lib';
+import { GatewayConfig, ReferencePlatformStack } from '../lib';
 
 // Synthesises offline: no account or region is looked up, so no AWS credentials are needed.
 const app = new App();
-const gatewayConfig = JSON.parse(readFileSync(join(__dirname, '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+const gatewayConfig = GatewayConfig.fromFile(join(__dirname, '..', 'examples', 'platform', 'gateway.json'));
 // `cdk deploy -c setUpApiGatewayAccountLogging=true` (first stack in the account and Region) or `=false` (role exists).
 const accountLogging = app.node.tryGetContext('setUpApiGatewayAccountLogging');
 new ReferencePlatformStack(app, 'LlmFinOpsReferencePlatform', {

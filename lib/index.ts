@@ -16,4 +16,5 @@ export * from './gateway/router-function';
 export * from './platform/reference-platform-stack';
 export * from './quota/token-quota-table';
 export * from './platform/cost-managed-ai-platform';
+export * from './gateway/gateway-config';
 export type { GatewayConfigDocument } from '../lambda/contract';

@@ -34,9 +34,9 @@ const withConstructs = install('constructs', [`aws-cdk-lib@${cdkLib}`, 'construc
 const withCli = install('cli', [cli.file]);
 // The lean install must still synthesise: the reference platform from the installed tarball, offline.
 const app = `const { App } = require('aws-cdk-lib');
-const { ReferencePlatformStack } = require('cdk-llm-finops');
+const { GatewayConfig, ReferencePlatformStack } = require('cdk-llm-finops');
 const app = new App({ outdir: 'cdk.out' });
-const stack = new ReferencePlatformStack(app, 'Smoke', { gatewayConfig: require(${JSON.stringify(join(root, 'examples', 'platform', 'gateway.json'))}), setUpApiGatewayAccountLogging: false });
+const stack = new ReferencePlatformStack(app, 'Smoke', { gatewayConfig: GatewayConfig.fromFile(${JSON.stringify(join(root, 'examples', 'platform', 'gateway.json'))}), setUpApiGatewayAccountLogging: false });
 const t = app.synth().getStackByName('Smoke').template;
 process.stdout.write(String(Object.keys(t.Resources).length));`;
 writeFileSync(join(scratch, 'constructs', 'app.js'), app);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { App, Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import {
-  CacheEmbedder, CostManagedAiPlatform, CurExport, InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource, ReferencePlatformStack,
+  CacheEmbedder, CostManagedAiPlatform, CurExport, GatewayConfig, InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource, ReferencePlatformStack,
   type GatewayConfigDocument,
 } from '../../lib';
 
@@ -37,7 +37,7 @@ export function buildEverythingApp(outdir?: string): App {
   const app = new App({ outdir });
 
   // Environment-agnostic: what `npm start` synthesises.
-  new ReferencePlatformStack(app, 'Agnostic', { gatewayConfig: usConfig });
+  new ReferencePlatformStack(app, 'Agnostic', { gatewayConfig: GatewayConfig.fromObject(usConfig) });
 
   // Billing stack in us-east-1 (Data Exports runs there only).
   const billing = new Stack(app, 'Billing', { env: { account: ACCOUNT, region: 'us-east-1' } });
@@ -60,7 +60,7 @@ export function buildEverythingApp(outdir?: string): App {
       },
     });
     new CostManagedAiPlatform(s, 'Llm', {
-      gatewayConfig: withTenants(usConfig),
+      gatewayConfig: GatewayConfig.fromObject(withTenants(usConfig)),
       setUpApiGatewayAccountLogging: first, // once per account and Region
       semanticCache: first ? { engine: 'serverless', embedder: CacheEmbedder.titan({ dimensions: 512 }) } : { preset: 'production' },
       webAcl: !first,
@@ -77,7 +77,7 @@ export function buildEverythingApp(outdir?: string): App {
   // A non-US Region on its geography's profiles; CUR from us-east-1 feeds its attribution.
   const eu = new Stack(app, 'Europe', { env: { account: ACCOUNT, region: 'eu-west-1' } });
   new CostManagedAiPlatform(eu, 'Llm', {
-    gatewayConfig: withTenants(euConfig(), 3),
+    gatewayConfig: GatewayConfig.fromObject(withTenants(euConfig(), 3)),
     setUpApiGatewayAccountLogging: true,
     semanticCache: { engine: 'managed-domain', preset: 'development' },
     costAttribution: { cur: { bucket: cur.bucket, prefix: 'cur', exportName: 'llm-finops-cur2' }, focus: { bucket: cur.bucket, prefix: 'focus', exportName: 'llm-finops-focus' } },

@@ -3,7 +3,7 @@ import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import type { Construct } from 'constructs';
 // In your app: from 'cdk-llm-finops'.
 import {
-  CostManagedAiPlatform, type GatewayConfigDocument, InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource,
+  CostManagedAiPlatform, GatewayConfig, type GatewayConfigDocument, InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource,
 } from '../../lib';
 
 export interface SelfHostedInferentiaStackProps extends StackProps {
@@ -73,7 +73,7 @@ export class SelfHostedInferentiaStack extends Stack {
     };
 
     this.platform = new CostManagedAiPlatform(this, 'Platform', {
-      gatewayConfig,
+      gatewayConfig: GatewayConfig.fromObject(gatewayConfig),
       enableSemanticCache: false,
       inferenceEndpoints: [this.endpoint],
       budgets: { monthlyLimitUsd: 1500, sageMakerMonthlyLimitUsd: 600 },

@@ -11,7 +11,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as triggers from 'aws-cdk-lib/triggers';
 import { Construct } from 'constructs';
-import { BUNDLES, ENV_COST_ALLOCATION_TAGS, ENV_TENANT_UPSTREAMS, METRICS_NAMESPACE, type GatewayConfigDocument } from '../../lambda/contract';
+import { BUNDLES, ENV_COST_ALLOCATION_TAGS, ENV_TENANT_UPSTREAMS, METRICS_NAMESPACE } from '../../lambda/contract';
+import { GatewayConfig } from '../gateway/gateway-config';
 import { bundleCode } from '../bundle-code';
 import { bedrockModelSourceArn } from '../gateway/config-resources';
 import type { IRouterBinding } from '../gateway/router-binding';
@@ -28,7 +29,7 @@ export interface TenantProfileSpec {
 
 export interface TenantInferenceProfilesProps {
   /** The gateway config: models resolve to their Bedrock ids through it, tenants must be in it. */
-  readonly gatewayConfig: GatewayConfigDocument;
+  readonly gatewayConfig: GatewayConfig;
   readonly tenants: TenantProfileSpec[];
   /** @default 'llm-finops:tenant' */
   readonly tenantTagKey?: string;
@@ -81,7 +82,7 @@ export class TenantInferenceProfiles extends Construct {
   constructor(scope: Construct, id: string, props: TenantInferenceProfilesProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const config = props.gatewayConfig as { [key: string]: any };
+    const config = GatewayConfig._documentOf(props.gatewayConfig, 'TenantInferenceProfiles gatewayConfig') as { [key: string]: any };
     const bedrockProviders = new Set((config.providers as { id: string; type: string }[]).filter((p) => p.type === 'bedrock').map((p) => p.id));
     const models = new Map((config.models as { id: string; provider: string; upstreamModel: string }[]).filter((m) => bedrockProviders.has(m.provider)).map((m) => [m.id, m.upstreamModel]));
     const tenants = new Map(((config.tenants ?? []) as { id: string; team?: string }[]).map((t) => [t.id, t]));

@@ -7,3 +7,5 @@ export * from './budget';
 export * from './llm-gateway';
 export * from './quota-table';
 export * from './platform';
+export { GatewayConfig } from '../gateway/gateway-config';
+export type { GatewayConfigDocument } from '../../lambda/contract';

@@ -16,13 +16,14 @@ import { LambdaFunction } from '@cdktf/provider-aws/lib/lambda-function';
 import { LambdaPermission } from '@cdktf/provider-aws/lib/lambda-permission';
 import { AssetType, Fn, TerraformAsset, TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
-import { BUNDLES, ENV_ALERT_TOPIC_ARN, ENV_CONFIG_JSON, ENV_QUOTA_TABLE, type GatewayConfigDocument, QUOTA_TABLE } from '../../lambda/contract';
+import { BUNDLES, ENV_ALERT_TOPIC_ARN, ENV_CONFIG_JSON, ENV_QUOTA_TABLE, QUOTA_TABLE } from '../../lambda/contract';
 import { bundleAssetHash, bundleDir, validateGatewayConfig } from '../bundles';
+import { GatewayConfig } from '../gateway/gateway-config';
 import { type ArnContext, artefactObjectArns, bedrockModelArns, marketplaceBedrockModels, providerSecretArns, sageMakerArns } from '../gateway/config-resources';
 
 export interface TfLlmGatewayProps {
   /** The GatewayConfig document, validated at synth with the router's own checks. */
-  readonly config: GatewayConfigDocument;
+  readonly config: GatewayConfig;
   /** Prefix of every resource name (functions, roles, API, log groups). */
   readonly name: string;
   /** The quota table (TfQuotaTable): name and ARN. */
@@ -74,13 +75,14 @@ export class TfLlmGateway extends Construct {
     // The Terraform AWS provider validates aws_api_gateway_integration.timeout_milliseconds as 50-300000, streaming
     // or not, so a longer timeout would pass synth and fail at apply. The CDK flavour allows 900 s for streams.
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 300) problems.push(`timeoutSeconds: expected 1-300 (the Terraform AWS provider refuses integration timeouts above 300,000 ms), got ${timeout}`);
-    for (const p of validateGatewayConfig(props.config)) problems.push(`config.${p}`);
-    const semantic = props.config.cache?.semantic;
+    const config = GatewayConfig._documentOf(props.config, 'TfLlmGateway config');
+    for (const p of validateGatewayConfig(config)) problems.push(`config.${p}`);
+    const semantic = config.cache?.semantic;
     if (semantic?.enabled && semantic.embedder?.type === 'sentence') {
       problems.push("config.cache.semantic.embedder: type 'sentence' needs its weights in a Lambda layer, which only the CDK flavour deploys (SentenceEncoderLayer); here use bedrock (Titan) or local");
     }
     // Terraform would read these as interpolations inside the environment variable.
-    if (/[$%]\{/.test(JSON.stringify(props.config))) problems.push('config: contains "${" or "%{", which Terraform reads as a template; escape them as "$${" / "%%{"');
+    if (/[$%]\{/.test(JSON.stringify(config))) problems.push('config: contains "${" or "%{", which Terraform reads as a template; escape them as "$${" / "%%{"');
     if (problems.length) throw new Error(`Invalid TfLlmGateway props:\n  - ${problems.join('\n  - ')}`);
 
     const ctx: ArnContext = {
@@ -89,7 +91,7 @@ export class TfLlmGateway extends Construct {
       account: new DataAwsCallerIdentity(this, 'Account').accountId,
     };
     const retention = props.logRetentionDays ?? 30;
-    const configJson = JSON.stringify(props.config);
+    const configJson = JSON.stringify(config);
 
     const fn = (key: 'router' | 'authorizer', bundle: string, extra: { memorySize: number; timeout: number; environment: Record<string, string>; statements: object[] }) => {
       const functionName = `${props.name}-${key}`;
@@ -126,10 +128,10 @@ export class TfLlmGateway extends Construct {
     };
 
     const tableResources = [props.quotaTableArn, `${props.quotaTableArn}/index/${QUOTA_TABLE.expiryIndex}`];
-    const bedrock = bedrockModelArns(props.config, ctx);
-    const sagemaker = sageMakerArns(props.config, ctx);
-    const secrets = providerSecretArns(props.config, ctx);
-    const artefacts = artefactObjectArns(props.config, ctx.partition);
+    const bedrock = bedrockModelArns(config, ctx);
+    const sagemaker = sageMakerArns(config, ctx);
+    const secrets = providerSecretArns(config, ctx);
+    const artefacts = artefactObjectArns(config, ctx.partition);
     const router = fn('router', BUNDLES.router, {
       memorySize: memory,
       timeout: timeout + 10,
@@ -143,7 +145,7 @@ export class TfLlmGateway extends Construct {
         ...(props.alertTopicArn ? [STATEMENT(['sns:Publish'], props.alertTopicArn)] : []),
         ...(bedrock.length ? [STATEMENT(['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], bedrock)] : []),
         // Bedrock's automatic model access subscribes the account to a third-party model on its first call, as the caller.
-        ...(props.bedrockMarketplaceSubscribe !== false && marketplaceBedrockModels(props.config).length
+        ...(props.bedrockMarketplaceSubscribe !== false && marketplaceBedrockModels(config).length
           ? [STATEMENT(['aws-marketplace:Subscribe', 'aws-marketplace:Unsubscribe', 'aws-marketplace:ViewSubscriptions'], '*')] : []),
         ...(sagemaker.length ? [STATEMENT(['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'], sagemaker)] : []),
         ...(secrets.length ? [STATEMENT(['secretsmanager:GetSecretValue'], secrets)] : []),

@@ -1,13 +1,13 @@
 import { TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
-import type { GatewayConfigDocument } from '../../lambda/contract';
+import type { GatewayConfig } from '../gateway/gateway-config';
 import { TfAlertTopic } from './alert-topic';
 import { TfBudget } from './budget';
 import { TfLlmGateway } from './llm-gateway';
 import { TfQuotaTable } from './quota-table';
 
 export interface TfCostManagedGatewayProps {
-  readonly config: GatewayConfigDocument;
+  readonly config: GatewayConfig;
   /** Prefix of every resource name. @default 'llm-finops' */
   readonly name?: string;
   /** A monthly AWS Budget on the account, alerting the topic. @default - none */

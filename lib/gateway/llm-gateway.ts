@@ -11,16 +11,17 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { createHash } from 'node:crypto';
 import { Construct } from 'constructs';
-import { BUNDLES, ENV_USAGE_SCOPE, GATEWAY_METRICS, type GatewayConfigDocument, usageIdentifierFor } from '../../lambda/contract';
+import { BUNDLES, ENV_USAGE_SCOPE, GATEWAY_METRICS, usageIdentifierFor } from '../../lambda/contract';
 import { checkEnvironmentSize, configDelivery } from './config-delivery';
+import { GatewayConfig } from './gateway-config';
 import { gatewayAlertMetric, gatewayMetric, type GatewayMetricOptions } from './gateway-metrics';
 import type { ITokenQuotaTable } from '../quota/token-quota-table';
 import { acknowledgeBasicExecutionRole } from '../nag';
 import { RouterEgress, RouterFunction } from './router-function';
 
 export interface LlmGatewayProps {
-  /** The GatewayConfig document (see schema/gateway-config.schema.json), read by the router and the authorizer. */
-  readonly config: GatewayConfigDocument;
+  /** The gateway config (`GatewayConfig.fromFile` or `.fromObject`), read by the router and the authorizer. */
+  readonly config: GatewayConfig;
 
   /**
    * Where quotas are kept. Without one every router instance counts on its own, which only suits a demo.
@@ -205,6 +206,7 @@ export class LlmGateway extends Construct {
   constructor(scope: Construct, id: string, props: LlmGatewayProps) {
     super(scope, id);
     this.props = props;
+    const config = GatewayConfig._documentOf(props.config, 'LlmGateway config');
     this.usageScope = this.node.addr.slice(0, 10);
     const problems: string[] = [];
     const timeout = props.timeout ?? Duration.minutes(5);
@@ -248,7 +250,7 @@ export class LlmGateway extends Construct {
       );
     }
 
-    const authorizerDelivery = configDelivery(BUNDLES.authorizer, props.config);
+    const authorizerDelivery = configDelivery(BUNDLES.authorizer, config);
     this.authorizerFunction = new lambda.Function(this, 'Authorizer', {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
@@ -359,7 +361,7 @@ export class LlmGateway extends Construct {
       new CfnOutput(this, 'RuntimeTenantsUsagePlanId', { value: this.runtimeTenantsPlan.usagePlanId, description: 'For llm-finops tenants create --usage-plan-id' });
       new CfnOutput(this, 'UsageScope', { value: this.usageScope, description: 'For llm-finops tenants create --usage-scope (the prefix of this gateway\'s meter keys)' });
     }
-    const configured = Array.isArray(props.config.tenants) ? (props.config.tenants as { id: string }[]) : [];
+    const configured = Array.isArray(config.tenants) ? (config.tenants as { id: string }[]) : [];
     for (const t of configured) this.addTenant(t.id);
   }
 

@@ -6,6 +6,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { BUNDLES, type GatewayConfigDocument } from '../../lambda/contract';
 import { checkEnvironmentSize, configDelivery } from './config-delivery';
+import { GatewayConfig } from './gateway-config';
 import { gatewayConfigWarnings, validateGatewayConfig } from '../bundles';
 import { SentenceEncoderLayer } from '../cache/sentence-encoder-layer';
 import { acknowledgeBasicExecutionRole } from '../nag';
@@ -37,10 +38,8 @@ export enum RouterEgress {
 }
 
 export interface RouterFunctionProps {
-  /**
-   * The GatewayConfig document (see schema/gateway-config.schema.json) the router reads at cold start.
-   */
-  readonly config: GatewayConfigDocument;
+  /** The gateway config (`GatewayConfig.fromFile` or `.fromObject`) the router reads at cold start. */
+  readonly config: GatewayConfig;
 
   /**
    * Memory of the router function in MiB.
@@ -102,27 +101,28 @@ export class RouterFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: RouterFunctionProps) {
     super(scope, id);
-    this.config = props.config;
+    const config = GatewayConfig._documentOf(props.config, 'RouterFunction config');
+    this.config = config;
     const memorySize = props.memorySize ?? 1024;
     const problems: string[] = [];
     if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) problems.push(`memorySize: expected an integer 128-10240, got ${memorySize}`);
-    if (!Array.isArray(props.config.providers) || !Array.isArray(props.config.models)) problems.push('config: expected a GatewayConfig with providers[] and models[]');
-    else if (JSON.stringify(props.config).includes('${Token[')) {
+    if (!Array.isArray(config.providers) || !Array.isArray(config.models)) problems.push('config: expected a GatewayConfig with providers[] and models[]');
+    else if (JSON.stringify(config).includes('${Token[')) {
       Annotations.of(this).addWarningV2('cdk-llm-finops:configTokens', 'The gateway config holds deploy-time values (tokens): it is validated at cold start, not at synth.');
     } else {
       // The router's own validation, so a config it would refuse at cold start fails here, field by field.
-      for (const p of validateGatewayConfig(props.config)) problems.push(`config.${p}`);
+      for (const p of validateGatewayConfig(config)) problems.push(`config.${p}`);
       // Retirement dates are relative to the day of synth: a warning, never a failure (a pinned model may be intended).
       if (!problems.length) {
-        for (const w of gatewayConfigWarnings(props.config, Date.now())) Annotations.of(this).addWarningV2('cdk-llm-finops:modelLifecycle', w);
+        for (const w of gatewayConfigWarnings(config, Date.now())) Annotations.of(this).addWarningV2('cdk-llm-finops:modelLifecycle', w);
       }
     }
-    problems.push(...profileGeography(this, props.config));
+    problems.push(...profileGeography(this, config));
     if (problems.length) throw new Error(`Invalid RouterFunction props:\n  - ${problems.join('\n  - ')}`);
 
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
     this.logGroup = logGroup;
-    const delivery = configDelivery(BUNDLES.router, props.config);
+    const delivery = configDelivery(BUNDLES.router, config);
     this.function = new lambda.Function(this, 'Resource', {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
@@ -139,24 +139,24 @@ export class RouterFunction extends Construct {
     });
     checkEnvironmentSize(this.function, 'RouterFunction');
     // A config that embeds with the sentence encoder itself (its own index, no SemanticCache) needs its weights too.
-    const semantic = props.config.cache?.semantic;
+    const semantic = config.cache?.semantic;
     if (semantic?.enabled && semantic.embedder?.type === 'sentence') SentenceEncoderLayer.attach(this, this.function);
 
     const ctx = this.arnContext();
-    const resources = bedrockModelArns(props.config, ctx);
+    const resources = bedrockModelArns(config, ctx);
     if (resources.length) {
       this.function.addToRolePolicy(new iam.PolicyStatement({
         actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'],
         resources,
       }));
-      for (const model of crossRegionModelIds(props.config)) {
+      for (const model of crossRegionModelIds(config)) {
         Validations.of(this.function).acknowledge({
           id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/${model}]`,
           reason: 'Region wildcard only on the foundation-model ARN of a configured model: its cross-region inference profile may serve a request in any region of its geography, and each needs InvokeModel on the model there.',
         });
       }
     }
-    if (props.bedrockMarketplaceSubscribe !== false && marketplaceBedrockModels(props.config).length) {
+    if (props.bedrockMarketplaceSubscribe !== false && marketplaceBedrockModels(config).length) {
       // Bedrock user guide, "Access Amazon Bedrock foundation models" (read 2026-12-06): the first call to a third-party
       // model subscribes the account in the background, as the calling role.
       this.function.addToRolePolicy(new iam.PolicyStatement({
@@ -168,13 +168,13 @@ export class RouterFunction extends Construct {
         reason: 'AWS Marketplace subscription actions take no resource ARN; Bedrock needs them on the calling role to subscribe the account to a third-party model on its first call (set bedrockMarketplaceSubscribe: false to leave subscribing to an administrator).',
       });
     }
-    const endpoints = sageMakerArns(props.config, ctx);
+    const endpoints = sageMakerArns(config, ctx);
     if (endpoints.length) {
       this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'], resources: endpoints }));
     }
-    const artefacts = artefactObjectArns(props.config, ctx.partition);
+    const artefacts = artefactObjectArns(config, ctx.partition);
     if (artefacts.length) this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: artefacts }));
-    const secrets = providerSecretArns(props.config, ctx);
+    const secrets = providerSecretArns(config, ctx);
     if (secrets.length) this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets }));
     acknowledgeBasicExecutionRole(this.function);
     if (props.vpc) {

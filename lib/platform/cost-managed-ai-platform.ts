@@ -1,6 +1,6 @@
 import { CfnOutput, Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import type { GatewayConfigDocument } from '../../lambda/contract';
+import type { GatewayConfig } from '../gateway/gateway-config';
 import { CostAttribution, type CostAttributionProps } from '../attribution/cost-attribution';
 import { TenantInferenceProfiles, type TenantProfileSpec } from '../attribution/tenant-inference-profiles';
 import { AlertTopic, type AlertTopicProps } from '../budgets/alert-topic';
@@ -28,8 +28,8 @@ export interface PlatformBudgetOptions extends BudgetLimits {
 }
 
 export interface CostManagedAiPlatformProps {
-  /** The GatewayConfig document (schema/gateway-config.schema.json): providers, models, tiers, routing, tenants. */
-  readonly gatewayConfig: GatewayConfigDocument;
+  /** The gateway config (`GatewayConfig.fromFile` or `.fromObject`): providers, models, tiers, routing, tenants. */
+  readonly gatewayConfig: GatewayConfig;
 
   /**
    * Whether to deploy the semantic and exact cache storage; without it the router caches in process only.

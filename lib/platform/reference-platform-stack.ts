@@ -1,14 +1,14 @@
 import { Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { GatewayConfigDocument } from '../../lambda/contract';
+import type { GatewayConfig } from '../gateway/gateway-config';
 import type { AlertTopicProps } from '../budgets/alert-topic';
 import type { LlmGateway } from '../gateway/llm-gateway';
 import type { TokenQuotaTable } from '../quota/token-quota-table';
 import { CostManagedAiPlatform } from './cost-managed-ai-platform';
 
 export interface ReferencePlatformStackProps extends StackProps {
-  /** GatewayConfig for the router. */
-  readonly gatewayConfig: GatewayConfigDocument;
+  /** The gateway config (`GatewayConfig.fromFile` or `.fromObject`) for the router and the authorizer. */
+  readonly gatewayConfig: GatewayConfig;
 
   /**
    * Monthly total (and Bedrock) budget in USD; 0 for none.

@@ -13,7 +13,7 @@ import { DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcEndpoint
 import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CostManagedAiPlatform, InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource, ReferencePlatformStack, RouterEgress, TenantInferenceProfiles } from '../../lib';
+import { CostManagedAiPlatform, GatewayConfig, InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource, ReferencePlatformStack, RouterEgress, TenantInferenceProfiles } from '../../lib';
 import type { Finding } from '../../lambda/core/finops/doctor';
 import { runCli } from '../../bin/llm-finops';
 import { captureOutput } from '../support/output';
@@ -25,14 +25,14 @@ const env = { account: ACCOUNT, region: 'us-east-1' };
 function assembly(): string {
   const outdir = mkdtempSync(join(tmpdir(), 'doctor-'));
   const app = new App({ outdir });
-  const gatewayConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
-  new ReferencePlatformStack(app, 'Platform', { env, gatewayConfig, setUpApiGatewayAccountLogging: false });
+  const document = JSON.parse(readFileSync(join(__dirname, '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+  new ReferencePlatformStack(app, 'Platform', { env, gatewayConfig: GatewayConfig.fromObject(document), setUpApiGatewayAccountLogging: false });
   const s = new Stack(app, 'Hosting', { env });
   new InferenceEndpoint(s, 'Llm', {
     model: ModelSource.huggingFace('mistralai/Mistral-7B-Instruct-v0.3'), endpointName: 'small-llm',
     instanceType: InferenceInstanceType.INF2_XLARGE, container: InferenceContainer.lmiNeuron(), inferenceComponents: true, scaling: { minCapacity: 0, maxCapacity: 3 },
   });
-  new TenantInferenceProfiles(s, 'Profiles', { gatewayConfig: { ...gatewayConfig, tenants: [{ id: 'acme', apiKeys: [] }] }, tenants: [{ tenant: 'acme', models: ['nova-lite'] }] });
+  new TenantInferenceProfiles(s, 'Profiles', { gatewayConfig: GatewayConfig.fromObject({ ...document, tenants: [{ id: 'acme', apiKeys: [] }] }), tenants: [{ tenant: 'acme', models: ['nova-lite'] }] });
   app.synth();
   return outdir;
 }
@@ -41,7 +41,7 @@ function assembly(): string {
 function vpcAssembly(): string {
   const outdir = mkdtempSync(join(tmpdir(), 'doctor-vpc-'));
   const app = new App({ outdir });
-  const gatewayConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+  const gatewayConfig = GatewayConfig.fromFile(join(__dirname, '..', '..', 'examples', 'platform', 'gateway.json'));
   for (const [name, routerEgress] of [['ViaNat', RouterEgress.NAT], ['ViaEndpoints', RouterEgress.EXISTING_ENDPOINTS]] as const) {
     const s = new Stack(app, name, { env });
     const vpc = ec2.Vpc.fromVpcAttributes(s, 'Vpc', {

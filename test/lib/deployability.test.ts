@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { CostAttribution, CurExport, LlmGateway, ReferencePlatformStack, RouterFunction, TokenQuotaTable } from '../../lib';
+import { CostAttribution, CurExport, GatewayConfig, LlmGateway, ReferencePlatformStack, RouterFunction, TokenQuotaTable } from '../../lib';
 import { specProblems } from '../support/cfn-spec';
 
 const ROOT = join(__dirname, '..', '..');
@@ -14,7 +14,7 @@ const platformConfig = JSON.parse(readFileSync(join(ROOT, 'examples', 'platform'
 describe('synthesised templates against the CloudFormation resource specification', () => {
   it('the reference platform', () => {
     const app = new App();
-    const stack = new ReferencePlatformStack(app, 'Ref', { gatewayConfig: platformConfig });
+    const stack = new ReferencePlatformStack(app, 'Ref', { gatewayConfig: GatewayConfig.fromObject(platformConfig) });
     expect(specProblems(Template.fromStack(stack).toJSON())).toEqual([]);
   });
 });
@@ -29,7 +29,7 @@ describe('size limits checked at synth', () => {
   it('ships a config too large for the environment inside the function code, and the bundle reads it at cold start', () => {
     const app = new App({ outdir: mkdtempSync(join(tmpdir(), 'cdk-out-')) });
     const stack = new Stack(app, 'Big', { env: { account: '111122223333', region: 'us-east-1' } });
-    const gw = new LlmGateway(stack, 'Gateway', { config: bigConfig, quotaTable: new TokenQuotaTable(stack, 'Quota') });
+    const gw = new LlmGateway(stack, 'Gateway', { config: GatewayConfig.fromObject(bigConfig), quotaTable: new TokenQuotaTable(stack, 'Quota') });
     const assembly = app.synth();
     const template = assembly.getStackArtifact(stack.artifactId).template as { Resources: Record<string, { Type: string; Properties: { Environment?: { Variables: Record<string, unknown> }; Code?: { S3Key?: unknown } } }> };
     const fns = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
@@ -54,7 +54,7 @@ describe('size limits checked at synth', () => {
   it('reuses one temp folder per bundle and config across synths, so repeated synths leave no new copies', () => {
     const synthRouter = (config: typeof bigConfig) => {
       const stack = new Stack(new App({ outdir: mkdtempSync(join(tmpdir(), 'cdk-out-')) }), 'Big');
-      const router = new RouterFunction(stack, 'Router', { config });
+      const router = new RouterFunction(stack, 'Router', { config: GatewayConfig.fromObject(config) });
       return Template.fromStack(stack).findResources('AWS::Lambda::Function')[stack.getLogicalId(router.function.node.defaultChild as CfnElement)];
     };
     const key = (fn: Record<string, unknown>): string => (fn as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key;
@@ -72,7 +72,7 @@ describe('size limits checked at synth', () => {
   it('fails synth, naming the variables, when a function environment would pass 4 KB anyway', () => {
     const app = new App();
     const stack = new Stack(app, 'Crowded', { env: { account: '111122223333', region: 'us-east-1' } });
-    const router = new RouterFunction(stack, 'Router', { config: platformConfig });
+    const router = new RouterFunction(stack, 'Router', { config: GatewayConfig.fromObject(platformConfig) });
     router.function.addEnvironment('EXTRA_PROFILE_MAP', 'x'.repeat(5000));
     expect(() => app.synth()).toThrow(/RouterFunction: its environment variables take about \d+ bytes; Lambda allows 4096 in total \(EXTRA_PROFILE_MAP 5017/);
   });

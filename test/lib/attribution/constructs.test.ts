@@ -2,7 +2,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import { CostAttribution, CurExport, TenantInferenceProfiles } from '../../../lib';
+import { CostAttribution, CurExport, GatewayConfig, TenantInferenceProfiles } from '../../../lib';
 import { profileName } from '../../../lib/attribution/tenant-inference-profiles';
 import { CUR_COLUMNS, USAGE_COLUMNS } from '../../../lib/attribution/schema';
 import { acknowledgeBasicExecutionRole } from '../../../lib/nag';
@@ -245,7 +245,7 @@ describe('CurExport', () => {
 });
 
 describe('TenantInferenceProfiles', () => {
-  const gatewayConfig = {
+  const gatewayConfig = GatewayConfig.fromObject({
     providers: [{ type: 'bedrock', id: 'bedrock' }, { type: 'openai-compatible', id: 'oa', baseUrl: 'https://api.openai.com/v1' }],
     models: [
       { id: 'nova-lite', provider: 'bedrock', upstreamModel: 'us.amazon.nova-lite-v1:0' },
@@ -255,7 +255,7 @@ describe('TenantInferenceProfiles', () => {
     tiers: [{ name: 't', models: ['nova-lite'] }],
     routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'nova-lite' },
     tenants: [{ id: 'acme', team: 'platform', apiKeys: [] }, { id: 'globex', apiKeys: [] }],
-  } as never;
+  });
 
   it('makes a tagged application inference profile per tenant and Bedrock model, activates the tag keys, and hands the ARNs to the router', () => {
     const s = new Stack(new App(), 'P', { env: env('us-east-1') });

@@ -20,12 +20,13 @@ import { Testing } from 'cdktf';
 import 'cdktf/lib/testing/adapters/jest';
 import { RouterFunction } from '../../../lib';
 import { bundleAssetHash } from '../../../lib/bundles';
-import { TfCostManagedGateway, TfLlmGateway } from '../../../lib/cdktf';
+import { GatewayConfig, TfCostManagedGateway, TfLlmGateway } from '../../../lib/cdktf';
 import { LlmFinOpsTerraformStack } from '../../../examples/terraform/main';
 
 Testing.setupJest();
 
-const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+const document = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+const config = GatewayConfig.fromObject(document);
 const synth = () => Testing.synthScope((scope) => {
   new TfCostManagedGateway(scope, 'llm', { config, name: 'llm-finops', monthlyBudgetUsd: 1000, alertEmails: ['finops@example.com'] });
 });
@@ -41,7 +42,7 @@ describe('cdktf flavour (cdk-llm-finops/cdktf)', () => {
     });
     const router = resources(out, 'aws_lambda_function').find((f) => f.function_name === 'llm-finops-router')!;
     expect((router.environment as { variables: Record<string, string> }).variables).toMatchObject({
-      LLM_FINOPS_CONFIG: JSON.stringify(config), LLM_FINOPS_QUOTA_TABLE: expect.stringMatching(/^\$\{aws_dynamodb_table\.llm_quota_Table_[0-9A-F]+\.name\}$/),
+      LLM_FINOPS_CONFIG: JSON.stringify(document), LLM_FINOPS_QUOTA_TABLE: expect.stringMatching(/^\$\{aws_dynamodb_table\.llm_quota_Table_[0-9A-F]+\.name\}$/),
       LLM_FINOPS_ALERT_TOPIC_ARN: expect.stringMatching(/^\$\{aws_sns_topic\./),
     });
     expect(out).toHaveResourceWithProperties(LambdaFunction, { function_name: 'llm-finops-authorizer', memory_size: 256, timeout: 10 });
@@ -141,10 +142,10 @@ describe('cdktf flavour (cdk-llm-finops/cdktf)', () => {
 
   it('validates the config with the router\'s own checks and refuses bad props', () => {
     expect(() => Testing.synthScope((scope) => {
-      new TfLlmGateway(scope, 'gw', { config: { ...config, routing: { ...config.routing, baselineModel: 'nope' } }, name: 'bad name', quotaTableName: 't', quotaTableArn: 'a', memorySize: 64 });
+      new TfLlmGateway(scope, 'gw', { config: GatewayConfig.fromObject({ ...document, routing: { ...document.routing, baselineModel: 'nope' } }), name: 'bad name', quotaTableName: 't', quotaTableArn: 'a', memorySize: 64 });
     })).toThrow(/name: letters[\s\S]*memorySize: expected an integer 128-10240, got 64[\s\S]*config\.routing\.baselineModel/);
     expect(() => Testing.synthScope((scope) => {
-      new TfLlmGateway(scope, 'gw', { config: { ...config, models: config.models.map((m: { id: string }) => ({ ...m, id: m.id === 'nova-lite' ? 'nova-lite' : m.id })), tenants: [{ id: 'x${y}', apiKeys: [] }] }, name: 'n', quotaTableName: 't', quotaTableArn: 'a' });
+      new TfLlmGateway(scope, 'gw', { config: GatewayConfig.fromObject({ ...document, models: document.models.map((m: { id: string }) => ({ ...m, id: m.id === 'nova-lite' ? 'nova-lite' : m.id })), tenants: [{ id: 'x${y}', apiKeys: [] }] }), name: 'n', quotaTableName: 't', quotaTableArn: 'a' });
     })).toThrow('which Terraform reads as a template');
     // The Terraform AWS provider refuses integration timeouts above 300,000 ms: caught at synth, not at apply.
     expect(() => Testing.synthScope((scope) => {
@@ -153,7 +154,7 @@ describe('cdktf flavour (cdk-llm-finops/cdktf)', () => {
 
     // The sentence encoder's weights come in a layer only the CDK flavour deploys: refused here, not left to fail open.
     expect(() => Testing.synthScope((scope) => {
-      new TfLlmGateway(scope, 'gw', { config: { ...config, cache: { semantic: { enabled: true, embedder: { type: 'sentence' } } } }, name: 'n', quotaTableName: 't', quotaTableArn: 'a' });
+      new TfLlmGateway(scope, 'gw', { config: GatewayConfig.fromObject({ ...document, cache: { semantic: { enabled: true, embedder: { type: 'sentence' } } } }), name: 'n', quotaTableName: 't', quotaTableArn: 'a' });
     })).toThrow("config.cache.semantic.embedder: type 'sentence' needs its weights in a Lambda layer, which only the CDK flavour deploys");
   });
 

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { CostDashboard, type CostDashboardProps, LlmGateway } from '../../../lib';
+import { CostDashboard, type CostDashboardProps, GatewayConfig, LlmGateway } from '../../../lib';
 
-const gatewayConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+const gatewayConfig = GatewayConfig.fromFile(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'));
 
 function synth(extra: Partial<CostDashboardProps> = {}) {
   const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });

@@ -1,9 +1,9 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
-import { LlmGateway } from '../../../lib';
+import { GatewayConfig, LlmGateway } from '../../../lib';
 import { BEDROCK_CONSTRUCT_CONFIG } from '../../support/config';
 import { PowertoolsAlertSink, PowertoolsUsageSink } from '../../../lambda/adapters/powertools-usage-sink';
 
-const config = BEDROCK_CONSTRUCT_CONFIG;
+const config = GatewayConfig.fromObject(BEDROCK_CONSTRUCT_CONFIG);
 
 function gateway(): { gateway: LlmGateway; stack: Stack } {
   const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });

@@ -4,11 +4,12 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { HostedZone } from 'aws-cdk-lib/aws-route53';
-import { LlmGateway, TokenQuotaTable } from '../../../lib';
+import { GatewayConfig, LlmGateway, TokenQuotaTable } from '../../../lib';
 import { BEDROCK_CONSTRUCT_CONFIG } from '../../support/config';
 import { unacknowledgedNagFindings } from '../../support/nag';
 
-const config = BEDROCK_CONSTRUCT_CONFIG;
+const document = BEDROCK_CONSTRUCT_CONFIG;
+const config = GatewayConfig.fromObject(document);
 
 function build(extra: Partial<ConstructorParameters<typeof LlmGateway>[2]> = {}, withQuota = true) {
   const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });
@@ -61,7 +62,7 @@ describe('LlmGateway', () => {
 
   it('deploys the authorizer and the router from their pre-built bundles on arm64 with the config', () => {
     const { template } = synth();
-    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Architectures: ['arm64'], Runtime: 'nodejs24.x', Environment: { Variables: Match.objectLike({ LLM_FINOPS_CONFIG: JSON.stringify(config) }) } }, 2);
+    template.resourcePropertiesCountIs('AWS::Lambda::Function', { Architectures: ['arm64'], Runtime: 'nodejs24.x', Environment: { Variables: Match.objectLike({ LLM_FINOPS_CONFIG: JSON.stringify(document) }) } }, 2);
     template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LLM_FINOPS_QUOTA_TABLE: Match.anyValue(), LLM_FINOPS_ALERT_TOPIC_ARN: Match.anyValue() }) } });
   });
 
@@ -78,7 +79,7 @@ describe('LlmGateway', () => {
   it('names each tenant\'s key and plan by its id alone: reordering or removing tenants renames no other tenant\'s resources', () => {
     const tenants = (ids: string[]) => ids.map((id) => ({ id, apiKeys: [{ sha256: createHash('sha256').update(id).digest('hex') }] }));
     const logicalIds = (ids: string[]) => {
-      const { template } = synth({ config: { ...config, tenants: tenants(ids) } });
+      const { template } = synth({ config: GatewayConfig.fromObject({ ...document, tenants: tenants(ids) }) });
       return Object.entries({ ...template.findResources('AWS::ApiGateway::ApiKey'), ...template.findResources('AWS::ApiGateway::UsagePlan'), ...template.findResources('AWS::ApiGateway::UsagePlanKey') })
         .map(([logical, r]) => `${logical} ${JSON.stringify((r as { Properties: { Value?: string; Description?: string } }).Properties.Value ?? (r as { Properties: { Description?: string } }).Properties.Description ?? '')}`)
         .filter((x) => !x.includes('run-time tenants'))
@@ -207,7 +208,7 @@ describe('LlmGateway', () => {
       const env = { account: '111122223333', region: 'us-east-1' };
       const stacks = ['Staging', 'Prod'].map((n) => {
         const stack = new Stack(app, n, { env });
-        new LlmGateway(stack, 'Gateway', { config: { ...config, tenants: [{ id: 'a', apiKeys: [] }, { id: 'x'.repeat(111), apiKeys: [] }] } });
+        new LlmGateway(stack, 'Gateway', { config: GatewayConfig.fromObject({ ...document, tenants: [{ id: 'a', apiKeys: [] }, { id: 'x'.repeat(111), apiKeys: [] }] }) });
         return stack;
       });
       const values = stacks.flatMap((st) => Object.values(Template.fromStack(st).findResources('AWS::ApiGateway::ApiKey')).map((r) => r.Properties.Value as string));

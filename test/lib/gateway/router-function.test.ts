@@ -2,14 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { RouterFunction } from '../../../lib';
-import type { GatewayConfigDocument } from '../../../lambda/contract';
+import { GatewayConfig, RouterFunction } from '../../../lib';
 
 const platformConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
 
 function synth(config: Record<string, unknown> = platformConfig, extra: Partial<ConstructorParameters<typeof RouterFunction>[2]> = {}) {
   const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });
-  const router = new RouterFunction(stack, 'Router', { config: config as GatewayConfigDocument, ...extra });
+  const router = new RouterFunction(stack, 'Router', { config: GatewayConfig.fromObject(config), ...extra });
   return { stack, router, template: Template.fromStack(stack) };
 }
 
@@ -147,6 +146,8 @@ describe('RouterFunction', () => {
 
   it('fails when the config is not a GatewayConfig', () => {
     expect(() => synth({ hello: 'world' })).toThrow(/config: expected a GatewayConfig/);
+    // The document itself, as 0.0.x took it (or from an untyped caller), is named as such.
+    expect(() => new RouterFunction(new Stack(), 'R', { config: platformConfig })).toThrow('RouterFunction config: expected a GatewayConfig (GatewayConfig.fromFile(path) or GatewayConfig.fromObject(document)), got a plain object');
   });
 
   it('fails at synth on a config the router would refuse at cold start, naming every field', () => {
@@ -191,7 +192,7 @@ describe('RouterFunction', () => {
     });
     const inRegion = (region: string | undefined, upstream: string) => () => {
       const stack = new Stack(new App(), 'Geo', region ? { env: { account: '111122223333', region } } : {});
-      new RouterFunction(stack, 'Router', { config: bedrockModel(upstream) as GatewayConfigDocument });
+      new RouterFunction(stack, 'Router', { config: GatewayConfig.fromObject(bedrockModel(upstream)) });
       return stack;
     };
 

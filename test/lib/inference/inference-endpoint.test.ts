@@ -5,9 +5,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as s3 from 'aws-cdk-lib/aws-s3';
-import {
-  AcceleratorKind, InferenceContainer, InferenceEndpoint, type InferenceEndpointProps, InferenceInstanceType, LlmGateway, ModelSource, ScalingMetric,
-} from '../../../lib';
+import { AcceleratorKind, GatewayConfig, InferenceContainer, InferenceEndpoint, type InferenceEndpointProps, InferenceInstanceType, LlmGateway, ModelSource, ScalingMetric } from '../../../lib';
 
 const stack = () => new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });
 const HF = ModelSource.huggingFace('mistralai/Mistral-7B-Instruct-v0.3');
@@ -297,13 +295,13 @@ describe('InferenceEndpoint', () => {
       });
       expect(endpoint.gatewayModel('mistral-7b')).toEqual({ id: 'mistral-7b', provider: 'sagemaker', upstreamModel: 'mistral-inf2', instanceType: 'ml.inf2.xlarge', inferenceComponent: 'mistral-inf2-model' });
       new LlmGateway(s, 'Gateway', {
-        config: {
+        config: GatewayConfig.fromObject({
           providers: [{ type: 'sagemaker', id: 'sagemaker' }, { type: 'bedrock', id: 'bedrock' }],
           models: [endpoint.gatewayModel('mistral-7b') as never, { id: 'nova-lite', provider: 'bedrock', upstreamModel: 'us.amazon.nova-lite-v1:0' }],
           tiers: [{ name: 'small', models: ['mistral-7b', 'nova-lite'] }],
           routing: { thresholds: [{ tier: 'small', upTo: 1 }], baselineModel: 'nova-lite' },
           tenants: [],
-        },
+        }),
       });
       Template.fromStack(s).hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: { Statement: Match.arrayWith([{ Effect: 'Allow', Action: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'], Resource: [

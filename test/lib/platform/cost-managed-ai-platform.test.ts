@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { CostManagedAiPlatform, type CostManagedAiPlatformProps, RouterEgress } from '../../../lib';
+import { CostManagedAiPlatform, type CostManagedAiPlatformProps, GatewayConfig, RouterEgress } from '../../../lib';
 import { estimate, type CfnTemplate } from '../../../lambda/core/finops/estimate';
 
-const gatewayConfig = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+const document = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
+const gatewayConfig = GatewayConfig.fromObject(document);
 
 function synth(extra: Partial<CostManagedAiPlatformProps> = {}) {
   const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });
@@ -105,7 +106,7 @@ describe('CostManagedAiPlatform', () => {
 
     it('creates nothing for EXISTING_ENDPOINTS, and refuses isolated subnets for a provider outside AWS', () => {
       isolated({ routerEgress: RouterEgress.EXISTING_ENDPOINTS }).template().resourceCountIs('AWS::EC2::VPCEndpoint', 0);
-      const external = { ...gatewayConfig, providers: [...gatewayConfig.providers, { type: 'anthropic', id: 'claude-api', apiKeySecret: 'llm/anthropic' }] };
+      const external = GatewayConfig.fromObject({ ...document, providers: [...document.providers, { type: 'anthropic', id: 'claude-api', apiKeySecret: 'llm/anthropic' }] });
       expect(() => isolated({ routerEgress: RouterEgress.CREATE_ENDPOINTS }, external).template())
         .toThrow("RouterFunction: its subnets are isolated, and no VPC endpoint reaches provider 'claude-api' (api.anthropic.com): choose PRIVATE_WITH_EGRESS subnets (a NAT gateway).");
     });
@@ -154,7 +155,7 @@ describe('CostManagedAiPlatform', () => {
   });
 
   it('refuses premiumDeny when the config has no premium-only Bedrock model', () => {
-    const config = { ...gatewayConfig, quota: { defaults: gatewayConfig.quota.defaults } };
+    const config = GatewayConfig.fromObject({ ...document, quota: { defaults: document.quota.defaults } });
     expect(() => synth({ gatewayConfig: config, budgets: { monthlyLimitUsd: 10, premiumDeny: true } })).toThrow('budgets.premiumDeny: the config has no premium Bedrock model to deny');
     // Left to its default, it is simply off.
     synth({ gatewayConfig: config, budgets: { monthlyLimitUsd: 10 } }).template.resourceCountIs('AWS::Budgets::BudgetsAction', 0);
@@ -175,7 +176,7 @@ describe('CostManagedAiPlatform', () => {
   });
 
   it("routes a tenant's Bedrock calls through its tagged inference profiles when asked", () => {
-    const config = { ...gatewayConfig, tenants: [{ id: 'acme', apiKeys: [] }] };
+    const config = GatewayConfig.fromObject({ ...document, tenants: [{ id: 'acme', apiKeys: [] }] });
     const { template } = synth({ gatewayConfig: config, tenantInferenceProfiles: [{ tenant: 'acme', models: ['claude-sonnet-4.5'] }] });
     template.hasResourceProperties('AWS::Bedrock::ApplicationInferenceProfile', { InferenceProfileName: Match.stringLikeRegexp('^[0-9a-f]{8}-acme-claude-sonnet-4-5$'), Tags: [{ Key: 'llm-finops:tenant', Value: 'acme' }] });
     template.hasResourceProperties('AWS::Lambda::Function', {

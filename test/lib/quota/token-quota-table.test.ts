@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { LlmGateway, TokenQuotaTable } from '../../../lib';
+import { GatewayConfig, LlmGateway, TokenQuotaTable } from '../../../lib';
 import { BEDROCK_CONSTRUCT_CONFIG } from '../../support/config';
 
 const stack = () => new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
@@ -84,7 +84,7 @@ describe('TokenQuotaTable', () => {
 });
 
 describe('TokenQuotaTable.fromTokenQuotaTableAttributes', () => {
-  const config = BEDROCK_CONSTRUCT_CONFIG;
+  const config = GatewayConfig.fromObject(BEDROCK_CONSTRUCT_CONFIG);
 
   it('lets a second stack\'s gateway share the quotas of a table another stack (or Terraform) deployed', () => {
     const app = new App();

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { estimate, quotaCountersPerRequest, type CfnTemplate } from '../../../../lambda/core/finops/estimate';
-import { ReferencePlatformStack, RouterFunction } from '../../../../lib';
+import { GatewayConfig, ReferencePlatformStack, RouterFunction } from '../../../../lib';
 
 describe('estimate', () => {
   it('prices the reference platform: the cache domain fixed; API, Lambda, quota and cache I/O, the sentence encoder compute per request (hand-computed)', () => {
     const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
-    const stack = new ReferencePlatformStack(new App(), 'Ref', { gatewayConfig: config });
+    const stack = new ReferencePlatformStack(new App(), 'Ref', { gatewayConfig: GatewayConfig.fromObject(config) });
     const e = estimate({ Ref: Template.fromStack(stack).toJSON() as CfnTemplate });
     // The development cache domain: 730 h x $0.073 (t3.medium.search) + 10 GB x $0.122 = 53.29 + 1.22; the dashboard
     // $3; eight alarms, one reading two metrics: 9 x $0.10.
@@ -32,7 +32,7 @@ describe('estimate', () => {
     const config = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
     const withEncoder = { ...config, cache: { semantic: { enabled: true, embedder: { type: 'sentence' }, index: { type: 'opensearch', endpoint: 'https://search-x.us-east-1.es.amazonaws.com' } } } };
     const stack = new Stack(new App(), 'Own', { env: { account: '111122223333', region: 'us-east-1' } });
-    new RouterFunction(stack, 'Router', { config: withEncoder, memorySize: 2048 });
+    new RouterFunction(stack, 'Router', { config: GatewayConfig.fromObject(withEncoder), memorySize: 2048 });
     const e = estimate({ Own: Template.fromStack(stack).toJSON() as CfnTemplate });
     // 18 ms on one vCPU; 2,048 MB has more than one: 2 GB x 0.018 s x 1M x $0.0000133334 = $0.48.
     expect(e.variablePerMillionRequests['Sentence encoding in the router (18 ms at 2 GB)']).toBe(0.48);
