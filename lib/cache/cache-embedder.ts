@@ -42,8 +42,8 @@ export class CacheEmbedder {
   }
 
   private constructor(
-    /** The router's embedder type: `sentence` or `bedrock`. */
-    readonly type: string,
+    /** The router's embedder (its config's `embedder.type`): `sentence` or `bedrock`. */
+    readonly kind: string,
     /** Vector size, which the index is created with. */
     readonly dimensions: number,
     /** The Bedrock model id (Titan only). */
@@ -52,7 +52,7 @@ export class CacheEmbedder {
 
   /** Sets the router's embedder and gives it what it needs: the encoder's layer, or InvokeModel on the model. */
   bind(scope: Construct, fn: ILayeredRouterBinding): void {
-    if (this.type === 'sentence') {
+    if (this.kind === 'sentence') {
       fn.addEnvironment(ENV_SEMANTIC_EMBEDDER, JSON.stringify({ type: 'sentence' }));
       SentenceEncoderLayer.attach(scope, fn);
       return;
@@ -63,7 +63,7 @@ export class CacheEmbedder {
 
   /** Grants bedrock:InvokeModel on the Titan model in the stack's Region (nothing for the sentence encoder). */
   grantEmbedding(scope: Construct, grantee: iam.IGrantable): iam.Grant | undefined {
-    if (this.type !== 'bedrock') return undefined;
+    if (this.kind !== 'bedrock') return undefined;
     const stack = Stack.of(scope);
     return iam.Grant.addToPrincipal({
       grantee,

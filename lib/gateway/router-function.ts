@@ -201,7 +201,7 @@ export class RouterFunction extends Construct {
   }
 
   /** What the router calls over the network (its config and the variables its bindings set). */
-  networkNeeds(): RouterNetworkNeeds {
+  private networkNeeds(): RouterNetworkNeeds {
     const cfn = this.function.node.defaultChild as lambda.CfnFunction;
     const env = (Stack.of(this).resolve(cfn.environment) as { variables?: Record<string, unknown> } | undefined)?.variables ?? {};
     return routerNetworkNeeds(this.config, env, Stack.of(this).region);

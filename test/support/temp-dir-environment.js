@@ -10,6 +10,11 @@
  *
  * Set in the constructor, before the sandbox copies `process.env`, so the test's own view agrees with `os.tmpdir()`;
  * the worker runs one test file at a time, so the variable is the file's own until teardown restores it.
+ *
+ * The synth outputs CDK names itself (`cdk.out*`, from Apps without an outdir) go after each test, not only at the
+ * file's end: a file of 16 platform synths held 533 MB until it ended. Tests read a template once they synthesise it
+ * (`Template.fromStack`), so nothing reads these folders after the test that made them; a test that needs its
+ * assembly later gives its App an outdir of its own.
  */
 const { appendFileSync, lstatSync, mkdtempSync, readdirSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -31,11 +36,19 @@ class TempDirEnvironment extends TestEnvironment {
     this.testPath = context.testPath;
   }
 
+  /** @param {{ name: string }} event */
+  handleTestEvent(event) {
+    if (event.name !== 'test_done') return;
+    for (const name of readdirSync(this.tempDir)) {
+      if (name.startsWith('cdk.out')) rmSync(join(this.tempDir, name), { recursive: true, force: true, maxRetries: 3 });
+    }
+  }
+
   async teardown() {
     await super.teardown();
     if (this.previousTmpdir === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = this.previousTmpdir;
-    // LLM_FINOPS_TEST_TMP_REPORT=<file> appends each test file's temp bytes: what a run needs free at once.
+    // LLM_FINOPS_TEST_TMP_REPORT=<file> appends the bytes each test file leaves in its temp directory at its end.
     const report = process.env.LLM_FINOPS_TEST_TMP_REPORT;
     if (report) appendFileSync(report, `${this.testPath}\t${bytesUnder(this.tempDir)}\n`);
     rmSync(this.tempDir, { recursive: true, force: true, maxRetries: 3 });
