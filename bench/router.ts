@@ -90,7 +90,7 @@ for (const k of ['original', 'current'] as const) {
  * Issue 19's question: do sentence-encoder features route better? Logistic regression on the encoder's 512-d vector
  * (`fitDenseLogistic`: the router's label and SGD, inputs standardised; rate 0.002, L2 0.01: an earlier hand-written
  * fit at rate 0.05 diverged and scored 0.50, which earlier runs reported), alone and mixed with the lexical
- * router (0.2 x its logit + 0.8 x the lexical router's). Bench-only: the product router stays lexical (README).
+ * router (0.2 x its logit + 0.8 x the lexical router's). Bench-only: the product router stays lexical (docs/routing.md).
  */
 async function sentenceFeatures() {
   const t0 = performance.now();

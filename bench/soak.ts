@@ -6,7 +6,7 @@
  * multi-tenant gateway sees them: RSS is sampled every 10k requests and must stay flat (the memory index once grew
  * from 99 MB to 998 MB in a straight line over 150k such requests). Then the semantic tier's throughput as one
  * conversation's partition fills from empty to its 5,000-entry bound (a brute-force scan: it falls as the partition
- * grows; see the README's Reliability section).
+ * grows; see docs/reliability.md).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';

@@ -360,7 +360,7 @@ export type GatewayConfigDocument = {
         };
         semantic?: {
             enabled?: boolean;
-            /** Minimum cosine similarity; default 0.65 for the local embedder (chosen on QQP, see README), 0.95 for the others */
+            /** Minimum cosine similarity; default 0.65 for the local embedder (chosen on QQP, see docs/semantic-cache.md), 0.95 for the others */
             threshold?: number | undefined;
             /** Nearest entries over the threshold that the guards and the verifier look at */
             maxCandidates?: number;

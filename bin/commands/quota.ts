@@ -102,7 +102,7 @@ export function registerQuotaCommands(program: Command): void {
       .command('policies')
       .description(
         'A tenant\'s own policies, beside the config\'s quota.policies and applied without a redeploy (within quota.controlsCacheSeconds): ' +
-          'FILE is a JSON array of policies in the config\'s shape (README, Governance); they count that tenant only and are named <tenant>/<id>. ' +
+          'FILE is a JSON array of policies in the config\'s shape (docs/governance.md); they count that tenant only and are named <tenant>/<id>. ' +
           'Without --set or --clear, prints them.',
       )
       .requiredOption('--tenant <id>', 'the tenant')

@@ -75,7 +75,7 @@ export function registerTenantCommands(program: Command): void {
           `${limits ? `, limits ${JSON.stringify(limits)}` : ''}${policies ? `, policies ${policies.map((p) => `${o.tenant}/${p.id}`).join(', ')}` : ''}.\n` +
           `API key (shown once; store it now, only its SHA-256 is kept):\n${key}\n`,
       );
-      if (!o.usagePlanId) process.stderr.write('note: without --usage-plan-id the API refuses the tenant until its meter key is in a usage plan (see README)\n');
+      if (!o.usagePlanId) process.stderr.write('note: without --usage-plan-id the API refuses the tenant until its meter key is in a usage plan (see docs/deploy.md, "Run-time tenants")\n');
     }),
   );
 

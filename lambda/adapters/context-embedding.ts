@@ -14,7 +14,7 @@ export interface ContextEmbedding {
  * Vectors for the context step's re-ranking. lexical: hashed features, weight 2 (tuned on TREC QA dev). sentence: the
  * lexical vector and the sentence encoder's side by side, each scaled by the square root of its weight (2 and 2), so
  * one dot product gives 2 x lexical cosine + 2 x encoder cosine. On TREC QA dev (51 rows, default policy) the encoder
- * keeps every answer chunk in more rows (49% against 43%) but an answer chunk in no more (98%): README, "Context".
+ * keeps every answer chunk in more rows (49% against 43%) but an answer chunk in no more (98%): docs/context.md.
  */
 export function contextEmbedding(kind: ContextEmbedderKind): ContextEmbedding {
   if (kind === 'none') return { weight: 0 };

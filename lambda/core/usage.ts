@@ -61,7 +61,7 @@ export interface UsageRecord {
   readonly cache_error: string | null;
   /** What the quota step did: none, downgraded, shadow_exceeded, kill_switch_downgraded, store_unavailable, settle_failed. */
   readonly quota_action: string;
-  /** Input tokens the context step removed (see README), and their price at the model's input rate. */
+  /** Input tokens the context step removed (see docs/context.md), and their price at the model's input rate. */
   readonly context_tokens_saved: number;
   readonly context_saved_usd: number;
   /** Input tokens of the semantic tier's embedding call; its cost is part of cost_usd (on a hit, all of it). */
@@ -72,7 +72,7 @@ export interface UsageRecord {
   readonly cascade: readonly CascadeStep[] | null;
   /**
    * What each lever saved, micro-dollars, summing to baseline_cost_micros - cost_micros (the counterfactuals: Savings in
-   * pipeline/receipt.ts, and the README's "What it saves"). Absent from records written before it existed.
+   * pipeline/receipt.ts, and docs/savings.md). Absent from records written before it existed.
    */
   readonly savings?: Savings;
 }

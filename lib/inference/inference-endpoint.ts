@@ -550,7 +550,7 @@ export class InferenceEndpoint extends Construct {
           // On inf2 this counts Neuron cores (2 per Inferentia2 chip), the unit the tensor-parallel degree is in. The API
           // reference says only "accelerators (GPUs and AWS Inferentia)"
           // (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_InferenceComponentComputeResourceRequirements.html);
-          // whether SageMaker counts chips or cores on inf2 is unconfirmed without a deployment (README, InferenceEndpoint).
+          // whether SageMaker counts chips or cores on inf2 is unconfirmed without a deployment (docs/self-hosted.md).
           computeResourceRequirements: devices
             ? { numberOfAcceleratorDevicesRequired: tp ?? devices, minMemoryRequiredInMb: 1024 }
             : { numberOfCpuCoresRequired: 1, minMemoryRequiredInMb: 1024 },

@@ -238,7 +238,7 @@ function contentDiffers(q: TextSignals, c: TextSignals, rule: ContentRule): bool
 }
 
 /**
- * Default guards per embedder type, chosen on the dev pairs (README, "Semantic cache"). The lexical embedder needs every
+ * Default guards per embedder type, chosen on the dev pairs (docs/semantic-cache.md). The lexical embedder needs every
  * guard. For the sentence encoder the question and person guards refused 13% and 12% of true paraphrases ("How can
  * I ..." / "What is the way to ...") and the exact content rule all of them, so those two are off and the content
  * guard only refuses rearranged words. Titan and OpenAI-compatible embedders keep every guard: they could not be

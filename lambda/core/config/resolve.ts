@@ -65,8 +65,8 @@ export interface ResolvedSemanticCache {
 }
 
 /**
- * Default similarity thresholds per embedder type: local (lexical) and sentence chosen on the dev pairs (README,
- * "Semantic cache"); Titan and OpenAI-compatible ones could not be measured offline and stay conservative.
+ * Default similarity thresholds per embedder type: local (lexical) and sentence chosen on the dev pairs (docs/semantic-cache.md);
+ * Titan and OpenAI-compatible ones could not be measured offline and stay conservative.
  */
 export const DEFAULT_SEMANTIC_THRESHOLD = { local: 0.65, sentence: 0.82, bedrock: 0.95, 'openai-compatible': 0.95 } as const;
 

@@ -324,7 +324,7 @@ export const GatewayConfigSchema = z.strictObject({
           enabled: z.boolean().default(false),
           threshold: z
             .number().gt(-1).max(1).optional()
-            .describe('Minimum cosine similarity; default 0.65 for the local embedder (chosen on QQP, see README), 0.95 for the others'),
+            .describe('Minimum cosine similarity; default 0.65 for the local embedder (chosen on QQP, see docs/semantic-cache.md), 0.95 for the others'),
           maxCandidates: positiveInt.max(50).default(5).describe('Nearest entries over the threshold that the guards and the verifier look at'),
           guards: z
             .strictObject({

@@ -32,7 +32,7 @@ export interface ContextResult {
   readonly stats: ContextStats;
 }
 
-/** Weight of the lexical embedder's cosine beside max-normalised BM25; tuned on TREC QA dev data (see README). */
+/** Weight of the lexical embedder's cosine beside max-normalised BM25; tuned on TREC QA dev data (see docs/context.md). */
 export const EMBEDDING_WEIGHT = 2;
 
 /** Relevance of each document to the question: BM25 (normalised to the best) plus `weight` times the embedder's cosine. */

@@ -115,7 +115,7 @@ ${bars('spend-by-tenant', 'Spend by tenant', s.byTenant)}
 ${bars('spend-by-feature', 'Spend by tenant and feature', s.byFeature)}
 ${bars('spend-by-model', 'Spend by model', s.byModel)}
 <section><h2>Saved by lever</h2><table id="savings-by-lever"><thead><tr><th>lever</th><th>saved</th></tr></thead><tbody>${s.byLever.map(([k, v]) => `<tr><td>${esc(k.replace(/_/g, ' '))}</td><td class="n">${v < 0 ? '-' : ''}${usd(Math.abs(v))}</td></tr>`).join('')}</tbody></table>
-<p>Against the baseline model on the untrimmed prompt (README, "What it saves"); the levers add up to what was saved${s.withoutSavings ? `, but for ${s.withoutSavings} request(s) logged before the levers were recorded` : ''}.</p></section>
+<p>Against the baseline model on the untrimmed prompt (docs/savings.md); the levers add up to what was saved${s.withoutSavings ? `, but for ${s.withoutSavings} request(s) logged before the levers were recorded` : ''}.</p></section>
 <section><h2>Costliest requests</h2><table id="costliest"><thead><tr><th>time</th><th>tenant</th><th>feature</th><th>model</th><th>in</th><th>out</th><th>cost</th><th>request</th></tr></thead><tbody>${rows}</tbody></table></section>
 </body></html>
 `;

@@ -67,7 +67,7 @@ const cue = (t: PromptText, f: string): number => (t.heuristic.features.includes
  * before a signal was added keeps scoring exactly as it did; one naming a signal this build does not know is refused.
  * The first 17 are the original set; the rest (issue 19) are cheap English cues for how many steps a word problem
  * takes and how easily it misleads (fractions, clauses, ages, ratios, people referred back to), each chosen because it
- * raised the 5-fold cross-validated APGR within both halves of the GSM8K dev file (README, "Learned routing").
+ * raised the 5-fold cross-validated APGR within both halves of the GSM8K dev file (docs/routing.md).
  */
 const FEATURES: Readonly<Record<string, (t: PromptText) => number>> = {
   log_tokens: (t) => Math.log1p(estimateTextTokens(t.prompt)),
@@ -194,7 +194,7 @@ export interface RouterTrainOptions {
   readonly l2?: number;
   /**
    * win-rate (default): (strong - weak + 1) / 2, RouteLLM's preference label (ties are 0.5); gain: max(0, strong -
-   * weak); weak-fails: 1 - weak. On GSM8K win-rate ranks best (README, "Learned routing").
+   * weak); weak-fails: 1 - weak. On GSM8K win-rate ranks best (docs/routing.md).
    */
   readonly target?: 'gain' | 'weak-fails' | 'win-rate';
   /** Learn a prior per feature tag (default: when the rows carry two or more tags). */
