@@ -89,4 +89,11 @@ describe('the CLI package (cdk-llm-finops-cli)', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("argument 'lots' is invalid");
   });
+
+  it('answers `npx llm-finops` in this checkout after npm ci, from the workspace link, never the registry', () => {
+    // CI runs this on a fresh clone: npm links the workspace's bin before prepare builds it, and prepare re-links it.
+    const r = spawnSync('npx', ['--no-install', 'llm-finops', '--version'], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.stderr).not.toMatch(/404|not found|ERR!/);
+    expect(r.stdout.trim()).toBe(cliPkg.version);
+  });
 });
