@@ -11,6 +11,7 @@ export * from './dashboard/cost-dashboard';
 export * from './inference/inference-endpoint';
 export * from './gateway/gateway-metrics';
 export * from './gateway/llm-gateway';
+export * from './gateway/llm-gateway-base';
 export * from './gateway/router-binding';
 export * from './gateway/router-function';
 export * from './platform/reference-platform-stack';

@@ -5,7 +5,7 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { GATEWAY_METRICS as M, METRICS_NAMESPACE, QUOTA_ALERT_TYPES } from '../../lambda/contract';
-import type { LlmGateway } from '../gateway/llm-gateway';
+import type { ILlmGateway } from '../gateway/llm-gateway-base';
 
 /** Thresholds of the gateway alarms; leave one out to keep its default, set it to 0 to drop that alarm. */
 export interface GatewayAlarmThresholds {
@@ -53,8 +53,11 @@ export interface GatewayAlarmThresholds {
 }
 
 export interface CostDashboardProps {
-  /** The gateway to watch: its router's EMF metrics and usage log, and its API's latency. */
-  readonly gateway: LlmGateway;
+  /**
+   * The gateway to watch: its router's EMF metrics and usage log, and its API's latency and errors. A gateway of
+   * another stack or app: `LlmGateway.fromLlmGatewayAttributes`.
+   */
+  readonly gateway: ILlmGateway;
 
   /**
    * Topic the alarms notify (ALARM and OK).
@@ -115,7 +118,7 @@ export class CostDashboard extends Construct {
       period: HOUR,
       usingMetrics: {},
     });
-    const logGroup: logs.ILogGroup = props.gateway.router.logGroup;
+    const logGroup: logs.ILogGroup = props.gateway.routerLogGroup;
     const insights = (title: string, query: string[], width = 12): cloudwatch.LogQueryWidget =>
       new cloudwatch.LogQueryWidget({ title, logGroupNames: [logGroup.logGroupName], queryLines: query, width, height: 6, view: cloudwatch.LogQueryVisualizationType.TABLE });
 

@@ -4,17 +4,15 @@ import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as route53Targets from 'aws-cdk-lib/aws-route53-targets';
 import * as wafv2 from 'aws-cdk-lib/aws-wafv2';
-import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { createHash } from 'node:crypto';
 import { Construct } from 'constructs';
-import { BUNDLES, ENV_USAGE_SCOPE, GATEWAY_METRICS, usageIdentifierFor } from '../../lambda/contract';
+import { BUNDLES, ENV_USAGE_SCOPE, usageIdentifierFor } from '../../lambda/contract';
 import { checkEnvironmentSize, configDelivery } from './config-delivery';
 import { GatewayConfig } from './gateway-config';
-import { gatewayAlertMetric, gatewayMetric, type GatewayMetricOptions } from './gateway-metrics';
+import { type ILlmGateway, type LlmGatewayAttributes, LlmGatewayBase } from './llm-gateway-base';
 import type { ITokenQuotaTable } from '../quota/token-quota-table';
 import { acknowledgeBasicExecutionRole } from '../nag';
 import { RouterEgress, RouterFunction } from './router-function';
@@ -187,7 +185,15 @@ const API_NAG_ACKNOWLEDGEMENTS = [
  * POST /v1/responses, POST /v1/messages and /v1/messages/count_tokens (keyed on x-api-key, as Anthropic clients send it),
  * POST /v1/embeddings, GET /v1/models, GET /v1/usage, POST /v1/feedback, GET /health (no authorizer).
  */
-export class LlmGateway extends Construct {
+export class LlmGateway extends LlmGatewayBase {
+  /**
+   * A gateway another stack or app deployed, for dashboards, alarms and invoke grants here. Its stack's outputs
+   * `RestApiId`, `RestApiName` and `RouterLogGroupName` give the attributes.
+   */
+  static fromLlmGatewayAttributes(scope: Construct, id: string, attrs: LlmGatewayAttributes): ILlmGateway {
+    return new ImportedLlmGateway(scope, id, attrs);
+  }
+
   readonly api: apigw.RestApi;
   readonly router: RouterFunction;
   readonly authorizerFunction: lambda.Function;
@@ -196,8 +202,11 @@ export class LlmGateway extends Construct {
    * Region, such as staging and prod, never collide; API key values are unique per account and Region).
    */
   readonly usageScope: string;
-  /** Base URL for OpenAI SDKs, ending in /v1. */
   readonly baseUrl: string;
+  readonly restApiId: string;
+  readonly restApiName: string;
+  readonly stageName: string;
+  readonly routerLogGroup: logs.ILogGroup;
   /** The usage plan run-time tenants join (only with a quota table, where they are stored). */
   readonly runtimeTenantsPlan?: apigw.UsagePlan;
   private readonly props: LlmGatewayProps;
@@ -300,6 +309,10 @@ export class LlmGateway extends Construct {
         metricsEnabled: true,
       },
     });
+    this.restApiId = this.api.restApiId;
+    this.restApiName = this.api.restApiName;
+    this.stageName = this.api.deploymentStage.stageName;
+    this.routerLogGroup = this.router.logGroup;
     const integration = new apigw.LambdaIntegration(this.router.function, {
       proxy: true,
       responseTransferMode: apigw.ResponseTransferMode.STREAM,
@@ -411,75 +424,6 @@ export class LlmGateway extends Construct {
     });
     plan.addApiKey(key);
   }
-
-  /** Grants execute-api:Invoke on every route and method of the stage. */
-  grantInvoke(grantee: iam.IGrantable): iam.Grant {
-    return iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['execute-api:Invoke'],
-      resourceArns: [Stack.of(this).formatArn({ service: 'execute-api', resource: this.api.restApiId, resourceName: `${this.api.deploymentStage.stageName}/*/*` })],
-    });
-  }
-
-  /** Server-side errors (5XX) of the stage. */
-  metricServerErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.api.metricServerError(props);
-  }
-
-  /** Client errors (4XX) of the stage: refused keys, quota 429s, bad input. */
-  metricClientErrors(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.api.metricClientError(props);
-  }
-
-  /** End-to-end latency of the stage. */
-  metricLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.api.metricLatency(props);
-  }
-
-  /** Any of the router's own metrics by name (GATEWAY_METRICS), gateway-wide or for one tier and model. */
-  metric(metricName: string, options?: GatewayMetricOptions): cloudwatch.Metric {
-    return gatewayMetric(metricName, options);
-  }
-
-  /** What the requests cost in USD (Sum), from the usage records, cache hits' embeddings included. */
-  metricSpendUsd(options?: GatewayMetricOptions): cloudwatch.Metric {
-    return gatewayMetric(GATEWAY_METRICS.costUsd, options);
-  }
-
-  /** What the same requests would have cost on the baseline model, whole and uncached (Sum, USD). */
-  metricBaselineSpendUsd(options?: GatewayMetricOptions): cloudwatch.Metric {
-    return gatewayMetric(GATEWAY_METRICS.baselineCostUsd, options);
-  }
-
-  /** Requests the router answered or refused (Sum). */
-  metricRequests(options?: GatewayMetricOptions): cloudwatch.Metric {
-    return gatewayMetric(GATEWAY_METRICS.requests, options);
-  }
-
-  /** Requests served from either cache tier (Sum). */
-  metricCacheHits(options?: GatewayMetricOptions): cloudwatch.Metric {
-    return gatewayMetric(GATEWAY_METRICS.cacheHits, options);
-  }
-
-  /** Requests refused by a quota or policy (429, Sum). */
-  metricQuotaRejections(options?: GatewayMetricOptions): cloudwatch.Metric {
-    return gatewayMetric(GATEWAY_METRICS.quotaRejections, options);
-  }
-
-  /** Requests a quota, the kill switch or a brownout stage downgraded to a cheaper tier (Sum, gateway-wide). */
-  metricQuotaDowngrades(options?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return gatewayMetric(GATEWAY_METRICS.quotaDowngrades, options);
-  }
-
-  /** Budget alerts of one type: quota_threshold, quota_forecast, quota_spike or quota_brownout (Sum). */
-  metricQuotaAlerts(alertType: string, options?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return gatewayAlertMetric(alertType, options);
-  }
-
-  /** The gateway's own time per request, upstream excluded (milliseconds; p99 unless the options say otherwise). */
-  metricOverheadMs(options?: GatewayMetricOptions): cloudwatch.Metric {
-    return gatewayMetric(GATEWAY_METRICS.overheadMs, { statistic: 'p99', ...options });
-  }
 }
 
 /**
@@ -490,4 +434,29 @@ export class LlmGateway extends Construct {
 export function tenantConstructName(tenantId: string): string {
   if (/^[A-Za-z0-9]+$/.test(tenantId)) return tenantId;
   return `${tenantId.replace(/[^A-Za-z0-9]/g, '')}${createHash('sha256').update(tenantId).digest('hex').slice(0, 8)}`;
+}
+
+/** A gateway deployed elsewhere, known by its API and its router's log group. */
+class ImportedLlmGateway extends LlmGatewayBase {
+  readonly restApiId: string;
+  readonly restApiName: string;
+  readonly stageName: string;
+  readonly baseUrl: string;
+  readonly routerLogGroup: logs.ILogGroup;
+
+  constructor(scope: Construct, id: string, attrs: LlmGatewayAttributes) {
+    super(scope, id);
+    const problems: string[] = [];
+    for (const [name, value] of Object.entries({ restApiId: attrs.restApiId, restApiName: attrs.restApiName, routerLogGroupName: attrs.routerLogGroupName })) {
+      if (typeof value !== 'string' || (!Token.isUnresolved(value) && !value.trim())) problems.push(`${name}: expected a non-empty string`);
+    }
+    if (!Token.isUnresolved(attrs.restApiId) && !/^[a-z0-9]{10}$/.test(attrs.restApiId ?? '')) problems.push(`restApiId: expected API Gateway's 10-character id, got '${attrs.restApiId}'`);
+    if (problems.length) throw new Error(`LlmGateway.fromLlmGatewayAttributes:\n  - ${problems.join('\n  - ')}`);
+    const stack = Stack.of(this);
+    this.restApiId = attrs.restApiId;
+    this.restApiName = attrs.restApiName;
+    this.stageName = attrs.stageName ?? 'prod';
+    this.baseUrl = attrs.baseUrl ?? `https://${attrs.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${this.stageName}/v1`;
+    this.routerLogGroup = logs.LogGroup.fromLogGroupName(this, 'RouterLogs', attrs.routerLogGroupName);
+  }
 }

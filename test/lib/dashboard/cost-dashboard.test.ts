@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { CostDashboard, type CostDashboardProps, GatewayConfig, LlmGateway } from '../../../lib';
 
@@ -39,6 +40,29 @@ describe('CostDashboard', () => {
     expect(body).toContain(`SEARCH('{AWS/Bedrock,ModelId} MetricName=\\\\\\"InputTokenCount\\\\\\"', 'Sum', 3600)`);
     expect(body).not.toMatch(/"tenant"\s*,\s*"/); // never a tenant metric dimension
     expect(body).not.toContain('SageMaker');
+  });
+
+  it('watches a gateway another stack deployed, imported by its outputs: the same widgets on its API and log group', () => {
+    const app = new App();
+    const env = { account: '111122223333', region: 'us-east-1' };
+    const owner = new Stack(app, 'Gateway', { env });
+    const own = new LlmGateway(owner, 'Gateway', { config: gatewayConfig });
+    const watcher = new Stack(app, 'Observability', { env });
+    const imported = LlmGateway.fromLlmGatewayAttributes(watcher, 'Gateway', { restApiId: 'a1b2c3d4e5', restApiName: 'llm-gateway', routerLogGroupName: '/aws/lambda/llm-router' });
+    new CostDashboard(watcher, 'Dashboard', { gateway: imported, alarmTopic: new sns.Topic(watcher, 'Topic') });
+    imported.grantInvoke(new iam.Role(watcher, 'Client', { assumedBy: new iam.AccountRootPrincipal() }));
+    const t = Template.fromStack(watcher);
+    const body = JSON.stringify(Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0].Properties.DashboardBody);
+    expect(body).toContain('SOURCE \'/aws/lambda/llm-router\'');
+    expect(body).toContain('\\"ApiName\\",\\"llm-gateway\\"');
+    // The gateway's own metrics and grants are the same whether it is made here or imported.
+    expect(imported.metricSpendUsd()).toEqual(own.metricSpendUsd());
+    expect(watcher.resolve(imported.baseUrl)).toEqual({ 'Fn::Join': ['', ['https://a1b2c3d4e5.execute-api.us-east-1.', { Ref: 'AWS::URLSuffix' }, '/prod/v1']] });
+    t.resourceCountIs('AWS::Logs::LogGroup', 0);
+    t.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: {
+      'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':execute-api:us-east-1:111122223333:a1b2c3d4e5/prod/*/*']] } }] } });
+    expect(() => LlmGateway.fromLlmGatewayAttributes(watcher, 'Bad', { restApiId: 'not an id', restApiName: '', routerLogGroupName: 'x' }))
+      .toThrow(/restApiName: expected a non-empty string[\s\S]*restApiId: expected API Gateway's 10-character id, got 'not an id'/);
   });
 
   it('adds SageMaker endpoint utilisation widgets for named endpoints', () => {
