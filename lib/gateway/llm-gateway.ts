@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -101,6 +101,13 @@ export interface LlmGatewayProps {
    * @default - not set up here, and synth warns until you choose
    */
   readonly setUpApiGatewayAccountLogging?: boolean;
+
+  /**
+   * Name of the REST API: what the console lists and the `ApiName` dimension of its metrics, so two gateways in one
+   * account and Region must not share it.
+   * @default - a name unique to this gateway in the app: its stack, path and a hash
+   */
+  readonly restApiName?: string;
 
   /**
    * A WAF web ACL made here on the stage: the AWS managed common and known-bad-inputs rule sets (the common set's
@@ -295,6 +302,7 @@ export class LlmGateway extends LlmGatewayBase {
         'or false if it is set already (`aws apigateway get-account` shows cloudwatchRoleArn).');
     }
     this.api = new apigw.RestApi(this, 'Resource', {
+      restApiName: props.restApiName ?? Names.uniqueResourceName(this, { maxLength: 64 }),
       description: 'cdk-llm-finops OpenAI-compatible gateway',
       apiKeySourceType: apigw.ApiKeySourceType.AUTHORIZER,
       endpointTypes: [apigw.EndpointType.REGIONAL],
@@ -364,6 +372,10 @@ export class LlmGateway extends LlmGatewayBase {
     }
     this.baseUrl = props.domain ? `https://${props.domain.name}/v1` : `${this.api.url}v1`;
     new CfnOutput(this, 'BaseUrl', { value: this.baseUrl, description: 'OpenAI-compatible base URL' });
+    // What LlmGateway.fromLlmGatewayAttributes needs in another stack or app.
+    new CfnOutput(this, 'RestApiId', { value: this.restApiId, description: 'For LlmGateway.fromLlmGatewayAttributes (restApiId)' });
+    new CfnOutput(this, 'RestApiName', { value: this.restApiName, description: 'For LlmGateway.fromLlmGatewayAttributes (restApiName: the ApiName dimension of its metrics)' });
+    new CfnOutput(this, 'RouterLogGroupName', { value: this.routerLogGroup.logGroupName, description: 'For LlmGateway.fromLlmGatewayAttributes (routerLogGroupName: the usage records)' });
     if (props.quotaTable) {
       // Run-time tenants (llm-finops tenants create --usage-plan-id) join this plan: API Gateway needs one per key.
       this.runtimeTenantsPlan = this.api.addUsagePlan('RuntimeTenantsPlan', {

@@ -216,6 +216,20 @@ describe('LlmGateway', () => {
       for (const v of values) expect(v.length).toBeGreaterThanOrEqual(20);
       for (const v of values) expect(v.length).toBeLessThanOrEqual(128);
       expect(new Set(values).size).toBe(4);
+      // The APIs' names differ too: the console tells them apart, and so does the ApiName dimension of their metrics.
+      const names = stacks.map((st) => Object.values(Template.fromStack(st).findResources('AWS::ApiGateway::RestApi'))[0].Properties.Name);
+      expect(names).toEqual([expect.stringMatching(/^StagingGateway[0-9A-F]{8}$/), expect.stringMatching(/^ProdGateway[0-9A-F]{8}$/)]);
+    });
+
+    it('names the REST API as asked, and outputs what LlmGateway.fromLlmGatewayAttributes needs', () => {
+      const { template, gateway } = synth({ restApiName: 'llm-gateway-prod' });
+      template.hasResourceProperties('AWS::ApiGateway::RestApi', { Name: 'llm-gateway-prod' });
+      expect(gateway.restApiName).toBe('llm-gateway-prod');
+      const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+      const value = (suffix: string) => Object.entries(outputs).find(([k]) => k.startsWith(`Gateway${suffix}`))?.[1].Value;
+      expect(value('RestApiId')).toEqual({ Ref: expect.stringMatching(/^Gateway/) });
+      expect(value('RestApiName')).toBe('llm-gateway-prod');
+      expect(value('RouterLogGroupName')).toEqual({ Ref: expect.stringMatching(/^GatewayRouterLogs/) });
     });
 
     it('tells the authorizer its scope, so it returns the same value the usage plan holds', () => {
