@@ -5,6 +5,7 @@ export { ATTRIBUTION_QUERIES, AttributionSource, type AttributionQuery } from '.
 export * from './budgets/alert-topic';
 export * from './budgets/budget-guard';
 export * from './cache/cache-embedder';
+export * from './cache/cache-engine';
 export * from './cache/semantic-cache';
 export * from './cache/sentence-encoder-layer';
 export * from './dashboard/cost-dashboard';

@@ -169,7 +169,8 @@ export class CostManagedAiPlatform extends Construct {
     if (problems.length) throw new Error(`Invalid CostManagedAiPlatform props:\n  - ${problems.join('\n  - ')}`);
     const withCache = props.enableSemanticCache ?? true;
     const withAttribution = props.enableCostAttribution ?? true;
-    const valkey = withCache && props.semanticCache?.engine === 'valkey' ? props.semanticCache : undefined;
+    // Valkey runs in a VPC, and the router with it.
+    const valkey = withCache && props.semanticCache?.engine?.kind === 'valkey' ? props.semanticCache.engine : undefined;
     this.gateway = new LlmGateway(this, 'Gateway', {
       config: props.gatewayConfig, quotaTable: this.quota, timeout: props.timeout, tracing: props.tracing, webAcl: props.webAcl, webAclArn: props.webAclArn, domain: props.domain,
       setUpApiGatewayAccountLogging: props.setUpApiGatewayAccountLogging, vpc: valkey?.vpc, vpcSubnets: valkey?.vpcSubnets, routerEgress: valkey ? props.routerEgress : undefined,
@@ -177,7 +178,7 @@ export class CostManagedAiPlatform extends Construct {
     if (withCache) {
       this.cache = new SemanticCache(this, 'Cache', props.semanticCache ?? {});
       this.cache.bindRouter(this.gateway.router.function);
-      new CfnOutput(this, 'CacheEndpoint', { value: this.cache.endpoint, description: `${this.cache.engine === 'valkey' ? 'Valkey' : 'OpenSearch'} endpoint of the semantic cache` });
+      new CfnOutput(this, 'CacheEndpoint', { value: this.cache.endpoint, description: `${this.cache.engine.kind === 'valkey' ? 'Valkey' : 'OpenSearch'} endpoint of the semantic cache` });
     }
     if (withAttribution) {
       this.attribution = new CostAttribution(this, 'Attribution', props.costAttribution ?? {});

@@ -13,7 +13,7 @@ import { DescribeRouteTablesCommand, DescribeSubnetsCommand, DescribeVpcEndpoint
 import { App, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { CostManagedAiPlatform, GatewayConfig, InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource, ReferencePlatformStack, RouterEgress, TenantInferenceProfiles } from '../../lib';
+import { CacheEngine, CostManagedAiPlatform, GatewayConfig, InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource, ReferencePlatformStack, RouterEgress, TenantInferenceProfiles } from '../../lib';
 import type { Finding } from '../../lambda/core/finops/doctor';
 import { runCli } from '../../bin/llm-finops';
 import { captureOutput } from '../support/output';
@@ -47,7 +47,7 @@ function vpcAssembly(): string {
     const vpc = ec2.Vpc.fromVpcAttributes(s, 'Vpc', {
       vpcId: 'vpc-0a1b2c3d', availabilityZones: ['us-east-1a', 'us-east-1b'], privateSubnetIds: ['subnet-0aaa', 'subnet-0bbb'], privateSubnetRouteTableIds: ['rtb-0aaa', 'rtb-0bbb'],
     });
-    new CostManagedAiPlatform(s, 'Platform', { gatewayConfig, semanticCache: { engine: 'valkey', vpc }, routerEgress, budgets: undefined });
+    new CostManagedAiPlatform(s, 'Platform', { gatewayConfig, semanticCache: { engine: CacheEngine.valkey({ vpc }) }, routerEgress, budgets: undefined });
   }
   app.synth();
   return outdir;

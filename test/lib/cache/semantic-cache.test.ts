@@ -3,7 +3,7 @@ import { App, AssetStaging, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { CacheEmbedder, SemanticCache, sentenceModelDir, type SemanticCacheProps } from '../../../lib';
+import { CacheEmbedder, CacheEngine, SemanticCache, sentenceModelDir, type SemanticCacheProps, type ValkeyEngineOptions } from '../../../lib';
 import { unacknowledgedNagFindings } from '../../support/nag';
 
 function synth(props: SemanticCacheProps = {}, bind = true) {
@@ -52,14 +52,13 @@ describe('SemanticCache', () => {
 
     it('turns fine-grained access control on only with an explicit master user, and warns for each role FGAC will refuse until mapped', () => {
       const master = 'arn:aws:iam::111122223333:role/search-admin';
-      const { app, template } = synth({ fineGrainedAccessMasterUserArn: master });
+      const { app, template } = synth({ engine: CacheEngine.managedDomain({ fineGrainedAccessMasterUserArn: master }) });
       template().hasResourceProperties('AWS::OpenSearchService::Domain', {
         AdvancedSecurityOptions: { Enabled: true, InternalUserDatabaseEnabled: false, MasterUserOptions: { MasterUserARN: master } },
       });
       const warnings = app.synth().getStackByName('Test').messages.filter((m) => m.level === 'warning').map((m) => String(m.entry.data));
       expect(warnings).toEqual(expect.arrayContaining([expect.stringContaining('SemanticCache: fine-grained access control refuses Test/Router/ServiceRole (403) until it is mapped')]));
-      expect(() => synth({ fineGrainedAccessMasterUserArn: 'admin' })).toThrow("fineGrainedAccessMasterUserArn: expected an IAM role or user ARN, got 'admin'");
-      expect(() => synth({ engine: 'serverless', fineGrainedAccessMasterUserArn: master })).toThrow('fineGrainedAccessMasterUserArn: only for engine managed-domain');
+      expect(() => CacheEngine.managedDomain({ fineGrainedAccessMasterUserArn: 'admin' })).toThrow("Invalid CacheEngine.managedDomain options:\n  - fineGrainedAccessMasterUserArn: expected an IAM role or user ARN, got 'admin'");
     });
 
     it('creates the domain after the CloudWatch Logs resource policy its log publishing needs, with PutLogEventsBatch', () => {
@@ -72,7 +71,7 @@ describe('SemanticCache', () => {
     });
 
     it('spreads the production preset over three AZs with dedicated masters', () => {
-      synth({ preset: 'production' }).template().hasResourceProperties('AWS::OpenSearchService::Domain', {
+      synth({ engine: CacheEngine.managedDomain({ preset: 'production' }) }).template().hasResourceProperties('AWS::OpenSearchService::Domain', {
         ClusterConfig: {
           InstanceType: 'r7g.large.search', InstanceCount: 3, ZoneAwarenessEnabled: true, ZoneAwarenessConfig: { AvailabilityZoneCount: 3 },
           DedicatedMasterEnabled: true, DedicatedMasterType: 'm7g.large.search', DedicatedMasterCount: 3,
@@ -84,7 +83,7 @@ describe('SemanticCache', () => {
 
   describe('serverless', () => {
     it('creates a vector collection with encryption, network and data-access policies, leaving the index to the router', () => {
-      const t = synth({ engine: 'serverless' }).template();
+      const t = synth({ engine: CacheEngine.serverless() }).template();
       t.hasResourceProperties('AWS::OpenSearchServerless::Collection', { Type: 'VECTORSEARCH', StandbyReplicas: 'DISABLED' });
       t.hasResourceProperties('AWS::OpenSearchServerless::SecurityPolicy', { Type: 'encryption', Policy: Match.stringLikeRegexp('"AWSOwnedKey":true') });
       t.hasResourceProperties('AWS::OpenSearchServerless::SecurityPolicy', { Type: 'network' });
@@ -99,13 +98,12 @@ describe('SemanticCache', () => {
   });
 
   it('reaches a serverless collection only through the given VPC endpoints when asked', () => {
-    const t = synth({ engine: 'serverless', vpcEndpointIds: ['vpce-0123456789abcdef0'] }).template();
+    const t = synth({ engine: CacheEngine.serverless({ vpcEndpointIds: ['vpce-0123456789abcdef0'] }) }).template();
     t.hasResourceProperties('AWS::OpenSearchServerless::SecurityPolicy', {
       Type: 'network',
       Policy: Match.stringLikeRegexp('"AllowFromPublic":false,"SourceVPCEs":\\["vpce-0123456789abcdef0"\\]'),
     });
-    expect(() => synth({ engine: 'serverless', vpcEndpointIds: ['sg-123'] })).toThrow("vpcEndpointIds: expected OpenSearch Serverless VPC endpoint ids (vpce-...), got 'sg-123'");
-    expect(() => synth({ vpcEndpointIds: ['vpce-0123456789abcdef0'] })).toThrow('vpcEndpointIds: only for engine serverless');
+    expect(() => CacheEngine.serverless({ vpcEndpointIds: ['sg-123'] })).toThrow("vpcEndpointIds: expected OpenSearch Serverless VPC endpoint ids (vpce-...), got 'sg-123'");
   });
 
   it('keeps the exact tier in an on-demand table with the TTL attribute the adapter writes', () => {
@@ -168,7 +166,7 @@ describe('SemanticCache', () => {
     });
 
     it('grants a serverless collection through aoss:APIAccessAll', () => {
-      synth({ engine: 'serverless' }).template().hasResourceProperties('AWS::IAM::Policy', {
+      synth({ engine: CacheEngine.serverless() }).template().hasResourceProperties('AWS::IAM::Policy', {
         PolicyDocument: { Statement: Match.arrayWith([{ Effect: 'Allow', Action: 'aoss:APIAccessAll', Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^CacheCollection'), 'Arn'] } }]) },
       });
     });
@@ -176,14 +174,19 @@ describe('SemanticCache', () => {
 
   describe('validation', () => {
     it.each([
-      ['the engine is unknown', { engine: 'redis' as never }, 'engine: expected managed-domain, serverless or valkey, got redis'],
-      ['the preset is unknown', { preset: 'huge' as never }, 'preset: expected development or production, got huge'],
-      ['a preset is given for serverless', { engine: 'serverless' as const, preset: 'production' as const }, 'preset / instanceType: only for engine managed-domain'],
-      ['standby replicas are asked of a domain', { standbyReplicas: true }, 'standbyReplicas: only for engine serverless'],
+      // An engine named as 0.0.x took it: each engine is its own option class now.
+      ['the engine is a name', { engine: 'serverless' as never }, 'engine: expected CacheEngine.managedDomain({...}), CacheEngine.serverless({...}) or CacheEngine.valkey({ vpc, ... }), got "serverless"'],
       ['the index name is not lower case', { indexName: 'Cache' }, "indexName: expected lower-case letters, digits, _ and -, got 'Cache'"],
-      ['the instance type is not a search type', { instanceType: 't3.medium' }, "instanceType: expected an OpenSearch instance type such as t3.medium.search, got 't3.medium'"],
     ])('fails when %s', (_, props, message) => {
       expect(() => synth(props)).toThrow(message);
+    });
+
+    it.each([
+      ['the preset is unknown', () => CacheEngine.managedDomain({ preset: 'huge' as never }), 'Invalid CacheEngine.managedDomain options:\n  - preset: expected development or production, got huge'],
+      ['the instance type is not a search type', () => CacheEngine.managedDomain({ instanceType: 't3.medium' }), "instanceType: expected an OpenSearch instance type such as t3.medium.search, got 't3.medium'"],
+      ['a Valkey preset is unknown', () => CacheEngine.valkey({ vpc: {} as never, preset: 'huge' as never }), 'Invalid CacheEngine.valkey options:\n  - preset: expected development or production, got huge'],
+    ])('refuses engine options when %s, as the engine is made', (_, make, message) => {
+      expect(make).toThrow(message);
     });
 
     it('refuses Titan options it cannot serve', () => {
@@ -203,14 +206,14 @@ describe('SemanticCache', () => {
   });
 
   describe('valkey', () => {
-    function synthValkey(props: SemanticCacheProps = {}, inVpc = true) {
+    function synthValkey(options: Partial<ValkeyEngineOptions> = {}, inVpc = true) {
       const app = new App();
       const stack = new Stack(app, 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
       const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
       const fn = new lambda.Function(stack, 'Router', {
         runtime: lambda.Runtime.NODEJS_24_X, handler: 'index.handler', code: lambda.Code.fromInline('exports.handler = async () => {}'), vpc: inVpc ? vpc : undefined,
       });
-      const cache = new SemanticCache(stack, 'Cache', { engine: 'valkey', vpc, ...props });
+      const cache = new SemanticCache(stack, 'Cache', { engine: CacheEngine.valkey({ vpc, ...options }) });
       cache.bindRouter(fn);
       return { app, stack, cache, template: () => Template.fromStack(stack) };
     }
@@ -254,15 +257,13 @@ describe('SemanticCache', () => {
 
     it('refuses a router outside the VPC, a missing VPC, and node types without vector search', () => {
       expect(() => synthValkey({}, false)).toThrow("SemanticCache (engine valkey): the router must run in the cache's VPC");
-      expect(() => synth({ engine: 'valkey' })).toThrow('vpc: required for engine valkey');
+      expect(() => CacheEngine.valkey({} as never)).toThrow('Invalid CacheEngine.valkey options:\n  - vpc: required (ElastiCache runs in a VPC, and the router with it)');
       expect(() => synthValkey({ nodeType: 'cache.r6gd.xlarge' })).toThrow('cache.r6gd.xlarge uses data tiering, which has no vector search');
       expect(() => synthValkey({ nodeType: 'cache.t4g.small' })).toThrow('needs its memory reserve raised for search');
       expect(() => synthValkey({ nodeType: 'cache.t2.medium' })).toThrow('nodeType: cache.t2.medium: ElastiCache no longer creates clusters on T2 nodes');
       // The production preset's replica needs a second zone in the subnet group.
       expect(() => synthValkey({ preset: 'production', vpcSubnets: { availabilityZones: ['dummy1a'] } }))
         .toThrow('vpcSubnets: the production preset runs a replica in a second Availability Zone, but the subnets span one (dummy1a)');
-      expect(() => synthValkey({ instanceType: 'r7g.large.search' })).toThrow('for engine valkey use nodeType');
-      expect(() => synth({ nodeType: 'cache.r7g.large' })).toThrow('nodeType: only for engine valkey');
     });
 
     it('has no unacknowledged cdk-nag AwsSolutions findings', () => {
@@ -277,8 +278,8 @@ describe('SemanticCache', () => {
     });
   });
 
-  it.each(['managed-domain', 'serverless'] as const)('has no unacknowledged cdk-nag AwsSolutions findings (%s)', (engine) => {
-    const { app, stack } = synth({ engine });
+  it.each([['managed-domain', () => CacheEngine.managedDomain()], ['serverless', () => CacheEngine.serverless()]] as const)('has no unacknowledged cdk-nag AwsSolutions findings (%s)', (_name, engine) => {
+    const { app, stack } = synth({ engine: engine() });
     // The inline test function is not ours; acknowledge what belongs to it, keep the cache's findings.
     Validations.of(stack.node.findChild('Router')).acknowledge(
       { id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]', reason: 'test function' },

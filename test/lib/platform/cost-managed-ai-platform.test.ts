@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { CostManagedAiPlatform, type CostManagedAiPlatformProps, GatewayConfig, RouterEgress } from '../../../lib';
+import { CacheEngine, CostManagedAiPlatform, type CostManagedAiPlatformProps, GatewayConfig, RouterEgress } from '../../../lib';
 import { estimate, type CfnTemplate } from '../../../lambda/core/finops/estimate';
 
 const document = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
@@ -28,21 +28,21 @@ describe('CostManagedAiPlatform', () => {
   });
 
   it('takes the cache options, or none at all', () => {
-    synth({ semanticCache: { engine: 'serverless' } }).template.resourceCountIs('AWS::OpenSearchServerless::Collection', 1);
+    synth({ semanticCache: { engine: CacheEngine.serverless() } }).template.resourceCountIs('AWS::OpenSearchServerless::Collection', 1);
     const none = synth({ enableSemanticCache: false });
     expect(none.platform.cache).toBeUndefined();
     none.template.resourceCountIs('AWS::OpenSearchService::Domain', 0);
     none.template.resourcePropertiesCountIs('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ LLM_FINOPS_SEMANTIC_INDEX: Match.anyValue() }) } }, 0);
     // Nor the encoder's layer.
     none.template.resourceCountIs('AWS::Lambda::LayerVersion', 0);
-    expect(() => synth({ enableSemanticCache: false, semanticCache: { engine: 'serverless' } })).toThrow('semanticCache: settings for a cache enableSemanticCache: false leaves out');
+    expect(() => synth({ enableSemanticCache: false, semanticCache: { engine: CacheEngine.serverless() } })).toThrow('semanticCache: settings for a cache enableSemanticCache: false leaves out');
     expect(() => synth({ enableCostAttribution: false, costAttribution: {} })).toThrow('costAttribution: settings for what enableCostAttribution: false leaves out');
   });
 
   it('puts the router in the VPC of a Valkey cache and admits it there; estimate prices the node (hand-computed)', () => {
     const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 1 });
-    const platform = new CostManagedAiPlatform(stack, 'Platform', { gatewayConfig, semanticCache: { engine: 'valkey', vpc } });
+    const platform = new CostManagedAiPlatform(stack, 'Platform', { gatewayConfig, semanticCache: { engine: CacheEngine.valkey({ vpc }) } });
     const template = Template.fromStack(stack);
     expect(platform.gateway.router.function.isBoundToVpc).toBe(true);
     template.resourceCountIs('AWS::ElastiCache::ReplicationGroup', 1);
@@ -63,7 +63,7 @@ describe('CostManagedAiPlatform', () => {
     function isolated(extra: Partial<CostManagedAiPlatformProps> = {}, config = gatewayConfig) {
       const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });
       const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
-      const platform = new CostManagedAiPlatform(stack, 'Platform', { gatewayConfig: config, semanticCache: { engine: 'valkey', vpc }, ...extra });
+      const platform = new CostManagedAiPlatform(stack, 'Platform', { gatewayConfig: config, semanticCache: { engine: CacheEngine.valkey({ vpc }) }, ...extra });
       return { platform, template: () => Template.fromStack(stack) };
     }
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { CostManagedAiPlatform, GatewayConfig, ReferencePlatformStack, RouterEgress } from '../../../lib';
+import { CacheEngine, CostManagedAiPlatform, GatewayConfig, ReferencePlatformStack, RouterEgress } from '../../../lib';
 import { unacknowledgedNagFindings } from '../../support/nag';
 
 describe('ReferencePlatformStack', () => {
@@ -33,7 +33,7 @@ describe('ReferencePlatformStack', () => {
     const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
     Validations.of(vpc).acknowledge({ id: 'AwsSolutions-VPC7', reason: 'the test\'s VPC: flow logs are the VPC owner\'s choice' });
     const gatewayConfig = GatewayConfig.fromFile(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'));
-    new CostManagedAiPlatform(stack, 'Platform', { gatewayConfig, semanticCache: { engine: 'valkey', vpc }, routerEgress: RouterEgress.CREATE_ENDPOINTS });
+    new CostManagedAiPlatform(stack, 'Platform', { gatewayConfig, semanticCache: { engine: CacheEngine.valkey({ vpc }) }, routerEgress: RouterEgress.CREATE_ENDPOINTS });
     expect(unacknowledgedNagFindings(app)).toBe('');
   });
 });
