@@ -186,7 +186,6 @@ export class SemanticCache extends Construct {
       logPublishingOptions: { SEARCH_SLOW_LOGS: logTarget, INDEX_SLOW_LOGS: logTarget, ES_APPLICATION_LOGS: logTarget },
     });
     domain.applyRemovalPolicy(removal);
-    domain.node.addDependency(logGroup);
     // The domain validates its log publishing at creation: the policy must exist first.
     domain.node.addDependency(logsPolicy);
     const endpoint = `https://${domain.attrDomainEndpoint}`;
