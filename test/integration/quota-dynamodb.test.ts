@@ -128,7 +128,8 @@ describe('quota on DynamoDB (dynalite), through the pipeline', () => {
     expect(shared.counters.every((c) => c.reserved === 0)).toBe(true);
     expect(shared.admittedTokens).toBeLessThanOrEqual(50_000 * shared.minutes.length);
     expect(shared.results.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(40);
-    expect(shared.results.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+    // Anything else (a 503 when dynalite answers too slowly on a loaded machine) is named, not hidden in a false.
+    expect(shared.results.map((r) => r.status).filter((st) => st !== 200 && st !== 429)).toEqual([]);
     // A counter per instance (what per-pod gateways keep): each admits its own 50,000, 4 x the limit in all.
     const apart = await run(false);
     expect(apart.admittedTokens).toBeGreaterThan(50_000 * apart.minutes.length);
