@@ -9,7 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { createHash } from 'node:crypto';
 import { Construct } from 'constructs';
-import { BUNDLES, ENV_USAGE_SCOPE, usageIdentifierFor } from '../../lambda/contract';
+import { BUNDLES, ENV_USAGE_SCOPE, type GatewayConfigDocument, usageIdentifierFor } from '../../lambda/contract';
 import { checkEnvironmentSize, configDelivery } from './config-delivery';
 import { GatewayConfig } from './gateway-config';
 import { type ILlmGateway, type LlmGatewayAttributes, LlmGatewayBase } from './llm-gateway-base';
@@ -224,8 +224,29 @@ export class LlmGateway extends LlmGatewayBase {
     this.props = props;
     const config = GatewayConfig._documentOf(props.config, 'LlmGateway config');
     this.usageScope = this.node.addr.slice(0, 10);
-    const problems: string[] = [];
     const timeout = props.timeout ?? Duration.minutes(5);
+    this.validate(props, timeout);
+    const tracing = props.tracing ?? false;
+    this.router = this.buildRouter(props, timeout, tracing);
+    const { fn, bearer, xApiKey } = this.buildAuthorizers(props, config, tracing);
+    this.authorizerFunction = fn;
+    this.api = this.buildApi(props, tracing);
+    this.restApiId = this.api.restApiId;
+    this.restApiName = this.api.restApiName;
+    this.stageName = this.api.deploymentStage.stageName;
+    this.routerLogGroup = this.router.logGroup;
+    this.addRoutes(timeout, bearer, xApiKey);
+    this.protect(props);
+    if (props.domain) this.addDomain(props.domain);
+    this.baseUrl = props.domain ? `https://${props.domain.name}/v1` : `${this.api.url}v1`;
+    this.runtimeTenantsPlan = this.addOutputsAndRuntimePlan(props);
+    const configured = Array.isArray(config.tenants) ? (config.tenants as { id: string }[]) : [];
+    for (const t of configured) this.addTenant(t.id);
+  }
+
+  /** Every rule, each problem named; a warning for a timeout past API Gateway's idle timeout. */
+  private validate(props: LlmGatewayProps, timeout: Duration): void {
+    const problems: string[] = [];
     if (!timeout.isUnresolved() && (timeout.toMilliseconds() < 50 || timeout.toMilliseconds() > 900_000)) {
       problems.push(`timeout: expected 50 ms to 15 minutes, got ${timeout.toHumanString()}`);
     }
@@ -252,13 +273,16 @@ export class LlmGateway extends LlmGatewayBase {
     }
     if (problems.length) throw new Error(`Invalid LlmGateway props:\n  - ${problems.join('\n  - ')}`);
 
-    const tracing = props.tracing ?? false;
-    this.router = new RouterFunction(this, 'Router', {
+  }
+
+  /** The router function, bound to the quota table (or warned about without one). */
+  private buildRouter(props: LlmGatewayProps, timeout: Duration, tracing: boolean): RouterFunction {
+    const router = new RouterFunction(this, 'Router', {
       config: props.config, timeout: timeout.plus(Duration.seconds(10)), vpc: props.vpc, vpcSubnets: props.vpcSubnets, egress: props.routerEgress,
       bedrockMarketplaceSubscribe: props.bedrockMarketplaceSubscribe,
     });
-    if (tracing) this.router.function.addEnvironment('AWS_XRAY_CONTEXT_MISSING', 'IGNORE_ERROR');
-    if (props.quotaTable) props.quotaTable.bindRouter(this.router.function);
+    if (tracing) router.function.addEnvironment('AWS_XRAY_CONTEXT_MISSING', 'IGNORE_ERROR');
+    if (props.quotaTable) props.quotaTable.bindRouter(router.function);
     else {
       Annotations.of(this).addWarningV2(
         'cdk-llm-finops:noQuotaTable',
@@ -266,8 +290,13 @@ export class LlmGateway extends LlmGatewayBase {
       );
     }
 
+    return router;
+  }
+
+  /** The authorizer function and its two API Gateway authorizers: Bearer keys and Anthropic's x-api-key. */
+  private buildAuthorizers(props: LlmGatewayProps, config: GatewayConfigDocument, tracing: boolean): { fn: lambda.Function; bearer: apigw.RequestAuthorizer; xApiKey: apigw.RequestAuthorizer } {
     const authorizerDelivery = configDelivery(BUNDLES.authorizer, config);
-    this.authorizerFunction = new lambda.Function(this, 'Authorizer', {
+    const fn = new lambda.Function(this, 'Authorizer', {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
@@ -279,21 +308,26 @@ export class LlmGateway extends LlmGatewayBase {
       environment: { ...authorizerDelivery.environment, [ENV_USAGE_SCOPE]: this.usageScope },
       description: 'cdk-llm-finops authorizer: Bearer key -> tenant',
     });
-    checkEnvironmentSize(this.authorizerFunction, 'LlmGateway authorizer');
-    props.quotaTable?.bindAuthorizer(this.authorizerFunction);
-    const authorizer = new apigw.RequestAuthorizer(this, 'KeyAuthorizer', {
-      handler: this.authorizerFunction,
+    checkEnvironmentSize(fn, 'LlmGateway authorizer');
+    props.quotaTable?.bindAuthorizer(fn);
+    const bearer = new apigw.RequestAuthorizer(this, 'KeyAuthorizer', {
+      handler: fn,
       identitySources: [apigw.IdentitySource.header('Authorization')],
       resultsCacheTtl: props.authorizerCacheTtl ?? Duration.minutes(5),
     });
     // Anthropic clients (Claude Code, the Anthropic SDKs) send their key as x-api-key. API Gateway calls an authorizer
     // only when all its identity sources are present, so the Messages routes get the same function keyed on that header.
-    const anthropicAuthorizer = new apigw.RequestAuthorizer(this, 'XApiKeyAuthorizer', {
-      handler: this.authorizerFunction,
+    const xApiKey = new apigw.RequestAuthorizer(this, 'XApiKeyAuthorizer', {
+      handler: fn,
       identitySources: [apigw.IdentitySource.header('x-api-key')],
       resultsCacheTtl: props.authorizerCacheTtl ?? Duration.minutes(5),
     });
 
+    return { fn, bearer, xApiKey };
+  }
+
+  /** The REST API: regional, keys from the authorizer, JSON access logs, optional X-Ray. */
+  private buildApi(props: LlmGatewayProps, tracing: boolean): apigw.RestApi {
     const accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.accessLogRetention ?? logs.RetentionDays.ONE_MONTH });
     if (props.setUpApiGatewayAccountLogging === undefined) {
       Annotations.of(this).addWarningV2('cdk-llm-finops:apiGatewayAccountLogging',
@@ -301,7 +335,7 @@ export class LlmGateway extends LlmGatewayBase {
         'in a fresh account or Region the deploy fails without it. Set setUpApiGatewayAccountLogging: true in one stack per account and Region, ' +
         'or false if it is set already (`aws apigateway get-account` shows cloudwatchRoleArn).');
     }
-    this.api = new apigw.RestApi(this, 'Resource', {
+    return new apigw.RestApi(this, 'Resource', {
       restApiName: props.restApiName ?? Names.uniqueResourceName(this, { maxLength: 64 }),
       description: 'cdk-llm-finops OpenAI-compatible gateway',
       apiKeySourceType: apigw.ApiKeySourceType.AUTHORIZER,
@@ -317,18 +351,18 @@ export class LlmGateway extends LlmGatewayBase {
         metricsEnabled: true,
       },
     });
-    this.restApiId = this.api.restApiId;
-    this.restApiName = this.api.restApiName;
-    this.stageName = this.api.deploymentStage.stageName;
-    this.routerLogGroup = this.router.logGroup;
+  }
+
+  /** The routes: every API route streams from the router; /health is answered by API Gateway itself. */
+  private addRoutes(timeout: Duration, bearer: apigw.RequestAuthorizer, xApiKey: apigw.RequestAuthorizer): void {
     const integration = new apigw.LambdaIntegration(this.router.function, {
       proxy: true,
       responseTransferMode: apigw.ResponseTransferMode.STREAM,
       timeout,
     });
-    const authorized: apigw.MethodOptions = { authorizer, authorizationType: apigw.AuthorizationType.CUSTOM, apiKeyRequired: true };
+    const authorized: apigw.MethodOptions = { authorizer: bearer, authorizationType: apigw.AuthorizationType.CUSTOM, apiKeyRequired: true };
     const v1 = this.api.root.addResource('v1');
-    const byXApiKey: apigw.MethodOptions = { ...authorized, authorizer: anthropicAuthorizer };
+    const byXApiKey: apigw.MethodOptions = { ...authorized, authorizer: xApiKey };
     v1.addResource('chat').addResource('completions').addMethod('POST', integration, authorized);
     v1.addResource('responses').addMethod('POST', integration, authorized);
     const messages = v1.addResource('messages');
@@ -345,6 +379,10 @@ export class LlmGateway extends LlmGatewayBase {
     });
     this.api.root.addResource('health').addMethod('GET', health, { methodResponses: [{ statusCode: '200' }] });
 
+  }
+
+  /** The web ACL (made here or yours) and the API's cdk-nag acknowledgements. */
+  private protect(props: LlmGatewayProps): void {
     acknowledgeBasicExecutionRole(this.authorizerFunction);
     const webAclArn = props.webAcl ? this.makeWebAcl(props.webAclRateLimit ?? 2000).attrArn : props.webAclArn;
     if (webAclArn) {
@@ -354,41 +392,45 @@ export class LlmGateway extends LlmGatewayBase {
       if (!(webAclArn && ack.id === 'AwsSolutions-APIG3')) Validations.of(this.api).acknowledge(ack);
     }
 
-    if (props.domain) {
-      const domain = this.api.addDomainName('Domain', {
-        domainName: props.domain.name,
-        certificate: props.domain.certificate,
-        endpointType: apigw.EndpointType.REGIONAL,
-        securityPolicy: apigw.SecurityPolicy.TLS_1_2,
+  }
+
+  /** The custom domain (TLS 1.2), its alias record, and the regional target for a CNAME as an output. */
+  private addDomain(options: GatewayDomainOptions): void {
+    const domain = this.api.addDomainName('Domain', {
+      domainName: options.name,
+      certificate: options.certificate,
+      endpointType: apigw.EndpointType.REGIONAL,
+      securityPolicy: apigw.SecurityPolicy.TLS_1_2,
+    });
+    if (options.hostedZone) {
+      new route53.ARecord(this, 'DomainRecord', {
+        zone: options.hostedZone,
+        recordName: options.name,
+        target: route53.RecordTarget.fromAlias(new route53Targets.ApiGatewayDomain(domain)),
       });
-      if (props.domain.hostedZone) {
-        new route53.ARecord(this, 'DomainRecord', {
-          zone: props.domain.hostedZone,
-          recordName: props.domain.name,
-          target: route53.RecordTarget.fromAlias(new route53Targets.ApiGatewayDomain(domain)),
-        });
-      }
-      new CfnOutput(this, 'DomainTarget', { value: domain.domainNameAliasDomainName, description: 'Regional target for a CNAME or alias record of the custom domain' });
     }
-    this.baseUrl = props.domain ? `https://${props.domain.name}/v1` : `${this.api.url}v1`;
+    new CfnOutput(this, 'DomainTarget', { value: domain.domainNameAliasDomainName, description: 'Regional target for a CNAME or alias record of the custom domain' });
+  }
+
+  /** The outputs `llm-finops tenants` and `fromLlmGatewayAttributes` read, and the usage plan run-time tenants join. */
+  private addOutputsAndRuntimePlan(props: LlmGatewayProps): apigw.UsagePlan | undefined {
     new CfnOutput(this, 'BaseUrl', { value: this.baseUrl, description: 'OpenAI-compatible base URL' });
     // What LlmGateway.fromLlmGatewayAttributes needs in another stack or app.
     new CfnOutput(this, 'RestApiId', { value: this.restApiId, description: 'For LlmGateway.fromLlmGatewayAttributes (restApiId)' });
     new CfnOutput(this, 'RestApiName', { value: this.restApiName, description: 'For LlmGateway.fromLlmGatewayAttributes (restApiName: the ApiName dimension of its metrics)' });
     new CfnOutput(this, 'RouterLogGroupName', { value: this.routerLogGroup.logGroupName, description: 'For LlmGateway.fromLlmGatewayAttributes (routerLogGroupName: the usage records)' });
-    if (props.quotaTable) {
-      // Run-time tenants (llm-finops tenants create --usage-plan-id) join this plan: API Gateway needs one per key.
-      this.runtimeTenantsPlan = this.api.addUsagePlan('RuntimeTenantsPlan', {
-        description: 'run-time tenants (llm-finops tenants)',
-        throttle: { rateLimit: props.tenantRateLimit ?? 50, burstLimit: props.tenantBurstLimit ?? 100 },
-        apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
-      });
-      new CfnOutput(this, 'RuntimeTenantsUsagePlanId', { value: this.runtimeTenantsPlan.usagePlanId, description: 'For llm-finops tenants create --usage-plan-id' });
-      new CfnOutput(this, 'UsageScope', { value: this.usageScope, description: 'For llm-finops tenants create --usage-scope (the prefix of this gateway\'s meter keys)' });
-    }
-    const configured = Array.isArray(config.tenants) ? (config.tenants as { id: string }[]) : [];
-    for (const t of configured) this.addTenant(t.id);
+    if (!props.quotaTable) return undefined;
+    // Run-time tenants (llm-finops tenants create --usage-plan-id) join this plan: API Gateway needs one per key.
+    const plan = this.api.addUsagePlan('RuntimeTenantsPlan', {
+      description: 'run-time tenants (llm-finops tenants)',
+      throttle: { rateLimit: props.tenantRateLimit ?? 50, burstLimit: props.tenantBurstLimit ?? 100 },
+      apiStages: [{ api: this.api, stage: this.api.deploymentStage }],
+    });
+    new CfnOutput(this, 'RuntimeTenantsUsagePlanId', { value: plan.usagePlanId, description: 'For llm-finops tenants create --usage-plan-id' });
+    new CfnOutput(this, 'UsageScope', { value: this.usageScope, description: 'For llm-finops tenants create --usage-scope (the prefix of this gateway\'s meter keys)' });
+    return plan;
   }
+
 
   /** A regional web ACL: AWS managed common and known-bad-inputs rules and a per-IP rate limit. */
   private makeWebAcl(rateLimit: number): wafv2.CfnWebACL {
