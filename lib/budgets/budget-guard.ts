@@ -208,13 +208,24 @@ export class BudgetGuard extends Construct {
 
   constructor(scope: Construct, id: string, props: BudgetGuardProps) {
     super(scope, id);
-    const actual = props.actualThresholds ?? [50, 80, 100];
-    const forecasted = props.forecastedThresholds ?? [100];
-    const killAt = props.killSwitch?.thresholdPercent ?? 100;
-    const denyAt = props.premiumDeny?.thresholdPercent ?? 100;
-    const tagKey = props.tenantTagKey ?? 'llm-finops:tenant';
-    const prefix = props.budgetNamePrefix ?? Names.uniqueResourceName(this, { maxLength: 60, separator: '-' }).toLowerCase();
+    const d = derive(props, Names.uniqueResourceName(this, { maxLength: 60, separator: '-' }).toLowerCase());
+    this.validate(props, d);
+    const topics = this.buildTopics(props);
+    this.alertTopic = topics.alertTopic;
+    this.alerts = topics.alerts;
+    this.killSwitchTopic = topics.killSwitchTopic;
+    const { total, rules } = this.addBudgets(props, d);
+    if (props.anomalyDetection ?? true) this.anomalyMonitorArn = this.addAnomalyDetection(props, d.prefix);
+    if (props.killSwitch && this.killSwitchTopic) this.killSwitchFunction = this.addKillSwitch(props.killSwitch, this.killSwitchTopic, rules);
+    if (props.premiumDeny) {
+      const { policy, action } = this.addPremiumDeny(props, props.premiumDeny, total, d.denyAt);
+      this.premiumDenyPolicy = policy;
+      this.budgetAction = action;
+    }
+  }
 
+  /** Every rule, each problem named. */
+  private validate(props: BudgetGuardProps, d: Derived): void {
     const problems: string[] = [];
     const amount = (field: string, v: number | undefined): void => {
       if (v !== undefined && !(Number.isFinite(v) && v > 0)) problems.push(`${field}: expected a positive number of USD, got ${v}`);
@@ -227,12 +238,12 @@ export class BudgetGuard extends Construct {
       for (const p of list) if (!(Number.isFinite(p) && p > 0 && p <= 1000)) problems.push(`${field}: expected percents in (0, 1000], got ${p}`);
       if (new Set(list).size !== list.length) problems.push(`${field}: duplicate thresholds ${list.join(', ')}`);
     };
-    percents('actualThresholds', actual);
-    percents('forecastedThresholds', forecasted);
-    percents('killSwitch.thresholdPercent', [killAt]);
-    percents('premiumDeny.thresholdPercent', [denyAt]);
-    if (!/^[A-Za-z0-9_.-]{1,60}$/.test(prefix)) problems.push(`budgetNamePrefix: letters, digits, '_', '.', '-' only, at most 60, got '${prefix}'`);
-    if (!/^[A-Za-z0-9_.:/=+@-]{1,128}$/.test(tagKey) || tagKey.startsWith('aws:')) problems.push(`tenantTagKey: not a valid user tag key: '${tagKey}'`);
+    percents('actualThresholds', d.actual);
+    percents('forecastedThresholds', d.forecasted);
+    percents('killSwitch.thresholdPercent', [d.killAt]);
+    percents('premiumDeny.thresholdPercent', [d.denyAt]);
+    if (!/^[A-Za-z0-9_.-]{1,60}$/.test(d.prefix)) problems.push(`budgetNamePrefix: letters, digits, '_', '.', '-' only, at most 60, got '${d.prefix}'`);
+    if (!/^[A-Za-z0-9_.:/=+@-]{1,128}$/.test(d.tagKey) || d.tagKey.startsWith('aws:')) problems.push(`tenantTagKey: not a valid user tag key: '${d.tagKey}'`);
     const seen = new Set<string>();
     for (const [i, t] of (props.tenantBudgets ?? []).entries()) {
       if (!/^[A-Za-z0-9_.-]{1,64}$/.test(t.tenant ?? '')) problems.push(`tenantBudgets[${i}].tenant: expected a tenant id (letters, digits, '_', '.', '-'), got '${t.tenant}'`);
@@ -241,28 +252,33 @@ export class BudgetGuard extends Construct {
       amount(`tenantBudgets[${i}].monthlyLimitUsd`, t.monthlyLimitUsd);
     }
     if (props.premiumDeny && !props.premiumDeny.resources.length) problems.push('premiumDeny.resources: no premium model resources to deny (does the config name quota.premiumTiers with Bedrock or SageMaker models?)');
-    // The kill notification replaces the alert at the same percent (the Lambda's own notice tells people).
-    const humanActual = props.killSwitch ? actual.filter((p) => p !== killAt) : actual;
-    const perBudget = humanActual.length + forecasted.length + (props.killSwitch ? 1 : 0);
+    const perBudget = d.humanActual.length + d.forecasted.length + (props.killSwitch ? 1 : 0);
     if (perBudget > MAX_NOTIFICATIONS) problems.push(`thresholds: ${perBudget} notifications per budget, AWS Budgets allows ${MAX_NOTIFICATIONS}`);
     if (problems.length) throw new Error(`Invalid BudgetGuard props:\n  - ${problems.join('\n  - ')}`);
+  }
 
+  /** The alert topic (given, or an AlertTopic made here) and the kill switch's machine topic. */
+  private buildTopics(props: BudgetGuardProps): { alertTopic: sns.ITopic; alerts?: AlertTopic; killSwitchTopic?: sns.Topic } {
+    let alertTopic: sns.ITopic;
+    let alerts: AlertTopic | undefined;
     if (props.alertTopic) {
-      this.alertTopic = props.alertTopic;
+      alertTopic = props.alertTopic;
       AlertTopic.admitBillingPublishers(props.alertTopic);
     } else {
-      this.alerts = new AlertTopic(this, 'Alerts', props.notifications);
-      this.alertTopic = this.alerts.topic;
+      alerts = new AlertTopic(this, 'Alerts', props.notifications);
+      alertTopic = alerts.topic;
     }
+    if (!props.killSwitch) return { alertTopic, alerts };
+    const killSwitchTopic = new sns.Topic(this, 'KillSwitchTopic', { displayName: 'LLM budget kill switch (machine use)', enforceSSL: true, masterKey: alertTopic.masterKey });
+    AlertTopic.admitBillingPublishers(killSwitchTopic);
+    return { alertTopic, alerts, killSwitchTopic };
+  }
 
-    if (props.killSwitch) {
-      this.killSwitchTopic = new sns.Topic(this, 'KillSwitchTopic', { displayName: 'LLM budget kill switch (machine use)', enforceSSL: true, masterKey: this.alertTopic.masterKey });
-      AlertTopic.admitBillingPublishers(this.killSwitchTopic);
-    }
-
-    // The budgets.
+  /** The budgets (total, Bedrock, SageMaker, per tenant), each notifying the alert topic and the kill switch's. */
+  private addBudgets(props: BudgetGuardProps, d: Derived): { total: budgets.CfnBudget; rules: { budgetName: string; tenant?: string; mode: string }[] } {
     const rules: { budgetName: string; tenant?: string; mode: string }[] = [];
     const mode = props.killSwitch?.mode ?? KillSwitchMode.DOWNGRADE;
+    const { humanActual, forecasted, killAt, prefix, tagKey } = d;
     const add = (key: string, limit: number, costFilters: Record<string, string[]> | undefined, tenant?: string): budgets.CfnBudget => {
       const budgetName = `${prefix}-${key}`.slice(0, 100);
       const notify = (type: 'ACTUAL' | 'FORECASTED', threshold: number, topicArn: string): budgets.CfnBudget.NotificationWithSubscribersProperty => ({
@@ -299,102 +315,105 @@ export class BudgetGuard extends Construct {
     if (props.sageMakerMonthlyLimitUsd !== undefined) add('sagemaker', props.sageMakerMonthlyLimitUsd, { Service: ['Amazon SageMaker'] });
     for (const t of props.tenantBudgets ?? []) add(`tenant-${t.tenant}`, t.monthlyLimitUsd, { TagKeyValue: [`user:${tagKey}$${t.tenant}`] }, t.tenant);
 
-    // Cost Anomaly Detection.
-    if (props.anomalyDetection ?? true) {
-      let monitorArn = props.anomalyMonitorArn;
-      if (!monitorArn && props.anomalyMonitorAwsServices) {
-        Annotations.of(this).addWarningV2('cdk-llm-finops:anomalyMonitorAwsServices',
-          'anomalyMonitorAwsServices makes the account\'s one AWS-services anomaly monitor as a stack resource: the deploy fails if the account already has one (`aws ce get-anomaly-monitors` lists them); the default reuses it.');
-        monitorArn = new ce.CfnAnomalyMonitor(this, 'AnomalyMonitor', { monitorName: `${prefix}-services`.slice(0, 1024), monitorType: 'DIMENSIONAL', monitorDimension: 'SERVICE' }).attrMonitorArn;
-      } else if (!monitorArn) {
-        monitorArn = this.accountServicesMonitor(`${prefix}-services`);
-      }
-      this.anomalyMonitorArn = monitorArn;
-      const subscription = new ce.CfnAnomalySubscription(this, 'AnomalySubscription', {
-        subscriptionName: `${prefix}-immediate`,
-        frequency: 'IMMEDIATE',
-        monitorArnList: [monitorArn],
-        subscribers: [{ type: 'SNS', address: this.alertTopic.topicArn }],
-        thresholdExpression: JSON.stringify({
-          Dimensions: { Key: 'ANOMALY_TOTAL_IMPACT_ABSOLUTE', MatchOptions: ['GREATER_THAN_OR_EQUAL'], Values: [String(props.anomalyImpactThresholdUsd ?? 100)] },
-        }),
-      });
-      const policy = this.alertTopic.node.tryFindChild('Policy');
-      if (policy) subscription.node.addDependency(policy);
-    }
+    return { total, rules };
+  }
 
-    // The kill switch.
-    if (props.killSwitch && this.killSwitchTopic) {
-      const fn = new lambda.Function(this, 'KillSwitch', {
-        runtime: lambda.Runtime.NODEJS_24_X,
-        architecture: lambda.Architecture.ARM_64,
-        handler: 'index.handler',
-        code: bundleCode(BUNDLES.budgetAction),
-        memorySize: 256,
-        timeout: Duration.seconds(30),
-        logGroup: new logs.LogGroup(this, 'KillSwitchLogs', { retention: logs.RetentionDays.ONE_YEAR }),
-        environment: {
-          [ENV_QUOTA_TABLE]: props.killSwitch.quotaTable.tableName,
-          [ENV_KILL_SWITCH_RULES]: JSON.stringify(rules),
-          [ENV_ALERT_TOPIC_ARN]: this.alertTopic.topicArn,
-        },
-        description: 'cdk-llm-finops kill switch: sets the quota table flag when an AWS budget passes its kill threshold',
-      });
-      props.killSwitch.quotaTable.grantKillSwitch(fn);
-      this.alertTopic.grantPublish(fn);
-      if (this.alertTopic.masterKey) acknowledgeTopicKeyGrant(fn);
-      this.killSwitchTopic.addSubscription(new subs.LambdaSubscription(fn));
-      acknowledgeBasicExecutionRole(fn);
-      this.killSwitchFunction = fn;
-      // A kill switch that fails is itself an alert.
-      new cloudwatch.Alarm(this, 'KillSwitchErrors', {
-        alarmDescription: 'The budget kill-switch Lambda failed: a budget passed its kill threshold and the flag may not be set. Check its log, then set it by hand: llm-finops quota kill-switch --on downgrade --store dynamodb --dynamodb-table <table>.',
-        metric: fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
-        threshold: 1,
-        evaluationPeriods: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }).addAlarmAction(new cwActions.SnsAction(this.alertTopic));
+  /** Cost Anomaly Detection: the account's AWS-services monitor (found, or made) and an immediate subscription. */
+  private addAnomalyDetection(props: BudgetGuardProps, prefix: string): string {
+    let monitorArn = props.anomalyMonitorArn;
+    if (!monitorArn && props.anomalyMonitorAwsServices) {
+      Annotations.of(this).addWarningV2('cdk-llm-finops:anomalyMonitorAwsServices',
+        'anomalyMonitorAwsServices makes the account\'s one AWS-services anomaly monitor as a stack resource: the deploy fails if the account already has one (`aws ce get-anomaly-monitors` lists them); the default reuses it.');
+      monitorArn = new ce.CfnAnomalyMonitor(this, 'AnomalyMonitor', { monitorName: `${prefix}-services`.slice(0, 1024), monitorType: 'DIMENSIONAL', monitorDimension: 'SERVICE' }).attrMonitorArn;
+    } else if (!monitorArn) {
+      monitorArn = this.accountServicesMonitor(`${prefix}-services`);
     }
+    const subscription = new ce.CfnAnomalySubscription(this, 'AnomalySubscription', {
+      subscriptionName: `${prefix}-immediate`,
+      frequency: 'IMMEDIATE',
+      monitorArnList: [monitorArn],
+      subscribers: [{ type: 'SNS', address: this.alertTopic.topicArn }],
+      thresholdExpression: JSON.stringify({
+        Dimensions: { Key: 'ANOMALY_TOTAL_IMPACT_ABSOLUTE', MatchOptions: ['GREATER_THAN_OR_EQUAL'], Values: [String(props.anomalyImpactThresholdUsd ?? 100)] },
+      }),
+    });
+    const policy = this.alertTopic.node.tryFindChild('Policy');
+    if (policy) subscription.node.addDependency(policy);
+    return monitorArn;
+  }
 
-    // The budget action: IAM deny on premium models, attached by AWS Budgets.
-    if (props.premiumDeny) {
-      const stack = Stack.of(this);
-      const sagemaker = props.premiumDeny.resources.filter((r) => !Token.isUnresolved(r) && r.includes(':sagemaker:'));
-      const bedrock = props.premiumDeny.resources.filter((r) => !sagemaker.includes(r));
-      this.premiumDenyPolicy = new iam.ManagedPolicy(this, 'PremiumDenyPolicy', {
-        description: 'cdk-llm-finops: attached by AWS Budgets when the total budget is spent; denies invoking premium models',
-        statements: [
-          ...(bedrock.length ? [new iam.PolicyStatement({ sid: 'DenyPremiumBedrock', effect: iam.Effect.DENY, actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], resources: bedrock })] : []),
-          ...(sagemaker.length ? [new iam.PolicyStatement({ sid: 'DenyPremiumSageMaker', effect: iam.Effect.DENY, actions: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'], resources: sagemaker })] : []),
-        ],
-      });
-      const executionRole = new iam.Role(this, 'BudgetActionRole', {
-        assumedBy: new iam.ServicePrincipal('budgets.amazonaws.com', {
-          conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:budgets::${stack.account}:budget/${this.budgetNames.total}*` } },
-        }),
-        description: 'AWS Budgets attaches and detaches the premium-deny policy on the router role',
-      });
-      executionRole.addToPolicy(new iam.PolicyStatement({
-        actions: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
-        resources: [props.premiumDeny.role.roleArn],
-        conditions: { ArnEquals: { 'iam:PolicyARN': this.premiumDenyPolicy.managedPolicyArn } },
-      }));
-      this.budgetAction = new budgets.CfnBudgetsAction(this, 'PremiumDenyAction', {
-        budgetName: total.ref,
-        notificationType: 'ACTUAL',
-        actionType: 'APPLY_IAM_POLICY',
-        actionThreshold: { type: 'PERCENTAGE', value: denyAt },
-        approvalModel: 'AUTOMATIC',
-        executionRoleArn: executionRole.roleArn,
-        definition: { iamActionDefinition: { policyArn: this.premiumDenyPolicy.managedPolicyArn, roles: [props.premiumDeny.role.roleName] } },
-        subscribers: [{ type: 'SNS', address: this.alertTopic.topicArn }],
-      });
-      this.budgetAction.node.addDependency(executionRole);
-      if (!props.killSwitch) {
-        Annotations.of(this).addInfoV2('cdk-llm-finops:denyWithoutKillSwitch', 'premiumDeny without killSwitch: premium requests fail with a 502 once IAM denies them, instead of being downgraded by the gateway.');
-      }
+  /** The kill-switch function on the machine topic, and an alarm when it fails. */
+  private addKillSwitch(killSwitch: KillSwitchOptions, killSwitchTopic: sns.Topic, rules: { budgetName: string; tenant?: string; mode: string }[]): lambda.Function {
+    const fn = new lambda.Function(this, 'KillSwitch', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: bundleCode(BUNDLES.budgetAction),
+      memorySize: 256,
+      timeout: Duration.seconds(30),
+      logGroup: new logs.LogGroup(this, 'KillSwitchLogs', { retention: logs.RetentionDays.ONE_YEAR }),
+      environment: {
+        [ENV_QUOTA_TABLE]: killSwitch.quotaTable.tableName,
+        [ENV_KILL_SWITCH_RULES]: JSON.stringify(rules),
+        [ENV_ALERT_TOPIC_ARN]: this.alertTopic.topicArn,
+      },
+      description: 'cdk-llm-finops kill switch: sets the quota table flag when an AWS budget passes its kill threshold',
+    });
+    killSwitch.quotaTable.grantKillSwitch(fn);
+    this.alertTopic.grantPublish(fn);
+    if (this.alertTopic.masterKey) acknowledgeTopicKeyGrant(fn);
+    killSwitchTopic.addSubscription(new subs.LambdaSubscription(fn));
+    acknowledgeBasicExecutionRole(fn);
+    // A kill switch that fails is itself an alert.
+    new cloudwatch.Alarm(this, 'KillSwitchErrors', {
+      alarmDescription: 'The budget kill-switch Lambda failed: a budget passed its kill threshold and the flag may not be set. Check its log, then set it by hand: llm-finops quota kill-switch --on downgrade --store dynamodb --dynamodb-table <table>.',
+      metric: fn.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }).addAlarmAction(new cwActions.SnsAction(this.alertTopic));
+    return fn;
+  }
+
+  /** The budget action: an IAM deny on the premium models, which AWS Budgets attaches to the router's role. */
+  private addPremiumDeny(props: BudgetGuardProps, premiumDeny: PremiumDenyOptions, total: budgets.CfnBudget, denyAt: number): { policy: iam.ManagedPolicy; action: budgets.CfnBudgetsAction } {
+    const stack = Stack.of(this);
+    const sagemaker = premiumDeny.resources.filter((r) => !Token.isUnresolved(r) && r.includes(':sagemaker:'));
+    const bedrock = premiumDeny.resources.filter((r) => !sagemaker.includes(r));
+    const policy = new iam.ManagedPolicy(this, 'PremiumDenyPolicy', {
+      description: 'cdk-llm-finops: attached by AWS Budgets when the total budget is spent; denies invoking premium models',
+      statements: [
+        ...(bedrock.length ? [new iam.PolicyStatement({ sid: 'DenyPremiumBedrock', effect: iam.Effect.DENY, actions: ['bedrock:InvokeModel', 'bedrock:InvokeModelWithResponseStream'], resources: bedrock })] : []),
+        ...(sagemaker.length ? [new iam.PolicyStatement({ sid: 'DenyPremiumSageMaker', effect: iam.Effect.DENY, actions: ['sagemaker:InvokeEndpoint', 'sagemaker:InvokeEndpointWithResponseStream'], resources: sagemaker })] : []),
+      ],
+    });
+    const executionRole = new iam.Role(this, 'BudgetActionRole', {
+      assumedBy: new iam.ServicePrincipal('budgets.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account }, ArnLike: { 'aws:SourceArn': `arn:${stack.partition}:budgets::${stack.account}:budget/${this.budgetNames.total}*` } },
+      }),
+      description: 'AWS Budgets attaches and detaches the premium-deny policy on the router role',
+    });
+    executionRole.addToPolicy(new iam.PolicyStatement({
+      actions: ['iam:AttachRolePolicy', 'iam:DetachRolePolicy'],
+      resources: [premiumDeny.role.roleArn],
+      conditions: { ArnEquals: { 'iam:PolicyARN': policy.managedPolicyArn } },
+    }));
+    const action = new budgets.CfnBudgetsAction(this, 'PremiumDenyAction', {
+      budgetName: total.ref,
+      notificationType: 'ACTUAL',
+      actionType: 'APPLY_IAM_POLICY',
+      actionThreshold: { type: 'PERCENTAGE', value: denyAt },
+      approvalModel: 'AUTOMATIC',
+      executionRoleArn: executionRole.roleArn,
+      definition: { iamActionDefinition: { policyArn: policy.managedPolicyArn, roles: [premiumDeny.role.roleName] } },
+      subscribers: [{ type: 'SNS', address: this.alertTopic.topicArn }],
+    });
+    action.node.addDependency(executionRole);
+    if (!props.killSwitch) {
+      Annotations.of(this).addInfoV2('cdk-llm-finops:denyWithoutKillSwitch', 'premiumDeny without killSwitch: premium requests fail with a 502 once IAM denies them, instead of being downgraded by the gateway.');
     }
+    return { policy, action };
   }
 
   /**
@@ -422,4 +441,30 @@ export class BudgetGuard extends Construct {
     });
     return resource.getAttString('MonitorArn');
   }
+}
+
+/** The props with their defaults applied. */
+interface Derived {
+  readonly actual: number[];
+  readonly forecasted: number[];
+  readonly killAt: number;
+  readonly denyAt: number;
+  readonly tagKey: string;
+  readonly prefix: string;
+  /** The kill notification replaces the alert at the same percent (the Lambda's own notice tells people). */
+  readonly humanActual: number[];
+}
+
+function derive(props: BudgetGuardProps, uniquePrefix: string): Derived {
+  const actual = props.actualThresholds ?? [50, 80, 100];
+  const killAt = props.killSwitch?.thresholdPercent ?? 100;
+  return {
+    actual,
+    forecasted: props.forecastedThresholds ?? [100],
+    killAt,
+    denyAt: props.premiumDeny?.thresholdPercent ?? 100,
+    tagKey: props.tenantTagKey ?? 'llm-finops:tenant',
+    prefix: props.budgetNamePrefix ?? uniquePrefix,
+    humanActual: props.killSwitch ? actual.filter((p) => p !== killAt) : actual,
+  };
 }
