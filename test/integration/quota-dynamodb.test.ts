@@ -13,6 +13,11 @@ import { testConfig } from '../support/config';
 
 const today = () => new Date().toISOString().slice(0, 10);
 
+// Hundreds of concurrent requests against dynalite: 5-22 s each on an idle 2-core machine, twice that on a loaded
+// one. Past Jest's 30 s default, afterAll would close dynalite under requests still in flight, and dynalite's
+// 'Database is closed' throw would kill the worker; the bound here is generous instead.
+jest.setTimeout(120_000);
+
 describe('quota on DynamoDB (dynalite), through the pipeline', () => {
   const dynamo = new LocalDynamo();
   let table = 0;
