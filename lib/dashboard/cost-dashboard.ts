@@ -1,7 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { GATEWAY_METRICS as M, METRICS_NAMESPACE, QUOTA_ALERT_TYPES } from '../../lambda/contract';
@@ -101,41 +100,36 @@ export class CostDashboard extends Construct {
   /** The alarms by name: spendRate, quotaRejections, upstreamErrors, cacheErrors, overheadP99, budgetForecast, spendSpike. */
   readonly alarms: Record<string, cloudwatch.Alarm> = {};
 
+  /** The watched gateway: its router's metrics and usage log, and its API's. */
+  private readonly gateway: ILlmGateway;
+
   constructor(scope: Construct, id: string, props: CostDashboardProps) {
     super(scope, id);
-    const t = props.alarms ?? {};
-    const problems: string[] = [];
-    for (const [k, v] of Object.entries(t)) if (v !== undefined && !(Number.isFinite(v) && v >= 0)) problems.push(`alarms.${k}: expected a number >= 0, got ${v}`);
-    if (t.upstreamErrorPercent !== undefined && t.upstreamErrorPercent > 100) problems.push(`alarms.upstreamErrorPercent: a percent, got ${t.upstreamErrorPercent}`);
-    if (problems.length) throw new Error(`Invalid CostDashboard props:\n  - ${problems.join('\n  - ')}`);
-
-    const region = Stack.of(this).region;
-    const total = (name: string, statistic: string, period: Duration = HOUR, label?: string): cloudwatch.Metric =>
-      props.gateway.metric(name, { statistic, period, label });
-    const byTierModel = (name: string, statistic: string, label: string): cloudwatch.MathExpression => new cloudwatch.MathExpression({
-      expression: `SEARCH('{${METRICS_NAMESPACE},Model,Tier,service} MetricName="${name}"', '${statistic}', 3600)`,
-      label,
-      period: HOUR,
-      usingMetrics: {},
-    });
-    const logGroup: logs.ILogGroup = props.gateway.routerLogGroup;
-    const insights = (title: string, query: string[], width = 12): cloudwatch.LogQueryWidget =>
-      new cloudwatch.LogQueryWidget({ title, logGroupNames: [logGroup.logGroupName], queryLines: query, width, height: 6, view: cloudwatch.LogQueryVisualizationType.TABLE });
-
+    validate(props.alarms ?? {});
+    this.gateway = props.gateway;
     this.dashboard = new cloudwatch.Dashboard(this, 'Resource', {
       dashboardName: props.dashboardName,
       start: props.start ?? '-P7D',
     });
+    this.addSpendRow();
+    this.addTrafficRows();
+    this.addUsageRows();
+    this.addGovernanceRows();
+    this.addProviderRows(props.sageMakerEndpointNames ?? []);
+    this.addAlarms(props.alarms ?? {}, props.alarmTopic);
+  }
 
+  /** Spend by tier and model, and what cache and routing saved against the baseline model. */
+  private addSpendRow(): void {
     this.dashboard.addWidgets(new cloudwatch.TextWidget({
       markdown: '# LLM spend\nGateway spend per hour by tier and model (EMF, dimension-free totals for alarms), what cache and routing saved against always calling the baseline model, and who spent it (usage records, Logs Insights). External providers\' spend is only here and in the usage log: AWS Budgets and CUR see AWS spend only.',
       width: 24,
       height: 2,
     }));
-    const cost = total(M.costUsd, 'Sum', HOUR, 'spend');
-    const baseline = total(M.baselineCostUsd, 'Sum', HOUR, 'baseline');
+    const cost = this.total(M.costUsd, 'Sum', HOUR, 'spend');
+    const baseline = this.total(M.baselineCostUsd, 'Sum', HOUR, 'baseline');
     this.dashboard.addWidgets(
-      new cloudwatch.GraphWidget({ title: 'Spend per hour by tier and model (USD)', left: [byTierModel(M.costUsd, 'Sum', '')], stacked: true, width: 12, height: 6, period: HOUR }),
+      new cloudwatch.GraphWidget({ title: 'Spend per hour by tier and model (USD)', left: [this.byTierModel(M.costUsd, 'Sum', '')], stacked: true, width: 12, height: 6, period: HOUR }),
       new cloudwatch.GraphWidget({
         title: 'Cost saved by cache and routing (USD per hour)',
         left: [cost, new cloudwatch.MathExpression({ expression: 'baseline - spend', usingMetrics: { baseline, spend: cost }, label: 'saved vs baseline model', period: HOUR })],
@@ -143,21 +137,25 @@ export class CostDashboard extends Construct {
         height: 6,
       }),
     );
-    const requests5 = total(M.requests, 'Sum', FIVE_MIN, 'requests');
+  }
+
+  /** Cache hits, routing mix, quota actions; latency, overhead and errors. */
+  private addTrafficRows(): void {
+    const requests5 = this.total(M.requests, 'Sum', FIVE_MIN, 'requests');
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Cache hit ratio (%)',
-        left: [new cloudwatch.MathExpression({ expression: '100 * hits / IF(requests > 0, requests, 1)', usingMetrics: { hits: total(M.cacheHits, 'Sum', FIVE_MIN), requests: requests5 }, label: 'hit ratio', period: FIVE_MIN })],
+        left: [new cloudwatch.MathExpression({ expression: '100 * hits / IF(requests > 0, requests, 1)', usingMetrics: { hits: this.total(M.cacheHits, 'Sum', FIVE_MIN), requests: requests5 }, label: 'hit ratio', period: FIVE_MIN })],
         leftYAxis: { min: 0, max: 100 },
         width: 8,
         height: 6,
       }),
-      new cloudwatch.GraphWidget({ title: 'Routing mix: requests by tier and model', left: [byTierModel(M.requests, 'Sum', '')], stacked: true, width: 8, height: 6, period: HOUR }),
+      new cloudwatch.GraphWidget({ title: 'Routing mix: requests by tier and model', left: [this.byTierModel(M.requests, 'Sum', '')], stacked: true, width: 8, height: 6, period: HOUR }),
       new cloudwatch.GraphWidget({
         title: 'Quota rejections, downgrades and brownouts',
         left: [
-          total(M.quotaRejections, 'Sum', FIVE_MIN, 'rejected (429)'), total(M.quotaDowngrades, 'Sum', FIVE_MIN, 'downgraded (incl. kill switch, brownout)'),
-          total(M.quotaBrownouts, 'Sum', FIVE_MIN, 'brownout stage (downgraded or throttled)'),
+          this.total(M.quotaRejections, 'Sum', FIVE_MIN, 'rejected (429)'), this.total(M.quotaDowngrades, 'Sum', FIVE_MIN, 'downgraded (incl. kill switch, brownout)'),
+          this.total(M.quotaBrownouts, 'Sum', FIVE_MIN, 'brownout stage (downgraded or throttled)'),
         ],
         width: 8,
         height: 6,
@@ -167,28 +165,32 @@ export class CostDashboard extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Latency and gateway overhead (ms)',
         left: [
-          total(M.latencyMs, 'p50', FIVE_MIN, 'latency p50'), total(M.latencyMs, 'p99', FIVE_MIN, 'latency p99'),
-          total(M.overheadMs, 'p50', FIVE_MIN, 'overhead p50'), total(M.overheadMs, 'p99', FIVE_MIN, 'overhead p99'),
+          this.total(M.latencyMs, 'p50', FIVE_MIN, 'latency p50'), this.total(M.latencyMs, 'p99', FIVE_MIN, 'latency p99'),
+          this.total(M.overheadMs, 'p50', FIVE_MIN, 'overhead p50'), this.total(M.overheadMs, 'p99', FIVE_MIN, 'overhead p99'),
         ],
-        right: [props.gateway.metricLatency({ statistic: 'p99', period: FIVE_MIN, label: 'API Gateway p99' })],
+        right: [this.gateway.metricLatency({ statistic: 'p99', period: FIVE_MIN, label: 'API Gateway p99' })],
         width: 12,
         height: 6,
       }),
       new cloudwatch.GraphWidget({
         title: 'Errors: upstream 5xx, cache backend, API 5xx',
-        left: [total(M.upstreamErrors, 'Sum', FIVE_MIN, 'upstream errors'), total(M.cacheErrors, 'Sum', FIVE_MIN, 'cache errors (failed open)'), props.gateway.metricServerErrors({ period: FIVE_MIN, statistic: 'Sum', label: 'API 5xx' })],
+        left: [this.total(M.upstreamErrors, 'Sum', FIVE_MIN, 'upstream errors'), this.total(M.cacheErrors, 'Sum', FIVE_MIN, 'cache errors (failed open)'), this.gateway.metricServerErrors({ period: FIVE_MIN, statistic: 'Sum', label: 'API 5xx' })],
         width: 12,
         height: 6,
       }),
     );
+  }
+
+  /** Who spent it and what each lever saved, from the usage records (Logs Insights). */
+  private addUsageRows(): void {
     this.dashboard.addWidgets(
-      insights('Top tenants by spend', [
+      this.insights('Top tenants by spend', [
         'filter _type = "llm_usage"',
         'stats sum(cost_usd) as spend_usd, sum(baseline_cost_usd) - sum(cost_usd) as saved_usd, count(*) as requests by tenant',
         'sort spend_usd desc',
         'limit 20',
       ]),
-      insights('Top features by spend', [
+      this.insights('Top features by spend', [
         'filter _type = "llm_usage"',
         'stats sum(cost_usd) as spend_usd, count(*) as requests, sum(input_tokens + output_tokens) as tokens by tenant, feature',
         'sort spend_usd desc',
@@ -196,29 +198,31 @@ export class CostDashboard extends Construct {
       ]),
     );
     // What each lever saved (the records' savings, micro-dollars): over the dashboard's range, by tenant.
-    this.dashboard.addWidgets(insights('Saved by lever (USD, per tenant, over the time range)', [
+    this.dashboard.addWidgets(this.insights('Saved by lever (USD, per tenant, over the time range)', [
       'filter _type = "llm_usage" and ispresent(savings.routing)',
       `stats ${['cache', 'routing', 'cascade', 'context', 'prompt_cache', 'failed_attempts'].map((l) => `sum(savings.${l}) / 1e6 as ${l}_usd`).join(', ')}, (sum(baseline_cost_micros) - sum(cost_micros)) / 1e6 as saved_usd by tenant`,
       'sort saved_usd desc',
       'limit 20',
     ], 24));
-    // Governance: how fast each scope spends, which budgets run out early, and where brownout stages act.
-    const alertsOf = (type: string, period = FIVE_MIN): cloudwatch.Metric => props.gateway.metricQuotaAlerts(type, { period });
+  }
+
+  /** Governance: how fast each scope spends, which budgets run out early, and where brownout stages act. */
+  private addGovernanceRows(): void {
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Budget alerts by type (threshold, forecast, spike, brownout)',
-        left: QUOTA_ALERT_TYPES.map((type) => alertsOf(type, HOUR).with({ label: type })),
+        left: QUOTA_ALERT_TYPES.map((type) => this.alertsOf(type, HOUR).with({ label: type })),
         stacked: true,
         width: 8,
         height: 6,
       }),
-      insights('Spend rate per tenant (USD per hour)', [
+      this.insights('Spend rate per tenant (USD per hour)', [
         'filter _type = "llm_usage"',
         'stats sum(cost_usd) as usd_per_hour, count(*) as requests by tenant, bin(1h) as hour',
         'sort hour desc, usd_per_hour desc',
         'limit 50',
       ], 8),
-      insights('Runway, spikes and brownout stages (budget alerts)', [
+      this.insights('Runway, spikes and brownout stages (budget alerts)', [
         'filter _type = "llm_alert"',
         'fields ts, type, stage, tenant, scope, policy.id as policy, policy.value as value, window, period, exhaustsAt as runs_out_at, ratePerHour / 1e6 as usd_per_hour, committed, limit',
         'sort ts desc',
@@ -226,13 +230,17 @@ export class CostDashboard extends Construct {
       ], 8),
     );
     this.dashboard.addWidgets(
-      insights('Brownout stages by tenant and policy (requests)', [
+      this.insights('Brownout stages by tenant and policy (requests)', [
         'filter _type = "llm_usage" and quota_action like /^brownout_/',
         'stats count(*) as requests, sum(cost_usd) as spend_usd by tenant, feature, quota_action',
         'sort requests desc',
         'limit 20',
       ], 24),
     );
+  }
+
+  /** Bedrock's own metrics by model, and each named SageMaker endpoint's utilisation. */
+  private addProviderRows(sageMakerEndpointNames: string[]): void {
     const bedrock = (metric: string, statistic: string): cloudwatch.MathExpression => new cloudwatch.MathExpression({
       expression: `SEARCH('{AWS/Bedrock,ModelId} MetricName="${metric}"', '${statistic}', 3600)`,
       label: '',
@@ -243,7 +251,7 @@ export class CostDashboard extends Construct {
       new cloudwatch.GraphWidget({ title: 'Bedrock tokens per hour by model (AWS/Bedrock)', left: [bedrock('InputTokenCount', 'Sum'), bedrock('OutputTokenCount', 'Sum')], width: 12, height: 6, period: HOUR }),
       new cloudwatch.GraphWidget({ title: 'Bedrock invocations, throttles and latency by model', left: [bedrock('Invocations', 'Sum'), bedrock('InvocationThrottles', 'Sum')], right: [bedrock('InvocationLatency', 'Average')], width: 12, height: 6, period: HOUR }),
     );
-    for (const name of props.sageMakerEndpointNames ?? []) {
+    for (const name of sageMakerEndpointNames) {
       const sm = (namespace: string, metric: string, statistic: string): cloudwatch.MathExpression => new cloudwatch.MathExpression({
         expression: `SEARCH('{${namespace},EndpointName,VariantName} EndpointName="${name}" MetricName="${metric}"', '${statistic}', 300)`,
         label: '',
@@ -256,7 +264,12 @@ export class CostDashboard extends Construct {
       );
     }
 
-    // Alarms on the dimension-free totals (a percentile cannot be recombined from per-model series).
+  }
+
+  /** Alarms on the dimension-free totals (a percentile cannot be recombined from per-model series), and their widget. */
+  private addAlarms(t: GatewayAlarmThresholds, alarmTopic?: sns.ITopic): void {
+    const region = Stack.of(this).region;
+    const requests5 = this.total(M.requests, 'Sum', FIVE_MIN, 'requests');
     const alarm = (key: string, description: string, metric: cloudwatch.IMetric, threshold: number, evaluationPeriods: number, atLeast = false): void => {
       if (threshold === 0) return;
       const a = new cloudwatch.Alarm(this, `${key[0].toUpperCase()}${key.slice(1)}Alarm`, {
@@ -267,25 +280,57 @@ export class CostDashboard extends Construct {
         comparisonOperator: atLeast ? cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD : cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       });
-      if (props.alarmTopic) {
-        a.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
-        a.addOkAction(new cwActions.SnsAction(props.alarmTopic));
+      if (alarmTopic) {
+        a.addAlarmAction(new cwActions.SnsAction(alarmTopic));
+        a.addOkAction(new cwActions.SnsAction(alarmTopic));
       }
       this.alarms[key] = a;
     };
-    if (t.spendPerHourUsd !== undefined) alarm('spendRate', `Gateway spend above $${t.spendPerHourUsd}/hour`, total(M.costUsd, 'Sum', HOUR), t.spendPerHourUsd, 1);
-    alarm('quotaRejections', 'Many requests refused by quotas: a tenant at its limit or a runaway client', total(M.quotaRejections, 'Sum', FIVE_MIN), t.quotaRejectionsPer5Min ?? 25, 1);
+    if (t.spendPerHourUsd !== undefined) alarm('spendRate', `Gateway spend above $${t.spendPerHourUsd}/hour`, this.total(M.costUsd, 'Sum', HOUR), t.spendPerHourUsd, 1);
+    alarm('quotaRejections', 'Many requests refused by quotas: a tenant at its limit or a runaway client', this.total(M.quotaRejections, 'Sum', FIVE_MIN), t.quotaRejectionsPer5Min ?? 25, 1);
     alarm('upstreamErrors', 'Upstream errors after fallbacks above the threshold share of requests', new cloudwatch.MathExpression({
       expression: '100 * errors / IF(requests > 0, requests, 1)',
-      usingMetrics: { errors: total(M.upstreamErrors, 'Sum', FIVE_MIN), requests: requests5 },
+      usingMetrics: { errors: this.total(M.upstreamErrors, 'Sum', FIVE_MIN), requests: requests5 },
       label: 'upstream error %',
       period: FIVE_MIN,
     }), t.upstreamErrorPercent ?? 5, 3);
-    alarm('cacheErrors', 'The cache backend is failing (the gateway fails open: answers cost full price)', total(M.cacheErrors, 'Sum', FIVE_MIN), t.cacheErrorsPer5Min ?? 1, 3, true);
-    alarm('overheadP99', 'Gateway overhead p99 above the threshold', total(M.overheadMs, 'p99', FIVE_MIN), t.overheadP99Ms ?? 250, 3);
-    alarm('budgetForecast', 'A USD budget runs out before its window resets at the recent spend rate (quota_forecast alert: see the alert table for which)', alertsOf('quota_forecast'), t.budgetForecastAlertsPer5Min ?? 1, 1, true);
-    alarm('spendSpike', 'A scope spends past spikeFactor x its trailing hourly average (quota_spike alert): a loop or a new workload', alertsOf('quota_spike'), t.spendSpikeAlertsPer5Min ?? 1, 1, true);
+    alarm('cacheErrors', 'The cache backend is failing (the gateway fails open: answers cost full price)', this.total(M.cacheErrors, 'Sum', FIVE_MIN), t.cacheErrorsPer5Min ?? 1, 3, true);
+    alarm('overheadP99', 'Gateway overhead p99 above the threshold', this.total(M.overheadMs, 'p99', FIVE_MIN), t.overheadP99Ms ?? 250, 3);
+    alarm('budgetForecast', 'A USD budget runs out before its window resets at the recent spend rate (quota_forecast alert: see the alert table for which)', this.alertsOf('quota_forecast'), t.budgetForecastAlertsPer5Min ?? 1, 1, true);
+    alarm('spendSpike', 'A scope spends past spikeFactor x its trailing hourly average (quota_spike alert): a loop or a new workload', this.alertsOf('quota_spike'), t.spendSpikeAlertsPer5Min ?? 1, 1, true);
     if (!Object.keys(this.alarms).length) return;
     this.dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(this.alarms), width: 24, height: 3 }));
   }
+
+  /** One of the router's gateway-wide metrics. */
+  private total(name: string, statistic: string, period: Duration = HOUR, label?: string): cloudwatch.Metric {
+    return this.gateway.metric(name, { statistic, period, label });
+  }
+
+  /** A router metric split by tier and model (SEARCH over the EMF dimensions). */
+  private byTierModel(name: string, statistic: string, label: string): cloudwatch.MathExpression {
+    return new cloudwatch.MathExpression({
+      expression: `SEARCH('{${METRICS_NAMESPACE},Model,Tier,service} MetricName="${name}"', '${statistic}', 3600)`,
+      label,
+      period: HOUR,
+      usingMetrics: {},
+    });
+  }
+
+  /** A Logs Insights table over the router's usage log. */
+  private insights(title: string, query: string[], width = 12): cloudwatch.LogQueryWidget {
+    return new cloudwatch.LogQueryWidget({ title, logGroupNames: [this.gateway.routerLogGroup.logGroupName], queryLines: query, width, height: 6, view: cloudwatch.LogQueryVisualizationType.TABLE });
+  }
+
+  /** Budget alerts of one type published. */
+  private alertsOf(type: string, period = FIVE_MIN): cloudwatch.Metric {
+    return this.gateway.metricQuotaAlerts(type, { period });
+  }
+}
+
+function validate(t: GatewayAlarmThresholds): void {
+  const problems: string[] = [];
+  for (const [k, v] of Object.entries(t)) if (v !== undefined && !(Number.isFinite(v) && v >= 0)) problems.push(`alarms.${k}: expected a number >= 0, got ${v}`);
+  if (t.upstreamErrorPercent !== undefined && t.upstreamErrorPercent > 100) problems.push(`alarms.upstreamErrorPercent: a percent, got ${t.upstreamErrorPercent}`);
+  if (problems.length) throw new Error(`Invalid CostDashboard props:\n  - ${problems.join('\n  - ')}`);
 }
