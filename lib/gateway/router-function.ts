@@ -104,6 +104,17 @@ export class RouterFunction extends Construct {
     const config = GatewayConfig._documentOf(props.config, 'RouterFunction config');
     this.config = config;
     const memorySize = props.memorySize ?? 1024;
+    this.validate(config, memorySize);
+    const { fn, logGroup } = this.buildFunction(props, config, memorySize);
+    this.function = fn;
+    this.logGroup = logGroup;
+    this.grantConfiguredUpstreams(props, config);
+    acknowledgeBasicExecutionRole(this.function);
+    if (props.vpc) this.placeInVpc(props.vpc, props.vpcSubnets, props.egress ?? RouterEgress.NAT);
+  }
+
+  /** The props and the config, with the router's own validation: a config it would refuse at cold start fails here. */
+  private validate(config: GatewayConfigDocument, memorySize: number): void {
     const problems: string[] = [];
     if (!Number.isInteger(memorySize) || memorySize < 128 || memorySize > 10240) problems.push(`memorySize: expected an integer 128-10240, got ${memorySize}`);
     if (!Array.isArray(config.providers) || !Array.isArray(config.models)) problems.push('config: expected a GatewayConfig with providers[] and models[]');
@@ -120,10 +131,13 @@ export class RouterFunction extends Construct {
     problems.push(...profileGeography(this, config));
     if (problems.length) throw new Error(`Invalid RouterFunction props:\n  - ${problems.join('\n  - ')}`);
 
+  }
+
+  /** The function (arm64, Node.js 24) with its log group and config, and the encoder's layer when the config names it. */
+  private buildFunction(props: RouterFunctionProps, config: GatewayConfigDocument, memorySize: number): { fn: lambda.Function; logGroup: logs.LogGroup } {
     const logGroup = new logs.LogGroup(this, 'Logs', { retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH });
-    this.logGroup = logGroup;
     const delivery = configDelivery(BUNDLES.router, config);
-    this.function = new lambda.Function(this, 'Resource', {
+    const fn = new lambda.Function(this, 'Resource', {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       handler: 'index.handler',
@@ -137,11 +151,16 @@ export class RouterFunction extends Construct {
       environment: { ...delivery.environment },
       description: 'cdk-llm-finops router: OpenAI-compatible gateway with routing, caching, quotas and usage records',
     });
-    checkEnvironmentSize(this.function, 'RouterFunction');
+    checkEnvironmentSize(fn, 'RouterFunction');
     // A config that embeds with the sentence encoder itself (its own index, no SemanticCache) needs its weights too.
     const semantic = config.cache?.semantic;
-    if (semantic?.enabled && semantic.embedder?.type === 'sentence') SentenceEncoderLayer.attach(this, this.function);
+    if (semantic?.enabled && semantic.embedder?.type === 'sentence') SentenceEncoderLayer.attach(this, fn);
 
+    return { fn, logGroup };
+  }
+
+  /** Exactly what the config calls: its Bedrock models and profiles, Marketplace subscription, endpoints, artefacts, secrets. */
+  private grantConfiguredUpstreams(props: RouterFunctionProps, config: GatewayConfigDocument): void {
     const ctx = this.arnContext();
     const resources = bedrockModelArns(config, ctx);
     if (resources.length) {
@@ -176,18 +195,16 @@ export class RouterFunction extends Construct {
     if (artefacts.length) this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: artefacts }));
     const secrets = providerSecretArns(config, ctx);
     if (secrets.length) this.function.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secrets }));
-    acknowledgeBasicExecutionRole(this.function);
-    if (props.vpc) {
-      const vpc = props.vpc;
-      const selection = props.vpcSubnets;
-      const egress = props.egress ?? RouterEgress.NAT;
-      // The environment is complete only once every binding has run (quota table, usage stream, cache): decided at synth.
-      Aspects.of(this).add({ visit: (node) => void (node === this && this.planEgress(vpc, selection, egress)) });
-      Validations.of(this.function).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-        reason: 'AWSLambdaVPCAccessExecutionRole only lets Lambda manage the function\'s network interfaces in the VPC.',
-      });
-    }
+  }
+
+  /** In a VPC: the way out (planned at synth, once every binding has set its variables) and the VPC access role. */
+  private placeInVpc(vpc: ec2.IVpc, selection: ec2.SubnetSelection | undefined, egress: RouterEgress): void {
+    // The environment is complete only once every binding has run (quota table, usage stream, cache): decided at synth.
+    Aspects.of(this).add({ visit: (node) => void (node === this && this.planEgress(vpc, selection, egress)) });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      reason: 'AWSLambdaVPCAccessExecutionRole only lets Lambda manage the function\'s network interfaces in the VPC.',
+    });
   }
 
   /**
