@@ -111,43 +111,63 @@ export class CostAttribution extends Construct {
 
   constructor(scope: Construct, id: string, props: CostAttributionProps = {}) {
     super(scope, id);
-    const stack = Stack.of(this);
     this.databaseName = props.databaseName ?? Names.uniqueResourceName(this, { maxLength: 60, separator: '_' }).toLowerCase().replace(/[^a-z0-9_]/g, '_');
+    const cutoff = props.bytesScannedCutoffPerQuery ?? 10 * 1024 ** 3;
+    const buffer = (props.bufferInterval ?? Duration.minutes(5)).toSeconds();
+    this.validate(props, cutoff, buffer);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const buckets = this.buildBuckets(props, removalPolicy);
+    this.accessLogsBucket = buckets.accessLogs;
+    this.usageBucket = buckets.usage;
+    this.resultsBucket = buckets.results;
+    const catalog = this.buildCatalog(props);
+    this.database = catalog.database;
+    this.usageTable = catalog.usageTable;
+    this.curTable = catalog.curTable;
+    this.focusTable = catalog.focusTable;
+    this.deliveryStream = this.buildDelivery(buffer);
+    this.workGroup = this.buildQueries(props, cutoff);
+  }
+
+  private validate(props: CostAttributionProps, cutoff: number, buffer: number): void {
     const problems: string[] = [];
     if (!/^[a-z0-9_]{1,255}$/.test(this.databaseName)) problems.push(`databaseName: lower-case letters, digits and '_' only, got '${this.databaseName}'`);
-    const cutoff = props.bytesScannedCutoffPerQuery ?? 10 * 1024 ** 3;
     if (!Number.isInteger(cutoff) || cutoff < 10_000_000) problems.push(`bytesScannedCutoffPerQuery: at least 10,000,000 bytes (Athena's minimum), got ${cutoff}`);
-    const buffer = (props.bufferInterval ?? Duration.minutes(5)).toSeconds();
     if (buffer < 60 || buffer > 900) problems.push(`bufferInterval: 1-15 minutes, got ${buffer} s`);
     for (const [field, loc] of [['cur', props.cur], ['focus', props.focus]] as const) {
       if (loc && !Token.isUnresolved(loc.exportName) && !/^[A-Za-z0-9_-]{1,128}$/.test(loc.exportName)) problems.push(`${field}.exportName: letters, digits, '_' and '-', got '${loc.exportName}'`);
     }
     if (problems.length) throw new Error(`Invalid CostAttribution props:\n  - ${problems.join('\n  - ')}`);
-    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+  }
 
-    // Buckets: TLS only, no public access, S3-managed encryption, access logs to a bucket of their own.
-    this.accessLogsBucket = accessLogsBucket(this, 'AccessLogs', { lifecycleRules: [{ expiration: Duration.days(365) }], removalPolicy });
-    this.usageBucket = privateBucket(this, 'Usage', {
+  /** Buckets: TLS only, no public access, S3-managed encryption, access logs to a bucket of their own. */
+  private buildBuckets(props: CostAttributionProps, removalPolicy: RemovalPolicy): { accessLogs: s3.Bucket; usage: s3.Bucket; results: s3.Bucket } {
+    const accessLogs = accessLogsBucket(this, 'AccessLogs', { lifecycleRules: [{ expiration: Duration.days(365) }], removalPolicy });
+    const usage = privateBucket(this, 'Usage', {
       versioned: false,
-      serverAccessLogsBucket: this.accessLogsBucket, serverAccessLogsPrefix: 'usage/', removalPolicy,
+      serverAccessLogsBucket: accessLogs, serverAccessLogsPrefix: 'usage/', removalPolicy,
       lifecycleRules: [{
         transitions: [{ storageClass: s3.StorageClass.INFREQUENT_ACCESS, transitionAfter: Duration.days(90) }],
         ...(props.usageRetention ? { expiration: props.usageRetention } : {}),
       }],
     });
-    this.resultsBucket = privateBucket(this, 'QueryResults', {
-      serverAccessLogsBucket: this.accessLogsBucket, serverAccessLogsPrefix: 'athena-results/',
+    const results = privateBucket(this, 'QueryResults', {
+      serverAccessLogsBucket: accessLogs, serverAccessLogsPrefix: 'athena-results/',
       lifecycleRules: [{ expiration: props.queryResultsRetention ?? Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
       removalPolicy,
     });
 
-    // Glue: the database and the usage table (partition projection on the delivery day: no crawler, no MSCK).
-    this.database = new glue.CfnDatabase(this, 'Database', {
+    return { accessLogs, usage, results };
+  }
+
+  /** Glue: the database and the usage table (partition projection on the delivery day: no crawler, no MSCK), and the exports' tables. */
+  private buildCatalog(props: CostAttributionProps): { database: glue.CfnDatabase; usageTable: glue.CfnTable; curTable?: glue.CfnTable; focusTable?: glue.CfnTable } {
+    const database = new glue.CfnDatabase(this, 'Database', {
       catalogId: Aws.ACCOUNT_ID,
       databaseInput: { name: this.databaseName, description: 'cdk-llm-finops cost attribution: gateway usage log, CUR 2.0 and FOCUS exports' },
     });
     const usageLocation = `s3://${this.usageBucket.bucketName}/usage/`;
-    this.usageTable = this.parquetTable('UsageTable', 'usage_log', usageLocation, USAGE_COLUMNS, USAGE_PARTITION, {
+    const usageTable = this.parquetTable(database, 'UsageTable', 'usage_log', usageLocation, USAGE_COLUMNS, USAGE_PARTITION, {
       [`projection.${USAGE_PARTITION}.type`]: 'date',
       [`projection.${USAGE_PARTITION}.format`]: DAY_FORMAT,
       [`projection.${USAGE_PARTITION}.range`]: '2025-01-01,NOW',
@@ -155,13 +175,15 @@ export class CostAttribution extends Construct {
       [`projection.${USAGE_PARTITION}.interval.unit`]: 'DAYS',
       'storage.location.template': `${usageLocation}${USAGE_PARTITION}=\${${USAGE_PARTITION}}/`,
     }, 'One usage record per gateway request (lambda/core/usage.ts), delivered by Firehose');
+    let curTable: glue.CfnTable | undefined;
+    let focusTable: glue.CfnTable | undefined;
     for (const [key, loc, columns, table] of [['cur', props.cur, CUR_COLUMNS, 'cur'], ['focus', props.focus, FOCUS_COLUMNS, 'focus']] as const) {
       if (!loc) continue;
       if (loc.partitionFolder !== undefined && !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(loc.partitionFolder)) {
         throw new Error(`Invalid CostAttribution props:\n  - ${key}.partitionFolder: letters, digits and _ (as the export's folder is named), got '${loc.partitionFolder}'`);
       }
       const base = `s3://${loc.bucket.bucketName}/${loc.prefix.replace(/^\/+|\/+$/g, '')}/${loc.exportName}/data/`;
-      const t = this.parquetTable(key === 'cur' ? 'CurTable' : 'FocusTable', table, base, columns, CUR_PARTITION, {
+      const t = this.parquetTable(database, key === 'cur' ? 'CurTable' : 'FocusTable', table, base, columns, CUR_PARTITION, {
         [`projection.${CUR_PARTITION}.type`]: 'date',
         [`projection.${CUR_PARTITION}.format`]: 'yyyy-MM',
         [`projection.${CUR_PARTITION}.range`]: '2025-01,NOW',
@@ -169,11 +191,16 @@ export class CostAttribution extends Construct {
         [`projection.${CUR_PARTITION}.interval.unit`]: 'MONTHS',
         'storage.location.template': `${base}${loc.partitionFolder ?? 'BILLING_PERIOD'}=\${${CUR_PARTITION}}/`,
       }, key === 'cur' ? 'CUR 2.0 (AWS Data Exports), one folder per billing period' : 'FOCUS 1.2 (AWS Data Exports), one folder per billing period');
-      if (key === 'cur') this.curTable = t;
-      else this.focusTable = t;
+      if (key === 'cur') curTable = t;
+      else focusTable = t;
     }
 
-    // Firehose: direct put -> Parquet (schema from the Glue table) -> s3://usage/usage/dt=yyyy-MM-dd/.
+    return { database, usageTable, curTable, focusTable };
+  }
+
+  /** Firehose: direct put -> Parquet (schema from the Glue table) -> s3://usage/usage/dt=yyyy-MM-dd/, with a put-only role. */
+  private buildDelivery(buffer: number): firehose.CfnDeliveryStream {
+    const stack = Stack.of(this);
     const firehoseLogs = new logs.LogGroup(this, 'DeliveryLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
     const firehoseLogStream = new logs.LogStream(this, 'DeliveryLogStream', { logGroup: firehoseLogs, removalPolicy: RemovalPolicy.DESTROY });
     const role = new iam.Role(this, 'DeliveryRole', {
@@ -198,7 +225,7 @@ export class CostAttribution extends Construct {
     }));
     firehoseLogs.grantWrite(role);
     const day = `!{timestamp:${DAY_FORMAT}}`;
-    this.deliveryStream = new firehose.CfnDeliveryStream(this, 'Delivery', {
+    const stream = new firehose.CfnDeliveryStream(this, 'Delivery', {
       deliveryStreamType: 'DirectPut',
       deliveryStreamEncryptionConfigurationInput: { keyType: 'AWS_OWNED_CMK' },
       extendedS3DestinationConfiguration: {
@@ -218,10 +245,19 @@ export class CostAttribution extends Construct {
         },
       },
     });
-    this.deliveryStream.node.addDependency(role, this.usageTable);
+    stream.node.addDependency(role, this.usageTable);
 
-    // Athena: a workgroup whose settings queries cannot override, and the named queries.
-    this.workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
+    const bucketId = stack.getLogicalId(this.usageBucket.node.defaultChild as s3.CfnBucket);
+    Validations.of(role).acknowledge(
+      { id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/usage/*]`, reason: 'Objects under the usage/ prefix, one per Firehose delivery.' },
+      { id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/usage-errors/*]`, reason: 'Records Firehose could not convert, kept for inspection.' },
+    );
+    return stream;
+  }
+
+  /** Athena: a workgroup whose settings queries cannot override, and the named queries the sources allow. */
+  private buildQueries(props: CostAttributionProps, cutoff: number): athena.CfnWorkGroup {
+    const workGroup = new athena.CfnWorkGroup(this, 'WorkGroup', {
       name: `${this.databaseName.replace(/_/g, '-')}-attribution`.slice(0, 128),
       description: 'cdk-llm-finops cost attribution queries',
       state: 'ENABLED',
@@ -251,21 +287,17 @@ export class CostAttribution extends Construct {
         name: `llm-finops ${q.name}`,
         description: q.description,
         database: this.databaseName,
-        workGroup: this.workGroup.ref,
+        workGroup: workGroup.ref,
         queryString: renderQuery(q.sql, values),
       });
       nq.node.addDependency(this.database);
       this.namedQueries[q.name] = nq;
     }
 
-    const bucketId = stack.getLogicalId(this.usageBucket.node.defaultChild as s3.CfnBucket);
-    Validations.of(role).acknowledge(
-      { id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/usage/*]`, reason: 'Objects under the usage/ prefix, one per Firehose delivery.' },
-      { id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/usage-errors/*]`, reason: 'Records Firehose could not convert, kept for inspection.' },
-    );
+    return workGroup;
   }
 
-  private parquetTable(id: string, name: string, location: string, columns: ReadonlyArray<{ name: string; type: string }>, partition: string, projection: Record<string, string>, description: string): glue.CfnTable {
+  private parquetTable(database: glue.CfnDatabase, id: string, name: string, location: string, columns: ReadonlyArray<{ name: string; type: string }>, partition: string, projection: Record<string, string>, description: string): glue.CfnTable {
     const t = new glue.CfnTable(this, id, {
       catalogId: Aws.ACCOUNT_ID,
       databaseName: this.databaseName,
@@ -284,7 +316,7 @@ export class CostAttribution extends Construct {
         },
       },
     });
-    t.node.addDependency(this.database);
+    t.node.addDependency(database);
     return t;
   }
 
