@@ -1,4 +1,4 @@
-import { Annotations, CfnOutput, Duration, Names, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Names, RemovalPolicy, Token, Validations } from 'aws-cdk-lib';
 import * as apigw from 'aws-cdk-lib/aws-apigateway';
 import type * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as route53 from 'aws-cdk-lib/aws-route53';
@@ -12,6 +12,7 @@ import { Construct } from 'constructs';
 import { BUNDLES, ENV_USAGE_SCOPE, type GatewayConfigDocument, usageIdentifierFor } from '../../lambda/contract';
 import { checkEnvironmentSize, configDelivery } from './config-delivery';
 import { GatewayConfig } from './gateway-config';
+import { ImportedLlmGateway } from './imported-llm-gateway';
 import { type ILlmGateway, type LlmGatewayAttributes, LlmGatewayBase } from './llm-gateway-base';
 import type { ITokenQuotaTable } from '../quota/token-quota-table';
 import { acknowledgeBasicExecutionRole } from '../nag';
@@ -488,29 +489,4 @@ export class LlmGateway extends LlmGatewayBase {
 export function tenantConstructName(tenantId: string): string {
   if (/^[A-Za-z0-9]+$/.test(tenantId)) return tenantId;
   return `${tenantId.replace(/[^A-Za-z0-9]/g, '')}${createHash('sha256').update(tenantId).digest('hex').slice(0, 8)}`;
-}
-
-/** A gateway deployed elsewhere, known by its API and its router's log group. */
-class ImportedLlmGateway extends LlmGatewayBase {
-  readonly restApiId: string;
-  readonly restApiName: string;
-  readonly stageName: string;
-  readonly baseUrl: string;
-  readonly routerLogGroup: logs.ILogGroup;
-
-  constructor(scope: Construct, id: string, attrs: LlmGatewayAttributes) {
-    super(scope, id);
-    const problems: string[] = [];
-    for (const [name, value] of Object.entries({ restApiId: attrs.restApiId, restApiName: attrs.restApiName, routerLogGroupName: attrs.routerLogGroupName })) {
-      if (typeof value !== 'string' || (!Token.isUnresolved(value) && !value.trim())) problems.push(`${name}: expected a non-empty string`);
-    }
-    if (!Token.isUnresolved(attrs.restApiId) && !/^[a-z0-9]{10}$/.test(attrs.restApiId ?? '')) problems.push(`restApiId: expected API Gateway's 10-character id, got '${attrs.restApiId}'`);
-    if (problems.length) throw new Error(`LlmGateway.fromLlmGatewayAttributes:\n  - ${problems.join('\n  - ')}`);
-    const stack = Stack.of(this);
-    this.restApiId = attrs.restApiId;
-    this.restApiName = attrs.restApiName;
-    this.stageName = attrs.stageName ?? 'prod';
-    this.baseUrl = attrs.baseUrl ?? `https://${attrs.restApiId}.execute-api.${stack.region}.${stack.urlSuffix}/${this.stageName}/v1`;
-    this.routerLogGroup = logs.LogGroup.fromLogGroupName(this, 'RouterLogs', attrs.routerLogGroupName);
-  }
 }
