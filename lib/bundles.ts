@@ -54,6 +54,10 @@ export function catalogInstancePrice(instanceType: string): { usdPerHour: number
  */
 export function bundleHash(name: string): string {
   const dir = bundleDir(name);
+  // Read once per process: every function made from a bundle (and each config-in-code folder) asks again, and the
+  // router's is 5 MB. Bundles are built before synth (npm run build), never during it.
+  const known = BUNDLE_HASHES.get(dir);
+  if (known) return known;
   const files: string[] = [];
   const walk = (d: string): void => {
     for (const e of readdirSync(d, { withFileTypes: true })) {
@@ -67,8 +71,12 @@ export function bundleHash(name: string): string {
   for (const f of files.map((p) => relative(dir, p).split('\\').join('/')).sort()) {
     h.update(f).update('\u0000').update(readFileSync(join(dir, f))).update('\u0000');
   }
-  return h.digest('hex');
+  const hash = h.digest('hex');
+  BUNDLE_HASHES.set(dir, hash);
+  return hash;
 }
+
+const BUNDLE_HASHES = new Map<string, string>();
 
 /**
  * The asset hash of a bundle in both flavours: CDK turns a custom asset hash into sha256(custom) (the S3 key of the
