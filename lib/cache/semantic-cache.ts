@@ -99,7 +99,6 @@ export class SemanticCache extends Construct {
   readonly connections?: ec2.Connections;
   readonly exactCacheTable: dynamodb.Table;
   private readonly principals: string[] = [];
-  private readonly fgacMaster?: string;
   private readonly resourceArn: string;
 
   constructor(scope: Construct, id: string, props: SemanticCacheProps = {}) {
@@ -109,7 +108,6 @@ export class SemanticCache extends Construct {
     this.embedder = props.embedder ?? CacheEmbedder.sentenceEncoder();
     if (!INDEX_NAME.test(this.indexName)) throw new Error(`Invalid SemanticCache props:\n  - indexName: expected lower-case letters, digits, _ and -, got '${this.indexName}'`);
     const removal = props.removalPolicy ?? RemovalPolicy.DESTROY;
-    this.fgacMaster = this.engine._managedDomain?.fineGrainedAccessMasterUserArn;
     // The access policies name their principals: an index nobody may read is a mistake, not a default.
     this.node.addValidation({
       validate: () => (this.principals.length ? [] : ['SemanticCache: no role may use the index; call bindRouter(fn) or grantReadWrite(role)']),
@@ -334,7 +332,8 @@ export class SemanticCache extends Construct {
     const arn = (principal as Partial<iam.IRole>).roleArn;
     if (arn && !this.principals.includes(arn)) {
       this.principals.push(arn);
-      if (this.fgacMaster !== undefined && arn !== this.fgacMaster) {
+      const fgacMaster = this.engine._managedDomain?.fineGrainedAccessMasterUserArn;
+      if (fgacMaster !== undefined && arn !== fgacMaster) {
         const who = Construct.isConstruct(principal) ? principal.node.path : arn;
         Annotations.of(this).addWarningV2(
           'cdk-llm-finops:cache-fgac-mapping',

@@ -141,11 +141,10 @@ export class CostDashboard extends Construct {
 
   /** Cache hits, routing mix, quota actions; latency, overhead and errors. */
   private addTrafficRows(): void {
-    const requests5 = this.total(M.requests, 'Sum', FIVE_MIN, 'requests');
     this.dashboard.addWidgets(
       new cloudwatch.GraphWidget({
         title: 'Cache hit ratio (%)',
-        left: [new cloudwatch.MathExpression({ expression: '100 * hits / IF(requests > 0, requests, 1)', usingMetrics: { hits: this.total(M.cacheHits, 'Sum', FIVE_MIN), requests: requests5 }, label: 'hit ratio', period: FIVE_MIN })],
+        left: [new cloudwatch.MathExpression({ expression: '100 * hits / IF(requests > 0, requests, 1)', usingMetrics: { hits: this.total(M.cacheHits, 'Sum', FIVE_MIN), requests: this.requestsPer5Min() }, label: 'hit ratio', period: FIVE_MIN })],
         leftYAxis: { min: 0, max: 100 },
         width: 8,
         height: 6,
@@ -269,7 +268,6 @@ export class CostDashboard extends Construct {
   /** Alarms on the dimension-free totals (a percentile cannot be recombined from per-model series), and their widget. */
   private addAlarms(t: GatewayAlarmThresholds, alarmTopic?: sns.ITopic): void {
     const region = Stack.of(this).region;
-    const requests5 = this.total(M.requests, 'Sum', FIVE_MIN, 'requests');
     const alarm = (key: string, description: string, metric: cloudwatch.IMetric, threshold: number, evaluationPeriods: number, atLeast = false): void => {
       if (threshold === 0) return;
       const a = new cloudwatch.Alarm(this, `${key[0].toUpperCase()}${key.slice(1)}Alarm`, {
@@ -290,7 +288,7 @@ export class CostDashboard extends Construct {
     alarm('quotaRejections', 'Many requests refused by quotas: a tenant at its limit or a runaway client', this.total(M.quotaRejections, 'Sum', FIVE_MIN), t.quotaRejectionsPer5Min ?? 25, 1);
     alarm('upstreamErrors', 'Upstream errors after fallbacks above the threshold share of requests', new cloudwatch.MathExpression({
       expression: '100 * errors / IF(requests > 0, requests, 1)',
-      usingMetrics: { errors: this.total(M.upstreamErrors, 'Sum', FIVE_MIN), requests: requests5 },
+      usingMetrics: { errors: this.total(M.upstreamErrors, 'Sum', FIVE_MIN), requests: this.requestsPer5Min() },
       label: 'upstream error %',
       period: FIVE_MIN,
     }), t.upstreamErrorPercent ?? 5, 3);
@@ -305,6 +303,11 @@ export class CostDashboard extends Construct {
   /** One of the router's gateway-wide metrics. */
   private total(name: string, statistic: string, period: Duration = HOUR, label?: string): cloudwatch.Metric {
     return this.gateway.metric(name, { statistic, period, label });
+  }
+
+  /** Requests per 5 minutes: the denominator of the hit ratio and of the upstream error share. */
+  private requestsPer5Min(): cloudwatch.Metric {
+    return this.total(M.requests, 'Sum', FIVE_MIN, 'requests');
   }
 
   /** A router metric split by tier and model (SEARCH over the EMF dimensions). */
