@@ -7,6 +7,8 @@ export * from './budgets/budget-guard';
 export * from './cache/cache-embedder';
 export * from './cache/cache-engine';
 export * from './cache/semantic-cache';
+export * from './cache/semantic-cache-base';
+export * from './cache/semantic-cache-preset';
 export * from './cache/sentence-encoder-layer';
 export * from './dashboard/cost-dashboard';
 export * from './inference/inference-container';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { App, Duration, Stack, TimeZone } from 'aws-cdk-lib';
 import * as appscaling from 'aws-cdk-lib/aws-applicationautoscaling';
 import {
-  CacheEmbedder, CacheEngine, CostManagedAiPlatform, CurExport, GatewayConfig, InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource, ReferencePlatformStack,
+  CacheEmbedder, CacheEngine, CostManagedAiPlatform, CurExport, GatewayConfig, InferenceContainer, InferenceEndpoint, InferenceInstanceType, ModelSource, ReferencePlatformStack, SemanticCachePreset,
   type GatewayConfigDocument,
 } from '../../lib';
 
@@ -62,7 +62,7 @@ export function buildEverythingApp(outdir?: string): App {
     new CostManagedAiPlatform(s, 'Llm', {
       gatewayConfig: GatewayConfig.fromObject(withTenants(usConfig)),
       setUpApiGatewayAccountLogging: first, // once per account and Region
-      semanticCache: first ? { engine: CacheEngine.serverless(), embedder: CacheEmbedder.titan({ dimensions: 512 }) } : { engine: CacheEngine.managedDomain({ preset: 'production' }) },
+      semanticCache: first ? { engine: CacheEngine.serverless(), embedder: CacheEmbedder.titan({ dimensions: 512 }) } : { engine: CacheEngine.managedDomain({ preset: SemanticCachePreset.PRODUCTION }) },
       webAcl: !first,
       tracing: true,
       timeout: Duration.minutes(5),
@@ -79,7 +79,7 @@ export function buildEverythingApp(outdir?: string): App {
   new CostManagedAiPlatform(eu, 'Llm', {
     gatewayConfig: GatewayConfig.fromObject(withTenants(euConfig(), 3)),
     setUpApiGatewayAccountLogging: true,
-    semanticCache: { engine: CacheEngine.managedDomain({ preset: 'development' }) },
+    semanticCache: { engine: CacheEngine.managedDomain({ preset: SemanticCachePreset.DEVELOPMENT }) },
     costAttribution: { cur: { bucket: cur.bucket, prefix: 'cur', exportName: 'llm-finops-cur2' }, focus: { bucket: cur.bucket, prefix: 'focus', exportName: 'llm-finops-focus' } },
     budgets: { monthlyLimitUsd: 800 },
   });

@@ -1,23 +1,15 @@
 import { Token } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import { SemanticCachePreset } from './semantic-cache-preset';
 
-/**
- * Sizes. Managed domain, development: one t3.medium.search data node, 10 GB gp3, one AZ (~$54.51 a month in us-east-1
- * at ~$0.073/h); production: three r7g.large.search data nodes across three AZs with three m7g.large.search dedicated
- * masters and 100 GB gp3 each (~$730.83 a month). Valkey, development: one cache.t4g.medium node (~$38 a month);
- * production: a cache.r7g.large primary and a replica in another AZ with automatic failover (~$256 a month).
- * Prices: docs/constructs.md, "SemanticCache"; verify for your region.
- */
-export type SemanticCachePreset = 'development' | 'production';
-
-const PRESETS: readonly string[] = ['development', 'production'];
+const PRESETS: readonly string[] = Object.values(SemanticCachePreset);
 
 /** An OpenSearch Service domain. */
 export interface ManagedDomainEngineOptions {
   /**
    * Size of the domain.
-   * @default 'development'
+   * @default SemanticCachePreset.DEVELOPMENT
    */
   readonly preset?: SemanticCachePreset;
   /**
@@ -71,7 +63,7 @@ export interface ValkeyEngineOptions {
   readonly vpcSubnets?: ec2.SubnetSelection;
   /**
    * Size of the replication group.
-   * @default 'development'
+   * @default SemanticCachePreset.DEVELOPMENT
    */
   readonly preset?: SemanticCachePreset;
   /**

@@ -1,5 +1,4 @@
 import { Annotations, Lazy, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
-import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as elasticache from 'aws-cdk-lib/aws-elasticache';
@@ -9,10 +8,12 @@ import * as opensearch from 'aws-cdk-lib/aws-opensearchservice';
 import * as aoss from 'aws-cdk-lib/aws-opensearchserverless';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { CACHE_TABLE, ENV_EXACT_CACHE_TABLE, ENV_SEMANTIC_INDEX } from '../../lambda/contract';
-import type { ILayeredRouterBinding } from '../gateway/router-binding';
+import { CACHE_TABLE } from '../../lambda/contract';
 import { CacheEmbedder } from './cache-embedder';
-import { CacheEngine, type ManagedDomainEngineOptions, type SemanticCachePreset, type ServerlessEngineOptions, type ValkeyEngineOptions } from './cache-engine';
+import { CacheEngine, type ManagedDomainEngineOptions, type ServerlessEngineOptions, type ValkeyEngineOptions } from './cache-engine';
+import { ImportedSemanticCache } from './imported-semantic-cache';
+import { type ISemanticCache, type SemanticCacheAttributes, SemanticCacheBase } from './semantic-cache-base';
+import { SemanticCachePreset } from './semantic-cache-preset';
 
 export interface SemanticCacheProps {
   /**
@@ -53,26 +54,19 @@ interface Preset {
 }
 
 const DOMAIN_PRESETS: Record<SemanticCachePreset, Preset> = {
-  development: { instanceType: 't3.medium.search', instanceCount: 1, zones: 1, volumeGb: 10 },
-  production: { instanceType: 'r7g.large.search', instanceCount: 3, zones: 3, masterType: 'm7g.large.search', volumeGb: 100 },
+  [SemanticCachePreset.DEVELOPMENT]: { instanceType: 't3.medium.search', instanceCount: 1, zones: 1, volumeGb: 10 },
+  [SemanticCachePreset.PRODUCTION]: { instanceType: 'r7g.large.search', instanceCount: 3, zones: 3, masterType: 'm7g.large.search', volumeGb: 100 },
 };
 
 const VALKEY_PRESETS: Record<SemanticCachePreset, { nodeType: string; nodes: number }> = {
-  development: { nodeType: 'cache.t4g.medium', nodes: 1 },
-  production: { nodeType: 'cache.r7g.large', nodes: 2 },
+  [SemanticCachePreset.DEVELOPMENT]: { nodeType: 'cache.t4g.medium', nodes: 1 },
+  [SemanticCachePreset.PRODUCTION]: { nodeType: 'cache.r7g.large', nodes: 2 },
 };
 
 /** The first ElastiCache for Valkey version with vector search (ElastiCache "Search features and limits"). */
 export const VALKEY_ENGINE_VERSION = '8.2';
 
 const INDEX_NAME = /^[a-z0-9][a-z0-9_-]{0,254}$/;
-
-/** A function the cache serves: the router (it needs variables, not just permissions). */
-export interface ICacheClient extends ILayeredRouterBinding {
-  /** Engine valkey: the function must run in the cache's VPC (lambda.Function has both). */
-  readonly isBoundToVpc?: boolean;
-  readonly connections?: ec2.Connections;
-}
 
 /**
  * The semantic cache's storage: an OpenSearch k-NN index (managed domain or Serverless vector collection) for the
@@ -81,13 +75,22 @@ export interface ICacheClient extends ILayeredRouterBinding {
  * collection admits the router's role in its data-access policy; TLS 1.2 enforced, encryption at rest and between
  * nodes, slow logs to CloudWatch. `bindRouter` wires a router function to it.
  */
-export class SemanticCache extends Construct {
+export class SemanticCache extends SemanticCacheBase {
+  /**
+   * A cache another stack or app deployed, for a router here. Its access policy is that stack's: admit this side's
+   * router role there (`cache.grantReadWrite(iam.Role.fromRoleArn(...))` in the owning stack, after this stack's
+   * first deploy) or the router gets 403 on the semantic tier and serves every request uncached; synthesis warns.
+   */
+  static fromSemanticCacheAttributes(scope: Construct, id: string, attrs: SemanticCacheAttributes): ISemanticCache {
+    return new ImportedSemanticCache(scope, id, attrs);
+  }
+
   /** Where the vectors live (`engine.kind`: managed-domain, serverless or valkey). */
   readonly engine: CacheEngine;
-  /** https endpoint of the domain or collection. */
+  /** https endpoint of the domain or collection, or `rediss://host:port` of the Valkey primary. */
   readonly endpoint: string;
   /** SigV4 service name: es (domain) or aoss (collection); undefined for valkey. */
-  readonly service?: 'es' | 'aoss';
+  readonly service?: string;
   readonly indexName: string;
   /** The router's embedder, which sizes the index's vectors. */
   readonly embedder: CacheEmbedder;
@@ -98,8 +101,10 @@ export class SemanticCache extends Construct {
   readonly authToken?: secretsmanager.Secret;
   readonly connections?: ec2.Connections;
   readonly exactCacheTable: dynamodb.Table;
+  protected readonly resourceArn: string;
+  protected readonly domainName?: string;
+  protected readonly valkeyAuthToken?: secretsmanager.ISecret;
   private readonly principals: string[] = [];
-  private readonly resourceArn: string;
 
   constructor(scope: Construct, id: string, props: SemanticCacheProps = {}) {
     super(scope, id);
@@ -123,7 +128,14 @@ export class SemanticCache extends Construct {
     this.collection = store.collection;
     this.replicationGroup = store.replicationGroup;
     this.authToken = store.authToken;
+    this.valkeyAuthToken = store.authToken;
     this.connections = store.connections;
+    this.domainName = store.domain ? Token.asString(store.domain.ref) : undefined;
+  }
+
+  /** `managed-domain`, `serverless` or `valkey`. */
+  get engineKind(): string {
+    return this.engine.kind;
   }
 
   private buildExactCacheTable(removal: RemovalPolicy): dynamodb.Table {
@@ -144,7 +156,7 @@ export class SemanticCache extends Construct {
   /** An OpenSearch Service domain, its logs and their resource policy; its access policy names the bound roles. */
   private buildManagedDomain(options: ManagedDomainEngineOptions, removal: RemovalPolicy): CacheStore {
     const stack = Stack.of(this);
-    const preset = DOMAIN_PRESETS[options.preset ?? 'development'];
+    const preset = DOMAIN_PRESETS[options.preset ?? SemanticCachePreset.DEVELOPMENT];
     const instanceType = options.instanceType ?? preset.instanceType;
     const logGroup = new logs.LogGroup(this, 'DomainLogs', { retention: options.logRetention ?? logs.RetentionDays.ONE_MONTH, removalPolicy: removal });
     // One of the 10 CloudWatch Logs resource policies a Region allows (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html).
@@ -201,7 +213,7 @@ export class SemanticCache extends Construct {
 
   /** A Valkey replication group in the VPC, its subnet group, security group and AUTH token secret. */
   private buildValkey(options: ValkeyEngineOptions, removal: RemovalPolicy): CacheStore {
-    const preset = VALKEY_PRESETS[options.preset ?? 'development'];
+    const preset = VALKEY_PRESETS[options.preset ?? SemanticCachePreset.DEVELOPMENT];
     const vpc = options.vpc;
     const subnets = vpc.selectSubnets(options.vpcSubnets);
     const zones = new Set(subnets.availabilityZones.filter((z) => !Token.isUnresolved(z)));
@@ -291,93 +303,28 @@ export class SemanticCache extends Construct {
     return { endpoint: collection.attrCollectionEndpoint, service: 'aoss', resourceArn: collection.attrArn, collection };
   }
 
-  /**
-   * Connects a router function: sets the variables that switch its semantic tier onto this index (with the embedder
-   * the index is sized for: the sentence encoder's layer, or InvokeModel on Titan) and its exact tier onto the table,
-   * and grants it the index and the table.
-   */
-  bindRouter(fn: ICacheClient): void {
-    if (this.engine.kind === 'valkey') {
-      if (!fn.isBoundToVpc || !fn.connections) {
-        throw new Error('SemanticCache (engine valkey): the router must run in the cache\'s VPC; pass vpc to LlmGateway (CostManagedAiPlatform passes the cache\'s)');
-      }
-      this.connections!.allowDefaultPortFrom(fn.connections, 'router to the Valkey semantic cache');
-      fn.addEnvironment(ENV_SEMANTIC_INDEX, Stack.of(this).toJsonString({
-        type: 'valkey', url: this.endpoint, passwordSecret: this.authToken!.secretArn, indexName: this.indexName,
-      }));
-    } else {
-      fn.addEnvironment(ENV_SEMANTIC_INDEX, Stack.of(this).toJsonString({
-        type: 'opensearch', endpoint: this.endpoint, service: this.service, indexName: this.indexName, region: Stack.of(this).region,
-      }));
-    }
-    fn.addEnvironment(ENV_EXACT_CACHE_TABLE, this.exactCacheTable.tableName);
-    this.grantReadWrite(fn);
-    this.embedder.bind(this, fn);
-    this.grantExactCache(fn);
-  }
-
-  /**
-   * Grants reading and writing the index: es:ESHttpGet/Head/Post/Put on the domain (and admission in its access
-   * policy), or aoss:APIAccessAll on the collection (and admission in its data-access policy). A role is admitted by
-   * ARN; the first role bound to a domain becomes its fine-grained-access master user.
-   */
-  grantReadWrite(grantee: iam.IGrantable): iam.Grant {
-    const principal = grantee.grantPrincipal;
-    if (this.authToken) {
-      // Valkey: the AUTH token is the credential; the network path is bindRouter's security-group rule.
-      const arn = (principal as Partial<iam.IRole>).roleArn;
-      if (arn && !this.principals.includes(arn)) this.principals.push(arn);
-      return this.authToken.grantRead(grantee);
-    }
+  /** Adds the role to the domain's access policy or the collection's data-access policy (by ARN). */
+  protected admit(principal: iam.IPrincipal): void {
     const arn = (principal as Partial<iam.IRole>).roleArn;
-    if (arn && !this.principals.includes(arn)) {
-      this.principals.push(arn);
-      const fgacMaster = this.engine._managedDomain?.fineGrainedAccessMasterUserArn;
-      if (fgacMaster !== undefined && arn !== fgacMaster) {
-        const who = Construct.isConstruct(principal) ? principal.node.path : arn;
-        Annotations.of(this).addWarningV2(
-          'cdk-llm-finops:cache-fgac-mapping',
-          `SemanticCache: fine-grained access control refuses ${who} (403) until it is mapped to an OpenSearch role; map it with ` +
-            'PUT _plugins/_security/api/rolesmapping/all_access (or a narrower role) as the master user, see ' +
-            'https://docs.aws.amazon.com/opensearch-service/latest/developerguide/fgac.html#fgac-mapping',
-        );
-      }
+    if (!arn || this.principals.includes(arn)) return;
+    this.principals.push(arn);
+    const fgacMaster = this.engine._managedDomain?.fineGrainedAccessMasterUserArn;
+    if (fgacMaster !== undefined && arn !== fgacMaster) {
+      const who = Construct.isConstruct(principal) ? principal.node.path : arn;
+      Annotations.of(this).addWarningV2(
+        'cdk-llm-finops:cache-fgac-mapping',
+        `SemanticCache: fine-grained access control refuses ${who} (403) until it is mapped to an OpenSearch role; map it with ` +
+          'PUT _plugins/_security/api/rolesmapping/all_access (or a narrower role) as the master user, see ' +
+          'https://docs.aws.amazon.com/opensearch-service/latest/developerguide/fgac.html#fgac-mapping',
+      );
     }
-    if (this.service === 'aoss') return iam.Grant.addToPrincipal({ grantee, actions: ['aoss:APIAccessAll'], resourceArns: [this.resourceArn] });
-    if (Construct.isConstruct(grantee)) {
-      Validations.of(grantee).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).resolve(this.domain!.logicalId)}.Arn>/*]`,
-        reason: 'HTTP paths under the cache domain (the k-NN index, its _search, _doc and _mapping endpoints): ES HTTP permissions name paths, and the domain holds nothing else.',
-      });
-    }
-    return iam.Grant.addToPrincipal({ grantee, actions: ['es:ESHttpGet', 'es:ESHttpHead', 'es:ESHttpPost', 'es:ESHttpPut'], resourceArns: [`${this.resourceArn}/*`] });
   }
 
-  /** Grants bedrock:InvokeModel on the Titan embedding model in this stack's Region; nothing for the sentence encoder. */
-  grantEmbedding(grantee: iam.IGrantable): iam.Grant | undefined {
-    return this.embedder.grantEmbedding(this, grantee);
-  }
-
-  /** Grants the item reads and writes of the exact tier (GetItem, PutItem) on the table. */
-  grantExactCache(grantee: iam.IGrantable): iam.Grant {
-    return this.exactCacheTable.grant(grantee, 'dynamodb:GetItem', 'dynamodb:PutItem');
-  }
-
-  /** Search latency of the domain (managed domain only). */
-  metricSearchLatency(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    if (!this.domain) throw new Error('metricSearchLatency: only for engine managed-domain');
-    return new cloudwatch.Metric({
-      namespace: 'AWS/ES', metricName: 'SearchLatency', statistic: 'p99',
-      dimensionsMap: { DomainName: Token.asString(this.domain.ref), ClientId: Stack.of(this).account }, ...props,
-    });
-  }
-
-  /** JVM memory pressure of the domain: above ~80% k-NN graphs start to be evicted (managed domain only). */
-  metricJvmMemoryPressure(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    if (!this.domain) throw new Error('metricJvmMemoryPressure: only for engine managed-domain');
-    return new cloudwatch.Metric({
-      namespace: 'AWS/ES', metricName: 'JVMMemoryPressure', statistic: 'Maximum',
-      dimensionsMap: { DomainName: Token.asString(this.domain.ref), ClientId: Stack.of(this).account }, ...props,
+  protected acknowledgeIndexPaths(grantee: iam.IGrantable): void {
+    if (!Construct.isConstruct(grantee)) return;
+    Validations.of(grantee).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).resolve(this.domain!.logicalId)}.Arn>/*]`,
+      reason: 'HTTP paths under the cache domain (the k-NN index, its _search, _doc and _mapping endpoints): ES HTTP permissions name paths, and the domain holds nothing else.',
     });
   }
 
@@ -414,7 +361,7 @@ export class SemanticCache extends Construct {
 /** What an engine's builder made: where the router reaches it and the resources it is made of. */
 interface CacheStore {
   readonly endpoint: string;
-  readonly service?: 'es' | 'aoss';
+  readonly service?: string;
   readonly resourceArn: string;
   readonly domain?: opensearch.CfnDomain;
   readonly collection?: aoss.CfnCollection;

@@ -3,7 +3,7 @@ import { App, AssetStaging, Stack, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { CacheEmbedder, CacheEngine, SemanticCache, sentenceModelDir, type SemanticCacheProps, type ValkeyEngineOptions } from '../../../lib';
+import { CacheEmbedder, CacheEngine, SemanticCache, SemanticCachePreset, sentenceModelDir, type SemanticCacheProps, type ValkeyEngineOptions } from '../../../lib';
 import { unacknowledgedNagFindings } from '../../support/nag';
 
 function synth(props: SemanticCacheProps = {}, bind = true) {
@@ -71,7 +71,7 @@ describe('SemanticCache', () => {
     });
 
     it('spreads the production preset over three AZs with dedicated masters', () => {
-      synth({ engine: CacheEngine.managedDomain({ preset: 'production' }) }).template().hasResourceProperties('AWS::OpenSearchService::Domain', {
+      synth({ engine: CacheEngine.managedDomain({ preset: SemanticCachePreset.PRODUCTION }) }).template().hasResourceProperties('AWS::OpenSearchService::Domain', {
         ClusterConfig: {
           InstanceType: 'r7g.large.search', InstanceCount: 3, ZoneAwarenessEnabled: true, ZoneAwarenessConfig: { AvailabilityZoneCount: 3 },
           DedicatedMasterEnabled: true, DedicatedMasterType: 'm7g.large.search', DedicatedMasterCount: 3,
@@ -250,7 +250,7 @@ describe('SemanticCache', () => {
     });
 
     it('production runs a replica in a second AZ with automatic failover', () => {
-      synthValkey({ preset: 'production' }).template().hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
+      synthValkey({ preset: SemanticCachePreset.PRODUCTION }).template().hasResourceProperties('AWS::ElastiCache::ReplicationGroup', {
         CacheNodeType: 'cache.r7g.large', NumCacheClusters: 2, AutomaticFailoverEnabled: true, MultiAZEnabled: true,
       });
     });
@@ -262,7 +262,7 @@ describe('SemanticCache', () => {
       expect(() => synthValkey({ nodeType: 'cache.t4g.small' })).toThrow('needs its memory reserve raised for search');
       expect(() => synthValkey({ nodeType: 'cache.t2.medium' })).toThrow('nodeType: cache.t2.medium: ElastiCache no longer creates clusters on T2 nodes');
       // The production preset's replica needs a second zone in the subnet group.
-      expect(() => synthValkey({ preset: 'production', vpcSubnets: { availabilityZones: ['dummy1a'] } }))
+      expect(() => synthValkey({ preset: SemanticCachePreset.PRODUCTION, vpcSubnets: { availabilityZones: ['dummy1a'] } }))
         .toThrow('vpcSubnets: the production preset runs a replica in a second Availability Zone, but the subnets span one (dummy1a)');
     });
 
