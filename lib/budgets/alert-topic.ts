@@ -1,10 +1,11 @@
 import { Annotations, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as chatbot from 'aws-cdk-lib/aws-chatbot';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 
 /** A Slack channel that receives the alerts through AWS Chatbot. */
 export interface SlackTarget {
@@ -65,6 +66,72 @@ export interface AlertTopicProps {
 const PUBLISHERS = ['budgets.amazonaws.com', 'costalerts.amazonaws.com', 'cloudwatch.amazonaws.com'] as const;
 const admitted = new WeakSet<sns.ITopic>();
 
+/** The alert topic as budgets, quotas, alarms and subscribers use it: an AlertTopic, or one imported by ARN. */
+export interface IAlertTopic extends IConstruct {
+  /** The SNS topic (subscribe queues, Lambdas or other endpoints to it directly). */
+  readonly topic: sns.ITopic;
+  /** The topic's ARN. */
+  readonly topicArn: string;
+  /** The customer-managed key, when the topic is encrypted with one. */
+  readonly encryptionKey?: kms.IKey;
+  /** Grants sns:Publish on the topic (and use of its key, if any). */
+  grantPublish(grantee: iam.IGrantable): iam.Grant;
+  /** Notifications SNS failed to deliver to a subscriber: alerts nobody received (Sum). */
+  metricNumberOfNotificationsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+  /** Messages published to the topic: every alert raised (Sum). */
+  metricNumberOfMessagesPublished(props?: cloudwatch.MetricOptions): cloudwatch.Metric;
+}
+
+/** An alert topic another stack or app made with `AlertTopic`. */
+export interface AlertTopicAttributes {
+  /** ARN of the topic (output `AlertTopicArn` of a CostManagedAiPlatform). */
+  readonly topicArn: string;
+  /**
+   * The topic's customer-managed key, if it has one (publishers then need to use it).
+   * @default - not encrypted with a customer-managed key
+   */
+  readonly encryptionKey?: kms.IKey;
+}
+
+/** What the topic made here and an imported one share: the grant and the metrics of `topic`. */
+abstract class AlertTopicBase extends Construct implements IAlertTopic {
+  abstract readonly topic: sns.ITopic;
+  abstract readonly encryptionKey?: kms.IKey;
+
+  get topicArn(): string {
+    return this.topic.topicArn;
+  }
+
+  grantPublish(grantee: iam.IGrantable): iam.Grant {
+    return this.topic.grantPublish(grantee);
+  }
+
+  metricNumberOfNotificationsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.topic.metricNumberOfNotificationsFailed(props);
+  }
+
+  metricNumberOfMessagesPublished(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.topic.metricNumberOfMessagesPublished(props);
+  }
+}
+
+/** An AlertTopic deployed elsewhere; its policy (made by AlertTopic) already admits the billing publishers. */
+class ImportedAlertTopic extends AlertTopicBase {
+  readonly topic: sns.ITopic;
+  readonly encryptionKey?: kms.IKey;
+
+  constructor(scope: Construct, id: string, attrs: AlertTopicAttributes) {
+    super(scope, id);
+    const arn = attrs.topicArn;
+    if (typeof arn !== 'string' || (!Token.isUnresolved(arn) && !/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/.test(arn))) {
+      throw new Error(`AlertTopic.fromAlertTopicAttributes:\n  - topicArn: expected an SNS topic ARN, got '${arn}'`);
+    }
+    this.encryptionKey = attrs.encryptionKey;
+    this.topic = sns.Topic.fromTopicAttributes(this, 'Topic', { topicArn: arn, keyArn: attrs.encryptionKey?.keyArn });
+    admitted.add(this.topic);
+  }
+}
+
 /**
  * The one SNS topic every cost alert goes to: AWS Budgets thresholds, Cost Anomaly Detection, the gateway's 80% quota
  * events, the kill switch's own notices and CloudWatch alarms. The topic enforces TLS and admits the AWS billing
@@ -72,7 +139,16 @@ const admitted = new WeakSet<sns.ITopic>();
  * through AWS Chatbot and PagerDuty over HTTPS. Any other SNS consumer (a queue, a Lambda, another account) can
  * subscribe to `topic` directly.
  */
-export class AlertTopic extends Construct {
+export class AlertTopic extends AlertTopicBase {
+  /**
+   * A topic another stack or app made with `AlertTopic` (its policy admits AWS Budgets and Cost Anomaly Detection
+   * already). For a topic made any other way, pass `sns.Topic.fromTopicArn(...)` to `BudgetGuard`'s `alertTopic`
+   * instead: synthesis then warns that its policy must admit those publishers.
+   */
+  static fromAlertTopicAttributes(scope: Construct, id: string, attrs: AlertTopicAttributes): IAlertTopic {
+    return new ImportedAlertTopic(scope, id, attrs);
+  }
+
   /**
    * Adds the statements that let AWS Budgets, Cost Anomaly Detection and CloudWatch alarms of this account use a key
    * to publish to a topic it encrypts. For a key you pass in; done for you when this construct makes the key.

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import type { GatewayConfig } from '../gateway/gateway-config';
 import { CostAttribution, type CostAttributionProps } from '../attribution/cost-attribution';
 import { TenantInferenceProfiles, type TenantProfileSpec } from '../attribution/tenant-inference-profiles';
-import { AlertTopic, type AlertTopicProps } from '../budgets/alert-topic';
+import { AlertTopic, type AlertTopicProps, type IAlertTopic } from '../budgets/alert-topic';
 import { BudgetGuard, type BudgetLimits, KillSwitchMode } from '../budgets/budget-guard';
 import { SemanticCache, type SemanticCacheProps } from '../cache/semantic-cache';
 import { CostDashboard, type GatewayAlarmThresholds } from '../dashboard/cost-dashboard';
@@ -96,6 +96,13 @@ export interface CostManagedAiPlatformProps {
   readonly notifications?: AlertTopicProps;
 
   /**
+   * An alert topic made elsewhere (`AlertTopic.fromAlertTopicAttributes`, or another stack's `AlertTopic`), shared
+   * with other platforms or teams; its subscribers are set where it was made, so `notifications` must be left out.
+   * @default - a new AlertTopic with `notifications`
+   */
+  readonly alertTopic?: IAlertTopic;
+
+  /**
    * AWS Budgets with the kill switch and anomaly detection.
    * @default - none
    */
@@ -147,7 +154,8 @@ export interface CostManagedAiPlatformProps {
  * the cost dashboard with its alarms, and cost attribution (usage to S3 and Athena), wired together.
  */
 export class CostManagedAiPlatform extends Construct {
-  readonly alerts: AlertTopic;
+  /** The alert topic every notice goes to (made here, or the `alertTopic` given). */
+  readonly alerts: IAlertTopic;
   readonly quota: TokenQuotaTable;
   readonly gateway: LlmGateway;
   readonly cache?: SemanticCache;
@@ -159,11 +167,11 @@ export class CostManagedAiPlatform extends Construct {
   constructor(scope: Construct, id: string, props: CostManagedAiPlatformProps) {
     super(scope, id);
     // Quotas must be shared by every router instance: DynamoDB, never the in-process store.
-    this.alerts = new AlertTopic(this, 'Alerts', props.notifications);
+    const problems: string[] = [];
+    if (props.alertTopic && props.notifications) problems.push('notifications: subscribers of an alertTopic made elsewhere are set where it was made; leave notifications out');
+    this.alerts = props.alertTopic ?? new AlertTopic(this, 'Alerts', props.notifications);
     this.quota = new TokenQuotaTable(this, 'Quota', { alertTopic: this.alerts.topic });
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn, description: 'Every cost alert: subscribe a queue, a Lambda or another endpoint here' });
-    // A Valkey cache lives in a VPC: the router joins it there.
-    const problems: string[] = [];
     if (props.enableSemanticCache === false && props.semanticCache !== undefined) problems.push('semanticCache: settings for a cache enableSemanticCache: false leaves out');
     if (props.enableCostAttribution === false && props.costAttribution !== undefined) problems.push('costAttribution: settings for what enableCostAttribution: false leaves out');
     if (problems.length) throw new Error(`Invalid CostManagedAiPlatform props:\n  - ${problems.join('\n  - ')}`);

@@ -1,7 +1,9 @@
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { AlertTopic } from '../../../lib';
+import { AlertTopic, BudgetGuard } from '../../../lib';
 
 const stack = () => new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'eu-west-1' } });
 
@@ -92,5 +94,40 @@ describe('AlertTopic', () => {
     const warnings = Annotations.fromStack(s).findWarning('*', Match.anyValue()).map((w) => String(w.entry.data));
     expect(warnings.join('\n')).toMatch(/hooks.example.com is not pagerduty.com/);
     expect(warnings.join('\n')).toMatch(/This topic was imported: allow budgets.amazonaws.com/);
+  });
+
+  describe('fromAlertTopicAttributes', () => {
+    const arn = 'arn:aws:sns:eu-west-1:111122223333:llm-cost-alerts';
+
+    it('imports a topic another stack made: publish grant with its key, metrics, and a BudgetGuard without the imported-policy warning', () => {
+      const s = stack();
+      const key = kms.Key.fromKeyArn(s, 'Key', 'arn:aws:kms:eu-west-1:111122223333:key/0a1b2c3d-0000-1111-2222-333344445555');
+      const alerts = AlertTopic.fromAlertTopicAttributes(s, 'Alerts', { topicArn: arn, encryptionKey: key });
+      expect(alerts.topicArn).toBe(arn);
+      expect(alerts.encryptionKey).toBe(key);
+      const role = new iam.Role(s, 'Publisher', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
+      alerts.grantPublish(role);
+      new BudgetGuard(s, 'Budgets', { monthlyLimitUsd: 100, alertTopic: alerts.topic, killSwitch: undefined });
+      const t = Template.fromStack(s);
+      t.hasResourceProperties('AWS::IAM::Policy', { PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'sns:Publish', Resource: arn })]) } });
+      t.resourceCountIs('AWS::SNS::Topic', 0);
+      t.hasResourceProperties('AWS::Budgets::Budget', { NotificationsWithSubscribers: Match.arrayWith([Match.objectLike({ Subscribers: [{ SubscriptionType: 'SNS', Address: arn }] })]) });
+      expect(s.resolve(alerts.metricNumberOfNotificationsFailed().dimensions)).toEqual({ TopicName: 'llm-cost-alerts' });
+      expect(alerts.metricNumberOfMessagesPublished().metricName).toBe('NumberOfMessagesPublished');
+      const warnings = Annotations.fromStack(s).findWarning('*', Match.anyValue()).map((w) => String(w.entry.data));
+      expect(warnings.join('\n')).not.toMatch(/This topic was imported/);
+    });
+
+    it('refuses what is not an SNS topic ARN', () => {
+      expect(() => AlertTopic.fromAlertTopicAttributes(stack(), 'Alerts', { topicArn: 'arn:aws:sqs:eu-west-1:111122223333:q' }))
+        .toThrow("AlertTopic.fromAlertTopicAttributes:\n  - topicArn: expected an SNS topic ARN, got 'arn:aws:sqs:eu-west-1:111122223333:q'");
+    });
+
+    it('an AlertTopic made here has the same surface', () => {
+      const s = stack();
+      const alerts = new AlertTopic(s, 'Alerts');
+      expect(s.resolve(alerts.topicArn)).toEqual({ Ref: s.getLogicalId(alerts.topic.node.defaultChild as sns.CfnTopic) });
+      expect(alerts.metricNumberOfNotificationsFailed().namespace).toBe('AWS/SNS');
+    });
   });
 });

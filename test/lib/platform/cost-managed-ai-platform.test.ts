@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import { CacheEngine, CostManagedAiPlatform, type CostManagedAiPlatformProps, GatewayConfig, RouterEgress } from '../../../lib';
+import { AlertTopic, CacheEngine, CostManagedAiPlatform, type CostManagedAiPlatformProps, GatewayConfig, RouterEgress } from '../../../lib';
 import { estimate, type CfnTemplate } from '../../../lambda/core/finops/estimate';
 
 const document = JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'examples', 'platform', 'gateway.json'), 'utf8'));
@@ -183,5 +183,23 @@ describe('CostManagedAiPlatform', () => {
       Description: Match.stringLikeRegexp('router'),
       Environment: { Variables: Match.objectLike({ LLM_FINOPS_TENANT_UPSTREAMS: Match.anyValue() }) },
     });
+  });
+
+  it('shares an alert topic made elsewhere instead of making one, and refuses subscribers for it', () => {
+    const stack = new Stack(new App(), 'Test', { env: { account: '111122223333', region: 'us-east-1' } });
+    const alertTopic = AlertTopic.fromAlertTopicAttributes(stack, 'OrgAlerts', { topicArn: 'arn:aws:sns:us-east-1:111122223333:org-llm-alerts' });
+    const platform = new CostManagedAiPlatform(stack, 'Platform', { gatewayConfig, alertTopic, budgets: { monthlyLimitUsd: 500 } });
+    expect(platform.alerts).toBe(alertTopic);
+    const t = Template.fromStack(stack);
+    expect(Object.values(t.findResources('AWS::SNS::Topic')).map((r) => r.Properties.DisplayName)).toEqual(['LLM budget kill switch (machine use)']);
+    t.hasOutput('*', { Value: 'arn:aws:sns:us-east-1:111122223333:org-llm-alerts', Description: Match.stringLikeRegexp('^Every cost alert') });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('router'),
+      Environment: { Variables: Match.objectLike({ LLM_FINOPS_ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:org-llm-alerts' }) },
+    });
+    const other = new Stack(new App(), 'Other');
+    expect(() => new CostManagedAiPlatform(other, 'Platform', {
+      gatewayConfig, alertTopic: AlertTopic.fromAlertTopicAttributes(other, 'OrgAlerts', { topicArn: 'arn:aws:sns:us-east-1:111122223333:org-llm-alerts' }), notifications: { emails: ['finops@example.com'] },
+    })).toThrow('notifications: subscribers of an alertTopic made elsewhere are set where it was made; leave notifications out');
   });
 });
