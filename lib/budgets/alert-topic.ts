@@ -93,23 +93,27 @@ export interface AlertTopicAttributes {
   readonly encryptionKey?: kms.IKey;
 }
 
-/** What the topic made here and an imported one share: the grant and the metrics of `topic`. */
-abstract class AlertTopicBase extends Construct implements IAlertTopic {
+/** What the topic made here and an imported one share: the grant and the metrics of `topic` (extend AlertTopic, not this). */
+export abstract class AlertTopicBase extends Construct implements IAlertTopic {
   abstract readonly topic: sns.ITopic;
   abstract readonly encryptionKey?: kms.IKey;
 
+  /** The topic's ARN. */
   get topicArn(): string {
     return this.topic.topicArn;
   }
 
+  /** Grants sns:Publish on the topic (and use of its key, if any). */
   grantPublish(grantee: iam.IGrantable): iam.Grant {
     return this.topic.grantPublish(grantee);
   }
 
+  /** Notifications SNS failed to deliver to a subscriber: alerts nobody received (Sum). */
   metricNumberOfNotificationsFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.topic.metricNumberOfNotificationsFailed(props);
   }
 
+  /** Messages published to the topic: every alert raised (Sum). */
   metricNumberOfMessagesPublished(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.topic.metricNumberOfMessagesPublished(props);
   }
