@@ -74,71 +74,21 @@ export class CurExport extends Construct {
 
   constructor(scope: Construct, id: string, props: CurExportProps = {}) {
     super(scope, id);
-    const stack = Stack.of(this);
     const prefix = (props.prefix ?? 'cur').replace(/^\/+|\/+$/g, '');
     const curName = props.exportName ?? 'llm-finops-cur2';
     const focusName = props.focusExportName ?? 'llm-finops-focus';
     const granularity = props.timeGranularity ?? 'HOURLY';
-    const problems: string[] = [];
-    if (!Token.isUnresolved(stack.region) && stack.region !== 'us-east-1') {
-      problems.push(`region: AWS Data Exports exists in us-east-1 only; put CurExport in a us-east-1 stack (this one is ${stack.region}) and point it at a bucket in any region`);
-    }
-    for (const [f, n] of [['exportName', curName], ['focusExportName', focusName]]) if (!/^[A-Za-z0-9_-]{1,128}$/.test(n)) problems.push(`${f}: letters, digits, '_' and '-', got '${n}'`);
-    if (!['HOURLY', 'DAILY'].includes(granularity)) problems.push(`timeGranularity: HOURLY or DAILY, got '${granularity}'`);
-    if (problems.length) throw new Error(`Invalid CurExport props:\n  - ${problems.join('\n  - ')}`);
-    if (Token.isUnresolved(stack.region)) {
-      new CfnRule(this, 'UsEast1Only', {
-        assertions: [{ assert: Fn.conditionEquals(stack.region, 'us-east-1'), assertDescription: 'CurExport: AWS Data Exports exists in us-east-1 only; deploy this stack there.' }],
-      });
-    }
-
-    if (props.bucket) {
-      this.bucket = props.bucket;
-      const added = CurExport.bucketPolicyStatements(props.bucket.bucketArn, stack.account, stack.partition).every((st) => props.bucket!.addToResourcePolicy(st).statementAdded);
-      if (!added) Annotations.of(this).addWarningV2('cdk-llm-finops:importedCurBucket', 'The export bucket was imported: add CurExport.bucketPolicyStatements(...) to its policy where it is defined, or Data Exports cannot write.');
-    } else {
-      const logs = accessLogsBucket(this, 'AccessLogs', { removalPolicy: RemovalPolicy.RETAIN });
-      const bucket = privateBucket(this, 'Bucket', {
-        versioned: true, serverAccessLogsBucket: logs, serverAccessLogsPrefix: 'exports/', removalPolicy: RemovalPolicy.RETAIN,
-        // A name fixed at synth when another environment refers to it: CostAttribution in another Region reads this
-        // bucket (Data Exports runs in us-east-1 only), which a CloudFormation export cannot carry across Regions.
-        bucketName: PhysicalName.GENERATE_IF_NEEDED,
-        // Data Exports overwrites each billing period's files daily (OVERWRITE_REPORT): without this every old copy
-        // stays forever as a noncurrent version.
-        lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
-      });
-      for (const st of CurExport.bucketPolicyStatements(bucket.bucketArn, stack.account, stack.partition)) bucket.addToResourcePolicy(st);
-      this.bucket = bucket;
-    }
-    const bucketRegion = this.bucket.env.region;
+    this.checkProps(curName, focusName, granularity);
+    this.bucket = props.bucket ? this.admitToBucket(props.bucket) : this.buildBucket();
     const destination: bcm.CfnExport.DestinationConfigurationsProperty = {
       s3Destination: {
         s3Bucket: this.bucket.bucketName,
         s3Prefix: prefix,
-        s3Region: bucketRegion,
+        s3Region: this.bucket.env.region,
         s3OutputConfigurations: { outputType: 'CUSTOM', format: 'PARQUET', compression: 'PARQUET', overwrite: 'OVERWRITE_REPORT' },
       },
     };
-    this.cur = new bcm.CfnExport(this, 'Cur', {
-      export: {
-        name: curName,
-        description: 'cdk-llm-finops: CUR 2.0 for Bedrock and SageMaker attribution',
-        dataQuery: {
-          queryStatement: `SELECT ${CUR_COLUMNS.map((c) => c.name).join(', ')} FROM COST_AND_USAGE_REPORT`,
-          tableConfigurations: {
-            COST_AND_USAGE_REPORT: {
-              TIME_GRANULARITY: granularity,
-              INCLUDE_RESOURCES: 'TRUE',
-              INCLUDE_SPLIT_COST_ALLOCATION_DATA: 'TRUE',
-              INCLUDE_MANUAL_DISCOUNT_COMPATIBILITY: 'FALSE',
-              INCLUDE_IAM_PRINCIPAL_DATA: 'TRUE',
-            },
-          },
-        },
-        destinationConfigurations: destination,
-        refreshCadence: { frequency: 'SYNCHRONOUS' },
-      },
-    });
+    this.cur = this.buildCurExport(curName, granularity, destination);
     this.curLocation = { bucket: this.bucket, prefix, exportName: curName };
     if (props.focus) {
       this.focus = new bcm.CfnExport(this, 'Focus', {
@@ -156,5 +106,71 @@ export class CurExport extends Construct {
       const policy = this.bucket.node.tryFindChild('Policy');
       if (e && policy) e.node.addDependency(policy);
     }
+  }
+
+  /** Names, granularity and Region; an unresolved Region gets a template rule that refuses any but us-east-1. */
+  private checkProps(curName: string, focusName: string, granularity: string): void {
+    const stack = Stack.of(this);
+    const problems: string[] = [];
+    if (!Token.isUnresolved(stack.region) && stack.region !== 'us-east-1') {
+      problems.push(`region: AWS Data Exports exists in us-east-1 only; put CurExport in a us-east-1 stack (this one is ${stack.region}) and point it at a bucket in any region`);
+    }
+    for (const [f, n] of [['exportName', curName], ['focusExportName', focusName]]) if (!/^[A-Za-z0-9_-]{1,128}$/.test(n)) problems.push(`${f}: letters, digits, '_' and '-', got '${n}'`);
+    if (!['HOURLY', 'DAILY'].includes(granularity)) problems.push(`timeGranularity: HOURLY or DAILY, got '${granularity}'`);
+    if (problems.length) throw new Error(`Invalid CurExport props:\n  - ${problems.join('\n  - ')}`);
+    if (Token.isUnresolved(stack.region)) {
+      new CfnRule(this, 'UsEast1Only', {
+        assertions: [{ assert: Fn.conditionEquals(stack.region, 'us-east-1'), assertDescription: 'CurExport: AWS Data Exports exists in us-east-1 only; deploy this stack there.' }],
+      });
+    }
+  }
+
+  /** Your bucket: the Data Exports statements added to its policy, or a warning when it was imported. */
+  private admitToBucket(bucket: s3.IBucket): s3.IBucket {
+    const stack = Stack.of(this);
+    const added = CurExport.bucketPolicyStatements(bucket.bucketArn, stack.account, stack.partition).every((st) => bucket.addToResourcePolicy(st).statementAdded);
+    if (!added) Annotations.of(this).addWarningV2('cdk-llm-finops:importedCurBucket', 'The export bucket was imported: add CurExport.bucketPolicyStatements(...) to its policy where it is defined, or Data Exports cannot write.');
+    return bucket;
+  }
+
+  /** A private, versioned, access-logged bucket kept on delete, whose policy admits Data Exports. */
+  private buildBucket(): s3.IBucket {
+    const stack = Stack.of(this);
+    const logs = accessLogsBucket(this, 'AccessLogs', { removalPolicy: RemovalPolicy.RETAIN });
+    const bucket = privateBucket(this, 'Bucket', {
+      versioned: true, serverAccessLogsBucket: logs, serverAccessLogsPrefix: 'exports/', removalPolicy: RemovalPolicy.RETAIN,
+      // A name fixed at synth when another environment refers to it: CostAttribution in another Region reads this
+      // bucket (Data Exports runs in us-east-1 only), which a CloudFormation export cannot carry across Regions.
+      bucketName: PhysicalName.GENERATE_IF_NEEDED,
+      // Data Exports overwrites each billing period's files daily (OVERWRITE_REPORT): without this every old copy
+      // stays forever as a noncurrent version.
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30), abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+    });
+    for (const st of CurExport.bucketPolicyStatements(bucket.bucketArn, stack.account, stack.partition)) bucket.addToResourcePolicy(st);
+    return bucket;
+  }
+
+  /** The CUR 2.0 export: the columns attribution reads, resources and IAM principals included, Parquet, overwritten daily. */
+  private buildCurExport(name: string, granularity: string, destination: bcm.CfnExport.DestinationConfigurationsProperty): bcm.CfnExport {
+    return new bcm.CfnExport(this, 'Cur', {
+      export: {
+        name,
+        description: 'cdk-llm-finops: CUR 2.0 for Bedrock and SageMaker attribution',
+        dataQuery: {
+          queryStatement: `SELECT ${CUR_COLUMNS.map((c) => c.name).join(', ')} FROM COST_AND_USAGE_REPORT`,
+          tableConfigurations: {
+            COST_AND_USAGE_REPORT: {
+              TIME_GRANULARITY: granularity,
+              INCLUDE_RESOURCES: 'TRUE',
+              INCLUDE_SPLIT_COST_ALLOCATION_DATA: 'TRUE',
+              INCLUDE_MANUAL_DISCOUNT_COMPATIBILITY: 'FALSE',
+              INCLUDE_IAM_PRINCIPAL_DATA: 'TRUE',
+            },
+          },
+        },
+        destinationConfigurations: destination,
+        refreshCadence: { frequency: 'SYNCHRONOUS' },
+      },
+    });
   }
 }

@@ -81,13 +81,23 @@ export class TenantInferenceProfiles extends Construct {
 
   constructor(scope: Construct, id: string, props: TenantInferenceProfilesProps) {
     super(scope, id);
-    const stack = Stack.of(this);
+    const { models, tenants } = this.checkProps(props);
+    const tenantTag = props.tenantTagKey ?? 'llm-finops:tenant';
+    const teamTag = props.teamTagKey ?? 'llm-finops:team';
+    this.buildProfiles(props.tenants, models, tenants, tenantTag, teamTag);
+    if (props.activateCostAllocationTags ?? true) {
+      const activation = this.buildTagActivation([tenantTag, teamTag], props.alarmTopic);
+      this.tagActivator = activation.fn;
+      this.inactiveTagsAlarm = activation.alarm;
+    }
+  }
+
+  /** The config's Bedrock models (gateway model id -> upstream id) and tenants; every requested tenant and model checked. */
+  private checkProps(props: TenantInferenceProfilesProps): { models: Map<string, string>; tenants: Map<string, { id: string; team?: string }> } {
     const config = GatewayConfig._documentOf(props.gatewayConfig, 'TenantInferenceProfiles gatewayConfig') as { [key: string]: any };
     const bedrockProviders = new Set((config.providers as { id: string; type: string }[]).filter((p) => p.type === 'bedrock').map((p) => p.id));
     const models = new Map((config.models as { id: string; provider: string; upstreamModel: string }[]).filter((m) => bedrockProviders.has(m.provider)).map((m) => [m.id, m.upstreamModel]));
     const tenants = new Map(((config.tenants ?? []) as { id: string; team?: string }[]).map((t) => [t.id, t]));
-    const tenantTag = props.tenantTagKey ?? 'llm-finops:tenant';
-    const teamTag = props.teamTagKey ?? 'llm-finops:team';
     const problems: string[] = [];
     if (!props.tenants.length) problems.push('tenants: at least one');
     if (!models.size) problems.push('gatewayConfig: no Bedrock model to make profiles for');
@@ -96,8 +106,13 @@ export class TenantInferenceProfiles extends Construct {
       for (const m of t.models ?? []) if (!models.has(m)) problems.push(`tenants[${i}].models: '${m}' is not a Bedrock model of the gateway config`);
     }
     if (problems.length) throw new Error(`Invalid TenantInferenceProfiles props:\n  - ${problems.join('\n  - ')}`);
+    return { models, tenants };
+  }
 
-    for (const t of props.tenants) {
+  /** One tagged application inference profile per tenant and model, copied from the model (or its system profile). */
+  private buildProfiles(specs: TenantProfileSpec[], models: Map<string, string>, tenants: Map<string, { team?: string }>, tenantTag: string, teamTag: string): void {
+    const stack = Stack.of(this);
+    for (const t of specs) {
       const team = t.team ?? tenants.get(t.tenant)?.team;
       this.arns[t.tenant] = {};
       this.profileIds[t.tenant] = {};
@@ -116,68 +131,74 @@ export class TenantInferenceProfiles extends Construct {
         this.profileIds[t.tenant][modelId] = profile.attrInferenceProfileId;
       }
     }
+  }
 
-    if (props.activateCostAllocationTags ?? true) {
-      const keys = [tenantTag, teamTag];
-      // A scheduled activator, not a one-shot custom resource: AWS accepts a key only once it has seen it on a
-      // resource (up to 24 hours after the profiles are tagged), and only from a management or standalone account.
-      // It runs at deploy (asynchronously: it can never fail or roll back the deployment) and every 6 hours, and
-      // publishes InactiveCostAllocationTags, so keys still inactive after 30 hours raise an alarm instead of tenant
-      // budgets silently tracking $0. https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/activating-tags.html
-      const fn = new lambda.Function(this, 'TagActivator', {
-        runtime: lambda.Runtime.NODEJS_24_X,
-        architecture: lambda.Architecture.ARM_64,
-        handler: 'index.handler',
-        code: bundleCode(BUNDLES.tagActivator),
-        memorySize: 256,
-        timeout: Duration.seconds(60),
-        logGroup: new logs.LogGroup(this, 'TagActivatorLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
-        environment: { [ENV_COST_ALLOCATION_TAGS]: JSON.stringify(keys) },
-        description: 'cdk-llm-finops: activates the tenant and team cost allocation tags until they are active',
+  /**
+   * A scheduled activator, not a one-shot custom resource: AWS accepts a key only once it has seen it on a resource
+   * (up to 24 hours after the profiles are tagged), and only from a management or standalone account. It runs at
+   * deploy (asynchronously: it can never fail or roll back the deployment) and every 6 hours, and publishes
+   * InactiveCostAllocationTags, so keys still inactive after 30 hours raise an alarm instead of tenant budgets
+   * silently tracking $0. https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/activating-tags.html
+   */
+  private buildTagActivation(keys: string[], alarmTopic?: sns.ITopic): { fn: lambda.Function; alarm: cloudwatch.Alarm } {
+    const fn = new lambda.Function(this, 'TagActivator', {
+      runtime: lambda.Runtime.NODEJS_24_X,
+      architecture: lambda.Architecture.ARM_64,
+      handler: 'index.handler',
+      code: bundleCode(BUNDLES.tagActivator),
+      memorySize: 256,
+      timeout: Duration.seconds(60),
+      logGroup: new logs.LogGroup(this, 'TagActivatorLogs', { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY }),
+      environment: { [ENV_COST_ALLOCATION_TAGS]: JSON.stringify(keys) },
+      description: 'cdk-llm-finops: activates the tenant and team cost allocation tags until they are active',
+    });
+    // Neither call takes a resource ARN.
+    fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ce:ListCostAllocationTags', 'ce:UpdateCostAllocationTagsStatus'], resources: ['*'] }));
+    new events.Rule(this, 'TagActivatorSchedule', {
+      schedule: events.Schedule.rate(Duration.hours(6)),
+      targets: [new targets.LambdaFunction(fn, { retryAttempts: 2 })],
+      description: 'cdk-llm-finops: retry cost allocation tag activation',
+    });
+    const now = new triggers.Trigger(this, 'TagActivatorAtDeploy', { handler: fn, invocationType: triggers.InvocationType.EVENT, executeOnHandlerChange: true });
+    for (const p of this.profiles) now.executeAfter(p);
+    const alarm = new cloudwatch.Alarm(this, 'InactiveTagsAlarm', {
+      alarmDescription:
+        `Cost allocation tags ${keys.join(', ')} are still not active: tenant and team spend is not tagged in the CUR and tag-filtered budgets track $0. ` +
+        'See the TagActivator logs (llm_finops_tag_activation) for each key and what to do: in an Organizations member account, activate them from the management account.',
+      metric: new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: 'InactiveCostAllocationTags', statistic: 'Minimum', period: Duration.hours(6) }),
+      threshold: 1,
+      // Five 6-hour runs: past the 24 hours AWS may take to make a new key activatable.
+      evaluationPeriods: 5,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.MISSING,
+    });
+    if (alarmTopic) alarm.addAlarmAction(new cwActions.SnsAction(alarmTopic));
+    Annotations.of(this).addInfoV2('cdk-llm-finops:tagActivation',
+      `Cost allocation tags ${keys.join(', ')} are activated by a scheduled function (at deploy and every 6 hours) where the account may ` +
+      '(a management or standalone account); new keys become activatable up to 24 hours after first use. An alarm (InactiveTagsAlarm) fires ' +
+      'when they are still inactive after 30 hours; in an Organizations member account (no alarm there: the log names the command) activate them from the management account.');
+    Validations.of(fn).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ce:ListCostAllocationTags and ce:UpdateCostAllocationTagsStatus take no resource ARN.' });
+    Validations.of(fn).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'Only its own CloudWatch Logs.',
+    });
+    this.prepareTriggerProvider(now);
+    return { fn, alarm };
+  }
+
+  /** The CDK Trigger provider (one per stack): its nag acknowledgement and a log group with an expiry, made first. */
+  private prepareTriggerProvider(trigger: triggers.Trigger): void {
+    const stack = Stack.of(this);
+    const provider = stack.node.tryFindChild('AWSCDK.TriggerCustomResourceProviderCustomResourceProvider');
+    if (!provider) return;
+    Validations.of(provider).acknowledge({ id: 'AwsSolutions-IAM4', reason: 'The CDK Trigger provider (CDK-managed) uses the basic execution role.' });
+    // Lambda would create the provider's log group on its first run with no expiry: made first here, with one.
+    const handler = provider.node.tryFindChild('Handler') as CfnResource | undefined;
+    if (handler && !stack.node.tryFindChild('TriggerProviderLogs')) {
+      const group = new logs.LogGroup(stack, 'TriggerProviderLogs', {
+        logGroupName: Fn.join('', ['/aws/lambda/', handler.ref]), retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY,
       });
-      // Neither call takes a resource ARN.
-      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['ce:ListCostAllocationTags', 'ce:UpdateCostAllocationTagsStatus'], resources: ['*'] }));
-      new events.Rule(this, 'TagActivatorSchedule', {
-        schedule: events.Schedule.rate(Duration.hours(6)),
-        targets: [new targets.LambdaFunction(fn, { retryAttempts: 2 })],
-        description: 'cdk-llm-finops: retry cost allocation tag activation',
-      });
-      const now = new triggers.Trigger(this, 'TagActivatorAtDeploy', { handler: fn, invocationType: triggers.InvocationType.EVENT, executeOnHandlerChange: true });
-      for (const p of this.profiles) now.executeAfter(p);
-      this.tagActivator = fn;
-      this.inactiveTagsAlarm = new cloudwatch.Alarm(this, 'InactiveTagsAlarm', {
-        alarmDescription:
-          `Cost allocation tags ${keys.join(', ')} are still not active: tenant and team spend is not tagged in the CUR and tag-filtered budgets track $0. ` +
-          'See the TagActivator logs (llm_finops_tag_activation) for each key and what to do: in an Organizations member account, activate them from the management account.',
-        metric: new cloudwatch.Metric({ namespace: METRICS_NAMESPACE, metricName: 'InactiveCostAllocationTags', statistic: 'Minimum', period: Duration.hours(6) }),
-        threshold: 1,
-        // Five 6-hour runs: past the 24 hours AWS may take to make a new key activatable.
-        evaluationPeriods: 5,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.MISSING,
-      });
-      if (props.alarmTopic) this.inactiveTagsAlarm.addAlarmAction(new cwActions.SnsAction(props.alarmTopic));
-      Annotations.of(this).addInfoV2('cdk-llm-finops:tagActivation',
-        `Cost allocation tags ${keys.join(', ')} are activated by a scheduled function (at deploy and every 6 hours) where the account may ` +
-        '(a management or standalone account); new keys become activatable up to 24 hours after first use. An alarm (InactiveTagsAlarm) fires ' +
-        'when they are still inactive after 30 hours; in an Organizations member account (no alarm there: the log names the command) activate them from the management account.');
-      Validations.of(fn).acknowledge({ id: 'AwsSolutions-IAM5[Resource::*]', reason: 'ce:ListCostAllocationTags and ce:UpdateCostAllocationTagsStatus take no resource ARN.' });
-      Validations.of(fn).acknowledge({
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-        reason: 'Only its own CloudWatch Logs.',
-      });
-      const provider = stack.node.tryFindChild('AWSCDK.TriggerCustomResourceProviderCustomResourceProvider');
-      if (provider) {
-        Validations.of(provider).acknowledge({ id: 'AwsSolutions-IAM4', reason: 'The CDK Trigger provider (CDK-managed) uses the basic execution role.' });
-        // Lambda would create the provider's log group on its first run with no expiry: made first here, with one.
-        const handler = provider.node.tryFindChild('Handler') as CfnResource | undefined;
-        if (handler && !stack.node.tryFindChild('TriggerProviderLogs')) {
-          const group = new logs.LogGroup(stack, 'TriggerProviderLogs', {
-            logGroupName: Fn.join('', ['/aws/lambda/', handler.ref]), retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY,
-          });
-          now.node.addDependency(group);
-        }
-      }
+      trigger.node.addDependency(group);
     }
   }
 
