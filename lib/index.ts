@@ -1,4 +1,5 @@
 export * from './attribution/cost-attribution';
+export * from './attribution/cost-attribution-base';
 export * from './attribution/cur-export';
 export * from './attribution/tenant-inference-profiles';
 export { ATTRIBUTION_QUERIES, AttributionSource, type AttributionQuery } from './attribution/queries';

@@ -6,11 +6,11 @@ import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ENV_USAGE_STREAM } from '../../lambda/contract';
 import { accessLogsBucket, privateBucket } from './buckets';
 import { ATTRIBUTION_QUERIES, renderQuery } from './queries';
 import { CUR_COLUMNS, CUR_PARTITION, curResourceTagKey, FOCUS_COLUMNS, USAGE_COLUMNS, USAGE_PARTITION } from './schema';
-import type { IRouterBinding } from '../gateway/router-binding';
+import { type CostAttributionAttributes, CostAttributionBase, type ICostAttribution } from './cost-attribution-base';
+import { ImportedCostAttribution } from './imported-cost-attribution';
 
 /** Where an AWS Data Exports export (CUR 2.0 or FOCUS) writes, so Athena can read it. */
 export interface ExportLocation {
@@ -95,7 +95,15 @@ const DAY_FORMAT = 'yyyy-MM-dd';
  * exports, and an Athena workgroup (enforced settings, a bytes-scanned cutoff, encrypted results that expire) with
  * the attribution named queries: the SQL `llm-finops report` runs locally on DuckDB.
  */
-export class CostAttribution extends Construct {
+export class CostAttribution extends CostAttributionBase {
+  /**
+   * Cost attribution another stack or app deployed: a router here delivers its usage records to the same stream, and
+   * a role here may run the same queries. The stream must be in this stack's Region and account.
+   */
+  static fromCostAttributionAttributes(scope: Construct, id: string, attrs: CostAttributionAttributes): ICostAttribution {
+    return new ImportedCostAttribution(scope, id, attrs);
+  }
+
   readonly usageBucket: s3.Bucket;
   readonly resultsBucket: s3.Bucket;
   readonly accessLogsBucket: s3.Bucket;
@@ -108,6 +116,21 @@ export class CostAttribution extends Construct {
   readonly workGroup: athena.CfnWorkGroup;
   /** The saved queries by name (spend-by-dimension, unit-economics, savings, ...). */
   readonly namedQueries: Record<string, athena.CfnNamedQuery> = {};
+
+  /** Name of the Firehose delivery stream the routers put usage records on. */
+  get deliveryStreamName(): string {
+    return this.deliveryStream.ref;
+  }
+
+  /** ARN of that delivery stream. */
+  get deliveryStreamArn(): string {
+    return this.deliveryStream.attrArn;
+  }
+
+  /** The Athena workgroup's name. */
+  get workGroupName(): string {
+    return this.workGroup.ref;
+  }
 
   constructor(scope: Construct, id: string, props: CostAttributionProps = {}) {
     super(scope, id);
@@ -318,35 +341,5 @@ export class CostAttribution extends Construct {
     });
     t.node.addDependency(database);
     return t;
-  }
-
-  /**
-   * Lets a router function deliver usage records here: sets LLM_FINOPS_USAGE_STREAM and grants
-   * firehose:PutRecordBatch (and PutRecord) on the delivery stream only.
-   */
-  bindRouter(fn: IRouterBinding): void {
-    fn.addEnvironment(ENV_USAGE_STREAM, this.deliveryStream.ref);
-    iam.Grant.addToPrincipal({ grantee: { grantPrincipal: fn.grantPrincipal }, actions: ['firehose:PutRecordBatch', 'firehose:PutRecord'], resourceArns: [this.deliveryStream.attrArn] });
-  }
-
-  /** Lets a principal run the saved queries: Athena in this workgroup, Glue reads, S3 reads of the data and results. */
-  grantQuery(grantee: iam.IGrantable): void {
-    const stack = Stack.of(this);
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution', 'athena:GetNamedQuery', 'athena:ListNamedQueries', 'athena:GetWorkGroup'],
-      resourceArns: [`arn:${stack.partition}:athena:${stack.region}:${stack.account}:workgroup/${this.workGroup.ref}`],
-    });
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetTables', 'glue:GetPartitions'],
-      resourceArns: [
-        `arn:${stack.partition}:glue:${stack.region}:${stack.account}:catalog`,
-        `arn:${stack.partition}:glue:${stack.region}:${stack.account}:database/${this.databaseName}`,
-        `arn:${stack.partition}:glue:${stack.region}:${stack.account}:table/${this.databaseName}/*`,
-      ],
-    });
-    this.usageBucket.grantRead(grantee);
-    this.resultsBucket.grantReadWrite(grantee);
   }
 }
