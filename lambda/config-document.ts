@@ -500,6 +500,21 @@ export type GatewayConfigDocument = {
             includeToolResults?: boolean;
         }[];
     };
+    serviceTiers?: {
+        /** The service tier by tenant and feature, the most specific policy applying (tenant+feature, tenant, feature, global). Sent to Bedrock (Converse serviceTier) and OpenAI-compatible providers for models with a price row for the tier; other models run at standard (flag service_tier_stripped) */
+        policies?: {
+            /** Applies to this tenant only; omit for every tenant */
+            tenant?: string | undefined;
+            /** Applies to this feature (x-llm-feature) only */
+            feature?: string | undefined;
+            /** flex: discounted, may wait (work that can wait); priority: premium, ahead of the queue (work that may not); default: standard */
+            tier: "flex" | "priority" | "default";
+            /** Tiers a request may ask for instead with service_tier (a tier outside this list is refused, 400); the default lets a client choose standard or cheaper, not priority */
+            allowRequest?: ("flex" | "priority" | "default")[];
+            /** A Flex call the provider throttles is sent again at once at the standard tier (flag flex_fallback); the reservation is then held at the standard price */
+            fallbackToDefault?: boolean;
+        }[];
+    };
     /** Price overrides keyed by priceId; win over the catalog */
     prices?: {
         [key: string]: {

@@ -50,6 +50,20 @@ function classify(err: unknown, what: string): unknown {
   return new ProviderError(`${what}: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`, kind, e?.$metadata?.httpStatusCode, undefined, { cause: err });
 }
 
+/** The tier the call asks Bedrock for (flex or priority; the gateway strips any other before the call). */
+function bedrockTierOf(call: ProviderCall): 'flex' | 'priority' | undefined {
+  const t = call.request.service_tier;
+  return t === 'flex' || t === 'priority' ? t : undefined;
+}
+
+const REPORTED_TIERS = new Set(['default', 'flex', 'priority', 'reserved']);
+
+/** The tier Bedrock says it served at (Converse `serviceTier.type`, InvokeModel `serviceTier`), checked as untrusted input. */
+export function reportedBedrockTier(t: unknown): string | undefined {
+  const type = typeof t === 'object' && t !== null ? (t as { type?: unknown }).type : t;
+  return typeof type === 'string' && REPORTED_TIERS.has(type) ? type : undefined;
+}
+
 const STOP_REASONS: Record<string, string> = {
   end_turn: 'stop',
   stop_sequence: 'stop',
@@ -165,6 +179,8 @@ export function toConverseInput(call: ProviderCall): ConverseCommandInput {
   if (points > maxPoints) throw new ProviderError(`${points} cache_control hints; Bedrock takes at most ${maxPoints} cache points per request`, 'client', 400);
   const input: ConverseCommandInput = { modelId: call.model.config.upstreamModel, messages };
   if (system.length) input.system = system;
+  const tier = bedrockTierOf(call);
+  if (tier) input.serviceTier = { type: tier };
   const inference: NonNullable<ConverseCommandInput['inferenceConfig']> = {};
   inference.maxTokens = call.maxTokens;
   if (call.request.temperature !== undefined && call.request.temperature !== null) inference.temperature = call.request.temperature;
@@ -262,7 +278,8 @@ export class BedrockProvider implements ChatProvider {
         }],
       };
       const reading = fromBedrockUsage(out.usage);
-      return { completion, usage: reading.usage, usageProblem: reading.problem };
+      const served = reportedBedrockTier(out.serviceTier);
+      return { completion, usage: reading.usage, usageProblem: reading.problem, ...(served ? { serviceTier: served } : {}) };
     });
   }
 
@@ -346,6 +363,7 @@ export class BedrockProvider implements ChatProvider {
       try {
         out = await this.client.send(new InvokeModelCommand({
           modelId: call.model.config.upstreamModel, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(bedrockMessagesBody(call, this.anthropicBetas)),
+          ...(bedrockTierOf(call) ? { serviceTier: bedrockTierOf(call) } : {}),
         }), { abortSignal });
       } catch (err) {
         throw classify(err, what);
@@ -357,7 +375,9 @@ export class BedrockProvider implements ChatProvider {
         throw new ProviderError(`${what} returned a body that is not JSON`, 'server');
       }
       const created = Math.floor(this.now() / 1000);
-      return nativeResponse(what, 200, msg, 'messages', true, { view: (m) => messageToCompletion(m, call.model.id, created), usage: readAnthropicUsage });
+      const res = nativeResponse(what, 200, msg, 'messages', true, { view: (m) => messageToCompletion(m, call.model.id, created), usage: readAnthropicUsage });
+      const served = reportedBedrockTier(out.serviceTier);
+      return served ? { ...res, serviceTier: served } : res;
     });
   }
 
@@ -367,6 +387,7 @@ export class BedrockProvider implements ChatProvider {
       try {
         return await this.client.send(new InvokeModelWithResponseStreamCommand({
           modelId: call.model.config.upstreamModel, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(bedrockMessagesBody(call, this.anthropicBetas)),
+          ...(bedrockTierOf(call) ? { serviceTier: bedrockTierOf(call) } : {}),
         }), { abortSignal });
       } catch (err) {
         throw classify(err, what);
@@ -374,6 +395,7 @@ export class BedrockProvider implements ChatProvider {
     });
     const reader = new AnthropicStreamReader(call.model.id, Math.floor(this.now() / 1000));
     const decoder = new TextDecoder();
+    const served = reportedBedrockTier(out.serviceTier);
     try {
       const events = boundedStream(out.body ?? emptyStream<ResponseStream>(), this.limits, what, close, (ev) => ev.chunk?.bytes?.length ?? 0);
       for await (const ev of events) {
@@ -391,7 +413,7 @@ export class BedrockProvider implements ChatProvider {
         // Bedrock's own invocation metrics ride on message_stop; the client gets the event as Anthropic sends it.
         const { 'amazon-bedrock-invocationMetrics': _metrics, ...event } = data;
         yield { type: 'native', api: 'messages', event: String(data.type), data: event, text: step.text };
-        if (step.usage && (step.usage.usage || step.usage.problem)) yield { type: 'usage', ...step.usage };
+        if (step.usage && (step.usage.usage || step.usage.problem)) yield { type: 'usage', ...step.usage, ...(served ? { serviceTier: served } : {}) };
       }
     } catch (err) {
       throw classify(err, what);
@@ -437,7 +459,10 @@ export class BedrockProvider implements ChatProvider {
             yield chunk({ tool_calls: [{ index: toolIndex.get(ev.contentBlockDelta.contentBlockIndex ?? 0) ?? 0, function: { arguments: d.toolUse.input ?? '' } }] });
           }
         } else if (ev.messageStop) yield chunk({}, STOP_REASONS[ev.messageStop.stopReason ?? ''] ?? 'stop');
-        else if (ev.metadata?.usage) yield { type: 'usage', ...fromBedrockUsage(ev.metadata.usage) };
+        else if (ev.metadata?.usage) {
+          const served = reportedBedrockTier(ev.metadata.serviceTier);
+          yield { type: 'usage', ...fromBedrockUsage(ev.metadata.usage), ...(served ? { serviceTier: served } : {}) };
+        }
       }
     } catch (err) {
       throw classify(err, what);

@@ -442,6 +442,21 @@ export const GatewayConfigSchema = z.strictObject({
         .describe('Opt-in context optimisation; the most specific policy (tenant+feature, tenant, feature, global) applies'),
     })
     .prefault({}),
+  serviceTiers: z
+    .strictObject({
+      policies: z
+        .array(z.strictObject({
+          ...policyScope,
+          tier: z.enum(['flex', 'priority', 'default']).describe('flex: discounted, may wait (work that can wait); priority: premium, ahead of the queue (work that may not); default: standard'),
+          allowRequest: z.array(z.enum(['flex', 'priority', 'default'])).default(['default', 'flex'])
+            .describe("Tiers a request may ask for instead with service_tier (a tier outside this list is refused, 400); the default lets a client choose standard or cheaper, not priority"),
+          fallbackToDefault: z.boolean().default(true)
+            .describe('A Flex call the provider throttles is sent again at once at the standard tier (flag flex_fallback); the reservation is then held at the standard price'),
+        }))
+        .default([])
+        .describe('The service tier by tenant and feature, the most specific policy applying (tenant+feature, tenant, feature, global). Sent to Bedrock (Converse serviceTier) and OpenAI-compatible providers for models with a price row for the tier; other models run at standard (flag service_tier_stripped)'),
+    })
+    .prefault({}),
   prices: z.record(z.string().min(1), UsdTokenPriceSchema).default({}).describe('Price overrides keyed by priceId; win over the catalog'),
   usage: z
     .strictObject({
@@ -467,3 +482,4 @@ export type ProviderConfig = z.output<typeof ProviderSchema>;
 export type ModelConfig = z.output<typeof ModelSchema>;
 export type TenantConfig = z.output<typeof TenantSchema>;
 export type ContextPolicyConfig = z.output<typeof GatewayConfigSchema>['context']['policies'][number];
+export type ServiceTierPolicyConfig = z.output<typeof GatewayConfigSchema>['serviceTiers']['policies'][number];

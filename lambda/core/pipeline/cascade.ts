@@ -31,7 +31,7 @@ export async function cascaded(
     const done = await withFallback(s.deps, trace, { ...r, chain: r.chain.slice(from) }, signal, (model) => {
       const http = model.provider.type === 'openai-compatible' || model.provider.type === 'azure-openai';
       const request = askLogprobs && http && model !== last ? { ...callReq, logprobs: true } : callReq;
-      return s.provider(model).complete(s.call(model, request, maxTokens, signal, trace));
+      return s.atTier(trace, model, request, (q) => s.provider(model).complete(s.call(model, q, maxTokens, signal, trace)));
     }, (model) => s.chargeTimeout(trace, model, callReq, maxTokens), (model) => s.coverAttempt(trace, reservation, model, callReq, maxTokens));
     const index = r.chain.indexOf(done.model);
     const verdict = done.model === last ? ({ ok: true } as const) : checkAnswer(req, done.value.completion, tier.cascade);

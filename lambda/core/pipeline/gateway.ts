@@ -16,7 +16,8 @@ import { CacheStep, type CacheHit } from './cache-step';
 import { cascaded } from './cascade';
 import { withFallback } from './fallback';
 import { Receipt } from './receipt';
-import { forwardsServiceTier, requestedServiceTier, Steps } from './steps';
+import { decideServiceTier, requestedServiceTier, takesServiceTier } from './service-tier';
+import { Steps } from './steps';
 import { streamed } from './stream';
 import { Tenants } from './tenants';
 import type { ChatInvocation, GatewayDeps, GatewayResult, JsonResult, Trace } from './types';
@@ -97,7 +98,11 @@ export class Gateway {
       const steps = this.steps;
       const decoded = codec.decode(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes, inv.header ?? noHeaders);
       trace.wire.decoded = decoded;
-      const req = decoded.request;
+      // The service-tier policy's tier rides on the request from here on (Flex for what may wait, Priority for what may not).
+      const tiering = decideServiceTier(decoded.request, this.deps.config.raw.serviceTiers.policies, tenant.id, trace.feature);
+      const req = tiering.request;
+      trace.serviceTierSource = tiering.source;
+      trace.flexFallback = tiering.flexFallback;
       trace.stream = req.stream === true;
       trace.promptCache = scopedPolicyFor(this.deps.config.raw.promptCaching.policies, tenant.id, trace.feature)?.ttl ?? null;
       // Scoped to the tenant, so the same user id at two tenants counts as two users and cannot be joined across them.
@@ -113,7 +118,7 @@ export class Gateway {
           'out_of_range',
         );
       }
-      checkServiceTier(req, r);
+      checkServiceTier(req, r, trace.serviceTierSource);
 
       const lookup = await this.cache.lookup(trace, req, tenant.id, maxTokens, inv.cacheBypass === true, r.tier);
       // Who the request counts for in per-user, per-session and per-key policies, on a hit as on a call.
@@ -129,7 +134,8 @@ export class Gateway {
       const admission = await this.quota.admit({
         requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens, maxTokens,
         ...who,
-        serviceTier: requestedServiceTier(callReq),
+        // A Flex call that may fall back to the standard tier is reserved at the standard price, the higher of the two.
+        serviceTier: trace.flexFallback ? undefined : requestedServiceTier(callReq),
         cacheWrites: hinted || trace.promptCache ? { hinted, policy: trace.promptCache ?? undefined } : undefined,
       });
       const reservation = hold(admission.reservation);
@@ -138,7 +144,7 @@ export class Gateway {
       const callMax = admission.maxTokens;
       if (admission.action === 'output_fitted') trace.outputCap = callMax ?? null;
       if (admission.route !== r) {
-        checkServiceTier(req, admission.route);
+        checkServiceTier(req, admission.route, trace.serviceTierSource);
         r = carriable(admission.route, decoded);
       }
       // Commitment-first: committed models with no capacity left this minute step aside for the on-demand ones; the
@@ -161,7 +167,7 @@ export class Gateway {
       const signal = answerSignal ?? new AbortController().signal;
       const done = await withFallback(
         this.deps, trace, r, signal,
-        (model) => steps.provider(model).complete(steps.call(model, callReq, callMax, signal, trace)),
+        (model) => steps.atTier(trace, model, callReq, (q) => steps.provider(model).complete(steps.call(model, q, callMax, signal, trace))),
         (model) => steps.chargeTimeout(trace, model, callReq, callMax),
         (model) => steps.coverAttempt(trace, reservation, model, callReq, callMax),
       );
@@ -276,6 +282,9 @@ export class Gateway {
       routeReason: null,
       cache: 'none',
       serviceTier: null,
+      serviceTierSource: null,
+      flexFallback: false,
+      tierFellBackOn: null,
       attempts: 0,
       upstreamMs: 0,
       cacheError: null,
@@ -412,10 +421,14 @@ function carriable(r: Route, decoded: Decoded): Route {
   return { ...r, chain };
 }
 
-function checkServiceTier(req: ChatRequest, r: Route): void {
+/**
+ * A tier the client asked for must be priced on every model that would receive it: the gateway refuses what it cannot
+ * cost (400). A tier a policy chose is sent only where priced; other models run at standard.
+ */
+function checkServiceTier(req: ChatRequest, r: Route, source: Trace['serviceTierSource']): void {
   const tier = requestedServiceTier(req);
-  if (tier === undefined) return;
-  const unpriced = r.chain.filter((m) => forwardsServiceTier(m) && m.price && !m.price.serviceTiers?.[tier]);
+  if (tier === undefined || source !== 'request') return;
+  const unpriced = r.chain.filter((m) => takesServiceTier(m, tier) && m.price && !m.price.serviceTiers?.[tier]);
   if (!unpriced.length) return;
   throw new InvalidRequestError(
     `service_tier '${tier}' has no price for ${unpriced.map((m) => `'${m.id}'`).join(', ')}; the gateway refuses what it cannot cost. ` +

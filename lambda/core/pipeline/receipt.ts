@@ -10,7 +10,9 @@ import { addUsage, priceUsage, totalTokens, ZERO_USAGE, type PriceFlag, type Tok
  * - timeout_estimated: an attempt timed out; the provider may have billed it, so its bound is charged.
  * - over_reservation: the request cost more than its reservation (the upstream ignored the output cap).
  * - output_over_cap: a stream went on past the output cap it was sent, and the gateway cut it.
- * - service_tier_stripped: the client asked for a service tier the provider does not receive; billed at standard.
+ * - service_tier_stripped: a service tier was asked (by the client or a serviceTiers policy) of a model that does not
+ *   take it (its provider receives none, or a policy's tier has no price row for it); billed at standard.
+ * - flex_fallback: a Flex call was throttled and sent again at the standard tier (serviceTiers fallbackToDefault).
  * - and the price rules' own flags (cache_read_unpriced, cache_write_1h_derived, service_tier_unpriced, long_context).
  */
 export type UsageFlag =
@@ -21,7 +23,8 @@ export type UsageFlag =
   | 'timeout_estimated'
   | 'over_reservation'
   | 'output_over_cap'
-  | 'service_tier_stripped';
+  | 'service_tier_stripped'
+  | 'flex_fallback';
 
 export type ReceiptLineKind = 'answer' | 'rejected' | 'timed_out' | 'partial' | 'embedding';
 

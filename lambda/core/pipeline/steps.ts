@@ -2,7 +2,9 @@ import type { ResolvedModel } from '../config/resolve';
 import { UpstreamError } from '../errors';
 import type { ChatCompletion, ChatRequest } from '../openai/types';
 import type { ChatProvider, ProviderCall } from '../ports';
-import { STANDARD_SERVICE_TIERS, ZERO_USAGE, type TokenUsage, type UsageReading } from '../pricing/prices';
+import { ZERO_USAGE, type TokenUsage, type UsageReading } from '../pricing/prices';
+import { ProviderError } from '../ports';
+import { reportsServiceTier, requestedServiceTier, takesServiceTier } from './service-tier';
 import { outputCapFor, type QuotaGuard, type Reservation } from '../quota/guard';
 import { estimateInputTokens, estimateTextTokens } from '../tokens';
 import { placeCachePoints } from '../prompt-cache';
@@ -10,19 +12,6 @@ import type { ReceiptLine, ReceiptLineKind } from './receipt';
 import { passesThrough } from '../formats/capabilities';
 import { Results } from './results';
 import type { GatewayDeps, Trace } from './types';
-
-/** Providers that forward the client's `service_tier` upstream (the body passes through); others run at standard. */
-const TIER_FORWARDING = new Set(['openai-compatible', 'azure-openai']);
-
-export function forwardsServiceTier(model: ResolvedModel): boolean {
-  return TIER_FORWARDING.has(model.provider.type);
-}
-
-/** The request's service tier, when it is not a standard one. */
-export function requestedServiceTier(req: ChatRequest): string | undefined {
-  const t = req.service_tier;
-  return typeof t === 'string' && !STANDARD_SERVICE_TIERS.has(t) ? t : undefined;
-}
 
 /** What every step of a request needs beside its own logic: providers, the call shape, pricing on the receipt, settlement. */
 export class Steps {
@@ -51,14 +40,12 @@ export class Steps {
    * price, and, where a prompt-cache policy applies and the model is a Bedrock model with known cache limits, cache
    * points placed for that model (its own minimum prefix).
    */
-  call(model: ResolvedModel, request: ChatRequest, maxTokens: number | undefined, signal: AbortSignal, trace: Pick<Trace, 'tenant' | 'promptCache' | 'wire'>): ProviderCall {
+  call(model: ResolvedModel, request: ChatRequest, maxTokens: number | undefined, signal: AbortSignal, trace: Pick<Trace, 'tenant' | 'promptCache' | 'wire' | 'serviceTierSource'>): ProviderCall {
     const upstream = this.results.upstreamFor(model, trace.tenant);
     const m = upstream === model.config.upstreamModel ? model : { ...model, config: { ...model.config, upstreamModel: upstream } };
     let req = request;
-    if (requestedServiceTier(request) !== undefined && !forwardsServiceTier(model)) {
-      const { service_tier: _t, ...rest } = request;
-      req = rest as ChatRequest;
-    }
+    const tier = requestedServiceTier(request);
+    if (tier !== undefined && !sendsTier(trace, model, tier)) req = withoutTier(request);
     if (trace.promptCache && model.promptCache && model.provider.type === 'bedrock') req = placeCachePoints(req, model.promptCache, trace.promptCache);
     const decoded = trace.wire.decoded;
     const native = decoded && passesThrough(model, decoded) ? decoded.native : undefined;
@@ -66,21 +53,39 @@ export class Steps {
   }
 
   /**
-   * The tier an answer is priced at: the one the upstream reports, else the one asked for where the provider
-   * receives it. A tier asked of a provider that does not receive it is stripped and flagged.
+   * The tier an answer is priced at: the one the upstream reports, else the one asked for where the model receives
+   * it. A tier asked of a model that does not take it is stripped and flagged; after a Flex fallback the answer is at
+   * the standard tier.
    */
   serviceTierOf(trace: Trace, model: ResolvedModel, req: ChatRequest, reported: string | undefined): string | undefined {
     const asked = requestedServiceTier(req);
-    if (!forwardsServiceTier(model)) {
-      if (asked !== undefined) {
-        trace.receipt.flag('service_tier_stripped');
-        trace.serviceTier = 'standard';
-      }
+    if (asked !== undefined && !sendsTier(trace, model, asked)) {
+      trace.receipt.flag('service_tier_stripped');
+      trace.serviceTier = 'standard';
       return undefined;
     }
-    const tier = reported ?? asked;
+    // Bedrock reports a tier on every answer: it counts only where one was asked (the record keeps null otherwise).
+    if (!reportsServiceTier(model) || (asked === undefined && model.provider.type === 'bedrock')) return undefined;
+    const tier = reported ?? (trace.tierFellBackOn === model ? undefined : asked);
     if (tier !== undefined || asked !== undefined) trace.serviceTier = tier ?? 'standard';
     return tier;
+  }
+
+  /**
+   * Runs one attempt's upstream call; where the policy allows, a Flex call the provider throttles is sent again at
+   * once at the standard tier (flag flex_fallback), and the answer is priced at that tier.
+   */
+  async atTier<T>(trace: Trace, model: ResolvedModel, req: ChatRequest, run: (req: ChatRequest) => Promise<T>): Promise<T> {
+    trace.tierFellBackOn = null;
+    try {
+      return await run(req);
+    } catch (err) {
+      if (!trace.flexFallback || requestedServiceTier(req) !== 'flex' || !sendsTier(trace, model, 'flex') || !(err instanceof ProviderError) || err.kind !== 'throttled') throw err;
+      trace.receipt.flag('flex_fallback');
+      const value = await run(withoutTier(req));
+      trace.tierFellBackOn = model;
+      return value;
+    }
   }
 
   /** Prices an answered call on the receipt: the upstream's checked report, else an estimate from the prompt and answer. */
@@ -141,4 +146,18 @@ export class Steps {
 /** The text of an answer's first choice plus any tool-call arguments: what an output estimate counts. */
 export function answerText(c: ChatCompletion): string {
   return c.choices.map((ch) => (ch.message?.content ?? '') + (ch.message?.tool_calls ? JSON.stringify(ch.message.tool_calls) : '')).join('');
+}
+
+/**
+ * Whether the call carries its tier to this model: where the model takes the tier, and, for a tier a policy chose,
+ * only where the model has a price row for it (a client's unpriced tier is refused before any call instead).
+ */
+function sendsTier(trace: Pick<Trace, 'serviceTierSource'>, model: ResolvedModel, tier: string): boolean {
+  if (!takesServiceTier(model, tier)) return false;
+  return trace.serviceTierSource !== 'policy' || !model.price || model.price.serviceTiers?.[tier] !== undefined;
+}
+
+function withoutTier(req: ChatRequest): ChatRequest {
+  const { service_tier: _t, ...rest } = req;
+  return rest as ChatRequest;
 }

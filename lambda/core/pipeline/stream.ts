@@ -31,13 +31,13 @@ export async function streamed(
   // Our own controller, so a client that stops reading also stops the upstream call.
   const ac = new AbortController();
   clientSignal?.addEventListener('abort', () => ac.abort(), { once: true });
-  const opened = await withFallback(s.deps, trace, r, ac.signal, async (model) => {
-    const it = s.provider(model).stream(s.call(model, req, maxTokens, ac.signal, trace))[Symbol.asyncIterator]();
+  const opened = await withFallback(s.deps, trace, r, ac.signal, (model) => s.atTier(trace, model, req, async (q) => {
+    const it = s.provider(model).stream(s.call(model, q, maxTokens, ac.signal, trace))[Symbol.asyncIterator]();
     const first = await it.next();
     // A stream that ends before its first event answered nothing: a failure the next attempt or model can mend.
     if (first.done) throw new ProviderError(`${model.id} ended its stream before any event`, 'server');
     return { it, first };
-  }, (model) => s.chargeTimeout(trace, model, req, maxTokens), (model) => s.coverAttempt(trace, reservation, model, req, maxTokens));
+  }), (model) => s.chargeTimeout(trace, model, req, maxTokens), (model) => s.coverAttempt(trace, reservation, model, req, maxTokens));
   const model = opened.model;
   const encoder = trace.wire.codec.encoder(trace.wire.decoded!, model.id);
   let native = false;

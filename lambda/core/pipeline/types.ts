@@ -121,8 +121,14 @@ export interface Trace {
   tier: string | null;
   routeReason: string | null;
   cache: CacheStatus;
-  /** The service tier the answer was priced at, when the client asked for one. */
+  /** The service tier the answer was priced at, when the client or a policy asked for one. */
   serviceTier: string | null;
+  /** Who asked for the request's service tier: the client (service_tier) or a serviceTiers policy; null when none. */
+  serviceTierSource: 'request' | 'policy' | null;
+  /** The policy lets a throttled Flex call run again at the standard tier. */
+  flexFallback: boolean;
+  /** The model whose answer came from such a second call at the standard tier (the last attempt's), else null. */
+  tierFellBackOn: ResolvedModel | null;
   attempts: number;
   upstreamMs: number;
   /** A cache backend failure; the request went on as a miss. */

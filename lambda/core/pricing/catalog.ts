@@ -34,6 +34,8 @@ export interface CatalogModelEntry extends UsdTokenPrice {
   readonly asOf: string;
   /** false where public sources disagree or a figure is derived; see `note`. */
   readonly verified: boolean;
+  /** false where the `serviceTiers` rows are derived (e.g. Bedrock Flex and Priority as shares of standard); see `note`. */
+  readonly serviceTiersVerified?: boolean;
   readonly note?: string;
 }
 

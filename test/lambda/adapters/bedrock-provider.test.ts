@@ -384,3 +384,70 @@ describe('BedrockProvider: Messages requests to Claude (InvokeModel, no translat
     await expect(provider.complete(messagesCall(100))).rejects.toMatchObject({ kind: 'throttled' });
   });
 });
+
+describe('BedrockProvider: service tiers (Converse serviceTier, InvokeModel serviceTier)', () => {
+  const mock = mockClient(BedrockRuntimeClient);
+  const provider = new BedrockProvider(new BedrockRuntimeClient({ region: 'us-east-1' }), 5000, () => 1_764_400_000_000);
+  beforeEach(() => mock.reset());
+  const encoder = new TextEncoder();
+  async function* events(list: ConverseStreamOutput[]): AsyncGenerator<ConverseStreamOutput> {
+    for (const e of list) yield e;
+  }
+
+  it('asks Converse for the tier and reads back the tier Bedrock served at', async () => {
+    mock.on(ConverseCommand).resolves({
+      $metadata: {}, output: { message: { role: 'assistant', content: [{ text: 'later' }] } }, stopReason: 'end_turn',
+      usage: { inputTokens: 10, outputTokens: 2, totalTokens: 12 }, serviceTier: { type: 'flex' },
+    });
+    const out = await provider.complete(call({ service_tier: 'flex' }, 100));
+    expect(mock.commandCalls(ConverseCommand)[0].args[0].input).toEqual({
+      modelId: 'us.anthropic.claude-sonnet-4-20250514-v1:0', messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+      inferenceConfig: { maxTokens: 100 }, serviceTier: { type: 'flex' },
+    });
+    expect(out.serviceTier).toBe('flex');
+  });
+
+  it('sends no tier for a request without one, and ignores a served tier that is not one of Bedrock\'s', async () => {
+    mock.on(ConverseCommand).resolves({
+      $metadata: {}, output: { message: { role: 'assistant', content: [{ text: 'x' }] } }, stopReason: 'end_turn',
+      usage: { inputTokens: 1, outputTokens: 1, totalTokens: 2 }, serviceTier: { type: 'turbo' as never },
+    });
+    const out = await provider.complete(call({}, 100));
+    expect(mock.commandCalls(ConverseCommand)[0].args[0].input.serviceTier).toBeUndefined();
+    expect(out.serviceTier).toBeUndefined();
+  });
+
+  it('reads the served tier of a stream from its metadata event', async () => {
+    mock.on(ConverseStreamCommand).resolves({
+      $metadata: {},
+      stream: events([
+        { messageStart: { role: 'assistant' } },
+        { contentBlockDelta: { contentBlockIndex: 0, delta: { text: 'ok' } } },
+        { messageStop: { stopReason: 'end_turn' } },
+        { metadata: { usage: { inputTokens: 5, outputTokens: 1, totalTokens: 6 }, metrics: { latencyMs: 10 }, serviceTier: { type: 'priority' } } },
+      ]),
+    });
+    const out: ProviderStreamEvent[] = [];
+    for await (const e of provider.stream(call({ stream: true, service_tier: 'priority' }, 50))) out.push(e);
+    expect(mock.commandCalls(ConverseStreamCommand)[0].args[0].input.serviceTier).toEqual({ type: 'priority' });
+    expect(out.find((e) => e.type === 'usage')).toMatchObject({ type: 'usage', serviceTier: 'priority' });
+  });
+
+  it('a throttled Flex call is a throttled ProviderError (the gateway then falls back to the standard tier)', async () => {
+    mock.on(ConverseCommand).rejects(new ThrottlingException({ message: 'Flex capacity is busy', $metadata: { httpStatusCode: 429 } }));
+    await expect(provider.complete(call({ service_tier: 'flex' }, 100))).rejects.toMatchObject({ kind: 'throttled' });
+  });
+
+  it('passes the tier to InvokeModel for a Messages request to Claude (not in the body, which Bedrock would refuse)', async () => {
+    const message = { id: 'msg_1', type: 'message', role: 'assistant', model: 'claude', content: [{ type: 'text', text: 'hi' }], stop_reason: 'end_turn', stop_sequence: null, usage: { input_tokens: 3, output_tokens: 1 } };
+    mock.on(InvokeModelCommand).resolves({ $metadata: {}, contentType: 'application/json', body: encoder.encode(JSON.stringify(message)) as never, serviceTier: 'flex' });
+    const out = await provider.complete({
+      ...call({ service_tier: 'flex' }, 200),
+      native: { api: 'messages', body: { model: 'sonnet', max_tokens: 200, messages: [{ role: 'user', content: 'hi' }], service_tier: 'auto' }, headers: { 'anthropic-version': '2023-06-01' } },
+    });
+    const input = mock.commandCalls(InvokeModelCommand)[0].args[0].input;
+    expect(input.serviceTier).toBe('flex');
+    expect(JSON.parse(input.body as string).service_tier).toBeUndefined();
+    expect(out.serviceTier).toBe('flex');
+  });
+});
