@@ -100,8 +100,9 @@ export function registerPlanningCommands(program: Command): void {
     )
     .requiredOption('--trace <file.jsonl>', 'rows {messages, tenant?, feature?, ...}')
     .option('--config <file>', 'gateway config (default: the package\'s examples/replay/gateway.json)')
+    .option('--wait-features <list>', 'features whose requests may wait (comma-separated): adds the scenario "flex", those requests at the Flex tier', (v) => v.split(',').map((f) => f.trim()).filter(Boolean))
     .option('--json', 'print JSON')
-    .action(action<{ trace: string; config?: string; json?: boolean }>((o) => replayCommand(o)));
+    .action(action<{ trace: string; config?: string; waitFeatures?: string[]; json?: boolean }>((o) => replayCommand(o)));
 }
 
 function estimateCommand(o: { app: string; usage?: string; json?: boolean }): number {
@@ -282,7 +283,7 @@ function crossoverCommand(o: CrossoverFlags): number {
   return 0;
 }
 
-async function replayCommand(o: { trace: string; config?: string; json?: boolean }): Promise<number> {
+async function replayCommand(o: { trace: string; config?: string; waitFeatures?: string[]; json?: boolean }): Promise<number> {
   const configFile = o.config ?? defaultReplayConfig();
   let base;
   try {
@@ -300,6 +301,7 @@ async function replayCommand(o: { trace: string; config?: string; json?: boolean
     rows,
     () => ({ quota: new MemoryQuotaStore(), exactCache: new MemoryExactCache(100_000), embedder: new LexicalEmbedder(), alerts: new LogAlertSink(), clock: systemClock, ids: systemIds, sha256 }),
     (scenario, done) => bar.update(done, rows.length, `replay ${scenario}`),
+    { waitFeatures: o.waitFeatures },
   );
   bar.stop();
   if (o.json) {
@@ -312,6 +314,11 @@ async function replayCommand(o: { trace: string; config?: string; json?: boolean
   process.stdout.write(`  scenario        cost USD      saving   cache hits  quality\n`);
   for (const [name, r] of Object.entries(report.scenarios)) {
     process.stdout.write(`  ${name.padEnd(14)}  ${r.cost_usd.toFixed(6).padStart(11)}  ${pct(r.saving).padStart(7)}  ${String(r.cache_hits).padStart(10)}  ${r.quality === null ? '   -' : `${pct(r.quality)} of ${r.quality_rows}`}\n`);
+  }
+  const flex = report.scenarios.flex;
+  if (flex && report.wait_features) {
+    process.stdout.write(`  flex: ${flex.flex_requests} of the ${report.wait_features.requests} requests of ${report.wait_features.features.join(', ')} priced at Flex` +
+      `${flex.flex_requests === report.wait_features.requests ? '' : ' (the others: their model has no Flex price, so they ran at standard)'}\n`);
   }
   process.stdout.write('  by tenant and feature (baseline -> all levers):\n');
   for (const t of report.by_tenant_feature) process.stdout.write(`    ${t.tenant}/${t.feature}: ${t.requests} requests, $${t.baseline_usd.toFixed(6)} -> $${t.all_usd.toFixed(6)}\n`);

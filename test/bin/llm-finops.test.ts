@@ -184,6 +184,17 @@ describe('llm-finops CLI', () => {
     expect(r.stderr).toBe(''); // no progress bar when stderr is not a terminal
   });
 
+  it('replay --wait-features adds the flex scenario and says which requests ran at Flex', () => {
+    const trace = join(ROOT, 'examples', 'traces', 'gsm8k-200.jsonl');
+    const json = JSON.parse(cli('replay', '--trace', trace, '--wait-features', 'maths', '--json').stdout);
+    expect(Object.keys(json.scenarios)).toContain('flex');
+    // The shipped config's baseline (GPT-4-turbo) has no Flex price: every maths request runs at standard, priced as baseline.
+    expect(json.wait_features).toEqual({ features: ['maths'], requests: 200 });
+    expect(json.scenarios.flex).toMatchObject({ flex_requests: 0, cost_usd: json.scenarios.baseline.cost_usd });
+    const text = cli('replay', '--trace', trace, '--wait-features', 'maths').stdout;
+    expect(text).toContain('flex: 0 of the 200 requests of maths priced at Flex (the others: their model has no Flex price, so they ran at standard)');
+  });
+
   it('prints the crossover as JSON and writes the chart', () => {
     const dir = mkdtempSync(join(tmpdir(), 'llm-finops-cross-'));
     const svg = join(dir, 'c.svg');

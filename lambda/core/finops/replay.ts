@@ -25,8 +25,15 @@ export interface TraceRow {
   readonly ts?: string;
 }
 
-export type Scenario = 'baseline' | 'caching' | 'routing' | 'context' | 'prompt-caching' | 'all';
+/** flex: the requests of the features that may wait at the Flex tier (a serviceTiers policy), the rest as baseline. */
+export type Scenario = 'baseline' | 'caching' | 'routing' | 'context' | 'prompt-caching' | 'all' | 'flex';
+/** The scenarios every replay runs; `flex` runs when features that may wait are named. */
 export const SCENARIOS: readonly Scenario[] = ['baseline', 'caching', 'routing', 'context', 'prompt-caching', 'all'];
+
+export interface ReplayOptions {
+  /** Features whose requests may wait: the `flex` scenario sends them at the Flex tier. */
+  readonly waitFeatures?: readonly string[];
+}
 
 export interface ScenarioResult {
   readonly cost_usd: number;
@@ -37,12 +44,16 @@ export interface ScenarioResult {
   readonly quality: number | null;
   readonly quality_rows: number;
   readonly by_model: Readonly<Record<string, number>>;
+  /** Requests priced at the Flex tier (the flex scenario: those of a waiting feature whose model has a Flex price). */
+  readonly flex_requests?: number;
 }
 
 export interface ReplayReport {
   readonly requests: number;
   readonly rows_with_estimated_tokens: number;
-  readonly scenarios: Readonly<Record<Scenario, ScenarioResult>>;
+  readonly scenarios: Readonly<Record<Exclude<Scenario, 'flex'>, ScenarioResult>> & { readonly flex?: ScenarioResult };
+  /** The features the flex scenario let wait, and their requests in the trace. */
+  readonly wait_features?: { readonly features: readonly string[]; readonly requests: number };
   readonly by_tenant_feature: readonly { tenant: string; feature: string; requests: number; baseline_usd: number; all_usd: number }[];
 }
 
@@ -101,7 +112,7 @@ class TraceProvider implements ChatProvider {
 }
 
 /** The config a scenario runs on: the user's config with limits lifted, trace tenants added and levers switched. */
-export function scenarioConfig(base: GatewayConfigInput, scenario: Scenario, tenants: readonly string[]): GatewayConfigInput {
+export function scenarioConfig(base: GatewayConfigInput, scenario: Scenario, tenants: readonly string[], waitFeatures: readonly string[] = []): GatewayConfigInput {
   const caching = scenario === 'caching' || scenario === 'all';
   const promptCaching = scenario === 'prompt-caching' || scenario === 'all';
   const context = scenario === 'context' || scenario === 'all';
@@ -115,6 +126,8 @@ export function scenarioConfig(base: GatewayConfigInput, scenario: Scenario, ten
     },
     context: { policies: context ? (base.context?.policies?.length ? base.context.policies : [{}]) : [] },
     promptCaching: { policies: promptCaching ? (base.promptCaching?.policies?.length ? base.promptCaching.policies : [{ ttl: '5m' }]) : [] },
+    // The trace provider never throttles, so no Flex call falls back: the scenario shows the Flex price's saving.
+    serviceTiers: { policies: scenario === 'flex' ? waitFeatures.map((feature) => ({ feature, tier: 'flex' as const })) : [] },
     usage: { sink: 'none' },
   };
 }
@@ -128,13 +141,16 @@ export async function replay(
   rows: readonly TraceRow[],
   deps: (config: ResolvedConfig) => Omit<GatewayDeps, 'config' | 'providers' | 'usage'>,
   progress?: (scenario: Scenario, done: number) => void,
+  options: ReplayOptions = {},
 ): Promise<ReplayReport> {
   const tenants = [...new Set(rows.map((r) => r.tenant ?? 'replay'))];
   const results = {} as Record<Scenario, ScenarioResult>;
+  const waitFeatures = [...new Set(options.waitFeatures ?? [])];
+  const scenarios: readonly Scenario[] = waitFeatures.length ? [...SCENARIOS, 'flex'] : SCENARIOS;
   const perKey = new Map<string, { tenant: string; feature: string; requests: number; baseline: number; all: number }>();
   let estimatedTokens = 0;
-  for (const scenario of SCENARIOS) {
-    const config = resolveConfig(scenarioConfig(base, scenario, tenants));
+  for (const scenario of scenarios) {
+    const config = resolveConfig(scenarioConfig(base, scenario, tenants, waitFeatures));
     const records: UsageRecord[] = [];
     const sink: UsageSink = { write: (r) => records.push(r), feedback: () => undefined };
     let current: { row: TraceRow; originalInput: number; at: number } | undefined;
@@ -146,7 +162,7 @@ export async function replay(
     const byModel: Record<string, number> = {};
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i];
-      const model = scenario === 'baseline' || scenario === 'caching' || scenario === 'context' || scenario === 'prompt-caching' ? config.baseline.id : row.model ?? 'auto';
+      const model = scenario === 'baseline' || scenario === 'caching' || scenario === 'context' || scenario === 'prompt-caching' || scenario === 'flex' ? config.baseline.id : row.model ?? 'auto';
       const body = JSON.stringify({ model, messages: row.messages, max_tokens: row.max_tokens, temperature: row.temperature });
       // Rows without a time are taken as a second apart: within any cache TTL of their neighbours.
       const at = row.ts !== undefined && !Number.isNaN(Date.parse(row.ts)) ? Date.parse(row.ts) : i * 1000;
@@ -181,12 +197,14 @@ export async function replay(
       quality: qualityRows ? Math.round((quality / qualityRows) * 10_000) / 10_000 : null,
       quality_rows: qualityRows,
       by_model: Object.fromEntries(Object.entries(byModel).map(([k, v]) => [k, microsToUsd(v)])),
+      ...(scenario === 'flex' ? { flex_requests: records.filter((r) => r.service_tier === 'flex').length } : {}),
     };
   }
   return {
     requests: rows.length,
     rows_with_estimated_tokens: estimatedTokens,
     scenarios: results,
+    ...(waitFeatures.length ? { wait_features: { features: waitFeatures, requests: rows.filter((r) => waitFeatures.includes(r.feature ?? '')).length } } : {}),
     by_tenant_feature: [...perKey.values()].map((a) => ({ tenant: a.tenant, feature: a.feature, requests: a.requests, baseline_usd: microsToUsd(a.baseline), all_usd: microsToUsd(a.all) })),
   };
 }

@@ -34,6 +34,19 @@ describe('replay', () => {
     expect(report.rows_with_estimated_tokens).toBe(0);
   });
 
+  it('flex: the features that may wait at the Flex price, the others at baseline (hand-computed); runs only when asked', async () => {
+    const cfg = testConfig('http://127.0.0.1:1/v1');
+    const withFlex = { ...cfg, models: cfg.models!.map((m) => (m.id === 'big' ? { ...m, price: { inputPerMTok: 10, outputPerMTok: 30, cacheReadPerMTok: 1, serviceTiers: { flex: { inputPerMTok: 5, outputPerMTok: 15 } } } } : m)) };
+    const deps = () => ({ quota: new MemoryQuotaStore(), exactCache: new MemoryExactCache(), alerts: new MemoryAlertSink(), clock: new FakeClock(), ids: new SeqIds(), sha256 });
+    const report = await replay(withFlex, rows, deps, undefined, { waitFeatures: ['code'] });
+    // globex/code at Flex on big ($5/$15): 1000x5 + 200x15 = 8,000 micros; acme/chat at baseline 1,300 twice: 10,600.
+    expect(report.scenarios.flex).toMatchObject({ cost_usd: 0.0106, saving: 0.4301, flex_requests: 1 });
+    expect(report.wait_features).toEqual({ features: ['code'], requests: 1 });
+    const plain = await replay(withFlex, rows, deps);
+    expect(plain.scenarios.flex).toBeUndefined();
+    expect(plain.wait_features).toBeUndefined();
+  });
+
   it('estimates tokens for rows without recorded counts', async () => {
     const report = await replay(testConfig('http://127.0.0.1:1/v1'), [{ messages: [{ role: 'user', content: 'a question of some length' }], max_tokens: 50 }], () => ({
       quota: new MemoryQuotaStore(), alerts: new MemoryAlertSink(), clock: new FakeClock(), ids: new SeqIds(), sha256,
