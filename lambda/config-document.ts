@@ -137,6 +137,19 @@ export type GatewayConfigDocument = {
                     cacheWrite1hPerMTok?: number | undefined;
                 };
             } | undefined;
+            /** Batch rates (OpenAI Batch API, Anthropic Message Batches, Bedrock batch inference); default: half of every standard rate */
+            batch?: {
+                /** USD per 1M input tokens */
+                inputPerMTok: number;
+                /** USD per 1M output tokens */
+                outputPerMTok: number;
+                /** USD per 1M cache-read input tokens; unset: billed at the input price and flagged cache_read_unpriced */
+                cacheReadPerMTok?: number | undefined;
+                /** USD per 1M 5-minute cache-write input tokens; defaults to the input price */
+                cacheWritePerMTok?: number | undefined;
+                /** USD per 1M 1-hour cache-write input tokens; defaults to twice the input price (Anthropic) */
+                cacheWrite1hPerMTok?: number | undefined;
+            } | undefined;
         } | undefined;
         /** SageMaker models billed by the instance-hour instead of per token */
         instanceType?: string | undefined;
@@ -557,6 +570,19 @@ export type GatewayConfigDocument = {
                     /** USD per 1M 1-hour cache-write input tokens; defaults to twice the input price (Anthropic) */
                     cacheWrite1hPerMTok?: number | undefined;
                 };
+            } | undefined;
+            /** Batch rates (OpenAI Batch API, Anthropic Message Batches, Bedrock batch inference); default: half of every standard rate */
+            batch?: {
+                /** USD per 1M input tokens */
+                inputPerMTok: number;
+                /** USD per 1M output tokens */
+                outputPerMTok: number;
+                /** USD per 1M cache-read input tokens; unset: billed at the input price and flagged cache_read_unpriced */
+                cacheReadPerMTok?: number | undefined;
+                /** USD per 1M 5-minute cache-write input tokens; defaults to the input price */
+                cacheWritePerMTok?: number | undefined;
+                /** USD per 1M 1-hour cache-write input tokens; defaults to twice the input price (Anthropic) */
+                cacheWrite1hPerMTok?: number | undefined;
             } | undefined;
         };
     };

@@ -100,7 +100,7 @@ export function registerPlanningCommands(program: Command): void {
     )
     .requiredOption('--trace <file.jsonl>', 'rows {messages, tenant?, feature?, ...}')
     .option('--config <file>', 'gateway config (default: the package\'s examples/replay/gateway.json)')
-    .option('--wait-features <list>', 'features whose requests may wait (comma-separated): adds the scenario "flex", those requests at the Flex tier', (v) => v.split(',').map((f) => f.trim()).filter(Boolean))
+    .option('--wait-features <list>', 'features whose requests may wait (comma-separated): adds the scenarios "flex" and "batch", those requests at the Flex tier or the batch price', (v) => v.split(',').map((f) => f.trim()).filter(Boolean))
     .option('--json', 'print JSON')
     .action(action<{ trace: string; config?: string; waitFeatures?: string[]; json?: boolean }>((o) => replayCommand(o)));
 }
@@ -319,6 +319,11 @@ async function replayCommand(o: { trace: string; config?: string; waitFeatures?:
   if (flex && report.wait_features) {
     process.stdout.write(`  flex: ${flex.flex_requests} of the ${report.wait_features.requests} requests of ${report.wait_features.features.join(', ')} priced at Flex` +
       `${flex.flex_requests === report.wait_features.requests ? '' : ' (the others: their model has no Flex price, so they ran at standard)'}\n`);
+  }
+  const batch = report.scenarios.batch;
+  if (batch && report.wait_features) {
+    process.stdout.write(`  batch: ${batch.batch_requests} of the ${report.wait_features.requests} requests of ${report.wait_features.features.join(', ')} priced at the batch price` +
+      `${batch.batch_price_derived ? ' (half of standard where the price has no batch row)' : ''}\n`);
   }
   process.stdout.write('  by tenant and feature (baseline -> all levers):\n');
   for (const t of report.by_tenant_feature) process.stdout.write(`    ${t.tenant}/${t.feature}: ${t.requests} requests, $${t.baseline_usd.toFixed(6)} -> $${t.all_usd.toFixed(6)}\n`);

@@ -184,15 +184,19 @@ describe('llm-finops CLI', () => {
     expect(r.stderr).toBe(''); // no progress bar when stderr is not a terminal
   });
 
-  it('replay --wait-features adds the flex scenario and says which requests ran at Flex', () => {
+  it('replay --wait-features adds the flex and batch scenarios and says which requests ran at Flex or batch prices', () => {
     const trace = join(ROOT, 'examples', 'traces', 'gsm8k-200.jsonl');
     const json = JSON.parse(cli('replay', '--trace', trace, '--wait-features', 'maths', '--json').stdout);
     expect(Object.keys(json.scenarios)).toContain('flex');
     // The shipped config's baseline (GPT-4-turbo) has no Flex price: every maths request runs at standard, priced as baseline.
     expect(json.wait_features).toEqual({ features: ['maths'], requests: 200 });
     expect(json.scenarios.flex).toMatchObject({ flex_requests: 0, cost_usd: json.scenarios.baseline.cost_usd });
+    // Batch: every maths request at half of GPT-4-turbo's price (no batch row: derived).
+    expect(json.scenarios.batch).toMatchObject({ batch_requests: 200, batch_price_derived: true });
+    expect(json.scenarios.batch.saving).toBeCloseTo(0.5, 3);
     const text = cli('replay', '--trace', trace, '--wait-features', 'maths').stdout;
     expect(text).toContain('flex: 0 of the 200 requests of maths priced at Flex (the others: their model has no Flex price, so they ran at standard)');
+    expect(text).toContain('batch: 200 of the 200 requests of maths priced at the batch price (half of standard where the price has no batch row)');
   });
 
   it('prints the crossover as JSON and writes the chart', () => {

@@ -41,6 +41,7 @@ export const UsdTokenPriceSchema = z.strictObject({
     .record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), UsdTokenRatesSchema)
     .optional()
     .describe('Rows per service tier (OpenAI priority, flex); a request asking for an unpriced tier is refused'),
+  batch: UsdTokenRatesSchema.optional().describe('Batch rates (OpenAI Batch API, Anthropic Message Batches, Bedrock batch inference); default: half of every standard rate'),
 });
 
 const timeoutMs = positiveInt.max(900_000).default(60_000).describe('Per-attempt upstream timeout in ms (a stream: until its first event)');

@@ -4,6 +4,7 @@ import type { ChatMessage } from '../openai/types';
 import { Gateway, type GatewayDeps } from '../pipeline';
 import type { ChatProvider, ProviderCall, ProviderResponse, ProviderStreamEvent, UsageSink } from '../ports';
 import { microsToUsd } from '../pricing/money';
+import { batchRates, priceUsage } from '../pricing/prices';
 import { estimateInputTokens } from '../tokens';
 import { cacheControlOf } from '../prompt-cache';
 import type { UsageRecord } from '../usage';
@@ -25,9 +26,13 @@ export interface TraceRow {
   readonly ts?: string;
 }
 
-/** flex: the requests of the features that may wait at the Flex tier (a serviceTiers policy), the rest as baseline. */
-export type Scenario = 'baseline' | 'caching' | 'routing' | 'context' | 'prompt-caching' | 'all' | 'flex';
-/** The scenarios every replay runs; `flex` runs when features that may wait are named. */
+/**
+ * flex: the requests of the features that may wait at the Flex tier (a serviceTiers policy), the rest as baseline.
+ * batch: the same requests through a batch API at its price (the `batch` row, else half of standard), the rest as
+ * baseline: priced from the baseline's records, since a batch runs the same model on the same tokens.
+ */
+export type Scenario = 'baseline' | 'caching' | 'routing' | 'context' | 'prompt-caching' | 'all' | 'flex' | 'batch';
+/** The scenarios every replay runs; `flex` and `batch` run when features that may wait are named. */
 export const SCENARIOS: readonly Scenario[] = ['baseline', 'caching', 'routing', 'context', 'prompt-caching', 'all'];
 
 export interface ReplayOptions {
@@ -46,12 +51,15 @@ export interface ScenarioResult {
   readonly by_model: Readonly<Record<string, number>>;
   /** Requests priced at the Flex tier (the flex scenario: those of a waiting feature whose model has a Flex price). */
   readonly flex_requests?: number;
+  /** Requests priced at the batch price (the batch scenario), and whether any price was derived (half of standard). */
+  readonly batch_requests?: number;
+  readonly batch_price_derived?: boolean;
 }
 
 export interface ReplayReport {
   readonly requests: number;
   readonly rows_with_estimated_tokens: number;
-  readonly scenarios: Readonly<Record<Exclude<Scenario, 'flex'>, ScenarioResult>> & { readonly flex?: ScenarioResult };
+  readonly scenarios: Readonly<Record<Exclude<Scenario, 'flex' | 'batch'>, ScenarioResult>> & { readonly flex?: ScenarioResult; readonly batch?: ScenarioResult };
   /** The features the flex scenario let wait, and their requests in the trace. */
   readonly wait_features?: { readonly features: readonly string[]; readonly requests: number };
   readonly by_tenant_feature: readonly { tenant: string; feature: string; requests: number; baseline_usd: number; all_usd: number }[];
@@ -149,6 +157,7 @@ export async function replay(
   const scenarios: readonly Scenario[] = waitFeatures.length ? [...SCENARIOS, 'flex'] : SCENARIOS;
   const perKey = new Map<string, { tenant: string; feature: string; requests: number; baseline: number; all: number }>();
   let estimatedTokens = 0;
+  let baseline: { config: ResolvedConfig; records: UsageRecord[]; quality: ScenarioResult['quality']; qualityRows: number } | undefined;
   for (const scenario of scenarios) {
     const config = resolveConfig(scenarioConfig(base, scenario, tenants, waitFeatures));
     const records: UsageRecord[] = [];
@@ -199,13 +208,47 @@ export async function replay(
       by_model: Object.fromEntries(Object.entries(byModel).map(([k, v]) => [k, microsToUsd(v)])),
       ...(scenario === 'flex' ? { flex_requests: records.filter((r) => r.service_tier === 'flex').length } : {}),
     };
+    if (scenario === 'baseline') baseline = { config, records, quality: results.baseline.quality, qualityRows };
   }
+  if (waitFeatures.length && baseline) results.batch = batchScenario(baseline, waitFeatures);
   return {
     requests: rows.length,
     rows_with_estimated_tokens: estimatedTokens,
     scenarios: results,
     ...(waitFeatures.length ? { wait_features: { features: waitFeatures, requests: rows.filter((r) => waitFeatures.includes(r.feature ?? '')).length } } : {}),
     by_tenant_feature: [...perKey.values()].map((a) => ({ tenant: a.tenant, feature: a.feature, requests: a.requests, baseline_usd: microsToUsd(a.baseline), all_usd: microsToUsd(a.all) })),
+  };
+}
+
+/** The baseline's records with those of the waiting features priced at their model's batch rates. */
+function batchScenario(baseline: { config: ResolvedConfig; records: UsageRecord[]; quality: number | null; qualityRows: number }, waitFeatures: readonly string[]): ScenarioResult {
+  let total = 0;
+  let batched = 0;
+  let derived = false;
+  const byModel: Record<string, number> = {};
+  for (const rec of baseline.records) {
+    const price = rec.model ? baseline.config.models.get(rec.model)?.price : undefined;
+    let cost = rec.cost_micros;
+    if (price && waitFeatures.includes(rec.feature)) {
+      const batch = batchRates(price);
+      const usage = { inputTokens: rec.input_tokens, outputTokens: rec.output_tokens, cacheReadTokens: rec.cache_read_tokens, cacheWriteTokens: rec.cache_write_tokens };
+      cost = priceUsage(usage, batch.rates).micros;
+      batched++;
+      derived ||= batch.derived;
+    }
+    total += cost;
+    if (rec.model) byModel[rec.model] = (byModel[rec.model] ?? 0) + cost;
+  }
+  const baselineTotal = baseline.records.reduce((s, r) => s + r.cost_micros, 0);
+  return {
+    cost_usd: microsToUsd(total),
+    saving: baselineTotal ? Math.round((1 - total / baselineTotal) * 10_000) / 10_000 : 0,
+    cache_hits: 0,
+    quality: baseline.quality,
+    quality_rows: baseline.qualityRows,
+    by_model: Object.fromEntries(Object.entries(byModel).map(([k, v]) => [k, microsToUsd(v)])),
+    batch_requests: batched,
+    batch_price_derived: derived,
   };
 }
 

@@ -21,6 +21,8 @@ export interface TokenRates {
 export interface TokenPrice extends TokenRates {
   readonly longContext?: { readonly aboveInputTokens: number; readonly rates: TokenRates };
   readonly serviceTiers?: Readonly<Record<string, TokenRates>>;
+  /** Batch rates (OpenAI Batch API, Anthropic Message Batches, Bedrock batch inference); unset: half of standard. */
+  readonly batch?: TokenRates;
 }
 
 export interface TokenUsage {
@@ -50,6 +52,7 @@ export interface UsdTokenRates {
 export interface UsdTokenPrice extends UsdTokenRates {
   readonly longContext?: { readonly aboveInputTokens: number } & UsdTokenRates;
   readonly serviceTiers?: Readonly<Record<string, UsdTokenRates>>;
+  readonly batch?: UsdTokenRates;
 }
 
 const optMicros = (v: number | undefined): Micros | undefined => (v === undefined ? undefined : usdToMicros(v));
@@ -68,7 +71,28 @@ export function toTokenPrice(p: UsdTokenPrice): TokenPrice {
   const price: { -readonly [K in keyof TokenPrice]: TokenPrice[K] } = toRates(p);
   if (p.longContext) price.longContext = { aboveInputTokens: p.longContext.aboveInputTokens, rates: toRates(p.longContext) };
   if (p.serviceTiers) price.serviceTiers = Object.fromEntries(Object.entries(p.serviceTiers).map(([k, v]) => [k, toRates(v)]));
+  if (p.batch) price.batch = toRates(p.batch);
   return price;
+}
+
+/**
+ * The rates a batch request is billed at: the price's `batch` row, else half of every standard rate (OpenAI's Batch
+ * API, Anthropic's Message Batches and Bedrock batch inference all list 50% of on-demand; PRICES.md, read
+ * 2026-12-06), rounded half up to the micro-dollar and marked `derived` so a report can say so.
+ */
+export function batchRates(price: TokenPrice): { rates: TokenRates; derived: boolean } {
+  if (price.batch) return { rates: price.batch, derived: false };
+  const half = (v: Micros | undefined): Micros | undefined => (v === undefined ? undefined : Math.round(v / 2));
+  return {
+    rates: {
+      inputPerMTok: half(price.inputPerMTok)!,
+      outputPerMTok: half(price.outputPerMTok)!,
+      cacheReadPerMTok: half(price.cacheReadPerMTok),
+      cacheWritePerMTok: half(price.cacheWritePerMTok),
+      cacheWrite1hPerMTok: half(price.cacheWrite1hPerMTok),
+    },
+    derived: true,
+  };
 }
 
 /** Why a priced figure needs a second look; carried into the usage record's `usage_flags`. */

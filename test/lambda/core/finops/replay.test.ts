@@ -34,16 +34,25 @@ describe('replay', () => {
     expect(report.rows_with_estimated_tokens).toBe(0);
   });
 
-  it('flex: the features that may wait at the Flex price, the others at baseline (hand-computed); runs only when asked', async () => {
+  it('flex and batch: the features that may wait at the Flex price or the batch price, the others at baseline (hand-computed); run only when asked', async () => {
     const cfg = testConfig('http://127.0.0.1:1/v1');
-    const withFlex = { ...cfg, models: cfg.models!.map((m) => (m.id === 'big' ? { ...m, price: { inputPerMTok: 10, outputPerMTok: 30, cacheReadPerMTok: 1, serviceTiers: { flex: { inputPerMTok: 5, outputPerMTok: 15 } } } } : m)) };
+    const bigPrice = { inputPerMTok: 10, outputPerMTok: 30, cacheReadPerMTok: 1, serviceTiers: { flex: { inputPerMTok: 6, outputPerMTok: 18 } } };
+    const withFlex = { ...cfg, models: cfg.models!.map((m) => (m.id === 'big' ? { ...m, price: bigPrice } : m)) };
     const deps = () => ({ quota: new MemoryQuotaStore(), exactCache: new MemoryExactCache(), alerts: new MemoryAlertSink(), clock: new FakeClock(), ids: new SeqIds(), sha256 });
     const report = await replay(withFlex, rows, deps, undefined, { waitFeatures: ['code'] });
-    // globex/code at Flex on big ($5/$15): 1000x5 + 200x15 = 8,000 micros; acme/chat at baseline 1,300 twice: 10,600.
-    expect(report.scenarios.flex).toMatchObject({ cost_usd: 0.0106, saving: 0.4301, flex_requests: 1 });
+    // globex/code at Flex on big ($6/$18): 1000x6 + 200x18 = 9,600 micros; acme/chat at baseline 1,300 twice: 12,200.
+    expect(report.scenarios.flex).toMatchObject({ cost_usd: 0.0122, saving: 0.3441, flex_requests: 1 });
+    // batch, no batch row: half of $10/$30 = $5/$15: 1000x5 + 200x15 = 8,000 micros, + 2,600 = 10,600, the price derived.
+    expect(report.scenarios.batch).toMatchObject({ cost_usd: 0.0106, saving: 0.4301, batch_requests: 1, batch_price_derived: true, quality: 1 });
     expect(report.wait_features).toEqual({ features: ['code'], requests: 1 });
+
+    // A batch row of its own wins: $4/$12 -> 4,000 + 2,400 = 6,400, + 2,600 = 9,000.
+    const withBatch = { ...cfg, models: cfg.models!.map((m) => (m.id === 'big' ? { ...m, price: { ...bigPrice, batch: { inputPerMTok: 4, outputPerMTok: 12 } } } : m)) };
+    expect((await replay(withBatch, rows, deps, undefined, { waitFeatures: ['code'] })).scenarios.batch).toMatchObject({ cost_usd: 0.009, batch_price_derived: false });
+
     const plain = await replay(withFlex, rows, deps);
     expect(plain.scenarios.flex).toBeUndefined();
+    expect(plain.scenarios.batch).toBeUndefined();
     expect(plain.wait_features).toBeUndefined();
   });
 
