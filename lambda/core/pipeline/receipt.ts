@@ -11,7 +11,8 @@ import { addUsage, priceUsage, totalTokens, ZERO_USAGE, type PriceFlag, type Tok
  * - over_reservation: the request cost more than its reservation (the upstream ignored the output cap).
  * - output_over_cap: a stream went on past the output cap it was sent, and the gateway cut it.
  * - service_tier_stripped: a service tier was asked (by the client or a serviceTiers policy) of a model that does not
- *   take it (its provider receives none, or a policy's tier has no price row for it); billed at standard.
+ *   take it (its provider receives none, a policy's tier has no price row for it, or the provider refused a policy's
+ *   tier as a bad request and the call was sent again without it); billed at standard.
  * - flex_fallback: a Flex call was throttled and sent again at the standard tier (serviceTiers fallbackToDefault).
  * - and the price rules' own flags (cache_read_unpriced, cache_write_1h_derived, service_tier_unpriced, long_context).
  */

@@ -72,16 +72,23 @@ export class Steps {
   }
 
   /**
-   * Runs one attempt's upstream call; where the policy allows, a Flex call the provider throttles is sent again at
-   * once at the standard tier (flag flex_fallback), and the answer is priced at that tier.
+   * Runs one attempt's upstream call. Where the policy allows, a Flex call the provider throttles is sent again at
+   * once at the standard tier (flag flex_fallback). A tier a policy chose that the provider refuses as a bad request
+   * (Bedrock's ValidationException for a model or Region without the tier) is dropped the same way (flag
+   * service_tier_stripped): a policy must not turn every request of a feature into a 400. A tier the client asked for
+   * is its own request: that refusal stands. Either way the answer is priced at the tier the second call ran at.
    */
   async atTier<T>(trace: Trace, model: ResolvedModel, req: ChatRequest, run: (req: ChatRequest) => Promise<T>): Promise<T> {
     trace.tierFellBackOn = null;
     try {
       return await run(req);
     } catch (err) {
-      if (!trace.flexFallback || requestedServiceTier(req) !== 'flex' || !sendsTier(trace, model, 'flex') || !(err instanceof ProviderError) || err.kind !== 'throttled') throw err;
-      trace.receipt.flag('flex_fallback');
+      const tier = requestedServiceTier(req);
+      if (!(err instanceof ProviderError) || tier === undefined || !sendsTier(trace, model, tier)) throw err;
+      const throttledFlex = err.kind === 'throttled' && tier === 'flex' && trace.flexFallback;
+      const refusedPolicyTier = err.kind === 'client' && trace.serviceTierSource === 'policy';
+      if (!throttledFlex && !refusedPolicyTier) throw err;
+      trace.receipt.flag(throttledFlex ? 'flex_fallback' : 'service_tier_stripped');
       const value = await run(withoutTier(req));
       trace.tierFellBackOn = model;
       return value;

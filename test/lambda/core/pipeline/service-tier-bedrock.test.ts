@@ -1,4 +1,4 @@
-import { BedrockRuntimeClient, ConverseCommand, ThrottlingException, type ConverseCommandInput } from '@aws-sdk/client-bedrock-runtime';
+import { BedrockRuntimeClient, ConverseCommand, ThrottlingException, ValidationException, type ConverseCommandInput } from '@aws-sdk/client-bedrock-runtime';
 import { mockClient } from 'aws-sdk-client-mock';
 import { MemoryUsageSink } from '../../../../lambda/adapters/usage-sinks';
 import { buildGateway } from '../../../../lambda/adapters/wiring';
@@ -55,6 +55,26 @@ describe('service tiers by policy on Bedrock (gateway + Bedrock adapter, Convers
     expect(sent.map((s) => s.serviceTier)).toEqual([{ type: 'flex' }, undefined]);
     expect(sent.map((s) => s.modelId)).toEqual(['us.amazon.nova-pro-v1:0', 'us.amazon.nova-pro-v1:0']);
     expect(record).toMatchObject({ service_tier: 'default', cost_usd: 0.0112, usage_flags: ['flex_fallback'], model: 'nova-pro' });
+  });
+
+  it('drops a policy\'s tier Bedrock refuses (ValidationException: no Flex for this model or Region) and answers at standard', async () => {
+    mock.on(ConverseCommand)
+      .rejectsOnce(new ValidationException({ message: 'The provided service tier is not supported for this model.', $metadata: { httpStatusCode: 400 } }))
+      .resolvesOnce(answer());
+    const { res, record, sent } = await ask('nightly');
+    expect(res.status).toBe(200);
+    expect(sent.map((s) => s.serviceTier)).toEqual([{ type: 'flex' }, undefined]);
+    expect(record).toMatchObject({ service_tier: 'standard', cost_usd: 0.0112, usage_flags: ['service_tier_stripped'] });
+  });
+
+  it('keeps the refusal of a tier the client asked for itself (no policy): 400, one call', async () => {
+    mock.on(ConverseCommand).rejects(new ValidationException({ message: 'The provided service tier is not supported for this model.', $metadata: { httpStatusCode: 400 } }));
+    const usage = new MemoryUsageSink();
+    const gw = buildGateway(config, { env: {}, usage });
+    const body = JSON.stringify({ model: 'nova-pro', service_tier: 'flex', messages: [{ role: 'user', content: 'client asks' }] });
+    const res = await gw.chat({ tenantId: 'acme', feature: 'chat', body, bodyBytes: body.length, cacheBypass: true });
+    expect(res.status).toBe(400);
+    expect(mock.commandCalls(ConverseCommand)).toHaveLength(1);
   });
 
   it('sends Priority for the feature that may not wait, priced at the Priority row', async () => {
