@@ -48,10 +48,17 @@ async function* dataOf(events: AsyncIterable<SseEvent>): AsyncGenerator<string> 
   for await (const e of events) yield e.data;
 }
 
-/** A Responses request's body as it came, with the upstream model, the output cap the reservation priced, and `stream`. */
+/**
+ * A Responses request's body as it came, with the upstream model, the output cap the reservation priced, `stream`,
+ * and the service tier the gateway decided (a serviceTiers policy's, or the client's own; none where it was dropped).
+ */
 export function responsesUpstreamBody(call: ProviderCall, stream: boolean): Record<string, unknown> {
-  const { stream: _s, ...rest } = call.native!.body;
-  return { ...rest, model: call.model.config.upstreamModel, max_output_tokens: call.maxTokens, ...(stream ? { stream: true } : {}) };
+  const { stream: _s, service_tier: _t, ...rest } = call.native!.body;
+  const tier = call.request.service_tier;
+  return {
+    ...rest, model: call.model.config.upstreamModel, max_output_tokens: call.maxTokens, ...(stream ? { stream: true } : {}),
+    ...(typeof tier === 'string' ? { service_tier: tier } : {}),
+  };
 }
 
 /**

@@ -23,7 +23,7 @@ function config(agent: string, chat: string): GatewayConfigInput {
     ],
     models: [
       { id: 'claude', provider: 'anthropic', upstreamModel: 'claude-opus-5-5', price: { inputPerMTok: 4, outputPerMTok: 20, cacheWritePerMTok: 5, cacheWrite1hPerMTok: 8, cacheReadPerMTok: 0.2 }, maxOutputTokens: 128000 },
-      { id: 'gpt', provider: 'openai', upstreamModel: 'gpt-5.5', price: { inputPerMTok: 5, outputPerMTok: 30, cacheReadPerMTok: 0.5 }, maxOutputTokens: 128000 },
+      { id: 'gpt', provider: 'openai', upstreamModel: 'gpt-5.5', price: { inputPerMTok: 5, outputPerMTok: 30, cacheReadPerMTok: 0.5, serviceTiers: { flex: { inputPerMTok: 2.5, outputPerMTok: 15, cacheReadPerMTok: 0.25 } } }, maxOutputTokens: 128000 },
       { id: 'small', provider: 'local', upstreamModel: 'up-small-a', price: { inputPerMTok: 1, outputPerMTok: 2 }, maxOutputTokens: 1000 },
     ],
     tiers: [
@@ -36,6 +36,7 @@ function config(agent: string, chat: string): GatewayConfigInput {
       { id: 'acme', apiKeys: [{ sha256: hash(KEY) }], limits: { dailyUsd: 50 } },
       { id: 'broke', apiKeys: [{ sha256: hash(BROKE) }], limits: { dailyUsd: 0.000001 } },
     ],
+    serviceTiers: { policies: [{ feature: 'nightly', tier: 'flex' }] },
     usage: { sink: 'jsonl', path: 'usage.jsonl' },
   };
 }
@@ -240,6 +241,14 @@ describe('front doors: Anthropic Messages and OpenAI Responses through llm-finop
       expect(agent.received[0].headers.authorization).toBe('Bearer up-openai-key');
       // No max_output_tokens from the client: the quota's output cap is sent, so nothing can overshoot the reservation.
       expect(agent.received[0].body).toMatchObject({ model: 'gpt-5.5', instructions: 'Be brief.', max_output_tokens: 4096, store: false });
+    });
+
+    it('carries a serviceTiers policy\'s Flex into the Responses body it passes through, priced at the Flex row', async () => {
+      agent.scriptResponses({ kind: 'response', text: 'Later.', usage: { input: 1000, cached: 0, output: 100, reasoning: 0 } });
+      await openai().responses.create({ model: 'gpt', input: 'summarise the night', service_tier: 'auto' }, { headers: { 'x-llm-feature': 'nightly' } });
+      expect(agent.received[0].body).toMatchObject({ model: 'gpt-5.5', service_tier: 'flex' });
+      // 1000 x $2.50 + 100 x $15 per 1M at Flex (the upstream reports no tier: the one sent is priced).
+      expect(last()).toMatchObject({ api: 'responses', feature: 'nightly', service_tier: 'flex', cost_micros: 4000 });
     });
 
     it('streams a function call through and reads the final usage', async () => {
