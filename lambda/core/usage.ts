@@ -9,8 +9,8 @@ export const DEFAULT_FEATURE = 'default';
 export interface UsageRecord {
   readonly ts: string;
   readonly request_id: string;
-  /** The front door: chat, messages (Anthropic Messages API), responses (OpenAI Responses API) or embeddings. */
-  readonly api: 'chat' | 'messages' | 'responses' | 'embeddings';
+  /** The front door: chat, messages (Anthropic Messages API), responses (OpenAI Responses API), embeddings, or batch (a line of a batch). */
+  readonly api: 'chat' | 'messages' | 'responses' | 'embeddings' | 'batch';
   readonly tenant: string;
   readonly feature: string;
   readonly team: string | null;
@@ -51,6 +51,9 @@ export interface UsageRecord {
   readonly usage_problem: string | null;
   /** The service tier the answer was priced at (OpenAI priority/flex); null when the client asked for none. */
   readonly service_tier: string | null;
+  /** A line of a batch: the batch's id and the line's custom_id (null for live requests). */
+  readonly batch_id: string | null;
+  readonly batch_custom_id: string | null;
   readonly attempts: number;
   readonly latency_ms: number;
   readonly upstream_ms: number;

@@ -46,6 +46,8 @@ export const USAGE_COLUMNS: ReadonlyArray<{ readonly name: string; readonly type
   { name: 'usage_problem', type: 'string' },
   { name: 'service_tier', type: 'string' },
   { name: 'api', type: 'string' },
+  { name: 'batch_id', type: 'string' },
+  { name: 'batch_custom_id', type: 'string' },
   { name: 'savings', type: 'struct<cache:bigint,routing:bigint,cascade:bigint,context:bigint,prompt_cache:bigint,commitment:bigint,batch:bigint,failed_attempts:bigint>' },
 ];
 

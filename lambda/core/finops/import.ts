@@ -354,7 +354,7 @@ export function importRows(source: ImportSource, rows: readonly SourceRow[], opt
       route_reason: `imported:${source}`, cache: m.cache, stream: m.stream,
       input_tokens: m.inputTokens, output_tokens: m.outputTokens, cache_read_tokens: m.cacheReadTokens, cache_write_tokens: m.cacheWriteTokens,
       cost_usd: micros / 1e6, cost_micros: micros, baseline_cost_usd: micros / 1e6, baseline_cost_micros: micros,
-      cost_basis: 'tokens', usage_estimated: false, usage_flags: flags, usage_problem: null, service_tier: null,
+      cost_basis: 'tokens', usage_estimated: false, usage_flags: flags, usage_problem: null, service_tier: null, batch_id: null, batch_custom_id: null,
       attempts: 1, latency_ms: m.latencyMs, upstream_ms: m.latencyMs, overhead_ms: 0, status: m.status,
       error_type: m.status >= 400 ? 'upstream_error' : null, cache_error: null, quota_action: 'none',
       context_tokens_saved: 0, context_saved_usd: 0, embedding_tokens: 0, cache_score: null, cascade: null,

@@ -3,7 +3,7 @@ import { InvalidRequestError, NotFoundError, PermissionDeniedError } from '../er
 import { parseFeedback } from '../feedback';
 import { requestedMaxTokens, type ChatRequest } from '../openai/types';
 import { encodeEmbedding, estimateEmbeddingTokens, parseEmbeddingsRequest } from '../openai/embeddings';
-import { ZERO_USAGE } from '../pricing/prices';
+import { type TokenPrice, ZERO_USAGE } from '../pricing/prices';
 import { optimiseContext } from '../context/optimize';
 import { contextPolicyFor, scopedPolicyFor } from '../context/policy';
 import { QuotaGuard, QuotaStoreUnavailableError, type Reservation } from '../quota/guard';
@@ -136,6 +136,7 @@ export class Gateway {
         ...who,
         // A Flex call that may fall back to the standard tier is reserved at the standard price, the higher of the two.
         serviceTier: trace.flexFallback ? undefined : requestedServiceTier(callReq),
+        batch: trace.batch !== null,
         cacheWrites: hinted || trace.promptCache ? { hinted, policy: trace.promptCache ?? undefined } : undefined,
       });
       const reservation = hold(admission.reservation);
@@ -270,7 +271,7 @@ export class Gateway {
       wire,
       startedAt: clock.now(),
       t0: clock.monotonic(),
-      receipt: new Receipt(this.deps.config.baseline.price),
+      receipt: newReceipt(this.deps.config.baseline.price, inv.batch),
       tenant: inv.tenantId,
       feature: DEFAULT_FEATURE,
       team: null,
@@ -282,6 +283,7 @@ export class Gateway {
       routeReason: null,
       cache: 'none',
       serviceTier: null,
+      batch: inv.batch ?? null,
       serviceTierSource: null,
       flexFallback: false,
       tierFellBackOn: null,
@@ -436,6 +438,13 @@ function checkServiceTier(req: ChatRequest, r: Route, source: Trace['serviceTier
     'service_tier',
     'unsupported_service_tier',
   );
+}
+
+/** A request's receipt: a line of a batch prices every call at the batch rates. */
+function newReceipt(baseline: TokenPrice, batch: ChatInvocation['batch']): Receipt {
+  const r = new Receipt(baseline);
+  if (batch) r.batchLine();
+  return r;
 }
 
 /** One signal aborted by whichever of the given ones aborts first (with its reason), or undefined for none. */

@@ -46,7 +46,8 @@ export type ReceiptLineKind = 'answer' | 'rejected' | 'timed_out' | 'partial' | 
  * - failed_attempts: minus what timed-out and cut-off attempts were charged (not a lever: what the fallbacks cost);
  * - commitment: an answer on committed capacity (models[].commitment): what routing would show for it (the baseline's
  *   price less the committed model's per-token figure, if it has one), since the capacity is paid by the hour;
- * - batch: 0 (no batch lane yet).
+ * - batch: a line of a batch, priced at the batch rates: the answering model's standard price for the tokens it
+ *   was sent (trimmed, with its cache points) less the batch price of the same.
  */
 export interface Savings {
   readonly cache: Micros;
@@ -105,8 +106,15 @@ export class Receipt {
   private trimmed = { savedBytes: 0, keptBytes: 0 };
   /** The gateway placed the cache points (the prompt-cache policy), not the client: their saving is a lever. */
   private gatewayCachePoints = false;
+  /** A line of a batch: every call priced at the batch rates. */
+  private batch = false;
 
   constructor(private readonly baselinePrice: TokenPrice) {}
+
+  /** Prices every call of this request at the batch rates (a line of a batch); the baseline stays standard. */
+  batchLine(): void {
+    this.batch = true;
+  }
 
   /** A cache hit: the answer's usage, made by `model`; the cache saved what that model would charge for it now. */
   servedFromCache(usage: TokenUsage, model: ResolvedModel | undefined): void {
@@ -180,7 +188,7 @@ export class Receipt {
 
   /** What `usage` on `model` would be charged (nothing is recorded). */
   priceOf(model: ResolvedModel, usage: TokenUsage): number {
-    return model.price ? priceUsage(usage, model.price).micros : 0;
+    return model.price ? priceUsage(usage, model.price, { batch: this.batch }).micros : 0;
   }
 
   /** Marks the usage the client's answer carries (a call's line or a cache entry's): the baseline is priced on it. */
@@ -254,10 +262,13 @@ export class Receipt {
     const top = price(this.cascadeTop ?? m, full);
     const atModel = price(m, full);
     const atModelTrimmed = price(m, plain);
+    // A batch line: the same tokens at the batch rates; the rest of what they saved is the prompt cache's.
+    const atBatch = this.batch && m?.price ? priceUsage(plain, m.price, { batch: true }).micros : atModelTrimmed;
     out.routing = baseline - top;
     out.cascade = top - atModel - sum('rejected');
     out.context = atModel - atModelTrimmed;
-    out.prompt_cache = atModelTrimmed - sum('answer');
+    out.batch = atModelTrimmed - atBatch;
+    out.prompt_cache = atBatch - sum('answer');
     // Answered on committed capacity (models[].commitment, paid by the hour): what the baseline would charge beyond
     // it is the commitment's, not the router's.
     if (m?.config.commitment && !this.cascadeTop) return { ...out, commitment: out.routing, routing: 0 };
@@ -298,11 +309,11 @@ export class Receipt {
   private charge(kind: ReceiptLineKind, model: ResolvedModel, usage: TokenUsage, estimated: boolean, serviceTier: string | undefined): ReceiptLine {
     let micros = 0;
     if (model.price) {
-      const priced = priceUsage(usage, model.price, { serviceTier });
+      const priced = priceUsage(usage, model.price, { serviceTier, batch: this.batch });
       micros = priced.micros;
       for (const f of priced.flags) this.flag(f);
       if (usage.cacheReadTokens || usage.cacheWriteTokens) {
-        this.cacheSaving += priceUsage(asPlainInput(usage), model.price, { serviceTier }).micros - micros;
+        this.cacheSaving += priceUsage(asPlainInput(usage), model.price, { serviceTier, batch: this.batch }).micros - micros;
       }
     }
     const line: ReceiptLine = { kind, model: model.id, usage, micros, estimated };

@@ -99,7 +99,7 @@ export class Results {
     const record: UsageRecord = {
       ts: new Date(trace.startedAt).toISOString(),
       request_id: trace.requestId,
-      api: trace.wire.api,
+      api: trace.batch ? 'batch' : trace.wire.api,
       tenant: trace.tenant,
       feature: trace.feature,
       team: trace.team,
@@ -125,6 +125,8 @@ export class Results {
       usage_flags: r.flags,
       usage_problem: r.problem,
       service_tier: trace.serviceTier,
+      batch_id: trace.batch?.id ?? null,
+      batch_custom_id: trace.batch?.customId ?? null,
       attempts: trace.attempts,
       latency_ms: Math.round(latency * 1000) / 1000,
       upstream_ms: Math.round(trace.upstreamMs * 1000) / 1000,

@@ -71,6 +71,17 @@ export interface ChatInvocation {
   readonly answerDeadline?: AbortSignal;
   /** The request's headers (lower-case names), for what a format reads from them (anthropic-version, anthropic-beta). */
   readonly header?: HeaderReader;
+  /**
+   * A line of a batch, set by the batch runner (never from a client's input): priced and reserved at the batch rates,
+   * recorded with `api: batch`, the batch id and the line's custom_id.
+   */
+  readonly batch?: BatchLineRef;
+}
+
+/** Which batch a request is a line of. */
+export interface BatchLineRef {
+  readonly id: string;
+  readonly customId: string;
 }
 
 /** The request's wire format: its codec and what it decoded (set once the body parsed). */
@@ -123,6 +134,8 @@ export interface Trace {
   cache: CacheStatus;
   /** The service tier the answer was priced at, when the client or a policy asked for one. */
   serviceTier: string | null;
+  /** The batch this request is a line of (priced at batch rates), else null. */
+  batch: BatchLineRef | null;
   /** Who asked for the request's service tier: the client (service_tier) or a serviceTiers policy; null when none. */
   serviceTierSource: 'request' | 'policy' | null;
   /** The policy lets a throttled Flex call run again at the standard tier. */

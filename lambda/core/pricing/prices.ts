@@ -96,16 +96,18 @@ export function batchRates(price: TokenPrice): { rates: TokenRates; derived: boo
 }
 
 /** Why a priced figure needs a second look; carried into the usage record's `usage_flags`. */
-export type PriceFlag = 'cache_read_unpriced' | 'cache_write_1h_derived' | 'service_tier_unpriced' | 'long_context';
+export type PriceFlag = 'cache_read_unpriced' | 'cache_write_1h_derived' | 'service_tier_unpriced' | 'long_context' | 'batch_price_derived';
 
 export interface PricedUsage {
   readonly micros: Micros;
   /** The rate row used: standard, a service tier's, or long-context. */
-  readonly row: 'standard' | 'long_context' | `tier:${string}`;
+  readonly row: 'standard' | 'long_context' | 'batch' | `tier:${string}`;
   readonly flags: readonly PriceFlag[];
 }
 
 export interface PriceOptions {
+  /** A line of a batch: billed at the batch rates (the price's `batch` row, else half of standard; flag batch_price_derived). */
+  readonly batch?: boolean;
   /** The service tier the upstream processed the request at (OpenAI reports it in the response). */
   readonly serviceTier?: string;
   /** Reservations only: the request carries cache points, so its input may be billed as cache writes of this TTL. */
@@ -120,6 +122,11 @@ export function promptTokens(u: TokenUsage): number {
 /** The rates a request is billed at, and the flags the choice raises. */
 export function ratesFor(price: TokenPrice, inputSideTokens: number, opts: PriceOptions = {}): { rates: TokenRates; row: PricedUsage['row']; flags: PriceFlag[] } {
   const flags: PriceFlag[] = [];
+  if (opts.batch) {
+    const batch = batchRates(price);
+    if (batch.derived) flags.push('batch_price_derived');
+    return { rates: batch.rates, row: 'batch', flags };
+  }
   const tier = opts.serviceTier;
   if (tier !== undefined && !STANDARD_SERVICE_TIERS.has(tier)) {
     const row = price.serviceTiers?.[tier];

@@ -67,6 +67,8 @@ export interface AdmitRequest {
   readonly maxTokens: number | undefined;
   /** A non-standard service tier the request asks for (priced on its own row). */
   readonly serviceTier?: string;
+  /** A line of a batch: reserved at the batch price. */
+  readonly batch?: boolean;
   /** No downgrade to a cheaper tier when a limit is hit (an embeddings request: a chat tier cannot answer it). */
   readonly noDowngrade?: boolean;
   /** The hashed end user and the session, for policies counted per end user or per session. */
@@ -243,7 +245,7 @@ export class QuotaGuard {
   private affordableOutput(m: ResolvedModel, a: AdmitRequest, unit: 'usd' | 'tokens', budget: number): number {
     if (unit === 'tokens') return Math.max(0, budget - a.inputTokens);
     if (!m.price) return m.maxOutputTokens;
-    const opts = { serviceTier: a.serviceTier, cacheWrites: cacheWritesOn(m, a) };
+    const opts = { serviceTier: a.serviceTier, batch: a.batch, cacheWrites: cacheWritesOn(m, a) };
     const input = costMicrosCeil(a.inputTokens, 0, m.price, opts);
     const perMTok = ratesFor(m.price, a.inputTokens, opts).rates.outputPerMTok;
     if (perMTok <= 0) return m.maxOutputTokens;
@@ -477,7 +479,7 @@ export class QuotaGuard {
     const cascade = cascadeTierOf(this.config, route) !== undefined;
     for (const m of route.chain) {
       const out = outputCapFor(m, a.maxTokens, cap);
-      const cost = m.price ? costMicrosCeil(a.inputTokens, out, m.price, { serviceTier: a.serviceTier, cacheWrites: cacheWritesOn(m, a) }) : 0;
+      const cost = m.price ? costMicrosCeil(a.inputTokens, out, m.price, { serviceTier: a.serviceTier, batch: a.batch, cacheWrites: cacheWritesOn(m, a) }) : 0;
       outTokens = cascade ? outTokens + out : Math.max(outTokens, out);
       micros = cascade ? micros + cost : Math.max(micros, cost);
     }

@@ -25,9 +25,9 @@ function setup(overrides: Partial<GatewayConfigInput> = {}) {
     config, providers: new Map([['up', provider]]), quota: new MemoryQuotaStore(), exactCache: new MemoryExactCache(100, () => clock.now()),
     usage: records, alerts: new MemoryAlertSink(), clock, ids: new SeqIds(), sha256,
   });
-  const chat = (body: Record<string, unknown>, feature?: string): Promise<GatewayResult> => {
+  const chat = (body: Record<string, unknown>, feature?: string, batch?: { id: string; customId: string }): Promise<GatewayResult> => {
     const text = JSON.stringify(body);
-    return gateway.chat({ tenantId: 'acme', feature, body: text, bodyBytes: Buffer.byteLength(text) });
+    return gateway.chat({ tenantId: 'acme', feature, body: text, bodyBytes: Buffer.byteLength(text), ...(batch ? { batch, cacheBypass: true } : {}) });
   };
   return { provider, records, chat };
 }
@@ -42,6 +42,36 @@ describe('savings by lever (hand-computed)', () => {
     await chat({ model: 'small-a', messages: [{ role: 'user', content: 'q' }] });
     // big: 1,000 x $10/M + 500 x $30/M = 25,000; small-a: 1,000 x $1/M + 500 x $2/M = 2,000.
     expect(records.records[0]).toMatchObject({ cost_micros: 2000, baseline_cost_micros: 25_000, savings: { ...zero, routing: 23_000 } });
+  });
+
+  it('prices a line of a batch at the batch rates (half of standard without a batch row) and credits the batch lever', async () => {
+    const { provider, records, chat } = setup();
+    provider.script('up-small-a', { ok: 'x', usage: usage(1000, 500) });
+    const res = await chat({ model: 'small-a', messages: [{ role: 'user', content: 'q' }] }, 'evals', { id: 'batch_abc', customId: 'line-7' });
+    expect(res.status).toBe(200);
+    // small-a at batch: 1,000 x $0.50/M + 500 x $1/M = 1,000; standard 2,000; big (the baseline) 25,000.
+    expect(records.records[0]).toMatchObject({
+      api: 'batch', batch_id: 'batch_abc', batch_custom_id: 'line-7', feature: 'evals',
+      cost_micros: 1000, baseline_cost_micros: 25_000, usage_flags: ['batch_price_derived'],
+      savings: { ...zero, routing: 23_000, batch: 1000 },
+    });
+    expect(total(records.records[0].savings!)).toBe(25_000 - 1000);
+  });
+
+  it('reserves a batch line at the batch price: a budget that refuses the live request admits the line', async () => {
+    // small-a, 1,000 output tokens reserved: ~$0.0020 at standard, ~$0.0010 at batch; acme may spend $0.0015 today.
+    const { provider, records, chat } = setup({ tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 0.0015 } }] });
+    provider.script('up-small-a', { ok: 'x', usage: usage(10, 10) });
+    const body = { model: 'small-a', max_tokens: 1000, messages: [{ role: 'user', content: 'q' }] };
+    expect((await chat(body)).status).toBe(429);
+    expect((await chat(body, 'evals', { id: 'batch_1', customId: 'a' })).status).toBe(200);
+    expect(records.records.map((r) => [r.api, r.status])).toEqual([['chat', 429], ['batch', 200]]);
+  });
+
+  it('leaves live requests unmarked: api chat, no batch id', async () => {
+    const { records, chat } = setup();
+    await chat({ model: 'small-a', messages: [{ role: 'user', content: 'q' }] });
+    expect(records.records[0]).toMatchObject({ api: 'chat', batch_id: null, batch_custom_id: null, savings: { batch: 0 } });
   });
 
   it('credits a cache hit with what its model would charge now, and routing with the rest', async () => {
