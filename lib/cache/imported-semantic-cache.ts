@@ -6,9 +6,8 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { CacheEmbedder } from './cache-embedder';
+import { DEFAULT_INDEX_NAME, indexNameProblem } from './index-name';
 import { type SemanticCacheAttributes, SemanticCacheBase } from './semantic-cache-base';
-
-const INDEX_NAME = /^[a-z0-9][a-z0-9_-]{0,254}$/;
 
 /** A semantic cache deployed elsewhere: grants on this side only, its access policy left to its own stack. */
 export class ImportedSemanticCache extends SemanticCacheBase {
@@ -38,8 +37,9 @@ export class ImportedSemanticCache extends SemanticCacheBase {
     if (typeof attrs.exactCacheTableName !== 'string' || (!Token.isUnresolved(attrs.exactCacheTableName) && !/^[a-zA-Z0-9_.-]{3,255}$/.test(attrs.exactCacheTableName))) {
       problems.push(`exactCacheTableName: expected a DynamoDB table name, got '${attrs.exactCacheTableName}'`);
     }
-    const indexName = attrs.indexName ?? 'llm-finops-semantic-cache';
-    if (!INDEX_NAME.test(indexName)) problems.push(`indexName: expected lower-case letters, digits, _ and -, got '${indexName}'`);
+    const indexName = attrs.indexName ?? DEFAULT_INDEX_NAME;
+    const badIndex = indexNameProblem(indexName);
+    if (badIndex) problems.push(badIndex);
     for (const [name, arn, service] of [['domainArn', attrs.domainArn, 'es'], ['collectionArn', attrs.collectionArn, 'aoss']] as const) {
       if (arn !== undefined && !Token.isUnresolved(arn) && !new RegExp(`^arn:aws[a-z-]*:${service}:[a-z0-9-]+:\\d{12}:(domain|collection)/[a-z0-9-]+$`).test(arn)) {
         problems.push(`${name}: expected an ${service === 'es' ? 'OpenSearch Service domain' : 'OpenSearch Serverless collection'} ARN, got '${arn}'`);

@@ -12,6 +12,7 @@ import { CACHE_TABLE } from '../../lambda/contract';
 import { CacheEmbedder } from './cache-embedder';
 import { CacheEngine, type ManagedDomainEngineOptions, type ServerlessEngineOptions, type ValkeyEngineOptions } from './cache-engine';
 import { ImportedSemanticCache } from './imported-semantic-cache';
+import { DEFAULT_INDEX_NAME, indexNameProblem } from './index-name';
 import { type ISemanticCache, type SemanticCacheAttributes, SemanticCacheBase } from './semantic-cache-base';
 import { SemanticCachePreset } from './semantic-cache-preset';
 
@@ -66,7 +67,6 @@ const VALKEY_PRESETS: Record<SemanticCachePreset, { nodeType: string; nodes: num
 /** The first ElastiCache for Valkey version with vector search (ElastiCache "Search features and limits"). */
 export const VALKEY_ENGINE_VERSION = '8.2';
 
-const INDEX_NAME = /^[a-z0-9][a-z0-9_-]{0,254}$/;
 
 /**
  * The semantic cache's storage: an OpenSearch k-NN index (managed domain or Serverless vector collection) for the
@@ -102,16 +102,15 @@ export class SemanticCache extends SemanticCacheBase {
   readonly connections?: ec2.Connections;
   readonly exactCacheTable: dynamodb.Table;
   protected readonly resourceArn: string;
-  protected readonly domainName?: string;
-  protected readonly valkeyAuthToken?: secretsmanager.ISecret;
   private readonly principals: string[] = [];
 
   constructor(scope: Construct, id: string, props: SemanticCacheProps = {}) {
     super(scope, id);
     this.engine = engineOf(props.engine);
-    this.indexName = props.indexName ?? 'llm-finops-semantic-cache';
+    this.indexName = props.indexName ?? DEFAULT_INDEX_NAME;
     this.embedder = props.embedder ?? CacheEmbedder.sentenceEncoder();
-    if (!INDEX_NAME.test(this.indexName)) throw new Error(`Invalid SemanticCache props:\n  - indexName: expected lower-case letters, digits, _ and -, got '${this.indexName}'`);
+    const badIndex = indexNameProblem(this.indexName);
+    if (badIndex) throw new Error(`Invalid SemanticCache props:\n  - ${badIndex}`);
     const removal = props.removalPolicy ?? RemovalPolicy.DESTROY;
     // The access policies name their principals: an index nobody may read is a mistake, not a default.
     this.node.addValidation({
@@ -128,9 +127,17 @@ export class SemanticCache extends SemanticCacheBase {
     this.collection = store.collection;
     this.replicationGroup = store.replicationGroup;
     this.authToken = store.authToken;
-    this.valkeyAuthToken = store.authToken;
     this.connections = store.connections;
-    this.domainName = store.domain ? Token.asString(store.domain.ref) : undefined;
+  }
+
+  /** The domain's name, for its metrics (managed domain only). */
+  protected get domainName(): string | undefined {
+    return this.domain ? Token.asString(this.domain.ref) : undefined;
+  }
+
+  /** The AUTH token secret (Valkey only). */
+  protected get valkeyAuthToken(): secretsmanager.ISecret | undefined {
+    return this.authToken;
   }
 
   /** `managed-domain`, `serverless` or `valkey`. */
