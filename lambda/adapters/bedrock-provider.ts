@@ -56,6 +56,15 @@ function bedrockTierOf(call: ProviderCall): 'flex' | 'priority' | undefined {
   return t === 'flex' || t === 'priority' ? t : undefined;
 }
 
+/** InvokeModel(WithResponseStream)'s input for a Messages request to Claude: the body, and the tier as a parameter. */
+function invokeMessagesInput(call: ProviderCall, anthropicBetas: readonly string[] | undefined) {
+  const tier = bedrockTierOf(call);
+  return {
+    modelId: call.model.config.upstreamModel, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(bedrockMessagesBody(call, anthropicBetas)),
+    ...(tier ? { serviceTier: tier } : {}),
+  };
+}
+
 const REPORTED_TIERS = new Set(['default', 'flex', 'priority', 'reserved']);
 
 /** The tier Bedrock says it served at (Converse `serviceTier.type`, InvokeModel `serviceTier`), checked as untrusted input. */
@@ -361,10 +370,7 @@ export class BedrockProvider implements ChatProvider {
     return withTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
       let out;
       try {
-        out = await this.client.send(new InvokeModelCommand({
-          modelId: call.model.config.upstreamModel, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(bedrockMessagesBody(call, this.anthropicBetas)),
-          ...(bedrockTierOf(call) ? { serviceTier: bedrockTierOf(call) } : {}),
-        }), { abortSignal });
+        out = await this.client.send(new InvokeModelCommand(invokeMessagesInput(call, this.anthropicBetas)), { abortSignal });
       } catch (err) {
         throw classify(err, what);
       }
@@ -385,10 +391,7 @@ export class BedrockProvider implements ChatProvider {
   private async *streamMessages(call: ProviderCall, what: string): AsyncGenerator<ProviderStreamEvent> {
     const { value: out, close } = await openWithTimeout(what, this.timeoutMs, call.signal, async (abortSignal) => {
       try {
-        return await this.client.send(new InvokeModelWithResponseStreamCommand({
-          modelId: call.model.config.upstreamModel, contentType: 'application/json', accept: 'application/json', body: JSON.stringify(bedrockMessagesBody(call, this.anthropicBetas)),
-          ...(bedrockTierOf(call) ? { serviceTier: bedrockTierOf(call) } : {}),
-        }), { abortSignal });
+        return await this.client.send(new InvokeModelWithResponseStreamCommand(invokeMessagesInput(call, this.anthropicBetas)), { abortSignal });
       } catch (err) {
         throw classify(err, what);
       }

@@ -200,12 +200,10 @@ export async function replay(
     const total = records.reduce((s, r) => s + r.cost_micros, 0);
     const baselineTotal = scenario === 'baseline' ? total : Math.round(results.baseline.cost_usd * 1e6);
     results[scenario] = {
-      cost_usd: microsToUsd(total),
-      saving: baselineTotal ? Math.round((1 - total / baselineTotal) * 10_000) / 10_000 : 0,
+      ...costFigures(total, baselineTotal, byModel),
       cache_hits: hits,
       quality: qualityRows ? Math.round((quality / qualityRows) * 10_000) / 10_000 : null,
       quality_rows: qualityRows,
-      by_model: Object.fromEntries(Object.entries(byModel).map(([k, v]) => [k, microsToUsd(v)])),
       ...(scenario === 'flex' ? { flex_requests: records.filter((r) => r.service_tier === 'flex').length } : {}),
     };
     if (scenario === 'baseline') baseline = { config, records, quality: results.baseline.quality, qualityRows };
@@ -217,6 +215,15 @@ export async function replay(
     scenarios: results,
     ...(waitFeatures.length ? { wait_features: { features: waitFeatures, requests: rows.filter((r) => waitFeatures.includes(r.feature ?? '')).length } } : {}),
     by_tenant_feature: [...perKey.values()].map((a) => ({ tenant: a.tenant, feature: a.feature, requests: a.requests, baseline_usd: microsToUsd(a.baseline), all_usd: microsToUsd(a.all) })),
+  };
+}
+
+/** A scenario's cost, its saving against the baseline (a share, 4 places) and its cost by model, in USD. */
+function costFigures(totalMicros: number, baselineMicros: number, byModelMicros: Record<string, number>): Pick<ScenarioResult, 'cost_usd' | 'saving' | 'by_model'> {
+  return {
+    cost_usd: microsToUsd(totalMicros),
+    saving: baselineMicros ? Math.round((1 - totalMicros / baselineMicros) * 10_000) / 10_000 : 0,
+    by_model: Object.fromEntries(Object.entries(byModelMicros).map(([k, v]) => [k, microsToUsd(v)])),
   };
 }
 
@@ -241,12 +248,10 @@ function batchScenario(baseline: { config: ResolvedConfig; records: UsageRecord[
   }
   const baselineTotal = baseline.records.reduce((s, r) => s + r.cost_micros, 0);
   return {
-    cost_usd: microsToUsd(total),
-    saving: baselineTotal ? Math.round((1 - total / baselineTotal) * 10_000) / 10_000 : 0,
+    ...costFigures(total, baselineTotal, byModel),
     cache_hits: 0,
     quality: baseline.quality,
     quality_rows: baseline.qualityRows,
-    by_model: Object.fromEntries(Object.entries(byModel).map(([k, v]) => [k, microsToUsd(v)])),
     batch_requests: batched,
     batch_price_derived: derived,
   };
