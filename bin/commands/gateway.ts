@@ -4,10 +4,13 @@ import type { Command } from 'commander';
 import { loadArtefacts } from '../../lambda/adapters/artefacts';
 import { DynamoDbTenantDirectory } from '../../lambda/adapters/dynamodb-tenant-directory';
 import { SENTENCE_PACKAGES, SentenceEmbedder, sentenceEncoderInstalled } from '../../lambda/adapters/sentence-embedder';
-import { sha256 } from '../../lambda/adapters/system-runtime';
+import { sha256, systemClock, systemIds } from '../../lambda/adapters/system-runtime';
 import { buildGateway } from '../../lambda/adapters/wiring';
 import { lifecycleWarnings, resolveConfig, type ResolvedConfig } from '../../lambda/core/config/resolve';
 import { createGatewayServer } from '../../lambda/local/http-server';
+import { BatchService } from '../../lambda/core/batch/service';
+import { DirectoryBatchStore } from '../../lambda/adapters/directory-batch-store';
+import { MemoryBatchStore } from '../../lambda/adapters/memory-batch-store';
 import { action, integerIn, UsageError } from '../cli-support';
 import { dynamoFromFlags, storeFromFlags, withStoreOptions, type StoreFlags } from '../store-flags';
 
@@ -38,12 +41,14 @@ export function registerGatewayCommands(program: Command): void {
     program
       .command('local')
       .summary('serve the OpenAI-compatible gateway locally')
-      .description('Serve the OpenAI-compatible gateway locally: POST /v1/chat/completions, POST /v1/embeddings, POST /v1/feedback, GET /v1/models, /v1/usage, /health. Stops on SIGINT/SIGTERM.')
+      .description('Serve the OpenAI-compatible gateway locally: POST /v1/chat/completions, /v1/messages, /v1/responses, /v1/embeddings, /v1/feedback, GET /v1/models, /v1/usage, /health, and the Files and Batch APIs (/v1/files, /v1/batches: a simulator runs each batch through the gateway at the batch price). Stops on SIGINT/SIGTERM.')
       .requiredOption('--config <file>', 'gateway config (JSON; see schema/gateway-config.schema.json)')
       .option('--port <n>', 'port (0: any free port)', integerIn(0, 65535), 8787)
-      .option('--host <host>', 'address to listen on', '127.0.0.1'),
+      .option('--host <host>', 'address to listen on', '127.0.0.1')
+      .option('--batch-dir <dir>', 'keep the batch API\'s files and batches in this directory, so batches outlive the process (default: in memory)')
+      .option('--batch-delay <seconds>', 'the batch simulator waits this long after a batch is created before it runs its lines', integerIn(0, 86_400), 5),
   ).action(
-    action<{ config: string; port: number; host: string } & StoreFlags>(async (o) => {
+    action<{ config: string; port: number; host: string; batchDir?: string; batchDelay: number } & StoreFlags>(async (o) => {
       const warn = (m: string): void => void process.stderr.write(`warning: ${m}\n`);
       const config = loadConfigFile(o.config, { warn });
       for (const w of lifecycleWarnings(config, Date.now())) warn(w);
@@ -56,7 +61,12 @@ export function registerGatewayCommands(program: Command): void {
       const baseDir = dirname(resolve(o.config));
       const artefacts = await loadArtefacts(config, { baseDir });
       const gateway = buildGateway(config, { env: process.env, quota, tenants, baseDir, artefacts, warn });
-      const server = createGatewayServer(gateway);
+      const batches = new BatchService({
+        gateway, store: o.batchDir ? new DirectoryBatchStore(resolve(o.batchDir)) : new MemoryBatchStore(), clock: systemClock, ids: systemIds, delayMs: o.batchDelay * 1000,
+      });
+      // Picks up the batches a stopped gateway left running (with --batch-dir), then the new ones as they fall due.
+      batches.start();
+      const server = createGatewayServer(gateway, { batches });
       await new Promise<void>((ok, fail) => server.once('error', fail).listen(o.port, o.host, ok));
       const addr = server.address();
       const actual = typeof addr === 'object' && addr ? addr.port : o.port;
@@ -66,6 +76,7 @@ export function registerGatewayCommands(program: Command): void {
           `${sem.enabled ? `, semantic cache: ${sem.embedder.type} embedder at ${config.semanticCache.threshold}` : ''})\n`,
       );
       const stop = (): void => {
+        void batches.stop();
         server.close(() => {
           // The embedded index saves its graphs here, so the next start loads them instead of rebuilding.
           gateway.close().then(() => process.exit(0), (err: unknown) => {

@@ -3,6 +3,8 @@ import { shapeError } from './formats/error-shapes';
 import type { Api, HeaderReader } from './formats/wire';
 import type { Gateway, GatewayResult, JsonResult } from './pipeline';
 import { apiOfPath, HEALTH_BODY, matchRoute } from './routes';
+import { matchBatchRoute, serveBatchRoute } from './batch/routes';
+import type { BatchService } from './batch/service';
 
 /** One HTTP request as the edge sees it, from node:http (llm-finops local) or an API Gateway proxy event (Lambda). */
 export interface EdgeRequest {
@@ -38,16 +40,17 @@ export function errorResult(err: unknown, api: Api): JsonResult {
  * The HTTP edge (ARCHITECTURE section 1): route table, authentication, and dispatch to the pipeline, for every
  * surface. Never throws: every failure becomes the route format's error.
  */
-export async function serveEdge(gateway: Gateway, req: EdgeRequest): Promise<GatewayResult> {
+export async function serveEdge(gateway: Gateway, req: EdgeRequest, batches?: BatchService): Promise<GatewayResult> {
   try {
-    return await dispatch(gateway, req);
+    return await dispatch(gateway, req, batches);
   } catch (err) {
     return errorResult(err, apiOfPath(req.path));
   }
 }
 
-async function dispatch(gateway: Gateway, req: EdgeRequest): Promise<GatewayResult> {
-  const route = matchRoute(req.method, req.path);
+async function dispatch(gateway: Gateway, req: EdgeRequest, batches: BatchService | undefined): Promise<GatewayResult> {
+  const batchRoute = matchBatchRoute(req.method, req.path);
+  const route = batchRoute ? 'batch' : matchRoute(req.method, req.path);
   if (route === 'health') return { kind: 'json', status: 200, headers: {}, body: HEALTH_BODY };
   let tenantId = req.tenantId;
   let apiKeyId = req.apiKeyId;
@@ -57,6 +60,7 @@ async function dispatch(gateway: Gateway, req: EdgeRequest): Promise<GatewayResu
     }
     ({ tenant: tenantId, keyId: apiKeyId } = await gateway.identifyKey(req.header('authorization'), req.header('x-api-key')));
   }
+  if (batchRoute) return serveBatchRoute(batches, batchRoute, { tenantId, apiKeyId, header: req.header, body: req.body });
   if (route === 'models') return gateway.models(tenantId);
   if (route === 'usage') return gateway.usage(tenantId);
   const body = await req.body();

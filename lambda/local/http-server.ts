@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { errorResult, serveEdge } from '../core/edge';
 import { apiOfPath } from '../core/routes';
 import type { Gateway, GatewayResult, JsonResult } from '../core/pipeline';
+import type { BatchService } from '../core/batch/service';
+import { DEFAULT_BATCH_LIMITS } from '../core/batch/input';
 
 /**
  * Reads a body up to `limit` bytes. Past it, stops buffering and returns no text with the size seen, so the core
@@ -57,15 +59,18 @@ async function send(res: ServerResponse, r: GatewayResult, abort: AbortControlle
 
 /**
  * The local gateway: the same core and HTTP edge as the Lambda behind node:http (routes in core/routes.ts). The
- * tenant comes from the request's key only (`Authorization: Bearer` or `x-api-key`).
+ * tenant comes from the request's key only (`Authorization: Bearer` or `x-api-key`). With `batches`, the Files and
+ * Batch APIs too (an upload may be as large as a batch input file, plus its multipart framing).
  */
-export function createGatewayServer(gateway: Gateway): Server {
-  const maxBody = gateway.config.raw.server.maxBodyBytes;
+export function createGatewayServer(gateway: Gateway, opts: { readonly batches?: BatchService } = {}): Server {
+  const requestBody = gateway.config.raw.server.maxBodyBytes;
+  const uploadBody = DEFAULT_BATCH_LIMITS.maxFileBytes + 64 * 1024;
   return createServer((req, res) => {
     const abort = new AbortController();
     res.on('close', () => {
       if (!res.writableFinished) abort.abort();
     });
+    const maxBody = opts.batches && req.method === 'POST' && (req.url ?? '').split('?')[0].replace(/\/+$/, '') === '/v1/files' ? uploadBody : requestBody;
     const handle = async (): Promise<void> => {
       const result = await serveEdge(gateway, {
         method: req.method,
@@ -77,7 +82,7 @@ export function createGatewayServer(gateway: Gateway): Server {
           return body;
         },
         signal: abort.signal,
-      });
+      }, opts.batches);
       await send(res, result, abort);
     };
     handle().catch((err) => {

@@ -40,8 +40,11 @@ export class FakeClock implements Clock {
 export class SeqIds implements IdSource {
   private n = 0;
 
+  /** Two processes in one test (a restart) take two prefixes, as two processes' random ids never meet. */
+  constructor(private readonly prefix = 'req-') {}
+
   requestId(): string {
-    return `req-${++this.n}`;
+    return `${this.prefix}${++this.n}`;
   }
 
   random(): number {

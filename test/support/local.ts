@@ -8,10 +8,15 @@ import { testConfig } from './config';
 const ROOT = join(__dirname, '..', '..');
 
 /** Starts `llm-finops local` as a user would, on an ephemeral port; resolves with the process and its base URL. */
-export async function startLocal(configPath: string, extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<{ proc: ChildProcess; baseUrl: string }> {
+export async function startLocal(
+  configPath: string, extraArgs: readonly string[] = [], env: NodeJS.ProcessEnv = process.env, opts: { readonly group?: boolean } = {},
+): Promise<{ proc: ChildProcess; baseUrl: string }> {
   const proc = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'bin', 'llm-finops.ts'), 'local', '--config', configPath, '--port', '0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env,
+    // Its own process group, so killGroup can kill tsx and the gateway it runs in a child process at once (SIGKILL
+    // to tsx alone leaves the gateway running).
+    detached: opts.group === true,
   });
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += d));
@@ -25,6 +30,13 @@ export async function startLocal(configPath: string, extraArgs: readonly string[
     proc.once('exit', (code) => reject(new Error(`llm-finops local exited ${code}: ${stderr}`)));
   });
   return { proc, baseUrl };
+}
+
+/** Kills a process started with `group: true` and everything it started, as a crash would; resolves once it has exited. */
+export async function killGroup(proc: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => proc.once('exit', r));
+  process.kill(-proc.pid!, 'SIGKILL');
+  await exited;
 }
 
 /**

@@ -36,30 +36,43 @@ const CALLS: Record<BatchEndpoint, (g: Gateway, inv: ChatInvocation) => Promise<
   '/v1/messages': (g, inv) => g.messages(inv),
 };
 
+/** The error line of a line the batch never ran (cancelled or expired first). */
+export function unrunLine(batchId: string, line: BatchInputLine, code: 'batch_cancelled' | 'batch_expired'): BatchOutputLine {
+  const message = code === 'batch_cancelled' ? 'The batch was cancelled before this line ran.' : 'The batch expired before this line ran.';
+  return { id: lineResultId(batchId, line), custom_id: line.customId, response: null, error: { code, message } };
+}
+
+function lineResultId(batchId: string, line: BatchInputLine): string {
+  return `${batchId}_req_${line.line}`;
+}
+
 /**
- * Runs a batch's lines through the live pipeline, one after another, each as a line of the batch: admitted against
- * the tenant's quotas and priced at the batch rates, one usage record each (`api: batch`, the batch id and the line's
- * custom_id). Lines bypass the response caches: a batch pays for its answers, and a cache hit would credit the cache
- * with the batch's discount. What the local simulator and, later, the settlement of a provider's batch results share.
+ * Runs one line through the live pipeline as a line of the batch: admitted against the tenant's quotas (or, when the
+ * batch's hold covers it, counted under the hold) and priced at the batch rates, one usage record (`api: batch`, the
+ * batch id and the line's custom_id). Lines bypass the response caches: a batch pays for its answers, and a cache hit
+ * would credit the cache with the batch's discount. `ok` says which file the line belongs in (output: status 200).
  */
+export async function runBatchLine(gateway: Gateway, line: BatchInputLine, opts: BatchRunOptions & { readonly held?: boolean }): Promise<{ ok: boolean; result: BatchOutputLine }> {
+  const res = await CALLS[opts.endpoint](gateway, {
+    tenantId: opts.tenantId, apiKeyId: opts.apiKeyId, feature: opts.feature, body: line.body, bodyBytes: line.bodyBytes,
+    cacheBypass: true, batch: { id: opts.batchId, customId: line.customId, held: opts.held },
+  });
+  // Batch lines never stream (parseBatchInput refuses body.stream), so every answer is JSON.
+  const body = res.kind === 'json' ? res.body : null;
+  return { ok: res.status === 200, result: { id: lineResultId(opts.batchId, line), custom_id: line.customId, response: { status_code: res.status, request_id: res.headers['x-request-id'] ?? '', body }, error: null } };
+}
+
+/** Runs a batch's lines one after another (runBatchLine), the cancelled rest to the error file. */
 export async function runBatchLines(gateway: Gateway, lines: readonly BatchInputLine[], opts: BatchRunOptions): Promise<BatchRun> {
   const output: BatchOutputLine[] = [];
   const errors: BatchOutputLine[] = [];
-  const call = CALLS[opts.endpoint];
   for (const line of lines) {
-    const id = `${opts.batchId}_req_${line.line}`;
     if (opts.signal?.aborted) {
-      errors.push({ id, custom_id: line.customId, response: null, error: { code: 'batch_cancelled', message: 'The batch was cancelled before this line ran.' } });
+      errors.push(unrunLine(opts.batchId, line, 'batch_cancelled'));
       continue;
     }
-    const res = await call(gateway, {
-      tenantId: opts.tenantId, apiKeyId: opts.apiKeyId, feature: opts.feature, body: line.body, bodyBytes: line.bodyBytes,
-      cacheBypass: true, batch: { id: opts.batchId, customId: line.customId },
-    });
-    // Batch lines never stream (parseBatchInput refuses body.stream), so every answer is JSON.
-    const body = res.kind === 'json' ? res.body : null;
-    const out: BatchOutputLine = { id, custom_id: line.customId, response: { status_code: res.status, request_id: res.headers['x-request-id'] ?? '', body }, error: null };
-    (res.status === 200 ? output : errors).push(out);
+    const { ok, result } = await runBatchLine(gateway, line, opts);
+    (ok ? output : errors).push(result);
   }
   return { output, errors, counts: { total: lines.length, completed: output.length, failed: errors.length } };
 }

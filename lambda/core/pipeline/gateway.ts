@@ -6,7 +6,8 @@ import { encodeEmbedding, estimateEmbeddingTokens, parseEmbeddingsRequest } from
 import { type TokenPrice, ZERO_USAGE } from '../pricing/prices';
 import { optimiseContext } from '../context/optimize';
 import { contextPolicyFor, scopedPolicyFor } from '../context/policy';
-import { QuotaGuard, QuotaStoreUnavailableError, type Reservation } from '../quota/guard';
+import { BatchHolds } from '../quota/batch-hold';
+import { QuotaGuard, QuotaStoreUnavailableError, type AdmitRequest, type Reservation } from '../quota/guard';
 import { cascadeTierOf, route, type Route } from '../routing/route';
 import { CommitmentMeter } from '../routing/commitment';
 import { cacheHintTtl } from '../prompt-cache';
@@ -37,12 +38,15 @@ export class Gateway {
   private readonly quota: QuotaGuard;
   private readonly steps: Steps;
   private readonly commitments = new CommitmentMeter();
+  /** Whole-batch reservations on this gateway's quota guard and store (the batch API's). */
+  readonly batchHolds: BatchHolds;
 
   constructor(private readonly deps: GatewayDeps) {
     this.tenants = new Tenants(deps);
     this.cache = new CacheStep(deps);
     this.quota = new QuotaGuard(deps.config, deps.quota, deps.alerts, deps.clock, deps.ops);
     this.steps = new Steps(deps, this.quota);
+    this.batchHolds = new BatchHolds(this.quota, deps.quota, deps.clock);
   }
 
   get config(): GatewayDeps['config'] {
@@ -92,6 +96,35 @@ export class Gateway {
     return { kind: 'json', status: 200, headers: {}, body: { input_tokens: estimateInputTokens(decoded.request) } };
   }
 
+  /**
+   * What a line of a batch would reserve if it ran now, checked as the live path checks a request (its body, the
+   * model or tier the tenant may use, max_tokens against the model): the AdmitRequest a batch's hold sums over its
+   * lines. Throws the GatewayError the live request would get. The estimate is before context optimisation, which only
+   * removes tokens.
+   */
+  async batchLineAdmission(inv: ChatInvocation, endpoint: string, requestId: string): Promise<AdmitRequest> {
+    const tenant = await this.tenants.tenantOf(inv.tenantId);
+    const feature = inv.feature === undefined || inv.feature === '' ? DEFAULT_FEATURE : inv.feature;
+    const common = { requestId, tenant, feature, apiKey: inv.apiKeyId, batch: true, underHold: false };
+    if (endpoint === '/v1/embeddings') {
+      const req = parseEmbeddingsRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
+      const model = this.embeddingModel(tenant, req.model);
+      return { ...common, route: { chain: [model], tier: null, reason: 'embeddings' }, inputTokens: estimateEmbeddingTokens(req), maxTokens: 0, noDowngrade: true };
+    }
+    const codec = endpoint === '/v1/messages' ? this.codec('messages') : endpoint === '/v1/responses' ? this.codec('responses') : CHAT_CODEC;
+    const decoded = codec.decode(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes, inv.header ?? noHeaders);
+    const req = decideServiceTier(decoded.request, this.deps.config.raw.serviceTiers.policies, tenant.id, feature).request;
+    const r = carriable(route(this.deps.config, tenant, req, this.deps.router, feature), decoded);
+    const maxTokens = requestedMaxTokens(req);
+    if (maxTokens !== undefined && r.reason === 'explicit-model' && maxTokens > r.chain[0].maxOutputTokens) {
+      throw new InvalidRequestError(`max_tokens is too large: ${maxTokens}. Model '${r.chain[0].id}' supports at most ${r.chain[0].maxOutputTokens} completion tokens.`, 'max_tokens', 'out_of_range');
+    }
+    const hinted = cacheHintTtl(req);
+    const policy = scopedPolicyFor(this.deps.config.raw.promptCaching.policies, tenant.id, feature)?.ttl;
+    const endUser = decoded.endUser ? this.endUser(tenant, decoded.endUser) : undefined;
+    return { ...common, route: r, inputTokens: estimateInputTokens(req), maxTokens, endUser, cacheWrites: hinted || policy ? { hinted, policy } : undefined };
+  }
+
   /** One generation request in any wire format: decoded by its codec, served by the one pipeline, encoded back. */
   private generate(inv: ChatInvocation, codec: Codec): Promise<GatewayResult> {
     return this.serve(inv, codec, codec.api, async (trace, tenant, hold) => {
@@ -137,6 +170,7 @@ export class Gateway {
         // A Flex call that may fall back to the standard tier is reserved at the standard price, the higher of the two.
         serviceTier: trace.flexFallback ? undefined : requestedServiceTier(callReq),
         batch: trace.batch !== null,
+        underHold: trace.batch?.held === true,
         cacheWrites: hinted || trace.promptCache ? { hinted, policy: trace.promptCache ?? undefined } : undefined,
       });
       const reservation = hold(admission.reservation);
@@ -198,7 +232,9 @@ export class Gateway {
       trace.routeReason = r.reason;
       trace.model = model;
       const inputTokens = estimateEmbeddingTokens(req);
-      const admission = await this.quota.admit({ requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens, maxTokens: 0, noDowngrade: true });
+      const admission = await this.quota.admit({ requestId: trace.requestId, tenant, feature: trace.feature, route: r, inputTokens, maxTokens: 0, noDowngrade: true,
+        batch: trace.batch !== null, underHold: trace.batch?.held === true,
+      });
       const reservation = hold(admission.reservation);
       trace.quotaAction = admission.action;
       const provider = steps.provider(model);

@@ -82,6 +82,8 @@ export interface ChatInvocation {
 export interface BatchLineRef {
   readonly id: string;
   readonly customId: string;
+  /** The batch's whole reservation is held (BatchHolds): the line is counted, not checked against the limits again. */
+  readonly held?: boolean;
 }
 
 /** The request's wire format: its codec and what it decoded (set once the body parsed). */

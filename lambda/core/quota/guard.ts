@@ -69,6 +69,11 @@ export interface AdmitRequest {
   readonly serviceTier?: string;
   /** A line of a batch: reserved at the batch price. */
   readonly batch?: boolean;
+  /**
+   * A line of a batch whose whole reservation is held (BatchHolds, checked against the limits when the batch was
+   * submitted): counted on every counter like any request, never refused, downgraded or fitted here.
+   */
+  readonly underHold?: boolean;
   /** No downgrade to a cheaper tier when a limit is hit (an embeddings request: a chat tier cannot answer it). */
   readonly noDowngrade?: boolean;
   /** The hashed end user and the session, for policies counted per end user or per session. */
@@ -172,6 +177,12 @@ export class QuotaGuard {
     const now = this.clock.now();
     const expires = now + q.reservationTtlSeconds * 1000;
     try {
+      if (a.underHold) {
+        const held = this.plan(limits, a, route, now).map((p) => ({ ...p, limit: undefined }));
+        const out = await this.store.reserve(a.requestId, held, expires);
+        if (!out.ok) throw new Error('an unlimited reservation was refused');
+        return { route, maxTokens: a.maxTokens, reservation: reservationOf(a.requestId, held, out.committed), action };
+      }
       const first = this.plan(limits, a, route, now);
       const outcome = await this.store.reserve(a.requestId, first, expires);
       if (outcome.ok) {
@@ -239,6 +250,21 @@ export class QuotaGuard {
       current = next;
     }
     return undefined;
+  }
+
+  /**
+   * The counters a request would touch now and what it would reserve on each (its input estimate and output cap, at
+   * its price), the limits in force included: what a batch's hold sums over its lines (BatchHolds). Throws when the
+   * store cannot be read.
+   */
+  async planFor(a: AdmitRequest, nowMs: number): Promise<CounterPlan[]> {
+    const limits = this.limitsFor(a.tenant, a.feature, await this.controls(a.tenant.id, a.feature));
+    return this.plan(limits, a, a.route, nowMs);
+  }
+
+  /** The 429 for a reservation the store refused on `key`, naming the scope, the window and what was left. */
+  refusal(plans: readonly CounterPlan[], key: string, committed: number, a: AdmitRequest, nowMs: number, subject = 'this request'): GatewayError {
+    return this.exceeded(plans, key, committed, a, nowMs, subject);
   }
 
   /** The output tokens `budget` (micro-dollars or tokens) pays for on a model after the request's input. */
@@ -488,7 +514,7 @@ export class QuotaGuard {
     return planRequest(limits, ctx, now, { usdMicros: micros, tokens: a.inputTokens + outTokens }, rateHoursOf(this.config.raw.quota.forecast));
   }
 
-  private exceeded(plans: readonly CounterPlan[], key: string, committed: number, a: AdmitRequest, now: number): GatewayError {
+  private exceeded(plans: readonly CounterPlan[], key: string, committed: number, a: AdmitRequest, now: number, subject = 'this request'): GatewayError {
     const p = plans.find((x) => x.key === key)!;
     const fmt = (n: number): string => (p.unit === 'usd' ? `$${formatUsd(n)}` : `${n} ${p.unit}`);
     const who = p.policy
@@ -500,7 +526,7 @@ export class QuotaGuard {
       : p.unit === 'requests' ? 'Slow down.' : 'Lower max_tokens or retry after the window resets.';
     return new QuotaExceededError(
       `Quota exceeded for ${who} (${p.window === 'total' ? 'total' : `${p.window} ${p.windowLabel}`}, limit ${fmt(p.limit!)}): ${fmt(Math.max(0, p.limit! - committed))} left, ` +
-        `this request may need up to ${fmt(p.amount)}. ${hint}`,
+        `${subject} may need up to ${fmt(p.amount)}. ${hint}`,
       forever ? undefined : Math.max(1, Math.ceil((p.windowEndsAtMs - now) / 1000)),
       p.unit === 'requests' ? 'rate_limit_exceeded' : 'quota_exceeded',
     );

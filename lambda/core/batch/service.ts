@@ -1,0 +1,397 @@
+import { GatewayError, InvalidRequestError, NotFoundError } from '../errors';
+import { FEATURE_TAG } from '../usage';
+import type { Clock, IdSource } from '../ports';
+import type { Gateway } from '../pipeline/gateway';
+import { QuotaStoreUnavailableError, type AdmitRequest } from '../quota/guard';
+import type { BatchHold } from '../quota/batch-hold';
+import { utf8Length } from '../tokens';
+import { BATCH_ENDPOINTS, DEFAULT_BATCH_LIMITS, parseBatchInput, type BatchEndpoint, type BatchInputLimits, type BatchInputLine, type BatchLineError } from './input';
+import { runBatchLine, unrunLine, type BatchOutputLine } from './runner';
+import type { BatchRecord, BatchStatus, BatchStore, StoredFile, StoredLineResult } from './store';
+
+export interface BatchServiceOptions {
+  readonly gateway: Gateway;
+  readonly store: BatchStore;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly limits?: BatchInputLimits;
+  /** The local simulator waits this long after submit before it runs a batch (what a provider's queue would). */
+  readonly delayMs?: number;
+  /** The hold shrinks to the lines still to run after every this many lines (and the counts are stored). */
+  readonly holdEvery?: number;
+}
+
+/** The completion windows a batch may ask for: the three providers' is 24 hours. */
+const COMPLETION_WINDOWS: Readonly<Record<string, number>> = { '24h': 24 * 3600 };
+/** A batch's hold outlives its window by an hour, so the lines' last settlements land while it still holds. */
+const HOLD_GRACE_MS = 3_600_000;
+const FINAL: ReadonlySet<BatchStatus> = new Set(['failed', 'completed', 'expired', 'cancelled']);
+const MAX_METADATA = 16;
+
+/**
+ * The OpenAI Batch API (files and batches) on the gateway, per tenant. A batch's input is checked line by line as
+ * the live path checks a request, the whole batch is reserved against every quota scope at the batch price before it
+ * is accepted, each line runs through the live pipeline as a line of the batch (one usage record each) and settles
+ * its part of the hold, and what is left is released when the batch ends, fails, expires or is cancelled. The runner
+ * here is the local simulator: it runs the lines after `delayMs`, and picks up a batch a stopped process left.
+ */
+export class BatchService {
+  private readonly limits: BatchInputLimits;
+  private readonly running = new Map<string, AbortController>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private ticking: Promise<void> | undefined;
+
+  constructor(private readonly o: BatchServiceOptions) {
+    this.limits = o.limits ?? DEFAULT_BATCH_LIMITS;
+  }
+
+  private nowSeconds(): number {
+    return Math.floor(this.o.clock.now() / 1000);
+  }
+
+  private newId(prefix: string): string {
+    return `${prefix}${this.o.ids.requestId().replace(/^req_/, '').replace(/[^a-zA-Z0-9]/g, '').slice(-32)}`;
+  }
+
+  // ---- Files -------------------------------------------------------------------------------------------------------
+
+  /** `POST /v1/files`: keeps a batch input file (purpose `batch`); the lines are checked when a batch names it. */
+  async uploadFile(tenantId: string, f: { readonly purpose: string | undefined; readonly filename: string; readonly content: string }): Promise<Record<string, unknown>> {
+    if (f.purpose !== 'batch') {
+      throw new InvalidRequestError(`purpose must be 'batch' (this gateway keeps batch input files only), got ${JSON.stringify(f.purpose ?? null)}.`, 'purpose', 'invalid_purpose');
+    }
+    const bytes = utf8Length(f.content);
+    if (bytes === 0) throw new InvalidRequestError('The file is empty.', 'file', 'empty_file');
+    if (bytes > this.limits.maxFileBytes) throw new GatewayError(`The file is ${bytes} bytes; a batch input file takes at most ${this.limits.maxFileBytes}.`, 413, 'invalid_request_error', 'file_too_large', 'file');
+    const file: StoredFile = { id: this.newId('file-'), tenantId, purpose: 'batch', filename: f.filename, bytes, createdAt: this.nowSeconds() };
+    await this.o.store.putFile(file, f.content);
+    return fileObject(file);
+  }
+
+  async listFiles(tenantId: string, purpose?: string): Promise<Record<string, unknown>> {
+    const files = (await this.o.store.listFiles(tenantId)).filter((f) => !purpose || f.purpose === purpose).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+    return { object: 'list', data: files.map(fileObject), has_more: false };
+  }
+
+  async getFile(tenantId: string, id: string): Promise<Record<string, unknown>> {
+    return fileObject(await this.ownFile(tenantId, id));
+  }
+
+  /** `GET /v1/files/{id}/content`: the file as it was uploaded or written (JSONL). */
+  async fileContent(tenantId: string, id: string): Promise<string> {
+    await this.ownFile(tenantId, id);
+    const text = await this.o.store.readFile(id);
+    if (text === undefined) throw new NotFoundError(`No such file: '${id}'.`, 'file_id');
+    return text;
+  }
+
+  async deleteFile(tenantId: string, id: string): Promise<Record<string, unknown>> {
+    await this.ownFile(tenantId, id);
+    const active = (await this.o.store.activeBatches()).some((b) => b.inputFileId === id);
+    if (active) throw new GatewayError(`File '${id}' is the input of a batch still running; cancel the batch first.`, 409, 'invalid_request_error', 'file_in_use', 'file_id');
+    await this.o.store.deleteFile(id);
+    return { id, object: 'file', deleted: true };
+  }
+
+  private async ownFile(tenantId: string, id: string): Promise<StoredFile> {
+    const f = await this.o.store.getFile(id);
+    // Another tenant's file is answered exactly as a missing one: ids are not secrets, but their existence is.
+    if (!f || f.tenantId !== tenantId) throw new NotFoundError(`No such file: '${id}'.`, 'file_id');
+    return f;
+  }
+
+  // ---- Batches -----------------------------------------------------------------------------------------------------
+
+  /**
+   * `POST /v1/batches`. A file with any bad line is stored as a `failed` batch with every problem by line (OpenAI's
+   * behaviour: the create call succeeds, the batch says why it failed), nothing reserved. A batch whose hold does not
+   * fit a quota is refused outright (429 naming the scope) and not stored.
+   */
+  async createBatch(who: { readonly tenantId: string; readonly apiKeyId?: string; readonly feature?: string }, body: string): Promise<Record<string, unknown>> {
+    const req = parseCreate(body);
+    if (who.feature !== undefined && who.feature !== '' && !FEATURE_TAG.test(who.feature)) {
+      throw new InvalidRequestError('Invalid x-llm-feature header: 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit.', 'x-llm-feature');
+    }
+    const file = await this.ownFile(who.tenantId, req.inputFileId);
+    if (file.purpose !== 'batch') throw new InvalidRequestError(`File '${file.id}' is a batch's output, not an input file (purpose batch).`, 'input_file_id', 'invalid_input_file');
+    const text = (await this.o.store.readFile(file.id)) ?? '';
+    const id = this.newId('batch_');
+    const now = this.nowSeconds();
+    const base: BatchRecord = {
+      id, tenantId: who.tenantId, apiKeyId: who.apiKeyId, feature: who.feature || undefined, endpoint: req.endpoint, inputFileId: file.id,
+      completionWindow: req.completionWindow, status: 'validating', metadata: req.metadata, createdAt: now, inProgressAt: null,
+      expiresAt: now + COMPLETION_WINDOWS[req.completionWindow], finalizingAt: null, completedAt: null, failedAt: null, expiredAt: null,
+      cancellingAt: null, cancelledAt: null, outputFileId: null, errorFileId: null, requestCounts: { total: 0, completed: 0, failed: 0 },
+      errors: null, hold: null, runAfterMs: this.o.clock.now() + (this.o.delayMs ?? 0),
+    };
+    const checked = await this.checkLines(base, text, file.bytes);
+    if (!checked.ok) {
+      const failed: BatchRecord = { ...base, status: 'failed', failedAt: now, errors: { data: checked.errors, more: checked.more } };
+      await this.o.store.putBatch(failed);
+      return batchObject(failed);
+    }
+    // All or nothing against every scope's limit; a refusal (429) names the scope, and nothing is stored.
+    let hold: BatchHold;
+    try {
+      hold = await this.o.gateway.batchHolds.hold(`${id}.hold.${this.o.ids.requestId()}`, checked.admissions, base.expiresAt * 1000 + HOLD_GRACE_MS);
+    } catch (err) {
+      // A batch can wait: with the quota store unreachable it is refused (503), whatever quota.onStoreError says.
+      if (err instanceof GatewayError) throw err;
+      throw new QuotaStoreUnavailableError({ cause: err });
+    }
+    const accepted: BatchRecord = { ...base, hold, requestCounts: { total: checked.lines.length, completed: 0, failed: 0 } };
+    try {
+      await this.o.store.putBatch(accepted);
+    } catch (err) {
+      await this.o.gateway.batchHolds.release(hold).catch(() => undefined);
+      throw err;
+    }
+    return batchObject(accepted);
+  }
+
+  /** Every line as the live path would check it (body, model, tier, max_tokens), errors by line; a GatewayError of one line is that line's problem. */
+  private async checkLines(b: BatchRecord, text: string, bytes: number): Promise<
+    { ok: true; lines: readonly BatchInputLine[]; admissions: AdmitRequest[] } | { ok: false; errors: readonly BatchLineError[]; more: number }
+  > {
+    const parsed = parseBatchInput(text, bytes, b.endpoint, this.limits, () => undefined);
+    if (!parsed.ok) return parsed;
+    const errors: BatchLineError[] = [];
+    let more = 0;
+    const admissions: AdmitRequest[] = [];
+    for (const line of parsed.lines) {
+      try {
+        admissions.push(await this.o.gateway.batchLineAdmission(
+          { tenantId: b.tenantId, apiKeyId: b.apiKeyId, feature: b.feature, body: line.body, bodyBytes: line.bodyBytes },
+          b.endpoint, `${b.id}.line.${line.line}`,
+        ));
+      } catch (err) {
+        if (!(err instanceof GatewayError)) throw err;
+        const e = { code: err.code, line: line.line, message: `Line ${line.line}: ${err.message}`, param: err.param ? `body.${err.param}` : 'body' };
+        if (errors.length < 100) errors.push(e);
+        else more++;
+      }
+    }
+    return errors.length ? { ok: false, errors, more } : { ok: true, lines: parsed.lines, admissions };
+  }
+
+  async getBatch(tenantId: string, id: string): Promise<Record<string, unknown>> {
+    return batchObject(await this.ownBatch(tenantId, id));
+  }
+
+  /** `GET /v1/batches`: newest first, `after` a batch id, `limit` 1-100 (default 20), as OpenAI pages them. */
+  async listBatches(tenantId: string, query: { readonly after?: string; readonly limit?: string }): Promise<Record<string, unknown>> {
+    const limit = query.limit === undefined ? 20 : Number(query.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new InvalidRequestError(`limit must be an integer from 1 to 100, got ${JSON.stringify(query.limit)}.`, 'limit');
+    const all = (await this.o.store.listBatches(tenantId)).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+    let from = 0;
+    if (query.after) {
+      const at = all.findIndex((b) => b.id === query.after);
+      if (at < 0) throw new NotFoundError(`No such batch: '${query.after}'.`, 'after');
+      from = at + 1;
+    }
+    const page = all.slice(from, from + limit);
+    return { object: 'list', data: page.map(batchObject), first_id: page[0]?.id ?? null, last_id: page.at(-1)?.id ?? null, has_more: from + limit < all.length };
+  }
+
+  /**
+   * `POST /v1/batches/{id}/cancel`: a batch not yet started ends `cancelled` at once, its hold released; a running one
+   * goes `cancelling`, stops before its next line, and ends `cancelled` with the lines it ran in its output.
+   */
+  async cancelBatch(tenantId: string, id: string): Promise<Record<string, unknown>> {
+    const b = await this.ownBatch(tenantId, id);
+    if (FINAL.has(b.status) || b.status === 'cancelling') {
+      if (b.status === 'cancelled' || b.status === 'cancelling') return batchObject(b);
+      throw new GatewayError(`Batch '${id}' is ${b.status}; only a batch that has not ended can be cancelled.`, 409, 'invalid_request_error', 'batch_not_cancellable', null);
+    }
+    const cancelling: BatchRecord = { ...b, status: 'cancelling', cancellingAt: this.nowSeconds() };
+    await this.o.store.putBatch(cancelling);
+    const run = this.running.get(id);
+    if (run) {
+      run.abort();
+      return batchObject(cancelling);
+    }
+    // Not running in this process: finished here (what was not run goes to the error file).
+    return batchObject(await this.finish(cancelling, 'cancelled'));
+  }
+
+  private async ownBatch(tenantId: string, id: string): Promise<BatchRecord> {
+    const b = await this.o.store.getBatch(id);
+    if (!b || b.tenantId !== tenantId) throw new NotFoundError(`No such batch: '${id}'.`, 'batch_id');
+    return b;
+  }
+
+  // ---- The local simulator -----------------------------------------------------------------------------------------
+
+  /** Polls for due batches every `everyMs` (unref'd: it never keeps a process alive). */
+  start(everyMs = 500): void {
+    this.timer ??= setInterval(() => void this.runDue(), everyMs);
+    this.timer.unref?.();
+  }
+
+  /** Stops polling and cancels nothing: a batch in flight stops before its next line and resumes when a runner starts again. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const c of this.running.values()) c.abort('stopping');
+    await this.ticking;
+  }
+
+  /** Runs every batch that is due, one after another; resolves when they have ended (or the runner stopped). */
+  runDue(): Promise<void> {
+    this.ticking ??= (async () => {
+      try {
+        for (const b of await this.o.store.activeBatches()) {
+          if (b.status === 'validating' && b.runAfterMs > this.o.clock.now()) continue;
+          await this.run(b);
+        }
+      } finally {
+        this.ticking = undefined;
+      }
+    })();
+    return this.ticking;
+  }
+
+  private async run(start: BatchRecord): Promise<void> {
+    const control = new AbortController();
+    this.running.set(start.id, control);
+    try {
+      let b = start;
+      if (b.status === 'cancelling') return void (await this.finish(b, 'cancelled'));
+      const text = (await this.o.store.readFile(b.inputFileId)) ?? '';
+      const parsed = parseBatchInput(text, utf8Length(text), b.endpoint, this.limits, () => undefined);
+      if (!parsed.ok) return void (await this.finish({ ...b, errors: { data: parsed.errors, more: parsed.more } }, 'failed'));
+      const done = new Set((await this.o.store.readResults(b.id)).map((r) => r.line));
+      if (b.status === 'validating') {
+        b = { ...b, status: 'in_progress', inProgressAt: this.nowSeconds() };
+        await this.o.store.putBatch(b);
+      }
+      const every = this.o.holdEvery ?? 100;
+      let sinceShrink = 0;
+      for (let i = 0; i < parsed.lines.length; i++) {
+        const line = parsed.lines[i];
+        if (done.has(line.line)) continue;
+        if (control.signal.aborted) break;
+        if (this.o.clock.now() >= b.expiresAt * 1000) return void (await this.finish(b, 'expired'));
+        const { ok, result } = await runBatchLine(this.o.gateway, line, {
+          batchId: b.id, endpoint: b.endpoint, tenantId: b.tenantId, apiKeyId: b.apiKeyId, feature: b.feature, held: b.hold !== null,
+        });
+        await this.o.store.appendResult(b.id, { line: line.line, ok, result });
+        done.add(line.line);
+        if (++sinceShrink >= every && i < parsed.lines.length - 1) {
+          sinceShrink = 0;
+          b = await this.checkpoint(b, parsed.lines, done);
+          if (b.status === 'cancelling') control.abort();
+        }
+      }
+      if (control.signal.reason === 'stopping') return;
+      const latest = (await this.o.store.getBatch(b.id)) ?? b;
+      await this.finish({ ...latest, hold: b.hold }, latest.status === 'cancelling' || control.signal.aborted ? 'cancelled' : 'completed');
+    } finally {
+      this.running.delete(start.id);
+    }
+  }
+
+  /** Shrinks the hold to the lines still to run and stores it with the counts; reads back a cancel made elsewhere. */
+  private async checkpoint(b: BatchRecord, lines: readonly BatchInputLine[], done: ReadonlySet<number>): Promise<BatchRecord> {
+    let hold: BatchHold | null = b.hold;
+    if (hold) {
+      const remaining = lines.flatMap((l, i) => (done.has(l.line) ? [] : [i]));
+      hold = await this.o.gateway.batchHolds.shrink(hold, remaining, `${b.id}.hold.${this.o.ids.requestId()}`);
+    }
+    const stored = await this.o.store.getBatch(b.id);
+    const next: BatchRecord = { ...(stored ?? b), hold, requestCounts: await this.counts(b.id, b.requestCounts.total) };
+    await this.o.store.putBatch(next);
+    return next;
+  }
+
+  private async counts(id: string, total: number): Promise<BatchRecord['requestCounts']> {
+    const results = await this.o.store.readResults(id);
+    const completed = results.filter((r) => r.ok).length;
+    return { total, completed, failed: results.length - completed };
+  }
+
+  /**
+   * Ends a batch: the output and error files written (lines not run go to the error file, as cancelled or expired),
+   * the hold released, the final status stored. Lines already settled keep their records; the rest cost nothing.
+   */
+  private async finish(b: BatchRecord, status: 'completed' | 'cancelled' | 'expired' | 'failed'): Promise<BatchRecord> {
+    const now = this.nowSeconds();
+    if (b.hold) await this.o.gateway.batchHolds.release(b.hold);
+    let out: BatchRecord = { ...b, hold: null };
+    if (status !== 'failed') {
+      const text = (await this.o.store.readFile(b.inputFileId)) ?? '';
+      const parsed = parseBatchInput(text, utf8Length(text), b.endpoint, this.limits, () => undefined);
+      const lines = parsed.ok ? parsed.lines : [];
+      const results = new Map<number, StoredLineResult>((await this.o.store.readResults(b.id)).map((r) => [r.line, r]));
+      const output: BatchOutputLine[] = [];
+      const errors: BatchOutputLine[] = [];
+      for (const line of lines) {
+        const r = results.get(line.line);
+        if (r) (r.ok ? output : errors).push(r.result);
+        else errors.push(unrunLine(b.id, line, status === 'expired' ? 'batch_expired' : 'batch_cancelled'));
+      }
+      out = {
+        ...out, finalizingAt: now,
+        outputFileId: output.length ? await this.writeOutput(b, output, 'output') : null,
+        errorFileId: errors.length ? await this.writeOutput(b, errors, 'errors') : null,
+        requestCounts: { total: lines.length, completed: output.length, failed: errors.length },
+      };
+    }
+    const at = { completed: 'completedAt', cancelled: 'cancelledAt', expired: 'expiredAt', failed: 'failedAt' } as const;
+    out = { ...out, status, [at[status]]: now };
+    await this.o.store.putBatch(out);
+    return out;
+  }
+
+  private async writeOutput(b: BatchRecord, lines: readonly BatchOutputLine[], kind: 'output' | 'errors'): Promise<string> {
+    const content = lines.map((l) => JSON.stringify(l)).join('\n') + '\n';
+    const file: StoredFile = { id: this.newId('file-'), tenantId: b.tenantId, purpose: 'batch_output', filename: `${b.id}_${kind}.jsonl`, bytes: utf8Length(content), createdAt: this.nowSeconds() };
+    await this.o.store.putFile(file, content);
+    return file.id;
+  }
+}
+
+/** The body of `POST /v1/batches`, checked. */
+function parseCreate(body: string): { inputFileId: string; endpoint: BatchEndpoint; completionWindow: string; metadata: Record<string, string> | null } {
+  let v: unknown;
+  try {
+    v = JSON.parse(body);
+  } catch {
+    throw new InvalidRequestError('The request body is not valid JSON.', null, 'invalid_json');
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InvalidRequestError('The request body must be a JSON object.', null);
+  const o = v as Record<string, unknown>;
+  if (typeof o.input_file_id !== 'string' || !o.input_file_id) throw new InvalidRequestError('input_file_id is required: the id of a file uploaded with purpose batch.', 'input_file_id');
+  if (typeof o.endpoint !== 'string' || !(BATCH_ENDPOINTS as readonly string[]).includes(o.endpoint)) {
+    throw new InvalidRequestError(`endpoint must be one of ${BATCH_ENDPOINTS.join(', ')}, got ${JSON.stringify(o.endpoint ?? null)}.`, 'endpoint');
+  }
+  if (typeof o.completion_window !== 'string' || !(o.completion_window in COMPLETION_WINDOWS)) {
+    throw new InvalidRequestError(`completion_window must be ${Object.keys(COMPLETION_WINDOWS).map((w) => `'${w}'`).join(' or ')}, got ${JSON.stringify(o.completion_window ?? null)}.`, 'completion_window');
+  }
+  let metadata: Record<string, string> | null = null;
+  if (o.metadata !== undefined && o.metadata !== null) {
+    const m = o.metadata;
+    const entries = m && typeof m === 'object' && !Array.isArray(m) ? Object.entries(m) : undefined;
+    if (!entries || entries.length > MAX_METADATA || entries.some(([k, x]) => typeof x !== 'string' || k.length > 64 || x.length > 512)) {
+      throw new InvalidRequestError(`metadata must be an object of at most ${MAX_METADATA} string values (keys up to 64 characters, values up to 512).`, 'metadata');
+    }
+    metadata = Object.fromEntries(entries) as Record<string, string>;
+  }
+  return { inputFileId: o.input_file_id, endpoint: o.endpoint as BatchEndpoint, completionWindow: o.completion_window, metadata };
+}
+
+/** A file as the Files API answers it. */
+function fileObject(f: StoredFile): Record<string, unknown> {
+  return { id: f.id, object: 'file', bytes: f.bytes, created_at: f.createdAt, filename: f.filename, purpose: f.purpose, status: 'processed', expires_at: null, status_details: null };
+}
+
+/** A batch as the Batch API answers it. */
+export function batchObject(b: BatchRecord): Record<string, unknown> {
+  return {
+    id: b.id, object: 'batch', endpoint: b.endpoint, errors: b.errors ? { object: 'list', data: b.errors.data } : null, input_file_id: b.inputFileId,
+    completion_window: b.completionWindow, status: b.status, output_file_id: b.outputFileId, error_file_id: b.errorFileId,
+    created_at: b.createdAt, in_progress_at: b.inProgressAt, expires_at: b.expiresAt, finalizing_at: b.finalizingAt, completed_at: b.completedAt,
+    failed_at: b.failedAt, expired_at: b.expiredAt, cancelling_at: b.cancellingAt, cancelled_at: b.cancelledAt,
+    request_counts: b.requestCounts, metadata: b.metadata,
+  };
+}
