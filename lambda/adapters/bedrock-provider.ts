@@ -7,6 +7,7 @@ import {
   type ResponseStream,
   type ContentBlock,
   type ConverseCommandInput,
+  type ConverseCommandOutput,
   type ConverseStreamOutput,
   type Message,
   type SystemContentBlock,
@@ -247,6 +248,35 @@ export function bedrockMessagesBody(call: ProviderCall, allowedBetas?: readonly 
  * Amazon Bedrock through Converse and ConverseStream; Messages requests to Claude through InvokeModel (no loss). `upstreamModel` may be a foundation model id, a cross-region
  * inference profile id (us./eu./global.) or an application inference profile ARN.
  */
+/**
+ * A Converse response as the gateway's chat completion, usage and served tier: a live Converse call's, or one line of
+ * a Bedrock batch job's output (`modelOutput` of a Converse job is a Converse response body).
+ */
+export function fromConverseOutput(out: Pick<ConverseCommandOutput, 'output' | 'stopReason' | 'usage' | 'serviceTier'>, modelId: string, id: string, nowMs: number): ProviderResponse {
+  let text = '';
+  const toolCalls: { id: string; type: 'function'; function: { name: string; arguments: string } }[] = [];
+  for (const block of out.output?.message?.content ?? []) {
+    if (block.text !== undefined) text += block.text;
+    if (block.toolUse) {
+      toolCalls.push({ id: block.toolUse.toolUseId!, type: 'function', function: { name: block.toolUse.name!, arguments: JSON.stringify(block.toolUse.input ?? {}) } });
+    }
+  }
+  const completion: ChatCompletion = {
+    id,
+    object: 'chat.completion',
+    created: Math.floor(nowMs / 1000),
+    model: modelId,
+    choices: [{
+      index: 0,
+      message: { role: 'assistant', content: text || (toolCalls.length ? null : ''), ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
+      finish_reason: STOP_REASONS[out.stopReason ?? ''] ?? 'stop',
+    }],
+  };
+  const reading = fromBedrockUsage(out.usage);
+  const served = reportedBedrockTier(out.serviceTier);
+  return { completion, usage: reading.usage, usageProblem: reading.problem, ...(served ? { serviceTier: served } : {}) };
+}
+
 export class BedrockProvider implements ChatProvider {
   constructor(
     private readonly client: BedrockRuntimeClient,
@@ -267,28 +297,7 @@ export class BedrockProvider implements ChatProvider {
       } catch (err) {
         throw classify(err, what);
       }
-      let text = '';
-      const toolCalls: { id: string; type: 'function'; function: { name: string; arguments: string } }[] = [];
-      for (const block of out.output?.message?.content ?? []) {
-        if (block.text !== undefined) text += block.text;
-        if (block.toolUse) {
-          toolCalls.push({ id: block.toolUse.toolUseId!, type: 'function', function: { name: block.toolUse.name!, arguments: JSON.stringify(block.toolUse.input ?? {}) } });
-        }
-      }
-      const completion: ChatCompletion = {
-        id: `chatcmpl-${out.$metadata.requestId ?? this.now().toString(36)}`,
-        object: 'chat.completion',
-        created: Math.floor(this.now() / 1000),
-        model: call.model.id,
-        choices: [{
-          index: 0,
-          message: { role: 'assistant', content: text || (toolCalls.length ? null : ''), ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
-          finish_reason: STOP_REASONS[out.stopReason ?? ''] ?? 'stop',
-        }],
-      };
-      const reading = fromBedrockUsage(out.usage);
-      const served = reportedBedrockTier(out.serviceTier);
-      return { completion, usage: reading.usage, usageProblem: reading.problem, ...(served ? { serviceTier: served } : {}) };
+      return fromConverseOutput(out, call.model.id, `chatcmpl-${out.$metadata.requestId ?? this.now().toString(36)}`, this.now());
     });
   }
 

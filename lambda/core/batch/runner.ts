@@ -52,10 +52,12 @@ function lineResultId(batchId: string, line: BatchInputLine): string {
  * batch id and the line's custom_id). Lines bypass the response caches: a batch pays for its answers, and a cache hit
  * would credit the cache with the batch's discount. `ok` says which file the line belongs in (output: status 200).
  */
-export async function runBatchLine(gateway: Gateway, line: BatchInputLine, opts: BatchRunOptions & { readonly held?: boolean }): Promise<{ ok: boolean; result: BatchOutputLine }> {
+export async function runBatchLine(
+  gateway: Gateway, line: BatchInputLine, opts: BatchRunOptions & { readonly held?: boolean; readonly simulated?: boolean },
+): Promise<{ ok: boolean; result: BatchOutputLine }> {
   const res = await CALLS[opts.endpoint](gateway, {
     tenantId: opts.tenantId, apiKeyId: opts.apiKeyId, feature: opts.feature, body: line.body, bodyBytes: line.bodyBytes,
-    cacheBypass: true, batch: { id: opts.batchId, customId: line.customId, held: opts.held },
+    cacheBypass: true, batch: { id: opts.batchId, customId: line.customId, held: opts.held, simulated: opts.simulated },
   });
   // Batch lines never stream (parseBatchInput refuses body.stream), so every answer is JSON.
   const body = res.kind === 'json' ? res.body : null;

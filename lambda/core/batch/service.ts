@@ -6,8 +6,13 @@ import { QuotaStoreUnavailableError, type AdmitRequest } from '../quota/guard';
 import type { BatchHold } from '../quota/batch-hold';
 import { utf8Length } from '../tokens';
 import { BATCH_ENDPOINTS, DEFAULT_BATCH_LIMITS, parseBatchInput, type BatchEndpoint, type BatchInputLimits, type BatchInputLine, type BatchLineError } from './input';
+import { recordIdOf, RecordedAnswers, type BatchJobs, type JobRecord, type JobResult } from './jobs';
 import { runBatchLine, unrunLine, type BatchOutputLine } from './runner';
-import type { BatchRecord, BatchStatus, BatchStore, StoredFile, StoredLineResult } from './store';
+import type { BatchJobRef, BatchRecord, BatchStatus, BatchStore, StoredFile, StoredLineResult } from './store';
+import { outputCapFor } from '../quota/guard';
+import type { ChatProvider } from '../ports';
+import type { ChatRequest } from '../openai/types';
+import type { ResolvedModel } from '../config/resolve';
 
 export interface BatchServiceOptions {
   readonly gateway: Gateway;
@@ -19,6 +24,13 @@ export interface BatchServiceOptions {
   readonly delayMs?: number;
   /** The hold shrinks to the lines still to run after every this many lines (and the counts are stored). */
   readonly holdEvery?: number;
+  /**
+   * Provider batch jobs (Bedrock batch inference): every line goes to its model's job, which the runner polls and
+   * settles from the job's output. Without it, the simulator sends each line as a live call (flag batch_simulated).
+   */
+  readonly jobs?: BatchJobs;
+  /** A batch on provider jobs has their state read at most this often (default 30 s: the job APIs have low rate quotas). */
+  readonly pollEveryMs?: number;
 }
 
 /** The completion windows a batch may ask for: the three providers' is 24 hours. */
@@ -38,6 +50,7 @@ const MAX_METADATA = 16;
 export class BatchService {
   private readonly limits: BatchInputLimits;
   private readonly running = new Map<string, AbortController>();
+  private readonly polledAt = new Map<string, number>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private ticking: Promise<void> | undefined;
 
@@ -125,8 +138,10 @@ export class BatchService {
       errors: null, hold: null, runAfterMs: this.o.clock.now() + (this.o.delayMs ?? 0),
     };
     const checked = await this.checkLines(base, text, file.bytes);
-    if (!checked.ok) {
-      const failed: BatchRecord = { ...base, status: 'failed', failedAt: now, errors: { data: checked.errors, more: checked.more } };
+    const planned = checked.ok && this.o.jobs ? this.planJobs(checked.lines, checked.admissions, checked.requests) : undefined;
+    const problems = !checked.ok ? { data: checked.errors, more: checked.more } : planned && 'errors' in planned ? { data: planned.errors, more: 0 } : undefined;
+    if (problems || !checked.ok) {
+      const failed: BatchRecord = { ...base, status: 'failed', failedAt: now, errors: problems ?? null };
       await this.o.store.putBatch(failed);
       return batchObject(failed);
     }
@@ -139,8 +154,12 @@ export class BatchService {
       if (err instanceof GatewayError) throw err;
       throw new QuotaStoreUnavailableError({ cause: err });
     }
-    const accepted: BatchRecord = { ...base, hold, requestCounts: { total: checked.lines.length, completed: 0, failed: 0 } };
+    let accepted: BatchRecord = { ...base, hold, requestCounts: { total: checked.lines.length, completed: 0, failed: 0 } };
     try {
+      if (planned && 'groups' in planned) {
+        const jobs = await this.submitJobs(base.id, planned.groups);
+        accepted = { ...accepted, jobs, status: 'in_progress', inProgressAt: now };
+      }
       await this.o.store.putBatch(accepted);
     } catch (err) {
       await this.o.gateway.batchHolds.release(hold).catch(() => undefined);
@@ -151,19 +170,22 @@ export class BatchService {
 
   /** Every line as the live path would check it (body, model, tier, max_tokens), errors by line; a GatewayError of one line is that line's problem. */
   private async checkLines(b: BatchRecord, text: string, bytes: number): Promise<
-    { ok: true; lines: readonly BatchInputLine[]; admissions: AdmitRequest[] } | { ok: false; errors: readonly BatchLineError[]; more: number }
+    { ok: true; lines: readonly BatchInputLine[]; admissions: AdmitRequest[]; requests: (ChatRequest | undefined)[] } | { ok: false; errors: readonly BatchLineError[]; more: number }
   > {
     const parsed = parseBatchInput(text, bytes, b.endpoint, this.limits, () => undefined);
     if (!parsed.ok) return parsed;
     const errors: BatchLineError[] = [];
     let more = 0;
     const admissions: AdmitRequest[] = [];
+    const requests: (ChatRequest | undefined)[] = [];
     for (const line of parsed.lines) {
       try {
-        admissions.push(await this.o.gateway.batchLineAdmission(
+        const checked = await this.o.gateway.batchLineAdmission(
           { tenantId: b.tenantId, apiKeyId: b.apiKeyId, feature: b.feature, body: line.body, bodyBytes: line.bodyBytes },
           b.endpoint, `${b.id}.line.${line.line}`,
-        ));
+        );
+        admissions.push(checked.admit);
+        requests.push(checked.request);
       } catch (err) {
         if (!(err instanceof GatewayError)) throw err;
         const e = { code: err.code, line: line.line, message: `Line ${line.line}: ${err.message}`, param: err.param ? `body.${err.param}` : 'body' };
@@ -171,7 +193,62 @@ export class BatchService {
         else more++;
       }
     }
-    return errors.length ? { ok: false, errors, more } : { ok: true, lines: parsed.lines, admissions };
+    return errors.length ? { ok: false, errors, more } : { ok: true, lines: parsed.lines, admissions, requests };
+  }
+
+  /**
+   * Each line's provider job (one per model), checked before anything is held: the model must have a batch API here
+   * (Bedrock batch inference, for a bedrock provider), each job must reach the provider's minimum record count and
+   * stay within its maximum, and embeddings lines are not sent as jobs.
+   */
+  private planJobs(lines: readonly BatchInputLine[], admissions: readonly AdmitRequest[], requests: readonly (ChatRequest | undefined)[]):
+    { groups: { model: ResolvedModel; records: JobRecord[]; lines: number[] }[] } | { errors: BatchLineError[] } {
+    const errors: BatchLineError[] = [];
+    const groups = new Map<string, { model: ResolvedModel; records: JobRecord[]; lines: number[] }>();
+    const cap = this.o.gateway.config.raw.quota.outputTokenCap;
+    const never = new AbortController().signal;
+    lines.forEach((line, i) => {
+      const model = admissions[i].route.chain[0];
+      const request = requests[i];
+      if (!request || !this.o.jobs!.upstreamFor(model)) {
+        if (errors.length < 100) {
+          errors.push({ code: 'model_not_batchable', line: line.line, message: `Line ${line.line}: model '${model.id}' (${model.provider.type}) has no batch API on this gateway: batch jobs run on Bedrock models, for chat, Responses and Messages requests.`, param: 'body.model' });
+        }
+        return;
+      }
+      const g = groups.get(model.id) ?? { model, records: [], lines: [] };
+      g.records.push({ recordId: recordIdOf(line.line), call: { model, request: { ...request, model: model.id }, maxTokens: outputCapFor(model, admissions[i].maxTokens, cap), signal: never } });
+      g.lines.push(line.line);
+      groups.set(model.id, g);
+    });
+    for (const g of groups.values()) {
+      const up = this.o.jobs!.upstreamFor(g.model)!;
+      if (g.records.length < up.minRecords || g.records.length > up.maxRecords) {
+        const few = g.records.length < up.minRecords;
+        errors.push({
+          code: few ? 'batch_too_small' : 'batch_too_large', line: null, param: 'input_file_id',
+          message: `${g.records.length} lines go to model '${g.model.id}', whose batch jobs take ${few ? `at least ${up.minRecords}` : `at most ${up.maxRecords}`} records (the provider's quota). ${few ? 'Add lines, or send these requests live.' : 'Split the file.'}`,
+        });
+      }
+    }
+    return errors.length ? { errors } : { groups: [...groups.values()] };
+  }
+
+  /** Starts one job per model; if one cannot start, the ones started are stopped and the error is the create's. */
+  private async submitJobs(batchId: string, groups: readonly { model: ResolvedModel; records: JobRecord[]; lines: number[] }[]): Promise<BatchJobRef[]> {
+    const started: { ref: BatchJobRef; stop: () => Promise<void> }[] = [];
+    try {
+      for (const g of groups) {
+        const up = this.o.jobs!.upstreamFor(g.model)!;
+        const jobId = await up.submit(batchId, g.model, g.records);
+        started.push({ ref: { model: g.model.id, jobId, lines: g.lines, state: 'running' }, stop: () => up.stop(jobId) });
+      }
+    } catch (err) {
+      await Promise.all(started.map((s) => s.stop().catch(() => undefined)));
+      if (err instanceof GatewayError) throw err;
+      throw new GatewayError(`The provider refused the batch job: ${err instanceof Error ? err.message : String(err)}`, 502, 'server_error', 'batch_job_refused', null, { cause: err });
+    }
+    return started.map((s) => s.ref);
   }
 
   async getBatch(tenantId: string, id: string): Promise<Record<string, unknown>> {
@@ -205,6 +282,8 @@ export class BatchService {
     }
     const cancelling: BatchRecord = { ...b, status: 'cancelling', cancellingAt: this.nowSeconds() };
     await this.o.store.putBatch(cancelling);
+    // Provider jobs: the poller stops them and settles the records they had processed (the provider bills those).
+    if (b.jobs) return batchObject(cancelling);
     const run = this.running.get(id);
     if (run) {
       run.abort();
@@ -241,7 +320,10 @@ export class BatchService {
     this.ticking ??= (async () => {
       try {
         for (const b of await this.o.store.activeBatches()) {
-          if (b.status === 'validating' && b.runAfterMs > this.o.clock.now()) continue;
+          const now = this.o.clock.now();
+          if (b.status === 'validating' && b.runAfterMs > now) continue;
+          if (b.jobs && b.status !== 'cancelling' && now - (this.polledAt.get(b.id) ?? -Infinity) < (this.o.pollEveryMs ?? 30_000)) continue;
+          if (b.jobs) this.polledAt.set(b.id, now);
           await this.run(b);
         }
       } finally {
@@ -256,6 +338,7 @@ export class BatchService {
     this.running.set(start.id, control);
     try {
       let b = start;
+      if (b.jobs) return await this.poll(b);
       if (b.status === 'cancelling') return void (await this.finish(b, 'cancelled'));
       const text = (await this.o.store.readFile(b.inputFileId)) ?? '';
       const parsed = parseBatchInput(text, utf8Length(text), b.endpoint, this.limits, () => undefined);
@@ -273,10 +356,12 @@ export class BatchService {
         if (control.signal.aborted) break;
         if (this.o.clock.now() >= b.expiresAt * 1000) return void (await this.finish(b, 'expired'));
         const { ok, result } = await runBatchLine(this.o.gateway, line, {
-          batchId: b.id, endpoint: b.endpoint, tenantId: b.tenantId, apiKeyId: b.apiKeyId, feature: b.feature, held: b.hold !== null,
+          batchId: b.id, endpoint: b.endpoint, tenantId: b.tenantId, apiKeyId: b.apiKeyId, feature: b.feature, held: b.hold !== null, simulated: true,
         });
         await this.o.store.appendResult(b.id, { line: line.line, ok, result });
         done.add(line.line);
+        // Lets the server's requests (a cancel among them) in between lines, even when nothing above waited on I/O.
+        await new Promise<void>((ok) => setImmediate(ok));
         if (++sinceShrink >= every && i < parsed.lines.length - 1) {
           sinceShrink = 0;
           b = await this.checkpoint(b, parsed.lines, done);
@@ -289,6 +374,70 @@ export class BatchService {
     } finally {
       this.running.delete(start.id);
     }
+  }
+
+  /**
+   * A batch on provider jobs: each job's state is read (one call per job, none per line); a cancel stops the jobs
+   * still running. Once every job has ended, its output is read once and each line settled through the pipeline with
+   * the job's answer in place of a live call: priced at the batch rate, one record each, the hold shrinking as it goes.
+   */
+  private async poll(start: BatchRecord): Promise<void> {
+    const upstream = (j: BatchJobRef) => {
+      const model = this.o.gateway.config.models.get(j.model);
+      const up = model && this.o.jobs?.upstreamFor(model);
+      if (!model || !up) throw new Error(`batch ${start.id}: model '${j.model}' of job ${j.jobId} has no batch API in this gateway's config`);
+      return { model, up };
+    };
+    if (start.status === 'cancelling') {
+      await Promise.all(start.jobs!.filter((j) => j.state === 'running').map((j) => upstream(j).up.stop(j.jobId).catch(() => undefined)));
+    }
+    const jobs = await Promise.all(start.jobs!.map(async (j) => (j.state === 'running' ? { ...j, ...(await upstream(j).up.state(j.jobId)) } : j)));
+    const latest = (await this.o.store.getBatch(start.id)) ?? start;
+    if (jobs.some((j) => j.state === 'running')) {
+      await this.o.store.putBatch({ ...latest, jobs });
+      return;
+    }
+    let b: BatchRecord = { ...latest, jobs, hold: start.hold, status: latest.status === 'validating' ? 'in_progress' : latest.status };
+    const text = (await this.o.store.readFile(b.inputFileId)) ?? '';
+    const parsed = parseBatchInput(text, utf8Length(text), b.endpoint, this.limits, () => undefined);
+    const lines = parsed.ok ? parsed.lines : [];
+    const recorded = new RecordedAnswers();
+    const ids = new Set([...this.o.gateway.config.models.values()].map((m) => m.provider.id));
+    const settling = this.o.gateway.withProviders(new Map<string, ChatProvider>([...ids].map((id) => [id, recorded])));
+    const jobOf = new Map<number, BatchJobRef>();
+    for (const j of jobs) for (const l of j.lines) jobOf.set(l, j);
+    const results = new Map<string, ReadonlyMap<string, JobResult>>();
+    for (const j of jobs) {
+      const { model, up } = upstream(j);
+      results.set(j.jobId, await up.results(j.jobId, model).catch(() => new Map<string, JobResult>()));
+    }
+    const done = new Set((await this.o.store.readResults(b.id)).map((r) => r.line));
+    let since = 0;
+    for (const line of lines) {
+      if (done.has(line.line)) continue;
+      const j = jobOf.get(line.line);
+      const r = j && results.get(j.jobId)?.get(recordIdOf(line.line));
+      let kept: StoredLineResult;
+      if (!j || !r) {
+        const code = j?.state === 'expired' ? 'batch_expired' : j?.state === 'stopped' ? 'batch_cancelled' : 'batch_job_failed';
+        const why = `The batch job ${j?.jobId ?? ''} ended ${j?.state ?? 'missing'}${j?.message ? ` (${j.message})` : ''} without an answer for this line.`;
+        kept = { line: line.line, ok: false, result: { ...unrunLine(b.id, line, 'batch_cancelled'), error: { code, message: why } } };
+      } else {
+        recorded.answerNext(j.model, r);
+        const run = await runBatchLine(settling, line, {
+          batchId: b.id, endpoint: b.endpoint, tenantId: b.tenantId, apiKeyId: b.apiKeyId, feature: b.feature, held: b.hold !== null,
+        });
+        kept = { line: line.line, ...run };
+      }
+      await this.o.store.appendResult(b.id, kept);
+      done.add(line.line);
+      if (++since >= (this.o.holdEvery ?? 100)) {
+        since = 0;
+        b = await this.checkpoint(b, lines, done);
+      }
+    }
+    const allExpired = jobs.every((j) => j.state === 'expired');
+    await this.finish(b, b.status === 'cancelling' ? 'cancelled' : allExpired ? 'expired' : 'completed');
   }
 
   /** Shrinks the hold to the lines still to run and stores it with the counts; reads back a cancel made elsewhere. */

@@ -1,6 +1,17 @@
 import type { BatchHold } from '../quota/batch-hold';
 import type { BatchEndpoint, BatchLineError } from './input';
+import type { JobState } from './jobs';
 import type { BatchOutputLine } from './runner';
+
+/** A provider batch job answering some of a batch's lines (one job per model). */
+export interface BatchJobRef {
+  readonly model: string;
+  readonly jobId: string;
+  /** The input line numbers the job carries (its record ids: recordIdOf). */
+  readonly lines: readonly number[];
+  readonly state: JobState;
+  readonly message?: string;
+}
 
 /** A file of the Files API: a batch's input (`batch`) or its output and error files (`batch_output`). */
 export interface StoredFile {
@@ -46,6 +57,8 @@ export interface BatchRecord {
   readonly hold: BatchHold | null;
   /** Epoch ms before which the local simulator does not start the batch. */
   readonly runAfterMs: number;
+  /** The provider batch jobs answering the lines; null when the gateway runs the lines itself (the simulator). */
+  readonly jobs?: readonly BatchJobRef[] | null;
 }
 
 /** One line's result as the runner keeps it while the batch runs: the output or error line, by input line number. */

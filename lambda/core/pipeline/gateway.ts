@@ -22,6 +22,7 @@ import { Steps } from './steps';
 import { streamed } from './stream';
 import { Tenants } from './tenants';
 import type { ChatInvocation, GatewayDeps, GatewayResult, JsonResult, Trace } from './types';
+import type { ChatProvider } from '../ports';
 import { carries } from '../formats/capabilities';
 import { CHAT_CODEC } from '../formats/chat';
 import type { Codec, Decoded, HeaderReader } from '../formats/wire';
@@ -102,14 +103,14 @@ export class Gateway {
    * lines. Throws the GatewayError the live request would get. The estimate is before context optimisation, which only
    * removes tokens.
    */
-  async batchLineAdmission(inv: ChatInvocation, endpoint: string, requestId: string): Promise<AdmitRequest> {
+  async batchLineAdmission(inv: ChatInvocation, endpoint: string, requestId: string): Promise<{ readonly admit: AdmitRequest; readonly request?: ChatRequest }> {
     const tenant = await this.tenants.tenantOf(inv.tenantId);
     const feature = inv.feature === undefined || inv.feature === '' ? DEFAULT_FEATURE : inv.feature;
     const common = { requestId, tenant, feature, apiKey: inv.apiKeyId, batch: true, underHold: false };
     if (endpoint === '/v1/embeddings') {
       const req = parseEmbeddingsRequest(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes);
       const model = this.embeddingModel(tenant, req.model);
-      return { ...common, route: { chain: [model], tier: null, reason: 'embeddings' }, inputTokens: estimateEmbeddingTokens(req), maxTokens: 0, noDowngrade: true };
+      return { admit: { ...common, route: { chain: [model], tier: null, reason: 'embeddings' }, inputTokens: estimateEmbeddingTokens(req), maxTokens: 0, noDowngrade: true } };
     }
     const codec = endpoint === '/v1/messages' ? this.codec('messages') : endpoint === '/v1/responses' ? this.codec('responses') : CHAT_CODEC;
     const decoded = codec.decode(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes, inv.header ?? noHeaders);
@@ -122,7 +123,15 @@ export class Gateway {
     const hinted = cacheHintTtl(req);
     const policy = scopedPolicyFor(this.deps.config.raw.promptCaching.policies, tenant.id, feature)?.ttl;
     const endUser = decoded.endUser ? this.endUser(tenant, decoded.endUser) : undefined;
-    return { ...common, route: r, inputTokens: estimateInputTokens(req), maxTokens, endUser, cacheWrites: hinted || policy ? { hinted, policy } : undefined };
+    return { admit: { ...common, route: r, inputTokens: estimateInputTokens(req), maxTokens, endUser, cacheWrites: hinted || policy ? { hinted, policy } : undefined }, request: req };
+  }
+
+  /**
+   * The same pipeline on other providers (by provider id), sharing this gateway's stores and sinks: a batch job's
+   * results are settled through it with RecordedAnswers in place of the provider that answered them.
+   */
+  withProviders(providers: ReadonlyMap<string, ChatProvider>): Gateway {
+    return new Gateway({ ...this.deps, providers: new Map([...this.deps.providers, ...providers]) });
   }
 
   /** One generation request in any wire format: decoded by its codec, served by the one pipeline, encoded back. */
@@ -480,6 +489,7 @@ function checkServiceTier(req: ChatRequest, r: Route, source: Trace['serviceTier
 function newReceipt(baseline: TokenPrice, batch: ChatInvocation['batch']): Receipt {
   const r = new Receipt(baseline);
   if (batch) r.batchLine();
+  if (batch?.simulated) r.flag('batch_simulated');
   return r;
 }
 

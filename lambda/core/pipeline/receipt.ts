@@ -14,6 +14,8 @@ import { addUsage, priceUsage, totalTokens, ZERO_USAGE, type PriceFlag, type Tok
  *   take it (its provider receives none, a policy's tier has no price row for it, or the provider refused a policy's
  *   tier as a bad request and the call was sent again without it); billed at standard.
  * - flex_fallback: a Flex call was throttled and sent again at the standard tier (serviceTiers fallbackToDefault).
+ * - batch_simulated: a line of a batch the local simulator sent as a live call: priced at the batch price the provider's
+ *   batch API would bill, while the upstream billed the live call at its own rate.
  * - and the price rules' own flags (cache_read_unpriced, cache_write_1h_derived, service_tier_unpriced, long_context).
  */
 export type UsageFlag =
@@ -25,7 +27,8 @@ export type UsageFlag =
   | 'over_reservation'
   | 'output_over_cap'
   | 'service_tier_stripped'
-  | 'flex_fallback';
+  | 'flex_fallback'
+  | 'batch_simulated';
 
 export type ReceiptLineKind = 'answer' | 'rejected' | 'timed_out' | 'partial' | 'embedding';
 

@@ -84,6 +84,8 @@ export interface BatchLineRef {
   readonly customId: string;
   /** The batch's whole reservation is held (BatchHolds): the line is counted, not checked against the limits again. */
   readonly held?: boolean;
+  /** Sent as a live call by the local simulator, not answered by a provider's batch job (flag batch_simulated). */
+  readonly simulated?: boolean;
 }
 
 /** The request's wire format: its codec and what it decoded (set once the body parsed). */

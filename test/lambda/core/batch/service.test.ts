@@ -86,6 +86,8 @@ describe('BatchService (the local simulator)', () => {
     );
     // Standard would be 1000 x 1 + 50 x 2 = 1,100: the batch saved 550 on each line.
     expect(records.records.every((r) => r.savings?.batch === 550)).toBe(true);
+    // The simulator called the upstream live: the record says its price is the batch API's, not what the upstream billed.
+    expect(records.records.every((r) => r.usage_flags.includes('batch_simulated'))).toBe(true);
     const after = await dayWindow(gateway, 'acme');
     expect(after).toMatchObject({ spend_usd: 0.00275, reserved_usd: 0 });
     const out = (await service.fileContent('acme', done.output_file_id as string)).trim().split('\n').map((l) => JSON.parse(l));
