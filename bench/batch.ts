@@ -28,7 +28,11 @@ import { resolveConfig } from '../lambda/core/config/resolve';
 import { GatewayError } from '../lambda/core/errors';
 import { Gateway } from '../lambda/core/pipeline';
 import type { ChatProvider, ProviderCall, ProviderResponse, QuotaStore } from '../lambda/core/ports';
+import { BedrockBatchJobs } from '../lambda/adapters/bedrock-batch-jobs';
+import { BedrockClient } from '@aws-sdk/client-bedrock';
+import { S3Client } from '@aws-sdk/client-s3';
 import { LocalDynamo } from '../test/support/dynalite';
+import { ScriptedBedrockBatch } from '../test/support/bedrock-batch';
 import { FakeClock, ScriptedProvider, SeqIds, sha256, usage } from '../test/support/fakes';
 import { testConfig } from '../test/support/config';
 
@@ -168,6 +172,74 @@ async function refused() {
   }
 }
 
+/**
+ * The same 10,000 lines as provider jobs on a scripted Bedrock (S3 and the job API at the SDK's wire: every line
+ * answered 20 in / 50 out on Nova Lite, $0.06/$0.24 per 1M, so 20 x 0.03 + 50 x 0.12 = 6.6 micro-dollars a line at
+ * the batch price, rounded up to 7 per record): submitted as one job, polled, and settled from its output; once to
+ * the end, and once stopped after half the lines were settled and finished by a new process over the same stores.
+ * Counts the job API and S3 calls (none per line).
+ */
+async function bedrockJobs(stopAt?: number) {
+  const scripted = new ScriptedBedrockBatch();
+  scripted.outcome = () => ({ answer: 'ok', inputTokens: 20, outputTokens: 50 });
+  try {
+    const config = resolveConfig({
+      providers: [{ type: 'bedrock', id: 'bedrock', region: 'us-east-1' }],
+      models: [{ id: 'nova-lite', provider: 'bedrock', upstreamModel: 'us.amazon.nova-lite-v1:0' }],
+      tiers: [{ name: 't', models: ['nova-lite'] }],
+      routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'nova-lite' },
+      tenants: [{ id: 'acme', apiKeys: [], limits: { dailyUsd: 100 } }],
+    });
+    const clock = new FakeClock(START_MS);
+    const records = new MemoryUsageSink();
+    const quota = new MemoryQuotaStore();
+    const store = new MemoryBatchStore();
+    const jobs = new BedrockBatchJobs({ bucket: 'lane', prefix: 'b/', roleArn: 'arn:aws:iam::000000000000:role/lane', bedrock: new BedrockClient({ region: 'us-east-1' }), s3: new S3Client({ region: 'us-east-1' }) });
+    const make = (name: string) => {
+      const gateway = new Gateway({
+        config, providers: new Map(), quota, usage: records, alerts: new MemoryAlertSink(), clock, ids: new SeqIds(`${name}-req-`), sha256,
+      });
+      return { gateway, service: new BatchService({ gateway, store, clock, ids: new SeqIds(`${name}-`), jobs, pollEveryMs: 0 }) };
+    };
+    const first = make('j1');
+    const t0 = performance.now();
+    const id = (await first.service.createBatch({ tenantId: 'acme' }, JSON.stringify({
+      input_file_id: (await first.service.uploadFile('acme', { purpose: 'batch', filename: 'l.jsonl', content: input.replaceAll('small-a', 'nova-lite') })).id,
+      endpoint: '/v1/chat/completions', completion_window: '24h',
+    }))).id as string;
+    const submitMs = performance.now() - t0;
+    await first.service.runDue(); // InProgress
+    let stoppedAfter: number | undefined;
+    let p = first;
+    if (stopAt !== undefined) {
+      const settling = first.service.runDue();
+      while (records.records.length < stopAt) await new Promise((r) => setImmediate(r));
+      await first.service.stop();
+      await settling;
+      stoppedAfter = records.records.length;
+      p = make('j2');
+    }
+    await p.service.runDue();
+    const ms = performance.now() - t0;
+    const b = await p.service.getBatch('acme', id);
+    const mine = records.records.filter((r) => r.batch_id === id);
+    const window = await dayWindow(p.gateway);
+    const out = {
+      status: b.status, request_counts: b.request_counts, submit_ms: Math.round(submitMs), total_ms: Math.round(ms), ...(stoppedAfter !== undefined ? { settled_before_stop: stoppedAfter } : {}),
+      records: mine.length, distinct_custom_ids: new Set(mine.map((r) => r.batch_custom_id)).size,
+      all_at_batch_price: mine.every((r) => r.cost_micros === 7 && r.api === 'batch' && !r.usage_flags.includes('batch_simulated')),
+      reserved_usd_after: window.reserved_usd, spend_usd: window.spend_usd, records_usd: mine.reduce((s, r) => s + r.cost_micros, 0) / 1e6,
+      job_api_calls: scripted.bedrock.calls().length, s3_calls: scripted.s3.calls().length,
+    };
+    if (out.records !== LINES || out.distinct_custom_ids !== LINES || !out.all_at_batch_price || out.reserved_usd_after !== 0 || Math.abs(out.spend_usd - out.records_usd) > 1e-9) {
+      throw new Error(`bedrock jobs: ${JSON.stringify(out)}`);
+    }
+    return out;
+  } finally {
+    scripted.restore();
+  }
+}
+
 async function main(): Promise<void> {
   const results: Record<string, unknown> = {
     lines: LINES,
@@ -178,7 +250,12 @@ async function main(): Promise<void> {
       killed: await killed('memory', new MemoryQuotaStore(), new MemoryBatchStore(), 3_600_000),
       refused: await refused(),
     },
+    bedrock_jobs: {
+      completed: await bedrockJobs(),
+      stopped_and_resumed: await bedrockJobs(Math.floor(LINES / 2)),
+    },
   };
+  process.stdout.write(`${JSON.stringify(results.bedrock_jobs, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(results.memory, null, 2)}\n`);
   const dynamo = new LocalDynamo();
   await dynamo.start();

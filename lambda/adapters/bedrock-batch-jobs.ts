@@ -102,8 +102,9 @@ export class BedrockBatchJobs implements BatchJobs, BatchJobUpstream {
 
   /**
    * Reads the job's output files (`<input>.jsonl.out` under `<output uri><job id>/`), each line checked like an
-   * upstream answer: a line that is not JSON, has no recordId, or whose modelOutput is not a Converse response is that
-   * record's error (`invalid_result`), never a crash or a guess.
+   * upstream answer: a record whose modelOutput is not a Converse response gets the error `invalid_result` (502), an
+   * error line keeps Bedrock's code; a line that is not JSON or names no record is skipped, so its record counts as
+   * unanswered (the batch's error file says so, nothing is charged). Never a crash or a guess.
    */
   async results(jobArn: string, model: ResolvedModel): Promise<ReadonlyMap<string, JobResult>> {
     const job = await this.bedrock.send(new GetModelInvocationJobCommand({ jobIdentifier: jobArn }));

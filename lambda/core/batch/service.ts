@@ -338,7 +338,7 @@ export class BatchService {
     this.running.set(start.id, control);
     try {
       let b = start;
-      if (b.jobs) return await this.poll(b);
+      if (b.jobs) return await this.poll(b, control.signal);
       if (b.status === 'cancelling') return void (await this.finish(b, 'cancelled'));
       const text = (await this.o.store.readFile(b.inputFileId)) ?? '';
       const parsed = parseBatchInput(text, utf8Length(text), b.endpoint, this.limits, () => undefined);
@@ -381,7 +381,7 @@ export class BatchService {
    * still running. Once every job has ended, its output is read once and each line settled through the pipeline with
    * the job's answer in place of a live call: priced at the batch rate, one record each, the hold shrinking as it goes.
    */
-  private async poll(start: BatchRecord): Promise<void> {
+  private async poll(start: BatchRecord, stopping: AbortSignal): Promise<void> {
     const upstream = (j: BatchJobRef) => {
       const model = this.o.gateway.config.models.get(j.model);
       const up = model && this.o.jobs?.upstreamFor(model);
@@ -415,6 +415,8 @@ export class BatchService {
     let since = 0;
     for (const line of lines) {
       if (done.has(line.line)) continue;
+      // Stopped (the process is shutting down): the lines settled so far are kept; the next runner settles the rest.
+      if (stopping.aborted) return;
       const j = jobOf.get(line.line);
       const r = j && results.get(j.jobId)?.get(recordIdOf(line.line));
       let kept: StoredLineResult;
@@ -431,6 +433,7 @@ export class BatchService {
       }
       await this.o.store.appendResult(b.id, kept);
       done.add(line.line);
+      await new Promise<void>((ok) => setImmediate(ok));
       if (++since >= (this.o.holdEvery ?? 100)) {
         since = 0;
         b = await this.checkpoint(b, lines, done);
