@@ -61,9 +61,14 @@ export function registerGatewayCommands(program: Command): void {
       const baseDir = dirname(resolve(o.config));
       const artefacts = await loadArtefacts(config, { baseDir });
       const gateway = buildGateway(config, { env: process.env, quota, tenants, baseDir, artefacts, warn });
-      const batches = new BatchService({
-        gateway, store: o.batchDir ? new DirectoryBatchStore(resolve(o.batchDir)) : new MemoryBatchStore(), clock: systemClock, ids: systemIds, delayMs: o.batchDelay * 1000,
-      });
+      const dir = o.batchDir ? new DirectoryBatchStore(resolve(o.batchDir)) : undefined;
+      let unlock = (): void => undefined;
+      try {
+        if (dir) unlock = await dir.lock();
+      } catch (err) {
+        throw new UsageError(`--batch-dir: ${(err as Error).message}`);
+      }
+      const batches = new BatchService({ gateway, store: dir ?? new MemoryBatchStore(), clock: systemClock, ids: systemIds, delayMs: o.batchDelay * 1000 });
       // Picks up the batches a stopped gateway left running (with --batch-dir), then the new ones as they fall due.
       batches.start();
       const server = createGatewayServer(gateway, { batches });
@@ -77,6 +82,7 @@ export function registerGatewayCommands(program: Command): void {
       );
       const stop = (): void => {
         void batches.stop();
+        unlock();
         server.close(() => {
           // The embedded index saves its graphs here, so the next start loads them instead of rebuilding.
           gateway.close().then(() => process.exit(0), (err: unknown) => {

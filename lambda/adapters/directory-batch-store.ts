@@ -1,4 +1,5 @@
 import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BatchRecord, BatchStore, StoredFile, StoredLineResult } from '../core/batch/store';
 
@@ -47,6 +48,30 @@ export class DirectoryBatchStore implements BatchStore {
     const names = (await readdir(join(this.dir, kind))).filter((n) => n.endsWith('.json') && !n.endsWith('.results.json'));
     const out = await Promise.all(names.map((n) => this.readJson<T>(join(this.dir, kind, n))));
     return out.filter((x): x is Awaited<T> => x !== undefined) as T[];
+  }
+
+  /**
+   * Claims the directory for this process (`runner.lock` with its pid), so a second gateway on it stops at start-up
+   * instead of running the same batches twice. A lock whose process is gone (killed, crashed) is taken over. Returns
+   * the release, for a clean shutdown.
+   */
+  async lock(): Promise<() => void> {
+    await this.dirs();
+    const path = join(this.dir, 'runner.lock');
+    for (let tries = 0; tries < 2; tries++) {
+      try {
+        writeFileSync(path, String(process.pid), { flag: 'wx' });
+        return () => rmSync(path, { force: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const holder = Number(readFileSync(path, 'utf8'));
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && alive(holder)) {
+        throw new Error(`${this.dir} is in use by another gateway (pid ${holder}); one process runs the batches of a --batch-dir`);
+      }
+      rmSync(path, { force: true });
+    }
+    throw new Error(`cannot lock ${this.dir}`);
   }
 
   async putFile(file: StoredFile, content: string): Promise<void> {
@@ -125,5 +150,15 @@ export class DirectoryBatchStore implements BatchStore {
       }
     }
     return out;
+  }
+}
+
+/** Whether a process with this pid exists (signal 0 checks without sending anything). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -118,6 +118,8 @@ describe('the batch API on llm-finops local (openai client, dynalite quota table
     await killGroup(proc!);
     expect(records().map((r) => r.batch_custom_id)).toEqual(['q1', 'q2', 'q3']);
     client = await start();
+    // One process per batch directory: a second gateway on it stops at start-up.
+    await expect(startLocal(configPath, ['--batch-dir', join(dir, 'batches')])).rejects.toThrow(/--batch-dir: .* is in use by another gateway \(pid \d+\)/);
     const done = await settled(client, batch.id);
     expect(done).toMatchObject({ status: 'completed', request_counts: { total: 8, completed: 8, failed: 0 } });
     expect(records().map((r) => r.batch_custom_id)).toEqual(['q1', 'q2', 'q3', 'q4', 'q5', 'q6', 'q7', 'q8']);
