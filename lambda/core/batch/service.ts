@@ -5,7 +5,8 @@ import type { Gateway } from '../pipeline/gateway';
 import { QuotaStoreUnavailableError, type AdmitRequest } from '../quota/guard';
 import type { BatchHold } from '../quota/batch-hold';
 import { utf8Length } from '../tokens';
-import { BATCH_ENDPOINTS, DEFAULT_BATCH_LIMITS, parseBatchInput, type BatchEndpoint, type BatchInputLimits, type BatchInputLine, type BatchLineError } from './input';
+import { DEFAULT_BATCH_LIMITS, parseBatchInput, type BatchInput, type BatchInputLimits, type BatchInputLine, type BatchLineError } from './input';
+import { batchObject, COMPLETION_WINDOWS, fileObject, parseCreate } from './objects';
 import { recordIdOf, RecordedAnswers, type BatchJobs, type JobRecord, type JobResult } from './jobs';
 import { runBatchLine, unrunLine, type BatchOutputLine } from './runner';
 import type { BatchJobRef, BatchRecord, BatchStatus, BatchStore, StoredFile, StoredLineResult } from './store';
@@ -33,12 +34,9 @@ export interface BatchServiceOptions {
   readonly pollEveryMs?: number;
 }
 
-/** The completion windows a batch may ask for: the three providers' is 24 hours. */
-const COMPLETION_WINDOWS: Readonly<Record<string, number>> = { '24h': 24 * 3600 };
 /** A batch's hold outlives its window by an hour, so the lines' last settlements land while it still holds. */
 const HOLD_GRACE_MS = 3_600_000;
 const FINAL: ReadonlySet<BatchStatus> = new Set(['failed', 'completed', 'expired', 'cancelled']);
-const MAX_METADATA = 16;
 
 /**
  * The OpenAI Batch API (files and batches) on the gateway, per tenant. A batch's input is checked line by line as
@@ -293,6 +291,12 @@ export class BatchService {
     return batchObject(await this.finish(cancelling, 'cancelled'));
   }
 
+  /** The batch's input file, read and split again (it was checked at create; the structure check is all that runs). */
+  private async inputOf(b: BatchRecord): Promise<BatchInput> {
+    const text = (await this.o.store.readFile(b.inputFileId)) ?? '';
+    return parseBatchInput(text, utf8Length(text), b.endpoint, this.limits, () => undefined);
+  }
+
   private async ownBatch(tenantId: string, id: string): Promise<BatchRecord> {
     const b = await this.o.store.getBatch(id);
     if (!b || b.tenantId !== tenantId) throw new NotFoundError(`No such batch: '${id}'.`, 'batch_id');
@@ -340,8 +344,7 @@ export class BatchService {
       let b = start;
       if (b.jobs) return await this.poll(b, control.signal);
       if (b.status === 'cancelling') return void (await this.finish(b, 'cancelled'));
-      const text = (await this.o.store.readFile(b.inputFileId)) ?? '';
-      const parsed = parseBatchInput(text, utf8Length(text), b.endpoint, this.limits, () => undefined);
+      const parsed = await this.inputOf(b);
       if (!parsed.ok) return void (await this.finish({ ...b, errors: { data: parsed.errors, more: parsed.more } }, 'failed'));
       const done = new Set((await this.o.store.readResults(b.id)).map((r) => r.line));
       if (b.status === 'validating') {
@@ -398,8 +401,7 @@ export class BatchService {
       return;
     }
     let b: BatchRecord = { ...latest, jobs, hold: start.hold, status: latest.status === 'validating' ? 'in_progress' : latest.status };
-    const text = (await this.o.store.readFile(b.inputFileId)) ?? '';
-    const parsed = parseBatchInput(text, utf8Length(text), b.endpoint, this.limits, () => undefined);
+    const parsed = await this.inputOf(b);
     const lines = parsed.ok ? parsed.lines : [];
     const recorded = new RecordedAnswers();
     const ids = new Set([...this.o.gateway.config.models.values()].map((m) => m.provider.id));
@@ -471,8 +473,7 @@ export class BatchService {
     if (b.hold) await this.o.gateway.batchHolds.release(b.hold);
     let out: BatchRecord = { ...b, hold: null };
     if (status !== 'failed') {
-      const text = (await this.o.store.readFile(b.inputFileId)) ?? '';
-      const parsed = parseBatchInput(text, utf8Length(text), b.endpoint, this.limits, () => undefined);
+      const parsed = await this.inputOf(b);
       const lines = parsed.ok ? parsed.lines : [];
       const results = new Map<number, StoredLineResult>((await this.o.store.readResults(b.id)).map((r) => [r.line, r]));
       const output: BatchOutputLine[] = [];
@@ -501,49 +502,4 @@ export class BatchService {
     await this.o.store.putFile(file, content);
     return file.id;
   }
-}
-
-/** The body of `POST /v1/batches`, checked. */
-function parseCreate(body: string): { inputFileId: string; endpoint: BatchEndpoint; completionWindow: string; metadata: Record<string, string> | null } {
-  let v: unknown;
-  try {
-    v = JSON.parse(body);
-  } catch {
-    throw new InvalidRequestError('The request body is not valid JSON.', null, 'invalid_json');
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new InvalidRequestError('The request body must be a JSON object.', null);
-  const o = v as Record<string, unknown>;
-  if (typeof o.input_file_id !== 'string' || !o.input_file_id) throw new InvalidRequestError('input_file_id is required: the id of a file uploaded with purpose batch.', 'input_file_id');
-  if (typeof o.endpoint !== 'string' || !(BATCH_ENDPOINTS as readonly string[]).includes(o.endpoint)) {
-    throw new InvalidRequestError(`endpoint must be one of ${BATCH_ENDPOINTS.join(', ')}, got ${JSON.stringify(o.endpoint ?? null)}.`, 'endpoint');
-  }
-  if (typeof o.completion_window !== 'string' || !(o.completion_window in COMPLETION_WINDOWS)) {
-    throw new InvalidRequestError(`completion_window must be ${Object.keys(COMPLETION_WINDOWS).map((w) => `'${w}'`).join(' or ')}, got ${JSON.stringify(o.completion_window ?? null)}.`, 'completion_window');
-  }
-  let metadata: Record<string, string> | null = null;
-  if (o.metadata !== undefined && o.metadata !== null) {
-    const m = o.metadata;
-    const entries = m && typeof m === 'object' && !Array.isArray(m) ? Object.entries(m) : undefined;
-    if (!entries || entries.length > MAX_METADATA || entries.some(([k, x]) => typeof x !== 'string' || k.length > 64 || x.length > 512)) {
-      throw new InvalidRequestError(`metadata must be an object of at most ${MAX_METADATA} string values (keys up to 64 characters, values up to 512).`, 'metadata');
-    }
-    metadata = Object.fromEntries(entries) as Record<string, string>;
-  }
-  return { inputFileId: o.input_file_id, endpoint: o.endpoint as BatchEndpoint, completionWindow: o.completion_window, metadata };
-}
-
-/** A file as the Files API answers it. */
-function fileObject(f: StoredFile): Record<string, unknown> {
-  return { id: f.id, object: 'file', bytes: f.bytes, created_at: f.createdAt, filename: f.filename, purpose: f.purpose, status: 'processed', expires_at: null, status_details: null };
-}
-
-/** A batch as the Batch API answers it. */
-export function batchObject(b: BatchRecord): Record<string, unknown> {
-  return {
-    id: b.id, object: 'batch', endpoint: b.endpoint, errors: b.errors ? { object: 'list', data: b.errors.data } : null, input_file_id: b.inputFileId,
-    completion_window: b.completionWindow, status: b.status, output_file_id: b.outputFileId, error_file_id: b.errorFileId,
-    created_at: b.createdAt, in_progress_at: b.inProgressAt, expires_at: b.expiresAt, finalizing_at: b.finalizingAt, completed_at: b.completedAt,
-    failed_at: b.failedAt, expired_at: b.expiredAt, cancelling_at: b.cancellingAt, cancelled_at: b.cancelledAt,
-    request_counts: b.requestCounts, metadata: b.metadata,
-  };
 }

@@ -117,9 +117,7 @@ export class Gateway {
     const req = decideServiceTier(decoded.request, this.deps.config.raw.serviceTiers.policies, tenant.id, feature).request;
     const r = carriable(route(this.deps.config, tenant, req, this.deps.router, feature), decoded);
     const maxTokens = requestedMaxTokens(req);
-    if (maxTokens !== undefined && r.reason === 'explicit-model' && maxTokens > r.chain[0].maxOutputTokens) {
-      throw new InvalidRequestError(`max_tokens is too large: ${maxTokens}. Model '${r.chain[0].id}' supports at most ${r.chain[0].maxOutputTokens} completion tokens.`, 'max_tokens', 'out_of_range');
-    }
+    checkMaxTokens(maxTokens, r);
     const hinted = cacheHintTtl(req);
     const policy = scopedPolicyFor(this.deps.config.raw.promptCaching.policies, tenant.id, feature)?.ttl;
     const endUser = decoded.endUser ? this.endUser(tenant, decoded.endUser) : undefined;
@@ -153,13 +151,7 @@ export class Gateway {
       trace.tier = r.tier;
       trace.routeReason = r.reason;
       const maxTokens = requestedMaxTokens(req);
-      if (maxTokens !== undefined && r.reason === 'explicit-model' && maxTokens > r.chain[0].maxOutputTokens) {
-        throw new InvalidRequestError(
-          `max_tokens is too large: ${maxTokens}. Model '${r.chain[0].id}' supports at most ${r.chain[0].maxOutputTokens} completion tokens.`,
-          'max_tokens',
-          'out_of_range',
-        );
-      }
+      checkMaxTokens(maxTokens, r);
       checkServiceTier(req, r, trace.serviceTierSource);
 
       const lookup = await this.cache.lookup(trace, req, tenant.id, maxTokens, inv.cacheBypass === true, r.tier);
@@ -483,6 +475,17 @@ function checkServiceTier(req: ChatRequest, r: Route, source: Trace['serviceTier
     'service_tier',
     'unsupported_service_tier',
   );
+}
+
+/** A max_tokens the named model cannot give: 400, before anything is reserved (a tier's models clamp it to their own maximum). */
+function checkMaxTokens(maxTokens: number | undefined, r: Route): void {
+  if (maxTokens !== undefined && r.reason === 'explicit-model' && maxTokens > r.chain[0].maxOutputTokens) {
+    throw new InvalidRequestError(
+      `max_tokens is too large: ${maxTokens}. Model '${r.chain[0].id}' supports at most ${r.chain[0].maxOutputTokens} completion tokens.`,
+      'max_tokens',
+      'out_of_range',
+    );
+  }
 }
 
 /** A request's receipt: a line of a batch prices every call at the batch rates. */
