@@ -17,6 +17,8 @@ export type GatewayConfigDocument = {
         } | undefined;
         /** Whether the server serves POST /responses (OpenAI, vLLM): Responses API requests then pass through unchanged; otherwise they are translated to chat completions. Default: true for api.openai.com, false for other servers */
         responses?: boolean | undefined;
+        /** Whether the server serves OpenAI's Files and Batch APIs (/files, /batches): the gateway's batches then run there as batch jobs at the batch price. Default: true for api.openai.com, false for other servers */
+        batchApi?: boolean | undefined;
         /** Body field carrying the output cap the gateway sends when the client gives none (so no answer costs more than was reserved). Default: max_completion_tokens for api.openai.com and Azure OpenAI, max_tokens for other servers (vLLM, Ollama, llama.cpp) */
         outputCapParam?: ("max_tokens" | "max_completion_tokens") | undefined;
         /** Per-attempt upstream timeout in ms (a stream: until its first event) */

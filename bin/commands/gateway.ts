@@ -5,7 +5,10 @@ import { loadArtefacts } from '../../lambda/adapters/artefacts';
 import { DynamoDbTenantDirectory } from '../../lambda/adapters/dynamodb-tenant-directory';
 import { SENTENCE_PACKAGES, SentenceEmbedder, sentenceEncoderInstalled } from '../../lambda/adapters/sentence-embedder';
 import { sha256, systemClock, systemIds } from '../../lambda/adapters/system-runtime';
-import { buildGateway } from '../../lambda/adapters/wiring';
+import { buildGateway, providerKey } from '../../lambda/adapters/wiring';
+import { BedrockBatchJobs } from '../../lambda/adapters/bedrock-batch-jobs';
+import { OpenAiBatchJobs } from '../../lambda/adapters/openai-batch-jobs';
+import { anyOfJobs } from '../../lambda/core/batch/jobs';
 import { lifecycleWarnings, resolveConfig, type ResolvedConfig } from '../../lambda/core/config/resolve';
 import { createGatewayServer } from '../../lambda/local/http-server';
 import { BatchService } from '../../lambda/core/batch/service';
@@ -46,9 +49,12 @@ export function registerGatewayCommands(program: Command): void {
       .option('--port <n>', 'port (0: any free port)', integerIn(0, 65535), 8787)
       .option('--host <host>', 'address to listen on', '127.0.0.1')
       .option('--batch-dir <dir>', 'keep the batch API\'s files and batches in this directory, so batches outlive the process (default: in memory)')
-      .option('--batch-delay <seconds>', 'the batch simulator waits this long after a batch is created before it runs its lines', integerIn(0, 86_400), 5),
+      .option('--batch-delay <seconds>', 'the batch simulator waits this long after a batch is created before it runs its lines', integerIn(0, 86_400), 5)
+      .option('--batch-jobs', 'run batches as the providers\' own batch jobs at their batch price (OpenAI\'s Batch API on providers with batchApi; Bedrock batch inference with --bedrock-batch-bucket and --bedrock-batch-role) instead of the simulator')
+      .option('--bedrock-batch-bucket <name>', 'with --batch-jobs: the S3 bucket Bedrock batch jobs read and write (prefix batches/)')
+      .option('--bedrock-batch-role <arn>', 'with --batch-jobs: the service role Bedrock assumes for the bucket'),
   ).action(
-    action<{ config: string; port: number; host: string; batchDir?: string; batchDelay: number } & StoreFlags>(async (o) => {
+    action<{ config: string; port: number; host: string; batchDir?: string; batchDelay: number; batchJobs?: boolean; bedrockBatchBucket?: string; bedrockBatchRole?: string } & StoreFlags>(async (o) => {
       const warn = (m: string): void => void process.stderr.write(`warning: ${m}\n`);
       const config = loadConfigFile(o.config, { warn });
       for (const w of lifecycleWarnings(config, Date.now())) warn(w);
@@ -68,7 +74,15 @@ export function registerGatewayCommands(program: Command): void {
       } catch (err) {
         throw new UsageError(`--batch-dir: ${(err as Error).message}`);
       }
-      const batches = new BatchService({ gateway, store: dir ?? new MemoryBatchStore(), clock: systemClock, ids: systemIds, delayMs: o.batchDelay * 1000 });
+      if (!o.batchJobs && (o.bedrockBatchBucket || o.bedrockBatchRole)) throw new UsageError('--bedrock-batch-bucket and --bedrock-batch-role go with --batch-jobs');
+      if (!!o.bedrockBatchBucket !== !!o.bedrockBatchRole) throw new UsageError('--bedrock-batch-bucket and --bedrock-batch-role go together');
+      const jobs = o.batchJobs
+        ? anyOfJobs(
+          new OpenAiBatchJobs(config, (p) => providerKey(p, { env: process.env, artefacts, warn })),
+          ...(o.bedrockBatchBucket ? [new BedrockBatchJobs({ bucket: o.bedrockBatchBucket, prefix: 'batches/', roleArn: o.bedrockBatchRole! })] : []),
+        )
+        : undefined;
+      const batches = new BatchService({ gateway, store: dir ?? new MemoryBatchStore(), clock: systemClock, ids: systemIds, delayMs: o.batchDelay * 1000, jobs });
       // Picks up the batches a stopped gateway left running (with --batch-dir), then the new ones as they fall due.
       batches.start();
       const server = createGatewayServer(gateway, { batches });

@@ -124,7 +124,8 @@ export function buildCache(
 }
 
 /** A provider's API key: its loaded secret, else its environment variable (a warning when that is unset). */
-function providerKey(p: { readonly id: string; readonly apiKeyEnv?: string; readonly apiKeySecret?: string }, opts: WiringOptions): string | undefined {
+/** A provider's API key: from its secret (loaded by loadArtefacts) or its environment variable. */
+export function providerKey(p: { readonly id: string; readonly apiKeyEnv?: string; readonly apiKeySecret?: string }, opts: WiringOptions): string | undefined {
   let key: string | undefined = p.apiKeySecret ? opts.artefacts?.providerKeys?.get(p.id) : undefined;
   if (p.apiKeySecret && !key) throw new Error(`provider '${p.id}': its apiKeySecret was not loaded (build the gateway with loadArtefacts())`);
   if (p.apiKeyEnv) {

@@ -34,6 +34,11 @@ export interface BatchJobs {
   upstreamFor(model: ResolvedModel): BatchJobUpstream | undefined;
 }
 
+/** Several providers' batch APIs as one: a model's upstream is the first that takes it. */
+export function anyOfJobs(...all: readonly BatchJobs[]): BatchJobs {
+  return { upstreamFor: (model) => all.map((j) => j.upstreamFor(model)).find((u) => u !== undefined) };
+}
+
 /** A record id Bedrock accepts (alphanumeric) that maps back to the input line: L and 10 digits. */
 export function recordIdOf(line: number): string {
   return `L${String(line).padStart(10, '0')}`;

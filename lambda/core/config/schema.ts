@@ -75,6 +75,7 @@ export const ProviderSchema = z.discriminatedUnion('type', [
     ...secretRef,
     headers: z.record(z.string(), z.string()).optional().describe('Extra request headers (no secrets)'),
     responses: z.boolean().optional().describe('Whether the server serves POST /responses (OpenAI, vLLM): Responses API requests then pass through unchanged; otherwise they are translated to chat completions. Default: true for api.openai.com, false for other servers'),
+    batchApi: z.boolean().optional().describe("Whether the server serves OpenAI's Files and Batch APIs (/files, /batches): the gateway's batches then run there as batch jobs at the batch price. Default: true for api.openai.com, false for other servers"),
     outputCapParam,
     timeoutMs,
     ...streamTimeouts,
