@@ -199,3 +199,43 @@ describe('BatchService (the local simulator)', () => {
     await expect(service.listBatches('acme', { limit: '0' })).rejects.toMatchObject({ status: 400, param: 'limit' });
   });
 });
+
+describe('BatchService: ends other than completion', () => {
+  it('expires a batch whose window passed before its lines ran: the rest go to the error file as batch_expired, the hold released', async () => {
+    const { service, gateway, clock, records } = setup();
+    const batch = await submit(service, 'acme', jsonl(3));
+    clock.advance(25 * 3600 * 1000);
+    await service.runDue();
+    const done = await service.getBatch('acme', batch.id as string);
+    expect(done).toMatchObject({ status: 'expired', request_counts: { total: 3, completed: 0, failed: 3 }, output_file_id: null });
+    expect(done.expired_at).toBeGreaterThan(done.created_at as number);
+    const errors = (await service.fileContent('acme', done.error_file_id as string)).trim().split('\n').map((l) => JSON.parse(l));
+    expect(errors.map((e) => e.error.code)).toEqual(['batch_expired', 'batch_expired', 'batch_expired']);
+    expect(records.records).toHaveLength(0);
+    expect((await dayWindow(gateway, 'acme')).reserved_usd).toBe(0);
+  });
+
+  it('cancels a batch that has not started at once, and refuses to cancel one that has ended', async () => {
+    const { service, gateway } = setup();
+    const batch = await submit(service, 'acme', jsonl(2));
+    const cancelled = await service.cancelBatch('acme', batch.id as string);
+    expect(cancelled).toMatchObject({ status: 'cancelled', request_counts: { total: 2, completed: 0, failed: 2 } });
+    expect((await dayWindow(gateway, 'acme')).reserved_usd).toBe(0);
+    // Cancelling again answers the batch as it is; another tenant's batch does not exist for the caller.
+    expect((await service.cancelBatch('acme', batch.id as string)).status).toBe('cancelled');
+    await expect(service.cancelBatch('globex', batch.id as string)).rejects.toMatchObject({ status: 404 });
+    const other = await submit(service, 'acme', jsonl(1));
+    await service.runDue();
+    await expect(service.cancelBatch('acme', other.id as string)).rejects.toMatchObject({ status: 409, code: 'batch_not_cancellable' });
+  });
+
+  it('will not delete the input file of a batch still running', async () => {
+    const { service } = setup();
+    const file = await service.uploadFile('acme', { purpose: 'batch', filename: 'in.jsonl', content: jsonl(1) });
+    await service.createBatch({ tenantId: 'acme' }, JSON.stringify({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }));
+    await expect(service.deleteFile('acme', file.id as string)).rejects.toMatchObject({ status: 409, code: 'file_in_use' });
+    await service.runDue();
+    expect(await service.deleteFile('acme', file.id as string)).toEqual({ id: file.id, object: 'file', deleted: true });
+    await expect(service.getFile('acme', file.id as string)).rejects.toMatchObject({ status: 404 });
+  });
+});
