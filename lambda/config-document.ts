@@ -163,14 +163,14 @@ export type GatewayConfigDocument = {
         kind?: "chat" | "embedding";
         /** A model paid by the hour for capacity: each request costs nothing at the margin (cost_basis commitment); attribution apportions the hours by tokens */
         commitment?: {
-            /** Bedrock Provisioned Throughput, Azure OpenAI PTU, or any capacity paid by the hour */
-            type: "bedrock-provisioned" | "azure-ptu" | "reserved-capacity";
-            /** Model units (Bedrock) or PTUs (Azure) held */
+            /** Bedrock Provisioned Throughput, Bedrock Reserved tier (tokens per minute reserved, overflow billed on demand: the model keeps its per-token price), Azure OpenAI PTU, or any capacity paid by the hour */
+            type: "bedrock-provisioned" | "bedrock-reserved" | "azure-ptu" | "reserved-capacity";
+            /** Model units (Bedrock Provisioned), thousands of tokens per minute (Bedrock Reserved) or PTUs (Azure) held */
             units: number;
-            /** Price of one unit for one hour at the commitment term (from your agreement or the pricing page) */
+            /** Price of one unit for one hour at the commitment term (from your agreement or the pricing page; Bedrock Reserved lists a price per 1K tokens per minute per month: divide it by 730) */
             usdPerUnitHour: number;
-            /** Bedrock: none, 1-month, 6-month; Azure PTU reservations: monthly, yearly */
-            term?: "none" | "1-month" | "6-month" | "monthly" | "yearly";
+            /** Bedrock Provisioned: none, 1-month, 6-month; Bedrock Reserved: 1-month, 3-month; Azure PTU reservations: monthly, yearly */
+            term?: "none" | "1-month" | "3-month" | "6-month" | "monthly" | "yearly";
             /** Throughput one unit carries (input + output tokens a minute); commitment-first tiers spill beyond it */
             tokensPerMinutePerUnit?: number | undefined;
         } | undefined;

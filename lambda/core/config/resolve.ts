@@ -148,7 +148,14 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
     const entry = findCatalogPrice(priceId, catalog);
     let price: TokenPrice | undefined;
     let priceSource: string;
-    if (m.commitment) {
+    if (m.commitment?.type === 'bedrock-reserved') {
+      // Reserved tokens per minute, and on-demand billing past them: the model keeps its per-token price for the overflow.
+      if (provider.type !== 'bedrock') problems.push(`models[${i}].commitment: bedrock-reserved is a Bedrock service tier; provider '${provider.id}' is ${provider.type}`);
+      const own = m.price ?? override ?? entry;
+      if (!own) problems.push(`models[${i}]: a bedrock-reserved model needs its on-demand price for the overflow (price, prices.${priceId} or a catalog entry)`);
+      price = own ? toTokenPrice(own) : undefined;
+      priceSource = `commitment:bedrock-reserved:${m.commitment.units}kTPM+${m.price ? 'config:models.price' : override ? `config:prices.${priceId}` : entry ? `catalog:${entry.id}@${entry.asOf}` : 'none'}`;
+    } else if (m.commitment) {
       // Paid by the hour whatever the traffic: nothing at the margin, even where the catalog has a token price.
       if (m.price) problems.push(`models[${i}]: give price or commitment, not both (a committed model costs nothing per token)`);
       price = undefined;

@@ -131,10 +131,11 @@ export const ModelSchema = z.strictObject({
   kind: z.enum(['chat', 'embedding']).default('chat').describe('embedding: served on POST /v1/embeddings only (priced per input token), never in a tier'),
   commitment: z
     .strictObject({
-      type: z.enum(['bedrock-provisioned', 'azure-ptu', 'reserved-capacity']).describe('Bedrock Provisioned Throughput, Azure OpenAI PTU, or any capacity paid by the hour'),
-      units: positiveInt.describe('Model units (Bedrock) or PTUs (Azure) held'),
-      usdPerUnitHour: usd.describe('Price of one unit for one hour at the commitment term (from your agreement or the pricing page)'),
-      term: z.enum(['none', '1-month', '6-month', 'monthly', 'yearly']).default('none').describe('Bedrock: none, 1-month, 6-month; Azure PTU reservations: monthly, yearly'),
+      type: z.enum(['bedrock-provisioned', 'bedrock-reserved', 'azure-ptu', 'reserved-capacity'])
+        .describe('Bedrock Provisioned Throughput, Bedrock Reserved tier (tokens per minute reserved, overflow billed on demand: the model keeps its per-token price), Azure OpenAI PTU, or any capacity paid by the hour'),
+      units: positiveInt.describe('Model units (Bedrock Provisioned), thousands of tokens per minute (Bedrock Reserved) or PTUs (Azure) held'),
+      usdPerUnitHour: usd.describe('Price of one unit for one hour at the commitment term (from your agreement or the pricing page; Bedrock Reserved lists a price per 1K tokens per minute per month: divide it by 730)'),
+      term: z.enum(['none', '1-month', '3-month', '6-month', 'monthly', 'yearly']).default('none').describe('Bedrock Provisioned: none, 1-month, 6-month; Bedrock Reserved: 1-month, 3-month; Azure PTU reservations: monthly, yearly'),
       tokensPerMinutePerUnit: positiveInt.optional().describe('Throughput one unit carries (input + output tokens a minute); commitment-first tiers spill beyond it'),
     })
     .optional()

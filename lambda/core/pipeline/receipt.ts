@@ -14,6 +14,9 @@ import { addUsage, priceUsage, totalTokens, ZERO_USAGE, type PriceFlag, type Tok
  *   take it (its provider receives none, a policy's tier has no price row for it, or the provider refused a policy's
  *   tier as a bad request and the call was sent again without it); billed at standard.
  * - flex_fallback: a Flex call was throttled and sent again at the standard tier (serviceTiers fallbackToDefault).
+ * - reserved_overflow: a Bedrock Reserved model's answer Bedrock served at the standard tier (past the reserved
+ *   tokens per minute): priced on demand. reserved_unconfirmed: Bedrock reported no tier, so the answer is priced on
+ *   demand (an upper bound) rather than assumed to be on the reservation.
  * - batch_simulated: a line of a batch the local simulator sent as a live call: priced at the batch price the provider's
  *   batch API would bill, while the upstream billed the live call at its own rate.
  * - and the price rules' own flags (cache_read_unpriced, cache_write_1h_derived, service_tier_unpriced, long_context).
@@ -28,7 +31,9 @@ export type UsageFlag =
   | 'output_over_cap'
   | 'service_tier_stripped'
   | 'flex_fallback'
-  | 'batch_simulated';
+  | 'batch_simulated'
+  | 'reserved_overflow'
+  | 'reserved_unconfirmed';
 
 export type ReceiptLineKind = 'answer' | 'rejected' | 'timed_out' | 'partial' | 'embedding';
 
@@ -111,6 +116,8 @@ export class Receipt {
   private gatewayCachePoints = false;
   /** A line of a batch: every call priced at the batch rates. */
   private batch = false;
+  /** The answer came from a Bedrock Reserved model's reservation (served tier `reserved`): no cost at the margin. */
+  private reservedAnswer = false;
 
   constructor(private readonly baselinePrice: TokenPrice) {}
 
@@ -194,6 +201,11 @@ export class Receipt {
     return model.price ? priceUsage(usage, model.price, { batch: this.batch }).micros : 0;
   }
 
+  /** Whether the answer was served on a Bedrock Reservation (cost basis `commitment`). */
+  get answeredOnReservation(): boolean {
+    return this.reservedAnswer;
+  }
+
   /** Marks the usage the client's answer carries (a call's line or a cache entry's): the baseline is priced on it. */
   answered(usage: TokenUsage): void {
     this.answerUsage = usage;
@@ -274,7 +286,12 @@ export class Receipt {
     out.prompt_cache = atBatch - sum('answer');
     // Answered on committed capacity (models[].commitment, paid by the hour): what the baseline would charge beyond
     // it is the commitment's, not the router's.
-    if (m?.config.commitment && !this.cascadeTop) return { ...out, commitment: out.routing, routing: 0 };
+    if (m?.config.commitment && m.config.commitment.type !== 'bedrock-reserved' && !this.cascadeTop) return { ...out, commitment: out.routing, routing: 0 };
+    // On a Bedrock Reservation: the whole difference from the baseline is the commitment's (the model's on-demand
+    // price, which the other levers are measured on, was not paid); its overflow is priced and credited as usual.
+    if (this.reservedAnswer && !this.cascadeTop) {
+      return { ...out, commitment: out.routing + out.cascade + out.context + out.batch + out.prompt_cache, routing: 0, cascade: 0, context: 0, batch: 0, prompt_cache: 0 };
+    }
     return out;
   }
 
@@ -311,7 +328,9 @@ export class Receipt {
 
   private charge(kind: ReceiptLineKind, model: ResolvedModel, usage: TokenUsage, estimated: boolean, serviceTier: string | undefined): ReceiptLine {
     let micros = 0;
-    if (model.price) {
+    // A Bedrock Reserved model's answer on the reservation costs nothing at the margin; its overflow is billed on demand.
+    const onReservation = serviceTier === 'reserved' && model.config.commitment?.type === 'bedrock-reserved';
+    if (model.price && !onReservation) {
       const priced = priceUsage(usage, model.price, { serviceTier, batch: this.batch });
       micros = priced.micros;
       for (const f of priced.flags) this.flag(f);
@@ -324,6 +343,7 @@ export class Receipt {
     if (kind === 'answer') {
       this.answerModel = model;
       this.answerServiceTier = serviceTier;
+      this.reservedAnswer = onReservation;
     }
     return line;
   }

@@ -92,7 +92,7 @@ export class Results {
     const r = trace.receipt;
     const basis: UsageRecord['cost_basis'] = trace.cache.startsWith('hit') || !trace.model || trace.attempts === 0
       ? 'none'
-      : trace.model.price ? 'tokens' : trace.model.config.commitment ? 'commitment' : 'instance_hour';
+      : trace.receipt.answeredOnReservation ? 'commitment' : trace.model.price ? 'tokens' : trace.model.config.commitment ? 'commitment' : 'instance_hour';
     const saved = this.contextSavings(trace);
     // A hit bills nothing upstream; its record carries the tokens the cached answer stands for (what it saved).
     const usage = trace.cache.startsWith('hit') ? r.answerTokens : r.usage;

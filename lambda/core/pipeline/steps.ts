@@ -64,6 +64,13 @@ export class Steps {
       trace.serviceTier = 'standard';
       return undefined;
     }
+    // A Bedrock Reserved model: the tier Bedrock served at says whether the reservation or on-demand overflow answered.
+    if (asked === undefined && model.config.commitment?.type === 'bedrock-reserved') {
+      const served = reported === 'reserved' ? 'reserved' : 'standard';
+      if (reported !== 'reserved') trace.receipt.flag(reported === undefined ? 'reserved_unconfirmed' : 'reserved_overflow');
+      trace.serviceTier = served;
+      return served === 'reserved' ? 'reserved' : undefined;
+    }
     // Bedrock reports a tier on every answer: it counts only where one was asked (the record keeps null otherwise).
     if (!reportsServiceTier(model) || (asked === undefined && model.provider.type === 'bedrock')) return undefined;
     const tier = reported ?? (trace.tierFellBackOn === model ? undefined : asked);
