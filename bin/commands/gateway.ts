@@ -82,7 +82,9 @@ export function registerGatewayCommands(program: Command): void {
           ...(o.bedrockBatchBucket ? [new BedrockBatchJobs({ bucket: o.bedrockBatchBucket, prefix: 'batches/', roleArn: o.bedrockBatchRole! })] : []),
         )
         : undefined;
-      const batches = new BatchService({ gateway, store: dir ?? new MemoryBatchStore(), clock: systemClock, ids: systemIds, delayMs: o.batchDelay * 1000, jobs });
+      const batches = new BatchService({ gateway, store: dir ?? new MemoryBatchStore(), clock: systemClock, ids: systemIds, delayMs: o.batchDelay * 1000, jobs,
+        onError: (id, err) => warn(`batch ${id ?? '(listing)'}: ${err instanceof Error ? err.message : String(err)}; retried on the next tick`),
+      });
       // Picks up the batches a stopped gateway left running (with --batch-dir), then the new ones as they fall due.
       batches.start();
       const server = createGatewayServer(gateway, { batches });

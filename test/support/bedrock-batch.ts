@@ -32,6 +32,8 @@ export class ScriptedBedrockBatch {
   statuses: ModelInvocationJobStatus[] = ['InProgress', 'Completed'];
   /** Records a stopped job had processed before it stopped. */
   processedOnStop = 0;
+  /** The next this many GetObject calls fail as S3's InternalError (500) does. */
+  failReads = 0;
   outcome: (recordId: string, index: number) => RecordOutcome = (id) => ({ answer: `answer ${id}`, inputTokens: 1000, outputTokens: 100 });
 
   constructor() {
@@ -40,6 +42,10 @@ export class ScriptedBedrockBatch {
       return {};
     });
     this.s3.on(GetObjectCommand).callsFake((i) => {
+      if (this.failReads > 0) {
+        this.failReads--;
+        throw Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } });
+      }
       const text = this.objects.get(`${i.Bucket}/${i.Key}`);
       if (text === undefined) throw Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' });
       return { Body: { transformToString: async () => text } };

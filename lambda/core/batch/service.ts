@@ -32,6 +32,8 @@ export interface BatchServiceOptions {
   readonly jobs?: BatchJobs;
   /** A batch on provider jobs has their state read at most this often (default 30 s: the job APIs have low rate quotas). */
   readonly pollEveryMs?: number;
+  /** A batch the runner could not advance (retried on the next tick); the batch id is undefined for the listing itself. */
+  readonly onError?: (batchId: string | undefined, err: unknown) => void;
 }
 
 /** A batch's hold outlives its window by an hour, so the lines' last settlements land while it still holds. */
@@ -307,7 +309,7 @@ export class BatchService {
 
   /** Polls for due batches every `everyMs` (unref'd: it never keeps a process alive). */
   start(everyMs = 500): void {
-    this.timer ??= setInterval(() => void this.runDue(), everyMs);
+    this.timer ??= setInterval(() => void this.runDue().catch((err: unknown) => this.o.onError?.(undefined, err)), everyMs);
     this.timer.unref?.();
   }
 
@@ -328,7 +330,8 @@ export class BatchService {
           if (b.status === 'validating' && b.runAfterMs > now) continue;
           if (b.jobs && b.status !== 'cancelling' && now - (this.polledAt.get(b.id) ?? -Infinity) < (this.o.pollEveryMs ?? 30_000)) continue;
           if (b.jobs) this.polledAt.set(b.id, now);
-          await this.run(b);
+          // One batch's failure (a store or provider error) is reported and retried on the next tick; the others run.
+          await this.run(b).catch((err: unknown) => this.o.onError?.(b.id, err));
         }
       } finally {
         this.ticking = undefined;
@@ -411,7 +414,17 @@ export class BatchService {
     const results = new Map<string, ReadonlyMap<string, JobResult>>();
     for (const j of jobs) {
       const { model, up } = upstream(j);
-      results.set(j.jobId, await up.results(j.jobId, model).catch(() => new Map<string, JobResult>()));
+      try {
+        results.set(j.jobId, await up.results(j.jobId, model));
+      } catch (err) {
+        // The provider billed what its output holds: settling without it would record nothing for paid lines. Retried
+        // at the next poll, until the batch's window and an hour have passed; then what could not be read is unanswered.
+        if (this.o.clock.now() < b.expiresAt * 1000 + HOLD_GRACE_MS) {
+          await this.o.store.putBatch({ ...b, jobs: jobs.map((x) => ({ ...x })) });
+          throw err;
+        }
+        results.set(j.jobId, new Map());
+      }
     }
     const done = new Set((await this.o.store.readResults(b.id)).map((r) => r.line));
     let since = 0;

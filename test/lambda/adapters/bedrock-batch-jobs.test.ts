@@ -46,8 +46,12 @@ describe('batches on Bedrock batch inference (S3 and the job API scripted at the
       bucket: 'lane-bucket', prefix: 'batches/', roleArn: 'arn:aws:iam::000000000000:role/lane',
       bedrock: new BedrockClient({ region: 'us-east-1' }), s3: new S3Client({ region: 'us-east-1' }),
     });
-    const service = new BatchService({ gateway, store: new MemoryBatchStore(), clock, ids: new SeqIds('b-'), jobs, pollEveryMs: 0, holdEvery: 50 });
-    return { gateway, service, usage };
+    const errors: string[] = [];
+    const service = new BatchService({
+      gateway, store: new MemoryBatchStore(), clock, ids: new SeqIds('b-'), jobs, pollEveryMs: 0, holdEvery: 50,
+      onError: (id, err) => errors.push(`${id}: ${(err as Error).message}`),
+    });
+    return { gateway, service, usage, errors };
   }
   const jsonl = (n: number, model = 'nova-lite') => Array.from({ length: n }, (_, i) => JSON.stringify({
     custom_id: `c${i + 1}`, method: 'POST', url: '/v1/chat/completions', body: { model, max_tokens: 100, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: `Summarise ticket ${i + 1}.` }] },
@@ -137,5 +141,22 @@ describe('batches on Bedrock batch inference (S3 and the job API scripted at the
     const errors = (await service.fileContent('acme', done.error_file_id as string)).trim().split('\n').map((l) => JSON.parse(l));
     expect(errors[0]).toMatchObject({ custom_id: 'c61', response: null, error: { code: 'batch_cancelled', message: expect.stringContaining('ended stopped (Stopped by the user)') } });
     expect(await day(gateway)).toMatchObject({ reserved_usd: 0, spend_usd: 0.00252 });
+  });
+
+  it('does not settle without the output it could not read: the read is retried at the next poll, nothing recorded meanwhile', async () => {
+    const { service, gateway, usage, errors } = setup();
+    bedrock.statuses = ['Completed'];
+    const batch = await submit(service, jsonl(120));
+    bedrock.failReads = 1;
+    await service.runDue();
+    expect(errors).toEqual([`${batch.id}: We encountered an internal error. Please try again.`]);
+    expect(usage.records).toHaveLength(0);
+    expect((await service.getBatch('acme', batch.id as string)).status).toBe('in_progress');
+    expect((await day(gateway)).reserved_usd).toBeGreaterThan(0);
+    await service.runDue();
+    expect(errors).toHaveLength(1);
+    expect(await service.getBatch('acme', batch.id as string)).toMatchObject({ status: 'completed', request_counts: { completed: 120, failed: 0 } });
+    expect(usage.records).toHaveLength(120);
+    expect((await day(gateway)).reserved_usd).toBe(0);
   });
 });
