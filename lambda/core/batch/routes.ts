@@ -2,10 +2,12 @@ import { GatewayError, InvalidRequestError, NotFoundError } from '../errors';
 import type { HeaderReader } from '../formats/wire';
 import type { GatewayResult, JsonResult } from '../pipeline/types';
 import type { BatchService } from './service';
+import { createMessageBatch, listMessageBatches, messageBatchObject, messageBatchResults } from './message-batches';
 
 export type BatchOp =
   | 'files.create' | 'files.list' | 'files.get' | 'files.content' | 'files.delete'
-  | 'batches.create' | 'batches.list' | 'batches.get' | 'batches.cancel';
+  | 'batches.create' | 'batches.list' | 'batches.get' | 'batches.cancel'
+  | 'messageBatches.create' | 'messageBatches.list' | 'messageBatches.get' | 'messageBatches.cancel' | 'messageBatches.results';
 
 export interface BatchRoute {
   readonly op: BatchOp;
@@ -21,6 +23,10 @@ const SHAPES: readonly { readonly re: RegExp; readonly ops: Readonly<Record<stri
   { re: /^\/v1\/batches$/, ops: { POST: 'batches.create', GET: 'batches.list' } },
   { re: /^\/v1\/batches\/([^/]+)$/, ops: { GET: 'batches.get' } },
   { re: /^\/v1\/batches\/([^/]+)\/cancel$/, ops: { POST: 'batches.cancel' } },
+  { re: /^\/v1\/messages\/batches$/, ops: { POST: 'messageBatches.create', GET: 'messageBatches.list' } },
+  { re: /^\/v1\/messages\/batches\/([^/]+)$/, ops: { GET: 'messageBatches.get' } },
+  { re: /^\/v1\/messages\/batches\/([^/]+)\/cancel$/, ops: { POST: 'messageBatches.cancel' } },
+  { re: /^\/v1\/messages\/batches\/([^/]+)\/results$/, ops: { GET: 'messageBatches.results' } },
 ];
 
 /** The Files or Batch API operation of a request line; undefined for any other path; 405 for a known path's wrong method. */
@@ -46,6 +52,11 @@ export interface BatchCall {
 
 const json = (body: unknown): JsonResult => ({ kind: 'json', status: 200, headers: {}, body });
 
+/** A JSONL file as it is: one chunk through the streaming path, so it is not sent as a JSON string. */
+function textFile(text: string): GatewayResult {
+  return { kind: 'stream', status: 200, headers: { 'content-type': 'application/jsonl', 'cache-control': 'no-store' }, body: (async function* () { yield text; })() };
+}
+
 /** Serves one Files or Batch API operation for the authenticated tenant. */
 export async function serveBatchRoute(batches: BatchService | undefined, route: BatchRoute, call: BatchCall): Promise<GatewayResult> {
   if (!batches) {
@@ -58,15 +69,16 @@ export async function serveBatchRoute(batches: BatchService | undefined, route: 
     case 'files.list': return json(await batches.listFiles(t, route.query.get('purpose') ?? undefined));
     case 'files.get': return json(await batches.getFile(t, id));
     case 'files.delete': return json(await batches.deleteFile(t, id));
-    case 'files.content': {
-      const text = await batches.fileContent(t, id);
-      // One chunk through the streaming path, so the file is sent as it is (JSONL), not as a JSON string.
-      return { kind: 'stream', status: 200, headers: { 'content-type': 'application/jsonl', 'cache-control': 'no-store' }, body: (async function* () { yield text; })() };
-    }
+    case 'files.content': return textFile(await batches.fileContent(t, id));
     case 'batches.create': return json(await batches.createBatch({ tenantId: t, apiKeyId: call.apiKeyId, feature: call.header('x-llm-feature') }, (await call.body()).text));
     case 'batches.list': return json(await batches.listBatches(t, { after: route.query.get('after') ?? undefined, limit: route.query.get('limit') ?? undefined }));
     case 'batches.get': return json(await batches.getBatch(t, id));
     case 'batches.cancel': return json(await batches.cancelBatch(t, id));
+    case 'messageBatches.create': return json(await createMessageBatch(batches, { tenantId: t, apiKeyId: call.apiKeyId, feature: call.header('x-llm-feature') }, (await call.body()).text));
+    case 'messageBatches.list': return json(await listMessageBatches(batches, t, route.query));
+    case 'messageBatches.get': return json(await messageBatchObject(batches, t, (await batches.getBatch(t, id)) as never));
+    case 'messageBatches.cancel': return json(await messageBatchObject(batches, t, (await batches.cancelBatch(t, id)) as never));
+    case 'messageBatches.results': return textFile(await messageBatchResults(batches, t, (await batches.getBatch(t, id)) as never));
   }
 }
 

@@ -255,6 +255,11 @@ export class BatchService {
     return batchObject(await this.ownBatch(tenantId, id));
   }
 
+  /** Every batch of the tenant as the Batch API answers it, newest first (the Message Batches API pages these itself). */
+  async batchesOf(tenantId: string): Promise<Record<string, unknown>[]> {
+    return (await this.o.store.listBatches(tenantId)).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1)).map(batchObject);
+  }
+
   /** `GET /v1/batches`: newest first, `after` a batch id, `limit` 1-100 (default 20), as OpenAI pages them. */
   async listBatches(tenantId: string, query: { readonly after?: string; readonly limit?: string }): Promise<Record<string, unknown>> {
     const limit = query.limit === undefined ? 20 : Number(query.limit);
