@@ -3,8 +3,8 @@ import { shapeError } from './formats/error-shapes';
 import type { Api, HeaderReader } from './formats/wire';
 import type { Gateway, GatewayResult, JsonResult } from './pipeline';
 import { apiOfPath, HEALTH_BODY, matchRoute } from './routes';
-import { matchBatchRoute, serveBatchRoute } from './batch/routes';
-import type { BatchService } from './batch/service';
+import { matchBatchRoute, type BatchEdge } from './batch/route-match';
+import { NotFoundError } from './errors';
 
 /** One HTTP request as the edge sees it, from node:http (llm-finops local) or an API Gateway proxy event (Lambda). */
 export interface EdgeRequest {
@@ -40,7 +40,7 @@ export function errorResult(err: unknown, api: Api): JsonResult {
  * The HTTP edge (ARCHITECTURE section 1): route table, authentication, and dispatch to the pipeline, for every
  * surface. Never throws: every failure becomes the route format's error.
  */
-export async function serveEdge(gateway: Gateway, req: EdgeRequest, batches?: BatchService): Promise<GatewayResult> {
+export async function serveEdge(gateway: Gateway, req: EdgeRequest, batches?: BatchEdge): Promise<GatewayResult> {
   try {
     return await dispatch(gateway, req, batches);
   } catch (err) {
@@ -48,7 +48,7 @@ export async function serveEdge(gateway: Gateway, req: EdgeRequest, batches?: Ba
   }
 }
 
-async function dispatch(gateway: Gateway, req: EdgeRequest, batches: BatchService | undefined): Promise<GatewayResult> {
+async function dispatch(gateway: Gateway, req: EdgeRequest, batches: BatchEdge | undefined): Promise<GatewayResult> {
   const batchRoute = matchBatchRoute(req.method, req.path);
   const route = batchRoute ? 'batch' : matchRoute(req.method, req.path);
   if (route === 'health') return { kind: 'json', status: 200, headers: {}, body: HEALTH_BODY };
@@ -60,7 +60,12 @@ async function dispatch(gateway: Gateway, req: EdgeRequest, batches: BatchServic
     }
     ({ tenant: tenantId, keyId: apiKeyId } = await gateway.identifyKey(req.header('authorization'), req.header('x-api-key')));
   }
-  if (batchRoute) return serveBatchRoute(batches, batchRoute, { tenantId, apiKeyId, header: req.header, body: req.body });
+  if (batchRoute) {
+    if (!batches) {
+      throw new NotFoundError('The batch API is not enabled on this gateway (llm-finops local serves it; on AWS it comes with the BatchLane construct).', null, 'batch_api_disabled');
+    }
+    return batches.serve(batchRoute, { tenantId, apiKeyId, header: req.header, body: req.body });
+  }
   if (route === 'models') return gateway.models(tenantId);
   if (route === 'usage') return gateway.usage(tenantId);
   const body = await req.body();

@@ -4,6 +4,7 @@ import { errorResult, serveEdge } from '../core/edge';
 import { apiOfPath } from '../core/routes';
 import type { Gateway, GatewayResult, JsonResult } from '../core/pipeline';
 import type { BatchService } from '../core/batch/service';
+import { batchEdge } from '../core/batch/routes';
 import { DEFAULT_BATCH_LIMITS } from '../core/batch/input';
 
 /**
@@ -65,6 +66,7 @@ async function send(res: ServerResponse, r: GatewayResult, abort: AbortControlle
 export function createGatewayServer(gateway: Gateway, opts: { readonly batches?: BatchService } = {}): Server {
   const requestBody = gateway.config.raw.server.maxBodyBytes;
   const uploadBody = DEFAULT_BATCH_LIMITS.maxFileBytes + 64 * 1024;
+  const batches = opts.batches ? batchEdge(opts.batches) : undefined;
   return createServer((req, res) => {
     const abort = new AbortController();
     res.on('close', () => {
@@ -82,7 +84,7 @@ export function createGatewayServer(gateway: Gateway, opts: { readonly batches?:
           return body;
         },
         signal: abort.signal,
-      }, opts.batches);
+      }, batches);
       await send(res, result, abort);
     };
     handle().catch((err) => {

@@ -1,54 +1,8 @@
-import { GatewayError, InvalidRequestError, NotFoundError } from '../errors';
-import type { HeaderReader } from '../formats/wire';
+import { GatewayError, InvalidRequestError } from '../errors';
 import type { GatewayResult, JsonResult } from '../pipeline/types';
+import type { BatchCall, BatchEdge, BatchRoute } from './route-match';
 import type { BatchService } from './service';
 import { createMessageBatch, listMessageBatches, messageBatchObject, messageBatchResults } from './message-batches';
-
-export type BatchOp =
-  | 'files.create' | 'files.list' | 'files.get' | 'files.content' | 'files.delete'
-  | 'batches.create' | 'batches.list' | 'batches.get' | 'batches.cancel'
-  | 'messageBatches.create' | 'messageBatches.list' | 'messageBatches.get' | 'messageBatches.cancel' | 'messageBatches.results';
-
-export interface BatchRoute {
-  readonly op: BatchOp;
-  readonly id?: string;
-  readonly query: URLSearchParams;
-}
-
-/** Path shapes of the Files and Batch APIs, and the operation per method. */
-const SHAPES: readonly { readonly re: RegExp; readonly ops: Readonly<Record<string, BatchOp>> }[] = [
-  { re: /^\/v1\/files$/, ops: { POST: 'files.create', GET: 'files.list' } },
-  { re: /^\/v1\/files\/([^/]+)$/, ops: { GET: 'files.get', DELETE: 'files.delete' } },
-  { re: /^\/v1\/files\/([^/]+)\/content$/, ops: { GET: 'files.content' } },
-  { re: /^\/v1\/batches$/, ops: { POST: 'batches.create', GET: 'batches.list' } },
-  { re: /^\/v1\/batches\/([^/]+)$/, ops: { GET: 'batches.get' } },
-  { re: /^\/v1\/batches\/([^/]+)\/cancel$/, ops: { POST: 'batches.cancel' } },
-  { re: /^\/v1\/messages\/batches$/, ops: { POST: 'messageBatches.create', GET: 'messageBatches.list' } },
-  { re: /^\/v1\/messages\/batches\/([^/]+)$/, ops: { GET: 'messageBatches.get' } },
-  { re: /^\/v1\/messages\/batches\/([^/]+)\/cancel$/, ops: { POST: 'messageBatches.cancel' } },
-  { re: /^\/v1\/messages\/batches\/([^/]+)\/results$/, ops: { GET: 'messageBatches.results' } },
-];
-
-/** The Files or Batch API operation of a request line; undefined for any other path; 405 for a known path's wrong method. */
-export function matchBatchRoute(method: string | undefined, rawPath: string): BatchRoute | undefined {
-  const [pathPart, queryPart] = rawPath.split('?', 2);
-  const path = pathPart.replace(/\/+$/, '') || '/';
-  for (const s of SHAPES) {
-    const m = s.re.exec(path);
-    if (!m) continue;
-    const op = s.ops[method ?? ''];
-    if (!op) throw new GatewayError(`Method ${method} is not allowed on ${path}; use ${Object.keys(s.ops).join(' or ')}.`, 405, 'invalid_request_error', 'method_not_allowed');
-    return { op, id: m[1] === undefined ? undefined : decodeURIComponent(m[1]), query: new URLSearchParams(queryPart ?? '') };
-  }
-  return undefined;
-}
-
-export interface BatchCall {
-  readonly tenantId: string;
-  readonly apiKeyId?: string;
-  readonly header: HeaderReader;
-  readonly body: () => Promise<{ readonly text: string; readonly bytes: number }>;
-}
 
 const json = (body: unknown): JsonResult => ({ kind: 'json', status: 200, headers: {}, body });
 
@@ -57,11 +11,13 @@ function textFile(text: string): GatewayResult {
   return { kind: 'stream', status: 200, headers: { 'content-type': 'application/jsonl', 'cache-control': 'no-store' }, body: (async function* () { yield text; })() };
 }
 
-/** Serves one Files or Batch API operation for the authenticated tenant. */
-export async function serveBatchRoute(batches: BatchService | undefined, route: BatchRoute, call: BatchCall): Promise<GatewayResult> {
-  if (!batches) {
-    throw new NotFoundError('The batch API is not enabled on this gateway (llm-finops local serves it; on AWS it comes with the BatchLane construct).', null, 'batch_api_disabled');
-  }
+/** The edge's batch handler over a batch service. */
+export function batchEdge(batches: BatchService): BatchEdge {
+  return { serve: (route, call) => serveBatchRoute(batches, route, call) };
+}
+
+/** Serves one Files, Batch or Message Batches operation for the authenticated tenant. */
+async function serveBatchRoute(batches: BatchService, route: BatchRoute, call: BatchCall): Promise<GatewayResult> {
   const t = call.tenantId;
   const id = route.id ?? '';
   switch (route.op) {

@@ -1,7 +1,8 @@
 import { MemoryBatchStore } from '../../../../lambda/adapters/memory-batch-store';
 import { MemoryQuotaStore } from '../../../../lambda/adapters/memory-quota-store';
 import { MemoryAlertSink, MemoryUsageSink } from '../../../../lambda/adapters/usage-sinks';
-import { matchBatchRoute } from '../../../../lambda/core/batch/routes';
+import { matchBatchRoute } from '../../../../lambda/core/batch/route-match';
+import { batchEdge } from '../../../../lambda/core/batch/routes';
 import { BatchService } from '../../../../lambda/core/batch/service';
 import { resolveConfig } from '../../../../lambda/core/config/resolve';
 import { serveEdge, type EdgeRequest } from '../../../../lambda/core/edge';
@@ -19,7 +20,7 @@ function edge() {
   const send = (method: string, path: string, body = '', headers: Record<string, string> = {}, withBatches = true) => {
     const h: Record<string, string> = { authorization: `Bearer ${KEYS.acme}`, ...headers };
     const req: EdgeRequest = { method, path, header: (n) => h[n], body: async () => ({ text: body, bytes: Buffer.byteLength(body) }) };
-    return serveEdge(gateway, req, withBatches ? batches : undefined) as Promise<JsonResult>;
+    return serveEdge(gateway, req, withBatches ? batchEdge(batches) : undefined) as Promise<JsonResult>;
   };
   return { send };
 }
