@@ -17,6 +17,8 @@ export interface BatchRoute {
   readonly query: URLSearchParams;
 }
 
+const BATCH_PREFIX = /^\/v1\/(?:files|batches|messages\/batches)(?:[/?]|$)/;
+
 /** Path shapes of the Files and Batch APIs, and the operation per method. */
 const SHAPES: readonly { readonly re: RegExp; readonly ops: Readonly<Record<string, BatchOp>> }[] = [
   { re: /^\/v1\/files$/, ops: { POST: 'files.create', GET: 'files.list' } },
@@ -33,6 +35,8 @@ const SHAPES: readonly { readonly re: RegExp; readonly ops: Readonly<Record<stri
 
 /** The Files or Batch API operation of a request line; undefined for any other path; 405 for a known path's wrong method. */
 export function matchBatchRoute(method: string | undefined, rawPath: string): BatchRoute | undefined {
+  // Every request passes here: one test turns the others away before the shapes are tried.
+  if (!BATCH_PREFIX.test(rawPath)) return undefined;
   const [pathPart, queryPart] = rawPath.split('?', 2);
   const path = pathPart.replace(/\/+$/, '') || '/';
   for (const s of SHAPES) {
