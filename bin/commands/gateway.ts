@@ -44,7 +44,7 @@ export function registerGatewayCommands(program: Command): void {
     program
       .command('local')
       .summary('serve the OpenAI-compatible gateway locally')
-      .description('Serve the OpenAI-compatible gateway locally: POST /v1/chat/completions, /v1/messages, /v1/responses, /v1/embeddings, /v1/feedback, GET /v1/models, /v1/usage, /health, and the Files and Batch APIs (/v1/files, /v1/batches: a simulator runs each batch through the gateway at the batch price). Stops on SIGINT/SIGTERM.')
+      .description("Serve the OpenAI-compatible gateway locally: POST /v1/chat/completions, /v1/messages, /v1/responses, /v1/embeddings, /v1/feedback, GET /v1/models, /v1/usage, /health, the Files and Batch APIs (/v1/files, /v1/batches) and Anthropic's Message Batches (/v1/messages/batches): a simulator runs each batch through the gateway at the batch price, or --batch-jobs the providers' own batch jobs. Stops on SIGINT/SIGTERM.")
       .requiredOption('--config <file>', 'gateway config (JSON; see schema/gateway-config.schema.json)')
       .option('--port <n>', 'port (0: any free port)', integerIn(0, 65535), 8787)
       .option('--host <host>', 'address to listen on', '127.0.0.1')
