@@ -354,7 +354,7 @@ export class BatchService {
       if (b.status === 'cancelling') return void (await this.finish(b, 'cancelled'));
       const parsed = await this.inputOf(b);
       if (!parsed.ok) return void (await this.finish({ ...b, errors: { data: parsed.errors, more: parsed.more } }, 'failed'));
-      const done = new Set((await this.o.store.readResults(b.id)).map((r) => r.line));
+      const done = await this.progressOf(b.id);
       if (b.status === 'validating') {
         b = { ...b, status: 'in_progress', inProgressAt: this.nowSeconds() };
         await this.o.store.putBatch(b);
@@ -370,7 +370,7 @@ export class BatchService {
           batchId: b.id, endpoint: b.endpoint, tenantId: b.tenantId, apiKeyId: b.apiKeyId, feature: b.feature, held: b.hold !== null, simulated: true,
         });
         await this.o.store.appendResult(b.id, { line: line.line, ok, result });
-        done.add(line.line);
+        done.add(line.line, ok);
         // Lets the server's requests (a cancel among them) in between lines, even when nothing above waited on I/O.
         await new Promise<void>((ok) => setImmediate(ok));
         if (++sinceShrink >= every && i < parsed.lines.length - 1) {
@@ -431,7 +431,7 @@ export class BatchService {
         results.set(j.jobId, new Map());
       }
     }
-    const done = new Set((await this.o.store.readResults(b.id)).map((r) => r.line));
+    const done = await this.progressOf(b.id);
     let since = 0;
     for (const line of lines) {
       if (done.has(line.line)) continue;
@@ -452,7 +452,7 @@ export class BatchService {
         kept = { line: line.line, ...run };
       }
       await this.o.store.appendResult(b.id, kept);
-      done.add(line.line);
+      done.add(line.line, kept.ok);
       await new Promise<void>((ok) => setImmediate(ok));
       if (++since >= (this.o.holdEvery ?? 100)) {
         since = 0;
@@ -464,22 +464,23 @@ export class BatchService {
   }
 
   /** Shrinks the hold to the lines still to run and stores it with the counts; reads back a cancel made elsewhere. */
-  private async checkpoint(b: BatchRecord, lines: readonly BatchInputLine[], done: ReadonlySet<number>): Promise<BatchRecord> {
+  private async checkpoint(b: BatchRecord, lines: readonly BatchInputLine[], done: Progress): Promise<BatchRecord> {
     let hold: BatchHold | null = b.hold;
     if (hold) {
       const remaining = lines.flatMap((l, i) => (done.has(l.line) ? [] : [i]));
       hold = await this.o.gateway.batchHolds.shrink(hold, remaining, `${b.id}.hold.${this.o.ids.requestId()}`);
     }
     const stored = await this.o.store.getBatch(b.id);
-    const next: BatchRecord = { ...(stored ?? b), hold, requestCounts: await this.counts(b.id, b.requestCounts.total) };
+    const next: BatchRecord = { ...(stored ?? b), hold, requestCounts: { total: b.requestCounts.total, completed: done.completed, failed: done.failed } };
     await this.o.store.putBatch(next);
     return next;
   }
 
-  private async counts(id: string, total: number): Promise<BatchRecord['requestCounts']> {
-    const results = await this.o.store.readResults(id);
-    const completed = results.filter((r) => r.ok).length;
-    return { total, completed, failed: results.length - completed };
+  /** The lines a batch has settled so far, read once when a runner (re)starts it, then counted as it goes. */
+  private async progressOf(id: string): Promise<Progress> {
+    const p = new Progress();
+    for (const r of await this.o.store.readResults(id)) p.add(r.line, r.ok);
+    return p;
   }
 
   /**
@@ -519,5 +520,23 @@ export class BatchService {
     const file: StoredFile = { id: this.newId('file-'), tenantId: b.tenantId, purpose: 'batch_output', filename: `${b.id}_${kind}.jsonl`, bytes: utf8Length(content), createdAt: this.nowSeconds() };
     await this.o.store.putFile(file, content);
     return file.id;
+  }
+}
+
+/** Which input lines have a kept result, and how many answered (output file) or failed (error file). */
+class Progress {
+  private readonly lines = new Set<number>();
+  completed = 0;
+  failed = 0;
+
+  has(line: number): boolean {
+    return this.lines.has(line);
+  }
+
+  add(line: number, ok: boolean): void {
+    if (this.lines.has(line)) return;
+    this.lines.add(line);
+    if (ok) this.completed++;
+    else this.failed++;
   }
 }
