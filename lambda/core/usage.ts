@@ -1,9 +1,19 @@
+import { InvalidRequestError } from './errors';
 import type { Savings } from './pipeline/receipt';
 
 /** A feature tag (x-llm-feature, outcome rows): 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit. */
 export const FEATURE_TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** The feature of a request without an x-llm-feature header. */
 export const DEFAULT_FEATURE = 'default';
+
+/** The x-llm-feature header's feature, undefined when absent or empty; 400 when it is not a feature tag. */
+export function featureHeader(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (!FEATURE_TAG.test(value)) {
+    throw new InvalidRequestError('Invalid x-llm-feature header: 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit.', 'x-llm-feature');
+  }
+  return value;
+}
 
 /** The one usage record per request (ARCHITECTURE section 3): the source for Athena, the dashboard and replay. */
 export interface UsageRecord {

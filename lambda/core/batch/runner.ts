@@ -36,10 +36,10 @@ const CALLS: Record<BatchEndpoint, (g: Gateway, inv: ChatInvocation) => Promise<
   '/v1/messages': (g, inv) => g.messages(inv),
 };
 
-/** The error line of a line the batch never ran (cancelled or expired first). */
-export function unrunLine(batchId: string, line: BatchInputLine, code: 'batch_cancelled' | 'batch_expired'): BatchOutputLine {
-  const message = code === 'batch_cancelled' ? 'The batch was cancelled before this line ran.' : 'The batch expired before this line ran.';
-  return { id: lineResultId(batchId, line), custom_id: line.customId, response: null, error: { code, message } };
+/** The error line of a line the batch never ran (cancelled or expired first, or its provider job gave no answer). */
+export function unrunLine(batchId: string, line: BatchInputLine, code: 'batch_cancelled' | 'batch_expired' | 'batch_job_failed', message?: string): BatchOutputLine {
+  const why = message ?? (code === 'batch_expired' ? 'The batch expired before this line ran.' : 'The batch was cancelled before this line ran.');
+  return { id: lineResultId(batchId, line), custom_id: line.customId, response: null, error: { code, message: why } };
 }
 
 function lineResultId(batchId: string, line: BatchInputLine): string {

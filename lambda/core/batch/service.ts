@@ -1,8 +1,8 @@
 import { GatewayError, InvalidRequestError, NotFoundError } from '../errors';
-import { FEATURE_TAG } from '../usage';
-import type { Clock, IdSource } from '../ports';
+import { featureHeader } from '../usage';
+import type { ChatProvider, Clock, IdSource } from '../ports';
 import type { Gateway } from '../pipeline/gateway';
-import { QuotaStoreUnavailableError, type AdmitRequest } from '../quota/guard';
+import { outputCapFor, QuotaStoreUnavailableError, type AdmitRequest } from '../quota/guard';
 import type { BatchHold } from '../quota/batch-hold';
 import { utf8Length } from '../tokens';
 import { DEFAULT_BATCH_LIMITS, parseBatchInput, type BatchInput, type BatchInputLimits, type BatchInputLine, type BatchLineError } from './input';
@@ -10,8 +10,6 @@ import { batchObject, COMPLETION_WINDOWS, fileObject, parseCreate } from './obje
 import { recordIdOf, RecordedAnswers, type BatchJobs, type JobRecord, type JobResult } from './jobs';
 import { runBatchLine, unrunLine, type BatchOutputLine } from './runner';
 import type { BatchJobRef, BatchRecord, BatchStatus, BatchStore, StoredFile, StoredLineResult } from './store';
-import { outputCapFor } from '../quota/guard';
-import type { ChatProvider } from '../ports';
 import type { ChatRequest } from '../openai/types';
 import type { ResolvedModel } from '../config/resolve';
 
@@ -35,6 +33,10 @@ export interface BatchServiceOptions {
   /** A batch the runner could not advance (retried on the next tick); the batch id is undefined for the listing itself. */
   readonly onError?: (batchId: string | undefined, err: unknown) => void;
 }
+
+/** Newest first, then by id, as the Files and Batch APIs list. */
+const newestFirst = (a: { readonly createdAt: number; readonly id: string }, b: { readonly createdAt: number; readonly id: string }): number =>
+  b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1);
 
 /** A batch's hold outlives its window by an hour, so the lines' last settlements land while it still holds. */
 const HOLD_GRACE_MS = 3_600_000;
@@ -82,7 +84,7 @@ export class BatchService {
   }
 
   async listFiles(tenantId: string, purpose?: string): Promise<Record<string, unknown>> {
-    const files = (await this.o.store.listFiles(tenantId)).filter((f) => !purpose || f.purpose === purpose).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+    const files = (await this.o.store.listFiles(tenantId)).filter((f) => !purpose || f.purpose === purpose).sort(newestFirst);
     return { object: 'list', data: files.map(fileObject), has_more: false };
   }
 
@@ -122,16 +124,14 @@ export class BatchService {
    */
   async createBatch(who: { readonly tenantId: string; readonly apiKeyId?: string; readonly feature?: string }, body: string): Promise<Record<string, unknown>> {
     const req = parseCreate(body);
-    if (who.feature !== undefined && who.feature !== '' && !FEATURE_TAG.test(who.feature)) {
-      throw new InvalidRequestError('Invalid x-llm-feature header: 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit.', 'x-llm-feature');
-    }
+    const feature = featureHeader(who.feature);
     const file = await this.ownFile(who.tenantId, req.inputFileId);
     if (file.purpose !== 'batch') throw new InvalidRequestError(`File '${file.id}' is a batch's output, not an input file (purpose batch).`, 'input_file_id', 'invalid_input_file');
     const text = (await this.o.store.readFile(file.id)) ?? '';
     const id = this.newId('batch_');
     const now = this.nowSeconds();
     const base: BatchRecord = {
-      id, tenantId: who.tenantId, apiKeyId: who.apiKeyId, feature: who.feature || undefined, endpoint: req.endpoint, inputFileId: file.id,
+      id, tenantId: who.tenantId, apiKeyId: who.apiKeyId, feature, endpoint: req.endpoint, inputFileId: file.id,
       completionWindow: req.completionWindow, status: 'validating', metadata: req.metadata, createdAt: now, inProgressAt: null,
       expiresAt: now + COMPLETION_WINDOWS[req.completionWindow], finalizingAt: null, completedAt: null, failedAt: null, expiredAt: null,
       cancellingAt: null, cancelledAt: null, outputFileId: null, errorFileId: null, requestCounts: { total: 0, completed: 0, failed: 0 },
@@ -257,14 +257,14 @@ export class BatchService {
 
   /** Every batch of the tenant as the Batch API answers it, newest first (the Message Batches API pages these itself). */
   async batchesOf(tenantId: string): Promise<Record<string, unknown>[]> {
-    return (await this.o.store.listBatches(tenantId)).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1)).map(batchObject);
+    return (await this.o.store.listBatches(tenantId)).sort(newestFirst).map(batchObject);
   }
 
   /** `GET /v1/batches`: newest first, `after` a batch id, `limit` 1-100 (default 20), as OpenAI pages them. */
   async listBatches(tenantId: string, query: { readonly after?: string; readonly limit?: string }): Promise<Record<string, unknown>> {
     const limit = query.limit === undefined ? 20 : Number(query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw new InvalidRequestError(`limit must be an integer from 1 to 100, got ${JSON.stringify(query.limit)}.`, 'limit');
-    const all = (await this.o.store.listBatches(tenantId)).sort((a, b) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : -1));
+    const all = (await this.o.store.listBatches(tenantId)).sort(newestFirst);
     let from = 0;
     if (query.after) {
       const at = all.findIndex((b) => b.id === query.after);
@@ -359,26 +359,20 @@ export class BatchService {
         b = { ...b, status: 'in_progress', inProgressAt: this.nowSeconds() };
         await this.o.store.putBatch(b);
       }
-      const every = this.o.holdEvery ?? 100;
-      let sinceShrink = 0;
-      for (let i = 0; i < parsed.lines.length; i++) {
-        const line = parsed.lines[i];
-        if (done.has(line.line)) continue;
-        if (control.signal.aborted) break;
-        if (this.o.clock.now() >= b.expiresAt * 1000) return void (await this.finish(b, 'expired'));
-        const { ok, result } = await runBatchLine(this.o.gateway, line, {
-          batchId: b.id, endpoint: b.endpoint, tenantId: b.tenantId, apiKeyId: b.apiKeyId, feature: b.feature, held: b.hold !== null, simulated: true,
-        });
-        await this.o.store.appendResult(b.id, { line: line.line, ok, result });
-        done.add(line.line, ok);
-        // Lets the server's requests (a cancel among them) in between lines, even when nothing above waited on I/O.
-        await new Promise<void>((ok) => setImmediate(ok));
-        if (++sinceShrink >= every && i < parsed.lines.length - 1) {
-          sinceShrink = 0;
-          b = await this.checkpoint(b, parsed.lines, done);
-          if (b.status === 'cancelling') control.abort();
+      let expired = false;
+      b = await this.settleEach(b, parsed.lines, done, async (line, current) => {
+        if (current.status === 'cancelling') control.abort();
+        if (control.signal.aborted) return undefined;
+        if (this.o.clock.now() >= current.expiresAt * 1000) {
+          expired = true;
+          return undefined;
         }
-      }
+        const { ok, result } = await runBatchLine(this.o.gateway, line, {
+          batchId: current.id, endpoint: current.endpoint, tenantId: current.tenantId, apiKeyId: current.apiKeyId, feature: current.feature, held: current.hold !== null, simulated: true,
+        });
+        return { line: line.line, ok, result };
+      });
+      if (expired) return void (await this.finish(b, 'expired'));
       if (control.signal.reason === 'stopping') return;
       const latest = (await this.o.store.getBatch(b.id)) ?? b;
       await this.finish({ ...latest, hold: b.hold }, latest.status === 'cancelling' || control.signal.aborted ? 'cancelled' : 'completed');
@@ -431,36 +425,50 @@ export class BatchService {
         results.set(j.jobId, new Map());
       }
     }
-    const done = await this.progressOf(b.id);
-    let since = 0;
-    for (const line of lines) {
-      if (done.has(line.line)) continue;
+    b = await this.settleEach(b, lines, await this.progressOf(b.id), async (line, current) => {
       // Stopped (the process is shutting down): the lines settled so far are kept; the next runner settles the rest.
-      if (stopping.aborted) return;
+      if (stopping.aborted) return undefined;
       const j = jobOf.get(line.line);
       const r = j && results.get(j.jobId)?.get(recordIdOf(line.line));
-      let kept: StoredLineResult;
       if (!j || !r) {
         const code = j?.state === 'expired' ? 'batch_expired' : j?.state === 'stopped' ? 'batch_cancelled' : 'batch_job_failed';
         const why = `The batch job ${j?.jobId ?? ''} ended ${j?.state ?? 'missing'}${j?.message ? ` (${j.message})` : ''} without an answer for this line.`;
-        kept = { line: line.line, ok: false, result: { ...unrunLine(b.id, line, 'batch_cancelled'), error: { code, message: why } } };
-      } else {
-        recorded.answerNext(j.model, r);
-        const run = await runBatchLine(settling, line, {
-          batchId: b.id, endpoint: b.endpoint, tenantId: b.tenantId, apiKeyId: b.apiKeyId, feature: b.feature, held: b.hold !== null,
-        });
-        kept = { line: line.line, ...run };
+        return { line: line.line, ok: false, result: unrunLine(current.id, line, code, why) };
       }
+      recorded.answerNext(j.model, r);
+      const run = await runBatchLine(settling, line, {
+        batchId: current.id, endpoint: current.endpoint, tenantId: current.tenantId, apiKeyId: current.apiKeyId, feature: current.feature, held: current.hold !== null,
+      });
+      return { line: line.line, ...run };
+    });
+    if (stopping.aborted) return;
+    const allExpired = jobs.every((j) => j.state === 'expired');
+    await this.finish(b, b.status === 'cancelling' ? 'cancelled' : allExpired ? 'expired' : 'completed');
+  }
+
+  /**
+   * Settles each line not yet done with `next` (undefined: stop here), keeping its result the moment it is settled,
+   * letting the server's requests (a cancel among them) in between lines even when nothing waited on I/O, and every
+   * `holdEvery` lines shrinking the hold and storing the counts (checkpoint). Returns the batch as last stored.
+   */
+  private async settleEach(
+    start: BatchRecord, lines: readonly BatchInputLine[], done: Progress, next: (line: BatchInputLine, current: BatchRecord) => Promise<StoredLineResult | undefined>,
+  ): Promise<BatchRecord> {
+    let b = start;
+    let since = 0;
+    for (const line of lines) {
+      if (done.has(line.line)) continue;
+      const kept = await next(line, b);
+      if (!kept) break;
       await this.o.store.appendResult(b.id, kept);
-      done.add(line.line, kept.ok);
+      done.add(kept.line, kept.ok);
       await new Promise<void>((ok) => setImmediate(ok));
       if (++since >= (this.o.holdEvery ?? 100)) {
         since = 0;
         b = await this.checkpoint(b, lines, done);
       }
     }
-    const allExpired = jobs.every((j) => j.state === 'expired');
-    await this.finish(b, b.status === 'cancelling' ? 'cancelled' : allExpired ? 'expired' : 'completed');
+    return b;
   }
 
   /** Shrinks the hold to the lines still to run and stores it with the counts; reads back a cancel made elsewhere. */

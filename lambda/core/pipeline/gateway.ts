@@ -12,7 +12,7 @@ import { cascadeTierOf, route, type Route } from '../routing/route';
 import { CommitmentMeter } from '../routing/commitment';
 import { cacheHintTtl } from '../prompt-cache';
 import { estimateInputTokens } from '../tokens';
-import { DEFAULT_FEATURE, FEATURE_TAG } from '../usage';
+import { DEFAULT_FEATURE, featureHeader } from '../usage';
 import { CacheStep, type CacheHit } from './cache-step';
 import { cascaded } from './cascade';
 import { withFallback } from './fallback';
@@ -339,15 +339,7 @@ export class Gateway {
   /** The tenant's team and the x-llm-feature header on the trace. */
   private identify(trace: Trace, tenant: ResolvedTenant, feature: string | undefined): void {
     trace.team = tenant.config.team ?? null;
-    if (feature !== undefined && feature !== '') {
-      if (!FEATURE_TAG.test(feature)) {
-        throw new InvalidRequestError(
-          'Invalid x-llm-feature header: 1-64 characters of letters, digits, ".", "_" or "-", starting with a letter or digit.',
-          'x-llm-feature',
-        );
-      }
-      trace.feature = feature;
-    }
+    trace.feature = featureHeader(feature) ?? trace.feature;
   }
 
   /** The request's OpenAI `user`, hashed with the tenant so the same id at two tenants counts as two users. */

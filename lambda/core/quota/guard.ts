@@ -177,12 +177,7 @@ export class QuotaGuard {
     const now = this.clock.now();
     const expires = now + q.reservationTtlSeconds * 1000;
     try {
-      if (a.underHold) {
-        const held = this.plan(limits, a, route, now).map((p) => ({ ...p, limit: undefined }));
-        const out = await this.store.reserve(a.requestId, held, expires);
-        if (!out.ok) throw new Error('an unlimited reservation was refused');
-        return { route, maxTokens: a.maxTokens, reservation: reservationOf(a.requestId, held, out.committed), action };
-      }
+      if (a.underHold) return { route, maxTokens: a.maxTokens, reservation: await this.reserveUnlimited(a.requestId, this.plan(limits, a, route, now), expires), action };
       const first = this.plan(limits, a, route, now);
       const outcome = await this.store.reserve(a.requestId, first, expires);
       if (outcome.ok) {
@@ -193,10 +188,7 @@ export class QuotaGuard {
       if (fitted) return { ...fitted, action: action === 'none' ? 'output_fitted' : action };
       if (q.mode === 'shadow') {
         // Record what enforcement would have refused, then admit with the limits lifted.
-        const unlimited = first.map((p) => ({ ...p, limit: undefined }));
-        const again = await this.store.reserve(a.requestId, unlimited, expires);
-        if (!again.ok) throw new Error('an unlimited reservation was refused');
-        return { route, maxTokens: a.maxTokens, reservation: reservationOf(a.requestId, unlimited, again.committed), action: 'shadow_exceeded' };
+        return { route, maxTokens: a.maxTokens, reservation: await this.reserveUnlimited(a.requestId, first, expires), action: 'shadow_exceeded' };
       }
       const refusing = first.find((p) => p.key === outcome.key)?.policy;
       if ((q.onExhausted === 'downgrade' || refusing?.onExhausted === 'downgrade') && !a.noDowngrade) {
@@ -250,6 +242,14 @@ export class QuotaGuard {
       current = next;
     }
     return undefined;
+  }
+
+  /** Reserves the plans with their limits lifted (shadow mode, a line under its batch's hold): counted, never refused. */
+  private async reserveUnlimited(id: string, plans: readonly CounterPlan[], expires: number): Promise<Reservation> {
+    const unlimited = plans.map((p) => ({ ...p, limit: undefined }));
+    const out = await this.store.reserve(id, unlimited, expires);
+    if (!out.ok) throw new Error('an unlimited reservation was refused');
+    return reservationOf(id, unlimited, out.committed);
   }
 
   /**
