@@ -14,6 +14,30 @@ export const ENV_TENANT_UPSTREAMS = 'LLM_FINOPS_TENANT_UPSTREAMS';
 export const ENV_USAGE_STREAM = 'LLM_FINOPS_USAGE_STREAM';
 /** The kill-switch Lambda's rules: JSON array of {budgetName, tenant?, mode} (BudgetGuard renders it). */
 export const ENV_KILL_SWITCH_RULES = 'LLM_FINOPS_KILL_SWITCH_RULES';
+/**
+ * Set by the BatchLane construct on the router and its poller: the bucket for batch files and Bedrock job input and
+ * output, the table for batch records and each line's result, and the role Bedrock assumes to run a job. All three
+ * unset: no batch API on AWS (the routes answer 404 naming the construct).
+ */
+export const ENV_BATCH_BUCKET = 'LLM_FINOPS_BATCH_BUCKET';
+export const ENV_BATCH_TABLE = 'LLM_FINOPS_BATCH_TABLE';
+export const ENV_BATCH_ROLE_ARN = 'LLM_FINOPS_BATCH_ROLE_ARN';
+/** Days the lane keeps files, batches and results (the bucket's lifecycle and the table's TTL agree). */
+export const ENV_BATCH_RETENTION_DAYS = 'LLM_FINOPS_BATCH_RETENTION_DAYS';
+
+/** The BatchLane table's keys and indexes (lambda/adapters/aws-batch-store.ts reads and writes it). */
+export const BATCH_TABLE = {
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  ttlAttribute: 'ttl',
+  /** Files and batches by tenant, newest last: `owner` is `file#<tenant>` or `batch#<tenant>`. */
+  ownerIndex: 'by-owner',
+  ownerIndexPartitionKey: 'owner',
+  /** Batches not yet final (a sparse index: the attribute is removed when a batch ends), for the poller. */
+  activeIndex: 'active',
+  activeIndexPartitionKey: 'active',
+  indexSortKey: 'created',
+} as const;
 
 /**
  * Set by the SemanticCache construct on the router: they switch the semantic tier on against the deployed index,

@@ -6,7 +6,7 @@ import {
   type CreateModelInvocationJobCommandInput,
   type ModelInvocationJobStatus,
 } from '@aws-sdk/client-bedrock';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 
 /**
@@ -27,6 +27,7 @@ export class ScriptedBedrockBatch {
   readonly s3 = mockClient(S3Client);
   readonly bedrock = mockClient(BedrockClient);
   readonly objects = new Map<string, string>();
+  readonly blobs = new Map<string, Buffer>();
   readonly jobs: { arn: string; input: CreateModelInvocationJobCommandInput; statuses: ModelInvocationJobStatus[]; stopped: boolean }[] = [];
   /** The statuses each new job goes through, one per GetModelInvocationJob; the last one stays. */
   statuses: ModelInvocationJobStatus[] = ['InProgress', 'Completed'];
@@ -38,7 +39,15 @@ export class ScriptedBedrockBatch {
 
   constructor() {
     this.s3.on(PutObjectCommand).callsFake((i) => {
-      this.objects.set(`${i.Bucket}/${i.Key}`, String(i.Body));
+      // Binary bodies (a gzipped result) are kept as bytes, text as text.
+      if (i.Body instanceof Uint8Array) this.blobs.set(`${i.Bucket}/${i.Key}`, Buffer.from(i.Body));
+      else this.objects.set(`${i.Bucket}/${i.Key}`, String(i.Body));
+      return {};
+    });
+    this.s3.on(DeleteObjectCommand).callsFake((i) => {
+      // S3 answers a delete of a missing key with success too.
+      this.objects.delete(`${i.Bucket}/${i.Key}`);
+      this.blobs.delete(`${i.Bucket}/${i.Key}`);
       return {};
     });
     this.s3.on(GetObjectCommand).callsFake((i) => {
@@ -46,9 +55,11 @@ export class ScriptedBedrockBatch {
         this.failReads--;
         throw Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } });
       }
+      const blob = this.blobs.get(`${i.Bucket}/${i.Key}`);
+      if (blob) return { Body: { transformToByteArray: async () => new Uint8Array(blob), transformToString: async () => blob.toString('utf8') } };
       const text = this.objects.get(`${i.Bucket}/${i.Key}`);
       if (text === undefined) throw Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' });
-      return { Body: { transformToString: async () => text } };
+      return { Body: { transformToString: async () => text, transformToByteArray: async () => new Uint8Array(Buffer.from(text)) } };
     });
     this.s3.on(ListObjectsV2Command).callsFake((i) => ({
       Contents: [...this.objects.keys()].filter((k) => k.startsWith(`${i.Bucket}/${i.Prefix ?? ''}`)).map((k) => ({ Key: k.slice(`${i.Bucket}/`.length) })),
