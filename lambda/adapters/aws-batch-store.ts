@@ -194,6 +194,41 @@ export class AwsBatchStore implements BatchStore {
     return out;
   }
 
+  /**
+   * Takes the poller's lease until `untilMs` unless another holder's lease is still running: two poller runs at once
+   * (an event beside the schedule) would settle the same lines twice. A lease left by a run that died lapses at its
+   * time. Returns whether `holder` has it.
+   */
+  async lease(holder: string, untilMs: number): Promise<boolean> {
+    try {
+      await this.o.dynamo.send(new PutItemCommand({
+        TableName: this.o.table,
+        Item: { [PK]: { S: 'lease#poller' }, [SK]: { S: '#' }, holder: { S: holder }, until: { N: String(untilMs) }, [TTL]: { N: String(Math.ceil(untilMs / 1000) + 86_400) } },
+        ConditionExpression: 'attribute_not_exists(#pk) OR #until < :now OR holder = :me',
+        ExpressionAttributeNames: { '#pk': PK, '#until': 'until' },
+        ExpressionAttributeValues: { ':now': { N: String(this.now()) }, ':me': { S: holder } },
+      }));
+      return true;
+    } catch (err) {
+      if ((err as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      throw err;
+    }
+  }
+
+  /** Gives the lease back (only if `holder` still has it), so the next run need not wait for it to lapse. */
+  async release(holder: string): Promise<void> {
+    try {
+      await this.o.dynamo.send(new DeleteItemCommand({
+        TableName: this.o.table,
+        Key: { [PK]: { S: 'lease#poller' }, [SK]: { S: '#' } },
+        ConditionExpression: 'holder = :me',
+        ExpressionAttributeValues: { ':me': { S: holder } },
+      }));
+    } catch (err) {
+      if ((err as { name?: string }).name !== 'ConditionalCheckFailedException') throw err;
+    }
+  }
+
   private async readObject(key: string): Promise<string | undefined> {
     const { GetObjectCommand } = s3Client();
     try {

@@ -157,8 +157,14 @@ export class DirectoryBatchStore implements BatchStore {
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  // A process killed but not yet reaped by its parent (a zombie, state Z in /proc on Linux) answers signal 0 but holds
+  // nothing: the gateway it was is gone.
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
   }
 }

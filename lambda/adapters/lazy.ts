@@ -39,5 +39,8 @@ export const sentenceVerifier = () => require('./sentence-verifier') as typeof i
 export const openSearchIndex = () => require('./opensearch-semantic-index') as typeof import('./opensearch-semantic-index');
 export const pineconeIndex = () => require('./pinecone-semantic-index') as typeof import('./pinecone-semantic-index');
 export const valkeyIndex = () => require('./valkey-semantic-index') as typeof import('./valkey-semantic-index');
+// Ours, the batch API on AWS (BatchLane): loaded by the first batch request or poller run. Its errors are GatewayErrors
+// of its own copy of core/errors.ts, which the entry recognises.
+export const awsBatchLaneModule = () => require('./aws-batch-lane') as typeof import('./aws-batch-lane');
 // Ours, for llm-finops local only; safe as a separate copy: it shares no class whose identity is checked (instanceof).
 export const embeddedIndex = () => require('./embedded-semantic-index') as typeof import('./embedded-semantic-index');

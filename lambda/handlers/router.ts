@@ -6,14 +6,16 @@ import { awsClientConfig } from '../adapters/aws-client-config';
 import { DynamoDbTenantDirectory } from '../adapters/dynamodb-tenant-directory';
 import { SnsAlertSink } from '../adapters/sns-alert-sink';
 import { loadArtefacts } from '../adapters/artefacts';
-import { sentenceEmbedder } from '../adapters/lazy';
+import { awsBatchLaneModule, sentenceEmbedder } from '../adapters/lazy';
 import { buildGateway } from '../adapters/wiring';
 import { FirehoseUsageSink } from '../adapters/firehose-usage-sink';
 import { PowertoolsAlertSink, PowertoolsUsageSink } from '../adapters/powertools-usage-sink';
 import { TeeAlertSink, TeeUsageSink } from '../adapters/usage-sinks';
-import { ENV_ALERT_TOPIC_ARN, ENV_QUOTA_TABLE, ENV_USAGE_STREAM, METRICS_NAMESPACE, ROUTER_SERVICE } from '../contract';
+import { ENV_ALERT_TOPIC_ARN, ENV_BATCH_BUCKET, ENV_BATCH_ROLE_ARN, ENV_BATCH_TABLE, ENV_QUOTA_TABLE, ENV_USAGE_STREAM, METRICS_NAMESPACE, ROUTER_SERVICE } from '../contract';
+import type { BatchEdge } from '../core/batch/route-match';
 import { resolveConfig } from '../core/config/resolve';
 import { configFromEnv } from './shared/config-from-env';
+import { createBatchPollerHandler } from './shared/batch-poller-handler';
 import { createBufferedRouterHandler, createRouterHandler, type StreamingRuntime } from './shared/router-handler';
 
 
@@ -34,7 +36,9 @@ function powertoolsSink(): PowertoolsUsageSink {
 }
 /** Each alert's log line and metric (the dashboard's table and alarms), then SNS delivery when a topic is set. */
 const alertLog = new PowertoolsAlertSink(new Logger({ serviceName: ROUTER_SERVICE }), new Metrics({ namespace: METRICS_NAMESPACE, serviceName: ROUTER_SERVICE }));
-const gateway = loadArtefacts(config, { baseDir: __dirname }).then((artefacts) => buildGateway(config, {
+const warn = (message: string): void => void process.stderr.write(`${JSON.stringify({ _type: 'llm_gateway_degraded', level: 'ERROR', message })}\n`);
+const artefactsLoaded = loadArtefacts(config, { baseDir: __dirname });
+const gateway = artefactsLoaded.then((artefacts) => buildGateway(config, {
   env: process.env,
   baseDir: __dirname,
   artefacts,
@@ -51,7 +55,7 @@ const gateway = loadArtefacts(config, { baseDir: __dirname }).then((artefacts) =
   alerts: alertTopic ? new TeeAlertSink([alertLog, new SnsAlertSink(undefined, alertTopic)]) : alertLog,
   // Problems that do not stop the gateway (a provider key unset, the semantic cache's secret unreadable): one log
   // line each, at start-up, with a type a metric filter or Logs Insights can find.
-  warn: (message) => process.stderr.write(`${JSON.stringify({ _type: 'llm_gateway_degraded', level: 'ERROR', message })}\n`),
+  warn,
 }));
 // The sentence encoder's weights load during the cold start, beside the artefacts, rather than on the first request
 // that consults the cache; a failure here is reported by that request (a failed load is not kept).
@@ -60,8 +64,38 @@ if (sem.enabled && sem.embedder.type === 'sentence') sentenceEmbedder().loadSent
 // Surfaces a start-up failure in the log at once rather than only with the first request.
 gateway.catch((err: unknown) => process.stderr.write(`router start-up failed: ${err instanceof Error ? err.message : String(err)}\n`));
 
+/**
+ * The batch API, when the BatchLane construct is bound: its code (the Files and Batch APIs, the S3 and Bedrock
+ * control-plane clients) is a lazy chunk loaded by the first batch request or poller run, never by a cold start.
+ */
+let batchErrors = 0;
+const laneBound = [ENV_BATCH_BUCKET, ENV_BATCH_TABLE, ENV_BATCH_ROLE_ARN].some((k) => process.env[k]);
+let lane: ReturnType<typeof loadLane> | undefined;
+async function loadLane() {
+  const [g, artefacts] = await Promise.all([gateway, artefactsLoaded]);
+  const m = awsBatchLaneModule();
+  const settings = m.batchLaneEnv(process.env)!;
+  return m.awsBatchLane(g, settings, dynamo ?? new DynamoDBClient(awsClientConfig('dynamodb')), { env: process.env, baseDir: __dirname, artefacts, warn }, (batchId, err) => {
+    batchErrors++;
+    process.stderr.write(`${JSON.stringify({ _type: 'llm_batch_error', level: 'ERROR', batch_id: batchId ?? null, message: err instanceof Error ? err.message : String(err) })}\n`);
+  });
+}
+const batchLane = () => (lane ??= loadLane().catch((err: unknown) => {
+  lane = undefined;
+  throw err;
+}));
+const batches: BatchEdge | undefined = laneBound ? { serve: async (route, call) => (await batchLane()).edge.serve(route, call) } : undefined;
+
 /** For API Gateway response transfer mode STREAM (the default of the constructs). */
-export const handler = runtime.streamifyResponse(createRouterHandler(gateway, runtime));
+export const handler = runtime.streamifyResponse(createRouterHandler(gateway, runtime, { batches }));
 
 /** For a BUFFERED proxy integration (`index.bufferedHandler`). */
-export const bufferedHandler = createBufferedRouterHandler(gateway);
+export const bufferedHandler = createBufferedRouterHandler(gateway, { batches });
+
+/** The BatchLane's poller (`index.batchPoller`): a function of its own on the router's code, role and settings. */
+export const batchPoller = createBatchPollerHandler(async () => {
+  if (!laneBound) throw new Error('the batch poller runs only with the BatchLane construct bound (BatchLane.bindRouter sets its variables)');
+  const { runner, lease } = await batchLane();
+  const g = await gateway;
+  return { runner, lease, flush: () => g.flush(), errors: () => batchErrors };
+});

@@ -54,6 +54,7 @@ export class BatchService {
   private readonly running = new Map<string, AbortController>();
   private readonly polledAt = new Map<string, number>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  private stopped = false;
   private ticking: Promise<void> | undefined;
 
   constructor(private readonly o: BatchServiceOptions) {
@@ -314,12 +315,14 @@ export class BatchService {
 
   /** Polls for due batches every `everyMs` (unref'd: it never keeps a process alive). */
   start(everyMs = 500): void {
+    this.stopped = false;
     this.timer ??= setInterval(() => void this.runDue().catch((err: unknown) => this.o.onError?.(undefined, err)), everyMs);
     this.timer.unref?.();
   }
 
   /** Stops polling and cancels nothing: a batch in flight stops before its next line and resumes when a runner starts again. */
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     for (const c of this.running.values()) c.abort('stopping');
@@ -331,6 +334,8 @@ export class BatchService {
     this.ticking ??= (async () => {
       try {
         for (const b of await this.o.store.activeBatches()) {
+          // Stopped (the process shuts down, or a poller nears its time limit): the batches left wait for the next run.
+          if (this.stopped) break;
           const now = this.o.clock.now();
           if (b.status === 'validating' && b.runAfterMs > now) continue;
           if (b.jobs && b.status !== 'cancelling' && now - (this.polledAt.get(b.id) ?? -Infinity) < (this.o.pollEveryMs ?? 30_000)) continue;

@@ -88,3 +88,11 @@ export interface BatchStore {
   appendResult(batchId: string, result: StoredLineResult): Promise<void>;
   readResults(batchId: string): Promise<StoredLineResult[]>;
 }
+
+/** One batch runner at a time across processes (the Lambda poller's instances): AwsBatchStore.lease / release. */
+export interface PollerLease {
+  /** Takes the lease until `untilMs` unless another holder's lease runs; whether `holder` has it. */
+  take(holder: string, untilMs: number): Promise<boolean>;
+  /** Gives it back, if `holder` still has it. */
+  release(holder: string): Promise<void>;
+}

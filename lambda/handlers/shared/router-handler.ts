@@ -6,6 +6,7 @@ import { apiKeyIdOf, presentedKey } from '../../core/api-key';
 import { AnswerDeadlineError, InvalidRequestError } from '../../core/errors';
 import { writeChunk } from '../../adapters/backpressure';
 import { errorResult, serveEdge } from '../../core/edge';
+import type { BatchEdge } from '../../core/batch/route-match';
 import type { Gateway, GatewayResult } from '../../core/pipeline';
 
 /** The response-streaming globals of the Lambda Node.js runtime. */
@@ -27,7 +28,7 @@ function keyIdOf(authorization: string | undefined, xApiKey: string | undefined)
 }
 
 /** Dispatches an event through the HTTP edge; never throws. */
-async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: AbortSignal, answerDeadline?: AbortSignal): Promise<GatewayResult> {
+async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: AbortSignal, answerDeadline?: AbortSignal, batches?: BatchEdge): Promise<GatewayResult> {
   try {
     checkEvent(event);
   } catch (err) {
@@ -50,7 +51,7 @@ async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: A
     requestId: event.requestContext?.requestId,
     signal,
     answerDeadline,
-  });
+  }, batches);
 }
 
 function contentType(result: GatewayResult): string {
@@ -64,7 +65,7 @@ export const NON_STREAMED_DEADLINE_MS = 285_000;
  * API Gateway REST (proxy event, response transfer mode STREAM) to the core. The tenant comes only from the
  * authorizer context (`tenant`), never from a client header.
  */
-export function createRouterHandler(ready: Gateway | Promise<Gateway>, runtime: Pick<StreamingRuntime, 'HttpResponseStream'>, opts: { nonStreamedDeadlineMs?: number } = {}) {
+export function createRouterHandler(ready: Gateway | Promise<Gateway>, runtime: Pick<StreamingRuntime, 'HttpResponseStream'>, opts: { nonStreamedDeadlineMs?: number; batches?: BatchEdge } = {}) {
   const deadlineMs = opts.nonStreamedDeadlineMs ?? NON_STREAMED_DEADLINE_MS;
   return async (event: APIGatewayProxyEvent, responseStream: Writable): Promise<void> => {
     // Built once per execution environment; a start-up failure (bad artefact) fails every invocation loudly.
@@ -78,7 +79,7 @@ export function createRouterHandler(ready: Gateway | Promise<Gateway>, runtime: 
     const timer = setTimeout(() => deadline.abort(new AnswerDeadlineError(Math.round(deadlineMs / 1000))), deadlineMs);
     let result: GatewayResult;
     try {
-      result = await resultOf(gateway, event, abort.signal, deadline.signal);
+      result = await resultOf(gateway, event, abort.signal, deadline.signal, opts.batches);
     } finally {
       clearTimeout(timer);
     }
@@ -106,10 +107,10 @@ export function createRouterHandler(ready: Gateway | Promise<Gateway>, runtime: 
  * The same for a BUFFERED (classic proxy) integration: a stream is collected into one SSE body, so clients that ask
  * for `stream: true` still get valid frames, only all at once.
  */
-export function createBufferedRouterHandler(ready: Gateway | Promise<Gateway>) {
+export function createBufferedRouterHandler(ready: Gateway | Promise<Gateway>, opts: { batches?: BatchEdge } = {}) {
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     const gateway = await ready;
-    const result = await resultOf(gateway, event, new AbortController().signal);
+    const result = await resultOf(gateway, event, new AbortController().signal, undefined, opts.batches);
     let body: string;
     if (result.kind === 'json') body = JSON.stringify(result.body);
     else {

@@ -105,6 +105,21 @@ describe('AwsBatchStore (dynalite + S3 at the wire)', () => {
     expect(await s.readResults('batch_none')).toEqual([]);
   });
 
+  it('leases the poller to one run at a time: another holder waits until the lease lapses or is released', async () => {
+    let now = 1_000_000;
+    const s = await store(() => now);
+    expect(await s.lease('a', now + 900_000)).toBe(true);
+    expect(await s.lease('b', now + 900_000)).toBe(false);
+    // The holder may extend its own lease.
+    expect(await s.lease('a', now + 950_000)).toBe(true);
+    await s.release('b');
+    expect(await s.lease('b', now + 900_000)).toBe(false);
+    now += 950_001;
+    expect(await s.lease('b', now + 900_000)).toBe(true);
+    await s.release('b');
+    expect(await s.lease('c', now + 1)).toBe(true);
+  });
+
   it('runs a Bedrock batch as the Lambda does: the router submits, a poller elsewhere settles, the router serves the result; the hold is back to 0', async () => {
     const runtime = mockClient(BedrockRuntimeClient);
     const quotaTable = `quota-${table}`;

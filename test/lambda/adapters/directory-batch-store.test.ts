@@ -1,4 +1,5 @@
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectoryBatchStore } from '../../../lambda/adapters/directory-batch-store';
@@ -39,5 +40,20 @@ describe('DirectoryBatchStore', () => {
     writeFileSync(join(d, 'runner.lock'), '999999999');
     const taken = await new DirectoryBatchStore(d).lock();
     taken();
+  });
+
+  (existsSync('/proc/self/stat') ? it : it.skip)('takes over the lock of a holder killed but not yet reaped (a zombie answers signal 0)', async () => {
+    // `sleep 0` exits at once; its parent execs into `sleep 30` and never waits for it: a zombie until the parent ends.
+    const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const pid = Number(await new Promise<string>((r) => parent.stdout!.once('data', (d) => r(String(d).trim()))));
+      await new Promise((r) => setTimeout(r, 200));
+      const d = dir();
+      writeFileSync(join(d, 'runner.lock'), String(pid));
+      const taken = await new DirectoryBatchStore(d).lock();
+      taken();
+    } finally {
+      parent.kill('SIGKILL');
+    }
   });
 });
