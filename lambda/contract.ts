@@ -25,6 +25,9 @@ export const ENV_BATCH_ROLE_ARN = 'LLM_FINOPS_BATCH_ROLE_ARN';
 /** Days the lane keeps files, batches and results (the bucket's lifecycle and the table's TTL agree). */
 export const ENV_BATCH_RETENTION_DAYS = 'LLM_FINOPS_BATCH_RETENTION_DAYS';
 
+/** The `_type` of the poller's log lines that the BatchLane's metric filters count (a job's end; a batch's error). */
+export const BATCH_LOG_TYPES = { jobEnded: 'llm_batch_job', error: 'llm_batch_error' } as const;
+
 /** The BatchLane table's keys and indexes (lambda/adapters/aws-batch-store.ts reads and writes it). */
 export const BATCH_TABLE = {
   partitionKey: 'pk',

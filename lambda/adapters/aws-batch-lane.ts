@@ -3,7 +3,7 @@ import { ENV_BATCH_BUCKET, ENV_BATCH_RETENTION_DAYS, ENV_BATCH_ROLE_ARN, ENV_BAT
 import { anyOfJobs } from '../core/batch/jobs';
 import type { BatchEdge } from '../core/batch/route-match';
 import { batchEdge } from '../core/batch/routes';
-import { BatchService } from '../core/batch/service';
+import { BatchService, type BatchServiceOptions } from '../core/batch/service';
 import type { PollerLease } from '../core/batch/store';
 import type { Gateway } from '../core/pipeline';
 import { AwsBatchStore } from './aws-batch-store';
@@ -44,13 +44,15 @@ export function batchLaneEnv(env: Readonly<Record<string, string | undefined>>):
  * (`edge`) and never runs batches; the poller takes a fresh `runner()` each invocation (its stop is that
  * invocation's) and moves them on with `runDue`.
  */
-export function awsBatchLane(gateway: Gateway, lane: BatchLaneEnv, dynamo: DynamoDBClient, wiring: WiringOptions, onError?: (batchId: string | undefined, err: unknown) => void): { edge: BatchEdge; runner: () => BatchService; lease: PollerLease } {
+export function awsBatchLane(
+  gateway: Gateway, lane: BatchLaneEnv, dynamo: DynamoDBClient, wiring: WiringOptions, events: Pick<BatchServiceOptions, 'onError' | 'onJobEnded'> = {},
+): { edge: BatchEdge; runner: () => BatchService; lease: PollerLease } {
   const store = new AwsBatchStore({ dynamo, table: lane.table, bucket: lane.bucket, retentionDays: lane.retentionDays });
   const jobs = anyOfJobs(
     new OpenAiBatchJobs(gateway.config, (p) => providerKey(p, wiring)),
     new BedrockBatchJobs({ bucket: lane.bucket, prefix: 'jobs/', roleArn: lane.roleArn }),
   );
   // The poller runs on a schedule and on Bedrock's job events: every run reads each running job's state once.
-  const runner = () => new BatchService({ gateway, store, clock: systemClock, ids: systemIds, jobs, pollEveryMs: 0, onError });
+  const runner = () => new BatchService({ gateway, store, clock: systemClock, ids: systemIds, jobs, pollEveryMs: 0, ...events });
   return { edge: batchEdge(runner()), runner, lease: { take: (holder, untilMs) => store.lease(holder, untilMs), release: (holder) => store.release(holder) } };
 }

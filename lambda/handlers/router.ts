@@ -11,7 +11,7 @@ import { buildGateway } from '../adapters/wiring';
 import { FirehoseUsageSink } from '../adapters/firehose-usage-sink';
 import { PowertoolsAlertSink, PowertoolsUsageSink } from '../adapters/powertools-usage-sink';
 import { TeeAlertSink, TeeUsageSink } from '../adapters/usage-sinks';
-import { ENV_ALERT_TOPIC_ARN, ENV_BATCH_BUCKET, ENV_BATCH_ROLE_ARN, ENV_BATCH_TABLE, ENV_QUOTA_TABLE, ENV_USAGE_STREAM, METRICS_NAMESPACE, ROUTER_SERVICE } from '../contract';
+import { BATCH_LOG_TYPES, ENV_ALERT_TOPIC_ARN, ENV_BATCH_BUCKET, ENV_BATCH_ROLE_ARN, ENV_BATCH_TABLE, ENV_QUOTA_TABLE, ENV_USAGE_STREAM, METRICS_NAMESPACE, ROUTER_SERVICE } from '../contract';
 import type { BatchEdge } from '../core/batch/route-match';
 import { resolveConfig } from '../core/config/resolve';
 import { configFromEnv } from './shared/config-from-env';
@@ -75,9 +75,14 @@ async function loadLane() {
   const [g, artefacts] = await Promise.all([gateway, artefactsLoaded]);
   const m = awsBatchLaneModule();
   const settings = m.batchLaneEnv(process.env)!;
-  return m.awsBatchLane(g, settings, dynamo ?? new DynamoDBClient(awsClientConfig('dynamodb')), { env: process.env, baseDir: __dirname, artefacts, warn }, (batchId, err) => {
-    batchErrors++;
-    process.stderr.write(`${JSON.stringify({ _type: 'llm_batch_error', level: 'ERROR', batch_id: batchId ?? null, message: err instanceof Error ? err.message : String(err) })}\n`);
+  const log = (line: Record<string, unknown>) => void process.stdout.write(`${JSON.stringify(line)}\n`);
+  // One log line each, which the BatchLane's metric filters count for its alarms (BATCH_LOG_TYPES).
+  return m.awsBatchLane(g, settings, dynamo ?? new DynamoDBClient(awsClientConfig('dynamodb')), { env: process.env, baseDir: __dirname, artefacts, warn }, {
+    onError: (batchId, err) => {
+      batchErrors++;
+      log({ _type: BATCH_LOG_TYPES.error, level: 'ERROR', batch_id: batchId ?? null, message: err instanceof Error ? err.message : String(err) });
+    },
+    onJobEnded: (batchId, job) => log({ _type: BATCH_LOG_TYPES.jobEnded, level: job.state === 'completed' ? 'INFO' : 'WARN', batch_id: batchId, job_id: job.jobId, model: job.model, state: job.state, message: job.message ?? null }),
   });
 }
 const batchLane = () => (lane ??= loadLane().catch((err: unknown) => {

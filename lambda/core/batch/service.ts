@@ -32,6 +32,8 @@ export interface BatchServiceOptions {
   readonly pollEveryMs?: number;
   /** A batch the runner could not advance (retried on the next tick); the batch id is undefined for the listing itself. */
   readonly onError?: (batchId: string | undefined, err: unknown) => void;
+  /** Told once per provider job when a poll finds it ended (completed, failed, stopped, expired): the lane's alarms count these. */
+  readonly onJobEnded?: (batchId: string, job: BatchJobRef) => void;
 }
 
 /** Newest first, then by id, as the Files and Batch APIs list. */
@@ -402,6 +404,7 @@ export class BatchService {
       await Promise.all(start.jobs!.filter((j) => j.state === 'running').map((j) => upstream(j).up.stop(j.jobId).catch(() => undefined)));
     }
     const jobs = await Promise.all(start.jobs!.map(async (j) => (j.state === 'running' ? { ...j, ...(await upstream(j).up.state(j.jobId)) } : j)));
+    start.jobs!.forEach((was, i) => void (was.state === 'running' && jobs[i].state !== 'running' && this.o.onJobEnded?.(start.id, jobs[i])));
     const latest = (await this.o.store.getBatch(start.id)) ?? start;
     if (jobs.some((j) => j.state === 'running')) {
       await this.o.store.putBatch({ ...latest, jobs });

@@ -21,6 +21,19 @@ function header(event: APIGatewayProxyEvent, name: string): string | undefined {
 }
 
 
+/**
+ * The path with its query string, as a local server sees the request line: API Gateway hands the query over apart
+ * (`?after=...&limit=...` of the batch lists), repeated keys in the multi-value map.
+ */
+function pathWithQuery(event: APIGatewayProxyEvent): string {
+  const q = new URLSearchParams();
+  const multi = event.multiValueQueryStringParameters;
+  if (multi) for (const [k, vs] of Object.entries(multi)) for (const v of vs ?? []) q.append(k, v);
+  else for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) q.append(k, v);
+  const query = q.toString();
+  return query ? `${event.path}?${query}` : event.path;
+}
+
 /** The id (apiKeyIdOf) of the key the request presents, as the authorizer read it; undefined without one. */
 function keyIdOf(authorization: string | undefined, xApiKey: string | undefined): string | undefined {
   const presented = presentedKey(authorization, xApiKey);
@@ -37,7 +50,7 @@ async function resultOf(gateway: Gateway, event: APIGatewayProxyEvent, signal: A
   const tenant = event.requestContext?.authorizer?.[AUTHORIZER_TENANT_KEY];
   return serveEdge(gateway, {
     method: event.httpMethod,
-    path: event.path,
+    path: pathWithQuery(event),
     header: (name) => header(event, name),
     body: async () => {
       const raw = event.body ?? '';
@@ -131,6 +144,7 @@ function checkEvent(event: unknown): asserts event is APIGatewayProxyEvent {
         : typeof e.path !== 'string' ? 'path is missing'
           : e.headers !== undefined && e.headers !== null && (typeof e.headers !== 'object' || Array.isArray(e.headers)) ? 'headers is not an object'
             : e.body !== undefined && e.body !== null && typeof e.body !== 'string' ? 'body is not a string'
+              : [e.queryStringParameters, e.multiValueQueryStringParameters].some((q) => q !== undefined && q !== null && (typeof q !== 'object' || Array.isArray(q))) ? 'the query string parameters are not an object'
               : e.requestContext !== undefined && e.requestContext !== null && typeof e.requestContext !== 'object' ? 'requestContext is not an object'
                 : null;
   if (problem) throw new InvalidRequestError(`Malformed API Gateway proxy event: ${problem}.`, null, 'malformed_event');

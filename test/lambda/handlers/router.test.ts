@@ -2,6 +2,10 @@ import { createHash } from 'node:crypto';
 import { PassThrough, type Writable } from 'node:stream';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { buildGateway } from '../../../lambda/adapters/wiring';
+import { MemoryBatchStore } from '../../../lambda/adapters/memory-batch-store';
+import { batchEdge } from '../../../lambda/core/batch/routes';
+import { BatchService } from '../../../lambda/core/batch/service';
+import { FakeClock, SeqIds } from '../../support/fakes';
 import { MemoryUsageSink } from '../../../lambda/adapters/usage-sinks';
 import { resolveConfig } from '../../../lambda/core/config/resolve';
 import { createBufferedRouterHandler, createRouterHandler } from '../../../lambda/handlers/shared/router-handler';
@@ -201,5 +205,39 @@ describe('router handler', () => {
       const denied = await buffered(chatEvent({ model: 'small-a', messages: [] }, null) as APIGatewayProxyEvent);
       expect(denied.statusCode).toBe(403);
     });
+  });
+});
+
+/**
+ * The batch API through the Lambda handler: API Gateway hands the query string over apart from the path, and a
+ * base64 body when the request's content type is a binary media type.
+ */
+describe('router handler with the batch lane', () => {
+  it('uploads a file (base64 or text body), lists with the query API Gateway passes apart, and creates a batch; without the lane, 404 naming the construct', async () => {
+    const usage = new MemoryUsageSink();
+    const gateway = buildGateway(resolveConfig(testConfig('http://127.0.0.1:1/v1')), { env: {}, usage });
+    const batches = new BatchService({ gateway, store: new MemoryBatchStore(), clock: new FakeClock(), ids: new SeqIds('h-'), delayMs: 60_000 });
+    const handler = createRouterHandler(gateway, runtime, { batches: batchEdge(batches) });
+    const ctx = { requestContext: { requestId: 'r', authorizer: { tenant: 'acme' } } as never };
+    const line = JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: 'small-a', messages: [{ role: 'user', content: 'hi' }] } });
+    const form = `--bnd42\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--bnd42\r\nContent-Disposition: form-data; name="file"; filename="in.jsonl"\r\n\r\n${line}\r\n--bnd42--\r\n`;
+    const upload = (body: string, isBase64Encoded: boolean) => invoke(handler, { httpMethod: 'POST', path: '/v1/files', headers: { 'Content-Type': 'multipart/form-data; boundary=bnd42' }, body, isBase64Encoded, ...ctx });
+    const a = await upload(Buffer.from(form).toString('base64'), true);
+    expect(a.meta.statusCode).toBe(200);
+    const b = await upload(form, false);
+    expect(JSON.parse(b.body)).toMatchObject({ object: 'file', purpose: 'batch', filename: 'in.jsonl', bytes: line.length });
+    const listed = await invoke(handler, { httpMethod: 'GET', path: '/v1/files', queryStringParameters: { purpose: 'batch_output' }, multiValueQueryStringParameters: { purpose: ['batch_output'] }, ...ctx });
+    expect(JSON.parse(listed.body).data).toEqual([]);
+    const created = await invoke(handler, { httpMethod: 'POST', path: '/v1/batches', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ input_file_id: JSON.parse(a.body).id, endpoint: '/v1/chat/completions', completion_window: '24h' }), ...ctx });
+    expect(JSON.parse(created.body)).toMatchObject({ object: 'batch', status: 'validating', request_counts: { total: 1 } });
+    await invoke(handler, { httpMethod: 'POST', path: '/v1/batches', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ input_file_id: JSON.parse(b.body).id, endpoint: '/v1/chat/completions', completion_window: '24h' }), ...ctx });
+    const page = JSON.parse((await invoke(handler, { httpMethod: 'GET', path: '/v1/batches', queryStringParameters: { limit: '1' }, multiValueQueryStringParameters: { limit: ['1'] }, ...ctx })).body);
+    expect(page).toMatchObject({ has_more: true });
+    expect(page.data).toHaveLength(1);
+    const bad = await invoke(handler, { httpMethod: 'GET', path: '/v1/batches', multiValueQueryStringParameters: 'limit=1' as never, ...ctx });
+    expect(bad.meta.statusCode).toBe(400);
+    const without = await invoke(createRouterHandler(gateway, runtime), { httpMethod: 'GET', path: '/v1/batches', ...ctx });
+    expect(without.meta.statusCode).toBe(404);
+    expect(JSON.parse(without.body).error.message).toContain('BatchLane construct');
   });
 });
