@@ -3,6 +3,7 @@ export * from './attribution/cost-attribution-base';
 export * from './attribution/cur-export';
 export * from './attribution/tenant-inference-profiles';
 export { ATTRIBUTION_QUERIES, AttributionSource, type AttributionQuery } from './attribution/queries';
+export * from './batch/batch-lane';
 export * from './budgets/alert-topic';
 export * from './budgets/budget-guard';
 export * from './cache/cache-embedder';

@@ -71,6 +71,7 @@ export function buildEverythingApp(outdir?: string): App {
       costAttribution: first ? { cur: { bucket: cur.bucket, prefix: 'cur', exportName: 'llm-finops-cur2' } } : {},
       tenantInferenceProfiles: [{ tenant: 'a' }, { tenant: 'tenant-01', models: ['nova-lite'] }],
       inferenceEndpoints: [endpoint],
+      enableBatchLane: true,
     });
   }
 
@@ -82,6 +83,8 @@ export function buildEverythingApp(outdir?: string): App {
     semanticCache: { engine: CacheEngine.managedDomain({ preset: SemanticCachePreset.DEVELOPMENT }) },
     costAttribution: { cur: { bucket: cur.bucket, prefix: 'cur', exportName: 'llm-finops-cur2' }, focus: { bucket: cur.bucket, prefix: 'focus', exportName: 'llm-finops-focus' } },
     budgets: { monthlyLimitUsd: 800 },
+    enableBatchLane: true,
+    batchLane: { retention: Duration.days(7), sweepInterval: Duration.minutes(10) },
   });
   return app;
 }

@@ -17,6 +17,7 @@ import { type ILlmGateway, type LlmGatewayAttributes, LlmGatewayBase } from './l
 import type { ITokenQuotaTable } from '../quota/token-quota-table';
 import { acknowledgeBasicExecutionRole } from '../nag';
 import { RouterEgress, RouterFunction } from './router-function';
+import { addBatchRoutes } from '../batch/batch-routes';
 
 export interface LlmGatewayProps {
   /** The gateway config (`GatewayConfig.fromFile` or `.fromObject`), read by the router and the authorizer. */
@@ -364,6 +365,7 @@ export class LlmGateway extends LlmGatewayBase {
     const authorized: apigw.MethodOptions = { authorizer: bearer, authorizationType: apigw.AuthorizationType.CUSTOM, apiKeyRequired: true };
     const v1 = this.api.root.addResource('v1');
     const byXApiKey: apigw.MethodOptions = { ...authorized, authorizer: xApiKey };
+    this.routeOptions = { integration, authorized, byXApiKey };
     v1.addResource('chat').addResource('completions').addMethod('POST', integration, authorized);
     v1.addResource('responses').addMethod('POST', integration, authorized);
     const messages = v1.addResource('messages');
@@ -380,6 +382,29 @@ export class LlmGateway extends LlmGatewayBase {
     });
     this.api.root.addResource('health').addMethod('GET', health, { methodResponses: [{ statusCode: '200' }] });
 
+  }
+
+  /**
+   * The config document the gateway was made with (BatchLane reads its Bedrock models).
+   * @internal
+   */
+  _configDocument(): GatewayConfigDocument {
+    return GatewayConfig._documentOf(this.props.config, 'LlmGateway config');
+  }
+
+  private routeOptions?: { integration: apigw.LambdaIntegration; authorized: apigw.MethodOptions; byXApiKey: apigw.MethodOptions };
+  private batchRoutes = false;
+
+  /**
+   * The Files, Batch and Message Batches routes, streamed from the router like the others (BatchLane adds them when
+   * it binds this gateway): Bearer keys on the OpenAI shapes, x-api-key on Anthropic's.
+   * @internal
+   */
+  _addBatchRoutes(): void {
+    if (this.batchRoutes) return;
+    this.batchRoutes = true;
+    const { integration, authorized, byXApiKey } = this.routeOptions!;
+    addBatchRoutes(this.api.root.getResource('v1')!, integration, authorized, byXApiKey);
   }
 
   /** The web ACL (made here or yours) and the API's cdk-nag acknowledgements. */

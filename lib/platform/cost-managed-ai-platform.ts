@@ -4,6 +4,7 @@ import type { GatewayConfig } from '../gateway/gateway-config';
 import { CostAttribution, type CostAttributionProps } from '../attribution/cost-attribution';
 import { TenantInferenceProfiles, type TenantProfileSpec } from '../attribution/tenant-inference-profiles';
 import { AlertTopic, type AlertTopicProps, type IAlertTopic } from '../budgets/alert-topic';
+import { BatchLane, type BatchLaneOptions } from '../batch/batch-lane';
 import { BudgetGuard, type BudgetLimits, KillSwitchMode } from '../budgets/budget-guard';
 import { SemanticCache, type SemanticCacheProps } from '../cache/semantic-cache';
 import { CostDashboard, type GatewayAlarmThresholds } from '../dashboard/cost-dashboard';
@@ -142,6 +143,19 @@ export interface CostManagedAiPlatformProps {
   readonly inferenceEndpoints?: InferenceEndpoint[];
 
   /**
+   * The deferred lane: the Files, Batch and Message Batches APIs on the gateway, answered by Bedrock batch inference
+   * at half the on-demand price, with quotas held and one usage record per line (BatchLane).
+   * @default false
+   */
+  readonly enableBatchLane?: boolean;
+
+  /**
+   * The batch lane's settings.
+   * @default - BatchLane's defaults (30 days' retention, a 5-minute sweep)
+   */
+  readonly batchLane?: BatchLaneOptions;
+
+  /**
    * Alarm thresholds.
    * @default - GatewayAlarmThresholds defaults; with budgets, a spend-rate alarm at 4x the budget's average hourly rate
    */
@@ -163,6 +177,7 @@ export class CostManagedAiPlatform extends Construct {
   readonly dashboard?: CostDashboard;
   readonly attribution?: CostAttribution;
   readonly profiles?: TenantInferenceProfiles;
+  readonly batchLane?: BatchLane;
 
   constructor(scope: Construct, id: string, props: CostManagedAiPlatformProps) {
     super(scope, id);
@@ -174,6 +189,7 @@ export class CostManagedAiPlatform extends Construct {
     new CfnOutput(this, 'AlertTopicArn', { value: this.alerts.topic.topicArn, description: 'Every cost alert: subscribe a queue, a Lambda or another endpoint here' });
     if (props.enableSemanticCache === false && props.semanticCache !== undefined) problems.push('semanticCache: settings for a cache enableSemanticCache: false leaves out');
     if (props.enableCostAttribution === false && props.costAttribution !== undefined) problems.push('costAttribution: settings for what enableCostAttribution: false leaves out');
+    if (!props.enableBatchLane && props.batchLane !== undefined) problems.push('batchLane: settings for a lane enableBatchLane (default false) leaves out; set enableBatchLane: true');
     if (problems.length) throw new Error(`Invalid CostManagedAiPlatform props:\n  - ${problems.join('\n  - ')}`);
     const withCache = props.enableSemanticCache ?? true;
     const withAttribution = props.enableCostAttribution ?? true;
@@ -197,6 +213,9 @@ export class CostManagedAiPlatform extends Construct {
     if (props.tenantInferenceProfiles?.length) {
       this.profiles = new TenantInferenceProfiles(this, 'TenantProfiles', { gatewayConfig: props.gatewayConfig, tenants: props.tenantInferenceProfiles, tenantTagKey: props.costAttribution?.tenantTagKey, teamTagKey: props.costAttribution?.teamTagKey, alarmTopic: this.alerts.topic });
       this.profiles.bindRouter(this.gateway.router.function);
+    }
+    if (props.enableBatchLane) {
+      this.batchLane = new BatchLane(this, 'BatchLane', { ...props.batchLane, gateway: this.gateway, alarmTopic: this.alerts.topic });
     }
     const b = props.budgets;
     if (b) {

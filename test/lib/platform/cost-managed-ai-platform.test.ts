@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { AlertTopic, CacheEngine, CostManagedAiPlatform, type CostManagedAiPlatformProps, GatewayConfig, RouterEgress } from '../../../lib';
@@ -110,6 +110,18 @@ describe('CostManagedAiPlatform', () => {
       expect(() => isolated({ routerEgress: RouterEgress.CREATE_ENDPOINTS }, external).template())
         .toThrow("RouterFunction: its subnets are isolated, and no VPC endpoint reaches provider 'claude-api' (api.anthropic.com): choose PRIVATE_WITH_EGRESS subnets (a NAT gateway).");
     });
+  });
+
+  it('adds the batch lane only when asked, its alarms to the platform\'s topic; refuses its settings without it', () => {
+    expect(synth().platform.batchLane).toBeUndefined();
+    const { template, platform } = synth({ enableBatchLane: true, batchLane: { sweepInterval: Duration.minutes(15) } });
+    expect(platform.batchLane).toBeDefined();
+    template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.batchPoller' });
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(15 minutes)' });
+    // The platform's six alarms and the lane's three, all to the one topic.
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 9);
+    template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [{ Ref: Match.stringLikeRegexp('PlatformAlerts') }] });
+    expect(() => synth({ batchLane: { retention: Duration.days(7) } })).toThrow('batchLane: settings for a lane enableBatchLane (default false) leaves out');
   });
 
   it('sends quota alerts, budgets, anomalies and alarms to one alert topic, with the dashboard on by default', () => {
