@@ -32,6 +32,8 @@ export type GatewayConfigDocument = {
         id: string;
         /** Anthropic's API (default) or a server speaking the Messages API, without /v1 */
         baseUrl?: string;
+        /** Whether the server serves Anthropic's Message Batches API (/v1/messages/batches): the gateway's batches then run there as batch jobs at the batch price. Default: true for api.anthropic.com, false for other servers */
+        batchApi?: boolean | undefined;
         /** Environment variable holding the API key; plaintext keys never appear in config */
         apiKeyEnv?: string | undefined;
         /** Secrets Manager secret (ARN or name) holding the API key, as plain text or JSON {"apiKey": "..."}; read once at start-up */

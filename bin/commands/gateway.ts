@@ -7,6 +7,7 @@ import { SENTENCE_PACKAGES, SentenceEmbedder, sentenceEncoderInstalled } from '.
 import { sha256, systemClock, systemIds } from '../../lambda/adapters/system-runtime';
 import { buildGateway, providerKey } from '../../lambda/adapters/wiring';
 import { BedrockBatchJobs } from '../../lambda/adapters/bedrock-batch-jobs';
+import { AnthropicBatchJobs } from '../../lambda/adapters/anthropic-batch-jobs';
 import { OpenAiBatchJobs } from '../../lambda/adapters/openai-batch-jobs';
 import { anyOfJobs } from '../../lambda/core/batch/jobs';
 import { lifecycleWarnings, resolveConfig, type ResolvedConfig } from '../../lambda/core/config/resolve';
@@ -50,7 +51,7 @@ export function registerGatewayCommands(program: Command): void {
       .option('--host <host>', 'address to listen on', '127.0.0.1')
       .option('--batch-dir <dir>', 'keep the batch API\'s files and batches in this directory, so batches outlive the process (default: in memory)')
       .option('--batch-delay <seconds>', 'the batch simulator waits this long after a batch is created before it runs its lines', integerIn(0, 86_400), 5)
-      .option('--batch-jobs', 'run batches as the providers\' own batch jobs at their batch price (OpenAI\'s Batch API on providers with batchApi; Bedrock batch inference with --bedrock-batch-bucket and --bedrock-batch-role) instead of the simulator')
+      .option('--batch-jobs', 'run batches as the providers\' own batch jobs at their batch price (OpenAI\'s Batch API and Anthropic\'s Message Batches on providers with batchApi; Bedrock batch inference with --bedrock-batch-bucket and --bedrock-batch-role) instead of the simulator')
       .option('--bedrock-batch-bucket <name>', 'with --batch-jobs: the S3 bucket Bedrock batch jobs read and write (prefix batches/)')
       .option('--bedrock-batch-role <arn>', 'with --batch-jobs: the service role Bedrock assumes for the bucket'),
   ).action(
@@ -79,6 +80,7 @@ export function registerGatewayCommands(program: Command): void {
       const jobs = o.batchJobs
         ? anyOfJobs(
           new OpenAiBatchJobs(config, (p) => providerKey(p, { env: process.env, artefacts, warn })),
+          new AnthropicBatchJobs(config, (p) => providerKey(p, { env: process.env, artefacts, warn })),
           ...(o.bedrockBatchBucket ? [new BedrockBatchJobs({ bucket: o.bedrockBatchBucket, prefix: 'batches/', roleArn: o.bedrockBatchRole! })] : []),
         )
         : undefined;

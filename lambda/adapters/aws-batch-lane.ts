@@ -6,6 +6,7 @@ import { batchEdge } from '../core/batch/routes';
 import { BatchService, type BatchServiceOptions } from '../core/batch/service';
 import type { PollerLease } from '../core/batch/store';
 import type { Gateway } from '../core/pipeline';
+import { AnthropicBatchJobs } from './anthropic-batch-jobs';
 import { AwsBatchStore } from './aws-batch-store';
 import { BedrockBatchJobs } from './bedrock-batch-jobs';
 import { OpenAiBatchJobs } from './openai-batch-jobs';
@@ -39,7 +40,8 @@ export function batchLaneEnv(env: Readonly<Record<string, string | undefined>>):
 
 /**
  * The batch API as the Lambda runs it: state in the lane's table and bucket, lines answered by provider batch jobs
- * (Bedrock batch inference through the lane's role; OpenAI's Batch API for providers with `batchApi`). There is no
+ * (Bedrock batch inference through the lane's role; OpenAI's Batch API and Anthropic's Message Batches for providers
+ * with `batchApi`). There is no
  * simulator on AWS: a model with neither is refused by line (`model_not_batchable`). The router serves the API
  * (`edge`) and never runs batches; the poller takes a fresh `runner()` each invocation (its stop is that
  * invocation's) and moves them on with `runDue`.
@@ -50,6 +52,7 @@ export function awsBatchLane(
   const store = new AwsBatchStore({ dynamo, table: lane.table, bucket: lane.bucket, retentionDays: lane.retentionDays });
   const jobs = anyOfJobs(
     new OpenAiBatchJobs(gateway.config, (p) => providerKey(p, wiring)),
+    new AnthropicBatchJobs(gateway.config, (p) => providerKey(p, wiring)),
     new BedrockBatchJobs({ bucket: lane.bucket, prefix: 'jobs/', roleArn: lane.roleArn }),
   );
   // The poller runs on a schedule and on Bedrock's job events: every run reads each running job's state once.

@@ -63,6 +63,11 @@ export class RecordedAnswers implements ChatProvider {
       throw new ProviderError(`the batch job answered for '${c?.modelId ?? 'no model'}', not '${call.model.id}'`, 'client', 400);
     }
     if ('error' in c.result) throw new ProviderError(`${c.result.error.code}: ${c.result.error.message}`, 'client', c.result.error.status ?? 400);
+    // A provider's own answer (Anthropic's Message) stands as the line's answer only for a line sent in its format.
+    if (c.result.ok.native && !call.native) {
+      const { native: _n, ...chat } = c.result.ok;
+      return chat;
+    }
     return c.result.ok;
   }
 

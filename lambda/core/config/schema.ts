@@ -84,6 +84,7 @@ export const ProviderSchema = z.discriminatedUnion('type', [
     type: z.literal('anthropic'),
     id,
     baseUrl: z.url().default('https://api.anthropic.com').describe("Anthropic's API (default) or a server speaking the Messages API, without /v1"),
+    batchApi: z.boolean().optional().describe("Whether the server serves Anthropic's Message Batches API (/v1/messages/batches): the gateway's batches then run there as batch jobs at the batch price. Default: true for api.anthropic.com, false for other servers"),
     ...secretRef,
     headers: z.record(z.string(), z.string()).optional().describe('Extra request headers (no secrets)'),
     timeoutMs,
