@@ -309,6 +309,8 @@ export const SPEND_DIMENSIONS: Readonly<Record<string, string>> = {
   provider: "coalesce(provider, '')",
   tier: "coalesce(tier, '')",
   cache: 'cache',
+  /** The front door: chat, messages, responses, embeddings, or batch for a line of a batch. */
+  api: "coalesce(api, '')",
 };
 
 /** Spend grouped by any of SPEND_DIMENSIONS, in the same shared SQL subset. */

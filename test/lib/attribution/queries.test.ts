@@ -231,6 +231,38 @@ describe('reconciliation of a Bedrock Provisioned Throughput (committed hours ap
   });
 });
 
+describe('reconciliation with batch lines (Bedrock batch inference billed at half, recorded at the batch price)', () => {
+  it('allocates the bill by what each tenant\'s lines cost at the price they were billed at, batch lines at the batch price (hand-computed)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attribution-batch-'));
+    try {
+      // acme: live Nova Lite calls, $2.00 at on-demand. globex: a batch of the same tokens, $1.00 at the batch price
+      // (savings.batch the other $1.00). The bill: $3.00 of Bedrock, as Bedrock charged the two.
+      writeUsage(join(dir, 'usage', 'gateway.jsonl'), [
+        rec({ tenant: 'acme', cost_micros: 2_000_000, cost_usd: 2, input_tokens: 25_000_000 }),
+        rec({ tenant: 'globex', api: 'batch', batch_id: 'batch_1', batch_custom_id: 'c1', cost_micros: 1_000_000, cost_usd: 1, input_tokens: 25_000_000 }),
+      ]);
+      await writeCur(join(dir, 'cur'), {
+        '2026-11': [
+          { line_item_product_code: 'AmazonBedrock', line_item_usage_type: 'USE1-NovaLite-input-tokens', line_item_usage_amount: 25_000_000, line_item_unblended_cost: 2 },
+          { line_item_product_code: 'AmazonBedrock', line_item_usage_type: 'USE1-NovaLite-input-tokens', line_item_usage_amount: 25_000_000, line_item_unblended_cost: 1 },
+        ],
+      });
+      const db = await AttributionDb.open({ usage: [join(dir, 'usage')], cur: join(dir, 'cur') });
+      try {
+        const rows = (await db.named('reconciliation')).map((r) => [r.service, r.tenant, Math.round((r.allocated_usd as number) * 1e6) / 1e6]);
+        // Had the batch line been priced on demand ($2.00), globex would be allocated $1.50 of a bill it caused $1.00 of.
+        expect(rows).toEqual([['bedrock', '(unattributed)', 0], ['bedrock', 'acme', 2], ['bedrock', 'globex', 1]]);
+        const byApi = await db.query(spendBy(['api']));
+        expect(byApi.find((r) => r.api === 'batch')).toMatchObject({ requests: 1, cost_usd: 1 });
+      } finally {
+        db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('savings by lever on DuckDB (the savings-by-lever named query, report --savings)', () => {
   it('sums each lever per day, tenant, feature, team and model, counting records without savings apart (hand-computed)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'savings-'));
