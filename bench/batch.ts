@@ -12,10 +12,11 @@
  * store. Every figure is checked, not only timed: one record per line (no custom_id twice), each at the batch price,
  * reserved = 0 at the end, spend = the records' sum.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { AwsBatchStore, ensureBatchTable } from '../lambda/adapters/aws-batch-store';
 import { DirectoryBatchStore } from '../lambda/adapters/directory-batch-store';
 import { DynamoDbQuotaStore, ensureQuotaTable } from '../lambda/adapters/dynamodb-quota-store';
 import { MemoryBatchStore } from '../lambda/adapters/memory-batch-store';
@@ -179,7 +180,15 @@ async function refused() {
  * the end, and once stopped after half the lines were settled and finished by a new process over the same stores.
  * Counts the job API and S3 calls (none per line).
  */
-async function bedrockJobs(stopAt?: number) {
+/** Where a Bedrock-jobs run keeps its counters and batches: in memory, or as the Lambda lane does (dynalite). */
+interface LaneStores {
+  readonly quota: QuotaStore;
+  readonly store: BatchStore;
+  /** DynamoDB calls so far (the lane's table and the quota table). */
+  readonly dynamoCalls?: () => number;
+}
+
+async function bedrockJobs(stopAt?: number, stores?: () => LaneStores) {
   const scripted = new ScriptedBedrockBatch();
   scripted.outcome = () => ({ answer: 'ok', inputTokens: 20, outputTokens: 50 });
   try {
@@ -192,8 +201,8 @@ async function bedrockJobs(stopAt?: number) {
     });
     const clock = new FakeClock(START_MS);
     const records = new MemoryUsageSink();
-    const quota = new MemoryQuotaStore();
-    const store = new MemoryBatchStore();
+    const lane = stores?.() ?? { quota: new MemoryQuotaStore(), store: new MemoryBatchStore() };
+    const { quota, store } = lane;
     const jobs = new BedrockBatchJobs({ bucket: 'lane', prefix: 'b/', roleArn: 'arn:aws:iam::000000000000:role/lane', bedrock: new BedrockClient({ region: 'us-east-1' }), s3: new S3Client({ region: 'us-east-1' }) });
     const make = (name: string) => {
       const gateway = new Gateway({
@@ -209,6 +218,8 @@ async function bedrockJobs(stopAt?: number) {
     }))).id as string;
     const submitMs = performance.now() - t0;
     await first.service.runDue(); // InProgress
+    const settleFrom = performance.now();
+    const callsBefore = lane.dynamoCalls?.() ?? 0;
     let stoppedAfter: number | undefined;
     let p = first;
     if (stopAt !== undefined) {
@@ -221,6 +232,8 @@ async function bedrockJobs(stopAt?: number) {
     }
     await p.service.runDue();
     const ms = performance.now() - t0;
+    const settleMs = performance.now() - settleFrom;
+    const dynamoCallsPerLine = lane.dynamoCalls ? (lane.dynamoCalls() - callsBefore) / LINES : undefined;
     const b = await p.service.getBatch('acme', id);
     const mine = records.records.filter((r) => r.batch_id === id);
     const window = await dayWindow(p.gateway);
@@ -230,6 +243,8 @@ async function bedrockJobs(stopAt?: number) {
       all_at_batch_price: mine.every((r) => r.cost_micros === 7 && r.api === 'batch' && !r.usage_flags.includes('batch_simulated')),
       reserved_usd_after: window.reserved_usd, spend_usd: window.spend_usd, records_usd: mine.reduce((s, r) => s + r.cost_micros, 0) / 1e6,
       job_api_calls: scripted.bedrock.calls().length, s3_calls: scripted.s3.calls().length,
+      settle_ms: Math.round(settleMs), settled_lines_per_s: Math.round(LINES / (settleMs / 1000)),
+      ...(dynamoCallsPerLine !== undefined ? { dynamodb_calls_per_line: Math.round(dynamoCallsPerLine * 100) / 100 } : {}),
     };
     if (out.records !== LINES || out.distinct_custom_ids !== LINES || !out.all_at_batch_price || out.reserved_usd_after !== 0 || Math.abs(out.spend_usd - out.records_usd) > 1e-9) {
       throw new Error(`bedrock jobs: ${JSON.stringify(out)}`);
@@ -240,7 +255,42 @@ async function bedrockJobs(stopAt?: number) {
   }
 }
 
+/**
+ * The lane as the Lambda runs it: the quota table and the lane's table on dynalite (AwsBatchStore, results one item
+ * per line), S3 and the job API scripted at the wire. How fast one poller run settles a job's lines, and how many
+ * DynamoDB calls a line costs. `BATCH_ONLY=lambda` runs this alone and adds it to bench/results/batch.json.
+ */
+async function lambdaLane(): Promise<Record<string, unknown>> {
+  const dynamo = new LocalDynamo();
+  await dynamo.start();
+  let calls = 0;
+  dynamo.client.middlewareStack.add((next) => async (args) => {
+    calls++;
+    return next(args);
+  }, { step: 'initialize', name: 'benchCount' });
+  try {
+    await ensureQuotaTable(dynamo.client, 'lane-quota');
+    await ensureBatchTable(dynamo.client, 'lane-batches');
+    const stores = (): LaneStores => ({
+      quota: new DynamoDbQuotaStore(dynamo.client, 'lane-quota'),
+      store: new AwsBatchStore({ dynamo: dynamo.client, table: 'lane-batches', bucket: 'lane', retentionDays: 30, s3: new S3Client({ region: 'us-east-1' }), now: () => START_MS }),
+      dynamoCalls: () => calls,
+    });
+    return { completed: await bedrockJobs(undefined, stores) };
+  } finally {
+    await dynamo.stop();
+  }
+}
+
 async function main(): Promise<void> {
+  if (process.env.BATCH_ONLY === 'lambda') {
+    const path = join(__dirname, 'results', 'batch.json');
+    const prior = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    const lane = await lambdaLane();
+    writeFileSync(path, `${JSON.stringify({ ...prior, lambda_lane: { ...lane, date: new Date().toISOString() } }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(lane, null, 2)}\nadded to bench/results/batch.json\n`);
+    return;
+  }
   const results: Record<string, unknown> = {
     lines: LINES,
     line_cost_micros: LINE_MICROS,
@@ -272,6 +322,7 @@ async function main(): Promise<void> {
   } finally {
     await dynamo.stop();
   }
+  results.lambda_lane = await lambdaLane();
   const out = { ...results, machine: { cpus: cpus().length, node: process.version }, date: new Date().toISOString() };
   mkdirSync(join(__dirname, 'results'), { recursive: true });
   writeFileSync(join(__dirname, 'results', 'batch.json'), `${JSON.stringify(out, null, 2)}\n`);
