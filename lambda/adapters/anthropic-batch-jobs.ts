@@ -1,4 +1,4 @@
-import type { BatchJobs, BatchJobUpstream, JobRecord, JobResult, JobState } from '../core/batch/jobs';
+import { ProviderBatchJobs, type BatchJobUpstream, type JobRecord, type JobResult, type JobState } from '../core/batch/jobs';
 import type { ResolvedConfig, ResolvedModel } from '../core/config/resolve';
 import type { ProviderConfig } from '../core/config/schema';
 import { messageToCompletion, readAnthropicUsage } from '../core/formats/anthropic-upstream';
@@ -18,17 +18,9 @@ export function servesMessageBatches(p: AnthropicConfig): boolean {
  * have sent live, `custom_id` the record id), polled (`GET /v1/messages/batches/{id}`), its results read once from
  * `results_url` when it has ended; cancel is `POST .../cancel`.
  */
-export class AnthropicBatchJobs implements BatchJobs {
-  private readonly upstreams = new Map<string, AnthropicBatchUpstream>();
-
+export class AnthropicBatchJobs extends ProviderBatchJobs {
   constructor(config: ResolvedConfig, keyOf: (p: AnthropicConfig) => string | undefined, fetchImpl: typeof fetch = fetch) {
-    for (const p of config.raw.providers) {
-      if (p.type === 'anthropic' && servesMessageBatches(p)) this.upstreams.set(p.id, new AnthropicBatchUpstream(p, keyOf(p), fetchImpl));
-    }
-  }
-
-  upstreamFor(model: ResolvedModel): BatchJobUpstream | undefined {
-    return model.config.kind === 'embedding' ? undefined : this.upstreams.get(model.provider.id);
+    super(config.raw.providers.flatMap((p) => (p.type === 'anthropic' && servesMessageBatches(p) ? [[p.id, new AnthropicBatchUpstream(p, keyOf(p), fetchImpl)] as const] : [])));
   }
 }
 

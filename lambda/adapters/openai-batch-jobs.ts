@@ -1,4 +1,4 @@
-import type { BatchJobs, BatchJobUpstream, JobRecord, JobResult, JobState } from '../core/batch/jobs';
+import { ProviderBatchJobs, type BatchJobUpstream, type JobRecord, type JobResult, type JobState } from '../core/batch/jobs';
 import type { ResolvedConfig, ResolvedModel } from '../core/config/resolve';
 import type { ProviderConfig } from '../core/config/schema';
 import type { ChatCompletion } from '../core/openai/types';
@@ -24,17 +24,9 @@ export function servesBatchApi(p: OpenAiConfig): boolean {
  * would have sent live, run as one batch (`POST /batches`, 24 h), polled (`GET /batches/{id}`), and read back from
  * its output and error files once it ends.
  */
-export class OpenAiBatchJobs implements BatchJobs {
-  private readonly upstreams = new Map<string, OpenAiBatchUpstream>();
-
+export class OpenAiBatchJobs extends ProviderBatchJobs {
   constructor(config: ResolvedConfig, keyOf: (p: OpenAiConfig) => string | undefined, fetchImpl: typeof fetch = fetch) {
-    for (const p of config.raw.providers) {
-      if (p.type === 'openai-compatible' && servesBatchApi(p)) this.upstreams.set(p.id, new OpenAiBatchUpstream(p, keyOf(p), fetchImpl));
-    }
-  }
-
-  upstreamFor(model: ResolvedModel): BatchJobUpstream | undefined {
-    return model.config.kind === 'embedding' ? undefined : this.upstreams.get(model.provider.id);
+    super(config.raw.providers.flatMap((p) => (p.type === 'openai-compatible' && servesBatchApi(p) ? [[p.id, new OpenAiBatchUpstream(p, keyOf(p), fetchImpl)] as const] : [])));
   }
 }
 

@@ -34,6 +34,22 @@ export interface BatchJobs {
   upstreamFor(model: ResolvedModel): BatchJobUpstream | undefined;
 }
 
+/**
+ * A provider's batch API per configured provider that has one (OpenAI's Batch API, Anthropic's Message Batches):
+ * a model's upstream is its provider's; embedding models never go as jobs.
+ */
+export class ProviderBatchJobs implements BatchJobs {
+  private readonly upstreams: ReadonlyMap<string, BatchJobUpstream>;
+
+  constructor(upstreams: Iterable<readonly [providerId: string, upstream: BatchJobUpstream]>) {
+    this.upstreams = new Map(upstreams);
+  }
+
+  upstreamFor(model: ResolvedModel): BatchJobUpstream | undefined {
+    return model.config.kind === 'embedding' ? undefined : this.upstreams.get(model.provider.id);
+  }
+}
+
 /** Several providers' batch APIs as one: a model's upstream is the first that takes it. */
 export function anyOfJobs(...all: readonly BatchJobs[]): BatchJobs {
   return { upstreamFor: (model) => all.map((j) => j.upstreamFor(model)).find((u) => u !== undefined) };

@@ -1,17 +1,14 @@
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { messagesCodec, responsesCodec } from '../../../lambda/adapters/lazy';
 import { MemoryBatchStore } from '../../../lambda/adapters/memory-batch-store';
-import { MemoryExactCache } from '../../../lambda/adapters/memory-exact-cache';
 import { MemoryQuotaStore } from '../../../lambda/adapters/memory-quota-store';
 import { AnthropicBatchJobs, servesMessageBatches } from '../../../lambda/adapters/anthropic-batch-jobs';
 import { MemoryAlertSink, MemoryUsageSink } from '../../../lambda/adapters/usage-sinks';
 import { BatchService } from '../../../lambda/core/batch/service';
 import { resolveConfig } from '../../../lambda/core/config/resolve';
 import { Gateway } from '../../../lambda/core/pipeline';
-import { createGatewayServer } from '../../../lambda/local/http-server';
-import { KEYS, testConfig } from '../../support/config';
-import { FakeClock, ScriptedProvider, SeqIds, sha256, usage } from '../../support/fakes';
+import { messagesCodec, responsesCodec } from '../../../lambda/adapters/lazy';
+import { BatchApiUpstream } from '../../support/batch-upstream';
+import { KEYS } from '../../support/config';
+import { FakeClock, SeqIds, sha256, usage } from '../../support/fakes';
 
 /**
  * Batches as Anthropic Message Batches. The upstream is a second gateway on loopback serving the Message Batches API
@@ -21,31 +18,16 @@ import { FakeClock, ScriptedProvider, SeqIds, sha256, usage } from '../../suppor
  * lists $4 / $8 per 1M tokens, so $2 / $4 in a batch: 1,000 in and 100 out cost 2,000 + 400 = 2,400 micro-dollars.
  */
 describe('batches on an Anthropic Message Batches upstream (a loopback server in its shape)', () => {
-  let server: Server;
-  let upstream: { service: BatchService; scripted: ScriptedProvider };
-  let baseUrl: string;
-
+  let upstream: BatchApiUpstream;
   beforeEach(async () => {
-    const scripted = new ScriptedProvider();
-    const clock = new FakeClock();
-    const config = resolveConfig(testConfig('http://127.0.0.1:1/v1'));
-    const gateway = new Gateway({
-      config, providers: new Map([['up', scripted]]), quota: new MemoryQuotaStore(), exactCache: new MemoryExactCache(100, () => clock.now()),
-      usage: new MemoryUsageSink(), alerts: new MemoryAlertSink(), clock, ids: new SeqIds('up-'), sha256,
-      // The Messages front door, as buildGateway wires it: the upstream serves Message Batches.
-      codecs: { messages: messagesCodec, responses: responsesCodec },
-    });
-    const service = new BatchService({ gateway, store: new MemoryBatchStore(), clock, ids: new SeqIds('upb-') });
-    upstream = { service, scripted };
-    server = createGatewayServer(gateway, { batches: service });
-    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    upstream = new BatchApiUpstream();
+    await upstream.start();
   });
-  afterEach(() => new Promise<void>((ok) => server.close(() => ok())));
+  afterEach(() => upstream.stop());
 
   function gatewayUnderTest() {
     const config = resolveConfig({
-      providers: [{ type: 'anthropic', id: 'anthropic', baseUrl, batchApi: true, apiKeyEnv: 'TEST_KEY' }],
+      providers: [{ type: 'anthropic', id: 'anthropic', baseUrl: upstream.origin, batchApi: true, apiKeyEnv: 'TEST_KEY' }],
       models: [{ id: 'claude', provider: 'anthropic', upstreamModel: 'small-a', price: { inputPerMTok: 4, outputPerMTok: 8 }, maxOutputTokens: 1000 }],
       tiers: [{ name: 't', models: ['claude'] }],
       routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'claude' },
