@@ -252,6 +252,8 @@ export type GatewayConfigDocument = {
         upstreamModels?: {
             [key: string]: string;
         } | undefined;
+        /** The tenant agreed that its exchanges may be kept, scrubbed, as training data for a small model (capture); without it nothing of this tenant is captured */
+        captureConsent?: boolean;
     }[];
     quota?: {
         /** Limits for tenants without their own */
@@ -531,6 +533,24 @@ export type GatewayConfigDocument = {
             /** A Flex call the provider throttles is sent again at once at the standard tier (flag flex_fallback); the reservation is then held at the standard price */
             fallbackToDefault?: boolean;
         }[];
+    };
+    /** Training data for the small-model path: premium answers of opted-in features of consenting tenants, PII and secrets scrubbed before the write */
+    capture?: {
+        /** Opt-in per feature: nothing is captured for a feature not listed */
+        features?: {
+            /** The x-llm-feature whose exchanges are kept */
+            feature: string;
+            /** Share of its eligible exchanges kept */
+            sampleRate?: number;
+            /** At most this many a day (UTC), per gateway process */
+            maxPerDay?: number;
+        }[];
+        /** Only answers of these models are kept (the teacher). Default: routing.baselineModel */
+        models?: string[] | undefined;
+        /** Directory for the JSONL files (llm-finops local): <path>/<feature>/<yyyy-mm-dd>.jsonl */
+        path?: string | undefined;
+        /** Exchanges waiting to be scrubbed and written; past it new ones are dropped and counted, the request never waits */
+        queueSize?: number;
     };
     /** Price overrides keyed by priceId; win over the catalog */
     prices?: {

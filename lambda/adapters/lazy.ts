@@ -42,5 +42,8 @@ export const valkeyIndex = () => require('./valkey-semantic-index') as typeof im
 // Ours, the batch API on AWS (BatchLane): loaded by the first batch request or poller run. Its errors are GatewayErrors
 // of its own copy of core/errors.ts, which the entry recognises.
 export const awsBatchLaneModule = () => require('./aws-batch-lane') as typeof import('./aws-batch-lane');
+// Ours, the capture of training data (the scrubber's rules, the directory sink): loaded when a feature opts in.
+export const captureModule = () => require('../core/capture/capture') as typeof import('../core/capture/capture');
+export const directoryCaptureSink = () => require('./directory-capture-sink') as typeof import('./directory-capture-sink');
 // Ours, for llm-finops local only; safe as a separate copy: it shares no class whose identity is checked (instanceof).
 export const embeddedIndex = () => require('./embedded-semantic-index') as typeof import('./embedded-semantic-index');

@@ -3,6 +3,7 @@ import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SageMakerRuntimeClient } from '@aws-sdk/client-sagemaker-runtime';
 import type { ResolvedConfig } from '../core/config/resolve';
+import type { Capture, CaptureSink } from '../core/capture/capture';
 import { Gateway } from '../core/pipeline';
 import type { Verifier } from '../core/cache/verifier';
 import { type Artefacts, loadFileArtefacts } from './artefacts';
@@ -16,7 +17,7 @@ import { MemoryQuotaStore } from './memory-quota-store';
 import { MemorySemanticIndex } from './memory-semantic-index';
 import { OpenAiCompatibleProvider } from './openai-compatible-provider';
 import {
-  anthropicProvider, bedrockEmbedder, embeddedIndex, messagesCodec, openAiCompatibleEmbedder, openSearchIndex, pineconeIndex, responsesCodec,
+  anthropicProvider, bedrockEmbedder, captureModule, directoryCaptureSink, embeddedIndex, messagesCodec, openAiCompatibleEmbedder, openSearchIndex, pineconeIndex, responsesCodec,
   sageMakerProvider, sageMakerRuntimeClient, sentenceEmbedder, sentenceVerifier, valkeyIndex,
 } from './lazy';
 import { answerLimits } from './stream-limits';
@@ -41,6 +42,8 @@ export interface WiringOptions {
   readonly exactCache?: ExactCache;
   /** The trained router and verifier, loaded beforehand (loadArtefacts); else read from their files. */
   readonly artefacts?: Artefacts;
+  /** Where captured exchanges go (tests); else `capture.path` in the config. */
+  readonly capture?: CaptureSink;
 }
 
 type CacheConfig = ResolvedConfig['raw']['cache'];
@@ -190,6 +193,7 @@ export function buildGateway(config: ResolvedConfig, opts: WiringOptions): Gatew
   // Context re-ranking runs in process, so it always uses the local embedder, never a billed one.
   const contextEmbedder = config.raw.context.policies.length ? new LexicalEmbedder() : undefined;
   return new Gateway({
+    capture: buildCapture(config, opts),
     config,
     providers: buildProviders(config, opts),
     quota: opts.quota ?? new MemoryQuotaStore(),
@@ -206,4 +210,21 @@ export function buildGateway(config: ResolvedConfig, opts: WiringOptions): Gatew
     sha256,
     codecs: { messages: messagesCodec, responses: responsesCodec },
   });
+}
+
+/**
+ * The capture of training data when a feature opted in: to `capture.path` (relative to the config) or the sink given.
+ * On AWS there is no capture bucket yet (issue 36): a config that opts features in without a sink gets a warning and
+ * captures nothing.
+ */
+function buildCapture(config: ResolvedConfig, opts: WiringOptions): Capture | undefined {
+  const c = config.raw.capture;
+  if (!c.features.length) return undefined;
+  const sink = opts.capture ?? (c.path ? new (directoryCaptureSink().DirectoryCaptureSink)(resolvePath(opts.baseDir ?? process.cwd(), c.path)) : undefined);
+  if (!sink) {
+    opts.warn?.(`capture: features ${c.features.map((f) => f.feature).join(', ')} opted in, but there is no capture.path (and no capture bucket on AWS yet): nothing is captured`);
+    return undefined;
+  }
+  const warn = opts.warn ?? ((m: string) => void process.stderr.write(`${m}\n`));
+  return new (captureModule().Capture)(config, sink, systemClock, Math.random, (err) => warn(`capture: a batch could not be written: ${err instanceof Error ? err.message : String(err)}`));
 }

@@ -219,6 +219,8 @@ export const TenantSchema = z.strictObject({
   features: z.record(z.string().min(1), LimitSetSchema).optional().describe('Limits per feature (x-llm-feature)'),
   upstreamModels: z.record(z.string().min(1), z.string().min(1)).optional()
     .describe("This tenant's upstream id per model id, e.g. a Bedrock application inference profile ARN carrying the tenant's cost allocation tags (TenantInferenceProfiles sets these)"),
+  captureConsent: z.boolean().default(false)
+    .describe("The tenant agreed that its exchanges may be kept, scrubbed, as training data for a small model (capture); without it nothing of this tenant is captured"),
 });
 
 /** Who a policy applies to: the most specific of tenant+feature, tenant, feature, then none applies (scopedPolicyFor). */
@@ -461,6 +463,22 @@ export const GatewayConfigSchema = z.strictObject({
         .describe('The service tier by tenant and feature, the most specific policy applying (tenant+feature, tenant, feature, global). Sent to Bedrock (Converse serviceTier) and OpenAI-compatible providers for models with a price row for the tier; other models run at standard (flag service_tier_stripped)'),
     })
     .prefault({}),
+  capture: z
+    .strictObject({
+      features: z
+        .array(z.strictObject({
+          feature: z.string().min(1).describe('The x-llm-feature whose exchanges are kept'),
+          sampleRate: z.number().min(0).max(1).default(1).describe('Share of its eligible exchanges kept'),
+          maxPerDay: z.number().int().positive().default(1000).describe('At most this many a day (UTC), per gateway process'),
+        }))
+        .default([])
+        .describe('Opt-in per feature: nothing is captured for a feature not listed'),
+      models: z.array(z.string().min(1)).optional().describe("Only answers of these models are kept (the teacher). Default: routing.baselineModel"),
+      path: z.string().min(1).optional().describe('Directory for the JSONL files (llm-finops local): <path>/<feature>/<yyyy-mm-dd>.jsonl'),
+      queueSize: positiveInt.max(100_000).default(1000).describe('Exchanges waiting to be scrubbed and written; past it new ones are dropped and counted, the request never waits'),
+    })
+    .prefault({})
+    .describe('Training data for the small-model path: premium answers of opted-in features of consenting tenants, PII and secrets scrubbed before the write'),
   prices: z.record(z.string().min(1), UsdTokenPriceSchema).default({}).describe('Price overrides keyed by priceId; win over the catalog'),
   usage: z
     .strictObject({

@@ -1,7 +1,7 @@
 import type { ResolvedModel, ResolvedTenant } from '../config/resolve';
 import { InvalidRequestError, NotFoundError, PermissionDeniedError } from '../errors';
 import { parseFeedback } from '../feedback';
-import { requestedMaxTokens, type ChatRequest } from '../openai/types';
+import { requestedMaxTokens, type ChatCompletion, type ChatRequest } from '../openai/types';
 import { encodeEmbedding, estimateEmbeddingTokens, parseEmbeddingsRequest } from '../openai/embeddings';
 import { type TokenPrice, ZERO_USAGE } from '../pricing/prices';
 import { optimiseContext } from '../context/optimize';
@@ -21,7 +21,7 @@ import { decideServiceTier, requestedServiceTier, takesServiceTier } from './ser
 import { Steps } from './steps';
 import { streamed } from './stream';
 import { Tenants } from './tenants';
-import type { ChatInvocation, GatewayDeps, GatewayResult, JsonResult, Trace } from './types';
+import type { ChatInvocation, GatewayDeps, GatewayResult, JsonResult, StoreAnswer, Trace } from './types';
 import type { ChatProvider } from '../ports';
 import { carries } from '../formats/capabilities';
 import { CHAT_CODEC } from '../formats/chat';
@@ -197,8 +197,15 @@ export class Gateway {
       const cascadeTier = cascadeTierOf(this.deps.config, r);
       // A non-streamed answer is also given up at the caller's answer deadline (a streamed one writes as it goes).
       const answerSignal = trace.stream ? inv.signal : anyAbort(inv.signal, inv.answerDeadline);
-      if (cascadeTier) return await cascaded(steps, trace, req, callReq, r, cascadeTier, callMax, reservation, answerSignal, lookup.store);
-      if (trace.stream) return await streamed(steps, trace, callReq, r, callMax, reservation, inv.signal, lookup.store);
+      // An answer kept for the cache is offered to the capture too (the training data of the small-model path).
+      const offer = (model: ResolvedModel, completion: ChatCompletion): void =>
+        this.deps.capture?.offer({ requestId: trace.requestId, tenantId: tenant.id, feature: trace.feature, model, request: req, completion });
+      const keep: StoreAnswer = async (model, completion, usage) => {
+        offer(model, completion);
+        await lookup.store(model, completion, usage);
+      };
+      if (cascadeTier) return await cascaded(steps, trace, req, callReq, r, cascadeTier, callMax, reservation, answerSignal, keep);
+      if (trace.stream) return await streamed(steps, trace, callReq, r, callMax, reservation, inv.signal, keep);
 
       const signal = answerSignal ?? new AbortController().signal;
       const done = await withFallback(
@@ -211,6 +218,7 @@ export class Gateway {
       const line = steps.charge(trace, 'answer', done.model, callReq, { usage: done.value.usage, problem: done.value.usageProblem }, done.value.completion, tierUsed);
       trace.receipt.answered(line.usage);
       await steps.settle(reservation, trace);
+      offer(done.model, done.value.completion);
       if (!line.estimated && !done.value.native) await lookup.store(done.model, done.value.completion, line.usage);
       const body = codec.json(done.value.completion, { model: done.model.id, usage: line.usage, native: done.value.native }, decoded);
       const record = steps.results.emit(trace, 200, null);
@@ -349,7 +357,7 @@ export class Gateway {
 
   /** Waits for side effects still in flight (alert publishes, buffered usage delivery); a Lambda handler calls it before returning. */
   async flush(): Promise<void> {
-    await Promise.all([this.deps.alerts.flush?.(), this.deps.usage.flush?.()]);
+    await Promise.all([this.deps.alerts.flush?.(), this.deps.usage.flush?.(), this.deps.capture?.flush()]);
   }
 
   /** On shutdown (llm-finops local): delivers what is in flight, then lets the semantic index save and release its files. */

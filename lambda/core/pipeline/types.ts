@@ -1,3 +1,4 @@
+import type { Capture } from '../capture/capture';
 import type { ResolvedConfig, ResolvedModel } from '../config/resolve';
 import type { Verifier } from '../cache/verifier';
 import { GatewayError } from '../errors';
@@ -45,6 +46,8 @@ export interface GatewayDeps {
   readonly alerts: AlertSink;
   /** Operational events (quota store outages, late settlements); none when absent. */
   readonly ops?: OperationsLog;
+  /** Training data for the small-model path (config `capture`); none when no feature opted in. */
+  readonly capture?: Capture;
   /** The Messages and Responses front doors (adapters/wiring.ts loads them lazily); without them those routes answer 404. */
   readonly codecs?: CodecSource;
   readonly clock: Clock;
