@@ -4,6 +4,7 @@ import { ConfigError } from '../lambda/core/config/resolve';
 import { packageVersion, takeExitCode } from './cli-support';
 import { registerCacheCommands } from './commands/cache';
 import { registerContextCommands } from './commands/context';
+import { registerDistillCommands } from './commands/distill';
 import { registerDoctorCommand } from './commands/doctor';
 import { registerGatewayCommands } from './commands/gateway';
 import { registerImportCommand } from './commands/import';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerReportCommands(program);
   registerImportCommand(program);
   registerPlanningCommands(program);
+  registerDistillCommands(program);
   registerDoctorCommand(program);
   registerCacheCommands(program);
   registerRouterCommands(program);

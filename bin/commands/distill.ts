@@ -1,0 +1,141 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { planDistillation, type DistillHosting, type DistillPlan } from '../../lambda/core/finops/distill';
+import { findCatalogPrice, PRICE_CATALOG } from '../../lambda/core/pricing/catalog';
+import { action, integerIn, numberIn, readJsonLines, readParsed, UsageError } from '../cli-support';
+import { loadConfigFile } from './gateway';
+
+interface PlanOptions {
+  usage: string;
+  config?: string;
+  teachers?: string[];
+  capture?: string;
+  minExamples: number;
+  minRequests: number;
+  maxOutputCv: number;
+  smallModel?: string;
+  instance: string;
+  throughput: number;
+  utilisation: number;
+  opsUsdPerMonth: number;
+  hosting?: string;
+  json?: boolean;
+}
+
+/** `llm-finops distill ...`: the small-model path (issue 36). */
+export function registerDistillCommands(program: Command): void {
+  const distill = program.command('distill').summary('the small-model path: which features to move to a small model');
+  distill
+    .command('plan')
+    .summary('rank the features of a usage log as candidates for a small model, with each hosting option\'s saving')
+    .description(
+      'For each feature of a usage log: premium requests and spend a month, the stability of its prompts and answers, the captured ' +
+        'examples, and what a small model would cost and save on each hosting option (per token, or instances as the crossover prices them), ' +
+        'with the break-even volume. Candidates first, by saving; the others with why they are not.',
+    )
+    .requiredOption('--usage <log.jsonl>', 'the usage log (llm-finops local\'s JSONL, or one synced from the usage bucket)')
+    .option('--config <file>', 'the gateway config: its teachers (capture.models, default the baseline model)')
+    .option('--teachers <ids>', 'the premium models whose answers a small model would replace (comma-separated), instead of --config', (v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .option('--capture <dir>', 'the capture directory (capture.path): examples per feature')
+    .option('--min-examples <n>', 'captured examples a candidate needs', integerIn(0), 500)
+    .option('--min-requests <n>', 'premium requests a month a candidate needs', integerIn(0), 1000)
+    .option('--max-output-cv <x>', 'largest coefficient of variation of answer length (a stable task answers alike)', numberIn(0, Infinity), 0.5)
+    .option('--small-model <id>', 'price a per-token option at this catalog model\'s rates (e.g. amazon.nova-micro-v1:0 for a Nova Micro custom model on demand)')
+    .option('--instance <type>', `a self-hosted option on this catalog instance (${PRICE_CATALOG.instances.map((i) => i.id).join(', ')})`, 'ml.inf2.xlarge')
+    .option('--throughput <tokens-per-sec>', 'tokens per second one instance serves the small model', numberIn(0, Infinity, { min: true }), 500)
+    .option('--utilisation <u>', 'share of that throughput used on average', numberIn(0, 1, { min: true }), 0.5)
+    .option('--ops-usd-per-month <x>', 'MLOps overhead of self-hosting', numberIn(0, Infinity), 0)
+    .option('--hosting <file.json>', 'the hosting options as JSON ([{label, usdPerMTok: {input, output}} | {label, instance: {usdPerHour, minInstances, tokensPerSecond, utilisation, opsUsdPerMonth}}]), instead of --small-model and --instance')
+    .option('--json', 'print JSON')
+    .action(action<PlanOptions>((o) => planCommand(o)));
+}
+
+function planCommand(o: PlanOptions): number {
+  const teachers = new Set(o.teachers ?? (o.config ? teachersOf(o.config) : []));
+  if (!teachers.size) throw new UsageError('name the premium models: --config gateway.json (capture.models, else the baseline model) or --teachers ID[,ID]');
+  const records = readJsonLines(o.usage).map((l) => l.value).filter((r) => r.type !== 'feedback');
+  const plan = planDistillation(records, {
+    teachers, examples: o.capture ? countExamples(o.capture) : new Map(), minExamples: o.minExamples, minRequestsPerMonth: o.minRequests,
+    maxOutputCv: o.maxOutputCv, hostings: o.hosting ? readHostings(o.hosting) : hostingsFromFlags(o),
+  });
+  if (o.json) process.stdout.write(`${JSON.stringify(plan)}\n`);
+  else printPlan(plan, teachers);
+  return 0;
+}
+
+function teachersOf(file: string): string[] {
+  const config = loadConfigFile(file);
+  return config.raw.capture.models ?? [config.raw.routing.baselineModel];
+}
+
+/** Examples per feature in a capture directory: the lines of `<dir>/<folder>/*.jsonl`, named by the feature they record. */
+function countExamples(dir: string): Map<string, number> {
+  if (!existsSync(dir)) throw new UsageError(`--capture: ${dir} does not exist`);
+  const out = new Map<string, number>();
+  for (const folder of readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory())) {
+    for (const f of readdirSync(join(dir, folder.name)).filter((n) => n.endsWith('.jsonl'))) {
+      const lines = readFileSync(join(dir, folder.name, f), 'utf8').split('\n').filter(Boolean);
+      if (!lines.length) continue;
+      // The folder name is the feature made safe for a path; the record says the feature itself.
+      let feature = folder.name;
+      try {
+        feature = (JSON.parse(lines[0]) as { llm_finops?: { feature?: string } }).llm_finops?.feature ?? feature;
+      } catch {
+        // a torn first line: keep the folder's name
+      }
+      out.set(feature, (out.get(feature) ?? 0) + lines.length);
+    }
+  }
+  return out;
+}
+
+function hostingsFromFlags(o: PlanOptions): DistillHosting[] {
+  const out: DistillHosting[] = [];
+  if (o.smallModel) {
+    const p = findCatalogPrice(o.smallModel);
+    if (!p) throw new UsageError(`--small-model: ${o.smallModel} is not in the price catalog; use --hosting FILE with its price`);
+    out.push({ label: `${o.smallModel} per token${p.verified ? '' : ' (price unverified)'}`, usdPerMTok: { input: p.inputPerMTok, output: p.outputPerMTok } });
+  }
+  const inst = PRICE_CATALOG.instances.find((i) => i.id === o.instance);
+  if (!inst) throw new UsageError(`--instance: ${o.instance} is not in the catalog (${PRICE_CATALOG.instances.map((i) => i.id).join(', ')}); use --hosting FILE`);
+  out.push({
+    label: `${inst.id} at ${o.throughput} tokens/s${inst.verified ? '' : ' (price unverified)'}`,
+    instance: { usdPerHour: inst.usdPerHour, minInstances: 1, tokensPerSecond: o.throughput, utilisation: o.utilisation, opsUsdPerMonth: o.opsUsdPerMonth },
+  });
+  return out;
+}
+
+function readHostings(file: string): DistillHosting[] {
+  const value = readParsed(file, (text) => JSON.parse(text) as unknown);
+  if (!Array.isArray(value) || !value.length) throw new UsageError(`--hosting: ${file} must hold a non-empty JSON array of options`);
+  return value.map((h: Record<string, unknown>, i) => {
+    const where = `--hosting ${file}: option ${i}`;
+    if (typeof h?.label !== 'string' || !h.label) throw new UsageError(`${where}: a label is required`);
+    const t = h.usdPerMTok as { input?: unknown; output?: unknown } | undefined;
+    const inst = h.instance as Record<string, unknown> | undefined;
+    const nonNeg = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+    if (t && nonNeg(t.input) && nonNeg(t.output)) return { label: h.label, usdPerMTok: { input: t.input as number, output: t.output as number } };
+    if (inst && nonNeg(inst.usdPerHour) && Number.isInteger(inst.minInstances) && (inst.minInstances as number) >= 1
+      && typeof inst.tokensPerSecond === 'number' && inst.tokensPerSecond > 0 && typeof inst.utilisation === 'number' && inst.utilisation > 0 && inst.utilisation <= 1) {
+      return { label: h.label, instance: { usdPerHour: inst.usdPerHour as number, minInstances: inst.minInstances as number, tokensPerSecond: inst.tokensPerSecond, utilisation: inst.utilisation, opsUsdPerMonth: nonNeg(inst.opsUsdPerMonth) ? inst.opsUsdPerMonth as number : 0 } };
+    }
+    throw new UsageError(`${where}: needs usdPerMTok {input, output} >= 0, or instance {usdPerHour >= 0, minInstances >= 1, tokensPerSecond > 0, utilisation in (0, 1]}`);
+  });
+}
+
+function printPlan(plan: DistillPlan, teachers: ReadonlySet<string>): void {
+  const w = (s: string) => process.stdout.write(s);
+  const usd = (x: number) => `${x < 0 ? '-' : ''}$${Math.abs(x).toFixed(2)}`;
+  w(`Distillation plan over ${plan.days} days of usage (premium: ${[...teachers].join(', ')}; monthly figures at the log's rate):\n`);
+  for (const f of plan.features) {
+    w(`\n${f.blockers.length ? '  ' : '* '}${f.feature}: ${Math.round(f.premiumRequestsPerMonth).toLocaleString('en-US')} premium requests/month, ${usd(f.premiumUsdPerMonth)}/month; ` +
+      `answers ${f.outputTokens.mean} tokens (cv ${f.outputTokens.cv}), prompts ${f.inputTokens.mean} (cv ${f.inputTokens.cv}); ${f.examples} examples\n`);
+    for (const b of f.blockers) w(`    not a candidate: ${b}\n`);
+    for (const h of f.options) {
+      w(`    ${h.label}: ${usd(h.usdPerMonth)}/month, saves ${usd(h.savingUsdPerMonth)} (${Math.round(h.savingShare * 100)}%)` +
+        `${h.instances ? `, ${h.instances} instance(s)` : ''}${h.breakEvenRequestsPerMonth === null ? ', never cheaper' : h.breakEvenRequestsPerMonth > 0 ? `, break-even ${h.breakEvenRequestsPerMonth.toLocaleString('en-US')} requests/month` : ''}\n`);
+    }
+  }
+  w('\n* a candidate. The small model\'s quality is not known here: shadow-test it before switching (issue 36).\n');
+}

@@ -1,0 +1,147 @@
+import { crossover, instancesFor, selfHostedCost, type CrossoverInput } from './crossover';
+
+/**
+ * The distillation plan (issue 36): which features of a usage log are worth moving from the premium model to a small
+ * one, and what each hosting option would cost and save at the feature's current volume. Pure: records in, plan out.
+ */
+
+const DAYS_PER_MONTH = 30.42;
+
+/** A way to run the small model: a per-token price (a Bedrock custom model on demand, a small API model) or instances. */
+export interface DistillHosting {
+  readonly label: string;
+  readonly usdPerMTok?: { readonly input: number; readonly output: number };
+  /** Self-hosted, as the crossover prices it: instance price, the minimum kept up, sustained tokens/s, average load, ops. */
+  readonly instance?: { readonly usdPerHour: number; readonly minInstances: number; readonly tokensPerSecond: number; readonly utilisation: number; readonly opsUsdPerMonth: number };
+}
+
+export interface DistillCriteria {
+  /** The premium models whose answers a small model would learn (and replace). */
+  readonly teachers: ReadonlySet<string>;
+  /** Captured examples per feature (from the capture directory). */
+  readonly examples: ReadonlyMap<string, number>;
+  readonly minExamples: number;
+  readonly minRequestsPerMonth: number;
+  /** Largest coefficient of variation of answer length a candidate may have (a stable task answers alike). */
+  readonly maxOutputCv: number;
+  readonly hostings: readonly DistillHosting[];
+}
+
+export interface HostingCost {
+  readonly label: string;
+  readonly usdPerMonth: number;
+  readonly savingUsdPerMonth: number;
+  /** Share of the feature's premium spend saved. */
+  readonly savingShare: number;
+  /** Instances needed at the current volume (self-hosted options). */
+  readonly instances?: number;
+  /** Premium requests a month from which the option costs no more than the premium model; 0 for a cheaper per-token price. */
+  readonly breakEvenRequestsPerMonth: number | null;
+}
+
+export interface FeaturePlan {
+  readonly feature: string;
+  readonly requestsPerMonth: number;
+  /** Of those, answered by a teacher. */
+  readonly premiumRequestsPerMonth: number;
+  readonly premiumUsdPerMonth: number;
+  readonly inputTokens: { readonly mean: number; readonly cv: number };
+  readonly outputTokens: { readonly mean: number; readonly cv: number };
+  readonly examples: number;
+  /** Why it is not a candidate; empty for a candidate. */
+  readonly blockers: readonly string[];
+  readonly options: readonly HostingCost[];
+  readonly best: HostingCost | null;
+}
+
+export interface DistillPlan {
+  readonly days: number;
+  /** Candidates first, by the best option's monthly saving; then the rest by premium spend. */
+  readonly features: readonly FeaturePlan[];
+}
+
+interface Rec { readonly ts?: unknown; readonly feature?: unknown; readonly model?: unknown; readonly status?: unknown; readonly cache?: unknown; readonly cost_micros?: unknown; readonly input_tokens?: unknown; readonly output_tokens?: unknown }
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+function meanCv(xs: readonly number[]): { mean: number; cv: number } {
+  if (!xs.length) return { mean: 0, cv: 0 };
+  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+  const sd = Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / xs.length);
+  return { mean, cv: mean > 0 ? sd / mean : 0 };
+}
+
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Plans every feature of the log: its volume, premium spend, stability, examples, and each hosting option's cost. */
+export function planDistillation(records: readonly Rec[], c: DistillCriteria): DistillPlan {
+  // Answered requests only: a cache hit costs nothing to move, an error teaches nothing.
+  const live = records.filter((r) => typeof r.feature === 'string' && r.feature && r.status === 200 && (r.cache === 'miss' || r.cache === undefined));
+  const times = records.map((r) => Date.parse(String(r.ts))).filter((t) => !Number.isNaN(t));
+  const days = Math.max(1, times.length ? (Math.max(...times) - Math.min(...times)) / 86_400_000 : 0);
+  const perMonth = DAYS_PER_MONTH / days;
+  const byFeature = new Map<string, Rec[]>();
+  for (const r of live) byFeature.set(r.feature as string, [...(byFeature.get(r.feature as string) ?? []), r]);
+  const plans = [...byFeature].map(([feature, rs]) => planFeature(feature, rs, perMonth, c));
+  const candidates = plans.filter((p) => !p.blockers.length).sort((a, b) => (b.best?.savingUsdPerMonth ?? 0) - (a.best?.savingUsdPerMonth ?? 0));
+  const rest = plans.filter((p) => p.blockers.length).sort((a, b) => b.premiumUsdPerMonth - a.premiumUsdPerMonth);
+  return { days: round(days, 3), features: [...candidates, ...rest] };
+}
+
+function planFeature(feature: string, rs: readonly Rec[], perMonth: number, c: DistillCriteria): FeaturePlan {
+  const premium = rs.filter((r) => c.teachers.has(String(r.model)));
+  const premiumUsdPerMonth = (premium.reduce((s, r) => s + num(r.cost_micros), 0) / 1e6) * perMonth;
+  const inTokens = premium.map((r) => num(r.input_tokens));
+  const outTokens = premium.map((r) => num(r.output_tokens));
+  const monthIn = inTokens.reduce((s, x) => s + x, 0) * perMonth;
+  const monthOut = outTokens.reduce((s, x) => s + x, 0) * perMonth;
+  const premiumRequestsPerMonth = premium.length * perMonth;
+  const output = meanCv(outTokens);
+  const examples = c.examples.get(feature) ?? 0;
+  const blockers: string[] = [];
+  if (!premium.length) blockers.push('no answers from a premium model to learn from');
+  else if (premiumRequestsPerMonth < c.minRequestsPerMonth) blockers.push(`${Math.round(premiumRequestsPerMonth)} premium requests a month, under ${c.minRequestsPerMonth}`);
+  if (premium.length && output.cv > c.maxOutputCv) blockers.push(`answer lengths vary too much (coefficient of variation ${round(output.cv)}, over ${c.maxOutputCv})`);
+  if (examples < c.minExamples) blockers.push(`${examples} captured examples, under ${c.minExamples}`);
+  const costPerRequest = premium.length ? premiumUsdPerMonth / premiumRequestsPerMonth : 0;
+  const options = premium.length ? c.hostings.map((h) => hostingCost(h, monthIn, monthOut, premiumUsdPerMonth, premiumRequestsPerMonth, costPerRequest)) : [];
+  const best = options.length ? options.reduce((a, b) => (b.savingUsdPerMonth > a.savingUsdPerMonth ? b : a)) : null;
+  return {
+    feature, requestsPerMonth: round(rs.length * perMonth, 1), premiumRequestsPerMonth: round(premiumRequestsPerMonth, 1), premiumUsdPerMonth: round(premiumUsdPerMonth, 4),
+    inputTokens: roundStats(meanCv(inTokens)), outputTokens: roundStats(output), examples, blockers, options, best,
+  };
+}
+
+function roundStats(s: { mean: number; cv: number }): { mean: number; cv: number } {
+  return { mean: round(s.mean, 1), cv: round(s.cv, 3) };
+}
+
+function hostingCost(h: DistillHosting, monthIn: number, monthOut: number, premiumUsd: number, premiumRequests: number, costPerRequest: number): HostingCost {
+  let usd: number;
+  let instances: number | undefined;
+  let breakEven: number | null;
+  if (h.usdPerMTok) {
+    usd = (monthIn / 1e6) * h.usdPerMTok.input + (monthOut / 1e6) * h.usdPerMTok.output;
+    const perRequest = premiumRequests > 0 ? usd / premiumRequests : 0;
+    // A per-token price scales with volume: cheaper at any volume, or never.
+    breakEven = perRequest < costPerRequest ? 0 : null;
+  } else if (h.instance) {
+    const tokens = monthIn + monthOut;
+    // The crossover's own sums, the premium model as the API line at its blended price for this feature's tokens.
+    const input: CrossoverInput = {
+      apiUsdPerMTok: tokens > 0 ? premiumUsd / (tokens / 1e6) : 0, instanceUsdPerHour: h.instance.usdPerHour, minInstances: h.instance.minInstances,
+      tokensPerSecond: h.instance.tokensPerSecond, utilisation: h.instance.utilisation, commitmentDiscount: 0, opsUsdPerMonth: h.instance.opsUsdPerMonth,
+    };
+    usd = selfHostedCost(input, tokens);
+    instances = instancesFor(input, tokens);
+    const crossAt = crossover(input).breakEvenTokensPerMonth;
+    breakEven = crossAt === null || premiumRequests <= 0 ? null : Math.ceil(crossAt / (tokens / premiumRequests));
+  } else {
+    throw new Error(`hosting option '${h.label}' has neither usdPerMTok nor instance`);
+  }
+  const saving = premiumUsd - usd;
+  return {
+    label: h.label, usdPerMonth: round(usd, 4), savingUsdPerMonth: round(saving, 4), savingShare: premiumUsd > 0 ? round(saving / premiumUsd, 4) : 0,
+    ...(instances !== undefined ? { instances } : {}), breakEvenRequestsPerMonth: breakEven,
+  };
+}

@@ -1,0 +1,65 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli } from '../../bin/llm-finops';
+import { captureOutput } from '../support/output';
+
+/**
+ * `llm-finops distill plan` on a usage log and a capture directory as the gateway writes them: a ticket classifier
+ * and an extractor on the premium model among other traffic (the plan's sums are hand-checked in
+ * test/lambda/core/finops/distill.test.ts; here the command's files, flags and errors).
+ */
+describe('llm-finops distill plan', () => {
+  const output = captureOutput();
+  const dir = mkdtempSync(join(tmpdir(), 'llm-finops-distill-'));
+  const t0 = Date.UTC(2026, 10, 1);
+  const rows: Record<string, unknown>[] = [];
+  const add = (feature: string, n: number, output_tokens: (i: number) => number, micros: number) => {
+    for (let i = 0; i < n; i++) rows.push({ ts: new Date(t0 + (i / (n - 1)) * 30.42 * 86_400_000).toISOString(), request_id: `${feature}-${i}`, feature, model: 'big', status: 200, cache: 'miss', cost_micros: micros, input_tokens: 400, output_tokens: output_tokens(i) });
+  };
+  add('tickets', 3000, () => 4, 1300);
+  add('extract', 2000, (i) => (i % 2 ? 90 : 110), 6000);
+  add('chat', 1500, (i) => (i % 2 ? 5 : 1500), 9000);
+  // A feedback line shares the log; it is not a request.
+  rows.push({ type: 'feedback', request_id: 'tickets-1', score: 1 });
+  writeFileSync(join(dir, 'usage.jsonl'), `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+  const capture = join(dir, 'capture');
+  for (const [folder, feature, n] of [['tickets', 'tickets', 700], ['extract', 'extract', 650], ['chat', 'chat', 900]] as const) {
+    mkdirSync(join(capture, folder), { recursive: true });
+    writeFileSync(join(capture, folder, '2026-11-30.jsonl'), `${Array.from({ length: n }, () => JSON.stringify({ messages: [], llm_finops: { feature } })).join('\n')}\n`);
+  }
+  writeFileSync(join(dir, 'gateway.json'), JSON.stringify({
+    providers: [{ type: 'openai-compatible', id: 'up', baseUrl: 'http://127.0.0.1:1/v1' }],
+    models: [{ id: 'big', provider: 'up', upstreamModel: 'big', price: { inputPerMTok: 3, outputPerMTok: 15 } }],
+    tiers: [{ name: 't', models: ['big'] }],
+    routing: { thresholds: [{ tier: 't', upTo: 1 }], baselineModel: 'big' },
+  }));
+
+  it('ranks the stable features with examples first, prices each option, says why the others are not candidates', async () => {
+    expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--config', join(dir, 'gateway.json'), '--capture', capture, '--small-model', 'amazon.nova-micro-v1:0', '--json'])).toBe(0);
+    const plan = JSON.parse(output.out);
+    expect(plan.features.map((f: { feature: string; blockers: string[] }) => [f.feature, f.blockers.length])).toEqual([['extract', 0], ['tickets', 0], ['chat', 1]]);
+    expect(plan.features[0]).toMatchObject({ premiumRequestsPerMonth: 2000, premiumUsdPerMonth: 12, examples: 650 });
+    expect(plan.features[0].options.map((o: { label: string }) => o.label)).toEqual([expect.stringMatching(/^amazon\.nova-micro-v1:0 per token/), expect.stringMatching(/^ml\.inf2\.xlarge at 500 tokens\/s/)]);
+    output.clear();
+    expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--capture', capture])).toBe(0);
+    expect(output.out).toMatch(/\* extract: 2,000 premium requests\/month, \$12\.00\/month/);
+    expect(output.out).toMatch(/chat: .*\n {4}not a candidate: answer lengths vary too much/);
+  });
+
+  it('takes the hosting options from a file, and refuses what it cannot use with exit 2', async () => {
+    writeFileSync(join(dir, 'hosting.json'), JSON.stringify([{ label: 'custom', usdPerMTok: { input: 0.05, output: 0.2 } }]));
+    expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--hosting', join(dir, 'hosting.json'), '--json'])).toBe(0);
+    // No capture directory: no examples, so no candidates; the options are still priced.
+    const plan = JSON.parse(output.out);
+    expect(plan.features.every((f: { blockers: string[] }) => f.blockers.some((b) => b.startsWith('0 captured examples')))).toBe(true);
+    expect(plan.features.find((f: { feature: string }) => f.feature === 'tickets').options[0]).toMatchObject({ label: 'custom', usdPerMonth: 0.0624 });
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify([{ label: 'x', instance: { usdPerHour: 1, minInstances: 0, tokensPerSecond: 10, utilisation: 0.5 } }]));
+    expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--hosting', join(dir, 'bad.json')])).toBe(2);
+    expect(output.err).toMatch(/option 0: needs usdPerMTok/);
+    expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl')])).toBe(2);
+    expect(output.err).toMatch(/name the premium models/);
+    expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--small-model', 'no-such-model'])).toBe(2);
+    expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--capture', join(dir, 'none')])).toBe(2);
+  });
+});
