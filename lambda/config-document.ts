@@ -552,6 +552,21 @@ export type GatewayConfigDocument = {
         /** Exchanges waiting to be scrubbed and written; past it new ones are dropped and counted, the request never waits */
         queueSize?: number;
     };
+    shadow?: {
+        /** Shadow tests of a candidate model: the client gets the premium answer; the candidate's is recorded (feature shadow.<feature>, its own spend and quota scope) and scored against it (a feedback line) */
+        policies?: {
+            /** The x-llm-feature whose premium answers are shadowed (its shadow calls are recorded as shadow.<feature>, within the 64 characters a feature may have) */
+            feature: string;
+            /** The candidate (small) model, asked the same request in the background */
+            model: string;
+            /** Share of the eligible requests shadowed */
+            sampleRate?: number;
+            /** How agreement with the premium answer is scored: exact (classification labels), json-fields (share of the premium JSON's fields the candidate matches), similarity (word-overlap F1, for free text) */
+            scorer?: "exact" | "json-fields" | "similarity";
+            /** At most this many shadow calls a day (UTC), per gateway process */
+            maxPerDay?: number;
+        }[];
+    };
     /** Price overrides keyed by priceId; win over the catalog */
     prices?: {
         [key: string]: {

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { planDistillation, type DistillHosting, type DistillPlan } from '../../lambda/core/finops/distill';
+import { planDistillation, shadowReport, type DistillHosting, type DistillPlan } from '../../lambda/core/finops/distill';
 import { findCatalogPrice, PRICE_CATALOG } from '../../lambda/core/pricing/catalog';
 import { action, integerIn, numberIn, readJsonLines, readParsed, UsageError } from '../cli-support';
 import { loadConfigFile } from './gateway';
@@ -49,6 +49,37 @@ export function registerDistillCommands(program: Command): void {
     .option('--hosting <file.json>', 'the hosting options as JSON ([{label, usdPerMTok: {input, output}} | {label, instance: {usdPerHour, minInstances, tokensPerSecond, utilisation, opsUsdPerMonth}}]), instead of --small-model and --instance')
     .option('--json', 'print JSON')
     .action(action<PlanOptions>((o) => planCommand(o)));
+  distill
+    .command('report')
+    .summary('how the candidates of shadow tests agreed with the premium answers, and what they cost')
+    .description(
+      'Per shadowed feature (config shadow.policies): the shadow calls, their agreement with the premium answer (the scores the shadow ' +
+        'tests wrote as feedback lines), cost per request and median latency of the candidate against the premium model.',
+    )
+    .requiredOption('--usage <log.jsonl>', 'the usage log with the shadow calls and their scores')
+    .option('--json', 'print JSON')
+    .action(action<{ usage: string; json?: boolean }>((o) => reportCommand(o)));
+}
+
+function reportCommand(o: { usage: string; json?: boolean }): number {
+  const report = shadowReport(readJsonLines(o.usage).map((l) => l.value));
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    return 0;
+  }
+  const w = (s: string) => process.stdout.write(s);
+  if (!report.length) {
+    w(`No shadow calls in ${o.usage}: add shadow.policies to the gateway config (docs/small-model.md).\n`);
+    return 0;
+  }
+  const pct = (x: number | null) => (x === null ? 'n/a' : `${(x * 100).toFixed(1)}%`);
+  const usd = (x: number | null) => (x === null ? 'n/a' : `$${x.toFixed(6)}`);
+  const ms = (x: number | null) => (x === null ? 'n/a' : `${Math.round(x)} ms`);
+  for (const f of report) {
+    w(`${f.feature} (candidate ${f.candidates.join(', ')}): ${f.shadowCalls} shadow calls, ${f.scored} scored; agreement ${pct(f.agreement)} (full ${pct(f.fullAgreement)}); ` +
+      `cost ${usd(f.candidateUsdPerRequest)} vs ${usd(f.premiumUsdPerRequest)} a request (${pct(f.costSaving)} cheaper); median latency ${ms(f.candidateLatencyMsP50)} vs ${ms(f.premiumLatencyMsP50)}\n`);
+  }
+  return 0;
 }
 
 function planCommand(o: PlanOptions): number {

@@ -62,4 +62,18 @@ describe('llm-finops distill plan', () => {
     expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--small-model', 'no-such-model'])).toBe(2);
     expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--capture', join(dir, 'none')])).toBe(2);
   });
+
+  it('reports the shadow tests of a log: agreement from the scores, cost and latency against the premium model', async () => {
+    const lines = [
+      ...[0, 1, 2, 3].map((i) => ({ request_id: `s${i}`, feature: 'shadow.tickets', model: 'small', status: 200, cache: 'bypass', cost_micros: 100, latency_ms: 200 + i })),
+      ...[0, 1, 2, 3].map((i) => ({ type: 'feedback', request_id: `s${i}`, tenant: 'acme', score: i === 3 ? 0 : 1, model: 'small' })),
+      ...[0, 1].map((i) => ({ request_id: `p${i}`, feature: 'tickets', model: 'big', status: 200, cache: 'miss', cost_micros: 1000, latency_ms: 900 })),
+    ];
+    writeFileSync(join(dir, 'shadow.jsonl'), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+    expect(await runCli(['distill', 'report', '--usage', join(dir, 'shadow.jsonl')])).toBe(0);
+    expect(output.out).toBe('tickets (candidate small): 4 shadow calls, 4 scored; agreement 75.0% (full 75.0%); cost $0.000100 vs $0.001000 a request (90.0% cheaper); median latency 202 ms vs 900 ms\n');
+    output.clear();
+    expect(await runCli(['distill', 'report', '--usage', join(dir, 'usage.jsonl')])).toBe(0);
+    expect(output.out).toMatch(/^No shadow calls/);
+  });
 });

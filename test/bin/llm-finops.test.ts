@@ -220,7 +220,7 @@ describe('GatewayConfig JSON Schema', () => {
 
   it('requires the core sections and documents every top-level key', () => {
     expect(schema.required.sort()).toEqual(['models', 'providers', 'routing', 'tiers']);
-    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'cache', 'capture', 'context', 'models', 'prices', 'promptCaching', 'providers', 'quota', 'routing', 'server', 'serviceTiers', 'tenants', 'tiers', 'usage']);
+    expect(Object.keys(schema.properties).sort()).toEqual(['$schema', 'cache', 'capture', 'context', 'models', 'prices', 'promptCaching', 'providers', 'quota', 'routing', 'server', 'serviceTiers', 'shadow', 'tenants', 'tiers', 'usage']);
   });
 
   it('accepts the example configs', () => {

@@ -479,6 +479,21 @@ export const GatewayConfigSchema = z.strictObject({
     })
     .prefault({})
     .describe('Training data for the small-model path: premium answers of opted-in features of consenting tenants, PII and secrets scrubbed before the write'),
+  shadow: z
+    .strictObject({
+      policies: z
+        .array(z.strictObject({
+          feature: z.string().min(1).max(57).describe('The x-llm-feature whose premium answers are shadowed (its shadow calls are recorded as shadow.<feature>, within the 64 characters a feature may have)'),
+          model: z.string().min(1).describe('The candidate (small) model, asked the same request in the background'),
+          sampleRate: z.number().min(0).max(1).default(0.1).describe('Share of the eligible requests shadowed'),
+          scorer: z.enum(['exact', 'json-fields', 'similarity']).default('exact')
+            .describe('How agreement with the premium answer is scored: exact (classification labels), json-fields (share of the premium JSON\'s fields the candidate matches), similarity (word-overlap F1, for free text)'),
+          maxPerDay: z.number().int().positive().default(1000).describe('At most this many shadow calls a day (UTC), per gateway process'),
+        }))
+        .default([])
+        .describe('Shadow tests of a candidate model: the client gets the premium answer; the candidate\'s is recorded (feature shadow.<feature>, its own spend and quota scope) and scored against it (a feedback line)'),
+    })
+    .prefault({}),
   prices: z.record(z.string().min(1), UsdTokenPriceSchema).default({}).describe('Price overrides keyed by priceId; win over the catalog'),
   usage: z
     .strictObject({

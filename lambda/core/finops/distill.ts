@@ -62,6 +62,9 @@ export interface DistillPlan {
 
 interface Rec { readonly ts?: unknown; readonly feature?: unknown; readonly model?: unknown; readonly status?: unknown; readonly cache?: unknown; readonly cost_micros?: unknown; readonly input_tokens?: unknown; readonly output_tokens?: unknown }
 
+/** A cache hit (hit-exact, hit-semantic): no model was called. */
+const isHit = (r: Rec): boolean => typeof r.cache === 'string' && r.cache.startsWith('hit');
+
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
 function meanCv(xs: readonly number[]): { mean: number; cv: number } {
@@ -76,7 +79,7 @@ const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 /** Plans every feature of the log: its volume, premium spend, stability, examples, and each hosting option's cost. */
 export function planDistillation(records: readonly Rec[], c: DistillCriteria): DistillPlan {
   // Answered requests only: a cache hit costs nothing to move, an error teaches nothing.
-  const live = records.filter((r) => typeof r.feature === 'string' && r.feature && r.status === 200 && (r.cache === 'miss' || r.cache === undefined));
+  const live = records.filter((r) => typeof r.feature === 'string' && r.feature && !r.feature.startsWith('shadow.') && r.status === 200 && !isHit(r));
   const times = records.map((r) => Date.parse(String(r.ts))).filter((t) => !Number.isNaN(t));
   const days = Math.max(1, times.length ? (Math.max(...times) - Math.min(...times)) / 86_400_000 : 0);
   const perMonth = DAYS_PER_MONTH / days;
@@ -144,4 +147,61 @@ function hostingCost(h: DistillHosting, monthIn: number, monthOut: number, premi
     label: h.label, usdPerMonth: round(usd, 4), savingUsdPerMonth: round(saving, 4), savingShare: premiumUsd > 0 ? round(saving / premiumUsd, 4) : 0,
     ...(instances !== undefined ? { instances } : {}), breakEvenRequestsPerMonth: breakEven,
   };
+}
+
+export interface ShadowFeatureReport {
+  readonly feature: string;
+  /** The candidate models shadowed (usually one). */
+  readonly candidates: readonly string[];
+  readonly shadowCalls: number;
+  /** Of those, answered and scored (a feedback line). */
+  readonly scored: number;
+  /** Mean agreement with the premium answer, in [0, 1]; null before any score. */
+  readonly agreement: number | null;
+  /** Share of scored answers in full agreement (score 1). */
+  readonly fullAgreement: number | null;
+  readonly candidateUsdPerRequest: number | null;
+  readonly premiumUsdPerRequest: number | null;
+  /** 1 - candidate / premium cost per request: the share of the feature's spend a switch would save. */
+  readonly costSaving: number | null;
+  readonly candidateLatencyMsP50: number | null;
+  readonly premiumLatencyMsP50: number | null;
+}
+
+interface ReportRec extends Rec { readonly type?: unknown; readonly request_id?: unknown; readonly score?: unknown; readonly latency_ms?: unknown }
+
+const median = (xs: number[]): number | null => {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/**
+ * `llm-finops distill report`: per shadowed feature, how often the candidate agreed with the premium answer (the
+ * feedback lines the shadow tests wrote), and what it cost and how fast it answered against the premium model.
+ */
+export function shadowReport(lines: readonly ReportRec[]): ShadowFeatureReport[] {
+  const scores = new Map<string, number>();
+  for (const l of lines) if (l.type === 'feedback' && typeof l.request_id === 'string' && typeof l.score === 'number') scores.set(l.request_id, l.score);
+  const requests = lines.filter((l) => l.type !== 'feedback' && typeof l.feature === 'string');
+  const features = new Set(requests.filter((r) => (r.feature as string).startsWith('shadow.')).map((r) => (r.feature as string).slice('shadow.'.length)));
+  return [...features].sort().map((feature) => {
+    const shadow = requests.filter((r) => r.feature === `shadow.${feature}`);
+    const answered = shadow.filter((r) => r.status === 200);
+    const candidates = [...new Set(shadow.map((r) => String(r.model)))].sort();
+    const premium = requests.filter((r) => r.feature === feature && r.status === 200 && !isHit(r) && !candidates.includes(String(r.model)));
+    const got = answered.map((r) => scores.get(String(r.request_id))).filter((s): s is number => s !== undefined);
+    const perRequest = (rs: readonly ReportRec[]) => (rs.length ? rs.reduce((s, r) => s + num(r.cost_micros), 0) / rs.length / 1e6 : null);
+    const cand = perRequest(answered);
+    const prem = perRequest(premium);
+    return {
+      feature, candidates, shadowCalls: shadow.length, scored: got.length,
+      agreement: got.length ? round(got.reduce((s, x) => s + x, 0) / got.length, 4) : null,
+      fullAgreement: got.length ? round(got.filter((x) => x >= 1).length / got.length, 4) : null,
+      candidateUsdPerRequest: cand === null ? null : round(cand, 6), premiumUsdPerRequest: prem === null ? null : round(prem, 6),
+      costSaving: cand !== null && prem ? round(1 - cand / prem, 4) : null,
+      candidateLatencyMsP50: median(answered.map((r) => num(r.latency_ms))), premiumLatencyMsP50: median(premium.map((r) => num(r.latency_ms))),
+    };
+  });
 }

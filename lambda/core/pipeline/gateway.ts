@@ -21,6 +21,7 @@ import { decideServiceTier, requestedServiceTier, takesServiceTier } from './ser
 import { Steps } from './steps';
 import { streamed } from './stream';
 import { Tenants } from './tenants';
+import { Shadow } from '../shadow/shadow';
 import type { ChatInvocation, GatewayDeps, GatewayResult, JsonResult, StoreAnswer, Trace } from './types';
 import type { ChatProvider } from '../ports';
 import { carries } from '../formats/capabilities';
@@ -48,7 +49,12 @@ export class Gateway {
     this.quota = new QuotaGuard(deps.config, deps.quota, deps.alerts, deps.clock, deps.ops);
     this.steps = new Steps(deps, this.quota);
     this.batchHolds = new BatchHolds(this.quota, deps.quota, deps.clock);
+    // Shadow calls go through this same pipeline, recorded under their own feature (shadow.ts).
+    this.shadow = deps.config.raw.shadow.policies.length ? new Shadow(deps.config, (inv) => this.chat(inv), deps.usage, deps.clock, deps.random) : undefined;
   }
+
+  /** Shadow tests of candidate models (config `shadow`); none without a policy. */
+  readonly shadow: Shadow | undefined;
 
   get config(): GatewayDeps['config'] {
     return this.deps.config;
@@ -197,9 +203,11 @@ export class Gateway {
       const cascadeTier = cascadeTierOf(this.deps.config, r);
       // A non-streamed answer is also given up at the caller's answer deadline (a streamed one writes as it goes).
       const answerSignal = trace.stream ? inv.signal : anyAbort(inv.signal, inv.answerDeadline);
-      // An answer kept for the cache is offered to the capture too (the training data of the small-model path).
-      const offer = (model: ResolvedModel, completion: ChatCompletion): void =>
+      // An answer kept for the cache is offered to the capture and the shadow tests too (the small-model path).
+      const offer = (model: ResolvedModel, completion: ChatCompletion): void => {
         this.deps.capture?.offer({ requestId: trace.requestId, tenantId: tenant.id, feature: trace.feature, model, request: req, completion });
+        this.shadow?.offer({ tenantId: tenant.id, apiKeyId: inv.apiKeyId, feature: trace.feature, model, request: req, completion });
+      };
       const keep: StoreAnswer = async (model, completion, usage) => {
         offer(model, completion);
         await lookup.store(model, completion, usage);
@@ -357,6 +365,8 @@ export class Gateway {
 
   /** Waits for side effects still in flight (alert publishes, buffered usage delivery); a Lambda handler calls it before returning. */
   async flush(): Promise<void> {
+    // Shadow calls first: their records and scores go to the usage sink flushed next.
+    await this.shadow?.flush();
     await Promise.all([this.deps.alerts.flush?.(), this.deps.usage.flush?.(), this.deps.capture?.flush()]);
   }
 

@@ -53,6 +53,8 @@ export interface GatewayDeps {
   readonly clock: Clock;
   readonly ids: IdSource;
   readonly sha256: Sha256;
+  /** Sampling of capture and shadow tests; Math.random when absent. */
+  readonly random?: () => number;
 }
 
 export interface ChatInvocation {

@@ -1,0 +1,101 @@
+import type { ResolvedConfig, ResolvedModel } from '../config/resolve';
+import type { ChatCompletion, ChatRequest } from '../openai/types';
+import type { Clock, UsageSink } from '../ports';
+import type { ChatInvocation, GatewayResult } from '../pipeline/types';
+import { SCORERS } from './scorers';
+
+/** The feature a shadow call is recorded under: its spend, quota scope and report apart from the feature's own. */
+export const shadowFeature = (feature: string): string => `shadow.${feature}`;
+
+/** What the shadow tests did since the process started. */
+export interface ShadowCounts {
+  readonly scored: number;
+  /** The candidate's call failed (refused by a quota, an error): nothing to score. */
+  readonly failed: number;
+  /** The premium answer could not be scored with the policy's scorer (json-fields on an answer that is not JSON). */
+  readonly unscorable: number;
+  readonly sampledOut: number;
+  readonly droppedDailyCap: number;
+}
+
+function contentOf(c: ChatCompletion | undefined): string | undefined {
+  const m = c?.choices?.[0]?.message as { content?: unknown } | undefined;
+  return typeof m?.content === 'string' ? m.content : undefined;
+}
+
+/**
+ * Shadow tests (issue 36): a premium answer of a feature with a shadow policy is offered here after the response; a
+ * sample of them is asked again of the candidate model, in the background, through the same pipeline (its own usage
+ * record under the feature `shadow.<feature>`, so its spend is reported and capped apart: per-feature limits and
+ * policies on that name govern it, and the tenant's budgets count it). The candidate's answer is never returned to
+ * anyone; it is scored against the premium answer and the score written as a feedback line on the shadow request
+ * (`type: feedback`, the candidate as `model`), which `llm-finops distill report` and `router outcomes` read.
+ */
+export class Shadow {
+  private readonly policies: ReadonlyMap<string, ResolvedConfig['raw']['shadow']['policies'][number]>;
+  private readonly perDay = new Map<string, number>();
+  private readonly pending = new Set<Promise<void>>();
+  private counts = { scored: 0, failed: 0, unscorable: 0, sampledOut: 0, droppedDailyCap: 0 };
+
+  constructor(
+    config: ResolvedConfig,
+    private readonly run: (inv: ChatInvocation) => Promise<GatewayResult>,
+    private readonly usage: UsageSink,
+    private readonly clock: Clock,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.policies = new Map(config.raw.shadow.policies.map((p) => [p.feature, p]));
+  }
+
+  stats(): ShadowCounts {
+    return { ...this.counts };
+  }
+
+  /** Starts a shadow call when the feature's policy picks this request; never throws, never waits. */
+  offer(x: { readonly tenantId: string; readonly apiKeyId?: string; readonly feature: string | undefined; readonly model: ResolvedModel; readonly request: ChatRequest; readonly completion: ChatCompletion }): void {
+    const p = x.feature ? this.policies.get(x.feature) : undefined;
+    // A shadow of the candidate's own answer would compare it with itself.
+    if (!p || x.model.id === p.model) return;
+    if (this.random() >= p.sampleRate) {
+      this.counts.sampledOut++;
+      return;
+    }
+    const key = `${p.feature}\u0000${new Date(this.clock.now()).toISOString().slice(0, 10)}`;
+    const today = this.perDay.get(key) ?? 0;
+    if (today >= p.maxPerDay) {
+      this.counts.droppedDailyCap++;
+      return;
+    }
+    this.perDay.set(key, today + 1);
+    const premium = contentOf(x.completion);
+    const { stream: _s, stream_options: _o, ...rest } = x.request;
+    const body = JSON.stringify({ ...rest, model: p.model });
+    const task = this.clock.sleep(1)
+      .then(() => this.run({ tenantId: x.tenantId, apiKeyId: x.apiKeyId, feature: shadowFeature(p.feature), body, bodyBytes: new TextEncoder().encode(body).length, cacheBypass: true }))
+      .then((res) => {
+        const candidate = res.kind === 'json' && res.status === 200 ? contentOf(res.body as ChatCompletion) : undefined;
+        if (candidate === undefined || premium === undefined) {
+          this.counts.failed++;
+          return;
+        }
+        const score = SCORERS[p.scorer](premium, candidate);
+        if (score === null) {
+          this.counts.unscorable++;
+          return;
+        }
+        this.counts.scored++;
+        this.usage.feedback({
+          type: 'feedback', ts: new Date(this.clock.now()).toISOString(), request_id: res.headers['x-request-id'] ?? '', tenant: x.tenantId,
+          score: Math.round(score * 10_000) / 10_000, model: p.model, prompt: null,
+        });
+      })
+      .catch(() => void this.counts.failed++)
+      .finally(() => this.pending.delete(task));
+    this.pending.add(task);
+  }
+
+  /** Waits for the shadow calls under way (the Lambda handler, through Gateway.flush). */
+  async flush(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
+  }
+}
