@@ -1,6 +1,7 @@
 import type { ResolvedConfig, ResolvedModel } from '../config/resolve';
 import type { ChatCompletion, ChatRequest } from '../openai/types';
 import type { Clock } from '../ports';
+import { DailySample } from '../sampling';
 import { scrubJson, type PiiKind } from './scrub';
 
 /**
@@ -62,7 +63,7 @@ export class Capture {
   private readonly features: ReadonlyMap<string, { readonly sampleRate: number; readonly maxPerDay: number }>;
   private readonly models: ReadonlySet<string>;
   private readonly queue: Pending[] = [];
-  private readonly perDay = new Map<string, number>();
+  private readonly sample: DailySample;
   private draining: Promise<void> | undefined;
   private counts = { captured: 0, droppedQueueFull: 0, droppedDailyCap: 0, sampledOut: 0, writeFailed: 0 };
 
@@ -70,11 +71,12 @@ export class Capture {
     private readonly config: ResolvedConfig,
     private readonly sink: CaptureSink,
     private readonly clock: Clock,
-    private readonly random: () => number = Math.random,
+    random: () => number = Math.random,
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {
     const c = config.raw.capture;
     this.features = new Map(c.features.map((f) => [f.feature, { sampleRate: f.sampleRate, maxPerDay: f.maxPerDay }]));
+    this.sample = new DailySample(clock, random);
     this.models = new Set(c.models ?? [config.raw.routing.baselineModel]);
   }
 
@@ -92,23 +94,12 @@ export class Capture {
     if (!x.feature) return;
     const f = this.features.get(x.feature);
     if (!f || !this.models.has(x.model.id) || this.config.tenants.get(x.tenantId)?.config.captureConsent !== true) return;
-    if (this.random() >= f.sampleRate) {
-      this.counts.sampledOut++;
-      return;
-    }
-    const at = this.clock.now();
-    const key = `${x.feature}\u0000${new Date(at).toISOString().slice(0, 10)}`;
-    const today = this.perDay.get(key) ?? 0;
-    if (today >= f.maxPerDay) {
-      this.counts.droppedDailyCap++;
-      return;
-    }
-    if (this.queue.length >= this.config.raw.capture.queueSize) {
-      this.counts.droppedQueueFull++;
-      return;
-    }
-    this.perDay.set(key, today + 1);
-    this.queue.push({ at, requestId: x.requestId, tenant: x.tenantId, feature: x.feature, model: x.model, request: x.request, completion: x.completion });
+    const picked = this.sample.pick(x.feature, f.sampleRate, f.maxPerDay);
+    if (picked === 'sampled-out') return void this.counts.sampledOut++;
+    if (picked === 'capped') return void this.counts.droppedDailyCap++;
+    if (this.queue.length >= this.config.raw.capture.queueSize) return void this.counts.droppedQueueFull++;
+    picked.take();
+    this.queue.push({ at: this.clock.now(), requestId: x.requestId, tenant: x.tenantId, feature: x.feature, model: x.model, request: x.request, completion: x.completion });
     // After the response: the clock's sleep is a timer, so the request that offered it has gone on first.
     this.draining ??= this.clock.sleep(1).then(() => this.drain());
   }

@@ -2,6 +2,7 @@ import type { ResolvedConfig, ResolvedModel } from '../config/resolve';
 import type { ChatCompletion, ChatRequest } from '../openai/types';
 import type { Clock, UsageSink } from '../ports';
 import type { ChatInvocation, GatewayResult } from '../pipeline/types';
+import { DailySample } from '../sampling';
 import { SCORERS } from './scorers';
 
 /** The feature a shadow call is recorded under: its spend, quota scope and report apart from the feature's own. */
@@ -33,7 +34,7 @@ function contentOf(c: ChatCompletion | undefined): string | undefined {
  */
 export class Shadow {
   private readonly policies: ReadonlyMap<string, ResolvedConfig['raw']['shadow']['policies'][number]>;
-  private readonly perDay = new Map<string, number>();
+  private readonly sample: DailySample;
   private readonly pending = new Set<Promise<void>>();
   private counts = { scored: 0, failed: 0, unscorable: 0, sampledOut: 0, droppedDailyCap: 0 };
 
@@ -42,9 +43,10 @@ export class Shadow {
     private readonly run: (inv: ChatInvocation) => Promise<GatewayResult>,
     private readonly usage: UsageSink,
     private readonly clock: Clock,
-    private readonly random: () => number = Math.random,
+    random: () => number = Math.random,
   ) {
     this.policies = new Map(config.raw.shadow.policies.map((p) => [p.feature, p]));
+    this.sample = new DailySample(clock, random);
   }
 
   stats(): ShadowCounts {
@@ -56,17 +58,10 @@ export class Shadow {
     const p = x.feature ? this.policies.get(x.feature) : undefined;
     // A shadow of the candidate's own answer would compare it with itself.
     if (!p || x.model.id === p.model) return;
-    if (this.random() >= p.sampleRate) {
-      this.counts.sampledOut++;
-      return;
-    }
-    const key = `${p.feature}\u0000${new Date(this.clock.now()).toISOString().slice(0, 10)}`;
-    const today = this.perDay.get(key) ?? 0;
-    if (today >= p.maxPerDay) {
-      this.counts.droppedDailyCap++;
-      return;
-    }
-    this.perDay.set(key, today + 1);
+    const picked = this.sample.pick(p.feature, p.sampleRate, p.maxPerDay);
+    if (picked === 'sampled-out') return void this.counts.sampledOut++;
+    if (picked === 'capped') return void this.counts.droppedDailyCap++;
+    picked.take();
     const premium = contentOf(x.completion);
     const { stream: _s, stream_options: _o, ...rest } = x.request;
     const body = JSON.stringify({ ...rest, model: p.model });
