@@ -192,9 +192,15 @@ export type GatewayConfigDocument = {
         /** cascade: call the first model, escalate to the next when a check rejects its answer; commitment-first: committed models (models[].commitment) first, spilling to the next when one is throttled or its tokensPerMinutePerUnit capacity is used up */
         mode?: "fallback" | "cascade" | "commitment-first";
         cascade?: {
-            checks?: ("empty" | "refusal" | "truncated" | "json" | "logprob")[];
+            checks?: ("empty" | "refusal" | "truncated" | "json" | "logprob" | "labels")[];
             /** logprob check: escalate below this mean token log-probability (providers returning logprobs only) */
             minMeanLogprob?: number;
+            /** labels check: escalate an answer that is not one of these labels (a classifier switched to a small model) */
+            labels?: string[] | undefined;
+            /** json check: a JSON Schema every answer must satisfy even when the request did not ask for JSON (an extractor switched to a small model) */
+            schema?: {
+                [key: string]: unknown;
+            } | undefined;
         };
     }[];
     routing: {
@@ -205,6 +211,10 @@ export type GatewayConfigDocument = {
         }[];
         /** Model whose price gives baseline_cost_usd (what you would pay without the gateway) */
         baselineModel: string;
+        /** Tier per feature for model auto (or none): e.g. a cascade tier whose first model is a small model a feature was switched to, its checks the guard */
+        features?: {
+            [key: string]: string;
+        } | undefined;
         /** A trained router: its score in [0, 1] replaces the heuristic's for model auto, mapped by thresholds */
         learned?: ({
             /** JSON from `llm-finops router train`: a file, relative to the config file (local) or the function directory (Lambda) */

@@ -222,6 +222,19 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
       problems.push(`routing.thresholds[${i}].upTo: ${th.upTo} must be greater than the previous ${cfg.routing.thresholds[i - 1].upTo}`);
     }
   });
+  cfg.shadow.policies.forEach((p, i) => {
+    if (!modelIds.has(p.model)) problems.push(`shadow.policies[${i}].model: unknown model '${p.model}'`);
+  });
+  (cfg.capture.models ?? []).forEach((m, i) => {
+    if (!modelIds.has(m)) problems.push(`capture.models[${i}]: unknown model '${m}'`);
+  });
+  for (const [feature, tier] of Object.entries(cfg.routing.features ?? {})) {
+    if (!tiers.has(tier)) problems.push(`routing.features.${feature}: unknown tier '${tier}'`);
+  }
+  for (const [i, t] of cfg.tiers.entries()) {
+    if (t.cascade.labels && !t.cascade.checks.includes('labels')) problems.push(`tiers[${i}].cascade.labels: add 'labels' to cascade.checks, or the labels are never checked`);
+    if (t.cascade.schema && !t.cascade.checks.includes('json')) problems.push(`tiers[${i}].cascade.schema: add 'json' to cascade.checks, or the schema is never checked`);
+  }
   const last = cfg.routing.thresholds[cfg.routing.thresholds.length - 1];
   if (last.upTo !== 1) problems.push(`routing.thresholds[${cfg.routing.thresholds.length - 1}].upTo: the last threshold must be 1 so every score has a tier`);
 

@@ -243,6 +243,8 @@ export const GatewayConfigSchema = z.strictObject({
       .strictObject({
         checks: z.array(z.enum(CASCADE_CHECKS as [CascadeCheck, ...CascadeCheck[]])).default(['empty', 'refusal', 'truncated', 'json', 'logprob']),
         minMeanLogprob: z.number().max(0).default(-1).describe('logprob check: escalate below this mean token log-probability (providers returning logprobs only)'),
+        labels: z.array(z.string().min(1)).min(1).optional().describe('labels check: escalate an answer that is not one of these labels (a classifier switched to a small model)'),
+        schema: z.record(z.string(), z.unknown()).optional().describe('json check: a JSON Schema every answer must satisfy even when the request did not ask for JSON (an extractor switched to a small model)'),
       })
       .prefault({}),
   })).min(1),
@@ -252,6 +254,8 @@ export const GatewayConfigSchema = z.strictObject({
       .min(1)
       .describe('Ascending; a prompt with complexity score s goes to the first tier with s <= upTo; the last upTo must be 1'),
     baselineModel: z.string().min(1).describe('Model whose price gives baseline_cost_usd (what you would pay without the gateway)'),
+    features: z.record(z.string().min(1), z.string().min(1)).optional()
+      .describe('Tier per feature for model auto (or none): e.g. a cascade tier whose first model is a small model a feature was switched to, its checks the guard'),
     learned: artefact('JSON from `llm-finops router train`')
       .optional()
       .describe("A trained router: its score in [0, 1] replaces the heuristic's for model auto, mapped by thresholds"),

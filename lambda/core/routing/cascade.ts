@@ -5,14 +5,18 @@
  */
 import type { ChatCompletion, ChatRequest } from '../openai/types';
 
-export type CascadeCheck = 'empty' | 'refusal' | 'truncated' | 'json' | 'logprob';
+export type CascadeCheck = 'empty' | 'refusal' | 'truncated' | 'json' | 'logprob' | 'labels';
 
-export const CASCADE_CHECKS: readonly CascadeCheck[] = ['empty', 'refusal', 'truncated', 'json', 'logprob'];
+export const CASCADE_CHECKS: readonly CascadeCheck[] = ['empty', 'refusal', 'truncated', 'json', 'logprob', 'labels'];
 
 export interface CascadeSettings {
   readonly checks: readonly CascadeCheck[];
   /** Mean token log-probability below which the answer is rejected (only when the provider returns logprobs). */
   readonly minMeanLogprob: number;
+  /** labels check: the answer must be one of these (a classifier's label set), after case, spacing and a trailing full stop. */
+  readonly labels?: readonly string[];
+  /** json check: a JSON Schema every answer must satisfy, whether or not the request asked for JSON (an extractor's output). */
+  readonly schema?: Readonly<Record<string, unknown>>;
 }
 
 export type Verdict = { readonly ok: true } | { readonly ok: false; readonly reason: CascadeCheck; readonly detail: string };
@@ -104,7 +108,11 @@ export function checkAnswer(req: ChatRequest, completion: ChatCompletion, settin
   }
   if (on.has('empty') && !hasTools && text.trim() === '') return { ok: false, reason: 'empty', detail: 'no content' };
   if (on.has('truncated') && choice?.finish_reason === 'length') return { ok: false, reason: 'truncated', detail: 'finish_reason length' };
-  const json = wantedJson(req);
+  if (on.has('labels') && settings.labels?.length && !hasTools) {
+    const label = text.trim().toLowerCase().replace(/\s+/g, ' ').replace(/[.!]+$/, '');
+    if (!settings.labels.some((l) => l.toLowerCase() === label)) return { ok: false, reason: 'labels', detail: `not one of ${settings.labels.join(', ')}: ${text.slice(0, 40)}` };
+  }
+  const json = wantedJson(req) ?? (settings.schema ? { schema: settings.schema } : undefined);
   if (on.has('json') && json && !hasTools) {
     let parsed: unknown;
     try {

@@ -48,6 +48,10 @@ export function route(config: ResolvedConfig, tenant: ResolvedTenant, req: ChatR
     }
     throw new NotFoundError(`The model '${requested}' does not exist or you do not have access to it.`, 'model');
   }
+  // A feature routed to a tier of its own (a feature switched to a small model, guarded by a cascade's checks).
+  const featured = feature ? config.raw.routing.features?.[feature] : undefined;
+  const featureTier = featured ? config.tiers.get(featured) : undefined;
+  if (featureTier && tenant.allowedTiers.has(featureTier.name)) return { chain: featureTier.models, tier: featureTier.name, reason: `feature:${feature}` };
   let score: number;
   let reason: string;
   if (learned) {
