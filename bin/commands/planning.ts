@@ -8,6 +8,7 @@ import { sha256, systemClock, systemIds } from '../../lambda/adapters/system-run
 import { LogAlertSink } from '../../lambda/adapters/usage-sinks';
 import { apiCost, committedThroughputInput, crossover, crossoverSvg, HOURS_PER_MONTH, instancesFor, selfHostedCost, type CrossoverInput, type CrossoverOption } from '../../lambda/core/finops/crossover';
 import { estimate, UNIT_PRICES, type UsageProfile } from '../../lambda/core/finops/estimate';
+import { DAYS_PER_MONTH, daysSpanned } from '../../lambda/core/finops/usage-span';
 import { replay, type TraceRow } from '../../lambda/core/finops/replay';
 import { findCatalogPrice, PRICE_CATALOG } from '../../lambda/core/pricing/catalog';
 import { action, integerIn, numberIn, readJsonLines, UsageError } from '../cli-support';
@@ -27,15 +28,12 @@ function defaultReplayConfig(): string {
 
 /** Savings-plan discounts assumed for SageMaker commitments (public "up to" figures are higher; these are typical). */
 const COMMITMENT_DISCOUNT = { none: 0, '1yr': 0.3, '3yr': 0.5 } as const;
-const DAYS_PER_MONTH = 30.42;
 
 /** Usage records of a log file and the days they span (at least one), to turn totals into monthly rates. */
 function readUsageLog(file: string): { records: Record<string, unknown>[]; days: number } {
   // Feedback lines (type: feedback) share the log; they are outcomes, not requests.
   const records = readJsonLines(file).map((l) => l.value).filter((r) => r.type !== 'feedback');
-  const times = records.map((r) => Date.parse(String(r.ts))).filter((t) => !Number.isNaN(t));
-  const days = times.length ? (Math.max(...times) - Math.min(...times)) / 86_400_000 : 0;
-  return { records, days: Math.max(1, days) };
+  return { records, days: daysSpanned(records) };
 }
 
 /** Monthly token rate of a usage log: every token it records, over the days it spans. */

@@ -1,11 +1,11 @@
 import { crossover, instancesFor, selfHostedCost, type CrossoverInput } from './crossover';
+import { DAYS_PER_MONTH, daysSpanned } from './usage-span';
 
 /**
  * The distillation plan (issue 36): which features of a usage log are worth moving from the premium model to a small
  * one, and what each hosting option would cost and save at the feature's current volume. Pure: records in, plan out.
  */
 
-const DAYS_PER_MONTH = 30.42;
 
 /** A way to run the small model: a per-token price (a Bedrock custom model on demand, a small API model) or instances. */
 export interface DistillHosting {
@@ -80,8 +80,7 @@ const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 export function planDistillation(records: readonly Rec[], c: DistillCriteria): DistillPlan {
   // Answered requests only: a cache hit costs nothing to move, an error teaches nothing.
   const live = records.filter((r) => typeof r.feature === 'string' && r.feature && !r.feature.startsWith('shadow.') && r.status === 200 && !isHit(r));
-  const times = records.map((r) => Date.parse(String(r.ts))).filter((t) => !Number.isNaN(t));
-  const days = Math.max(1, times.length ? (Math.max(...times) - Math.min(...times)) / 86_400_000 : 0);
+  const days = daysSpanned(records);
   const perMonth = DAYS_PER_MONTH / days;
   const byFeature = new Map<string, Rec[]>();
   for (const r of live) byFeature.set(r.feature as string, [...(byFeature.get(r.feature as string) ?? []), r]);
