@@ -31,6 +31,14 @@ const REFUSAL = new RegExp(
   'i',
 );
 
+/**
+ * A classifier's answer as a label: case, spacing and trailing punctuation do not count ("Billing." is billing). The
+ * labels check and the shadow tests' exact scorer compare labels this way.
+ */
+export function normaliseLabel(s: string): string {
+  return s.trim().toLowerCase().replace(/\s+/g, ' ').replace(/[.!?;:,]+$/, '');
+}
+
 /** Whether the request asks for JSON (`response_format` json_object or json_schema), and the schema if given. */
 function wantedJson(req: ChatRequest): { schema: unknown } | undefined {
   const rf = req.response_format as { type?: string; json_schema?: { schema?: unknown } } | undefined;
@@ -109,8 +117,8 @@ export function checkAnswer(req: ChatRequest, completion: ChatCompletion, settin
   if (on.has('empty') && !hasTools && text.trim() === '') return { ok: false, reason: 'empty', detail: 'no content' };
   if (on.has('truncated') && choice?.finish_reason === 'length') return { ok: false, reason: 'truncated', detail: 'finish_reason length' };
   if (on.has('labels') && settings.labels?.length && !hasTools) {
-    const label = text.trim().toLowerCase().replace(/\s+/g, ' ').replace(/[.!]+$/, '');
-    if (!settings.labels.some((l) => l.toLowerCase() === label)) return { ok: false, reason: 'labels', detail: `not one of ${settings.labels.join(', ')}: ${text.slice(0, 40)}` };
+    const label = normaliseLabel(text);
+    if (!settings.labels.some((l) => normaliseLabel(l) === label)) return { ok: false, reason: 'labels', detail: `not one of ${settings.labels.join(', ')}: ${text.slice(0, 40)}` };
   }
   const json = wantedJson(req) ?? (settings.schema ? { schema: settings.schema } : undefined);
   if (on.has('json') && json && !hasTools) {

@@ -1,13 +1,13 @@
+import { normaliseLabel } from '../routing/cascade';
+
 /**
  * How a candidate's answer is scored against the premium answer in a shadow test, in [0, 1]; null when the premium
  * answer itself cannot be scored that way (a json-fields premium that is not JSON): such a pair is not counted.
  */
 export type Scorer = (premium: string, candidate: string) => number | null;
 
-const normalise = (s: string): string => s.trim().toLowerCase().replace(/\s+/g, ' ').replace(/[.!?;:,]+$/, '');
-
-/** Classification: the same label after trimming, case and a trailing full stop. */
-export const exactScorer: Scorer = (p, c) => (normalise(p) === normalise(c) ? 1 : 0);
+/** Classification: the same label after trimming, case and trailing punctuation (normaliseLabel, as the labels check). */
+export const exactScorer: Scorer = (p, c) => (normaliseLabel(p) === normaliseLabel(c) ? 1 : 0);
 
 /** The first JSON object in a text (a fenced ```json block or a bare {...}); undefined when there is none. */
 function jsonObject(text: string): Record<string, unknown> | undefined {
