@@ -208,10 +208,13 @@ export class Gateway {
         this.deps.capture?.offer({ requestId: trace.requestId, tenantId: tenant.id, feature: trace.feature, model, request: req, completion });
         this.shadow?.offer({ tenantId: tenant.id, apiKeyId: inv.apiKeyId, feature: trace.feature, model, request: req, completion });
       };
-      const keep: StoreAnswer = async (model, completion, usage) => {
-        offer(model, completion);
-        await lookup.store(model, completion, usage);
-      };
+      // Without capture or shadow tests (most gateways) the answer goes to the cache's store as it did.
+      const keep: StoreAnswer = this.deps.capture || this.shadow
+        ? async (model, completion, usage) => {
+          offer(model, completion);
+          await lookup.store(model, completion, usage);
+        }
+        : lookup.store;
       if (cascadeTier) return await cascaded(steps, trace, req, callReq, r, cascadeTier, callMax, reservation, answerSignal, keep);
       if (trace.stream) return await streamed(steps, trace, callReq, r, callMax, reservation, inv.signal, keep);
 
@@ -226,7 +229,7 @@ export class Gateway {
       const line = steps.charge(trace, 'answer', done.model, callReq, { usage: done.value.usage, problem: done.value.usageProblem }, done.value.completion, tierUsed);
       trace.receipt.answered(line.usage);
       await steps.settle(reservation, trace);
-      offer(done.model, done.value.completion);
+      if (keep !== lookup.store) offer(done.model, done.value.completion);
       if (!line.estimated && !done.value.native) await lookup.store(done.model, done.value.completion, line.usage);
       const body = codec.json(done.value.completion, { model: done.model.id, usage: line.usage, native: done.value.native }, decoded);
       const record = steps.results.emit(trace, 200, null);
