@@ -575,6 +575,17 @@ export type GatewayConfigDocument = {
             scorer?: "exact" | "json-fields" | "similarity";
             /** At most this many shadow calls a day (UTC), per gateway process */
             maxPerDay?: number;
+            /** For a feature switched to a small model (routing.features, with this policy's model the premium one): the guard on agreement, per gateway process; one switch_back alert per feature and retry period */
+            switchBack?: {
+                /** Send the feature back to its tier's last (premium) model when the mean agreement of the last `window` scores falls below this */
+                below: number;
+                /** Shadow scores the mean is taken over */
+                window?: number;
+                /** No decision on fewer scores than this */
+                minSamples?: number;
+                /** Then the small model is tried again, with an empty window */
+                retryAfterMinutes?: number;
+            } | undefined;
         }[];
     };
     /** Price overrides keyed by priceId; win over the catalog */

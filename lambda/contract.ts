@@ -85,7 +85,7 @@ export const GATEWAY_METRICS = {
 /** The dimension of GATEWAY_METRICS.quotaAlerts: the alert's type (QUOTA_ALERT_TYPES). */
 export const ALERT_TYPE_DIMENSION = 'AlertType';
 /** The values of ALERT_TYPE_DIMENSION: the types of QuotaAlert (lambda/core/ports.ts) the router publishes. */
-export const QUOTA_ALERT_TYPES = ['quota_threshold', 'quota_forecast', 'quota_spike', 'quota_brownout'] as const;
+export const QUOTA_ALERT_TYPES = ['quota_threshold', 'quota_forecast', 'quota_spike', 'quota_brownout', 'switch_back'] as const;
 
 /** Powertools service name of the router's logs and metrics. */
 export const ROUTER_SERVICE = 'llm-finops-router';

@@ -149,7 +149,7 @@ describe('the documentation', () => {
       value = JSON.parse(`{${text}}`);
     }
     const platform = JSON.parse(readFileSync(join(ROOT, 'examples', 'platform', 'gateway.json'), 'utf8'));
-    const configKeys = Object.keys(value).filter((k) => k in platform || ['cache', 'context', 'quota', 'routing', 'tenants', 'promptCache', 'usage'].includes(k));
+    const configKeys = Object.keys(value).filter((k) => k in platform || ['cache', 'context', 'quota', 'routing', 'tenants', 'promptCache', 'usage', 'shadow', 'capture'].includes(k));
     if (configKeys.length === Object.keys(value).length && configKeys.length > 0) {
       // Excerpts name tenant 'acme' as the docs' example tenant.
       const merged = { ...platform, tenants: [{ id: 'acme', apiKeys: [] }] };

@@ -76,6 +76,13 @@ function reportCommand(o: { usage: string; json?: boolean }): number {
   const usd = (x: number | null) => (x === null ? 'n/a' : `$${x.toFixed(6)}`);
   const ms = (x: number | null) => (x === null ? 'n/a' : `${Math.round(x)} ms`);
   for (const f of report) {
+    if (f.switched) {
+      const sw = f.switched;
+      w(`${f.feature} (switched to ${f.candidates.join(', ') || 'n/a'}; compared with ${sw.reference.join(', ')}): ${sw.requests} requests, ${sw.escalated} escalated by the check, ${sw.switchedBack} while switched back; ` +
+        `${f.shadowCalls} shadow calls, ${f.scored} scored; agreement ${pct(f.agreement)} (full ${pct(f.fullAgreement)}); ` +
+        `cost ${usd(f.candidateUsdPerRequest)} a request vs ${usd(f.premiumUsdPerRequest)} premium (${pct(f.costSaving)} cheaper, escalations included); median latency ${ms(f.candidateLatencyMsP50)} vs ${ms(f.premiumLatencyMsP50)}\n`);
+      continue;
+    }
     w(`${f.feature} (candidate ${f.candidates.join(', ')}): ${f.shadowCalls} shadow calls, ${f.scored} scored; agreement ${pct(f.agreement)} (full ${pct(f.fullAgreement)}); ` +
       `cost ${usd(f.candidateUsdPerRequest)} vs ${usd(f.premiumUsdPerRequest)} a request (${pct(f.costSaving)} cheaper); median latency ${ms(f.candidateLatencyMsP50)} vs ${ms(f.premiumLatencyMsP50)}\n`);
   }

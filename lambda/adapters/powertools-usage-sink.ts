@@ -1,12 +1,12 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { ALERT_TYPE_DIMENSION, GATEWAY_METRICS as M, type QUOTA_ALERT_TYPES } from '../contract';
-import type { AlertSink, QuotaAlert, UsageSink } from '../core/ports';
+import type { Alert, AlertSink, UsageSink } from '../core/ports';
 import type { FeedbackRecord, UsageRecord } from '../core/usage';
 
 /** The AlertType dimension's values, listed for the constructs in the contract, are exactly the core's alert types. */
 type SameUnion<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-export const ALERT_TYPES_IN_SYNC: SameUnion<QuotaAlert['type'], (typeof QUOTA_ALERT_TYPES)[number]> = true;
+export const ALERT_TYPES_IN_SYNC: SameUnion<Alert['type'], (typeof QUOTA_ALERT_TYPES)[number]> = true;
 
 /**
  * The Lambda's usage sink: each record as one structured Powertools log line (`_type: llm_usage`, for Logs
@@ -61,7 +61,7 @@ export class PowertoolsUsageSink implements UsageSink {
 export class PowertoolsAlertSink implements AlertSink {
   constructor(private readonly logger: Logger, private readonly metrics: Metrics) {}
 
-  publish(alert: QuotaAlert): void {
+  publish(alert: Alert): void {
     try {
       this.logger.warn('llm_alert', { _type: 'llm_alert', ...alert });
       this.metrics.addDimension(ALERT_TYPE_DIMENSION, alert.type);

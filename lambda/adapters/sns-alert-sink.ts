@@ -1,7 +1,7 @@
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { snsClient } from './lazy';
 import { awsClientConfig } from './aws-client-config';
-import type { AlertSink, QuotaAlert } from '../core/ports';
+import type { Alert, AlertSink, SwitchBackAlert } from '../core/ports';
 import { chatNotification } from './chat-notification';
 
 /**
@@ -19,13 +19,13 @@ export class SnsAlertSink implements AlertSink {
   constructor(
     client: SNSClient | undefined,
     private readonly topicArn: string,
-    private readonly onError: (err: unknown, alert: QuotaAlert) => void = (err, alert) =>
+    private readonly onError: (err: unknown, alert: Alert) => void = (err, alert) =>
       process.stderr.write(`${JSON.stringify({ _type: 'llm_alert_publish_failed', error: String(err), alert })}\n`),
   ) {
     this.client = client;
   }
 
-  publish(alert: QuotaAlert): void {
+  publish(alert: Alert): void {
     const { subject, description } = describeAlert(alert);
     // The SDK client is loaded and made inside the promise, so even a failure to load it only reaches onError.
     const sent = Promise.resolve()
@@ -33,21 +33,16 @@ export class SnsAlertSink implements AlertSink {
         const { PublishCommand, SNSClient } = snsClient();
         this.client ??= new SNSClient(awsClientConfig('delivery'));
         return this.client.send(new PublishCommand({
-        TopicArn: this.topicArn,
-        Subject: subject,
-        Message: chatNotification({
-          title: subject,
-          description,
-          eventType: alert.type,
-          threadId: alert.counter,
-          context: { ...alert, policy: alert.policy ? `${alert.policy.id} ${alert.policy.per} ${alert.policy.value}` : undefined },
-          nextSteps: [alert.policy ? `Raise quota.policies '${alert.policy.id}' in the gateway config` : 'Raise the limit without a redeploy: llm-finops quota limits ... --set KEY=VALUE --store dynamodb'],
-        }),
-        MessageAttributes: {
-          type: { DataType: 'String', StringValue: alert.type },
-          tenant: { DataType: 'String', StringValue: alert.tenant },
-          scope: { DataType: 'String', StringValue: alert.scope },
-        },
+          TopicArn: this.topicArn,
+          Subject: subject,
+          Message: chatNotification({ title: subject, description, eventType: alert.type, threadId: alert.counter, ...noticeFacts(alert) }),
+          MessageAttributes: alert.type === 'switch_back'
+            ? { type: { DataType: 'String', StringValue: alert.type }, feature: { DataType: 'String', StringValue: alert.feature }, scope: { DataType: 'String', StringValue: 'feature' } }
+            : {
+              type: { DataType: 'String', StringValue: alert.type },
+              tenant: { DataType: 'String', StringValue: alert.tenant },
+              scope: { DataType: 'String', StringValue: alert.scope },
+            },
         }));
       })
       .catch((err) => this.onError(err, alert))
@@ -60,8 +55,35 @@ export class SnsAlertSink implements AlertSink {
   }
 }
 
+/** An alert's machine-readable facts and what to do about it. */
+function noticeFacts(alert: Alert): { context: Record<string, string | number | null | undefined>; nextSteps: string[] } {
+  if (alert.type === 'switch_back') {
+    return {
+      context: { ...alert },
+      nextSteps: [
+        `See the agreement per feature: llm-finops distill report --usage <usage.jsonl>`,
+        `To keep the premium model after ${alert.retryAt}, remove routing.features.${alert.feature} from the gateway config`,
+      ],
+    };
+  }
+  return {
+    context: { ...alert, policy: alert.policy ? `${alert.policy.id} ${alert.policy.per} ${alert.policy.value}` : undefined },
+    nextSteps: [alert.policy ? `Raise quota.policies '${alert.policy.id}' in the gateway config` : 'Raise the limit without a redeploy: llm-finops quota limits ... --set KEY=VALUE --store dynamodb'],
+  };
+}
+
+function describeSwitchBack(a: SwitchBackAlert): { subject: string; description: string } {
+  const pct = (v: number): string => `${(v * 100).toFixed(1)}%`;
+  return {
+    subject: `LLM switch back: ${a.feature} to ${a.model}`.slice(0, 100),
+    description: `The small model's answers to '${a.feature}' agreed ${pct(a.agreement)} with ${a.model}'s over the last ${a.samples} shadow tests, below ${pct(a.below)}: `
+      + `the feature is answered by ${a.model} until ${a.retryAt.slice(0, 16).replace('T', ' ')} UTC, then the small model is tried again.`,
+  };
+}
+
 /** The subject (at most 100 characters, SNS's limit) and the sentence of an alert, per type. */
-export function describeAlert(alert: QuotaAlert): { subject: string; description: string } {
+export function describeAlert(alert: Alert): { subject: string; description: string } {
+  if (alert.type === 'switch_back') return describeSwitchBack(alert);
   const pct = Math.round(alert.threshold * 100);
   const fmt = (v: number): string => (alert.unit === 'usd' ? `$${(v / 1_000_000).toFixed(2)}` : `${v} tokens`);
   const p = alert.policy;

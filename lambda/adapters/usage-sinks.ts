@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AlertSink, QuotaAlert, UsageSink } from '../core/ports';
+import type { Alert, AlertSink, QuotaAlert, SwitchBackAlert, UsageSink } from '../core/ports';
 import type { FeedbackRecord, UsageRecord } from '../core/usage';
 
 /**
@@ -119,9 +119,11 @@ export class NullUsageSink implements UsageSink {
 
 export class MemoryAlertSink implements AlertSink {
   readonly alerts: QuotaAlert[] = [];
+  readonly switchAlerts: SwitchBackAlert[] = [];
 
-  publish(alert: QuotaAlert): void {
-    this.alerts.push(alert);
+  publish(alert: Alert): void {
+    if (alert.type === 'switch_back') this.switchAlerts.push(alert);
+    else this.alerts.push(alert);
   }
 }
 
@@ -129,7 +131,7 @@ export class MemoryAlertSink implements AlertSink {
 export class TeeAlertSink implements AlertSink {
   constructor(private readonly sinks: readonly AlertSink[]) {}
 
-  publish(alert: QuotaAlert): void {
+  publish(alert: Alert): void {
     for (const s of this.sinks) s.publish(alert);
   }
 
@@ -140,7 +142,7 @@ export class TeeAlertSink implements AlertSink {
 
 /** Writes alerts as JSON lines on stderr (`llm-finops local`, and the Lambda without an alert topic). */
 export class LogAlertSink implements AlertSink {
-  publish(alert: QuotaAlert): void {
+  publish(alert: Alert): void {
     process.stderr.write(`${JSON.stringify({ _type: 'llm_alert', ...alert })}\n`);
   }
 }

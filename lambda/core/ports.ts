@@ -361,9 +361,31 @@ export interface QuotaAlert {
   readonly ts: string;
 }
 
+/**
+ * switch_back: a feature switched to a small model (`routing.features`) went back to its premium model because the
+ * shadow agreement of its answers fell below the policy's `switchBack.below` (shadow/switch-guard.ts).
+ */
+export interface SwitchBackAlert {
+  readonly type: 'switch_back';
+  readonly feature: string;
+  /** The premium model the feature is sent to until `retryAt`. */
+  readonly model: string;
+  /** Mean agreement over the last `samples` shadow scores. */
+  readonly agreement: number;
+  readonly samples: number;
+  readonly below: number;
+  readonly retryAt: string;
+  /** The claim that keeps it to one alert per feature and retry period across instances. */
+  readonly counter: string;
+  readonly ts: string;
+}
+
+/** Everything an AlertSink delivers. */
+export type Alert = QuotaAlert | SwitchBackAlert;
+
 export interface AlertSink {
   /** Must not throw or block the request. */
-  publish(alert: QuotaAlert): void;
+  publish(alert: Alert): void;
   /** Waits for publishes still in flight (a Lambda handler calls it before it returns). */
   flush?(): Promise<void>;
 }

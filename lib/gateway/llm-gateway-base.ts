@@ -44,7 +44,7 @@ export interface ILlmGateway extends IConstruct {
   metricQuotaRejections(options?: GatewayMetricOptions): cloudwatch.Metric;
   /** Requests a quota, the kill switch or a brownout stage downgraded to a cheaper tier (Sum, gateway-wide). */
   metricQuotaDowngrades(options?: cloudwatch.MetricOptions): cloudwatch.Metric;
-  /** Budget alerts of one type: quota_threshold, quota_forecast, quota_spike or quota_brownout (Sum). */
+  /** Alerts of one type: quota_threshold, quota_forecast, quota_spike, quota_brownout or switch_back (Sum). */
   metricQuotaAlerts(alertType: string, options?: cloudwatch.MetricOptions): cloudwatch.Metric;
   /** The gateway's own time per request, upstream excluded (milliseconds; p99 unless the options say otherwise). */
   metricOverheadMs(options?: GatewayMetricOptions): cloudwatch.Metric;

@@ -231,6 +231,15 @@ export function resolveConfig(input: unknown, catalog: PriceCatalog = PRICE_CATA
   for (const [feature, tier] of Object.entries(cfg.routing.features ?? {})) {
     if (!tiers.has(tier)) problems.push(`routing.features.${feature}: unknown tier '${tier}'`);
   }
+  cfg.shadow.policies.forEach((p, i) => {
+    if (!p.switchBack) return;
+    const at = `shadow.policies[${i}].switchBack`;
+    const tier = tiers.get(cfg.routing.features?.[p.feature] ?? '');
+    if (!cfg.routing.features?.[p.feature]) problems.push(`${at}: routing.features has no '${p.feature}': there is no switch to guard`);
+    else if (tier && tier.models.length < 2) problems.push(`${at}: tier '${tier.name}' of feature '${p.feature}' has one model, so there is no premium model to switch back to`);
+    else if (tier && tier.models[0].id === p.model) problems.push(`shadow.policies[${i}].model: '${p.model}' is the small model the feature is switched to; name the premium model its answers are compared with (e.g. '${tier.models[tier.models.length - 1].id}')`);
+    if (p.switchBack.minSamples > p.switchBack.window) problems.push(`${at}.minSamples: ${p.switchBack.minSamples} is more than the window of ${p.switchBack.window}`);
+  });
   for (const [i, t] of cfg.tiers.entries()) {
     if (t.cascade.labels && !t.cascade.checks.includes('labels')) problems.push(`tiers[${i}].cascade.labels: add 'labels' to cascade.checks, or the labels are never checked`);
     if (t.cascade.schema && !t.cascade.checks.includes('json')) problems.push(`tiers[${i}].cascade.schema: add 'json' to cascade.checks, or the schema is never checked`);

@@ -493,6 +493,13 @@ export const GatewayConfigSchema = z.strictObject({
           scorer: z.enum(['exact', 'json-fields', 'similarity']).default('exact')
             .describe('How agreement with the premium answer is scored: exact (classification labels), json-fields (share of the premium JSON\'s fields the candidate matches), similarity (word-overlap F1, for free text)'),
           maxPerDay: z.number().int().positive().default(1000).describe('At most this many shadow calls a day (UTC), per gateway process'),
+          switchBack: z.strictObject({
+            below: z.number().gt(0).max(1).describe('Send the feature back to its tier\'s last (premium) model when the mean agreement of the last `window` scores falls below this'),
+            window: positiveInt.max(10_000).default(100).describe('Shadow scores the mean is taken over'),
+            minSamples: positiveInt.max(10_000).default(30).describe('No decision on fewer scores than this'),
+            retryAfterMinutes: positiveInt.max(10_080).default(60).describe('Then the small model is tried again, with an empty window'),
+          }).optional()
+            .describe('For a feature switched to a small model (routing.features, with this policy\'s model the premium one): the guard on agreement, per gateway process; one switch_back alert per feature and retry period'),
         }))
         .default([])
         .describe('Shadow tests of a candidate model: the client gets the premium answer; the candidate\'s is recorded (feature shadow.<feature>, its own spend and quota scope) and scored against it (a feedback line)'),

@@ -165,9 +165,24 @@ export interface ShadowFeatureReport {
   readonly costSaving: number | null;
   readonly candidateLatencyMsP50: number | null;
   readonly premiumLatencyMsP50: number | null;
+  /**
+   * The feature is switched to a small model (its requests routed by `routing.features`): then `candidates` are the
+   * models that served it, the shadow calls are the premium model's (`reference`), agreement is the served answers'
+   * with the premium ones, and the candidate cost is what the feature's requests cost, escalations included.
+   */
+  readonly switched: null | {
+    readonly reference: readonly string[];
+    /** Requests the cascade's check sent on to a later (premium) model, of the switched requests. */
+    readonly escalated: number;
+    /** Requests answered by the premium model because the switch's guard had sent the feature back. */
+    readonly switchedBack: number;
+    readonly requests: number;
+  };
 }
 
-interface ReportRec extends Rec { readonly type?: unknown; readonly request_id?: unknown; readonly score?: unknown; readonly latency_ms?: unknown }
+interface ReportRec extends Rec {
+  readonly type?: unknown; readonly request_id?: unknown; readonly score?: unknown; readonly latency_ms?: unknown; readonly route_reason?: unknown; readonly cascade?: unknown;
+}
 
 const median = (xs: number[]): number | null => {
   if (!xs.length) return null;
@@ -188,6 +203,8 @@ export function shadowReport(lines: readonly ReportRec[]): ShadowFeatureReport[]
   return [...features].sort().map((feature) => {
     const shadow = requests.filter((r) => r.feature === `shadow.${feature}`);
     const answered = shadow.filter((r) => r.status === 200);
+    const routed = requests.filter((r) => r.feature === feature && typeof r.route_reason === 'string' && r.route_reason.startsWith(`feature:${feature}`));
+    if (routed.length) return switchedReport(feature, shadow, answered, routed, scores);
     const candidates = [...new Set(shadow.map((r) => String(r.model)))].sort();
     const premium = requests.filter((r) => r.feature === feature && r.status === 200 && !isHit(r) && !candidates.includes(String(r.model)));
     const got = answered.map((r) => scores.get(String(r.request_id))).filter((s): s is number => s !== undefined);
@@ -201,6 +218,29 @@ export function shadowReport(lines: readonly ReportRec[]): ShadowFeatureReport[]
       candidateUsdPerRequest: cand === null ? null : round(cand, 6), premiumUsdPerRequest: prem === null ? null : round(prem, 6),
       costSaving: cand !== null && prem ? round(1 - cand / prem, 4) : null,
       candidateLatencyMsP50: median(answered.map((r) => num(r.latency_ms))), premiumLatencyMsP50: median(premium.map((r) => num(r.latency_ms))),
+      switched: null,
     };
   });
+}
+
+const perRequestUsd = (rs: readonly ReportRec[]): number | null => (rs.length ? round(rs.reduce((s, r) => s + num(r.cost_micros), 0) / rs.length / 1e6, 6) : null);
+
+/** A switched feature: the served answers (small, escalated or switched back) against the premium model's shadow calls. */
+function switchedReport(feature: string, shadow: readonly ReportRec[], answered: readonly ReportRec[], routed: readonly ReportRec[], scores: ReadonlyMap<string, number>): ShadowFeatureReport {
+  const served = routed.filter((r) => r.status === 200 && !isHit(r));
+  const back = served.filter((r) => String(r.route_reason).includes('(switched back'));
+  const onSwitch = served.filter((r) => !back.includes(r));
+  const escalated = onSwitch.filter((r) => Array.isArray(r.cascade) && r.cascade.length > 1).length;
+  const got = answered.map((r) => scores.get(String(r.request_id))).filter((s): s is number => s !== undefined);
+  const cand = perRequestUsd(served);
+  const prem = perRequestUsd(answered);
+  return {
+    feature, candidates: [...new Set(onSwitch.filter((r) => !(Array.isArray(r.cascade) && r.cascade.length > 1)).map((r) => String(r.model)))].sort(),
+    shadowCalls: shadow.length, scored: got.length,
+    agreement: got.length ? round(got.reduce((s, x) => s + x, 0) / got.length, 4) : null,
+    fullAgreement: got.length ? round(got.filter((x) => x >= 1).length / got.length, 4) : null,
+    candidateUsdPerRequest: cand, premiumUsdPerRequest: prem, costSaving: cand !== null && prem ? round(1 - cand / prem, 4) : null,
+    candidateLatencyMsP50: median(served.map((r) => num(r.latency_ms))), premiumLatencyMsP50: median(answered.map((r) => num(r.latency_ms))),
+    switched: { reference: [...new Set(shadow.map((r) => String(r.model)))].sort(), escalated, switchedBack: back.length, requests: served.length },
+  };
 }

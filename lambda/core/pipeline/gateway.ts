@@ -22,6 +22,7 @@ import { Steps } from './steps';
 import { streamed } from './stream';
 import { Tenants } from './tenants';
 import { Shadow } from '../shadow/shadow';
+import { SwitchGuard } from '../shadow/switch-guard';
 import type { ChatInvocation, GatewayDeps, GatewayResult, JsonResult, StoreAnswer, Trace } from './types';
 import type { ChatProvider } from '../ports';
 import { carries } from '../formats/capabilities';
@@ -49,8 +50,19 @@ export class Gateway {
     this.quota = new QuotaGuard(deps.config, deps.quota, deps.alerts, deps.clock, deps.ops);
     this.steps = new Steps(deps, this.quota);
     this.batchHolds = new BatchHolds(this.quota, deps.quota, deps.clock);
+    // A switched feature whose shadow agreement falls goes back to its premium model (switch-guard.ts).
+    this.switchGuard = deps.config.raw.shadow.policies.some((p) => p.switchBack)
+      ? new SwitchGuard(deps.config, deps.clock, deps.alerts, deps.quota, (f) => deps.config.tiers.get(deps.config.raw.routing.features![f])!.models.at(-1)!.id)
+      : undefined;
     // Shadow calls go through this same pipeline, recorded under their own feature (shadow.ts).
-    this.shadow = deps.config.raw.shadow.policies.length ? new Shadow(deps.config, (inv) => this.chat(inv), deps.usage, deps.clock, deps.random) : undefined;
+    this.shadow = deps.config.raw.shadow.policies.length ? new Shadow(deps.config, (inv) => this.chat(inv), deps.usage, deps.clock, deps.random, this.switchGuard) : undefined;
+  }
+
+  private readonly switchGuard: SwitchGuard | undefined;
+
+  private route(tenant: ResolvedTenant, req: ChatRequest, feature: string | undefined): Route {
+    const guard = this.switchGuard;
+    return route(this.deps.config, tenant, req, this.deps.router, feature, guard && ((f) => guard.switchedBack(f)));
   }
 
   /** Shadow tests of candidate models (config `shadow`); none without a policy. */
@@ -99,7 +111,7 @@ export class Gateway {
   async countTokens(inv: ChatInvocation): Promise<JsonResult> {
     const tenant = await this.tenants.tenantOf(inv.tenantId);
     const decoded = this.codec('messages').decode(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes, inv.header ?? noHeaders, { countOnly: true });
-    route(this.deps.config, tenant, decoded.request, this.deps.router, DEFAULT_FEATURE);
+    this.route(tenant, decoded.request, DEFAULT_FEATURE);
     return { kind: 'json', status: 200, headers: {}, body: { input_tokens: estimateInputTokens(decoded.request) } };
   }
 
@@ -121,7 +133,7 @@ export class Gateway {
     const codec = endpoint === '/v1/messages' ? this.codec('messages') : endpoint === '/v1/responses' ? this.codec('responses') : CHAT_CODEC;
     const decoded = codec.decode(inv.body, inv.bodyBytes, this.deps.config.raw.server.maxBodyBytes, inv.header ?? noHeaders);
     const req = decideServiceTier(decoded.request, this.deps.config.raw.serviceTiers.policies, tenant.id, feature).request;
-    const r = carriable(route(this.deps.config, tenant, req, this.deps.router, feature), decoded);
+    const r = carriable(this.route(tenant, req, feature), decoded);
     const maxTokens = requestedMaxTokens(req);
     checkMaxTokens(maxTokens, r);
     const hinted = cacheHintTtl(req);
@@ -153,7 +165,7 @@ export class Gateway {
       trace.promptCache = scopedPolicyFor(this.deps.config.raw.promptCaching.policies, tenant.id, trace.feature)?.ttl ?? null;
       // Scoped to the tenant, so the same user id at two tenants counts as two users and cannot be joined across them.
       if (decoded.endUser) trace.endUser = this.endUser(tenant, decoded.endUser);
-      let r = carriable(route(this.deps.config, tenant, req, this.deps.router, trace.feature), decoded);
+      let r = carriable(this.route(tenant, req, trace.feature), decoded);
       trace.tier = r.tier;
       trace.routeReason = r.reason;
       const maxTokens = requestedMaxTokens(req);

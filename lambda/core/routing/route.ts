@@ -4,6 +4,7 @@ import type { ChatRequest } from '../openai/types';
 import { lastUserText } from '../cache/keys';
 import { scoreComplexity } from './heuristic';
 import type { LearnedRouter } from './learned';
+import type { SwitchedBack } from '../shadow/switch-guard';
 
 export interface Route {
   /** Models to try in order (the fallback chain). */
@@ -26,7 +27,10 @@ function pickAllowedTier(config: ResolvedConfig, tenant: ResolvedTenant, wanted:
  * 404 when unknown); `auto` (or no model) scores the prompt (with its feature tag, for a router trained on tags) and
  * maps the score to a tier through the thresholds.
  */
-export function route(config: ResolvedConfig, tenant: ResolvedTenant, req: ChatRequest, learned?: LearnedRouter, feature?: string): Route {
+export function route(
+  config: ResolvedConfig, tenant: ResolvedTenant, req: ChatRequest, learned?: LearnedRouter, feature?: string,
+  switchedBack?: (feature: string) => SwitchedBack | undefined,
+): Route {
   const requested = req.model ?? 'auto';
   if (requested !== 'auto') {
     const model = config.models.get(requested);
@@ -51,7 +55,12 @@ export function route(config: ResolvedConfig, tenant: ResolvedTenant, req: ChatR
   // A feature routed to a tier of its own (a feature switched to a small model, guarded by a cascade's checks).
   const featured = feature ? config.raw.routing.features?.[feature] : undefined;
   const featureTier = featured ? config.tiers.get(featured) : undefined;
-  if (featureTier && tenant.allowedTiers.has(featureTier.name)) return { chain: featureTier.models, tier: featureTier.name, reason: `feature:${feature}` };
+  if (featureTier && tenant.allowedTiers.has(featureTier.name)) {
+    // Its shadow agreement fell below the policy's switchBack: the tier's last (premium) model answers for a while.
+    const back = switchedBack?.(feature!);
+    if (back) return { chain: featureTier.models.slice(-1), tier: featureTier.name, reason: `feature:${feature} (switched back: agreement ${back.agreement} < ${back.below} over ${back.samples})` };
+    return { chain: featureTier.models, tier: featureTier.name, reason: `feature:${feature}` };
+  }
   let score: number;
   let reason: string;
   if (learned) {

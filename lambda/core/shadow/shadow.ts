@@ -4,6 +4,7 @@ import type { Clock, UsageSink } from '../ports';
 import type { ChatInvocation, GatewayResult } from '../pipeline/types';
 import { DailySample } from '../sampling';
 import { SCORERS } from './scorers';
+import type { SwitchGuard } from './switch-guard';
 
 /** The feature a shadow call is recorded under: its spend, quota scope and report apart from the feature's own. */
 export const shadowFeature = (feature: string): string => `shadow.${feature}`;
@@ -31,10 +32,13 @@ function contentOf(c: ChatCompletion | undefined): string | undefined {
  * policies on that name govern it, and the tenant's budgets count it). The candidate's answer is never returned to
  * anyone; it is scored against the premium answer and the score written as a feedback line on the shadow request
  * (`type: feedback`, the candidate as `model`), which `llm-finops distill report` and `router outcomes` read.
+ * A feature switched to a small model (`routing.features`) is shadowed the other way round: its served (small) answers
+ * are scored against the policy's (premium) model, and the scores feed the switch's guard (switch-guard.ts).
  */
 export class Shadow {
   private readonly policies: ReadonlyMap<string, ResolvedConfig['raw']['shadow']['policies'][number]>;
   private readonly sample: DailySample;
+  private readonly switched: ReadonlySet<string>;
   private readonly pending = new Set<Promise<void>>();
   private counts = { scored: 0, failed: 0, unscorable: 0, sampledOut: 0, droppedDailyCap: 0 };
 
@@ -44,8 +48,10 @@ export class Shadow {
     private readonly usage: UsageSink,
     private readonly clock: Clock,
     random: () => number = Math.random,
+    private readonly guard?: SwitchGuard,
   ) {
     this.policies = new Map(config.raw.shadow.policies.map((p) => [p.feature, p]));
+    this.switched = new Set(Object.keys(config.raw.routing.features ?? {}));
     this.sample = new DailySample(clock, random);
   }
 
@@ -62,18 +68,21 @@ export class Shadow {
     if (picked === 'sampled-out') return void this.counts.sampledOut++;
     if (picked === 'capped') return void this.counts.droppedDailyCap++;
     picked.take();
-    const premium = contentOf(x.completion);
+    // A feature switched to a small model (routing.features) is shadowed the other way round: the served answer is the
+    // small model's, the policy's model the premium one it is compared with; the score feeds the switch's guard.
+    const switched = this.switched.has(p.feature);
+    const served = contentOf(x.completion);
     const { stream: _s, stream_options: _o, ...rest } = x.request;
     const body = JSON.stringify({ ...rest, model: p.model });
     const task = this.clock.sleep(1)
       .then(() => this.run({ tenantId: x.tenantId, apiKeyId: x.apiKeyId, feature: shadowFeature(p.feature), body, bodyBytes: new TextEncoder().encode(body).length, cacheBypass: true }))
       .then((res) => {
         const candidate = res.kind === 'json' && res.status === 200 ? contentOf(res.body as ChatCompletion) : undefined;
-        if (candidate === undefined || premium === undefined) {
+        if (candidate === undefined || served === undefined) {
           this.counts.failed++;
           return;
         }
-        const score = SCORERS[p.scorer](premium, candidate);
+        const score = switched ? SCORERS[p.scorer](candidate, served) : SCORERS[p.scorer](served, candidate);
         if (score === null) {
           this.counts.unscorable++;
           return;
@@ -81,8 +90,9 @@ export class Shadow {
         this.counts.scored++;
         this.usage.feedback({
           type: 'feedback', ts: new Date(this.clock.now()).toISOString(), request_id: res.headers['x-request-id'] ?? '', tenant: x.tenantId,
-          score: Math.round(score * 10_000) / 10_000, model: p.model, prompt: null,
+          score: Math.round(score * 10_000) / 10_000, model: switched ? x.model.id : p.model, prompt: null,
         });
+        if (switched) this.guard?.observe(p.feature, score);
       })
       .catch(() => void this.counts.failed++)
       .finally(() => this.pending.delete(task));

@@ -100,6 +100,27 @@ describe('SnsAlertSink', () => {
     });
   });
 
+  it('says which switched feature went back to which premium model, why and until when, filterable by feature', async () => {
+    sns.on(PublishCommand).resolves({ MessageId: 'a1b2c3d4-5678-90ab-cdef-EXAMPLE44444' });
+    new SnsAlertSink(new SNSClient({ region: 'us-east-1' }), 'arn:aws:sns:us-east-1:111122223333:llm-alerts').publish({
+      type: 'switch_back', feature: 'tickets', model: 'claude-sonnet-4.5', agreement: 0.8312, samples: 100, below: 0.9,
+      retryAt: '2026-12-07T13:00:00.000Z', counter: 'switch#tickets#493812', ts: '2026-12-07T12:00:00.000Z',
+    });
+    await new Promise((r) => setImmediate(r));
+    const input = sns.commandCalls(PublishCommand)[0].args[0].input;
+    expect(input.Subject).toBe('LLM switch back: tickets to claude-sonnet-4.5');
+    expect(input.MessageAttributes).toEqual({
+      type: { DataType: 'String', StringValue: 'switch_back' },
+      feature: { DataType: 'String', StringValue: 'tickets' },
+      scope: { DataType: 'String', StringValue: 'feature' },
+    });
+    const message = JSON.parse(input.Message!);
+    expect(message.content.description).toBe("The small model's answers to 'tickets' agreed 83.1% with claude-sonnet-4.5's over the last 100 shadow tests, below 90.0%: "
+      + 'the feature is answered by claude-sonnet-4.5 until 2026-12-07 13:00 UTC, then the small model is tried again.');
+    expect(message.content.nextSteps[1]).toBe('To keep the premium model after 2026-12-07T13:00:00.000Z, remove routing.features.tickets from the gateway config');
+    expect(message.metadata).toMatchObject({ threadId: 'switch#tickets#493812', eventType: 'switch_back', additionalContext: { agreement: '0.8312', samples: '100' } });
+  });
+
   it('reports a failed publish without throwing into the request', async () => {
     sns.on(PublishCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottledException' }));
     const errors: unknown[] = [];
