@@ -557,7 +557,7 @@ export type GatewayConfigDocument = {
         }[];
         /** Only answers of these models are kept (the teacher). Default: routing.baselineModel */
         models?: string[] | undefined;
-        /** Directory for the JSONL files (llm-finops local): <path>/<feature>/<yyyy-mm-dd>.jsonl */
+        /** Directory for the JSONL files (llm-finops local): <path>/<feature>/<yyyy-mm-dd>.jsonl. On AWS the CaptureStore bucket bound to the router is used instead */
         path?: string | undefined;
         /** Exchanges waiting to be scrubbed and written; past it new ones are dropped and counted, the request never waits */
         queueSize?: number;

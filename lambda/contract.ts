@@ -24,6 +24,8 @@ export const ENV_BATCH_TABLE = 'LLM_FINOPS_BATCH_TABLE';
 export const ENV_BATCH_ROLE_ARN = 'LLM_FINOPS_BATCH_ROLE_ARN';
 /** Days the lane keeps files, batches and results (the bucket's lifecycle and the table's TTL agree). */
 export const ENV_BATCH_RETENTION_DAYS = 'LLM_FINOPS_BATCH_RETENTION_DAYS';
+/** The CaptureStore's bucket: captured training examples (issue 36) are written under `capture/` in it. */
+export const ENV_CAPTURE_BUCKET = 'LLM_FINOPS_CAPTURE_BUCKET';
 
 /** The `_type` of the poller's log lines that the BatchLane's metric filters count (a job's end; a batch's error). */
 export const BATCH_LOG_TYPES = { jobEnded: 'llm_batch_job', error: 'llm_batch_error' } as const;

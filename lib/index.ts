@@ -28,3 +28,4 @@ export * from './quota/token-quota-table';
 export * from './platform/cost-managed-ai-platform';
 export * from './gateway/gateway-config';
 export type { GatewayConfigDocument } from '../lambda/contract';
+export * from './capture/capture-store';

@@ -1,7 +1,8 @@
 // Every construct and option at once, as a platform team might compose them: an environment-agnostic stack, a staging
 // and a production platform in one account and Region, a platform in a non-US Region on its own geography's
 // inference profiles, serverless and managed semantic caches, the CUR export in us-east-1 feeding attribution in
-// eu-west-1, 40 configured tenants, tenant inference profiles, self-hosted endpoints and budgets. test/lib/everything.test.ts
+// eu-west-1, 40 configured tenants, tenant inference profiles, self-hosted endpoints, budgets, the batch lane and the
+// capture store. test/lib/everything.test.ts
 // synthesises it and holds every template to the CloudFormation specification and the services' documented limits.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -33,6 +34,16 @@ function withTenants(config: GatewayConfigDocument, n = 40): GatewayConfigDocume
   return { ...config, tenants } as GatewayConfigDocument;
 }
 
+/** The small-model path: tickets captured (tenant-01 consents) and shadow-tested on Nova Micro. */
+function withSmallModelPath(config: GatewayConfigDocument): GatewayConfigDocument {
+  const tenants = (config.tenants ?? []).map((t) => (t.id === 'tenant-01' ? { ...t, captureConsent: true } : t));
+  return {
+    ...config, tenants,
+    capture: { features: [{ feature: 'tickets', sampleRate: 0.2, maxPerDay: 2000 }] },
+    shadow: { policies: [{ feature: 'tickets', model: 'nova-micro', sampleRate: 0.05 }] },
+  } as GatewayConfigDocument;
+}
+
 export function buildEverythingApp(outdir?: string): App {
   const app = new App({ outdir });
 
@@ -60,7 +71,7 @@ export function buildEverythingApp(outdir?: string): App {
       },
     });
     new CostManagedAiPlatform(s, 'Llm', {
-      gatewayConfig: GatewayConfig.fromObject(withTenants(usConfig)),
+      gatewayConfig: GatewayConfig.fromObject(withSmallModelPath(withTenants(usConfig))),
       setUpApiGatewayAccountLogging: first, // once per account and Region
       semanticCache: first ? { engine: CacheEngine.serverless(), embedder: CacheEmbedder.titan({ dimensions: 512 }) } : { engine: CacheEngine.managedDomain({ preset: SemanticCachePreset.PRODUCTION }) },
       webAcl: !first,
@@ -72,6 +83,8 @@ export function buildEverythingApp(outdir?: string): App {
       tenantInferenceProfiles: [{ tenant: 'a' }, { tenant: 'tenant-01', models: ['nova-lite'] }],
       inferenceEndpoints: [endpoint],
       enableBatchLane: true,
+      enableCapture: true,
+      capture: first ? { retention: Duration.days(30) } : {},
     });
   }
 

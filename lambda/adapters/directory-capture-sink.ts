@@ -2,8 +2,8 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CaptureExample, CaptureSink } from '../core/capture/capture';
 
-/** Feature names become folder names: anything but letters, digits, dot, dash and underscore is replaced. */
-const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_') || '_';
+/** Feature names become folder names (and S3 key parts): anything but letters, digits, dot, dash and underscore is replaced. */
+export const safe = (s: string): string => s.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.+/, '_') || '_';
 
 /**
  * Captured exchanges as JSONL files (`llm-finops local`, config `capture.path`): `<dir>/<feature>/<yyyy-mm-dd>.jsonl`,

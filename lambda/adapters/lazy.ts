@@ -45,5 +45,6 @@ export const awsBatchLaneModule = () => require('./aws-batch-lane') as typeof im
 // Ours, the capture of training data (the scrubber's rules, the directory sink): loaded when a feature opts in.
 export const captureModule = () => require('../core/capture/capture') as typeof import('../core/capture/capture');
 export const directoryCaptureSink = () => require('./directory-capture-sink') as typeof import('./directory-capture-sink');
+export const s3CaptureSink = () => require('./s3-capture-sink') as typeof import('./s3-capture-sink');
 // Ours, for llm-finops local only; safe as a separate copy: it shares no class whose identity is checked (instanceof).
 export const embeddedIndex = () => require('./embedded-semantic-index') as typeof import('./embedded-semantic-index');

@@ -1,3 +1,4 @@
+import { ENV_CAPTURE_BUCKET } from '../contract';
 import { resolve as resolvePath } from 'node:path';
 import { BedrockRuntimeClient } from '@aws-sdk/client-bedrock-runtime';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -17,7 +18,7 @@ import { MemoryQuotaStore } from './memory-quota-store';
 import { MemorySemanticIndex } from './memory-semantic-index';
 import { OpenAiCompatibleProvider } from './openai-compatible-provider';
 import {
-  anthropicProvider, bedrockEmbedder, captureModule, directoryCaptureSink, embeddedIndex, messagesCodec, openAiCompatibleEmbedder, openSearchIndex, pineconeIndex, responsesCodec,
+  anthropicProvider, bedrockEmbedder, captureModule, directoryCaptureSink, embeddedIndex, s3CaptureSink, messagesCodec, openAiCompatibleEmbedder, openSearchIndex, pineconeIndex, responsesCodec,
   sageMakerProvider, sageMakerRuntimeClient, sentenceEmbedder, sentenceVerifier, valkeyIndex,
 } from './lazy';
 import { answerLimits } from './stream-limits';
@@ -213,16 +214,19 @@ export function buildGateway(config: ResolvedConfig, opts: WiringOptions): Gatew
 }
 
 /**
- * The capture of training data when a feature opted in: to `capture.path` (relative to the config) or the sink given.
- * On AWS there is no capture bucket yet (issue 36): a config that opts features in without a sink gets a warning and
- * captures nothing.
+ * The capture of training data when a feature opted in: to the sink given, else the CaptureStore's bucket (the Lambda,
+ * ENV_CAPTURE_BUCKET), else `capture.path` (relative to the config). A config that opts features in with none of these
+ * gets a warning and captures nothing.
  */
 function buildCapture(config: ResolvedConfig, opts: WiringOptions): Capture | undefined {
   const c = config.raw.capture;
   if (!c.features.length) return undefined;
-  const sink = opts.capture ?? (c.path ? new (directoryCaptureSink().DirectoryCaptureSink)(resolvePath(opts.baseDir ?? process.cwd(), c.path)) : undefined);
+  const bucket = opts.env[ENV_CAPTURE_BUCKET];
+  const sink = opts.capture
+    ?? (bucket ? new (s3CaptureSink().S3CaptureSink)(bucket) : undefined)
+    ?? (c.path ? new (directoryCaptureSink().DirectoryCaptureSink)(resolvePath(opts.baseDir ?? process.cwd(), c.path)) : undefined);
   if (!sink) {
-    opts.warn?.(`capture: features ${c.features.map((f) => f.feature).join(', ')} opted in, but there is no capture.path (and no capture bucket on AWS yet): nothing is captured`);
+    opts.warn?.(`capture: features ${c.features.map((f) => f.feature).join(', ')} opted in, but there is no capture.path (locally) or CaptureStore bucket (on AWS: enableCapture on the platform): nothing is captured`);
     return undefined;
   }
   const warn = opts.warn ?? ((m: string) => void process.stderr.write(`${m}\n`));

@@ -1,10 +1,11 @@
-import { CfnOutput, Duration } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { GatewayConfig } from '../gateway/gateway-config';
 import { CostAttribution, type CostAttributionProps } from '../attribution/cost-attribution';
 import { TenantInferenceProfiles, type TenantProfileSpec } from '../attribution/tenant-inference-profiles';
 import { AlertTopic, type AlertTopicProps, type IAlertTopic } from '../budgets/alert-topic';
 import { BatchLane, type BatchLaneOptions } from '../batch/batch-lane';
+import { CaptureStore, type CaptureStoreOptions } from '../capture/capture-store';
 import { BudgetGuard, type BudgetLimits, KillSwitchMode } from '../budgets/budget-guard';
 import { SemanticCache, type SemanticCacheProps } from '../cache/semantic-cache';
 import { CostDashboard, type GatewayAlarmThresholds } from '../dashboard/cost-dashboard';
@@ -156,6 +157,19 @@ export interface CostManagedAiPlatformProps {
   readonly batchLane?: BatchLaneOptions;
 
   /**
+   * The capture store of the small-model path: a KMS-encrypted bucket the router writes training examples to, for the
+   * features the gateway config opts in (`capture.features`) of tenants that consent (`tenants[].captureConsent`).
+   * @default false
+   */
+  readonly enableCapture?: boolean;
+
+  /**
+   * The capture store's settings.
+   * @default - CaptureStore's defaults (90 days' retention, a key made here)
+   */
+  readonly capture?: CaptureStoreOptions;
+
+  /**
    * Alarm thresholds.
    * @default - GatewayAlarmThresholds defaults; with budgets, a spend-rate alarm at 4x the budget's average hourly rate
    */
@@ -178,6 +192,8 @@ export class CostManagedAiPlatform extends Construct {
   readonly attribution?: CostAttribution;
   readonly profiles?: TenantInferenceProfiles;
   readonly batchLane?: BatchLane;
+  /** Training data for the small-model path (enableCapture). */
+  readonly captureStore?: CaptureStore;
 
   constructor(scope: Construct, id: string, props: CostManagedAiPlatformProps) {
     super(scope, id);
@@ -190,6 +206,7 @@ export class CostManagedAiPlatform extends Construct {
     if (props.enableSemanticCache === false && props.semanticCache !== undefined) problems.push('semanticCache: settings for a cache enableSemanticCache: false leaves out');
     if (props.enableCostAttribution === false && props.costAttribution !== undefined) problems.push('costAttribution: settings for what enableCostAttribution: false leaves out');
     if (!props.enableBatchLane && props.batchLane !== undefined) problems.push('batchLane: settings for a lane enableBatchLane (default false) leaves out; set enableBatchLane: true');
+    if (!props.enableCapture && props.capture !== undefined) problems.push('capture: settings for a capture store enableCapture (default false) leaves out; set enableCapture: true');
     if (problems.length) throw new Error(`Invalid CostManagedAiPlatform props:\n  - ${problems.join('\n  - ')}`);
     const withCache = props.enableSemanticCache ?? true;
     const withAttribution = props.enableCostAttribution ?? true;
@@ -216,6 +233,15 @@ export class CostManagedAiPlatform extends Construct {
     }
     if (props.enableBatchLane) {
       this.batchLane = new BatchLane(this, 'BatchLane', { ...props.batchLane, gateway: this.gateway, alarmTopic: this.alerts.topic });
+    }
+    if (props.enableCapture) {
+      this.captureStore = new CaptureStore(this, 'Capture', props.capture);
+      this.captureStore.bindRouter(this.gateway.router.function);
+      new CfnOutput(this, 'CaptureBucket', { value: this.captureStore.bucket.bucketName, description: 'Captured training examples (capture/<feature>/); `aws s3 sync` it for llm-finops distill plan --capture' });
+      const capture = this.gateway._configDocument().capture;
+      if (!capture?.features?.length) {
+        Annotations.of(this.captureStore).addWarningV2('cdk-llm-finops:capture-no-feature', 'enableCapture: the gateway config opts no feature in (capture.features), so nothing is captured');
+      }
     }
     const b = props.budgets;
     if (b) {

@@ -478,7 +478,7 @@ export const GatewayConfigSchema = z.strictObject({
         .default([])
         .describe('Opt-in per feature: nothing is captured for a feature not listed'),
       models: z.array(z.string().min(1)).optional().describe("Only answers of these models are kept (the teacher). Default: routing.baselineModel"),
-      path: z.string().min(1).optional().describe('Directory for the JSONL files (llm-finops local): <path>/<feature>/<yyyy-mm-dd>.jsonl'),
+      path: z.string().min(1).optional().describe('Directory for the JSONL files (llm-finops local): <path>/<feature>/<yyyy-mm-dd>.jsonl. On AWS the CaptureStore bucket bound to the router is used instead'),
       queueSize: positiveInt.max(100_000).default(1000).describe('Exchanges waiting to be scrubbed and written; past it new ones are dropped and counted, the request never waits'),
     })
     .prefault({})
