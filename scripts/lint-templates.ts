@@ -1,5 +1,5 @@
 // AWS's CloudFormation linter over every template we synthesise: the every-option app (the reference platform, two
-// Regions, billing, staging and production stacks) and the self-hosted Inferentia example. Errors fail; a warning
+// Regions, billing, staging and production stacks), the self-hosted Inferentia example and the small-model example. Errors fail; a warning
 // fails unless ALLOWED lists its rule (and where) with the reason it stays. Run by .ci/run after the README's test
 // command (`npm run lint:templates`). Offline: cfn-lint 1.x from pip, which these machines have.
 import { spawnSync } from 'node:child_process';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { buildEverythingApp } from '../examples/everything/app';
 import { SelfHostedInferentiaStack } from '../examples/self-hosted-inferentia/stack';
+import { SmallModelStack } from '../examples/small-model/stack';
 
 interface Finding { Level: string; Rule: { Id: string; ShortDescription: string }; Filename: string; Message: string; Location: { Path: (string | number)[] } }
 
@@ -40,7 +41,10 @@ function main(): number {
     const inferentia = new App({ outdir: join(out, 'inferentia') });
     new SelfHostedInferentiaStack(inferentia, 'LlmFinOpsSelfHostedInferentia');
     inferentia.synth();
-    const templates = ['everything', 'inferentia'].flatMap((d) => readdirSync(join(out, d)).filter((f) => f.endsWith('.template.json')).map((f) => join(out, d, f)));
+    const smallModel = new App({ outdir: join(out, 'small-model') });
+    new SmallModelStack(smallModel, 'LlmFinOpsSmallModel');
+    smallModel.synth();
+    const templates = ['everything', 'inferentia', 'small-model'].flatMap((d) => readdirSync(join(out, d)).filter((f) => f.endsWith('.template.json')).map((f) => join(out, d, f)));
     const run = spawnSync('cfn-lint', ['--format', 'json', ...templates], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
     if (run.status !== 0 && !run.stdout.trim().startsWith('[')) {
       process.stderr.write(`${run.stdout}${run.stderr}`);
