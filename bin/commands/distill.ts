@@ -1,7 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { planDistillation, shadowReport, type DistillHosting, type DistillPlan } from '../../lambda/core/finops/distill';
+import { distillChart, planDistillation, shadowReport, type DistillHosting, type DistillPlan } from '../../lambda/core/finops/distill';
 import { findCatalogPrice, PRICE_CATALOG } from '../../lambda/core/pricing/catalog';
 import { action, integerIn, numberIn, readJsonLines, readParsed, UsageError } from '../cli-support';
 import { loadConfigFile } from './gateway';
@@ -14,7 +14,10 @@ interface PlanOptions {
   minExamples: number;
   minRequests: number;
   maxOutputCv: number;
+  maxScoreSd: number;
   smallModel?: string;
+  svg?: string;
+  chartFeature?: string;
   instance: string;
   throughput: number;
   utilisation: number;
@@ -41,6 +44,9 @@ export function registerDistillCommands(program: Command): void {
     .option('--min-examples <n>', 'captured examples a candidate needs', integerIn(0), 500)
     .option('--min-requests <n>', 'premium requests a month a candidate needs', integerIn(0), 1000)
     .option('--max-output-cv <x>', 'largest coefficient of variation of answer length (a stable task answers alike)', numberIn(0, Infinity), 0.5)
+    .option('--max-score-sd <x>', 'largest standard deviation of the router\'s complexity score over a feature\'s automatically routed requests (a task of uniform difficulty)', numberIn(0, 1), 0.15)
+    .option('--svg <file>', 'write a crossover chart of one feature (the first candidate, or --chart-feature): the premium model against the first self-hosted option')
+    .option('--chart-feature <name>', 'the feature --svg draws')
     .option('--small-model <id>', 'price a per-token option at this catalog model\'s rates (e.g. amazon.nova-micro-v1:0 for a Nova Micro custom model on demand)')
     .option('--instance <type>', `a self-hosted option on this catalog instance (${PRICE_CATALOG.instances.map((i) => i.id).join(', ')})`, 'ml.inf2.xlarge')
     .option('--throughput <tokens-per-sec>', 'tokens per second one instance serves the small model', numberIn(0, Infinity, { min: true }), 500)
@@ -93,13 +99,24 @@ function planCommand(o: PlanOptions): number {
   const teachers = new Set(o.teachers ?? (o.config ? teachersOf(o.config) : []));
   if (!teachers.size) throw new UsageError('name the premium models: --config gateway.json (capture.models, else the baseline model) or --teachers ID[,ID]');
   const records = readJsonLines(o.usage).map((l) => l.value).filter((r) => r.type !== 'feedback');
+  const hostings = o.hosting ? readHostings(o.hosting) : hostingsFromFlags(o);
   const plan = planDistillation(records, {
     teachers, examples: o.capture ? countExamples(o.capture) : new Map(), minExamples: o.minExamples, minRequestsPerMonth: o.minRequests,
-    maxOutputCv: o.maxOutputCv, hostings: o.hosting ? readHostings(o.hosting) : hostingsFromFlags(o),
+    maxOutputCv: o.maxOutputCv, maxScoreSd: o.maxScoreSd, hostings,
   });
+  if (o.svg) writeChart(plan, hostings, [...teachers].join(', '), o.svg, o.chartFeature);
+  else if (o.chartFeature) throw new UsageError('--chart-feature names the feature --svg draws: add --svg <file>');
   if (o.json) process.stdout.write(`${JSON.stringify(plan)}\n`);
-  else printPlan(plan, teachers);
+  else printPlan(plan, teachers, o.svg);
   return 0;
+}
+
+function writeChart(plan: DistillPlan, hostings: readonly DistillHosting[], premium: string, file: string, name: string | undefined): void {
+  const f = name === undefined ? plan.features.find((p) => !p.blockers.length) ?? plan.features[0] : plan.features.find((p) => p.feature === name);
+  if (!f) throw new UsageError(name === undefined ? '--svg: the usage log has no feature to draw' : `--chart-feature: no feature '${name}' in the usage log (features: ${plan.features.map((p) => p.feature).join(', ')})`);
+  const svg = distillChart(f, hostings, premium);
+  if (!svg) throw new UsageError(`--svg: feature '${f.feature}' has ${f.premiumTokensPerMonth ? 'no self-hosted option to draw (add --instance or an instance in --hosting)' : 'no premium tokens to draw'}`);
+  writeFileSync(file, svg);
 }
 
 function teachersOf(file: string): string[] {
@@ -162,18 +179,20 @@ function readHostings(file: string): DistillHosting[] {
   });
 }
 
-function printPlan(plan: DistillPlan, teachers: ReadonlySet<string>): void {
+function printPlan(plan: DistillPlan, teachers: ReadonlySet<string>, svg?: string): void {
   const w = (s: string) => process.stdout.write(s);
   const usd = (x: number) => `${x < 0 ? '-' : ''}$${Math.abs(x).toFixed(2)}`;
   w(`Distillation plan over ${plan.days} days of usage (premium: ${[...teachers].join(', ')}; monthly figures at the log's rate):\n`);
   for (const f of plan.features) {
     w(`\n${f.blockers.length ? '  ' : '* '}${f.feature}: ${Math.round(f.premiumRequestsPerMonth).toLocaleString('en-US')} premium requests/month, ${usd(f.premiumUsdPerMonth)}/month; ` +
-      `answers ${f.outputTokens.mean} tokens (cv ${f.outputTokens.cv}), prompts ${f.inputTokens.mean} (cv ${f.inputTokens.cv}); ${f.examples} examples\n`);
+      `answers ${f.outputTokens.mean} tokens (cv ${f.outputTokens.cv}), prompts ${f.inputTokens.mean} (cv ${f.inputTokens.cv})` +
+      `${f.routeScore ? `; routing score ${f.routeScore.mean} (sd ${f.routeScore.sd})` : ''}; ${f.examples} examples\n`);
     for (const b of f.blockers) w(`    not a candidate: ${b}\n`);
     for (const h of f.options) {
       w(`    ${h.label}: ${usd(h.usdPerMonth)}/month, saves ${usd(h.savingUsdPerMonth)} (${Math.round(h.savingShare * 100)}%)` +
         `${h.instances ? `, ${h.instances} instance(s)` : ''}${h.breakEvenRequestsPerMonth === null ? ', never cheaper' : h.breakEvenRequestsPerMonth > 0 ? `, break-even ${h.breakEvenRequestsPerMonth.toLocaleString('en-US')} requests/month` : ''}\n`);
     }
   }
-  w('\n* a candidate. The small model\'s quality is not known here: shadow-test it before switching (issue 36).\n');
+  w('\n* a candidate. The small model\'s quality is not known here: shadow-test it before switching (docs/small-model.md).\n');
+  if (svg) w(`chart: ${svg}\n`);
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../bin/llm-finops';
@@ -61,6 +61,22 @@ describe('llm-finops distill plan', () => {
     expect(output.err).toMatch(/name the premium models/);
     expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--small-model', 'no-such-model'])).toBe(2);
     expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--capture', join(dir, 'none')])).toBe(2);
+  });
+
+  it('writes the crossover chart of the first candidate or a named feature, and says when it cannot', async () => {
+    const svg = join(dir, 'plan.svg');
+    expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--capture', capture, '--svg', svg])).toBe(0);
+    expect(output.out).toMatch(/chart: .*plan\.svg\n$/);
+    expect(readFileSync(svg, 'utf8')).toContain('Monthly cost: extract on big vs ml.inf2.xlarge at 500 tokens/s');
+    expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--svg', svg, '--chart-feature', 'chat', '--json'])).toBe(0);
+    expect(readFileSync(svg, 'utf8')).toContain('Monthly cost: chat on big');
+    expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--svg', svg, '--chart-feature', 'nope'])).toBe(2);
+    expect(output.err).toMatch(/--chart-feature: no feature 'nope' in the usage log \(features: chat, extract, tickets\)/);
+    expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--chart-feature', 'chat'])).toBe(2);
+    expect(output.err).toMatch(/--chart-feature names the feature --svg draws/);
+    writeFileSync(join(dir, 'per-token.json'), JSON.stringify([{ label: 'custom', usdPerMTok: { input: 0.05, output: 0.2 } }]));
+    expect(await runCli(['distill', 'plan', '--usage', join(dir, 'usage.jsonl'), '--teachers', 'big', '--hosting', join(dir, 'per-token.json'), '--svg', svg])).toBe(2);
+    expect(output.err).toMatch(/has no self-hosted option to draw/);
   });
 
   it('reports the shadow tests of a log: agreement from the scores, cost and latency against the premium model', async () => {

@@ -1,4 +1,4 @@
-import { crossover, instancesFor, selfHostedCost, type CrossoverInput } from './crossover';
+import { crossover, crossoverSvg, instancesFor, selfHostedCost, type CrossoverInput } from './crossover';
 import { DAYS_PER_MONTH, daysSpanned } from './usage-span';
 
 /**
@@ -24,6 +24,12 @@ export interface DistillCriteria {
   readonly minRequestsPerMonth: number;
   /** Largest coefficient of variation of answer length a candidate may have (a stable task answers alike). */
   readonly maxOutputCv: number;
+  /**
+   * Largest standard deviation of the router's complexity score over the feature's automatically routed requests (a
+   * task of uniform difficulty scores alike; one that spans easy and hard prompts is a poor fit for one small model).
+   * Features without automatically routed requests are not judged on it.
+   */
+  readonly maxScoreSd: number;
   readonly hostings: readonly DistillHosting[];
 }
 
@@ -47,6 +53,13 @@ export interface FeaturePlan {
   readonly premiumUsdPerMonth: number;
   readonly inputTokens: { readonly mean: number; readonly cv: number };
   readonly outputTokens: { readonly mean: number; readonly cv: number };
+  /** Premium tokens (input and output) a month: the volume a small model would take over. */
+  readonly premiumTokensPerMonth: number;
+  /**
+   * The router's complexity score (from `route_reason`, `heuristic:0.300:...` or `learned:0.412`) over the feature's
+   * automatically routed requests; null when none was (explicit models, a feature routed by `routing.features`).
+   */
+  readonly routeScore: { readonly mean: number; readonly sd: number; readonly n: number } | null;
   readonly examples: number;
   /** Why it is not a candidate; empty for a candidate. */
   readonly blockers: readonly string[];
@@ -60,7 +73,23 @@ export interface DistillPlan {
   readonly features: readonly FeaturePlan[];
 }
 
-interface Rec { readonly ts?: unknown; readonly feature?: unknown; readonly model?: unknown; readonly status?: unknown; readonly cache?: unknown; readonly cost_micros?: unknown; readonly input_tokens?: unknown; readonly output_tokens?: unknown }
+interface Rec {
+  readonly ts?: unknown; readonly feature?: unknown; readonly model?: unknown; readonly status?: unknown; readonly cache?: unknown; readonly cost_micros?: unknown;
+  readonly input_tokens?: unknown; readonly output_tokens?: unknown; readonly route_reason?: unknown;
+}
+
+/** The complexity score an automatic route was chosen by, from its reason (`heuristic:0.300:code`, `learned:0.412->large`). */
+const ROUTE_SCORE = /^(?:heuristic|learned):(\d+(?:\.\d+)?)/;
+
+function routeScores(rs: readonly Rec[]): { mean: number; sd: number; n: number } | null {
+  const xs = rs.flatMap((r) => {
+    const m = typeof r.route_reason === 'string' ? ROUTE_SCORE.exec(r.route_reason) : null;
+    return m ? [Number(m[1])] : [];
+  });
+  if (!xs.length) return null;
+  const mean = xs.reduce((a, x) => a + x, 0) / xs.length;
+  return { mean: round(mean, 3), sd: round(Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / xs.length), 3), n: xs.length };
+}
 
 /** A cache hit (hit-exact, hit-semantic): no model was called. */
 const isHit = (r: Rec): boolean => typeof r.cache === 'string' && r.cache.startsWith('hit');
@@ -104,18 +133,43 @@ function planFeature(feature: string, rs: readonly Rec[], perMonth: number, c: D
   if (!premium.length) blockers.push('no answers from a premium model to learn from');
   else if (premiumRequestsPerMonth < c.minRequestsPerMonth) blockers.push(`${Math.round(premiumRequestsPerMonth)} premium requests a month, under ${c.minRequestsPerMonth}`);
   if (premium.length && output.cv > c.maxOutputCv) blockers.push(`answer lengths vary too much (coefficient of variation ${round(output.cv)}, over ${c.maxOutputCv})`);
+  const routeScore = routeScores(rs);
+  if (routeScore && routeScore.sd > c.maxScoreSd) blockers.push(`prompts vary in difficulty (routing score standard deviation ${routeScore.sd}, over ${c.maxScoreSd})`);
   if (examples < c.minExamples) blockers.push(`${examples} captured examples, under ${c.minExamples}`);
   const costPerRequest = premium.length ? premiumUsdPerMonth / premiumRequestsPerMonth : 0;
   const options = premium.length ? c.hostings.map((h) => hostingCost(h, monthIn, monthOut, premiumUsdPerMonth, premiumRequestsPerMonth, costPerRequest)) : [];
   const best = options.length ? options.reduce((a, b) => (b.savingUsdPerMonth > a.savingUsdPerMonth ? b : a)) : null;
   return {
     feature, requestsPerMonth: round(rs.length * perMonth, 1), premiumRequestsPerMonth: round(premiumRequestsPerMonth, 1), premiumUsdPerMonth: round(premiumUsdPerMonth, 4),
-    inputTokens: roundStats(meanCv(inTokens)), outputTokens: roundStats(output), examples, blockers, options, best,
+    inputTokens: roundStats(meanCv(inTokens)), outputTokens: roundStats(output), premiumTokensPerMonth: Math.round(monthIn + monthOut), routeScore, examples, blockers, options, best,
   };
 }
 
 function roundStats(s: { mean: number; cv: number }): { mean: number; cv: number } {
   return { mean: round(s.mean, 1), cv: round(s.cv, 3) };
+}
+
+/** A self-hosted option as the crossover prices it, against the premium model at its blended price for these tokens. */
+function crossoverInput(instance: NonNullable<DistillHosting['instance']>, premiumUsd: number, tokens: number): CrossoverInput {
+  return {
+    apiUsdPerMTok: tokens > 0 ? premiumUsd / (tokens / 1e6) : 0, instanceUsdPerHour: instance.usdPerHour, minInstances: instance.minInstances,
+    tokensPerSecond: instance.tokensPerSecond, utilisation: instance.utilisation, commitmentDiscount: 0, opsUsdPerMonth: instance.opsUsdPerMonth,
+  };
+}
+
+/**
+ * `distill plan --svg`: the crossover chart of one feature: its premium model as the API line (at its blended price
+ * for the feature's tokens), the first self-hosted option as the self-hosted line, the others dashed, and the feature's
+ * volume marked. Undefined when the plan has no self-hosted option (a per-token option is cheaper at any volume or
+ * never, which needs no chart).
+ */
+export function distillChart(f: FeaturePlan, hostings: readonly DistillHosting[], premiumLabel: string): string | undefined {
+  const selfHosted = hostings.filter((h): h is DistillHosting & { instance: NonNullable<DistillHosting['instance']> } => !!h.instance);
+  if (!selfHosted.length || f.premiumTokensPerMonth <= 0) return undefined;
+  const [first, ...others] = selfHosted.map((h) => ({ label: h.label, input: crossoverInput(h.instance, f.premiumUsdPerMonth, f.premiumTokensPerMonth) }));
+  return crossoverSvg(first.input, crossover(first.input), {
+    userTokensPerMonth: f.premiumTokensPerMonth, apiLabel: `${f.feature} on ${premiumLabel}`, selfLabel: first.label, options: others,
+  });
 }
 
 function hostingCost(h: DistillHosting, monthIn: number, monthOut: number, premiumUsd: number, premiumRequests: number, costPerRequest: number): HostingCost {
@@ -130,10 +184,7 @@ function hostingCost(h: DistillHosting, monthIn: number, monthOut: number, premi
   } else if (h.instance) {
     const tokens = monthIn + monthOut;
     // The crossover's own sums, the premium model as the API line at its blended price for this feature's tokens.
-    const input: CrossoverInput = {
-      apiUsdPerMTok: tokens > 0 ? premiumUsd / (tokens / 1e6) : 0, instanceUsdPerHour: h.instance.usdPerHour, minInstances: h.instance.minInstances,
-      tokensPerSecond: h.instance.tokensPerSecond, utilisation: h.instance.utilisation, commitmentDiscount: 0, opsUsdPerMonth: h.instance.opsUsdPerMonth,
-    };
+    const input = crossoverInput(h.instance, premiumUsd, tokens);
     usd = selfHostedCost(input, tokens);
     instances = instancesFor(input, tokens);
     const crossAt = crossover(input).breakEvenTokensPerMonth;
