@@ -90,7 +90,8 @@ function reportCommand(o: { usage: string; json?: boolean }): number {
       continue;
     }
     w(`${f.feature} (candidate ${f.candidates.join(', ')}): ${f.shadowCalls} shadow calls, ${f.scored} scored; agreement ${pct(f.agreement)} (full ${pct(f.fullAgreement)}); ` +
-      `cost ${usd(f.candidateUsdPerRequest)} vs ${usd(f.premiumUsdPerRequest)} a request (${pct(f.costSaving)} cheaper); median latency ${ms(f.candidateLatencyMsP50)} vs ${ms(f.premiumLatencyMsP50)}\n`);
+      `cost ${usd(f.candidateUsdPerRequest)} vs ${usd(f.premiumUsdPerRequest)} a request (${pct(f.costSaving)} cheaper; switched behind a guard, at least ${pct(f.switchSavingFloor)}); ` +
+      `median latency ${ms(f.candidateLatencyMsP50)} vs ${ms(f.premiumLatencyMsP50)}\n`);
   }
   return 0;
 }

@@ -87,7 +87,7 @@ describe('llm-finops distill plan', () => {
     ];
     writeFileSync(join(dir, 'shadow.jsonl'), `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
     expect(await runCli(['distill', 'report', '--usage', join(dir, 'shadow.jsonl')])).toBe(0);
-    expect(output.out).toBe('tickets (candidate small): 4 shadow calls, 4 scored; agreement 75.0% (full 75.0%); cost $0.000100 vs $0.001000 a request (90.0% cheaper); median latency 202 ms vs 900 ms\n');
+    expect(output.out).toBe('tickets (candidate small): 4 shadow calls, 4 scored; agreement 75.0% (full 75.0%); cost $0.000100 vs $0.001000 a request (90.0% cheaper; switched behind a guard, at least 65.0%); median latency 202 ms vs 900 ms\n');
     output.clear();
     expect(await runCli(['distill', 'report', '--usage', join(dir, 'usage.jsonl')])).toBe(0);
     expect(output.out).toMatch(/^No shadow calls/);

@@ -131,7 +131,7 @@ function planFeature(feature: string, rs: readonly Rec[], perMonth: number, c: D
   const examples = c.examples.get(feature) ?? 0;
   const blockers: string[] = [];
   if (!premium.length) blockers.push('no answers from a premium model to learn from');
-  else if (premiumRequestsPerMonth < c.minRequestsPerMonth) blockers.push(`${Math.round(premiumRequestsPerMonth)} premium requests a month, under ${c.minRequestsPerMonth}`);
+  else if (premiumRequestsPerMonth < c.minRequestsPerMonth) blockers.push(`${Math.floor(premiumRequestsPerMonth)} premium requests a month, under ${c.minRequestsPerMonth}`);
   if (premium.length && output.cv > c.maxOutputCv) blockers.push(`answer lengths vary too much (coefficient of variation ${round(output.cv)}, over ${c.maxOutputCv})`);
   const routeScore = routeScores(rs);
   if (routeScore && routeScore.sd > c.maxScoreSd) blockers.push(`prompts vary in difficulty (routing score standard deviation ${routeScore.sd}, over ${c.maxScoreSd})`);
@@ -214,6 +214,12 @@ export interface ShadowFeatureReport {
   readonly premiumUsdPerRequest: number | null;
   /** 1 - candidate / premium cost per request: the share of the feature's spend a switch would save. */
   readonly costSaving: number | null;
+  /**
+   * What a guarded switch saves at worst: costSaving less the share not in full agreement, as if the guard escalated
+   * every disagreeing answer to the premium model (it escalates only those its check catches). Before shadow calls
+   * of the switch's own guard (each a premium call: about sampleRate more).
+   */
+  readonly switchSavingFloor: number | null;
   readonly candidateLatencyMsP50: number | null;
   readonly premiumLatencyMsP50: number | null;
   /**
@@ -268,6 +274,7 @@ export function shadowReport(lines: readonly ReportRec[]): ShadowFeatureReport[]
       fullAgreement: got.length ? round(got.filter((x) => x >= 1).length / got.length, 4) : null,
       candidateUsdPerRequest: cand === null ? null : round(cand, 6), premiumUsdPerRequest: prem === null ? null : round(prem, 6),
       costSaving: cand !== null && prem ? round(1 - cand / prem, 4) : null,
+      switchSavingFloor: cand !== null && prem && got.length ? round(1 - cand / prem - got.filter((x) => x < 1).length / got.length, 4) : null,
       candidateLatencyMsP50: median(answered.map((r) => num(r.latency_ms))), premiumLatencyMsP50: median(premium.map((r) => num(r.latency_ms))),
       switched: null,
     };
@@ -290,7 +297,7 @@ function switchedReport(feature: string, shadow: readonly ReportRec[], answered:
     shadowCalls: shadow.length, scored: got.length,
     agreement: got.length ? round(got.reduce((s, x) => s + x, 0) / got.length, 4) : null,
     fullAgreement: got.length ? round(got.filter((x) => x >= 1).length / got.length, 4) : null,
-    candidateUsdPerRequest: cand, premiumUsdPerRequest: prem, costSaving: cand !== null && prem ? round(1 - cand / prem, 4) : null,
+    candidateUsdPerRequest: cand, premiumUsdPerRequest: prem, costSaving: cand !== null && prem ? round(1 - cand / prem, 4) : null, switchSavingFloor: null,
     candidateLatencyMsP50: median(served.map((r) => num(r.latency_ms))), premiumLatencyMsP50: median(answered.map((r) => num(r.latency_ms))),
     switched: { reference: [...new Set(shadow.map((r) => String(r.model)))].sort(), escalated, switchedBack: back.length, requests: served.length },
   };

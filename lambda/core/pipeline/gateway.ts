@@ -60,9 +60,11 @@ export class Gateway {
 
   private readonly switchGuard: SwitchGuard | undefined;
 
-  private route(tenant: ResolvedTenant, req: ChatRequest, feature: string | undefined): Route {
+  private route(tenant: ResolvedTenant, req: ChatRequest, feature: string | undefined, shadowModel?: string): Route {
     const guard = this.switchGuard;
-    return route(this.deps.config, tenant, req, this.deps.router, feature, guard && ((f) => guard.switchedBack(f)));
+    // A shadow call may use its policy's model even where the tenant's allowedModels leave it out.
+    const allowed = shadowModel && !tenant.allowedModels.has(shadowModel) ? { ...tenant, allowedModels: new Set([...tenant.allowedModels, shadowModel]) } : tenant;
+    return route(this.deps.config, allowed, req, this.deps.router, feature, guard && ((f) => guard.switchedBack(f)));
   }
 
   /** Shadow tests of candidate models (config `shadow`); none without a policy. */
@@ -165,7 +167,7 @@ export class Gateway {
       trace.promptCache = scopedPolicyFor(this.deps.config.raw.promptCaching.policies, tenant.id, trace.feature)?.ttl ?? null;
       // Scoped to the tenant, so the same user id at two tenants counts as two users and cannot be joined across them.
       if (decoded.endUser) trace.endUser = this.endUser(tenant, decoded.endUser);
-      let r = carriable(this.route(tenant, req, trace.feature), decoded);
+      let r = carriable(this.route(tenant, req, trace.feature, inv.shadowModel), decoded);
       trace.tier = r.tier;
       trace.routeReason = r.reason;
       const maxTokens = requestedMaxTokens(req);

@@ -81,6 +81,11 @@ export interface ChatInvocation {
    * recorded with `api: batch`, the batch id and the line's custom_id.
    */
   readonly batch?: BatchLineRef;
+  /**
+   * A shadow call's model (set by the shadow tests, never from a client's input): the operator's policy chose it, so
+   * the tenant may use it for this call whatever its allowedModels; quotas and budgets still apply.
+   */
+  readonly shadowModel?: string;
 }
 
 /** Which batch a request is a line of. */

@@ -75,7 +75,7 @@ export class Shadow {
     const { stream: _s, stream_options: _o, ...rest } = x.request;
     const body = JSON.stringify({ ...rest, model: p.model });
     const task = this.clock.sleep(1)
-      .then(() => this.run({ tenantId: x.tenantId, apiKeyId: x.apiKeyId, feature: shadowFeature(p.feature), body, bodyBytes: new TextEncoder().encode(body).length, cacheBypass: true }))
+      .then(() => this.run({ tenantId: x.tenantId, apiKeyId: x.apiKeyId, feature: shadowFeature(p.feature), body, bodyBytes: new TextEncoder().encode(body).length, cacheBypass: true, shadowModel: p.model }))
       .then((res) => {
         const candidate = res.kind === 'json' && res.status === 200 ? contentOf(res.body as ChatCompletion) : undefined;
         if (candidate === undefined || served === undefined) {

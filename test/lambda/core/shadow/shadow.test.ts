@@ -68,6 +68,27 @@ describe('shadow tests', () => {
     expect(sink.records.filter((r) => r.feature === 'shadow.other')).toHaveLength(0);
   });
 
+  it('may ask a candidate the tenant may not name itself (the operator chose it); the tenant still may not', async () => {
+    const clock = new FakeClock();
+    const provider = new ScriptedProvider();
+    const sink = new MemoryUsageSink();
+    const base = testConfig('http://127.0.0.1:1/v1', { shadow: { policies: [{ feature: 'tickets', model: 'small-a', sampleRate: 1 }] } });
+    // acme may use the large tier only: small-a is in no tier of its own.
+    const config = resolveConfig({ ...base, tenants: (base.tenants as { id: string }[]).map((t) => (t.id === 'acme' ? { ...t, allowedTiers: ['large'], allowedModels: ['big'] } : t)) } as GatewayConfigInput);
+    const gateway = new Gateway({ config, providers: new Map([['up', provider]]), quota: new MemoryQuotaStore(), usage: sink, alerts: new MemoryAlertSink(), clock, ids: new SeqIds(), sha256, random: () => 0 });
+    provider.script('up-big', { ok: 'billing', usage: usage(100, 1) });
+    provider.script('up-small-a', { ok: 'billing', usage: usage(100, 1) });
+    const ask = (model: string) => {
+      const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'charged twice' }] });
+      return gateway.chat({ tenantId: 'acme', feature: 'tickets', body, bodyBytes: Buffer.byteLength(body), cacheBypass: true });
+    };
+    expect((await ask('big')).status).toBe(200);
+    await gateway.flush();
+    expect(sink.records.map((r) => [r.feature, r.model, r.status])).toEqual([['tickets', 'big', 200], ['shadow.tickets', 'small-a', 200]]);
+    expect(sink.feedbacks.map((f) => f.score)).toEqual([1]);
+    expect((await ask('small-a')).status).toBe(403);
+  });
+
   it('scores classification, extraction and free text', () => {
     expect([exactScorer('Billing', ' billing.'), exactScorer('billing', 'bug')]).toEqual([1, 0]);
     const premium = '```json\n{"invoice": "INV-7", "total": 129.5, "currency": "EUR", "due": "2026-12-31"}\n```';
