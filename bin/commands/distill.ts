@@ -1,7 +1,10 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import { distillChart, planDistillation, shadowReport, type DistillHosting, type DistillPlan } from '../../lambda/core/finops/distill';
+import type { CaptureExample } from '../../lambda/core/capture/capture';
+import { EXPORT_FORMATS, exportExamples, type ExportFormat } from '../../lambda/core/capture/export';
 import { findCatalogPrice, PRICE_CATALOG } from '../../lambda/core/pricing/catalog';
 import { action, integerIn, numberIn, readJsonLines, readParsed, UsageError } from '../cli-support';
 import { loadConfigFile } from './gateway';
@@ -56,6 +59,25 @@ export function registerDistillCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(action<PlanOptions>((o) => planCommand(o)));
   distill
+    .command('export')
+    .summary('the captured examples as fine-tuning data, with the /v1/feedback scores joined')
+    .description(
+      'Reads a capture directory (capture.path, or the CaptureStore bucket synced with `aws s3 sync s3://<bucket>/capture <dir>`) and writes ' +
+        'the examples in the shape a fine-tuning tool reads: openai (chat messages: OpenAI, Hugging Face TRL, Nova reinforcement fine-tuning), ' +
+        'bedrock-conversation (bedrock-conversation-2024: Bedrock fine-tuning and distillation of conversational models) or prompt-completion ' +
+        '(Bedrock\'s non-conversational models). Scores from a usage log\'s feedback lines filter them; a stable share goes to a validation file.',
+    )
+    .requiredOption('--capture <dir>', 'the capture directory')
+    .requiredOption('--out <file.jsonl>', 'the training file')
+    .option('--format <format>', `${EXPORT_FORMATS.join(' | ')}`, 'openai')
+    .option('--feature <names>', 'only these features (comma-separated)', (v) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .option('--feedback <usage.jsonl>', 'a usage log whose feedback lines (POST /v1/feedback, shadow scores) score the examples by request id')
+    .option('--min-score <x>', 'leave out examples scored below this', numberIn(0, 1))
+    .option('--scored-only', 'leave out examples nobody scored')
+    .option('--validation-out <file.jsonl>', 'write a validation split here')
+    .option('--validation-share <x>', `share of the examples in the validation split (by a hash of the request id: stable across exports; default ${DEFAULT_VALIDATION_SHARE})`, numberIn(0, 1, { min: true }))
+    .action(action<ExportOptions>((o) => exportCommand(o)));
+  distill
     .command('report')
     .summary('how the candidates of shadow tests agreed with the premium answers, and what they cost')
     .description(
@@ -65,6 +87,53 @@ export function registerDistillCommands(program: Command): void {
     .requiredOption('--usage <log.jsonl>', 'the usage log with the shadow calls and their scores')
     .option('--json', 'print JSON')
     .action(action<{ usage: string; json?: boolean }>((o) => reportCommand(o)));
+}
+
+interface ExportOptions {
+  capture: string;
+  out: string;
+  format: ExportFormat;
+  feature?: string[];
+  feedback?: string;
+  minScore?: number;
+  scoredOnly?: boolean;
+  validationOut?: string;
+  validationShare?: number;
+}
+
+function exportCommand(o: ExportOptions): number {
+  if (!EXPORT_FORMATS.includes(o.format)) throw new UsageError(`--format: one of ${EXPORT_FORMATS.join(', ')}, got '${o.format}'`);
+  if ((o.minScore !== undefined || o.scoredOnly) && !o.feedback) throw new UsageError('--min-score and --scored-only read the scores of --feedback <usage.jsonl>');
+  if (o.validationOut === undefined && o.validationShare !== undefined) throw new UsageError('--validation-share splits off --validation-out <file>: add it');
+  const share = o.validationShare ?? DEFAULT_VALIDATION_SHARE;
+  const scores = new Map<string, number>();
+  if (o.feedback) {
+    for (const { value: l } of readJsonLines(o.feedback)) if (l.type === 'feedback' && typeof l.request_id === 'string' && typeof l.score === 'number') scores.set(l.request_id, l.score);
+  }
+  const examples = captureFiles(o.capture).flatMap((f) => readJsonLines(f).map((l) => l.value as unknown as CaptureExample));
+  const result = exportExamples(examples, { format: o.format, scores, minScore: o.minScore, scoredOnly: o.scoredOnly, features: o.feature ? new Set(o.feature) : undefined });
+  // A stable split: a request's hash decides, so a re-export puts each example on the same side.
+  const toValidation = (id: string) => o.validationOut !== undefined && createHash('sha256').update(id).digest().readUInt32BE(0) / 2 ** 32 < share;
+  const train = result.lines.filter((l) => !toValidation(l.requestId));
+  const validation = result.lines.filter((l) => toValidation(l.requestId));
+  const jsonl = (ls: typeof train) => ls.map((l) => `${JSON.stringify(l.record)}\n`).join('');
+  writeFileSync(o.out, jsonl(train));
+  if (o.validationOut !== undefined) writeFileSync(o.validationOut, jsonl(validation));
+  const byFeature = new Map<string, number>();
+  for (const l of result.lines) byFeature.set(l.feature, (byFeature.get(l.feature) ?? 0) + 1);
+  const w = (s: string) => process.stdout.write(s);
+  w(`${train.length} examples (${o.format}) to ${o.out}${o.validationOut !== undefined ? `, ${validation.length} to ${o.validationOut}` : ''}; by feature: ${[...byFeature].map(([f, n]) => `${f} ${n}`).join(', ') || 'none'}\n`);
+  for (const [why, n] of Object.entries(result.skipped)) w(`  left out ${n}: ${why}\n`);
+  return 0;
+}
+
+const DEFAULT_VALIDATION_SHARE = 0.1;
+
+/** The JSONL files of a capture directory (`<dir>/<feature>/*.jsonl`, as the gateway and `aws s3 sync` leave them). */
+function captureFiles(dir: string): string[] {
+  if (!existsSync(dir)) throw new UsageError(`--capture: ${dir} does not exist`);
+  return readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory())
+    .flatMap((folder) => readdirSync(join(dir, folder.name)).filter((n) => n.endsWith('.jsonl')).sort().map((n) => join(dir, folder.name, n)));
 }
 
 function reportCommand(o: { usage: string; json?: boolean }): number {
@@ -127,21 +196,18 @@ function teachersOf(file: string): string[] {
 
 /** Examples per feature in a capture directory: the lines of `<dir>/<folder>/*.jsonl`, named by the feature they record. */
 function countExamples(dir: string): Map<string, number> {
-  if (!existsSync(dir)) throw new UsageError(`--capture: ${dir} does not exist`);
   const out = new Map<string, number>();
-  for (const folder of readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory())) {
-    for (const f of readdirSync(join(dir, folder.name)).filter((n) => n.endsWith('.jsonl'))) {
-      const lines = readFileSync(join(dir, folder.name, f), 'utf8').split('\n').filter(Boolean);
-      if (!lines.length) continue;
-      // The folder name is the feature made safe for a path; the record says the feature itself.
-      let feature = folder.name;
-      try {
-        feature = (JSON.parse(lines[0]) as { llm_finops?: { feature?: string } }).llm_finops?.feature ?? feature;
-      } catch {
-        // a torn first line: keep the folder's name
-      }
-      out.set(feature, (out.get(feature) ?? 0) + lines.length);
+  for (const file of captureFiles(dir)) {
+    const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
+    if (!lines.length) continue;
+    // The folder name is the feature made safe for a path; the record says the feature itself.
+    let feature = basename(dirname(file));
+    try {
+      feature = (JSON.parse(lines[0]) as { llm_finops?: { feature?: string } }).llm_finops?.feature ?? feature;
+    } catch {
+      // a torn first line: keep the folder's name
     }
+    out.set(feature, (out.get(feature) ?? 0) + lines.length);
   }
   return out;
 }

@@ -79,6 +79,46 @@ describe('llm-finops distill plan', () => {
     expect(output.err).toMatch(/has no self-hosted option to draw/);
   });
 
+  it('exports the captured examples for fine-tuning, scored by the feedback lines, with a stable validation split', async () => {
+    const cap = join(dir, 'export-capture');
+    mkdirSync(join(cap, 'tickets'), { recursive: true });
+    mkdirSync(join(cap, 'chat'), { recursive: true });
+    const ex = (i: number, feature: string) => JSON.stringify({
+      messages: [{ role: 'system', content: 'Label it.' }, { role: 'user', content: `ticket ${i}` }, { role: 'assistant', content: i % 2 ? 'bug' : 'billing', refusal: null }],
+      llm_finops: { ts: '2026-12-07T09:00:00.000Z', request_id: `${feature}-${i}`, tenant: 'acme', feature, model: 'big', upstream_model: 'big', scrubbed: {} },
+    });
+    writeFileSync(join(cap, 'tickets', '2026-12-07.jsonl'), `${Array.from({ length: 200 }, (_, i) => ex(i, 'tickets')).join('\n')}\n`);
+    writeFileSync(join(cap, 'chat', '2026-12-07.jsonl'), `${ex(0, 'chat')}\n`);
+    // Ticket 3 was scored bad, ticket 4 good.
+    writeFileSync(join(dir, 'feedback.jsonl'), `${[{ type: 'feedback', request_id: 'tickets-3', score: 0 }, { type: 'feedback', request_id: 'tickets-4', score: 1 }].map((l) => JSON.stringify(l)).join('\n')}\n`);
+    const train = join(dir, 'train.jsonl');
+    const val = join(dir, 'val.jsonl');
+    expect(await runCli(['distill', 'export', '--capture', cap, '--out', train, '--format', 'bedrock-conversation', '--feature', 'tickets', '--feedback', join(dir, 'feedback.jsonl'), '--min-score', '0.5', '--validation-out', val])).toBe(0);
+    const lines = (f: string) => readFileSync(f, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const [t, v] = [lines(train), lines(val)];
+    expect(t.length + v.length).toBe(199);
+    expect(v.length).toBeGreaterThan(5);
+    expect(v.length).toBeLessThan(40);
+    expect(t[0]).toEqual({ schemaVersion: 'bedrock-conversation-2024', system: [{ text: 'Label it.' }], messages: [{ role: 'user', content: [{ text: expect.stringMatching(/^ticket \d+$/) }] }, { role: 'assistant', content: [{ text: expect.stringMatching(/^(bug|billing)$/) }] }] });
+    expect(output.out).toMatch(new RegExp(`^${t.length} examples \\(bedrock-conversation\\) to .*train\\.jsonl, ${v.length} to .*val\\.jsonl; by feature: tickets 199\n  left out 1: scored under 0\\.5\n$`));
+    // The split is stable: the same examples land on the same side again.
+    output.clear();
+    expect(await runCli(['distill', 'export', '--capture', cap, '--out', train, '--format', 'bedrock-conversation', '--feature', 'tickets', '--feedback', join(dir, 'feedback.jsonl'), '--min-score', '0.5', '--validation-out', val])).toBe(0);
+    expect(lines(val)).toEqual(v);
+    // The OpenAI shape drops our block and the answer's refusal field.
+    expect(await runCli(['distill', 'export', '--capture', cap, '--out', train])).toBe(0);
+    expect(lines(train)[0]).toEqual({ messages: [{ role: 'system', content: 'Label it.' }, { role: 'user', content: expect.any(String) }, { role: 'assistant', content: expect.any(String) }] });
+    expect(lines(train)).toHaveLength(201);
+    // Bad input: exit 2 with the reason.
+    expect(await runCli(['distill', 'export', '--capture', cap, '--out', train, '--format', 'alpaca'])).toBe(2);
+    expect(output.err).toMatch(/--format: one of openai, bedrock-conversation, prompt-completion, got 'alpaca'/);
+    expect(await runCli(['distill', 'export', '--capture', cap, '--out', train, '--min-score', '0.5'])).toBe(2);
+    expect(output.err).toMatch(/--min-score and --scored-only read the scores of --feedback/);
+    expect(await runCli(['distill', 'export', '--capture', cap, '--out', train, '--validation-share', '0.2'])).toBe(2);
+    expect(output.err).toMatch(/--validation-share splits off --validation-out/);
+    expect(await runCli(['distill', 'export', '--capture', join(dir, 'nope'), '--out', train])).toBe(2);
+  });
+
   it('reports the shadow tests of a log: agreement from the scores, cost and latency against the premium model', async () => {
     const lines = [
       ...[0, 1, 2, 3].map((i) => ({ request_id: `s${i}`, feature: 'shadow.tickets', model: 'small', status: 200, cache: 'bypass', cost_micros: 100, latency_ms: 200 + i })),
