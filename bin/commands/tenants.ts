@@ -47,10 +47,11 @@ export function registerTenantCommands(program: Command): void {
       .option('--usage-plan-id <id>', 'the gateway\'s RuntimeTenantsUsagePlanId output')
       .option('--usage-scope <scope>', 'the gateway\'s UsageScope output (meter keys are unique per account and Region)')
       .option('--limits <KEY=VALUE,...>', 'the tenant\'s limits, as tenants set-limits --set')
-      .option('--policies <file>', 'the tenant\'s own policies (a JSON array, as quota policies --set)'),
+      .option('--policies <file>', 'the tenant\'s own policies (a JSON array, as quota policies --set)')
+      .option('--capture-consent', 'the tenant agreed that its exchanges may be kept, scrubbed, as training data (config capture); default: it did not'),
     'dynamodb',
   ).action(
-    action<StoreFlags & { tenant: string; team?: string; tiers?: string[]; models?: string[]; usagePlanId?: string; usageScope?: string; limits?: string; policies?: string }>(async (o) => {
+    action<StoreFlags & { tenant: string; team?: string; tiers?: string[]; models?: string[]; usagePlanId?: string; usageScope?: string; limits?: string; policies?: string; captureConsent?: boolean }>(async (o) => {
       if (o.usagePlanId && o.usageScope === undefined) throw new UsageError('--usage-plan-id needs --usage-scope (the gateway\'s UsageScope output)');
       // Checked before anything is written, so a bad file leaves no half-made tenant.
       const limits = o.limits ? parseLimitSpec(o.limits) : undefined;
@@ -60,7 +61,7 @@ export function registerTenantCommands(program: Command): void {
       try {
         await dir.createTenant({
           id: o.tenant, team: o.team ?? null, allowedTiers: o.tiers ?? null, allowedModels: o.models ?? null,
-          keyHashes: [sha256(key)], createdAt: new Date().toISOString(),
+          keyHashes: [sha256(key)], createdAt: new Date().toISOString(), ...(o.captureConsent ? { captureConsent: true } : {}),
         });
       } catch (err) {
         if (err instanceof TenantExistsError) throw new UsageError(`${err.message}; use rotate-key for a new key`);
@@ -87,7 +88,7 @@ export function registerTenantCommands(program: Command): void {
       else {
         process.stdout.write(`${all.length} run-time tenant(s) in ${table}\n`);
         for (const t of all) {
-          process.stdout.write(`  ${t.id}  team=${t.team ?? '-'}  tiers=${t.allowedTiers?.join(',') ?? 'all'}  models=${t.allowedModels?.join(',') ?? 'all'}  keys=${t.keyHashes.length}  created=${t.createdAt}\n`);
+          process.stdout.write(`  ${t.id}  team=${t.team ?? '-'}  tiers=${t.allowedTiers?.join(',') ?? 'all'}  models=${t.allowedModels?.join(',') ?? 'all'}  keys=${t.keyHashes.length}  capture=${t.captureConsent ? 'consented' : 'no'}  created=${t.createdAt}\n`);
         }
       }
     }),
@@ -112,6 +113,24 @@ export function registerTenantCommands(program: Command): void {
         `new API key for ${current.id} (shown once):\n${key}\n` +
           (o.keepOld ? `${current.keyHashes.length} old key(s) still work; rotate again without --keep-old to revoke them\n` : `${current.keyHashes.length} old key(s) revoked\n`),
       );
+    }),
+  );
+
+  withStoreOptions(
+    tenants
+      .command('capture-consent')
+      .description('Record that a run-time tenant gave (--on) or withdrew (--off) its consent to capture: its exchanges of opted-in features are kept, scrubbed, as training data only while it consents (gateways see the change within quota.controlsCacheSeconds). What was captured before a withdrawal stays in the capture folder or bucket until you delete it or its lifecycle does.')
+      .requiredOption('--tenant <id>', 'tenant id', tenantId)
+      .addOption(new Option('--on', 'the tenant consents').conflicts('off'))
+      .addOption(new Option('--off', 'the tenant withdraws its consent').conflicts('on')),
+    'dynamodb',
+  ).action(
+    action<StoreFlags & { tenant: string; on?: boolean; off?: boolean }>(async (o) => {
+      if (!o.on && !o.off) throw new UsageError('tenants capture-consent needs one of --on or --off');
+      const { dir } = await directory(o);
+      if (!(await dir.getTenant(o.tenant))) throw new UsageError(`unknown tenant '${o.tenant}' (a config tenant's consent is tenants[].captureConsent in the config)`);
+      await dir.setCaptureConsent(o.tenant, o.on === true);
+      process.stdout.write(`tenant ${o.tenant}: capture consent ${o.on ? 'given' : 'withdrawn'}.\n`);
     }),
   );
 

@@ -78,6 +78,20 @@ export class DynamoDbTenantDirectory implements TenantDirectory {
     await this.updateKeySet(id, 'DELETE', keyHash);
   }
 
+  async setCaptureConsent(id: string, consent: boolean): Promise<void> {
+    try {
+      await this.client.send(new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: { pk: { S: `${TENANT}${id}` } },
+        UpdateExpression: consent ? 'SET captureConsent = :c' : 'REMOVE captureConsent',
+        ConditionExpression: 'attribute_exists(pk)',
+        ...(consent ? { ExpressionAttributeValues: { ':c': { BOOL: true } } } : {}),
+      }));
+    } catch (err) {
+      throw (err as { name?: string }).name === 'ConditionalCheckFailedException' ? new Error(`unknown tenant '${id}'`) : err;
+    }
+  }
+
   /** Adds a hash to, or deletes it from, the tenant's key set; an unknown tenant is an error. */
   private async updateKeySet(id: string, op: 'ADD' | 'DELETE', keyHash: string): Promise<void> {
     try {
@@ -111,6 +125,7 @@ function toItem(t: StoredTenant): Record<string, AttributeValue> {
     createdAt: { S: t.createdAt },
   };
   if (t.keyHashes.length) item.keyHashes = { SS: [...t.keyHashes] };
+  if (t.captureConsent) item.captureConsent = { BOOL: true };
   return item;
 }
 
@@ -123,5 +138,6 @@ function fromItem(item: Record<string, AttributeValue>): StoredTenant {
     allowedModels: v.allowedModels ?? null,
     keyHashes: [...(item.keyHashes?.SS ?? [])].sort(),
     createdAt: item.createdAt?.S ?? '',
+    ...(item.captureConsent?.BOOL === true ? { captureConsent: true } : {}),
   };
 }

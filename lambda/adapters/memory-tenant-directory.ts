@@ -15,7 +15,8 @@ export class MemoryTenantDirectory implements TenantDirectory {
 
   async createTenant(t: StoredTenant): Promise<void> {
     if (this.tenants.has(t.id)) throw new TenantExistsError(t.id);
-    this.tenants.set(t.id, { ...t, keyHashes: [...t.keyHashes] });
+    const { captureConsent, ...rest } = t;
+    this.tenants.set(t.id, { ...rest, keyHashes: [...t.keyHashes], ...(captureConsent ? { captureConsent: true } : {}) });
     for (const k of t.keyHashes) this.keys.set(k, t.id);
   }
 
@@ -28,6 +29,13 @@ export class MemoryTenantDirectory implements TenantDirectory {
     if (!t) throw new Error(`unknown tenant '${id}'`);
     this.keys.set(keyHash, id);
     this.tenants.set(id, { ...t, keyHashes: [...new Set([...t.keyHashes, keyHash])] });
+  }
+
+  async setCaptureConsent(id: string, consent: boolean): Promise<void> {
+    const t = this.tenants.get(id);
+    if (!t) throw new Error(`unknown tenant '${id}'`);
+    const { captureConsent: _old, ...rest } = t;
+    this.tenants.set(id, consent ? { ...rest, captureConsent: true } : rest);
   }
 
   async revokeKey(id: string, keyHash: string): Promise<void> {

@@ -242,6 +242,8 @@ export interface StoredTenant {
   readonly allowedModels: readonly string[] | null;
   readonly keyHashes: readonly string[];
   readonly createdAt: string;
+  /** The tenant agreed that its exchanges may be kept as training data (config `captureConsent`); absent: it did not. */
+  readonly captureConsent?: boolean;
 }
 
 /** Run-time tenants and their key hashes. One contract suite holds every adapter (tenant-directory.contract.ts). */
@@ -255,6 +257,8 @@ export interface TenantDirectory {
   addKey(id: string, keyHash: string): Promise<void>;
   /** The key stops working at once (authorizer caches aside). */
   revokeKey(id: string, keyHash: string): Promise<void>;
+  /** Gives or withdraws the tenant's consent to capture (gateways see it within their tenant cache's lifetime). */
+  setCaptureConsent(id: string, consent: boolean): Promise<void>;
 }
 
 export class TenantExistsError extends Error {

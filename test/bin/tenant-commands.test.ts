@@ -48,4 +48,23 @@ describe('llm-finops tenants create --usage-plan-id', () => {
     expect(await runCli(['tenants', 'list', '--json', ...store()])).toBe(0);
     expect(JSON.parse(out).map((t: { id: string }) => t.id)).not.toContain('globex');
   });
+
+  it('records capture consent at creation, gives and withdraws it, and refuses an unknown tenant', async () => {
+    expect(await runCli(['tenants', 'create', '--tenant', 'soylent', '--capture-consent', ...store()])).toBe(0);
+    expect(await runCli(['tenants', 'create', '--tenant', 'tyrell', ...store()])).toBe(0);
+    out = '';
+    expect(await runCli(['tenants', 'list', ...store()])).toBe(0);
+    expect(out).toMatch(/soylent .* capture=consented /);
+    expect(out).toMatch(/tyrell .* capture=no /);
+    out = '';
+    expect(await runCli(['tenants', 'capture-consent', '--tenant', 'soylent', '--off', ...store()])).toBe(0);
+    expect(await runCli(['tenants', 'capture-consent', '--tenant', 'tyrell', '--on', ...store()])).toBe(0);
+    expect(out).toBe('tenant soylent: capture consent withdrawn.\ntenant tyrell: capture consent given.\n');
+    out = '';
+    expect(await runCli(['tenants', 'list', '--json', ...store()])).toBe(0);
+    const listed = JSON.parse(out) as { id: string; captureConsent?: boolean }[];
+    expect(listed.filter((t) => ['soylent', 'tyrell'].includes(t.id)).map((t) => [t.id, t.captureConsent === true])).toEqual([['soylent', false], ['tyrell', true]]);
+    expect(await runCli(['tenants', 'capture-consent', '--tenant', 'nobody', '--on', ...store()])).toBe(2);
+    expect(await runCli(['tenants', 'capture-consent', '--tenant', 'tyrell', ...store()])).toBe(2);
+  });
 });

@@ -90,10 +90,15 @@ export class Capture {
   }
 
   /** Keeps the exchange if every rule says so; never throws, never waits. */
-  offer(x: { readonly requestId: string; readonly tenantId: string; readonly feature: string | undefined; readonly model: ResolvedModel; readonly request: ChatRequest; readonly completion: ChatCompletion }): void {
+  offer(x: {
+    readonly requestId: string; readonly tenantId: string;
+    /** The tenant's consent, config or run-time (the resolved tenant's `captureConsent`). */
+    readonly consent: boolean;
+    readonly feature: string | undefined; readonly model: ResolvedModel; readonly request: ChatRequest; readonly completion: ChatCompletion;
+  }): void {
     if (!x.feature) return;
     const f = this.features.get(x.feature);
-    if (!f || !this.models.has(x.model.id) || this.config.tenants.get(x.tenantId)?.config.captureConsent !== true) return;
+    if (!f || !this.models.has(x.model.id) || !x.consent) return;
     const picked = this.sample.pick(x.feature, f.sampleRate, f.maxPerDay);
     if (picked === 'sampled-out') return void this.counts.sampledOut++;
     if (picked === 'capped') return void this.counts.droppedDailyCap++;

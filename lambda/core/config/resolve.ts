@@ -100,7 +100,7 @@ export function resolveStoredTenant(config: ResolvedConfig, t: StoredTenant): Re
   const allowedModels = new Set(
     (t.allowedModels ?? [...allowedTiers].flatMap((n) => config.tiers.get(n)!.models.map((m) => m.id))).filter((m) => config.models.has(m)),
   );
-  const tenantConfig = { id: t.id, team: t.team ?? undefined, apiKeys: t.keyHashes.map((sha256) => ({ sha256 })) } as TenantConfig;
+  const tenantConfig = { id: t.id, team: t.team ?? undefined, apiKeys: t.keyHashes.map((sha256) => ({ sha256 })), captureConsent: t.captureConsent === true } as TenantConfig;
   return { config: tenantConfig, id: t.id, allowedTiers, allowedModels, embeddingModels: embeddingModelsOf(config.models, t.allowedModels ?? undefined) };
 }
 

@@ -219,7 +219,7 @@ export class Gateway {
       const answerSignal = trace.stream ? inv.signal : anyAbort(inv.signal, inv.answerDeadline);
       // An answer kept for the cache is offered to the capture and the shadow tests too (the small-model path).
       const offer = (model: ResolvedModel, completion: ChatCompletion): void => {
-        this.deps.capture?.offer({ requestId: trace.requestId, tenantId: tenant.id, feature: trace.feature, model, request: req, completion });
+        this.deps.capture?.offer({ requestId: trace.requestId, tenantId: tenant.id, consent: tenant.config.captureConsent === true, feature: trace.feature, model, request: req, completion });
         this.shadow?.offer({ tenantId: tenant.id, apiKeyId: inv.apiKeyId, feature: trace.feature, model, request: req, completion });
       };
       // Without capture or shadow tests (most gateways) the answer goes to the cache's store as it did.

@@ -35,6 +35,18 @@ export function tenantDirectoryContract(name: string, make: () => Promise<Tenant
       expect((await dir.getTenant('acme'))?.keyHashes).toEqual(['new']);
     });
 
+    it('records capture consent at creation, gives and withdraws it, and refuses it for an unknown tenant', async () => {
+      await dir.createTenant(tenant('acme', ['a'], { captureConsent: true }));
+      await dir.createTenant(tenant('globex', ['g']));
+      expect((await dir.getTenant('acme'))?.captureConsent).toBe(true);
+      expect(await dir.getTenant('globex')).toEqual(tenant('globex', ['g']));
+      await dir.setCaptureConsent('globex', true);
+      await dir.setCaptureConsent('acme', false);
+      expect((await dir.listTenants()).map((t) => [t.id, t.captureConsent === true])).toEqual([['acme', false], ['globex', true]]);
+      expect(await dir.getTenant('acme')).toEqual(tenant('acme', ['a']));
+      await expect(dir.setCaptureConsent('nobody', true)).rejects.toThrow("unknown tenant 'nobody'");
+    });
+
     it('lists tenants by id and refuses keys for an unknown tenant', async () => {
       await dir.createTenant(tenant('globex', ['g']));
       await dir.createTenant(tenant('acme', ['a']));

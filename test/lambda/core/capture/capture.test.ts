@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectoryCaptureSink } from '../../../../lambda/adapters/directory-capture-sink';
 import { MemoryQuotaStore } from '../../../../lambda/adapters/memory-quota-store';
+import { MemoryTenantDirectory } from '../../../../lambda/adapters/memory-tenant-directory';
 import { MemoryAlertSink, MemoryUsageSink } from '../../../../lambda/adapters/usage-sinks';
 import { Capture, type CaptureExample, type CaptureSink } from '../../../../lambda/core/capture/capture';
 import { resolveConfig } from '../../../../lambda/core/config/resolve';
@@ -119,12 +120,39 @@ describe('capture of training data', () => {
     expect(sampled.cap.stats()).toMatchObject({ captured: 4, sampledOut: 4 });
   });
 
+  it('keeps a run-time tenant\'s exchanges once it consents (tenants create --capture-consent), and none after it withdraws', async () => {
+    const clock = new FakeClock();
+    const provider = new ScriptedProvider();
+    const config = resolveConfig({ ...testConfig('http://127.0.0.1:1/v1'), capture: { features: [{ feature: 'tickets' }] } });
+    const sink = new MemoryCaptureSink();
+    const tenants = new MemoryTenantDirectory();
+    await tenants.createTenant({ id: 'hooli', team: null, allowedTiers: null, allowedModels: null, keyHashes: [hash('sk-hooli')], createdAt: '2026-12-07T00:00:00.000Z' });
+    const gateway = new Gateway({
+      config, providers: new Map([['up', provider]]), quota: new MemoryQuotaStore(), usage: new MemoryUsageSink(), alerts: new MemoryAlertSink(), clock, ids: new SeqIds(), sha256,
+      capture: new Capture(config, sink, clock, () => 0), tenants,
+    });
+    const ask = async (text: string) => {
+      const body = JSON.stringify(ticket(text));
+      expect((await gateway.chat({ tenantId: 'hooli', feature: 'tickets', body, bodyBytes: Buffer.byteLength(body), cacheBypass: true })).status).toBe(200);
+      await gateway.flush();
+    };
+    await ask('no consent yet');
+    await tenants.setCaptureConsent('hooli', true);
+    // The gateway's tenant cache keeps a stored tenant a few seconds (quota.controlsCacheSeconds).
+    clock.advance(10_000);
+    await ask('consented');
+    await tenants.setCaptureConsent('hooli', false);
+    clock.advance(10_000);
+    await ask('withdrawn');
+    expect(sink.examples.map((e) => [e.llm_finops.tenant, (e.messages[1] as { content: string }).content])).toEqual([['hooli', 'consented']]);
+    await expect(tenants.setCaptureConsent('nobody', true)).rejects.toThrow("unknown tenant 'nobody'");
+  });
+
   it('counts a batch the sink refused and reports it; the request is not affected', async () => {
     const config = resolveConfig({ ...testConfig('http://127.0.0.1:1/v1'), capture: { features: [{ feature: 'tickets' }] } });
-    (config.tenants.get('acme')!.config as { captureConsent: boolean }).captureConsent = true;
     const errors: string[] = [];
     const cap = new Capture(config, { write: async () => { throw new Error('AccessDenied'); } }, new FakeClock(), () => 0, (e) => errors.push((e as Error).message));
-    cap.offer({ requestId: 'r', tenantId: 'acme', feature: 'tickets', model: config.models.get('big')!, request: { model: 'big', messages: [{ role: 'user', content: 'q' }] }, completion: { id: 'c', object: 'chat.completion', created: 0, model: 'big', choices: [{ index: 0, message: { role: 'assistant', content: 'a' }, finish_reason: 'stop' }] } });
+    cap.offer({ requestId: 'r', tenantId: 'acme', consent: true, feature: 'tickets', model: config.models.get('big')!, request: { model: 'big', messages: [{ role: 'user', content: 'q' }] }, completion: { id: 'c', object: 'chat.completion', created: 0, model: 'big', choices: [{ index: 0, message: { role: 'assistant', content: 'a' }, finish_reason: 'stop' }] } });
     await cap.flush();
     expect(cap.stats()).toMatchObject({ captured: 0, writeFailed: 1 });
     expect(errors).toEqual(['AccessDenied']);
@@ -136,11 +164,8 @@ describe('capture of training data', () => {
     const clock = new FakeClock(Date.UTC(2026, 11, 7, 9));
     const cap = new Capture(config, new DirectoryCaptureSink(dir), clock);
     const model = config.models.get('big')!;
-    const tenant = config.tenants.get('acme')!;
-    // acme does not consent in the shared test config: consent given here by a copy of its entry.
-    (tenant.config as { captureConsent: boolean }).captureConsent = true;
     for (const i of [1, 2]) {
-      cap.offer({ requestId: `r${i}`, tenantId: 'acme', feature: 'tickets/eu', model, request: { model: 'big', messages: [{ role: 'user', content: `q${i}` }] }, completion: { id: 'c', object: 'chat.completion', created: 0, model: 'big', choices: [{ index: 0, message: { role: 'assistant', content: `a${i}` }, finish_reason: 'stop' }] } });
+      cap.offer({ requestId: `r${i}`, tenantId: 'acme', consent: true, feature: 'tickets/eu', model, request: { model: 'big', messages: [{ role: 'user', content: `q${i}` }] }, completion: { id: 'c', object: 'chat.completion', created: 0, model: 'big', choices: [{ index: 0, message: { role: 'assistant', content: `a${i}` }, finish_reason: 'stop' }] } });
     }
     await cap.flush();
     expect(readdirSync(dir)).toEqual(['tickets_eu']);
