@@ -22,7 +22,7 @@ import { Steps } from './steps';
 import { streamed } from './stream';
 import { Tenants } from './tenants';
 import { Shadow } from '../shadow/shadow';
-import { SwitchGuard } from '../shadow/switch-guard';
+import { SwitchGuard, type SwitchedBack } from '../shadow/switch-guard';
 import type { ChatInvocation, GatewayDeps, GatewayResult, JsonResult, StoreAnswer, Trace } from './types';
 import type { ChatProvider } from '../ports';
 import { carries } from '../formats/capabilities';
@@ -51,20 +51,21 @@ export class Gateway {
     this.steps = new Steps(deps, this.quota);
     this.batchHolds = new BatchHolds(this.quota, deps.quota, deps.clock);
     // A switched feature whose shadow agreement falls goes back to its premium model (switch-guard.ts).
-    this.switchGuard = deps.config.raw.shadow.policies.some((p) => p.switchBack)
+    const guard = deps.config.raw.shadow.policies.some((p) => p.switchBack)
       ? new SwitchGuard(deps.config, deps.clock, deps.alerts, deps.quota, (f) => deps.config.tiers.get(deps.config.raw.routing.features![f])!.models.at(-1)!.id)
       : undefined;
+    this.switchedBack = guard && ((f) => guard.switchedBack(f));
     // Shadow calls go through this same pipeline, recorded under their own feature (shadow.ts).
-    this.shadow = deps.config.raw.shadow.policies.length ? new Shadow(deps.config, (inv) => this.chat(inv), deps.usage, deps.clock, deps.random, this.switchGuard) : undefined;
+    this.shadow = deps.config.raw.shadow.policies.length ? new Shadow(deps.config, (inv) => this.chat(inv), deps.usage, deps.clock, deps.random, guard) : undefined;
   }
 
-  private readonly switchGuard: SwitchGuard | undefined;
+  /** The switch guard's answer for a feature, made once (not a closure per request); none without switchBack. */
+  private readonly switchedBack: ((feature: string) => SwitchedBack | undefined) | undefined;
 
   private route(tenant: ResolvedTenant, req: ChatRequest, feature: string | undefined, shadowModel?: string): Route {
-    const guard = this.switchGuard;
     // A shadow call may use its policy's model even where the tenant's allowedModels leave it out.
     const allowed = shadowModel && !tenant.allowedModels.has(shadowModel) ? { ...tenant, allowedModels: new Set([...tenant.allowedModels, shadowModel]) } : tenant;
-    return route(this.deps.config, allowed, req, this.deps.router, feature, guard && ((f) => guard.switchedBack(f)));
+    return route(this.deps.config, allowed, req, this.deps.router, feature, this.switchedBack);
   }
 
   /** Shadow tests of candidate models (config `shadow`); none without a policy. */
