@@ -264,21 +264,29 @@ export function shadowReport(lines: readonly ReportRec[]): ShadowFeatureReport[]
     if (routed.length) return switchedReport(feature, shadow, answered, routed, scores);
     const candidates = [...new Set(shadow.map((r) => String(r.model)))].sort();
     const premium = requests.filter((r) => r.feature === feature && r.status === 200 && !isHit(r) && !candidates.includes(String(r.model)));
-    const got = answered.map((r) => scores.get(String(r.request_id))).filter((s): s is number => s !== undefined);
+    const agreed = agreementOf(answered, scores);
     const perRequest = (rs: readonly ReportRec[]) => (rs.length ? rs.reduce((s, r) => s + num(r.cost_micros), 0) / rs.length / 1e6 : null);
     const cand = perRequest(answered);
     const prem = perRequest(premium);
     return {
-      feature, candidates, shadowCalls: shadow.length, scored: got.length,
-      agreement: got.length ? round(got.reduce((s, x) => s + x, 0) / got.length, 4) : null,
-      fullAgreement: got.length ? round(got.filter((x) => x >= 1).length / got.length, 4) : null,
+      feature, candidates, shadowCalls: shadow.length, ...agreed,
       candidateUsdPerRequest: cand === null ? null : round(cand, 6), premiumUsdPerRequest: prem === null ? null : round(prem, 6),
       costSaving: cand !== null && prem ? round(1 - cand / prem, 4) : null,
-      switchSavingFloor: cand !== null && prem && got.length ? round(1 - cand / prem - got.filter((x) => x < 1).length / got.length, 4) : null,
+      switchSavingFloor: cand !== null && prem && agreed.fullAgreement !== null ? round(1 - cand / prem - (1 - agreed.fullAgreement), 4) : null,
       candidateLatencyMsP50: median(answered.map((r) => num(r.latency_ms))), premiumLatencyMsP50: median(premium.map((r) => num(r.latency_ms))),
       switched: null,
     };
   });
+}
+
+/** The scores of the answered shadow calls: how many, their mean, and the share in full agreement. */
+function agreementOf(answered: readonly ReportRec[], scores: ReadonlyMap<string, number>): Pick<ShadowFeatureReport, 'scored' | 'agreement' | 'fullAgreement'> {
+  const got = answered.map((r) => scores.get(String(r.request_id))).filter((s): s is number => s !== undefined);
+  return {
+    scored: got.length,
+    agreement: got.length ? round(got.reduce((s, x) => s + x, 0) / got.length, 4) : null,
+    fullAgreement: got.length ? round(got.filter((x) => x >= 1).length / got.length, 4) : null,
+  };
 }
 
 const perRequestUsd = (rs: readonly ReportRec[]): number | null => (rs.length ? round(rs.reduce((s, r) => s + num(r.cost_micros), 0) / rs.length / 1e6, 6) : null);
@@ -289,14 +297,11 @@ function switchedReport(feature: string, shadow: readonly ReportRec[], answered:
   const back = served.filter((r) => String(r.route_reason).includes('(switched back'));
   const onSwitch = served.filter((r) => !back.includes(r));
   const escalated = onSwitch.filter((r) => Array.isArray(r.cascade) && r.cascade.length > 1).length;
-  const got = answered.map((r) => scores.get(String(r.request_id))).filter((s): s is number => s !== undefined);
   const cand = perRequestUsd(served);
   const prem = perRequestUsd(answered);
   return {
     feature, candidates: [...new Set(onSwitch.filter((r) => !(Array.isArray(r.cascade) && r.cascade.length > 1)).map((r) => String(r.model)))].sort(),
-    shadowCalls: shadow.length, scored: got.length,
-    agreement: got.length ? round(got.reduce((s, x) => s + x, 0) / got.length, 4) : null,
-    fullAgreement: got.length ? round(got.filter((x) => x >= 1).length / got.length, 4) : null,
+    shadowCalls: shadow.length, ...agreementOf(answered, scores),
     candidateUsdPerRequest: cand, premiumUsdPerRequest: prem, costSaving: cand !== null && prem ? round(1 - cand / prem, 4) : null, switchSavingFloor: null,
     candidateLatencyMsP50: median(served.map((r) => num(r.latency_ms))), premiumLatencyMsP50: median(answered.map((r) => num(r.latency_ms))),
     switched: { reference: [...new Set(shadow.map((r) => String(r.model)))].sort(), escalated, switchedBack: back.length, requests: served.length },
