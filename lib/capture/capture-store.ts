@@ -78,8 +78,9 @@ export class CaptureStore extends Construct {
   bindRouter(fn: IRouterBinding): void {
     fn.addEnvironment(ENV_CAPTURE_BUCKET, this.bucket.bucketName);
     iam.Grant.addToPrincipal({ grantee: fn, actions: ['s3:PutObject'], resourceArns: [this.bucket.arnForObjects(`${CAPTURE_PREFIX}*`)] });
-    // A single-part SSE-KMS put needs kms:GenerateDataKey only (Amazon S3 User Guide, "Using server-side encryption with
-    // AWS KMS keys": kms:Decrypt is for reads and multipart uploads, which the sink never makes).
+    // A single-part SSE-KMS put needs kms:GenerateDataKey only; kms:Decrypt is for reads and for the parts of a
+    // multipart upload, which the sink never makes (AWS re:Post knowledge center, "s3-large-file-encryption-kms-key",
+    // read 2026-12-07).
     this.encryptionKey.grant(fn, 'kms:GenerateDataKey');
     if (Construct.isConstruct(fn)) {
       const bucketId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket);
