@@ -3,6 +3,7 @@ import type { ResolvedConfig, ResolvedModel } from '../core/config/resolve';
 import type { ProviderConfig } from '../core/config/schema';
 import { messageToCompletion, readAnthropicUsage } from '../core/formats/anthropic-upstream';
 import { ANTHROPIC_VERSION, anthropicUpstreamBody } from './anthropic-provider';
+import { fetchBatchJson } from './batch-api-http';
 import { nativeResponse } from './upstream-http';
 
 type AnthropicConfig = Extract<ProviderConfig, { type: 'anthropic' }>;
@@ -41,15 +42,7 @@ class AnthropicBatchUpstream implements BatchJobUpstream {
   }
 
   private async call(method: string, path: string, body?: string): Promise<MessageBatch> {
-    const res = await this.fetchImpl(`${this.base}${path}`, { method, headers: this.headers(body !== undefined), body });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${this.p.id} ${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-    let batch: MessageBatch;
-    try {
-      batch = JSON.parse(text) as MessageBatch;
-    } catch {
-      throw new Error(`${this.p.id} ${method} ${path}: the answer is not JSON`);
-    }
+    const batch = (await fetchBatchJson(this.fetchImpl, this.p.id, `${this.base}${path}`, method, path, this.headers(body !== undefined), body)) as MessageBatch;
     if (typeof batch?.id !== 'string' || typeof batch.processing_status !== 'string') throw new Error(`${this.p.id} ${method} ${path}: the answer is not a Message Batch`);
     return batch;
   }

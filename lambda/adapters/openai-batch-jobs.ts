@@ -3,6 +3,7 @@ import type { ResolvedConfig, ResolvedModel } from '../core/config/resolve';
 import type { ProviderConfig } from '../core/config/schema';
 import type { ChatCompletion } from '../core/openai/types';
 import { readOpenAiUsage } from '../core/openai/usage';
+import { fetchBatchJson } from './batch-api-http';
 import { defaultOutputCapParam, openAiUpstreamBody } from './openai-compatible-provider';
 
 type OpenAiConfig = Extract<ProviderConfig, { type: 'openai-compatible' }>;
@@ -45,14 +46,7 @@ class OpenAiBatchUpstream implements BatchJobUpstream {
   }
 
   private async call<T>(method: string, path: string, body?: string | FormData, json = true): Promise<T> {
-    const res = await this.fetchImpl(`${this.base}${path}`, { method, headers: this.headers(json && body !== undefined), body });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${this.p.id} ${method} ${path}: ${res.status} ${text.slice(0, 300)}`);
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new Error(`${this.p.id} ${method} ${path}: the answer is not JSON`);
-    }
+    return (await fetchBatchJson(this.fetchImpl, this.p.id, `${this.base}${path}`, method, path, this.headers(json && body !== undefined), body)) as T;
   }
 
   private async content(fileId: string): Promise<string> {
