@@ -1,4 +1,6 @@
 import { crossover, crossoverSvg, instancesFor, selfHostedCost, type CrossoverInput } from './crossover';
+import { SWITCHED_BACK } from '../routing/route';
+import { SHADOW_PREFIX, shadowFeature } from '../shadow/shadow';
 import { DAYS_PER_MONTH, daysSpanned } from './usage-span';
 
 /**
@@ -108,7 +110,7 @@ const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 /** Plans every feature of the log: its volume, premium spend, stability, examples, and each hosting option's cost. */
 export function planDistillation(records: readonly Rec[], c: DistillCriteria): DistillPlan {
   // Answered requests only: a cache hit costs nothing to move, an error teaches nothing.
-  const live = records.filter((r) => typeof r.feature === 'string' && r.feature && !r.feature.startsWith('shadow.') && r.status === 200 && !isHit(r));
+  const live = records.filter((r) => typeof r.feature === 'string' && r.feature && !r.feature.startsWith(SHADOW_PREFIX) && r.status === 200 && !isHit(r));
   const days = daysSpanned(records);
   const perMonth = DAYS_PER_MONTH / days;
   const byFeature = new Map<string, Rec[]>();
@@ -256,9 +258,9 @@ export function shadowReport(lines: readonly ReportRec[]): ShadowFeatureReport[]
   const scores = new Map<string, number>();
   for (const l of lines) if (l.type === 'feedback' && typeof l.request_id === 'string' && typeof l.score === 'number') scores.set(l.request_id, l.score);
   const requests = lines.filter((l) => l.type !== 'feedback' && typeof l.feature === 'string');
-  const features = new Set(requests.filter((r) => (r.feature as string).startsWith('shadow.')).map((r) => (r.feature as string).slice('shadow.'.length)));
+  const features = new Set(requests.filter((r) => (r.feature as string).startsWith(SHADOW_PREFIX)).map((r) => (r.feature as string).slice(SHADOW_PREFIX.length)));
   return [...features].sort().map((feature) => {
-    const shadow = requests.filter((r) => r.feature === `shadow.${feature}`);
+    const shadow = requests.filter((r) => r.feature === shadowFeature(feature));
     const answered = shadow.filter((r) => r.status === 200);
     const routed = requests.filter((r) => r.feature === feature && typeof r.route_reason === 'string' && r.route_reason.startsWith(`feature:${feature}`));
     if (routed.length) return switchedReport(feature, shadow, answered, routed, scores);
@@ -294,7 +296,7 @@ const perRequestUsd = (rs: readonly ReportRec[]): number | null => (rs.length ? 
 /** A switched feature: the served answers (small, escalated or switched back) against the premium model's shadow calls. */
 function switchedReport(feature: string, shadow: readonly ReportRec[], answered: readonly ReportRec[], routed: readonly ReportRec[], scores: ReadonlyMap<string, number>): ShadowFeatureReport {
   const served = routed.filter((r) => r.status === 200 && !isHit(r));
-  const back = served.filter((r) => String(r.route_reason).includes('(switched back'));
+  const back = served.filter((r) => String(r.route_reason).includes(SWITCHED_BACK));
   const onSwitch = served.filter((r) => !back.includes(r));
   const escalated = onSwitch.filter((r) => Array.isArray(r.cascade) && r.cascade.length > 1).length;
   const cand = perRequestUsd(served);

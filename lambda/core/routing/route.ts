@@ -6,6 +6,9 @@ import { scoreComplexity } from './heuristic';
 import type { LearnedRouter } from './learned';
 import type { SwitchedBack } from '../shadow/switch-guard';
 
+/** What a switched feature's route reason says while its guard has sent it back (`distill report` counts these). */
+export const SWITCHED_BACK = ' (switched back:';
+
 export interface Route {
   /** Models to try in order (the fallback chain). */
   readonly chain: readonly ResolvedModel[];
@@ -58,7 +61,7 @@ export function route(
   if (featureTier && tenant.allowedTiers.has(featureTier.name)) {
     // Its shadow agreement fell below the policy's switchBack: the tier's last (premium) model answers for a while.
     const back = switchedBack?.(feature!);
-    if (back) return { chain: featureTier.models.slice(-1), tier: featureTier.name, reason: `feature:${feature} (switched back: agreement ${back.agreement} < ${back.below} over ${back.samples})` };
+    if (back) return { chain: featureTier.models.slice(-1), tier: featureTier.name, reason: `feature:${feature}${SWITCHED_BACK} agreement ${back.agreement} < ${back.below} over ${back.samples})` };
     return { chain: featureTier.models, tier: featureTier.name, reason: `feature:${feature}` };
   }
   let score: number;

@@ -7,7 +7,8 @@ import { SCORERS } from './scorers';
 import type { SwitchGuard } from './switch-guard';
 
 /** The feature a shadow call is recorded under: its spend, quota scope and report apart from the feature's own. */
-export const shadowFeature = (feature: string): string => `shadow.${feature}`;
+export const SHADOW_PREFIX = 'shadow.';
+export const shadowFeature = (feature: string): string => `${SHADOW_PREFIX}${feature}`;
 
 /** What the shadow tests did since the process started. */
 export interface ShadowCounts {
