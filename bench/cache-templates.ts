@@ -4,7 +4,7 @@
  * about ("How do I change my {invoices|returns|...} settings?"): two questions that differ only in the slot must never
  * be served each other's answer, while rewordings of the same question should hit.
  *
- * Pairs: TEMPLATES x SLOTS x SLOTS (slot a != slot b) as non-duplicates, and each template's rewording with the same
+ * Pairs (lambda/core/cache/templated-pairs.ts): FAQ_TEMPLATES x FAQ_SLOTS x FAQ_SLOTS (slot a != slot b) as non-duplicates, and each template's rewording with the same
  * slot as duplicates. Through the local default (the sentence encoder, its default threshold, guards and built-in
  * verifier) with the function the gateway serves hits by (chooseSemanticHit): without the cached answers (as
  * evaluatePairs measures the dev pairs) and with answers that name their slot, as a support bot's do (the answer-slot
@@ -15,54 +15,25 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { SentenceEmbedder } from '../lambda/adapters/sentence-embedder';
 import { builtinSentenceVerifier } from '../lambda/adapters/sentence-verifier';
-import { evaluatePairs, scorePairs, type LabelledPair, type ScoredPair } from '../lambda/core/cache/evaluate';
+import { cachedAnswer, evaluatePairs, scorePairs, type ScoredPair } from '../lambda/core/cache/evaluate';
+import { FAQ_SLOTS, FAQ_TEMPLATES, templatedPairs } from '../lambda/core/cache/templated-pairs';
 import { defaultGuards } from '../lambda/core/cache/guards';
 import { chooseSemanticHit } from '../lambda/core/cache/semantic';
 import { DEFAULT_SEMANTIC_THRESHOLD } from '../lambda/core/config/resolve';
-import type { CachedCompletion } from '../lambda/core/ports';
-
-/** Each template with a rewording of it: the same question in other words. */
-const TEMPLATES: readonly (readonly [string, string])[] = [
-  ['How do I change my {} settings?', 'How can I change the settings for my {}?'],
-  ['Where can I see my {}?', 'Where do I find my {}?'],
-  ['Why was my {} declined?', 'What is the reason my {} was declined?'],
-  ['Can I cancel my {}?', 'Is it possible to cancel my {}?'],
-  ['How long does {} take?', 'How much time does {} take?'],
-  ['Who do I contact about {}?', 'Who should I contact about {}?'],
-  ['Is there a fee for {}?', 'Do you charge a fee for {}?'],
-  ['How do I update the {} on my account?', 'How can I update the {} on my account?'],
-];
-const SLOTS = ['invoices', 'returns', 'shipping', 'payment', 'subscription', 'password', 'address', 'notification', 'refund', 'order'];
 
 const round = (x: number): number => Math.round(x * 10_000) / 10_000;
 
-/** The cached answer to a question: it names the slot it is about (`{slot}` settings, page, team), as FAQ answers do. */
-function answerFor(question: string): CachedCompletion {
-  const slot = SLOTS.find((s) => question.includes(s)) ?? '';
-  const content = `Open Account > ${slot[0]?.toUpperCase()}${slot.slice(1)}: everything about your ${slot} is there, and our ${slot} team can help.`;
-  return {
-    completion: { id: 'c', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }] },
-    usage: { inputTokens: 20, outputTokens: 30, cacheReadTokens: 0, cacheWriteTokens: 0 }, modelId: 'm', tier: 't', storedAtMs: 0,
-  };
-}
-
 async function main() {
-  const pairs: LabelledPair[] = [];
-  for (const [t, rewording] of TEMPLATES) {
-    for (const a of SLOTS) {
-      pairs.push({ a: t.replace('{}', a), b: rewording.replace('{}', a), duplicate: true });
-      for (const b of SLOTS) if (a !== b) pairs.push({ a: t.replace('{}', a), b: t.replace('{}', b), duplicate: false });
-    }
-  }
+  const pairs = templatedPairs({ answers: true });
   const threshold = DEFAULT_SEMANTIC_THRESHOLD.sentence;
   const guards = defaultGuards('sentence');
   const verifier = builtinSentenceVerifier();
   const scored = await scorePairs(pairs, new SentenceEmbedder());
   // Without the cached answers (as the dev pairs are measured: the answer-slot check cannot run) ...
-  const [point] = evaluatePairs(scored, { thresholds: [threshold], guards, verifier });
+  const [point] = evaluatePairs(scored.map(({ answer: _answer, ...p }) => p), { thresholds: [threshold], guards, verifier });
   // ... and as the gateway serves: each entry holds an answer that, as FAQ answers do, names what it is about.
   const served = (p: ScoredPair): boolean => p.similarity >= threshold
-    && chooseSemanticHit(p.b, [{ score: p.similarity, prompt: p.a, value: answerFor(p.a) }], guards, verifier).hit !== undefined;
+    && chooseSemanticHit(p.b, [{ score: p.similarity, prompt: p.a, value: cachedAnswer(p.answer) }], guards, verifier).hit !== undefined;
   const hits = scored.filter(served);
   const wrong = hits.filter((p) => !p.duplicate);
   const withAnswers = {
@@ -75,8 +46,8 @@ async function main() {
     date: new Date().toISOString(),
     machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', node: process.version },
     setup: `the local default: sentence encoder, threshold ${threshold}, guards ${JSON.stringify(guards)}, built-in verifier`,
-    templates: TEMPLATES.length,
-    slots: SLOTS.length,
+    templates: FAQ_TEMPLATES.length,
+    slots: FAQ_SLOTS.length,
     duplicate_pairs: pairs.filter((p) => p.duplicate).length,
     non_duplicate_pairs: pairs.filter((p) => !p.duplicate).length,
     non_duplicates_over_threshold: scored.filter((p) => !p.duplicate && p.similarity >= threshold).length,

@@ -137,3 +137,15 @@ export function packageVersion(): string {
     if (dirname(dir) === dir) return 'unknown';
   }
 }
+
+/**
+ * A file the CLI ships (`examples/...`): the path in the nearest folder above this file that has it, which is the
+ * repository in development and the installed CLI package when bundled (scripts/bundle-cli.mjs copies them).
+ */
+export function packagedFile(relative: string, whenMissing: string): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    const file = join(dir, relative);
+    if (existsSync(file)) return file;
+    if (dirname(dir) === dir) throw new UsageError(`no ${relative} next to the CLI: ${whenMissing}`);
+  }
+}

@@ -75,10 +75,13 @@ describe('the CLI package (cdk-llm-finops-cli)', () => {
 
   it('publishes the bundle, the example replay falls back to, and the licence', () => {
     if (!existsSync(join(CLI, 'dist', 'llm-finops.js'))) throw new Error('packages/cli/dist is missing: npm ci builds it (prepare), or run npm run build');
-    expect(packed('packages/cli').sort()).toEqual(['LICENSE', 'README.md', 'dist/llm-finops.js', 'examples/replay/gateway.json', 'package.json']);
+    expect(packed('packages/cli').sort()).toEqual([
+      'LICENSE', 'README.md', 'dist/llm-finops.js', 'examples/calibration/LICENSE.GPTCache', 'examples/calibration/README.md',
+      'examples/calibration/paraphrases.jsonl', 'examples/replay/gateway.json', 'package.json',
+    ]);
   });
 
-  it('runs as built: --version, a command\'s --help, and a usage error exiting 2', () => {
+  it('runs as built: --version, a command\'s --help, a usage error exiting 2, and the calibration pairs it ships', () => {
     const bin = join(CLI, cliPkg.bin['llm-finops']);
     const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8' });
     expect(run('--version').stdout.trim()).toBe(cliPkg.version);
@@ -88,6 +91,10 @@ describe('the CLI package (cdk-llm-finops-cli)', () => {
     const bad = run('crossover', '--utilisation', 'lots');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("argument 'lots' is invalid");
+    // The pairs `cache calibrate` falls back to are found beside the bundle (the lexical embedder: no model, ~2 s).
+    const calibrated = run('cache', 'calibrate', '--embedder', 'local', '--json');
+    expect(calibrated.stderr).toMatch(/^embedding 1799 pairs/);
+    expect(JSON.parse(calibrated.stdout)).toMatchObject({ pairs: 1799, embedder: 'lexical-hash-1024' });
   });
 
   it('answers `npx llm-finops` in this checkout after npm ci, from the workspace link, never the registry', () => {

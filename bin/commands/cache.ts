@@ -1,16 +1,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { builtinSentenceVerifier } from '../../lambda/adapters/sentence-verifier';
 import { buildEmbedder } from '../../lambda/adapters/wiring';
-import { evaluatePairs, parsePairs, scorePairs, sweepThresholds, type ScoredPair } from '../../lambda/core/cache/evaluate';
+import { calibrate, CalibrationFailed, type Calibration } from '../../lambda/core/cache/calibrate';
+import { evaluatePairs, parsePairs, scorePairs, sweepThresholds, type LabelledPair, type ScoredPair } from '../../lambda/core/cache/evaluate';
 import { ALL_GUARDS, defaultGuards, GUARD_NAMES, NO_GUARDS, type GuardName, type GuardSettings } from '../../lambda/core/cache/guards';
+import { templatedPairs } from '../../lambda/core/cache/templated-pairs';
 import { trainVerifier, Verifier } from '../../lambda/core/cache/verifier';
 import { DEFAULT_SEMANTIC_THRESHOLD, semanticGuards } from '../../lambda/core/config/resolve';
 import { GatewayConfigSchema } from '../../lambda/core/config/schema';
 import { findCatalogPrice, PRICE_CATALOG } from '../../lambda/core/pricing/catalog';
 import { estimateTokensFromBytes } from '../../lambda/core/tokens';
 import type { Embedder } from '../../lambda/core/ports';
-import { action, collect, HALVES, integerIn, numberIn, readDataFile, UsageError, type Half } from '../cli-support';
+import { action, collect, HALVES, integerIn, numberIn, packagedFile, readDataFile, UsageError, type Half } from '../cli-support';
 import { progressBar } from '../progress';
 
 const EMBEDDER_HEADING = 'Embedder (the similarities must come from the embedder you deploy):';
@@ -28,7 +31,7 @@ function withEmbedderOptions(cmd: Command): Command {
 
 type EmbedderFlags = { embedder: string; dimensions?: number; region?: string; baseUrl?: string; model?: string; apiKeyEnv?: string; pricePerMTok?: number };
 
-function embedderFromFlags(v: EmbedderFlags): { embedder: Embedder; type: keyof typeof DEFAULT_SEMANTIC_THRESHOLD; pricePerMTok: number | undefined } {
+function embedderFromFlags(v: EmbedderFlags): { embedder: Embedder; type: keyof typeof DEFAULT_SEMANTIC_THRESHOLD; spec: Record<string, unknown>; pricePerMTok: number | undefined } {
   const type = v.embedder;
   const spec: Record<string, unknown> = { type };
   if (v.dimensions !== undefined) spec.dimensions = v.dimensions;
@@ -45,7 +48,7 @@ function embedderFromFlags(v: EmbedderFlags): { embedder: Embedder; type: keyof 
   const e = parsed.data;
   // What a remote embedder charges per 1M input tokens: the flag, else the catalog's row for its model; none locally.
   const pricePerMTok = e.type === 'local' || e.type === 'sentence' ? 0 : v.pricePerMTok ?? findCatalogPrice(e.model, PRICE_CATALOG)?.inputPerMTok;
-  return { embedder: buildEmbedder(e, process.env), type: e.type, pricePerMTok };
+  return { embedder: buildEmbedder(e, process.env), type: e.type, spec, pricePerMTok };
 }
 
 function parseGuards(spec: string, embedderType: keyof typeof DEFAULT_SEMANTIC_THRESHOLD): GuardSettings {
@@ -60,6 +63,59 @@ function parseGuards(spec: string, embedderType: keyof typeof DEFAULT_SEMANTIC_T
   return { ...out, contentRule: defaultGuards(embedderType).contentRule };
 }
 
+
+const SHIPPED_PAIRS_NOTE = '999 paraphrase pairs from GPTCache\'s benchmark (MIT) and 800 templated FAQ pairs with their answers, 720 of them questions that differ in their subject; alone they never lower the threshold below the embedder\'s default';
+
+/**
+ * The pairs `cache calibrate` embeds when the user has none of their own: GPTCache's paraphrases (every pair a
+ * duplicate; examples/calibration, MIT) and the templated FAQ pairs, whose slot swaps are the hard negatives.
+ */
+function shippedPairs(): LabelledPair[] {
+  const file = packagedFile(join('examples', 'calibration', 'paraphrases.jsonl'), 'pass --data FILE with --no-shipped-pairs');
+  return [...readDataFile(file, parsePairs, 'all'), ...templatedPairs({ answers: true })];
+}
+
+type SemanticDoc = { embedder?: { type?: string }; verifier?: unknown; builtinVerifier?: boolean; guards?: Record<string, unknown> } & Record<string, unknown>;
+type ConfigDoc = { cache?: { semantic?: SemanticDoc } & Record<string, unknown> } & Record<string, unknown>;
+
+function readConfigDoc(file: string): ConfigDoc {
+  try {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not a JSON object');
+    return doc as ConfigDoc;
+  } catch (err) {
+    throw new UsageError(`--config ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** Refuses, before anything is embedded, a write whose figures would not hold for what the config serves. */
+function checkWritable(doc: ConfigDoc, type: string, training: boolean): void {
+  const sem = doc.cache?.semantic;
+  const named = sem?.embedder?.type;
+  if (named && named !== type) {
+    throw new UsageError(`the config's cache.semantic.embedder is ${named}, not ${type}: a threshold measured on one embedder does not hold for another; run with --embedder ${named}, or change the config's embedder first`);
+  }
+  if (!training && sem?.verifier !== undefined) {
+    throw new UsageError('the config serves with its own verifier (cache.semantic.verifier), which this run would not measure: pass --train-verifier FILE to fit one for this embedder, or remove it');
+  }
+  if (!training && type === 'sentence' && sem?.builtinVerifier === false) {
+    throw new UsageError('the config turns the built-in verifier off (builtinVerifier: false), but it is what this run measures with: pass --train-verifier FILE, or remove builtinVerifier');
+  }
+}
+
+/** Writes the calibrated settings into cache.semantic of the config file (the rest untouched), checked by the schema first. */
+function writeCalibration(file: string, doc: ConfigDoc, c: { spec: Record<string, unknown>; threshold: number; guards: GuardSettings; verifierFile?: string }): void {
+  const sem = doc.cache?.semantic ?? {};
+  const guards: Record<string, unknown> = { ...sem.guards };
+  for (const g of GUARD_NAMES) guards[g] = c.guards[g];
+  guards.contentRule = c.guards.contentRule;
+  const semantic: SemanticDoc = { ...sem, embedder: sem.embedder ?? c.spec, threshold: c.threshold, guards };
+  if (c.verifierFile) semantic.verifier = { path: relative(dirname(resolve(file)), resolve(c.verifierFile)) };
+  const cache = { ...doc.cache, semantic };
+  const checked = GatewayConfigSchema.shape.cache.safeParse(cache);
+  if (!checked.success) throw new UsageError(`--config ${file}: the calibrated cache section does not validate: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  writeFileSync(file, `${JSON.stringify({ ...doc, cache }, null, 2)}\n`);
+}
 
 type CommonFlags = EmbedderFlags & { data: string[]; half: Half };
 
@@ -138,54 +194,84 @@ export function registerCacheCommands(program: Command): void {
     cache
       .command('calibrate')
       .description(
-        'Choose the semantic threshold for the embedder you deploy, on your labelled pairs {a, b, duplicate}: embeds them through that ' +
-          'embedder (its cost is stated first; a paid embedder runs only with --yes, and never past --max-usd), sweeps 0.50-0.99 with ' +
-          'the gateway\'s guards, and picks the lowest threshold whose wrong-hit share is at most --target-wrong-share. With --config ' +
-          'FILE --write, writes it to cache.semantic.threshold in that file (the rest untouched).',
+        'Calibrate the semantic tier for the embedder you deploy: embeds labelled pairs {a, b, duplicate} through that embedder (the ' +
+          'pairs shipped with the CLI, and yours with --data; its cost is stated first, a paid embedder runs only with --yes and never ' +
+          'past --max-usd), then chooses the guards\' content rule and the lowest threshold whose wrong share of hits is at most ' +
+          '--target-wrong-share; with --train-verifier, fits a verifier for that embedder on half the pairs and chooses on the other half. ' +
+          'With --config FILE --write, writes the embedder, threshold, guards and verifier into cache.semantic of that file (the rest untouched).',
       )
-      .requiredOption('--data <pairs.jsonl>', 'labelled pairs {a, b, duplicate}, e.g. your own traffic labelled (repeat for several files)', collect)
+      .option('--data <pairs.jsonl>', 'your labelled pairs {a, b, duplicate}, e.g. your own traffic labelled (repeat for several files)', collect, [])
+      .option('--no-shipped-pairs', `leave out the pairs shipped with the CLI (${SHIPPED_PAIRS_NOTE})`)
+      .option('--train-verifier <verifier.json>', 'fit a verifier for this embedder on half the pairs, write it here, and choose the rest with it on the other half')
+      .option('--seed <n>', 'random seed of the verifier\'s training', integerIn(0), 1)
       .option('--target-wrong-share <share>', 'the largest wrong share of hits to accept', numberIn(0, 1), 0.05)
       .option('--max-usd <usd>', 'refuse to embed when the estimate is above this', numberIn(0, 1000), 1)
       .option('--yes', 'embed through a paid embedder (the estimate is printed either way)')
-      .option('--config <gateway.json>', 'the gateway config to write the threshold into (with --write)')
-      .option('--write', 'write the chosen threshold into --config')
+      .option('--config <gateway.json>', 'the gateway config to write the results into (with --write)')
+      .option('--write', 'write the embedder, threshold, guards and verifier into --config')
       .option('--json', 'print JSON'),
   ).action(
-    action<CommonFlags & { targetWrongShare: number; maxUsd: number; yes?: boolean; config?: string; write?: boolean; json?: boolean }>(async (o) => {
+    action<EmbedderFlags & { data: string[]; shippedPairs: boolean; trainVerifier?: string; seed: number; targetWrongShare: number; maxUsd: number; yes?: boolean; config?: string; write?: boolean; json?: boolean }>(async (o) => {
       if (o.write && !o.config) throw new UsageError('--write needs --config FILE');
-      const { embedder, type, pricePerMTok } = embedderFromFlags(o);
+      const { embedder, type, spec, pricePerMTok } = embedderFromFlags(o);
       if (pricePerMTok === undefined) throw new UsageError(`no price for this embedder's model in the catalog: pass --price-per-mtok (0 for a local server)`);
-      const pairs = o.data.flatMap((file) => readDataFile(file, parsePairs, 'all'));
+      const doc = o.config ? readConfigDoc(o.config) : undefined;
+      if (doc && o.write) checkWritable(doc, type, Boolean(o.trainVerifier));
+      const pairs = [...(o.shippedPairs ? shippedPairs() : []), ...o.data.flatMap((file) => readDataFile(file, parsePairs, 'all'))];
+      if (pairs.length === 0) throw new UsageError('no pairs: pass --data FILE, or keep the shipped pairs');
       const tokens = pairs.reduce((n, p) => n + estimateTokensFromBytes(Buffer.byteLength(p.a)) + estimateTokensFromBytes(Buffer.byteLength(p.b)), 0);
       const usd = (tokens * pricePerMTok) / 1_000_000;
-      const estimate = `embedding ${pairs.length} pairs: about ${tokens} tokens at $${pricePerMTok}/1M = $${usd.toFixed(4)} (${embedder.id})`;
-      process.stderr.write(`${estimate}\n`);
+      process.stderr.write(`embedding ${pairs.length} pairs: about ${tokens} tokens at $${pricePerMTok}/1M = $${usd.toFixed(4)} (${embedder.id})\n`);
       if (usd > o.maxUsd) throw new UsageError(`the estimate $${usd.toFixed(4)} is above --max-usd ${o.maxUsd}`);
       if (usd > 0 && !o.yes) throw new UsageError('a paid embedder: run again with --yes to embed (the estimate is above)');
-      const guards = semanticGuards(type);
-      const scored = await scorePairs(pairs, embedder);
-      const results = evaluatePairs(scored, { thresholds: sweepThresholds(), guards, verifier: type === 'sentence' ? builtinSentenceVerifier() : undefined });
-      const chosen = results.find((r) => r.hits > 0 && r.wrong_hit_share <= o.targetWrongShare);
-      if (!chosen) throw new UsageError(`no threshold from 0.50 to 0.99 keeps the wrong share of hits at or below ${o.targetWrongShare} on these pairs: add pairs, or accept more`);
-      const out = { embedder: embedder.id, pairs: pairs.length, estimated_usd: Math.round(usd * 1e6) / 1e6, target_wrong_share: o.targetWrongShare, chosen, default_threshold: DEFAULT_SEMANTIC_THRESHOLD[type], written: null as string | null };
-      if (o.write) {
-        const file = o.config!;
-        let doc: { cache?: { semantic?: Record<string, unknown> } };
-        try {
-          doc = JSON.parse(readFileSync(file, 'utf8'));
-        } catch (err) {
-          throw new UsageError(`--config ${file}: ${(err as Error).message}`);
-        }
-        doc.cache = { ...doc.cache, semantic: { ...doc.cache?.semantic, threshold: chosen.threshold } };
-        writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
-        out.written = file;
+      const bar = progressBar(`embedding pairs (${embedder.id})`, pairs.length, { json: o.json });
+      let scored: ScoredPair[];
+      try {
+        scored = await scorePairs(pairs, embedder, (done) => bar.update(done));
+      } finally {
+        bar.stop();
+      }
+      let result: Calibration;
+      try {
+        result = calibrate(scored, {
+          guards: semanticGuards(type),
+          targetWrongShare: o.targetWrongShare,
+          ...(o.trainVerifier ? { train: { seed: o.seed } } : type === 'sentence' ? { verifier: builtinSentenceVerifier() } : {}),
+          // The shipped pairs' only near misses are slot swaps: alone, they may confirm or raise the default, not lower it.
+          ...(o.data.length === 0 ? { minThreshold: DEFAULT_SEMANTIC_THRESHOLD[type] } : {}),
+        });
+      } catch (err) {
+        if (err instanceof CalibrationFailed || /labelled pairs/.test((err as Error).message)) throw new UsageError((err as Error).message);
+        throw err;
+      }
+      if (o.trainVerifier && result.verifier) writeFileSync(o.trainVerifier, `${JSON.stringify(result.verifier)}\n`);
+      const verifierName = o.trainVerifier ?? (type === 'sentence' ? 'built-in' : null);
+      const out = {
+        embedder: embedder.id, pairs: pairs.length, estimated_usd: Math.round(usd * 1e6) / 1e6, target_wrong_share: o.targetWrongShare,
+        threshold: result.threshold, default_threshold: DEFAULT_SEMANTIC_THRESHOLD[type], content_rule: result.guards.contentRule,
+        guards: GUARD_NAMES.filter((g) => result.guards[g]), verifier: verifierName, fitted_on: result.fittedOn, checked_on: result.checkedOn,
+        floored: result.floored, chosen: result.point, rules: result.rules, written: null as string | null,
+      };
+      if (o.write && doc) {
+        writeCalibration(o.config!, doc, { spec, threshold: result.threshold, guards: result.guards, verifierFile: o.trainVerifier });
+        out.written = o.config!;
       }
       if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
       else {
+        const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
         process.stdout.write(
-          `threshold ${chosen.threshold} (default ${out.default_threshold}): recall ${(chosen.recall * 100).toFixed(1)}%, wrong share of hits ${(chosen.wrong_hit_share * 100).toFixed(1)}% ` +
-            `(${chosen.hits} hits of ${pairs.length} pairs)${out.written ? `; written to ${out.written} cache.semantic.threshold` : ''}\n`,
+          `threshold ${out.threshold} (default ${out.default_threshold}), content rule ${out.content_rule}, verifier ${verifierName ?? 'none'}: ` +
+            `recall ${pct(result.point.recall)}, wrong share of hits ${pct(result.point.wrong_hit_share)} (${result.point.hits} hits, on ${result.checkedOn} pairs` +
+            `${result.fittedOn ? ` the verifier was not fitted on; fitted on ${result.fittedOn}` : ''})\n`,
         );
+        if (result.floored) {
+          process.stdout.write(`  a lower threshold kept within the target on the shipped pairs, but their only near misses are FAQ subjects swapped: pass --data with pairs from your traffic to go below the default\n`);
+        }
+        for (const r of result.rules) {
+          process.stdout.write(`  content rule ${r.contentRule}: ${r.chosen ? `threshold ${r.chosen.threshold}, recall ${pct(r.chosen.recall)}, wrong ${pct(r.chosen.wrong_hit_share)}` : 'no threshold within the target'}\n`);
+        }
+        if (out.written) process.stdout.write(`written to ${out.written}: cache.semantic.embedder, threshold, guards${o.trainVerifier ? ', verifier' : ''}\n`);
+        if (o.trainVerifier) process.stdout.write(`verifier: ${o.trainVerifier} (for the Lambda, upload it and name it as cache.semantic.verifier.s3Uri)\n`);
       }
     }),
   );

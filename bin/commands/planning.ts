@@ -1,5 +1,5 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { Option, type Command } from 'commander';
 import { LexicalEmbedder } from '../../lambda/adapters/lexical-embedder';
 import { MemoryExactCache } from '../../lambda/adapters/memory-exact-cache';
@@ -11,19 +11,12 @@ import { estimate, UNIT_PRICES, type UsageProfile } from '../../lambda/core/fino
 import { DAYS_PER_MONTH, daysSpanned } from '../../lambda/core/finops/usage-span';
 import { replay, type TraceRow } from '../../lambda/core/finops/replay';
 import { findCatalogPrice, PRICE_CATALOG } from '../../lambda/core/pricing/catalog';
-import { action, integerIn, numberIn, readJsonLines, UsageError } from '../cli-support';
+import { action, integerIn, numberIn, packagedFile, readJsonLines, UsageError } from '../cli-support';
 import { progressBar } from '../progress';
 
-/**
- * replay's default config: examples/replay/gateway.json in the nearest folder above this file that has it (the
- * repository in development, the installed CLI package when bundled).
- */
+/** replay's default config: the example the CLI package ships. */
 function defaultReplayConfig(): string {
-  for (let dir = __dirname; ; dir = dirname(dir)) {
-    const file = join(dir, 'examples', 'replay', 'gateway.json');
-    if (existsSync(file)) return file;
-    if (dirname(dir) === dir) throw new UsageError('no examples/replay/gateway.json next to the CLI: pass --config FILE');
-  }
+  return packagedFile(join('examples', 'replay', 'gateway.json'), 'pass --config FILE');
 }
 
 /** Savings-plan discounts assumed for SageMaker commitments (public "up to" figures are higher; these are typical). */

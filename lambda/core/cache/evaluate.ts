@@ -1,6 +1,7 @@
 /**
- * Cache evaluation on labelled pairs `{a, b, duplicate}`: would a query `b` be served the entry stored for `a`?
- * Pure: the caller supplies each pair's similarity from the real embedder.
+ * Cache evaluation on labelled pairs `{a, b, duplicate, answer?}`: would a query `b` be served the entry stored for `a`
+ * (whose cached answer, when given, the answer-slot check reads)? Pure: the caller supplies each pair's similarity
+ * from the real embedder.
  */
 import type { CachedCompletion, Embedder } from '../ports';
 import { jsonObjectLines } from '../jsonl';
@@ -12,6 +13,8 @@ export interface LabelledPair {
   readonly a: string;
   readonly b: string;
   readonly duplicate: boolean;
+  /** The answer cached for `a`, when known: the answer-slot check reads it, as the gateway's does (optional). */
+  readonly answer?: string;
 }
 
 export interface ScoredPair extends LabelledPair {
@@ -40,10 +43,10 @@ export function parsePairs(jsonl: string, source = 'pairs'): LabelledPair[] {
   const out: LabelledPair[] = [];
   for (const { line, value: r } of jsonObjectLines(jsonl, source)) {
     const dup = r.duplicate === true || r.duplicate === 1 ? true : r.duplicate === false || r.duplicate === 0 ? false : undefined;
-    if (typeof r.a !== 'string' || typeof r.b !== 'string' || dup === undefined) {
-      throw new Error(`${source}:${line}: expected {"a": string, "b": string, "duplicate": 0|1|true|false}`);
+    if (typeof r.a !== 'string' || typeof r.b !== 'string' || dup === undefined || (r.answer !== undefined && typeof r.answer !== 'string')) {
+      throw new Error(`${source}:${line}: expected {"a": string, "b": string, "duplicate": 0|1|true|false, "answer"?: string}`);
     }
-    out.push({ a: r.a, b: r.b, duplicate: dup });
+    out.push({ a: r.a, b: r.b, duplicate: dup, ...(typeof r.answer === 'string' ? { answer: r.answer } : {}) });
   }
   if (out.length === 0) throw new Error(`${source}: no pairs`);
   return out;
@@ -74,10 +77,19 @@ export function splitHalves<T>(rows: readonly T[]): { readonly even: T[]; readon
   return { even: rows.filter((_, i) => i % 2 === 0), odd: rows.filter((_, i) => i % 2 === 1) };
 }
 
+/** A pair's `answer` as the cache would hold it (only its text is read), or nothing. */
+export function cachedAnswer(answer: string | undefined): CachedCompletion {
+  if (answer === undefined) return undefined as unknown as CachedCompletion;
+  return {
+    completion: { id: 'eval', object: 'chat.completion', created: 0, model: 'eval', choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }] },
+    usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }, modelId: 'eval', tier: 'eval', storedAtMs: 0,
+  };
+}
+
 export function evaluatePairs(pairs: readonly ScoredPair[], opts: EvalOptions): EvalPoint[] {
   // What does not depend on the threshold is decided once per pair, by the function the gateway serves hits with.
   const admissible = pairs.map((p) => {
-    const candidate = { score: p.similarity, prompt: p.a, value: undefined as unknown as CachedCompletion };
+    const candidate = { score: p.similarity, prompt: p.a, value: cachedAnswer(p.answer) };
     return chooseSemanticHit(p.b, [candidate], opts.guards, opts.verifier).hit !== undefined;
   });
   const duplicates = pairs.filter((p) => p.duplicate).length;

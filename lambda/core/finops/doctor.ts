@@ -365,7 +365,7 @@ export function checkSemanticCalibration(config: unknown, where: { stack: string
   return {
     check: 'semantic-calibration', ...where, verdict: 'warn',
     message: `the semantic cache embeds with ${type}${sem.embedder?.model ? ` (${sem.embedder.model})` : ''} at the default threshold, never measured for that embedder: it may serve wrong answers or none`,
-    fix: `llm-finops cache calibrate --embedder ${type} --data YOUR_PAIRS.jsonl --yes --config <gateway.json> --write (states its cost first; cents for a few thousand pairs)`,
+    fix: `llm-finops cache calibrate --embedder ${type} --data YOUR_PAIRS.jsonl --yes --config <gateway.json> --write (states its cost first; cents for a few thousand pairs; without --data, the pairs shipped with the CLI choose the content rule and may raise the threshold, not lower it)`,
   };
 }
 

@@ -60,7 +60,7 @@ describe('checkSemanticCalibration', () => {
     expect(checkSemanticCalibration(cfg({ enabled: true, embedder: { type: 'bedrock', model: 'amazon.titan-embed-text-v2:0' } }), where)).toEqual({
       check: 'semantic-calibration', ...where, verdict: 'warn',
       message: 'the semantic cache embeds with bedrock (amazon.titan-embed-text-v2:0) at the default threshold, never measured for that embedder: it may serve wrong answers or none',
-      fix: 'llm-finops cache calibrate --embedder bedrock --data YOUR_PAIRS.jsonl --yes --config <gateway.json> --write (states its cost first; cents for a few thousand pairs)',
+      fix: 'llm-finops cache calibrate --embedder bedrock --data YOUR_PAIRS.jsonl --yes --config <gateway.json> --write (states its cost first; cents for a few thousand pairs; without --data, the pairs shipped with the CLI choose the content rule and may raise the threshold, not lower it)',
     });
   });
   it('is quiet once a threshold is set, for the offline embedders, and with the cache off', () => {
