@@ -70,9 +70,12 @@ const SHIPPED_PAIRS_NOTE = '999 paraphrase pairs from GPTCache\'s benchmark (MIT
  * The pairs `cache calibrate` embeds when the user has none of their own: GPTCache's paraphrases (every pair a
  * duplicate; examples/calibration, MIT) and the templated FAQ pairs, whose slot swaps are the hard negatives.
  */
-function shippedPairs(): LabelledPair[] {
+function shippedPairs(): (LabelledPair & { source: string })[] {
   const file = packagedFile(join('examples', 'calibration', 'paraphrases.jsonl'), 'pass --data FILE with --no-shipped-pairs');
-  return [...readDataFile(file, parsePairs, 'all'), ...templatedPairs({ answers: true })];
+  return [
+    ...readDataFile(file, parsePairs, 'all').map((p) => ({ ...p, source: 'shipped paraphrases' })),
+    ...templatedPairs({ answers: true }).map((p) => ({ ...p, source: 'shipped FAQ templates' })),
+  ];
 }
 
 type SemanticDoc = { embedder?: { type?: string }; verifier?: unknown; builtinVerifier?: boolean; guards?: Record<string, unknown> } & Record<string, unknown>;
@@ -217,7 +220,8 @@ export function registerCacheCommands(program: Command): void {
       if (pricePerMTok === undefined) throw new UsageError(`no price for this embedder's model in the catalog: pass --price-per-mtok (0 for a local server)`);
       const doc = o.config ? readConfigDoc(o.config) : undefined;
       if (doc && o.write) checkWritable(doc, type, Boolean(o.trainVerifier));
-      const pairs = [...(o.shippedPairs ? shippedPairs() : []), ...o.data.flatMap((file) => readDataFile(file, parsePairs, 'all'))];
+      // Each pair keeps its file: the target holds within each one (calibrate's bySource).
+      const pairs = [...(o.shippedPairs ? shippedPairs() : []), ...o.data.flatMap((file) => readDataFile(file, parsePairs, 'all').map((p) => ({ ...p, source: file })))];
       if (pairs.length === 0) throw new UsageError('no pairs: pass --data FILE, or keep the shipped pairs');
       const tokens = pairs.reduce((n, p) => n + estimateTokensFromBytes(Buffer.byteLength(p.a)) + estimateTokensFromBytes(Buffer.byteLength(p.b)), 0);
       const usd = (tokens * pricePerMTok) / 1_000_000;
@@ -225,7 +229,7 @@ export function registerCacheCommands(program: Command): void {
       if (usd > o.maxUsd) throw new UsageError(`the estimate $${usd.toFixed(4)} is above --max-usd ${o.maxUsd}`);
       if (usd > 0 && !o.yes) throw new UsageError('a paid embedder: run again with --yes to embed (the estimate is above)');
       const bar = progressBar(`embedding pairs (${embedder.id})`, pairs.length, { json: o.json });
-      let scored: ScoredPair[];
+      let scored: (ScoredPair & { source?: string })[];
       try {
         scored = await scorePairs(pairs, embedder, (done) => bar.update(done));
       } finally {
@@ -250,7 +254,7 @@ export function registerCacheCommands(program: Command): void {
         embedder: embedder.id, pairs: pairs.length, estimated_usd: Math.round(usd * 1e6) / 1e6, target_wrong_share: o.targetWrongShare,
         threshold: result.threshold, default_threshold: DEFAULT_SEMANTIC_THRESHOLD[type], content_rule: result.guards.contentRule,
         guards: GUARD_NAMES.filter((g) => result.guards[g]), verifier: verifierName, fitted_on: result.fittedOn, checked_on: result.checkedOn,
-        floored: result.floored, chosen: result.point, rules: result.rules, written: null as string | null,
+        floored: result.floored, chosen: result.point, by_source: result.bySource, rules: result.rules, written: null as string | null,
       };
       if (o.write && doc) {
         writeCalibration(o.config!, doc, { spec, threshold: result.threshold, guards: result.guards, verifierFile: o.trainVerifier });
@@ -266,6 +270,9 @@ export function registerCacheCommands(program: Command): void {
         );
         if (result.floored) {
           process.stdout.write(`  a lower threshold kept within the target on the shipped pairs, but their only near misses are FAQ subjects swapped: pass --data with pairs from your traffic to go below the default\n`);
+        }
+        for (const s of result.bySource) {
+          process.stdout.write(`  ${s.source} (${s.pairs} pairs): recall ${pct(s.point.recall)}, wrong ${pct(s.point.wrong_hit_share)} (${s.point.hits} hits)\n`);
         }
         for (const r of result.rules) {
           process.stdout.write(`  content rule ${r.contentRule}: ${r.chosen ? `threshold ${r.chosen.threshold}, recall ${pct(r.chosen.recall)}, wrong ${pct(r.chosen.wrong_hit_share)}` : 'no threshold within the target'}\n`);

@@ -99,6 +99,9 @@ describe('llm-finops cache calibrate', () => {
     expect(out).toMatchObject({ pairs: 1806, verifier: verifierFile });
     expect(out.fitted_on + out.checked_on).toBe(1806);
     expect(out.fitted_on).toBeGreaterThan(700);
+    // The target holds within each file apart: the shipped pairs cannot dilute the wrong hits of yours.
+    expect(out.by_source.map((x: { source: string }) => x.source)).toEqual(['shipped paraphrases', 'shipped FAQ templates', data]);
+    for (const x of out.by_source) expect(x.point.wrong_hit_share).toBeLessThanOrEqual(0.05);
     expect(JSON.parse(readFileSync(verifierFile, 'utf8'))).toMatchObject({ format: 'llm-finops-cache-verifier', version: 1 });
     const semantic = JSON.parse(readFileSync(config, 'utf8')).cache.semantic;
     // The config named no embedder: the one calibrated is written with the rest; the verifier relative to the config.

@@ -7,8 +7,9 @@
  * - the content rule: the embedder's default guards with `contentRule` `exact` and with `order` are both swept; the
  *   one reaching the higher recall within the target wins (a tie keeps the embedder's default). `exact` is what a
  *   lexical score needs; `order` lets a semantic embedder's rewordings through (the sentence encoder's default);
- * - the threshold: per rule, the lowest one of 0.50, 0.51, ... 0.99 (and not under `minThreshold`) whose wrong share of hits is
- *   at most the target (recall falls as the threshold rises, so the lowest one passing is the one serving most);
+ * - the threshold: per rule, the lowest one of 0.50, 0.51, ... 0.99 (and not under `minThreshold`) whose wrong share of
+ *   hits is at most the target on the pairs of every source (file) apart, so a file of easy duplicates cannot dilute
+ *   another's wrong hits (recall falls as the threshold rises, so the lowest one passing is the one serving most);
  * - the verifier, with `train`: fitted on one half of the pairs (a stable hash of the pair decides which) and the
  *   rule and threshold chosen with it on the other half, so the reported figures are on pairs it never saw. Without
  *   `train`, the given verifier (the sentence encoder's built-in one, or none) and every pair.
@@ -17,6 +18,9 @@ import { hashBucket } from '../numeric';
 import { evaluatePairs, type EvalPoint, type ScoredPair } from './evaluate';
 import type { ContentRule, GuardSettings } from './guards';
 import { trainVerifier, Verifier, type VerifierModel } from './verifier';
+
+/** A scored pair and the file it came from: the target holds within each source, so one file's easy pairs cannot dilute another's wrong hits. */
+export type CalibrationPair = ScoredPair & { readonly source?: string };
 
 export interface CalibrateOptions {
   /** The embedder's default guards (semanticGuards(type)): the rule is varied, the other guards kept. */
@@ -54,6 +58,8 @@ export interface Calibration {
   readonly checkedOn: number;
   /** A lower threshold kept within the target, but minThreshold held it up. */
   readonly floored: boolean;
+  /** The chosen settings on each source's pairs (each within the target). */
+  readonly bySource: readonly { readonly source: string; readonly pairs: number; readonly point: EvalPoint }[];
 }
 
 /** Thrown when no rule and threshold keep the wrong share within the target (the caller turns it into a usage error). */
@@ -65,11 +71,11 @@ export class CalibrationFailed extends Error {
 const CALIBRATION_THRESHOLDS: readonly number[] = Array.from({ length: 50 }, (_, i) => (50 + i) / 100);
 
 /** A pair's half, from its text: the same pair lands in the same half whatever the file's order. */
-function fitHalf(p: ScoredPair): boolean {
+function fitHalf(p: CalibrationPair): boolean {
   return hashBucket(`${p.a}\u0000${p.b}`, 2) === 0;
 }
 
-export function calibrate(pairs: readonly ScoredPair[], opts: CalibrateOptions): Calibration {
+export function calibrate(pairs: readonly CalibrationPair[], opts: CalibrateOptions): Calibration {
   let verifier = opts.verifier;
   let model: VerifierModel | undefined;
   let check = pairs;
@@ -89,11 +95,21 @@ export function calibrate(pairs: readonly ScoredPair[], opts: CalibrateOptions):
   const floor = opts.minThreshold ?? -1;
   // The floor itself is a candidate: a default such as 0.82 need not be on the grid.
   const thresholds = [...new Set([...CALIBRATION_THRESHOLDS, ...(floor > CALIBRATION_THRESHOLDS[0] ? [floor] : [])])].sort((x, y) => x - y);
-  const within = (r: EvalPoint): boolean => r.hits > 0 && r.wrong_hit_share <= opts.targetWrongShare;
-  // Per rule: its choice, and whether a threshold under the floor would have kept within the target too.
+  const sources = [...new Set(check.map((p) => p.source ?? 'pairs'))].map((source) => ({ source, pairs: check.filter((p) => (p.source ?? 'pairs') === source) }));
+  // Per rule: its choice, and whether a threshold under the floor would have kept within the target too. A threshold
+  // is within when something hits and no source's wrong share of hits is over the target.
   const judged = rules.map((contentRule) => {
-    const points = evaluatePairs(check, { thresholds, guards: { ...opts.guards, contentRule }, verifier });
-    return { contentRule, chosen: points.find((r) => r.threshold >= floor && within(r)), under: points.some((r) => r.threshold < floor && within(r)) };
+    const settings = { thresholds, guards: { ...opts.guards, contentRule }, verifier };
+    const overall = evaluatePairs(check, settings);
+    const perSource = sources.map((s) => evaluatePairs(s.pairs, settings));
+    const within = (i: number): boolean => overall[i].hits > 0 && perSource.every((points) => points[i].wrong_hit_share <= opts.targetWrongShare);
+    const at = thresholds.findIndex((t, i) => t >= floor && within(i));
+    return {
+      contentRule,
+      chosen: at < 0 ? undefined : overall[at],
+      bySource: at < 0 ? [] : sources.map((s, k) => ({ source: s.source, pairs: s.pairs.length, point: perSource[k][at] })),
+      under: thresholds.some((t, i) => t < floor && within(i)),
+    };
   });
   const results: RuleResult[] = judged.map(({ contentRule, chosen }) => ({ contentRule, chosen }));
   // The default rule first: the other replaces it only with strictly more recall.
@@ -111,5 +127,6 @@ export function calibrate(pairs: readonly ScoredPair[], opts: CalibrateOptions):
     fittedOn: fitted,
     checkedOn: check.length,
     floored: best.under && best.chosen.threshold === floor,
+    bySource: best.bySource,
   };
 }

@@ -48,6 +48,20 @@ describe('calibrate', () => {
     expect(calibrate([...reworded, ...caseOnly, ...different], { guards, targetWrongShare: 0, minThreshold: 0.875 })).toMatchObject({ threshold: 0.875, floored: false, point: { hits: 3 } });
   });
 
+  it('holds the target within each source, so one file\'s easy duplicates cannot dilute another\'s wrong hits', () => {
+    const yours = [pair('How do I reset my password?', 'How can I recover my password?', true, 0.9), pair('How do I reset my password?', 'How do I reset my username?', false, 0.86)];
+    const easy = Array.from({ length: 10 }, (_, i) => pair(`Is shop ${'abcdefghij'[i]} open today?`, `is shop ${'abcdefghij'[i]} open today`, true, 0.9));
+    // Pooled, every threshold up to 0.86 is 1 wrong hit in 12 (8.3%); your file alone is 1 in 2 there, so 0.87 is the
+    // lowest within 10% on each.
+    expect(calibrate([...yours, ...easy], { guards, targetWrongShare: 0.1 }).threshold).toBe(0.5);
+    const c = calibrate([...yours.map((p) => ({ ...p, source: 'yours.jsonl' })), ...easy.map((p) => ({ ...p, source: 'shipped' }))], { guards, targetWrongShare: 0.1 });
+    expect(c.threshold).toBe(0.87);
+    expect(c.bySource).toEqual([
+      { source: 'yours.jsonl', pairs: 2, point: { threshold: 0.87, recall: 1, false_hit_rate: 0, wrong_hit_share: 0, hits: 1 } },
+      { source: 'shipped', pairs: 10, point: { threshold: 0.87, recall: 1, false_hit_rate: 0, wrong_hit_share: 0, hits: 10 } },
+    ]);
+  });
+
   it('refuses pairs of one label, and a target no threshold meets', () => {
     expect(() => calibrate(reworded, { guards, targetWrongShare: 0.1 })).toThrow(new CalibrationFailed('the pairs calibrated on need both labels: got 3 duplicates and 0 others'));
     const identical = [pair('Is it open?', 'is it open', true, 0.99), pair('Is it open?', 'Is it closed?', false, 0.995)];
