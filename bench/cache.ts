@@ -8,6 +8,9 @@
  *  3. The sentence encoder's cost (install MB, load, RSS, ms per text) and `llm-finops local` start-up with it.
  *  4. The default configs (lexical and sentence) on both dev pair files, all rows and the odd half, with the TF-IDF
  *     baseline at the same recall on QQP (bench/tfidf.ts); and the lexical embedder's QQP sweep per guard.
+ *  5. Throughput of the semantic tier through `llm-finops local` on a mixed load (`CACHE_BENCH_PART=throughput` runs
+ *     only this part): 16 concurrent clients, a third new questions, a third exact repeats, a third rewordings of an
+ *     earlier question (QQP duplicates), each embedder in its own gateway process; req/s and the gateway's RSS.
  * Machine-dependent: compare ratios and orders of magnitude, not absolute times, across machines.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -141,6 +144,75 @@ async function endToEnd(n: number) {
   return { requests_each: n, exact_hit: exact, semantic_hit: semantic };
 }
 
+/** The gateway's own process (tsx runs it as a child) and its resident memory in MB, from /proc (Linux). */
+function gatewayRssMb(tsxPid: number): number | null {
+  const child = spawnSync('pgrep', ['-P', String(tsxPid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).at(-1);
+  const status = child && existsSync(`/proc/${child}/status`) ? readFileSync(`/proc/${child}/status`, 'utf8') : '';
+  const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
+  return kb ? Math.round(Number(kb) / 1024) : null;
+}
+
+/**
+ * Requests per second through `llm-finops local` with the semantic tier on, per embedder, on a mixed load: new
+ * questions (a miss: one embedding, one upstream call, a put), exact repeats (the exact tier, no embedding) and
+ * rewordings of an earlier question (an embedding, then a semantic hit when the guards and verifier accept it).
+ */
+async function throughput(requests: number, concurrency: number) {
+  const pairs = parsePairs(readFileSync(QQP, 'utf8'), QQP).filter((p) => p.duplicate);
+  const third = Math.floor(requests / 3);
+  // First the questions, then (interleaved) their exact repeats and rewordings, so each refers to a stored entry.
+  const load = [
+    ...pairs.slice(0, third).map((p) => p.a),
+    ...pairs.slice(0, third).flatMap((p) => [p.a, p.b]),
+  ];
+  const out: Record<string, unknown> = { requests: load.length, concurrency, mix: 'a third new QQP questions, then each asked again verbatim and reworded (its duplicate)' };
+  for (const type of ['local', 'sentence'] as const) {
+    const upstream = new FakeUpstream();
+    await upstream.start();
+    const dir = mkdtempSync(join(tmpdir(), 'llm-finops-bench-tput-'));
+    const configPath = join(dir, 'gateway.json');
+    writeFileSync(configPath, JSON.stringify(testConfig(upstream.baseUrl, {
+      cache: { exact: { enabled: true }, semantic: { enabled: true, embedder: { type }, index: { type: 'embedded', path: 'idx' } } },
+    })));
+    const { proc, baseUrl } = await startLocal(configPath);
+    const idle = gatewayRssMb(proc.pid!);
+    const outcomes: Record<string, number> = {};
+    let next = 0;
+    const send = async (content: string, key: string) => {
+      const r = await fetch(`${baseUrl}/chat/completions`, {
+        method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'small-a', messages: [{ role: 'user', content }], temperature: 0 }),
+      });
+      await r.arrayBuffer();
+      if (r.status !== 200) throw new Error(`${type}: status ${r.status}`);
+      return r.headers.get('x-llm-cache') ?? 'none';
+    };
+    // The new questions first (their entries must exist), then the repeats and rewordings, at the same concurrency.
+    const run = async (items: string[]) => {
+      next = 0;
+      const t0 = performance.now();
+      await Promise.all(Array.from({ length: concurrency }, async () => {
+        while (next < items.length) {
+          const kind = await send(items[next++], KEYS.acme);
+          outcomes[kind] = (outcomes[kind] ?? 0) + 1;
+        }
+      }));
+      return items.length / ((performance.now() - t0) / 1000);
+    };
+    const fresh = await run(load.slice(0, third));
+    const mixed = await run(load.slice(third));
+    out[type] = {
+      new_questions_req_per_s: Math.round(fresh), repeats_and_rewordings_req_per_s: Math.round(mixed),
+      all_req_per_s: Math.round(load.length / (third / fresh + (load.length - third) / mixed)),
+      outcomes, rss_mb_idle: idle, rss_mb_after: gatewayRssMb(proc.pid!),
+    };
+    proc.kill('SIGTERM');
+    await upstream.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return out;
+}
+
 function lexicalQqp() {
   const pairs = parsePairs(readFileSync(QQP, 'utf8'), QQP);
   const e = new LexicalEmbedder();
@@ -269,6 +341,14 @@ async function localStartup(runs: number) {
 }
 
 (async () => {
+  if (process.env.CACHE_BENCH_PART === 'throughput') {
+    const t = await throughput(Number(process.env.CACHE_BENCH_REQUESTS ?? 900), 16);
+    process.stdout.write(`${JSON.stringify(t, null, 2)}\n`);
+    const file = join(ROOT, 'bench', 'results', 'cache.json');
+    const prev = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+    writeFileSync(file, `${JSON.stringify({ ...prev, semantic_throughput: t, semantic_throughput_date: new Date().toISOString() }, null, 2)}\n`);
+    return;
+  }
   const index = [];
   // CACHE_BENCH_KINDS=lexical CACHE_BENCH_SIZES=100000 ANN_CANDIDATES=100: one case, another candidate count.
   const kinds = (process.env.CACHE_BENCH_KINDS?.split(',') ?? ['dense512', 'lexical']) as ('dense512' | 'lexical')[];
@@ -312,5 +392,6 @@ async function localStartup(runs: number) {
   writeFileSync(join(ROOT, 'bench', 'results', 'cache.json'), `${JSON.stringify({
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, date: new Date().toISOString(),
     embedded_index: index, end_to_end: e2e, defaults: byDefault, sentence_encoder: cost, local_startup: startup, qqp_lexical: quality,
+    semantic_throughput: await throughput(900, 16),
   }, null, 2)}\n`);
 })();
