@@ -120,6 +120,22 @@ function writeCalibration(file: string, doc: ConfigDoc, c: { spec: Record<string
   writeFileSync(file, `${JSON.stringify({ ...doc, cache }, null, 2)}\n`);
 }
 
+/** `cache calibrate`'s human-readable report: the choice, each source, each content rule, what was written. */
+function printCalibration(result: Calibration, o: { verifierName: string | null; defaultThreshold: number; written: string | null; verifierFile?: string; embedderWritten: boolean }): void {
+  const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+  const lines = [
+    `threshold ${result.threshold} (default ${o.defaultThreshold}), content rule ${result.guards.contentRule}, verifier ${o.verifierName ?? 'none'}: ` +
+      `recall ${pct(result.point.recall)}, wrong share of hits ${pct(result.point.wrong_hit_share)} (${result.point.hits} hits, on ${result.checkedOn} pairs` +
+      `${result.fittedOn ? ` the verifier was not fitted on; fitted on ${result.fittedOn}` : ''})`,
+    ...(result.floored ? ['  a lower threshold kept within the target on the shipped pairs, but their only near misses are FAQ subjects swapped: pass --data with pairs from your traffic to go below the default'] : []),
+    ...result.bySource.map((s) => `  ${s.source} (${s.pairs} pairs): recall ${pct(s.point.recall)}, wrong ${pct(s.point.wrong_hit_share)} (${s.point.hits} hits)`),
+    ...result.rules.map((r) => `  content rule ${r.contentRule}: ${r.chosen ? `threshold ${r.chosen.threshold}, recall ${pct(r.chosen.recall)}, wrong ${pct(r.chosen.wrong_hit_share)}` : 'no threshold within the target'}`),
+    ...(o.written ? [`written to ${o.written}: cache.semantic.${[...(o.embedderWritten ? ['embedder'] : []), 'threshold', 'guards', ...(o.verifierFile ? ['verifier'] : [])].join(', ')}`] : []),
+    ...(o.verifierFile ? [`verifier: ${o.verifierFile} (for the Lambda, upload it and name it as cache.semantic.verifier.s3Uri)`] : []),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
 type CommonFlags = EmbedderFlags & { data: string[]; half: Half };
 
 /** The pairs of every --data file (each split into halves on its own, so --half keeps each file's mix). */
@@ -245,7 +261,7 @@ export function registerCacheCommands(program: Command): void {
           ...(o.data.length === 0 ? { minThreshold: DEFAULT_SEMANTIC_THRESHOLD[type] } : {}),
         });
       } catch (err) {
-        if (err instanceof CalibrationFailed || /labelled pairs/.test((err as Error).message)) throw new UsageError((err as Error).message);
+        if (err instanceof CalibrationFailed) throw new UsageError(err.message);
         throw err;
       }
       if (o.trainVerifier && result.verifier) writeFileSync(o.trainVerifier, `${JSON.stringify(result.verifier)}\n`);
@@ -261,25 +277,7 @@ export function registerCacheCommands(program: Command): void {
         out.written = o.config!;
       }
       if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
-      else {
-        const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
-        process.stdout.write(
-          `threshold ${out.threshold} (default ${out.default_threshold}), content rule ${out.content_rule}, verifier ${verifierName ?? 'none'}: ` +
-            `recall ${pct(result.point.recall)}, wrong share of hits ${pct(result.point.wrong_hit_share)} (${result.point.hits} hits, on ${result.checkedOn} pairs` +
-            `${result.fittedOn ? ` the verifier was not fitted on; fitted on ${result.fittedOn}` : ''})\n`,
-        );
-        if (result.floored) {
-          process.stdout.write(`  a lower threshold kept within the target on the shipped pairs, but their only near misses are FAQ subjects swapped: pass --data with pairs from your traffic to go below the default\n`);
-        }
-        for (const s of result.bySource) {
-          process.stdout.write(`  ${s.source} (${s.pairs} pairs): recall ${pct(s.point.recall)}, wrong ${pct(s.point.wrong_hit_share)} (${s.point.hits} hits)\n`);
-        }
-        for (const r of result.rules) {
-          process.stdout.write(`  content rule ${r.contentRule}: ${r.chosen ? `threshold ${r.chosen.threshold}, recall ${pct(r.chosen.recall)}, wrong ${pct(r.chosen.wrong_hit_share)}` : 'no threshold within the target'}\n`);
-        }
-        if (out.written) process.stdout.write(`written to ${out.written}: cache.semantic.embedder, threshold, guards${o.trainVerifier ? ', verifier' : ''}\n`);
-        if (o.trainVerifier) process.stdout.write(`verifier: ${o.trainVerifier} (for the Lambda, upload it and name it as cache.semantic.verifier.s3Uri)\n`);
-      }
+      else printCalibration(result, { verifierName, defaultThreshold: out.default_threshold, written: out.written, verifierFile: o.trainVerifier, embedderWritten: !doc?.cache?.semantic?.embedder });
     }),
   );
 

@@ -83,7 +83,11 @@ export function calibrate(pairs: readonly CalibrationPair[], opts: CalibrateOpti
   if (opts.train) {
     const fit = pairs.filter(fitHalf);
     check = pairs.filter((p) => !fitHalf(p));
-    model = trainVerifier(fit, { seed: opts.train.seed, targetWrongShare: opts.targetWrongShare });
+    try {
+      model = trainVerifier(fit, { seed: opts.train.seed, targetWrongShare: opts.targetWrongShare });
+    } catch (err) {
+      throw new CalibrationFailed(`the verifier's half of the pairs: ${(err as Error).message}`);
+    }
     verifier = new Verifier(model);
     fitted = fit.length;
   }

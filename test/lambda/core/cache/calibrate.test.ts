@@ -66,6 +66,8 @@ describe('calibrate', () => {
     expect(() => calibrate(reworded, { guards, targetWrongShare: 0.1 })).toThrow(new CalibrationFailed('the pairs calibrated on need both labels: got 3 duplicates and 0 others'));
     const identical = [pair('Is it open?', 'is it open', true, 0.99), pair('Is it open?', 'Is it closed?', false, 0.995)];
     expect(() => calibrate(identical, { guards: { ...guards, content: false }, targetWrongShare: 0 })).toThrow(/no threshold from 0.50 to 0.99 keeps the wrong share of hits at or below 0/);
+    // Too few pairs to fit a verifier on half of them: said as a calibration failure (the CLI's usage error).
+    expect(() => calibrate([...reworded, ...different], { guards, targetWrongShare: 0.1, train: { seed: 1 } })).toThrow(/^the verifier's half of the pairs: need at least 20 labelled pairs with 5 of each label; got 2 pairs, 1 duplicates$/);
   });
 
   it('serves with the verifier given, and with train fits one on half the pairs and chooses on the other half', () => {
