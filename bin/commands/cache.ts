@@ -48,7 +48,8 @@ function embedderFromFlags(v: EmbedderFlags): { embedder: Embedder; type: keyof 
   const e = parsed.data;
   // What a remote embedder charges per 1M input tokens: the flag, else the catalog's row for its model; none locally.
   const pricePerMTok = e.type === 'local' || e.type === 'sentence' ? 0 : v.pricePerMTok ?? findCatalogPrice(e.model, PRICE_CATALOG)?.inputPerMTok;
-  return { embedder: buildEmbedder(e, process.env), type: e.type, spec, pricePerMTok };
+  // Bulk: thousands of texts a run, so a Bedrock client that paces itself when throttled.
+  return { embedder: buildEmbedder(e, process.env, { bulk: true }), type: e.type, spec, pricePerMTok };
 }
 
 function parseGuards(spec: string, embedderType: keyof typeof DEFAULT_SEMANTIC_THRESHOLD): GuardSettings {

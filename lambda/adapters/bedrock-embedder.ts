@@ -11,11 +11,17 @@ export interface BedrockEmbedderOptions {
   /** Titan Text Embeddings V2: 256, 512 or 1024. */
   readonly dimensions?: 256 | 512 | 1024;
   readonly timeoutMs?: number;
+  /**
+   * Calls in flight at once for one `embed` (default 16): a bulk run (`cache calibrate`, `eval`) sends thousands of
+   * texts, and Titan's per-model request and token quotas per minute throttle a burst of them all at once.
+   */
+  readonly concurrency?: number;
 }
 
 /**
- * Amazon Titan Text Embeddings V2 through InvokeModel: one text per call (the model takes no batch), calls made
- * in parallel, vectors requested normalised; the billed input tokens come from `inputTextTokenCount`.
+ * Amazon Titan Text Embeddings V2 through InvokeModel: one text per call (the model takes no batch), up to
+ * `concurrency` calls in parallel, vectors requested normalised; the billed input tokens come from
+ * `inputTextTokenCount`. Throttling is retried by the client's retry strategy (the CLI's bulk client: adaptive).
  */
 export class BedrockEmbedder implements Embedder {
   readonly id: string;
@@ -29,7 +35,15 @@ export class BedrockEmbedder implements Embedder {
   }
 
   async embed(texts: readonly string[]): Promise<Embeddings> {
-    const out = await Promise.all(texts.map((t) => this.embedOne(t)));
+    const out = new Array<{ vector: Float32Array; tokens: number }>(texts.length);
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < texts.length) {
+        const i = next++;
+        out[i] = await this.embedOne(texts[i]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(texts.length, Math.max(1, this.opts.concurrency ?? 16)) }, lane));
     return { vectors: out.map((o) => o.vector), inputTokens: out.reduce((n, o) => n + o.tokens, 0) };
   }
 

@@ -49,14 +49,23 @@ export interface WiringOptions {
 
 type CacheConfig = ResolvedConfig['raw']['cache'];
 
-export function buildEmbedder(e: CacheConfig['semantic']['embedder'], env: WiringOptions['env']): Embedder {
+/**
+ * The configured embedder. `bulk` (the CLI's calibrate, eval and train-verifier, thousands of texts at once): a
+ * Bedrock client in the SDK's adaptive retry mode, which slows its own sending when Bedrock throttles, with up to 10
+ * attempts a call, so a burst against a new account's quotas finishes instead of failing half way.
+ */
+export function buildEmbedder(e: CacheConfig['semantic']['embedder'], env: WiringOptions['env'], opts: { readonly bulk?: boolean } = {}): Embedder {
   switch (e.type) {
     case 'local':
       return new LexicalEmbedder(e.dimensions);
     case 'sentence':
       return new (sentenceEmbedder().SentenceEmbedder)({ maxChars: e.maxChars });
     case 'bedrock':
-      return new (bedrockEmbedder().BedrockEmbedder)(new BedrockRuntimeClient(e.region ? { region: e.region } : {}), { modelId: e.model, dimensions: e.dimensions });
+      return new (bedrockEmbedder().BedrockEmbedder)(
+        new BedrockRuntimeClient({ ...(e.region ? { region: e.region } : {}), ...(opts.bulk ? { retryMode: 'adaptive', maxAttempts: 10 } : {}) }),
+        // A bulk call's time includes the adaptive client's waits between throttled attempts.
+        { modelId: e.model, dimensions: e.dimensions, ...(opts.bulk ? { timeoutMs: 120_000 } : {}) },
+      );
     case 'openai-compatible': {
       const apiKey = e.apiKeyEnv ? env[e.apiKeyEnv] : undefined;
       if (e.apiKeyEnv && !apiKey) throw new Error(`cache.semantic.embedder.apiKeyEnv: environment variable ${e.apiKeyEnv} is not set`);

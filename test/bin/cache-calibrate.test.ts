@@ -2,20 +2,22 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeUpstream } from '../support/upstream';
+import { LoopbackBedrock } from '../support/bedrock-h2';
+import { fakeEmbedding, FakeUpstream } from '../support/upstream';
 import { testConfig } from '../support/config';
 
 const ROOT = join(__dirname, '..', '..');
 // Asynchronous on purpose: the fake embeddings server runs in this process.
-const cli = (...args: string[]) =>
+const cliIn = (env: NodeJS.ProcessEnv, ...args: string[]) =>
   new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const p = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'bin', 'llm-finops.ts'), ...args]);
+    const p = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'bin', 'llm-finops.ts'), ...args], { env });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => (stderr += d));
     p.on('close', (status) => resolve({ status, stdout, stderr }));
   });
+const cli = (...args: string[]) => cliIn(process.env, ...args);
 
 /** `llm-finops cache calibrate` against an OpenAI-compatible embeddings server on loopback (the embedder mocked at the wire). */
 describe('llm-finops cache calibrate', () => {
@@ -123,6 +125,30 @@ describe('llm-finops cache calibrate', () => {
     const unmeasured = await cli('cache', 'calibrate', '--data', data, ...embedder(), '--yes', '--config', own, '--write');
     expect(unmeasured.stderr).toContain('pass --train-verifier FILE to fit one for this embedder, or remove it');
     expect(upstream.received).toHaveLength(0);
+  });
+
+  it('paces Titan: at most 16 calls in flight, and throttled calls retried until every text is embedded', async () => {
+    // The SDK's real client and retry middleware against a loopback Bedrock runtime that throttles calls over 100 a
+    // second (16 in flight at 5 ms each would send about 3,000).
+    const bedrock = new LoopbackBedrock('', { inputTokens: 0, outputTokens: 0 }, { delayMs: 5, maxPerSecond: 100, vector: fakeEmbedding });
+    await bedrock.start();
+    try {
+      const many = join(dir, 'many.jsonl');
+      const rows = Array.from({ length: 100 }, (_, i) => ({ a: `Question ${'abcdefghij'[i % 10]} number ${i}?`, b: `question ${'abcdefghij'[i % 10]} number ${i}`, duplicate: i % 3 ? 1 : 0 }));
+      writeFileSync(many, rows.map((r) => JSON.stringify(r)).join('\n'));
+      const env = { ...process.env, AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrock.url, AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1' };
+      const r = await cliIn(env, 'cache', 'calibrate', '--data', many, '--no-shipped-pairs', '--embedder', 'bedrock', '--dimensions', '256', '--yes', '--target-wrong-share', '1', '--json');
+      expect(r.stderr).toMatch(/^embedding 100 pairs: about \d+ tokens at \$0\.02\/1M/);
+      if (r.status !== 0) throw new Error(r.stderr);
+      expect(r.status).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ pairs: 100, embedder: 'bedrock:amazon.titan-embed-text-v2:0:256' });
+      expect(bedrock.embeddings.answered).toBe(200);
+      expect(bedrock.embeddings.throttled).toBeGreaterThan(0);
+      expect(bedrock.embeddings.maxInFlight).toBeLessThanOrEqual(16);
+      expect(bedrock.embeddings.maxInFlight).toBeGreaterThan(1);
+    } finally {
+      await bedrock.stop();
+    }
   });
 
   it('refuses --write without --config, and an embedder without a price', async () => {

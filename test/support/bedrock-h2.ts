@@ -40,8 +40,22 @@ export function eventStreamMessage(eventType: string, payload: unknown): Buffer 
 export class LoopbackBedrock {
   private server?: Http2Server;
   readonly requests: { path: string; body: string }[] = [];
+  /** InvokeModel on a Titan embeddings model: answered, throttled, and the most calls in flight at once. */
+  readonly embeddings = { answered: 0, throttled: 0, maxInFlight: 0 };
+  private inFlight = 0;
 
-  constructor(private readonly text: string, private readonly usage: { inputTokens: number; outputTokens: number }) {}
+  private window = { start: 0, count: 0 };
+
+  /**
+   * `embed`: InvokeModel (`/model/{id}/invoke`) answers `{embedding, inputTextTokenCount}` as Titan Text Embeddings
+   * V2 does, after `delayMs`, and refuses with Bedrock's 429 ThrottlingException every call over `maxPerSecond` in a
+   * second (a per-minute request quota, scaled down).
+   */
+  constructor(
+    private readonly text: string,
+    private readonly usage: { inputTokens: number; outputTokens: number },
+    private readonly embed: { readonly delayMs?: number; readonly maxPerSecond?: number; readonly vector?: (text: string, dims: number) => number[] } = {},
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
@@ -66,6 +80,25 @@ export class LoopbackBedrock {
           res.write(eventStreamMessage('contentBlockStop', { contentBlockIndex: 0 }));
           res.write(eventStreamMessage('messageStop', { stopReason: 'end_turn' }));
           res.end(eventStreamMessage('metadata', { usage, metrics: { latencyMs: 1 } }));
+        } else if (/^\/model\/[^/]+\/invoke$/.test(path)) {
+          this.inFlight++;
+          this.embeddings.maxInFlight = Math.max(this.embeddings.maxInFlight, this.inFlight);
+          setTimeout(() => {
+            this.inFlight--;
+            const now = Date.now();
+            if (now - this.window.start >= 1000) this.window = { start: now, count: 0 };
+            if (this.embed.maxPerSecond !== undefined && ++this.window.count > this.embed.maxPerSecond) {
+              this.embeddings.throttled++;
+              res.writeHead(429, { 'content-type': 'application/json', 'x-amzn-errortype': 'ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/' })
+                .end('{"message":"Too many requests, please wait before trying again."}');
+              return;
+            }
+            const req = JSON.parse(body) as { inputText: string; dimensions?: number };
+            const dims = req.dimensions ?? 1024;
+            const vector = this.embed.vector?.(req.inputText, dims) ?? Array.from({ length: dims }, (_, i) => ((req.inputText.charCodeAt(i % req.inputText.length) || 1) % 7) + 1);
+            this.embeddings.answered++;
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ embedding: vector, inputTextTokenCount: Math.ceil(req.inputText.length / 4) }));
+          }, this.embed.delayMs ?? 0);
         } else {
           res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"not found"}');
         }
