@@ -17,10 +17,12 @@
  * every other item right). Cost: the usage records' cost and baseline (the request on the baseline model, whole
  * prompt, no gateway cache points), and each lever's `savings`.
  *
- * Two runs: the shipped defaults (the heuristic router with the reference platform's small-tier threshold 0.3, every
- * cache and context default, the 5-minute prompt-cache policy), and the best settings found on the training half only
- * (a router trained with `trainRouter` on the even GSM8K rows, its small-tier threshold the highest that keeps 95% of
- * GPT-4's correct answers on those rows). Data paths are flags, so any file of the same shape can be fed.
+ * Three runs on the held-out half: the shipped defaults (the heuristic router with the reference platform's small-tier
+ * threshold 0.3, every cache and context default, the 5-minute prompt-cache policy), and two settings found on the
+ * training half only (a router trained with `trainRouter` on the even GSM8K rows): its small-tier threshold the
+ * highest that keeps 95% of GPT-4's correct answers on those rows, and the highest that keeps 95% of the whole
+ * workload's (the goal's criterion; a fourth run, the training half at shipped defaults, says what the other levers
+ * lose there). Data paths are flags, so any file of the same shape can be fed.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -171,8 +173,10 @@ function workload(half: 'odd' | 'even', seed: number) {
   };
   const script = (modelId: string, req: ConverseRequest) => {
     const text = lastUser(req);
+    // A RAG prompt is known by its question (context optimisation changes the documents before it); any other by its
+    // whole text (an MT-bench prompt may end in a "Question:" line of its own).
     const question = /\nQuestion: ([^\n]*)$/.exec(text);
-    const entry = byText.get(question ? `Question: ${question[1]}` : text);
+    const entry = byText.get(text) ?? (question ? byText.get(`Question: ${question[1]}`) : undefined);
     if (!entry) throw new Error(`the scripted upstream does not know this prompt: ${text.slice(0, 120)}`);
     return { text: `answer-key:${entry.answer(modelId, req)}`, outputTokens: OUTPUT_TOKENS[entry.kind] };
   };
@@ -187,24 +191,32 @@ function workload(half: 'odd' | 'even', seed: number) {
 }
 
 /**
- * The learned router trained on the training half's GSM8K rows, and the highest small-tier threshold that keeps 95%
- * of GPT-4's right answers there, judged on out-of-fold scores (5 folds, each scored by a router trained on the other
- * four): scores of a router on its own training rows would promise more than it keeps.
+ * The learned router trained on the training half's GSM8K rows, and its small-tier threshold chosen on that half's
+ * out-of-fold scores (5 folds, each scored by a router trained on the other four: scores of a router on its own
+ * training rows would promise more than it keeps). Two choices:
+ * - `math`: the highest threshold that keeps 95% of GPT-4's right answers on the math items alone;
+ * - `workload`: the highest threshold that keeps 95% of the whole workload's right answers (labelled), given what the
+ *   other levers lost on the training half (`trainingRun`: the same workload's training half at shipped defaults,
+ *   whose non-math answers routing does not touch): the loss budget of the goal, spent on routing.
  */
-function tunedRouting(trainHalf: 'odd' | 'even', dir: string) {
+function tunedRouting(trainHalf: 'odd' | 'even', dir: string, trainingRun?: { quality: { right: number; unjudged_hits: number; baseline_right: number }; by_kind: Record<string, { right: number }> }) {
   const rows: OutcomeRow[] = splitHalves(readJsonl<{ prompt: string; outcomes: Record<string, number> }>(flags.gsm8k!))[trainHalf]
     .map((r) => ({ prompt: r.prompt, outcomes: r.outcomes }));
   const seed = Number(flags.seed);
   const outOfFold = outOfFoldScores(rows, { seed });
   const strongRight = rows.reduce((n, r) => n + r.outcomes[STRONG], 0);
+  // Math right answers the budget allows: all of GPT-4's 95%, or what the workload's 95% leaves after the other kinds.
+  const needed = trainingRun
+    ? 0.95 * trainingRun.quality.baseline_right - (trainingRun.quality.right + trainingRun.quality.unjudged_hits - (trainingRun.by_kind.math?.right ?? 0))
+    : 0.95 * strongRight;
   let best = 0;
   for (let t = 0; t <= 100; t++) {
     const right = rows.reduce((n, r, i) => n + (outOfFold[i] <= t / 100 ? r.outcomes[WEAK] : r.outcomes[STRONG]), 0);
-    if (right >= 0.95 * strongRight) best = t / 100;
+    if (right >= needed) best = t / 100;
   }
   const path = join(dir, 'router.json');
   writeFileSync(path, JSON.stringify(trainRouter(rows, STRONG, WEAK, { seed })));
-  return { path, smallUpTo: best, smallShareOutOfFold: outOfFold.filter((s) => s <= best).length / rows.length };
+  return { path, smallUpTo: best, smallShareOutOfFold: outOfFold.filter((s) => s <= best).length / rows.length, mathRightNeeded: Math.ceil(needed) };
 }
 
 async function run(label: string, routing: { smallUpTo: number; learnedPath?: string }, dir: string, half: 'odd' | 'even') {
@@ -312,6 +324,12 @@ async function run(label: string, routing: { smallUpTo: number; learnedPath?: st
     const tuned = tunedRouting(train, dir);
     const best = await run('tuned-on-training-half', { smallUpTo: tuned.smallUpTo, learnedPath: tuned.path }, dir, half);
     process.stdout.write(`${JSON.stringify(best)}\n`);
+    // The goal's own criterion, chosen on the training half: the training half at shipped defaults says what the
+    // other levers lose there; the router's threshold spends the rest of the 5% on routing.
+    const training = await run('training-half-shipped-defaults', { smallUpTo: 0.3 }, dir, train);
+    const forGoal = tunedRouting(train, dir, training);
+    const goal = await run('tuned-for-the-goal-on-training-half', { smallUpTo: forGoal.smallUpTo, learnedPath: forGoal.path }, dir, half);
+    process.stdout.write(`${JSON.stringify(goal)}\n`);
     const result = {
       machine: { cpus: cpus().length, model: cpus()[0]?.model.split(' ').slice(0, 2).join(' '), node: process.version },
       date: new Date().toISOString(),
@@ -321,7 +339,12 @@ async function run(label: string, routing: { smallUpTo: number; learnedPath?: st
       output_tokens_assumed: OUTPUT_TOKENS,
       goal: '>= 50% cheaper than all-premium at >= 95% of its quality on the held-out half, every lever on, at shipped defaults',
       tuned_router: { trained_on: train, small_up_to: tuned.smallUpTo, small_share_out_of_fold: Math.round(tuned.smallShareOutOfFold * 1000) / 1000 },
-      runs: [defaults, best],
+      tuned_for_goal: {
+        trained_on: train, small_up_to: forGoal.smallUpTo, small_share_out_of_fold: Math.round(forGoal.smallShareOutOfFold * 1000) / 1000,
+        math_right_needed_on_training_half: forGoal.mathRightNeeded,
+        training_half_at_defaults: { cheaper_share: training.cheaper_share, kept_labelled: training.quality.kept_labelled, kept_strict: training.quality.kept_strict },
+      },
+      runs: [defaults, best, goal],
     };
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
     writeFileSync(flags.out!, `${JSON.stringify(result, null, 2)}\n`);
