@@ -217,10 +217,10 @@ export function registerCacheCommands(program: Command): void {
         'Calibrate the semantic tier for the embedder you deploy: embeds labelled pairs {a, b, duplicate} through that embedder (the ' +
           'pairs shipped with the CLI, and yours with --data; its cost is stated first, a paid embedder runs only with --yes and never ' +
           'past --max-usd), then chooses the guards\' content rule and the lowest threshold whose wrong share of hits is at most ' +
-          '--target-wrong-share; with --train-verifier, fits a verifier for that embedder on half the pairs and chooses on the other half. ' +
+          '--target-wrong-share on each pair file apart; with --train-verifier, fits a verifier for that embedder on half the pairs and chooses on the other half. ' +
           'With --config FILE --write, writes the embedder, threshold, guards and verifier into cache.semantic of that file (the rest untouched).',
       )
-      .option('--data <pairs.jsonl>', 'your labelled pairs {a, b, duplicate}, e.g. your own traffic labelled (repeat for several files)', collect, [])
+      .addOption(new Option('--data <pairs.jsonl>', 'your labelled pairs {a, b, duplicate, answer?} (answer: the one cached for a), e.g. your own traffic labelled (repeat for several files)').argParser(collect).default([], 'none: the shipped pairs only'))
       .option('--no-shipped-pairs', `leave out the pairs shipped with the CLI (${SHIPPED_PAIRS_NOTE})`)
       .option('--train-verifier <verifier.json>', 'fit a verifier for this embedder on half the pairs, write it here, and choose the rest with it on the other half')
       .option('--seed <n>', 'random seed of the verifier\'s training', integerIn(0), 1)
