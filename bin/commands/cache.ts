@@ -65,7 +65,7 @@ function parseGuards(spec: string, embedderType: keyof typeof DEFAULT_SEMANTIC_T
 }
 
 
-const SHIPPED_PAIRS_NOTE = '999 paraphrase pairs from GPTCache\'s benchmark (MIT) and 800 templated FAQ pairs with their answers, 720 of them questions that differ in their subject; alone they never lower the threshold below the embedder\'s default';
+const SHIPPED_PAIRS_NOTE = '999 paraphrase pairs from GPTCache\'s benchmark (MIT) and 800 templated FAQ pairs with their answers, 720 of them questions that differ in their subject; alone they never loosen the embedder\'s defaults: no lower threshold, no other content rule';
 
 /**
  * The pairs `cache calibrate` embeds when the user has none of their own: GPTCache's paraphrases (every pair a
@@ -122,13 +122,15 @@ function writeCalibration(file: string, doc: ConfigDoc, c: { spec: Record<string
 }
 
 /** `cache calibrate`'s human-readable report: the choice, each source, each content rule, what was written. */
-function printCalibration(result: Calibration, o: { verifierName: string | null; defaultThreshold: number; written: string | null; verifierFile?: string; embedderWritten: boolean }): void {
+function printCalibration(result: Calibration, o: { verifierName: string | null; defaultThreshold: number; written: string | null; verifierFile?: string; embedderWritten: boolean; keptRule: boolean }): void {
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
   const lines = [
     `threshold ${result.threshold} (default ${o.defaultThreshold}), content rule ${result.guards.contentRule}, verifier ${o.verifierName ?? 'none'}: ` +
       `recall ${pct(result.point.recall)}, wrong share of hits ${pct(result.point.wrong_hit_share)} (${result.point.hits} hits, on ${result.checkedOn} pairs` +
       `${result.fittedOn ? ` the verifier was not fitted on; fitted on ${result.fittedOn}` : ''})`,
     ...(result.floored ? ['  a lower threshold kept within the target on the shipped pairs, but their only near misses are FAQ subjects swapped: pass --data with pairs from your traffic to go below the default'] : []),
+    ...(o.keptRule ? result.rules.filter((r) => r.contentRule !== result.guards.contentRule && r.chosen && r.chosen.recall > result.point.recall)
+      .map((r) => `  the content rule ${r.contentRule} would serve more (${pct(r.chosen!.recall)}); on the shipped pairs alone the default is kept: pass --data with pairs from your traffic to choose it`) : []),
     ...result.bySource.map((s) => `  ${s.source} (${s.pairs} pairs): recall ${pct(s.point.recall)}, wrong ${pct(s.point.wrong_hit_share)} (${s.point.hits} hits)`),
     ...result.rules.map((r) => `  content rule ${r.contentRule}: ${r.chosen ? `threshold ${r.chosen.threshold}, recall ${pct(r.chosen.recall)}, wrong ${pct(r.chosen.wrong_hit_share)}` : 'no threshold within the target'}`),
     ...(o.written ? [`written to ${o.written}: cache.semantic.${[...(o.embedderWritten ? ['embedder'] : []), 'threshold', 'guards', ...(o.verifierFile ? ['verifier'] : [])].join(', ')}`] : []),
@@ -258,8 +260,9 @@ export function registerCacheCommands(program: Command): void {
           guards: semanticGuards(type),
           targetWrongShare: o.targetWrongShare,
           ...(o.trainVerifier ? { train: { seed: o.seed } } : type === 'sentence' ? { verifier: builtinSentenceVerifier() } : {}),
-          // The shipped pairs' only near misses are slot swaps: alone, they may confirm or raise the default, not lower it.
-          ...(o.data.length === 0 ? { minThreshold: DEFAULT_SEMANTIC_THRESHOLD[type] } : {}),
+          // The shipped pairs' only near misses are slot swaps: alone, they may confirm or tighten the defaults (the
+          // threshold, the content rule), never loosen them.
+          ...(o.data.length === 0 ? { minThreshold: DEFAULT_SEMANTIC_THRESHOLD[type], keepRule: true } : {}),
         });
       } catch (err) {
         if (err instanceof CalibrationFailed) throw new UsageError(err.message);
@@ -278,7 +281,7 @@ export function registerCacheCommands(program: Command): void {
         out.written = o.config!;
       }
       if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
-      else printCalibration(result, { verifierName, defaultThreshold: out.default_threshold, written: out.written, verifierFile: o.trainVerifier, embedderWritten: !doc?.cache?.semantic?.embedder });
+      else printCalibration(result, { verifierName, defaultThreshold: out.default_threshold, written: out.written, verifierFile: o.trainVerifier, embedderWritten: !doc?.cache?.semantic?.embedder, keptRule: o.data.length === 0 });
     }),
   );
 

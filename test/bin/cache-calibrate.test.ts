@@ -86,7 +86,8 @@ describe('llm-finops cache calibrate', () => {
     expect(sizes.slice(0, 28).every((n) => n === 128)).toBe(true);
     expect(sizes[28]).toBe(2 * (1799 - 28 * 64));
     const out = JSON.parse(r.stdout);
-    expect(out).toMatchObject({ pairs: 1799, default_threshold: 0.95, written: null });
+    // Alone, the shipped pairs never loosen the defaults: no lower threshold, no other content rule.
+    expect(out).toMatchObject({ pairs: 1799, default_threshold: 0.95, written: null, content_rule: 'exact' });
     expect(out.threshold).toBeGreaterThanOrEqual(0.95);
   });
 

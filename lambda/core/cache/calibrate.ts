@@ -5,8 +5,9 @@
  *
  * What is chosen, and how:
  * - the content rule: the embedder's default guards with `contentRule` `exact` and with `order` are both swept; the
- *   one reaching the higher recall within the target wins (a tie keeps the embedder's default). `exact` is what a
- *   lexical score needs; `order` lets a semantic embedder's rewordings through (the sentence encoder's default);
+ *   one reaching the higher recall within the target wins (a tie, or `keepRule`, keeps the embedder's default).
+ *   `exact` is what a lexical score needs; `order` lets a semantic embedder's rewordings through (the sentence
+ *   encoder's default);
  * - the threshold: per rule, the lowest one of 0.50, 0.51, ... 0.99 (and not under `minThreshold`) whose wrong share of
  *   hits is at most the target on the pairs of every source (file) apart, so a file of easy duplicates cannot dilute
  *   another's wrong hits (recall falls as the threshold rises, so the lowest one passing is the one serving most);
@@ -36,6 +37,11 @@ export interface CalibrateOptions {
    * confirm or raise a default, never lower it).
    */
   readonly minThreshold?: number;
+  /**
+   * Keep the embedder's default content rule (the other is measured and reported, not chosen): with the shipped pairs
+   * alone, whose only near misses are one kind, a looser rule cannot be shown safe.
+   */
+  readonly keepRule?: boolean;
 }
 
 export interface RuleResult {
@@ -116,11 +122,11 @@ export function calibrate(pairs: readonly CalibrationPair[], opts: CalibrateOpti
     };
   });
   const results: RuleResult[] = judged.map(({ contentRule, chosen }) => ({ contentRule, chosen }));
-  // The default rule first: the other replaces it only with strictly more recall.
+  // The default rule first: the other replaces it only with strictly more recall (and never with keepRule).
   let best: (typeof judged)[number] | undefined;
-  for (const r of judged) if (r.chosen && (!best?.chosen || r.chosen.recall > best.chosen.recall)) best = r;
+  for (const r of opts.keepRule ? judged.slice(0, 1) : judged) if (r.chosen && (!best?.chosen || r.chosen.recall > best.chosen.recall)) best = r;
   if (!best?.chosen) {
-    throw new CalibrationFailed(`no threshold from 0.50 to 0.99 keeps the wrong share of hits at or below ${opts.targetWrongShare} on these pairs, with either content rule: add pairs, or accept more`);
+    throw new CalibrationFailed(`no threshold from 0.50 to 0.99 keeps the wrong share of hits at or below ${opts.targetWrongShare} on these pairs, with ${opts.keepRule ? `the content rule ${defaultRule}` : 'either content rule'}: add pairs, or accept more`);
   }
   return {
     guards: { ...opts.guards, contentRule: best.contentRule },

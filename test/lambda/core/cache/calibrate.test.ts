@@ -33,6 +33,12 @@ describe('calibrate', () => {
     expect(c).toMatchObject({ threshold: 0.88, guards: { ...guards, contentRule: 'order' }, fittedOn: 0, checkedOn: 6, floored: false });
   });
 
+  it('keeps the default rule when told to (the shipped pairs alone), measuring the other all the same', () => {
+    const c = calibrate([...reworded, ...caseOnly, ...different], { guards, targetWrongShare: 0, keepRule: true });
+    expect(c).toMatchObject({ threshold: 0.5, guards: { contentRule: 'exact' }, point: { recall: 0.25 } });
+    expect(c.rules[1]).toMatchObject({ contentRule: 'order', chosen: { threshold: 0.88, recall: 0.75 } });
+  });
+
   it('keeps the default rule on a tie, and lets a wider target lower the threshold', () => {
     const c = calibrate([...caseOnly, ...different], { guards, targetWrongShare: 0 });
     expect(c.guards.contentRule).toBe('exact');
