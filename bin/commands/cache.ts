@@ -235,6 +235,9 @@ export function registerCacheCommands(program: Command): void {
   ).action(
     action<EmbedderFlags & { data: string[]; shippedPairs: boolean; trainVerifier?: string; seed: number; targetWrongShare: number; maxUsd: number; yes?: boolean; config?: string; write?: boolean; json?: boolean }>(async (o) => {
       if (o.write && !o.config) throw new UsageError('--write needs --config FILE');
+      if (o.trainVerifier && o.data.length === 0) {
+        throw new UsageError('--train-verifier needs --data: a verifier fitted on the shipped pairs alone learns their one kind of near miss and could pass others the built-in one refuses');
+      }
       const { embedder, type, spec, pricePerMTok } = embedderFromFlags(o);
       if (pricePerMTok === undefined) throw new UsageError(`no price for this embedder's model in the catalog: pass --price-per-mtok (0 for a local server)`);
       const doc = o.config ? readConfigDoc(o.config) : undefined;

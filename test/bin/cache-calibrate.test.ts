@@ -152,8 +152,9 @@ describe('llm-finops cache calibrate', () => {
     }
   });
 
-  it('refuses --write without --config, and an embedder without a price', async () => {
+  it('refuses --write without --config, a verifier fitted on the shipped pairs alone, and an embedder without a price', async () => {
     expect((await cli('cache', 'calibrate', '--data', data, ...embedder(), '--write')).stderr).toContain('--write needs --config FILE');
+    expect((await cli('cache', 'calibrate', ...embedder(), '--train-verifier', join(dir, 'v.json'))).stderr).toContain('--train-verifier needs --data');
     const unpriced = await cli('cache', 'calibrate', '--data', data, '--embedder', 'openai-compatible', '--base-url', upstream.baseUrl, '--model', 'my-own-embedder');
     expect(unpriced.stderr).toContain('pass --price-per-mtok');
   });
