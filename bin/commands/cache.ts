@@ -142,8 +142,8 @@ function printCalibration(result: Calibration, o: { verifierName: string | null;
 type CommonFlags = EmbedderFlags & { data: string[]; half: Half };
 
 /** The pairs of every --data file (each split into halves on its own, so --half keeps each file's mix). */
-async function scoredPairs(o: CommonFlags, embedder: Embedder, json: boolean | undefined): Promise<ScoredPair[]> {
-  const pairs = o.data.flatMap((file) => readDataFile(file, parsePairs, o.half));
+async function scoredPairs(o: CommonFlags, embedder: Embedder, json: boolean | undefined): Promise<(ScoredPair & { source: string })[]> {
+  const pairs = o.data.flatMap((file) => readDataFile(file, parsePairs, o.half).map((p) => ({ ...p, source: file })));
   const bar = progressBar(`embedding pairs (${embedder.id})`, pairs.length, { json });
   try {
     return await scorePairs(pairs, embedder, (done) => bar.update(done));
@@ -192,6 +192,13 @@ export function registerCacheCommands(program: Command): void {
       }
       const pairs = await scoredPairs(o, embedder, o.json);
       const results = evaluatePairs(pairs, { thresholds, guards, verifier });
+      // Several files: each one's figures too, as pooled a file of easy duplicates dilutes another's wrong hits.
+      const byFile = o.data.length > 1
+        ? o.data.map((file) => {
+          const mine = pairs.filter((p) => p.source === file);
+          return { file, pairs: mine.length, duplicates: mine.filter((p) => p.duplicate).length, results: evaluatePairs(mine, { thresholds, guards, verifier }) };
+        })
+        : undefined;
       const out = {
         default_threshold: defaultThreshold,
         embedder: embedder.id,
@@ -200,13 +207,21 @@ export function registerCacheCommands(program: Command): void {
         pairs: pairs.length,
         duplicates: pairs.filter((p) => p.duplicate).length,
         results,
+        ...(byFile ? { by_file: byFile } : {}),
       };
       if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
       else {
         process.stdout.write(`${out.pairs} pairs (${out.duplicates} duplicates), ${out.embedder}, guards: ${out.guards.join(',') || 'none'}${verifierName ? `, verifier: ${verifierName}` : ''}\n`);
-        process.stdout.write('threshold  recall  false-hit-rate  wrong-hit-share  hits\n');
-        for (const r of results) {
-          process.stdout.write(`${r.threshold.toFixed(2).padStart(9)}  ${(r.recall * 100).toFixed(1).padStart(5)}%  ${(r.false_hit_rate * 100).toFixed(1).padStart(13)}%  ${(r.wrong_hit_share * 100).toFixed(1).padStart(14)}%  ${r.hits}\n`);
+        const table = (rows: typeof results): void => {
+          process.stdout.write('threshold  recall  false-hit-rate  wrong-hit-share  hits\n');
+          for (const r of rows) {
+            process.stdout.write(`${r.threshold.toFixed(2).padStart(9)}  ${(r.recall * 100).toFixed(1).padStart(5)}%  ${(r.false_hit_rate * 100).toFixed(1).padStart(13)}%  ${(r.wrong_hit_share * 100).toFixed(1).padStart(14)}%  ${r.hits}\n`);
+          }
+        };
+        table(results);
+        for (const f of byFile ?? []) {
+          process.stdout.write(`\n${f.file}: ${f.pairs} pairs (${f.duplicates} duplicates)\n`);
+          table(f.results);
         }
       }
     }),

@@ -115,6 +115,15 @@ describe('llm-finops CLI', () => {
     const unverified = JSON.parse(cli('cache', 'eval', '--data', file, '--no-verifier', '--threshold', '0.8', '--json').stdout);
     expect(unverified.verifier).toBeNull();
     expect(unverified.results[0].false_hit_rate).toBeGreaterThan(0);
+    // Two files: the pooled figures and each file's apart (a file of easy duplicates dilutes another's wrong hits).
+    const easy = join(dir, 'easy.jsonl');
+    writeFileSync(easy, topics.map((t) => JSON.stringify({ a: `Where is the ${t} meetup?`, b: `where is the ${t} meetup`, duplicate: 1 })).join('\n'));
+    const two = JSON.parse(cli('cache', 'eval', '--data', file, '--data', easy, ...lexical, '--threshold', '0.5', '--guards', 'none', '--json').stdout);
+    expect(two).toMatchObject({ pairs: 40, duplicates: 20 });
+    expect(two.by_file.map((f: { file: string; pairs: number }) => [f.file, f.pairs])).toEqual([[file, 30], [easy, 10]]);
+    expect(two.by_file[0].results).toEqual(none.results);
+    expect(two.results[0].wrong_hit_share).toBeLessThan(none.results[0].wrong_hit_share);
+    expect(none).not.toHaveProperty('by_file');
     const sweep = JSON.parse(cli('cache', 'eval', '--data', file, ...lexical, '--sweep', '--json').stdout);
     expect(sweep.results.map((r: { threshold: number }) => r.threshold)).toEqual([0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.96, 0.97, 0.98, 0.99]);
 

@@ -56,8 +56,8 @@ export function parsePairs(jsonl: string, source = 'pairs'): LabelledPair[] {
  * Each pair's cosine through the real embedder (vectors are L2-normalised, so the dot product), 64 pairs a call: a
  * remote embedder bills each call. `onProgress` gets the pairs scored so far.
  */
-export async function scorePairs(pairs: readonly LabelledPair[], embedder: Embedder, onProgress?: (done: number) => void): Promise<ScoredPair[]> {
-  const out: ScoredPair[] = [];
+export async function scorePairs<P extends LabelledPair>(pairs: readonly P[], embedder: Embedder, onProgress?: (done: number) => void): Promise<(P & ScoredPair)[]> {
+  const out: (P & ScoredPair)[] = [];
   for (let i = 0; i < pairs.length; i += 64) {
     const chunk = pairs.slice(i, i + 64);
     const { vectors } = await embedder.embed(chunk.flatMap((p) => [p.a, p.b]));
