@@ -13,7 +13,7 @@ import { GatewayConfigSchema } from '../../lambda/core/config/schema';
 import { findCatalogPrice, PRICE_CATALOG } from '../../lambda/core/pricing/catalog';
 import { estimateTokensFromBytes } from '../../lambda/core/tokens';
 import type { Embedder } from '../../lambda/core/ports';
-import { action, collect, HALVES, integerIn, numberIn, packagedFile, readDataFile, UsageError, type Half } from '../cli-support';
+import { action, collect, HALVES, integerIn, numberIn, packagedFile, readDataFile, readParsed, UsageError, type Half } from '../cli-support';
 import { progressBar } from '../progress';
 
 const EMBEDDER_HEADING = 'Embedder (the similarities must come from the embedder you deploy):';
@@ -83,13 +83,16 @@ type SemanticDoc = { embedder?: { type?: string }; verifier?: unknown; builtinVe
 type ConfigDoc = { cache?: { semantic?: SemanticDoc } & Record<string, unknown> } & Record<string, unknown>;
 
 function readConfigDoc(file: string): ConfigDoc {
-  try {
-    const doc = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error('not a JSON object');
+  return readParsed(file, (text) => {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`--config ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`--config ${file}: not a JSON object`);
     return doc as ConfigDoc;
-  } catch (err) {
-    throw new UsageError(`--config ${file}: ${(err as Error).message}`);
-  }
+  });
 }
 
 /** Refuses, before anything is embedded, a write whose figures would not hold for what the config serves. */

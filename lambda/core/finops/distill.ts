@@ -267,9 +267,8 @@ export function shadowReport(lines: readonly ReportRec[]): ShadowFeatureReport[]
     const candidates = [...new Set(shadow.map((r) => String(r.model)))].sort();
     const premium = requests.filter((r) => r.feature === feature && r.status === 200 && !isHit(r) && !candidates.includes(String(r.model)));
     const agreed = agreementOf(answered, scores);
-    const perRequest = (rs: readonly ReportRec[]) => (rs.length ? rs.reduce((s, r) => s + num(r.cost_micros), 0) / rs.length / 1e6 : null);
-    const cand = perRequest(answered);
-    const prem = perRequest(premium);
+    const cand = meanUsd(answered);
+    const prem = meanUsd(premium);
     return {
       feature, candidates, shadowCalls: shadow.length, ...agreed,
       candidateUsdPerRequest: cand === null ? null : round(cand, 6), premiumUsdPerRequest: prem === null ? null : round(prem, 6),
@@ -291,7 +290,15 @@ function agreementOf(answered: readonly ReportRec[], scores: ReadonlyMap<string,
   };
 }
 
-const perRequestUsd = (rs: readonly ReportRec[]): number | null => (rs.length ? round(rs.reduce((s, r) => s + num(r.cost_micros), 0) / rs.length / 1e6, 6) : null);
+/** The mean cost of the records in USD (unrounded), or null without records. */
+function meanUsd(rs: readonly ReportRec[]): number | null {
+  return rs.length ? rs.reduce((s, r) => s + num(r.cost_micros), 0) / rs.length / 1e6 : null;
+}
+
+const perRequestUsd = (rs: readonly ReportRec[]): number | null => {
+  const usd = meanUsd(rs);
+  return usd === null ? null : round(usd, 6);
+};
 
 /** A switched feature: the served answers (small, escalated or switched back) against the premium model's shadow calls. */
 function switchedReport(feature: string, shadow: readonly ReportRec[], answered: readonly ReportRec[], routed: readonly ReportRec[], scores: ReadonlyMap<string, number>): ShadowFeatureReport {
